@@ -1,0 +1,278 @@
+/**
+ * The public operator API: the only engine module that `operators/` may import.
+ *
+ * An operator is a plain definition object (see `defineOperator`). The engine
+ * checks its parameters against `parameters` (JSON Schema) once, when a config
+ * loads; at request time the operator receives parameters with every `$input`
+ * and `$context.column` reference already replaced by its value.
+ *
+ * Execution model: a request works on one *frame* (the candidate rows, keyed by
+ * the pipeline's item type) and an ordered selection of row indices into it.
+ * Operators never mutate the frame:
+ *  - a Source returns candidate ids or rows;
+ *  - a Filter returns the subset of `input.rows` it keeps (same order);
+ *  - a Score returns one number per row of `input.rows`;
+ *  - a Transform returns a new selection (subset and/or order) and/or new
+ *    columns aligned with `input.rows`.
+ */
+import { AirmailError, type ErrorCode } from './errors.js';
+
+export { AirmailError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+
+// ---------------------------------------------------------------- columns
+
+/** A dictionary-encoded string column: `dictionary[codes[i]]`, code -1 is null. */
+export interface DictColumn {
+  readonly kind: 'dict';
+  readonly codes: Int32Array;
+  readonly dictionary: readonly string[];
+}
+
+/** Strings stored plainly (null allowed). */
+export interface StringColumn {
+  readonly kind: 'string';
+  readonly values: readonly (string | null)[];
+}
+
+export type NumericArray = Int32Array | Float32Array | Float64Array;
+
+/** A column of a frame or dataset. Numeric columns are plain typed arrays (NaN is null for floats). */
+export type Column = NumericArray | DictColumn | StringColumn;
+
+export type Scalar = string | number | boolean | null;
+
+export function isNumeric(col: Column): col is NumericArray {
+  return ArrayBuffer.isView(col);
+}
+
+export function columnLength(col: Column): number {
+  if (isNumeric(col)) return col.length;
+  return col.kind === 'dict' ? col.codes.length : col.values.length;
+}
+
+/** The value at row `i` (JS value; NaN floats come back as null). */
+export function valueAt(col: Column, i: number): string | number | null {
+  if (isNumeric(col)) {
+    const v = col[i];
+    return v === undefined || Number.isNaN(v) ? null : v;
+  }
+  if (col.kind === 'dict') {
+    const c = col.codes[i] ?? -1;
+    return c < 0 ? null : (col.dictionary[c] ?? null);
+  }
+  return col.values[i] ?? null;
+}
+
+/** Builds a new column holding `col[rows[k]]` for each k. */
+export function gather(col: Column, rows: Int32Array): Column {
+  const n = rows.length;
+  if (isNumeric(col)) {
+    const out = new (col.constructor as { new (n: number): NumericArray })(n);
+    for (let k = 0; k < n; k++) out[k] = col[rows[k]!]!;
+    return out;
+  }
+  if (col.kind === 'dict') {
+    const codes = new Int32Array(n);
+    const src = col.codes;
+    for (let k = 0; k < n; k++) codes[k] = src[rows[k]!]!;
+    return { kind: 'dict', codes, dictionary: col.dictionary };
+  }
+  const values = new Array<string | null>(n);
+  for (let k = 0; k < n; k++) values[k] = col.values[rows[k]!] ?? null;
+  return { kind: 'string', values };
+}
+
+/**
+ * A predicate over a column that compares by value, working on dictionary
+ * codes where it can (the dictionary is scanned once, not per row).
+ */
+export function equalsMask(col: Column, wanted: readonly Scalar[]): (row: number) => boolean {
+  if (isNumeric(col)) {
+    const set = new Set<number>();
+    for (const w of wanted) if (typeof w === 'number') set.add(w);
+      else if (typeof w === 'string' && w.trim() !== '' && !Number.isNaN(Number(w))) set.add(Number(w));
+    if (set.size === 1) {
+      const only = set.values().next().value as number;
+      return (r) => col[r] === only;
+    }
+    return (r) => set.has(col[r]!);
+  }
+  const strs = new Set(wanted.filter((w) => w !== null).map((w) => String(w)));
+  if (col.kind === 'dict') {
+    const ok = new Uint8Array(col.dictionary.length);
+    col.dictionary.forEach((d, i) => { if (strs.has(d)) ok[i] = 1; });
+    const codes = col.codes;
+    return (r) => { const c = codes[r]!; return c >= 0 && ok[c] === 1; };
+  }
+  const values = col.values;
+  return (r) => { const v = values[r]; return v !== null && v !== undefined && strs.has(v); };
+}
+
+// ---------------------------------------------------------------- datasets
+
+/** A named table loaded once and shared read-only by every worker. */
+export interface Dataset {
+  readonly name: string;
+  readonly length: number;
+  /** Column that identifies a row, if the dataset declared one. */
+  readonly key: string | undefined;
+  readonly columnNames: readonly string[];
+  has(column: string): boolean;
+  /** Throws UNKNOWN_COLUMN naming the dataset when absent. */
+  column(name: string): Column;
+  /** Row of the first row whose `column` equals `value`, or -1. Indexed on first use. */
+  findRow(column: string, value: Scalar): number;
+  /** Row numbers whose `column` equals `value` (ascending). Indexed on first use. */
+  rowsWhere(column: string, value: Scalar): Int32Array;
+}
+
+// ---------------------------------------------------------------- frames
+
+/** The candidate rows of one request. */
+export interface Frame {
+  readonly length: number;
+  /** Name of the item-id column (the pipeline's `item_type`). */
+  readonly key: string;
+  has(column: string): boolean;
+  /** Throws UNKNOWN_COLUMN when absent. Columns are frame-length. */
+  column(name: string): Column;
+  readonly columnNames: readonly string[];
+}
+
+/** What a Filter, Score or Transform sees: the frame and the live rows, in order. */
+export interface RowSet {
+  readonly frame: Frame;
+  /** Indices into `frame` of the live rows, in their current order. Never mutate. */
+  readonly rows: Int32Array;
+}
+
+/** Context handed to every operator run. */
+export interface RunContext {
+  /** The pipeline's item type (key column name). */
+  readonly itemType: string;
+  /** Name of the dataset that holds item rows, when the pipeline has one. */
+  readonly itemsDataset: string | undefined;
+  dataset(name: string): Dataset;
+  /** Request inputs after schema checking. */
+  readonly inputs: Readonly<Record<string, unknown>>;
+  /** Aborted when the request's deadline passes or the client goes away. */
+  readonly signal: AbortSignal;
+  /** Load (once per worker) a model by its resolved reference. */
+  model(ref: ModelRef): Promise<ModelRunner>;
+}
+
+export interface ModelRef {
+  /** Absolute path of an ONNX file, or a registry artifact path. */
+  readonly path: string;
+  readonly version: string;
+}
+
+export interface ModelRunner {
+  readonly inputName: string;
+  readonly featureCount: number;
+  /** Runs the model on a row-major float32 matrix [rows, featureCount]; returns the first output column. */
+  predict(features: Float32Array, rows: number): Promise<Float32Array>;
+}
+
+// ---------------------------------------------------------------- results
+
+/** Rows returned by a Source: `ids` of the item type, plus any extra columns aligned with it. */
+export interface SourceResult {
+  readonly ids: Int32Array | Float64Array | readonly (string | number)[];
+  readonly columns?: Readonly<Record<string, Column>>;
+}
+
+export interface TransformResult {
+  /** New selection (indices into the frame). Omit to keep the input rows. */
+  readonly rows?: Int32Array;
+  /** New or replaced columns, each aligned with `input.rows` (not the new `rows`). */
+  readonly columns?: Readonly<Record<string, Column>>;
+}
+
+// ---------------------------------------------------------------- definitions
+
+/** A JSON Schema object (draft-07 subset as accepted by ajv). */
+export type JsonSchema = { readonly [k: string]: unknown };
+
+export type OperatorKind = 'source' | 'filter' | 'score' | 'transform';
+
+/** Facts about the surrounding config, for compile-time checks. */
+export interface CheckEnv {
+  readonly itemType: string;
+  readonly itemsDataset: string | undefined;
+  /** Columns of a dataset, or undefined when no such dataset exists. */
+  datasetColumns(name: string): readonly string[] | undefined;
+  /** Resolve a file path given in a config relative to that config file. */
+  resolvePath(path: string): string;
+}
+
+/** A problem found by `check`: `path` is a JSON pointer relative to the parameters. */
+export interface ParamProblem {
+  readonly path: string;
+  readonly message: string;
+  readonly code?: ErrorCode;
+}
+
+interface BaseDefinition<P> {
+  readonly name: string;
+  /** One sentence for docs and /openapi.json. */
+  readonly summary: string;
+  /** JSON Schema of the parameters. A `$ref` string is accepted wherever a value is. */
+  readonly parameters: JsonSchema;
+  /** Frame columns the operator reads (the engine hydrates them from the items dataset if needed). */
+  reads?(params: P): readonly string[];
+  /** Frame columns the operator adds. */
+  writes?(params: P): readonly string[];
+  /** Compile-time checks beyond the schema (unknown datasets, columns, files). */
+  check?(params: P, env: CheckEnv): readonly ParamProblem[];
+  /**
+   * Compile-time rewrite of parameters (e.g. resolve a relative file path).
+   * Runs after the schema check and before `check`; must be deterministic.
+   */
+  normalize?(params: P, env: CheckEnv): P;
+}
+
+export interface SourceDefinition<P> extends BaseDefinition<P> {
+  readonly kind: 'source';
+  run(params: P, ctx: RunContext): SourceResult | Promise<SourceResult>;
+}
+
+export interface FilterDefinition<P> extends BaseDefinition<P> {
+  readonly kind: 'filter';
+  /** Returns the subset of `input.rows` to keep, in the same order. */
+  run(params: P, input: RowSet, ctx: RunContext): Int32Array | Promise<Int32Array>;
+}
+
+export interface ScoreDefinition<P> extends BaseDefinition<P> {
+  readonly kind: 'score';
+  /** Returns one score per element of `input.rows`. */
+  run(params: P, input: RowSet, ctx: RunContext): Float64Array | Float32Array | Promise<Float64Array | Float32Array>;
+}
+
+export interface TransformDefinition<P> extends BaseDefinition<P> {
+  readonly kind: 'transform';
+  /** True when the transform keeps each row's fate independent of other rows (may move before scorers). */
+  readonly rowwise?: boolean;
+  run(params: P, input: RowSet, ctx: RunContext): TransformResult | Promise<TransformResult>;
+}
+
+export type OperatorDefinition<P = unknown> =
+  | SourceDefinition<P>
+  | FilterDefinition<P>
+  | ScoreDefinition<P>
+  | TransformDefinition<P>;
+
+/** Identity helper that gives an operator definition its parameter type. */
+export function defineOperator<P>(def: SourceDefinition<P>): SourceDefinition<P>;
+export function defineOperator<P>(def: FilterDefinition<P>): FilterDefinition<P>;
+export function defineOperator<P>(def: ScoreDefinition<P>): ScoreDefinition<P>;
+export function defineOperator<P>(def: TransformDefinition<P>): TransformDefinition<P>;
+export function defineOperator<P>(def: OperatorDefinition<P>): OperatorDefinition<P> {
+  return Object.freeze(def);
+}
+
+/** Raise a coded error from an operator; the engine adds the operator's name. */
+export function operatorError(code: ErrorCode, message: string): AirmailError {
+  return new AirmailError(code, message);
+}

@@ -1,0 +1,113 @@
+/**
+ * The one error catalogue. Every error the engine raises or returns carries a
+ * stable code from here; HTTP status and classification come from the code,
+ * never from `instanceof`. Errors crossing a worker boundary are rebuilt from
+ * `{code, message, operator}` (see `toWire` / `fromWire`).
+ */
+export const ERRORS = {
+  // config (load time)
+  CONFIG_SYNTAX: { status: 400, summary: 'The config is not valid YAML or JSON.' },
+  CONFIG_INVALID: { status: 422, summary: 'The config does not match the config schema.' },
+  UNKNOWN_OPERATOR: { status: 422, summary: 'A step names an operator or preset that does not exist.' },
+  BAD_PARAMETER: { status: 422, summary: 'An operator parameter is missing, of the wrong type or out of range.' },
+  UNKNOWN_DATASET: { status: 422, summary: 'A dataset is named that no config defines.' },
+  UNKNOWN_COLUMN: { status: 422, summary: 'A column is named that the dataset or frame does not have.' },
+  UNKNOWN_REFERENCE: { status: 422, summary: 'A $reference names a context that the pipeline does not declare.' },
+  DATASET_LOAD_FAILED: { status: 422, summary: 'A dataset file could not be read or decoded.' },
+  MODEL_LOAD_FAILED: { status: 422, summary: 'A model could not be loaded or does not fit its inputs.' },
+  DUPLICATE_NAME: { status: 422, summary: 'Two configs define the same pipeline, dataset or operator name.' },
+  // requests
+  BODY_UNPARSABLE: { status: 400, summary: 'The request body is not valid JSON or YAML.' },
+  INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },
+  PIPELINE_NOT_FOUND: { status: 404, summary: 'No pipeline with that name is loaded.' },
+  NOT_FOUND: { status: 404, summary: 'No such route.' },
+  UNAUTHORIZED: { status: 401, summary: 'Admin routes need the bearer token from AIRMAIL_ADMIN_TOKEN.' },
+  BODY_TOO_LARGE: { status: 413, summary: 'The request body exceeds the configured limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The body must be application/json or application/yaml.' },
+  OVERLOADED: { status: 503, summary: 'The worker queue is full; retry after the time in Retry-After.' },
+  NOT_READY: { status: 503, summary: 'The engine is starting or shutting down.' },
+  DEADLINE_EXCEEDED: { status: 504, summary: 'The request did not finish before its deadline.' },
+  // execution
+  SOURCE_FAILED: { status: 200, summary: 'A source failed; the response has error: true and names it.' },
+  OPERATOR_FAILED: { status: 500, summary: 'An operator raised an error while running.' },
+  MODEL_FAILED: { status: 500, summary: 'A model failed while scoring.' },
+  INTERNAL: { status: 500, summary: 'An unexpected engine error.' },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** One problem in a config: where (file + line/column or JSON pointer) and what. */
+export interface Diagnostic {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly file?: string;
+  /** JSON pointer into the config document. */
+  readonly pointer?: string;
+  readonly line?: number;
+  readonly col?: number;
+}
+
+export class AirmailError extends Error {
+  readonly code: ErrorCode;
+  /** Name of the pipeline step (preset or operator) that raised it, when known. */
+  operator: string | undefined;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { operator?: string; diagnostics?: readonly Diagnostic[]; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'AirmailError';
+    this.code = code;
+    this.operator = opts.operator;
+    this.diagnostics = opts.diagnostics ?? [];
+    this.details = opts.details;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+}
+
+export interface WireError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly operator?: string;
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERRORS, code);
+}
+
+/** Classify anything thrown into a coded error (by code, not by class). */
+export function asAirmailError(err: unknown, fallback: ErrorCode = 'INTERNAL'): AirmailError {
+  if (err instanceof AirmailError) return err;
+  const e = err as { code?: unknown; message?: unknown; operator?: unknown } | null;
+  if (e && isErrorCode(e.code)) {
+    return new AirmailError(e.code, String(e.message ?? e.code), {
+      operator: typeof e.operator === 'string' ? e.operator : undefined,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new AirmailError(fallback, message, { cause: err });
+}
+
+export function toWire(err: AirmailError): WireError {
+  return err.operator ? { code: err.code, message: err.message, operator: err.operator } : { code: err.code, message: err.message };
+}
+
+export function fromWire(w: WireError): AirmailError {
+  return new AirmailError(w.code, w.message, { operator: w.operator });
+}
+
+/** Human-readable one-line form of a diagnostic: `file:line:col: message`. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = [d.file, d.line !== undefined ? String(d.line) : undefined, d.col !== undefined ? String(d.col) : undefined]
+    .filter((x) => x !== undefined)
+    .join(':');
+  const ptr = d.pointer !== undefined && d.pointer !== '' ? ` (at ${d.pointer})` : '';
+  return `${where ? `${where}: ` : ''}${d.message}${ptr} [${d.code}]`;
+}
