@@ -1,0 +1,261 @@
+/**
+ * Datasets: named read-only tables, loaded once in the main thread into
+ * SharedArrayBuffer-backed columns and handed to every worker by reference.
+ * Indexes (key → row, value → rows) are built lazily per thread.
+ */
+import { readFile } from 'node:fs/promises';
+import { tableFromIPC, type Table as ArrowTable, type Vector } from 'apache-arrow';
+import { AirmailError } from './errors.js';
+import type { Column, Dataset, DictColumn, NumericArray, Scalar } from './api.js';
+import { isNumeric } from './api.js';
+
+/** The transferable description of a dataset (what crosses into workers). */
+export interface DatasetHandle {
+  readonly name: string;
+  readonly key: string | undefined;
+  readonly length: number;
+  readonly columns: Readonly<Record<string, Column>>;
+}
+
+type GroupIndex = { offsets: Map<Scalar, [number, number]>; rows: Int32Array };
+
+export class Table implements Dataset {
+  readonly name: string;
+  readonly key: string | undefined;
+  readonly length: number;
+  readonly columnNames: readonly string[];
+  private readonly cols: Readonly<Record<string, Column>>;
+  private readonly firstIndex = new Map<string, Map<Scalar, number> | Int32Array>();
+  private readonly groupIndex = new Map<string, GroupIndex>();
+
+  constructor(handle: DatasetHandle) {
+    this.name = handle.name;
+    this.key = handle.key;
+    this.length = handle.length;
+    this.cols = handle.columns;
+    this.columnNames = Object.keys(handle.columns);
+  }
+
+  get handle(): DatasetHandle {
+    return { name: this.name, key: this.key, length: this.length, columns: this.cols };
+  }
+
+  has(column: string): boolean {
+    return Object.hasOwn(this.cols, column);
+  }
+
+  column(name: string): Column {
+    const c = Object.hasOwn(this.cols, name) ? this.cols[name] : undefined;
+    if (!c) {
+      throw new AirmailError('UNKNOWN_COLUMN', `dataset '${this.name}' has no column '${name}' (it has: ${this.columnNames.join(', ')})`);
+    }
+    return c;
+  }
+
+  findRow(column: string, value: Scalar): number {
+    let idx = this.firstIndex.get(column);
+    if (!idx) {
+      idx = buildFirstIndex(this.column(column));
+      this.firstIndex.set(column, idx);
+    }
+    const k = normalizeKey(this.column(column), value);
+    if (k === undefined) return -1;
+    if (idx instanceof Int32Array) {
+      return typeof k === 'number' && Number.isInteger(k) && k >= 0 && k < idx.length ? idx[k]! : -1;
+    }
+    return idx.get(k) ?? -1;
+  }
+
+  rowsWhere(column: string, value: Scalar): Int32Array {
+    let g = this.groupIndex.get(column);
+    if (!g) {
+      g = buildGroupIndex(this.column(column));
+      this.groupIndex.set(column, g);
+    }
+    const k = normalizeKey(this.column(column), value);
+    const span = k === undefined ? undefined : g.offsets.get(k);
+    return span ? g.rows.subarray(span[0], span[1]) : new Int32Array(0);
+  }
+}
+
+/** Map a lookup value to the form stored in the index for this column. */
+function normalizeKey(col: Column, value: Scalar): Scalar | undefined {
+  if (value === null) return undefined;
+  if (isNumeric(col)) {
+    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+    return Number.isNaN(n) ? undefined : n;
+  }
+  return String(value);
+}
+
+function keyAt(col: Column, i: number): Scalar {
+  if (isNumeric(col)) return col[i]!;
+  if (col.kind === 'dict') {
+    const c = col.codes[i]!;
+    return c < 0 ? null : col.dictionary[c]!;
+  }
+  return col.values[i] ?? null;
+}
+
+function buildFirstIndex(col: Column): Map<Scalar, number> | Int32Array {
+  // Dense non-negative integer keys get a direct-address table (one Int32Array).
+  if (col instanceof Int32Array && col.length > 0) {
+    let max = 0;
+    let min = 0;
+    for (let i = 0; i < col.length; i++) {
+      const v = col[i]!;
+      if (v > max) max = v;
+      if (v < min) min = v;
+    }
+    if (min >= 0 && max <= Math.max(1024, col.length * 4)) {
+      const table = new Int32Array(max + 1).fill(-1);
+      for (let i = 0; i < col.length; i++) if (table[col[i]!] === -1) table[col[i]!] = i;
+      return table;
+    }
+  }
+  const m = new Map<Scalar, number>();
+  const n = isNumeric(col) ? col.length : col.kind === 'dict' ? col.codes.length : col.values.length;
+  for (let i = 0; i < n; i++) {
+    const k = keyAt(col, i);
+    if (k !== null && !m.has(k)) m.set(k, i);
+  }
+  return m;
+}
+
+function buildGroupIndex(col: Column): GroupIndex {
+  const n = isNumeric(col) ? col.length : col.kind === 'dict' ? col.codes.length : col.values.length;
+  const counts = new Map<Scalar, number>();
+  for (let i = 0; i < n; i++) {
+    const k = keyAt(col, i);
+    if (k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  const offsets = new Map<Scalar, [number, number]>();
+  let at = 0;
+  for (const [k, c] of counts) {
+    offsets.set(k, [at, at]);
+    at += c;
+  }
+  const rows = new Int32Array(at);
+  for (let i = 0; i < n; i++) {
+    const k = keyAt(col, i);
+    if (k === null) continue;
+    const span = offsets.get(k)!;
+    rows[span[1]++] = i;
+  }
+  return { offsets, rows };
+}
+
+// ---------------------------------------------------------------- loading
+
+function sharedCopy<T extends NumericArray>(src: ArrayLike<number>, Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }): T {
+  const out = new Ctor(new SharedArrayBuffer(Math.max(1, src.length) * Ctor.BYTES_PER_ELEMENT));
+  const view = src.length === out.length ? out : (out.subarray(0, src.length) as T);
+  (view as unknown as { set(a: ArrayLike<number>): void }).set(src);
+  return src.length === out.length ? out : (view as T);
+}
+
+function fromArrowVector(name: string, v: Vector, file: string): Column {
+  const t = v.type as { typeId: number; toString(): string };
+  const typeName = String(v.type);
+  const n = v.length;
+  if (typeName.startsWith('Dictionary') || typeName === 'Utf8' || typeName === 'LargeUtf8') {
+    const values: (string | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const x = v.get(i) as unknown;
+      values[i] = x === null || x === undefined ? null : String(x);
+    }
+    return dictEncode(values);
+  }
+  const arr = v.toArray() as unknown;
+  if (arr instanceof Int32Array || arr instanceof Int16Array || arr instanceof Int8Array || arr instanceof Uint16Array || arr instanceof Uint8Array) {
+    return sharedCopy(arr, Int32Array);
+  }
+  if (arr instanceof Float32Array) return sharedCopy(arr, Float32Array);
+  if (arr instanceof Float64Array) return sharedCopy(arr, Float64Array);
+  if (arr instanceof BigInt64Array || arr instanceof Uint32Array || arr instanceof BigUint64Array) {
+    const out = new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8)).subarray(0, n);
+    for (let i = 0; i < n; i++) out[i] = Number(v.get(i));
+    return out;
+  }
+  if (typeName === 'Bool') {
+    const out = new Int32Array(new SharedArrayBuffer(Math.max(1, n) * 4)).subarray(0, n);
+    for (let i = 0; i < n; i++) out[i] = v.get(i) ? 1 : 0;
+    return out;
+  }
+  throw new AirmailError('DATASET_LOAD_FAILED', `${file}: column '${name}' has Arrow type ${t.toString()}, which datasets do not support (use int, float, bool, utf8 or dictionary)`);
+}
+
+/** Dictionary-encode a list of strings into shared memory. */
+export function dictEncode(values: readonly (string | null)[]): DictColumn {
+  const codes = new Int32Array(new SharedArrayBuffer(Math.max(1, values.length) * 4)).subarray(0, values.length);
+  const dictionary: string[] = [];
+  const seen = new Map<string, number>();
+  values.forEach((s, i) => {
+    if (s === null || s === undefined) {
+      codes[i] = -1;
+      return;
+    }
+    let c = seen.get(s);
+    if (c === undefined) {
+      c = dictionary.length;
+      dictionary.push(s);
+      seen.set(s, c);
+    }
+    codes[i] = c;
+  });
+  return { kind: 'dict', codes, dictionary };
+}
+
+export function tableFromArrow(name: string, table: ArrowTable, key: string | undefined, file: string): Table {
+  const columns: Record<string, Column> = {};
+  for (const field of table.schema.fields) {
+    const vec = table.getChild(field.name);
+    if (vec) columns[field.name] = fromArrowVector(field.name, vec, file);
+  }
+  return new Table({ name, key, length: table.numRows, columns });
+}
+
+/** Build a dataset from JSON rows (objects); numbers become float64 or int32, strings dictionary-encoded. */
+export function tableFromRows(name: string, rows: readonly Record<string, unknown>[], key: string | undefined): Table {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) { seen.add(k); names.push(k); }
+  const columns: Record<string, Column> = {};
+  for (const c of names) {
+    const vals = rows.map((r) => r[c]);
+    const allNum = vals.every((v) => v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean');
+    if (allNum) {
+      const allInt = vals.every((v) => v !== null && v !== undefined && (typeof v === 'boolean' || (Number.isInteger(v) && Math.abs(v as number) < 2 ** 31)));
+      if (allInt) {
+        columns[c] = sharedCopy(vals.map((v) => Number(v)), Int32Array);
+      } else {
+        columns[c] = sharedCopy(vals.map((v) => (v === null || v === undefined ? NaN : Number(v))), Float64Array);
+      }
+    } else {
+      columns[c] = dictEncode(vals.map((v) => (v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v))));
+    }
+  }
+  return new Table({ name, key, length: rows.length, columns });
+}
+
+export async function loadDatasetFile(name: string, path: string, format: 'arrow' | 'json', key: string | undefined): Promise<Table> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new AirmailError('DATASET_LOAD_FAILED', `dataset '${name}': cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    if (format === 'arrow') return tableFromArrow(name, tableFromIPC(bytes), key, path);
+    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+    const rows = Array.isArray(parsed) ? parsed : (parsed as { rows?: unknown }).rows;
+    if (!Array.isArray(rows) || !rows.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {
+      throw new Error('expected a JSON array of row objects (or {"rows": [...]})');
+    }
+    return tableFromRows(name, rows as Record<string, unknown>[], key);
+  } catch (err) {
+    if (err instanceof AirmailError) throw err;
+    throw new AirmailError('DATASET_LOAD_FAILED', `dataset '${name}': cannot decode ${path} as ${format}: ${(err as Error).message}`);
+  }
+}
+

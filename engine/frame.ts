@@ -1,0 +1,77 @@
+/**
+ * The frame of one request: candidate rows keyed by the item type. Columns
+ * are added (never changed in place) as operators hydrate or score rows; each
+ * column covers the whole frame, and only live rows hold meaningful values.
+ */
+import type { Column, Frame, NumericArray } from './api.js';
+import { columnLength, isNumeric } from './api.js';
+import { AirmailError } from './errors.js';
+
+export class WorkFrame implements Frame {
+  readonly length: number;
+  readonly key: string;
+  private readonly cols = new Map<string, Column>();
+
+  constructor(key: string, length: number, columns: Readonly<Record<string, Column>> = {}) {
+    this.key = key;
+    this.length = length;
+    for (const [name, col] of Object.entries(columns)) this.set(name, col);
+  }
+
+  get columnNames(): readonly string[] {
+    return [...this.cols.keys()];
+  }
+
+  has(column: string): boolean {
+    return this.cols.has(column);
+  }
+
+  column(name: string): Column {
+    const c = this.cols.get(name);
+    if (!c) {
+      throw new AirmailError('UNKNOWN_COLUMN', `the frame has no column '${name}' (it has: ${this.columnNames.join(', ')})`);
+    }
+    return c;
+  }
+
+  /** Add or replace a frame-length column. */
+  set(name: string, col: Column): void {
+    if (columnLength(col) !== this.length) {
+      throw new AirmailError('INTERNAL', `column '${name}' has ${columnLength(col)} rows, frame has ${this.length}`);
+    }
+    this.cols.set(name, col);
+  }
+
+  /**
+   * Add a column given only for `rows` (aligned with it): values land at
+   * their frame positions; other rows hold NaN / null.
+   */
+  scatter(name: string, rows: Int32Array, values: Column): void {
+    const prev = this.cols.get(name);
+    if (isNumeric(values)) {
+      const Ctor = values.constructor as { new (n: number): NumericArray };
+      const out = prev && isNumeric(prev) && prev.constructor === values.constructor ? (prev.slice() as NumericArray) : new Ctor(this.length);
+      if (!prev && !(out instanceof Int32Array)) out.fill(NaN);
+      for (let k = 0; k < rows.length; k++) out[rows[k]!] = values[k]!;
+      this.cols.set(name, out);
+      return;
+    }
+    if (values.kind === 'dict') {
+      const codes = new Int32Array(this.length).fill(-1);
+      if (prev && !isNumeric(prev) && prev.kind === 'dict' && prev.dictionary === values.dictionary) codes.set(prev.codes);
+      for (let k = 0; k < rows.length; k++) codes[rows[k]!] = values.codes[k]!;
+      this.cols.set(name, { kind: 'dict', codes, dictionary: values.dictionary });
+      return;
+    }
+    const out = new Array<string | null>(this.length).fill(null);
+    for (let k = 0; k < rows.length; k++) out[rows[k]!] = values.values[k] ?? null;
+    this.cols.set(name, { kind: 'string', values: out });
+  }
+}
+
+/** All row indices 0..n-1. */
+export function allRows(n: number): Int32Array {
+  const r = new Int32Array(n);
+  for (let i = 0; i < n; i++) r[i] = i;
+  return r;
+}

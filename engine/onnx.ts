@@ -1,0 +1,92 @@
+/**
+ * ONNX models through onnxruntime-node: one session per (thread, artifact),
+ * cached, loaded from bytes so the sha256 that was checked is what runs.
+ */
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import type { ModelRef, ModelRunner } from './api.js';
+import { AirmailError } from './errors.js';
+
+const sessions = new Map<string, Promise<OnnxModel>>();
+
+export class OnnxModel implements ModelRunner {
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly featureCount: number;
+  readonly sha256: string;
+  private readonly session: ort.InferenceSession;
+
+  constructor(session: ort.InferenceSession, sha256: string) {
+    this.session = session;
+    this.sha256 = sha256;
+    if (session.inputNames.length !== 1) {
+      throw new AirmailError('MODEL_LOAD_FAILED', `model has ${session.inputNames.length} inputs; ModelScore needs exactly one float tensor input [N, F]`);
+    }
+    this.inputName = session.inputNames[0]!;
+    this.outputName = session.outputNames[0]!;
+    const meta = session.inputMetadata[0] as { isTensor?: boolean; shape?: readonly (number | string)[]; type?: string } | undefined;
+    const dim = meta?.shape?.[1];
+    this.featureCount = typeof dim === 'number' ? dim : -1;
+  }
+
+  async predict(features: Float32Array, rows: number): Promise<Float32Array> {
+    if (rows === 0) return new Float32Array(0);
+    const width = this.featureCount > 0 ? this.featureCount : features.length / rows;
+    const tensor = new ort.Tensor('float32', features, [rows, width]);
+    const out = await this.session.run({ [this.inputName]: tensor });
+    const first = out[this.outputName];
+    if (!first) throw new AirmailError('MODEL_FAILED', `model returned no output '${this.outputName}'`);
+    const data = first.data;
+    if (data instanceof Float32Array) return data.length === rows ? data : strided(data, rows);
+    return Float32Array.from(data as ArrayLike<number>);
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+function strided(data: Float32Array, rows: number): Float32Array {
+  // [N, k] output: take column 0 (the positive-class / single output).
+  const k = data.length / rows;
+  const out = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) out[i] = data[i * k]!;
+  return out;
+}
+
+export async function createOnnxModel(bytes: Uint8Array, sha256?: string): Promise<OnnxModel> {
+  const sha = sha256 ?? createHash('sha256').update(bytes).digest('hex');
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  } catch (err) {
+    throw new AirmailError('MODEL_LOAD_FAILED', `onnxruntime cannot load the model: ${(err as Error).message}`);
+  }
+  return new OnnxModel(session, sha);
+}
+
+/** Load (once per thread) the model a reference points to. */
+export function loadOnnxModel(ref: ModelRef): Promise<OnnxModel> {
+  const id = `${ref.path}#${ref.version}`;
+  let p = sessions.get(id);
+  if (!p) {
+    p = readFile(ref.path)
+      .catch((err: Error) => {
+        throw new AirmailError('MODEL_LOAD_FAILED', `cannot read model file ${ref.path}: ${err.message}`);
+      })
+      .then((bytes) => createOnnxModel(bytes));
+    sessions.set(id, p);
+    p.catch(() => sessions.delete(id));
+  }
+  return p;
+}
+
+/** Drop cached sessions whose reference is not in `keep` (after a swap). */
+export async function releaseModelsExcept(keep: ReadonlySet<string>): Promise<void> {
+  for (const [id, p] of sessions) {
+    if (keep.has(id)) continue;
+    sessions.delete(id);
+    await p.then((m) => m.release()).catch(() => undefined);
+  }
+}
