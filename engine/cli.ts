@@ -1,0 +1,132 @@
+/**
+ * `airmail` command line: serve, validate, run. The composition root (bin/)
+ * injects the built-in operators; the engine never imports them itself.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { OperatorDefinition } from './api.js';
+import { loadConfigSet } from './config/load.js';
+import { Engine } from './engine.js';
+import { asAirmailError, formatDiagnostic } from './errors.js';
+import { logDiagnostics, startServer } from './server.js';
+
+export interface Builtins {
+  readonly operators: readonly OperatorDefinition[];
+  /** Module URLs defining them (imported by each worker). */
+  readonly operatorModules: readonly string[];
+  /** Default configs directory (the demo). */
+  readonly defaultConfigs: string;
+}
+
+const USAGE = `usage:
+  airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL]
+  airmail validate FILE...
+  airmail run PIPELINE [--configs DIR] --input key=value ...
+`;
+
+export async function main(argv: readonly string[], builtins: Builtins): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return serveCmd(rest, builtins);
+    case 'validate':
+      return validateCmd(rest, builtins);
+    case 'run':
+      return runCmd(rest, builtins);
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command '${cmd}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      configs: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      threads: { type: 'string' },
+      registry: { type: 'string' },
+    },
+  });
+  const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
+  const port = Number(values.port ?? process.env['PORT'] ?? 8080);
+  const threads = values.threads !== undefined ? Number(values.threads) : process.env['AIRMAIL_THREADS'] ? Number(process.env['AIRMAIL_THREADS']) : undefined;
+  const adminToken = process.env['AIRMAIL_ADMIN_TOKEN'];
+  const srv = await startServer({
+    configs,
+    operators: b.operators,
+    operatorModules: b.operatorModules,
+    port,
+    ...(values.host ? { host: values.host } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    ...(adminToken ? { adminToken } : {}),
+  });
+  logDiagnostics(srv.startErrors);
+  const names = [...srv.engine.snapshot.pipelines.keys()];
+  process.stdout.write(`airmail serving ${names.length} pipeline(s) [${names.join(', ')}] from ${configs} on http://localhost:${srv.port} (${srv.engine.runner.threads || 'inline'} worker threads)\n`);
+  const stop = (sig: string): void => {
+    process.stdout.write(`${sig}: draining\n`);
+    void srv.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return new Promise<number>(() => undefined);
+}
+
+async function validateCmd(files: readonly string[], b: Builtins): Promise<number> {
+  if (files.length === 0) {
+    process.stderr.write('validate needs at least one FILE\n');
+    return 2;
+  }
+  const sources = await Promise.all(files.map(async (f) => ({ path: resolve(f), text: await readFile(f, 'utf8') })));
+  const r = await loadConfigSet(sources, { operators: new Map(b.operators.map((d) => [d.name, d])) });
+  if (!r.ok) {
+    for (const d of r.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    process.stderr.write(`${r.diagnostics.length} problem(s)\n`);
+    return 1;
+  }
+  process.stdout.write(`ok: ${[...r.snapshot.pipelines.values()].map((p) => `${p.name}@${p.version}`).join(', ') || 'no pipelines'}\n`);
+  return 0;
+}
+
+async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { configs: { type: 'string' }, input: { type: 'string', multiple: true }, debug: { type: 'boolean' } },
+  });
+  const name = positionals[0];
+  if (!name) {
+    process.stderr.write(`run needs a PIPELINE name\n${USAGE}`);
+    return 2;
+  }
+  const engine = new Engine({ configs: resolve(values.configs ?? b.defaultConfigs), operators: b.operators, operatorModules: b.operatorModules, threads: 0, watch: false });
+  const diags = await engine.start();
+  logDiagnostics(diags);
+  try {
+    const inputs: Record<string, string> = {};
+    for (const kv of values.input ?? []) {
+      const i = kv.indexOf('=');
+      if (i < 0) throw new Error(`--input expects key=value, got '${kv}'`);
+      inputs[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    const p = engine.pipeline(name);
+    const res = await engine.run(p, engine.checkInputs(p, inputs, true), { debug: values.debug === true });
+    process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+    return res.error ? 1 : 0;
+  } catch (err) {
+    const e = asAirmailError(err);
+    process.stderr.write(`${e.code}: ${e.message}\n`);
+    return 1;
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * One pipeline config → a frozen plan, its request schema, or every problem
+ * found in it (never just the first). Runs once per config version, never
+ * per request.
+ */
+import { createHash } from 'node:crypto';
+import type { CheckEnv, JsonSchema, OperatorDefinition, OperatorKind } from '../api.js';
+import { isNumeric } from '../api.js';
+import type { Diagnostic, ErrorCode } from '../errors.js';
+import type { Table } from '../dataset.js';
+import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, type RefSite } from './refs.js';
+import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
+import type { PipelineConfig, PresetConfig, StepConfig } from './schema.js';
+import type { ParamValidator } from './validators.js';
+
+export interface CompileScope {
+  readonly operators: ReadonlyMap<string, OperatorDefinition>;
+  readonly presets: ReadonlyMap<string, PresetConfig>;
+  readonly datasets: ReadonlyMap<string, Table>;
+  /** Content identity of each dataset (part of the version hash). */
+  readonly datasetIds: ReadonlyMap<string, string>;
+  readonly validators: ParamValidator;
+  resolvePath(path: string): string;
+}
+
+export interface CompiledPipeline {
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly version: string;
+  readonly plan: Plan;
+  /** Steps in the order the config reads (for explain). */
+  readonly literal: readonly PlanStep[];
+  readonly inputSchema: JsonSchema;
+  readonly deadlineMs: number | undefined;
+  readonly datasets: readonly string[];
+}
+
+type Report = (code: ErrorCode, pointer: string, message: string) => void;
+
+const KIND_WORD: Record<OperatorKind, string> = { source: 'a source', filter: 'a filter', score: 'a scorer', transform: 'a transform' };
+
+export function snakeCase(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .toLowerCase();
+}
+
+function closest(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+function columnSchema(ds: Table, column: string): JsonSchema {
+  const col = ds.column(column);
+  if (col instanceof Int32Array) return { type: 'integer' };
+  if (isNumeric(col)) return { type: 'number' };
+  return { type: 'string' };
+}
+
+export async function compilePipeline(cfg: PipelineConfig, base: string, scope: CompileScope, file: string | undefined): Promise<{ pipeline?: CompiledPipeline; diagnostics: Diagnostic[] }> {
+  const diagnostics: Diagnostic[] = [];
+  const report: Report = (code, pointer, message) => diagnostics.push({ code, message: `pipeline '${cfg.name}': ${message}`, pointer, ...(file ? { file } : {}) });
+  const inputSchemas = new Map<string, JsonSchema>();
+  const datasetsUsed = new Set<string>();
+
+  const itemsDataset = resolveItemsDataset(cfg, base, scope, report);
+  if (itemsDataset) datasetsUsed.add(itemsDataset);
+
+  // ---- contexts
+  const contexts: PlanContext[] = [];
+  for (const [name, c] of Object.entries(cfg.context ?? {})) {
+    const ptr = `${base}/context/${name}`;
+    const ds = scope.datasets.get(c.dataset);
+    if (!ds) {
+      report('UNKNOWN_DATASET', `${ptr}/dataset`, `context '${name}' names dataset '${c.dataset}', which no config defines${hint(c.dataset, scope.datasets.keys())}`);
+      continue;
+    }
+    datasetsUsed.add(c.dataset);
+    const column = c.column ?? ds.key;
+    if (!column) {
+      report('CONFIG_INVALID', ptr, `context '${name}': dataset '${c.dataset}' declares no key, so give the context a 'column:' to match the key against`);
+      continue;
+    }
+    if (!ds.has(column)) {
+      report('UNKNOWN_COLUMN', `${ptr}/column`, `context '${name}': dataset '${c.dataset}' has no column '${column}'`);
+      continue;
+    }
+    const { sites, malformed } = findRefSites(c.key);
+    for (const m of malformed) report('UNKNOWN_REFERENCE', `${ptr}/key`, `'${m.text}' is not a valid reference (use $input or $context.column)`);
+    for (const s of sites) {
+      if (s.ref.kind === 'input') inputSchemas.set(s.ref.name, inputSchemas.get(s.ref.name) ?? columnSchema(ds, column));
+      else report('UNKNOWN_REFERENCE', `${ptr}/key`, `a context key must be a request input ($name), not ${s.text}`);
+    }
+    contexts.push({ name, dataset: c.dataset, column, key: c.key });
+  }
+  const contextByName = new Map(contexts.map((c) => [c.name, c]));
+
+  const env: CheckEnv = {
+    itemType: cfg.item_type,
+    itemsDataset,
+    datasetColumns: (name) => scope.datasets.get(name)?.columnNames,
+    resolvePath: (p) => scope.resolvePath(p),
+  };
+
+  const compileStep = async (raw: StepConfig | string, ptr: string, allowed: readonly OperatorKind[], where: string): Promise<PlanStep | undefined> => {
+    const stepCfg: StepConfig = typeof raw === 'string' ? { name: raw } : raw;
+    const preset = scope.presets.get(stepCfg.name);
+    const opName = preset ? preset.use : stepCfg.name;
+    const def = scope.operators.get(opName);
+    if (!def) {
+      const all = [...scope.presets.keys(), ...scope.operators.keys()];
+      report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, preset
+        ? `preset '${stepCfg.name}' uses operator '${opName}', which is not installed${hint(opName, scope.operators.keys())}`
+        : `'${stepCfg.name}' is neither an operator nor a preset defined under operators:${hint(stepCfg.name, all)}`);
+      return undefined;
+    }
+    if (!allowed.includes(def.kind)) {
+      report('CONFIG_INVALID', ptr, `'${stepCfg.name}' is ${KIND_WORD[def.kind]} (${def.name}); ${where} takes ${allowed.map((k) => KIND_WORD[k]).join(' or ')}`);
+      return undefined;
+    }
+    let params: Record<string, unknown> = { ...(preset?.parameters ?? {}), ...(stepCfg.parameters ?? {}) };
+    const pptr = `${ptr}/parameters`;
+    const { sites, malformed } = findRefSites(params);
+    for (const m of malformed) report('UNKNOWN_REFERENCE', pptr + pathToPointer(m.path), `'${m.text}' is not a valid reference (use $input or $context.column; write $$ for a literal $)`);
+    let refsOk = true;
+    for (const s of sites) {
+      if (s.ref.kind === 'context') {
+        const c = contextByName.get(s.ref.context);
+        if (!c) {
+          refsOk = false;
+          report('UNKNOWN_REFERENCE', pptr + pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which the pipeline does not declare under context:${hint(s.ref.context, contextByName.keys())}`);
+          continue;
+        }
+        const ds = scope.datasets.get(c.dataset);
+        if (ds && !ds.has(s.ref.column)) {
+          refsOk = false;
+          report('UNKNOWN_COLUMN', pptr + pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${hint(s.ref.column, ds.columnNames)}`);
+        }
+      } else {
+        const sub = subSchema(def.parameters, s.path) ?? {};
+        const t = sub['type'];
+        const inferred: JsonSchema = t === undefined ? { type: ['string', 'number', 'integer', 'boolean'] } : { type: t };
+        if (!inputSchemas.has(s.ref.name)) inputSchemas.set(s.ref.name, inferred);
+      }
+    }
+    // Check literal parameters with each reference replaced by a stand-in of the expected type.
+    let probe: unknown = structuredClone(params);
+    for (const s of sites) probe = setAt(probe, s.path, placeholderFor(subSchema(def.parameters, s.path)));
+    const refPointers = sites.map((s) => pathToPointer(s.path));
+    const problems = scope.validators.check(def, probe).filter((p) => !refPointers.some((rp) => p.path === rp || p.path.startsWith(`${rp}/`)));
+    for (const p of problems) report('BAD_PARAMETER', pptr + p.path, `${stepCfg.name}${preset ? ` (${def.name})` : ''}: ${p.message}`);
+    if (problems.length > 0 || !refsOk) return undefined;
+    // Defaults filled by the validator on the probe are copied back onto the real parameters.
+    params = mergeDefaults(params, probe as Record<string, unknown>, sites);
+    if (def.normalize) params = def.normalize(params, env) as Record<string, unknown>;
+    const checked = [...(def.check?.(params, env) ?? [])];
+    for (const p of checked) report(p.code ?? 'BAD_PARAMETER', pptr + p.path, `${stepCfg.name}: ${p.message}`);
+    if (checked.length > 0) return undefined;
+    for (const d of collectDatasetNames(params)) if (scope.datasets.has(d)) datasetsUsed.add(d);
+    const reads = (def.reads?.(params) ?? []).filter((c) => !c.startsWith('$'));
+    const writes = def.kind === 'score' ? [] : [...(def.writes?.(params) ?? [])];
+    const step: PlanStep = {
+      label: stepCfg.name,
+      use: def.name,
+      kind: def.kind,
+      params,
+      sites: sites as RefSite[],
+      reads,
+      writes,
+      rowwise: def.kind === 'filter' || (def.kind === 'transform' && def.rowwise === true),
+      pointer: ptr,
+      ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),
+    };
+    return step;
+  };
+
+  const init = cfg.initialization ?? {};
+  const iptr = `${base}/initialization`;
+  const compileList = async (list: (StepConfig | string)[] | undefined, ptr: string, kinds: OperatorKind[], where: string): Promise<PlanStep[]> => {
+    const out: PlanStep[] = [];
+    for (const [i, s] of (list ?? []).entries()) {
+      const step = await compileStep(s, `${ptr}/${i}`, kinds, where);
+      if (step) out.push(step);
+    }
+    return out;
+  };
+  if (!init.includes || init.includes.length === 0) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
+  if (init.scorer && init.scores) report('CONFIG_INVALID', iptr, "give either 'scorer:' or 'scores:', not both");
+  const scorerKey = init.scorer ? 'scorer' : 'scores';
+  const includes = await compileList(init.includes, `${iptr}/includes`, ['source'], 'includes');
+  const excludes = await compileList(init.excludes, `${iptr}/excludes`, ['source'], 'excludes');
+  const scorers = await compileList(init.scorer ?? init.scores, `${iptr}/${scorerKey}`, ['score'], scorerKey);
+  const operations = await compileList(cfg.operations, `${base}/operations`, ['filter', 'transform'], 'operations');
+
+  // ---- column flow: every column read must be written earlier or be hydratable from the items dataset
+  const itemsCols = itemsDataset ? scope.datasets.get(itemsDataset)?.columnNames ?? [] : [];
+  const known = new Set<string>([cfg.item_type, ...itemsCols]);
+  for (const s of [...includes, ...excludes]) for (const c of s.writes) known.add(c);
+  const seenOutputs = new Set<string>();
+  for (const s of scorers) {
+    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', s.pointer, unknownColumnMessage(s.label, c, itemsDataset));
+    if (seenOutputs.has(s.output!)) report('CONFIG_INVALID', s.pointer, `two scorers write the column '${s.output}'; give one of them 'as:'`);
+    seenOutputs.add(s.output!);
+  }
+  for (const c of seenOutputs) known.add(c);
+  if (scorers.length > 0) known.add('score');
+  for (const s of operations) {
+    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', s.pointer, unknownColumnMessage(s.label, c, itemsDataset));
+    for (const c of s.writes) known.add(c);
+  }
+  const returns = cfg.return ?? (scorers.length > 0 ? [cfg.item_type, 'score'] : [cfg.item_type]);
+  returns.forEach((c, i) => {
+    if (!known.has(c)) report('UNKNOWN_COLUMN', `${base}/return/${i}`, `return names column '${c}', which no step writes${itemsDataset ? ` and dataset '${itemsDataset}' does not have` : ''}`);
+  });
+
+  // ---- declared inputs
+  for (const [name, spec] of Object.entries(cfg.inputs ?? {})) {
+    const prev = inputSchemas.get(name) ?? {};
+    inputSchemas.set(name, { ...prev, ...spec });
+  }
+  if (diagnostics.length > 0) return { diagnostics };
+
+  const required = [...inputSchemas.entries()].filter(([, s]) => s['default'] === undefined).map(([k]) => k);
+  const inputSchema: JsonSchema = {
+    type: 'object',
+    properties: Object.fromEntries(inputSchemas),
+    required,
+    additionalProperties: false,
+  };
+  const { pre, post } = planOperations({ name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, scorers, operations, returns });
+  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns };
+  const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
+  const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema })).digest('hex').slice(0, 12);
+  const plan: Plan = deepFreeze({ ...draft, version });
+  return {
+    diagnostics,
+    pipeline: deepFreeze({
+      name: cfg.name,
+      description: cfg.description,
+      version,
+      plan,
+      literal: [...includes, ...excludes, ...scorers, ...operations],
+      inputSchema,
+      deadlineMs: cfg.deadline_ms,
+      datasets: [...datasetsUsed].sort(),
+    }),
+  };
+}
+
+function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined): string {
+  return `${label} reads column '${column}', which no earlier step writes${itemsDataset ? ` and the items dataset '${itemsDataset}' does not have` : ' (and the pipeline has no items dataset to hydrate it from)'}`;
+}
+
+function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): string | undefined {
+  if (cfg.items !== undefined) {
+    const ds = scope.datasets.get(cfg.items);
+    if (!ds) {
+      report('UNKNOWN_DATASET', `${base}/items`, `items names dataset '${cfg.items}', which no config defines${hint(cfg.items, scope.datasets.keys())}`);
+      return undefined;
+    }
+    if (!ds.has(cfg.item_type)) report('UNKNOWN_COLUMN', `${base}/items`, `items dataset '${cfg.items}' has no column '${cfg.item_type}' (the item type)`);
+    return cfg.items;
+  }
+  const keyed = [...scope.datasets.values()].filter((d) => d.key === cfg.item_type);
+  return keyed.length === 1 ? keyed[0]!.name : undefined;
+}
+
+function hint(name: string, candidates: Iterable<string>): string {
+  const c = closest(name, candidates);
+  return c && c !== name ? ` (did you mean '${c}'?)` : '';
+}
+
+function collectDatasetNames(params: Record<string, unknown>): string[] {
+  const d = params['dataset'];
+  return typeof d === 'string' ? [d] : [];
+}
+
+function mergeDefaults(params: Record<string, unknown>, probe: Record<string, unknown>, sites: readonly RefSite[]): Record<string, unknown> {
+  let out: unknown = probe;
+  for (const s of sites) out = setAt(out, s.path, s.text);
+  void params;
+  return out as Record<string, unknown>;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v) && !ArrayBuffer.isView(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}

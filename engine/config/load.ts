@@ -1,0 +1,245 @@
+/**
+ * A set of config files → one snapshot (datasets, presets, compiled
+ * pipelines), or every problem of every file. Names are global across the
+ * files of a configs directory, so a business user's pipeline file can use
+ * presets and datasets that an operator author defines in another file.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { OperatorDefinition } from '../api.js';
+import { loadDatasetFile, type Table } from '../dataset.js';
+import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
+import { parseConfigText, type ParsedText } from './parse.js';
+import { CONFIG_FILE_SCHEMA, type ConfigFile, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
+import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
+import { describeErrors, newAjv, ParamValidator } from './validators.js';
+
+export interface ConfigSource {
+  /** Path used in messages and for resolving relative paths. */
+  readonly path: string;
+  readonly text: string;
+}
+
+export type LoadedPipeline = CompiledPipeline & { readonly file: string };
+
+export interface Snapshot {
+  readonly pipelines: ReadonlyMap<string, LoadedPipeline>;
+  readonly datasets: ReadonlyMap<string, Table>;
+  readonly operators: ReadonlyMap<string, OperatorDefinition>;
+  /** Module URLs that define the custom operators (workers import them). */
+  readonly operatorModules: readonly string[];
+  readonly presets: ReadonlyMap<string, PresetConfig>;
+  readonly datasetIds: ReadonlyMap<string, string>;
+}
+
+export interface LoadOptions {
+  readonly operators: ReadonlyMap<string, OperatorDefinition>;
+  /** Reused between loads so unchanged datasets are not read again. */
+  readonly datasetCache?: DatasetCache;
+}
+
+export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
+
+const fileAjv = newAjv({ useDefaults: false });
+const validateFile = fileAjv.compile(CONFIG_FILE_SCHEMA as object);
+export const validators = new ParamValidator();
+
+/** Loaded datasets by content identity (path + bytes hash + key + format). */
+export class DatasetCache {
+  private readonly byId = new Map<string, Promise<Table>>();
+  private readonly hashes = new Map<string, { mtimeMs: number; size: number; hash: string }>();
+
+  async identity(path: string, cfg: DatasetConfig): Promise<string> {
+    const st = await stat(path);
+    const prev = this.hashes.get(path);
+    let hash = prev && prev.mtimeMs === st.mtimeMs && prev.size === st.size ? prev.hash : undefined;
+    if (!hash) {
+      hash = createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 16);
+      this.hashes.set(path, { mtimeMs: st.mtimeMs, size: st.size, hash });
+    }
+    return `${hash}:${cfg.key ?? ''}:${formatOf(path, cfg)}`;
+  }
+
+  load(name: string, path: string, cfg: DatasetConfig, id: string): Promise<Table> {
+    const k = `${name}@${id}`;
+    let p = this.byId.get(k);
+    if (!p) {
+      p = loadDatasetFile(name, path, formatOf(path, cfg), cfg.key);
+      this.byId.set(k, p);
+      p.catch(() => this.byId.delete(k));
+    }
+    return p;
+  }
+
+  /** Forget datasets not in `keep` (ids from the active snapshot). */
+  retain(keep: ReadonlySet<string>): void {
+    for (const k of this.byId.keys()) if (!keep.has(k)) this.byId.delete(k);
+  }
+}
+
+function formatOf(path: string, cfg: DatasetConfig): 'arrow' | 'json' {
+  if (cfg.format) return cfg.format;
+  return extname(path).toLowerCase() === '.json' ? 'json' : 'arrow';
+}
+
+interface Located {
+  readonly file: string;
+  readonly parsed: ParsedText;
+  readonly config: ConfigFile;
+}
+
+export async function loadConfigSet(sources: readonly ConfigSource[], opts: LoadOptions): Promise<LoadResult> {
+  const diagnostics: Diagnostic[] = [];
+  const located: Located[] = [];
+  for (const src of sources) {
+    const r = parseConfigText(src.text, src.path);
+    if (!r.ok) {
+      diagnostics.push(...r.diagnostics);
+      continue;
+    }
+    const value = r.parsed.value ?? {};
+    if (!validateFile(value)) {
+      for (const p of describeErrors(validateFile.errors)) diagnostics.push(at(r.parsed, src.path, 'CONFIG_INVALID', p.path, p.message));
+      continue;
+    }
+    located.push({ file: src.path, parsed: r.parsed, config: value as ConfigFile });
+  }
+
+  // ---- global names
+  const datasetDefs = new Map<string, { cfg: DatasetConfig; loc: Located }>();
+  const presets = new Map<string, PresetConfig>();
+  const presetLoc = new Map<string, Located>();
+  const pipelines: { cfg: PipelineConfig; ptr: string; loc: Located }[] = [];
+  const pipelineNames = new Map<string, Located>();
+  const operatorPaths: { path: string; loc: Located; ptr: string }[] = [];
+  for (const loc of located) {
+    const c = loc.config;
+    for (const [name, d] of Object.entries(c.datasets ?? {})) {
+      const prev = datasetDefs.get(name);
+      if (prev) diagnostics.push(at(loc.parsed, loc.file, 'DUPLICATE_NAME', `/datasets/${name}`, `dataset '${name}' is also defined in ${prev.loc.file}`));
+      else datasetDefs.set(name, { cfg: d, loc });
+    }
+    for (const [name, p] of Object.entries(c.operators ?? {})) {
+      const prev = presetLoc.get(name);
+      if (prev) diagnostics.push(at(loc.parsed, loc.file, 'DUPLICATE_NAME', `/operators/${name}`, `operator preset '${name}' is also defined in ${prev.file}`));
+      else if (opts.operators.has(name) && p.use !== name) {
+        diagnostics.push(at(loc.parsed, loc.file, 'DUPLICATE_NAME', `/operators/${name}`, `'${name}' is the name of an installed operator; give the preset another name`));
+      } else {
+        presets.set(name, p);
+        presetLoc.set(name, loc);
+      }
+    }
+    (c.operator_paths ?? []).forEach((p, i) => operatorPaths.push({ path: p, loc, ptr: `/operator_paths/${i}` }));
+    const list = c.pipeline ? [{ cfg: c.pipeline, ptr: '/pipeline' }] : [];
+    (c.pipelines ?? []).forEach((p, i) => list.push({ cfg: p, ptr: `/pipelines/${i}` }));
+    for (const item of list) {
+      const prev = pipelineNames.get(item.cfg.name);
+      if (prev) {
+        diagnostics.push(at(loc.parsed, loc.file, 'DUPLICATE_NAME', `${item.ptr}/name`, `pipeline '${item.cfg.name}' is also defined in ${prev.file}`));
+        continue;
+      }
+      pipelineNames.set(item.cfg.name, loc);
+      pipelines.push({ ...item, loc });
+    }
+  }
+
+  // ---- custom operators
+  const operators = new Map(opts.operators);
+  const operatorModules: string[] = [];
+  for (const op of operatorPaths) {
+    const dir = resolveFrom(op.loc.file, op.path);
+    try {
+      for (const { url, defs } of await importOperatorFolder(dir)) {
+        operatorModules.push(url);
+        for (const def of defs) {
+          if (operators.has(def.name) && operators.get(def.name) !== def) {
+            diagnostics.push(at(op.loc.parsed, op.loc.file, 'DUPLICATE_NAME', op.ptr, `operator '${def.name}' from ${url} clashes with an operator of the same name`));
+          } else operators.set(def.name, def);
+        }
+      }
+    } catch (err) {
+      diagnostics.push(at(op.loc.parsed, op.loc.file, 'CONFIG_INVALID', op.ptr, `cannot load operators from ${dir}: ${(err as Error).message}`));
+    }
+  }
+
+  // ---- datasets
+  const cache = opts.datasetCache ?? new DatasetCache();
+  const datasets = new Map<string, Table>();
+  const datasetIds = new Map<string, string>();
+  await Promise.all(
+    [...datasetDefs].map(async ([name, { cfg, loc }]) => {
+      const path = resolveFrom(loc.file, cfg.path);
+      try {
+        const id = await cache.identity(path, cfg);
+        const table = await cache.load(name, path, cfg, id);
+        if (cfg.key !== undefined && !table.has(cfg.key)) {
+          diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (it has: ${table.columnNames.join(', ')})`));
+          return;
+        }
+        datasets.set(name, table);
+        datasetIds.set(name, id);
+      } catch (err) {
+        const msg = err instanceof AirmailError ? err.message : `cannot read ${path}: ${(err as Error).message}`;
+        diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', `/datasets/${name}/path`, msg));
+      }
+    }),
+  );
+
+  // ---- pipelines
+  const compiled = new Map<string, CompiledPipeline & { file: string }>();
+  for (const p of pipelines) {
+    const r = await compilePipeline(p.cfg, p.ptr, {
+      operators,
+      presets,
+      datasets,
+      datasetIds,
+      validators,
+      resolvePath: (x) => resolveFrom(p.loc.file, x),
+    }, p.loc.file);
+    for (const d of r.diagnostics) diagnostics.push(d.pointer !== undefined ? { ...d, ...p.loc.parsed.locate(d.pointer) } : d);
+    if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
+  }
+  if (diagnostics.length > 0) return { ok: false, diagnostics };
+  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, presets, datasetIds } };
+}
+
+function at(parsed: ParsedText, file: string, code: ErrorCode, pointer: string, message: string): Diagnostic {
+  return { code, message, file, pointer, ...parsed.locate(pointer) };
+}
+
+function resolveFrom(file: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dirname(file), p);
+}
+
+const OPERATOR_FILE = /\.(m?js|ts)$/;
+
+export function isOperatorDefinition(v: unknown): v is OperatorDefinition {
+  const d = v as Partial<OperatorDefinition> | null;
+  return !!d && typeof d === 'object' && typeof d.name === 'string' && typeof d.run === 'function' && typeof d.parameters === 'object' &&
+    (d.kind === 'source' || d.kind === 'filter' || d.kind === 'score' || d.kind === 'transform');
+}
+
+let tsxRegistered: Promise<unknown> | undefined;
+
+/** Import every operator module of a folder (not recursive; tests and .d.ts skipped). */
+export async function importOperatorFolder(dir: string): Promise<{ url: string; defs: OperatorDefinition[] }[]> {
+  const names = (await readdir(dir)).filter((n) => OPERATOR_FILE.test(n) && !n.includes('.test.') && !n.endsWith('.d.ts')).sort();
+  const out: { url: string; defs: OperatorDefinition[] }[] = [];
+  for (const n of names) {
+    const url = pathToFileURL(join(dir, n)).href;
+    out.push({ url, defs: await importOperatorModule(url) });
+  }
+  return out;
+}
+
+export async function importOperatorModule(url: string): Promise<OperatorDefinition[]> {
+  if (url.endsWith('.ts') && !import.meta.url.endsWith('.ts')) {
+    tsxRegistered ??= import('tsx/esm/api').then((m) => m.register());
+    await tsxRegistered;
+  }
+  const mod = (await import(url)) as Record<string, unknown>;
+  const defs = Object.values(mod).flatMap((v) => (Array.isArray(v) ? v : [v])).filter(isOperatorDefinition);
+  return [...new Set(defs)];
+}

@@ -1,0 +1,134 @@
+/**
+ * Untrusted text → plain JSON value, keeping enough of the YAML document to
+ * turn a JSON pointer back into `line:col`. JSON is parsed by the same YAML
+ * 1.2 parser, so both formats get the same positions and the same limits.
+ */
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Document, type Node } from 'yaml';
+import type { Diagnostic, ErrorCode } from '../errors.js';
+
+/** Limits that keep hostile documents cheap to reject. */
+export const PARSE_LIMITS = {
+  maxAliasCount: 100,
+  maxDepth: 64,
+  maxBytes: 4 * 1024 * 1024,
+} as const;
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface ParsedText {
+  readonly value: unknown;
+  /** Line/column (1-based) of the node at a JSON pointer, or of its closest ancestor. */
+  locate(pointer: string): { line: number; col: number } | undefined;
+}
+
+export type ParseOutcome = { ok: true; parsed: ParsedText } | { ok: false; diagnostics: Diagnostic[] };
+
+function diag(code: ErrorCode, message: string, file: string | undefined, pos?: { line: number; col: number }, pointer?: string): Diagnostic {
+  return { code, message, ...(file !== undefined ? { file } : {}), ...(pos ? { line: pos.line, col: pos.col } : {}), ...(pointer !== undefined ? { pointer } : {}) };
+}
+
+export function parseConfigText(text: string, file?: string): ParseOutcome {
+  if (text.length > PARSE_LIMITS.maxBytes) {
+    return { ok: false, diagnostics: [diag('CONFIG_SYNTAX', `the document is ${text.length} bytes; the limit is ${PARSE_LIMITS.maxBytes}`, file)] };
+  }
+  const lc = new LineCounter();
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true, version: '1.2', schema: 'core', customTags: [], keepSourceTokens: false });
+  } catch (err) {
+    return { ok: false, diagnostics: [diag('CONFIG_SYNTAX', `cannot parse: ${(err as Error).message}`, file)] };
+  }
+  const pos = (offset: number): { line: number; col: number } => lc.linePos(offset);
+  const syntax = [...doc.errors, ...doc.warnings].map((e) => diag('CONFIG_SYNTAX', e.message.split('\n')[0] ?? e.message, file, pos(e.pos[0])));
+  if (syntax.length > 0) return { ok: false, diagnostics: syntax };
+
+  const shape = checkShape(doc.contents as Node | null, file, pos);
+  if (shape.length > 0) return { ok: false, diagnostics: shape };
+
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: PARSE_LIMITS.maxAliasCount });
+  } catch (err) {
+    return { ok: false, diagnostics: [diag('CONFIG_SYNTAX', `rejected: ${(err as Error).message}`, file)] };
+  }
+  return {
+    ok: true,
+    parsed: {
+      value,
+      locate(pointer: string) {
+        const node = nodeAt(doc.contents as Node | null, pointer);
+        const range = node?.range;
+        return range ? pos(range[0]) : undefined;
+      },
+    },
+  };
+}
+
+/** Rejects custom tags, prototype-polluting keys and over-deep nesting before any JS object is built. */
+function checkShape(root: Node | null, file: string | undefined, pos: (o: number) => { line: number; col: number }): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const stack: { node: Node; depth: number; ptr: string }[] = root ? [{ node: root, depth: 1, ptr: '' }] : [];
+  while (stack.length > 0 && out.length < 20) {
+    const { node, depth, ptr } = stack.pop()!;
+    const at = node.range ? pos(node.range[0]) : undefined;
+    if (depth > PARSE_LIMITS.maxDepth) {
+      out.push(diag('CONFIG_SYNTAX', `nesting deeper than ${PARSE_LIMITS.maxDepth} levels is not allowed`, file, at, ptr));
+      break;
+    }
+    if (node.tag && !node.tag.startsWith('tag:yaml.org,2002:')) {
+      out.push(diag('CONFIG_SYNTAX', `custom YAML tag ${node.tag} is not allowed`, file, at, ptr));
+      continue;
+    }
+    if (isMap(node)) {
+      for (const item of node.items) {
+        if (!isPair(item)) continue;
+        const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
+        const kp = `${ptr}/${escapePointer(k)}`;
+        if (FORBIDDEN_KEYS.has(k)) {
+          const kr = (item.key as Node | null)?.range;
+          out.push(diag('CONFIG_SYNTAX', `the key '${k}' is not allowed`, file, kr ? pos(kr[0]) : at, kp));
+          continue;
+        }
+        if (item.key && !isScalar(item.key)) {
+          out.push(diag('CONFIG_SYNTAX', 'mapping keys must be plain scalars', file, at, ptr));
+          continue;
+        }
+        if (item.value) stack.push({ node: item.value as Node, depth: depth + 1, ptr: kp });
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((child, i) => {
+        if (child) stack.push({ node: child as Node, depth: depth + 1, ptr: `${ptr}/${i}` });
+      });
+    }
+  }
+  return out;
+}
+
+export function escapePointer(seg: string): string {
+  return seg.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function pointerSegments(pointer: string): string[] {
+  if (pointer === '' || pointer === '/') return [];
+  return pointer
+    .replace(/^\//, '')
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function nodeAt(root: Node | null, pointer: string): Node | undefined {
+  let node: Node | null | undefined = root;
+  let last: Node | undefined = root ?? undefined;
+  for (const seg of pointerSegments(pointer)) {
+    if (isMap(node)) {
+      const pair: { key: unknown; value: unknown } | undefined = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
+      if (!pair) break;
+      node = (pair.value as Node | null) ?? (pair.key as Node);
+    } else if (isSeq(node)) {
+      node = node.items[Number(seg)] as Node | undefined;
+    } else break;
+    if (!node) break;
+    last = node;
+  }
+  return last;
+}

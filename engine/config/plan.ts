@@ -1,0 +1,105 @@
+/**
+ * The compiled, serializable form of a pipeline (what workers execute) and
+ * the planner that reorders it: row-wise filters and transforms that read no
+ * scorer output move before the scorers, so models score only surviving rows.
+ * Results are identical to the literal order because such steps decide each
+ * row's fate from that row alone.
+ */
+import type { OperatorKind } from '../api.js';
+import type { RefSite } from './refs.js';
+
+export interface PlanStep {
+  /** The name the config used (a preset such as `MatchDepartment`, or an operator). */
+  readonly label: string;
+  /** The operator that runs. */
+  readonly use: string;
+  readonly kind: OperatorKind;
+  /** Parameters after preset merge, defaults and normalisation; references still as `$...` strings. */
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly sites: readonly RefSite[];
+  readonly reads: readonly string[];
+  readonly writes: readonly string[];
+  /** Scorers: the column the score lands in, and its weight in `score`. */
+  readonly output?: string;
+  readonly weight?: number;
+  readonly rowwise: boolean;
+  /** Where it came from, for messages. */
+  readonly pointer: string;
+}
+
+export interface PlanContext {
+  readonly name: string;
+  readonly dataset: string;
+  readonly column: string;
+  /** A literal key or a `$input` reference. */
+  readonly key: unknown;
+}
+
+export interface Plan {
+  readonly name: string;
+  readonly version: string;
+  readonly itemType: string;
+  readonly itemsDataset: string | undefined;
+  readonly contexts: readonly PlanContext[];
+  readonly includes: readonly PlanStep[];
+  readonly excludes: readonly PlanStep[];
+  /** Operations moved before the scorers by the planner. */
+  readonly pre: readonly PlanStep[];
+  readonly scorers: readonly PlanStep[];
+  readonly post: readonly PlanStep[];
+  readonly returns: readonly string[];
+}
+
+export interface PlanDraft extends Omit<Plan, 'pre' | 'post' | 'version'> {
+  readonly operations: readonly PlanStep[];
+}
+
+/** Splits operations into the prefix that can run before scoring and the rest. */
+export function planOperations(draft: PlanDraft): { pre: PlanStep[]; post: PlanStep[] } {
+  const scoreColumns = new Set<string>(['score', ...draft.scorers.map((s) => s.output ?? '')]);
+  const pre: PlanStep[] = [];
+  let i = 0;
+  if (draft.scorers.length > 0) {
+    for (; i < draft.operations.length; i++) {
+      const op = draft.operations[i]!;
+      const movable = op.rowwise && op.reads.every((c) => !scoreColumns.has(c)) && op.writes.every((c) => !scoreColumns.has(c));
+      if (!movable) break;
+      pre.push(op);
+    }
+  }
+  return { pre, post: draft.operations.slice(i) };
+}
+
+/** The plan as people read it (GET /pipelines/{name}/explain). */
+export function explainPlan(plan: Plan, literal: readonly PlanStep[]): Record<string, unknown> {
+  const show = (s: PlanStep): Record<string, unknown> => ({
+    step: s.label,
+    operator: s.use,
+    kind: s.kind,
+    parameters: s.params,
+    reads: s.reads,
+    writes: s.writes,
+    ...(s.output ? { output: s.output, weight: s.weight } : {}),
+  });
+  const order: Record<string, unknown>[] = [];
+  order.push({ phase: 'context', lookups: plan.contexts.map((c) => ({ name: c.name, dataset: c.dataset, column: c.column, key: c.key })) });
+  order.push({ phase: 'includes', concurrent: true, combine: 'union', steps: plan.includes.map(show) });
+  if (plan.excludes.length) order.push({ phase: 'excludes', concurrent: true, combine: 'subtract', steps: plan.excludes.map(show) });
+  if (plan.pre.length) order.push({ phase: 'operations before scoring', steps: plan.pre.map(show) });
+  if (plan.scorers.length) order.push({ phase: 'scorers', combine: 'score = sum(weight * output)', steps: plan.scorers.map(show) });
+  if (plan.post.length) order.push({ phase: 'operations', steps: plan.post.map(show) });
+  order.push({ phase: 'return', columns: plan.returns });
+  const moved = plan.pre.map((s) => s.label);
+  return {
+    pipeline: plan.name,
+    version: plan.version,
+    item_type: plan.itemType,
+    items_dataset: plan.itemsDataset ?? null,
+    literal_order: literal.map((s) => s.label),
+    plan: order,
+    rewrites: moved.length
+      ? [`moved ${moved.join(', ')} before the scorers: they are row-wise and read no scorer output, so the scorers only see surviving rows`]
+      : [],
+    notes: ['columns read by a step are gathered from the items dataset only for rows still alive at that step'],
+  };
+}

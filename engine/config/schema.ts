@@ -1,0 +1,161 @@
+/**
+ * The config language: one JSON Schema for a config file, checked with ajv
+ * (all errors at once) before any name is resolved.
+ */
+import type { JsonSchema } from '../api.js';
+
+export interface StepConfig {
+  name: string;
+  parameters?: Record<string, unknown>;
+  /** Output column of a scorer (default: snake_case of the step name). */
+  as?: string;
+  /** Weight of a scorer in `score` (default 1). */
+  weight?: number;
+}
+
+export interface ContextConfig {
+  dataset: string;
+  key: unknown;
+  /** Dataset column matched against `key` (default: the dataset's key). */
+  column?: string;
+}
+
+export interface InputConfig {
+  type?: 'integer' | 'number' | 'string' | 'boolean';
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+}
+
+export interface PipelineConfig {
+  name: string;
+  description?: string;
+  item_type: string;
+  items?: string;
+  context?: Record<string, ContextConfig>;
+  inputs?: Record<string, InputConfig>;
+  initialization?: {
+    includes?: (StepConfig | string)[];
+    excludes?: (StepConfig | string)[];
+    scorer?: (StepConfig | string)[];
+    scores?: (StepConfig | string)[];
+  };
+  operations?: (StepConfig | string)[];
+  return?: string[];
+  deadline_ms?: number;
+}
+
+export interface DatasetConfig {
+  path: string;
+  format?: 'arrow' | 'json';
+  key?: string;
+}
+
+export interface PresetConfig {
+  use: string;
+  parameters?: Record<string, unknown>;
+  description?: string;
+}
+
+export interface ConfigFile {
+  datasets?: Record<string, DatasetConfig>;
+  operators?: Record<string, PresetConfig>;
+  operator_paths?: string[];
+  pipeline?: PipelineConfig;
+  pipelines?: PipelineConfig[];
+}
+
+const NAME = '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$';
+
+const step: JsonSchema = {
+  oneOf: [
+    { type: 'string', pattern: NAME },
+    {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', pattern: NAME },
+        parameters: { type: 'object' },
+        as: { type: 'string', pattern: NAME },
+        weight: { type: 'number' },
+      },
+    },
+  ],
+};
+
+const steps: JsonSchema = { type: 'array', items: step };
+
+export const PIPELINE_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['name', 'item_type'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', pattern: NAME },
+    description: { type: 'string' },
+    item_type: { type: 'string', pattern: NAME },
+    items: { type: 'string', pattern: NAME },
+    context: {
+      type: 'object',
+      propertyNames: { pattern: NAME },
+      additionalProperties: {
+        type: 'object',
+        required: ['dataset', 'key'],
+        additionalProperties: false,
+        properties: { dataset: { type: 'string' }, key: {}, column: { type: 'string' } },
+      },
+    },
+    inputs: {
+      type: 'object',
+      propertyNames: { pattern: NAME },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          type: { enum: ['integer', 'number', 'string', 'boolean'] },
+          description: { type: 'string' },
+          default: {},
+          enum: { type: 'array' },
+        },
+      },
+    },
+    initialization: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { includes: steps, excludes: steps, scorer: steps, scores: steps },
+    },
+    operations: steps,
+    return: { type: 'array', items: { type: 'string' }, minItems: 1 },
+    deadline_ms: { type: 'integer', minimum: 1, maximum: 600000 },
+  },
+};
+
+export const CONFIG_FILE_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    datasets: {
+      type: 'object',
+      propertyNames: { pattern: NAME },
+      additionalProperties: {
+        type: 'object',
+        required: ['path'],
+        additionalProperties: false,
+        properties: { path: { type: 'string', minLength: 1 }, format: { enum: ['arrow', 'json'] }, key: { type: 'string' } },
+      },
+    },
+    operators: {
+      type: 'object',
+      propertyNames: { pattern: NAME },
+      additionalProperties: {
+        type: 'object',
+        required: ['use'],
+        additionalProperties: false,
+        properties: { use: { type: 'string', pattern: NAME }, parameters: { type: 'object' }, description: { type: 'string' } },
+      },
+    },
+    operator_paths: { type: 'array', items: { type: 'string', minLength: 1 } },
+    pipeline: PIPELINE_SCHEMA,
+    pipelines: { type: 'array', items: PIPELINE_SCHEMA },
+  },
+};

@@ -1,0 +1,183 @@
+/**
+ * The engine: a config store (what is loaded) plus a runner (where it runs).
+ * Turns inputs into the public response shape; knows nothing of HTTP.
+ */
+import type { ValidateFunction } from 'ajv';
+import type { Column, OperatorDefinition } from './api.js';
+import { valueAt } from './api.js';
+import { ConfigStore } from './config-store.js';
+import { compilePipeline, type CompiledPipeline } from './config/compile-pipeline.js';
+import { validators as paramValidators, type LoadedPipeline, type Snapshot } from './config/load.js';
+import { CONFIG_FILE_SCHEMA, type ConfigFile } from './config/schema.js';
+import { describeErrors, newAjv, type Problem } from './config/validators.js';
+import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
+import type { StepTrace } from './execute.js';
+import { InlineRunner, PoolRunner, type Runner } from './pool.js';
+
+export interface EngineOptions {
+  readonly configs: string;
+  readonly operators: readonly OperatorDefinition[];
+  /** Module URLs of the built-in operators, for workers. */
+  readonly operatorModules: readonly string[];
+  /** 0 runs pipelines inline on the main thread. Default: one worker per core. */
+  readonly threads?: number;
+  readonly maxQueue?: number;
+  readonly watch?: boolean;
+  /** Default request deadline in ms. */
+  readonly deadlineMs?: number;
+}
+
+export interface PipelineResponse {
+  items: Record<string, unknown>[];
+  error: boolean;
+  reason: string | null;
+  pipeline: string;
+  version: string;
+  took_ms: number;
+  code?: string;
+  operator?: string;
+  errors?: readonly (Problem | Diagnostic)[];
+  debug?: { steps: readonly StepTrace[] };
+}
+
+export interface RunOptions {
+  readonly deadlineMs?: number;
+  readonly debug?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+const strictAjv = newAjv({ useDefaults: true });
+const coercingAjv = newAjv({ useDefaults: true, coerceTypes: true });
+const validateConfigFile = newAjv({ useDefaults: false }).compile(CONFIG_FILE_SCHEMA as object);
+
+export class Engine {
+  readonly store: ConfigStore;
+  readonly runner: Runner;
+  private readonly defaultDeadline: number;
+  private readonly inputValidators = new WeakMap<CompiledPipeline, { strict: ValidateFunction; query: ValidateFunction }>();
+  private readonly adhoc = new Map<string, CompiledPipeline>();
+  private startErrors: Diagnostic[] = [];
+  private opts: EngineOptions;
+
+  constructor(opts: EngineOptions) {
+    this.opts = opts;
+    this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])));
+    this.runner = opts.threads === 0 ? new InlineRunner() : new PoolRunner({ operatorModules: opts.operatorModules, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}) });
+    this.defaultDeadline = opts.deadlineMs ?? 10_000;
+  }
+
+  async start(): Promise<Diagnostic[]> {
+    this.startErrors = await this.store.start();
+    if (this.opts.watch !== false) this.store.watch();
+    return this.startErrors;
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+    await this.runner.close();
+  }
+
+  get snapshot(): Snapshot {
+    return this.store.snapshot;
+  }
+
+  pipeline(name: string): LoadedPipeline {
+    const p = this.snapshot.pipelines.get(name);
+    if (!p) throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${name}' is loaded (loaded: ${[...this.snapshot.pipelines.keys()].join(', ') || 'none'})`);
+    return p;
+  }
+
+  /** Checks inputs against the pipeline's derived schema (with type coercion for query strings). */
+  checkInputs(p: CompiledPipeline, inputs: unknown, fromQuery: boolean): Record<string, unknown> {
+    let v = this.inputValidators.get(p);
+    if (!v) {
+      v = { strict: strictAjv.compile(p.inputSchema as object), query: coercingAjv.compile(p.inputSchema as object) };
+      this.inputValidators.set(p, v);
+    }
+    const fn = fromQuery ? v.query : v.strict;
+    const copy = inputs && typeof inputs === 'object' && !Array.isArray(inputs) ? { ...(inputs as Record<string, unknown>) } : inputs;
+    if (!fn(copy)) {
+      const errors = describeErrors(fn.errors);
+      throw new AirmailError('INPUT_INVALID', `inputs of pipeline '${p.name}' are invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { details: { errors } });
+    }
+    return copy as Record<string, unknown>;
+  }
+
+  /** Compile a pipeline sent with a request (/execute) against the loaded datasets and presets. */
+  async compileAdhoc(doc: unknown, text: string): Promise<CompiledPipeline> {
+    const snap = this.snapshot;
+    const key = `${text.length}:${text}`;
+    const hit = this.adhoc.get(key);
+    if (hit && snap.pipelines.size >= 0 && this.adhocSnap === snap) return hit;
+    if (this.adhocSnap !== snap) {
+      this.adhoc.clear();
+      this.adhocSnap = snap;
+    }
+    const d = doc as ConfigFile;
+    const diagnostics: Diagnostic[] = [];
+    if (!validateConfigFile(doc)) {
+      for (const p of describeErrors(validateConfigFile.errors)) diagnostics.push({ code: 'CONFIG_INVALID', pointer: p.path, message: p.message });
+    } else if (d.datasets || d.operator_paths) {
+      diagnostics.push({ code: 'CONFIG_INVALID', pointer: d.datasets ? '/datasets' : '/operator_paths', message: 'a pipeline sent with a request may use loaded datasets and installed operators only; define datasets and operator folders in the configs directory' });
+    } else if (!d.pipeline) {
+      diagnostics.push({ code: 'CONFIG_INVALID', pointer: '/pipeline', message: "the body needs a 'pipeline:' to execute" });
+    }
+    if (diagnostics.length > 0) throw new AirmailError('CONFIG_INVALID', `the pipeline is invalid: ${diagnostics.map((x) => `${x.pointer} ${x.message}`).join('; ')}`, { diagnostics });
+    const presets = new Map(snap.presets);
+    for (const [k, v] of Object.entries(d.operators ?? {})) presets.set(k, v);
+    const r = await compilePipeline(d.pipeline!, '/pipeline', {
+      operators: snap.operators,
+      presets,
+      datasets: snap.datasets,
+      datasetIds: snap.datasetIds,
+      validators: paramValidators,
+      resolvePath: () => {
+        throw new AirmailError('CONFIG_INVALID', 'a pipeline sent with a request cannot name files');
+      },
+    }, undefined).catch((err: unknown) => {
+      const e = asAirmailError(err, 'CONFIG_INVALID');
+      return { diagnostics: [{ code: e.code, message: e.message }] as Diagnostic[], pipeline: undefined };
+    });
+    if (!r.pipeline) {
+      const first = r.diagnostics[0];
+      throw new AirmailError(first?.code ?? 'CONFIG_INVALID', `the pipeline is invalid: ${r.diagnostics.map((x) => `${x.pointer ?? ''} ${x.message}`).join('; ')}`, { diagnostics: r.diagnostics });
+    }
+    if (this.adhoc.size > 100) this.adhoc.delete(this.adhoc.keys().next().value as string);
+    this.adhoc.set(key, r.pipeline);
+    return r.pipeline;
+  }
+  private adhocSnap: Snapshot | undefined;
+
+  /** Run a pipeline; errors that belong in the body (empty, failing source) come back as a response, others throw. */
+  async run(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
+    const t0 = performance.now();
+    const snap = this.snapshot;
+    const deadlineMs = Math.min(opts.deadlineMs ?? Infinity, p.deadlineMs ?? this.defaultDeadline);
+    const deadline = Date.now() + deadlineMs;
+    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const items = toItems(out.columns, out.length);
+    const res: PipelineResponse = {
+      items,
+      error: out.error,
+      reason: out.reason,
+      pipeline: p.name,
+      version: p.version,
+      took_ms: Math.round((performance.now() - t0) * 1000) / 1000,
+    };
+    if (out.error && out.errorCode) res.code = out.errorCode;
+    if (out.operator) res.operator = out.operator;
+    if (opts.debug) res.debug = { steps: out.steps };
+    return res;
+  }
+}
+
+export function toItems(columns: Readonly<Record<string, Column>>, length: number): Record<string, unknown>[] {
+  const names = Object.keys(columns);
+  const items: Record<string, unknown>[] = new Array(length);
+  for (let i = 0; i < length; i++) {
+    const row: Record<string, unknown> = {};
+    for (const n of names) row[n] = valueAt(columns[n]!, i);
+    items[i] = row;
+  }
+  return items;
+}

@@ -1,0 +1,309 @@
+/**
+ * The executor: contexts → union(includes) − union(excludes) → operations
+ * moved before scoring → scorers → operations → one gather of the returned
+ * columns. Every step is an index fold over one frame; nothing here knows a
+ * concrete operator.
+ */
+import type { Column, Dataset, ModelRef, ModelRunner, OperatorDefinition, RowSet, RunContext, Scalar, SourceResult } from './api.js';
+import { gather, isNumeric, valueAt } from './api.js';
+import { AirmailError, asAirmailError } from './errors.js';
+import { WorkFrame } from './frame.js';
+import { setAt } from './config/refs.js';
+import type { Plan, PlanStep } from './config/plan.js';
+
+export interface ExecEnv {
+  readonly datasets: ReadonlyMap<string, Dataset>;
+  readonly operators: ReadonlyMap<string, OperatorDefinition>;
+  model(ref: ModelRef): Promise<ModelRunner>;
+}
+
+export interface StepTrace {
+  readonly step: string;
+  readonly operator: string;
+  readonly phase: 'include' | 'exclude' | 'score' | 'operation';
+  readonly parameters: unknown;
+  readonly rowsIn: number;
+  readonly rowsOut: number;
+  readonly ms: number;
+}
+
+export interface ExecOutput {
+  readonly length: number;
+  readonly columns: Readonly<Record<string, Column>>;
+  /** Why the result is empty, or which step failed. */
+  readonly reason: string | null;
+  readonly error: boolean;
+  readonly errorCode?: string;
+  readonly operator?: string;
+  readonly steps: readonly StepTrace[];
+}
+
+export interface ExecOptions {
+  readonly signal?: AbortSignal;
+  readonly trace?: boolean;
+}
+
+type Bound = Record<string, unknown>;
+
+/** Short `name=value` summary of parameters, for reasons and logs. */
+export function summarize(params: unknown): string {
+  if (!params || typeof params !== 'object') return '';
+  return Object.entries(params as Record<string, unknown>)
+    .map(([k, v]) => {
+      const s = typeof v === 'string' ? v : JSON.stringify(v);
+      return `${k}=${s.length > 40 ? `${s.slice(0, 37)}...` : s}`;
+    })
+    .join(', ');
+}
+
+class Empty extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}): Promise<ExecOutput> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const steps: StepTrace[] = [];
+  const trace = opts.trace === true;
+  const ctx: RunContext = {
+    itemType: plan.itemType,
+    itemsDataset: plan.itemsDataset,
+    inputs,
+    signal,
+    dataset(name) {
+      const d = env.datasets.get(name);
+      if (!d) throw new AirmailError('UNKNOWN_DATASET', `no dataset named '${name}'`);
+      return d;
+    },
+    model: (ref) => env.model(ref),
+  };
+  const op = (s: PlanStep): OperatorDefinition => {
+    const def = env.operators.get(s.use);
+    if (!def) throw new AirmailError('UNKNOWN_OPERATOR', `operator '${s.use}' is not installed in this worker`, { operator: s.label });
+    return def;
+  };
+  let current: PlanStep | undefined;
+  try {
+    // ---- contexts
+    const contextRows = new Map<string, { ds: Dataset; row: number }>();
+    for (const c of plan.contexts) {
+      const key = typeof c.key === 'string' && c.key.startsWith('$') && !c.key.startsWith('$$') ? inputs[c.key.slice(1)] : c.key;
+      const ds = ctx.dataset(c.dataset);
+      const row = ds.findRow(c.column, key as Scalar);
+      if (row < 0) throw new Empty(`context '${c.name}': dataset '${c.dataset}' has no row with ${c.column}=${JSON.stringify(key)}`);
+      contextRows.set(c.name, { ds, row });
+    }
+    const bind = (s: PlanStep): Bound => {
+      let p: unknown = s.params;
+      for (const site of s.sites) {
+        let v: unknown;
+        if (site.ref.kind === 'input') v = inputs[site.ref.name];
+        else {
+          const cr = contextRows.get(site.ref.context)!;
+          v = valueAt(cr.ds.column(site.ref.column), cr.row);
+        }
+        p = setAt(p, site.path, v);
+      }
+      return p as Bound;
+    };
+
+    // ---- sources
+    const runSources = async (list: readonly PlanStep[], phase: 'include' | 'exclude'): Promise<{ step: PlanStep; res: SourceResult }[]> =>
+      Promise.all(
+        list.map(async (s) => {
+          const t0 = performance.now();
+          const def = op(s);
+          if (def.kind !== 'source') throw new AirmailError('INTERNAL', `${s.label} is not a source`);
+          const params = bind(s);
+          let res: SourceResult;
+          try {
+            res = await def.run(params, ctx);
+          } catch (err) {
+            const e = asAirmailError(err, 'SOURCE_FAILED');
+            e.operator ??= s.label;
+            throw e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params)}) failed: ${e.message}`, { operator: s.label, cause: e });
+          }
+          if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
+          return { step: s, res };
+        }),
+      );
+    const [inc, exc] = await Promise.all([runSources(plan.includes, 'include'), runSources(plan.excludes, 'exclude')]);
+    const frame = unionMinus(plan.itemType, inc.map((x) => x.res), exc.map((x) => x.res));
+    let rows = frame.rows;
+    if (rows.length === 0) {
+      const total = inc.reduce((n, x) => n + x.res.ids.length, 0);
+      throw new Empty(total === 0
+        ? `includes ${plan.includes.map((s) => s.label).join(', ')} returned 0 items`
+        : `excludes ${plan.excludes.map((s) => s.label).join(', ')} removed all ${total} included items`);
+    }
+    const wf = frame.frame;
+
+    const hydrate = (cols: readonly string[]): void => {
+      const missing = cols.filter((c) => !wf.has(c));
+      if (missing.length === 0) return;
+      if (!plan.itemsDataset) throw new AirmailError('UNKNOWN_COLUMN', `column '${missing[0]}' is not in the frame and the pipeline has no items dataset`);
+      const ds = ctx.dataset(plan.itemsDataset);
+      const keyCol = ds.key ?? plan.itemType;
+      const ids = wf.column(plan.itemType);
+      const at = new Int32Array(rows.length);
+      for (let k = 0; k < rows.length; k++) at[k] = ds.findRow(keyCol, valueAt(ids, rows[k]!));
+      for (const c of missing) wf.scatter(c, rows, gatherOrNull(ds.column(c), at));
+    };
+
+    const runStep = async (s: PlanStep, phase: 'score' | 'operation'): Promise<void> => {
+      current = s;
+      if (signal.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `aborted before ${s.label}: ${String(signal.reason ?? 'deadline')}`, { operator: s.label });
+      const t0 = performance.now();
+      hydrate(s.reads);
+      const def = op(s);
+      const params = bind(s);
+      const input: RowSet = { frame: wf, rows };
+      const before = rows.length;
+      if (def.kind === 'filter') {
+        rows = await def.run(params, input, ctx);
+      } else if (def.kind === 'score') {
+        const out = await def.run(params, input, ctx);
+        if (out.length !== rows.length) throw new AirmailError('OPERATOR_FAILED', `${s.label} returned ${out.length} scores for ${rows.length} rows`, { operator: s.label });
+        wf.scatter(s.output!, rows, out instanceof Float64Array ? out : Float64Array.from(out));
+      } else if (def.kind === 'transform') {
+        const out = await def.run(params, input, ctx);
+        for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, col);
+        if (out.rows) rows = out.rows;
+      } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
+      if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
+      if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params)}) returned 0 items after filtering ${before}`);
+    };
+
+    for (const s of plan.pre) await runStep(s, 'operation');
+    for (const s of plan.scorers) await runStep(s, 'score');
+    if (plan.scorers.length > 0) combineScores(wf, rows, plan.scorers);
+    for (const s of plan.post) await runStep(s, 'operation');
+    current = undefined;
+
+    hydrate(plan.returns);
+    const columns: Record<string, Column> = {};
+    for (const c of plan.returns) columns[c] = gather(wf.column(c), rows);
+    return { length: rows.length, columns, reason: null, error: false, steps };
+  } catch (err) {
+    if (err instanceof Empty) return { length: 0, columns: {}, reason: err.reason, error: false, steps };
+    const e = asAirmailError(err, 'OPERATOR_FAILED');
+    if (current && !e.operator) e.operator = current.label;
+    if (e.code === 'SOURCE_FAILED') {
+      return { length: 0, columns: {}, reason: e.message, error: true, errorCode: e.code, ...(e.operator ? { operator: e.operator } : {}), steps };
+    }
+    if (current && e.code !== 'DEADLINE_EXCEEDED' && !e.message.startsWith(current.label)) {
+      throw new AirmailError(e.code, `${current.label}: ${e.message}`, { operator: e.operator ?? current.label, cause: e });
+    }
+    throw e;
+  }
+}
+
+function gatherOrNull(col: Column, at: Int32Array): Column {
+  const safe = new Int32Array(at.length);
+  let missing = false;
+  for (let k = 0; k < at.length; k++) {
+    if (at[k]! < 0) missing = true;
+    safe[k] = at[k]! < 0 ? 0 : at[k]!;
+  }
+  const out = gather(col, safe);
+  if (!missing) return out;
+  for (let k = 0; k < at.length; k++) {
+    if (at[k]! >= 0) continue;
+    if (isNumeric(out)) out[k] = out instanceof Int32Array ? 0 : NaN;
+    else if (out.kind === 'dict') out.codes[k] = -1;
+    else (out.values as (string | null)[])[k] = null;
+  }
+  return out;
+}
+
+function combineScores(wf: WorkFrame, rows: Int32Array, scorers: readonly PlanStep[]): void {
+  const out = new Float64Array(rows.length);
+  for (const s of scorers) {
+    const col = wf.column(s.output!) as Float64Array;
+    const w = s.weight ?? 1;
+    for (let k = 0; k < rows.length; k++) out[k]! += w * col[rows[k]!]!;
+  }
+  wf.scatter('score', rows, out);
+}
+
+/** Union of source ids (first occurrence wins, order kept) minus excluded ids, as a new frame. */
+function unionMinus(key: string, includes: readonly SourceResult[], excludes: readonly SourceResult[]): { frame: WorkFrame; rows: Int32Array } {
+  const allInt = [...includes, ...excludes].every((r) => r.ids instanceof Int32Array);
+  const origin: { src: number; at: number }[] | undefined = includes.some((r) => r.columns && Object.keys(r.columns).length) ? [] : undefined;
+  let idCol: Column;
+  if (allInt) {
+    let max = 0;
+    for (const r of [...includes, ...excludes]) for (const v of r.ids as Int32Array) if (v > max) max = v;
+    let min = 0;
+    for (const r of includes) for (const v of r.ids as Int32Array) if (v < min) min = v;
+    if (min >= 0 && max < 64 * 1024 * 1024) {
+      const seen = new Uint8Array(max + 1);
+      for (const r of excludes) for (const v of r.ids as Int32Array) seen[v] = 1;
+      let total = 0;
+      for (const r of includes) total += r.ids.length;
+      const ids = new Int32Array(total);
+      let n = 0;
+      includes.forEach((r, src) => {
+        const a = r.ids as Int32Array;
+        for (let i = 0; i < a.length; i++) {
+          const v = a[i]!;
+          if (seen[v] === 0) {
+            seen[v] = 1;
+            ids[n++] = v;
+            origin?.push({ src, at: i });
+          }
+        }
+      });
+      idCol = ids.slice(0, n);
+      return finish(key, idCol, includes, origin);
+    }
+  }
+  const removed = new Set<string | number>();
+  for (const r of excludes) for (const v of r.ids) removed.add(v);
+  const seen = new Set<string | number>();
+  const ids: (string | number)[] = [];
+  includes.forEach((r, src) => {
+    for (let i = 0; i < r.ids.length; i++) {
+      const v = r.ids[i]!;
+      if (removed.has(v) || seen.has(v)) continue;
+      seen.add(v);
+      ids.push(v);
+      origin?.push({ src, at: i });
+    }
+  });
+  idCol = ids.every((v) => typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 2 ** 31)
+    ? Int32Array.from(ids as number[])
+    : ids.every((v) => typeof v === 'number')
+      ? Float64Array.from(ids as number[])
+      : { kind: 'string', values: ids.map(String) };
+  return finish(key, idCol, includes, origin);
+}
+
+function finish(key: string, idCol: Column, includes: readonly SourceResult[], origin: { src: number; at: number }[] | undefined): { frame: WorkFrame; rows: Int32Array } {
+  const n = isNumeric(idCol) ? idCol.length : idCol.kind === 'dict' ? idCol.codes.length : idCol.values.length;
+  const frame = new WorkFrame(key, n, { [key]: idCol });
+  const rows = new Int32Array(n);
+  for (let i = 0; i < n; i++) rows[i] = i;
+  if (origin) {
+    // Extra columns from sources: each row takes its values from the source that first produced it.
+    const names = new Set(includes.flatMap((r) => Object.keys(r.columns ?? {})));
+    for (const name of names) {
+      if (name === key) continue;
+      const srcCols = includes.map((r) => r.columns?.[name]);
+      const proto = srcCols.find((c) => c !== undefined)!;
+      const picks = new Int32Array(n);
+      const from = new Int32Array(n).fill(-1);
+      origin.forEach((o, i) => {
+        if (srcCols[o.src]) {
+          picks[i] = o.at;
+          from[i] = o.src;
+        }
+      });
+      const values: (string | number | null)[] = new Array(n);
+      for (let i = 0; i < n; i++) values[i] = from[i]! >= 0 ? valueAt(srcCols[from[i]!]!, picks[i]!) : null;
+      frame.set(name, isNumeric(proto) ? Float64Array.from(values, (v) => (typeof v === 'number' ? v : NaN)) : { kind: 'string', values: values.map((v) => (v === null ? null : String(v))) });
+    }
+  }
+  return { frame, rows };
+}

@@ -1,0 +1,195 @@
+/**
+ * The HTTP surface (Hono). Routes parse, check and hand off to the Engine;
+ * body limits and admin auth are middleware that run before any handler.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { stringify } from 'yaml';
+import { AirmailError, asAirmailError, type Diagnostic } from '../errors.js';
+import type { Engine, PipelineResponse } from '../engine.js';
+import { explainPlan } from '../config/plan.js';
+import { isPlainObject, readBody } from './body.js';
+import { docsPage, openApi } from './openapi.js';
+
+export interface AppOptions {
+  /** Maximum request body in bytes (default 1 MiB). */
+  readonly bodyLimit?: number;
+  /** Bearer token for admin routes; unset disables them. */
+  readonly adminToken?: string;
+  readonly isReady?: () => boolean;
+}
+
+const RESERVED_QUERY = new Set(['debug']);
+const DEADLINE_HEADER = 'x-airmail-deadline-ms';
+
+function errorBody(e: AirmailError, extra: Partial<PipelineResponse> = {}): Record<string, unknown> {
+  const errors = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics.length ? e.diagnostics : undefined);
+  return {
+    items: [],
+    error: true,
+    reason: e.message,
+    code: e.code,
+    ...(e.operator ? { operator: e.operator } : {}),
+    ...(errors ? { errors } : {}),
+    ...extra,
+  };
+}
+
+export function sendError(c: Context, err: unknown, extra: Partial<PipelineResponse> = {}): Response {
+  const e = asAirmailError(err);
+  const status = e.status === 200 ? 500 : e.status;
+  if (e.code === 'OVERLOADED' || e.code === 'NOT_READY') {
+    c.header('Retry-After', '1');
+    c.header('Retry-After-Ms', '100');
+  }
+  return c.json(errorBody(e, extra), status as 400);
+}
+
+function tokenOk(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!.trim());
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function diagnosticsError(diags: readonly Diagnostic[]): AirmailError {
+  const first = diags[0];
+  return new AirmailError(first?.code ?? 'CONFIG_INVALID', `the config was rejected: ${diags.map((d) => `${d.line ? `${d.line}:${d.col ?? 0}: ` : ''}${d.message}`).join('; ')}`, { diagnostics: diags });
+}
+
+export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
+  const app = new Hono();
+  const limit = opts.bodyLimit ?? 1024 * 1024;
+
+  app.use('*', bodyLimit({
+    maxSize: limit,
+    onError: (c) => sendError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`)),
+  }));
+  const admin = async (c: Context, next: () => Promise<void>): Promise<Response | void> => {
+    if (!opts.adminToken) return sendError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
+    if (!tokenOk(c.req.header('authorization'), opts.adminToken)) return sendError(c, new AirmailError('UNAUTHORIZED', 'admin routes need Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>'));
+    await next();
+  };
+
+  app.onError((err, c) => sendError(c, err));
+  app.notFound((c) => sendError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.get('/ready', (c) => {
+    const ready = (opts.isReady?.() ?? true) && engine.snapshot.pipelines.size > 0;
+    return c.json({ ready, pipelines: engine.snapshot.pipelines.size }, ready ? 200 : 503);
+  });
+
+  const describe = (name: string): Record<string, unknown> => {
+    const p = engine.pipeline(name);
+    const st = engine.store.status(name);
+    const rej = engine.store.rejectionFor(p.file);
+    return {
+      name,
+      description: p.description ?? null,
+      version: p.version,
+      loaded_at: st?.loadedAt ?? null,
+      file: p.file,
+      inputs: p.inputSchema,
+      last_rejection: rej ?? null,
+    };
+  };
+
+  app.get('/pipelines', (c) => {
+    const snap = engine.snapshot;
+    return c.json({
+      pipelines: [...snap.pipelines.keys()].sort().map(describe),
+      rejections: engine.store.allRejections(),
+      reloads: engine.store.reloadHistory().slice(-20),
+    });
+  });
+
+  const execute = async (c: Context, name: string, inputs: unknown, fromQuery: boolean, debug: boolean): Promise<Response> => {
+    const p = engine.pipeline(name);
+    try {
+      const checked = engine.checkInputs(p, inputs, fromQuery);
+      const hdr = Number(c.req.header(DEADLINE_HEADER));
+      const res = await engine.run(p, checked, { debug, ...(Number.isFinite(hdr) && hdr > 0 ? { deadlineMs: hdr } : {}) });
+      return c.json(res, 200);
+    } catch (err) {
+      return sendError(c, err, { pipeline: p.name, version: p.version });
+    }
+  };
+
+  const queryInputs = (c: Context): { inputs: Record<string, string>; debug: boolean } => {
+    const q = c.req.query();
+    const inputs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(q)) if (!RESERVED_QUERY.has(k)) inputs[k] = v;
+    return { inputs, debug: q['debug'] === 'true' || c.req.header('x-airmail-debug') === 'true' };
+  };
+
+  app.get('/pipelines/:name', async (c) => {
+    const name = c.req.param('name');
+    if (new URL(c.req.url).search === '') return c.json(describe(name));
+    const { inputs, debug } = queryInputs(c);
+    return execute(c, name, inputs, true, debug);
+  });
+  app.get('/pipelines/:name/run', async (c) => {
+    const { inputs, debug } = queryInputs(c);
+    return execute(c, c.req.param('name'), inputs, true, debug);
+  });
+  app.post('/pipelines/:name', async (c) => {
+    const name = c.req.param('name');
+    engine.pipeline(name);
+    const { value } = await readBody(c, 'json');
+    if (!isPlainObject(value)) throw new AirmailError('INPUT_INVALID', 'the body must be a JSON object of inputs');
+    const debug = c.req.query('debug') === 'true' || c.req.header('x-airmail-debug') === 'true';
+    return execute(c, name, value, false, debug);
+  });
+  app.get('/pipelines/:name/explain', (c) => {
+    const p = engine.pipeline(c.req.param('name'));
+    return c.json(explainPlan(p.plan, p.literal));
+  });
+
+  app.post('/execute', async (c) => {
+    const { value, text } = await readBody(c, undefined);
+    if (!isPlainObject(value)) throw new AirmailError('BODY_UNPARSABLE', "the body must be an object with 'pipeline:' and 'inputs:'");
+    const { inputs = {}, ...config } = value;
+    const p = await engine.compileAdhoc(config, JSON.stringify(config) + (text.length > 0 ? '' : ''));
+    const checked = engine.checkInputs(p, inputs, false);
+    const debug = c.req.query('debug') === 'true';
+    try {
+      return c.json(await engine.run(p, checked, { debug }), 200);
+    } catch (err) {
+      return sendError(c, err, { pipeline: p.name, version: p.version });
+    }
+  });
+
+  app.post('/validate', async (c) => {
+    const { value } = await readBody(c, undefined);
+    const name = isPlainObject(value) && isPlainObject(value['pipeline']) && typeof value['pipeline']['name'] === 'string' ? value['pipeline']['name'] : 'dry-run';
+    const file = engine.snapshot.pipelines.get(name)?.file ?? `${engine.store.dir}/${name}.yaml`;
+    const diags = await engine.store.validate(file, stringify(value));
+    return c.json({ valid: diags.length === 0, errors: diags }, diags.length === 0 ? 200 : 422);
+  });
+
+  app.post('/pipelines', admin, async (c) => {
+    const { value } = await readBody(c, undefined);
+    if (!isPlainObject(value) || !isPlainObject(value['pipeline'])) throw new AirmailError('CONFIG_INVALID', "the body must hold a 'pipeline:' (and optionally 'operators:' presets)");
+    if ('datasets' in value || 'operator_paths' in value) throw new AirmailError('CONFIG_INVALID', 'pipelines added over HTTP may not define datasets or operator folders; put those in the configs directory');
+    const name = value['pipeline']['name'];
+    if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw new AirmailError('CONFIG_INVALID', 'pipeline.name must be a name of letters, digits, _ . -');
+    const existed = engine.snapshot.pipelines.has(name);
+    const diags = await engine.store.put(name, stringify(value));
+    if (diags.length > 0) throw diagnosticsError(diags);
+    return c.json(describe(name), existed ? 200 : 201);
+  });
+  app.delete('/pipelines/:name', admin, async (c) => {
+    const name = c.req.param('name') ?? '';
+    const r = await engine.store.remove(name);
+    if (r === 'not-found') throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${name}' is loaded`);
+    if (r.length > 0) throw diagnosticsError(r);
+    return c.body(null, 204);
+  });
+
+  app.get('/openapi.json', (c) => c.json(openApi(engine)));
+  app.get('/docs', (c) => c.html(docsPage(engine)));
+  return app;
+}

@@ -1,0 +1,57 @@
+/**
+ * Request bodies: JSON or YAML by Content-Type, with prototype-polluting keys
+ * refused. The size limit is enforced earlier, by middleware, before any
+ * handler reads the stream.
+ */
+import type { Context } from 'hono';
+import { AirmailError } from '../errors.js';
+import { formatDiagnostic } from '../errors.js';
+import { parseConfigText } from '../config/parse.js';
+
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type BodyFormat = 'json' | 'yaml';
+
+export function bodyFormat(c: Context, fallback: BodyFormat | undefined): BodyFormat {
+  const ct = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (ct === 'application/json' || ct.endsWith('+json')) return 'json';
+  if (ct === 'application/yaml' || ct === 'text/yaml' || ct === 'application/x-yaml' || ct === 'text/x-yaml') return 'yaml';
+  if (ct === '' && fallback) return fallback;
+  if (fallback === 'json' && ct === 'text/plain') return 'json';
+  throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct || '(none)'}' is not supported here; send application/json${fallback === 'json' ? '' : ', application/yaml or text/yaml'}`);
+}
+
+export function parseJsonStrict(text: string): unknown {
+  let bad: string | undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text, function reviver(this: unknown, key: string, v: unknown) {
+      if (FORBIDDEN.has(key)) bad = key;
+      return v;
+    });
+  } catch (err) {
+    throw new AirmailError('BODY_UNPARSABLE', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (bad) throw new AirmailError('BODY_UNPARSABLE', `the key '${bad}' is not allowed in request bodies`);
+  return value;
+}
+
+export function parseYamlStrict(text: string): unknown {
+  const r = parseConfigText(text, 'request body');
+  if (!r.ok) {
+    throw new AirmailError('BODY_UNPARSABLE', `the body is not valid YAML: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { diagnostics: r.diagnostics });
+  }
+  return r.parsed.value;
+}
+
+/** Reads and parses the body; an empty body is `{}`. */
+export async function readBody(c: Context, fallback: BodyFormat | undefined): Promise<{ value: unknown; text: string; format: BodyFormat }> {
+  const text = await c.req.text();
+  if (text.trim() === '') return { value: {}, text, format: fallback ?? 'json' };
+  const format = bodyFormat(c, fallback);
+  return { value: format === 'json' ? parseJsonStrict(text) : parseYamlStrict(text), text, format };
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}

@@ -1,0 +1,41 @@
+/**
+ * Messages across the worker boundary. Frames travel as typed arrays (moved,
+ * not copied); errors as `{code, message, operator}`.
+ */
+import type { Column } from './api.js';
+import { isNumeric } from './api.js';
+import type { Plan } from './config/plan.js';
+import type { DatasetHandle } from './dataset.js';
+import type { WireError } from './errors.js';
+import type { ExecOutput, StepTrace } from './execute.js';
+
+export interface WorkerLoad {
+  readonly plan: Plan;
+  readonly datasets: readonly { readonly id: string; readonly handle: DatasetHandle }[];
+  readonly operatorModules: readonly string[];
+}
+
+export interface ExecTask {
+  readonly version: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
+  /** Epoch ms after which the worker stops between steps. */
+  readonly deadline?: number;
+  readonly trace?: boolean;
+  /** Sent only when the worker answered `need` for this version. */
+  readonly load?: WorkerLoad;
+}
+
+export type ExecReply =
+  | { readonly kind: 'need' }
+  | { readonly kind: 'ok'; readonly out: ExecOutput }
+  | { readonly kind: 'error'; readonly error: WireError; readonly steps?: readonly StepTrace[] };
+
+/** Buffers of `columns` that can be moved (not shared memory). */
+export function transferables(columns: Readonly<Record<string, Column>>): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const c of Object.values(columns)) {
+    const arr = isNumeric(c) ? c : c.kind === 'dict' ? c.codes : undefined;
+    if (arr && arr.buffer instanceof ArrayBuffer && arr.byteOffset === 0 && arr.byteLength === arr.buffer.byteLength && !out.includes(arr.buffer)) out.push(arr.buffer);
+  }
+  return out;
+}

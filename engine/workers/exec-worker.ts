@@ -1,0 +1,77 @@
+/**
+ * The one worker entry: executes plans against shared datasets. Plans and
+ * dataset handles arrive once per version (on a `need` round trip) and are
+ * kept in a small LRU; datasets are shared memory, never copied.
+ */
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
+import type { OperatorDefinition } from '../api.js';
+import { Table } from '../dataset.js';
+import { asAirmailError, toWire } from '../errors.js';
+import { execute, type ExecEnv } from '../execute.js';
+import { loadOnnxModel } from '../onnx.js';
+import { importOperatorModule } from '../config/load.js';
+import { transferables, type ExecReply, type ExecTask } from '../wire.js';
+import type { Plan } from '../config/plan.js';
+
+const MAX_VERSIONS = 64;
+const operators = new Map<string, OperatorDefinition>();
+const loadedModules = new Set<string>();
+const tables = new Map<string, Table>();
+const versions = new Map<string, { plan: Plan; env: ExecEnv }>();
+
+async function ensureModules(urls: readonly string[]): Promise<void> {
+  for (const url of urls) {
+    if (loadedModules.has(url)) continue;
+    for (const def of await importOperatorModule(url)) operators.set(def.name, def);
+    loadedModules.add(url);
+  }
+}
+
+const initial = (workerData as { operatorModules?: string[] } | undefined)?.operatorModules ?? [];
+await ensureModules(initial);
+
+function moveObject<T extends object>(value: T, buffers: ArrayBuffer[]): T {
+  return move({
+    get [transferableSymbol]() {
+      return buffers;
+    },
+    get [valueSymbol]() {
+      return value;
+    },
+  } as unknown as ArrayBuffer) as unknown as T;
+}
+
+export default async function run(task: ExecTask): Promise<ExecReply> {
+  let entry = versions.get(task.version);
+  if (!entry) {
+    if (!task.load) return { kind: 'need' };
+    await ensureModules(task.load.operatorModules);
+    const datasets = new Map<string, Table>();
+    for (const { id, handle } of task.load.datasets) {
+      let t = tables.get(id);
+      if (!t) {
+        t = new Table(handle);
+        tables.set(id, t);
+      }
+      datasets.set(handle.name, t);
+    }
+    entry = { plan: task.load.plan, env: { datasets, operators, model: loadOnnxModel } };
+    versions.set(task.version, entry);
+    if (versions.size > MAX_VERSIONS) {
+      versions.delete(versions.keys().next().value as string);
+      const live = new Set([...versions.values()].flatMap((v) => [...v.env.datasets.values()]));
+      for (const [id, t] of tables) if (!live.has(t)) tables.delete(id);
+    }
+  } else {
+    versions.delete(task.version);
+    versions.set(task.version, entry);
+  }
+  const signal = task.deadline ? AbortSignal.timeout(Math.max(1, task.deadline - Date.now())) : undefined;
+  try {
+    const out = await execute(entry.plan, entry.env, task.inputs, { ...(signal ? { signal } : {}), trace: task.trace === true });
+    const reply: ExecReply = { kind: 'ok', out };
+    return moveObject(reply, transferables(out.columns));
+  } catch (err) {
+    return { kind: 'error', error: toWire(asAirmailError(err)) };
+  }
+}
