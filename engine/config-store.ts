@@ -43,7 +43,7 @@ export class ConfigStore {
   private readonly operators: ReadonlyMap<string, OperatorDefinition>;
   private readonly datasetCache = new DatasetCache();
   private texts = new Map<string, string>();
-  private current: Snapshot = { pipelines: new Map(), datasets: new Map(), operators: new Map(), operatorModules: [], presets: new Map(), datasetIds: new Map() };
+  private current: Snapshot = { pipelines: new Map(), datasets: new Map(), operators: new Map(), operatorModules: [], presets: new Map(), contexts: new Map(), datasetIds: new Map() };
   private readonly loadedAt = new Map<string, { version: string; at: string }>();
   private readonly rejections = new Map<string, Rejection>();
   private readonly history: ReloadEvent[] = [];

@@ -128,6 +128,7 @@ export class Engine {
     const r = await compilePipeline(d.pipeline!, '/pipeline', {
       operators: snap.operators,
       presets,
+      contexts: snap.contexts,
       datasets: snap.datasets,
       datasetIds: snap.datasetIds,
       validators: paramValidators,

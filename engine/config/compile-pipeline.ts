@@ -10,12 +10,14 @@ import type { Diagnostic, ErrorCode } from '../errors.js';
 import type { Table } from '../dataset.js';
 import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, type RefSite } from './refs.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
-import type { PipelineConfig, PresetConfig, StepConfig } from './schema.js';
+import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
 import type { ParamValidator } from './validators.js';
 
 export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   readonly presets: ReadonlyMap<string, PresetConfig>;
+  /** Contexts declared at file level, shared by every pipeline that references them. */
+  readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
   readonly datasets: ReadonlyMap<string, Table>;
   /** Content identity of each dataset (part of the version hash). */
   readonly datasetIds: ReadonlyMap<string, string>;
@@ -90,24 +92,24 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
   const itemsDataset = resolveItemsDataset(cfg, base, scope, report);
   if (itemsDataset) datasetsUsed.add(itemsDataset);
 
-  // ---- contexts
+  // ---- contexts: the pipeline's own, plus shared ones (file-level `contexts:`) that its steps reference
   const contexts: PlanContext[] = [];
-  for (const [name, c] of Object.entries(cfg.context ?? {})) {
-    const ptr = `${base}/context/${name}`;
+  const contextByName = new Map<string, PlanContext>();
+  const addContext = (name: string, c: ContextConfig, ptr: string): PlanContext | undefined => {
     const ds = scope.datasets.get(c.dataset);
     if (!ds) {
       report('UNKNOWN_DATASET', `${ptr}/dataset`, `context '${name}' names dataset '${c.dataset}', which no config defines${hint(c.dataset, scope.datasets.keys())}`);
-      continue;
+      return undefined;
     }
     datasetsUsed.add(c.dataset);
     const column = c.column ?? ds.key;
     if (!column) {
       report('CONFIG_INVALID', ptr, `context '${name}': dataset '${c.dataset}' declares no key, so give the context a 'column:' to match the key against`);
-      continue;
+      return undefined;
     }
     if (!ds.has(column)) {
       report('UNKNOWN_COLUMN', `${ptr}/column`, `context '${name}': dataset '${c.dataset}' has no column '${column}'`);
-      continue;
+      return undefined;
     }
     const { sites, malformed } = findRefSites(c.key);
     for (const m of malformed) report('UNKNOWN_REFERENCE', `${ptr}/key`, `'${m.text}' is not a valid reference (use $input or $context.column)`);
@@ -115,9 +117,18 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
       if (s.ref.kind === 'input') inputSchemas.set(s.ref.name, inputSchemas.get(s.ref.name) ?? columnSchema(ds, column));
       else report('UNKNOWN_REFERENCE', `${ptr}/key`, `a context key must be a request input ($name), not ${s.text}`);
     }
-    contexts.push({ name, dataset: c.dataset, column, key: c.key });
-  }
-  const contextByName = new Map(contexts.map((c) => [c.name, c]));
+    const pc: PlanContext = { name, dataset: c.dataset, column, key: c.key };
+    contexts.push(pc);
+    contextByName.set(name, pc);
+    return pc;
+  };
+  for (const [name, c] of Object.entries(cfg.context ?? {})) addContext(name, c, `${base}/context/${name}`);
+  const contextNamed = (name: string): PlanContext | undefined => {
+    const own = contextByName.get(name);
+    if (own) return own;
+    const shared = scope.contexts.get(name);
+    return shared ? addContext(name, shared.config, shared.pointer) : undefined;
+  };
 
   const env: CheckEnv = {
     itemType: cfg.item_type,
@@ -149,10 +160,10 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     let refsOk = true;
     for (const s of sites) {
       if (s.ref.kind === 'context') {
-        const c = contextByName.get(s.ref.context);
+        const c = contextNamed(s.ref.context);
         if (!c) {
           refsOk = false;
-          report('UNKNOWN_REFERENCE', pptr + pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which the pipeline does not declare under context:${hint(s.ref.context, contextByName.keys())}`);
+          report('UNKNOWN_REFERENCE', pptr + pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which neither the pipeline nor a shared contexts: section declares${hint(s.ref.context, [...contextByName.keys(), ...scope.contexts.keys()])}`);
           continue;
         }
         const ds = scope.datasets.get(c.dataset);
@@ -222,14 +233,14 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
   for (const s of [...includes, ...excludes]) for (const c of s.writes) known.add(c);
   const seenOutputs = new Set<string>();
   for (const s of scorers) {
-    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', s.pointer, unknownColumnMessage(s.label, c, itemsDataset));
+    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset));
     if (seenOutputs.has(s.output!)) report('CONFIG_INVALID', s.pointer, `two scorers write the column '${s.output}'; give one of them 'as:'`);
     seenOutputs.add(s.output!);
   }
   for (const c of seenOutputs) known.add(c);
   if (scorers.length > 0) known.add('score');
   for (const s of operations) {
-    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', s.pointer, unknownColumnMessage(s.label, c, itemsDataset));
+    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset));
     for (const c of s.writes) known.add(c);
   }
   const returns = cfg.return ?? (scorers.length > 0 ? [cfg.item_type, 'score'] : [cfg.item_type]);
@@ -269,6 +280,18 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
       datasets: [...datasetsUsed].sort(),
     }),
   };
+}
+
+/** Pointer to the parameter that names `column`, or to the step. */
+function columnPointer(s: PlanStep, column: string): string {
+  const find = (v: unknown, path: (string | number)[]): (string | number)[] | undefined => {
+    if (v === column) return path;
+    if (Array.isArray(v)) for (const [i, x] of v.entries()) { const r = find(x, [...path, i]); if (r) return r; }
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { const r = find(x, [...path, k]); if (r) return r; }
+    return undefined;
+  };
+  const at = find(s.params, []);
+  return at ? `${s.pointer}/parameters${pathToPointer(at)}` : s.pointer;
 }
 
 function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined): string {

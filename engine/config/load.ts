@@ -12,7 +12,7 @@ import type { OperatorDefinition } from '../api.js';
 import { loadDatasetFile, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
-import { CONFIG_FILE_SCHEMA, type ConfigFile, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
+import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { describeErrors, newAjv, ParamValidator } from './validators.js';
 
@@ -31,6 +31,7 @@ export interface Snapshot {
   /** Module URLs that define the custom operators (workers import them). */
   readonly operatorModules: readonly string[];
   readonly presets: ReadonlyMap<string, PresetConfig>;
+  readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
   readonly datasetIds: ReadonlyMap<string, string>;
 }
 
@@ -111,6 +112,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   const datasetDefs = new Map<string, { cfg: DatasetConfig; loc: Located }>();
   const presets = new Map<string, PresetConfig>();
   const presetLoc = new Map<string, Located>();
+  const contexts = new Map<string, { config: ContextConfig; pointer: string; file: string }>();
   const pipelines: { cfg: PipelineConfig; ptr: string; loc: Located }[] = [];
   const pipelineNames = new Map<string, Located>();
   const operatorPaths: { path: string; loc: Located; ptr: string }[] = [];
@@ -130,6 +132,11 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         presets.set(name, p);
         presetLoc.set(name, loc);
       }
+    }
+    for (const [name, cx] of Object.entries(c.contexts ?? {})) {
+      const prev = contexts.get(name);
+      if (prev) diagnostics.push(at(loc.parsed, loc.file, 'DUPLICATE_NAME', `/contexts/${name}`, `context '${name}' is also defined in ${prev.file}`));
+      else contexts.set(name, { config: cx, pointer: `/contexts/${name}`, file: loc.file });
     }
     (c.operator_paths ?? []).forEach((p, i) => operatorPaths.push({ path: p, loc, ptr: `/operator_paths/${i}` }));
     const list = c.pipeline ? [{ cfg: c.pipeline, ptr: '/pipeline' }] : [];
@@ -193,6 +200,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     const r = await compilePipeline(p.cfg, p.ptr, {
       operators,
       presets,
+      contexts,
       datasets,
       datasetIds,
       validators,
@@ -202,7 +210,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics };
-  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, presets, datasetIds } };
+  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, presets, contexts, datasetIds } };
 }
 
 function at(parsed: ParsedText, file: string, code: ErrorCode, pointer: string, message: string): Diagnostic {

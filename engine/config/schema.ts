@@ -59,6 +59,7 @@ export interface PresetConfig {
 
 export interface ConfigFile {
   datasets?: Record<string, DatasetConfig>;
+  contexts?: Record<string, ContextConfig>;
   operators?: Record<string, PresetConfig>;
   operator_paths?: string[];
   pipeline?: PipelineConfig;
@@ -66,6 +67,13 @@ export interface ConfigFile {
 }
 
 const NAME = '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$';
+
+const context: JsonSchema = {
+  type: 'object',
+  required: ['dataset', 'key'],
+  additionalProperties: false,
+  properties: { dataset: { type: 'string' }, key: {}, column: { type: 'string' } },
+};
 
 const step: JsonSchema = {
   oneOf: [
@@ -95,16 +103,7 @@ export const PIPELINE_SCHEMA: JsonSchema = {
     description: { type: 'string' },
     item_type: { type: 'string', pattern: NAME },
     items: { type: 'string', pattern: NAME },
-    context: {
-      type: 'object',
-      propertyNames: { pattern: NAME },
-      additionalProperties: {
-        type: 'object',
-        required: ['dataset', 'key'],
-        additionalProperties: false,
-        properties: { dataset: { type: 'string' }, key: {}, column: { type: 'string' } },
-      },
-    },
+    context: { type: 'object', propertyNames: { pattern: NAME }, additionalProperties: context },
     inputs: {
       type: 'object',
       propertyNames: { pattern: NAME },
@@ -154,6 +153,7 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
         properties: { use: { type: 'string', pattern: NAME }, parameters: { type: 'object' }, description: { type: 'string' } },
       },
     },
+    contexts: { type: 'object', propertyNames: { pattern: NAME }, additionalProperties: context },
     operator_paths: { type: 'array', items: { type: 'string', minLength: 1 } },
     pipeline: PIPELINE_SCHEMA,
     pipelines: { type: 'array', items: PIPELINE_SCHEMA },

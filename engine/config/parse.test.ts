@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from './parse.js';
+
+describe('parseConfigText', () => {
+  it('parses YAML and JSON and locates nodes by JSON pointer', () => {
+    const r = parseConfigText('pipeline:\n  name: x\n  operations:\n  - name: Sort\n    parameters: {by: score}\n', 'a.yaml');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.parsed.value).toEqual({ pipeline: { name: 'x', operations: [{ name: 'Sort', parameters: { by: 'score' } }] } });
+    expect(r.parsed.locate('/pipeline/operations/0/parameters/by')).toEqual({ line: 5, col: 22 });
+    const j = parseConfigText('{"a": {"b": [1, 2]}}');
+    expect(j.ok && j.parsed.value).toEqual({ a: { b: [1, 2] } });
+  });
+
+  it('reports syntax errors with file, line and column', () => {
+    const r = parseConfigText('pipeline:\n  name: [unclosed\n', 'bad.yaml');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics[0]).toMatchObject({ code: 'CONFIG_SYNTAX', file: 'bad.yaml' });
+    expect(r.diagnostics[0]!.line).toBeGreaterThan(0);
+  });
+
+  it('rejects duplicate keys', () => {
+    const r = parseConfigText('a: 1\na: 2\n');
+    expect(r.ok).toBe(false);
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('rejects the key %s and pollutes nothing', (key) => {
+    const r = parseConfigText(`a:\n  ${key}:\n    polluted: true\n`);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.diagnostics[0]!.message).toContain(key);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('rejects custom tags', () => {
+    const r = parseConfigText('a: !!js/function "return 1"\nb: !custom x\n');
+    expect(r.ok).toBe(false);
+  });
+
+  it('rejects a billion-laughs alias bomb without expanding it', () => {
+    const bomb = [
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+      'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+      'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]',
+      'g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]',
+    ].join('\n');
+    const r = parseConfigText(bomb);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.diagnostics[0]!.code).toBe('CONFIG_SYNTAX');
+  });
+
+  it('rejects nesting deeper than the limit instead of crashing', () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const r = parseConfigText(deep);
+    expect(r.ok).toBe(false);
+  });
+});
