@@ -1,0 +1,87 @@
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfigSet, importOperatorModule, type Snapshot } from './config/load.js';
+import { InlineRunner, PoolRunner } from './pool.js';
+import { AirmailError } from './errors.js';
+
+const OPS_URL = new URL('../test/fixtures/operators/test-ops.ts', import.meta.url).href;
+let snap: Snapshot;
+let pool: PoolRunner;
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'airmail-pool-'));
+  await writeFile(join(dir, 'items.json'), JSON.stringify(Array.from({ length: 50 }, (_, i) => ({ id: i + 1, color: i % 2 ? 'red' : 'blue', w: (i * 7) % 11 }))));
+  const text = `datasets:
+  items: {path: items.json, key: id}
+pipelines:
+- name: ok
+  item_type: id
+  initialization:
+    includes: [{name: Ids, parameters: {ids: [1, 2, 3, 4, 5, 6, 7, 8]}}]
+    scores: [{name: Col, parameters: {column: w}}]
+  operations: [{name: Eq, parameters: {column: color, value: $color}}]
+  return: [id, score, color]
+- name: boom
+  item_type: id
+  initialization:
+    includes: [{name: Ids, parameters: {ids: [1, 2]}}]
+  operations: [{name: Trouble, parameters: {mode: throw}}]
+- name: slow
+  item_type: id
+  initialization:
+    includes: [{name: Ids, parameters: {ids: [1, 2]}}]
+  operations: [{name: Trouble, parameters: {mode: sleep, ms: 300}}]
+- name: slow2
+  item_type: id
+  initialization:
+    includes: [{name: Ids, parameters: {ids: [1, 2]}}]
+  operations: [{name: Trouble, parameters: {mode: sleep, ms: 200}}, {name: Trouble, parameters: {mode: sleep, ms: 200}}]
+`;
+  const ops = new Map((await importOperatorModule(OPS_URL)).map((d) => [d.name, d]));
+  const r = await loadConfigSet([{ path: join(dir, 'p.yaml'), text }], { operators: ops });
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  snap = r.snapshot;
+  pool = new PoolRunner({ threads: 2, operatorModules: [OPS_URL], maxQueue: 4 });
+});
+afterAll(async () => pool?.close());
+
+describe('PoolRunner', () => {
+  it('runs on workers with the same result as inline, datasets shared not copied', async () => {
+    const p = snap.pipelines.get('ok')!;
+    const inline = await new InlineRunner().run({ pipeline: p, snapshot: snap, inputs: { color: 'red' } });
+    const pooled = await pool.run({ pipeline: p, snapshot: snap, inputs: { color: 'red' } });
+    expect(pooled.length).toBe(4);
+    expect(Array.from(pooled.columns['id'] as Int32Array)).toEqual(Array.from(inline.columns['id'] as Int32Array));
+    expect(Array.from(pooled.columns['score'] as Float64Array)).toEqual(Array.from(inline.columns['score'] as Float64Array));
+    // Dataset columns live in shared memory, so workers map the same bytes.
+    const w = snap.datasets.get('items')!.column('w') as Float64Array | Int32Array;
+    expect(w.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // Every worker gets the plan once, then runs from its cache.
+    for (let i = 0; i < 20; i++) await pool.run({ pipeline: p, snapshot: snap, inputs: { color: 'blue' } });
+  });
+
+  it('brings errors back with their code and operator', async () => {
+    const err = await pool.run({ pipeline: snap.pipelines.get('boom')!, snapshot: snap, inputs: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AirmailError);
+    expect(err).toMatchObject({ code: 'MODEL_FAILED', operator: 'Trouble' });
+  });
+
+  it('rejects work beyond the bounded queue as OVERLOADED instead of queueing it', async () => {
+    const p = snap.pipelines.get('slow')!;
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => pool.run({ pipeline: p, snapshot: snap, inputs: {} })));
+    const overloaded = results.filter((r) => r.status === 'rejected' && (r.reason as AirmailError).code === 'OVERLOADED');
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    expect(overloaded.length).toBeGreaterThan(0);
+    expect(ok.length).toBeGreaterThanOrEqual(2);
+    // The pool recovers: a later request succeeds.
+    await expect(pool.run({ pipeline: snap.pipelines.get('ok')!, snapshot: snap, inputs: { color: 'red' } })).resolves.toMatchObject({ length: 4 });
+  });
+
+  it('stops a request at its deadline', async () => {
+    const err = await pool.run({ pipeline: snap.pipelines.get('slow2')!, snapshot: snap, inputs: {}, deadline: Date.now() + 50 }).catch((e: unknown) => e);
+    // The first step outlives the deadline; the executor refuses to start the second.
+    expect(err).toMatchObject({ code: 'DEADLINE_EXCEEDED', operator: 'Trouble' });
+  });
+});
