@@ -1,0 +1,261 @@
+/**
+ * Small pure helpers shared by the built-in operators. Only the public
+ * operator API is imported; nothing here knows about the engine.
+ */
+import type { CheckEnv, Column, Dataset, ParamProblem, Scalar } from '../engine/api.js';
+import { equalsMask, gather, isNumeric, operatorError, valueAt } from '../engine/api.js';
+
+/** A reference string (`$input`, `$context.column`) that the engine replaces at request time. */
+export function isRef(v: unknown): v is string {
+  return typeof v === 'string' && v.startsWith('$') && !v.startsWith('$$');
+}
+
+/** JSON pointer segment escaping (RFC 6901). */
+export function pointer(...segs: readonly (string | number)[]): string {
+  return segs.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+/** Reads a column as numbers: NaN for null, numeric strings parsed (dictionaries parsed once). */
+export function numberReader(col: Column): (row: number) => number {
+  if (isNumeric(col)) return (r) => col[r]!;
+  if (col.kind === 'dict') {
+    const parsed = Float64Array.from(col.dictionary, toNumber);
+    const codes = col.codes;
+    return (r) => {
+      const c = codes[r]!;
+      return c < 0 ? NaN : parsed[c]!;
+    };
+  }
+  const values = col.values;
+  return (r) => toNumber(values[r] ?? null);
+}
+
+export function toNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string' && v.trim() !== '') return Number(v);
+  return NaN;
+}
+
+/** Scalars as `equalsMask` compares them: booleans become 1/0 so they match bool (int) columns. */
+export function asScalars(v: unknown): Scalar[] {
+  const list = Array.isArray(v) ? (v as unknown[]) : [v];
+  return list.map((x) => (typeof x === 'boolean' ? (x ? 1 : 0) : typeof x === 'number' || typeof x === 'string' ? x : null));
+}
+
+/**
+ * Comparator over frame rows by a column, ascending; nulls/NaN compare as
+ * `undefined` handling is left to callers via `isMissing`.
+ */
+export function columnComparator(col: Column): { cmp: (a: number, b: number) => number; isMissing: (r: number) => boolean } {
+  if (isNumeric(col)) {
+    return { cmp: (a, b) => col[a]! - col[b]!, isMissing: (r) => Number.isNaN(col[r]!) };
+  }
+  if (col.kind === 'dict') {
+    // Rank the dictionary once so rows compare as integers.
+    const order = col.dictionary.map((_, i) => i).sort((x, y) => cmpStr(col.dictionary[x]!, col.dictionary[y]!));
+    const rank = new Int32Array(col.dictionary.length);
+    order.forEach((d, i) => { rank[d] = i; });
+    const codes = col.codes;
+    return { cmp: (a, b) => rank[codes[a]!]! - rank[codes[b]!]!, isMissing: (r) => codes[r]! < 0 };
+  }
+  const values = col.values;
+  return { cmp: (a, b) => cmpStr(values[a]!, values[b]!), isMissing: (r) => values[r] === null || values[r] === undefined };
+}
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Ascending item-id order (the tie-breaker every ordering operator uses); missing ids last. */
+export function idComparator(col: Column): (a: number, b: number) => number {
+  const { cmp, isMissing } = columnComparator(col);
+  return (a, b) => {
+    const ma = isMissing(a);
+    const mb = isMissing(b);
+    if (ma || mb) return ma === mb ? 0 : ma ? 1 : -1;
+    return cmp(a, b);
+  };
+}
+
+/** JSON Schema for a `where:` map: column → value or list of values. */
+export const WHERE_SCHEMA = {
+  type: 'object',
+  additionalProperties: {
+    type: ['string', 'number', 'boolean', 'null', 'array'],
+    items: { type: ['string', 'number', 'boolean', 'null'] },
+  },
+} as const;
+
+export type WhereValue = Scalar | readonly Scalar[];
+
+/**
+ * Dataset rows (ascending) whose columns equal every `where` value; an array
+ * value means membership. The first column uses the dataset's value index;
+ * the others are checked row by row on that (usually small) subset.
+ */
+export function whereRows(ds: Dataset, where: Readonly<Record<string, WhereValue>> | undefined): Int32Array {
+  const entries = Object.entries(where ?? {});
+  if (entries.length === 0) {
+    const all = new Int32Array(ds.length);
+    for (let i = 0; i < all.length; i++) all[i] = i;
+    return all;
+  }
+  const [firstCol, firstVal] = entries[0]!;
+  let rows: Int32Array;
+  const firstVals = asScalars(firstVal);
+  if (firstVals.length === 1) {
+    rows = ds.rowsWhere(firstCol, firstVals[0]!);
+  } else {
+    const parts = [...new Set(firstVals)].map((v) => ds.rowsWhere(firstCol, v));
+    let total = 0;
+    for (const p of parts) total += p.length;
+    rows = new Int32Array(total);
+    let at = 0;
+    for (const p of parts) { rows.set(p, at); at += p.length; }
+    rows.sort();
+  }
+  if (entries.length === 1) return rows;
+  const masks = entries.slice(1).map(([c, v]) => equalsMask(ds.column(c), asScalars(v)));
+  const out = new Int32Array(rows.length);
+  let n = 0;
+  outer: for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    for (const m of masks) if (!m(r)) continue outer;
+    out[n++] = r;
+  }
+  return out.slice(0, n);
+}
+
+/** Item ids of the given dataset rows, in the narrowest form the engine's union accepts. */
+export function idsAt(col: Column, rows: Int32Array): Int32Array | Float64Array | (string | number)[] {
+  if (col instanceof Int32Array) return gather(col, rows) as Int32Array;
+  if (isNumeric(col)) {
+    const out = new Float64Array(rows.length);
+    let n = 0;
+    for (let k = 0; k < rows.length; k++) {
+      const v = col[rows[k]!]!;
+      if (!Number.isNaN(v)) out[n++] = v;
+    }
+    return n === out.length ? out : out.slice(0, n);
+  }
+  const out: string[] = [];
+  if (col.kind === 'dict') {
+    for (let k = 0; k < rows.length; k++) {
+      const c = col.codes[rows[k]!]!;
+      if (c >= 0) out.push(col.dictionary[c]!);
+    }
+  } else {
+    for (let k = 0; k < rows.length; k++) {
+      const v = col.values[rows[k]!];
+      if (v !== null && v !== undefined) out.push(v);
+    }
+  }
+  return out;
+}
+
+/** Compile-time checks shared by operators that name a dataset, a key column and `where` columns. */
+export function checkDatasetColumns(
+  env: CheckEnv,
+  dataset: unknown,
+  columns: readonly { path: string; name: unknown }[],
+): ParamProblem[] {
+  if (typeof dataset !== 'string' || isRef(dataset)) return [];
+  const have = env.datasetColumns(dataset);
+  if (!have) return [{ path: '/dataset', message: `no dataset named '${dataset}'`, code: 'UNKNOWN_DATASET' }];
+  const out: ParamProblem[] = [];
+  for (const c of columns) {
+    if (typeof c.name !== 'string' || isRef(c.name)) continue;
+    if (!have.includes(c.name)) {
+      out.push({ path: c.path, message: `dataset '${dataset}' has no column '${c.name}' (it has: ${have.join(', ')})`, code: 'UNKNOWN_COLUMN' });
+    }
+  }
+  return out;
+}
+
+/** A non-negative integer parameter that may have arrived through a reference. */
+export function countParam(v: unknown, name: string): number {
+  const n = toNumber(v);
+  if (!Number.isFinite(n) || n < 0) throw operatorError('BAD_PARAMETER', `'${name}' must be a non-negative number, got ${JSON.stringify(v)}`);
+  return Math.floor(n);
+}
+
+/**
+ * Positions 0..n-1 of `rows` ordered by a column (NaN / null last whatever the
+ * direction), then by item id ascending, then by current position.
+ */
+export function orderBy(rows: Int32Array, by: Column, desc: boolean, ids: Column): Int32Array {
+  const n = rows.length;
+  const byId = idComparator(ids);
+  const pos = new Int32Array(n);
+  for (let k = 0; k < n; k++) pos[k] = k;
+  let cmp: (a: number, b: number) => number;
+  if (isNumeric(by)) {
+    const v = new Float64Array(n);
+    for (let k = 0; k < n; k++) v[k] = by[rows[k]!]!;
+    return orderByValues(rows, v, desc, ids);
+  } else {
+    const c = columnComparator(by);
+    cmp = (a, b) => {
+      const ra = rows[a]!;
+      const rb = rows[b]!;
+      const am = c.isMissing(ra);
+      const bm = c.isMissing(rb);
+      if (am || bm) {
+        if (!(am && bm)) return am ? 1 : -1;
+      } else {
+        const d = c.cmp(ra, rb);
+        if (d !== 0) return desc ? -d : d;
+      }
+      return byId(ra, rb) || a - b;
+    };
+  }
+  return pos.sort(cmp);
+}
+
+/** 32-bit FNV-1a of a string. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** One mulberry32 step from `seed`: a uniform number in (0, 1), never 0 or 1. */
+export function mulberry32(seed: number): number {
+  let t = (seed + 0x6d2b79f5) | 0;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+}
+
+/** Like `orderBy`, for numbers already aligned with `rows` (`values[k]` belongs to `rows[k]`). */
+export function orderByValues(rows: Int32Array, values: Float64Array, desc: boolean, ids: Column): Int32Array {
+  const n = rows.length;
+  const byId = idComparator(ids);
+  const pos = new Int32Array(n);
+  for (let k = 0; k < n; k++) pos[k] = k;
+  return pos.sort((a, b) => {
+    const x = values[a]!;
+    const y = values[b]!;
+    const xn = Number.isNaN(x);
+    const yn = Number.isNaN(y);
+    if (xn || yn) {
+      if (!(xn && yn)) return xn ? 1 : -1;
+    } else if (x !== y) return desc ? (y > x ? 1 : -1) : (x > y ? 1 : -1);
+    return byId(rows[a]!, rows[b]!) || a - b;
+  });
+}
+
+/** A per-row key that is equal (SameValueZero) exactly when the rows' values in `cols` are; nulls are one value. */
+export function rowKey(cols: readonly Column[]): (row: number) => unknown {
+  if (cols.length === 1) {
+    const c = cols[0]!;
+    if (isNumeric(c)) return (r) => c[r];
+    if (c.kind === 'dict') return (r) => c.codes[r];
+    return (r) => c.values[r] ?? null;
+  }
+  return (r) => JSON.stringify(cols.map((c) => valueAt(c, r)));
+}
