@@ -1,0 +1,70 @@
+/**
+ * Keeps rows whose numeric column lies between `min` and `max` (inclusive
+ * unless told otherwise). Null / NaN values never pass. A bound whose
+ * reference resolves to null at request time is treated as absent.
+ *
+ * ```yaml
+ * - name: Range
+ *   parameters: {column: price, min: 10, max: $input.max_price, max_inclusive: false}
+ * ```
+ */
+import { defineOperator, operatorError } from '../../engine/api.js';
+import { numberReader, toNumber } from '../util.js';
+
+export interface RangeParams {
+  readonly column: string;
+  readonly min?: number | null;
+  readonly max?: number | null;
+  readonly min_inclusive: boolean;
+  readonly max_inclusive: boolean;
+}
+
+function bound(v: unknown, name: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = toNumber(v);
+  if (Number.isNaN(n)) throw operatorError('BAD_PARAMETER', `'${name}' must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export const range = defineOperator<RangeParams>({
+  kind: 'filter',
+  name: 'Range',
+  summary: 'Keeps rows whose numeric column lies between min and max.',
+  parameters: {
+    type: 'object',
+    properties: {
+      column: { type: 'string', minLength: 1 },
+      min: { type: 'number' },
+      max: { type: 'number' },
+      min_inclusive: { type: 'boolean', default: true },
+      max_inclusive: { type: 'boolean', default: true },
+    },
+    required: ['column'],
+    anyOf: [{ required: ['min'] }, { required: ['max'] }],
+    additionalProperties: false,
+  },
+  reads: (params) => [params.column],
+  check(params) {
+    if (typeof params.min === 'number' && typeof params.max === 'number' && params.min > params.max) {
+      return [{ path: '/min', message: `min (${params.min}) is greater than max (${params.max}): no row can pass`, code: 'BAD_PARAMETER' }];
+    }
+    return [];
+  },
+  run(params, input) {
+    const lo = bound(params.min, 'min') ?? -Infinity;
+    const hi = bound(params.max, 'max') ?? Infinity;
+    const loIn = params.min_inclusive !== false;
+    const hiIn = params.max_inclusive !== false;
+    const read = numberReader(input.frame.column(params.column));
+    const rows = input.rows;
+    const out = new Int32Array(rows.length);
+    let n = 0;
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      const v = read(r);
+      // NaN fails every comparison, so null rows drop out here.
+      if ((loIn ? v >= lo : v > lo) && (hiIn ? v <= hi : v < hi)) out[n++] = r;
+    }
+    return out.slice(0, n);
+  },
+});

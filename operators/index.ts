@@ -1,0 +1,34 @@
+/**
+ * The built-in operator table: the one place it is built. The engine never
+ * imports a concrete operator; whoever starts it injects this list.
+ */
+import type { OperatorDefinition } from '../engine/api.js';
+import { exclude } from './filter/exclude.js';
+import { match } from './filter/match.js';
+import { range } from './filter/range.js';
+import { column } from './score/column.js';
+import { modelScore } from './score/model-score.js';
+import { lookup } from './source/lookup.js';
+import { staticSource } from './source/static.js';
+import { dedupe } from './transform/dedupe.js';
+import { diverseSample } from './transform/diverse-sample.js';
+import { hydrate } from './transform/hydrate.js';
+import { limit } from './transform/limit.js';
+import { sample } from './transform/sample.js';
+import { sort } from './transform/sort.js';
+
+export const builtinOperators: readonly OperatorDefinition[] = Object.freeze([
+  staticSource,
+  lookup,
+  match,
+  range,
+  exclude,
+  column,
+  modelScore,
+  hydrate,
+  sort,
+  limit,
+  dedupe,
+  diverseSample,
+  sample,
+]);

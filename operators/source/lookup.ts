@@ -1,0 +1,57 @@
+/**
+ * Candidates read from a dataset: the item ids of every row whose columns
+ * equal the `where` values (a list means "any of").
+ *
+ * ```yaml
+ * - name: Lookup
+ *   parameters: {dataset: inventory, where: {warehouse_id: $client.warehouse_id}}
+ * ```
+ */
+import type { Column, SourceResult } from '../../engine/api.js';
+import { defineOperator, gather } from '../../engine/api.js';
+import { checkDatasetColumns, idsAt, pointer, WHERE_SCHEMA, whereRows, type WhereValue } from '../util.js';
+
+export interface LookupParams {
+  readonly dataset: string;
+  /** Dataset column holding the item ids; defaults to the item type. */
+  readonly column?: string;
+  readonly where?: Readonly<Record<string, WhereValue>>;
+  /** Extra dataset columns to bring along as frame columns. */
+  readonly columns?: readonly string[];
+}
+
+export const lookup = defineOperator<LookupParams>({
+  kind: 'source',
+  name: 'Lookup',
+  summary: 'Item ids of the dataset rows whose columns equal the given values.',
+  parameters: {
+    type: 'object',
+    properties: {
+      dataset: { type: 'string', minLength: 1 },
+      column: { type: 'string', minLength: 1 },
+      where: WHERE_SCHEMA,
+      columns: { type: 'array', items: { type: 'string', minLength: 1 } },
+    },
+    required: ['dataset'],
+    additionalProperties: false,
+  },
+  check(params, env) {
+    return checkDatasetColumns(env, params.dataset, [
+      { path: params.column === undefined ? '' : '/column', name: params.column ?? env.itemType },
+      ...Object.keys(params.where ?? {}).map((c) => ({ path: pointer('where', c), name: c })),
+      ...(params.columns ?? []).map((c, i) => ({ path: pointer('columns', i), name: c })),
+    ]);
+  },
+  run(params, ctx): SourceResult {
+    const ds = ctx.dataset(params.dataset);
+    const idCol = ds.column(params.column ?? ctx.itemType);
+    const rows = whereRows(ds, params.where);
+    const ids = idsAt(idCol, rows);
+    if (!params.columns || params.columns.length === 0) return { ids };
+    // Extra columns must stay aligned with ids, so only the int fast path (which drops nothing) may skip the null check.
+    const kept = ids.length === rows.length ? rows : rows.filter((r) => idsAt(idCol, Int32Array.of(r)).length === 1);
+    const columns: Record<string, Column> = {};
+    for (const c of params.columns) columns[c] = gather(ds.column(c), kept);
+    return { ids, columns };
+  },
+});

@@ -1,0 +1,29 @@
+/**
+ * Keeps the first `n` rows in the current order.
+ *
+ * ```yaml
+ * - name: Limit
+ *   parameters: {n: 20}
+ * ```
+ */
+import { defineOperator } from '../../engine/api.js';
+import { countParam } from '../util.js';
+
+export interface LimitParams {
+  readonly n: number;
+}
+
+export const limit = defineOperator<LimitParams>({
+  kind: 'transform',
+  name: 'Limit',
+  summary: 'Keeps the first n rows in the current order.',
+  parameters: {
+    type: 'object',
+    properties: { n: { type: 'integer', minimum: 0 } },
+    required: ['n'],
+    additionalProperties: false,
+  },
+  run(params, input) {
+    return { rows: input.rows.slice(0, countParam(params.n, 'n')) };
+  },
+});
