@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { CheckEnv, Column, ErrorCode, OperatorDefinition, RowSet, RunContext } from '../engine/api.js';
@@ -75,9 +75,23 @@ function valueAtPointer(root: unknown, ptr: string): unknown {
   return v;
 }
 
+const compiled = new WeakMap<OperatorDefinition, ValidateFunction>();
+let sharedAjv: Ajv | undefined;
+
+/** The operator's compiled parameter validator (compiled once per definition). */
+export function paramValidator(def: OperatorDefinition): ValidateFunction {
+  let fn = compiled.get(def);
+  if (!fn) {
+    sharedAjv ??= newParamAjv();
+    fn = sharedAjv.compile(def.parameters);
+    compiled.set(def, fn);
+  }
+  return fn;
+}
+
 /** Validate like the engine: errors on (or under) a `$reference` value are the engine's business, not the schema's. */
 export function schemaErrors(def: OperatorDefinition, params: unknown): ErrorObject[] {
-  const validate = newParamAjv().compile(def.parameters);
+  const validate = paramValidator(def);
   if (validate(params)) return [];
   return (validate.errors ?? []).filter((e) => {
     const segs = e.instancePath.split('/');
@@ -173,7 +187,7 @@ export function runContract(def: OperatorDefinition, cases: ContractCases): void
 
     it('rejects bad parameters with the schema', () => {
       for (const p of cases.invalid) {
-        const validate = newParamAjv().compile(def.parameters);
+        const validate = paramValidator(def);
         expect(validate(structuredClone(p)), `should reject ${JSON.stringify(p)}`).toBe(false);
       }
     });
@@ -272,7 +286,7 @@ export function runContract(def: OperatorDefinition, cases: ContractCases): void
       }
       for (const e of cases.errors ?? []) {
         const params = structuredClone(e.params);
-        newParamAjv().compile(def.parameters)(params);
+        paramValidator(def)(params);
         expect(await codeOf(() => runOnce(def, params, e.rowSet ?? cases.rowSet, e.ctx ?? ctx)), JSON.stringify(e.params)).toBe(e.code);
         exercised++;
       }
