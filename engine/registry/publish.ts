@@ -1,0 +1,239 @@
+/**
+ * Building an envelope from what a publisher hands over, and checking it before anything is stored.
+ *
+ * `prepareEnvelope` runs where the registry runs (the service calls it for HTTP publishes): it checks
+ * the sha256, tags and metrics, decodes the sample, loads the model (a model that does not load is
+ * refused), derives the shape and computes statistics. `publishModel` is the TS API: it also reads
+ * files, collects the publisher's context (lockfile, git, user/team) and sends the result to a store
+ * or to anything with `publish(request)` (the HTTP client).
+ *
+ *   await publishModel({ artifact: 'psale.onnx', flavor: 'onnx', name: 'psale', description: 'p(sale)',
+ *                        tags: { stage: 'prod' }, sample: 'sample.arrow', metrics: { auc: 0.81 } }, store);
+ */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { createOnnxModel } from '../onnx.js';
+import { collectContext, environmentTags } from './context.js';
+import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
+import { RegistryError } from './errors.js';
+import { loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
+import { inspectOnnx, onnxElemName } from './onnx-inspect.js';
+import { packFloat32, readSample, sampleStats, type SampleFormat, type SampleTable } from './stats.js';
+
+/** Everything in memory: what crosses HTTP. */
+export interface PublishRequest {
+  readonly artifact: Uint8Array;
+  readonly flavor: Flavor;
+  readonly name: string;
+  readonly description: string;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly sample?: Uint8Array | readonly Record<string, unknown>[];
+  readonly sampleFormat?: SampleFormat;
+  /** Declared shape; derived from the sample (inputs) and the model (outputs) when omitted. */
+  readonly inputs?: readonly ColumnSpec[];
+  readonly outputs?: readonly ColumnSpec[];
+  readonly metrics?: unknown;
+  readonly context?: ContextSpec;
+  readonly featureSource?: FeatureSource;
+  /** The sha256 the publisher computed; the bytes must hash to it. */
+  readonly sha256?: string;
+  readonly filename?: string;
+}
+
+export interface PublishTarget {
+  publish(req: PublishRequest): Promise<Envelope>;
+}
+
+export interface Prepared {
+  readonly draft: EnvelopeDraft;
+  readonly bytes: Uint8Array;
+}
+
+const UNKNOWN_CONTEXT: ContextSpec = { runtime: 'unknown', runtimeVersion: 'unknown', language: 'unknown', packages: {} };
+const CHECK_ROWS = 256;
+
+function invalid(message: string, problems?: string[]): never {
+  throw new RegistryError('ENVELOPE_INVALID', message, problems ? { details: { problems } } : {});
+}
+
+function checkIndex(req: PublishRequest): Record<string, string> {
+  const problems: string[] = [];
+  if (typeof req.name !== 'string' || req.name === '') problems.push('index tag "name" is required');
+  if (typeof req.description !== 'string' || req.description.trim() === '') problems.push('index tag "description" is required');
+  const tags = req.tags ?? {};
+  for (const [k, v] of Object.entries(tags)) {
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(k)) problems.push(`tag key ${JSON.stringify(k)} is not [A-Za-z0-9._-]`);
+    if (typeof v !== 'string') problems.push(`tag '${k}' must be a string`);
+    if ((k === 'name' && v !== req.name) || (k === 'description' && v !== req.description)) problems.push(`tag '${k}' differs from the ${k} given`);
+  }
+  if (problems.length) invalid(`the envelope index is incomplete:\n  ${problems.join('\n  ')}`, problems);
+  assertSafeName(req.name, 'model name');
+  return { ...tags, name: req.name, description: req.description };
+}
+
+function typeOfValues(v: ColumnValues): ColumnType {
+  if (v instanceof Float32Array) return 'float32';
+  if (v instanceof Float64Array) return 'float64';
+  if (v instanceof Int32Array) return 'int32';
+  const first = (v as readonly unknown[]).find((x) => x !== null && x !== undefined);
+  return typeof first === 'string' ? 'string' : typeof first === 'boolean' ? 'bool' : 'float64';
+}
+
+function sampleColumns(sample: SampleTable, names: readonly string[], rows: number): Record<string, ColumnValues> {
+  const out: Record<string, ColumnValues> = {};
+  for (const n of names) {
+    const c = sample.columns.find((x) => x.name === n);
+    if (!c) throw new RegistryError('SAMPLE_INVALID', `the sample has no column '${n}'`);
+    out[n] = c.numbers ? (c.type === 'float32' ? Float32Array.from(c.numbers.subarray(0, rows)) : c.numbers.slice(0, rows)) : c.strings!.slice(0, rows);
+  }
+  return out;
+}
+
+async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined): Promise<Pick<FunctionSpec, 'inputs' | 'outputs' | 'onnx'>> {
+  const info = inspectOnnx(bytes);
+  const model = await createOnnxModel(bytes);
+  try {
+    const tensorIn = info.inputs[0];
+    if (info.inputs.length !== 1 || !tensorIn) throw new RegistryError('MODEL_LOAD_FAILED', `the model has ${info.inputs.length} inputs; an onnx function takes one float tensor [N, F]`);
+    const elem = onnxElemName(tensorIn.elemType);
+    if (elem !== 'float32') throw new RegistryError('MODEL_LOAD_FAILED', `the model input '${tensorIn.name}' is ${elem ?? `type ${tensorIn.elemType}`}; columns are packed into a float32 tensor`);
+    const width = typeof tensorIn.shape[1] === 'number' ? tensorIn.shape[1] : undefined;
+    let inputs = req.inputs;
+    if (!inputs) {
+      if (!sample) throw new RegistryError('SAMPLE_INVALID', 'an onnx function needs a sample (or declared inputs) to name its input columns');
+      const bad = sample.columns.filter((c) => !c.numbers).map((c) => `${c.name} (${c.type})`);
+      if (bad.length) throw new RegistryError('SAMPLE_INVALID', `sample columns ${bad.join(', ')} are not numeric; declare the inputs to use only some columns`);
+      inputs = sample.columns.map((c) => ({ name: c.name, type: 'float32' as const }));
+    }
+    if (width !== undefined && inputs.length !== width) {
+      throw new RegistryError('SAMPLE_INVALID', `the model takes ${width} features but ${inputs.length} input columns were ${req.inputs ? 'declared' : 'in the sample'} (${inputs.map((c) => c.name).join(', ')})`);
+    }
+    const outputs = req.outputs ?? info.outputs.map((o) => ({ name: o.name, type: onnxElemName(o.elemType) ?? 'float32' }));
+    if (sample && sample.rows > 0) {
+      const rows = Math.min(CHECK_ROWS, sample.rows);
+      const out = await model.predict(packFloat32(sample, inputs.map((c) => c.name), rows), rows);
+      if (out.length !== rows) throw new RegistryError('MODEL_LOAD_FAILED', `the model returned ${out.length} values for ${rows} sample rows`);
+    }
+    return { inputs, outputs, onnx: { inputName: tensorIn.name, outputNames: info.outputs.map((o) => o.name) } };
+  } finally {
+    await model.release();
+  }
+}
+
+async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined): Promise<Pick<FunctionSpec, 'inputs' | 'outputs'>> {
+  const inputs = req.inputs ?? sample?.columns.map((c) => ({ name: c.name, type: c.type }));
+  if (!inputs) throw new RegistryError('SAMPLE_INVALID', 'a js function needs a sample (or declared inputs and outputs) to know its shape');
+  const fn = await loadFunction({ name: req.name, version: 0, function: { flavor: 'js', artifact: { sha256: sha256Hex(bytes), size: bytes.length }, inputs, outputs: [] } }, bytes);
+  try {
+    if (!sample || sample.rows === 0) {
+      if (!req.outputs) throw new RegistryError('SAMPLE_INVALID', 'without a sample a js function must declare its outputs');
+      return { inputs, outputs: req.outputs };
+    }
+    const rows = Math.min(CHECK_ROWS, sample.rows);
+    const result = await fn.predict(sampleColumns(sample, inputs.map((c) => c.name), rows), rows);
+    const problems = Object.entries(result).filter(([, v]) => !v || typeof v !== 'object' || v.length !== rows).map(([k]) => `output '${k}' does not have ${rows} values`);
+    for (const o of req.outputs ?? []) if (!(o.name in result)) problems.push(`declared output '${o.name}' is not returned`);
+    if (!Object.keys(result).length) problems.push('predict returned no columns');
+    if (problems.length) throw new RegistryError('MODEL_LOAD_FAILED', `the js function does not fit its sample: ${problems.join('; ')}`);
+    return { inputs, outputs: req.outputs ?? Object.entries(result).map(([name, v]) => ({ name, type: typeOfValues(v) })) };
+  } finally {
+    await fn.close();
+  }
+}
+
+/** Checks and derives everything; throws a coded RegistryError on the first kind of problem found. */
+export async function prepareEnvelope(req: PublishRequest): Promise<Prepared> {
+  const bytes = req.artifact;
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) invalid('the artifact is empty');
+  if (req.sha256 !== undefined) {
+    if (!isSha256(req.sha256)) invalid(`sha256 ${JSON.stringify(req.sha256)} is not 64 lowercase hex digits`);
+    verifySha256(bytes, req.sha256);
+  }
+  if (!FLAVORS.includes(req.flavor)) invalid(`flavor ${JSON.stringify(req.flavor)} is not one of ${FLAVORS.join(', ')}`);
+  const index = checkIndex(req);
+  const metrics: Metrics = req.metrics === undefined ? {} : assertValidMetrics(req.metrics);
+  let sample: SampleTable | undefined;
+  if (req.sample !== undefined) {
+    sample = req.sample instanceof Uint8Array ? readSample(req.sample, req.sampleFormat) : readSample(new TextEncoder().encode(JSON.stringify(req.sample)), 'json');
+  }
+  const sha256 = sha256Hex(bytes);
+  const shape = req.flavor === 'onnx' ? await onnxShape(bytes, req, sample) : await jsShape(bytes, req, sample);
+  const artifact = { sha256, size: bytes.length, ...(req.filename ? { filename: basename(req.filename) } : {}) };
+  const context = { ...(req.context ?? UNKNOWN_CONTEXT), ...(req.flavor === 'js' ? { bundle: { sha256, size: bytes.length } } : {}) };
+  const draft: EnvelopeDraft = {
+    format: ENVELOPE_FORMAT,
+    name: req.name,
+    function: { flavor: req.flavor, artifact, ...shape },
+    context,
+    index,
+    data: { rows: sample?.rows ?? 0, features: sample ? sampleStats(sample) : {}, ...(req.featureSource ? { source: req.featureSource } : {}) },
+    metrics,
+  };
+  return { draft, bytes };
+}
+
+/** A store publishes directly (the draft is prepared here); anything else gets the request. */
+export interface DraftStore {
+  /** Marks a folder store (RegistryStore), as opposed to a remote target. */
+  readonly root: string;
+  publish(draft: EnvelopeDraft, bytes: Uint8Array): Promise<Envelope>;
+}
+
+export interface PublishModelInput extends Omit<PublishRequest, 'artifact' | 'sample' | 'metrics' | 'context'> {
+  /** Bytes, or a file path. */
+  readonly artifact: Uint8Array | string;
+  /** Bytes, a file path (format from the extension or the content), or JSON rows. */
+  readonly sample?: Uint8Array | string | readonly Record<string, unknown>[];
+  /** An object, or a JSON file path. */
+  readonly metrics?: Metrics | string;
+  /** Package subset to record (with dependencies); default: all production dependencies. */
+  readonly packages?: readonly string[];
+  /** Overrides of the collected context (e.g. language: 'python'). */
+  readonly context?: Partial<ContextSpec>;
+  readonly cwd?: string;
+}
+
+function formatFromPath(path: string): SampleFormat | undefined {
+  const ext = path.toLowerCase().split('.').pop();
+  return ext === 'arrow' || ext === 'feather' || ext === 'ipc' ? 'arrow' : ext === 'json' ? 'json' : ext === 'csv' ? 'csv' : undefined;
+}
+
+/** Turns files and the environment into a PublishRequest (publisher side). */
+export async function buildPublishRequest(input: PublishModelInput): Promise<PublishRequest> {
+  const { packages, cwd, ...rest } = input;
+  const artifact = typeof input.artifact === 'string' ? await readFile(input.artifact) : input.artifact;
+  const sample = typeof input.sample === 'string' ? await readFile(input.sample) : input.sample;
+  const sampleFormat = input.sampleFormat ?? (typeof input.sample === 'string' ? formatFromPath(input.sample) : undefined);
+  let metrics: unknown = input.metrics;
+  if (typeof input.metrics === 'string') {
+    try { metrics = JSON.parse(await readFile(input.metrics, 'utf8')); } catch (err) {
+      throw new RegistryError('METRIC_INVALID', `cannot read metrics file ${input.metrics}: ${(err as Error).message}`);
+    }
+  }
+  const collected = await collectContext({ cwd: cwd ?? process.cwd(), ...(packages ? { packages } : {}), language: 'javascript' });
+  const context: ContextSpec = { ...collected, ...input.context };
+  return {
+    ...rest,
+    artifact,
+    ...(sample !== undefined ? { sample } : {}),
+    ...(sampleFormat ? { sampleFormat } : {}),
+    ...(metrics !== undefined ? { metrics } : {}),
+    context,
+    tags: { ...environmentTags(), ...input.tags },
+    filename: input.filename ?? (typeof input.artifact === 'string' ? basename(input.artifact) : undefined),
+  } as PublishRequest;
+}
+
+/** The TS API: publish to a store (folder) or a target such as the HTTP client. */
+export async function publishModel(input: PublishModelInput, to: DraftStore | PublishTarget): Promise<Envelope> {
+  const req = await buildPublishRequest(input);
+  if (isDraftStore(to)) {
+    const { draft, bytes } = await prepareEnvelope(req);
+    return to.publish(draft, bytes);
+  }
+  return to.publish(req);
+}
+
+function isDraftStore(x: DraftStore | PublishTarget): x is DraftStore {
+  return 'root' in x;
+}
