@@ -1,0 +1,180 @@
+/**
+ * `airmail registry …` and `airmail publish …`.
+ *
+ *   airmail registry serve --root DIR [--port 7070] [--host 127.0.0.1] [--refresh-ms 2000]
+ *   airmail registry query  [--registry R] 'name=psale,stage!=dev' [--limit N]
+ *   airmail registry resolve [--registry R] (--query Q [--version V] | --name N (--version V | --alias A))
+ *   airmail registry alias  [--registry R] NAME ALIAS VERSION
+ *   airmail registry metrics [--registry R] NAME VERSION metrics.json
+ *   airmail publish --artifact model.onnx --flavor onnx --name psale --description "…" \
+ *       [--tag stage=prod]… [--sample sample.arrow] [--sample-format arrow|json|csv] [--metrics metrics.json] \
+ *       [--inputs f0:float32,…] [--outputs psale:float32] [--feature-source catalog:sku_id] \
+ *       [--package onnxruntime-node]… [--language python --language-version 3.11] [--sha256 HEX] [--registry R]
+ *
+ * R is an http(s) URL or a registry folder (file:// or a path); default AIRMAIL_REGISTRY.
+ * Exit codes: 0 ok, 1 rejected or failed (the coded error on stderr), 2 usage.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { openRegistry } from '../../registry-client/open.js';
+import type { ColumnSpec, ColumnType } from './envelope.js';
+import { asRegistryError } from './errors.js';
+import { buildPublishRequest } from './publish.js';
+import { createRegistryApp } from './service.js';
+import type { SampleFormat } from './stats.js';
+import { RegistryStore, type ResolveSpec } from './store.js';
+
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  /** serve: resolves to stop the server (default: SIGINT / SIGTERM). */
+  readonly stop?: Promise<void>;
+  /** serve: told the bound port once listening. */
+  readonly onListening?: (url: string) => void;
+}
+
+const defaultIo: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+class UsageError extends Error {}
+
+const USAGE = `usage:
+  airmail registry serve --root DIR [--port N] [--host H]
+  airmail registry query|resolve|alias|metrics … [--registry URL|DIR]
+  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]… [--sample FILE] [--metrics FILE] [--registry URL|DIR]`;
+
+function columns(s: string | undefined): ColumnSpec[] | undefined {
+  if (s === undefined) return undefined;
+  return s.split(',').map((part) => {
+    const [name, type = 'float32'] = part.trim().split(':');
+    if (!name) throw new UsageError(`bad column spec ${JSON.stringify(part)}; use name:type`);
+    return { name, type: type as ColumnType };
+  });
+}
+
+async function serveCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: { root: { type: 'string' }, port: { type: 'string', default: '7070' }, host: { type: 'string', default: '127.0.0.1' }, 'refresh-ms': { type: 'string', default: '2000' } } });
+  if (!values.root) throw new UsageError('registry serve needs --root DIR');
+  const store = await RegistryStore.open(values.root, { create: true });
+  const app = createRegistryApp(store);
+  const server = serve({ fetch: app.fetch, port: Number(values.port), hostname: values.host });
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${values.host}:${port}`;
+  io.out(`registry listening on ${url} (root ${store.root}, ${store.size} envelopes${store.problems.length ? `, ${store.problems.length} files skipped` : ''})`);
+  for (const p of store.problems) io.err(`skipped ${p}`);
+  io.onListening?.(url);
+  const refreshMs = Number(values['refresh-ms']);
+  const timer = refreshMs > 0 ? setInterval(() => void store.refresh().catch((e: Error) => io.err(`refresh failed: ${e.message}`)), refreshMs) : undefined;
+  await (io.stop ?? new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); }));
+  if (timer) clearInterval(timer);
+  await new Promise<void>((r) => server.close(() => r()));
+  return 0;
+}
+
+async function publishCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      artifact: { type: 'string' }, flavor: { type: 'string' }, name: { type: 'string' }, description: { type: 'string' },
+      tag: { type: 'string', multiple: true }, sample: { type: 'string' }, 'sample-format': { type: 'string' }, metrics: { type: 'string' },
+      inputs: { type: 'string' }, outputs: { type: 'string' }, 'feature-source': { type: 'string' }, package: { type: 'string', multiple: true },
+      language: { type: 'string' }, 'language-version': { type: 'string' }, sha256: { type: 'string' }, registry: { type: 'string' },
+    },
+  });
+  if (!values.artifact || !values.flavor) throw new UsageError('publish needs --artifact FILE and --flavor onnx|js');
+  const tags: Record<string, string> = {};
+  for (const t of values.tag ?? []) {
+    const i = t.indexOf('=');
+    if (i <= 0) throw new UsageError(`--tag ${JSON.stringify(t)} must be key=value`);
+    tags[t.slice(0, i)] = t.slice(i + 1);
+  }
+  let featureSource;
+  if (values['feature-source']) {
+    const [dataset, key] = values['feature-source'].split(':');
+    if (!dataset || !key) throw new UsageError('--feature-source must be dataset:key');
+    featureSource = { dataset, key };
+  }
+  const inputs = columns(values.inputs);
+  const outputs = columns(values.outputs);
+  const req = await buildPublishRequest({
+    artifact: values.artifact,
+    flavor: values.flavor as 'onnx' | 'js',
+    name: values.name ?? '',
+    description: values.description ?? '',
+    tags,
+    ...(values.sample ? { sample: values.sample } : {}),
+    ...(values['sample-format'] ? { sampleFormat: values['sample-format'] as SampleFormat } : {}),
+    ...(values.metrics ? { metrics: values.metrics } : {}),
+    ...(inputs ? { inputs } : {}),
+    ...(outputs ? { outputs } : {}),
+    ...(featureSource ? { featureSource } : {}),
+    ...(values.package ? { packages: values.package } : {}),
+    ...(values.sha256 ? { sha256: values.sha256 } : {}),
+    ...(values.language ? { context: { language: values.language, ...(values['language-version'] ? { languageVersion: values['language-version'] } : {}) } } : {}),
+  });
+  const reg = await openRegistry(values.registry ?? process.env.AIRMAIL_REGISTRY, { create: true });
+  try {
+    const env = await reg.publish(req);
+    io.out(JSON.stringify({ name: env.name, version: env.version, sha256: env.function.artifact.sha256, inputs: env.function.inputs.length, outputs: env.function.outputs.map((o) => o.name) }));
+    return 0;
+  } finally {
+    await reg.close();
+  }
+}
+
+async function readCommand(sub: string, args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: { registry: { type: 'string' }, limit: { type: 'string' }, query: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, alias: { type: 'string' } },
+  });
+  const reg = await openRegistry(values.registry ?? process.env.AIRMAIL_REGISTRY);
+  try {
+    if (sub === 'query') {
+      const list = await reg.query(positionals[0] ?? values.query ?? '', values.limit ? { limit: Number(values.limit) } : {});
+      for (const s of list) io.out(JSON.stringify(s));
+    } else if (sub === 'resolve') {
+      const version = values.version === undefined ? undefined : Number(values.version);
+      let spec: ResolveSpec;
+      if (values.query !== undefined) spec = version === undefined ? { query: values.query } : { query: values.query, version };
+      else if (values.name && values.alias) spec = { name: values.name, alias: values.alias };
+      else if (values.name && version !== undefined) spec = { name: values.name, version };
+      else throw new UsageError('resolve needs --query Q [--version V], or --name N with --version V or --alias A');
+      io.out(JSON.stringify(await reg.resolve(spec), null, 1));
+    } else if (sub === 'alias') {
+      const [name, alias, version] = positionals;
+      if (!name || !alias || !version) throw new UsageError('alias needs NAME ALIAS VERSION');
+      await reg.setAlias(name, alias, Number(version));
+      io.out(JSON.stringify({ name, alias, version: Number(version) }));
+    } else {
+      const [name, version, file] = positionals;
+      if (!name || !version || !file) throw new UsageError('metrics needs NAME VERSION FILE');
+      const env = await reg.addMetrics(name, Number(version), JSON.parse(await readFile(file, 'utf8')) as unknown);
+      io.out(JSON.stringify({ name, version: env.version, metrics: Object.keys(env.metrics) }));
+    }
+    return 0;
+  } finally {
+    await reg.close();
+  }
+}
+
+/** argv without node and script: ['registry', 'serve', …] or ['publish', …]. */
+export async function registryCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  try {
+    if (cmd === 'publish') return await publishCommand(argv.slice(1), io);
+    if (cmd === 'registry' && sub === 'serve') return await serveCommand(rest, io);
+    if (cmd === 'registry' && (sub === 'query' || sub === 'resolve' || sub === 'alias' || sub === 'metrics')) return await readCommand(sub, rest, io);
+    throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ') || '(none)'}`);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      io.err(`${(err as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    const e = asRegistryError(err);
+    io.err(`error ${e.code}: ${e.message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The thin registry: a Hono app over a RegistryStore.
+ *
+ *   POST /envelopes                       publish (admin). multipart/form-data: `artifact` (file),
+ *                                         `sample` (file, optional), `metrics` (file or JSON text),
+ *                                         `manifest` (JSON: flavor, name, description, tags, inputs,
+ *                                         outputs, context, featureSource, sha256, sampleFormat) and/or
+ *                                         flat fields flavor, name, description, sha256, tag (k=v, repeated).
+ *                                         Or application/json: the manifest plus `artifact` (base64),
+ *                                         `sample` (base64, or an array of row objects), `metrics` (object).
+ *                                         → 201 Envelope
+ *   GET  /envelopes?q=&limit=&offset=     tag query, newest publish first → { envelopes: EnvelopeSummary[] }
+ *   GET  /envelopes/:name                 → { name, versions: EnvelopeSummary[] (newest first), aliases }
+ *   GET  /envelopes/:name/:version        a version number or an alias → Envelope
+ *   POST /envelopes/:name/:version/metrics  (admin) JSON metrics object, new names only → Envelope
+ *   PUT  /aliases/:name/:alias            (admin) { version } → { name, alias, version }
+ *   GET  /aliases/:name                   → { [alias]: version }
+ *   GET  /artifacts/:sha256               the bytes (verified before sending), header x-airmail-sha256
+ *   GET  /resolve?q=[&version=] | ?name=&version= | ?name=&alias=   → Envelope
+ *   GET  /watch?<resolve params>&since=TOKEN&timeout=MS   long poll → { token, changed, envelope|null }
+ *   GET  /healthz                         → { ok, envelopes, revision }
+ *
+ * Errors: { error: { code, message, details? } } with the code's HTTP status. Admin routes need
+ * `Authorization: Bearer $AIRMAIL_ADMIN_TOKEN` when a token is configured (compared in constant time).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ColumnSpec, ContextSpec, Envelope, FeatureSource, Flavor } from './envelope.js';
+import { asRegistryError, RegistryError, toRegistryWire } from './errors.js';
+import { prepareEnvelope, type PublishRequest } from './publish.js';
+import type { SampleFormat } from './stats.js';
+import type { RegistryStore, ResolveSpec } from './store.js';
+
+export interface RegistryAppOptions {
+  /** Bearer token for admin routes; default process.env.AIRMAIL_ADMIN_TOKEN. Empty: no auth. */
+  readonly adminToken?: string;
+  /** Largest publish body, bytes (default 512 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Longest long-poll wait, ms (default 60 s). */
+  readonly maxWatchMs?: number;
+}
+
+interface Manifest {
+  flavor?: Flavor; name?: string; description?: string; tags?: Record<string, string>;
+  inputs?: ColumnSpec[]; outputs?: ColumnSpec[]; context?: ContextSpec; featureSource?: FeatureSource;
+  sha256?: string; sampleFormat?: SampleFormat; filename?: string;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function adminAuth(token: string | undefined): MiddlewareHandler {
+  const want = token ? digest(token) : undefined;
+  return async (c, next) => {
+    if (want) {
+      const header = c.req.header('authorization') ?? '';
+      const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+      if (!timingSafeEqual(digest(given), want)) throw new RegistryError('UNAUTHORIZED', 'this route needs Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>');
+    }
+    await next();
+  };
+}
+
+function parseJson(text: string, what: string): unknown {
+  try { return JSON.parse(text); } catch (err) { throw new RegistryError('BODY_UNPARSABLE', `${what} is not valid JSON: ${(err as Error).message}`); }
+}
+
+function fromBase64(v: unknown, what: string): Uint8Array {
+  if (typeof v !== 'string') throw new RegistryError('ENVELOPE_INVALID', `${what} must be a base64 string`);
+  return new Uint8Array(Buffer.from(v, 'base64'));
+}
+
+async function publishRequestOf(c: Context): Promise<PublishRequest> {
+  const type = c.req.header('content-type') ?? '';
+  if (type.startsWith('application/json')) {
+    const body = parseJson(await c.req.text(), 'the body') as Manifest & { artifact?: unknown; sample?: unknown; metrics?: unknown };
+    if (!body || typeof body !== 'object') throw new RegistryError('BODY_UNPARSABLE', 'the body must be a JSON object');
+    const sample = body.sample === undefined ? undefined : Array.isArray(body.sample) ? (body.sample as Record<string, unknown>[]) : fromBase64(body.sample, 'sample');
+    return { ...body, artifact: fromBase64(body.artifact, 'artifact'), ...(sample ? { sample } : {}) } as PublishRequest;
+  }
+  if (!type.startsWith('multipart/form-data')) throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', 'publish with multipart/form-data or application/json');
+  const form = await c.req.parseBody({ all: true });
+  const one = (k: string): string | File | undefined => { const v = form[k]; return Array.isArray(v) ? v[0] : v; };
+  const text = async (k: string): Promise<string | undefined> => { const v = one(k); return v === undefined ? undefined : typeof v === 'string' ? v : v.text(); };
+  const manifestText = await text('manifest');
+  const m: Manifest = manifestText ? (parseJson(manifestText, 'manifest') as Manifest) : {};
+  for (const k of ['flavor', 'name', 'description', 'sha256', 'sampleFormat'] as const) { const v = await text(k); if (v !== undefined) (m as Record<string, unknown>)[k] = v; }
+  const tagFields = form.tag === undefined ? [] : Array.isArray(form.tag) ? form.tag : [form.tag];
+  for (const t of tagFields) {
+    const s = typeof t === 'string' ? t : await t.text();
+    const i = s.indexOf('=');
+    if (i <= 0) throw new RegistryError('ENVELOPE_INVALID', `tag ${JSON.stringify(s)} must be key=value`);
+    m.tags = { ...m.tags, [s.slice(0, i)]: s.slice(i + 1) };
+  }
+  const artifact = one('artifact');
+  if (!(artifact instanceof File)) throw new RegistryError('ENVELOPE_INVALID', 'multipart publish needs a file field "artifact"');
+  const sample = one('sample');
+  const metricsText = await text('metrics');
+  return {
+    ...m,
+    artifact: new Uint8Array(await artifact.arrayBuffer()),
+    filename: m.filename ?? artifact.name,
+    ...(sample instanceof File ? { sample: new Uint8Array(await sample.arrayBuffer()) } : typeof sample === 'string' ? { sample: new TextEncoder().encode(sample) } : {}),
+    ...(metricsText !== undefined ? { metrics: parseJson(metricsText, 'metrics') } : {}),
+  } as PublishRequest;
+}
+
+/** Reads a resolve spec from URL parameters. */
+export function specFromParams(p: URLSearchParams): ResolveSpec {
+  const name = p.get('name');
+  const alias = p.get('alias');
+  const q = p.get('q');
+  const v = p.get('version');
+  const version = v === null ? undefined : Number(v);
+  if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new RegistryError('QUERY_INVALID', `version ${JSON.stringify(v)} is not a positive integer`);
+  if (alias !== null) {
+    if (!name) throw new RegistryError('QUERY_INVALID', 'alias needs name');
+    return { name, alias };
+  }
+  if (q !== null) return version === undefined ? { query: q } : { query: q, version };
+  if (name !== null) return version === undefined ? { query: { name } } : { name, version };
+  throw new RegistryError('QUERY_INVALID', 'give q (tag query), name and version, or name and alias');
+}
+
+/** The token a watcher compares: which envelope the spec resolves to now. */
+export function answerToken(store: RegistryStore, spec: ResolveSpec): string {
+  const s = store.pick(spec);
+  return s ? `${s.name}@${s.version}` : '-';
+}
+
+function intParam(v: string | undefined, what: string, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new RegistryError('QUERY_INVALID', `${what} must be a non-negative integer`);
+  return Math.min(n, max);
+}
+
+export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions = {}): Hono {
+  const app = new Hono();
+  const admin = adminAuth(opts.adminToken ?? process.env.AIRMAIL_ADMIN_TOKEN);
+  const maxWatch = opts.maxWatchMs ?? 60_000;
+  const limit = bodyLimit({
+    maxSize: opts.maxBodyBytes ?? 512 * 1024 * 1024,
+    onError: () => { throw new RegistryError('BODY_TOO_LARGE', `the body exceeds ${opts.maxBodyBytes ?? 512 * 1024 * 1024} bytes`); },
+  });
+
+  app.onError((err, c) => {
+    const e = asRegistryError(err);
+    return c.json({ error: toRegistryWire(e) }, e.status as 400);
+  });
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.get('/healthz', (c) => c.json({ ok: true, envelopes: store.size, revision: store.revision }));
+
+  app.post('/envelopes', admin, limit, async (c) => {
+    const { draft, bytes } = await prepareEnvelope(await publishRequestOf(c));
+    return c.json(await store.publish(draft, bytes), 201);
+  });
+
+  app.get('/envelopes', (c) => {
+    const q = c.req.query('q') ?? '';
+    const envelopes = store.query(q, { limit: intParam(c.req.query('limit'), 'limit', 100, 10_000), offset: intParam(c.req.query('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER) });
+    return c.json({ envelopes });
+  });
+
+  app.get('/envelopes/:name', (c) => {
+    const name = c.req.param('name');
+    const versions = store.versions(name);
+    if (!versions.length) throw new RegistryError('ENVELOPE_NOT_FOUND', `no envelope named ${name}`);
+    return c.json({ name, versions, aliases: store.aliases(name) });
+  });
+
+  app.get('/envelopes/:name/:version', async (c) => {
+    const name = c.req.param('name');
+    const v = c.req.param('version');
+    return c.json(await store.resolve(/^[0-9]+$/.test(v) ? { name, version: Number(v) } : { name, alias: v }));
+  });
+
+  app.post('/envelopes/:name/:version/metrics', admin, async (c) => {
+    const metrics = parseJson(await c.req.text(), 'the metrics body');
+    return c.json(await store.addMetrics(c.req.param('name'), Number(c.req.param('version')), metrics));
+  });
+
+  app.put('/aliases/:name/:alias', admin, async (c) => {
+    const body = parseJson(await c.req.text(), 'the body') as { version?: unknown } | null;
+    const version = body?.version;
+    if (typeof version !== 'number' || !Number.isInteger(version)) throw new RegistryError('ENVELOPE_INVALID', 'the body must be {"version": <integer>}');
+    const name = c.req.param('name');
+    const alias = c.req.param('alias');
+    await store.setAlias(name, alias, version);
+    return c.json({ name, alias, version });
+  });
+
+  app.get('/aliases/:name', (c) => c.json(store.aliases(c.req.param('name'))));
+
+  app.get('/artifacts/:sha256', async (c) => {
+    const sha = c.req.param('sha256');
+    const bytes = await store.readArtifact(sha);
+    return c.body(new Uint8Array(bytes), 200, { 'content-type': 'application/octet-stream', 'x-airmail-sha256': sha, etag: `"${sha}"`, 'cache-control': 'public, max-age=31536000, immutable' });
+  });
+
+  app.get('/resolve', async (c) => c.json(await store.resolve(specFromParams(new URL(c.req.url).searchParams))));
+
+  app.get('/watch', async (c) => {
+    const params = new URL(c.req.url).searchParams;
+    const spec = specFromParams(params);
+    const since = params.get('since');
+    const timeout = intParam(params.get('timeout') ?? undefined, 'timeout', 25_000, maxWatch);
+    let token = answerToken(store, spec);
+    if (token === since) {
+      token = await new Promise<string>((resolve) => {
+        const signal = c.req.raw.signal;
+        const done = (t: string): void => { clearTimeout(timer); off(); signal.removeEventListener('abort', onAbort); resolve(t); };
+        const onAbort = (): void => done(token);
+        const off = store.onChange(() => { const t = answerToken(store, spec); if (t !== since) done(t); });
+        const timer = setTimeout(() => done(token), timeout);
+        signal.addEventListener('abort', onAbort);
+      });
+    }
+    const envelope: Envelope | null = token === since || token === '-' ? null : await store.resolve(spec).catch(() => null);
+    if (envelope) token = `${envelope.name}@${envelope.version}`;
+    return c.json({ token, changed: token !== since, envelope });
+  });
+
+  return app;
+}

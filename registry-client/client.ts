@@ -1,0 +1,209 @@
+/**
+ * The registry over HTTP (undici Pool, one origin). Publishes as multipart/form-data, downloads into
+ * a content-addressed cache (sha256 checked while streaming), and watches with long polls on /watch,
+ * falling back to polling /resolve when the server has no /watch route.
+ *
+ *   const reg = new RegistryClient({ url: 'http://localhost:7070' });
+ *   const env = await reg.resolve({ query: 'name=psale,stage=prod' });
+ *   const path = await reg.download(env);
+ *   const w = reg.watch({ query: 'name=psale,stage=prod' }, (next) => swap(next), { since: env });
+ */
+import { readFile } from 'node:fs/promises';
+import { FormData, Pool, type Dispatcher } from 'undici';
+import type { ArtifactRef, Envelope, EnvelopeSummary } from '../engine/registry/envelope.js';
+import { isRegistryCode, RegistryError } from '../engine/registry/errors.js';
+import type { PublishRequest } from '../engine/registry/publish.js';
+import { formatQuery, type TagQuery } from '../engine/registry/query.js';
+import type { QueryOptions, ResolveSpec } from '../engine/registry/store.js';
+import { ArtifactCache } from './cache.js';
+import { artifactOf, tokenOf, type ChangeListener, type RegistryWriter, type WatchHandle, type WatchOptions } from './reader.js';
+
+export interface RegistryClientOptions {
+  readonly url: string;
+  /** Bearer token for publish/alias/metrics; default process.env.AIRMAIL_ADMIN_TOKEN. */
+  readonly token?: string;
+  readonly cacheDir?: string;
+  /** Per-request timeout for ordinary calls, ms (default 30 s). */
+  readonly timeoutMs?: number;
+  readonly connections?: number;
+}
+
+type Method = 'GET' | 'POST' | 'PUT';
+
+export function specParams(spec: ResolveSpec): URLSearchParams {
+  const p = new URLSearchParams();
+  if ('query' in spec) {
+    p.set('q', formatQuery(spec.query));
+    if (spec.version !== undefined) p.set('version', String(spec.version));
+  } else {
+    p.set('name', spec.name);
+    if ('alias' in spec) p.set('alias', spec.alias); else p.set('version', String(spec.version));
+  }
+  return p;
+}
+
+export class RegistryClient implements RegistryWriter {
+  readonly location: string;
+  readonly cache: ArtifactCache;
+  private readonly pool: Pool;
+  private readonly base: string;
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(opts: RegistryClientOptions) {
+    const url = new URL(opts.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RegistryError('QUERY_INVALID', `registry URL must be http(s), not ${url.protocol}`);
+    this.location = url.href;
+    this.base = url.pathname.replace(/\/$/, '');
+    this.pool = new Pool(url.origin, { connections: opts.connections ?? 8 });
+    this.cache = new ArtifactCache(opts.cacheDir);
+    this.token = opts.token ?? process.env.AIRMAIL_ADMIN_TOKEN;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  private async call(method: Method, path: string, opts: { body?: string | FormData; json?: boolean; timeoutMs?: number; signal?: AbortSignal; admin?: boolean } = {}): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = {};
+    if (opts.json) headers['content-type'] = 'application/json';
+    if (opts.admin && this.token) headers.authorization = `Bearer ${this.token}`;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.pool.request({
+        method, path: this.base + path, headers, body: opts.body ?? null,
+        headersTimeout: opts.timeoutMs ?? this.timeoutMs, bodyTimeout: opts.timeoutMs ?? this.timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError' || opts.signal?.aborted) throw err;
+      throw new RegistryError('REGISTRY_UNAVAILABLE', `registry ${this.location} unreachable: ${(err as Error).message}`, { cause: err });
+    }
+    if (res.statusCode >= 400) {
+      const text = await res.body.text().catch(() => '');
+      let wire: { error?: { code?: unknown; message?: unknown; details?: unknown } } = {};
+      try { wire = JSON.parse(text) as typeof wire; } catch { /* not JSON */ }
+      const code = wire.error?.code;
+      const message = typeof wire.error?.message === 'string' ? wire.error.message : `HTTP ${res.statusCode} from ${method} ${path}: ${text.slice(0, 200)}`;
+      const details = wire.error?.details && typeof wire.error.details === 'object' ? { details: wire.error.details as Record<string, unknown> } : {};
+      throw new RegistryError(isRegistryCode(code) ? code : 'REGISTRY_UNAVAILABLE', message, details);
+    }
+    return res;
+  }
+
+  private async json<T>(method: Method, path: string, opts: Parameters<RegistryClient['call']>[2] = {}): Promise<T> {
+    const res = await this.call(method, path, opts);
+    return (await res.body.json()) as T;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async query(q: TagQuery | string, opts: QueryOptions = {}): Promise<EnvelopeSummary[]> {
+    const p = new URLSearchParams({ q: formatQuery(q) });
+    if (opts.limit !== undefined) p.set('limit', String(opts.limit));
+    if (opts.offset !== undefined) p.set('offset', String(opts.offset));
+    return (await this.json<{ envelopes: EnvelopeSummary[] }>('GET', `/envelopes?${p}`)).envelopes;
+  }
+
+  versions(name: string): Promise<{ name: string; versions: EnvelopeSummary[]; aliases: Record<string, number> }> {
+    return this.json('GET', `/envelopes/${encodeURIComponent(name)}`);
+  }
+
+  get(name: string, version: number | string): Promise<Envelope> {
+    return this.json('GET', `/envelopes/${encodeURIComponent(name)}/${encodeURIComponent(String(version))}`);
+  }
+
+  resolve(spec: ResolveSpec): Promise<Envelope> {
+    return this.json('GET', `/resolve?${specParams(spec)}`);
+  }
+
+  async download(ref: Pick<Envelope, 'function'> | ArtifactRef): Promise<string> {
+    const { sha256 } = artifactOf(ref);
+    const hit = await this.cache.lookup(sha256);
+    if (hit) return hit;
+    const res = await this.call('GET', `/artifacts/${sha256}`);
+    const served = res.headers['x-airmail-sha256'];
+    if (served !== undefined && served !== sha256) {
+      await res.body.dump();
+      throw new RegistryError('ARTIFACT_CORRUPT', `registry served artifact ${String(served)} for ${sha256}`);
+    }
+    return this.cache.put(sha256, res.body);
+  }
+
+  async readArtifact(ref: Pick<Envelope, 'function'> | ArtifactRef): Promise<Uint8Array> {
+    return readFile(await this.download(ref));
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async publish(req: PublishRequest): Promise<Envelope> {
+    const form = new FormData();
+    const { artifact, sample, metrics, ...manifest } = req;
+    form.set('manifest', JSON.stringify(manifest));
+    form.set('artifact', new Blob([artifact]), req.filename ?? 'artifact');
+    if (sample instanceof Uint8Array) form.set('sample', new Blob([sample]), 'sample');
+    else if (sample !== undefined) form.set('sample', new Blob([JSON.stringify(sample)]), 'sample.json');
+    if (metrics !== undefined) form.set('metrics', JSON.stringify(metrics));
+    return this.json('POST', '/envelopes', { body: form, admin: true, timeoutMs: Math.max(this.timeoutMs, 120_000) });
+  }
+
+  addMetrics(name: string, version: number, metrics: unknown): Promise<Envelope> {
+    return this.json('POST', `/envelopes/${encodeURIComponent(name)}/${version}/metrics`, { body: JSON.stringify(metrics), json: true, admin: true });
+  }
+
+  async setAlias(name: string, alias: string, version: number): Promise<void> {
+    await this.json('PUT', `/aliases/${encodeURIComponent(name)}/${encodeURIComponent(alias)}`, { body: JSON.stringify({ version }), json: true, admin: true });
+  }
+
+  // ---------------------------------------------------------------- watch
+
+  watch(spec: ResolveSpec, onChange: ChangeListener, opts: WatchOptions = {}): WatchHandle {
+    const ac = new AbortController();
+    const pollMs = opts.pollMs ?? 1000;
+    const waitMs = opts.waitMs ?? 25_000;
+    let token: string | undefined = opts.since === undefined ? undefined : tokenOf(opts.since);
+    let mode: 'long-poll' | 'poll' = 'long-poll';
+    const stopped = (): boolean => ac.signal.aborted;
+    opts.signal?.addEventListener('abort', () => ac.abort(), { once: true });
+    const sleep = (ms: number): Promise<void> => new Promise((r) => { const t = setTimeout(r, ms); ac.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true }); });
+    const report = (next: string, env: Envelope | null): void => {
+      const first = token === undefined;
+      const changed = next !== token;
+      token = next;
+      if (changed && !first) onChange(env);
+    };
+    const loop = async (): Promise<void> => {
+      while (!stopped()) {
+        try {
+          if (mode === 'long-poll') {
+            const p = specParams(spec);
+            if (token !== undefined) p.set('since', token);
+            p.set('timeout', String(token === undefined ? 0 : waitMs));
+            const r = await this.json<{ token: string; changed: boolean; envelope: Envelope | null }>('GET', `/watch?${p}`, { timeoutMs: waitMs + 10_000, signal: ac.signal });
+            report(r.token, r.envelope);
+          } else {
+            const env = await this.resolve(spec).catch((err: unknown) => {
+              if ((err as RegistryError).code === 'ENVELOPE_NOT_FOUND') return null;
+              throw err;
+            });
+            report(tokenOf(env), env);
+            await sleep(pollMs);
+          }
+        } catch (err) {
+          if (stopped()) break;
+          const code = (err as RegistryError).code;
+          if (mode === 'long-poll' && code === 'NOT_FOUND') { mode = 'poll'; continue; }
+          opts.onError?.(err as Error);
+          await sleep(pollMs);
+        }
+      }
+    };
+    const closed = loop();
+    return {
+      get mode() { return mode; },
+      close: () => ac.abort(),
+      closed,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
