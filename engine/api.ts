@@ -227,6 +227,11 @@ interface BaseDefinition<P> {
   /** Compile-time checks beyond the schema (unknown datasets, columns, files). */
   check?(params: P, env: CheckEnv): readonly ParamProblem[];
   /**
+   * Async compile-time checks (e.g. load a model once and compare its input
+   * width with the features given). Runs at config load, never per request.
+   */
+  verify?(params: P, env: CheckEnv): Promise<readonly ParamProblem[]>;
+  /**
    * Compile-time rewrite of parameters (e.g. resolve a relative file path).
    * Runs after the schema check and before `check`; must be deterministic.
    */

@@ -8,7 +8,7 @@ import { valueAt } from './api.js';
 import { ConfigStore } from './config-store.js';
 import { compilePipeline, type CompiledPipeline } from './config/compile-pipeline.js';
 import { validators as paramValidators, type LoadedPipeline, type Snapshot } from './config/load.js';
-import { CONFIG_FILE_SCHEMA, type ConfigFile } from './config/schema.js';
+import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
 import { describeErrors, newAjv, type Problem } from './config/validators.js';
 import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
@@ -123,7 +123,7 @@ export class Engine {
       diagnostics.push({ code: 'CONFIG_INVALID', pointer: '/pipeline', message: "the body needs a 'pipeline:' to execute" });
     }
     if (diagnostics.length > 0) throw new AirmailError('CONFIG_INVALID', `the pipeline is invalid: ${diagnostics.map((x) => `${x.pointer} ${x.message}`).join('; ')}`, { diagnostics });
-    const presets = new Map(snap.presets);
+    const presets: Map<string, PresetConfig & { file?: string }> = new Map(snap.presets);
     for (const [k, v] of Object.entries(d.operators ?? {})) presets.set(k, v);
     const r = await compilePipeline(d.pipeline!, '/pipeline', {
       operators: snap.operators,

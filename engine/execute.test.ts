@@ -127,7 +127,7 @@ describe('execute', () => {
     // 'nope' is neither written nor in the items dataset: caught at load, not per request.
     expect(r.ok).toBe(false);
     if (r.ok) return;
-    expect(r.diagnostics[0]).toMatchObject({ code: 'UNKNOWN_COLUMN', line: 10, col: 37, pointer: '/pipeline/operations/0/parameters/column' });
+    expect(r.diagnostics[0]).toMatchObject({ code: 'UNKNOWN_COLUMN', line: 10, col: 29, pointer: '/pipeline/operations/0/parameters/column' });
   });
 
   it('misses a context row without failing', async () => {

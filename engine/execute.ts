@@ -46,9 +46,10 @@ export interface ExecOptions {
 type Bound = Record<string, unknown>;
 
 /** Short `name=value` summary of parameters, for reasons and logs. */
-export function summarize(params: unknown): string {
+export function summarize(params: unknown, keys?: readonly string[]): string {
   if (!params || typeof params !== 'object') return '';
   return Object.entries(params as Record<string, unknown>)
+    .filter(([k]) => !keys || keys.includes(k))
     .map(([k, v]) => {
       const s = typeof v === 'string' ? v : JSON.stringify(v);
       return `${k}=${s.length > 40 ? `${s.slice(0, 37)}...` : s}`;
@@ -122,7 +123,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;
-            throw e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params)}) failed: ${e.message}`, { operator: s.label, cause: e });
+            throw e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${e.message}`, { operator: s.label, cause: e });
           }
           if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
           return { step: s, res };
@@ -172,7 +173,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
         if (out.rows) rows = out.rows;
       } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
       if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
-      if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params)}) returned 0 items after filtering ${before}`);
+      if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params, s.given)}) returned 0 items after filtering ${before}`);
     };
 
     for (const s of plan.pre) await runStep(s, 'operation');

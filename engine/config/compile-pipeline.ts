@@ -4,6 +4,7 @@
  * per request.
  */
 import { createHash } from 'node:crypto';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { CheckEnv, JsonSchema, OperatorDefinition, OperatorKind } from '../api.js';
 import { isNumeric } from '../api.js';
 import type { Diagnostic, ErrorCode } from '../errors.js';
@@ -15,7 +16,7 @@ import type { ParamValidator } from './validators.js';
 
 export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
-  readonly presets: ReadonlyMap<string, PresetConfig>;
+  readonly presets: ReadonlyMap<string, PresetConfig & { readonly file?: string }>;
   /** Contexts declared at file level, shared by every pipeline that references them. */
   readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
   readonly datasets: ReadonlyMap<string, Table>;
@@ -150,10 +151,21 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
       return undefined;
     }
     if (!allowed.includes(def.kind)) {
-      report('CONFIG_INVALID', ptr, `'${stepCfg.name}' is ${KIND_WORD[def.kind]} (${def.name}); ${where} takes ${allowed.map((k) => KIND_WORD[k]).join(' or ')}`);
+      report('CONFIG_INVALID', ptr, `'${stepCfg.name}' is ${KIND_WORD[def.kind]}${preset ? ` (${def.name})` : ''}; ${where} takes ${allowed.map((k) => KIND_WORD[k]).join(' or ')}`);
       return undefined;
     }
     let params: Record<string, unknown> = { ...(preset?.parameters ?? {}), ...(stepCfg.parameters ?? {}) };
+    const given = Object.keys(params);
+    // Paths written in a preset resolve against the preset's own file.
+    const presetStrings = new Set<string>();
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') presetStrings.add(v);
+      else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+    };
+    collect(preset?.parameters);
+    const stepEnv: CheckEnv = preset?.file
+      ? { ...env, resolvePath: (x) => (presetStrings.has(x) && !isAbsolute(x) ? resolve(dirname(preset.file!), x) : env.resolvePath(x)) }
+      : env;
     const pptr = `${ptr}/parameters`;
     const { sites, malformed } = findRefSites(params);
     for (const m of malformed) report('UNKNOWN_REFERENCE', pptr + pathToPointer(m.path), `'${m.text}' is not a valid reference (use $input or $context.column; write $$ for a literal $)`);
@@ -187,8 +199,14 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     if (problems.length > 0 || !refsOk) return undefined;
     // Defaults filled by the validator on the probe are copied back onto the real parameters.
     params = mergeDefaults(params, probe as Record<string, unknown>, sites);
-    if (def.normalize) params = def.normalize(params, env) as Record<string, unknown>;
-    const checked = [...(def.check?.(params, env) ?? [])];
+    try {
+      if (def.normalize) params = def.normalize(params, stepEnv) as Record<string, unknown>;
+    } catch (err) {
+      report('BAD_PARAMETER', pptr, `${stepCfg.name}: ${(err as Error).message}`);
+      return undefined;
+    }
+    const checked = [...(def.check?.(params, stepEnv) ?? [])];
+    if (checked.length === 0 && def.verify) checked.push(...(await def.verify(params, stepEnv)));
     for (const p of checked) report(p.code ?? 'BAD_PARAMETER', pptr + p.path, `${stepCfg.name}: ${p.message}`);
     if (checked.length > 0) return undefined;
     for (const d of collectDatasetNames(params)) if (scope.datasets.has(d)) datasetsUsed.add(d);
@@ -202,6 +220,7 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
       sites: sites as RefSite[],
       reads,
       writes,
+      given,
       rowwise: def.kind === 'filter' || (def.kind === 'transform' && def.rowwise === true),
       pointer: ptr,
       ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),

@@ -30,7 +30,7 @@ export interface Snapshot {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   /** Module URLs that define the custom operators (workers import them). */
   readonly operatorModules: readonly string[];
-  readonly presets: ReadonlyMap<string, PresetConfig>;
+  readonly presets: ReadonlyMap<string, PresetConfig & { readonly file?: string }>;
   readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
   readonly datasetIds: ReadonlyMap<string, string>;
 }
@@ -110,7 +110,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
 
   // ---- global names
   const datasetDefs = new Map<string, { cfg: DatasetConfig; loc: Located }>();
-  const presets = new Map<string, PresetConfig>();
+  const presets = new Map<string, PresetConfig & { file: string }>();
   const presetLoc = new Map<string, Located>();
   const contexts = new Map<string, { config: ContextConfig; pointer: string; file: string }>();
   const pipelines: { cfg: PipelineConfig; ptr: string; loc: Located }[] = [];
@@ -129,7 +129,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       else if (opts.operators.has(name) && p.use !== name) {
         diagnostics.push(at(loc.parsed, loc.file, 'DUPLICATE_NAME', `/operators/${name}`, `'${name}' is the name of an installed operator; give the preset another name`));
       } else {
-        presets.set(name, p);
+        presets.set(name, { ...p, file: loc.file });
         presetLoc.set(name, loc);
       }
     }

@@ -7,7 +7,7 @@ describe('parseConfigText', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.parsed.value).toEqual({ pipeline: { name: 'x', operations: [{ name: 'Sort', parameters: { by: 'score' } }] } });
-    expect(r.parsed.locate('/pipeline/operations/0/parameters/by')).toEqual({ line: 5, col: 22 });
+    expect(r.parsed.locate('/pipeline/operations/0/parameters/by')).toEqual({ line: 5, col: 18 });
     const j = parseConfigText('{"a": {"b": [1, 2]}}');
     expect(j.ok && j.parsed.value).toEqual({ a: { b: [1, 2] } });
   });

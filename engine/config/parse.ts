@@ -117,13 +117,16 @@ export function pointerSegments(pointer: string): string[] {
 }
 
 function nodeAt(root: Node | null, pointer: string): Node | undefined {
+  // Map entries resolve to their key (where people look for a name); list items to the item.
   let node: Node | null | undefined = root;
   let last: Node | undefined = root ?? undefined;
   for (const seg of pointerSegments(pointer)) {
     if (isMap(node)) {
       const pair: { key: unknown; value: unknown } | undefined = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
       if (!pair) break;
-      node = (pair.value as Node | null) ?? (pair.key as Node);
+      last = pair.key as Node;
+      node = pair.value as Node | null;
+      continue;
     } else if (isSeq(node)) {
       node = node.items[Number(seg)] as Node | undefined;
     } else break;

@@ -17,6 +17,8 @@ export interface PlanStep {
   /** Parameters after preset merge, defaults and normalisation; references still as `$...` strings. */
   readonly params: Readonly<Record<string, unknown>>;
   readonly sites: readonly RefSite[];
+  /** Parameter keys the config gave (the rest are schema defaults); reasons and logs show these. */
+  readonly given: readonly string[];
   readonly reads: readonly string[];
   readonly writes: readonly string[];
   /** Scorers: the column the score lands in, and its weight in `score`. */
