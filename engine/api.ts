@@ -221,9 +221,9 @@ interface BaseDefinition<P> {
   /** JSON Schema of the parameters. A `$ref` string is accepted wherever a value is. */
   readonly parameters: JsonSchema;
   /** Frame columns the operator reads (the engine hydrates them from the items dataset if needed). */
-  reads?(params: P): readonly string[];
+  reads?(params: P, env: CheckEnv): readonly string[];
   /** Frame columns the operator adds. */
-  writes?(params: P): readonly string[];
+  writes?(params: P, env: CheckEnv): readonly string[];
   /** Compile-time checks beyond the schema (unknown datasets, columns, files). */
   check?(params: P, env: CheckEnv): readonly ParamProblem[];
   /**

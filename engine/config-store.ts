@@ -55,8 +55,12 @@ export class ConfigStore {
   /** Last seen content hash per file that was rejected, so an unchanged broken file is not retried. */
   private readonly rejectedHash = new Map<string, string>();
 
-  constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>) {
+  /** How long a changed file's content must stay the same before it is proposed. */
+  private readonly settleMs: number;
+
+  constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>, opts: { settleMs?: number } = {}) {
     this.dir = resolve(dir);
+    this.settleMs = opts.settleMs ?? 50;
     this.operators = operators;
   }
 
@@ -106,18 +110,20 @@ export class ConfigStore {
 
   /** Watch the directory: changes take effect within about a second. */
   watch(pollMs = 1000): void {
-    const kick = (): void => {
-      clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => void this.rescan(), 75);
-    };
     try {
-      this.watcher = watch(this.dir, { persistent: false }, kick);
+      this.watcher = watch(this.dir, { persistent: false }, () => this.kick());
       this.watcher.on('error', () => undefined);
     } catch {
       // fall back to polling only
     }
     this.poll = setInterval(() => void this.rescan(), pollMs);
     this.poll.unref();
+  }
+
+  private kick(): void {
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.rescan(), 75);
+    this.debounce.unref();
   }
 
   async close(): Promise<void> {
@@ -132,8 +138,22 @@ export class ConfigStore {
     return this.serial(async () => {
       const files = await this.readDir();
       const changed: string[] = [];
-      for (const [f, t] of files) if (this.texts.get(f) !== t && this.rejectedHash.get(f) !== hash(t)) changed.push(f);
+      for (const [f, t] of files) {
+        // An empty file is one being written (editors and `>` truncate first): never activated.
+        if (t.trim() === '' && this.texts.has(f)) continue;
+        if (this.texts.get(f) !== t && this.rejectedHash.get(f) !== hash(t)) changed.push(f);
+      }
       for (const f of this.texts.keys()) if (!files.has(f)) changed.push(f);
+      if (changed.length > 0 && this.settleMs > 0) {
+        // A half-written file is never activated: the content must hold still for settleMs.
+        await new Promise((r) => setTimeout(r, this.settleMs));
+        const again = await this.readDir();
+        const moving = changed.filter((f) => again.get(f) !== files.get(f));
+        if (moving.length > 0) {
+          this.kick();
+          return [];
+        }
+      }
       // A file that was rejected and then restored to its good text clears the rejection.
       for (const [f, t] of files) if (this.texts.get(f) === t && this.rejectedHash.has(f)) {
         this.rejectedHash.delete(f);

@@ -1,7 +1,7 @@
 /**
  * `airmail loadtest` / `node --import tsx loadtest/cli.ts`:
  *
- *   --url URL --mode closed|open|both [--concurrency 32 | 8,16,32,64] [--rate 500]
+ *   --url URL --mode closed|open|both [--concurrency 32 | 8,16,32,64 (--report default)] [--rate 500]
  *   [--duration 10] [--warmup 2] [--initial-warmup 0] [--method POST] [--body JSON]
  *   [--header 'k: v']... [--pid N] [--connections N] [--max-outstanding N] [--timeout MS]
  *     → one run (or a peak search when --concurrency is a list); prints a JSON summary.
@@ -33,7 +33,7 @@ const defaultIo: CliIo = {
 const OPTIONS = {
   url: { type: 'string' },
   mode: { type: 'string', default: 'closed' },
-  concurrency: { type: 'string', default: '32' },
+  concurrency: { type: 'string' },
   rate: { type: 'string', default: '500' },
   duration: { type: 'string', default: '10' },
   warmup: { type: 'string', default: '2' },
@@ -91,7 +91,7 @@ export async function runLoadtestCli(argv: readonly string[], io: CliIo = defaul
     }
     const mode = v.mode;
     if (mode !== 'closed' && mode !== 'open' && mode !== 'both') throw new UsageError(`--mode must be closed, open or both, got '${mode}'`);
-    const concurrencies = list('concurrency', v.concurrency);
+    const concurrencies = list('concurrency', v.concurrency ?? (v.report ? '8,16,32,64' : '32'));
     const rate = num('rate', v.rate)!;
     const durationS = num('duration', v.duration)!;
     const warmupS = num('warmup', v.warmup)!;

@@ -4,7 +4,7 @@
  * machine it ran on, and the exact command that reproduces it).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorCounts, LoadResult } from './generator.js';
@@ -30,6 +30,8 @@ export interface MachineInfo {
   platform: string;
   kernel: string;
   totalMemMb: number;
+  /** 1-minute load average before the run: other work on the machine skews the numbers. */
+  loadAvg1m: number;
   date: string;
 }
 
@@ -50,6 +52,7 @@ export function machineInfo(): MachineInfo {
     platform: `${process.platform}-${process.arch}`,
     kernel: release(),
     totalMemMb: Math.round(totalmem() / 2 ** 20),
+    loadAvg1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     date: new Date().toISOString(),
   };
 }
@@ -82,7 +85,7 @@ export function renderMarkdown(report: Report): string {
     '# Load test: latest results',
     '',
     `- Date: ${m.date}`,
-    `- Machine: ${m.cpus} × ${m.model}, ${m.totalMemMb} MiB, ${m.platform}, kernel ${m.kernel}, Node ${m.node}`,
+    `- Machine: ${m.cpus} × ${m.model}, ${m.totalMemMb} MiB, ${m.platform}, kernel ${m.kernel}, Node ${m.node}; 1-min load average ${m.loadAvg1m} before the run`,
     `- Reproduce: \`${report.command}\``,
     '',
     'Latencies in ms. Closed loop: fixed concurrency, latency from send; the peak row is marked.',

@@ -153,13 +153,14 @@ export function reportRows(results: readonly ScenarioResult[], floor?: ScenarioR
 
 /** Measures the floor (unless `floor: false`), then each scenario in turn, and writes the report. */
 export async function runScenarios(scenarios: readonly Scenario[], opts: RunScenariosOptions): Promise<RunScenariosResult> {
+  const machine = machineInfo();
   const results: ScenarioResult[] = [];
   const floor = opts.floor === false ? undefined : await measure(bareHonoScenario(opts.floorRequest), opts);
   if (floor) results.push(floor);
   for (const s of scenarios) results.push(await measure(s, opts));
   const notes = [...(opts.notes ?? [])];
   for (const r of results) if (r.error) notes.push(`${r.name} failed: ${r.error}`);
-  const report: Report = { machine: machineInfo(), command: opts.command, rows: reportRows(results, floor), notes };
+  const report: Report = { machine, command: opts.command, rows: reportRows(results, floor), notes };
   const out: RunScenariosResult = { results, report };
   if (opts.write !== false) out.paths = await writeReport(report, opts.outDir);
   return out;

@@ -250,7 +250,7 @@ export function runContract(def: OperatorDefinition, cases: ContractCases): void
               expectUniqueInRange(res.rows, input!.frame.length);
             }
             for (const c of Object.values(res.columns ?? {})) expect(columnLength(c)).toBe(input!.rows.length);
-            for (const w of def.writes?.(params) ?? []) expect(Object.keys(res.columns ?? {})).toContain(w);
+            for (const w of def.writes?.(params, env) ?? []) expect(Object.keys(res.columns ?? {})).toContain(w);
             break;
           }
         }
@@ -262,7 +262,7 @@ export function runContract(def: OperatorDefinition, cases: ContractCases): void
         const input = cases.rowSet!;
         for (const p of cases.valid) {
           const params = prepare(p);
-          const reads = (def.reads?.(params) ?? []).filter((c) => !c.startsWith('$'));
+          const reads = (def.reads?.(params, env) ?? []).filter((c) => !c.startsWith('$'));
           for (const c of reads) expect(input.frame.has(c), `declared read '${c}' should be in the test frame`).toBe(true);
           const full = await runOnce(def, params, input, ctx);
           const narrow = await runOnce(def, params, restrict(input, reads), ctx);
@@ -277,7 +277,7 @@ export function runContract(def: OperatorDefinition, cases: ContractCases): void
         // A declared read that the frame lacks is UNKNOWN_COLUMN.
         for (const p of cases.valid) {
           const params = prepare(p);
-          const reads = (def.reads?.(params) ?? []).filter((c) => !c.startsWith('$') && c !== cases.rowSet!.frame.key);
+          const reads = (def.reads?.(params, env) ?? []).filter((c) => !c.startsWith('$') && c !== cases.rowSet!.frame.key);
           if (reads.length === 0) continue;
           expect(await codeOf(() => runOnce(def, params, restrict(cases.rowSet!, []), ctx))).toBe('UNKNOWN_COLUMN');
           exercised++;

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Column, RowSet, RunContext } from '../engine/api.js';
+import type { CheckEnv, Column, RowSet, RunContext } from '../engine/api.js';
 import { testContext, testDataset, testRowSet, type Table } from '../engine/testing.js';
 
 export const ITEMS: readonly Record<string, unknown>[] = [
@@ -76,3 +76,17 @@ export const BENCH_SKIP_REASON = hasBench ? '' : ` (skipped: ${BENCH_DIR} not fo
 export function requireBench(): void {
   if (!hasBench) throw new Error(`the standard workload is missing: expected ${BENCH_DIR} (see ../shared/bench/README.md)`);
 }
+
+/** The result of an operator that answers synchronously (transforms may return a promise; these don't). */
+export function now<T>(v: T | Promise<T>): T {
+  if (v instanceof Promise) throw new Error('expected a synchronous result');
+  return v;
+}
+
+/** A compile-time environment for reads/writes/check in unit tests. */
+export const checkEnv: CheckEnv = {
+  itemType: 'sku_id',
+  itemsDataset: 'catalog',
+  datasetColumns: (name) => (name === 'catalog' ? catalog().columnNames : undefined),
+  resolvePath: (p) => p,
+};

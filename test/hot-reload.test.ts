@@ -62,6 +62,30 @@ describe('hot reload', () => {
     expect(still.json['version']).toBe(good.json['version']);
   });
 
+  it('never activates a half-written file: an emptied file or one still being appended to', async () => {
+    const good = await run();
+    const file = join(dir, 'my_pipeline.yaml');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, '');
+    await new Promise((r) => setTimeout(r, 1300));
+    expect((await run()).json['version']).toBe(good.json['version']);
+    // Written in two halves 30 ms apart: the cut-off first half (a valid pipeline without its
+    // operations) must never be served.
+    const cut = text.indexOf('  operations:');
+    const versions = new Set<string>();
+    await writeFile(file, text.slice(0, cut));
+    const watch = (async () => {
+      for (let i = 0; i < 40; i++) {
+        versions.add((await run()).json['version'] as string);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 30));
+    await writeFile(file, text);
+    await watch;
+    expect([...versions]).toEqual([good.json['version']]);
+  });
+
   it('an added file adds a pipeline and a removed one removes it', async () => {
     const file = join(dir, 'extra.yaml');
     await writeFile(file, 'pipeline:\n  name: extra\n  item_type: sku_id\n  initialization:\n    includes: [MatchClientSize]\n  operations: [{name: Limit, parameters: {n: 2}}]\n');

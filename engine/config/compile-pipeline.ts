@@ -210,8 +210,8 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     for (const p of checked) report(p.code ?? 'BAD_PARAMETER', pptr + p.path, `${stepCfg.name}: ${p.message}`);
     if (checked.length > 0) return undefined;
     for (const d of collectDatasetNames(params)) if (scope.datasets.has(d)) datasetsUsed.add(d);
-    const reads = (def.reads?.(params) ?? []).filter((c) => !c.startsWith('$'));
-    const writes = def.kind === 'score' ? [] : [...(def.writes?.(params) ?? [])];
+    const reads = (def.reads?.(params, stepEnv) ?? []).filter((c) => !c.startsWith('$'));
+    const writes = def.kind === 'score' ? [] : [...(def.writes?.(params, stepEnv) ?? [])];
     const step: PlanStep = {
       label: stepCfg.name,
       use: def.name,

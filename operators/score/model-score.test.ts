@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { modelScore, type ModelScoreParams } from './model-score.js';
 import { runContract } from '../contract.js';
-import { BENCH_DIR, BENCH_SKIP_REASON, ctx, requireBench, runBench } from '../testkit.js';
+import { BENCH_DIR, BENCH_SKIP_REASON, ctx, requireBench, runBench, checkEnv } from '../testkit.js';
 import type { Column } from '../../engine/api.js';
 import { testContext, testRowSet } from '../../engine/testing.js';
 
@@ -44,7 +44,7 @@ runContract(modelScore, {
 
 describe('ModelScore', () => {
   it('declares item-column features as reads, never references', () => {
-    expect(modelScore.reads!({ model: 'm.onnx', features: demoFeatures, batch_size: 4096 })).toEqual(demoFeatures.slice(0, 16));
+    expect(modelScore.reads!({ model: 'm.onnx', features: demoFeatures, batch_size: 4096 }, checkEnv)).toEqual(demoFeatures.slice(0, 16));
   });
 
   it('resolves a relative model path against the config at compile time', () => {

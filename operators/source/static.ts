@@ -47,6 +47,11 @@ export const staticSource = defineOperator<StaticParams>({
   check(params, env) {
     return missingIds(params.items, env.itemType);
   },
+  writes(params, env) {
+    const names = new Set<string>();
+    for (const it of params.items) if (isRow(it)) for (const k of Object.keys(it)) if (k !== env.itemType) names.add(k);
+    return [...names];
+  },
   run(params, ctx): SourceResult {
     const items = Array.isArray(params.items) ? params.items : [params.items];
     const bad = missingIds(items, ctx.itemType)[0];
