@@ -160,6 +160,72 @@ export interface RunContext {
   readonly signal: AbortSignal;
   /** Load (once per worker) a model by its resolved reference. */
   model(ref: ModelRef): Promise<ModelRunner>;
+  /**
+   * A table from a remote source (an upstream HTTP service, a Redis key),
+   * through the engine's cache: Redis when REDIS_URL is set, else an
+   * in-process LRU; TTL with jitter, one upstream call per key however many
+   * requests miss at once, stale-while-revalidate. The table is shared and
+   * read-only. Fails with SOURCE_FAILED after the bounded retries.
+   */
+  remote(fetch: RemoteFetch): Promise<Dataset>;
+}
+
+// ---------------------------------------------------------------- remote sources
+
+/** GET an upstream HTTP service; the body is JSON (rows, scalars, or either under `path`) or Arrow IPC. */
+export interface HttpRequestSpec {
+  readonly kind: 'http';
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Per attempt, headers and body; default 1000. */
+  readonly timeoutMs?: number;
+  /** Extra attempts after a failure (connection error, timeout, 5xx, 429); default 2. */
+  readonly retries?: number;
+  /** First backoff in ms, doubled per retry, with jitter; default 25. */
+  readonly backoffMs?: number;
+  /** Body format; default from the content type (Arrow when it says arrow, else JSON). */
+  readonly format?: 'json' | 'arrow';
+  /** Dotted path of the JSON field that holds the rows, e.g. `data.items`. */
+  readonly path?: string;
+}
+
+/** Value shapes a Redis key can hold. */
+export type RedisValueType = 'set' | 'hash' | 'list' | 'zset' | 'json' | 'arrow';
+
+/**
+ * Read a Redis key: `set`/`list` → column `value`; `hash` → `field`, `value`;
+ * `zset` → `value`, `score`; `json` → a JSON string as rows; `arrow` → an Arrow IPC blob.
+ */
+export interface RedisRequestSpec {
+  readonly kind: 'redis';
+  readonly key: string;
+  readonly type: RedisValueType;
+  /** redis://host:port/db; default the engine's REDIS_URL. */
+  readonly url?: string;
+  /** Per command; default 100. */
+  readonly timeoutMs?: number;
+  readonly retries?: number;
+  readonly backoffMs?: number;
+}
+
+export type RemoteRequest = HttpRequestSpec | RedisRequestSpec;
+
+export interface CachePolicy {
+  /** Fresh lifetime in ms (before jitter). */
+  readonly ttlMs: number;
+  /** Fraction in [0, 1): the lifetime is uniform in [ttl·(1−jitter), ttl]; default 0.1. */
+  readonly jitter?: number;
+  /** After the fresh lifetime, serve the old value while one refresh runs; default 0. */
+  readonly staleMs?: number;
+  /** After that, keep the old value as the answer when the source fails; default 0. */
+  readonly staleIfErrorMs?: number;
+}
+
+export interface RemoteFetch {
+  readonly request: RemoteRequest;
+  readonly cache: CachePolicy;
+  /** Stats bucket, e.g. the operator name. */
+  readonly source?: string;
 }
 
 export interface ModelRef {

@@ -2,7 +2,7 @@
  * Helpers for operator tests: a run context over in-memory datasets and a
  * row set over columns. Operators' tests import from here and from api.ts.
  */
-import type { Column, Dataset, ModelRef, ModelRunner, RowSet, RunContext } from './api.js';
+import type { Column, Dataset, ModelRef, ModelRunner, RemoteFetch, RowSet, RunContext } from './api.js';
 import { Table, tableFromRows } from './dataset.js';
 import { WorkFrame, allRows } from './frame.js';
 import { AirmailError } from './errors.js';
@@ -17,6 +17,8 @@ export interface TestContextOptions {
   datasets?: readonly Dataset[];
   inputs?: Record<string, unknown>;
   signal?: AbortSignal;
+  /** The remote facility (e.g. `inlineRemote(broker)` from engine/remote); default: fails with SOURCE_FAILED. */
+  remote?: (fetch: RemoteFetch, signal: AbortSignal) => Promise<Dataset>;
 }
 
 export function testContext(opts: TestContextOptions = {}): RunContext {
@@ -33,6 +35,10 @@ export function testContext(opts: TestContextOptions = {}): RunContext {
     },
     model(ref: ModelRef): Promise<ModelRunner> {
       return loadOnnxModel(ref);
+    },
+    remote(fetch: RemoteFetch): Promise<Dataset> {
+      if (opts.remote) return opts.remote(fetch, this.signal);
+      return Promise.reject(new AirmailError('SOURCE_FAILED', 'no remote facility in this test context'));
     },
   };
 }
