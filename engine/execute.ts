@@ -5,7 +5,7 @@
  * concrete operator.
  */
 import type { Column, Dataset, ModelRef, ModelRunner, OperatorDefinition, RemoteFetch, RowSet, RunContext, Scalar, SourceResult } from './api.js';
-import { gather, gatherOrNull, isNumeric, valueAt } from './api.js';
+import { gather, isNumeric, valueAt } from './api.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { WorkFrame } from './frame.js';
 import { setAt } from './config/refs.js';
@@ -142,19 +142,17 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
         : `excludes ${plan.excludes.map((s) => s.label).join(', ')} removed all ${total} included items`);
     }
     const wf = frame.frame;
-    if (plan.itemsDataset) {
-      const ds = ctx.dataset(plan.itemsDataset);
-      wf.attachItems(ds, ds.key ?? plan.itemType);
-    }
 
-    // Columns a step reads that no step wrote come from the items dataset, for the live rows only.
     const hydrate = (cols: readonly string[]): void => {
       const missing = cols.filter((c) => !wf.has(c));
       if (missing.length === 0) return;
-      const items = wf.items();
-      if (!items) throw new AirmailError('UNKNOWN_COLUMN', `column '${missing[0]}' is not in the frame and the pipeline has no items dataset`);
-      const at = items.rowsOf(rows);
-      for (const c of missing) wf.hydrateFromItems(c, rows, gatherOrNull(items.dataset.column(c), at));
+      if (!plan.itemsDataset) throw new AirmailError('UNKNOWN_COLUMN', `column '${missing[0]}' is not in the frame and the pipeline has no items dataset`);
+      const ds = ctx.dataset(plan.itemsDataset);
+      const keyCol = ds.key ?? plan.itemType;
+      const ids = wf.column(plan.itemType);
+      const at = new Int32Array(rows.length);
+      for (let k = 0; k < rows.length; k++) at[k] = ds.findRow(keyCol, valueAt(ids, rows[k]!));
+      for (const c of missing) wf.scatter(c, rows, gatherOrNull(ds.column(c), at));
     };
 
     const runStep = async (s: PlanStep, phase: 'score' | 'operation'): Promise<void> => {
@@ -203,6 +201,24 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     }
     throw e;
   }
+}
+
+function gatherOrNull(col: Column, at: Int32Array): Column {
+  const safe = new Int32Array(at.length);
+  let missing = false;
+  for (let k = 0; k < at.length; k++) {
+    if (at[k]! < 0) missing = true;
+    safe[k] = at[k]! < 0 ? 0 : at[k]!;
+  }
+  const out = gather(col, safe);
+  if (!missing) return out;
+  for (let k = 0; k < at.length; k++) {
+    if (at[k]! >= 0) continue;
+    if (isNumeric(out)) out[k] = out instanceof Int32Array ? 0 : NaN;
+    else if (out.kind === 'dict') out.codes[k] = -1;
+    else (out.values as (string | null)[])[k] = null;
+  }
+  return out;
 }
 
 function combineScores(wf: WorkFrame, rows: Int32Array, scorers: readonly PlanStep[]): void {
