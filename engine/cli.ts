@@ -10,6 +10,7 @@ import { loadConfigSet } from './config/load.js';
 import { Engine } from './engine.js';
 import { asAirmailError, formatDiagnostic } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
+import { registryCli } from './registry/cli.js';
 
 export interface Builtins {
   readonly operators: readonly OperatorDefinition[];
@@ -23,6 +24,9 @@ const USAGE = `usage:
   airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL]
   airmail validate FILE...
   airmail run PIPELINE [--configs DIR] --input key=value ...
+  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE] [--registry URL|DIR]
+  airmail registry serve --root DIR [--port N] [--host H]
+  airmail registry query|resolve|alias|metrics ... [--registry URL|DIR]
 `;
 
 export async function main(argv: readonly string[], builtins: Builtins): Promise<number> {
@@ -34,6 +38,9 @@ export async function main(argv: readonly string[], builtins: Builtins): Promise
       return validateCmd(rest, builtins);
     case 'run':
       return runCmd(rest, builtins);
+    case 'publish':
+    case 'registry':
+      return registryCli(argv);
     case undefined:
     case 'help':
     case '--help':
