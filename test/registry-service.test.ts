@@ -189,7 +189,7 @@ describe('RegistryClient', () => {
     w.close();
     await w.closed;
     await c.close();
-    await new Promise<void>((r) => { server.closeAllConnections?.(); server.close(() => r()); });
+    await new Promise<void>((r) => { (server as { closeAllConnections?: () => void }).closeAllConnections?.(); server.close(() => r()); });
   });
 });
 
