@@ -13,6 +13,8 @@ import { describeErrors, newAjv, type Problem } from './config/validators.js';
 import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
+import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
+import { inlineRemote } from './remote/client.js';
 
 export interface EngineOptions {
   readonly configs: string;
@@ -25,6 +27,8 @@ export interface EngineOptions {
   readonly watch?: boolean;
   /** Default request deadline in ms. */
   readonly deadlineMs?: number;
+  /** Remote sources and their cache; default: Redis at REDIS_URL when set, else in-process only. */
+  readonly remote?: RemoteOptions;
 }
 
 export interface PipelineResponse {
@@ -53,6 +57,8 @@ const validateConfigFile = newAjv({ useDefaults: false }).compile(CONFIG_FILE_SC
 export class Engine {
   readonly store: ConfigStore;
   readonly runner: Runner;
+  /** Where remote sources are fetched and cached (main thread; workers ask it over a channel). */
+  readonly remote: RemoteBroker;
   private readonly defaultDeadline: number;
   private readonly inputValidators = new WeakMap<CompiledPipeline, { strict: ValidateFunction; query: ValidateFunction }>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
@@ -62,7 +68,9 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.opts = opts;
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])));
-    this.runner = opts.threads === 0 ? new InlineRunner() : new PoolRunner({ operatorModules: opts.operatorModules, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}) });
+    const redisUrl = process.env['REDIS_URL'];
+    this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
+    this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}) });
     this.defaultDeadline = opts.deadlineMs ?? 10_000;
   }
 
@@ -75,6 +83,7 @@ export class Engine {
   async close(): Promise<void> {
     await this.store.close();
     await this.runner.close();
+    await this.remote.close();
   }
 
   get snapshot(): Snapshot {

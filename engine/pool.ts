@@ -11,6 +11,7 @@ import type { Snapshot } from './config/load.js';
 import { AirmailError, fromWire } from './errors.js';
 import { execute, type ExecOutput } from './execute.js';
 import { loadOnnxModel } from './onnx.js';
+import type { Dataset, RemoteFetch } from './api.js';
 import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
 
 export interface RunRequest {
@@ -31,9 +32,11 @@ export interface Runner {
 
 export class InlineRunner implements Runner {
   readonly threads = 0;
+  /** Remote sources, answered in this thread (see engine/remote). */
+  constructor(private readonly remote?: (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset>) {}
   async run(req: RunRequest): Promise<ExecOutput> {
     const signal = req.signal ?? (req.deadline ? AbortSignal.timeout(Math.max(1, req.deadline - Date.now())) : undefined);
-    return execute(req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadOnnxModel }, req.inputs, {
+    return execute(req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadOnnxModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
       ...(signal ? { signal } : {}),
       trace: req.trace === true,
     });
@@ -49,6 +52,8 @@ export interface PoolOptions {
   readonly threads?: number;
   /** Tasks that may wait for a worker (default 64 per thread). */
   readonly maxQueue?: number;
+  /** BroadcastChannel of the engine's remote broker (engine/remote/broker.ts); workers ask it for remote tables. */
+  readonly remoteChannel?: string;
   /** Modules that define the built-in operators, imported by every worker. */
   readonly operatorModules: readonly string[];
 }
@@ -69,7 +74,7 @@ export class PoolRunner implements Runner {
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
     };
-    const workerData = { operatorModules: [...opts.operatorModules] };
+    const workerData = { operatorModules: [...opts.operatorModules], ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
       ? new Piscina({ ...common, filename: new URL('./workers/ts-bootstrap.mjs', import.meta.url).href, workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
       : new Piscina({ ...common, filename: new URL('./workers/exec-worker.js', import.meta.url).href, workerData });

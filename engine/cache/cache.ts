@@ -111,6 +111,8 @@ export interface Cache {
   get<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>, signal?: AbortSignal): Promise<T>;
   /** Drop key from this instance's L1 and from Redis. */
   delete(key: string): Promise<void>;
+  /** The L1 deadlines of key (fresh until, then stale-servable until), without touching recency. */
+  deadlines(key: string): { readonly freshUntil: number; readonly staleUntil: number } | undefined;
   stats(): CacheStats;
   readonly redis: RedisStore | undefined;
   /** Close the Redis store when this cache created it. Safe to call twice. */
@@ -223,6 +225,11 @@ class TieredCache implements Cache {
   async delete(key: string): Promise<void> {
     this.#lru.delete(key);
     await this.redis?.delete(key);
+  }
+
+  deadlines(key: string): { readonly freshUntil: number; readonly staleUntil: number } | undefined {
+    const e = this.#lru.peek(key, this.#now());
+    return e === undefined ? undefined : { freshUntil: e.freshUntil, staleUntil: e.value.staleUntil };
   }
 
   stats(): CacheStats {

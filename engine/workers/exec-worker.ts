@@ -10,6 +10,7 @@ import { asAirmailError, toWire } from '../errors.js';
 import { execute, type ExecEnv } from '../execute.js';
 import { loadOnnxModel } from '../onnx.js';
 import { importOperatorModule } from '../config/load.js';
+import { RemoteClient } from '../remote/client.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
 import type { Plan } from '../config/plan.js';
 
@@ -29,6 +30,10 @@ async function ensureModules(urls: readonly string[]): Promise<void> {
 
 const initial = (workerData as { operatorModules?: string[] } | undefined)?.operatorModules ?? [];
 await ensureModules(initial);
+// Remote sources are fetched by the main thread's broker (one cache, one flight per key for all workers).
+const remoteChannel = (workerData as { remoteChannel?: string } | undefined)?.remoteChannel;
+const remoteClient = remoteChannel ? new RemoteClient(remoteChannel) : undefined;
+const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal) => remoteClient.fetch(f, signal) } : {};
 
 function moveObject<T extends object>(value: T, buffers: ArrayBuffer[]): T {
   return move({
@@ -55,7 +60,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
       }
       datasets.set(handle.name, t);
     }
-    entry = { plan: task.load.plan, env: { datasets, operators, model: loadOnnxModel } };
+    entry = { plan: task.load.plan, env: { datasets, operators, model: loadOnnxModel, ...remote } };
     versions.set(task.version, entry);
     if (versions.size > MAX_VERSIONS) {
       versions.delete(versions.keys().next().value as string);

@@ -1,0 +1,152 @@
+/**
+ * Remote fetches run on the main thread, in one broker per engine.
+ *
+ * Why not in the workers: the executor's workers are separate isolates, so a
+ * per-worker cache would make N workers missing one key N upstream calls, and
+ * N sets of upstream connections. Here every miss of the process meets in one
+ * Cache (one flight per key, so N concurrent misses are one upstream call), one
+ * undici Pool per origin and one Redis client. Across replicas the Redis L2
+ * (REDIS_URL) shares the values, and `lockMs` can coalesce misses there too.
+ * The main thread only waits on sockets; decoding happens once per miss.
+ *
+ * Workers reach the broker over a BroadcastChannel (no piscina plumbing) and
+ * keep what they got in their own small front cache (client.ts) under the
+ * broker's deadlines, so a warm request never leaves its worker. Tables live
+ * in SharedArrayBuffers: posting one to a worker shares it, never copies it.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import type { RemoteFetch } from '../api.js';
+import { createCache, type Cache, type CacheStats } from '../cache/cache.js';
+import type { LruOptions } from '../cache/lru.js';
+import type { DatasetHandle } from '../dataset.js';
+import { asAirmailError, toWire, type WireError } from '../errors.js';
+import { tableBytes, tableCodec } from './codec.js';
+import { HttpFetcher, type HttpFetcherOptions, type HttpFetchStats } from './http-fetcher.js';
+import { remoteKey } from './key.js';
+import { RedisFetcher } from './redis-fetcher.js';
+
+export interface RemoteOptions {
+  /** Cache L2 for HTTP sources and the default Redis of Redis sources. */
+  readonly redisUrl?: string;
+  /** Bound on each cache command; a slower Redis is a miss. Default 25 ms. */
+  readonly commandTimeoutMs?: number;
+  /** The in-process cache (L1, or the whole cache without Redis); default 1,000 entries, 256 MiB. */
+  readonly lru?: LruOptions;
+  /** Cross-replica miss lock in ms (0: coalesce within this process only). */
+  readonly lockMs?: number;
+  readonly http?: HttpFetcherOptions;
+}
+
+/** A table with the deadlines the worker front cache keeps it under. */
+export interface RemoteReply {
+  readonly handle: DatasetHandle;
+  readonly freshUntil: number;
+  readonly staleUntil: number;
+}
+
+export interface RemoteStats {
+  /** Remote caches: `shared` (HTTP; Redis L2 when configured) and `local` (Redis sources: in-process only). */
+  readonly shared: CacheStats;
+  readonly local: CacheStats;
+  readonly http: HttpFetchStats;
+}
+
+export type BrokerRequest = { readonly id: number; readonly from: number; readonly fetch: RemoteFetch };
+export type BrokerReply =
+  | { readonly id: number; readonly ok: true; readonly reply: RemoteReply }
+  | { readonly id: number; readonly ok: false; readonly error: WireError };
+
+const DEFAULT_LRU: LruOptions = { maxEntries: 1000, maxBytes: 256 * 1024 * 1024 };
+
+export class RemoteBroker {
+  /** Name of the request channel; reply channels are `${channel}:${threadId}`. */
+  readonly channel = `airmail-remote:${randomUUID()}`;
+  readonly #shared: Cache;
+  readonly #local: Cache;
+  readonly #http: HttpFetcher;
+  readonly #redis: RedisFetcher;
+  #requests: BroadcastChannel | undefined;
+  readonly #replies = new Map<number, BroadcastChannel>();
+  #closed = false;
+
+  constructor(opts: RemoteOptions = {}) {
+    const lru = opts.lru ?? DEFAULT_LRU;
+    this.#shared = createCache({
+      lru,
+      ...(opts.redisUrl ? { redisUrl: opts.redisUrl, keyPrefix: 'airmail:remote:' } : {}),
+      ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
+      ...(opts.lockMs ? { lockMs: opts.lockMs } : {}),
+    });
+    // Redis-held sources are not cached back into Redis: that would only add a round trip.
+    this.#local = createCache({ lru });
+    this.#http = new HttpFetcher(opts.http);
+    this.#redis = new RedisFetcher(opts.redisUrl ? { defaultUrl: opts.redisUrl } : {});
+  }
+
+  /** Serve workers on `channel`. Idempotent; the channel never keeps the process alive. */
+  listen(): this {
+    if (this.#requests || this.#closed) return this;
+    const ch = new BroadcastChannel(this.channel);
+    ch.unref();
+    ch.onmessage = (ev: unknown) => void this.#serve((ev as { data: BrokerRequest }).data);
+    this.#requests = ch;
+    return this;
+  }
+
+  /** The table for `f`, through the cache; SOURCE_FAILED once the source and every fallback failed. */
+  async fetch(f: RemoteFetch, signal?: AbortSignal): Promise<RemoteReply> {
+    const key = remoteKey(f.request);
+    const cache = f.request.kind === 'http' ? this.#shared : this.#local;
+    const source = f.source ?? key;
+    const handle = await cache.get<DatasetHandle>(
+      key,
+      async (s) => {
+        const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s) : await this.#redis.fetch(f.request, source, s);
+        return t.handle;
+      },
+      {
+        ttlMs: f.cache.ttlMs,
+        ...(f.cache.jitter !== undefined ? { jitter: f.cache.jitter } : {}),
+        ...(f.cache.staleMs !== undefined ? { staleMs: f.cache.staleMs } : {}),
+        ...(f.cache.staleIfErrorMs !== undefined ? { staleIfErrorMs: f.cache.staleIfErrorMs } : {}),
+        source,
+        codec: tableCodec,
+        sizeOf: tableBytes,
+      },
+      signal,
+    );
+    const d = cache.deadlines(key);
+    return { handle, freshUntil: d?.freshUntil ?? 0, staleUntil: d?.staleUntil ?? 0 };
+  }
+
+  stats(): RemoteStats {
+    return { shared: this.#shared.stats(), local: this.#local.stats(), http: this.#http.stats() };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#requests?.close();
+    for (const ch of this.#replies.values()) ch.close();
+    this.#replies.clear();
+    await Promise.all([this.#shared.close(), this.#local.close(), this.#http.close(), this.#redis.close()]);
+  }
+
+  async #serve(req: BrokerRequest): Promise<void> {
+    let msg: BrokerReply;
+    try {
+      msg = { id: req.id, ok: true, reply: await this.fetch(req.fetch) };
+    } catch (err) {
+      msg = { id: req.id, ok: false, error: toWire(asAirmailError(err, 'SOURCE_FAILED')) };
+    }
+    if (this.#closed) return;
+    let ch = this.#replies.get(req.from);
+    if (!ch) {
+      ch = new BroadcastChannel(`${this.channel}:${req.from}`);
+      ch.unref();
+      this.#replies.set(req.from, ch);
+    }
+    ch.postMessage(msg);
+  }
+}

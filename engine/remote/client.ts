@@ -1,0 +1,125 @@
+/**
+ * The worker side of remote sources: a small front cache of tables under the
+ * deadlines the broker gave them, and a channel to the broker for the rest.
+ *
+ *   fresh in front   → the table, no message.
+ *   stale in front   → the table now; one refresh request to the broker per
+ *                      key at a time (the broker coalesces across workers).
+ *   absent / expired → ask the broker; concurrent asks of this worker for one
+ *                      key share a message.
+ *
+ * `inlineRemote(broker)` is the same front wired straight to a broker, for
+ * the inline runner and for tests.
+ */
+import { BroadcastChannel, threadId } from 'node:worker_threads';
+import type { Dataset, RemoteFetch } from '../api.js';
+import { raceAbort } from '../cache/abort.js';
+import { Lru } from '../cache/lru.js';
+import { Table } from '../dataset.js';
+import { AirmailError, fromWire } from '../errors.js';
+import type { BrokerReply, BrokerRequest, RemoteBroker, RemoteReply } from './broker.js';
+import { remoteKey } from './key.js';
+
+/** How long a worker waits on the broker before giving up (the request deadline usually fires first). */
+const BROKER_TIMEOUT_MS = 30_000;
+
+type Load = (f: RemoteFetch) => Promise<RemoteReply>;
+
+export class RemoteFront {
+  readonly #front: Lru<Table>;
+  readonly #load: Load;
+  readonly #pending = new Map<string, Promise<Table>>();
+  readonly #now: () => number;
+
+  constructor(load: Load, opts: { maxEntries?: number; now?: () => number } = {}) {
+    this.#load = load;
+    this.#front = new Lru<Table>({ maxEntries: opts.maxEntries ?? 256 });
+    this.#now = opts.now ?? Date.now;
+  }
+
+  fetch(f: RemoteFetch, signal?: AbortSignal): Promise<Dataset> {
+    const key = remoteKey(f.request);
+    const now = this.#now();
+    const e = this.#front.get(key, now);
+    if (e !== undefined) {
+      if (now >= e.freshUntil && !this.#pending.has(key)) this.#ask(key, f).catch(() => undefined); // stale: refresh behind
+      return Promise.resolve(e.value);
+    }
+    return raceAbort(this.#pending.get(key) ?? this.#ask(key, f), signal, `remote ${key}`);
+  }
+
+  #ask(key: string, f: RemoteFetch): Promise<Table> {
+    const p = this.#load(f).then(
+      (r) => {
+        const t = new Table(r.handle);
+        if (r.staleUntil > this.#now()) this.#front.set(key, t, r.freshUntil, r.staleUntil);
+        return t;
+      },
+    ).finally(() => {
+      if (this.#pending.get(key) === p) this.#pending.delete(key);
+    });
+    this.#pending.set(key, p);
+    return p;
+  }
+}
+
+/** A worker's client of the broker listening on `channel`. */
+export class RemoteClient {
+  readonly #requests: BroadcastChannel;
+  readonly #replies: BroadcastChannel;
+  readonly #waiting = new Map<number, { resolve: (r: RemoteReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #front: RemoteFront;
+  #seq = 0;
+
+  constructor(channel: string) {
+    this.#requests = new BroadcastChannel(channel);
+    this.#requests.unref();
+    this.#replies = new BroadcastChannel(`${channel}:${threadId}`);
+    this.#replies.unref();
+    this.#replies.onmessage = (ev: unknown) => this.#onReply((ev as { data: BrokerReply }).data);
+    this.#front = new RemoteFront((f) => this.#send(f));
+  }
+
+  fetch(f: RemoteFetch, signal?: AbortSignal): Promise<Dataset> {
+    return this.#front.fetch(f, signal);
+  }
+
+  close(): void {
+    this.#requests.close();
+    this.#replies.close();
+    for (const w of this.#waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(new AirmailError('SOURCE_FAILED', 'the remote client closed'));
+    }
+    this.#waiting.clear();
+  }
+
+  #send(f: RemoteFetch): Promise<RemoteReply> {
+    const id = ++this.#seq;
+    return new Promise<RemoteReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new AirmailError('SOURCE_FAILED', `the remote broker did not answer within ${BROKER_TIMEOUT_MS} ms`));
+      }, BROKER_TIMEOUT_MS);
+      timer.unref();
+      this.#waiting.set(id, { resolve, reject, timer });
+      const msg: BrokerRequest = { id, from: threadId, fetch: f };
+      this.#requests.postMessage(msg);
+    });
+  }
+
+  #onReply(msg: BrokerReply): void {
+    const w = this.#waiting.get(msg.id);
+    if (!w) return;
+    this.#waiting.delete(msg.id);
+    clearTimeout(w.timer);
+    if (msg.ok) w.resolve(msg.reply);
+    else w.reject(fromWire(msg.error));
+  }
+}
+
+/** The front wired straight to a broker in this thread (inline runner, tests). */
+export function inlineRemote(broker: RemoteBroker): (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset> {
+  const front = new RemoteFront((f) => broker.fetch(f));
+  return (f, signal) => front.fetch(f, signal);
+}

@@ -1,0 +1,28 @@
+/**
+ * The cache key of a remote request: what it asks for, not how patiently.
+ * Timeouts and retry counts do not change the answer, so they are left out;
+ * headers are in (they may select a tenant), hashed so secrets never become
+ * Redis key names.
+ */
+import { createHash } from 'node:crypto';
+import type { RemoteRequest } from '../api.js';
+
+export function remoteKey(r: RemoteRequest): string {
+  if (r.kind === 'http') {
+    const h = r.headers && Object.keys(r.headers).length > 0
+      ? `#${createHash('sha256').update(JSON.stringify(Object.entries(r.headers).sort(([a], [b]) => a.localeCompare(b)))).digest('hex').slice(0, 16)}`
+      : '';
+    return `http:${r.format ?? ''}:${r.path ?? ''}:${r.url}${h}`;
+  }
+  return `redis:${r.url ? hostOf(r.url) : ''}:${r.type}:${r.key}`;
+}
+
+/** host:port/db of a Redis URL, without credentials. */
+function hostOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return createHash('sha256').update(url).digest('hex').slice(0, 16);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Read a Redis key as a table: SMEMBERS, HGETALL, LRANGE, ZRANGE WITHSCORES,
+ * GET (JSON or an Arrow IPC blob). One client per URL, with the safe options
+ * of the cache store (no offline queue, no replays): a command either answers
+ * within its timeout or counts as a failed attempt, and after the bounded
+ * retries the source fails with SOURCE_FAILED.
+ */
+import { Redis } from 'ioredis';
+import type { RedisRequestSpec } from '../api.js';
+import { raceAbort } from '../cache/abort.js';
+import { safeRedisOptions } from '../cache/redis-store.js';
+import type { Table } from '../dataset.js';
+import { AirmailError } from '../errors.js';
+import { tableFromRedis } from './decode.js';
+import { AttemptError, withRetries } from './retry.js';
+
+export const REDIS_SOURCE_DEFAULTS = { timeoutMs: 100, retries: 2, backoffMs: 25 } as const;
+
+export class RedisFetcher {
+  readonly #clients = new Map<string, Redis>();
+  readonly #defaultUrl: string | undefined;
+  #closed = false;
+
+  constructor(opts: { readonly defaultUrl?: string } = {}) {
+    this.#defaultUrl = opts.defaultUrl;
+  }
+
+  async fetch(spec: RedisRequestSpec, name: string, signal?: AbortSignal): Promise<Table> {
+    const url = spec.url ?? this.#defaultUrl;
+    if (!url) throw new AirmailError('SOURCE_FAILED', `Redis key '${spec.key}': no Redis URL (set REDIS_URL or the source's url)`);
+    if (this.#closed) throw new AirmailError('SOURCE_FAILED', 'the Redis fetcher is closed');
+    const client = this.#client(url);
+    const timeoutMs = spec.timeoutMs ?? REDIS_SOURCE_DEFAULTS.timeoutMs;
+    const what = `Redis ${spec.type} '${spec.key}'`;
+    try {
+      const { value } = await withRetries(
+        async () => {
+          const reply = await this.#command(client, spec, timeoutMs, signal);
+          try {
+            return tableFromRedis(name, spec.type, reply);
+          } catch (err) {
+            throw new AttemptError((err as Error).message, false);
+          }
+        },
+        { retries: spec.retries ?? REDIS_SOURCE_DEFAULTS.retries, backoffMs: spec.backoffMs ?? REDIS_SOURCE_DEFAULTS.backoffMs, ...(signal ? { signal } : {}) },
+      );
+      return value;
+    } catch (err) {
+      if (signal?.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `${what} aborted: the request deadline passed`);
+      throw new AirmailError('SOURCE_FAILED', `${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async #command(client: Redis, spec: RedisRequestSpec, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    try {
+      if (client.status !== 'ready') await raceAbort(waitReady(client), bound);
+      const k = spec.key;
+      const p: Promise<unknown> =
+        spec.type === 'set' ? client.smembers(k)
+        : spec.type === 'hash' ? client.hgetall(k)
+        : spec.type === 'list' ? client.lrange(k, 0, -1)
+        : spec.type === 'zset' ? client.zrange(k, '0', '-1', 'WITHSCORES')
+        : client.getBuffer(k);
+      return await raceAbort(p, bound);
+    } catch (err) {
+      if (timeout.aborted) throw new AttemptError(`no answer within ${timeoutMs} ms`, true, { cause: err });
+      if (/WRONGTYPE/.test((err as Error).message)) throw new AttemptError((err as Error).message, false);
+      throw new AttemptError((err as Error).message, true, { cause: err });
+    }
+  }
+
+  #client(url: string): Redis {
+    let c = this.#clients.get(url);
+    if (!c) {
+      c = new Redis(url, safeRedisOptions());
+      c.on('error', () => undefined);
+      c.connect().catch(() => undefined);
+      this.#clients.set(url, c);
+    }
+    return c;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#clients.values()) c.disconnect(false);
+    this.#clients.clear();
+  }
+}
+
+function waitReady(client: Redis): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (client.status === 'ready') return resolve();
+    if (client.status === 'end') return reject(new Error('connection closed'));
+    const onReady = (): void => {
+      client.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = (): void => {
+      client.off('ready', onReady);
+      reject(new Error('connection closed'));
+    };
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+  });
+}
