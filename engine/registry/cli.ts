@@ -169,7 +169,7 @@ export async function registryCli(argv: readonly string[], io: CliIo = defaultIo
     if (cmd === 'registry' && (sub === 'query' || sub === 'resolve' || sub === 'alias' || sub === 'metrics')) return await readCommand(sub, rest, io);
     throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ') || '(none)'}`);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
       io.err(`${(err as Error).message}\n${USAGE}`);
       return 2;
     }

@@ -130,7 +130,9 @@ async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTab
       return { inputs, outputs: req.outputs };
     }
     const rows = Math.min(CHECK_ROWS, sample.rows);
-    const result = await fn.predict(sampleColumns(sample, inputs.map((c) => c.name), rows), rows);
+    const result = await fn.predict(sampleColumns(sample, inputs.map((c) => c.name), rows), rows).catch((err: Error) => {
+      throw new RegistryError('MODEL_LOAD_FAILED', `the js function fails on its sample: ${err.message}`);
+    });
     const problems = Object.entries(result).filter(([, v]) => !v || typeof v !== 'object' || v.length !== rows).map(([k]) => `output '${k}' does not have ${rows} values`);
     for (const o of req.outputs ?? []) if (!(o.name in result)) problems.push(`declared output '${o.name}' is not returned`);
     if (!Object.keys(result).length) problems.push('predict returned no columns');
