@@ -29,6 +29,10 @@ export interface EngineOptions {
   readonly deadlineMs?: number;
   /** Remote sources and their cache; default: Redis at REDIS_URL when set, else in-process only. */
   readonly remote?: RemoteOptions;
+  /** Heap limit of each worker in MiB (see PoolOptions.workerHeapMb). */
+  readonly workerHeapMb?: number;
+  /** How long a worker may overrun a deadline before it is stopped (see PoolOptions.watchdogGraceMs). */
+  readonly watchdogGraceMs?: number;
 }
 
 export interface PipelineResponse {
@@ -70,7 +74,7 @@ export class Engine {
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])));
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
-    this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}) });
+    this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}) });
     this.defaultDeadline = opts.deadlineMs ?? 10_000;
   }
 

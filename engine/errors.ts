@@ -31,6 +31,7 @@ export const ERRORS = {
   SOURCE_FAILED: { status: 200, summary: 'A source failed; the response has error: true and names it.' },
   OPERATOR_FAILED: { status: 500, summary: 'An operator raised an error while running.' },
   MODEL_FAILED: { status: 500, summary: 'A model failed while scoring.' },
+  WORKER_FAILED: { status: 500, summary: 'The worker running the request exited or ran out of heap; only this request failed and the worker was replaced.' },
   INTERNAL: { status: 500, summary: 'An unexpected engine error.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -9,10 +9,12 @@ import type { OperatorDefinition } from './api.js';
 import type { CompiledPipeline } from './config/compile-pipeline.js';
 import type { Snapshot } from './config/load.js';
 import { AirmailError, fromWire } from './errors.js';
-import { execute, type ExecOutput } from './execute.js';
+import type { ExecOutput } from './execute.js';
 import { loadOnnxModel } from './onnx.js';
 import type { Dataset, RemoteFetch } from './api.js';
 import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
+import { attachReport, executeObserved } from './observe/collect.js';
+import type { ObserveSpec } from './observe/types.js';
 
 export interface RunRequest {
   readonly pipeline: CompiledPipeline;
@@ -21,6 +23,8 @@ export interface RunRequest {
   readonly deadline?: number;
   readonly trace?: boolean;
   readonly signal?: AbortSignal;
+  /** What to observe; the report comes back in `out.observed` (see observe/). */
+  readonly observe?: ObserveSpec;
 }
 
 export interface Runner {
@@ -36,7 +40,7 @@ export class InlineRunner implements Runner {
   constructor(private readonly remote?: (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset>) {}
   async run(req: RunRequest): Promise<ExecOutput> {
     const signal = req.signal ?? (req.deadline ? AbortSignal.timeout(Math.max(1, req.deadline - Date.now())) : undefined);
-    return execute(req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadOnnxModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
+    return executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadOnnxModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
       ...(signal ? { signal } : {}),
       trace: req.trace === true,
     });
@@ -56,6 +60,10 @@ export interface PoolOptions {
   readonly remoteChannel?: string;
   /** Modules that define the built-in operators, imported by every worker. */
   readonly operatorModules: readonly string[];
+  /** Old-generation heap limit of each worker in MiB: a runaway operator kills its worker, not the process (default 1024). */
+  readonly workerHeapMb?: number;
+  /** How long past a request's deadline a worker may keep running before it is stopped (default 250 ms). */
+  readonly watchdogGraceMs?: number;
 }
 
 const IS_TS = import.meta.url.endsWith('.ts');
@@ -64,20 +72,30 @@ export class PoolRunner implements Runner {
   readonly threads: number;
   private readonly pool: Piscina;
   private readonly loads = new WeakMap<CompiledPipeline, WorkerLoad>();
+  private readonly graceMs: number;
+  /** Workers lost to a crash, exit or watchdog stop (each was replaced). */
+  workerFailures = 0;
 
   constructor(opts: PoolOptions) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
+    this.graceMs = opts.watchdogGraceMs ?? 250;
     const common = {
       minThreads: this.threads,
       maxThreads: this.threads,
       maxQueue: opts.maxQueue ?? this.threads * 64,
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
+      resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024 },
     };
     const workerData = { operatorModules: [...opts.operatorModules], ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
       ? new Piscina({ ...common, filename: new URL('./workers/ts-bootstrap.mjs', import.meta.url).href, workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
       : new Piscina({ ...common, filename: new URL('./workers/exec-worker.js', import.meta.url).href, workerData });
+    // A worker that dies with no task (e.g. a timer an operator left behind throws) must not take the process down.
+    this.pool.on('error', (err: unknown) => {
+      this.workerFailures++;
+      process.emitWarning(`a pool worker failed outside a task and was replaced: ${(err as Error)?.message ?? String(err)}`, { code: 'AIRMAIL_WORKER_FAILED' });
+    });
   }
 
   private loadFor(p: CompiledPipeline, s: Snapshot): WorkerLoad {
@@ -96,26 +114,46 @@ export class PoolRunner implements Runner {
       inputs: req.inputs,
       ...(req.deadline ? { deadline: req.deadline } : {}),
       ...(req.trace ? { trace: true } : {}),
+      ...(req.observe ? { observe: req.observe } : {}),
     };
-    let reply = await this.submit(base, req.signal);
-    if (reply.kind === 'need') reply = await this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, req.signal);
-    if (reply.kind === 'error') throw fromWire(reply.error);
-    if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
-    return reply.out;
+    // The watchdog: past the deadline (plus a grace for the worker to stop by itself) the task
+    // leaves the queue, or its worker is stopped (a runaway operator) and replaced by piscina.
+    const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal) : undefined;
+    const signal = watchdog?.signal ?? req.signal;
+    try {
+      let reply = await this.submit(base, signal);
+      if (reply.kind === 'need') reply = await this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal);
+      if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
+      if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
+      return reply.out;
+    } finally {
+      watchdog?.dispose();
+    }
   }
 
   private async submit(task: ExecTask, signal: AbortSignal | undefined): Promise<ExecReply> {
-    if (this.pool.queueSize >= this.pool.options.maxQueue) {
-      throw new AirmailError('OVERLOADED', `the worker queue is full (${this.pool.queueSize} waiting)`);
-    }
+    if (this.pool.queueSize >= this.pool.options.maxQueue) throw this.overloaded();
     try {
       return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
-      if (/queue is at limit/i.test(msg)) throw new AirmailError('OVERLOADED', `the worker queue is full (${this.pool.queueSize} waiting)`);
-      if ((err as Error).name === 'AbortError') throw new AirmailError('DEADLINE_EXCEEDED', 'the request was aborted before it finished');
-      throw new AirmailError('INTERNAL', `worker failed: ${msg}`, { cause: err });
+      if (/queue is at limit/i.test(msg)) throw this.overloaded();
+      if ((err as Error).name === 'AbortError') {
+        const reason: unknown = signal?.reason;
+        if (reason instanceof AirmailError) throw reason;
+        throw new AirmailError('DEADLINE_EXCEEDED', 'the request was aborted before it finished');
+      }
+      this.workerFailures++;
+      throw workerLost(err);
     }
+  }
+
+  /** OVERLOADED with `retryAfterMs`: about the time the queue ahead takes to drain (10 ms to 5 s). */
+  private overloaded(): AirmailError {
+    const mean = this.pool.histogram.runTime.mean;
+    const perTask = Number.isFinite(mean) && mean > 0 ? mean : 10;
+    const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(((this.pool.queueSize + 1) * perTask) / this.threads)));
+    return new AirmailError('OVERLOADED', `the worker queue is full (${this.pool.queueSize} waiting)`, { details: { retryAfterMs } });
   }
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {
@@ -125,6 +163,33 @@ export class PoolRunner implements Runner {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** Aborts at `deadline + graceMs` (or when `outer` aborts); dispose() clears the timer. */
+function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const timer = setTimeout(() => {
+    ac.abort(new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
+  }, Math.max(0, deadline - Date.now() + graceMs));
+  const onOuter = (): void => ac.abort(outer!.reason);
+  if (outer?.aborted) onOuter();
+  else outer?.addEventListener('abort', onOuter, { once: true });
+  return {
+    signal: ac.signal,
+    dispose() {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuter);
+    },
+  };
+}
+
+/** A worker died under a task (process.exit, out of heap, native crash): only that request fails. */
+function workerLost(err: unknown): AirmailError {
+  const e = err as { message?: string; code?: string };
+  const oom = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
+  return new AirmailError('WORKER_FAILED', oom
+    ? 'the worker ran out of heap while running this request; it was replaced'
+    : `the worker running this request exited (${e.message ?? String(err)}); it was replaced`, { cause: err });
 }
 
 const ids = new WeakMap<object, number>();

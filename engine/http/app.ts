@@ -40,8 +40,10 @@ export function sendError(c: Context, err: unknown, extra: Partial<PipelineRespo
   const e = asAirmailError(err);
   const status = e.status === 200 ? 500 : e.status;
   if (e.code === 'OVERLOADED' || e.code === 'NOT_READY') {
-    c.header('Retry-After', '1');
-    c.header('Retry-After-Ms', '100');
+    // Retry-After is whole seconds (RFC 9110, at least 1); Retry-After-Ms is the estimate in milliseconds.
+    const ms = typeof e.details?.['retryAfterMs'] === 'number' ? e.details['retryAfterMs'] : 100;
+    c.header('Retry-After', String(Math.max(1, Math.ceil(ms / 1000))));
+    c.header('Retry-After-Ms', String(ms));
   }
   return c.json(errorBody(e, extra), status as 400);
 }

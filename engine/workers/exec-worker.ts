@@ -7,7 +7,8 @@ import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import type { OperatorDefinition } from '../api.js';
 import { Table } from '../dataset.js';
 import { asAirmailError, toWire } from '../errors.js';
-import { execute, type ExecEnv } from '../execute.js';
+import type { ExecEnv } from '../execute.js';
+import { executeObserved, reportOf } from '../observe/collect.js';
 import { loadOnnxModel } from '../onnx.js';
 import { importOperatorModule } from '../config/load.js';
 import { RemoteClient } from '../remote/client.js';
@@ -28,6 +29,12 @@ async function ensureModules(urls: readonly string[]): Promise<void> {
   }
 }
 
+// An error thrown outside any task (a timer an operator left behind) is reported, not fatal: the
+// worker and its loaded plans and models stay, and no later request pays for it.
+process.on('uncaughtException', (err) => {
+  process.emitWarning(`an operator threw outside a request: ${err instanceof Error ? err.message : String(err)}`, { code: 'AIRMAIL_STRAY_ERROR' });
+});
+
 const initial = (workerData as { operatorModules?: string[] } | undefined)?.operatorModules ?? [];
 await ensureModules(initial);
 // Remote sources are fetched by the main thread's broker (one cache, one flight per key for all workers).
@@ -47,6 +54,10 @@ function moveObject<T extends object>(value: T, buffers: ArrayBuffer[]): T {
 }
 
 export default async function run(task: ExecTask): Promise<ExecReply> {
+  // The deadline includes queue time: a task that waited past it is not started.
+  if (task.deadline !== undefined && Date.now() >= task.deadline) {
+    return { kind: 'error', error: { code: 'DEADLINE_EXCEEDED', message: 'the request waited in the queue past its deadline' } };
+  }
   let entry = versions.get(task.version);
   if (!entry) {
     if (!task.load) return { kind: 'need' };
@@ -73,10 +84,11 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   }
   const signal = task.deadline ? AbortSignal.timeout(Math.max(1, task.deadline - Date.now())) : undefined;
   try {
-    const out = await execute(entry.plan, entry.env, task.inputs, { ...(signal ? { signal } : {}), trace: task.trace === true });
+    const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, { ...(signal ? { signal } : {}), trace: task.trace === true });
     const reply: ExecReply = { kind: 'ok', out };
     return moveObject(reply, transferables(out.columns));
   } catch (err) {
-    return { kind: 'error', error: toWire(asAirmailError(err)) };
+    const observed = reportOf(err);
+    return { kind: 'error', error: toWire(asAirmailError(err)), ...(observed ? { observed } : {}) };
   }
 }

@@ -1,0 +1,183 @@
+/**
+ * Worker faults, deadlines and overload over HTTP, on the real worker pool:
+ * an operator that throws, exits, loops forever or exhausts its heap fails
+ * only its own request within 1 s and the pool recovers; deadlines (default,
+ * per pipeline, per request header) count queue time and end in 504; a full
+ * queue is a 503 with Retry-After.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../engine/server.js';
+import { ROOT, server, tempDir } from './helpers.js';
+
+let srv: RunningServer;
+
+const step = (mode: string, ms?: number): string => `{name: Fault, parameters: {mode: ${mode}${ms !== undefined ? `, ms: ${ms}` : ''}}}`;
+const pipe = (name: string, ops: string[], extra = ''): string =>
+  `- name: ${name}\n  item_type: id\n  initialization:\n    includes: [{name: Static, parameters: {items: [1, 2, 3]}}]\n  operations: [${ops.join(', ')}]\n${extra}`;
+
+async function faultyConfigs(): Promise<string> {
+  const dir = await tempDir('airmail-faults-');
+  await writeFile(join(dir, 'faults.yaml'), [
+    `operator_paths: [${JSON.stringify(join(ROOT, 'test/fixtures/operators'))}]`,
+    'pipelines:',
+    pipe('ok', [step('ok')]),
+    pipe('throws', [step('throw')]),
+    pipe('exits', [step('exit')]),
+    pipe('loops', [step('loop')]),
+    pipe('oom', [step('oom')]),
+    pipe('busy', [step('busy', 700)]),
+    pipe('sleepy', [step('sleep', 150), step('sleep', 150), step('sleep', 150)]),
+    pipe('waits', [step('wait-abort')]),
+    pipe('short', [step('wait-abort')], '  deadline_ms: 150\n'),
+    pipe('late_throw', [step('late-throw')]),
+  ].join('\n'));
+  return dir;
+}
+
+async function post(name: string, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; headers: Record<string, unknown>; ms: number }> {
+  const t0 = performance.now();
+  const res = await request(`${srv.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+  const json = (await res.body.json()) as Record<string, unknown>;
+  return { status: res.statusCode, json, headers: res.headers, ms: performance.now() - t0 };
+}
+
+async function expectHealthy(n = 8): Promise<void> {
+  const all = await Promise.all(Array.from({ length: n }, () => post('ok')));
+  expect(all.map((r) => r.status)).toEqual(all.map(() => 200));
+  expect(all.every((r) => (r.json['items'] as unknown[]).length === 3)).toBe(true);
+}
+
+beforeAll(async () => {
+  srv = await server({ configs: await faultyConfigs(), threads: 2, maxQueue: 32, workerHeapMb: 48, deadlineMs: 5000, watch: false });
+  expect(srv.startErrors).toEqual([]);
+  await expectHealthy();
+}, 60_000);
+afterAll(async () => srv?.close());
+
+describe('a faulty operator fails only its own request, within 1 s, and the pool recovers', () => {
+  it('throws → 500 naming the operator', async () => {
+    const r = await post('throws');
+    expect(r.status).toBe(500);
+    expect(r.json).toMatchObject({ error: true, code: 'OPERATOR_FAILED', operator: 'Fault' });
+    expect(r.ms).toBeLessThan(1000);
+    await expectHealthy();
+  });
+
+  it('process.exit → 500 WORKER_FAILED, other requests in flight unharmed', async () => {
+    const others = Array.from({ length: 6 }, () => post('ok'));
+    const r = await post('exits');
+    expect(r.status).toBe(500);
+    expect(r.json).toMatchObject({ error: true, code: 'WORKER_FAILED' });
+    expect(r.ms).toBeLessThan(1000);
+    expect((await Promise.all(others)).map((x) => x.status)).toEqual(others.map(() => 200));
+    await expectHealthy();
+  });
+
+  it('an endless loop → 504 once its deadline (+ grace) passes; the worker is stopped and replaced', async () => {
+    const others = Array.from({ length: 6 }, () => post('ok'));
+    const r = await post('loops', { 'x-airmail-deadline-ms': '200' });
+    expect(r.status).toBe(504);
+    expect(r.json).toMatchObject({ error: true, code: 'DEADLINE_EXCEEDED' });
+    expect(r.ms).toBeLessThan(1000);
+    expect((await Promise.all(others)).map((x) => x.status)).toEqual(others.map(() => 200));
+    await expectHealthy();
+    expect(srv.engine.runner.stats().threads).toBe(2);
+  });
+
+  it('running out of heap → 500 WORKER_FAILED within 1 s, not a dead process', async () => {
+    const r = await post('oom');
+    expect(r.status).toBe(500);
+    expect(r.json).toMatchObject({ error: true, code: 'WORKER_FAILED' });
+    expect(r.json['reason']).toMatch(/heap/);
+    expect(r.ms).toBeLessThan(1000);
+    await expectHealthy();
+  });
+
+  it('an error thrown from a timer after the task ended fails no request and keeps the worker', async () => {
+    const lost = (srv.engine.runner as { workerFailures?: number }).workerFailures;
+    for (let i = 0; i < 3; i++) {
+      expect((await post('late_throw')).status).toBe(200);
+      await expectHealthy(4);
+    }
+    expect((srv.engine.runner as { workerFailures?: number }).workerFailures).toBe(lost);
+  });
+});
+
+describe('deadlines', () => {
+  it('x-airmail-deadline-ms aborts a slow upstream call through ctx.signal → 504', async () => {
+    const r = await post('waits', { 'x-airmail-deadline-ms': '120' });
+    expect(r.status).toBe(504);
+    expect(r.json).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(r.ms).toBeLessThan(1000);
+  });
+
+  it('the per-pipeline deadline_ms applies without a header; the header can only shorten it', async () => {
+    const a = await post('short');
+    expect(a.status).toBe(504);
+    expect(a.ms).toBeLessThan(1000);
+    const b = await post('short', { 'x-airmail-deadline-ms': '60000' });
+    expect(b.status).toBe(504);
+    expect(b.ms).toBeLessThan(1000);
+  });
+
+  it('the executor stops between steps once the deadline passes', async () => {
+    const r = await post('sleepy', { 'x-airmail-deadline-ms': '200' });
+    expect(r.status).toBe(504);
+    expect(r.json).toMatchObject({ code: 'DEADLINE_EXCEEDED', operator: 'Fault' });
+  });
+
+  it('counts time spent waiting in the queue', async () => {
+    // Both workers are busy for 700 ms; a request with a 150 ms deadline must not wait them out.
+    const busy = [post('busy'), post('busy')];
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await post('ok', { 'x-airmail-deadline-ms': '150' });
+    expect(r.status).toBe(504);
+    expect(r.ms).toBeLessThan(650);
+    expect((await Promise.all(busy)).map((x) => x.status)).toEqual([200, 200]);
+  });
+
+  it('the default deadline applies to every request', async () => {
+    const fast = await server({ configs: await faultyConfigs(), threads: 1, deadlineMs: 150, watch: false });
+    try {
+      const t0 = performance.now();
+      const res = await request(`${fast.url}/pipelines/waits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.statusCode).toBe(504);
+      await res.body.dump();
+      expect(performance.now() - t0).toBeLessThan(1000);
+    } finally {
+      await fast.close();
+    }
+  });
+});
+
+describe('overload', () => {
+  it('a full queue answers 503 OVERLOADED with Retry-After (s) and Retry-After-Ms at once, and recovers', async () => {
+    const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 2, watch: false });
+    const call = async (name: string): Promise<{ status: number; json: Record<string, unknown>; headers: Record<string, unknown>; ms: number }> => {
+      const t0 = performance.now();
+      const res = await request(`${small.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown>, headers: res.headers, ms: performance.now() - t0 };
+    };
+    try {
+      expect((await call('ok')).status).toBe(200);
+      const all = await Promise.all(Array.from({ length: 10 }, () => call('sleepy')));
+      const rejected = all.filter((r) => r.status === 503);
+      expect(rejected.length).toBeGreaterThan(0);
+      for (const r of rejected) {
+        expect(r.json).toMatchObject({ error: true, code: 'OVERLOADED' });
+        expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        const ms = Number(r.headers['retry-after-ms']);
+        expect(ms).toBeGreaterThanOrEqual(10);
+        expect(ms).toBeLessThanOrEqual(5000);
+        expect(r.ms).toBeLessThan(300);
+      }
+      expect(all.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
+      expect((await call('ok')).status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+});
