@@ -84,6 +84,32 @@ export function gather(col: Column, rows: Int32Array): Column {
 }
 
 /**
+ * `col[at[k]]`, with null (NaN / code -1 / null) where `at[k]` is -1 (a row
+ * the dataset lacks); integer columns widen to float64 to hold NaN then.
+ */
+export function gatherOrNull(col: Column, at: Int32Array): Column {
+  let missing = false;
+  for (let k = 0; k < at.length; k++) {
+    if (at[k]! < 0) {
+      missing = true;
+      break;
+    }
+  }
+  if (!missing) return gather(col, at);
+  if (isNumeric(col)) {
+    const out = new Float64Array(at.length);
+    for (let k = 0; k < at.length; k++) out[k] = at[k]! < 0 ? NaN : col[at[k]!]!;
+    return out;
+  }
+  if (col.kind === 'dict') {
+    const codes = new Int32Array(at.length);
+    for (let k = 0; k < at.length; k++) codes[k] = at[k]! < 0 ? -1 : col.codes[at[k]!]!;
+    return { kind: 'dict', codes, dictionary: col.dictionary };
+  }
+  return { kind: 'string', values: Array.from(at, (r) => (r < 0 ? null : (col.values[r] ?? null))) };
+}
+
+/**
  * A predicate over a column that compares by value, working on dictionary
  * codes where it can (the dictionary is scanned once, not per row).
  */
@@ -125,6 +151,8 @@ export interface Dataset {
   findRow(column: string, value: Scalar): number;
   /** Row numbers whose `column` equals `value` (ascending). Indexed on first use. */
   rowsWhere(column: string, value: Scalar): Int32Array;
+  /** findRow for many values at once: the row of each `values[at[k]]` (every value when `at` is omitted). */
+  findRows(column: string, values: Column, at?: Int32Array): Int32Array;
 }
 
 // ---------------------------------------------------------------- frames
@@ -138,6 +166,18 @@ export interface Frame {
   /** Throws UNKNOWN_COLUMN when absent. Columns are frame-length. */
   column(name: string): Column;
   readonly columnNames: readonly string[];
+  /**
+   * Where the frame's items live: the items dataset, the row in it of each
+   * given frame row (-1 when absent), and whether a frame column still holds
+   * that dataset's values unchanged. Undefined when the pipeline has no items dataset.
+   */
+  items?(): FrameItems | undefined;
+}
+
+export interface FrameItems {
+  readonly dataset: Dataset;
+  rowsOf(frameRows: Int32Array): Int32Array;
+  isDatasetColumn(column: string): boolean;
 }
 
 /** What a Filter, Score or Transform sees: the frame and the live rows, in order. */
@@ -239,6 +279,24 @@ export interface ModelRunner {
   readonly featureCount: number;
   /** Runs the model on a row-major float32 matrix [rows, featureCount]; returns the first output column. */
   predict(features: Float32Array, rows: number): Promise<Float32Array>;
+  /**
+   * Scores rows of an items dataset when every feature is either an unchanged
+   * column of it or one value for the whole request (a context value). Runners
+   * that can exploit this (tree ensembles) answer; others return undefined and
+   * the caller falls back to `predict`. Same result as `predict`.
+   */
+  scoreItems?(features: ItemFeatures): Promise<Float32Array | undefined>;
+}
+
+/** Model inputs taken from an items dataset (see ModelRunner.scoreItems). */
+export interface ItemFeatures {
+  readonly dataset: Dataset;
+  /** Per model input: the dataset column it reads, or null when the input is a per-request constant. */
+  readonly columns: readonly (string | null)[];
+  /** Per model input: its constant value (read where `columns[j]` is null). */
+  readonly constants: Float64Array;
+  /** The dataset row of each row to score (all >= 0). */
+  readonly rows: Int32Array;
 }
 
 // ---------------------------------------------------------------- results

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { tableFromIPC, type Table as ArrowTable, type Vector } from 'apache-arrow';
 import { AirmailError } from './errors.js';
 import type { Column, Dataset, DictColumn, NumericArray, Scalar } from './api.js';
-import { isNumeric } from './api.js';
+import { columnLength, isNumeric, valueAt } from './api.js';
 
 /** The transferable description of a dataset (what crosses into workers). */
 export interface DatasetHandle {
@@ -64,6 +64,28 @@ export class Table implements Dataset {
       return typeof k === 'number' && Number.isInteger(k) && k >= 0 && k < idx.length ? idx[k]! : -1;
     }
     return idx.get(k) ?? -1;
+  }
+
+  findRows(column: string, values: Column, at?: Int32Array): Int32Array {
+    let idx = this.firstIndex.get(column);
+    if (!idx) {
+      idx = buildFirstIndex(this.column(column));
+      this.firstIndex.set(column, idx);
+    }
+    const n = at ? at.length : columnLength(values);
+    const out = new Int32Array(n);
+    if (idx instanceof Int32Array && values instanceof Int32Array) {
+      // Dense integer keys: one direct-address load per value.
+      const table = idx;
+      const len = table.length;
+      for (let k = 0; k < n; k++) {
+        const v = values[at ? at[k]! : k]!;
+        out[k] = v >= 0 && v < len ? table[v]! : -1;
+      }
+      return out;
+    }
+    for (let k = 0; k < n; k++) out[k] = this.findRow(column, valueAt(values, at ? at[k]! : k));
+    return out;
   }
 
   rowsWhere(column: string, value: Scalar): Int32Array {

@@ -3,7 +3,7 @@
  * are added (never changed in place) as operators hydrate or score rows; each
  * column covers the whole frame, and only live rows hold meaningful values.
  */
-import type { Column, Frame, NumericArray } from './api.js';
+import type { Column, Dataset, Frame, FrameItems, NumericArray } from './api.js';
 import { columnLength, isNumeric } from './api.js';
 import { AirmailError } from './errors.js';
 
@@ -11,6 +11,9 @@ export class WorkFrame implements Frame {
   readonly length: number;
   readonly key: string;
   private readonly cols = new Map<string, Column>();
+  private itemsInfo: { dataset: Dataset; keyColumn: string; rowOf?: Int32Array } | undefined;
+  /** Columns that hold the items dataset's values unchanged (hydrated, not computed). */
+  private readonly fromItems = new Set<string>();
 
   constructor(key: string, length: number, columns: Readonly<Record<string, Column>> = {}) {
     this.key = key;
@@ -34,8 +37,35 @@ export class WorkFrame implements Frame {
     return c;
   }
 
+  /** Name the dataset the frame's items live in, keyed by `keyColumn` there. */
+  attachItems(dataset: Dataset, keyColumn: string): void {
+    this.itemsInfo = { dataset, keyColumn };
+  }
+
+  items(): FrameItems | undefined {
+    const info = this.itemsInfo;
+    if (!info) return undefined;
+    return {
+      dataset: info.dataset,
+      rowsOf: (frameRows) => {
+        const all = (info.rowOf ??= info.dataset.findRows(info.keyColumn, this.column(this.key)));
+        const out = new Int32Array(frameRows.length);
+        for (let k = 0; k < frameRows.length; k++) out[k] = all[frameRows[k]!]!;
+        return out;
+      },
+      isDatasetColumn: (c) => this.fromItems.has(c),
+    };
+  }
+
+  /** Add a column gathered from the items dataset for `rows` (see items()). */
+  hydrateFromItems(name: string, rows: Int32Array, values: Column): void {
+    this.scatter(name, rows, values);
+    this.fromItems.add(name);
+  }
+
   /** Add or replace a frame-length column. */
   set(name: string, col: Column): void {
+    this.fromItems.delete(name);
     if (columnLength(col) !== this.length) {
       throw new AirmailError('INTERNAL', `column '${name}' has ${columnLength(col)} rows, frame has ${this.length}`);
     }
@@ -47,6 +77,7 @@ export class WorkFrame implements Frame {
    * their frame positions; other rows hold NaN / null.
    */
   scatter(name: string, rows: Int32Array, values: Column): void {
+    this.fromItems.delete(name);
     const prev = this.cols.get(name);
     if (isNumeric(values)) {
       const Ctor = values.constructor as { new (n: number): NumericArray };

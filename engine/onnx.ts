@@ -5,8 +5,10 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
-import type { ModelRef, ModelRunner } from './api.js';
+import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
 import { AirmailError } from './errors.js';
+import { readOnnxGraph } from './models/onnx-graph.js';
+import { finishScores, ItemTreeIndex, treeEnsembleOf, type TreeEnsembleSpec } from './models/tree-ensemble.js';
 
 const sessions = new Map<string, Promise<OnnxModel>>();
 
@@ -16,8 +18,12 @@ export class OnnxModel implements ModelRunner {
   readonly featureCount: number;
   readonly sha256: string;
   private readonly session: ort.InferenceSession;
+  /** Set when the graph is a tree ensemble the engine can score per item (see models/tree-ensemble.ts). */
+  private readonly trees: TreeEnsembleSpec | undefined;
+  /** Per items dataset and feature layout: the item index, or null when the fast path is off for it. */
+  private readonly itemIndexes = new WeakMap<Dataset, Map<string, ItemTreeIndex | null>>();
 
-  constructor(session: ort.InferenceSession, sha256: string) {
+  constructor(session: ort.InferenceSession, sha256: string, bytes?: Uint8Array) {
     this.session = session;
     this.sha256 = sha256;
     if (session.inputNames.length !== 1) {
@@ -28,6 +34,58 @@ export class OnnxModel implements ModelRunner {
     const meta = session.inputMetadata[0] as { isTensor?: boolean; shape?: readonly (number | string)[]; type?: string } | undefined;
     const dim = meta?.shape?.[1];
     this.featureCount = typeof dim === 'number' ? dim : -1;
+    let trees: TreeEnsembleSpec | undefined;
+    try {
+      const graph = bytes && readOnnxGraph(bytes);
+      trees = graph ? treeEnsembleOf(graph, this.featureCount) : undefined;
+    } catch {
+      trees = undefined;
+    }
+    this.trees = trees;
+  }
+
+  get treeEnsemble(): boolean {
+    return this.trees !== undefined;
+  }
+
+  async scoreItems(f: ItemFeatures): Promise<Float32Array | undefined> {
+    const spec = this.trees;
+    if (!spec || f.columns.length !== spec.featureCount || f.rows.length === 0) return undefined;
+    let byLayout = this.itemIndexes.get(f.dataset);
+    if (!byLayout) this.itemIndexes.set(f.dataset, (byLayout = new Map()));
+    const layout = f.columns.map((c) => c ?? '\u0000').join('\u0001');
+    let index = byLayout.get(layout);
+    if (index === null) return undefined;
+    if (index === undefined) {
+      const built = ItemTreeIndex.build(spec, f.dataset, f.columns);
+      byLayout.set(layout, built ?? null);
+      if (!built) return undefined;
+      index = built;
+      // First use of this layout: the fast path must agree with onnxruntime on these rows, or it stays off.
+      if (!(await this.agrees(index, spec, f))) {
+        byLayout.set(layout, null);
+        return undefined;
+      }
+    }
+    const raw = new Float64Array(f.rows.length);
+    index.score(f.rows, f.constants, raw);
+    return finishScores(spec, raw);
+  }
+
+  private async agrees(index: ItemTreeIndex, spec: TreeEnsembleSpec, f: ItemFeatures): Promise<boolean> {
+    const rows = f.rows.subarray(0, Math.min(256, f.rows.length));
+    const raw = new Float64Array(rows.length);
+    index.score(rows, f.constants, raw);
+    const fast = finishScores(spec, raw);
+    const width = spec.featureCount;
+    const x = new Float32Array(rows.length * width);
+    f.columns.forEach((c, j) => {
+      const col = c === null ? undefined : (f.dataset.column(c) as ArrayLike<number>);
+      for (let k = 0; k < rows.length; k++) x[k * width + j] = col ? col[rows[k]!]! : f.constants[j]!;
+    });
+    const ref = await this.predict(x, rows.length);
+    for (let k = 0; k < rows.length; k++) if (!(Math.abs(ref[k]! - fast[k]!) <= 1e-5)) return false;
+    return true;
   }
 
   async predict(features: Float32Array, rows: number): Promise<Float32Array> {
@@ -63,7 +121,7 @@ export async function createOnnxModel(bytes: Uint8Array, sha256?: string): Promi
   } catch (err) {
     throw new AirmailError('MODEL_LOAD_FAILED', `onnxruntime cannot load the model: ${(err as Error).message}`);
   }
-  return new OnnxModel(session, sha);
+  return new OnnxModel(session, sha, bytes);
 }
 
 /** Load (once per thread) the model a reference points to. */

@@ -13,6 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { defineOperator, isNumeric, operatorError } from '../../engine/api.js';
+import type { ModelRunner, RowSet } from '../../engine/api.js';
 import { isRef, numberReader, toNumber } from '../util.js';
 
 export interface ModelScoreParams {
@@ -60,6 +61,8 @@ export const modelScore = defineOperator<ModelScoreParams>({
       throw operatorError('MODEL_FAILED', `model ${params.model} takes ${model.featureCount} features; the step gives ${width}`);
     }
     const rows = input.rows;
+    const fast = await scoreAsItems(model, params.features, input);
+    if (fast) return fast;
     const out = new Float64Array(rows.length);
     const batch = Math.max(1, Math.floor(params.batch_size || 4096));
     const buf = new Float32Array(Math.min(batch, rows.length) * width);
@@ -86,3 +89,31 @@ export const modelScore = defineOperator<ModelScoreParams>({
     return out;
   },
 });
+
+/**
+ * When every feature is an unchanged column of the items dataset or one value
+ * for the whole request, runners that can use that (tree ensembles) score the
+ * dataset rows directly; undefined otherwise.
+ */
+async function scoreAsItems(model: ModelRunner, features: ModelScoreParams['features'], input: RowSet): Promise<Float64Array | undefined> {
+  const items = input.frame.items?.();
+  if (!model.scoreItems || !items) return undefined;
+  const columns: (string | null)[] = [];
+  const constants = new Float64Array(features.length);
+  for (let j = 0; j < features.length; j++) {
+    const f = features[j];
+    if (typeof f === 'string' && input.frame.has(f)) {
+      if (!items.isDatasetColumn(f)) return undefined;
+      columns.push(f);
+    } else {
+      const v = toNumber(f);
+      if (Number.isNaN(v) && f !== null) return undefined;
+      columns.push(null);
+      constants[j] = v;
+    }
+  }
+  const rows = items.rowsOf(input.rows);
+  for (let k = 0; k < rows.length; k++) if (rows[k]! < 0) return undefined;
+  const y = await model.scoreItems({ dataset: items.dataset, columns, constants, rows });
+  return y ? Float64Array.from(y) : undefined;
+}
