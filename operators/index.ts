@@ -8,7 +8,9 @@ import { match } from './filter/match.js';
 import { range } from './filter/range.js';
 import { column } from './score/column.js';
 import { modelScore } from './score/model-score.js';
+import { httpSource } from './source/http.js';
 import { lookup } from './source/lookup.js';
+import { redisSource } from './source/redis.js';
 import { staticSource } from './source/static.js';
 import { dedupe } from './transform/dedupe.js';
 import { diverseSample } from './transform/diverse-sample.js';
@@ -20,6 +22,8 @@ import { sort } from './transform/sort.js';
 export const builtinOperators: readonly OperatorDefinition[] = Object.freeze([
   staticSource,
   lookup,
+  httpSource,
+  redisSource,
   match,
   range,
   exclude,
