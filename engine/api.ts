@@ -272,6 +272,11 @@ export interface ModelRef {
   /** Absolute path of an ONNX file, or a registry artifact path. */
   readonly path: string;
   readonly version: string;
+  /**
+   * A registry binding (ResolvedModel.binding): the engine replaces path and version with the model
+   * the binding pointed at when the request started, and names it in the response's `models`.
+   */
+  readonly binding?: string;
 }
 
 export interface ModelRunner {
@@ -297,6 +302,47 @@ export interface ItemFeatures {
   readonly constants: Float64Array;
   /** The dataset row of each row to score (all >= 0). */
   readonly rows: Int32Array;
+}
+
+// ---------------------------------------------------------------- registry models
+
+/** A model named in the registry: the newest envelope matching `tags` (or that version of it), an alias, or a pinned version. */
+export type ModelSpec =
+  | { readonly tags: Readonly<Record<string, string>>; readonly version?: number }
+  | { readonly name: string; readonly alias: string }
+  | { readonly name: string; readonly version: number };
+
+/** JSON Schema of a ModelSpec, for operator parameters and config sections. */
+export const MODEL_SPEC_SCHEMA: JsonSchema = {
+  oneOf: [
+    { type: 'object', required: ['tags'], additionalProperties: false, properties: { tags: { type: 'object', minProperties: 1, additionalProperties: { type: 'string' } }, version: { type: 'integer', minimum: 1 } } },
+    { type: 'object', required: ['name', 'alias'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1 }, alias: { type: 'string', minLength: 1 } } },
+    { type: 'object', required: ['name', 'version'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1 }, version: { type: 'integer', minimum: 1 } } },
+  ],
+};
+
+export interface ModelColumn {
+  readonly name: string;
+  /** float32 | float64 | int32 | int64 | bool | string */
+  readonly type: string;
+}
+
+/** What a spec resolved to when the config compiled. The engine keeps the binding on the newest match. */
+export interface ResolvedModel {
+  /** Stable key of the spec; pass it as ModelRef.binding at run time. */
+  readonly binding: string;
+  readonly name: string;
+  readonly version: number;
+  /** 'onnx' | 'js' */
+  readonly flavor: string;
+  /** The function's input columns, in the order an onnx model packs them. */
+  readonly inputs: readonly ModelColumn[];
+  readonly outputs: readonly ModelColumn[];
+}
+
+/** Resolves registry model specs at config load (see CheckEnv.models). */
+export interface ModelResolver {
+  resolve(spec: ModelSpec): Promise<ResolvedModel>;
 }
 
 // ---------------------------------------------------------------- results
@@ -329,6 +375,8 @@ export interface CheckEnv {
   datasetColumns(name: string): readonly string[] | undefined;
   /** Resolve a file path given in a config relative to that config file. */
   resolvePath(path: string): string;
+  /** The model registry, when the engine has one (--registry / AIRMAIL_REGISTRY). */
+  readonly models?: ModelResolver;
 }
 
 /** A problem found by `check`: `path` is a JSON pointer relative to the parameters. */
@@ -344,6 +392,12 @@ interface BaseDefinition<P> {
   readonly summary: string;
   /** JSON Schema of the parameters. A `$ref` string is accepted wherever a value is. */
   readonly parameters: JsonSchema;
+  /**
+   * Same parameters and datasets give the same result (no clock, randomness,
+   * remote calls or request state beyond the parameters). Lets the planner
+   * memoise candidates built only from pure steps.
+   */
+  readonly pure?: boolean;
   /** Frame columns the operator reads (the engine hydrates them from the items dataset if needed). */
   reads?(params: P, env: CheckEnv): readonly string[];
   /** Frame columns the operator adds. */
@@ -359,7 +413,7 @@ interface BaseDefinition<P> {
    * Compile-time rewrite of parameters (e.g. resolve a relative file path).
    * Runs after the schema check and before `check`; must be deterministic.
    */
-  normalize?(params: P, env: CheckEnv): P;
+  normalize?(params: P, env: CheckEnv): P | Promise<P>;
 }
 
 export interface SourceDefinition<P> extends BaseDefinition<P> {

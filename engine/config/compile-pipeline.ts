@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { CheckEnv, JsonSchema, OperatorDefinition, OperatorKind } from '../api.js';
+import type { CheckEnv, JsonSchema, ModelResolver, OperatorDefinition, OperatorKind } from '../api.js';
 import { isNumeric } from '../api.js';
 import type { Diagnostic, ErrorCode } from '../errors.js';
 import type { Table } from '../dataset.js';
@@ -24,6 +24,8 @@ export interface CompileScope {
   readonly datasetIds: ReadonlyMap<string, string>;
   readonly validators: ParamValidator;
   resolvePath(path: string): string;
+  /** The model registry, when the engine has one. */
+  readonly models?: ModelResolver;
 }
 
 export interface CompiledPipeline {
@@ -136,6 +138,7 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     itemsDataset,
     datasetColumns: (name) => scope.datasets.get(name)?.columnNames,
     resolvePath: (p) => scope.resolvePath(p),
+    ...(scope.models ? { models: scope.models } : {}),
   };
 
   const compileStep = async (raw: StepConfig | string, ptr: string, allowed: readonly OperatorKind[], where: string): Promise<PlanStep | undefined> => {
@@ -200,9 +203,10 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     // Defaults filled by the validator on the probe are copied back onto the real parameters.
     params = mergeDefaults(params, probe as Record<string, unknown>, sites);
     try {
-      if (def.normalize) params = def.normalize(params, stepEnv) as Record<string, unknown>;
+      if (def.normalize) params = (await def.normalize(params, stepEnv)) as Record<string, unknown>;
     } catch (err) {
-      report('BAD_PARAMETER', pptr, `${stepCfg.name}: ${(err as Error).message}`);
+      const code = (err as { code?: unknown }).code;
+      report(code === 'MODEL_LOAD_FAILED' ? code : 'BAD_PARAMETER', pptr, `${stepCfg.name}: ${(err as Error).message}`);
       return undefined;
     }
     const checked = [...(def.check?.(params, stepEnv) ?? [])];
@@ -222,6 +226,7 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
       writes,
       given,
       rowwise: def.kind === 'filter' || (def.kind === 'transform' && def.rowwise === true),
+      pure: def.pure === true,
       pointer: ptr,
       ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),
     };
@@ -282,7 +287,8 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     additionalProperties: false,
   };
   const { pre, post } = planOperations({ name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, scorers, operations, returns });
-  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns };
+  const memo = includes.length > 0 && [...includes, ...pre].every((s) => s.pure);
+  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo };
   const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
   const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema })).digest('hex').slice(0, 12);
   const plan: Plan = deepFreeze({ ...draft, version });

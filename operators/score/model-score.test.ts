@@ -47,10 +47,10 @@ describe('ModelScore', () => {
     expect(modelScore.reads!({ model: 'm.onnx', features: demoFeatures, batch_size: 4096 }, checkEnv)).toEqual(demoFeatures.slice(0, 16));
   });
 
-  it('resolves a relative model path against the config at compile time', () => {
+  it('resolves a relative model path against the config at compile time', async () => {
     const env = { itemType: 'sku_id', itemsDataset: undefined, datasetColumns: () => undefined, resolvePath: (p: string) => `/configs/${p}` };
-    expect(modelScore.normalize!({ model: 'models/m.onnx', features: ['f0'], batch_size: 1 }, env).model).toBe('/configs/models/m.onnx');
-    expect(modelScore.normalize!({ model: '$input.model', features: ['f0'], batch_size: 1 }, env).model).toBe('$input.model');
+    expect((await modelScore.normalize!({ model: 'models/m.onnx', features: ['f0'], batch_size: 1 }, env)).model).toBe('/configs/models/m.onnx');
+    expect((await modelScore.normalize!({ model: '$input.model', features: ['f0'], batch_size: 1 }, env)).model).toBe('$input.model');
   });
 
   it('broadcasts constant features and gives the same scores whatever the batch size', async () => {

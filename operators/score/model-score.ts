@@ -10,45 +10,114 @@
  *     features: [f0, f1, f2, $client.c0, $client.c1]
  *     batch_size: 4096
  * ```
+ *
+ * `model` may instead name a registry model (the engine needs --registry): `{tags: {name: psale,
+ * stage: prod}}` (the newest match, followed as new versions are published), `{name, alias}` or
+ * `{name, version}`. Its input columns come from the envelope; `features` then maps input names to
+ * item columns or references, and inputs it leaves out read the item column of the same name:
+ *
+ * ```yaml
+ * - name: ModelScore
+ *   parameters:
+ *     model: {tags: {name: psale, stage: prod}}
+ *     features: {c0: $client.c0, c1: $client.c1}
+ * ```
  */
 import { existsSync } from 'node:fs';
-import { defineOperator, isNumeric, operatorError } from '../../engine/api.js';
-import type { ModelRunner, RowSet } from '../../engine/api.js';
+import { defineOperator, isNumeric, MODEL_SPEC_SCHEMA, operatorError } from '../../engine/api.js';
+import type { CheckEnv, ModelRef, ModelRunner, ModelSpec, ParamProblem, RowSet } from '../../engine/api.js';
 import { isRef, numberReader, toNumber } from '../util.js';
 
+type Feature = string | number | boolean | null;
+
 export interface ModelScoreParams {
-  readonly model: string;
-  /** At request time references are already numbers (or numeric strings); other strings name frame columns. */
-  readonly features: readonly (string | number | boolean | null)[];
+  readonly model: string | ModelSpec;
+  /**
+   * At request time references are already numbers (or numeric strings); other strings name frame
+   * columns. For a registry model, an object keyed by input name is accepted too.
+   */
+  readonly features?: readonly Feature[] | Readonly<Record<string, Feature>>;
   readonly batch_size: number;
+  /** Set at config load for a registry model (never written in a config). */
+  readonly resolved?: { readonly binding: string; readonly model: string; readonly flavor: string; readonly inputs: readonly string[] };
+}
+
+/** The features in the model's input order. */
+export function orderedFeatures(params: ModelScoreParams): readonly Feature[] {
+  const f = params.features;
+  if (!params.resolved) return Array.isArray(f) ? f : [];
+  if (Array.isArray(f)) return f;
+  const map = (f ?? {}) as Readonly<Record<string, Feature>>;
+  return params.resolved.inputs.map((name) => (Object.hasOwn(map, name) ? map[name]! : name));
+}
+
+function modelName(params: ModelScoreParams): string {
+  return params.resolved ? params.resolved.model : String(params.model);
+}
+
+function registryProblems(params: ModelScoreParams, env: CheckEnv): ParamProblem[] {
+  const r = params.resolved!;
+  const problems: ParamProblem[] = [];
+  if (r.flavor !== 'onnx') problems.push({ path: '/model', message: `${r.model} is a ${r.flavor} function; ModelScore scores with onnx models`, code: 'MODEL_LOAD_FAILED' });
+  const f = params.features;
+  if (Array.isArray(f)) {
+    if (f.length !== r.inputs.length) problems.push({ path: '/features', message: `${r.model} takes ${r.inputs.length} input columns (${r.inputs.join(', ')}); features lists ${f.length}` });
+    return problems;
+  }
+  for (const k of Object.keys(f ?? {})) if (!r.inputs.includes(k)) problems.push({ path: `/features/${k}`, message: `${r.model} has no input column '${k}' (it takes ${r.inputs.join(', ')})` });
+  const cols = env.itemsDataset ? env.datasetColumns(env.itemsDataset) : undefined;
+  const missing = r.inputs.filter((name) => !Object.hasOwn(f ?? {}, name) && cols !== undefined && !cols.includes(name));
+  if (missing.length) {
+    problems.push({ path: '/features', message: `${r.model} needs input column(s) ${missing.join(', ')}, which the items dataset '${env.itemsDataset}' does not have; map them in features (e.g. {${missing[0]}: $context.column})`, code: 'UNKNOWN_COLUMN' });
+  }
+  return problems;
 }
 
 export const modelScore = defineOperator<ModelScoreParams>({
   kind: 'score',
   name: 'ModelScore',
-  summary: 'Scores rows with an ONNX model fed item columns and broadcast context values.',
+  summary: 'Scores rows with an ONNX model (a file, or a registry model followed by tags) fed item columns and broadcast context values.',
   parameters: {
     type: 'object',
     properties: {
-      model: { type: 'string', minLength: 1 },
-      features: { type: 'array', minItems: 1, items: { type: ['string', 'number'] } },
+      model: { oneOf: [{ type: 'string', minLength: 1 }, MODEL_SPEC_SCHEMA] },
+      features: {
+        oneOf: [
+          { type: 'array', minItems: 1, items: { type: ['string', 'number'] } },
+          { type: 'object', additionalProperties: { type: ['string', 'number'] } },
+        ],
+      },
       batch_size: { type: 'integer', minimum: 1, default: 4096 },
     },
-    required: ['model', 'features'],
+    required: ['model'],
+    // A model file needs the feature list; a registry model knows its inputs.
+    if: { properties: { model: { type: 'string' } } },
+    then: { required: ['features'], properties: { features: { type: 'array' } } },
     additionalProperties: false,
   },
-  reads: (params) => params.features.filter((f): f is string => typeof f === 'string' && !f.startsWith('$')),
+  reads: (params) => orderedFeatures(params).filter((f): f is string => typeof f === 'string' && !f.startsWith('$')),
   normalize(params, env) {
-    return isRef(params.model) ? params : { ...params, model: env.resolvePath(params.model) };
+    const spec = params.model;
+    if (typeof spec === 'string') return isRef(spec) ? params : { ...params, model: env.resolvePath(spec) };
+    // Only a registry model needs the (async) resolution; file models stay synchronous.
+    const models = env.models;
+    if (!models) throw operatorError('BAD_PARAMETER', 'model names a registry model but the engine has no registry: start it with --registry URL|DIR or AIRMAIL_REGISTRY');
+    return models.resolve(spec).then((r) => ({ ...params, resolved: { binding: r.binding, model: `${r.name}@${r.version}`, flavor: r.flavor, inputs: r.inputs.map((c) => c.name) } }));
   },
-  check(params) {
-    if (isRef(params.model) || existsSync(params.model)) return [];
-    return [{ path: '/model', message: `model file ${params.model} does not exist`, code: 'BAD_PARAMETER' }];
+  check(params, env) {
+    if (params.resolved) return registryProblems(params, env);
+    const problems: ParamProblem[] = [];
+    if (!Array.isArray(params.features)) problems.push({ path: '/features', message: 'features must list the model inputs in order (an object of input names is for registry models)', code: 'BAD_PARAMETER' });
+    if (typeof params.model !== 'string' || (!isRef(params.model) && !existsSync(params.model))) {
+      problems.push({ path: '/model', message: `model file ${String(params.model)} does not exist`, code: 'BAD_PARAMETER' });
+    }
+    return problems;
   },
   async run(params, input, ctx) {
     const frame = input.frame;
+    const features = orderedFeatures(params);
     // Each feature is a per-row reader: a frame column, or a constant from a substituted reference.
-    const readers = params.features.map((f, i): ((row: number) => number) => {
+    const readers = features.map((f, i): ((row: number) => number) => {
       if (typeof f === 'string' && frame.has(f)) return numberReader(frame.column(f));
       const v = toNumber(f);
       if (!Number.isNaN(v) || f === null) return () => v;
@@ -56,12 +125,13 @@ export const modelScore = defineOperator<ModelScoreParams>({
       throw operatorError('BAD_PARAMETER', `feature ${i} is ${JSON.stringify(f)}, not a column name or a number`);
     });
     const width = readers.length;
-    const model = await ctx.model({ path: params.model, version: '' });
+    const ref: ModelRef = params.resolved ? { path: '', version: '', binding: params.resolved.binding } : { path: String(params.model), version: '' };
+    const model = await ctx.model(ref);
     if (model.featureCount > 0 && model.featureCount !== width) {
-      throw operatorError('MODEL_FAILED', `model ${params.model} takes ${model.featureCount} features; the step gives ${width}`);
+      throw operatorError('MODEL_FAILED', `model ${modelName(params)} takes ${model.featureCount} features; the step gives ${width}`);
     }
     const rows = input.rows;
-    const fast = await scoreAsItems(model, params.features, input);
+    const fast = await scoreAsItems(model, features, input);
     if (fast) return fast;
     const out = new Float64Array(rows.length);
     const batch = Math.max(1, Math.floor(params.batch_size || 4096));
@@ -72,7 +142,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
       const m = end - start;
       const x = m * width === buf.length ? buf : new Float32Array(m * width);
       for (let j = 0; j < width; j++) {
-        const f = params.features[j];
+        const f = features[j];
         const col = typeof f === 'string' && frame.has(f) ? frame.column(f) : undefined;
         if (col && isNumeric(col)) {
           // Plain typed-array columns (the common case) skip the per-row closure.
@@ -83,7 +153,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
         }
       }
       const y = await model.predict(x, m);
-      if (y.length !== m) throw operatorError('MODEL_FAILED', `model ${params.model} returned ${y.length} scores for ${m} rows`);
+      if (y.length !== m) throw operatorError('MODEL_FAILED', `model ${modelName(params)} returned ${y.length} scores for ${m} rows`);
       for (let k = 0; k < m; k++) out[start + k] = y[k]!;
     }
     return out;
@@ -95,7 +165,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
  * for the whole request, runners that can use that (tree ensembles) score the
  * dataset rows directly; undefined otherwise.
  */
-async function scoreAsItems(model: ModelRunner, features: ModelScoreParams['features'], input: RowSet): Promise<Float64Array | undefined> {
+async function scoreAsItems(model: ModelRunner, features: readonly Feature[], input: RowSet): Promise<Float64Array | undefined> {
   const items = input.frame.items?.();
   if (!model.scoreItems || !items) return undefined;
   const columns: (string | null)[] = [];

@@ -1,0 +1,248 @@
+/**
+ * The engine's side of the registry: every model spec a config names (tags, alias or pinned
+ * version) becomes a *binding* that points at one loaded, warmed envelope. A binding is resolved
+ * when the config compiles; unless it is pinned, it is then watched, and a newer matching envelope
+ * is downloaded (sha256 verified), loaded and warmed before the binding moves to it. A candidate
+ * that fails any step, or whose input columns differ from what the pipelines compiled against, is
+ * rejected (recorded in `rejections`) and the old model keeps serving.
+ *
+ * Requests take `refs` once when they start (an immutable table binding → {path, version}), so a
+ * request in flight finishes on the model it started with; workers load the path they are given.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ModelRef, ModelResolver, ModelSpec, ResolvedModel } from '../api.js';
+import { AirmailError } from '../errors.js';
+import { openRegistry } from '../../registry-client/open.js';
+import type { RegistryReader, WatchHandle } from '../../registry-client/reader.js';
+import type { ColumnValues, LoadedFunction } from './function.js';
+import { loadFunction } from './function.js';
+import type { Envelope } from './envelope.js';
+import { formatQuery } from './query.js';
+import type { ResolveSpec } from './store.js';
+
+export interface ModelHubOptions {
+  /** http(s):// URL, file:// URL or a folder. */
+  readonly location: string;
+  /** Artifact cache folder for an HTTP registry (default: AIRMAIL_CACHE or ~/.cache/airmail/artifacts). */
+  readonly cacheDir?: string;
+  /** Poll interval where the registry cannot long-poll (folders), ms. Default 250. */
+  readonly pollMs?: number;
+  /** Where swap and rejection lines go (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
+/** A model ready to serve: its envelope, the verified local artifact, and a main-thread instance. */
+export interface LoadedModel {
+  readonly envelope: Envelope;
+  /** `name@version`. */
+  readonly label: string;
+  /** Local file holding the verified artifact (what workers load). */
+  readonly path: string;
+  readonly fn: LoadedFunction;
+}
+
+export interface ModelRejection {
+  readonly at: string;
+  readonly binding: string;
+  readonly candidate: string;
+  readonly code: string;
+  readonly reason: string;
+}
+
+export interface ModelSwap {
+  readonly at: string;
+  readonly binding: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+interface Binding {
+  readonly key: string;
+  readonly spec: ResolveSpec;
+  current: LoadedModel;
+  watch: WatchHandle | undefined;
+  /** Serializes candidate loads so swaps happen in publish order. */
+  chain: Promise<void>;
+}
+
+const WARM_ROWS = 4;
+
+/** The canonical key of a spec: equal specs share one binding. */
+export function bindingKey(spec: ModelSpec): string {
+  if ('tags' in spec) return `tags:${formatQuery(spec.tags)}${spec.version !== undefined ? `@${spec.version}` : ''}`;
+  if ('alias' in spec) return `alias:${spec.name}:${spec.alias}`;
+  return `version:${spec.name}@${spec.version}`;
+}
+
+export function resolveSpecOf(spec: ModelSpec): ResolveSpec {
+  if ('tags' in spec) return spec.version !== undefined ? { query: spec.tags, version: spec.version } : { query: spec.tags };
+  return 'alias' in spec ? { name: spec.name, alias: spec.alias } : { name: spec.name, version: spec.version };
+}
+
+function sameColumns(a: Envelope, b: Envelope): boolean {
+  const x = a.function.inputs;
+  const y = b.function.inputs;
+  return x.length === y.length && x.every((c, i) => c.name === y[i]!.name);
+}
+
+function asModelError(err: unknown, label: string): AirmailError {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = e?.code === 'ENVELOPE_NOT_FOUND' || e?.code === 'ARTIFACT_CORRUPT' || e?.code === 'ARTIFACT_NOT_FOUND' || e?.code === 'REGISTRY_UNAVAILABLE' ? String(e.code) : 'MODEL_LOAD_FAILED';
+  return new AirmailError('MODEL_LOAD_FAILED', `${label}: ${String(e?.message ?? err)}`, { details: { registryCode: code }, cause: err });
+}
+
+/** Inputs for a warm-up run: each input at its sample mean (0 when the envelope has no statistics). */
+export function warmColumns(envelope: Envelope, rows = WARM_ROWS): Record<string, ColumnValues> {
+  const out: Record<string, ColumnValues> = {};
+  for (const c of envelope.function.inputs) {
+    const st = envelope.data.features[c.name];
+    if (c.type === 'string') out[c.name] = Array.from({ length: rows }, () => st?.top?.[0]?.value ?? '');
+    else if (c.type === 'bool') out[c.name] = Array.from({ length: rows }, () => false);
+    else out[c.name] = new Float64Array(rows).fill(st?.mean ?? 0);
+  }
+  return out;
+}
+
+export class ModelHub implements ModelResolver {
+  readonly location: string;
+  readonly rejections: ModelRejection[] = [];
+  readonly swaps: ModelSwap[] = [];
+  private readonly registry: Promise<RegistryReader>;
+  private readonly bindings = new Map<string, Binding>();
+  private readonly pending = new Map<string, Promise<Binding>>();
+  private readonly listeners = new Set<(s: ModelSwap) => void>();
+  private readonly pollMs: number;
+  private readonly log: (line: string) => void;
+  private table: Readonly<Record<string, ModelRef>> = Object.freeze({});
+  private closed = false;
+
+  constructor(opts: ModelHubOptions) {
+    this.location = opts.location;
+    this.pollMs = opts.pollMs ?? 250;
+    this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.registry = openRegistry(opts.location, opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
+    this.registry.catch(() => undefined);
+  }
+
+  /** binding → the model a request starting now uses. Replaced (never mutated) on every swap. */
+  get refs(): Readonly<Record<string, ModelRef>> {
+    return this.table;
+  }
+
+  current(binding: string): LoadedModel | undefined {
+    return this.bindings.get(binding)?.current;
+  }
+
+  onSwap(fn: (s: ModelSwap) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolves a spec (config compile time): loads and warms the model the first time, then reuses the binding. */
+  async resolve(spec: ModelSpec): Promise<ResolvedModel> {
+    const key = bindingKey(spec);
+    let b = this.bindings.get(key);
+    if (!b) {
+      let p = this.pending.get(key);
+      if (!p) {
+        p = this.bind(key, spec);
+        this.pending.set(key, p);
+        p.then(() => this.pending.delete(key), () => this.pending.delete(key));
+      }
+      b = await p;
+    }
+    const e = b.current.envelope;
+    return { binding: key, name: e.name, version: e.version, flavor: e.function.flavor, inputs: e.function.inputs, outputs: e.function.outputs };
+  }
+
+  private async bind(key: string, spec: ModelSpec): Promise<Binding> {
+    const reg = await this.registry;
+    const rs = resolveSpecOf(spec);
+    let envelope: Envelope;
+    try {
+      envelope = await reg.resolve(rs);
+    } catch (err) {
+      throw asModelError(err, `no model for ${key} in the registry at ${this.location}`);
+    }
+    const current = await this.load(reg, envelope);
+    const b: Binding = { key, spec: rs, current, watch: undefined, chain: Promise.resolve() };
+    this.bindings.set(key, b);
+    this.publishTable();
+    const pinned = 'version' in rs && rs.version !== undefined;
+    if (!pinned && !this.closed) {
+      b.watch = reg.watch(rs, (next) => { if (next) this.offer(b, next); }, { since: envelope, pollMs: this.pollMs, onError: (err) => this.log(`model watch ${key}: ${err.message}`) });
+    }
+    return b;
+  }
+
+  /** Download (verified), load and warm one envelope. */
+  private async load(reg: RegistryReader, envelope: Envelope): Promise<LoadedModel> {
+    const label = `${envelope.name}@${envelope.version}`;
+    let fn: LoadedFunction | undefined;
+    try {
+      const path = await reg.download(envelope);
+      fn = await loadFunction(envelope, await readFile(path));
+      const out = await fn.predict(warmColumns(envelope), WARM_ROWS);
+      for (const o of envelope.function.outputs) {
+        const col = out[o.name];
+        if (!col || col.length !== WARM_ROWS) throw new AirmailError('MODEL_LOAD_FAILED', `warm-up returned ${col ? col.length : 'no'} values of output '${o.name}' for ${WARM_ROWS} rows`);
+        if (typeof col[0] === 'number' && !Array.from(col as ArrayLike<number>).every(Number.isFinite)) throw new AirmailError('MODEL_LOAD_FAILED', `warm-up gave non-finite values of output '${o.name}'`);
+      }
+      return { envelope, label, path, fn };
+    } catch (err) {
+      await fn?.close().catch(() => undefined);
+      throw asModelError(err, `${label} cannot serve`);
+    }
+  }
+
+  /** A newer envelope matches: load it beside the old one and swap only if it is good. */
+  private offer(b: Binding, next: Envelope): void {
+    b.chain = b.chain.then(async () => {
+      if (this.closed) return;
+      const from = b.current;
+      const label = `${next.name}@${next.version}`;
+      if (next.name === from.envelope.name && next.version === from.envelope.version) return;
+      const reject = (code: string, reason: string): void => {
+        this.rejections.push({ at: new Date().toISOString(), binding: b.key, candidate: label, code, reason });
+        if (this.rejections.length > 100) this.rejections.shift();
+        this.log(`model ${label} rejected for ${b.key}, ${from.label} keeps serving: ${reason}`);
+      };
+      if (next.function.flavor !== from.envelope.function.flavor || !sameColumns(from.envelope, next)) {
+        reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${next.function.inputs.map((c) => c.name).join(', ')}) differ from what the configs compiled against (${from.envelope.function.flavor}: ${from.envelope.function.inputs.map((c) => c.name).join(', ')}); reload the configs to adopt it`);
+        return;
+      }
+      let loaded: LoadedModel;
+      try {
+        loaded = await this.load(await this.registry, next);
+      } catch (err) {
+        reject((err as AirmailError).code ?? 'MODEL_LOAD_FAILED', (err as Error).message);
+        return;
+      }
+      if (this.closed) { await loaded.fn.close(); return; }
+      b.current = loaded;
+      this.publishTable();
+      const swap: ModelSwap = { at: new Date().toISOString(), binding: b.key, from: from.label, to: loaded.label };
+      this.swaps.push(swap);
+      if (this.swaps.length > 100) this.swaps.shift();
+      this.log(`model ${b.key}: ${from.label} → ${loaded.label}`);
+      for (const fn of this.listeners) fn(swap);
+      // Requests that took the old table may still be predicting on the main thread: close it a little later.
+      setTimeout(() => void from.fn.close().catch(() => undefined), 30_000).unref();
+    }).catch((err: Error) => this.log(`model swap ${b.key} failed: ${err.message}`));
+  }
+
+  private publishTable(): void {
+    const t: Record<string, ModelRef> = {};
+    for (const [k, b] of this.bindings) t[k] = Object.freeze({ path: b.current.path, version: b.current.label });
+    this.table = Object.freeze(t);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const b of this.bindings.values()) b.watch?.close();
+    await Promise.all([...this.bindings.values()].map(async (b) => { await b.chain; await b.current.fn.close().catch(() => undefined); }));
+    const reg = await this.registry.catch(() => undefined);
+    await reg?.close();
+  }
+}
