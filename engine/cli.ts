@@ -22,6 +22,7 @@ export interface Builtins {
 
 const USAGE = `usage:
   airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL]
+                [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N]
   airmail validate FILE...
   airmail run PIPELINE [--configs DIR] --input key=value ...
   airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE] [--registry URL|DIR]
@@ -61,12 +62,22 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
       host: { type: 'string' },
       threads: { type: 'string' },
       registry: { type: 'string' },
+      'admin-port': { type: 'string' },
+      'admin-host': { type: 'string' },
+      'audit-log': { type: 'string' },
+      'drain-delay-ms': { type: 'string' },
+      'deadline-ms': { type: 'string' },
     },
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
   const port = Number(values.port ?? process.env['PORT'] ?? 8080);
   const threads = values.threads !== undefined ? Number(values.threads) : process.env['AIRMAIL_THREADS'] ? Number(process.env['AIRMAIL_THREADS']) : undefined;
   const adminToken = process.env['AIRMAIL_ADMIN_TOKEN'];
+  const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
+  const adminPort = num(values['admin-port'] ?? process.env['AIRMAIL_ADMIN_PORT']);
+  const drainDelayMs = num(values['drain-delay-ms'] ?? process.env['AIRMAIL_DRAIN_DELAY_MS']);
+  const deadlineMs = num(values['deadline-ms'] ?? process.env['AIRMAIL_DEADLINE_MS']);
+  const auditLog = values['audit-log'] ?? process.env['AIRMAIL_AUDIT_LOG'] ?? (adminToken ? resolve('airmail-audit.jsonl') : undefined);
   const srv = await startServer({
     configs,
     operators: b.operators,
@@ -75,13 +86,27 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
     ...(values.host ? { host: values.host } : {}),
     ...(threads !== undefined ? { threads } : {}),
     ...(adminToken ? { adminToken } : {}),
+    ...(adminPort !== undefined ? { adminPort, ...(values['admin-host'] ? { adminHost: values['admin-host'] } : {}) } : {}),
+    ...(auditLog ? { auditLog: resolve(auditLog) } : {}),
+    ...(drainDelayMs !== undefined ? { drainDelayMs } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
   });
   logDiagnostics(srv.startErrors);
   const names = [...srv.engine.snapshot.pipelines.keys()];
   process.stdout.write(`airmail serving ${names.length} pipeline(s) [${names.join(', ')}] from ${configs} on http://localhost:${srv.port} (${srv.engine.runner.threads || 'inline'} worker threads)\n`);
+  if (srv.adminUrl) process.stdout.write(`admin routes on ${srv.adminUrl}\n`);
   const stop = (sig: string): void => {
     process.stdout.write(`${sig}: draining\n`);
-    void srv.close().then(() => process.exit(0));
+    void srv.close().then(
+      () => {
+        process.stdout.write('drained: exit 0\n');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

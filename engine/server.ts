@@ -2,24 +2,42 @@
  * Starting and stopping a server: fails fast at start, drains on close
  * (readiness off → HTTP drained → pool → store), safe to close twice.
  */
-import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Engine, type EngineOptions } from './engine.js';
 import { createApp } from './http/app.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
+import { AuditLog } from './reliability/audit.js';
+import { drain, listen } from './reliability/listen.js';
 
 export interface ServerOptions extends EngineOptions {
   readonly port?: number;
   readonly host?: string;
   readonly adminToken?: string;
   readonly bodyLimit?: number;
+  /** Serve admin routes on this port only (0 = any free port); the main port then answers 404 for them. */
+  readonly adminPort?: number;
+  /** Interface of the admin port (default 127.0.0.1). */
+  readonly adminHost?: string;
+  /** JSON-lines file that every admin request is appended to. */
+  readonly auditLog?: string;
+  /** Slow clients: time allowed to send the headers (default 10 s) and the whole request (default 30 s). */
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  /** On close: how long readiness reports 503 while requests are still accepted (default 0). */
+  readonly drainDelayMs?: number;
+  /** On close: how long in-flight requests may take before their connections are cut (default 30 s). */
+  readonly drainTimeoutMs?: number;
 }
 
 export interface RunningServer {
   readonly engine: Engine;
   readonly url: string;
   readonly port: number;
+  /** Where admin routes are served when `adminPort` was given. */
+  readonly adminUrl?: string;
+  readonly adminPort?: number;
+  /** True from the moment close() is called. */
+  readonly draining: boolean;
   readonly startErrors: readonly Diagnostic[];
   close(): Promise<void>;
 }
@@ -28,34 +46,49 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const engine = new Engine(opts);
   const startErrors = await engine.start();
   let draining = false;
-  const app = createApp(engine, {
+  const audit = opts.auditLog ? new AuditLog(opts.auditLog) : undefined;
+  const common = {
     ...(opts.adminToken ? { adminToken: opts.adminToken } : {}),
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(audit ? { audit: audit.record } : {}),
     isReady: () => !draining,
-  });
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: opts.port ?? 8080, hostname: opts.host ?? '0.0.0.0' }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const http = server as Server;
-  http.headersTimeout = 10_000;
-  http.requestTimeout = 30_000;
-  http.keepAliveTimeout = 5_000;
-  const port = (http.address() as AddressInfo).port;
+    isDraining: () => draining,
+  };
+  const separateAdmin = opts.adminPort !== undefined;
+  const app = createApp(engine, { ...common, ...(separateAdmin ? { adminElsewhere: true } : {}) });
+  const timeouts = {
+    ...(opts.headersTimeoutMs !== undefined ? { headersTimeoutMs: opts.headersTimeoutMs } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+  };
+  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts });
+  let admin: { server: Server; port: number } | undefined;
+  if (separateAdmin) {
+    admin = await listen(createApp(engine, common).fetch, { port: opts.adminPort!, host: opts.adminHost ?? '127.0.0.1', ...timeouts }).catch(async (err: unknown) => {
+      await drain(main.server, 0);
+      await engine.close();
+      throw err;
+    });
+  }
   let closing: Promise<void> | undefined;
   return {
     engine,
-    port,
-    url: `http://127.0.0.1:${port}`,
+    port: main.port,
+    url: `http://127.0.0.1:${main.port}`,
+    ...(admin ? { adminPort: admin.port, adminUrl: `http://127.0.0.1:${admin.port}` } : {}),
+    get draining() {
+      return draining;
+    },
     startErrors,
     close() {
       closing ??= (async () => {
+        // Readiness goes to 503 first; requests are still accepted for drainDelayMs (load balancers
+        // notice), then listening stops and in-flight and keep-alive requests finish.
         draining = true;
-        await new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeIdleConnections();
-        });
+        if (opts.drainDelayMs) await new Promise((r) => setTimeout(r, opts.drainDelayMs));
+        const timeout = opts.drainTimeoutMs ?? 30_000;
+        await Promise.all([drain(main.server, timeout), admin ? drain(admin.server, timeout) : undefined]);
         await engine.close();
+        await audit?.flush();
       })();
       return closing;
     },

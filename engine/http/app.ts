@@ -10,6 +10,7 @@ import { AirmailError, asAirmailError, type Diagnostic } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
 import { isPlainObject, readBody } from './body.js';
+import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
 import { docsPage, openApi } from './openapi.js';
 
 export interface AppOptions {
@@ -18,6 +19,18 @@ export interface AppOptions {
   /** Bearer token for admin routes; unset disables them. */
   readonly adminToken?: string;
   readonly isReady?: () => boolean;
+  /** While true, responses carry `Connection: close` so keep-alive clients move on during a drain. */
+  readonly isDraining?: () => boolean;
+  /** Admin routes live on another port: here they answer 404. */
+  readonly adminElsewhere?: boolean;
+  /** Receives one entry per admin request (applied, rejected or denied). */
+  readonly audit?: AuditSink;
+}
+
+/** What an admin handler changed, for its audit entry. */
+const auditNotes = new WeakMap<Request, Partial<AuditEntry>>();
+function noteAudit(c: Context, note: Partial<AuditEntry>): void {
+  auditNotes.set(c.req.raw, { ...auditNotes.get(c.req.raw), ...note });
 }
 
 const RESERVED_QUERY = new Set(['debug']);
@@ -65,14 +78,50 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   const app = new Hono();
   const limit = opts.bodyLimit ?? 1024 * 1024;
 
+  if (opts.isDraining) {
+    const draining = opts.isDraining;
+    app.use('*', async (c, next) => {
+      await next();
+      if (draining()) c.header('Connection', 'close');
+    });
+  }
   app.use('*', bodyLimit({
     maxSize: limit,
     onError: (c) => sendError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`)),
   }));
+  const audit = (c: Context, status: number, outcome: AuditEntry['outcome'], reason?: string): void => {
+    if (!opts.audit) return;
+    const presented = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();
+    const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+    const note = auditNotes.get(c.req.raw) ?? {};
+    opts.audit({
+      at: new Date().toISOString(),
+      action: note.action ?? `${c.req.method} ${c.req.routePath}`,
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      outcome,
+      ...(incoming?.socket?.remoteAddress ? { remote: incoming.socket.remoteAddress } : {}),
+      ...(presented ? { token: tokenFingerprint(presented) } : {}),
+      ...note,
+      ...(reason ? { reason } : {}),
+    });
+  };
   const admin = async (c: Context, next: () => Promise<void>): Promise<Response | void> => {
+    if (opts.adminElsewhere) return sendError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
     if (!opts.adminToken) return sendError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
-    if (!tokenOk(c.req.header('authorization'), opts.adminToken)) return sendError(c, new AirmailError('UNAUTHORIZED', 'admin routes need Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>'));
-    await next();
+    if (!tokenOk(c.req.header('authorization'), opts.adminToken)) {
+      audit(c, 401, 'denied', 'missing or wrong bearer token');
+      return sendError(c, new AirmailError('UNAUTHORIZED', 'admin routes need Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>'));
+    }
+    try {
+      await next();
+    } catch (err) {
+      const e = asAirmailError(err);
+      audit(c, e.status, 'rejected', e.message);
+      throw err;
+    }
+    audit(c, c.res.status, c.res.status < 400 ? 'applied' : 'rejected', c.error?.message);
   };
 
   app.onError((err, c) => sendError(c, err));
@@ -179,13 +228,17 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const name = value['pipeline']['name'];
     if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw new AirmailError('CONFIG_INVALID', 'pipeline.name must be a name of letters, digits, _ . -');
     const existed = engine.snapshot.pipelines.has(name);
+    noteAudit(c, { action: 'pipeline.put', pipeline: name, version_before: engine.snapshot.pipelines.get(name)?.version ?? null });
     const diags = await engine.store.put(name, stringify(value));
+    noteAudit(c, { version_after: engine.snapshot.pipelines.get(name)?.version ?? null });
     if (diags.length > 0) throw diagnosticsError(diags);
     return c.json(describe(name), existed ? 200 : 201);
   });
   app.delete('/pipelines/:name', admin, async (c) => {
     const name = c.req.param('name') ?? '';
+    noteAudit(c, { action: 'pipeline.delete', pipeline: name, version_before: engine.snapshot.pipelines.get(name)?.version ?? null });
     const r = await engine.store.remove(name);
+    noteAudit(c, { version_after: engine.snapshot.pipelines.get(name)?.version ?? null });
     if (r === 'not-found') throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${name}' is loaded`);
     if (r.length > 0) throw diagnosticsError(r);
     return c.body(null, 204);

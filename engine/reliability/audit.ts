@@ -1,0 +1,58 @@
+/**
+ * The admin plane's audit log: one JSON line per admin request (changes and
+ * refused attempts), appended in order to a file. Writes never block or fail
+ * a request; a write error is reported once as a process warning.
+ */
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface AuditEntry {
+  /** ISO time the request finished. */
+  readonly at: string;
+  /** e.g. `pipeline.put`, `pipeline.delete`, or the route for others. */
+  readonly action: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly outcome: 'applied' | 'rejected' | 'denied';
+  readonly remote?: string;
+  /** First 12 hex digits of sha256(token presented), so entries tell tokens apart without revealing them. */
+  readonly token?: string;
+  readonly pipeline?: string;
+  readonly version_before?: string | null;
+  readonly version_after?: string | null;
+  readonly reason?: string;
+}
+
+export type AuditSink = (entry: AuditEntry) => void;
+
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 12);
+}
+
+export class AuditLog {
+  readonly path: string;
+  private chain: Promise<void>;
+  private warned = false;
+
+  constructor(path: string) {
+    this.path = path;
+    this.chain = mkdir(dirname(path), { recursive: true }).then(() => undefined, () => undefined);
+  }
+
+  /** Appends one line (in call order). */
+  readonly record: AuditSink = (entry) => {
+    const line = `${JSON.stringify(entry)}\n`;
+    this.chain = this.chain.then(() => appendFile(this.path, line, { mode: 0o600 })).catch((err: unknown) => {
+      if (this.warned) return;
+      this.warned = true;
+      process.emitWarning(`cannot write the audit log ${this.path}: ${(err as Error).message}`, { code: 'AIRMAIL_AUDIT_FAILED' });
+    });
+  };
+
+  /** Resolves once every entry recorded so far is written. */
+  flush(): Promise<void> {
+    return this.chain;
+  }
+}
