@@ -109,6 +109,12 @@ export interface CacheStats {
 
 export interface Cache {
   get<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>, signal?: AbortSignal): Promise<T>;
+  /**
+   * A value no older than its TTL: joins the load already running for key (a
+   * miss or a stale refresh) or starts one. For a front cache that served a
+   * stale value and wants the refreshed one without polling.
+   */
+  fresh<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>): Promise<T>;
   /** Drop key from this instance's L1 and from Redis. */
   delete(key: string): Promise<void>;
   /** The L1 deadlines of key (fresh until, then stale-servable until), without touching recency. */
@@ -220,6 +226,16 @@ class TieredCache implements Cache {
       this.#refresh(key, loader, opts, st);
     }
     return out.value as T;
+  }
+
+  async fresh<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>): Promise<T> {
+    const e = this.#l1 ? this.#lru.peek(key, this.#now()) : undefined;
+    if (e !== undefined && this.#now() < e.freshUntil && !this.#flights.has(key)) return e.value.value as T;
+    if (!this.#flights.has(key)) this.#refresh(key, loader, opts, this.#counters(opts.source));
+    const flight = this.#flights.get(key);
+    if (flight === undefined) return this.get(key, loader, opts);
+    flight.pinned = true;
+    return (await flight.promise).value as T;
   }
 
   async delete(key: string): Promise<void> {

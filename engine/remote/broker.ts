@@ -52,7 +52,8 @@ export interface RemoteStats {
   readonly http: HttpFetchStats;
 }
 
-export type BrokerRequest = { readonly id: number; readonly from: number; readonly fetch: RemoteFetch };
+/** `refresh`: the worker served a stale table and wants the refreshed one (answered when the refresh lands). */
+export type BrokerRequest = { readonly id: number; readonly from: number; readonly fetch: RemoteFetch; readonly refresh?: boolean };
 export type BrokerReply =
   | { readonly id: number; readonly ok: true; readonly reply: RemoteReply }
   | { readonly id: number; readonly ok: false; readonly error: WireError };
@@ -95,27 +96,24 @@ export class RemoteBroker {
   }
 
   /** The table for `f`, through the cache; SOURCE_FAILED once the source and every fallback failed. */
-  async fetch(f: RemoteFetch, signal?: AbortSignal): Promise<RemoteReply> {
+  async fetch(f: RemoteFetch, signal?: AbortSignal, refresh = false): Promise<RemoteReply> {
     const key = remoteKey(f.request);
     const cache = f.request.kind === 'http' ? this.#shared : this.#local;
     const source = f.source ?? key;
-    const handle = await cache.get<DatasetHandle>(
-      key,
-      async (s) => {
-        const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s) : await this.#redis.fetch(f.request, source, s);
-        return t.handle;
-      },
-      {
-        ttlMs: f.cache.ttlMs,
-        ...(f.cache.jitter !== undefined ? { jitter: f.cache.jitter } : {}),
-        ...(f.cache.staleMs !== undefined ? { staleMs: f.cache.staleMs } : {}),
-        ...(f.cache.staleIfErrorMs !== undefined ? { staleIfErrorMs: f.cache.staleIfErrorMs } : {}),
-        source,
-        codec: tableCodec,
-        sizeOf: tableBytes,
-      },
-      signal,
-    );
+    const loader = async (s: AbortSignal): Promise<DatasetHandle> => {
+      const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s) : await this.#redis.fetch(f.request, source, s);
+      return t.handle;
+    };
+    const opts = {
+      ttlMs: f.cache.ttlMs,
+      ...(f.cache.jitter !== undefined ? { jitter: f.cache.jitter } : {}),
+      ...(f.cache.staleMs !== undefined ? { staleMs: f.cache.staleMs } : {}),
+      ...(f.cache.staleIfErrorMs !== undefined ? { staleIfErrorMs: f.cache.staleIfErrorMs } : {}),
+      source,
+      codec: tableCodec,
+      sizeOf: tableBytes,
+    };
+    const handle = refresh ? await cache.fresh<DatasetHandle>(key, loader, opts) : await cache.get<DatasetHandle>(key, loader, opts, signal);
     const d = cache.deadlines(key);
     return { handle, freshUntil: d?.freshUntil ?? 0, staleUntil: d?.staleUntil ?? 0 };
   }
@@ -136,7 +134,7 @@ export class RemoteBroker {
   async #serve(req: BrokerRequest): Promise<void> {
     let msg: BrokerReply;
     try {
-      msg = { id: req.id, ok: true, reply: await this.fetch(req.fetch) };
+      msg = { id: req.id, ok: true, reply: await this.fetch(req.fetch, undefined, req.refresh === true) };
     } catch (err) {
       msg = { id: req.id, ok: false, error: toWire(asAirmailError(err, 'SOURCE_FAILED')) };
     }

@@ -23,7 +23,8 @@ import { remoteKey } from './key.js';
 /** How long a worker waits on the broker before giving up (the request deadline usually fires first). */
 const BROKER_TIMEOUT_MS = 30_000;
 
-type Load = (f: RemoteFetch) => Promise<RemoteReply>;
+/** `refresh`: answer with the refreshed table once it lands (the caller already served a stale one). */
+type Load = (f: RemoteFetch, refresh: boolean) => Promise<RemoteReply>;
 
 export class RemoteFront {
   readonly #front: Lru<Table>;
@@ -42,14 +43,21 @@ export class RemoteFront {
     const now = this.#now();
     const e = this.#front.get(key, now);
     if (e !== undefined) {
-      if (now >= e.freshUntil && !this.#pending.has(key)) this.#ask(key, f).catch(() => undefined); // stale: refresh behind
-      return Promise.resolve(e.value);
+      if (now < e.freshUntil) return Promise.resolve(e.value);
+      if (!this.#pending.has(key)) {
+        this.#ask(key, f, true).catch(() => undefined); // stale: refresh behind
+        return Promise.resolve(e.value);
+      }
+      // A refresh is out. An idle piscina worker sleeps in Atomics.wait, so its
+      // answer may be queued unread: yield once (the check phase runs after
+      // pending messages are delivered) and take it if it landed.
+      return new Promise<Dataset>((resolve) => setImmediate(() => resolve(this.#front.peek(key, this.#now())?.value ?? e.value)));
     }
-    return raceAbort(this.#pending.get(key) ?? this.#ask(key, f), signal, `remote ${key}`);
+    return raceAbort(this.#pending.get(key) ?? this.#ask(key, f, false), signal, `remote ${key}`);
   }
 
-  #ask(key: string, f: RemoteFetch): Promise<Table> {
-    const p = this.#load(f).then(
+  #ask(key: string, f: RemoteFetch, refresh: boolean): Promise<Table> {
+    const p = this.#load(f, refresh).then(
       (r) => {
         const t = new Table(r.handle);
         if (r.staleUntil > this.#now()) this.#front.set(key, t, r.freshUntil, r.staleUntil);
@@ -77,7 +85,7 @@ export class RemoteClient {
     this.#replies = new BroadcastChannel(`${channel}:${threadId}`);
     this.#replies.unref();
     this.#replies.onmessage = (ev: unknown) => this.#onReply((ev as { data: BrokerReply }).data);
-    this.#front = new RemoteFront((f) => this.#send(f));
+    this.#front = new RemoteFront((f, refresh) => this.#send(f, refresh));
   }
 
   fetch(f: RemoteFetch, signal?: AbortSignal): Promise<Dataset> {
@@ -94,7 +102,7 @@ export class RemoteClient {
     this.#waiting.clear();
   }
 
-  #send(f: RemoteFetch): Promise<RemoteReply> {
+  #send(f: RemoteFetch, refresh: boolean): Promise<RemoteReply> {
     const id = ++this.#seq;
     return new Promise<RemoteReply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -103,7 +111,7 @@ export class RemoteClient {
       }, BROKER_TIMEOUT_MS);
       timer.unref();
       this.#waiting.set(id, { resolve, reject, timer });
-      const msg: BrokerRequest = { id, from: threadId, fetch: f };
+      const msg: BrokerRequest = refresh ? { id, from: threadId, fetch: f, refresh } : { id, from: threadId, fetch: f };
       this.#requests.postMessage(msg);
     });
   }
@@ -120,6 +128,6 @@ export class RemoteClient {
 
 /** The front wired straight to a broker in this thread (inline runner, tests). */
 export function inlineRemote(broker: RemoteBroker): (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset> {
-  const front = new RemoteFront((f) => broker.fetch(f));
+  const front = new RemoteFront((f, refresh) => broker.fetch(f, undefined, refresh));
   return (f, signal) => front.fetch(f, signal);
 }
