@@ -4,7 +4,7 @@
  * column covers the whole frame, and only live rows hold meaningful values.
  */
 import type { Column, Dataset, Frame, FrameItems, NumericArray } from './api.js';
-import { columnLength, isNumeric } from './api.js';
+import { columnLength, gather, isNumeric } from './api.js';
 import { AirmailError } from './errors.js';
 
 export class WorkFrame implements Frame {
@@ -55,6 +55,27 @@ export class WorkFrame implements Frame {
       },
       isDatasetColumn: (c) => this.fromItems.has(c),
     };
+  }
+
+  /** A frame of just `rows` (in that order), every column gathered; item provenance kept. */
+  compact(rows: Int32Array): WorkFrame {
+    const out = new WorkFrame(this.key, rows.length);
+    for (const [name, col] of this.cols) out.cols.set(name, gather(col, rows));
+    for (const c of this.fromItems) out.fromItems.add(c);
+    if (this.itemsInfo) {
+      const info = this.itemsInfo;
+      out.itemsInfo = { dataset: info.dataset, keyColumn: info.keyColumn, ...(info.rowOf ? { rowOf: gather(info.rowOf, rows) as Int32Array } : {}) };
+    }
+    return out;
+  }
+
+  /** A frame over the same (never mutated) columns, to which a request may add its own. */
+  share(): WorkFrame {
+    const out = new WorkFrame(this.key, this.length);
+    for (const [name, col] of this.cols) out.cols.set(name, col);
+    for (const c of this.fromItems) out.fromItems.add(c);
+    if (this.itemsInfo) out.itemsInfo = { ...this.itemsInfo };
+    return out;
   }
 
   /** Add a column gathered from the items dataset for `rows` (see items()). */

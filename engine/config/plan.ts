@@ -25,6 +25,8 @@ export interface PlanStep {
   readonly output?: string;
   readonly weight?: number;
   readonly rowwise: boolean;
+  /** The operator is pure (see OperatorDefinition.pure). */
+  readonly pure: boolean;
   /** Where it came from, for messages. */
   readonly pointer: string;
 }
@@ -50,9 +52,11 @@ export interface Plan {
   readonly scorers: readonly PlanStep[];
   readonly post: readonly PlanStep[];
   readonly returns: readonly string[];
+  /** Includes and pre-scoring steps are all pure: their candidates can be memoised (see memo.ts). */
+  readonly memo: boolean;
 }
 
-export interface PlanDraft extends Omit<Plan, 'pre' | 'post' | 'version'> {
+export interface PlanDraft extends Omit<Plan, 'pre' | 'post' | 'version' | 'memo'> {
   readonly operations: readonly PlanStep[];
 }
 
@@ -88,6 +92,7 @@ export function explainPlan(plan: Plan, literal: readonly PlanStep[]): Record<st
   order.push({ phase: 'includes', concurrent: true, combine: 'union', steps: plan.includes.map(show) });
   if (plan.excludes.length) order.push({ phase: 'excludes', concurrent: true, combine: 'subtract', steps: plan.excludes.map(show) });
   if (plan.pre.length) order.push({ phase: 'operations before scoring', steps: plan.pre.map(show) });
+  if (plan.memo) order.push({ phase: 'memo', note: 'includes and the operations before scoring are pure: their candidates are memoised per thread under their bound parameters, and excludes are subtracted per request' });
   if (plan.scorers.length) order.push({ phase: 'scorers', combine: 'score = sum(weight * output)', steps: plan.scorers.map(show) });
   if (plan.post.length) order.push({ phase: 'operations', steps: plan.post.map(show) });
   order.push({ phase: 'return', columns: plan.returns });

@@ -241,6 +241,7 @@ export class ItemTreeIndex {
     const masks: number[] = [];
     const owner: number[] = [];
     const m = new Uint32Array(n);
+    const direct = new Int32Array(1 << 16);
     for (let t = 0; t < T; t++) {
       const tree = spec.trees[t]!;
       m.fill(tree.allLeaves);
@@ -252,21 +253,34 @@ export class ItemTreeIndex {
         const mt = tree.missingTrue[k]!;
         const notF = ~tree.reachFalse[k]!;
         const notT = ~tree.reachTrue[k]!;
-        for (let r = 0; r < n; r++) m[r] = m[r]! & (decide(col[r]!, mode, th, mt) ? notF : notT);
+        if (mode === 0) {
+          // BRANCH_LEQ, what most exporters write: NaN fails `<=` and goes where missing values go.
+          for (let r = 0; r < n; r++) {
+            const x = col[r]!;
+            m[r] = m[r]! & (x <= th || (mt === 1 && x !== x) ? notF : notT);
+          }
+        } else for (let r = 0; r < n; r++) m[r] = m[r]! & (decide(col[r]!, mode, th, mt) ? notF : notT);
       }
-      const seen = new Map<number, number>();
+      // Masks of trees with at most 16 leaves index a direct table; bigger ones go through a Map.
+      const small = tree.leafValue.length <= 16;
+      const seen = small ? undefined : new Map<number, number>();
+      const touched: number[] = [];
       for (let r = 0; r < n; r++) {
         const mask = m[r]! >>> 0;
-        let slot = seen.get(mask);
-        if (slot === undefined) {
+        let slot = small ? direct[mask]! - 1 : (seen!.get(mask) ?? -1);
+        if (slot < 0) {
           slot = masks.length;
-          if (slot > 0xffff) return undefined;
+          if (slot >= 0xffff) return undefined;
           masks.push(mask);
           owner.push(t);
-          seen.set(mask, slot);
+          if (small) {
+            direct[mask] = slot + 1;
+            touched.push(mask);
+          } else seen!.set(mask, slot);
         }
         slots[r * T + t] = slot;
       }
+      for (const mask of touched) direct[mask] = 0;
     }
     return new ItemTreeIndex(spec, slots, masks, owner, (f) => cols[f] !== null);
   }

@@ -21,6 +21,7 @@ export interface ExcludeParams {
 
 export const exclude = defineOperator<ExcludeParams>({
   kind: 'filter',
+  pure: true,
   name: 'Exclude',
   summary: 'Removes rows whose item id is listed, or found in a dataset lookup.',
   parameters: {

@@ -22,6 +22,7 @@ const SCALAR = { type: ['string', 'number', 'boolean', 'null'] } as const;
 
 export const match = defineOperator<MatchParams>({
   kind: 'filter',
+  pure: true,
   name: 'Match',
   summary: 'Keeps rows whose column equals (or is among, or differs from) the given values.',
   parameters: {

@@ -28,6 +28,7 @@ function bound(v: unknown, name: string): number | undefined {
 
 export const range = defineOperator<RangeParams>({
   kind: 'filter',
+  pure: true,
   name: 'Range',
   summary: 'Keeps rows whose numeric column lies between min and max.',
   parameters: {

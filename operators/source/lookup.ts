@@ -22,6 +22,7 @@ export interface LookupParams {
 
 export const lookup = defineOperator<LookupParams>({
   kind: 'source',
+  pure: true,
   name: 'Lookup',
   summary: 'Item ids of the dataset rows whose columns equal the given values.',
   parameters: {

@@ -34,6 +34,7 @@ function missingIds(items: StaticParams['items'], itemType: string): ParamProble
 
 export const staticSource = defineOperator<StaticParams>({
   kind: 'source',
+  pure: true,
   name: 'Static',
   summary: 'A fixed list of item ids, or of rows holding the item id and extra columns.',
   parameters: {

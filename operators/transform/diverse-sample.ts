@@ -10,8 +10,9 @@
  *   parameters: {n: 10, maximize: psale_score, by: product_id}
  * ```
  */
-import { defineOperator } from '../../engine/api.js';
-import { countParam, orderBy, rowKey } from '../util.js';
+import type { Column } from '../../engine/api.js';
+import { defineOperator, isNumeric } from '../../engine/api.js';
+import { countParam, idComparator, orderBy, rowKey } from '../util.js';
 
 export interface DiverseSampleParams {
   readonly n: number;
@@ -39,6 +40,8 @@ export const diverseSample = defineOperator<DiverseSampleParams>({
     const frame = input.frame;
     const rows = input.rows;
     const group = rowKey([frame.column(params.by)]);
+    const quick = firstRoundOnly(rows, n, group, frame.column(params.maximize), frame.column(ctx.itemType));
+    if (quick) return { rows: quick };
     // One global order by (maximize desc, id asc) gives every group's internal ranking too.
     const pos = orderBy(rows, frame.column(params.maximize), true, frame.column(ctx.itemType));
     const rank = new Int32Array(pos.length);
@@ -61,3 +64,33 @@ export const diverseSample = defineOperator<DiverseSampleParams>({
     return { rows: ordered.slice(0, take) };
   },
 });
+
+/**
+ * When there are at least `n` groups, the answer is the first round only:
+ * each group's best row, the best `n` of those. One pass finds the bests and
+ * only they are sorted (the full order is needed only with fewer groups).
+ */
+function firstRoundOnly(rows: Int32Array, n: number, group: (row: number) => unknown, maximize: Column, ids: Column): Int32Array | undefined {
+  if (!isNumeric(maximize) || n === 0) return undefined;
+  const byId = idComparator(ids);
+  const before = (a: number, b: number): boolean => {
+    const x = maximize[a]!;
+    const y = maximize[b]!;
+    const xn = Number.isNaN(x);
+    const yn = Number.isNaN(y);
+    if (xn !== yn) return yn;
+    if (!xn && x !== y) return x > y;
+    return byId(a, b) < 0;
+  };
+  const best = new Map<unknown, number>();
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    const g = group(r);
+    const b = best.get(g);
+    if (b === undefined || before(r, b)) best.set(g, r);
+  }
+  if (best.size < n) return undefined;
+  const tops = Int32Array.from(best.values());
+  const pos = orderBy(tops, maximize, true, ids);
+  return Int32Array.from(pos.subarray(0, n), (p) => tops[p]!);
+}

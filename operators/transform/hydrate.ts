@@ -19,6 +19,7 @@ export interface HydrateParams {
 
 export const hydrate = defineOperator<HydrateParams>({
   kind: 'transform',
+  pure: true,
   name: 'Hydrate',
   summary: 'Adds dataset columns to the live rows, looked up by item id.',
   rowwise: true,

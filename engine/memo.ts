@@ -1,0 +1,117 @@
+/**
+ * Memoised candidates. A plan whose includes and pre-scoring steps are all
+ * pure (same parameters and datasets → same result) produces the same
+ * candidate rows for the same bound parameters, and those usually depend on
+ * a context row only (the client's warehouse and size, the product's
+ * department), not on the request. So the executor keeps, per thread, the
+ * candidates after the pre-scoring steps — compacted to the surviving rows —
+ * under the bound parameters, and per request only subtracts the excludes.
+ * Row-wise steps decide each row alone, so subtracting after them gives the
+ * rows the literal order gives.
+ */
+import type { Column, SourceResult } from './api.js';
+import { valueAt } from './api.js';
+import type { Plan } from './config/plan.js';
+import { WorkFrame } from './frame.js';
+
+export interface MemoEntry {
+  /** The candidates after the pre-scoring steps, one frame row per surviving row, in order. */
+  readonly frame: WorkFrame;
+  readonly bytes: number;
+}
+
+function columnBytes(c: Column): number {
+  if ('byteLength' in c) return c.byteLength;
+  return c.kind === 'dict' ? c.codes.byteLength : c.values.length * 16;
+}
+
+/** A byte-bounded LRU of candidate frames, shared by every plan on this thread. */
+export class CandidateMemo {
+  private readonly entries = new Map<string, MemoEntry>();
+  private bytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(plan: Plan, key: string): MemoEntry | undefined {
+    const k = `${plan.version}\u0000${key}`;
+    const e = this.entries.get(k);
+    if (!e) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.entries.delete(k);
+    this.entries.set(k, e);
+    return e;
+  }
+
+  /** Keeps the live `rows` of `frame`, compacted, and returns the entry. */
+  put(plan: Plan, key: string, frame: WorkFrame, rows: Int32Array): MemoEntry {
+    const compact = frame.compact(rows);
+    let bytes = 256 + key.length * 2;
+    for (const name of compact.columnNames) bytes += columnBytes(compact.column(name));
+    const e: MemoEntry = { frame: compact, bytes };
+    if (bytes > this.maxBytes / 4) return e;
+    const k = `${plan.version}\u0000${key}`;
+    const old = this.entries.get(k);
+    if (old) this.bytes -= old.bytes;
+    this.entries.set(k, e);
+    this.bytes += bytes;
+    for (const [victim, v] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(victim);
+      this.bytes -= v.bytes;
+    }
+    return e;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+const DEFAULT_MB = 64;
+let shared: CandidateMemo | undefined;
+
+/** This thread's memo (AIRMAIL_MEMO_MB bytes, default 64; 0 turns memoisation off). */
+export function threadMemo(): CandidateMemo | undefined {
+  if (shared) return shared;
+  const mb = Number(process.env['AIRMAIL_MEMO_MB'] ?? DEFAULT_MB);
+  if (!(mb > 0)) return undefined;
+  shared = new CandidateMemo(mb * 2 ** 20);
+  return shared;
+}
+
+/** The memo key of a request: the bound parameters of the memoised steps. */
+export function memoKey(bound: readonly unknown[]): string {
+  return JSON.stringify(bound);
+}
+
+/** The entry's rows minus the excluded ids, over a frame that shares the entry's columns. */
+export function subtractExcludes(entry: MemoEntry, key: string, excludes: readonly SourceResult[]): { frame: WorkFrame; rows: Int32Array } {
+  const frame = entry.frame.share();
+  const n = frame.length;
+  const ids = frame.column(key);
+  let removed: Set<string | number> | undefined;
+  for (const r of excludes) {
+    if (r.ids.length === 0) continue;
+    removed ??= new Set();
+    for (let i = 0; i < r.ids.length; i++) removed.add(r.ids[i]!);
+  }
+  if (!removed) {
+    const rows = new Int32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = i;
+    return { frame, rows };
+  }
+  const keep = new Int32Array(n);
+  let m = 0;
+  if (ids instanceof Int32Array || ids instanceof Float64Array || ids instanceof Float32Array) {
+    for (let i = 0; i < n; i++) if (!removed.has(ids[i]!)) keep[m++] = i;
+  } else {
+    for (let i = 0; i < n; i++) if (!removed.has(valueAt(ids, i) as string | number)) keep[m++] = i;
+  }
+  return { frame, rows: keep.slice(0, m) };
+}
+
