@@ -73,6 +73,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   const port = Number(values.port ?? process.env['PORT'] ?? 8080);
   const threads = values.threads !== undefined ? Number(values.threads) : process.env['AIRMAIL_THREADS'] ? Number(process.env['AIRMAIL_THREADS']) : undefined;
   const adminToken = process.env['AIRMAIL_ADMIN_TOKEN'];
+  const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
   const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
   const adminPort = num(values['admin-port'] ?? process.env['AIRMAIL_ADMIN_PORT']);
   const drainDelayMs = num(values['drain-delay-ms'] ?? process.env['AIRMAIL_DRAIN_DELAY_MS']);
@@ -90,6 +91,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
     ...(auditLog ? { auditLog: resolve(auditLog) } : {}),
     ...(drainDelayMs !== undefined ? { drainDelayMs } : {}),
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    ...(registry ? { registry } : {}),
   });
   logDiagnostics(srv.startErrors);
   const names = [...srv.engine.snapshot.pipelines.keys()];

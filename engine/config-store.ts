@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
-import type { OperatorDefinition } from './api.js';
+import type { ModelResolver, OperatorDefinition } from './api.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
 
@@ -58,8 +58,12 @@ export class ConfigStore {
   /** How long a changed file's content must stay the same before it is proposed. */
   private readonly settleMs: number;
 
-  constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>, opts: { settleMs?: number } = {}) {
+  /** The model registry configs resolve registry models against, when the engine has one. */
+  private readonly models: ModelResolver | undefined;
+
+  constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>, opts: { settleMs?: number; models?: ModelResolver } = {}) {
     this.dir = resolve(dir);
+    this.models = opts.models;
     this.settleMs = opts.settleMs ?? 50;
     this.operators = operators;
   }
@@ -185,7 +189,7 @@ export class ConfigStore {
   async validate(file: string, text: string): Promise<Diagnostic[]> {
     const next = new Map(this.texts);
     next.set(resolve(file), text);
-    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache });
+    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(this.models ? { models: this.models } : {}) });
     return r.ok ? [] : r.diagnostics.filter((d) => d.file === resolve(file) || d.file === undefined);
   }
 
@@ -235,7 +239,7 @@ export class ConfigStore {
 
   private async proposeInner(next: Map<string, string>, changed: string[], recordHash = true): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
-    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache });
+    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(this.models ? { models: this.models } : {}) });
     if (!r.ok) {
       const rej: Rejection = { at, files: changed, diagnostics: r.diagnostics };
       const touched = new Set([...changed, ...r.diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);

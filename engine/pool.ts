@@ -11,6 +11,7 @@ import type { Snapshot } from './config/load.js';
 import { AirmailError, fromWire } from './errors.js';
 import type { ExecOutput } from './execute.js';
 import { loadOnnxModel } from './onnx.js';
+import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
 import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
 import { attachReport, executeObserved } from './observe/collect.js';
@@ -25,6 +26,8 @@ export interface RunRequest {
   readonly signal?: AbortSignal;
   /** What to observe; the report comes back in `out.observed` (see observe/). */
   readonly observe?: ObserveSpec;
+  /** Registry bindings → models, taken when the request started. */
+  readonly models?: ModelTable;
 }
 
 export interface Runner {
@@ -43,6 +46,7 @@ export class InlineRunner implements Runner {
     return executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadOnnxModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
       ...(signal ? { signal } : {}),
       trace: req.trace === true,
+      ...(req.models ? { models: req.models } : {}),
     });
   }
   stats(): { threads: number; queued: number; running: number; utilization: number } {
@@ -115,6 +119,7 @@ export class PoolRunner implements Runner {
       ...(req.deadline ? { deadline: req.deadline } : {}),
       ...(req.trace ? { trace: true } : {}),
       ...(req.observe ? { observe: req.observe } : {}),
+      ...(req.models ? { models: req.models } : {}),
     };
     // The watchdog: past the deadline (plus a grace for the worker to stop by itself) the task
     // leaves the queue, or its worker is stopped (a runaway operator) and replaced by piscina.

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { OperatorDefinition } from '../api.js';
+import type { ModelResolver, OperatorDefinition } from '../api.js';
 import { loadDatasetFile, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
@@ -39,6 +39,8 @@ export interface LoadOptions {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   /** Reused between loads so unchanged datasets are not read again. */
   readonly datasetCache?: DatasetCache;
+  /** The model registry, for registry models and deployments. */
+  readonly models?: ModelResolver;
 }
 
 export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
@@ -205,6 +207,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       datasetIds,
       validators,
       resolvePath: (x) => resolveFrom(p.loc.file, x),
+      ...(opts.models ? { models: opts.models } : {}),
     }, p.loc.file);
     for (const d of r.diagnostics) diagnostics.push(d.pointer !== undefined ? { ...d, ...p.loc.parsed.locate(d.pointer) } : d);
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });

@@ -84,7 +84,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   }
   const signal = task.deadline ? AbortSignal.timeout(Math.max(1, task.deadline - Date.now())) : undefined;
   try {
-    const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, { ...(signal ? { signal } : {}), trace: task.trace === true });
+    const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, { ...(signal ? { signal } : {}), trace: task.trace === true, ...(task.models ? { models: task.models } : {}) });
     const reply: ExecReply = { kind: 'ok', out };
     return moveObject(reply, transferables(out.columns));
   } catch (err) {
