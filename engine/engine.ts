@@ -13,6 +13,7 @@ import { describeErrors, newAjv, type Problem } from './config/validators.js';
 import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
+import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
 
@@ -33,6 +34,10 @@ export interface EngineOptions {
   readonly workerHeapMb?: number;
   /** How long a worker may overrun a deadline before it is stopped (see PoolOptions.watchdogGraceMs). */
   readonly watchdogGraceMs?: number;
+  /** Model registry (http(s)://, file:// or a folder) for registry models and deployments; default none. */
+  readonly registry?: string;
+  /** Options of the model hub (artifact cache folder, folder poll interval). */
+  readonly modelHub?: Omit<ModelHubOptions, 'location'>;
 }
 
 export interface PipelineResponse {
@@ -46,6 +51,8 @@ export interface PipelineResponse {
   operator?: string;
   errors?: readonly (Problem | Diagnostic)[];
   debug?: { steps: readonly StepTrace[] };
+  /** Scorer output → the registry model version that scored it (`psale@3`). */
+  models?: Readonly<Record<string, string>>;
 }
 
 export interface RunOptions {
@@ -63,6 +70,8 @@ export class Engine {
   readonly runner: Runner;
   /** Where remote sources are fetched and cached (main thread; workers ask it over a channel). */
   readonly remote: RemoteBroker;
+  /** Registry models and their live bindings; undefined without --registry. */
+  readonly models: ModelHub | undefined;
   private readonly defaultDeadline: number;
   private readonly inputValidators = new WeakMap<CompiledPipeline, { strict: ValidateFunction; query: ValidateFunction }>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
@@ -71,7 +80,8 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
-    this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])));
+    this.models = opts.registry ? new ModelHub({ ...opts.modelHub, location: opts.registry }) : undefined;
+    this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), this.models ? { models: this.models } : {});
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
     this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}) });
@@ -88,6 +98,7 @@ export class Engine {
     await this.store.close();
     await this.runner.close();
     await this.remote.close();
+    await this.models?.close();
   }
 
   get snapshot(): Snapshot {
@@ -145,6 +156,7 @@ export class Engine {
       datasets: snap.datasets,
       datasetIds: snap.datasetIds,
       validators: paramValidators,
+      ...(this.models ? { models: this.models } : {}),
       resolvePath: () => {
         throw new AirmailError('CONFIG_INVALID', 'a pipeline sent with a request cannot name files');
       },
@@ -168,7 +180,7 @@ export class Engine {
     const snap = this.snapshot;
     const deadlineMs = Math.min(opts.deadlineMs ?? Infinity, p.deadlineMs ?? this.defaultDeadline);
     const deadline = Date.now() + deadlineMs;
-    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(this.models ? { models: this.models.refs } : {}) });
     const items = toItems(out.columns, out.length);
     const res: PipelineResponse = {
       items,
@@ -180,6 +192,7 @@ export class Engine {
     };
     if (out.error && out.errorCode) res.code = out.errorCode;
     if (out.operator) res.operator = out.operator;
+    if (out.models) res.models = out.models;
     if (opts.debug) res.debug = { steps: out.steps };
     return res;
   }

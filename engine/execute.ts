@@ -8,6 +8,7 @@ import type { Column, Dataset, ModelRef, ModelRunner, OperatorDefinition, Remote
 import { gather, isNumeric, valueAt } from './api.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { WorkFrame } from './frame.js';
+import { bindModel, modelsUsed, type ModelTable } from './registry/bindings.js';
 import { setAt } from './config/refs.js';
 import type { Plan, PlanStep } from './config/plan.js';
 
@@ -38,11 +39,15 @@ export interface ExecOutput {
   readonly errorCode?: string;
   readonly operator?: string;
   readonly steps: readonly StepTrace[];
+  /** Scorer output → registry model version it used (`psale@3`), when any. */
+  readonly models?: Readonly<Record<string, string>>;
 }
 
 export interface ExecOptions {
   readonly signal?: AbortSignal;
   readonly trace?: boolean;
+  /** Registry bindings → the models this request uses (taken when it started). */
+  readonly models?: ModelTable;
 }
 
 type Bound = Record<string, unknown>;
@@ -69,6 +74,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
   const signal = opts.signal ?? new AbortController().signal;
   const steps: StepTrace[] = [];
   const trace = opts.trace === true;
+  const used: Record<string, string> = {};
   const ctx: RunContext = {
     itemType: plan.itemType,
     itemsDataset: plan.itemsDataset,
@@ -79,7 +85,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       if (!d) throw new AirmailError('UNKNOWN_DATASET', `no dataset named '${name}'`);
       return d;
     },
-    model: (ref) => env.model(ref),
+    model: (ref) => env.model(bindModel(ref, opts.models, used, current)),
     remote: (f) => env.remote ? env.remote(f, signal) : Promise.reject(new AirmailError('SOURCE_FAILED', 'remote sources are not available in this runner')),
   };
   const op = (s: PlanStep): OperatorDefinition => {
@@ -188,9 +194,9 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     hydrate(plan.returns);
     const columns: Record<string, Column> = {};
     for (const c of plan.returns) columns[c] = gather(wf.column(c), rows);
-    return { length: rows.length, columns, reason: null, error: false, steps };
+    return { length: rows.length, columns, reason: null, error: false, steps, ...modelsUsed(used) };
   } catch (err) {
-    if (err instanceof Empty) return { length: 0, columns: {}, reason: err.reason, error: false, steps };
+    if (err instanceof Empty) return { length: 0, columns: {}, reason: err.reason, error: false, steps, ...modelsUsed(used) };
     const e = asAirmailError(err, 'OPERATOR_FAILED');
     if (current && !e.operator) e.operator = current.label;
     if (e.code === 'SOURCE_FAILED') {

@@ -8,6 +8,7 @@ import type { Plan } from './config/plan.js';
 import type { DatasetHandle } from './dataset.js';
 import type { WireError } from './errors.js';
 import type { ExecOutput, StepTrace } from './execute.js';
+import type { ModelTable } from './registry/bindings.js';
 
 export interface WorkerLoad {
   readonly plan: Plan;
@@ -21,6 +22,8 @@ export interface ExecTask {
   /** Epoch ms after which the worker stops between steps. */
   readonly deadline?: number;
   readonly trace?: boolean;
+  /** Registry bindings → the models this request uses (see registry/bindings.ts). */
+  readonly models?: ModelTable;
   /** Sent only when the worker answered `need` for this version. */
   readonly load?: WorkerLoad;
 }
