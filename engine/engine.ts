@@ -13,6 +13,8 @@ import { describeErrors, newAjv, type Problem } from './config/validators.js';
 import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
+import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
+import { reportOf } from './observe/collect.js';
 import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
@@ -28,6 +30,8 @@ export interface EngineOptions {
   readonly watch?: boolean;
   /** Default request deadline in ms. */
   readonly deadlineMs?: number;
+  /** Metrics, logs, tracing (observe/); default: all off, debug and why still answer. */
+  readonly observe?: Observability;
   /** Remote sources and their cache; default: Redis at REDIS_URL when set, else in-process only. */
   readonly remote?: RemoteOptions;
   /** Heap limit of each worker in MiB (see PoolOptions.workerHeapMb). */
@@ -51,11 +55,12 @@ export interface PipelineResponse {
   operator?: string;
   errors?: readonly (Problem | Diagnostic)[];
   debug?: { steps: readonly StepTrace[] };
+  why?: WhyAnswer;
   /** Scorer output → the registry model version that scored it (`psale@3`). */
   models?: Readonly<Record<string, string>>;
 }
 
-export interface RunOptions {
+export interface RunOptions extends ObserveRunOptions {
   readonly deadlineMs?: number;
   readonly debug?: boolean;
   readonly signal?: AbortSignal;
@@ -67,6 +72,7 @@ const validateConfigFile = newAjv({ useDefaults: false }).compile(CONFIG_FILE_SC
 
 export class Engine {
   readonly store: ConfigStore;
+  readonly observe: Observability;
   readonly runner: Runner;
   /** Where remote sources are fetched and cached (main thread; workers ask it over a channel). */
   readonly remote: RemoteBroker;
@@ -81,6 +87,7 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.opts = opts;
     this.models = opts.registry ? new ModelHub({ ...opts.modelHub, location: opts.registry }) : undefined;
+    this.observe = opts.observe ?? Observability.quiet();
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), this.models ? { models: this.models } : {});
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
@@ -180,7 +187,9 @@ export class Engine {
     const snap = this.snapshot;
     const deadlineMs = Math.min(opts.deadlineMs ?? Infinity, p.deadlineMs ?? this.defaultDeadline);
     const deadline = Date.now() + deadlineMs;
-    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(this.models ? { models: this.models.refs } : {}) });
+    const obs = this.observe.begin(p, opts);
+    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}) })
+      .catch((err: unknown) => { this.observe.fail(obs, asAirmailError(err), reportOf(err)); throw err; });
     const items = toItems(out.columns, out.length);
     const res: PipelineResponse = {
       items,
@@ -194,6 +203,7 @@ export class Engine {
     if (out.operator) res.operator = out.operator;
     if (out.models) res.models = out.models;
     if (opts.debug) res.debug = { steps: out.steps };
+    this.observe.end(obs, res, out.observed);
     return res;
   }
 }

@@ -11,6 +11,7 @@ import { WorkFrame } from './frame.js';
 import { bindModel, modelsUsed, type ModelTable } from './registry/bindings.js';
 import { setAt } from './config/refs.js';
 import type { Plan, PlanStep } from './config/plan.js';
+import type { ExecObserver, ObserveReport } from './observe/types.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -39,6 +40,8 @@ export interface ExecOutput {
   readonly errorCode?: string;
   readonly operator?: string;
   readonly steps: readonly StepTrace[];
+  /** Filled by the worker when the request asked for observability (see observe/). */
+  readonly observed?: ObserveReport;
   /** Scorer output → registry model version it used (`psale@3`), when any. */
   readonly models?: Readonly<Record<string, string>>;
 }
@@ -46,6 +49,8 @@ export interface ExecOutput {
 export interface ExecOptions {
   readonly signal?: AbortSignal;
   readonly trace?: boolean;
+  /** Hooks called after every source and step; none when absent (see observe/types.ts). */
+  readonly observer?: ExecObserver;
   /** Registry bindings → the models this request uses (taken when it started). */
   readonly models?: ModelTable;
 }
@@ -74,6 +79,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
   const signal = opts.signal ?? new AbortController().signal;
   const steps: StepTrace[] = [];
   const trace = opts.trace === true;
+  const obs = opts.observer;
   const used: Record<string, string> = {};
   const ctx: RunContext = {
     itemType: plan.itemType,
@@ -135,6 +141,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
             throw e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${e.message}`, { operator: s.label, cause: e });
           }
           if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
+          if (obs) obs.source(s, phase, params, res, t0, performance.now());
           return { step: s, res };
         }),
       );
@@ -182,6 +189,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
         if (out.rows) rows = out.rows;
       } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
       if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
+      if (obs) obs.step(s, phase, params, input.rows, rows, wf, t0, performance.now());
       if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params, s.given)}) returned 0 items after filtering ${before}`);
     };
 

@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import { Engine, type EngineOptions } from './engine.js';
 import { createApp } from './http/app.js';
+import { Observability } from './observe/index.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 import { AuditLog } from './reliability/audit.js';
 import { drain, listen } from './reliability/listen.js';
@@ -43,7 +44,8 @@ export interface RunningServer {
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const engine = new Engine(opts);
+  // Metrics on, logs at info (silent under NODE_ENV=test), tracing per OTEL_*: see observe/index.ts.
+  const engine = new Engine({ ...opts, observe: opts.observe ?? Observability.fromEnv() });
   const startErrors = await engine.start();
   let draining = false;
   const audit = opts.auditLog ? new AuditLog(opts.auditLog) : undefined;

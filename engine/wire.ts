@@ -8,6 +8,7 @@ import type { Plan } from './config/plan.js';
 import type { DatasetHandle } from './dataset.js';
 import type { WireError } from './errors.js';
 import type { ExecOutput, StepTrace } from './execute.js';
+import type { ObserveReport, ObserveSpec } from './observe/types.js';
 import type { ModelTable } from './registry/bindings.js';
 
 export interface WorkerLoad {
@@ -22,6 +23,8 @@ export interface ExecTask {
   /** Epoch ms after which the worker stops between steps. */
   readonly deadline?: number;
   readonly trace?: boolean;
+  /** What to observe (metrics, debug, why, spans under the request's span); see observe/. */
+  readonly observe?: ObserveSpec;
   /** Registry bindings → the models this request uses (see registry/bindings.ts). */
   readonly models?: ModelTable;
   /** Sent only when the worker answered `need` for this version. */
@@ -31,7 +34,7 @@ export interface ExecTask {
 export type ExecReply =
   | { readonly kind: 'need' }
   | { readonly kind: 'ok'; readonly out: ExecOutput }
-  | { readonly kind: 'error'; readonly error: WireError; readonly steps?: readonly StepTrace[] };
+  | { readonly kind: 'error'; readonly error: WireError; readonly steps?: readonly StepTrace[]; readonly observed?: ObserveReport };
 
 /** Buffers of `columns` that can be moved (not shared memory). */
 export function transferables(columns: Readonly<Record<string, Column>>): ArrayBuffer[] {

@@ -12,6 +12,7 @@ import { explainPlan } from '../config/plan.js';
 import { isPlainObject, readBody } from './body.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
 import { docsPage, openApi } from './openapi.js';
+import { mountObservability, traceOptions } from './ui.js';
 
 export interface AppOptions {
   /** Maximum request body in bytes (default 1 MiB). */
@@ -162,9 +163,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     try {
       const checked = engine.checkInputs(p, inputs, fromQuery);
       const hdr = Number(c.req.header(DEADLINE_HEADER));
-      const res = await engine.run(p, checked, { debug, ...(Number.isFinite(hdr) && hdr > 0 ? { deadlineMs: hdr } : {}) });
+      const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...(Number.isFinite(hdr) && hdr > 0 ? { deadlineMs: hdr } : {}) });
       return c.json(res, 200);
     } catch (err) {
+      engine.observe.rejected(p.name, asAirmailError(err));
       return sendError(c, err, { pipeline: p.name, version: p.version });
     }
   };
@@ -246,5 +248,6 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
 
   app.get('/openapi.json', (c) => c.json(openApi(engine)));
   app.get('/docs', (c) => c.html(docsPage(engine)));
+  mountObservability(app, engine);
   return app;
 }

@@ -1,0 +1,116 @@
+/**
+ * Routes for people and scrapers: GET /metrics (Prometheus text),
+ * POST /pipelines/{name}/why ("why is this item not in the result?"),
+ * GET /ui (a page served from a string; no build step) and the JSON it polls.
+ */
+import type { Context, Hono } from 'hono';
+import { AirmailError, asAirmailError } from '../errors.js';
+import type { Engine } from '../engine.js';
+import type { ObserveRunOptions } from '../observe/index.js';
+import { isPlainObject, readBody } from './body.js';
+import { UI_PAGE } from './ui/page.js';
+
+/** Trace context and debug options a request carries in its headers. */
+export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds'> {
+  const tp = c.req.header('traceparent');
+  const ts = c.req.header('tracestate');
+  const ids = Number(c.req.header('x-airmail-debug-ids'));
+  return { ...(tp ? { traceparent: tp } : {}), ...(ts ? { tracestate: ts } : {}), ...(Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : {}) };
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Gauges and counters read from the engine at scrape time (pool, caches, pipelines, tracing queue). */
+export function engineMetricsText(engine: Engine): string {
+  const out: string[] = [];
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, rows: [Record<string, string>, number][]): void => {
+    if (rows.length === 0) return;
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, v] of rows) {
+      const l = Object.entries(labels).map(([k, x]) => `${k}="${esc(x)}"`).join(',');
+      out.push(`${name}${l ? `{${l}}` : ''} ${Number.isFinite(v) ? v : 0}`);
+    }
+  };
+  const st = engine.runner.stats();
+  metric('airmail_pool_threads', 'gauge', 'Worker threads in the pool.', [[{}, st.threads]]);
+  metric('airmail_pool_queue_depth', 'gauge', 'Tasks waiting for a worker.', [[{}, st.queued]]);
+  metric('airmail_pool_utilization', 'gauge', 'Pool utilisation (0..1, piscina).', [[{}, st.utilization]]);
+  const snap = engine.snapshot;
+  metric('airmail_pipeline_info', 'gauge', 'Pipelines in service and their versions (value 1).', [...snap.pipelines.values()].map((p) => [{ pipeline: p.name, version: p.version }, 1]));
+  metric('airmail_config_rejections', 'gauge', 'Config files whose last change was rejected and not yet fixed.', [[{}, engine.store.allRejections().length]]);
+  const cache: [Record<string, string>, number][] = [];
+  const rs = engine.remote.stats();
+  for (const [layer, stats] of [['shared', rs.shared], ['local', rs.local]] as const) {
+    for (const [source, x] of Object.entries(stats.sources)) {
+      cache.push([{ source, layer, result: 'hit' }, x.hits + x.l2Hits], [{ source, layer, result: 'miss' }, x.misses], [{ source, layer, result: 'stale' }, x.staleServes]);
+    }
+  }
+  metric('airmail_cache_requests_total', 'counter', 'Remote-source cache lookups by source and result (hit, miss, stale served).', cache);
+  const t = engine.observe.tracing?.processor;
+  if (t) {
+    metric('airmail_trace_spans_exported_total', 'counter', 'Spans the collector accepted.', [[{}, t.exported]]);
+    metric('airmail_trace_spans_dropped_total', 'counter', 'Spans dropped: export queue full, or the collector failed.', [[{ reason: 'queue_full' }, t.dropped.queue_full], [{ reason: 'export_failed' }, t.dropped.export_failed]]);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Per-pipeline and per-step totals for the page (it turns deltas into rates). */
+export function uiStats(engine: Engine): Record<string, unknown> {
+  const m = engine.observe.metrics;
+  const pipelines: Record<string, { requests: number; seconds: number; empty: number; errors: number; p50: number; p95: number }> = {};
+  const get = (name: string): (typeof pipelines)[string] => (pipelines[name] ??= { requests: 0, seconds: 0, empty: 0, errors: 0, p50: NaN, p95: NaN });
+  const operators: { pipeline: string; step: string; operator: string; phase: string; count: number; seconds: number; p95: number }[] = [];
+  if (m) {
+    for (const s of m.latency.all()) {
+      const p = get(s.labels[0]!);
+      p.requests += s.count;
+      p.seconds += s.sum;
+      if (s.labels[1] === '200') {
+        p.p50 = m.latency.quantile(s, 0.5);
+        p.p95 = m.latency.quantile(s, 0.95);
+      }
+    }
+    for (const e of m.empty.entries()) get(e.labels[0]!).empty += e.value;
+    for (const e of m.errors.entries()) get(e.labels[0]!).errors += e.value;
+    for (const s of m.opLatency.all()) {
+      operators.push({ pipeline: s.labels[0]!, step: s.labels[1]!, operator: s.labels[2]!, phase: s.labels[3]!, count: s.count, seconds: s.sum, p95: m.opLatency.quantile(s, 0.95) });
+    }
+  }
+  return { now: Date.now(), metrics: m !== undefined, pipelines, operators };
+}
+
+export function mountObservability(app: Hono, engine: Engine): void {
+  const m = engine.observe.metrics;
+  if (m) engine.store.onReload((e) => m.reloads.inc([e.kind]));
+
+  app.get('/metrics', (c) => {
+    const text = (m ? m.registry.render() : '') + engineMetricsText(engine);
+    return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
+
+  app.post('/pipelines/:name/why', async (c) => {
+    const p = engine.pipeline(c.req.param('name'));
+    const { value } = await readBody(c, 'json');
+    if (!isPlainObject(value)) throw new AirmailError('INPUT_INVALID', 'the body must be a JSON object: {"inputs": {...}, "item": <id>}');
+    const item = value['item'] ?? value['item_id'] ?? value[p.plan.itemType];
+    if (typeof item !== 'string' && typeof item !== 'number') {
+      throw new AirmailError('INPUT_INVALID', `the body needs "item": the ${p.plan.itemType} to explain`, { details: { errors: [{ path: '/item', message: 'must be a string or a number' }] } });
+    }
+    const inputs = isPlainObject(value['inputs']) ? value['inputs'] : {};
+    const checked = engine.checkInputs(p, inputs, false);
+    try {
+      const res = await engine.run(p, checked, { why: item, ...traceOptions(c) });
+      return c.json({ pipeline: p.name, version: p.version, item, why: res.why, items: res.items, reason: res.reason, error: res.error });
+    } catch (err) {
+      const e = asAirmailError(err);
+      return c.json({ pipeline: p.name, version: p.version, item, why: { item, verdict: 'error', reason: `the pipeline failed: ${e.message}`, includedBy: [], notIncludedBy: [], excludedBy: [] }, items: [], reason: e.message, error: true, code: e.code }, (e.status === 200 ? 500 : e.status) as 500);
+    }
+  });
+
+  app.get('/ui/stats', (c) => c.json(uiStats(engine)));
+  app.get('/ui', (c) => c.html(UI_PAGE));
+  app.get('/', (c) => c.redirect('/ui'));
+}
+

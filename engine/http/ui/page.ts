@@ -1,0 +1,171 @@
+/**
+ * The observability page, as one HTML string with inline CSS and script (no
+ * build step, no external assets). It reads GET /pipelines and GET /ui/stats,
+ * runs pipelines with ?debug=true and asks POST /pipelines/{name}/why.
+ */
+export const UI_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>Airmail</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
+  header { background: #1d2330; color: #fff; padding: 10px 20px; display: flex; gap: 16px; align-items: baseline; }
+  header h1 { font-size: 18px; margin: 0; }
+  main { padding: 12px 20px; display: grid; gap: 16px; }
+  section { background: #fff; border: 1px solid #dde1e8; border-radius: 6px; padding: 10px 14px; }
+  h2 { font-size: 15px; margin: 0 0 8px; }
+  table { border-collapse: collapse; width: 100%; font-size: 13px; }
+  th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #eceef2; vertical-align: top; }
+  th { background: #f0f2f5; font-weight: 600; }
+  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  code, .mono { font-family: ui-monospace, monospace; font-size: 12px; }
+  .ids { max-width: 360px; overflow-wrap: anywhere; }
+  .bad { color: #b42318; } .ok { color: #067647; } .muted { color: #667085; }
+  textarea { width: 100%; min-height: 70px; font-family: ui-monospace, monospace; }
+  .row { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin-bottom: 8px; }
+  button { padding: 4px 12px; }
+  #why-answer { padding: 6px 0; }
+</style>
+</head>
+<body>
+<header><h1>Airmail</h1><span id="summary" class="muted">loading…</span></header>
+<main>
+<section>
+  <h2>Pipelines</h2>
+  <table id="pipelines"><thead><tr><th>pipeline</th><th>version</th><th>loaded at</th><th>file</th><th>last rejection</th></tr></thead><tbody></tbody></table>
+</section>
+<section>
+  <h2>Live (since last refresh)</h2>
+  <table id="live"><thead><tr><th>pipeline</th><th class="num">req/s</th><th class="num">mean ms</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">empty %</th><th class="num">errors</th><th class="num">requests</th></tr></thead><tbody></tbody></table>
+  <h2 style="margin-top:12px">Per operator</h2>
+  <table id="operators"><thead><tr><th>pipeline</th><th>step</th><th>operator</th><th>phase</th><th class="num">calls</th><th class="num">mean ms</th><th class="num">p95 ms</th></tr></thead><tbody></tbody></table>
+</section>
+<section>
+  <h2>Run a pipeline</h2>
+  <div class="row"><label>pipeline <select id="run-pipeline"></select></label>
+    <button id="run">Run with debug</button><span id="run-status" class="muted"></span></div>
+  <textarea id="run-inputs" aria-label="inputs (JSON)">{}</textarea>
+  <h2 style="margin-top:10px">Items</h2>
+  <table id="items"><thead></thead><tbody></tbody></table>
+  <h2 style="margin-top:10px">Debug trace</h2>
+  <table id="trace"><thead><tr><th>step</th><th>phase</th><th>operator</th><th>parameters</th><th class="num">in</th><th class="num">out</th><th class="num">ms</th><th>kept</th><th>removed</th></tr></thead><tbody></tbody></table>
+  <h2 style="margin-top:10px">Why not this item?</h2>
+  <div class="row"><label>item id <input id="why-item" size="12"></label><button id="why">Why?</button></div>
+  <div id="why-answer" class="mono"></div>
+</section>
+<section>
+  <h2>Reloads</h2>
+  <table id="reloads"><thead><tr><th>at</th><th>result</th><th>files</th><th>problems</th></tr></thead><tbody></tbody></table>
+</section>
+</main>
+<script>
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const td = (text, cls) => { const d = document.createElement('td'); d.textContent = text == null ? '' : String(text); if (cls) d.className = cls; return d; };
+  const fill = (table, rows) => { const b = table.tBodies[0]; b.replaceChildren(...rows.map((cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; })); };
+  const num = (v, d = 2) => (typeof v === 'number' && isFinite(v) ? v.toFixed(d) : '');
+  let pipelines = [];
+  let last = null;
+
+  async function getJson(url, init) {
+    const r = await fetch(url, init);
+    const body = await r.json();
+    return { status: r.status, body };
+  }
+
+  function exampleInputs(schema) {
+    const out = {};
+    for (const [k, s] of Object.entries((schema && schema.properties) || {})) {
+      out[k] = s.default !== undefined ? s.default : s.type === 'integer' || s.type === 'number' ? 1 : s.type === 'boolean' ? false : '';
+    }
+    return out;
+  }
+
+  async function loadPipelines() {
+    const { body } = await getJson('/pipelines');
+    pipelines = body.pipelines || [];
+    fill($('pipelines'), pipelines.map((p) => [td(p.name), td(p.version, 'mono'), td(p.loaded_at), td(p.file, 'muted'),
+      td(p.last_rejection ? p.last_rejection.at + ': ' + (p.last_rejection.diagnostics || []).map((d) => d.message).join('; ') : '', p.last_rejection ? 'bad' : '')]));
+    fill($('reloads'), (body.reloads || []).slice().reverse().map((r) => [td(r.at), td(r.kind, r.kind === 'rejected' ? 'bad' : 'ok'), td((r.files || []).join(', '), 'muted'),
+      td((r.diagnostics || []).map((d) => d.message).join('; '))]));
+    const sel = $('run-pipeline');
+    const current = sel.value;
+    sel.replaceChildren(...pipelines.map((p) => { const o = document.createElement('option'); o.value = p.name; o.textContent = p.name; return o; }));
+    if (current && pipelines.some((p) => p.name === current)) sel.value = current;
+    else if (pipelines.length) { sel.value = pipelines[0].name; setInputs(); }
+    $('summary').textContent = pipelines.length + ' pipelines, ' + (body.rejections || []).length + ' rejected files';
+  }
+
+  function setInputs() {
+    const p = pipelines.find((x) => x.name === $('run-pipeline').value);
+    $('run-inputs').value = JSON.stringify(exampleInputs(p && p.inputs), null, 1);
+  }
+
+  async function loadStats() {
+    const { body } = await getJson('/ui/stats');
+    const prev = last;
+    last = body;
+    const dt = prev ? (body.now - prev.now) / 1000 : 0;
+    fill($('live'), Object.entries(body.pipelines).map(([name, s]) => {
+      const p = prev && prev.pipelines[name];
+      const dn = p ? s.requests - p.requests : 0;
+      const ds = p ? s.seconds - p.seconds : 0;
+      const de = p ? s.empty - p.empty : 0;
+      return [td(name), td(dt > 0 ? num(dn / dt, 1) : '', 'num'), td(dn > 0 ? num((ds / dn) * 1000) : '', 'num'), td(num(s.p50 * 1000), 'num'), td(num(s.p95 * 1000), 'num'),
+        td(dn > 0 ? num((de / dn) * 100, 1) : s.requests ? num((s.empty / s.requests) * 100, 1) : '', 'num'), td(s.errors, 'num'), td(s.requests, 'num')];
+    }));
+    fill($('operators'), body.operators.map((o) => [td(o.pipeline), td(o.step), td(o.operator, 'muted'), td(o.phase), td(o.count, 'num'),
+      td(o.count ? num((o.seconds / o.count) * 1000, 3) : '', 'num'), td(num(o.p95 * 1000, 3), 'num')]));
+  }
+
+  function readInputs() {
+    try { return JSON.parse($('run-inputs').value || '{}'); } catch (e) { $('run-status').textContent = 'inputs are not JSON: ' + e.message; return null; }
+  }
+
+  async function run() {
+    const name = $('run-pipeline').value;
+    const inputs = readInputs();
+    if (!name || !inputs) return;
+    $('run-status').textContent = 'running…';
+    const { status, body } = await getJson('/pipelines/' + encodeURIComponent(name) + '?debug=true', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(inputs) });
+    $('run-status').textContent = status + ' · ' + (body.items || []).length + ' items · ' + (body.took_ms != null ? body.took_ms + ' ms' : '') + (body.reason ? ' · ' + body.reason : '');
+    $('run-status').className = body.error ? 'bad' : 'muted';
+    const items = body.items || [];
+    const cols = items.length ? Object.keys(items[0]) : [];
+    const head = document.createElement('tr');
+    head.append(...cols.map((c) => { const th = document.createElement('th'); th.textContent = c; return th; }));
+    $('items').tHead.replaceChildren(head);
+    fill($('items'), items.map((it) => cols.map((c) => td(typeof it[c] === 'number' && !Number.isInteger(it[c]) ? it[c].toFixed(6) : it[c]))));
+    const steps = (body.debug && body.debug.steps) || [];
+    const ids = (list, total) => (list || []).join(', ') + (total > (list || []).length ? ' … (' + total + ')' : '');
+    fill($('trace'), steps.map((s) => [td(s.step), td(s.phase), td(s.operator, 'muted'), td(JSON.stringify(s.parameters), 'mono ids'), td(s.rowsIn, 'num'), td(s.rowsOut, 'num'),
+      td(num(s.ms, 3), 'num'), td(ids(s.kept, s.keptTotal), 'mono ids'), td(ids(s.removed, s.removedTotal), 'mono ids')]));
+    loadStats().catch(() => {});
+  }
+
+  async function why() {
+    const name = $('run-pipeline').value;
+    const inputs = readInputs();
+    const raw = $('why-item').value.trim();
+    if (!name || !inputs || raw === '') return;
+    const item = /^-?\\d+(\\.\\d+)?$/.test(raw) ? Number(raw) : raw;
+    const { body } = await getJson('/pipelines/' + encodeURIComponent(name) + '/why', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs, item }) });
+    const w = body.why;
+    $('why-answer').textContent = w ? w.verdict + ': ' + w.reason : (body.reason || 'no answer');
+    $('why-answer').className = 'mono ' + (w && w.verdict === 'kept' ? 'ok' : 'bad');
+  }
+
+  $('run').addEventListener('click', () => { run().catch((e) => { $('run-status').textContent = String(e); }); });
+  $('why').addEventListener('click', () => { why().catch((e) => { $('why-answer').textContent = String(e); }); });
+  $('run-pipeline').addEventListener('change', setInputs);
+  loadPipelines().then(loadStats).catch((e) => { $('summary').textContent = String(e); });
+  setInterval(() => { loadStats().catch(() => {}); }, 2000);
+  setInterval(() => { loadPipelines().catch(() => {}); }, 10000);
+})();
+</script>
+</body>
+</html>
+`;

@@ -1,0 +1,211 @@
+/**
+ * The worker side of observability: turns an ObserveSpec into an executor
+ * observer, wraps model calls when spans are wanted, and packs what it saw
+ * into an ObserveReport that travels back with the reply. Used by the pool
+ * worker and by the inline runner alike; nothing here runs when the spec is
+ * empty.
+ */
+import { randomBytes } from 'node:crypto';
+import { valueAt, type Frame, type ModelRef, type ModelRunner, type SourceResult } from '../api.js';
+import type { PlanStep } from '../config/plan.js';
+import { execute, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
+import type { Plan } from '../config/plan.js';
+import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
+import { WhyTracker } from './why.js';
+
+type Id = string | number;
+const epoch = (t: number): number => performance.timeOrigin + t;
+const spanId = (): string => randomBytes(8).toString('hex');
+
+// ---------------------------------------------------------------- collector
+
+function idList(ids: SourceResult['ids'], max: number): Id[] {
+  const n = Math.min(max, ids.length);
+  const out: Id[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = ids[i] as Id;
+  return out;
+}
+
+export interface Collector {
+  readonly observer: ExecObserver;
+  /** The env with model calls wrapped (spans), or the env itself. */
+  wrap(env: ExecEnv): ExecEnv;
+  /** The report for a finished run (`error` when execute threw). */
+  report(out: { readonly length: number; readonly reason: string | null; readonly error: boolean } | undefined, error?: { readonly message: string; readonly operator?: string }): ObserveReport | undefined;
+}
+
+/** A collector for `spec`, or undefined when the spec asks for nothing. */
+export function collector(spec: ObserveSpec | undefined): Collector | undefined {
+  if (!spec || (!spec.ops && !spec.debug && !spec.why && !spec.span?.sampled)) return undefined;
+  return new RequestCollector(spec);
+}
+
+
+class RequestCollector implements Collector, ExecObserver {
+  readonly observer: ExecObserver = this;
+  private readonly steps: StepRecord[] | undefined;
+  private readonly debug: { step: DebugStep; ids?: SourceResult['ids'] }[] | undefined;
+  private readonly why: WhyTracker | undefined;
+  private readonly spans: SpanRecord[] | undefined;
+  private readonly execSpan: string | undefined;
+  private readonly t0 = performance.now();
+  private readonly models: SpanRecord[] = [];
+
+  constructor(private readonly spec: ObserveSpec) {
+    this.steps = spec.ops ? [] : undefined;
+    this.debug = spec.debug ? [] : undefined;
+    this.why = spec.why ? new WhyTracker(spec.why.id) : undefined;
+    this.spans = spec.span?.sampled ? [] : undefined;
+    this.execSpan = this.spans ? spanId() : undefined;
+  }
+
+  source(s: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult, t0: number, t1: number): void {
+    const n = res.ids.length;
+    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: n, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
+    if (this.debug) {
+      const max = this.spec.debug!.maxIds;
+      this.debug.push({
+        step: { step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: n, ms: t1 - t0, kept: idList(res.ids, max), keptTotal: n, removed: [], removedTotal: 0 },
+        ids: res.ids,
+      });
+    }
+    this.why?.source(s, phase, params, res);
+    if (this.spans) {
+      this.spans.push(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': safeJson(params), 'airmail.rows_in': 0, 'airmail.rows_out': n }));
+    }
+  }
+
+  step(s: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void {
+    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: before.length, rowsOut: after.length, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
+    if (this.debug) {
+      const max = this.spec.debug!.maxIds;
+      const ids = frame.column(frame.key);
+      const alive = new Uint8Array(frame.length);
+      for (let k = 0; k < after.length; k++) alive[after[k]!] = 1;
+      const kept: Id[] = [];
+      for (let k = 0; k < after.length && kept.length < max; k++) kept.push(valueAt(ids, after[k]!) as Id);
+      const removed: Id[] = [];
+      let removedTotal = 0;
+      for (let k = 0; k < before.length; k++) {
+        const r = before[k]!;
+        if (alive[r] === 1) continue;
+        removedTotal++;
+        if (removed.length < max) removed.push(valueAt(ids, r) as Id);
+      }
+      this.debug.push({ step: { step: s.label, operator: s.use, phase, parameters: params, rowsIn: before.length, rowsOut: after.length, ms: t1 - t0, kept, keptTotal: after.length, removed, removedTotal } });
+    }
+    this.why?.step(s, phase, params, before, after, frame);
+    if (this.spans) {
+      const id = spanId();
+      for (const m of this.models.splice(0)) this.spans.push({ ...m, parentSpanId: id });
+      this.spans.push({ ...this.span(`${phase} ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': safeJson(params), 'airmail.rows_in': before.length, 'airmail.rows_out': after.length }), spanId: id });
+    }
+  }
+
+  private span(name: string, t0: number, t1: number, attributes: SpanRecord['attributes'], parent = this.execSpan!): SpanRecord {
+    return { traceId: this.spec.span!.traceId, spanId: spanId(), parentSpanId: parent, name, startMs: epoch(t0), endMs: epoch(t1), attributes };
+  }
+
+  wrap(env: ExecEnv): ExecEnv {
+    if (!this.spans) return env;
+    const self = this;
+    const timed = <T>(ref: ModelRef, runner: ModelRunner, rows: number, fn: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      const version = ref.version || (runner as { sha256?: string }).sha256?.slice(0, 12) || '';
+      return fn().then((v) => {
+        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': ref.path, 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
+        return v;
+      });
+    };
+    return {
+      ...env,
+      model: async (ref) => {
+        const m = await env.model(ref);
+        const wrapped: ModelRunner = {
+          inputName: m.inputName,
+          featureCount: m.featureCount,
+          predict: (x, rows) => timed(ref, m, rows, () => m.predict(x, rows)),
+          ...(m.scoreItems ? { scoreItems: (f) => timed(ref, m, f.rows.length, () => m.scoreItems!(f)) } : {}),
+        };
+        return wrapped;
+      },
+    };
+  }
+
+  report(out: { readonly length: number; readonly reason: string | null; readonly error: boolean } | undefined, error?: { readonly message: string; readonly operator?: string }): ObserveReport | undefined {
+    const rep: { -readonly [K in keyof ObserveReport]: ObserveReport[K] } = {};
+    if (this.steps) rep.steps = this.steps;
+    if (this.debug) rep.debug = this.finishDebug();
+    if (this.why) rep.why = this.why.answer(out ?? { length: 0, reason: error?.message ?? null, error: true }, error?.message);
+    if (this.spans) {
+      const t1 = performance.now();
+      for (const m of this.models.splice(0)) this.spans.push(m);
+      this.spans.push({
+        ...this.span('execute', this.t0, t1, { 'airmail.rows_out': out?.length ?? 0, ...(out?.reason ? { 'airmail.reason': out.reason } : {}) }, this.spec.span!.spanId),
+        spanId: this.execSpan!,
+        ...(error ? { error: error.message } : out?.error ? { error: out.reason ?? 'error' } : {}),
+      });
+      rep.spans = this.spans;
+    }
+    return rep;
+  }
+
+  /** Excludes: which of their ids were candidates (in some include). */
+  private finishDebug(): DebugStep[] {
+    const list = this.debug!;
+    const excl = list.filter((d) => d.step.phase === 'exclude' && d.ids);
+    if (excl.length > 0) {
+      const included = new Set<Id>();
+      for (const d of list) if (d.step.phase === 'include' && d.ids) for (let i = 0; i < d.ids.length; i++) included.add(d.ids[i] as Id);
+      const max = this.spec.debug!.maxIds;
+      for (const d of excl) {
+        const removed: Id[] = [];
+        let total = 0;
+        for (let i = 0; i < d.ids!.length; i++) {
+          const v = d.ids![i] as Id;
+          if (!included.has(v)) continue;
+          total++;
+          if (removed.length < max) removed.push(v);
+        }
+        d.step = { ...d.step, removed, removedTotal: total };
+      }
+    }
+    return list.map((d) => d.step);
+  }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 500 ? `${s.slice(0, 497)}...` : s;
+  } catch {
+    return String(v);
+  }
+}
+
+const reports = new WeakMap<object, ObserveReport>();
+
+/** The report of a run that threw (kept beside the error, which crosses the worker boundary as plain data). */
+export function reportOf(err: unknown): ObserveReport | undefined {
+  return err !== null && typeof err === 'object' ? reports.get(err) : undefined;
+}
+
+export function attachReport<E>(err: E, report: ObserveReport | undefined): E {
+  if (report && err !== null && typeof err === 'object') reports.set(err, report);
+  return err;
+}
+
+/** `execute()` with the observer `spec` asks for; the report lands in `out.observed` (or beside the error). */
+export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions): Promise<ExecOutput> {
+  const col = collector(spec);
+  if (!col) return execute(plan, env, inputs, opts);
+  try {
+    // Debug and why follow every step, so they run the literal plan (`trace` turns memoised shortcuts off).
+    const out = await execute(plan, col.wrap(env), inputs, { ...opts, observer: col.observer, ...(spec!.debug || spec!.why ? { trace: true } : {}) });
+    const observed = col.report(out);
+    return observed ? { ...out, observed } : out;
+  } catch (err) {
+    const e = err as { message?: string; operator?: string };
+    throw attachReport(err, col.report(undefined, { message: e?.message ?? String(err), ...(e?.operator ? { operator: e.operator } : {}) }));
+  }
+}

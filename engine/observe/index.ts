@@ -1,0 +1,181 @@
+/**
+ * Observability around each pipeline run: decides what a request's worker
+ * should collect (an ObserveSpec), then turns the worker's report into
+ * metrics, log lines and spans. The Engine calls `begin` / `end` / `fail`;
+ * with everything off, `begin` returns undefined and nothing else runs.
+ *
+ * Environment: AIRMAIL_METRICS=0 turns metrics off (on by default),
+ * AIRMAIL_LOG_LEVEL=debug|info|warn|error|silent (default info, silent under
+ * NODE_ENV=test), AIRMAIL_DEBUG_IDS (ids listed per debug step, default 20),
+ * and the standard OTEL_* variables for tracing (off by default).
+ */
+import { ERRORS, type AirmailError } from '../errors.js';
+import { Logger, parseLevel, stepMessage, ms as fmtMs, type LogLevel, type LogSink } from './logs.js';
+import { emptyReasonLabel, metrics as processMetrics, type EngineMetrics } from './metrics.js';
+import { traceIdOf, tracingFromEnv, type RequestSpan, type Tracing } from './tracing.js';
+import type { ObserveReport, ObserveSpec, WhyAnswer } from './types.js';
+
+export interface ObservabilityOptions {
+  readonly metrics?: EngineMetrics | false;
+  readonly logger?: Logger;
+  readonly tracing?: Tracing;
+  /** Ids listed per debug step before truncation (default 20). */
+  readonly debugIds?: number;
+}
+
+export interface ObserveRunOptions {
+  readonly debug?: boolean;
+  readonly debugIds?: number;
+  readonly why?: string | number;
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
+/** One request in flight. */
+export interface RequestObservation {
+  readonly pipeline: string;
+  readonly version: string;
+  readonly t0: number;
+  readonly spec: ObserveSpec | undefined;
+  readonly span: RequestSpan | undefined;
+  readonly traceId: string | undefined;
+}
+
+/** What `end` reads of the response (and fills: `debug`, `why`). */
+export interface ObservedResponse {
+  items: readonly unknown[];
+  error: boolean;
+  reason: string | null;
+  code?: string;
+  operator?: string;
+  debug?: { steps: readonly unknown[] };
+  why?: WhyAnswer;
+}
+
+export class Observability {
+  readonly metrics: EngineMetrics | undefined;
+  readonly logger: Logger;
+  readonly tracing: Tracing | undefined;
+  readonly debugIds: number;
+  private readonly recorded = new WeakSet<object>();
+  private readonly opsLevel: 0 | 1 | 2;
+
+  constructor(opts: ObservabilityOptions = {}) {
+    this.metrics = opts.metrics === false ? undefined : (opts.metrics ?? processMetrics);
+    this.logger = opts.logger ?? new Logger({ level: 'silent' });
+    this.tracing = opts.tracing;
+    this.debugIds = opts.debugIds ?? 20;
+    this.opsLevel = this.logger.enabled('debug') ? 2 : this.metrics ? 1 : 0;
+  }
+
+  /** Everything off: debug and why still work when a request asks. */
+  static quiet(): Observability {
+    return new Observability({ metrics: false });
+  }
+
+  static fromEnv(env: Readonly<Record<string, string | undefined>> = process.env, sink?: LogSink): Observability {
+    const level: LogLevel = parseLevel(env['AIRMAIL_LOG_LEVEL'], env['NODE_ENV'] === 'test' ? 'silent' : 'info');
+    const off = ['0', 'false', 'off', 'no'].includes((env['AIRMAIL_METRICS'] ?? '').toLowerCase());
+    const ids = Number(env['AIRMAIL_DEBUG_IDS']);
+    const tracing = tracingFromEnv({ env });
+    return new Observability({
+      metrics: off ? false : processMetrics,
+      logger: new Logger({ level, ...(sink ? { sink } : {}) }),
+      ...(tracing ? { tracing } : {}),
+      ...(Number.isFinite(ids) && ids >= 0 ? { debugIds: ids } : {}),
+    });
+  }
+
+  begin(p: { readonly name: string; readonly version: string }, o: ObserveRunOptions): RequestObservation | undefined {
+    const span = this.tracing?.startRequest(p.name, { traceparent: o.traceparent, tracestate: o.tracestate });
+    const sampled = span?.parent.sampled === true;
+    if (!this.opsLevel && !o.debug && o.why === undefined && !sampled && !this.logger.enabled('info')) return undefined;
+    const spec: ObserveSpec = {
+      ...(this.opsLevel ? { ops: this.opsLevel } : {}),
+      ...(o.debug ? { debug: { maxIds: o.debugIds ?? this.debugIds } } : {}),
+      ...(o.why !== undefined ? { why: { id: o.why } } : {}),
+      ...(sampled ? { span: span!.parent } : {}),
+    };
+    const empty = !spec.ops && !spec.debug && !spec.why && !spec.span;
+    return { pipeline: p.name, version: p.version, t0: performance.now(), spec: empty ? undefined : spec, span, traceId: span?.parent.traceId ?? traceIdOf(o.traceparent) };
+  }
+
+  /** A run that produced a response (items, empty, or a failing source in the body). */
+  end(r: RequestObservation | undefined, res: ObservedResponse, observed: ObserveReport | undefined): void {
+    if (observed?.debug) res.debug = { steps: observed.debug };
+    if (observed?.why) res.why = observed.why;
+    if (!r) return;
+    const took = performance.now() - r.t0;
+    const status = res.error ? ERRORS[(res.code as keyof typeof ERRORS) ?? 'SOURCE_FAILED']?.status ?? 200 : 200;
+    this.finish(r, took, String(status), res.error ? (res.code ?? 'SOURCE_FAILED') : undefined, res.operator, res.items.length, res.reason, observed);
+  }
+
+  /** A run that threw (deadline, overload, operator failure). */
+  fail(r: RequestObservation | undefined, err: AirmailError, observed: ObserveReport | undefined): void {
+    if (!r) return;
+    this.recorded.add(err);
+    const took = performance.now() - r.t0;
+    this.finish(r, took, String(err.status === 200 ? 500 : err.status), err.code, err.operator, 0, err.message, observed);
+  }
+
+  /** A request refused before it ran (bad inputs); skipped when `fail` already counted it. */
+  rejected(pipeline: string, err: AirmailError): void {
+    if (this.recorded.has(err)) return;
+    this.recorded.add(err);
+    const status = String(err.status === 200 ? 500 : err.status);
+    if (this.metrics) {
+      this.metrics.requests.inc([pipeline, status]);
+      this.metrics.errors.inc([pipeline, err.code, err.operator ?? '']);
+    }
+    if (this.logger.enabled('info')) this.logger.log('info', `${pipeline} refused: ${err.message}`, { pipeline, status: Number(status), code: err.code });
+  }
+
+  private finish(r: RequestObservation, took: number, status: string, code: string | undefined, operator: string | undefined, items: number, reason: string | null, observed: ObserveReport | undefined): void {
+    const m = this.metrics;
+    if (m) {
+      m.requests.inc([r.pipeline, status]);
+      m.latency.observe([r.pipeline, status], took / 1000);
+      if (code) m.errors.inc([r.pipeline, code, operator ?? '']);
+      else if (items === 0) m.empty.inc([r.pipeline, emptyReasonLabel(reason)]);
+      if (observed?.steps) {
+        for (const s of observed.steps) {
+          const l = [r.pipeline, s.step, s.operator, s.phase];
+          m.opLatency.observe(l, s.ms / 1000);
+          m.opRows.observe(l, s.rowsOut);
+        }
+      }
+    }
+    const log = this.logger;
+    if (log.enabled('debug') && observed?.steps) {
+      for (const s of observed.steps) {
+        log.log('debug', stepMessage(s), { trace_id: r.traceId, pipeline: r.pipeline, version: r.version, step: s.step, operator: s.operator, phase: s.phase, rows_in: s.rowsIn, rows_out: s.rowsOut, ms: round(s.ms) });
+      }
+    }
+    if (log.enabled('info')) {
+      const msg = code
+        ? `${r.pipeline} failed in ${fmtMs(took)}: ${reason ?? code}`
+        : items === 0
+          ? `${r.pipeline} returned 0 items in ${fmtMs(took)}: ${reason ?? 'empty'}`
+          : `${r.pipeline} returned ${items} items in ${fmtMs(took)}`;
+      log.log(code && Number(status) >= 500 ? 'error' : 'info', msg, {
+        trace_id: r.traceId, pipeline: r.pipeline, version: r.version, status: Number(status), items, ms: round(took),
+        ...(code ? { code, operator } : {}), ...(reason ? { reason } : {}),
+      });
+    }
+    if (r.span) {
+      const span = r.span.span;
+      span.setAttributes({ 'airmail.version': r.version, 'airmail.items': items, 'http.response.status_code': Number(status), ...(reason ? { 'airmail.reason': reason } : {}), ...(code ? { 'airmail.error_code': code } : {}) });
+      if (code) span.setStatus({ code: 2, message: reason ?? code });
+      span.end();
+      if (observed?.spans && this.tracing) this.tracing.recordWorkerSpans(r.span, observed.spans);
+    }
+  }
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+export { Logger } from './logs.js';
+export { metrics, recordModelSwap } from './metrics.js';
+export type { ObserveReport, ObserveSpec, WhyAnswer } from './types.js';

@@ -1,0 +1,228 @@
+/**
+ * OpenTelemetry tracing, off unless the standard OTEL_* variables ask for it
+ * (an OTLP endpoint, or OTEL_TRACES_EXPORTER=otlp). The NodeSDK reads the
+ * environment (service name, resource, sampler, propagators); spans leave
+ * through OTLP/HTTP behind a bounded queue: when the collector is slow or
+ * dead, spans are dropped and counted, and serving never waits for it.
+ *
+ * Spans made in pool workers arrive as plain SpanRecords (ids made in the
+ * worker under the request span's context) and are handed to the same queue.
+ */
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { NodeSDK, resources } from '@opentelemetry/sdk-node';
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { SpanParent, SpanRecord } from './types.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Whether the environment turns tracing on. */
+export function tracingWanted(env: Env = process.env): boolean {
+  if ((env['OTEL_SDK_DISABLED'] ?? '').toLowerCase() === 'true') return false;
+  const exporters = (env['OTEL_TRACES_EXPORTER'] ?? '').split(',').map((s) => s.trim().toLowerCase());
+  if (exporters.includes('none')) return false;
+  return exporters.includes('otlp') || Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+}
+
+export interface QueueOptions {
+  /** Spans held for export at most (OTEL_BSP_MAX_QUEUE_SIZE, default 2048); more are dropped and counted. */
+  readonly maxQueue?: number;
+  /** Spans per export (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, default 512). */
+  readonly maxBatch?: number;
+  /** Longest wait before a partial batch is sent (OTEL_BSP_SCHEDULE_DELAY, default 1000 ms). */
+  readonly delayMs?: number;
+}
+
+/**
+ * A batch processor with a bounded queue and one export in flight. Unlike the
+ * SDK's, it counts what it drops (the count is a metric).
+ */
+export class BoundedSpanProcessor implements SpanProcessor {
+  private queue: ReadableSpan[] = [];
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly maxQueue: number;
+  private readonly maxBatch: number;
+  private readonly delayMs: number;
+  /** Spans dropped: the queue was full, or the collector refused or never answered. */
+  readonly dropped = { queue_full: 0, export_failed: 0 };
+  exported = 0;
+
+  constructor(private readonly exporter: SpanExporter, opts: QueueOptions = {}) {
+    this.maxQueue = opts.maxQueue ?? 2048;
+    this.maxBatch = Math.min(opts.maxBatch ?? 512, this.maxQueue);
+    this.delayMs = opts.delayMs ?? 1000;
+  }
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.queue.length >= this.maxQueue) {
+      this.dropped.queue_full++;
+      return;
+    }
+    this.queue.push(span);
+    if (this.queue.length >= this.maxBatch) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.delayMs).unref();
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.inFlight || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight = this.send(batch).finally(() => {
+      this.inFlight = undefined;
+      if (this.queue.length >= this.maxBatch) this.kick();
+      else if (this.queue.length > 0) this.timer ??= setTimeout(() => this.kick(), this.delayMs).unref();
+    });
+  }
+
+  private async send(batch: ReadableSpan[]): Promise<void> {
+    const pending = batch.filter((s) => s.resource.asyncAttributesPending);
+    if (pending.length > 0) await Promise.all(pending.map((s) => s.resource.waitForAsyncAttributes?.())).catch(() => undefined);
+    const ok = await new Promise<boolean>((resolve) => {
+      try {
+        this.exporter.export(batch, (r) => resolve(r.code === 0));
+      } catch {
+        resolve(false);
+      }
+    });
+    if (ok) {
+      this.exported += batch.length;
+    } else {
+      this.dropped.export_failed += batch.length;
+    }
+  }
+
+  async forceFlush(): Promise<void> {
+    for (let i = 0; i < 100 && (this.queue.length > 0 || this.inFlight); i++) {
+      this.kick();
+      await this.inFlight;
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    await this.forceFlush();
+    await this.exporter.shutdown();
+  }
+}
+
+function hr(ms: number): [number, number] {
+  const s = Math.floor(ms / 1000);
+  return [s, Math.round((ms - s * 1000) * 1e6)];
+}
+
+export interface RequestSpan {
+  readonly span: Span;
+  /** What workers need to make child spans. */
+  readonly parent: SpanParent;
+}
+
+export interface TracingOptions extends QueueOptions {
+  /** OTLP/HTTP traces URL; default from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT. */
+  readonly url?: string;
+  readonly exporter?: SpanExporter;
+  readonly env?: Env;
+}
+
+function envInt(env: Env, name: string): number | undefined {
+  const v = Number(env[name]);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
+export class Tracing {
+  readonly processor: BoundedSpanProcessor;
+  private readonly sdk: NodeSDK;
+  private readonly tracer: Tracer;
+
+  constructor(opts: TracingOptions = {}) {
+    const env = opts.env ?? process.env;
+    const exporter = opts.exporter ?? new OTLPTraceExporter(opts.url ? { url: opts.url } : {});
+    this.processor = new BoundedSpanProcessor(exporter, {
+      ...opts,
+      maxQueue: opts.maxQueue ?? envInt(env, 'OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048,
+      maxBatch: opts.maxBatch ?? envInt(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512,
+      delayMs: opts.delayMs ?? envInt(env, 'OTEL_BSP_SCHEDULE_DELAY') ?? 1000,
+    });
+    this.sdk = new NodeSDK({
+      spanProcessors: [this.processor],
+      metricReaders: [],
+      logRecordProcessors: [],
+      resourceDetectors: [resources.envDetector, resources.processDetector],
+      ...(env['OTEL_SERVICE_NAME'] ? {} : { serviceName: 'airmail' }),
+    });
+    this.sdk.start();
+    this.tracer = trace.getTracer('airmail');
+  }
+
+  /** The request's span, a child of an incoming W3C traceparent when there is one. */
+  startRequest(name: string, headers: { traceparent?: string | undefined; tracestate?: string | undefined }): RequestSpan {
+    const carrier: Record<string, string> = {};
+    if (headers.traceparent) carrier['traceparent'] = headers.traceparent;
+    if (headers.tracestate) carrier['tracestate'] = headers.tracestate;
+    const parent = headers.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
+    const span = this.tracer.startSpan(`pipeline ${name}`, { kind: SpanKind.SERVER, attributes: { 'airmail.pipeline': name } }, parent);
+    const sc = span.spanContext();
+    return { span, parent: { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & TraceFlags.SAMPLED) !== 0 } };
+  }
+
+  /** Hands spans made in a worker to the export queue, as children of `req`. */
+  recordWorkerSpans(req: RequestSpan, records: readonly SpanRecord[]): void {
+    const base = req.span as unknown as Partial<ReadableSpan>;
+    if (!base.resource || !base.instrumentationScope) return;
+    for (const r of records) {
+      const ctx: SpanContext = { traceId: r.traceId, spanId: r.spanId, traceFlags: TraceFlags.SAMPLED };
+      const parent: SpanContext = { traceId: r.traceId, spanId: r.parentSpanId, traceFlags: TraceFlags.SAMPLED };
+      const readable: ReadableSpan = {
+        name: r.name,
+        kind: SpanKind.INTERNAL,
+        spanContext: () => ctx,
+        parentSpanContext: parent,
+        startTime: hr(r.startMs),
+        endTime: hr(r.endMs),
+        duration: hr(Math.max(0, r.endMs - r.startMs)),
+        status: r.error ? { code: SpanStatusCode.ERROR, message: r.error } : { code: SpanStatusCode.UNSET },
+        attributes: { ...r.attributes },
+        links: [],
+        events: [],
+        ended: true,
+        resource: base.resource,
+        instrumentationScope: base.instrumentationScope,
+        droppedAttributesCount: 0,
+        droppedEventsCount: 0,
+        droppedLinksCount: 0,
+      };
+      this.processor.onEnd(readable);
+    }
+  }
+
+  forceFlush(): Promise<void> {
+    return this.processor.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.sdk.shutdown();
+  }
+}
+
+let shared: Tracing | undefined;
+
+/** The process's tracing (started once), or undefined when the environment does not ask for it. */
+export function tracingFromEnv(opts: TracingOptions = {}): Tracing | undefined {
+  if (shared) return shared;
+  if (!opts.exporter && !opts.url && !tracingWanted(opts.env)) return undefined;
+  shared = new Tracing(opts);
+  return shared;
+}
+
+/** Trace id of a W3C traceparent header (for log lines when tracing is off). */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  if (!traceparent) return undefined;
+  const m = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/.exec(traceparent.trim());
+  return m ? m[1] : undefined;
+}
+

@@ -1,0 +1,121 @@
+/**
+ * What crosses the worker boundary for observability: the spec a request
+ * asks for (sent in the task) and the report the worker hands back. Plain
+ * data only; nothing here runs.
+ */
+import type { Frame, SourceResult } from '../api.js';
+import type { PlanStep } from '../config/plan.js';
+
+export type SourcePhase = 'include' | 'exclude';
+export type StepPhase = 'score' | 'operation';
+export type Phase = SourcePhase | StepPhase;
+
+/**
+ * The executor's hook interface. `execute()` calls these only when an
+ * observer is passed, so they cost nothing when off. Times are
+ * `performance.now()` of the calling thread.
+ */
+export interface ExecObserver {
+  source(step: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult, t0: number, t1: number): void;
+  step(step: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void;
+}
+
+/** W3C trace context of the parent span (the request span on the main thread). */
+export interface SpanParent {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly sampled: boolean;
+}
+
+/** What a request asks the worker to collect. Absent fields cost nothing. */
+export interface ObserveSpec {
+  /** Per-step timings and counts (metrics, debug log lines). 2 adds a parameter summary per step. */
+  readonly ops?: 1 | 2;
+  /** Debug trace with ids kept/removed, truncated past `maxIds` per list. */
+  readonly debug?: { readonly maxIds: number };
+  /** Provenance of one item id. */
+  readonly why?: { readonly id: string | number };
+  /** Record spans under this parent (only when sampled). */
+  readonly span?: SpanParent;
+}
+
+/** One step as metrics and logs see it. */
+export interface StepRecord {
+  readonly step: string;
+  readonly operator: string;
+  readonly kind: string;
+  readonly phase: Phase;
+  readonly rowsIn: number;
+  readonly rowsOut: number;
+  readonly ms: number;
+  /** `name=value, ...` of the parameters the config gave (ops: 2 only). */
+  readonly params?: string;
+}
+
+/** A finished span made in a worker, in OTLP terms (ids hex, times epoch ms). */
+export interface SpanRecord {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+  readonly name: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly attributes: Readonly<Record<string, string | number | boolean>>;
+  readonly error?: string;
+}
+
+/** One row of the debug trace. */
+export interface DebugStep {
+  readonly step: string;
+  readonly operator: string;
+  readonly phase: Phase;
+  readonly parameters: unknown;
+  readonly rowsIn: number;
+  readonly rowsOut: number;
+  readonly ms: number;
+  /** Sources: the ids the source returned; operations: the ids still alive after it. */
+  readonly kept: readonly (string | number)[];
+  readonly keptTotal: number;
+  /** Operations: the ids it removed. Excludes: the returned ids that were candidates (removed from the union). */
+  readonly removed: readonly (string | number)[];
+  readonly removedTotal: number;
+}
+
+export interface WhyStepRef {
+  readonly step: string;
+  readonly operator: string;
+  readonly parameters: string;
+}
+
+/** The answer to "why is (or is not) this item in the result?". */
+export interface WhyAnswer {
+  readonly item: string | number;
+  /** kept | excluded | filtered | cut | not_included | empty | error */
+  readonly verdict: 'kept' | 'not_included' | 'excluded' | 'filtered' | 'cut' | 'empty' | 'error';
+  /** One sentence for people. */
+  readonly reason: string;
+  /** Includes that produced the item. */
+  readonly includedBy: readonly WhyStepRef[];
+  /** Includes that did not, with how many items each returned. */
+  readonly notIncludedBy: readonly (WhyStepRef & { readonly returned: number })[];
+  /** Excludes whose ids contain the item. */
+  readonly excludedBy: readonly WhyStepRef[];
+  /** The operation that removed it (filter or transform). */
+  readonly removedBy?: WhyStepRef & { readonly phase: Phase; readonly rowsIn: number; readonly rowsOut: number; readonly values: Readonly<Record<string, unknown>> };
+  /** The item's score when it was scored. */
+  readonly score?: number | null;
+  /** 1-based rank by score (desc, ties by smaller id) among the rows entering the step that cut it, or in the result. */
+  readonly rank?: number;
+  /** Of how many rows that rank is. */
+  readonly of?: number;
+}
+
+/** What the worker sends back beside the result. */
+export interface ObserveReport {
+  readonly steps?: readonly StepRecord[];
+  readonly debug?: readonly DebugStep[];
+  readonly why?: WhyAnswer;
+  readonly spans?: readonly SpanRecord[];
+}
+
+export type { PlanStep };

@@ -1,0 +1,146 @@
+/**
+ * "Why is (or is not) this item in the result?" An executor observer that
+ * follows one item id: which includes produced it, which excludes contain it,
+ * which operation removed it (with its parameters and the item's values of
+ * the columns that operation reads), or else its score and rank.
+ */
+import { valueAt, type Column, type Frame, type SourceResult } from '../api.js';
+import type { PlanStep } from '../config/plan.js';
+import { summarize } from '../execute.js';
+import type { Phase, SourcePhase, StepPhase, WhyAnswer, WhyStepRef } from './types.js';
+
+type Id = string | number;
+
+function ref(s: PlanStep, params: unknown): WhyStepRef {
+  return { step: s.label, operator: s.use, parameters: summarize(params, s.given) };
+}
+
+function call(r: WhyStepRef): string {
+  return `${r.step}(${r.parameters})`;
+}
+
+function sameId(v: unknown, id: Id): boolean {
+  return v === id || (v !== null && v !== undefined && String(v) === String(id));
+}
+
+function idsContain(ids: SourceResult['ids'], id: Id): boolean {
+  if (ids instanceof Int32Array || ids instanceof Float64Array) {
+    const n = typeof id === 'number' ? id : Number(id);
+    return Number.isFinite(n) && ids.indexOf(n) >= 0;
+  }
+  for (const v of ids) if (sameId(v, id)) return true;
+  return false;
+}
+
+function indexOfRow(rows: Int32Array, row: number): number {
+  return row < 0 ? -1 : rows.indexOf(row);
+}
+
+/** 1-based rank of `row` among `rows` by `score` descending, ties by smaller id. */
+function rankOf(frame: Frame, rows: Int32Array, row: number): { score: number | null; rank: number; of: number } | undefined {
+  if (!frame.has('score')) return undefined;
+  const score = frame.column('score');
+  const ids = frame.column(frame.key);
+  const mine = valueAt(score, row);
+  if (typeof mine !== 'number') return { score: null, rank: rows.length, of: rows.length };
+  const myId = valueAt(ids, row);
+  let ahead = 0;
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    if (r === row) continue;
+    const s = valueAt(score, r);
+    if (typeof s !== 'number') continue;
+    if (s > mine || (s === mine && compareIds(valueAt(ids, r), myId) < 0)) ahead++;
+  }
+  return { score: mine, rank: ahead + 1, of: rows.length };
+}
+
+function compareIds(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+
+export class WhyTracker {
+  private readonly included: WhyStepRef[] = [];
+  private readonly notIncluded: (WhyStepRef & { returned: number })[] = [];
+  private readonly excluded: WhyStepRef[] = [];
+  private removedBy: WhyAnswer['removedBy'];
+  private ranked: { score: number | null; rank: number; of: number } | undefined;
+  private row = -1; // -1: not a candidate (in rowFrame)
+  private rowFrame: Frame | undefined;
+  private lastFrame: Frame | undefined;
+  private lastRows: Int32Array | undefined;
+
+  constructor(readonly id: Id) {}
+
+  source(s: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult): void {
+    const has = idsContain(res.ids, this.id);
+    if (phase === 'include') {
+      if (has) this.included.push(ref(s, params));
+      else this.notIncluded.push({ ...ref(s, params), returned: res.ids.length });
+    } else if (has) this.excluded.push(ref(s, params));
+  }
+
+  step(s: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame): void {
+    if (this.removedBy) return;
+    // The executor may move to a new frame between steps (a memoised candidate set): find the item again.
+    if (frame !== this.rowFrame) {
+      this.row = this.find(frame, before);
+      this.rowFrame = frame;
+    }
+    if (this.row < 0) return;
+    this.lastFrame = frame;
+    this.lastRows = after;
+    if (indexOfRow(before, this.row) < 0) return;
+    if (indexOfRow(after, this.row) >= 0) return;
+    const values: Record<string, unknown> = {};
+    for (const c of s.reads) if (frame.has(c)) values[c] = valueAt(frame.column(c) as Column, this.row);
+    this.removedBy = { ...ref(s, params), phase: phase as Phase, rowsIn: before.length, rowsOut: after.length, values };
+    if (s.kind === 'transform') this.ranked = rankOf(frame, before, this.row);
+    else if (frame.has('score')) this.ranked = { score: valueAt(frame.column('score'), this.row) as number | null, rank: 0, of: 0 };
+  }
+
+  private find(frame: Frame, rows: Int32Array): number {
+    const ids = frame.column(frame.key);
+    for (let k = 0; k < rows.length; k++) if (sameId(valueAt(ids, rows[k]!), this.id)) return rows[k]!;
+    return -1;
+  }
+
+  /** The answer, given how the run ended. */
+  answer(out: { readonly length: number; readonly reason: string | null; readonly error: boolean }, errorMessage?: string): WhyAnswer {
+    const base = { item: this.id, includedBy: this.included, notIncludedBy: this.notIncluded, excludedBy: this.excluded };
+    if (errorMessage !== undefined || out.error) {
+      return { ...base, verdict: 'error', reason: `the pipeline failed: ${errorMessage ?? out.reason ?? 'error'}` };
+    }
+    if (this.included.length === 0) {
+      const srcs = this.notIncluded.map((r) => `${call(r)} returned ${r.returned}`).join(', ');
+      if (this.notIncluded.length === 0 && out.reason) return { ...base, verdict: 'empty', reason: `no include ran: ${out.reason}` };
+      return { ...base, verdict: 'not_included', reason: `no include produced item ${this.id}: ${srcs || 'the pipeline has no includes'}, none of them with ${this.id}` };
+    }
+    const by = this.included.map(call).join(' and ');
+    if (this.excluded.length > 0) {
+      return { ...base, verdict: 'excluded', reason: `included by ${by}, then removed by exclude ${this.excluded.map(call).join(' and ')}` };
+    }
+    const rb = this.removedBy;
+    if (rb) {
+      const vals = Object.entries(rb.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
+      if (this.ranked && this.ranked.rank > 0) {
+        const r = this.ranked;
+        return { ...base, verdict: 'cut', removedBy: rb, score: r.score, rank: r.rank, of: r.of,
+          reason: `included by ${by}; scored ${r.score === null ? 'null' : r.score.toPrecision(6)}, rank ${r.rank} of ${r.of} by score, and cut by ${call(rb)}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
+      }
+      return { ...base, verdict: 'filtered', removedBy: rb, ...(this.ranked ? { score: this.ranked.score } : {}),
+        reason: `included by ${by}, then removed by ${call(rb)}${vals ? ` (the item has ${vals})` : ''}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
+    }
+    if (out.length === 0) return { ...base, verdict: 'empty', reason: `the result is empty: ${out.reason ?? 'no items'}` };
+    const f = this.lastFrame;
+    const rows = this.lastRows;
+    if (f && rows && this.row >= 0 && indexOfRow(rows, this.row) >= 0) {
+      const pos = indexOfRow(rows, this.row) + 1;
+      const score = f.has('score') ? (valueAt(f.column('score'), this.row) as number | null) : undefined;
+      return { ...base, verdict: 'kept', rank: pos, of: rows.length, ...(score !== undefined ? { score } : {}),
+        reason: `included by ${by} and kept: position ${pos} of ${rows.length} in the result${typeof score === 'number' ? `, score ${score.toPrecision(6)}` : ''}` };
+    }
+    return { ...base, verdict: 'kept', reason: `included by ${by} and kept (the pipeline has no operations)` };
+  }
+}
