@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { valueAt } from '../engine/api.js';
 import { Engine } from '../engine/engine.js';
 import { startUpstreamInventory, type UpstreamInventory } from '../loadtest/upstream-inventory.js';
 import { builtinOperators } from '../operators/index.js';
@@ -49,7 +50,7 @@ describe.runIf(HAS_BENCH)('complimentary_items with AvailableInventory from the 
   it('gives the same items as the local pipeline, calling the upstream once per distinct warehouse', async () => {
     const expected = JSON.parse(readFileSync(join(BENCH, 'pipeline_expectations_sample.json'), 'utf8')) as Expected[];
     const clients = local.snapshot.datasets.get('clients')!;
-    const warehouses = new Set(expected.map((e) => clients.column('warehouse_id')[clients.findRow('client_id', e.client_id)] as number));
+    const warehouses = new Set(expected.map((e) => valueAt(clients.column('warehouse_id'), clients.findRow('client_id', e.client_id))));
     upstream.reset();
     for (const pair of [['complimentary_items', 'complimentary_items_upstream'], ['complimentary_items_mlp', 'complimentary_items_upstream_mlp']] as const) {
       for (const e of expected) {
