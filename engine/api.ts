@@ -338,6 +338,8 @@ export interface ResolvedModel {
   /** The function's input columns, in the order an onnx model packs them. */
   readonly inputs: readonly ModelColumn[];
   readonly outputs: readonly ModelColumn[];
+  /** Where the features of one id can be read (the envelope's feature-source pointer), if published with one. */
+  readonly featureSource?: { readonly dataset: string; readonly key: string };
 }
 
 /** Resolves registry model specs at config load (see CheckEnv.models). */

@@ -12,6 +12,7 @@ import type { ModelResolver, OperatorDefinition } from '../api.js';
 import { loadDatasetFile, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
+import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { describeErrors, newAjv, ParamValidator } from './validators.js';
@@ -33,6 +34,8 @@ export interface Snapshot {
   readonly presets: ReadonlyMap<string, PresetConfig & { readonly file?: string }>;
   readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
   readonly datasetIds: ReadonlyMap<string, string>;
+  /** Registry models served as /models/{name} (`deployments:`); absent without any. */
+  readonly deployments?: ReadonlyMap<string, LoadedDeployment>;
 }
 
 export interface LoadOptions {
@@ -196,6 +199,10 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     }),
   );
 
+  // ---- deployments: registry models served on their own
+  const dep = await loadDeployments(located.map((l) => ({ file: l.file, list: l.config.deployments, at: (code: ErrorCode, ptr: string, msg: string) => at(l.parsed, l.file, code, ptr, msg) })), datasets, opts.models);
+  diagnostics.push(...dep.diagnostics);
+
   // ---- pipelines
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
   for (const p of pipelines) {
@@ -213,7 +220,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics };
-  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, presets, contexts, datasetIds } };
+  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, presets, contexts, datasetIds, deployments: dep.deployments } };
 }
 
 function at(parsed: ParsedText, file: string, code: ErrorCode, pointer: string, message: string): Diagnostic {

@@ -3,6 +3,7 @@
  * (all errors at once) before any name is resolved.
  */
 import type { JsonSchema } from '../api.js';
+import { DEPLOYMENTS_SCHEMA, type DeploymentConfig } from '../registry/deployments.js';
 
 export interface StepConfig {
   name: string;
@@ -64,6 +65,7 @@ export interface ConfigFile {
   operator_paths?: string[];
   pipeline?: PipelineConfig;
   pipelines?: PipelineConfig[];
+  deployments?: DeploymentConfig[];
 }
 
 const NAME = '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$';
@@ -157,5 +159,6 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
     operator_paths: { type: 'array', items: { type: 'string', minLength: 1 } },
     pipeline: PIPELINE_SCHEMA,
     pipelines: { type: 'array', items: PIPELINE_SCHEMA },
+    deployments: DEPLOYMENTS_SCHEMA,
   },
 };

@@ -12,6 +12,7 @@ import { explainPlan } from '../config/plan.js';
 import { isPlainObject, readBody } from './body.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
 import { docsPage, openApi } from './openapi.js';
+import { mountModelRoutes } from './models.js';
 import { mountObservability, traceOptions } from './ui.js';
 
 export interface AppOptions {
@@ -246,6 +247,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     return c.body(null, 204);
   });
 
+  mountModelRoutes(app, engine);
   app.get('/openapi.json', (c) => c.json(openApi(engine)));
   app.get('/docs', (c) => c.html(docsPage(engine)));
   mountObservability(app, engine);

@@ -3,6 +3,7 @@
  * with the input schema derived from its $references.
  */
 import type { Engine } from '../engine.js';
+import { modelPaths } from './models.js';
 
 const RESPONSE = {
   type: 'object',
@@ -66,6 +67,7 @@ export function openApi(engine: Engine): Record<string, unknown> {
   };
   paths['/pipelines/{name}/explain'] = { get: { summary: 'The compiled plan', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'plan' } } } };
   paths['/validate'] = { post: { summary: 'Dry run: check a config without applying it', responses: { '200': { description: 'valid' }, '422': { description: 'errors' } } } };
+  Object.assign(paths, modelPaths(engine));
   paths['/health'] = { get: { summary: 'Liveness', responses: { '200': { description: 'alive' } } } };
   paths['/ready'] = { get: { summary: 'Readiness', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } };
   return {

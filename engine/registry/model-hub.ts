@@ -152,7 +152,7 @@ export class ModelHub implements ModelResolver {
       b = await p;
     }
     const e = b.current.envelope;
-    return { binding: key, name: e.name, version: e.version, flavor: e.function.flavor, inputs: e.function.inputs, outputs: e.function.outputs };
+    return { binding: key, name: e.name, version: e.version, flavor: e.function.flavor, inputs: e.function.inputs, outputs: e.function.outputs, ...(e.data.source ? { featureSource: e.data.source } : {}) };
   }
 
   private async bind(key: string, spec: ModelSpec): Promise<Binding> {

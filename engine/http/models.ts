@@ -1,0 +1,156 @@
+/**
+ * Model endpoints generated from the envelope's shape (`deployments:` in the configs):
+ *
+ *   GET  /models                       deployments, the version each serves, recent swaps and rejections
+ *   GET  /models/{name}                one deployment: model, input and output schema
+ *   POST /models/{name}/predict        {"rows": [{feature: value}]} → {"predictions": [{output: value}], "model": {...}}
+ *   GET  /models/{name}/query/{id}     the features of `id` from the feature source, predicted
+ *
+ * A request takes the deployment's current model once, when it starts, so a swap never changes the
+ * model under it. Rows are checked against a JSON Schema derived from the model's input columns: a
+ * missing, unknown or mistyped feature is a 422 naming it.
+ */
+import type { ValidateFunction } from 'ajv';
+import type { Hono } from 'hono';
+import { valueAt, type Scalar } from '../api.js';
+import { describeErrors, newAjv } from '../config/validators.js';
+import type { Engine } from '../engine.js';
+import { AirmailError } from '../errors.js';
+import type { Envelope } from '../registry/envelope.js';
+import type { ColumnValues } from '../registry/function.js';
+import { outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
+import type { LoadedModel } from '../registry/model-hub.js';
+import { isPlainObject, readBody } from './body.js';
+
+const MAX_ROWS = 10_000;
+const ajv = newAjv({ useDefaults: false });
+const validators = new WeakMap<Envelope, ValidateFunction>();
+
+function bodySchema(envelope: Envelope): object {
+  return { type: 'object', required: ['rows'], additionalProperties: false, properties: { rows: { type: 'array', minItems: 1, maxItems: MAX_ROWS, items: rowSchema(envelope.function.inputs) } } };
+}
+
+function deployment(engine: Engine, name: string): LoadedDeployment {
+  const d = engine.snapshot.deployments?.get(name);
+  if (!d) throw new AirmailError('NOT_FOUND', `no deployment named '${name}' (deployed: ${[...(engine.snapshot.deployments?.keys() ?? [])].join(', ') || 'none'})`);
+  return d;
+}
+
+function serving(engine: Engine, d: LoadedDeployment): LoadedModel {
+  const m = engine.models?.current(d.resolved.binding);
+  if (!m) throw new AirmailError('NOT_READY', `deployment '${d.name}' has no model loaded`);
+  return m;
+}
+
+export function modelInfo(m: LoadedModel): Record<string, unknown> {
+  const e = m.envelope;
+  return { name: e.name, version: e.version, label: m.label, flavor: e.function.flavor, sha256: e.function.artifact.sha256, published_at: e.publishedAt, tags: e.index };
+}
+
+async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+  const fn = m.envelope.function;
+  const columns: Record<string, ColumnValues> = {};
+  for (const c of fn.inputs) {
+    columns[c.name] = c.type === 'string' || c.type === 'bool' ? rows.map((r) => r[c.name] as Scalar) : Float64Array.from(rows, (r) => Number(r[c.name]));
+  }
+  const out = await m.fn.predict(columns, rows.length);
+  return rows.map((_, i) => Object.fromEntries(fn.outputs.map((o) => {
+    const v = out[o.name]?.[i];
+    return [o.name, typeof v === 'number' && Number.isNaN(v) ? null : (v ?? null)];
+  })));
+}
+
+export function mountModelRoutes(app: Hono, engine: Engine): void {
+  const describe = (d: LoadedDeployment): Record<string, unknown> => {
+    const m = engine.models?.current(d.resolved.binding);
+    return {
+      name: d.name,
+      description: d.description ?? null,
+      spec: d.spec,
+      model: m ? modelInfo(m) : null,
+      inputs: m ? rowSchema(m.envelope.function.inputs) : null,
+      outputs: m ? outputSchema(m.envelope.function.outputs) : null,
+      features_from: d.featuresFrom ?? null,
+      file: d.file,
+    };
+  };
+
+  app.get('/models', (c) => c.json({
+    deployments: [...(engine.snapshot.deployments?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name)).map(describe),
+    swaps: engine.models?.swaps.slice(-20) ?? [],
+    rejections: engine.models?.rejections.slice(-20) ?? [],
+  }));
+
+  app.get('/models/:name', (c) => c.json(describe(deployment(engine, c.req.param('name')))));
+
+  app.post('/models/:name/predict', async (c) => {
+    const t0 = performance.now();
+    const d = deployment(engine, c.req.param('name'));
+    const m = serving(engine, d);
+    const { value } = await readBody(c, 'json');
+    let validate = validators.get(m.envelope);
+    if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope))));
+    if (!isPlainObject(value) || !validate(value)) {
+      const errors = isPlainObject(value) ? describeErrors(validate.errors) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
+      throw new AirmailError('INPUT_INVALID', `rows for ${d.name} (${m.label}) are invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { details: { errors } });
+    }
+    const predictions = await predictRows(m, (value as { rows: Record<string, unknown>[] }).rows);
+    return c.json({ predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });
+  });
+
+  app.get('/models/:name/query/:id', async (c) => {
+    const t0 = performance.now();
+    const d = deployment(engine, c.req.param('name'));
+    const m = serving(engine, d);
+    const src = d.featuresFrom ?? m.envelope.data.source;
+    if (!src) throw new AirmailError('NOT_FOUND', `deployment '${d.name}' has no feature source: publish the model with --feature-source dataset:key, or give the deployment features_from`);
+    const ds = engine.snapshot.datasets.get(src.dataset);
+    if (!ds) throw new AirmailError('UNKNOWN_DATASET', `deployment '${d.name}' reads features from dataset '${src.dataset}', which is not loaded`);
+    const raw = c.req.param('id');
+    const keyCol = ds.column(src.key);
+    const id: Scalar = ArrayBuffer.isView(keyCol) && raw.trim() !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
+    const row = ds.findRow(src.key, id);
+    if (row < 0) throw new AirmailError('NOT_FOUND', `dataset '${src.dataset}' has no row with ${src.key}=${JSON.stringify(id)}`);
+    const features: Record<string, unknown> = {};
+    for (const col of m.envelope.function.inputs) {
+      if (!ds.has(col.name)) throw new AirmailError('UNKNOWN_COLUMN', `${m.label} needs feature '${col.name}', which dataset '${src.dataset}' does not have`);
+      features[col.name] = valueAt(ds.column(col.name), row);
+    }
+    const predictions = await predictRows(m, [features]);
+    return c.json({ id, features, predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });
+  });
+}
+
+/** /openapi.json paths for every deployment, with schemas from the model's shape. */
+export function modelPaths(engine: Engine): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  const errors = { '404': { description: 'Unknown deployment, or no row with that id' }, '422': { description: 'A feature is missing, unknown or of the wrong type (errors name it)' } };
+  for (const d of [...(engine.snapshot.deployments?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name))) {
+    const m = engine.models?.current(d.resolved.binding);
+    const inputs = m?.envelope.function.inputs ?? d.resolved.inputs;
+    const outputs = m?.envelope.function.outputs ?? d.resolved.outputs;
+    const label = m?.label ?? `${d.resolved.name}@${d.resolved.version}`;
+    const response = {
+      type: 'object', required: ['predictions', 'model'],
+      properties: { predictions: { type: 'array', items: outputSchema(outputs) }, model: { type: 'object', description: 'name, version, sha256, flavor, tags of the model that answered' }, took_ms: { type: 'number' } },
+    };
+    paths[`/models/${d.name}/predict`] = {
+      post: {
+        operationId: `predict_${d.name}`,
+        summary: d.description ?? `Predict with ${d.name}`,
+        description: `serves ${label} (follows ${JSON.stringify(d.spec)})`,
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['rows'], properties: { rows: { type: 'array', minItems: 1, maxItems: MAX_ROWS, items: rowSchema(inputs) } } } } } },
+        responses: { '200': { description: 'One prediction per row', content: { 'application/json': { schema: response } } }, ...errors },
+      },
+    };
+    paths[`/models/${d.name}/query/{id}`] = {
+      get: {
+        operationId: `query_${d.name}`,
+        summary: `Predict for one id, its features read from ${d.featuresFrom?.dataset ?? d.resolved.featureSource?.dataset ?? "the model's feature source"}`,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'The features read and the prediction', content: { 'application/json': { schema: response } } }, ...errors },
+      },
+    };
+  }
+  return paths;
+}

@@ -1,0 +1,111 @@
+/**
+ * `deployments:` config entries: a registry model served on its own as /models/{name}/predict and
+ * /models/{name}/query/{id}. Resolved (downloaded, loaded, warmed) when the config loads, like a
+ * pipeline's registry model; the binding then follows newer matching versions.
+ *
+ * ```yaml
+ * deployments:
+ * - name: psale
+ *   description: probability of sale
+ *   model: {tags: {name: psale, stage: prod}}
+ *   features_from: {dataset: catalog, key: sku_id}   # optional: overrides the envelope's feature source
+ * ```
+ */
+import { MODEL_SPEC_SCHEMA, type JsonSchema, type ModelColumn, type ModelResolver, type ModelSpec, type ResolvedModel } from '../api.js';
+import type { Diagnostic, ErrorCode } from '../errors.js';
+
+export interface DeploymentConfig {
+  name: string;
+  description?: string;
+  model: ModelSpec;
+  features_from?: { dataset: string; key: string };
+}
+
+export interface LoadedDeployment {
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly spec: ModelSpec;
+  /** What the spec resolved to when the config loaded (the binding may have moved on since). */
+  readonly resolved: ResolvedModel;
+  readonly featuresFrom: { readonly dataset: string; readonly key: string } | undefined;
+  readonly file: string;
+}
+
+const NAME = '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$';
+
+export const DEPLOYMENTS_SCHEMA: JsonSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['name', 'model'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string', pattern: NAME },
+      description: { type: 'string' },
+      model: MODEL_SPEC_SCHEMA,
+      features_from: { type: 'object', required: ['dataset', 'key'], additionalProperties: false, properties: { dataset: { type: 'string' }, key: { type: 'string' } } },
+    },
+  },
+};
+
+export interface DeploymentSource {
+  readonly file: string;
+  readonly list: readonly DeploymentConfig[] | undefined;
+  /** A diagnostic located in that file. */
+  at(code: ErrorCode, pointer: string, message: string): Diagnostic;
+}
+
+interface Columns { has(column: string): boolean }
+
+/** Resolves every deployment of every file; all problems are reported together. */
+export async function loadDeployments(sources: readonly DeploymentSource[], datasets: ReadonlyMap<string, Columns>, models: ModelResolver | undefined): Promise<{ deployments: Map<string, LoadedDeployment>; diagnostics: Diagnostic[] }> {
+  const deployments = new Map<string, LoadedDeployment>();
+  const diagnostics: Diagnostic[] = [];
+  const jobs: Promise<void>[] = [];
+  for (const src of sources) {
+    (src.list ?? []).forEach((d, i) => {
+      const ptr = `/deployments/${i}`;
+      const prev = deployments.get(d.name);
+      if (prev) { diagnostics.push(src.at('DUPLICATE_NAME', `${ptr}/name`, `deployment '${d.name}' is also defined in ${prev.file}`)); return; }
+      if (!models) { diagnostics.push(src.at('CONFIG_INVALID', `${ptr}/model`, `deployment '${d.name}' names a registry model but the engine has no registry: start it with --registry URL|DIR or AIRMAIL_REGISTRY`)); return; }
+      const placeholder = { name: d.name, file: src.file } as unknown as LoadedDeployment;
+      deployments.set(d.name, placeholder);
+      jobs.push(models.resolve(d.model).then((resolved) => {
+        const featuresFrom = d.features_from ?? resolved.featureSource;
+        const problems = featuresFrom ? sourceProblems(featuresFrom, resolved.inputs, datasets) : [];
+        for (const p of problems) diagnostics.push(src.at(p.code, `${ptr}/${d.features_from ? 'features_from' : 'model'}`, `deployment '${d.name}': ${p.message}`));
+        deployments.set(d.name, { name: d.name, description: d.description, spec: d.model, resolved, featuresFrom, file: src.file });
+      }, (err: Error) => {
+        const code = (err as { code?: unknown }).code === 'MODEL_LOAD_FAILED' ? 'MODEL_LOAD_FAILED' : 'CONFIG_INVALID';
+        diagnostics.push(src.at(code, `${ptr}/model`, `deployment '${d.name}': ${err.message}`));
+      }));
+    });
+  }
+  await Promise.all(jobs);
+  return { deployments, diagnostics };
+}
+
+function sourceProblems(src: { dataset: string; key: string }, inputs: readonly ModelColumn[], datasets: ReadonlyMap<string, Columns>): { code: ErrorCode; message: string }[] {
+  const ds = datasets.get(src.dataset);
+  if (!ds) return [{ code: 'UNKNOWN_DATASET', message: `features come from dataset '${src.dataset}', which no config defines` }];
+  const missing = [src.key, ...inputs.map((c) => c.name)].filter((c) => !ds.has(c));
+  return missing.length ? [{ code: 'UNKNOWN_COLUMN', message: `dataset '${src.dataset}' has no column(s) ${missing.join(', ')} (the key and every model input must be there)` }] : [];
+}
+
+/** JSON Schema of one input row, from the function's input columns. */
+export function rowSchema(inputs: readonly ModelColumn[]): JsonSchema {
+  const typeOf = (t: string): JsonSchema => (t === 'string' ? { type: 'string' } : t === 'bool' ? { type: 'boolean' } : t.startsWith('int') ? { type: 'integer' } : { type: 'number' });
+  return {
+    type: 'object',
+    required: inputs.map((c) => c.name),
+    additionalProperties: false,
+    properties: Object.fromEntries(inputs.map((c) => [c.name, { ...typeOf(c.type), description: c.type }])),
+  };
+}
+
+export function outputSchema(outputs: readonly ModelColumn[]): JsonSchema {
+  return {
+    type: 'object',
+    properties: Object.fromEntries(outputs.map((c) => [c.name, c.type === 'string' ? { type: 'string' } : c.type === 'bool' ? { type: 'boolean' } : { type: 'number' }])),
+  };
+}
