@@ -189,7 +189,7 @@ export class ConfigStore {
   async validate(file: string, text: string): Promise<Diagnostic[]> {
     const next = new Map(this.texts);
     next.set(resolve(file), text);
-    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(this.models ? { models: this.models } : {}) });
+    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, sealed: new Set([resolve(file)]), ...(this.models ? { models: this.models } : {}) });
     return r.ok ? [] : r.diagnostics.filter((d) => d.file === resolve(file) || d.file === undefined);
   }
 
@@ -200,7 +200,8 @@ export class ConfigStore {
       const file = existing ?? join(this.dir, `${name}.yaml`);
       const next = new Map(this.texts);
       next.set(file, text);
-      const diags = await this.proposeInner(next, [file], false);
+      // Sent over HTTP: it may name installed operators, loaded datasets and registry models only.
+      const diags = await this.proposeInner(next, [file], false, new Set([file]));
       if (diags.length === 0) await atomicWrite(file, text);
       return diags;
     });
@@ -237,9 +238,9 @@ export class ConfigStore {
     return [...files].sort(([a], [b]) => a.localeCompare(b)).map(([path, text]) => ({ path, text }));
   }
 
-  private async proposeInner(next: Map<string, string>, changed: string[], recordHash = true): Promise<Diagnostic[]> {
+  private async proposeInner(next: Map<string, string>, changed: string[], recordHash = true, sealed?: ReadonlySet<string>): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
-    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(this.models ? { models: this.models } : {}) });
+    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(this.models ? { models: this.models } : {}) });
     if (!r.ok) {
       const rej: Rejection = { at, files: changed, diagnostics: r.diagnostics };
       const touched = new Set([...changed, ...r.diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);

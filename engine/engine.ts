@@ -18,6 +18,7 @@ import { reportOf } from './observe/collect.js';
 import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
+import { Replicator, type ReplicateOptions } from './replicate.js';
 
 export interface EngineOptions {
   readonly configs: string;
@@ -34,6 +35,8 @@ export interface EngineOptions {
   readonly observe?: Observability;
   /** Remote sources and their cache; default: Redis at REDIS_URL when set, else in-process only. */
   readonly remote?: RemoteOptions;
+  /** Admin changes published to (and applied from) other replicas over Redis; default: on when REDIS_URL is set. */
+  readonly replicate?: ReplicateOptions | false;
   /** Heap limit of each worker in MiB (see PoolOptions.workerHeapMb). */
   readonly workerHeapMb?: number;
   /** How long a worker may overrun a deadline before it is stopped (see PoolOptions.watchdogGraceMs). */
@@ -76,6 +79,8 @@ export class Engine {
   readonly runner: Runner;
   /** Where remote sources are fetched and cached (main thread; workers ask it over a channel). */
   readonly remote: RemoteBroker;
+  /** Set while admin changes are replicated over Redis (engine/replicate.ts). */
+  replicator: Replicator | undefined;
   /** Registry models and their live bindings; undefined without --registry. */
   readonly models: ModelHub | undefined;
   private readonly defaultDeadline: number;
@@ -97,11 +102,19 @@ export class Engine {
 
   async start(): Promise<Diagnostic[]> {
     this.startErrors = await this.store.start();
+    const redisUrl = process.env['REDIS_URL'];
+    const rep = this.opts.replicate ?? (redisUrl ? { redisUrl } : false);
+    if (rep) {
+      this.replicator = new Replicator(this.store, rep);
+      // A replica whose Redis is away still serves its files; it catches up when Redis answers.
+      await this.replicator.start().catch((err: unknown) => process.emitWarning(`config replication: ${(err as Error).message}`, { code: 'AIRMAIL_REPLICATE' }));
+    }
     if (this.opts.watch !== false) this.store.watch();
     return this.startErrors;
   }
 
   async close(): Promise<void> {
+    await this.replicator?.close();
     await this.store.close();
     await this.runner.close();
     await this.remote.close();

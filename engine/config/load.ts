@@ -44,6 +44,15 @@ export interface LoadOptions {
   readonly datasetCache?: DatasetCache;
   /** The model registry, for registry models and deployments. */
   readonly models?: ModelResolver;
+  /**
+   * Files that came over HTTP (admin POST, dry runs): they may use installed operators, loaded
+   * datasets and registry models only; naming a file, folder, URL or data: specifier is refused.
+   */
+  readonly sealed?: ReadonlySet<string>;
+}
+
+function sealedPath(x: string): never {
+  throw new AirmailError('CONFIG_INVALID', `'${x.length > 60 ? `${x.slice(0, 57)}...` : x}' names a file; a config sent over HTTP may use installed operators, loaded datasets and published (registry) models only`);
 }
 
 export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
@@ -115,7 +124,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
 
   // ---- global names
   const datasetDefs = new Map<string, { cfg: DatasetConfig; loc: Located }>();
-  const presets = new Map<string, PresetConfig & { file: string }>();
+  const presets = new Map<string, PresetConfig & { file?: string }>();
   const presetLoc = new Map<string, Located>();
   const contexts = new Map<string, { config: ContextConfig; pointer: string; file: string }>();
   const pipelines: { cfg: PipelineConfig; ptr: string; loc: Located }[] = [];
@@ -123,6 +132,12 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   const operatorPaths: { path: string; loc: Located; ptr: string }[] = [];
   for (const loc of located) {
     const c = loc.config;
+    if (opts.sealed?.has(loc.file)) {
+      for (const key of ['datasets', 'operator_paths'] as const) {
+        if (c[key] !== undefined) diagnostics.push(at(loc.parsed, loc.file, 'CONFIG_INVALID', `/${key}`, `a config sent over HTTP may not define ${key}; put those in the configs directory`));
+      }
+      if (c.datasets !== undefined || c.operator_paths !== undefined) continue;
+    }
     for (const [name, d] of Object.entries(c.datasets ?? {})) {
       const prev = datasetDefs.get(name);
       if (prev) diagnostics.push(at(loc.parsed, loc.file, 'DUPLICATE_NAME', `/datasets/${name}`, `dataset '${name}' is also defined in ${prev.loc.file}`));
@@ -134,7 +149,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       else if (opts.operators.has(name) && p.use !== name) {
         diagnostics.push(at(loc.parsed, loc.file, 'DUPLICATE_NAME', `/operators/${name}`, `'${name}' is the name of an installed operator; give the preset another name`));
       } else {
-        presets.set(name, { ...p, file: loc.file });
+        presets.set(name, opts.sealed?.has(loc.file) ? { ...p } : { ...p, file: loc.file });
         presetLoc.set(name, loc);
       }
     }
@@ -213,7 +228,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       datasets,
       datasetIds,
       validators,
-      resolvePath: (x) => resolveFrom(p.loc.file, x),
+      resolvePath: opts.sealed?.has(p.loc.file) ? sealedPath : (x) => resolveFrom(p.loc.file, x),
       ...(opts.models ? { models: opts.models } : {}),
     }, p.loc.file);
     for (const d of r.diagnostics) diagnostics.push(d.pointer !== undefined ? { ...d, ...p.loc.parsed.locate(d.pointer) } : d);

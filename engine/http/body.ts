@@ -6,7 +6,7 @@
 import type { Context } from 'hono';
 import { AirmailError } from '../errors.js';
 import { formatDiagnostic } from '../errors.js';
-import { parseConfigText } from '../config/parse.js';
+import { PARSE_LIMITS, parseConfigText } from '../config/parse.js';
 
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -21,7 +21,26 @@ export function bodyFormat(c: Context, fallback: BodyFormat | undefined): BodyFo
   throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct || '(none)'}' is not supported here; send application/json${fallback === 'json' ? '' : ', application/yaml or text/yaml'}`);
 }
 
+/** Deepest `{`/`[` nesting of a JSON text (strings skipped), stopping once past `limit`. */
+export function jsonDepth(text: string, limit: number = PARSE_LIMITS.maxDepth): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // backslash: skip the escaped char
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) {
+      if (++depth > max && (max = depth) > limit) return max;
+    } else if (ch === 125 || ch === 93) depth--;
+  }
+  return max;
+}
+
 export function parseJsonStrict(text: string): unknown {
+  if (jsonDepth(text) > PARSE_LIMITS.maxDepth) throw new AirmailError('BODY_UNPARSABLE', `the body nests deeper than ${PARSE_LIMITS.maxDepth} levels`);
   let bad: string | undefined;
   let value: unknown;
   try {
