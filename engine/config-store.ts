@@ -32,6 +32,15 @@ export interface ReloadEvent {
   readonly diagnostics?: readonly Diagnostic[];
 }
 
+/** An admin change that was applied (POST/DELETE /pipelines, or a replica applying one); `origin` says who asked. */
+export interface AdminChange {
+  readonly op: 'put' | 'remove';
+  readonly name: string;
+  /** The new file text (put only). */
+  readonly text?: string;
+  readonly origin?: string;
+}
+
 const CONFIG_EXT = new Set(['.yaml', '.yml', '.json']);
 
 function hash(text: string): string {
@@ -48,6 +57,7 @@ export class ConfigStore {
   private readonly rejections = new Map<string, Rejection>();
   private readonly history: ReloadEvent[] = [];
   private readonly listeners = new Set<(e: ReloadEvent) => void>();
+  private readonly adminListeners = new Set<(c: AdminChange) => void>();
   private watcher: FSWatcher | undefined;
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -94,6 +104,16 @@ export class ConfigStore {
   onReload(fn: (e: ReloadEvent) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Called after every applied admin put/remove (engine/replicate.ts publishes them to other replicas). */
+  onAdmin(fn: (c: AdminChange) => void): () => void {
+    this.adminListeners.add(fn);
+    return () => this.adminListeners.delete(fn);
+  }
+
+  private emitAdmin(c: AdminChange): void {
+    for (const fn of this.adminListeners) fn(c);
   }
 
   /** Initial load: fails fast with every diagnostic when the directory does not compile. */
@@ -194,7 +214,7 @@ export class ConfigStore {
   }
 
   /** Admin: write `text` as `<name>.yaml` if, and only if, the set still compiles. */
-  put(name: string, text: string): Promise<Diagnostic[]> {
+  put(name: string, text: string, origin?: string): Promise<Diagnostic[]> {
     return this.serial(async () => {
       const existing = this.current.pipelines.get(name)?.file;
       const file = existing ?? join(this.dir, `${name}.yaml`);
@@ -202,13 +222,16 @@ export class ConfigStore {
       next.set(file, text);
       // Sent over HTTP: it may name installed operators, loaded datasets and registry models only.
       const diags = await this.proposeInner(next, [file], false, new Set([file]));
-      if (diags.length === 0) await atomicWrite(file, text);
+      if (diags.length === 0) {
+        await atomicWrite(file, text);
+        this.emitAdmin({ op: 'put', name, text, ...(origin ? { origin } : {}) });
+      }
       return diags;
     });
   }
 
   /** Admin: remove a pipeline's file (it must hold only that pipeline). */
-  remove(name: string): Promise<Diagnostic[] | 'not-found'> {
+  remove(name: string, origin?: string): Promise<Diagnostic[] | 'not-found'> {
     return this.serial(async () => {
       const p = this.current.pipelines.get(name);
       if (!p) return 'not-found';
@@ -219,7 +242,10 @@ export class ConfigStore {
       const next = new Map(this.texts);
       next.delete(p.file);
       const diags = await this.proposeInner(next, [p.file], false);
-      if (diags.length === 0) await rm(p.file, { force: true });
+      if (diags.length === 0) {
+        await rm(p.file, { force: true });
+        this.emitAdmin({ op: 'remove', name, ...(origin ? { origin } : {}) });
+      }
       return diags;
     });
   }

@@ -1,0 +1,199 @@
+/**
+ * Admin config changes reach every replica: a replica that applies POST or
+ * DELETE /pipelines records the new text in a Redis hash (for replicas that
+ * start later) and publishes it; every replica applies the messages in the
+ * order Redis delivers them, so all of them end on the same text, hence the
+ * same version (a content hash), even when two replicas are changed at once.
+ *
+ *   HSET airmail:configs:admin <name> <text>   (HDEL on remove)
+ *   PUBLISH airmail:configs {op, name, text, hash, origin}
+ *
+ * The publisher applies its own message too when its text has moved on since
+ * (two concurrent changes): Redis order decides, for everyone. A replica that
+ * starts or reconnects applies the hash first. Files in the configs folder
+ * (a ConfigMap, a shared volume) stay the baseline; the hash holds only what
+ * admins changed. Redis being down never blocks a local change: it is applied
+ * here and published when Redis answers again (on reconnect, the hash wins).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { AdminChange, ConfigStore } from './config-store.js';
+import { safeRedisOptions } from './cache/redis-store.js';
+
+export interface ReplicateOptions {
+  readonly redisUrl: string;
+  /** Pub/sub channel; default 'airmail:configs'. */
+  readonly channel?: string;
+  /** Hash of admin-changed texts; default 'airmail:configs:admin'. */
+  readonly hashKey?: string;
+  /** Tombstone set of admin-removed names; default '<hashKey>:removed'. */
+  readonly removedKey?: string;
+}
+
+interface Message {
+  readonly op: 'put' | 'remove';
+  readonly name: string;
+  readonly text?: string;
+  readonly hash?: string;
+  readonly origin: string;
+}
+
+const REPLICA = 'replica';
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+export interface ReplicatorStats {
+  readonly published: number;
+  readonly applied: number;
+  readonly rejected: number;
+  readonly publishErrors: number;
+}
+
+export class Replicator {
+  readonly id = randomUUID();
+  readonly #store: ConfigStore;
+  readonly #channel: string;
+  readonly #hashKey: string;
+  readonly #removedKey: string;
+  readonly #pub: Redis;
+  readonly #sub: Redis;
+  /** Text hash each pipeline has here after the last admin change we know of. */
+  readonly #local = new Map<string, string | null>();
+  #unhook: (() => void) | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #c = { published: 0, applied: 0, rejected: 0, publishErrors: 0 };
+
+  constructor(store: ConfigStore, opts: ReplicateOptions) {
+    this.#store = store;
+    this.#channel = opts.channel ?? 'airmail:configs';
+    this.#hashKey = opts.hashKey ?? 'airmail:configs:admin';
+    this.#removedKey = opts.removedKey ?? `${this.#hashKey}:removed`;
+    // Publishing may queue briefly while reconnecting; the subscriber must (ioredis re-subscribes on reconnect).
+    this.#pub = new Redis(opts.redisUrl, safeRedisOptions({ enableOfflineQueue: true, maxRetriesPerRequest: 1, commandTimeout: 2000 }));
+    this.#sub = new Redis(opts.redisUrl, safeRedisOptions({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true }));
+    this.#pub.on('error', () => undefined);
+    this.#sub.on('error', () => undefined);
+  }
+
+  /**
+   * Subscribe, then apply what admins changed before this replica started.
+   * Rejects when Redis does not answer within `timeoutMs`; the clients keep
+   * reconnecting, and each reconnect applies the hash again.
+   */
+  async start(timeoutMs = 5000): Promise<void> {
+    this.#unhook = this.#store.onAdmin((c) => this.#onLocal(c));
+    this.#sub.on('message', (_ch: string, raw: string) => void this.#serial(() => this.#onMessage(raw)));
+    // After a reconnect, messages sent meanwhile are lost: the hash holds their result.
+    this.#sub.on('ready', () => void this.#serial(() => this.#sync()));
+    this.#pub.connect().catch(() => undefined);
+    this.#sub.connect().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms; replication will start when it does`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.#sub.subscribe(this.#channel), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    await this.#serial(() => this.#sync());
+  }
+
+  stats(): ReplicatorStats {
+    return { ...this.#c };
+  }
+
+  /** Resolves once every message received so far is applied (for tests and orderly shutdown). */
+  idle(): Promise<void> {
+    return this.#chain.then(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unhook?.();
+    await this.#chain.catch(() => undefined);
+    this.#sub.disconnect(false);
+    await Promise.race([this.#pub.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 200).unref())]);
+    this.#pub.disconnect(false);
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#chain.then(fn, fn);
+    this.#chain = p.catch(() => undefined);
+    return p;
+  }
+
+  #onLocal(c: AdminChange): void {
+    this.#local.set(c.name, c.op === 'put' ? sha(c.text ?? '') : null);
+    if (c.origin === REPLICA || this.#closed) return;
+    const msg: Message = c.op === 'put'
+      ? { op: 'put', name: c.name, text: c.text ?? '', hash: sha(c.text ?? ''), origin: this.id }
+      : { op: 'remove', name: c.name, origin: this.id };
+    const tx = this.#pub.multi();
+    if (msg.op === 'put') tx.hset(this.#hashKey, msg.name, msg.text!).srem(this.#removedKey, msg.name);
+    else tx.hdel(this.#hashKey, msg.name).sadd(this.#removedKey, msg.name);
+    tx.publish(this.#channel, JSON.stringify(msg));
+    tx.exec().then(
+      () => void this.#c.published++,
+      (err: unknown) => {
+        this.#c.publishErrors++;
+        process.emitWarning(`admin change to '${c.name}' applied here but not published: ${(err as Error).message}`, { code: 'AIRMAIL_REPLICATE_PUBLISH' });
+      },
+    );
+  }
+
+  async #onMessage(raw: string): Promise<void> {
+    let msg: Message;
+    try {
+      msg = JSON.parse(raw) as Message;
+    } catch {
+      return;
+    }
+    if (typeof msg.name !== 'string' || (msg.op !== 'put' && msg.op !== 'remove')) return;
+    await this.#apply(msg.op, msg.name, msg.text);
+  }
+
+  /** Make the local state of `name` what Redis says, unless it already is. */
+  async #apply(op: 'put' | 'remove', name: string, text: string | undefined): Promise<void> {
+    if (this.#closed) return;
+    if (op === 'put') {
+      const h = sha(text ?? '');
+      if (this.#local.get(name) === h) return;
+      const diags = await this.#store.put(name, text ?? '', REPLICA);
+      if (diags.length === 0) this.#c.applied++;
+      else {
+        this.#c.rejected++;
+        this.#local.set(name, h); // not retried until the text changes; the rejection is on GET /pipelines
+      }
+    } else {
+      if (this.#local.get(name) === null && !this.#store.snapshot.pipelines.has(name)) return;
+      if (!this.#store.snapshot.pipelines.has(name)) {
+        this.#local.set(name, null);
+        return;
+      }
+      const r = await this.#store.remove(name, REPLICA);
+      if (r !== 'not-found' && r.length === 0) this.#c.applied++;
+      else if (r !== 'not-found') this.#c.rejected++;
+    }
+  }
+
+  async #sync(): Promise<void> {
+    let texts: Record<string, string>;
+    let removed: string[];
+    try {
+      [texts, removed] = await Promise.all([this.#pub.hgetall(this.#hashKey), this.#pub.smembers(this.#removedKey)]);
+    } catch {
+      return; // Redis away: the next 'ready' syncs
+    }
+    for (const [name, text] of Object.entries(texts)) await this.#apply('put', name, text);
+    for (const name of removed) await this.#apply('remove', name, undefined);
+  }
+}
+
+/** Start replicating a store's admin changes over Redis. */
+export async function startReplication(store: ConfigStore, opts: ReplicateOptions): Promise<Replicator> {
+  const r = new Replicator(store, opts);
+  await r.start();
+  return r;
+}
