@@ -400,6 +400,12 @@ interface BaseDefinition<P> {
    * memoise candidates built only from pure steps.
    */
   readonly pure?: boolean;
+  /**
+   * For operators that are not pure but whose answer is cached for a while
+   * (remote sources with a TTL): how long a result may be reused. Candidates
+   * built from such steps are memoised for at most this long.
+   */
+  memoTtlMs?(params: P): number | undefined;
   /** Frame columns the operator reads (the engine hydrates them from the items dataset if needed). */
   reads?(params: P, env: CheckEnv): readonly string[];
   /** Frame columns the operator adds. */

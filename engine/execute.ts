@@ -5,10 +5,11 @@
  * concrete operator.
  */
 import type { Column, Dataset, ModelRef, ModelRunner, OperatorDefinition, RemoteFetch, RowSet, RunContext, Scalar, SourceResult } from './api.js';
-import { gather, isNumeric, valueAt } from './api.js';
+import { gather, gatherOrNull, isNumeric, valueAt } from './api.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { WorkFrame } from './frame.js';
 import { bindModel, modelsUsed, type ModelTable } from './registry/bindings.js';
+import { memoKey, subtractExcludes, threadMemo, type MemoEntry } from './memo.js';
 import { setAt } from './config/refs.js';
 import type { Plan, PlanStep } from './config/plan.js';
 import type { ExecObserver, ObserveReport } from './observe/types.js';
@@ -49,6 +50,8 @@ export interface ExecOutput {
 export interface ExecOptions {
   readonly signal?: AbortSignal;
   readonly trace?: boolean;
+  /** Run in the literal order without the candidate memo (see memo.ts). */
+  readonly literal?: boolean;
   /** Hooks called after every source and step; none when absent (see observe/types.ts). */
   readonly observer?: ExecObserver;
   /** Registry bindings → the models this request uses (taken when it started). */
@@ -100,6 +103,8 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     return def;
   };
   let current: PlanStep | undefined;
+  /** Building a memo entry: an empty result is re-run in the literal order for its exact reason. */
+  let building = false;
   try {
     // ---- contexts
     const contextRows = new Map<string, { ds: Dataset; row: number }>();
@@ -124,6 +129,12 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       return p as Bound;
     };
 
+    const attachItems = (f: WorkFrame): void => {
+      if (!plan.itemsDataset) return;
+      const ds = ctx.dataset(plan.itemsDataset);
+      f.attachItems(ds, ds.key ?? plan.itemType);
+    };
+
     // ---- sources
     const runSources = async (list: readonly PlanStep[], phase: 'include' | 'exclude'): Promise<{ step: PlanStep; res: SourceResult }[]> =>
       Promise.all(
@@ -145,27 +156,46 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           return { step: s, res };
         }),
       );
-    const [inc, exc] = await Promise.all([runSources(plan.includes, 'include'), runSources(plan.excludes, 'exclude')]);
-    const frame = unionMinus(plan.itemType, inc.map((x) => x.res), exc.map((x) => x.res));
-    let rows = frame.rows;
-    if (rows.length === 0) {
-      const total = inc.reduce((n, x) => n + x.res.ids.length, 0);
-      throw new Empty(total === 0
-        ? `includes ${plan.includes.map((s) => s.label).join(', ')} returned 0 items`
-        : `excludes ${plan.excludes.map((s) => s.label).join(', ')} removed all ${total} included items`);
+    let wf: WorkFrame;
+    let rows: Int32Array;
+    const memo = plan.memo && !trace && !opts.literal ? threadMemo() : undefined;
+    let memoKeyText = '';
+    let entry: MemoEntry | undefined;
+    if (memo) {
+      memoKeyText = memoKey([...plan.includes, ...plan.pre].map(bind));
+      entry = memo.get(plan, memoKeyText);
     }
-    const wf = frame.frame;
+    if (memo && entry) {
+      obs?.memo?.([...plan.includes, ...plan.pre], performance.now());
+      const exc = await runSources(plan.excludes, 'exclude');
+      ({ frame: wf, rows } = subtractExcludes(entry, plan.itemType, exc.map((x) => x.res)));
+      // An empty answer is rare: the literal order says exactly which step emptied it.
+      if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true });
+    } else if (memo) {
+      const inc = await runSources(plan.includes, 'include');
+      ({ frame: wf, rows } = unionMinus(plan.itemType, inc.map((x) => x.res), []));
+      if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true });
+      attachItems(wf);
+    } else {
+      const [inc, exc] = await Promise.all([runSources(plan.includes, 'include'), runSources(plan.excludes, 'exclude')]);
+      ({ frame: wf, rows } = unionMinus(plan.itemType, inc.map((x) => x.res), exc.map((x) => x.res)));
+      if (rows.length === 0) {
+        const total = inc.reduce((n, x) => n + x.res.ids.length, 0);
+        throw new Empty(total === 0
+          ? `includes ${plan.includes.map((s) => s.label).join(', ')} returned 0 items`
+          : `excludes ${plan.excludes.map((s) => s.label).join(', ')} removed all ${total} included items`);
+      }
+      attachItems(wf);
+    }
 
+    // Columns a step reads that no step wrote come from the items dataset, for the live rows only.
     const hydrate = (cols: readonly string[]): void => {
       const missing = cols.filter((c) => !wf.has(c));
       if (missing.length === 0) return;
-      if (!plan.itemsDataset) throw new AirmailError('UNKNOWN_COLUMN', `column '${missing[0]}' is not in the frame and the pipeline has no items dataset`);
-      const ds = ctx.dataset(plan.itemsDataset);
-      const keyCol = ds.key ?? plan.itemType;
-      const ids = wf.column(plan.itemType);
-      const at = new Int32Array(rows.length);
-      for (let k = 0; k < rows.length; k++) at[k] = ds.findRow(keyCol, valueAt(ids, rows[k]!));
-      for (const c of missing) wf.scatter(c, rows, gatherOrNull(ds.column(c), at));
+      const items = wf.items();
+      if (!items) throw new AirmailError('UNKNOWN_COLUMN', `column '${missing[0]}' is not in the frame and the pipeline has no items dataset`);
+      const at = items.rowsOf(rows);
+      for (const c of missing) wf.hydrateFromItems(c, rows, gatherOrNull(items.dataset.column(c), at));
     };
 
     const runStep = async (s: PlanStep, phase: 'score' | 'operation'): Promise<void> => {
@@ -193,7 +223,18 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params, s.given)}) returned 0 items after filtering ${before}`);
     };
 
-    for (const s of plan.pre) await runStep(s, 'operation');
+    if (!entry) {
+      building = memo !== undefined;
+      for (const s of plan.pre) await runStep(s, 'operation');
+      building = false;
+      if (memo) {
+        // First request with these bound parameters: keep the candidates, then subtract this request's excludes.
+        const kept = memo.put(plan, memoKeyText, wf, rows);
+        const exc = await runSources(plan.excludes, 'exclude');
+        ({ frame: wf, rows } = subtractExcludes(kept, plan.itemType, exc.map((x) => x.res)));
+        if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true });
+      }
+    }
     for (const s of plan.scorers) await runStep(s, 'score');
     if (plan.scorers.length > 0) combineScores(wf, rows, plan.scorers);
     for (const s of plan.post) await runStep(s, 'operation');
@@ -204,6 +245,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     for (const c of plan.returns) columns[c] = gather(wf.column(c), rows);
     return { length: rows.length, columns, reason: null, error: false, steps, ...modelsUsed(used) };
   } catch (err) {
+    if (err instanceof Empty && building) return execute(plan, env, inputs, { ...opts, literal: true });
     if (err instanceof Empty) return { length: 0, columns: {}, reason: err.reason, error: false, steps, ...modelsUsed(used) };
     const e = asAirmailError(err, 'OPERATOR_FAILED');
     if (current && !e.operator) e.operator = current.label;
@@ -215,24 +257,6 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     }
     throw e;
   }
-}
-
-function gatherOrNull(col: Column, at: Int32Array): Column {
-  const safe = new Int32Array(at.length);
-  let missing = false;
-  for (let k = 0; k < at.length; k++) {
-    if (at[k]! < 0) missing = true;
-    safe[k] = at[k]! < 0 ? 0 : at[k]!;
-  }
-  const out = gather(col, safe);
-  if (!missing) return out;
-  for (let k = 0; k < at.length; k++) {
-    if (at[k]! >= 0) continue;
-    if (isNumeric(out)) out[k] = out instanceof Int32Array ? 0 : NaN;
-    else if (out.kind === 'dict') out.codes[k] = -1;
-    else (out.values as (string | null)[])[k] = null;
-  }
-  return out;
 }
 
 function combineScores(wf: WorkFrame, rows: Int32Array, scorers: readonly PlanStep[]): void {

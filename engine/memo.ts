@@ -18,6 +18,8 @@ export interface MemoEntry {
   /** The candidates after the pre-scoring steps, one frame row per surviving row, in order. */
   readonly frame: WorkFrame;
   readonly bytes: number;
+  /** performance.now() after which the entry is not used (plans with cached remote steps). */
+  readonly expires: number;
 }
 
 function columnBytes(c: Column): number {
@@ -37,14 +39,17 @@ export class CandidateMemo {
   get(plan: Plan, key: string): MemoEntry | undefined {
     const k = `${plan.version}\u0000${key}`;
     const e = this.entries.get(k);
-    if (!e) {
-      this.misses++;
-      return undefined;
+    if (e && e.expires < performance.now()) {
+      this.entries.delete(k);
+      this.bytes -= e.bytes;
+    } else if (e) {
+      this.hits++;
+      this.entries.delete(k);
+      this.entries.set(k, e);
+      return e;
     }
-    this.hits++;
-    this.entries.delete(k);
-    this.entries.set(k, e);
-    return e;
+    this.misses++;
+    return undefined;
   }
 
   /** Keeps the live `rows` of `frame`, compacted, and returns the entry. */
@@ -52,7 +57,7 @@ export class CandidateMemo {
     const compact = frame.compact(rows);
     let bytes = 256 + key.length * 2;
     for (const name of compact.columnNames) bytes += columnBytes(compact.column(name));
-    const e: MemoEntry = { frame: compact, bytes };
+    const e: MemoEntry = { frame: compact, bytes, expires: plan.memoTtlMs === undefined ? Infinity : performance.now() + plan.memoTtlMs };
     if (bytes > this.maxBytes / 4) return e;
     const k = `${plan.version}\u0000${key}`;
     const old = this.entries.get(k);

@@ -227,6 +227,7 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
       given,
       rowwise: def.kind === 'filter' || (def.kind === 'transform' && def.rowwise === true),
       pure: def.pure === true,
+      ...(def.pure !== true && def.memoTtlMs ? memoTtl(def.memoTtlMs(params)) : {}),
       pointer: ptr,
       ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),
     };
@@ -287,8 +288,10 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     additionalProperties: false,
   };
   const { pre, post } = planOperations({ name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, scorers, operations, returns });
-  const memo = includes.length > 0 && [...includes, ...pre].every((s) => s.pure);
-  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo };
+  const memoSteps = [...includes, ...pre];
+  const memo = includes.length > 0 && memoSteps.every((s) => s.pure || s.memoTtlMs !== undefined);
+  const ttls = memoSteps.flatMap((s) => (s.pure ? [] : [s.memoTtlMs!]));
+  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
   const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
   const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema })).digest('hex').slice(0, 12);
   const plan: Plan = deepFreeze({ ...draft, version });
@@ -360,4 +363,8 @@ function deepFreeze<T>(v: T): T {
     for (const x of Object.values(v as object)) deepFreeze(x);
   }
   return v;
+}
+
+function memoTtl(ms: number | undefined): { memoTtlMs?: number } {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? { memoTtlMs: ms } : {};
 }

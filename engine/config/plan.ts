@@ -27,6 +27,8 @@ export interface PlanStep {
   readonly rowwise: boolean;
   /** The operator is pure (see OperatorDefinition.pure). */
   readonly pure: boolean;
+  /** How long its result may be reused when it is not pure (OperatorDefinition.memoTtlMs). */
+  readonly memoTtlMs?: number;
   /** Where it came from, for messages. */
   readonly pointer: string;
 }
@@ -54,9 +56,11 @@ export interface Plan {
   readonly returns: readonly string[];
   /** Includes and pre-scoring steps are all pure: their candidates can be memoised (see memo.ts). */
   readonly memo: boolean;
+  /** When `memo`: how long an entry lives (ms; absent = as long as the plan). */
+  readonly memoTtlMs?: number;
 }
 
-export interface PlanDraft extends Omit<Plan, 'pre' | 'post' | 'version' | 'memo'> {
+export interface PlanDraft extends Omit<Plan, 'pre' | 'post' | 'version' | 'memo' | 'memoTtlMs'> {
   readonly operations: readonly PlanStep[];
 }
 

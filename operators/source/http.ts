@@ -115,6 +115,8 @@ export interface HttpSourceParams extends RemoteSourceParams {
 
 export const httpSource = defineOperator<HttpSourceParams>({
   kind: 'source',
+  // Answers are cached for ttl_ms: candidates built from them may be reused that long.
+  memoTtlMs: (p) => p.ttl_ms ?? DEFAULT_TTL_MS,
   name: 'HttpSource',
   summary: 'Item ids from an upstream HTTP service, cached with TTL, coalescing and stale-while-revalidate.',
   parameters: {

@@ -1,0 +1,101 @@
+/**
+ * The standard load test: every scenario of the performance issue on the
+ * standard workload, one command, one committed report.
+ *
+ *   npm run loadtest                       # everything (about 10 minutes)
+ *   npm run loadtest -- --only gbdt,mlp    # some scenarios
+ *   npm run loadtest -- --duration 5       # shorter runs
+ *
+ * Writes loadtest/results/latest.{json,md}: the floor (a bare Hono server),
+ * each scenario's closed-loop peak search and open loop at --rate, server CPU
+ * and RSS, the checks against the expectations, and each target met or missed.
+ */
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runScenarios, type Scenario, type ScenarioResult } from './runner.js';
+import { BENCH, BENCH_CONFIGS, benchRequests, checkExpectations, engineScenario, memoryByWorkers } from './scenarios.js';
+import { extraScenarios } from './scenarios-extra.js';
+
+const { values: v } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    'initial-warmup': { type: 'string', default: '5' },
+    rate: { type: 'string', default: '500' },
+    concurrency: { type: 'string', default: '16,32,64' },
+    threads: { type: 'string' },
+  },
+});
+
+if (!existsSync(BENCH)) {
+  process.stderr.write(`the standard workload is missing: ${BENCH} (see ../shared/bench/README.md)\n`);
+  process.exit(2);
+}
+
+const threads = v.threads ? Number(v.threads) : cpus().length;
+const notes: string[] = [`engine worker threads: ${threads} (one per core)`];
+const all: Record<string, Scenario> = {
+  gbdt: engineScenario({ name: 'complimentary_items (GBDT)', configs: BENCH_CONFIGS, threads, makeRequest: benchRequests('complimentary_items'), verify: (url) => checkExpectations(url, 'complimentary_items'), notes }),
+  mlp: engineScenario({ name: 'complimentary_items (MLP)', configs: BENCH_CONFIGS, threads, makeRequest: benchRequests('complimentary_items_mlp') }),
+  trivial: engineScenario({ name: 'trivial (Static 100 → Sort → Limit 10)', configs: BENCH_CONFIGS, threads, makeRequest: () => ({ method: 'POST', path: '/pipelines/trivial', body: '{}' }) }),
+  ...extraScenarios({ threads, notes }),
+};
+const only = v.only ? v.only.split(',').map((s) => s.trim()) : Object.keys(all);
+for (const name of only) if (!all[name] && name !== 'memory') throw new Error(`unknown scenario '${name}'; known: ${Object.keys(all).join(', ')}, memory`);
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+if (only.includes('memory') || !v.only) {
+  const mem = await memoryByWorkers([1, 2, 4]);
+  notes.push(`memory (RSS after 400 requests, standard workload loaded): ${mem.map((m) => `${m.workers} worker(s) ${m.rssMb} MB`).join(', ')}; target: under 600 MB with one worker per core, and workers must not copy the datasets`);
+  log(notes.at(-1)!);
+}
+
+const run = await runScenarios(only.filter((n) => all[n]).map((n) => all[n]!), {
+  concurrencies: v.concurrency!.split(',').map(Number),
+  rate: Number(v.rate),
+  durationS: Number(v.duration),
+  warmupS: Number(v.warmup),
+  initialWarmupS: Number(v['initial-warmup']),
+  command: `npm run loadtest${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  notes,
+  log,
+  write: false,
+});
+
+/** Target lines: what the issue asks, what was measured, met or missed by how much. */
+function targets(results: readonly ScenarioResult[]): string[] {
+  const by = (prefix: string): ScenarioResult | undefined => results.find((r) => r.name.startsWith(prefix));
+  const out: string[] = [];
+  const peak = (r: ScenarioResult | undefined): number => r?.peak?.best.rps ?? NaN;
+  const line = (what: string, got: number, want: number, unit: string, higher = true): string => {
+    const met = higher ? got >= want : got <= want;
+    const off = higher ? (1 - got / want) * 100 : (got / want - 1) * 100;
+    return `target ${what}: ${Number.isFinite(got) ? got.toFixed(unit === 'ms' ? 2 : 0) : 'not measured'} ${unit} (want ${higher ? '≥' : '<'} ${want} ${unit}) — ${!Number.isFinite(got) ? 'not measured' : met ? 'met' : `missed by ${off.toFixed(0)} %`}`;
+  };
+  out.push(line('MLP peak', peak(by('complimentary_items (MLP)')), 2400, 'req/s'));
+  out.push(line('GBDT peak', peak(by('complimentary_items (GBDT)')), 1500, 'req/s'));
+  for (const name of ['complimentary_items (GBDT)', 'complimentary_items (MLP)']) {
+    const open = by(name)?.open;
+    if (open) out.push(line(`${name} p99 at ${open.rate} req/s open loop`, open.latencyMs.p99, 20, 'ms', false));
+  }
+  const floor = peak(by('bare-hono'));
+  const trivial = peak(by('trivial'));
+  if (Number.isFinite(floor) && Number.isFinite(trivial)) out.push(`target trivial ≥ 60 % of the floor: ${((100 * trivial) / floor).toFixed(0)} % (${trivial.toFixed(0)} vs ${floor.toFixed(0)} req/s) — ${trivial >= 0.6 * floor ? 'met' : 'missed'}`);
+  const ratio = (what: string, a: ScenarioResult | undefined, b: ScenarioResult | undefined): void => {
+    if (!a?.peak || !b?.peak) return;
+    const r = a.peak.best.rps / b.peak.best.rps;
+    out.push(`target ${what}: ${(100 * r).toFixed(0)} % (${a.peak.best.rps.toFixed(0)} vs ${b.peak.best.rps.toFixed(0)} req/s) — ${r >= 0.9 ? 'met' : `missed by ${(90 - 100 * r).toFixed(0)} points`}`);
+  };
+  ratio('warm upstream (in-process cache) within 10 % of all-local', by('upstream inventory, in-process'), by('complimentary_items (GBDT)'));
+  ratio('warm upstream (Redis cache) within 10 % of all-local', by('upstream inventory, Redis'), by('complimentary_items (GBDT)'));
+  ratio('metrics + tracing on within 10 % of off', by('GBDT, metrics and OTLP'), by('GBDT, metrics and tracing off'));
+  return out;
+}
+
+(run.report.notes ??= []).push(...targets(run.results));
+const { writeReport } = await import('./report.js');
+const paths = await writeReport(run.report);
+log(`wrote ${paths.mdPath}`);
+for (const n of run.report.notes ?? []) log(n);
