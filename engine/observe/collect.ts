@@ -102,6 +102,10 @@ class RequestCollector implements Collector, ExecObserver {
     }
   }
 
+  memo(skipped: readonly PlanStep[], t: number): void {
+    if (this.spans) this.spans.push(this.span('memo hit', t, t, { 'airmail.skipped_steps': skipped.map((s) => s.label).join(', ') }));
+  }
+
   private span(name: string, t0: number, t1: number, attributes: SpanRecord['attributes'], parent = this.execSpan!): SpanRecord {
     return { traceId: this.spec.span!.traceId, spanId: spanId(), parentSpanId: parent, name, startMs: epoch(t0), endMs: epoch(t1), attributes };
   }

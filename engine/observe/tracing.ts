@@ -126,6 +126,8 @@ export interface TracingOptions extends QueueOptions {
   /** OTLP/HTTP traces URL; default from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT. */
   readonly url?: string;
   readonly exporter?: SpanExporter;
+  /** Per export attempt, retries included (default OTEL_EXPORTER_OTLP_TIMEOUT or 10 s). */
+  readonly timeoutMs?: number;
   readonly env?: Env;
 }
 
@@ -141,7 +143,7 @@ export class Tracing {
 
   constructor(opts: TracingOptions = {}) {
     const env = opts.env ?? process.env;
-    const exporter = opts.exporter ?? new OTLPTraceExporter(opts.url ? { url: opts.url } : {});
+    const exporter = opts.exporter ?? new OTLPTraceExporter({ ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMillis: opts.timeoutMs } : {}) });
     this.processor = new BoundedSpanProcessor(exporter, {
       ...opts,
       maxQueue: opts.maxQueue ?? envInt(env, 'OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048,

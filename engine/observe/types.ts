@@ -18,6 +18,8 @@ export type Phase = SourcePhase | StepPhase;
 export interface ExecObserver {
   source(step: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult, t0: number, t1: number): void;
   step(step: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void;
+  /** The candidates came from the per-thread memo: these steps (includes, pre-scoring operations) did not run. */
+  memo?(skipped: readonly PlanStep[], t: number): void;
 }
 
 /** W3C trace context of the parent span (the request span on the main thread). */

@@ -1,0 +1,169 @@
+/**
+ * Tracing end to end: the engine exports OTLP/HTTP (JSON) to a collector
+ * stand-in that decodes the payload. One trace per request, a span per
+ * operator made in the pool workers (rows in/out attributes) joined under the
+ * request span, W3C traceparent honoured, and a dead collector costs spans
+ * (dropped and counted), never requests.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Observability } from '../engine/observe/index.js';
+import { BoundedSpanProcessor, Tracing } from '../engine/observe/tracing.js';
+import type { RunningServer } from '../engine/server.js';
+import { demoConfigs, server } from './helpers.js';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: Record<string, unknown> }[];
+  status?: { code?: number };
+}
+
+/** Collects the spans of every OTLP/HTTP JSON export it receives. */
+function collector(): Promise<{ server: Server; url: string; spans: OtlpSpan[]; posts: number }> {
+  const state = { spans: [] as OtlpSpan[], posts: 0 };
+  const srv = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      state.posts++;
+      expect(req.url).toBe('/v1/traces');
+      expect(req.headers['content-type']).toContain('application/json');
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
+      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) state.spans.push(...ss.spans);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => {
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/v1/traces`;
+    resolve(Object.assign(state, { server: srv, url }));
+  }));
+}
+
+function attr(s: OtlpSpan, key: string): unknown {
+  const v = s.attributes.find((a) => a.key === key)?.value;
+  if (!v) return undefined;
+  const x = v['stringValue'] ?? v['intValue'] ?? v['doubleValue'] ?? v['boolValue'];
+  return typeof x === 'string' && v['intValue'] !== undefined ? Number(x) : x;
+}
+
+let col: Awaited<ReturnType<typeof collector>>;
+let tracing: Tracing;
+let srv: RunningServer;
+
+async function run(headers: Record<string, string> = {}): Promise<number> {
+  const r = await request(`${srv.url}/pipelines/complimentary_items`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ client_id: 17, product_id: 42 }) });
+  await r.body.text();
+  return r.statusCode;
+}
+
+const STEPS = ['AvailableInventory', 'MatchClientSize', 'PreviouslyPurchased', 'Hydrate', 'MatchDepartment', 'PsaleScore', 'DiverseSample', 'Sort'];
+
+describe('OpenTelemetry traces', () => {
+  beforeAll(async () => {
+    col = await collector();
+    tracing = new Tracing({ url: col.url, delayMs: 20, timeoutMs: 500 });
+    srv = await server({ configs: await demoConfigs(), threads: 2, observe: new Observability({ tracing, metrics: false }) });
+  });
+  afterAll(async () => {
+    await srv?.close();
+    await tracing?.shutdown();
+    col?.server.close();
+  });
+
+  it('exports one trace per request with a span per operator made in the workers', async () => {
+    const parentTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parentSpan = '00f067aa0ba902b7';
+    expect(await run({ traceparent: `00-${parentTrace}-${parentSpan}-01` })).toBe(200);
+    expect(await run()).toBe(200);
+    await tracing.forceFlush();
+    const byTrace = new Map<string, OtlpSpan[]>();
+    for (const s of col.spans) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s]);
+    expect(byTrace.size).toBe(2);
+    expect(byTrace.has(parentTrace)).toBe(true);
+    let full = 0;
+    for (const [traceId, spans] of byTrace) {
+      const roots = spans.filter((s) => s.kind === 2); // SERVER
+      expect(roots, traceId).toHaveLength(1);
+      const root = roots[0]!;
+      expect(root.name).toBe('pipeline complimentary_items');
+      expect(attr(root, 'airmail.items')).toBe(10);
+      if (traceId === parentTrace) expect(root.parentSpanId).toBe(parentSpan);
+      else expect(root.parentSpanId ?? '').toBe('');
+      const exec = spans.find((s) => s.name === 'execute')!;
+      expect(exec.parentSpanId).toBe(root.spanId);
+      const ops = spans.filter((s) => s.parentSpanId === exec.spanId && s.name !== 'memo hit');
+      // A worker that already holds this request's candidates (the memo) skips includes and pre-scoring steps, and says so.
+      const memo = spans.find((s) => s.name === 'memo hit');
+      const skipped = memo ? String(attr(memo, 'airmail.skipped_steps')).split(', ') : [];
+      expect(ops.map((s) => attr(s, 'airmail.step')).sort()).toEqual(STEPS.filter((s) => !skipped.includes(s)).sort());
+      for (const s of ops) {
+        expect(typeof attr(s, 'airmail.rows_in'), s.name).toBe('number');
+        expect(typeof attr(s, 'airmail.rows_out'), s.name).toBe('number');
+        expect(attr(s, 'airmail.parameters'), s.name).toBeTypeOf('string');
+      }
+      if (!memo) full++;
+      const md = ops.find((s) => attr(s, 'airmail.step') === 'MatchDepartment');
+      if (md) expect(attr(md, 'airmail.rows_out') as number).toBeLessThan(attr(md, 'airmail.rows_in') as number);
+      const inv = ops.find((s) => attr(s, 'airmail.step') === 'AvailableInventory');
+      if (inv) expect(attr(inv, 'airmail.phase')).toBe('include');
+      if (inv) expect(attr(inv, 'airmail.rows_out') as number).toBeGreaterThan(0);
+      const ds = ops.find((s) => attr(s, 'airmail.step') === 'DiverseSample')!;
+      expect(attr(ds, 'airmail.rows_out')).toBe(10);
+      const scorer = ops.find((s) => attr(s, 'airmail.step') === 'PsaleScore')!;
+      const model = spans.find((s) => s.name === 'model')!;
+      expect(model.parentSpanId).toBe(scorer.spanId);
+      expect(String(attr(model, 'airmail.model'))).toMatch(/\.onnx$/);
+      expect(String(attr(model, 'airmail.model_version'))).not.toBe('');
+    }
+    // The first request on a fresh worker cannot hit the memo: every operator has its span.
+    expect(full).toBeGreaterThanOrEqual(1);
+  });
+
+  it('records nothing for a request whose traceparent says not sampled', async () => {
+    const before = col.spans.length;
+    expect(await run({ traceparent: '00-11111111111111111111111111111111-2222222222222222-00' })).toBe(200);
+    await tracing.forceFlush();
+    expect(col.spans.length).toBe(before);
+    expect(col.spans.some((s) => s.traceId === '11111111111111111111111111111111')).toBe(false);
+  });
+
+  it('keeps serving when the collector is gone: spans dropped and counted', async () => {
+    await new Promise<void>((resolve) => col.server.close(() => resolve()));
+    col.server.closeAllConnections();
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) expect(await run()).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    await tracing.forceFlush();
+    expect(tracing.processor.dropped.export_failed).toBeGreaterThan(0);
+    const m = await request(`${srv.url}/metrics`);
+    expect(await m.body.text()).toMatch(/airmail_trace_spans_dropped_total\{reason="export_failed"\} [1-9]/);
+  });
+});
+
+describe('BoundedSpanProcessor', () => {
+  const span = (i: number): ReadableSpan => ({ spanContext: () => ({ traceId: 'a'.repeat(32), spanId: i.toString(16).padStart(16, '0'), traceFlags: 1 }), resource: {} } as unknown as ReadableSpan);
+
+  it('drops and counts spans past the queue bound while an export hangs, without waiting', () => {
+    let exports = 0;
+    const hanging: SpanExporter = { export: () => { exports++; }, shutdown: async () => {} };
+    const p = new BoundedSpanProcessor(hanging, { maxQueue: 4, maxBatch: 2, delayMs: 10_000 });
+    for (let i = 0; i < 10; i++) p.onEnd(span(i));
+    // First batch of 2 left for the (hanging) exporter; 4 more fill the queue; the other 4 are dropped.
+    expect(p.dropped.queue_full).toBe(4);
+    expect(p.exported).toBe(0);
+  });
+
+  it('skips spans that are not sampled', () => {
+    const p = new BoundedSpanProcessor({ export: (_s, cb) => cb({ code: 0 }), shutdown: async () => {} }, { maxQueue: 1 });
+    const unsampled = { spanContext: () => ({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0 }) } as unknown as ReadableSpan;
+    for (let i = 0; i < 3; i++) p.onEnd(unsampled);
+    expect(p.dropped.queue_full).toBe(0);
+  });
+});
