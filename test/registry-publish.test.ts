@@ -104,6 +104,31 @@ describe.skipIf(!runBench)(`airmail publish with the bench models${BENCH_NOTE}`,
   });
 });
 
+describe('airmail registry serve', () => {
+  it('serves a folder over HTTP until SIGTERM, and airmail publish --registry URL publishes to it', async () => {
+    const root = join(dir, 'served');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/airmail.mjs'), 'registry', 'serve', '--root', root, '--port', '0'], { cwd: ROOT, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', AIRMAIL_ADMIN_TOKEN: '' } });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => { text += d.toString(); const m = /listening on (http:\/\/\S+)/.exec(text); if (m) resolve(m[1]!); });
+        child.on('exit', (code) => reject(new Error(`registry serve exited (${code}) before listening`)));
+      });
+      await writeFile(join(dir, 'served-model.mjs'), 'export function predict(c) { return { y: Float64Array.from(c.x) }; }\n');
+      await writeFile(join(dir, 'served-sample.json'), JSON.stringify([{ x: 1 }]));
+      const r = await run(['publish', '--artifact', join(dir, 'served-model.mjs'), '--flavor', 'js', '--name', 'identity', '--description', 'y = x', '--tag', 'stage=prod', '--sample', join(dir, 'served-sample.json'), '--registry', url]);
+      expect(r.code).toBe(0);
+      const listed = (await (await fetch(`${url}/envelopes?q=name%3Didentity`)).json()) as { envelopes: { version: number }[] };
+      expect(listed.envelopes.map((e) => e.version)).toEqual([1]);
+      expect(await snapshot(root)).toContain('envelopes/identity/1.json:' + String((await readFile(join(root, 'envelopes/identity/1.json'))).length));
+    } finally {
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+});
+
 describe('publish rejections leave the registry unchanged', () => {
   const jsFile = (): string => join(dir, 'double.mjs');
   beforeAll(async () => {
