@@ -11,6 +11,7 @@ import { Engine } from './engine.js';
 import { asAirmailError, formatDiagnostic } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
 import { registryCli } from './registry/cli.js';
+import { ModelHub } from './registry/model-hub.js';
 
 export interface Builtins {
   readonly operators: readonly OperatorDefinition[];
@@ -24,7 +25,7 @@ const USAGE = `usage:
   airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL]
                 [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N]
   airmail validate FILE...
-  airmail run PIPELINE [--configs DIR] --input key=value ...
+  airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
   airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE] [--registry URL|DIR]
   airmail registry serve --root DIR [--port N] [--host H]
   airmail registry query|resolve|alias|metrics ... [--registry URL|DIR]
@@ -121,7 +122,10 @@ async function validateCmd(files: readonly string[], b: Builtins): Promise<numbe
     return 2;
   }
   const sources = await Promise.all(files.map(async (f) => ({ path: resolve(f), text: await readFile(f, 'utf8') })));
-  const r = await loadConfigSet(sources, { operators: new Map(b.operators.map((d) => [d.name, d])) });
+  // Registry models resolve against AIRMAIL_REGISTRY when it is set (without one they are reported).
+  const registry = process.env['AIRMAIL_REGISTRY'];
+  const models = registry ? new ModelHub({ location: registry, log: () => undefined }) : undefined;
+  const r = await loadConfigSet(sources, { operators: new Map(b.operators.map((d) => [d.name, d])), ...(models ? { models } : {}) }).finally(() => models?.close());
   if (!r.ok) {
     for (const d of r.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     process.stderr.write(`${r.diagnostics.length} problem(s)\n`);
@@ -135,14 +139,15 @@ async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
     allowPositionals: true,
-    options: { configs: { type: 'string' }, input: { type: 'string', multiple: true }, debug: { type: 'boolean' } },
+    options: { configs: { type: 'string' }, input: { type: 'string', multiple: true }, debug: { type: 'boolean' }, registry: { type: 'string' } },
   });
   const name = positionals[0];
   if (!name) {
     process.stderr.write(`run needs a PIPELINE name\n${USAGE}`);
     return 2;
   }
-  const engine = new Engine({ configs: resolve(values.configs ?? b.defaultConfigs), operators: b.operators, operatorModules: b.operatorModules, threads: 0, watch: false });
+  const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
+  const engine = new Engine({ configs: resolve(values.configs ?? b.defaultConfigs), operators: b.operators, operatorModules: b.operatorModules, threads: 0, watch: false, ...(registry ? { registry, modelHub: { log: () => undefined } } : {}) });
   const diags = await engine.start();
   logDiagnostics(diags);
   try {
