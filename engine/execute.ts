@@ -5,7 +5,7 @@
  * concrete operator.
  */
 import type { Column, Dataset, ModelRef, ModelRunner, OperatorDefinition, RemoteFetch, RowSet, RunContext, Scalar, SourceResult } from './api.js';
-import { gather, gatherOrNull, isNumeric, valueAt } from './api.js';
+import { gather, isNumeric, valueAt } from './api.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { WorkFrame } from './frame.js';
 import { bindModel, modelsUsed, type ModelTable } from './registry/bindings.js';
@@ -194,8 +194,10 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       if (missing.length === 0) return;
       const items = wf.items();
       if (!items) throw new AirmailError('UNKNOWN_COLUMN', `column '${missing[0]}' is not in the frame and the pipeline has no items dataset`);
-      const at = items.rowsOf(rows);
-      for (const c of missing) wf.hydrateFromItems(c, rows, gatherOrNull(items.dataset.column(c), at));
+      for (const c of missing) {
+        items.dataset.column(c); // UNKNOWN_COLUMN now, not when first read
+        wf.hydrateLazily(c, rows);
+      }
     };
 
     const runStep = async (s: PlanStep, phase: 'score' | 'operation'): Promise<void> => {

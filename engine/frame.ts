@@ -4,13 +4,15 @@
  * column covers the whole frame, and only live rows hold meaningful values.
  */
 import type { Column, Dataset, Frame, FrameItems, NumericArray } from './api.js';
-import { columnLength, gather, isNumeric } from './api.js';
+import { columnLength, gather, gatherOrNull, isNumeric } from './api.js';
 import { AirmailError } from './errors.js';
 
 export class WorkFrame implements Frame {
   readonly length: number;
   readonly key: string;
   private readonly cols = new Map<string, Column>();
+  /** Items-dataset columns promised for these rows, gathered on first read. */
+  private readonly lazy = new Map<string, Int32Array>();
   private itemsInfo: { dataset: Dataset; keyColumn: string; rowOf?: Int32Array } | undefined;
   /** Columns that hold the items dataset's values unchanged (hydrated, not computed). */
   private readonly fromItems = new Set<string>();
@@ -22,15 +24,15 @@ export class WorkFrame implements Frame {
   }
 
   get columnNames(): readonly string[] {
-    return [...this.cols.keys()];
+    return [...this.cols.keys(), ...this.lazy.keys()];
   }
 
   has(column: string): boolean {
-    return this.cols.has(column);
+    return this.cols.has(column) || this.lazy.has(column);
   }
 
   column(name: string): Column {
-    const c = this.cols.get(name);
+    const c = this.cols.get(name) ?? this.materialize(name);
     if (!c) {
       throw new AirmailError('UNKNOWN_COLUMN', `the frame has no column '${name}' (it has: ${this.columnNames.join(', ')})`);
     }
@@ -60,6 +62,7 @@ export class WorkFrame implements Frame {
   /** A frame of just `rows` (in that order), every column gathered; item provenance kept. */
   compact(rows: Int32Array): WorkFrame {
     const out = new WorkFrame(this.key, rows.length);
+    for (const name of [...this.lazy.keys()]) this.materialize(name);
     for (const [name, col] of this.cols) out.cols.set(name, gather(col, rows));
     for (const c of this.fromItems) out.fromItems.add(c);
     if (this.itemsInfo) {
@@ -73,6 +76,7 @@ export class WorkFrame implements Frame {
   share(): WorkFrame {
     const out = new WorkFrame(this.key, this.length);
     for (const [name, col] of this.cols) out.cols.set(name, col);
+    for (const [name, rows] of this.lazy) out.lazy.set(name, rows);
     for (const c of this.fromItems) out.fromItems.add(c);
     if (this.itemsInfo) out.itemsInfo = { ...this.itemsInfo };
     return out;
@@ -84,9 +88,29 @@ export class WorkFrame implements Frame {
     this.fromItems.add(name);
   }
 
+  /**
+   * Promise the items dataset's column `name` for `rows`, gathered only if
+   * someone reads it (an operator that scores item rows directly never does).
+   */
+  hydrateLazily(name: string, rows: Int32Array): void {
+    if (!this.itemsInfo) throw new AirmailError('INTERNAL', `cannot hydrate '${name}': the frame has no items dataset`);
+    this.lazy.set(name, rows);
+    this.fromItems.add(name);
+  }
+
+  private materialize(name: string): Column | undefined {
+    const rows = this.lazy.get(name);
+    const items = rows && this.items();
+    if (!rows || !items) return undefined;
+    this.lazy.delete(name);
+    this.hydrateFromItems(name, rows, gatherOrNull(items.dataset.column(name), items.rowsOf(rows)));
+    return this.cols.get(name);
+  }
+
   /** Add or replace a frame-length column. */
   set(name: string, col: Column): void {
     this.fromItems.delete(name);
+    this.lazy.delete(name);
     if (columnLength(col) !== this.length) {
       throw new AirmailError('INTERNAL', `column '${name}' has ${columnLength(col)} rows, frame has ${this.length}`);
     }
@@ -98,6 +122,7 @@ export class WorkFrame implements Frame {
    * their frame positions; other rows hold NaN / null.
    */
   scatter(name: string, rows: Int32Array, values: Column): void {
+    if (this.lazy.has(name)) this.materialize(name);
     this.fromItems.delete(name);
     const prev = this.cols.get(name);
     if (isNumeric(values)) {
