@@ -83,7 +83,8 @@ describe.skipIf(!enabled)('registry models in pipelines', () => {
     await mkdir(join(dir, 'configs'));
     await writeFile(join(dir, 'configs', 'bench.yaml'), benchYaml(BENCH));
     await writeFile(join(dir, 'configs', 'complimentary_items.yaml'), PIPELINE);
-    srv = await server({ configs: join(dir, 'configs'), registry: reg.url, modelHub: { cacheDir: join(dir, 'engine-cache'), log: () => undefined } });
+    // A long deadline: this checks correctness on a shared 2-core machine, not speed.
+    srv = await server({ configs: join(dir, 'configs'), registry: reg.url, deadlineMs: 60_000, modelHub: { cacheDir: join(dir, 'engine-cache'), log: () => undefined } });
     expect(srv.startErrors).toEqual([]);
   });
 
@@ -112,40 +113,49 @@ describe.skipIf(!enabled)('registry models in pipelines', () => {
 
   it('picks up a newly published version within 2 s under load, with zero failed requests', async () => {
     const pool = new Pool(srv.url, { connections: 4, pipelining: 1 });
+    const send = async (i: number): Promise<{ status: number; error: boolean; model: string | undefined }> => {
+      const s = samples[i % samples.length]!;
+      try {
+        const res = await pool.request({ method: 'POST', path: '/pipelines/complimentary_items', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: s.client_id, product_id: s.product_id }) });
+        const body = (await res.body.json()) as { error: boolean; models?: Record<string, string> };
+        return { status: res.statusCode, error: body.error, model: body.models?.['psale_score'] };
+      } catch {
+        return { status: 0, error: true, model: undefined };
+      }
+    };
+    // Every worker has run the pipeline once before the clock starts.
+    await Promise.all(Array.from({ length: 8 }, (_, i) => send(i)));
+    let swapAt = 0;
+    const off = srv.engine.models!.onSwap((sw) => { if (sw.to === 'psale@2') swapAt = Date.now(); });
     const results: { start: number; end: number; status: number; error: boolean; model: string | undefined }[] = [];
     const t0 = Date.now();
-    const until = t0 + 3000;
     let publishedAt = 0;
     const publisher = (async () => {
       await new Promise((r) => setTimeout(r, 800));
       expect(await publish('psale_mlp.onnx', { stage: 'prod', algo: 'mlp' })).toBe(2);
       publishedAt = Date.now();
     })();
+    // About 3 s of load; on a busy machine it runs on until enough requests came after the swap.
+    const enough = (): boolean => Date.now() - t0 >= 3000 && results.length >= 300 && swapAt > 0 && results.filter((r) => r.start > swapAt).length >= 40;
     const worker = async (w: number): Promise<void> => {
-      for (let i = 0; Date.now() < until && results.length < 800; i++) {
-        const s = samples[(w + i) % samples.length]!;
+      for (let i = 0; !enough() && Date.now() - t0 < 40_000; i++) {
         const start = Date.now();
-        try {
-          const res = await pool.request({ method: 'POST', path: '/pipelines/complimentary_items', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: s.client_id, product_id: s.product_id }) });
-          const body = (await res.body.json()) as { error: boolean; models?: Record<string, string> };
-          results.push({ start, end: Date.now(), status: res.statusCode, error: body.error, model: body.models?.['psale_score'] });
-        } catch {
-          results.push({ start, end: Date.now(), status: 0, error: true, model: undefined });
-        }
+        const r = await send(w + i * 4);
+        results.push({ start, end: Date.now(), ...r });
       }
     };
     await Promise.all([publisher, ...[0, 1, 2, 3].map(worker)]);
+    off();
     await pool.close();
 
-    expect(results.length).toBeGreaterThan(100);
+    expect(results.length).toBeGreaterThanOrEqual(300);
     expect(results.filter((r) => r.status !== 200 || r.error)).toEqual([]);
+    expect(swapAt).toBeGreaterThan(0);
+    expect(swapAt - publishedAt).toBeLessThan(2000);
+    // A request runs on the model of the moment it started: before the swap the old one, after it the new one.
+    expect(results.filter((r) => r.end < swapAt && r.model !== 'psale@1')).toEqual([]);
+    expect(results.filter((r) => r.start > swapAt && r.model !== 'psale@2')).toEqual([]);
     expect(new Set(results.map((r) => r.model))).toEqual(new Set(['psale@1', 'psale@2']));
-    const firstNew = results.filter((r) => r.model === 'psale@2').reduce((a, r) => Math.min(a, r.end), Infinity);
-    expect(firstNew - publishedAt).toBeLessThan(2000);
-    // Everything that started 2 s after the publish ran on the new model, and nothing that started
-    // after a request had answered with the new model went back to the old one.
-    expect(results.filter((r) => r.start >= publishedAt + 2000 && r.model !== 'psale@2')).toEqual([]);
-    expect(results.filter((r) => r.start > firstNew && r.model === 'psale@1')).toEqual([]);
     expect(srv.engine.models!.swaps.map((s) => `${s.from}→${s.to}`)).toContain('psale@1→psale@2');
   });
 

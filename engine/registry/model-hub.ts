@@ -170,7 +170,10 @@ export class ModelHub implements ModelResolver {
     this.publishTable();
     const pinned = 'version' in rs && rs.version !== undefined;
     if (!pinned && !this.closed) {
-      b.watch = reg.watch(rs, (next) => { if (next) this.offer(b, next); }, { since: envelope, pollMs: this.pollMs, onError: (err) => this.log(`model watch ${key}: ${err.message}`) });
+      // An unreachable registry is logged once per distinct error, not once per retry.
+      let last = '';
+      const onError = (err: Error): void => { if (err.message !== last) this.log(`model watch ${key}: ${(last = err.message)}`); };
+      b.watch = reg.watch(rs, (next) => { last = ''; if (next) this.offer(b, next); }, { since: envelope, pollMs: this.pollMs, onError });
     }
     return b;
   }
