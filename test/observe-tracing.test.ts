@@ -5,7 +5,9 @@
  * request span, W3C traceparent honoured, and a dead collector costs spans
  * (dropped and counted), never requests.
  */
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { request } from 'undici';
@@ -56,6 +58,7 @@ function attr(s: OtlpSpan, key: string): unknown {
 let col: Awaited<ReturnType<typeof collector>>;
 let tracing: Tracing;
 let srv: RunningServer;
+let upstream: Server;
 
 async function run(headers: Record<string, string> = {}): Promise<number> {
   const r = await request(`${srv.url}/pipelines/complimentary_items`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ client_id: 17, product_id: 42 }) });
@@ -69,12 +72,24 @@ describe('OpenTelemetry traces', () => {
   beforeAll(async () => {
     col = await collector();
     tracing = new Tracing({ url: col.url, delayMs: 20, timeoutMs: 500 });
-    srv = await server({ configs: await demoConfigs(), threads: 2, observe: new Observability({ tracing, metrics: false }) });
+    upstream = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[{"item_id": 1}, {"item_id": 2}]'));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+    const dir = await demoConfigs();
+    await writeFile(join(dir, 'remote_items.yaml'), `pipeline:
+  name: remote_items
+  item_type: item_id
+  initialization:
+    includes:
+    - {name: HttpSource, parameters: {url: 'http://127.0.0.1:${(upstream.address() as AddressInfo).port}/items', column: item_id, ttl_ms: 60000}}
+  return: [item_id]
+`);
+    srv = await server({ configs: dir, threads: 2, observe: new Observability({ tracing, metrics: false }) });
   });
   afterAll(async () => {
     await srv?.close();
     await tracing?.shutdown();
     col?.server.close();
+    upstream?.close();
   });
 
   it('exports one trace per request with a span per operator made in the workers', async () => {
@@ -124,6 +139,28 @@ describe('OpenTelemetry traces', () => {
     }
     // The first request on a fresh worker cannot hit the memo: every operator has its span.
     expect(full).toBeGreaterThanOrEqual(1);
+  });
+
+  it('makes a span per remote source fetch with the cache outcome', async () => {
+    const before = col.spans.length;
+    for (let i = 0; i < 6; i++) {
+      // debug runs the literal plan: the source is fetched every time (not answered by the candidate memo).
+      const r = await request(`${srv.url}/pipelines/remote_items?debug=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(r.statusCode).toBe(200);
+      await r.body.text();
+    }
+    await tracing.forceFlush();
+    const fetches = col.spans.slice(before).filter((s) => s.name === 'remote fetch');
+    expect(fetches).toHaveLength(6);
+    const outcomes = fetches.map((s) => attr(s, 'airmail.cache'));
+    // Each worker's front cache misses once, then hits (ttl 60 s).
+    expect(outcomes.filter((o) => o === 'miss').length).toBeGreaterThanOrEqual(1);
+    expect(outcomes.filter((o) => o === 'miss').length).toBeLessThanOrEqual(2);
+    expect(outcomes.filter((o) => o === 'hit').length).toBeGreaterThanOrEqual(4);
+    for (const s of fetches) {
+      expect(String(attr(s, 'airmail.source'))).toContain('HttpSource');
+      expect(attr(s, 'airmail.rows_out')).toBe(2);
+    }
   });
 
   it('records nothing for a request whose traceparent says not sampled', async () => {

@@ -3,7 +3,7 @@
  * driven by playwright-core): it loads without console errors, lists the
  * pipelines, runs one with the debug trace shown as a table, answers "why?",
  * shows live per-pipeline and per-operator numbers, and leaves a screenshot
- * under test-output/.
+ * under test-output/. (Page-side checks are strings: tsc has no DOM types here.)
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -48,7 +48,7 @@ describe('GET /ui in Chromium', () => {
     await page.selectOption('#run-pipeline', 'complimentary_items');
     await page.fill('#run-inputs', JSON.stringify({ client_id: 17, product_id: 42 }));
     await page.click('#run');
-    await page.waitForFunction(() => document.querySelectorAll('#items tbody tr').length > 0);
+    await page.waitForFunction("document.querySelectorAll('#items tbody tr').length > 0");
     expect(await page.locator('#items tbody tr').count()).toBe(10);
     expect(await page.locator('#items thead th').allTextContents()).toEqual(['sku_id', 'product_id', 'score']);
     const traceSteps = await page.locator('#trace tbody tr td:first-child').allTextContents();
@@ -59,14 +59,14 @@ describe('GET /ui in Chromium', () => {
     const first = await page.locator('#items tbody tr').first().locator('td').first().textContent();
     await page.fill('#why-item', String(first));
     await page.click('#why');
-    await page.waitForFunction(() => (document.getElementById('why-answer')?.textContent ?? '') !== '');
+    await page.waitForFunction("(document.getElementById('why-answer').textContent || '') !== ''");
     expect(await page.textContent('#why-answer')).toMatch(/^kept: included by /);
     await page.fill('#why-item', '999999');
     await page.click('#why');
-    await page.waitForFunction(() => (document.getElementById('why-answer')?.textContent ?? '').startsWith('not_included'));
+    await page.waitForFunction("(document.getElementById('why-answer').textContent || '').startsWith('not_included')");
 
-    await page.waitForFunction(() => [...document.querySelectorAll('#live tbody tr td:first-child')].some((td) => td.textContent === 'complimentary_items'));
-    await page.waitForFunction(() => document.querySelectorAll('#operators tbody tr').length > 0);
+    await page.waitForFunction("[...document.querySelectorAll('#live tbody tr td:first-child')].some((td) => td.textContent === 'complimentary_items')");
+    await page.waitForFunction("document.querySelectorAll('#operators tbody tr').length > 0");
     const opSteps = await page.locator('#operators tbody tr td:nth-child(2)').allTextContents();
     expect(opSteps).toContain('DiverseSample');
 

@@ -15,7 +15,25 @@ import { WhyTracker } from './why.js';
 
 type Id = string | number;
 const epoch = (t: number): number => performance.timeOrigin + t;
-const spanId = (): string => randomBytes(8).toString('hex');
+// Span ids from a pooled random buffer: one syscall per 512 ids.
+let idPool = randomBytes(8 * 512);
+let idAt = 0;
+const spanId = (): string => {
+  if (idAt === idPool.length) {
+    idPool = randomBytes(8 * 512);
+    idAt = 0;
+  }
+  idAt += 8;
+  return idPool.toString('hex', idAt - 8, idAt);
+};
+
+export type RemoteOutcome = 'hit' | 'stale' | 'miss' | 'coalesced';
+let lastRemote: RemoteOutcome | undefined;
+
+/** Hook for the remote-source front cache: how the fetch being started was answered (read right after the call). */
+export function noteRemote(outcome: RemoteOutcome): void {
+  lastRemote = outcome;
+}
 
 // ---------------------------------------------------------------- collector
 
@@ -71,7 +89,7 @@ class RequestCollector implements Collector, ExecObserver {
     }
     this.why?.source(s, phase, params, res);
     if (this.spans) {
-      this.spans.push(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': safeJson(params), 'airmail.rows_in': 0, 'airmail.rows_out': n }));
+      this.spans.push(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': n }));
     }
   }
 
@@ -98,7 +116,7 @@ class RequestCollector implements Collector, ExecObserver {
     if (this.spans) {
       const id = spanId();
       for (const m of this.models.splice(0)) this.spans.push({ ...m, parentSpanId: id });
-      this.spans.push({ ...this.span(`${phase} ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': safeJson(params), 'airmail.rows_in': before.length, 'airmail.rows_out': after.length }), spanId: id });
+      this.spans.push({ ...this.span(`${phase} ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': before.length, 'airmail.rows_out': after.length }), spanId: id });
     }
   }
 
@@ -121,8 +139,21 @@ class RequestCollector implements Collector, ExecObserver {
         return v;
       });
     };
+    const remote = env.remote;
     return {
       ...env,
+      ...(remote ? {
+        remote: (f, signal) => {
+          const t0 = performance.now();
+          lastRemote = undefined;
+          const p = remote(f, signal);
+          const outcome = lastRemote ?? 'unknown';
+          return p.then((t) => {
+            self.spans!.push(self.span('remote fetch', t0, performance.now(), { 'airmail.source': f.source ?? f.request.kind, 'airmail.cache': outcome, 'airmail.rows_out': t.length }));
+            return t;
+          });
+        },
+      } : {}),
       model: async (ref) => {
         const m = await env.model(ref);
         const wrapped: ModelRunner = {
@@ -175,15 +206,6 @@ class RequestCollector implements Collector, ExecObserver {
       }
     }
     return list.map((d) => d.step);
-  }
-}
-
-function safeJson(v: unknown): string {
-  try {
-    const s = JSON.stringify(v);
-    return s.length > 500 ? `${s.slice(0, 497)}...` : s;
-  } catch {
-    return String(v);
   }
 }
 

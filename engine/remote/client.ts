@@ -19,6 +19,7 @@ import { Table } from '../dataset.js';
 import { AirmailError, fromWire } from '../errors.js';
 import type { BrokerReply, BrokerRequest, RemoteBroker, RemoteReply } from './broker.js';
 import { remoteKey } from './key.js';
+import { noteRemote } from '../observe/collect.js';
 
 /** How long a worker waits on the broker before giving up (the request deadline usually fires first). */
 const BROKER_TIMEOUT_MS = 30_000;
@@ -43,6 +44,7 @@ export class RemoteFront {
     const now = this.#now();
     const e = this.#front.get(key, now);
     if (e !== undefined) {
+      noteRemote(now < e.freshUntil ? 'hit' : 'stale');
       if (now < e.freshUntil) return Promise.resolve(e.value);
       if (!this.#pending.has(key)) {
         this.#ask(key, f, true).catch(() => undefined); // stale: refresh behind
@@ -53,6 +55,7 @@ export class RemoteFront {
       // pending messages are delivered) and take it if it landed.
       return new Promise<Dataset>((resolve) => setImmediate(() => resolve(this.#front.peek(key, this.#now())?.value ?? e.value)));
     }
+    noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss');
     return raceAbort(this.#pending.get(key) ?? this.#ask(key, f, false), signal, `remote ${key}`);
   }
 
