@@ -9,6 +9,7 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.js';
 import { json, startUpstream, type Upstream } from '../engine/remote/upstream-fixture.js';
@@ -24,15 +25,15 @@ let redis: RedisServer;
 let dir: string;
 const engines: Engine[] = [];
 
-async function engine(redisUrl: string): Promise<Engine> {
-  const e = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads: 0, watch: false, remote: { redisUrl, commandTimeoutMs: 50 } });
+async function engine(redisUrl: string, commandTimeoutMs = 50): Promise<Engine> {
+  const e = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads: 0, watch: false, remote: { redisUrl, commandTimeoutMs } });
   expect(await e.start()).toEqual([]);
   engines.push(e);
   return e;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const run = (e: Engine, client: number) => e.run(e.pipeline('inv'), { client_id: client });
+const run = (e: Engine, client: number, pipeline = 'inv') => e.run(e.pipeline(pipeline), { client_id: client });
 
 /** Redis client status of the engine's cache, once it is ready. */
 async function redisReady(e: Engine): Promise<void> {
@@ -55,13 +56,13 @@ describe.skipIf(!RUN)('remote sources cached in Redis', () => {
     await writeFile(join(dir, 'inv.yaml'), `
 datasets: {clients: {path: data/clients.json, key: client_id}}
 contexts: {client: {dataset: clients, key: $client_id}}
-pipeline:
-  name: inv
-  item_type: sku_id
-  initialization:
-    includes:
-    - {name: HttpSource, parameters: {url: '${upstream.url}/inv?w={w}', vars: {w: $client.warehouse_id}, ttl_ms: 60000, timeout_ms: 500, retries: 1}}
-  return: [sku_id]
+operators:
+  Inventory: {use: HttpSource, parameters: {url: '${upstream.url}/inv?w={w}', vars: {w: $client.warehouse_id}, ttl_ms: 60000, timeout_ms: 500, retries: 1}}
+# Two names for one pipeline: engines that share a thread (threads: 0) also share its
+# candidate memo, so the second replica runs its own version to reach its own cache.
+pipelines:
+- {name: inv, item_type: sku_id, initialization: {includes: [Inventory]}, return: [sku_id]}
+- {name: inv_b, item_type: sku_id, initialization: {includes: [Inventory]}, return: [sku_id]}
 `);
   });
   afterAll(async () => {
@@ -71,14 +72,23 @@ pipeline:
   });
 
   it('replicas share the cache: a second engine answers from Redis without calling the upstream', async () => {
-    const a = await engine(redis.url);
-    const b = await engine(redis.url);
+    // A patient command timeout: this test is about sharing, not about a slow Redis (a busy CI machine is one).
+    const a = await engine(redis.url, 2000);
+    const b = await engine(redis.url, 2000);
     await Promise.all([redisReady(a), redisReady(b)]);
     upstream.reset();
     for (let c = 1; c <= 10; c++) expect((await run(a, c)).items).toEqual([{ sku_id: c * 10 }, { sku_id: c * 10 + 1 }]);
     expect(upstream.calls.total).toBe(10);
-    await sleep(100); // the write to Redis is behind the response
-    for (let c = 1; c <= 10; c++) expect((await run(b, c)).items).toEqual([{ sku_id: c * 10 }, { sku_id: c * 10 + 1 }]);
+    // The write to Redis is behind the response: wait until all ten are there.
+    const raw = new Redis(redis.url);
+    try {
+      const t0 = Date.now();
+      while ((await raw.keys('airmail:remote:*')).length < 10 && Date.now() - t0 < 5000) await sleep(20);
+      expect(await raw.keys('airmail:remote:*')).toHaveLength(10);
+    } finally {
+      raw.disconnect();
+    }
+    for (let c = 1; c <= 10; c++) expect((await run(b, c, 'inv_b')).items).toEqual([{ sku_id: c * 10 }, { sku_id: c * 10 + 1 }]);
     expect(upstream.calls.total).toBe(10);
     const bucket = Object.values(b.remote.stats().shared.sources)[0]!;
     expect(bucket.l2Hits).toBe(10);

@@ -62,10 +62,13 @@ beforeAll(async () => {
   await mkdir(join(dir, 'data'));
   await writeFile(join(dir, 'data', 'clients.json'), JSON.stringify(clients));
   await writeFile(join(dir, 'remote.yaml'), config(upstream.url));
-  engine = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads: 2, watch: false, remote: {} });
+  // A generous deadline: worker start-up under tsx on a busy 2-core machine takes seconds.
+  engine = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads: 2, watch: false, remote: {}, deadlineMs: 60_000 });
   const errors = await engine.start();
   expect(errors).toEqual([]);
-});
+  // Start both workers (and load the plans) before the timed parts; client 40 is warehouse 4, later ones use other keys.
+  await Promise.all([run('shortinventory', 40), run('shortinventory', 40)]);
+}, 120_000);
 afterAll(async () => {
   await engine?.close();
   await upstream?.close();
