@@ -68,14 +68,17 @@ export class OnnxModel implements ModelRunner {
       }
     }
     const raw = new Float64Array(f.rows.length);
-    index.score(f.rows, f.constants, raw);
+    if (!index.score(f.rows, f.constants, raw)) {
+      byLayout.set(layout, null);
+      return undefined;
+    }
     return finishScores(spec, raw);
   }
 
   private async agrees(index: ItemTreeIndex, spec: TreeEnsembleSpec, f: ItemFeatures): Promise<boolean> {
     const rows = f.rows.subarray(0, Math.min(256, f.rows.length));
     const raw = new Float64Array(rows.length);
-    index.score(rows, f.constants, raw);
+    if (!index.score(rows, f.constants, raw)) return false;
     const fast = finishScores(spec, raw);
     const width = spec.featureCount;
     const x = new Float32Array(rows.length * width);
@@ -124,9 +127,14 @@ export async function createOnnxModel(bytes: Uint8Array, sha256?: string): Promi
   return new OnnxModel(session, sha, bytes);
 }
 
+/** The key a loaded session is cached under (what releaseModelsExcept keeps). */
+export function modelKey(ref: ModelRef): string {
+  return `${ref.path}#${ref.version}`;
+}
+
 /** Load (once per thread) the model a reference points to. */
 export function loadOnnxModel(ref: ModelRef): Promise<OnnxModel> {
-  const id = `${ref.path}#${ref.version}`;
+  const id = modelKey(ref);
   let p = sessions.get(id);
   if (!p) {
     p = readFile(ref.path)

@@ -202,28 +202,32 @@ function lowestBit(x: number): number {
 }
 
 /**
- * The per-item half of the scheme for one (dataset, feature layout), built
- * once over every dataset row: each row holds, per tree, the index of its
- * item mask in one flat table (so a request's lookup table is flat too).
+ * The per-item half of the scheme for one (dataset, feature layout). A row's
+ * item masks are worked out the first time a request touches it (a few
+ * microseconds), so no request waits for the whole dataset; each row keeps,
+ * per tree, the index of its mask in one flat table.
  */
 export class ItemTreeIndex {
   private readonly T: number;
-  /** slots[row * T + t]: index into `masks` / a request's lookup table. */
+  /** slots[row * T + t]: index into `masks`; UNFILLED until the row is first scored. */
   private readonly slots: Uint16Array;
-  /** Distinct item masks of every tree, tree after tree; owner[i] is the tree of masks[i]. */
-  private readonly masks: Uint32Array;
-  private readonly owner: Uint16Array;
-  private readonly isItem: (f: number) => boolean;
+  /** Distinct item masks of every tree; owner[i] is the tree of masks[i]. */
+  private readonly masks: number[] = [];
+  private readonly owner: number[] = [];
+  private readonly slotOf: Map<number, number>[];
+  /** Per tree: the internal nodes that test an item column. */
+  private readonly itemNodes: Int32Array[];
+  /** Set when the masks outgrow the flat table: the caller falls back to the runtime. */
+  overflow = false;
 
-  private constructor(private readonly spec: TreeEnsembleSpec, slots: Uint16Array, masks: number[], owner: number[], isItem: (f: number) => boolean) {
+  private constructor(private readonly spec: TreeEnsembleSpec, private readonly cols: readonly (ArrayLike<number> | null)[], rows: number) {
     this.T = spec.trees.length;
-    this.slots = slots;
-    this.masks = Uint32Array.from(masks);
-    this.owner = Uint16Array.from(owner);
-    this.isItem = isItem;
+    this.slots = new Uint16Array(rows * this.T).fill(UNFILLED);
+    this.slotOf = spec.trees.map(() => new Map());
+    this.itemNodes = spec.trees.map((t) => Int32Array.from([...t.feature.keys()].filter((k) => cols[t.feature[k]!] !== null)));
   }
 
-  /** Undefined when a layout column is not numeric or the masks do not fit the flat table. */
+  /** Undefined when a layout column is not numeric. */
   static build(spec: TreeEnsembleSpec, dataset: Dataset, columns: readonly (string | null)[]): ItemTreeIndex | undefined {
     const cols: (ArrayLike<number> | null)[] = [];
     for (const c of columns) {
@@ -235,62 +239,48 @@ export class ItemTreeIndex {
       if (!isNumeric(col)) return undefined;
       cols.push(col);
     }
-    const n = dataset.length;
-    const T = spec.trees.length;
-    const slots = new Uint16Array(n * T);
-    const masks: number[] = [];
-    const owner: number[] = [];
-    const m = new Uint32Array(n);
-    const direct = new Int32Array(1 << 16);
-    for (let t = 0; t < T; t++) {
-      const tree = spec.trees[t]!;
-      m.fill(tree.allLeaves);
-      for (let k = 0; k < tree.feature.length; k++) {
-        const col = cols[tree.feature[k]!];
-        if (!col) continue;
-        const th = tree.threshold[k]!;
-        const mode = tree.mode[k]!;
-        const mt = tree.missingTrue[k]!;
-        const notF = ~tree.reachFalse[k]!;
-        const notT = ~tree.reachTrue[k]!;
-        if (mode === 0) {
-          // BRANCH_LEQ, what most exporters write: NaN fails `<=` and goes where missing values go.
-          for (let r = 0; r < n; r++) {
-            const x = col[r]!;
-            m[r] = m[r]! & (x <= th || (mt === 1 && x !== x) ? notF : notT);
-          }
-        } else for (let r = 0; r < n; r++) m[r] = m[r]! & (decide(col[r]!, mode, th, mt) ? notF : notT);
-      }
-      // Masks of trees with at most 16 leaves index a direct table; bigger ones go through a Map.
-      const small = tree.leafValue.length <= 16;
-      const seen = small ? undefined : new Map<number, number>();
-      const touched: number[] = [];
-      for (let r = 0; r < n; r++) {
-        const mask = m[r]! >>> 0;
-        let slot = small ? direct[mask]! - 1 : (seen!.get(mask) ?? -1);
-        if (slot < 0) {
-          slot = masks.length;
-          if (slot >= 0xffff) return undefined;
-          masks.push(mask);
-          owner.push(t);
-          if (small) {
-            direct[mask] = slot + 1;
-            touched.push(mask);
-          } else seen!.set(mask, slot);
-        }
-        slots[r * T + t] = slot;
-      }
-      for (const mask of touched) direct[mask] = 0;
-    }
-    return new ItemTreeIndex(spec, slots, masks, owner, (f) => cols[f] !== null);
+    return new ItemTreeIndex(spec, cols, dataset.length);
   }
 
-  /** Raw ensemble sums (before base, average and logistic) of the given dataset rows. */
-  score(rows: Int32Array, constants: ArrayLike<number>, out: Float64Array): void {
+  private fill(r: number): boolean {
     const T = this.T;
+    for (let t = 0; t < T; t++) {
+      const tree = this.spec.trees[t]!;
+      const nodes = this.itemNodes[t]!;
+      let m = tree.allLeaves;
+      for (let i = 0; i < nodes.length; i++) {
+        const k = nodes[i]!;
+        const x = this.cols[tree.feature[k]!]![r]!;
+        m &= decide(x, tree.mode[k]!, tree.threshold[k]!, tree.missingTrue[k]!) ? ~tree.reachFalse[k]! : ~tree.reachTrue[k]!;
+      }
+      m >>>= 0;
+      let slot = this.slotOf[t]!.get(m);
+      if (slot === undefined) {
+        slot = this.masks.length;
+        if (slot >= UNFILLED) {
+          this.overflow = true;
+          return false;
+        }
+        this.masks.push(m);
+        this.owner.push(t);
+        this.slotOf[t]!.set(m, slot);
+      }
+      this.slots[r * T + t] = slot;
+    }
+    return true;
+  }
+
+  /** Raw ensemble sums (before base, average and logistic) of the given dataset rows; false on overflow. */
+  score(rows: Int32Array, constants: ArrayLike<number>, out: Float64Array): boolean {
+    const T = this.T;
+    const slots = this.slots;
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      if (slots[r * T] === UNFILLED && !this.fill(r)) return false;
+    }
     // Per request: each tree becomes a table from item mask to leaf value.
     const req = new Uint32Array(T);
-    const isConst = (f: number): boolean => !this.isItem(f);
+    const isConst = (f: number): boolean => this.cols[f] === null;
     const value = (f: number): number => constants[f]!;
     for (let t = 0; t < T; t++) req[t] = leafMask(this.spec.trees[t]!, value, isConst);
     const masks = this.masks;
@@ -301,7 +291,6 @@ export class ItemTreeIndex {
       const both = masks[i]! & req[t]!;
       lut[i] = both === 0 ? NaN : this.spec.trees[t]!.leafValue[lowestBit(both)]!;
     }
-    const slots = this.slots;
     const T4 = T - (T % 4);
     for (let k = 0; k < rows.length; k++) {
       const base = rows[k]! * T;
@@ -321,8 +310,11 @@ export class ItemTreeIndex {
       for (; t < T; t++) s0 += lut[slots[base + t]!]!;
       out[k] = s0 + s1 + (s2 + s3);
     }
+    return true;
   }
 }
+
+const UNFILLED = 0xffff;
 
 /** Finishes raw sums into model outputs: base value, average, logistic. */
 export function finishScores(spec: TreeEnsembleSpec, raw: Float64Array): Float32Array {

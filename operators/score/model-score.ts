@@ -116,15 +116,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
   async run(params, input, ctx) {
     const frame = input.frame;
     const features = orderedFeatures(params);
-    // Each feature is a per-row reader: a frame column, or a constant from a substituted reference.
-    const readers = features.map((f, i): ((row: number) => number) => {
-      if (typeof f === 'string' && frame.has(f)) return numberReader(frame.column(f));
-      const v = toNumber(f);
-      if (!Number.isNaN(v) || f === null) return () => v;
-      if (typeof f === 'string') return numberReader(frame.column(f)); // raises UNKNOWN_COLUMN
-      throw operatorError('BAD_PARAMETER', `feature ${i} is ${JSON.stringify(f)}, not a column name or a number`);
-    });
-    const width = readers.length;
+    const width = features.length;
     const ref: ModelRef = params.resolved ? { path: '', version: '', binding: params.resolved.binding } : { path: String(params.model), version: '' };
     const model = await ctx.model(ref);
     if (model.featureCount > 0 && model.featureCount !== width) {
@@ -133,6 +125,25 @@ export const modelScore = defineOperator<ModelScoreParams>({
     const rows = input.rows;
     const fast = await scoreAsItems(model, features, input);
     if (fast) return fast;
+    // Each feature: a numeric column read at some rows (item columns straight from the items
+    // dataset, without gathering them into the frame), a per-row reader, or a constant.
+    const items = frame.items?.();
+    let itemRows: Int32Array | undefined;
+    const sources = features.map((f, i): { col: ArrayLike<number>; at: Int32Array } | { read: (row: number) => number } | { value: number } => {
+      if (typeof f === 'string' && frame.has(f)) {
+        if (items?.isDatasetColumn(f)) {
+          itemRows ??= items.rowsOf(rows);
+          const c = items.dataset.column(f);
+          if (isNumeric(c) && itemRows.every((r) => r >= 0)) return { col: c, at: itemRows };
+        }
+        const c = frame.column(f);
+        return isNumeric(c) ? { col: c, at: rows } : { read: numberReader(c) };
+      }
+      const v = toNumber(f);
+      if (!Number.isNaN(v) || f === null) return { value: v };
+      if (typeof f === 'string') frame.column(f); // raises UNKNOWN_COLUMN
+      throw operatorError('BAD_PARAMETER', `feature ${i} is ${JSON.stringify(f)}, not a column name or a number`);
+    });
     const out = new Float64Array(rows.length);
     const batch = Math.max(1, Math.floor(params.batch_size || 4096));
     const buf = new Float32Array(Math.min(batch, rows.length) * width);
@@ -142,14 +153,14 @@ export const modelScore = defineOperator<ModelScoreParams>({
       const m = end - start;
       const x = m * width === buf.length ? buf : new Float32Array(m * width);
       for (let j = 0; j < width; j++) {
-        const f = features[j];
-        const col = typeof f === 'string' && frame.has(f) ? frame.column(f) : undefined;
-        if (col && isNumeric(col)) {
-          // Plain typed-array columns (the common case) skip the per-row closure.
-          for (let k = 0, at = j; k < m; k++, at += width) x[at] = col[rows[start + k]!]!;
+        const src = sources[j]!;
+        if ('col' in src) {
+          const { col, at: idx } = src;
+          for (let k = 0, at = j; k < m; k++, at += width) x[at] = col[idx[start + k]!]!;
+        } else if ('read' in src) {
+          for (let k = 0, at = j; k < m; k++, at += width) x[at] = src.read(rows[start + k]!);
         } else {
-          const read = readers[j]!;
-          for (let k = 0, at = j; k < m; k++, at += width) x[at] = read(rows[start + k]!);
+          for (let k = 0, at = j; k < m; k++, at += width) x[at] = src.value;
         }
       }
       const y = await model.predict(x, m);
