@@ -226,3 +226,18 @@ describe('GET /metrics and logs', () => {
     expect(() => JSON.parse(out[0]!)).toThrow();
   });
 });
+
+describe('BufferedSink', () => {
+  it('writes the lines of one event-loop turn at once, in order', async () => {
+    const { BufferedSink } = await import('../engine/observe/logs.js');
+    const writes: string[] = [];
+    const sink = new BufferedSink({ write: (s: string) => writes.push(s) });
+    sink.write('a\n');
+    sink.write('b\n');
+    expect(writes).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toEqual(['a\nb\n']);
+    sink.write('x'.repeat(70_000));
+    expect(writes).toHaveLength(2);
+  });
+});

@@ -38,7 +38,7 @@ export class Logger {
   constructor(opts: LoggerOptions = {}) {
     this.level = opts.level ?? 'info';
     this.min = RANK[this.level];
-    this.sink = opts.sink ?? process.stdout;
+    this.sink = opts.sink ?? stdoutSink();
     this.pretty = opts.pretty ?? this.sink.isTTY === true;
   }
 
@@ -50,6 +50,44 @@ export class Logger {
     if (RANK[level] < this.min) return;
     this.sink.write(this.pretty ? prettyLine(level, msg, fields) : jsonLine(level, msg, fields));
   }
+}
+
+/**
+ * Lines are gathered and written once per event-loop turn (or at 64 KiB), so
+ * a busy server makes one write per turn, not one per request; flushed on exit.
+ */
+export class BufferedSink implements LogSink {
+  readonly isTTY: boolean;
+  private buf = '';
+  private scheduled = false;
+  constructor(private readonly stream: { write(s: string): unknown; readonly isTTY?: boolean }) {
+    this.isTTY = stream.isTTY === true;
+  }
+  write(line: string): void {
+    this.buf += line;
+    if (this.buf.length >= 65_536) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+  flush(): void {
+    this.scheduled = false;
+    if (this.buf === '') return;
+    const b = this.buf;
+    this.buf = '';
+    this.stream.write(b);
+  }
+}
+
+let stdout: BufferedSink | undefined;
+function stdoutSink(): BufferedSink {
+  if (!stdout) {
+    const sink = new BufferedSink(process.stdout);
+    process.once('exit', () => sink.flush());
+    stdout = sink;
+  }
+  return stdout;
 }
 
 function jsonLine(level: string, msg: string, fields: LogFields): string {
