@@ -379,6 +379,8 @@ export interface CheckEnv {
   resolvePath(path: string): string;
   /** The model registry, when the engine has one (--registry / AIRMAIL_REGISTRY). */
   readonly models?: ModelResolver;
+  /** Loads a model file once at config load and says how many input features it takes (-1: not fixed). */
+  modelFile?(path: string): Promise<{ readonly featureCount: number }>;
 }
 
 /** A problem found by `check`: `path` is a JSON pointer relative to the parameters. */

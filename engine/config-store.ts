@@ -10,6 +10,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
+import type { RemoteDatasetLoader } from './remote/datasets.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
 
@@ -71,8 +72,12 @@ export class ConfigStore {
   /** The model registry configs resolve registry models against, when the engine has one. */
   private readonly models: ModelResolver | undefined;
 
-  constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>, opts: { settleMs?: number; models?: ModelResolver } = {}) {
+  /** Reads `redis:` / `http:` datasets (the engine's remote broker). */
+  private readonly remoteDatasets: RemoteDatasetLoader | undefined;
+
+  constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>, opts: { settleMs?: number; models?: ModelResolver; remoteDatasets?: RemoteDatasetLoader } = {}) {
     this.dir = resolve(dir);
+    this.remoteDatasets = opts.remoteDatasets;
     this.models = opts.models;
     this.settleMs = opts.settleMs ?? 50;
     this.operators = operators;
@@ -209,7 +214,7 @@ export class ConfigStore {
   async validate(file: string, text: string): Promise<Diagnostic[]> {
     const next = new Map(this.texts);
     next.set(resolve(file), text);
-    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, sealed: new Set([resolve(file)]), ...(this.models ? { models: this.models } : {}) });
+    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, sealed: new Set([resolve(file)]), ...(this.models ? { models: this.models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) });
     return r.ok ? [] : r.diagnostics.filter((d) => d.file === resolve(file) || d.file === undefined);
   }
 
@@ -266,7 +271,7 @@ export class ConfigStore {
 
   private async proposeInner(next: Map<string, string>, changed: string[], recordHash = true, sealed?: ReadonlySet<string>): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
-    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(this.models ? { models: this.models } : {}) });
+    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(this.models ? { models: this.models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) });
     if (!r.ok) {
       const rej: Rejection = { at, files: changed, diagnostics: r.diagnostics };
       const touched = new Set([...changed, ...r.diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);

@@ -18,6 +18,7 @@ import { reportOf } from './observe/collect.js';
 import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
+import { remoteDatasetLoader } from './remote/datasets.js';
 import { Replicator, type ReplicateOptions } from './replicate.js';
 
 export interface EngineOptions {
@@ -93,7 +94,7 @@ export class Engine {
     this.opts = opts;
     this.models = opts.registry ? new ModelHub({ ...opts.modelHub, location: opts.registry }) : undefined;
     this.observe = opts.observe ?? Observability.quiet();
-    this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), this.models ? { models: this.models } : {});
+    this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
     this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}) });

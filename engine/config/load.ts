@@ -14,6 +14,7 @@ import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
 import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
+import type { RemoteDatasetLoader } from '../remote/datasets.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { describeErrors, newAjv, ParamValidator } from './validators.js';
 
@@ -49,6 +50,8 @@ export interface LoadOptions {
    * datasets and registry models only; naming a file, folder, URL or data: specifier is refused.
    */
   readonly sealed?: ReadonlySet<string>;
+  /** Reads `redis:` / `http:` datasets (engine/remote/datasets.ts); without it they are refused. */
+  readonly remoteDatasets?: RemoteDatasetLoader;
 }
 
 function sealedPath(x: string): never {
@@ -197,7 +200,26 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   const datasetIds = new Map<string, string>();
   await Promise.all(
     [...datasetDefs].map(async ([name, { cfg, loc }]) => {
-      const path = resolveFrom(loc.file, cfg.path);
+      if (cfg.redis || cfg.http) {
+        const where = `/datasets/${name}/${cfg.redis ? 'redis' : 'http'}`;
+        if (!opts.remoteDatasets) {
+          diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', where, `dataset '${name}' is remote, and nothing here can read remote datasets`));
+          return;
+        }
+        try {
+          const { table, id } = await opts.remoteDatasets(name, cfg);
+          if (cfg.key !== undefined && !table.has(cfg.key)) {
+            diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (it has: ${table.columnNames.join(', ')})`));
+            return;
+          }
+          datasets.set(name, table);
+          datasetIds.set(name, id);
+        } catch (err) {
+          diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', where, `dataset '${name}': ${(err as Error).message}`));
+        }
+        return;
+      }
+      const path = resolveFrom(loc.file, cfg.path ?? '');
       try {
         const id = await cache.identity(path, cfg);
         const table = await cache.load(name, path, cfg, id);

@@ -3,6 +3,7 @@
  * (all errors at once) before any name is resolved.
  */
 import type { JsonSchema } from '../api.js';
+import type { RemoteDatasetConfig } from '../remote/datasets.js';
 import { DEPLOYMENTS_SCHEMA, type DeploymentConfig } from '../registry/deployments.js';
 
 export interface StepConfig {
@@ -47,9 +48,14 @@ export interface PipelineConfig {
 }
 
 export interface DatasetConfig {
-  path: string;
+  /** A file (Arrow IPC or JSON), relative to the config; or one of `redis:` / `http:` (engine/remote/datasets.ts). */
+  path?: string;
   format?: 'arrow' | 'json';
   key?: string;
+  redis?: RemoteDatasetConfig['redis'];
+  http?: RemoteDatasetConfig['http'];
+  /** Remote datasets: how long a read is reused (reloads within it cost nothing). */
+  ttl_ms?: number;
 }
 
 export interface PresetConfig {
@@ -140,9 +146,22 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
       propertyNames: { pattern: NAME },
       additionalProperties: {
         type: 'object',
-        required: ['path'],
+        oneOf: [{ required: ['path'] }, { required: ['redis'] }, { required: ['http'] }],
         additionalProperties: false,
-        properties: { path: { type: 'string', minLength: 1 }, format: { enum: ['arrow', 'json'] }, key: { type: 'string' } },
+        properties: {
+          path: { type: 'string', minLength: 1 },
+          format: { enum: ['arrow', 'json'] },
+          key: { type: 'string' },
+          ttl_ms: { type: 'integer', minimum: 1 },
+          redis: {
+            type: 'object', required: ['key', 'type'], additionalProperties: false,
+            properties: { key: { type: 'string', minLength: 1 }, type: { enum: ['set', 'list', 'zset', 'hash', 'json', 'arrow'] }, url: { type: 'string', pattern: '^rediss?://' }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },
+          },
+          http: {
+            type: 'object', required: ['url'], additionalProperties: false,
+            properties: { url: { type: 'string', pattern: '^https?://' }, headers: { type: 'object', additionalProperties: { type: 'string' } }, format: { enum: ['arrow', 'json'] }, path: { type: 'string', minLength: 1 }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },
+          },
+        },
       },
     },
     operators: {

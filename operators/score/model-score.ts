@@ -113,6 +113,22 @@ export const modelScore = defineOperator<ModelScoreParams>({
     }
     return problems;
   },
+  async verify(params, env) {
+    // A file model is loaded once when the config loads: one that does not load, or takes
+    // another number of features than the step gives, is a config error, not a failing request.
+    if (params.resolved || typeof params.model !== 'string' || isRef(params.model) || !env.modelFile) return [];
+    let info: { featureCount: number };
+    try {
+      info = await env.modelFile(params.model);
+    } catch (err) {
+      return [{ path: '/model', message: (err as Error).message, code: 'MODEL_LOAD_FAILED' }];
+    }
+    const given = orderedFeatures(params).length;
+    if (info.featureCount > 0 && info.featureCount !== given) {
+      return [{ path: '/features', message: `model ${params.model} takes ${info.featureCount} features; the step gives ${given}`, code: 'BAD_PARAMETER' }];
+    }
+    return [];
+  },
   async run(params, input, ctx) {
     const frame = input.frame;
     const features = orderedFeatures(params);
