@@ -84,8 +84,11 @@ export function uiStats(engine: Engine): Record<string, unknown> {
 export function mountObservability(app: Hono, engine: Engine): void {
   const m = engine.observe.metrics;
   if (m) engine.store.onReload((e) => m.reloads.inc([e.kind]));
+  // Registry models: each binding's version in service, and every live swap.
+  if (m && engine.models) engine.models.onSwap((s) => m.modelInService(s.binding, s.to));
 
   app.get('/metrics', (c) => {
+    if (m && engine.models) for (const [binding, ref] of Object.entries(engine.models.refs)) m.modelInService(binding, ref.version);
     const text = (m ? m.registry.render() : '') + engineMetricsText(engine);
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
