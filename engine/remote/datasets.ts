@@ -1,0 +1,87 @@
+/**
+ * Datasets that live elsewhere: a `datasets:` entry with `redis:` or `http:`
+ * instead of `path:` is read through the broker (so through its cache, with
+ * the same TTL, coalescing and bounded retries as remote sources) when the
+ * config loads, and becomes a shared-memory table like a file dataset.
+ *
+ * ```yaml
+ * datasets:
+ *   prices:    {redis: {key: prices, type: hash}, key: field, ttl_ms: 300000}
+ *   inventory: {http: {url: 'http://inventory:8091/all', format: arrow}, ttl_ms: 60000}
+ * ```
+ *
+ * The table is read again on every reload (a changed config file, an admin
+ * change), through the cache: at most once per `ttl_ms`. Its identity (and so
+ * the versions of the pipelines that use it) is a hash of its content.
+ */
+import { createHash } from 'node:crypto';
+import type { RemoteFetch, RemoteRequest, RedisValueType } from '../api.js';
+import { isNumeric } from '../api.js';
+import { Table } from '../dataset.js';
+import type { RemoteBroker } from './broker.js';
+
+export interface RemoteDatasetConfig {
+  readonly key?: string;
+  readonly ttl_ms?: number;
+  readonly redis?: { readonly key: string; readonly type: RedisValueType; readonly url?: string; readonly timeout_ms?: number; readonly retries?: number };
+  readonly http?: {
+    readonly url: string;
+    readonly headers?: Readonly<Record<string, string>>;
+    readonly format?: 'json' | 'arrow';
+    readonly path?: string;
+    readonly timeout_ms?: number;
+    readonly retries?: number;
+  };
+}
+
+/** Reads a remote dataset: the table (named `name`, keyed by `cfg.key`) and a content identity. */
+export type RemoteDatasetLoader = (name: string, cfg: RemoteDatasetConfig) => Promise<{ table: Table; id: string }>;
+
+export const DEFAULT_DATASET_TTL_MS = 60_000;
+
+export function datasetFetch(name: string, cfg: RemoteDatasetConfig): RemoteFetch {
+  let request: RemoteRequest;
+  if (cfg.redis) {
+    const r = cfg.redis;
+    request = {
+      kind: 'redis', key: r.key, type: r.type,
+      ...(r.url ? { url: r.url } : {}),
+      ...(r.timeout_ms !== undefined ? { timeoutMs: r.timeout_ms } : {}),
+      ...(r.retries !== undefined ? { retries: r.retries } : {}),
+    };
+  } else if (cfg.http) {
+    const h = cfg.http;
+    request = {
+      kind: 'http', url: h.url,
+      ...(h.headers ? { headers: h.headers } : {}),
+      ...(h.format ? { format: h.format } : {}),
+      ...(h.path ? { path: h.path } : {}),
+      ...(h.timeout_ms !== undefined ? { timeoutMs: h.timeout_ms } : {}),
+      ...(h.retries !== undefined ? { retries: h.retries } : {}),
+    };
+  } else {
+    throw new TypeError(`dataset '${name}' is not remote`);
+  }
+  return { request, cache: { ttlMs: cfg.ttl_ms ?? DEFAULT_DATASET_TTL_MS }, source: `dataset ${name}` };
+}
+
+/** A hash of a table's content: column names, types and values. */
+export function tableHash(t: Table): string {
+  const h = createHash('sha256');
+  for (const name of t.columnNames) {
+    const c = t.column(name);
+    h.update(`\u0000${name}\u0000`);
+    if (isNumeric(c)) h.update(`${c.constructor.name}:`).update(new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+    else if (c.kind === 'dict') h.update('dict:').update(new Uint8Array(c.codes.buffer, c.codes.byteOffset, c.codes.byteLength)).update(JSON.stringify(c.dictionary));
+    else h.update(`str:${JSON.stringify(c.values)}`);
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+export function remoteDatasetLoader(broker: () => RemoteBroker): RemoteDatasetLoader {
+  return async (name, cfg) => {
+    const { handle } = await broker().fetch(datasetFetch(name, cfg));
+    const table = new Table({ ...handle, name, key: cfg.key });
+    return { table, id: `remote:${tableHash(table)}:${cfg.key ?? ''}` };
+  };
+}
