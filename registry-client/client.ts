@@ -1,7 +1,7 @@
 /**
  * The registry over HTTP (undici Pool, one origin). Publishes as multipart/form-data, downloads into
- * a content-addressed cache (sha256 checked while streaming), and watches with long polls on /watch,
- * falling back to polling /resolve when the server has no /watch route.
+ * a content-addressed cache (sha256 checked while streaming), and watches with server-sent events on
+ * /watch/events, falling back to long polls on /watch, then to polling /resolve, as routes are missing.
  *
  *   const reg = new RegistryClient({ url: 'http://localhost:7070' });
  *   const env = await reg.resolve({ query: 'name=psale,stage=prod' });
@@ -16,7 +16,7 @@ import type { PublishRequest } from '../engine/registry/publish.js';
 import { formatQuery, type TagQuery } from '../engine/registry/query.js';
 import type { QueryOptions, ResolveSpec } from '../engine/registry/store.js';
 import { ArtifactCache } from './cache.js';
-import { artifactOf, tokenOf, type ChangeListener, type RegistryWriter, type WatchHandle, type WatchOptions } from './reader.js';
+import { artifactOf, tokenOf, type ChangeListener, type RegistryWriter, type WatchHandle, type WatchMode, type WatchOptions } from './reader.js';
 
 export interface RegistryClientOptions {
   readonly url: string;
@@ -61,8 +61,9 @@ export class RegistryClient implements RegistryWriter {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  private async call(method: Method, path: string, opts: { body?: string | FormData; json?: boolean; timeoutMs?: number; signal?: AbortSignal; admin?: boolean } = {}): Promise<Dispatcher.ResponseData> {
+  private async call(method: Method, path: string, opts: { body?: string | FormData; json?: boolean; timeoutMs?: number; signal?: AbortSignal; admin?: boolean; accept?: string } = {}): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = {};
+    if (opts.accept) headers.accept = opts.accept;
     if (opts.json) headers['content-type'] = 'application/json';
     if (opts.admin && this.token) headers.authorization = `Bearer ${this.token}`;
     let res: Dispatcher.ResponseData;
@@ -159,7 +160,7 @@ export class RegistryClient implements RegistryWriter {
     const pollMs = opts.pollMs ?? 1000;
     const waitMs = opts.waitMs ?? 25_000;
     let token: string | undefined = opts.since === undefined ? undefined : tokenOf(opts.since);
-    let mode: 'long-poll' | 'poll' = 'long-poll';
+    let mode: WatchMode = opts.mode ?? 'sse';
     const stopped = (): boolean => ac.signal.aborted;
     opts.signal?.addEventListener('abort', () => ac.abort(), { once: true });
     const sleep = (ms: number): Promise<void> => new Promise((r) => { const t = setTimeout(r, ms); ac.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true }); });
@@ -172,7 +173,10 @@ export class RegistryClient implements RegistryWriter {
     const loop = async (): Promise<void> => {
       while (!stopped()) {
         try {
-          if (mode === 'long-poll') {
+          if (mode === 'sse') {
+            await this.events(spec, token, ac.signal, waitMs, (r) => report(r.token, r.envelope));
+            await sleep(50); // the server ended the stream: reconnect, from the last token
+          } else if (mode === 'long-poll') {
             const p = specParams(spec);
             if (token !== undefined) p.set('since', token);
             p.set('timeout', String(token === undefined ? 0 : waitMs));
@@ -189,7 +193,7 @@ export class RegistryClient implements RegistryWriter {
         } catch (err) {
           if (stopped()) break;
           const code = (err as RegistryError).code;
-          if (mode === 'long-poll' && code === 'NOT_FOUND') { mode = 'poll'; continue; }
+          if (mode !== 'poll' && code === 'NOT_FOUND') { mode = mode === 'sse' ? 'long-poll' : 'poll'; continue; }
           opts.onError?.(err as Error);
           await sleep(pollMs);
         }
@@ -201,6 +205,32 @@ export class RegistryClient implements RegistryWriter {
       close: () => ac.abort(),
       closed,
     };
+  }
+
+  /** One /watch/events connection: `onChange` per `change` event, until the server ends it. */
+  private async events(spec: ResolveSpec, since: string | undefined, signal: AbortSignal, idleMs: number, onChange: (r: { token: string; envelope: Envelope | null }) => void): Promise<void> {
+    const p = specParams(spec);
+    if (since !== undefined) p.set('since', since);
+    const res = await this.call('GET', `/watch/events?${p}`, { accept: 'text/event-stream', timeoutMs: idleMs + 30_000, signal });
+    if (!String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+      await res.body.dump();
+      throw new RegistryError('NOT_FOUND', 'the registry does not stream /watch/events');
+    }
+    let buf = '';
+    for await (const chunk of res.body) {
+      buf += (chunk as Buffer).toString('utf8');
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = 'message';
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (event === 'change' && data.length > 0) onChange(JSON.parse(data.join('\n')) as { token: string; envelope: Envelope | null });
+      }
+    }
   }
 
   async close(): Promise<void> {

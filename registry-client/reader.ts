@@ -18,14 +18,19 @@ export interface WatchOptions {
   readonly pollMs?: number;
   /** Long-poll wait per request, ms. Default 25000. */
   readonly waitMs?: number;
+  /** How to start (HTTP registries): 'sse' (default) falls back to 'long-poll', which falls back to 'poll'. */
+  readonly mode?: WatchMode;
   readonly signal?: AbortSignal;
   /** Called when a check fails (the watch keeps going). */
   readonly onError?: (err: Error) => void;
 }
 
+/** How a watch hears changes: an event stream, long polls, or plain polling. */
+export type WatchMode = 'sse' | 'long-poll' | 'poll';
+
 export interface WatchHandle {
-  /** 'long-poll' while the server answers /watch; 'poll' after falling back. */
-  readonly mode: 'long-poll' | 'poll';
+  /** 'sse' while the server streams /watch/events, 'long-poll' on /watch, 'poll' after falling back. */
+  readonly mode: WatchMode;
   close(): void;
   /** Settles after close(). */
   readonly closed: Promise<void>;

@@ -155,26 +155,51 @@ describe('RegistryClient', () => {
     await expect(client.download(env)).rejects.toMatchObject({ code: 'ARTIFACT_CORRUPT' });
   });
 
-  it('watches a tag query by long poll and hears a new version at once', async () => {
-    const spec = { query: { name: 'watched', stage: 'prod' } };
-    await reg.store.publish(draft('watched', { stage: 'prod' }, jsModel(1)), jsModel(1));
+  it.each([['sse'], ['long-poll']] as const)('watches a tag query (%s) and hears a new version at once', async (mode) => {
+    const name = `watched-${mode}`;
+    const spec = { query: { name, stage: 'prod' } };
+    await reg.store.publish(draft(name, { stage: 'prod' }, jsModel(1)), jsModel(1));
     const first = await client.resolve(spec);
     const seen: (number | null)[] = [];
-    const w = client.watch(spec, (e) => seen.push(e?.version ?? null), { since: first, waitMs: 5000 });
+    const w = client.watch(spec, (e) => seen.push(e?.version ?? null), { since: first, waitMs: 5000, mode });
     await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
-    await reg.store.publish(draft('watched', { stage: 'dev' }, jsModel(2)), jsModel(2)); // does not match
-    await reg.store.publish(draft('watched', { stage: 'prod' }, jsModel(3)), jsModel(3));
+    await reg.store.publish(draft(name, { stage: 'dev' }, jsModel(2)), jsModel(2)); // does not match
+    await reg.store.publish(draft(name, { stage: 'prod' }, jsModel(3)), jsModel(3));
     await waitFor(() => seen.length === 1);
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(seen).toEqual([3]);
-    expect(w.mode).toBe('long-poll');
+    await reg.store.publish(draft(name, { stage: 'prod' }, jsModel(4)), jsModel(4));
+    await waitFor(() => seen.length === 2);
+    expect(seen).toEqual([3, 4]);
+    expect(w.mode).toBe(mode);
     w.close();
     await w.closed;
   });
 
-  it('falls back to polling when the server has no /watch route', async () => {
+  it('streams by default, and falls back to long polls when the server has no event stream', async () => {
     const outer = new Hono();
+    outer.get('/watch/events', (c) => c.json({ error: { code: 'NOT_FOUND', message: 'no route' } }, 404));
+    outer.route('/', createRegistryApp(reg.store, { adminToken: TOKEN }));
+    const server = serve({ fetch: outer.fetch, port: 0, hostname: '127.0.0.1' });
+    await once(server, 'listening');
+    const direct = client.watch({ query: 'name=streamed' }, () => undefined, { since: null });
+    const c = new RegistryClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cacheDir });
+    const seen: number[] = [];
+    const w = c.watch({ query: 'name=streamed' }, (e) => { if (e) seen.push(e.version); }, { since: null, waitMs: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    await reg.store.publish(draft('streamed', {}, jsModel(1)), jsModel(1));
+    await waitFor(() => seen.length > 0);
+    expect(seen).toEqual([1]);
+    expect(direct.mode).toBe('sse');
+    expect(w.mode).toBe('long-poll');
+    for (const h of [w, direct]) { h.close(); await h.closed; }
+    await c.close();
+    await new Promise<void>((r) => { (server as { closeAllConnections?: () => void }).closeAllConnections?.(); server.close(() => r()); });
+  });
+
+  it('falls back to polling when the server has neither /watch/events nor /watch', async () => {
+    const outer = new Hono();
+    outer.get('/watch/events', (c) => c.json({ error: { code: 'NOT_FOUND', message: 'no route' } }, 404));
     outer.get('/watch', (c) => c.json({ error: { code: 'NOT_FOUND', message: 'no route' } }, 404));
     outer.route('/', createRegistryApp(reg.store, { adminToken: TOKEN }));
     const server = serve({ fetch: outer.fetch, port: 0, hostname: '127.0.0.1' });

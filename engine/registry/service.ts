@@ -18,6 +18,8 @@
  *   GET  /artifacts/:sha256               the bytes (verified before sending), header x-airmail-sha256
  *   GET  /resolve?q=[&version=] | ?name=&version= | ?name=&alias=   → Envelope
  *   GET  /watch?<resolve params>&since=TOKEN&timeout=MS   long poll → { token, changed, envelope|null }
+ *   GET  /watch/events?<resolve params>&since=TOKEN       server-sent events: `change` with { token, envelope|null }
+ *                                         whenever the answer differs from the last one sent (or from since)
  *   GET  /healthz                         → { ok, envelopes, revision }
  *
  * Errors: { error: { code, message, details? } } with the code's HTTP status. Admin routes need
@@ -26,6 +28,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
 import type { ColumnSpec, ContextSpec, Envelope, FeatureSource, Flavor } from './envelope.js';
 import { asRegistryError, RegistryError, toRegistryWire } from './errors.js';
 import { prepareEnvelope, type PublishRequest } from './publish.js';
@@ -39,6 +42,8 @@ export interface RegistryAppOptions {
   readonly maxBodyBytes?: number;
   /** Longest long-poll wait, ms (default 60 s). */
   readonly maxWatchMs?: number;
+  /** Comment line sent on idle event streams, ms (default 15 s). */
+  readonly keepAliveMs?: number;
 }
 
 interface Manifest {
@@ -222,6 +227,34 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
     const envelope: Envelope | null = token === since || token === '-' ? null : await store.resolve(spec).catch(() => null);
     if (envelope) token = `${envelope.name}@${envelope.version}`;
     return c.json({ token, changed: token !== since, envelope });
+  });
+
+  app.get('/watch/events', (c) => {
+    const params = new URL(c.req.url).searchParams;
+    const spec = specFromParams(params);
+    let last = params.get('since');
+    const signal = c.req.raw.signal;
+    return streamSSE(c, async (stream) => {
+      let chain = Promise.resolve();
+      const push = (): void => {
+        chain = chain.then(async () => {
+          const token = answerToken(store, spec);
+          if (token === last || stream.aborted || stream.closed) return;
+          last = token;
+          const envelope = token === '-' ? null : await store.resolve(spec).catch(() => null);
+          await stream.writeSSE({ event: 'change', data: JSON.stringify({ token, envelope }) });
+        }).catch(() => undefined);
+      };
+      const off = store.onChange(push);
+      const beat = setInterval(() => void stream.write(': keep-alive\n\n').catch(() => undefined), opts.keepAliveMs ?? 15_000);
+      push();
+      await new Promise<void>((resolve) => {
+        stream.onAbort(resolve);
+        if (signal.aborted) resolve(); else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      off();
+      clearInterval(beat);
+    });
   });
 
   return app;
