@@ -210,7 +210,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const checked = engine.checkInputs(p, inputs, false);
     const debug = c.req.query('debug') === 'true';
     try {
-      return c.json(await engine.run(p, checked, { debug }), 200);
+      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c) }), 200);
     } catch (err) {
       return sendError(c, err, { pipeline: p.name, version: p.version });
     }
