@@ -2,7 +2,7 @@
  * ONNX models through onnxruntime-node: one session per (thread, artifact),
  * cached, loaded from bytes so the sha256 that was checked is what runs.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
@@ -146,6 +146,34 @@ export function loadOnnxModel(ref: ModelRef): Promise<OnnxModel> {
     p.catch(() => sessions.delete(id));
   }
   return p;
+}
+
+const inspected = new Map<string, { readonly featureCount: number }>();
+
+/**
+ * What a config load needs to know of a model file (its feature count), from a session that is
+ * released at once: checking a config never leaves a session behind, however often it reloads.
+ * Remembered per (path, size, mtime), at most 256 files.
+ */
+export async function inspectModelFile(path: string): Promise<{ readonly featureCount: number }> {
+  let st: { size: number; mtimeMs: number };
+  try {
+    st = await stat(path);
+  } catch (err) {
+    throw new AirmailError('MODEL_LOAD_FAILED', `cannot read model file ${path}: ${(err as Error).message}`);
+  }
+  const key = `${path}\u0000${st.size}\u0000${st.mtimeMs}`;
+  const hit = inspected.get(key);
+  if (hit) return hit;
+  const bytes = await readFile(path).catch((err: Error) => {
+    throw new AirmailError('MODEL_LOAD_FAILED', `cannot read model file ${path}: ${err.message}`);
+  });
+  const model = await createOnnxModel(bytes);
+  const info = { featureCount: model.featureCount };
+  await model.release().catch(() => undefined);
+  inspected.set(key, info);
+  if (inspected.size > 256) inspected.delete(inspected.keys().next().value as string);
+  return info;
 }
 
 /** Drop cached sessions whose reference is not in `keep` (after a swap). */

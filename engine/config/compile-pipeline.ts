@@ -3,7 +3,7 @@
  * found in it (never just the first). Runs once per config version, never
  * per request.
  */
-import { loadOnnxModel } from '../onnx.js';
+import { inspectModelFile } from '../onnx.js';
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { CheckEnv, JsonSchema, ModelResolver, OperatorDefinition, OperatorKind } from '../api.js';
@@ -140,7 +140,7 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     datasetColumns: (name) => scope.datasets.get(name)?.columnNames,
     resolvePath: (p) => scope.resolvePath(p),
     ...(scope.models ? { models: scope.models } : {}),
-    modelFile: (path) => loadOnnxModel({ path, version: '' }),
+    modelFile: (path) => inspectModelFile(path),
   };
 
   const compileStep = async (raw: StepConfig | string, ptr: string, allowed: readonly OperatorKind[], where: string): Promise<PlanStep | undefined> => {

@@ -9,17 +9,45 @@ import { Table } from '../dataset.js';
 import { asAirmailError, toWire } from '../errors.js';
 import type { ExecEnv } from '../execute.js';
 import { executeObserved, reportOf } from '../observe/collect.js';
-import { loadOnnxModel } from '../onnx.js';
+import type { ModelRef } from '../api.js';
+import { loadOnnxModel, modelKey, releaseModelsExcept } from '../onnx.js';
 import { importOperatorModule } from '../config/load.js';
 import { RemoteClient } from '../remote/client.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
 import type { Plan } from '../config/plan.js';
 
 const MAX_VERSIONS = 64;
+/** Versions kept per pipeline name: the current one and the one before (requests in flight during a swap). */
+const VERSIONS_PER_PIPELINE = 2;
 const operators = new Map<string, OperatorDefinition>();
 const loadedModules = new Set<string>();
 const tables = new Map<string, Table>();
-const versions = new Map<string, { plan: Plan; env: ExecEnv }>();
+/**
+ * `used`: per model slot (a registry binding, or the file) the session key its requests last loaded;
+ * `swapped` is set when a slot moved to another session (a registry swap), so the old one can go.
+ */
+interface Entry { plan: Plan; env: ExecEnv; used: Map<string, string>; swapped: boolean }
+const versions = new Map<string, Entry>();
+
+/** Evict old versions (LRU, and beyond VERSIONS_PER_PIPELINE per name); true when any went. */
+function evictVersions(current: string, name: string): boolean {
+  let evicted = false;
+  const same = [...versions].filter(([v, e]) => e.plan.name === name && v !== current);
+  for (const [v] of same.slice(0, Math.max(0, same.length - (VERSIONS_PER_PIPELINE - 1)))) evicted = versions.delete(v) || evicted;
+  while (versions.size > MAX_VERSIONS) evicted = versions.delete(versions.keys().next().value as string) || evicted;
+  if (evicted) {
+    const live = new Set([...versions.values()].flatMap((v) => [...v.env.datasets.values()]));
+    for (const [id, t] of tables) if (!live.has(t)) tables.delete(id);
+  }
+  return evicted;
+}
+
+/** Release every ONNX session no kept version used last: after a swap the old model's memory goes back. */
+async function releaseUnusedModels(): Promise<void> {
+  const keep = new Set<string>();
+  for (const v of versions.values()) for (const k of v.used.values()) keep.add(k);
+  await releaseModelsExcept(keep);
+}
 
 async function ensureModules(urls: readonly string[]): Promise<void> {
   for (const url of urls) {
@@ -71,13 +99,21 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
       }
       datasets.set(handle.name, t);
     }
-    entry = { plan: task.load.plan, env: { datasets, operators, model: loadOnnxModel, ...remote } };
+    const used = new Map<string, string>();
+    const model = (ref: ModelRef): ReturnType<typeof loadOnnxModel> => {
+      const key = modelKey(ref);
+      const slot = ref.binding ?? key;
+      const prev = used.get(slot);
+      if (prev !== key) {
+        used.set(slot, key);
+        if (prev !== undefined && created) created.swapped = true;
+      }
+      return loadOnnxModel(ref);
+    };
+    const created: Entry = { plan: task.load.plan, env: { datasets, operators, model, ...remote }, used, swapped: false };
+    entry = created;
     versions.set(task.version, entry);
-    if (versions.size > MAX_VERSIONS) {
-      versions.delete(versions.keys().next().value as string);
-      const live = new Set([...versions.values()].flatMap((v) => [...v.env.datasets.values()]));
-      for (const [id, t] of tables) if (!live.has(t)) tables.delete(id);
-    }
+    if (evictVersions(task.version, entry.plan.name)) await releaseUnusedModels();
   } else {
     versions.delete(task.version);
     versions.set(task.version, entry);
@@ -85,6 +121,10 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   const signal = task.deadline ? AbortSignal.timeout(Math.max(1, task.deadline - Date.now())) : undefined;
   try {
     const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, { ...(signal ? { signal } : {}), trace: task.trace === true, ...(task.models ? { models: task.models } : {}) });
+    if (entry.swapped) {
+      entry.swapped = false;
+      await releaseUnusedModels();
+    }
     const reply: ExecReply = { kind: 'ok', out };
     return moveObject(reply, transferables(out.columns));
   } catch (err) {
