@@ -58,6 +58,7 @@ export type BrokerReply =
   | { readonly id: number; readonly ok: true; readonly reply: RemoteReply }
   | { readonly id: number; readonly ok: false; readonly error: WireError };
 
+const MAX_REPLY_CHANNELS = 256;
 const DEFAULT_LRU: LruOptions = { maxEntries: 1000, maxBytes: 256 * 1024 * 1024 };
 
 export class RemoteBroker {
@@ -144,6 +145,12 @@ export class RemoteBroker {
       ch = new BroadcastChannel(`${this.channel}:${req.from}`);
       ch.unref();
       this.#replies.set(req.from, ch);
+      // Replaced workers get new thread ids: keep the channels of the most recent ones only.
+      if (this.#replies.size > MAX_REPLY_CHANNELS) {
+        const [oldest, old] = this.#replies.entries().next().value as [number, BroadcastChannel];
+        old.close();
+        this.#replies.delete(oldest);
+      }
     }
     ch.postMessage(msg);
   }

@@ -55,7 +55,7 @@ export class RedisFetcher {
     const timeout = AbortSignal.timeout(timeoutMs);
     const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
-      if (client.status !== 'ready') await raceAbort(waitReady(client), bound);
+      if (client.status !== 'ready') await waitReady(client, bound);
       const k = spec.key;
       const p: Promise<unknown> =
         spec.type === 'set' ? client.smembers(k)
@@ -90,19 +90,24 @@ export class RedisFetcher {
   }
 }
 
-function waitReady(client: Redis): Promise<void> {
+/** Resolves when the client is ready; rejects when it ends or `signal` fires (listeners removed either way). */
+function waitReady(client: Redis, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (client.status === 'ready') return resolve();
     if (client.status === 'end') return reject(new Error('connection closed'));
-    const onReady = (): void => {
-      client.off('end', onEnd);
-      resolve();
-    };
-    const onEnd = (): void => {
+    if (signal.aborted) return reject(new Error('not connected'));
+    const done = (err?: Error): void => {
       client.off('ready', onReady);
-      reject(new Error('connection closed'));
+      client.off('end', onEnd);
+      signal.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve();
     };
+    const onReady = (): void => done();
+    const onEnd = (): void => done(new Error('connection closed'));
+    const onAbort = (): void => done(new Error('not connected'));
     client.once('ready', onReady);
     client.once('end', onEnd);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
