@@ -33,6 +33,18 @@ export const ERRORS = {
   MODEL_FAILED: { status: 500, summary: 'A model failed while scoring.' },
   WORKER_FAILED: { status: 500, summary: 'The worker running the request exited or ran out of heap; only this request failed and the worker was replaced.' },
   INTERNAL: { status: 500, summary: 'An unexpected engine error.' },
+  // model registry (engine/registry, registry-client)
+  ENVELOPE_INVALID: { status: 422, summary: 'The envelope misses a required tag or field, or a value is malformed.' },
+  NAME_INVALID: { status: 422, summary: 'A model, alias or tag name is not [A-Za-z0-9._-] or contains "..".' },
+  METRIC_INVALID: { status: 422, summary: 'A metric does not match its JSON Schema.' },
+  METRIC_CONFLICT: { status: 409, summary: 'The version already has a metric of that name; metrics are added, never replaced.' },
+  SAMPLE_INVALID: { status: 422, summary: 'The sample table cannot be decoded or does not fit the function shape.' },
+  ARTIFACT_CORRUPT: { status: 422, summary: 'The artifact bytes do not match their sha256.' },
+  ARTIFACT_UNSAFE: { status: 422, summary: 'The artifact refers to files outside itself (ONNX external data) or is otherwise unsafe to load.' },
+  ENVELOPE_NOT_FOUND: { status: 404, summary: 'No envelope matches the name, version, alias or tag query.' },
+  ARTIFACT_NOT_FOUND: { status: 404, summary: 'No artifact with that sha256 is stored.' },
+  QUERY_INVALID: { status: 400, summary: 'The tag query cannot be parsed.' },
+  REGISTRY_UNAVAILABLE: { status: 502, summary: 'The registry could not be reached or answered with something unexpected.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

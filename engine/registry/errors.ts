@@ -1,23 +1,16 @@
 /**
- * Registry error codes, kept in the shape of the engine's catalogue
- * (`engine/errors.ts`) so they can be merged into it: a stable code, the HTTP
- * status it maps to, and one sentence. Classify by `code`, never `instanceof`.
+ * Registry errors. The codes live in the engine's one catalogue (`engine/errors.ts`): a stable
+ * code, the HTTP status it maps to, and one sentence. Classify by `code`, never `instanceof`.
  */
 import { ERRORS, type ErrorCode } from '../errors.js';
 
-export const REGISTRY_ERRORS = {
-  ENVELOPE_INVALID: { status: 422, summary: 'The envelope misses a required tag or field, or a value is malformed.' },
-  NAME_INVALID: { status: 422, summary: 'A model, alias or tag name is not [A-Za-z0-9._-] or contains "..".' },
-  METRIC_INVALID: { status: 422, summary: 'A metric does not match its JSON Schema.' },
-  METRIC_CONFLICT: { status: 409, summary: 'The version already has a metric of that name; metrics are added, never replaced.' },
-  SAMPLE_INVALID: { status: 422, summary: 'The sample table cannot be decoded or does not fit the function shape.' },
-  ARTIFACT_CORRUPT: { status: 422, summary: 'The artifact bytes do not match their sha256.' },
-  ARTIFACT_UNSAFE: { status: 422, summary: 'The artifact refers to files outside itself (ONNX external data) or is otherwise unsafe to load.' },
-  ENVELOPE_NOT_FOUND: { status: 404, summary: 'No envelope matches the name, version, alias or tag query.' },
-  ARTIFACT_NOT_FOUND: { status: 404, summary: 'No artifact with that sha256 is stored.' },
-  QUERY_INVALID: { status: 400, summary: 'The tag query cannot be parsed.' },
-  REGISTRY_UNAVAILABLE: { status: 502, summary: 'The registry could not be reached or answered with something unexpected.' },
-} as const satisfies Record<string, { status: number; summary: string }>;
+const REGISTRY_CODES = [
+  'ENVELOPE_INVALID', 'NAME_INVALID', 'METRIC_INVALID', 'METRIC_CONFLICT', 'SAMPLE_INVALID', 'ARTIFACT_CORRUPT',
+  'ARTIFACT_UNSAFE', 'ENVELOPE_NOT_FOUND', 'ARTIFACT_NOT_FOUND', 'QUERY_INVALID', 'REGISTRY_UNAVAILABLE',
+] as const satisfies readonly ErrorCode[];
+
+/** The registry's own codes: entries of the one catalogue (engine/errors.ts). */
+export const REGISTRY_ERRORS = Object.fromEntries(REGISTRY_CODES.map((c) => [c, ERRORS[c]])) as { readonly [K in (typeof REGISTRY_CODES)[number]]: (typeof ERRORS)[K] };
 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERRORS;
 
@@ -27,14 +20,14 @@ type ReusedCode = Extract<ErrorCode, 'MODEL_LOAD_FAILED' | 'MODEL_FAILED' | 'UNA
 export type AnyRegistryCode = RegistryErrorCode | ReusedCode;
 
 export function statusOf(code: AnyRegistryCode): number {
-  return Object.hasOwn(REGISTRY_ERRORS, code) ? REGISTRY_ERRORS[code as RegistryErrorCode].status : ERRORS[code as ReusedCode].status;
+  return ERRORS[code].status;
 }
 
 export function isRegistryCode(code: unknown): code is AnyRegistryCode {
-  return typeof code === 'string' && (Object.hasOwn(REGISTRY_ERRORS, code) || Object.hasOwn(ERRORS, code));
+  return typeof code === 'string' && Object.hasOwn(ERRORS, code);
 }
 
-/** Same fields as AirmailError (`code`, `status`, `details`); becomes one once the codes are merged. */
+/** Same fields as AirmailError (`code`, `status`, `details`), with codes of the same catalogue, so the engine classifies it by code. */
 export class RegistryError extends Error {
   readonly code: AnyRegistryCode;
   readonly details: Readonly<Record<string, unknown>> | undefined;
