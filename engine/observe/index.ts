@@ -11,7 +11,7 @@
  */
 import { ERRORS, type AirmailError } from '../errors.js';
 import { Logger, parseLevel, stepMessage, ms as fmtMs, type LogLevel, type LogSink } from './logs.js';
-import { emptyReasonLabel, metrics as processMetrics, type EngineMetrics } from './metrics.js';
+import { emptyReasonLabel, metrics as processMetrics, type EngineMetrics, type HistogramSeries } from './metrics.js';
 import { traceIdOf, tracingFromEnv, type RequestSpan, type Tracing } from './tracing.js';
 import type { ObserveReport, ObserveSpec, WhyAnswer } from './types.js';
 
@@ -58,6 +58,8 @@ export class Observability {
   readonly tracing: Tracing | undefined;
   readonly debugIds: number;
   private readonly recorded = new WeakSet<object>();
+  /** Per pipeline, per step: its histogram series, so recording builds no label keys. */
+  private readonly opSeries = new Map<string, Map<string, { ms: HistogramSeries; rows: HistogramSeries }>>();
   private readonly opsLevel: 0 | 1 | 2;
 
   constructor(opts: ObservabilityOptions = {}) {
@@ -138,10 +140,17 @@ export class Observability {
       if (code) m.errors.inc([r.pipeline, code, operator ?? '']);
       else if (items === 0) m.empty.inc([r.pipeline, emptyReasonLabel(reason)]);
       if (observed?.steps) {
+        let per = this.opSeries.get(r.pipeline);
+        if (!per) this.opSeries.set(r.pipeline, (per = new Map()));
         for (const s of observed.steps) {
-          const l = [r.pipeline, s.step, s.operator, s.phase];
-          m.opLatency.observe(l, s.ms / 1000);
-          m.opRows.observe(l, s.rowsOut);
+          const key = `${s.step}\u0001${s.phase}\u0001${s.operator}`;
+          let e = per.get(key);
+          if (!e) {
+            const l = [r.pipeline, s.step, s.operator, s.phase];
+            per.set(key, (e = { ms: m.opLatency.seriesFor(l), rows: m.opRows.seriesFor(l) }));
+          }
+          m.opLatency.observeSeries(e.ms, s.ms / 1000);
+          m.opRows.observeSeries(e.rows, s.rowsOut);
         }
       }
     }

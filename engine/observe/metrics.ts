@@ -96,9 +96,16 @@ export class Histogram extends Metric {
     super(name, help, labelNames);
   }
   observe(labels: Labels, v: number): void {
+    this.observeSeries(this.seriesFor(labels), v);
+  }
+  /** The series for `labels` (made on first use); keep it to observe without building a key. */
+  seriesFor(labels: Labels): HistogramSeries {
     const k = labels.join(SEP);
     let s = this.series.get(k);
     if (!s) this.series.set(k, (s = { labels: [...labels], counts: new Float64Array(this.buckets.length), count: 0, sum: 0 }));
+    return s;
+  }
+  observeSeries(s: HistogramSeries, v: number): void {
     const b = this.buckets;
     for (let i = 0; i < b.length; i++) {
       if (v <= b[i]!) {
