@@ -17,6 +17,7 @@ const RESPONSE = {
     took_ms: { type: 'number' },
     code: { type: 'string', description: 'Error code from the error catalogue (errors only).' },
     operator: { type: 'string', description: 'The step that failed (errors only).' },
+    models: { type: 'object', additionalProperties: { type: 'string' }, description: 'Scorer output → the registry model version that scored it (e.g. psale@3), for registry models.' },
   },
 } as const;
 
