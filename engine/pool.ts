@@ -126,8 +126,16 @@ export class PoolRunner implements Runner {
     const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal) : undefined;
     const signal = watchdog?.signal ?? req.signal;
     try {
-      let reply = await this.submit(base, signal);
-      if (reply.kind === 'need') reply = await this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal);
+      const attempt = async (): Promise<ExecReply> => {
+        const reply = await this.submit(base, signal);
+        return reply.kind === 'need' ? this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal) : reply;
+      };
+      // A task whose worker we stopped on purpose (killWorker) runs once more on another worker;
+      // a task that brings its own worker down (exit, out of heap) fails alone with WORKER_FAILED.
+      const reply = await attempt().catch((err: unknown) => {
+        if ((err as AirmailError).code !== 'WORKER_FAILED' || (err as AirmailError).details?.['retryable'] !== true || signal?.aborted) throw err;
+        return attempt();
+      });
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
       if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
       return reply.out;
@@ -149,7 +157,12 @@ export class PoolRunner implements Runner {
         throw new AirmailError('DEADLINE_EXCEEDED', 'the request was aborted before it finished');
       }
       this.workerFailures++;
-      throw workerLost(err);
+      const lost = workerLost(err);
+      if (this.pendingKills > 0) {
+        this.pendingKills--;
+        throw new AirmailError('WORKER_FAILED', lost.message, { cause: err, details: { retryable: true } });
+      }
+      throw lost;
     }
   }
 
@@ -160,6 +173,20 @@ export class PoolRunner implements Runner {
     const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(((this.pool.queueSize + 1) * perTask) / this.threads)));
     return new AirmailError('OVERLOADED', `the worker queue is full (${this.pool.queueSize} waiting)`, { details: { retryAfterMs } });
   }
+
+  /**
+   * Terminates one worker as a crash would (chaos runs, or recycling a worker that leaks native
+   * memory); piscina starts its replacement, and a task it was running is retried once elsewhere.
+   */
+  killWorker(): boolean {
+    const w = this.pool.threads[0];
+    if (!w) return false;
+    this.pendingKills++;
+    setTimeout(() => (this.pendingKills = Math.max(0, this.pendingKills - 1)), 1000).unref();
+    void w.terminate();
+    return true;
+  }
+  private pendingKills = 0;
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {
     return { threads: this.threads, queued: this.pool.queueSize, running: this.pool.threads.length, utilization: this.pool.utilization };

@@ -106,6 +106,18 @@ describe('a faulty operator fails only its own request, within 1 s, and the pool
   });
 });
 
+describe('a worker stopped on purpose (recycling, chaos)', () => {
+  it('costs no request: the task it was running is retried once on another worker', async () => {
+    const runner = srv.engine.runner as { killWorker?: () => boolean };
+    const running = [post('busy'), post('busy')];
+    await new Promise((r) => setTimeout(r, 150));
+    expect(runner.killWorker?.()).toBe(true);
+    const results = await Promise.all(running);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    await expectHealthy(4);
+  });
+});
+
 describe('deadlines', () => {
   it('x-airmail-deadline-ms aborts a slow upstream call through ctx.signal → 504', async () => {
     const r = await post('waits', { 'x-airmail-deadline-ms': '120' });
