@@ -33,7 +33,10 @@ export interface RemoteOptions {
   readonly commandTimeoutMs?: number;
   /** The in-process cache (L1, or the whole cache without Redis); default 1,000 entries, 256 MiB. */
   readonly lru?: LruOptions;
-  /** Cross-replica miss lock in ms (0: coalesce within this process only). */
+  /**
+   * With Redis: a miss takes a short lock in Redis, and other replicas missing the same key wait
+   * (up to this long) for its result instead of calling the upstream too. Default 1000; 0 = off.
+   */
   readonly lockMs?: number;
   readonly http?: HttpFetcherOptions;
 }
@@ -59,6 +62,7 @@ export type BrokerReply =
   | { readonly id: number; readonly ok: false; readonly error: WireError };
 
 const MAX_REPLY_CHANNELS = 256;
+const DEFAULT_LOCK_MS = 1000;
 const DEFAULT_LRU: LruOptions = { maxEntries: 1000, maxBytes: 256 * 1024 * 1024 };
 
 export class RemoteBroker {
@@ -78,7 +82,7 @@ export class RemoteBroker {
       lru,
       ...(opts.redisUrl ? { redisUrl: opts.redisUrl, keyPrefix: 'airmail:remote:' } : {}),
       ...(opts.commandTimeoutMs ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
-      ...(opts.lockMs ? { lockMs: opts.lockMs } : {}),
+      ...(opts.redisUrl ? { lockMs: opts.lockMs ?? DEFAULT_LOCK_MS } : {}),
     });
     // Redis-held sources are not cached back into Redis: that would only add a round trip.
     this.#local = createCache({ lru });
