@@ -6,7 +6,8 @@
  * N sets of upstream connections. Here every miss of the process meets in one
  * Cache (one flight per key, so N concurrent misses are one upstream call), one
  * undici Pool per origin and one Redis client. Across replicas the Redis L2
- * (REDIS_URL) shares the values, and `lockMs` can coalesce misses there too.
+ * (REDIS_URL) shares the values, and a short miss lock there (`lockMs`, on by
+ * default) makes replicas that miss one key at once wait for one upstream call.
  * The main thread only waits on sockets; decoding happens once per miss.
  *
  * Workers reach the broker over a BroadcastChannel (no piscina plumbing) and
