@@ -19,7 +19,7 @@
  */
 import type { RedisValueType, SourceResult } from '../../engine/api.js';
 import { defineOperator } from '../../engine/api.js';
-import { cachePolicy, expandEnv, fillTemplate, REMOTE_SOURCE_PROPERTIES, sourceFromTable, templateProblems, type RemoteSourceParams } from './http.js';
+import { cachePolicy, DEFAULT_TTL_MS, expandEnv, fillTemplate, REMOTE_SOURCE_PROPERTIES, sourceFromTable, templateProblems, type RemoteSourceParams } from './http.js';
 import { pointer } from '../util.js';
 
 export interface RedisSourceParams extends RemoteSourceParams {
@@ -30,6 +30,8 @@ export interface RedisSourceParams extends RemoteSourceParams {
 
 export const redisSource = defineOperator<RedisSourceParams>({
   kind: 'source',
+  // Answers are cached for ttl_ms: candidates built from them may be reused that long (as HttpSource).
+  memoTtlMs: (p) => p.ttl_ms ?? DEFAULT_TTL_MS,
   name: 'RedisSource',
   summary: 'Item ids from a Redis set, list, sorted set, hash, JSON string or Arrow blob, cached in process.',
   parameters: {
