@@ -1,6 +1,6 @@
 /**
  * Tracing end to end: the engine exports OTLP/HTTP (JSON) to a collector
- * stand-in that decodes the payload. One trace per request, a span per
+ * stand-in (engine/observe/otlp-sink.ts) that decodes the payload. One trace per request, a span per
  * operator made in the pool workers (rows in/out attributes) joined under the
  * request span, W3C traceparent honoured, and a dead collector costs spans
  * (dropped and counted), never requests.
@@ -13,49 +13,12 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Observability } from '../engine/observe/index.js';
+import { attribute as attr, startOtlpSink, type OtlpSink, type OtlpSpan } from '../engine/observe/otlp-sink.js';
 import { BoundedSpanProcessor, Tracing } from '../engine/observe/tracing.js';
 import type { RunningServer } from '../engine/server.js';
 import { demoConfigs, server } from './helpers.js';
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: { key: string; value: Record<string, unknown> }[];
-  status?: { code?: number };
-}
-
-/** Collects the spans of every OTLP/HTTP JSON export it receives. */
-function collector(): Promise<{ server: Server; url: string; spans: OtlpSpan[]; posts: number }> {
-  const state = { spans: [] as OtlpSpan[], posts: 0 };
-  const srv = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      state.posts++;
-      expect(req.url).toBe('/v1/traces');
-      expect(req.headers['content-type']).toContain('application/json');
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) state.spans.push(...ss.spans);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => {
-    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/v1/traces`;
-    resolve(Object.assign(state, { server: srv, url }));
-  }));
-}
-
-function attr(s: OtlpSpan, key: string): unknown {
-  const v = s.attributes.find((a) => a.key === key)?.value;
-  if (!v) return undefined;
-  const x = v['stringValue'] ?? v['intValue'] ?? v['doubleValue'] ?? v['boolValue'];
-  return typeof x === 'string' && v['intValue'] !== undefined ? Number(x) : x;
-}
-
-let col: Awaited<ReturnType<typeof collector>>;
+let col: OtlpSink;
 let tracing: Tracing;
 let srv: RunningServer;
 let upstream: Server;
@@ -70,7 +33,7 @@ const STEPS = ['AvailableInventory', 'MatchClientSize', 'PreviouslyPurchased', '
 
 describe('OpenTelemetry traces', () => {
   beforeAll(async () => {
-    col = await collector();
+    col = await startOtlpSink();
     tracing = new Tracing({ url: col.url, delayMs: 20, timeoutMs: 500 });
     upstream = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[{"item_id": 1}, {"item_id": 2}]'));
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
@@ -88,7 +51,7 @@ describe('OpenTelemetry traces', () => {
   afterAll(async () => {
     await srv?.close();
     await tracing?.shutdown();
-    col?.server.close();
+    await col?.close();
     upstream?.close();
   });
 
@@ -98,6 +61,7 @@ describe('OpenTelemetry traces', () => {
     expect(await run({ traceparent: `00-${parentTrace}-${parentSpan}-01` })).toBe(200);
     expect(await run()).toBe(200);
     await tracing.forceFlush();
+    expect(col.stats.rejected).toBe(0);
     const byTrace = new Map<string, OtlpSpan[]>();
     for (const s of col.spans) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s]);
     expect(byTrace.size).toBe(2);
@@ -172,8 +136,7 @@ describe('OpenTelemetry traces', () => {
   });
 
   it('keeps serving when the collector is gone: spans dropped and counted', async () => {
-    await new Promise<void>((resolve) => col.server.close(() => resolve()));
-    col.server.closeAllConnections();
+    await col.close();
     const t0 = Date.now();
     for (let i = 0; i < 5; i++) expect(await run()).toBe(200);
     expect(Date.now() - t0).toBeLessThan(5_000);
