@@ -90,6 +90,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const timeout = opts.drainTimeoutMs ?? 30_000;
         await Promise.all([drain(main.server, timeout), admin ? drain(admin.server, timeout) : undefined]);
         await engine.close();
+        await engine.observe.tracing?.forceFlush();
         await audit?.flush();
       })();
       return closing;

@@ -81,11 +81,17 @@ export function uiStats(engine: Engine): Record<string, unknown> {
   return { now: Date.now(), metrics: m !== undefined, pipelines, operators };
 }
 
+const listening = new WeakSet<Engine>();
+
 export function mountObservability(app: Hono, engine: Engine): void {
   const m = engine.observe.metrics;
-  if (m) engine.store.onReload((e) => m.reloads.inc([e.kind]));
-  // Registry models: each binding's version in service, and every live swap.
-  if (m && engine.models) engine.models.onSwap((s) => m.modelInService(s.binding, s.to));
+  // Listeners once per engine, however many apps (main and admin listeners) are mounted on it.
+  if (m && !listening.has(engine)) {
+    listening.add(engine);
+    engine.store.onReload((e) => m.reloads.inc([e.kind]));
+    // Registry models: each binding's version in service, and every live swap.
+    engine.models?.onSwap((s) => m.modelInService(s.binding, s.to));
+  }
 
   app.get('/metrics', (c) => {
     if (m && engine.models) for (const [binding, ref] of Object.entries(engine.models.refs)) m.modelInService(binding, ref.version);
