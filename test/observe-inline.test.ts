@@ -54,3 +54,26 @@ describe('why and debug, inline runner', () => {
     expect(w.reason).toMatch(/context 'client'/);
   });
 });
+
+describe('off means off', async () => {
+  const { Observability } = await import('../engine/observe/index.js');
+  const { Logger } = await import('../engine/observe/logs.js');
+  const p = { name: 'p', version: 'v' };
+
+  it('asks the worker for nothing when metrics, logs and tracing are off', () => {
+    const off = Observability.fromEnv({ AIRMAIL_METRICS: '0', AIRMAIL_LOG_LEVEL: 'warn' });
+    expect(off.metrics).toBeUndefined();
+    expect(off.tracing).toBeUndefined();
+    expect(off.begin(p, {})).toBeUndefined();
+    // A request that asks for debug or why still gets them.
+    expect(off.begin(p, { debug: true })?.spec).toEqual({ debug: { maxIds: 20 } });
+    expect(off.begin(p, { why: 7 })?.spec).toEqual({ why: { id: 7 } });
+  });
+
+  it('asks for step timings when metrics are on, and parameter summaries only at debug level', () => {
+    expect(new Observability().begin(p, {})?.spec).toEqual({ ops: 1 });
+    expect(new Observability({ metrics: false, logger: new Logger({ level: 'debug', sink: { write: () => undefined } }) }).begin(p, {})?.spec).toEqual({ ops: 2 });
+    // Request logs alone need no worker report.
+    expect(new Observability({ metrics: false, logger: new Logger({ level: 'info', sink: { write: () => undefined } }) }).begin(p, {})?.spec).toBeUndefined();
+  });
+});
