@@ -4,6 +4,8 @@
  * same observer hooks as in the pool workers, each verdict once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Observability } from '../engine/observe/index.js';
+import { Logger } from '../engine/observe/logs.js';
 import type { DebugStep, WhyAnswer } from '../engine/observe/types.js';
 import type { RunningServer } from '../engine/server.js';
 import { demoConfigs, server } from './helpers.js';
@@ -55,9 +57,7 @@ describe('why and debug, inline runner', () => {
   });
 });
 
-describe('off means off', async () => {
-  const { Observability } = await import('../engine/observe/index.js');
-  const { Logger } = await import('../engine/observe/logs.js');
+describe('off means off', () => {
   const p = { name: 'p', version: 'v' };
 
   it('asks the worker for nothing when metrics, logs and tracing are off', () => {
