@@ -13,7 +13,8 @@ export function bindModel(ref: ModelRef, table: ModelTable | undefined, used: Re
   const bound = table?.[ref.binding];
   if (!bound) throw new AirmailError('MODEL_LOAD_FAILED', `registry model ${ref.binding} is not loaded in this engine (start it with --registry)`);
   used[step?.output ?? step?.label ?? ref.binding] = bound.version;
-  return bound;
+  // The binding stays on the ref so a worker can tell a moved binding from a new model (and release the old session).
+  return { path: bound.path, version: bound.version, binding: ref.binding };
 }
 
 /** `{models}` for an ExecOutput when any registry model was used. */
