@@ -98,6 +98,15 @@ describe('hostile documents', () => {
   });
 });
 
+describe('body limits', () => {
+  it('a 413 closes its connection, so a keep-alive client never sends its next request into it', async () => {
+    const r = await request(`${srv.url}/pipelines/complimentary_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"pad": "${'x'.repeat(2 * 1024 * 1024)}"}` });
+    expect(r.statusCode).toBe(413);
+    expect(r.headers['connection']).toBe('close');
+    await r.body.dump();
+  });
+});
+
 describe('configs sent over HTTP cannot load code or files', () => {
   it('a preset can only use an installed operator: paths, URLs and data: specifiers are unknown operators', async () => {
     for (const use of ['./evil.js', '/tmp/evil.mjs', 'file:///tmp/evil.mjs', 'https://example.com/evil.js', 'data:text/javascript,process.exit(7)']) {

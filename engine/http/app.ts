@@ -89,7 +89,12 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   }
   app.use('*', bodyLimit({
     maxSize: limit,
-    onError: (c) => sendError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`)),
+    onError: (c) => {
+      // The rest of the body is never read: the connection cannot carry another request, so say so
+      // (a client that reused it would see its next request fail with 'other side closed').
+      c.header('Connection', 'close');
+      return sendError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
+    },
   }));
   const audit = (c: Context, status: number, outcome: AuditEntry['outcome'], reason?: string): void => {
     if (!opts.audit) return;
