@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attribute, startOtlpSink, type OtlpSink } from '../engine/observe/otlp-sink.js';
-import { tracingWanted } from '../engine/observe/tracing.js';
+import { encodeRequest, otlpConfig } from '../engine/observe/otlp-json.js';
+import { Tracing, tracingWanted } from '../engine/observe/tracing.js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ROOT } from './helpers.js';
 
 describe('tracingWanted', () => {
@@ -60,5 +62,55 @@ describe('airmail serve with OTEL_* and AIRMAIL_LOG_LEVEL', () => {
     expect(sink.spans.filter((s) => s.traceId === root.traceId && s.name.startsWith('operation ')).length).toBeGreaterThan(0);
     const log = JSON.parse(lines.find((l) => l.includes('"msg":"complimentary_items returned'))!) as Record<string, unknown>;
     expect(log).toMatchObject({ level: 'info', pipeline: 'complimentary_items', status: 200, items: 10, trace_id: root.traceId });
+  });
+});
+
+describe('OTLP JSON encoding and exporter configuration', () => {
+  it('reads endpoint, headers and timeout from the standard variables', () => {
+    expect(otlpConfig({ env: {} })).toEqual({ url: 'http://localhost:4318/v1/traces', headers: {}, timeoutMs: 10_000 });
+    expect(otlpConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/', OTEL_EXPORTER_OTLP_HEADERS: 'a=1, b=x%20y', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=2', OTEL_EXPORTER_OTLP_TIMEOUT: '500' } }))
+      .toEqual({ url: 'http://c:4318/v1/traces', headers: { a: '2', b: 'x y' }, timeoutMs: 500 });
+    expect(otlpConfig({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t:1/x' } }).url).toBe('http://t:1/x');
+  });
+
+  it('encodes spans as an ExportTraceServiceRequest', () => {
+    const resource = { attributes: { 'service.name': 'airmail' } };
+    const span = {
+      name: 'operation "Sort"', kind: 0, spanContext: () => ({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 }),
+      parentSpanContext: { traceId: 'a'.repeat(32), spanId: 'c'.repeat(16), traceFlags: 1 },
+      startTime: [1_700_000_000, 5], endTime: [1_700_000_001, 123_456_789], status: { code: 2, message: 'bad' },
+      attributes: { s: 'x', i: 3, d: 0.5, b: true, arr: ['p', 'q'] }, droppedAttributesCount: 0, resource, instrumentationScope: { name: 'airmail' },
+    } as unknown as ReadableSpan;
+    const doc = JSON.parse(encodeRequest([span, span])) as { resourceSpans: { resource: unknown; scopeSpans: { scope: unknown; spans: Record<string, unknown>[] }[] }[] };
+    expect(doc.resourceSpans).toHaveLength(1);
+    expect(doc.resourceSpans[0]!.resource).toEqual({ attributes: [{ key: 'service.name', value: { stringValue: 'airmail' } }] });
+    expect(doc.resourceSpans[0]!.scopeSpans[0]!.scope).toEqual({ name: 'airmail' });
+    const s = doc.resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(s).toHaveLength(2);
+    expect(s[0]).toMatchObject({
+      traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), parentSpanId: 'c'.repeat(16), name: 'operation "Sort"', kind: 1,
+      startTimeUnixNano: '1700000000000000005', endTimeUnixNano: '1700000001123456789', status: { code: 2, message: 'bad' },
+      attributes: [
+        { key: 's', value: { stringValue: 'x' } }, { key: 'i', value: { intValue: 3 } }, { key: 'd', value: { doubleValue: 0.5 } },
+        { key: 'b', value: { boolValue: true } }, { key: 'arr', value: { arrayValue: { values: [{ stringValue: 'p' }, { stringValue: 'q' }] } } },
+      ],
+    });
+  });
+
+  it('AIRMAIL_OTLP_EXPORTER=sdk exports through the SDK exporter to the same collector', async () => {
+    const sink = await startOtlpSink();
+    const tracing = new Tracing({ env: { AIRMAIL_OTLP_EXPORTER: 'sdk' }, url: sink.url, delayMs: 10, timeoutMs: 2000 });
+    try {
+      const req = tracing.startRequest('p', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+      req.span.end();
+      tracing.recordWorkerSpans(req, [{ traceId: req.parent.traceId, spanId: '1'.repeat(16), parentSpanId: req.parent.spanId, name: 'execute', startMs: Date.now() - 2, endMs: Date.now(), attributes: { 'airmail.rows_out': 3 } }]);
+      await tracing.forceFlush();
+      expect(sink.spans.map((x) => x.name).sort()).toEqual(['execute', 'pipeline p']);
+      expect(new Set(sink.spans.map((x) => x.traceId))).toEqual(new Set(['0af7651916cd43dd8448eb211c80319c']));
+      expect(attribute(sink.spans.find((x) => x.name === 'execute')!, 'airmail.rows_out')).toBe(3);
+    } finally {
+      await tracing.shutdown();
+      await sink.close();
+    }
   });
 });

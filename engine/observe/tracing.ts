@@ -12,6 +12,7 @@ import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags,
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK, resources } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { JsonSpanExporter } from './otlp-json.js';
 import type { SpanParent, SpanRecord } from './types.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -143,7 +144,10 @@ export class Tracing {
 
   constructor(opts: TracingOptions = {}) {
     const env = opts.env ?? process.env;
-    const exporter = opts.exporter ?? new OTLPTraceExporter({ ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMillis: opts.timeoutMs } : {}) });
+    // The engine's own JSON encoder by default (much cheaper per span); AIRMAIL_OTLP_EXPORTER=sdk uses the SDK's.
+    const exporter = opts.exporter ?? ((env['AIRMAIL_OTLP_EXPORTER'] ?? '').toLowerCase() === 'sdk'
+      ? new OTLPTraceExporter({ ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMillis: opts.timeoutMs } : {}) })
+      : new JsonSpanExporter({ env, ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) }));
     this.processor = new BoundedSpanProcessor(exporter, {
       ...opts,
       maxQueue: opts.maxQueue ?? envInt(env, 'OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048,
@@ -188,7 +192,7 @@ export class Tracing {
         endTime: hr(r.endMs),
         duration: hr(Math.max(0, r.endMs - r.startMs)),
         status: r.error ? { code: SpanStatusCode.ERROR, message: r.error } : { code: SpanStatusCode.UNSET },
-        attributes: { ...r.attributes },
+        attributes: r.attributes as ReadableSpan['attributes'],
         links: [],
         events: [],
         ended: true,
