@@ -126,6 +126,18 @@ describe('deadlines', () => {
     expect(r.ms).toBeLessThan(1000);
   });
 
+  it('x-airmail-deadline-ms applies to pipelines sent to /execute too', async () => {
+    const t0 = performance.now();
+    const res = await request(`${srv.url}/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-airmail-deadline-ms': '150' },
+      body: JSON.stringify({ pipeline: { name: 'adhoc_wait', item_type: 'id', initialization: { includes: [{ name: 'Static', parameters: { items: [1] } }] }, operations: [{ name: 'Fault', parameters: { mode: 'wait-abort' } }] } }),
+    });
+    expect(res.statusCode).toBe(504);
+    await res.body.dump();
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   it('the per-pipeline deadline_ms applies without a header; the header can only shorten it', async () => {
     const a = await post('short');
     expect(a.status).toBe(504);

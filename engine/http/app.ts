@@ -214,8 +214,9 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const p = await engine.compileAdhoc(config, JSON.stringify(config) + (text.length > 0 ? '' : ''));
     const checked = engine.checkInputs(p, inputs, false);
     const debug = c.req.query('debug') === 'true';
+    const hdr = Number(c.req.header(DEADLINE_HEADER));
     try {
-      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c) }), 200);
+      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...(Number.isFinite(hdr) && hdr > 0 ? { deadlineMs: hdr } : {}) }), 200);
     } catch (err) {
       return sendError(c, err, { pipeline: p.name, version: p.version });
     }
