@@ -133,6 +133,18 @@ export class Observability {
   }
 
   private finish(r: RequestObservation, took: number, status: string, code: string | undefined, operator: string | undefined, items: number, reason: string | null, observed: ObserveReport | undefined): void {
+    // Observability never fails a request: a fault here is reported once and the response goes out.
+    try {
+      this.record(r, took, status, code, operator, items, reason, observed);
+    } catch (err) {
+      if (!this.faulted) process.emitWarning(`observability failed while recording a request: ${(err as Error)?.message ?? String(err)}`, { code: 'AIRMAIL_OBSERVE_FAILED' });
+      this.faulted = true;
+    }
+  }
+
+  private faulted = false;
+
+  private record(r: RequestObservation, took: number, status: string, code: string | undefined, operator: string | undefined, items: number, reason: string | null, observed: ObserveReport | undefined): void {
     const m = this.metrics;
     if (m) {
       m.requests.inc([r.pipeline, status]);
