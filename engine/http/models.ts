@@ -123,7 +123,10 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
 
 /** /openapi.json paths for every deployment, with schemas from the model's shape. */
 export function modelPaths(engine: Engine): Record<string, unknown> {
-  const paths: Record<string, unknown> = {};
+  const paths: Record<string, unknown> = {
+    '/models': { get: { summary: 'Deployed registry models: the version each serves, recent swaps and rejected versions', responses: { '200': { description: 'ok' } } } },
+    '/models/{name}': { get: { summary: 'One deployment: its model and the input and output schemas', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'ok' }, '404': { description: 'Unknown deployment' } } } },
+  };
   const errors = { '404': { description: 'Unknown deployment, or no row with that id' }, '422': { description: 'A feature is missing, unknown or of the wrong type (errors name it)' } };
   for (const d of [...(engine.snapshot.deployments?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name))) {
     const m = engine.models?.current(d.resolved.binding);
