@@ -85,6 +85,10 @@ describe('RegistryStore', () => {
     expect(v(store.query('stage=prod'))).toEqual(['ctr@1', 'psale@3', 'psale@1']);
     expect(v(store.query('name=psale,stage!=prod'))).toEqual(['psale@2']);
     expect(v(store.query('name in (ctr|nope)'))).toEqual(['ctr@1']);
+    // An `in` over several values merges their postings newest first.
+    expect(v(store.query('stage in (prod|dev)'))).toEqual(['ctr@1', 'psale@3', 'psale@2', 'psale@1']);
+    expect(v(store.query('stage in (dev|prod)', { limit: 2, offset: 1 }))).toEqual(['psale@3', 'psale@2']);
+    expect(store.pick({ query: 'stage in (prod|dev),name=psale', version: 2 })?.version).toBe(2);
     expect(v(store.query('team'))).toEqual(['psale@3']);
     expect(v(store.query('name=psale,!team'))).toEqual(['psale@2', 'psale@1']);
     expect(v(store.query('stage=prod', { limit: 1, offset: 1 }))).toEqual(['psale@3']);

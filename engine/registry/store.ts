@@ -168,30 +168,31 @@ export class RegistryStore {
     const limit = opts.limit ?? 100;
     let skip = opts.offset ?? 0;
     const out: EnvelopeSummary[] = [];
-    const candidates = this.candidates(cq);
-    for (let i = candidates.length - 1; i >= 0 && out.length < limit; i--) {
-      const s = candidates[i]!.summary;
+    if (limit <= 0) return out;
+    for (const e of newestFirst(this.candidates(cq))) {
+      const s = e.summary;
       if (!cq.test(s.index)) continue;
       if (skip > 0) { skip--; continue; }
       out.push(s);
+      if (out.length >= limit) break;
     }
     return out;
   }
 
-  /** The smallest posting list an eq/in condition allows (ascending seq), or everything. */
-  private candidates(cq: CompiledQuery): readonly Entry[] {
-    let best: readonly Entry[] = this.entries;
+  /**
+   * The posting lists (each ascending by seq) of the most selective eq/in condition, or every entry.
+   * An `in` keeps one list per value; they are merged lazily, newest first, so nothing is copied.
+   */
+  private candidates(cq: CompiledQuery): readonly (readonly Entry[])[] {
+    let best: readonly (readonly Entry[])[] = [this.entries];
+    let bestSize = this.entries.length;
     for (const c of cq.conditions) {
       if (c.op !== 'eq' && c.op !== 'in') continue;
       const byValue = this.postings.get(c.key);
-      let list: readonly Entry[];
-      if (c.op === 'eq') list = byValue?.get(c.values[0]!) ?? [];
-      else {
-        const merged: Entry[] = [];
-        for (const v of new Set(c.values)) merged.push(...(byValue?.get(v) ?? []));
-        list = merged.sort((a, b) => a.seq - b.seq);
-      }
-      if (list.length < best.length) best = list;
+      const lists = [...new Set(c.values)].map((v) => byValue?.get(v) ?? []).filter((l) => l.length > 0);
+      let size = 0;
+      for (const l of lists) size += l.length;
+      if (size < bestSize) { best = lists; bestSize = size; }
     }
     return best;
   }
@@ -231,10 +232,8 @@ export class RegistryStore {
     if ('query' in spec) {
       const cq = compileQuery(spec.query);
       if (spec.version === undefined) return this.query(cq, { limit: 1 })[0];
-      const candidates = this.candidates(cq);
-      for (let i = candidates.length - 1; i >= 0; i--) {
-        const s = candidates[i]!.summary;
-        if (s.version === spec.version && cq.test(s.index)) return s;
+      for (const e of newestFirst(this.candidates(cq))) {
+        if (e.summary.version === spec.version && cq.test(e.summary.index)) return e.summary;
       }
       return undefined;
     }
@@ -319,6 +318,26 @@ export class RegistryStore {
       this.emit({ kind: 'metrics', name, version });
       return this.get(name, version);
     });
+  }
+}
+
+/** Entries of ascending-seq lists, highest seq first (a k-way merge from the tails). */
+function* newestFirst(lists: readonly (readonly Entry[])[]): Generator<Entry> {
+  if (lists.length === 1) {
+    const l = lists[0]!;
+    for (let i = l.length - 1; i >= 0; i--) yield l[i]!;
+    return;
+  }
+  const pos = lists.map((l) => l.length - 1);
+  for (;;) {
+    let best = -1;
+    let bestSeq = -1;
+    for (let j = 0; j < lists.length; j++) {
+      const p = pos[j]!;
+      if (p >= 0 && lists[j]![p]!.seq > bestSeq) { bestSeq = lists[j]![p]!.seq; best = j; }
+    }
+    if (best < 0) return;
+    yield lists[best]![pos[best]!--]!;
   }
 }
 
