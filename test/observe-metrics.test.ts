@@ -145,6 +145,8 @@ describe('GET /metrics and logs', () => {
     expect(value(after, 'airmail_pool_threads')).toBe(2);
     expect(value(after, 'airmail_pool_queue_depth')).toBe(0);
     expect(after.some((s) => s.name === 'airmail_pool_utilization')).toBe(true);
+    expect(value(after, 'airmail_pool_worker_failures_total')).toBe(0);
+    expect(after.some((s) => s.name === 'airmail_pool_worker_failures_total')).toBe(true);
     expect(after.find((s) => s.name === 'airmail_pipeline_info' && s.labels['pipeline'] === 'complimentary_items')?.labels['version']).toMatch(/\w+/);
   });
 

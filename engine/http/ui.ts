@@ -37,6 +37,8 @@ export function engineMetricsText(engine: Engine): string {
   metric('airmail_pool_threads', 'gauge', 'Worker threads in the pool.', [[{}, st.threads]]);
   metric('airmail_pool_queue_depth', 'gauge', 'Tasks waiting for a worker.', [[{}, st.queued]]);
   metric('airmail_pool_utilization', 'gauge', 'Pool utilisation (0..1, piscina).', [[{}, st.utilization]]);
+  const failures = (engine.runner as { workerFailures?: unknown }).workerFailures;
+  if (typeof failures === 'number') metric('airmail_pool_worker_failures_total', 'counter', 'Workers lost to a crash, exit or watchdog stop (each replaced).', [[{}, failures]]);
   const snap = engine.snapshot;
   metric('airmail_pipeline_info', 'gauge', 'Pipelines in service and their versions (value 1).', [...snap.pipelines.values()].map((p) => [{ pipeline: p.name, version: p.version }, 1]));
   metric('airmail_config_rejections', 'gauge', 'Config files whose last change was rejected and not yet fixed.', [[{}, engine.store.allRejections().length]]);
