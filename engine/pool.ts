@@ -95,6 +95,8 @@ export class PoolRunner implements Runner {
     this.pool = IS_TS
       ? new Piscina({ ...common, filename: new URL('./workers/ts-bootstrap.mjs', import.meta.url).href, workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
       : new Piscina({ ...common, filename: new URL('./workers/exec-worker.js', import.meta.url).href, workerData });
+    this.pool.on('workerCreate', (w: { id: number; currentUsage: number }) => this.ready.set(w.id, w));
+    this.pool.on('workerDestroy', (w: { id: number }) => this.ready.delete(w.id));
     // A worker that dies with no task (e.g. a timer an operator left behind throws) must not take the process down.
     this.pool.on('error', (err: unknown) => {
       this.workerFailures++;
@@ -158,7 +160,9 @@ export class PoolRunner implements Runner {
       }
       this.workerFailures++;
       const lost = workerLost(err);
-      if (this.pendingKills > 0) {
+      // Worker.terminate() exits with code 1; an operator's process.exit(n) or running out of heap
+      // is that task's own doing and must not be retried (it would take another worker down).
+      if (this.pendingKills > 0 && /exited with code: 1$/.test(msg)) {
         this.pendingKills--;
         throw new AirmailError('WORKER_FAILED', lost.message, { cause: err, details: { retryable: true } });
       }
@@ -179,14 +183,19 @@ export class PoolRunner implements Runner {
    * memory); piscina starts its replacement, and a task it was running is retried once elsewhere.
    */
   killWorker(): boolean {
-    const w = this.pool.threads[0];
+    // Only a worker that finished starting: piscina stops replacing workers that die while starting.
+    const ready = [...this.ready.values()];
+    const pick = ready.find((r) => r.currentUsage > 0) ?? ready[0];
+    const w = pick && this.pool.threads.find((t) => t.threadId === pick.id);
     if (!w) return false;
+    this.ready.delete(pick.id);
     this.pendingKills++;
-    setTimeout(() => (this.pendingKills = Math.max(0, this.pendingKills - 1)), 1000).unref();
+    setTimeout(() => (this.pendingKills = Math.max(0, this.pendingKills - 1)), 5000).unref();
     void w.terminate();
     return true;
   }
   private pendingKills = 0;
+  private readonly ready = new Map<number, { readonly id: number; readonly currentUsage: number }>();
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {
     return { threads: this.threads, queued: this.pool.queueSize, running: this.pool.threads.length, utilization: this.pool.utilization };

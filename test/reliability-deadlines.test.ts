@@ -41,7 +41,8 @@ beforeAll(async () => {
     );
   }
   await writeFile(join(dir, 'remote.yaml'), `${lines.join('\n')}\n`);
-  srv = await server({ configs: dir, threads: 1, watch: false });
+  // A long watchdog grace: what ends these requests must be the worker's own signal.
+  srv = await server({ configs: dir, threads: 1, watch: false, watchdogGraceMs: 5000 });
   expect(srv.startErrors).toEqual([]);
   // Warm the worker (plan and sources loaded once per version) so the deadline measures the call.
   await timed('slow_upstream', 2000);
