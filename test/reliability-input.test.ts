@@ -98,6 +98,20 @@ describe('hostile documents', () => {
   });
 });
 
+describe('regular expressions', () => {
+  it('a config cannot carry a regex (no pattern keyword in input declarations), so no ReDoS reaches a request', async () => {
+    const doc = { pipeline: { ...pipeline(), inputs: { client_id: { type: 'string', pattern: '^(a+)+$' } } } };
+    const r = await json('/validate', JSON.stringify(doc));
+    expect(r.status).toBe(422);
+    expect(JSON.stringify(r.json)).toContain('pattern');
+    // The schema's own name pattern is linear: a long hostile name is rejected at once.
+    const t0 = performance.now();
+    const n = await json('/validate', JSON.stringify({ pipeline: { ...pipeline(), name: `${'a'.repeat(50_000)}!` } }));
+    expect(n.status).toBe(422);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});
+
 describe('body limits', () => {
   it('a 413 closes its connection, so a keep-alive client never sends its next request into it', async () => {
     const r = await request(`${srv.url}/pipelines/complimentary_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"pad": "${'x'.repeat(2 * 1024 * 1024)}"}` });
