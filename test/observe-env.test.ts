@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attribute, startOtlpSink, type OtlpSink } from '../engine/observe/otlp-sink.js';
-import { encodeRequest, otlpConfig } from '../engine/observe/otlp-json.js';
+import { encodedSpans, encodeRecord, encodeRequest, otlpConfig } from '../engine/observe/otlp-json.js';
+import { BoundedSpanProcessor } from '../engine/observe/tracing.js';
 import { Tracing, tracingWanted } from '../engine/observe/tracing.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ROOT } from './helpers.js';
@@ -95,6 +96,23 @@ describe('OTLP JSON encoding and exporter configuration', () => {
         { key: 'b', value: { boolValue: true } }, { key: 'arr', value: { arrayValue: { values: [{ stringValue: 'p' }, { stringValue: 'q' }] } } },
       ],
     });
+  });
+
+  it('merges spans a worker encoded into the request of their resource and scope, counted span by span', () => {
+    const resource = { attributes: { 'service.name': 'airmail' } };
+    const scope = { name: 'airmail' };
+    const rec = { traceId: 'a'.repeat(32), spanId: 'd'.repeat(16), parentSpanId: 'b'.repeat(16), name: 'operation Sort', startMs: 1_700_000_000_000.5, endMs: 1_700_000_000_002.25, attributes: { 'airmail.rows_in': 10, 'airmail.rows_out': 10 } };
+    const pre = encodedSpans([encodeRecord(rec), encodeRecord({ ...rec, spanId: 'e'.repeat(16), error: 'boom' })].join(','), 2, { resource, instrumentationScope: scope } as unknown as ReadableSpan);
+    const doc = JSON.parse(encodeRequest([pre])) as { resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[] };
+    const spans = doc.resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(spans).toHaveLength(2);
+    expect(spans[0]).toMatchObject({ spanId: 'd'.repeat(16), parentSpanId: 'b'.repeat(16), kind: 1, startTimeUnixNano: '1700000000000500000', endTimeUnixNano: '1700000000002250000', status: { code: 0 } });
+    expect(spans[1]).toMatchObject({ status: { code: 2, message: 'boom' } });
+    // The exporter never answers: the first 4 spans (2 items) are in flight, then the queue holds 5 spans at most.
+    const p = new BoundedSpanProcessor({ export: () => undefined, shutdown: async () => {} }, { maxQueue: 5, maxBatch: 4, delayMs: 10_000 });
+    for (let i = 0; i < 5; i++) p.onEnd(pre);
+    expect(p.dropped.queue_full).toBe(2);
+    expect(p.exported).toBe(0);
   });
 
   it('AIRMAIL_OTLP_EXPORTER=sdk exports through the SDK exporter to the same collector', async () => {

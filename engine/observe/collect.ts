@@ -11,6 +11,7 @@ import type { PlanStep } from '../config/plan.js';
 import { execute, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
 import type { Plan } from '../config/plan.js';
 import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
+import { encodeRecord } from './otlp-json.js';
 import { WhyTracker } from './why.js';
 
 type Id = string | number;
@@ -180,7 +181,8 @@ class RequestCollector implements Collector, ExecObserver {
         spanId: this.execSpan!,
         ...(error ? { error: error.message } : out?.error ? { error: out.reason ?? 'error' } : {}),
       });
-      rep.spans = this.spans;
+      if (this.spec.span!.encode) rep.spansJson = { json: this.spans.map(encodeRecord).join(','), count: this.spans.length };
+      else rep.spans = this.spans;
     }
     return rep;
   }

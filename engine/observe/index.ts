@@ -188,7 +188,8 @@ export class Observability {
       span.setAttributes({ 'airmail.version': r.version, 'airmail.items': items, 'http.response.status_code': Number(status), ...(reason ? { 'airmail.reason': reason } : {}), ...(code ? { 'airmail.error_code': code } : {}) });
       if (code) span.setStatus({ code: 2, message: reason ?? code });
       span.end();
-      if (observed?.spans && this.tracing) this.tracing.recordWorkerSpans(r.span, observed.spans);
+      if (observed?.spansJson && this.tracing) this.tracing.recordEncodedSpans(r.span, observed.spansJson.json, observed.spansJson.count);
+      else if (observed?.spans && this.tracing) this.tracing.recordWorkerSpans(r.span, observed.spans);
     }
   }
 }

@@ -13,6 +13,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanRecord } from './types.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -43,7 +44,40 @@ function attributes(a: Attributes): string {
   return `[${s}]`;
 }
 
+function nanosOfMs(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return nanos([s, Math.round((ms - s * 1000) * 1e6)]);
+}
+
+/** A span made in a worker, encoded there (an INTERNAL span: OTLP kind 1). */
+export function encodeRecord(r: SpanRecord): string {
+  return `{"traceId":"${r.traceId}","spanId":"${r.spanId}","parentSpanId":"${r.parentSpanId}","name":${str(r.name)},"kind":1,`
+    + `"startTimeUnixNano":"${nanosOfMs(r.startMs)}","endTimeUnixNano":"${nanosOfMs(Math.max(r.startMs, r.endMs))}","attributes":${attributes(r.attributes)},`
+    + `"droppedAttributesCount":0,"events":[],"links":[],"status":{"code":${r.error ? `2,"message":${str(r.error)}` : '0'}}}`;
+}
+
+const ENCODED = Symbol('airmail.encodedSpans');
+
+/** Spans already encoded (by a worker), queued like one span that weighs `count`. */
+export interface EncodedSpans {
+  readonly [ENCODED]: string;
+  readonly count: number;
+}
+
+/** Wraps pre-encoded spans so the span processor can queue them beside SDK spans (same resource and scope). */
+export function encodedSpans(json: string, count: number, like: Pick<ReadableSpan, 'resource' | 'instrumentationScope'>): ReadableSpan {
+  const ctx = { traceId: '', spanId: '', traceFlags: 1 };
+  return { [ENCODED]: json, count, resource: like.resource, instrumentationScope: like.instrumentationScope, spanContext: () => ctx } as unknown as ReadableSpan;
+}
+
+/** How many spans a queued item stands for. */
+export function spanWeight(span: ReadableSpan): number {
+  return (span as unknown as Partial<EncodedSpans>)[ENCODED] !== undefined ? (span as unknown as EncodedSpans).count : 1;
+}
+
 export function encodeSpan(span: ReadableSpan): string {
+  const pre = (span as unknown as Partial<EncodedSpans>)[ENCODED];
+  if (pre !== undefined) return pre;
   const c = span.spanContext();
   const parent = span.parentSpanContext?.spanId;
   const st = span.status;

@@ -12,7 +12,7 @@ import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags,
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK, resources } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { JsonSpanExporter } from './otlp-json.js';
+import { encodedSpans, JsonSpanExporter, spanWeight } from './otlp-json.js';
 import type { SpanParent, SpanRecord } from './types.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -40,6 +40,8 @@ export interface QueueOptions {
  */
 export class BoundedSpanProcessor implements SpanProcessor {
   private queue: ReadableSpan[] = [];
+  /** Spans in the queue (an item of pre-encoded spans counts for each of them). */
+  private queued = 0;
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly maxQueue: number;
@@ -59,12 +61,14 @@ export class BoundedSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    if (this.queue.length >= this.maxQueue) {
-      this.dropped.queue_full++;
+    const w = spanWeight(span);
+    if (this.queued + w > this.maxQueue) {
+      this.dropped.queue_full += w;
       return;
     }
     this.queue.push(span);
-    if (this.queue.length >= this.maxBatch) this.kick();
+    this.queued += w;
+    if (this.queued >= this.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.delayMs).unref();
   }
 
@@ -74,10 +78,14 @@ export class BoundedSpanProcessor implements SpanProcessor {
       this.timer = undefined;
     }
     if (this.inFlight || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
+    let n = 0;
+    let k = 0;
+    while (k < this.queue.length && (k === 0 || n + spanWeight(this.queue[k]!) <= this.maxBatch)) n += spanWeight(this.queue[k++]!);
+    const batch = this.queue.splice(0, k);
+    this.queued -= n;
     this.inFlight = this.send(batch).finally(() => {
       this.inFlight = undefined;
-      if (this.queue.length >= this.maxBatch) this.kick();
+      if (this.queued >= this.maxBatch) this.kick();
       else if (this.queue.length > 0) this.timer ??= setTimeout(() => this.kick(), this.delayMs).unref();
     });
   }
@@ -92,11 +100,10 @@ export class BoundedSpanProcessor implements SpanProcessor {
         resolve(false);
       }
     });
-    if (ok) {
-      this.exported += batch.length;
-    } else {
-      this.dropped.export_failed += batch.length;
-    }
+    let n = 0;
+    for (const s of batch) n += spanWeight(s);
+    if (ok) this.exported += n;
+    else this.dropped.export_failed += n;
   }
 
   async forceFlush(): Promise<void> {
@@ -141,6 +148,8 @@ export class Tracing {
   readonly processor: BoundedSpanProcessor;
   private readonly sdk: NodeSDK;
   private readonly tracer: Tracer;
+  /** Workers may send their spans encoded (the engine's own exporter is in use). */
+  readonly encodes: boolean;
 
   constructor(opts: TracingOptions = {}) {
     const env = opts.env ?? process.env;
@@ -148,6 +157,7 @@ export class Tracing {
     const exporter = opts.exporter ?? ((env['AIRMAIL_OTLP_EXPORTER'] ?? '').toLowerCase() === 'sdk'
       ? new OTLPTraceExporter({ ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMillis: opts.timeoutMs } : {}) })
       : new JsonSpanExporter({ env, ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) }));
+    this.encodes = exporter instanceof JsonSpanExporter;
     this.processor = new BoundedSpanProcessor(exporter, {
       ...opts,
       maxQueue: opts.maxQueue ?? envInt(env, 'OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048,
@@ -173,7 +183,7 @@ export class Tracing {
     const parent = headers.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
     const span = this.tracer.startSpan(`pipeline ${name}`, { kind: SpanKind.SERVER, attributes: { 'airmail.pipeline': name } }, parent);
     const sc = span.spanContext();
-    return { span, parent: { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & TraceFlags.SAMPLED) !== 0 } };
+    return { span, parent: { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & TraceFlags.SAMPLED) !== 0, ...(this.encodes ? { encode: true } : {}) } };
   }
 
   /** Hands spans made in a worker to the export queue, as children of `req`. */
@@ -204,6 +214,13 @@ export class Tracing {
       };
       this.processor.onEnd(readable);
     }
+  }
+
+  /** Hands spans a worker already encoded to the export queue (same resource and scope as `req`). */
+  recordEncodedSpans(req: RequestSpan, json: string, count: number): void {
+    const base = req.span as unknown as Partial<ReadableSpan>;
+    if (!base.resource || !base.instrumentationScope || count === 0) return;
+    this.processor.onEnd(encodedSpans(json, count, { resource: base.resource, instrumentationScope: base.instrumentationScope }));
   }
 
   forceFlush(): Promise<void> {

@@ -27,6 +27,8 @@ export interface SpanParent {
   readonly traceId: string;
   readonly spanId: string;
   readonly sampled: boolean;
+  /** Send the spans back already encoded as OTLP JSON (the engine's exporter takes them as they are). */
+  readonly encode?: boolean;
 }
 
 /** What a request asks the worker to collect. Absent fields cost nothing. */
@@ -118,6 +120,8 @@ export interface ObserveReport {
   readonly debug?: readonly DebugStep[];
   readonly why?: WhyAnswer;
   readonly spans?: readonly SpanRecord[];
+  /** The same spans as comma-joined OTLP JSON span objects, when the spec asked for `encode`. */
+  readonly spansJson?: { readonly json: string; readonly count: number };
 }
 
 export type { PlanStep };
