@@ -34,14 +34,27 @@ function anyValue(v: AttributeValue | undefined): string {
   return '{}';
 }
 
+// Attribute keys repeat on every span: their encoded prefix is kept (bounded).
+const keyPrefix = new Map<string, string>();
+function keyOf(k: string): string {
+  let p = keyPrefix.get(k);
+  if (p === undefined) {
+    p = `{"key":${str(k)},"value":`;
+    if (keyPrefix.size < 1024) keyPrefix.set(k, p);
+  }
+  return p;
+}
+
 function attributes(a: Attributes): string {
-  let s = '';
+  let s = '[';
+  let first = true;
   for (const k in a) {
     const v = a[k];
     if (v === undefined) continue;
-    s += `${s ? ',' : ''}{"key":${str(k)},"value":${anyValue(v)}}`;
+    s += `${first ? '' : ','}${keyOf(k)}${anyValue(v)}}`;
+    first = false;
   }
-  return `[${s}]`;
+  return `${s}]`;
 }
 
 function nanosOfMs(ms: number): string {
