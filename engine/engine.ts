@@ -42,6 +42,8 @@ export interface EngineOptions {
   readonly workerHeapMb?: number;
   /** How long a worker may overrun a deadline before it is stopped (see PoolOptions.watchdogGraceMs). */
   readonly watchdogGraceMs?: number;
+  /** Shed a request at once when its estimated queue wait exceeds this (see PoolOptions.maxQueueWaitMs). */
+  readonly maxQueueWaitMs?: number;
   /** Model registry (http(s)://, file:// or a folder) for registry models and deployments; default none. */
   readonly registry?: string;
   /** Options of the model hub (artifact cache folder, folder poll interval). */
@@ -97,7 +99,7 @@ export class Engine {
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
-    this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}) });
+    this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}), ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}) });
     this.defaultDeadline = opts.deadlineMs ?? 10_000;
   }
 

@@ -68,6 +68,12 @@ export interface PoolOptions {
   readonly workerHeapMb?: number;
   /** How long past a request's deadline a worker may keep running before it is stopped (default 250 ms). */
   readonly watchdogGraceMs?: number;
+  /**
+   * Load shedding by time, not only by length: a task whose estimated wait (queue ahead × mean
+   * task time ÷ threads) exceeds this is OVERLOADED at once (default 1000 ms). Set it near the
+   * p99 you promise, so that under overload accepted requests keep it and the rest fail fast.
+   */
+  readonly maxQueueWaitMs?: number;
 }
 
 const IS_TS = import.meta.url.endsWith('.ts');
@@ -77,12 +83,14 @@ export class PoolRunner implements Runner {
   private readonly pool: Piscina;
   private readonly loads = new WeakMap<CompiledPipeline, WorkerLoad>();
   private readonly graceMs: number;
+  private readonly maxQueueWaitMs: number;
   /** Workers lost to a crash, exit or watchdog stop (each was replaced). */
   workerFailures = 0;
 
   constructor(opts: PoolOptions) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
     this.graceMs = opts.watchdogGraceMs ?? 250;
+    this.maxQueueWaitMs = opts.maxQueueWaitMs ?? 1000;
     const common = {
       minThreads: this.threads,
       maxThreads: this.threads,
@@ -147,7 +155,7 @@ export class PoolRunner implements Runner {
   }
 
   private async submit(task: ExecTask, signal: AbortSignal | undefined): Promise<ExecReply> {
-    if (this.pool.queueSize >= this.pool.options.maxQueue) throw this.overloaded();
+    if (this.pool.queueSize >= this.pool.options.maxQueue || (this.pool.queueSize > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) throw this.overloaded();
     try {
       return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
     } catch (err) {
@@ -170,11 +178,24 @@ export class PoolRunner implements Runner {
     }
   }
 
+  /** How long a task queued now would wait: the queue ahead × median task time ÷ threads. */
+  private expectedWaitMs(): number {
+    // The median, not the mean: slow first runs (cold workers) must not shed the traffic after them.
+    // The histogram's summary is recomputed on each read: sample it at most every 100 ms.
+    const now = performance.now();
+    if (now - this.meanAt > 100) {
+      const p50 = this.pool.histogram.runTime.p50;
+      this.meanRunMs = Number.isFinite(p50) && p50 > 0 ? p50 : 10;
+      this.meanAt = now;
+    }
+    return ((this.pool.queueSize + 1) * this.meanRunMs) / this.threads;
+  }
+  private meanRunMs = 10;
+  private meanAt = -Infinity;
+
   /** OVERLOADED with `retryAfterMs`: about the time the queue ahead takes to drain (10 ms to 5 s). */
   private overloaded(): AirmailError {
-    const mean = this.pool.histogram.runTime.mean;
-    const perTask = Number.isFinite(mean) && mean > 0 ? mean : 10;
-    const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(((this.pool.queueSize + 1) * perTask) / this.threads)));
+    const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(this.expectedWaitMs())));
     return new AirmailError('OVERLOADED', `the worker queue is full (${this.pool.queueSize} waiting)`, { details: { retryAfterMs } });
   }
 

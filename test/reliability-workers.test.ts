@@ -29,6 +29,7 @@ async function faultyConfigs(): Promise<string> {
     pipe('loops', [step('loop')]),
     pipe('oom', [step('oom')]),
     pipe('busy', [step('busy', 700)]),
+    pipe('medium', [step('busy', 150)]),
     pipe('sleepy', [step('sleep', 150), step('sleep', 150), step('sleep', 150)]),
     pipe('waits', [step('wait-abort')]),
     pipe('short', [step('wait-abort')], '  deadline_ms: 150\n'),
@@ -188,6 +189,28 @@ describe('deadlines', () => {
 });
 
 describe('overload', () => {
+  it('sheds by expected queue wait, not only by queue length: accepted requests keep their latency', async () => {
+    const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 100, maxQueueWaitMs: 200, watch: false });
+    const call = async (name: string): Promise<{ status: number; ms: number }> => {
+      const t0 = performance.now();
+      const res = await request(`${small.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await res.body.dump();
+      return { status: res.statusCode, ms: performance.now() - t0 };
+    };
+    try {
+      // Teach the pool what a task costs (~150 ms), then send six at once: one runs, one waits,
+      // the others would wait 300 ms or more and are told so at once, though the queue has room.
+      for (let i = 0; i < 10; i++) expect((await call('medium')).status).toBe(200);
+      const all = await Promise.all(Array.from({ length: 6 }, () => call('medium')));
+      const shed = all.filter((r) => r.status === 503);
+      expect(shed.length).toBeGreaterThanOrEqual(3);
+      for (const r of shed) expect(r.ms).toBeLessThan(300);
+      expect(all.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('a full queue answers 503 OVERLOADED with Retry-After (s) and Retry-After-Ms at once, and recovers', async () => {
     const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 2, watch: false });
     const call = async (name: string): Promise<{ status: number; json: Record<string, unknown>; headers: Record<string, unknown>; ms: number }> => {
