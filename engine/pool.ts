@@ -34,6 +34,8 @@ export interface Runner {
   run(req: RunRequest): Promise<ExecOutput>;
   readonly threads: number;
   stats(): { threads: number; queued: number; running: number; utilization: number };
+  /** Workers that finished starting and can take a task (absent: always able to run). */
+  readyWorkers?(): number;
   close(): Promise<void>;
 }
 
@@ -216,6 +218,10 @@ export class PoolRunner implements Runner {
     return true;
   }
   private pendingKills = 0;
+
+  readyWorkers(): number {
+    return this.ready.size;
+  }
   private readonly ready = new Map<number, { readonly id: number; readonly currentUsage: number }>();
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {

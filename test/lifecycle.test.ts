@@ -139,6 +139,36 @@ describe('probes', () => {
   });
 });
 
+describe('readiness follows the workers', () => {
+  it('is 503 while no worker can take a task, and 200 again once its replacement has started', async () => {
+    const srv = await server({ configs: await demoConfigs(), threads: 1, watch: false });
+    try {
+      const ok = await request(`${srv.url}/ready`);
+      expect(ok.statusCode).toBe(200);
+      expect(await ok.body.json()).toMatchObject({ ready: true, workers: 1 });
+      expect((srv.engine.runner as { killWorker?: () => boolean }).killWorker?.()).toBe(true);
+      const down = await request(`${srv.url}/ready`);
+      expect(down.statusCode).toBe(503);
+      expect(await down.body.json()).toMatchObject({ ready: false, workers: 0 });
+      expect((await request(`${srv.url}/health`)).statusCode).toBe(200);
+      const t0 = Date.now();
+      let status = 503;
+      while (status !== 200 && Date.now() - t0 < 20_000) {
+        await new Promise((r) => setTimeout(r, 50));
+        const r = await request(`${srv.url}/ready`);
+        status = r.statusCode;
+        await r.body.dump();
+      }
+      expect(status).toBe(200);
+      const run = await request(`${srv.url}/pipelines/MyPipeline?client_id=3`);
+      expect(run.statusCode).toBe(200);
+      await run.body.dump();
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('admin plane', () => {
   it('binds admin routes to a separate port and writes every admin request to the audit log', async () => {
     const audit = join(await tempDir('airmail-audit-'), 'logs/audit.jsonl');

@@ -136,8 +136,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', (c) => {
-    const ready = (opts.isReady?.() ?? true) && engine.snapshot.pipelines.size > 0;
-    return c.json({ ready, pipelines: engine.snapshot.pipelines.size }, ready ? 200 : 503);
+    // Ready = something to serve, a worker to run it on, and not draining.
+    const workers = engine.runner.readyWorkers?.();
+    const ready = (opts.isReady?.() ?? true) && engine.snapshot.pipelines.size > 0 && workers !== 0;
+    return c.json({ ready, pipelines: engine.snapshot.pipelines.size, ...(workers !== undefined ? { workers } : {}) }, ready ? 200 : 503);
   });
 
   const describe = (name: string): Record<string, unknown> => {
