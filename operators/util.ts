@@ -234,10 +234,37 @@ export function mulberry32(seed: number): number {
 /** Like `orderBy`, for numbers already aligned with `rows` (`values[k]` belongs to `rows[k]`). */
 export function orderByValues(rows: Int32Array, values: Float64Array, desc: boolean, ids: Column): Int32Array {
   const n = rows.length;
-  const byId = idComparator(ids);
   const pos = new Int32Array(n);
   for (let k = 0; k < n; k++) pos[k] = k;
-  return pos.sort((a, b) => {
+  return pos.sort(valuesComparator(rows, values, desc, ids));
+}
+
+/**
+ * The first `limit` positions of `orderByValues(rows, values, desc, ids)`, without sorting
+ * the rest: one pass keeping the best `limit` in order (each row is usually one comparison).
+ */
+export function firstByValues(rows: Int32Array, values: Float64Array, desc: boolean, ids: Column, limit: number): Int32Array {
+  const n = rows.length;
+  if (limit * 8 >= n) return orderByValues(rows, values, desc, ids).subarray(0, Math.min(limit, n));
+  const cmp = valuesComparator(rows, values, desc, ids);
+  const top = new Int32Array(limit);
+  let m = 0;
+  for (let p = 0; p < n; p++) {
+    // Positions arrive in increasing order, so a tie keeps the earlier one first (as the sort's a - b does).
+    if (m === limit && cmp(p, top[m - 1]!) >= 0) continue;
+    let i = m < limit ? m++ : m - 1;
+    while (i > 0 && cmp(p, top[i - 1]!) < 0) {
+      top[i] = top[i - 1]!;
+      i--;
+    }
+    top[i] = p;
+  }
+  return top.subarray(0, m);
+}
+
+function valuesComparator(rows: Int32Array, values: Float64Array, desc: boolean, ids: Column): (a: number, b: number) => number {
+  const byId = idComparator(ids);
+  return (a, b) => {
     const x = values[a]!;
     const y = values[b]!;
     const xn = Number.isNaN(x);
@@ -246,7 +273,7 @@ export function orderByValues(rows: Int32Array, values: Float64Array, desc: bool
       if (!(xn && yn)) return xn ? 1 : -1;
     } else if (x !== y) return desc ? (y > x ? 1 : -1) : (x > y ? 1 : -1);
     return byId(rows[a]!, rows[b]!) || a - b;
-  });
+  };
 }
 
 /** A per-row key that is equal (SameValueZero) exactly when the rows' values in `cols` are; nulls are one value. */

@@ -201,29 +201,35 @@ function lowestBit(x: number): number {
   return 31 - Math.clz32(x & -x);
 }
 
+/** Rows filled together: a block is worked out column by column the first time a request touches it. */
+const BLOCK = 4096;
+
 /**
- * The per-item half of the scheme for one (dataset, feature layout). A row's
- * item masks are worked out the first time a request touches it (a few
- * microseconds), so no request waits for the whole dataset; each row keeps,
- * per tree, the index of its mask in one flat table.
+ * The per-item half of the scheme for one (dataset, feature layout). Each row
+ * keeps, per tree, the index of its item mask in one flat table (`slots`).
+ * Rows are worked out a block at a time, column by column (one pass per
+ * item node over the block), the first time a request touches the block: a
+ * whole 50,000-row catalog takes tens of milliseconds, once per worker.
  */
 export class ItemTreeIndex {
   private readonly T: number;
-  /** slots[row * T + t]: index into `masks`; UNFILLED until the row is first scored. */
+  /** slots[row * T + t]: index into `masks`. */
   private readonly slots: Uint16Array;
+  private readonly filled: Uint8Array;
   /** Distinct item masks of every tree; owner[i] is the tree of masks[i]. */
   private readonly masks: number[] = [];
   private readonly owner: number[] = [];
-  private readonly slotOf: Map<number, number>[];
+  private readonly slotOf: MaskSlots[];
   /** Per tree: the internal nodes that test an item column. */
   private readonly itemNodes: Int32Array[];
   /** Set when the masks outgrow the flat table: the caller falls back to the runtime. */
   overflow = false;
 
-  private constructor(private readonly spec: TreeEnsembleSpec, private readonly cols: readonly (ArrayLike<number> | null)[], rows: number) {
+  private constructor(private readonly spec: TreeEnsembleSpec, private readonly cols: readonly (ArrayLike<number> | null)[], private readonly rows: number) {
     this.T = spec.trees.length;
-    this.slots = new Uint16Array(rows * this.T).fill(UNFILLED);
-    this.slotOf = spec.trees.map(() => new Map());
+    this.slots = new Uint16Array(rows * this.T);
+    this.filled = new Uint8Array(Math.ceil(rows / BLOCK));
+    this.slotOf = spec.trees.map(() => new MaskSlots());
     this.itemNodes = spec.trees.map((t) => Int32Array.from([...t.feature.keys()].filter((k) => cols[t.feature[k]!] !== null)));
   }
 
@@ -242,42 +248,50 @@ export class ItemTreeIndex {
     return new ItemTreeIndex(spec, cols, dataset.length);
   }
 
-  private fill(r: number): boolean {
+  /** Works out the slots of rows [from, to), tree by tree, one pass per item node. */
+  private fillBlock(from: number, to: number): boolean {
     const T = this.T;
+    const n = to - from;
+    const mask = new Int32Array(n);
     for (let t = 0; t < T; t++) {
       const tree = this.spec.trees[t]!;
+      mask.fill(tree.allLeaves | 0);
       const nodes = this.itemNodes[t]!;
-      let m = tree.allLeaves;
       for (let i = 0; i < nodes.length; i++) {
         const k = nodes[i]!;
-        const x = this.cols[tree.feature[k]!]![r]!;
-        m &= decide(x, tree.mode[k]!, tree.threshold[k]!, tree.missingTrue[k]!) ? ~tree.reachFalse[k]! : ~tree.reachTrue[k]!;
+        andDecisions(mask, this.cols[tree.feature[k]!]!, from, tree.mode[k]!, tree.threshold[k]!, tree.missingTrue[k]! === 1, ~tree.reachFalse[k]!, ~tree.reachTrue[k]!);
       }
-      m >>>= 0;
-      let slot = this.slotOf[t]!.get(m);
-      if (slot === undefined) {
-        slot = this.masks.length;
-        if (slot >= UNFILLED) {
-          this.overflow = true;
-          return false;
+      const slotOf = this.slotOf[t]!;
+      for (let j = 0; j < n; j++) {
+        const m = mask[j]!;
+        let slot = slotOf.get(m);
+        if (slot < 0) {
+          slot = this.masks.length;
+          if (slot >= MAX_SLOTS) {
+            this.overflow = true;
+            return false;
+          }
+          this.masks.push(m >>> 0);
+          this.owner.push(t);
+          slotOf.set(m, slot);
         }
-        this.masks.push(m);
-        this.owner.push(t);
-        this.slotOf[t]!.set(m, slot);
+        this.slots[(from + j) * T + t] = slot;
       }
-      this.slots[r * T + t] = slot;
     }
     return true;
   }
 
   /** Raw ensemble sums (before base, average and logistic) of the given dataset rows; false on overflow. */
   score(rows: Int32Array, constants: ArrayLike<number>, out: Float64Array): boolean {
-    const T = this.T;
-    const slots = this.slots;
+    const filled = this.filled;
     for (let k = 0; k < rows.length; k++) {
-      const r = rows[k]!;
-      if (slots[r * T] === UNFILLED && !this.fill(r)) return false;
+      const b = (rows[k]! / BLOCK) | 0;
+      if (filled[b] === 0) {
+        if (!this.fillBlock(b * BLOCK, Math.min(this.rows, (b + 1) * BLOCK))) return false;
+        filled[b] = 1;
+      }
     }
+    const T = this.T;
     // Per request: each tree becomes a table from item mask to leaf value.
     const req = new Uint32Array(T);
     const isConst = (f: number): boolean => this.cols[f] === null;
@@ -291,30 +305,98 @@ export class ItemTreeIndex {
       const both = masks[i]! & req[t]!;
       lut[i] = both === 0 ? NaN : this.spec.trees[t]!.leafValue[lowestBit(both)]!;
     }
-    const T4 = T - (T % 4);
-    for (let k = 0; k < rows.length; k++) {
-      const base = rows[k]! * T;
-      // Four independent sums: one long chain of dependent adds would bound the loop, not the loads.
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let t = 0;
-      for (; t < T4; t += 4) {
-        const at = base + t;
-        s0 += lut[slots[at]!]!;
-        s1 += lut[slots[at + 1]!]!;
-        s2 += lut[slots[at + 2]!]!;
-        s3 += lut[slots[at + 3]!]!;
-      }
-      for (; t < T; t++) s0 += lut[slots[base + t]!]!;
-      out[k] = s0 + s1 + (s2 + s3);
-    }
+    sumRows(rows, this.slots, lut, out, T);
     return true;
   }
 }
 
-const UNFILLED = 0xffff;
+/**
+ * mask[j] &= (decision of row from + j at one node) ? ifTrue : ifFalse, missing values going
+ * to `missingTrue`'s side. Branch-free per row (random decisions would mispredict half the
+ * time); one loop per comparison so each stays simple.
+ */
+function andDecisions(mask: Int32Array, col: ArrayLike<number>, from: number, mode: number, th: number, missingTrue: boolean, ifTrue: number, ifFalse: number): void {
+  const n = mask.length;
+  const nanMask = missingTrue ? ifTrue : ifFalse;
+  // d: the comparison held; nn: the value is missing (every comparison with NaN is false).
+  const select = (d: number, nn: number): number => (ifTrue & -d) | (ifFalse & (d - 1) & (nn - 1)) | (nanMask & -nn);
+  switch (mode) {
+    case 0:
+      for (let j = 0; j < n; j++) {
+        const x = col[from + j]!;
+        mask[j]! &= select(+(x <= th), +(x !== x));
+      }
+      return;
+    case 1:
+      for (let j = 0; j < n; j++) {
+        const x = col[from + j]!;
+        mask[j]! &= select(+(x < th), +(x !== x));
+      }
+      return;
+    default:
+      for (let j = 0; j < n; j++) {
+        const x = col[from + j]!;
+        mask[j]! &= x !== x ? nanMask : decide(x, mode, th, 0) ? ifTrue : ifFalse;
+      }
+  }
+}
+
+/** out[k] = sum over trees of lut[slots[rows[k] * T + t]]: the one loop every request runs. */
+function sumRows(rows: Int32Array, slots: Uint16Array, lut: Float64Array, out: Float64Array, T: number): void {
+  const T4 = T - (T % 4);
+  for (let k = 0; k < rows.length; k++) {
+    const base = rows[k]! * T;
+    // Four independent sums: one long chain of dependent adds would bound the loop, not the loads.
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let t = 0;
+    for (; t < T4; t += 4) {
+      const at = base + t;
+      s0 += lut[slots[at]!]!;
+      s1 += lut[slots[at + 1]!]!;
+      s2 += lut[slots[at + 2]!]!;
+      s3 += lut[slots[at + 3]!]!;
+    }
+    for (; t < T; t++) s0 += lut[slots[base + t]!]!;
+    out[k] = s0 + s1 + (s2 + s3);
+  }
+}
+
+const MAX_SLOTS = 0xffff;
+
+/** int32 mask → slot, open addressing in typed arrays (a Map would box masks past 2^30). */
+class MaskSlots {
+  private keys = new Int32Array(64);
+  private vals = new Int32Array(64).fill(-1);
+  private size = 0;
+
+  get(m: number): number {
+    const cap = this.keys.length - 1;
+    for (let h = Math.imul(m, 0x9e3779b1) & cap; ; h = (h + 1) & cap) {
+      const v = this.vals[h]!;
+      if (v < 0 || this.keys[h] === m) return v;
+    }
+  }
+
+  set(m: number, slot: number): void {
+    if (++this.size * 2 > this.keys.length) this.grow();
+    const cap = this.keys.length - 1;
+    let h = Math.imul(m, 0x9e3779b1) & cap;
+    while (this.vals[h]! >= 0) h = (h + 1) & cap;
+    this.keys[h] = m;
+    this.vals[h] = slot;
+  }
+
+  private grow(): void {
+    const { keys, vals } = this;
+    this.keys = new Int32Array(keys.length * 2);
+    this.vals = new Int32Array(keys.length * 2).fill(-1);
+    this.size = 0;
+    for (let i = 0; i < keys.length; i++) if (vals[i]! >= 0) this.set(keys[i]!, vals[i]!);
+  }
+}
 
 /** Finishes raw sums into model outputs: base value, average, logistic. */
 export function finishScores(spec: TreeEnsembleSpec, raw: Float64Array): Float32Array {

@@ -12,7 +12,7 @@
  */
 import type { Column } from '../../engine/api.js';
 import { defineOperator, isNumeric } from '../../engine/api.js';
-import { countParam, idComparator, orderBy, rowKey } from '../util.js';
+import { countParam, firstByValues, idComparator, orderBy, rowKey } from '../util.js';
 
 export interface DiverseSampleParams {
   readonly n: number;
@@ -39,8 +39,9 @@ export const diverseSample = defineOperator<DiverseSampleParams>({
     const n = countParam(params.n, 'n');
     const frame = input.frame;
     const rows = input.rows;
-    const group = rowKey([frame.column(params.by)]);
-    const quick = firstRoundOnly(rows, n, group, frame.column(params.maximize), frame.column(ctx.itemType));
+    const byCol = frame.column(params.by);
+    const group = rowKey([byCol]);
+    const quick = firstRoundOnly(rows, n, byCol instanceof Int32Array ? byCol : group, frame.column(params.maximize), frame.column(ctx.itemType));
     if (quick) return { rows: quick };
     // One global order by (maximize desc, id asc) gives every group's internal ranking too.
     const pos = orderBy(rows, frame.column(params.maximize), true, frame.column(ctx.itemType));
@@ -70,7 +71,7 @@ export const diverseSample = defineOperator<DiverseSampleParams>({
  * each group's best row, the best `n` of those. One pass finds the bests and
  * only they are sorted (the full order is needed only with fewer groups).
  */
-function firstRoundOnly(rows: Int32Array, n: number, group: (row: number) => unknown, maximize: Column, ids: Column): Int32Array | undefined {
+function firstRoundOnly(rows: Int32Array, n: number, group: Int32Array | ((row: number) => unknown), maximize: Column, ids: Column): Int32Array | undefined {
   if (!isNumeric(maximize) || n === 0) return undefined;
   const byId = idComparator(ids);
   const before = (a: number, b: number): boolean => {
@@ -82,6 +83,14 @@ function firstRoundOnly(rows: Int32Array, n: number, group: (row: number) => unk
     if (!xn && x !== y) return x > y;
     return byId(a, b) < 0;
   };
+  const tops = group instanceof Int32Array ? bestPerIntGroup(rows, group, before) : bestPerGroup(rows, group, before);
+  if (!tops || tops.length < n) return undefined;
+  const values = new Float64Array(tops.length);
+  for (let k = 0; k < tops.length; k++) values[k] = maximize[tops[k]!]!;
+  return Int32Array.from(firstByValues(tops, values, true, ids, n), (p) => tops[p]!);
+}
+
+function bestPerGroup(rows: Int32Array, group: (row: number) => unknown, before: (a: number, b: number) => boolean): Int32Array {
   const best = new Map<unknown, number>();
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
@@ -89,8 +98,29 @@ function firstRoundOnly(rows: Int32Array, n: number, group: (row: number) => unk
     const b = best.get(g);
     if (b === undefined || before(r, b)) best.set(g, r);
   }
-  if (best.size < n) return undefined;
-  const tops = Int32Array.from(best.values());
-  const pos = orderBy(tops, maximize, true, ids);
-  return Int32Array.from(pos.subarray(0, n), (p) => tops[p]!);
+  return Int32Array.from(best.values());
+}
+
+/**
+ * The same for small non-negative integer groups (ids such as product_id), in a typed table
+ * instead of a Map; undefined when the values are out of that range.
+ */
+function bestPerIntGroup(rows: Int32Array, group: Int32Array, before: (a: number, b: number) => boolean): Int32Array | undefined {
+  let max = 0;
+  for (let k = 0; k < rows.length; k++) {
+    const g = group[rows[k]!]!;
+    if (g < 0) return undefined;
+    if (g > max) max = g;
+  }
+  if (max > 16 * rows.length + 1024) return undefined;
+  const best = new Int32Array(max + 1).fill(-1);
+  const order: number[] = [];
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    const g = group[r]!;
+    const b = best[g]!;
+    if (b < 0) order.push(g);
+    if (b < 0 || before(r, b)) best[g] = r;
+  }
+  return Int32Array.from(order, (g) => best[g]!);
 }
