@@ -49,6 +49,8 @@ export interface ExecOutput {
 
 export interface ExecOptions {
   readonly signal?: AbortSignal;
+  /** Epoch ms past which the request stops between steps; operators see it through ctx.signal. */
+  readonly deadline?: number;
   readonly trace?: boolean;
   /** Run in the literal order without the candidate memo (see memo.ts). */
   readonly literal?: boolean;
@@ -79,7 +81,21 @@ class Empty extends Error {
 }
 
 export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}): Promise<ExecOutput> {
-  const signal = opts.signal ?? new AbortController().signal;
+  // ctx.signal is made on first use: an AbortSignal costs more to create than a small request
+  // takes to run, and most operators never look at it. Between steps the deadline is a clock read.
+  let made: AbortSignal | undefined;
+  const deadline = opts.deadline;
+  const makeSignal = (): AbortSignal => {
+    if (made) return made;
+    const timeout = deadline !== undefined ? AbortSignal.timeout(Math.max(1, deadline - Date.now())) : undefined;
+    made = opts.signal && timeout ? AbortSignal.any([opts.signal, timeout]) : opts.signal ?? timeout ?? new AbortController().signal;
+    return made;
+  };
+  const stopped = (): string | undefined => {
+    if (opts.signal?.aborted) return String(opts.signal.reason ?? 'aborted');
+    if (deadline !== undefined && Date.now() >= deadline) return 'deadline';
+    return made?.aborted ? String(made.reason ?? 'deadline') : undefined;
+  };
   const steps: StepTrace[] = [];
   const trace = opts.trace === true;
   const obs = opts.observer;
@@ -88,14 +104,16 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     itemType: plan.itemType,
     itemsDataset: plan.itemsDataset,
     inputs,
-    signal,
+    get signal() {
+      return makeSignal();
+    },
     dataset(name) {
       const d = env.datasets.get(name);
       if (!d) throw new AirmailError('UNKNOWN_DATASET', `no dataset named '${name}'`);
       return d;
     },
     model: (ref) => env.model(bindModel(ref, opts.models, used, current)),
-    remote: (f) => env.remote ? env.remote(f, signal) : Promise.reject(new AirmailError('SOURCE_FAILED', 'remote sources are not available in this runner')),
+    remote: (f) => env.remote ? env.remote(f, makeSignal()) : Promise.reject(new AirmailError('SOURCE_FAILED', 'remote sources are not available in this runner')),
   };
   const op = (s: PlanStep): OperatorDefinition => {
     const def = env.operators.get(s.use);
@@ -115,17 +133,14 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       if (row < 0) throw new Empty(`context '${c.name}': dataset '${c.dataset}' has no row with ${c.column}=${JSON.stringify(key)}`);
       contextRows.set(c.name, { ds, row });
     }
+    const siteValue = (site: PlanStep['sites'][number]): unknown => {
+      if (site.ref.kind === 'input') return inputs[site.ref.name];
+      const cr = contextRows.get(site.ref.context)!;
+      return valueAt(cr.ds.column(site.ref.column), cr.row);
+    };
     const bind = (s: PlanStep): Bound => {
       let p: unknown = s.params;
-      for (const site of s.sites) {
-        let v: unknown;
-        if (site.ref.kind === 'input') v = inputs[site.ref.name];
-        else {
-          const cr = contextRows.get(site.ref.context)!;
-          v = valueAt(cr.ds.column(site.ref.column), cr.row);
-        }
-        p = setAt(p, site.path, v);
-      }
+      for (const site of s.sites) p = setAt(p, site.path, siteValue(site));
       return p as Bound;
     };
 
@@ -162,7 +177,8 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     let memoKeyText = '';
     let entry: MemoEntry | undefined;
     if (memo) {
-      memoKeyText = memoKey([...plan.includes, ...plan.pre].map(bind));
+      // Only the referenced values vary: the rest of each step's parameters is fixed by the plan version.
+      memoKeyText = memoKey([...plan.includes, ...plan.pre].map((s) => s.sites.map(siteValue)));
       entry = memo.get(plan, memoKeyText);
     }
     if (memo && entry) {
@@ -202,7 +218,8 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
 
     const runStep = async (s: PlanStep, phase: 'score' | 'operation'): Promise<void> => {
       current = s;
-      if (signal.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `aborted before ${s.label}: ${String(signal.reason ?? 'deadline')}`, { operator: s.label });
+      const stop = stopped();
+      if (stop !== undefined) throw new AirmailError('DEADLINE_EXCEEDED', `aborted before ${s.label}: ${stop}`, { operator: s.label });
       const t0 = performance.now();
       hydrate(s.reads);
       const def = op(s);

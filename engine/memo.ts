@@ -89,7 +89,7 @@ export function threadMemo(): CandidateMemo | undefined {
   return shared;
 }
 
-/** The memo key of a request: the bound parameters of the memoised steps. */
+/** The memo key of a request: the referenced values ($inputs, $context columns) of the memoised steps. */
 export function memoKey(bound: readonly unknown[]): string {
   return JSON.stringify(bound);
 }

@@ -44,9 +44,9 @@ export class InlineRunner implements Runner {
   /** Remote sources, answered in this thread (see engine/remote). */
   constructor(private readonly remote?: (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset>) {}
   async run(req: RunRequest): Promise<ExecOutput> {
-    const signal = req.signal ?? (req.deadline ? AbortSignal.timeout(Math.max(1, req.deadline - Date.now())) : undefined);
     return executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadOnnxModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
-      ...(signal ? { signal } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.deadline ? { deadline: req.deadline } : {}),
       trace: req.trace === true,
       ...(req.models ? { models: req.models } : {}),
     });
@@ -156,7 +156,7 @@ export class PoolRunner implements Runner {
     }
   }
 
-  private async submit(task: ExecTask, signal: AbortSignal | undefined): Promise<ExecReply> {
+  private async submit(task: ExecTask, signal: TaskSignal | undefined): Promise<ExecReply> {
     if (this.pool.queueSize >= this.pool.options.maxQueue || (this.pool.queueSize > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) throw this.overloaded();
     try {
       return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
@@ -233,17 +233,45 @@ export class PoolRunner implements Runner {
   }
 }
 
+/**
+ * What piscina needs of a signal (aborted, reason, abort listeners), without an
+ * AbortController: a Node AbortSignal is a transferable object, and making one
+ * costs more than the rest of a small request's hop to a worker.
+ */
+class WatchdogSignal {
+  aborted = false;
+  reason: unknown;
+  private listeners: (() => void)[] = [];
+  addEventListener(_name: 'abort', listener: () => void): void {
+    this.listeners.push(listener);
+  }
+  removeEventListener(_name: 'abort', listener: () => void): void {
+    this.listeners = this.listeners.filter((l) => l !== listener);
+  }
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const ls = this.listeners;
+    this.listeners = [];
+    for (const l of ls) l();
+  }
+}
+
+/** The signal a task is submitted with: a request's own AbortSignal, or the watchdog's. */
+type TaskSignal = Pick<AbortSignal, 'aborted' | 'reason'> & { addEventListener(name: 'abort', l: () => void, o?: { once: boolean }): void; removeEventListener(name: 'abort', l: () => void): void };
+
 /** Aborts at `deadline + graceMs` (or when `outer` aborts); dispose() clears the timer. */
-function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
+function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined): { signal: WatchdogSignal; dispose(): void } {
+  const signal = new WatchdogSignal();
   const timer = setTimeout(() => {
-    ac.abort(new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
+    signal.abort(new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
   }, Math.max(0, deadline - Date.now() + graceMs));
-  const onOuter = (): void => ac.abort(outer!.reason);
+  const onOuter = (): void => signal.abort(outer!.reason);
   if (outer?.aborted) onOuter();
   else outer?.addEventListener('abort', onOuter, { once: true });
   return {
-    signal: ac.signal,
+    signal,
     dispose() {
       clearTimeout(timer);
       outer?.removeEventListener('abort', onOuter);

@@ -118,9 +118,8 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
     versions.delete(task.version);
     versions.set(task.version, entry);
   }
-  const signal = task.deadline ? AbortSignal.timeout(Math.max(1, task.deadline - Date.now())) : undefined;
   try {
-    const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, { ...(signal ? { signal } : {}), trace: task.trace === true, ...(task.models ? { models: task.models } : {}) });
+    const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, { ...(task.deadline ? { deadline: task.deadline } : {}), trace: task.trace === true, ...(task.models ? { models: task.models } : {}) });
     if (entry.swapped) {
       entry.swapped = false;
       await releaseUnusedModels();
