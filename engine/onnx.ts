@@ -9,6 +9,7 @@ import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
 import { AirmailError } from './errors.js';
 import { readOnnxGraph } from './models/onnx-graph.js';
 import { finishScores, ItemTreeIndex, treeEnsembleOf, type TreeEnsembleSpec } from './models/tree-ensemble.js';
+import { ItemMatrix } from './models/item-matrix.js';
 
 const sessions = new Map<string, Promise<OnnxModel>>();
 
@@ -50,7 +51,8 @@ export class OnnxModel implements ModelRunner {
 
   async scoreItems(f: ItemFeatures): Promise<Float32Array | undefined> {
     const spec = this.trees;
-    if (!spec || f.columns.length !== spec.featureCount || f.rows.length === 0) return undefined;
+    if (!spec) return this.scoreGathered(f);
+    if (f.columns.length !== spec.featureCount || f.rows.length === 0) return undefined;
     let byLayout = this.itemIndexes.get(f.dataset);
     if (!byLayout) this.itemIndexes.set(f.dataset, (byLayout = new Map()));
     const layout = f.columns.map((c) => c ?? '\u0000').join('\u0001');
@@ -74,6 +76,19 @@ export class OnnxModel implements ModelRunner {
     }
     return finishScores(spec, raw);
   }
+
+  /** Any other model: the runtime scores rows gathered from a row-major copy of the item columns (see models/item-matrix.ts). */
+  private async scoreGathered(f: ItemFeatures): Promise<Float32Array | undefined> {
+    if (f.rows.length === 0 || (this.featureCount > 0 && f.columns.length !== this.featureCount)) return undefined;
+    let byLayout = this.matrices.get(f.dataset);
+    if (!byLayout) this.matrices.set(f.dataset, (byLayout = new Map()));
+    const layout = f.columns.map((c) => c ?? '\u0000').join('\u0001');
+    let m = byLayout.get(layout);
+    if (m === undefined) byLayout.set(layout, (m = ItemMatrix.build(f.dataset, f.columns) ?? null));
+    if (m === null) return undefined;
+    return this.predict(m.gather(f.rows, f.constants), f.rows.length);
+  }
+  private readonly matrices = new WeakMap<Dataset, Map<string, ItemMatrix | null>>();
 
   private async agrees(index: ItemTreeIndex, spec: TreeEnsembleSpec, f: ItemFeatures): Promise<boolean> {
     const rows = f.rows.subarray(0, Math.min(256, f.rows.length));

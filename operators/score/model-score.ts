@@ -144,13 +144,20 @@ export const modelScore = defineOperator<ModelScoreParams>({
     // Each feature: a numeric column read at some rows (item columns straight from the items
     // dataset, without gathering them into the frame), a per-row reader, or a constant.
     const items = frame.items?.();
-    let itemRows: Int32Array | undefined;
+    // Dataset rows of the live rows, when every one has one (checked once, not per feature).
+    let itemRows: Int32Array | null | undefined;
+    const datasetRows = (): Int32Array | null => {
+      if (itemRows !== undefined) return itemRows;
+      const r = items!.rowsOf(rows);
+      for (let k = 0; k < r.length; k++) if (r[k]! < 0) return (itemRows = null);
+      return (itemRows = r);
+    };
     const sources = features.map((f, i): { col: ArrayLike<number>; at: Int32Array } | { read: (row: number) => number } | { value: number } => {
       if (typeof f === 'string' && frame.has(f)) {
         if (items?.isDatasetColumn(f)) {
-          itemRows ??= items.rowsOf(rows);
           const c = items.dataset.column(f);
-          if (isNumeric(c) && itemRows.every((r) => r >= 0)) return { col: c, at: itemRows };
+          const at = isNumeric(c) ? datasetRows() : null;
+          if (at) return { col: c as ArrayLike<number>, at };
         }
         const c = frame.column(f);
         return isNumeric(c) ? { col: c, at: rows } : { read: numberReader(c) };
@@ -171,8 +178,8 @@ export const modelScore = defineOperator<ModelScoreParams>({
       for (let j = 0; j < width; j++) {
         const src = sources[j]!;
         if ('col' in src) {
-          const { col, at: idx } = src;
-          for (let k = 0, at = j; k < m; k++, at += width) x[at] = col[idx[start + k]!]!;
+          if (src.col instanceof Float32Array) fillFrom32(x, src.col, src.at, start, m, j, width);
+          else fillFrom(x, src.col, src.at, start, m, j, width);
         } else if ('read' in src) {
           for (let k = 0, at = j; k < m; k++, at += width) x[at] = src.read(rows[start + k]!);
         } else {
@@ -186,6 +193,14 @@ export const modelScore = defineOperator<ModelScoreParams>({
     return out;
   },
 });
+
+/** x[k * width + j] = col[idx[start + k]] for k < m (one loop per column type keeps each monomorphic). */
+function fillFrom32(x: Float32Array, col: Float32Array, idx: Int32Array, start: number, m: number, j: number, width: number): void {
+  for (let k = 0, at = j; k < m; k++, at += width) x[at] = col[idx[start + k]!]!;
+}
+function fillFrom(x: Float32Array, col: ArrayLike<number>, idx: Int32Array, start: number, m: number, j: number, width: number): void {
+  for (let k = 0, at = j; k < m; k++, at += width) x[at] = col[idx[start + k]!]!;
+}
 
 /**
  * When every feature is an unchanged column of the items dataset or one value
