@@ -36,12 +36,15 @@ export type ExecReply =
   | { readonly kind: 'ok'; readonly out: ExecOutput }
   | { readonly kind: 'error'; readonly error: WireError; readonly steps?: readonly StepTrace[]; readonly observed?: ObserveReport };
 
-/** Buffers of `columns` that can be moved (not shared memory). */
+/** Below this a buffer is copied with the message: moving one costs more than copying a few rows. */
+const MOVE_FROM_BYTES = 64 * 1024;
+
+/** Large buffers of `columns` that can be moved (not shared memory). */
 export function transferables(columns: Readonly<Record<string, Column>>): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const c of Object.values(columns)) {
     const arr = isNumeric(c) ? c : c.kind === 'dict' ? c.codes : undefined;
-    if (arr && arr.buffer instanceof ArrayBuffer && arr.byteOffset === 0 && arr.byteLength === arr.buffer.byteLength && !out.includes(arr.buffer)) out.push(arr.buffer);
+    if (arr && arr.buffer instanceof ArrayBuffer && arr.byteLength >= MOVE_FROM_BYTES && arr.byteOffset === 0 && arr.byteLength === arr.buffer.byteLength && !out.includes(arr.buffer)) out.push(arr.buffer);
   }
   return out;
 }

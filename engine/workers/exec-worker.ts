@@ -125,7 +125,8 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
       await releaseUnusedModels();
     }
     const reply: ExecReply = { kind: 'ok', out };
-    return moveObject(reply, transferables(out.columns));
+    const buffers = transferables(out.columns);
+    return buffers.length > 0 ? moveObject(reply, buffers) : reply;
   } catch (err) {
     const observed = reportOf(err);
     return { kind: 'error', error: toWire(asAirmailError(err)), ...(observed ? { observed } : {}) };
