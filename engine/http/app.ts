@@ -87,15 +87,25 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       if (draining()) c.header('Connection', 'close');
     });
   }
-  app.use('*', bodyLimit({
-    maxSize: limit,
-    onError: (c) => {
-      // The rest of the body is never read: the connection cannot carry another request, so say so
-      // (a client that reused it would see its next request fail with 'other side closed').
-      c.header('Connection', 'close');
-      return sendError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
-    },
-  }));
+  const tooLarge = (c: Context): Response => {
+    // The rest of the body is never read: the connection cannot carry another request, so say so
+    // (a client that reused it would see its next request fail with 'other side closed').
+    c.header('Connection', 'close');
+    return sendError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
+  };
+  const streamedLimit = bodyLimit({ maxSize: limit, onError: tooLarge });
+  app.use('*', async (c, next) => {
+    // A declared length is checked from the header alone. Hono's bodyLimit would first touch
+    // c.req.raw.body, which turns the server's lightweight request into a full fetch Request
+    // (with an AbortController) on every call; only a chunked body needs it to count bytes.
+    const length = c.req.header('content-length');
+    const chunked = c.req.header('transfer-encoding') !== undefined;
+    if (!chunked) {
+      if (length === undefined) return next();
+      return Number(length) > limit ? tooLarge(c) : next();
+    }
+    return streamedLimit(c, next);
+  });
   const audit = (c: Context, status: number, outcome: AuditEntry['outcome'], reason?: string): void => {
     if (!opts.audit) return;
     const presented = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();

@@ -15,7 +15,7 @@ describe('ItemMatrix', () => {
     const expected: number[] = [];
     for (const r of picked) {
       for (let j = 0; j < columns.length; j++) {
-        const c = columns[j];
+        const c = columns[j] ?? null;
         expected.push(c === null ? constants[j]! : (ds.column(c) as ArrayLike<number>)[r]!);
       }
     }
