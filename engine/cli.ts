@@ -23,7 +23,7 @@ export interface Builtins {
 
 const USAGE = `usage:
   airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL]
-                [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N]
+                [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
   airmail validate FILE...
   airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
   airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE] [--registry URL|DIR]
@@ -69,6 +69,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
       'drain-delay-ms': { type: 'string' },
       'deadline-ms': { type: 'string' },
       'max-queue-wait-ms': { type: 'string' },
+      'inline-under-ms': { type: 'string' },
     },
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
@@ -81,6 +82,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   const drainDelayMs = num(values['drain-delay-ms'] ?? process.env['AIRMAIL_DRAIN_DELAY_MS']);
   const deadlineMs = num(values['deadline-ms'] ?? process.env['AIRMAIL_DEADLINE_MS']);
   const maxQueueWaitMs = num(values['max-queue-wait-ms'] ?? process.env['AIRMAIL_MAX_QUEUE_WAIT_MS']);
+  const inlineUnderMs = num(values['inline-under-ms'] ?? process.env['AIRMAIL_INLINE_UNDER_MS']);
   const auditLog = values['audit-log'] ?? process.env['AIRMAIL_AUDIT_LOG'] ?? (adminToken ? resolve('airmail-audit.jsonl') : undefined);
   const srv = await startServer({
     configs,
@@ -95,6 +97,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
     ...(drainDelayMs !== undefined ? { drainDelayMs } : {}),
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     ...(maxQueueWaitMs !== undefined ? { maxQueueWaitMs } : {}),
+    ...(inlineUnderMs !== undefined ? { inlineUnderMs } : {}),
     ...(registry ? { registry } : {}),
   });
   logDiagnostics(srv.startErrors);

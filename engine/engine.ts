@@ -12,6 +12,7 @@ import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config
 import { describeErrors, newAjv, type Problem } from './config/validators.js';
 import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
+import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
@@ -44,6 +45,8 @@ export interface EngineOptions {
   readonly watchdogGraceMs?: number;
   /** Shed a request at once when its estimated queue wait exceeds this (see PoolOptions.maxQueueWaitMs). */
   readonly maxQueueWaitMs?: number;
+  /** Pipelines of built-in operators that run in under a quarter of this many ms run on the main thread (default 1; 0: never; see inline-cheap.ts). */
+  readonly inlineUnderMs?: number;
   /** Model registry (http(s)://, file:// or a folder) for registry models and deployments; default none. */
   readonly registry?: string;
   /** Options of the model hub (artifact cache folder, folder poll interval). */
@@ -99,8 +102,14 @@ export class Engine {
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
-    this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}), ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}) });
+    this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : this.pooled(opts);
     this.defaultDeadline = opts.deadlineMs ?? 10_000;
+  }
+
+  private pooled(opts: EngineOptions): Runner {
+    const pool = new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}), ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}) });
+    const budget = opts.inlineUnderMs ?? 1;
+    return budget > 0 ? new CheapInlineRunner(pool, new Map(opts.operators.map((d) => [d.name, d])), budget, inlineRemote(this.remote)) : pool;
   }
 
   async start(): Promise<Diagnostic[]> {

@@ -142,14 +142,18 @@ export class PoolRunner implements Runner {
         const reply = await this.submit(base, signal);
         return reply.kind === 'need' ? this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal) : reply;
       };
-      // A task whose worker we stopped on purpose (killWorker) runs once more on another worker;
-      // a task that brings its own worker down (exit, out of heap) fails alone with WORKER_FAILED.
-      const reply = await attempt().catch((err: unknown) => {
+      // A task whose worker we stopped on purpose (killWorker) runs again on another worker (up to
+      // twice: under chaos the retry can meet the next kill); a task that brings its own worker
+      // down (exit, out of heap) fails alone with WORKER_FAILED.
+      const retryKilled = (err: unknown): void => {
         if ((err as AirmailError).code !== 'WORKER_FAILED' || (err as AirmailError).details?.['retryable'] !== true || signal?.aborted) throw err;
-        return attempt();
-      });
+      };
+      const reply = await attempt()
+        .catch((err: unknown) => (retryKilled(err), attempt()))
+        .catch((err: unknown) => (retryKilled(err), attempt()));
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
       if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
+      if (reply.ms !== undefined) this.noteExecMs(req.pipeline, reply.ms);
       return reply.out;
     } finally {
       watchdog?.dispose();
@@ -178,6 +182,21 @@ export class PoolRunner implements Runner {
       }
       throw lost;
     }
+  }
+
+  /** Per pipeline version: runs seen and the last 16 times workers spent executing it. */
+  private readonly execTimes = new WeakMap<CompiledPipeline, { runs: number; last: Float64Array }>();
+  private noteExecMs(p: CompiledPipeline, ms: number): void {
+    let t = this.execTimes.get(p);
+    if (!t) this.execTimes.set(p, (t = { runs: 0, last: new Float64Array(16) }));
+    t.last[t.runs++ % 16] = ms;
+  }
+  /** Runs seen and the median of the recent execution times of `p` (a worker's first run, which builds indexes, does not move it). */
+  execTime(p: CompiledPipeline): { readonly runs: number; readonly ms: number } | undefined {
+    const t = this.execTimes.get(p);
+    if (!t) return undefined;
+    const recent = t.last.slice(0, Math.min(t.runs, 16)).sort();
+    return { runs: t.runs, ms: recent[recent.length >> 1]! };
   }
 
   /** How long a task queued now would wait: the queue ahead × median task time ÷ threads. */

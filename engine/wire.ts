@@ -33,7 +33,7 @@ export interface ExecTask {
 
 export type ExecReply =
   | { readonly kind: 'need' }
-  | { readonly kind: 'ok'; readonly out: ExecOutput }
+  | { readonly kind: 'ok'; readonly out: ExecOutput; /** Time the worker spent executing (ms). */ readonly ms?: number }
   | { readonly kind: 'error'; readonly error: WireError; readonly steps?: readonly StepTrace[]; readonly observed?: ObserveReport };
 
 /** Below this a buffer is copied with the message: moving one costs more than copying a few rows. */

@@ -118,13 +118,14 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
     versions.delete(task.version);
     versions.set(task.version, entry);
   }
+  const t0 = performance.now();
   try {
     const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, { ...(task.deadline ? { deadline: task.deadline } : {}), trace: task.trace === true, ...(task.models ? { models: task.models } : {}) });
     if (entry.swapped) {
       entry.swapped = false;
       await releaseUnusedModels();
     }
-    const reply: ExecReply = { kind: 'ok', out };
+    const reply: ExecReply = { kind: 'ok', out, ms: performance.now() - t0 };
     const buffers = transferables(out.columns);
     return buffers.length > 0 ? moveObject(reply, buffers) : reply;
   } catch (err) {
