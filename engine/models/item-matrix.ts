@@ -13,17 +13,23 @@ const BLOCK = 4096;
 const MAX_BYTES = 128 * 2 ** 20;
 
 export class ItemMatrix {
+  /** Item columns only, `stride` floats per row (a multiple of 16: rows start on a cache line). */
   private readonly packed: Float32Array;
   private readonly filled: Uint8Array;
+  /** Model input position of each packed item column. */
+  private readonly itemAt: Int32Array;
+  private readonly stride: number;
 
   private constructor(private readonly cols: readonly (ArrayLike<number> | null)[], private readonly rows: number) {
-    this.packed = new Float32Array(rows * cols.length);
+    this.itemAt = Int32Array.from(cols.flatMap((c, j) => (c ? [j] : [])));
+    this.stride = Math.max(16, Math.ceil(this.itemAt.length / 16) * 16);
+    this.packed = new Float32Array(rows * this.stride);
     this.filled = new Uint8Array(Math.ceil(rows / BLOCK));
   }
 
   /** Undefined when a column is not numeric or the matrix would be too large. */
   static build(dataset: Dataset, columns: readonly (string | null)[]): ItemMatrix | undefined {
-    if (dataset.length * columns.length * 4 > MAX_BYTES) return undefined;
+    if (dataset.length * Math.ceil(columns.filter((c) => c !== null).length / 16) * 64 > MAX_BYTES) return undefined;
     const cols: (ArrayLike<number> | null)[] = [];
     for (const c of columns) {
       if (c === null) {
@@ -38,13 +44,12 @@ export class ItemMatrix {
   }
 
   private fillBlock(b: number): void {
-    const width = this.cols.length;
+    const stride = this.stride;
     const from = b * BLOCK;
     const to = Math.min(this.rows, from + BLOCK);
-    for (let j = 0; j < width; j++) {
-      const col = this.cols[j];
-      if (!col) continue;
-      for (let r = from, at = from * width + j; r < to; r++, at += width) this.packed[at] = col[r]!;
+    for (let i = 0; i < this.itemAt.length; i++) {
+      const col = this.cols[this.itemAt[i]!]!;
+      for (let r = from, at = from * stride + i; r < to; r++, at += stride) this.packed[at] = col[r]!;
     }
     this.filled[b] = 1;
   }
@@ -58,19 +63,19 @@ export class ItemMatrix {
       if (filled[b] === 0) this.fillBlock(b);
     }
     const x = new Float32Array(rows.length * width);
-    copyRows(x, this.packed, rows, width);
-    for (let j = 0; j < width; j++) {
-      if (this.cols[j] !== null) continue;
-      const v = constants[j]!;
-      for (let at = j; at < x.length; at += width) x[at] = v;
-    }
+    // Constants first (every row the same), then each row's item values from its one cache line.
+    const row = new Float32Array(width);
+    for (let j = 0; j < width; j++) if (this.cols[j] === null) row[j] = constants[j]!;
+    for (let k = 0; k < rows.length; k++) x.set(row, k * width);
+    copyRows(x, this.packed, rows, width, this.stride, this.itemAt);
     return x;
   }
 }
 
-function copyRows(x: Float32Array, packed: Float32Array, rows: Int32Array, width: number): void {
+function copyRows(x: Float32Array, packed: Float32Array, rows: Int32Array, width: number, stride: number, itemAt: Int32Array): void {
+  const n = itemAt.length;
   for (let k = 0, o = 0; k < rows.length; k++, o += width) {
-    const base = rows[k]! * width;
-    for (let c = 0; c < width; c++) x[o + c] = packed[base + c]!;
+    const base = rows[k]! * stride;
+    for (let i = 0; i < n; i++) x[o + itemAt[i]!] = packed[base + i]!;
   }
 }

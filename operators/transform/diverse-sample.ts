@@ -113,14 +113,20 @@ function bestPerIntGroup(rows: Int32Array, group: Int32Array, before: (a: number
     if (g > max) max = g;
   }
   if (max > 16 * rows.length + 1024) return undefined;
-  const best = new Int32Array(max + 1).fill(-1);
-  const order: number[] = [];
+  // best[g] = 1 + the group's best row so far (0: none yet), so a fresh zeroed table is empty.
+  const best = new Int32Array(max + 1);
+  const order = new Int32Array(rows.length);
+  let groups = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
     const g = group[r]!;
-    const b = best[g]!;
-    if (b < 0) order.push(g);
-    if (b < 0 || before(r, b)) best[g] = r;
+    const b = best[g]! - 1;
+    if (b < 0) {
+      order[groups++] = g;
+      best[g] = r + 1;
+    } else if (before(r, b)) best[g] = r + 1;
   }
-  return Int32Array.from(order, (g) => best[g]!);
+  const tops = new Int32Array(groups);
+  for (let i = 0; i < groups; i++) tops[i] = best[order[i]!]! - 1;
+  return tops;
 }
