@@ -3,8 +3,8 @@
  * upstream HTTP service (5 ms latency) behind the in-process cache or Redis,
  * the cold-cache call count, and tracing + metrics on versus off.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { Scenario } from './runner.js';
@@ -26,23 +26,33 @@ async function upstream(withRedis: boolean): Promise<{ env: Record<string, strin
   };
 }
 
-/** An OTLP/HTTP collector stand-in that accepts and drops every export. */
+/** The collector stand-in's code: accepts and drops every export, prints its port, then the export count on stdin's end. */
+const SINK_SOURCE = `
+const { createServer } = require('node:http');
+let exports = 0;
+const server = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => { exports++; res.writeHead(200, { 'content-type': 'application/json' }).end('{}'); });
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+process.stdin.resume();
+process.stdin.on('end', () => { console.log(exports); process.exit(0); });
+`;
+
+/**
+ * An OTLP/HTTP collector stand-in in its own process, as a collector would be: inside the load
+ * generator its work (reading ~3 KB of spans per request) would slow the generator, not the engine.
+ */
 async function sinkCollector(): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
-  let exports = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      exports++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
+  const child = spawn(process.execPath, ['-e', SINK_SOURCE], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const port = Number((await lines.next()).value);
   return {
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: 'airmail-loadtest', AIRMAIL_METRICS: '1' },
     close: async () => {
-      await new Promise<void>((r) => server.close(() => r()));
-      if (exports === 0) process.stderr.write('warning: the collector stand-in received no exports\n');
+      child.stdin!.end();
+      const exports = Number((await lines.next()).value);
+      if (!(exports > 0)) process.stderr.write('warning: the collector stand-in received no exports\n');
     },
   };
 }
