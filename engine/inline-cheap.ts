@@ -104,6 +104,11 @@ export class CheapInlineRunner implements Runner {
     return this.states.get(p)?.inline === true;
   }
 
+  /** Pipelines that run inline do not queue for a worker: only pooled ones are shed. */
+  shedding(p: CompiledPipeline): ReturnType<PoolRunner['shedding']> {
+    return this.runsInline(p) ? undefined : this.pool.shedding();
+  }
+
   stats(): ReturnType<Runner['stats']> {
     return this.pool.stats();
   }

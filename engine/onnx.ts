@@ -80,15 +80,9 @@ export class OnnxModel implements ModelRunner {
   /** Any other model: the runtime scores rows gathered from a row-major copy of the item columns (see models/item-matrix.ts). */
   private async scoreGathered(f: ItemFeatures): Promise<Float32Array | undefined> {
     if (f.rows.length === 0 || (this.featureCount > 0 && f.columns.length !== this.featureCount)) return undefined;
-    let byLayout = this.matrices.get(f.dataset);
-    if (!byLayout) this.matrices.set(f.dataset, (byLayout = new Map()));
-    const layout = f.columns.map((c) => c ?? '\u0000').join('\u0001');
-    let m = byLayout.get(layout);
-    if (m === undefined) byLayout.set(layout, (m = ItemMatrix.build(f.dataset, f.columns) ?? null));
-    if (m === null) return undefined;
-    return this.predict(m.gather(f.rows, f.constants), f.rows.length);
+    const m = ItemMatrix.of(f.dataset, f.columns);
+    return m ? this.predict(m.gather(f.rows, f.constants), f.rows.length) : undefined;
   }
-  private readonly matrices = new WeakMap<Dataset, Map<string, ItemMatrix | null>>();
 
   private async agrees(index: ItemTreeIndex, spec: TreeEnsembleSpec, f: ItemFeatures): Promise<boolean> {
     const rows = f.rows.subarray(0, Math.min(256, f.rows.length));

@@ -33,6 +33,8 @@ export interface RunRequest {
 export interface Runner {
   run(req: RunRequest): Promise<ExecOutput>;
   readonly threads: number;
+  /** OVERLOADED when a request for `p` arriving now would be shed (absent: never sheds). */
+  shedding?(p: CompiledPipeline): AirmailError | undefined;
   stats(): { threads: number; queued: number; running: number; utilization: number };
   /** Workers that finished starting and can take a task (absent: always able to run). */
   readyWorkers?(): number;
@@ -117,7 +119,7 @@ export class PoolRunner implements Runner {
   private loadFor(p: CompiledPipeline, s: Snapshot): WorkerLoad {
     let l = this.loads.get(p);
     if (!l) {
-      const datasets = [...s.datasets.values()].map((t) => ({ id: `${t.name}@${p.version}:${datasetIdentity(t)}`, handle: t.handle }));
+      const datasets = [...s.datasets.values()].map((t) => ({ id: `${t.name}:${datasetIdentity(t)}`, handle: t.handle }));
       l = { plan: p.plan, datasets, operatorModules: s.operatorModules };
       this.loads.set(p, l);
     }
@@ -160,8 +162,14 @@ export class PoolRunner implements Runner {
     }
   }
 
+  shedding(_p?: CompiledPipeline): AirmailError | undefined {
+    if (this.pool.queueSize >= this.pool.options.maxQueue || (this.pool.queueSize > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) return this.overloaded();
+    return undefined;
+  }
+
   private async submit(task: ExecTask, signal: TaskSignal | undefined): Promise<ExecReply> {
-    if (this.pool.queueSize >= this.pool.options.maxQueue || (this.pool.queueSize > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) throw this.overloaded();
+    const shed = this.shedding();
+    if (shed) throw shed;
     try {
       return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
     } catch (err) {

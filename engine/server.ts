@@ -2,7 +2,7 @@
  * Starting and stopping a server: fails fast at start, drains on close
  * (readiness off → HTTP drained → pool → store), safe to close twice.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Engine, type EngineOptions } from './engine.js';
 import { createApp } from './http/app.js';
 import { Observability } from './observe/index.js';
@@ -62,7 +62,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.headersTimeoutMs !== undefined ? { headersTimeoutMs: opts.headersTimeoutMs } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
   };
-  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts });
+  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate: shedEarly(engine, () => draining) });
   let admin: { server: Server; port: number } | undefined;
   if (separateAdmin) {
     admin = await listen(createApp(engine, common).fetch, { port: opts.adminPort!, host: opts.adminHost ?? '127.0.0.1', ...timeouts }).catch(async (err: unknown) => {
@@ -95,6 +95,42 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * Load shedding before the app: a pipeline request that the pool would refuse anyway gets its
+ * 503 here, without routing, reading the body or checking inputs, so under overload the main
+ * thread spends its time on the requests it accepts.
+ */
+function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (!url.startsWith('/pipelines/') || (req.method !== 'POST' && req.method !== 'GET')) return false;
+    const q = url.indexOf('?');
+    const parts = (q < 0 ? url : url.slice(0, q)).split('/');
+    // Runs only: POST /pipelines/NAME, GET /pipelines/NAME?inputs, GET /pipelines/NAME/run.
+    if (parts.length > 4 || (parts.length === 4 && parts[3] !== 'run') || (req.method === 'GET' && parts.length === 3 && q < 0)) return false;
+    let name: string;
+    try {
+      name = decodeURIComponent(parts[2] ?? '');
+    } catch {
+      return false;
+    }
+    const p = engine.snapshot.pipelines.get(name);
+    const err = p && engine.runner.shedding?.(p);
+    if (!err) return false;
+    engine.observe.rejected(name, err);
+    const ms = typeof err.details?.['retryAfterMs'] === 'number' ? err.details['retryAfterMs'] : 100;
+    req.resume();
+    res.writeHead(503, {
+      'content-type': 'application/json',
+      'retry-after': String(Math.max(1, Math.ceil(ms / 1000))),
+      'retry-after-ms': String(ms),
+      ...(draining() ? { connection: 'close' } : {}),
+    });
+    res.end(JSON.stringify({ items: [], error: true, reason: err.message, code: err.code, pipeline: name, version: p.version }));
+    return true;
   };
 }
 

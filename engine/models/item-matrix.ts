@@ -12,6 +12,8 @@ const BLOCK = 4096;
 /** Past this size the matrix is not built (the caller gathers column by column). */
 const MAX_BYTES = 128 * 2 ** 20;
 
+const shared = new WeakMap<Dataset, Map<string, ItemMatrix | null>>();
+
 export class ItemMatrix {
   /** Item columns only, `stride` floats per row (a multiple of 16: rows start on a cache line). */
   private readonly packed: Float32Array;
@@ -25,6 +27,22 @@ export class ItemMatrix {
     this.stride = Math.max(16, Math.ceil(this.itemAt.length / 16) * 16);
     this.packed = new Float32Array(rows * this.stride);
     this.filled = new Uint8Array(Math.ceil(rows / BLOCK));
+  }
+
+  /**
+   * The matrix of (dataset, columns), shared by every model that reads that layout (a new
+   * version of a model reuses it); undefined when it cannot be built.
+   */
+  static of(dataset: Dataset, columns: readonly (string | null)[]): ItemMatrix | undefined {
+    let byLayout = shared.get(dataset);
+    if (!byLayout) shared.set(dataset, (byLayout = new Map()));
+    const layout = columns.map((c) => c ?? '\u0000').join('\u0001');
+    let m = byLayout.get(layout);
+    if (m === undefined) {
+      m = ItemMatrix.build(dataset, columns) ?? null;
+      if (byLayout.size < 16) byLayout.set(layout, m);
+    }
+    return m ?? undefined;
   }
 
   /** Undefined when a column is not numeric or the matrix would be too large. */

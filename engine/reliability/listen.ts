@@ -10,7 +10,7 @@
  *   and after `timeoutMs` cuts whatever is left.
  */
 import { serve } from '@hono/node-server';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ListenOptions {
@@ -22,6 +22,11 @@ export interface ListenOptions {
   readonly requestTimeoutMs?: number;
   /** Idle keep-alive sockets close after this (default 5 s). */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * Runs before the app on every request; true when it answered the request itself (load
+   * shedding: a 503 written here costs a fraction of what routing and reading the body do).
+   */
+  readonly gate?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export async function listen(fetch: (req: Request) => Response | Promise<Response>, opts: ListenOptions): Promise<{ server: Server; port: number }> {
@@ -41,6 +46,15 @@ export async function listen(fetch: (req: Request) => Response | Promise<Respons
     }, () => resolve(s as Server)) as Server;
     s.once('error', reject);
   });
+  const gate = opts.gate;
+  if (gate) {
+    const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (gate(req, res)) return;
+      for (const h of handlers) h(req, res);
+    });
+  }
   return { server, port: (server.address() as AddressInfo).port };
 }
 
