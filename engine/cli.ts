@@ -22,7 +22,7 @@ export interface Builtins {
 }
 
 const USAGE = `usage:
-  airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL]
+  airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
                 [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
   airmail validate FILE...
   airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
