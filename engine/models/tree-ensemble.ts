@@ -201,15 +201,13 @@ function lowestBit(x: number): number {
   return 31 - Math.clz32(x & -x);
 }
 
-/** Rows filled together: a block is worked out column by column the first time a request touches it. */
-const BLOCK = 4096;
 
 /**
  * The per-item half of the scheme for one (dataset, feature layout). Each row
  * keeps, per tree, the index of its item mask in one flat table (`slots`).
- * Rows are worked out a block at a time, column by column (one pass per
- * item node over the block), the first time a request touches the block: a
- * whole 50,000-row catalog takes tens of milliseconds, once per worker.
+ * A request's rows not seen before are worked out together, column by column
+ * (one pass per item node over them), so a cold worker pays for the rows its
+ * requests touch, at a few microseconds each, never for the whole catalog.
  */
 export class ItemTreeIndex {
   private readonly T: number;
@@ -228,7 +226,7 @@ export class ItemTreeIndex {
   private constructor(private readonly spec: TreeEnsembleSpec, private readonly cols: readonly (ArrayLike<number> | null)[], private readonly rows: number) {
     this.T = spec.trees.length;
     this.slots = new Uint16Array(rows * this.T);
-    this.filled = new Uint8Array(Math.ceil(rows / BLOCK));
+    this.filled = new Uint8Array(rows);
     this.slotOf = spec.trees.map(() => new MaskSlots());
     this.itemNodes = spec.trees.map((t) => Int32Array.from([...t.feature.keys()].filter((k) => cols[t.feature[k]!] !== null)));
   }
@@ -248,10 +246,10 @@ export class ItemTreeIndex {
     return new ItemTreeIndex(spec, cols, dataset.length);
   }
 
-  /** Works out the slots of rows [from, to), tree by tree, one pass per item node. */
-  private fillBlock(from: number, to: number): boolean {
+  /** Works out the slots of `rows`, tree by tree, one pass per item node. */
+  private fillRows(rows: Int32Array): boolean {
     const T = this.T;
-    const n = to - from;
+    const n = rows.length;
     const mask = new Int32Array(n);
     for (let t = 0; t < T; t++) {
       const tree = this.spec.trees[t]!;
@@ -259,7 +257,7 @@ export class ItemTreeIndex {
       const nodes = this.itemNodes[t]!;
       for (let i = 0; i < nodes.length; i++) {
         const k = nodes[i]!;
-        andDecisions(mask, this.cols[tree.feature[k]!]!, from, tree.mode[k]!, tree.threshold[k]!, tree.missingTrue[k]! === 1, ~tree.reachFalse[k]!, ~tree.reachTrue[k]!);
+        andDecisions(mask, this.cols[tree.feature[k]!]!, rows, tree.mode[k]!, tree.threshold[k]!, tree.missingTrue[k]! === 1, ~tree.reachFalse[k]!, ~tree.reachTrue[k]!);
       }
       const slotOf = this.slotOf[t]!;
       for (let j = 0; j < n; j++) {
@@ -275,7 +273,7 @@ export class ItemTreeIndex {
           this.owner.push(t);
           slotOf.set(m, slot);
         }
-        this.slots[(from + j) * T + t] = slot;
+        this.slots[rows[j]! * T + t] = slot;
       }
     }
     return true;
@@ -284,12 +282,18 @@ export class ItemTreeIndex {
   /** Raw ensemble sums (before base, average and logistic) of the given dataset rows; false on overflow. */
   score(rows: Int32Array, constants: ArrayLike<number>, out: Float64Array): boolean {
     const filled = this.filled;
-    for (let k = 0; k < rows.length; k++) {
-      const b = (rows[k]! / BLOCK) | 0;
-      if (filled[b] === 0) {
-        if (!this.fillBlock(b * BLOCK, Math.min(this.rows, (b + 1) * BLOCK))) return false;
-        filled[b] = 1;
+    let fresh = 0;
+    for (let k = 0; k < rows.length; k++) if (filled[rows[k]!] === 0) fresh++;
+    if (fresh > 0) {
+      const todo = new Int32Array(fresh);
+      for (let k = 0, i = 0; k < rows.length; k++) {
+        const r = rows[k]!;
+        if (filled[r] === 0) {
+          filled[r] = 1;
+          todo[i++] = r;
+        }
       }
+      if (!this.fillRows(todo)) return false;
     }
     const T = this.T;
     // Per request: each tree becomes a table from item mask to leaf value.
@@ -311,11 +315,11 @@ export class ItemTreeIndex {
 }
 
 /**
- * mask[j] &= (decision of row from + j at one node) ? ifTrue : ifFalse, missing values going
+ * mask[j] &= (decision of row rows[j] at one node) ? ifTrue : ifFalse, missing values going
  * to `missingTrue`'s side. Branch-free per row (random decisions would mispredict half the
  * time); one loop per comparison so each stays simple.
  */
-function andDecisions(mask: Int32Array, col: ArrayLike<number>, from: number, mode: number, th: number, missingTrue: boolean, ifTrue: number, ifFalse: number): void {
+function andDecisions(mask: Int32Array, col: ArrayLike<number>, rows: Int32Array, mode: number, th: number, missingTrue: boolean, ifTrue: number, ifFalse: number): void {
   const n = mask.length;
   const nanMask = missingTrue ? ifTrue : ifFalse;
   // d: the comparison held; nn: the value is missing (every comparison with NaN is false).
@@ -323,19 +327,19 @@ function andDecisions(mask: Int32Array, col: ArrayLike<number>, from: number, mo
   switch (mode) {
     case 0:
       for (let j = 0; j < n; j++) {
-        const x = col[from + j]!;
+        const x = col[rows[j]!]!;
         mask[j]! &= select(+(x <= th), +(x !== x));
       }
       return;
     case 1:
       for (let j = 0; j < n; j++) {
-        const x = col[from + j]!;
+        const x = col[rows[j]!]!;
         mask[j]! &= select(+(x < th), +(x !== x));
       }
       return;
     default:
       for (let j = 0; j < n; j++) {
-        const x = col[from + j]!;
+        const x = col[rows[j]!]!;
         mask[j]! &= x !== x ? nanMask : decide(x, mode, th, 0) ? ifTrue : ifFalse;
       }
   }
