@@ -182,10 +182,10 @@ export class PoolRunner implements Runner {
       }
       this.workerFailures++;
       const lost = workerLost(err);
-      // Worker.terminate() exits with code 1; an operator's process.exit(n) or running out of heap
-      // is that task's own doing and must not be retried (it would take another worker down).
-      if (this.pendingKills > 0 && /exited with code: 1$/.test(msg)) {
-        this.pendingKills--;
+      // Worker.terminate() (killWorker) is the only way a worker exits with code 1: the worker
+      // remaps an operator's process.exit(1) (workers/exec-worker.ts). Such a task runs again
+      // elsewhere; one that brought its own worker down (exit, out of heap) must not be retried.
+      if (/exited with code: 1$/.test(msg)) {
         throw new AirmailError('WORKER_FAILED', lost.message, { cause: err, details: { retryable: true } });
       }
       throw lost;
@@ -239,12 +239,9 @@ export class PoolRunner implements Runner {
     const w = pick && this.pool.threads.find((t) => t.threadId === pick.id);
     if (!w) return false;
     this.ready.delete(pick.id);
-    this.pendingKills++;
-    setTimeout(() => (this.pendingKills = Math.max(0, this.pendingKills - 1)), 5000).unref();
     void w.terminate();
     return true;
   }
-  private pendingKills = 0;
 
   readyWorkers(): number {
     return this.ready.size;

@@ -17,6 +17,8 @@ import { transferables, type ExecReply, type ExecTask } from '../wire.js';
 import type { Plan } from '../config/plan.js';
 
 const MAX_VERSIONS = 64;
+/** What an operator's process.exit(1) exits with (see below). */
+const OPERATOR_EXIT = 70;
 /** Versions kept per pipeline name: the current one and the one before (requests in flight during a swap). */
 const VERSIONS_PER_PIPELINE = 2;
 const operators = new Map<string, OperatorDefinition>();
@@ -56,6 +58,11 @@ async function ensureModules(urls: readonly string[]): Promise<void> {
     loadedModules.add(url);
   }
 }
+
+// Exit code 1 is how the pool recognises a worker it stopped on purpose (Worker.terminate()), whose
+// task it runs again elsewhere; an operator's own process.exit(1) must not look like that.
+const exitProcess = process.exit.bind(process);
+process.exit = ((code?: number | string | null) => exitProcess(code === 1 || code === '1' ? OPERATOR_EXIT : code)) as typeof process.exit;
 
 // An error thrown outside any task (a timer an operator left behind) is reported, not fatal: the
 // worker and its loaded plans and models stay, and no later request pays for it.
