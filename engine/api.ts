@@ -277,6 +277,14 @@ export interface ModelRef {
    * the binding pointed at when the request started, and names it in the response's `models`.
    */
   readonly binding?: string;
+  /** A registry function of the js flavor (absent: an ONNX model). */
+  readonly flavor?: 'onnx' | 'js';
+  /** js functions: their input columns, in the order ModelScore gives the features. */
+  readonly inputs?: readonly string[];
+  /** js functions: the output column the scores are read from (the first declared). */
+  readonly output?: string;
+  /** js functions: the artifact's sha256, checked again before the module is loaded. */
+  readonly sha256?: string;
 }
 
 export interface ModelRunner {

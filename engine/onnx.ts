@@ -10,8 +10,11 @@ import { AirmailError } from './errors.js';
 import { readOnnxGraph } from './models/onnx-graph.js';
 import { finishScores, ItemTreeIndex, treeEnsembleOf, type TreeEnsembleSpec } from './models/tree-ensemble.js';
 import { ItemMatrix } from './models/item-matrix.js';
+import { loadJsModel } from './models/js-model.js';
 
-const sessions = new Map<string, Promise<OnnxModel>>();
+/** A loaded model of this thread: an ONNX session, or a js function in its own worker. */
+type Loaded = ModelRunner & { release(): Promise<void> };
+const sessions = new Map<string, Promise<Loaded>>();
 
 export class OnnxModel implements ModelRunner {
   readonly inputName: string;
@@ -141,8 +144,8 @@ export function modelKey(ref: ModelRef): string {
   return `${ref.path}#${ref.version}`;
 }
 
-/** Load (once per thread) the model a reference points to. */
-export function loadOnnxModel(ref: ModelRef): Promise<OnnxModel> {
+/** Load (once per thread) the model a reference points to: ONNX, or a registry js function. */
+export function loadOnnxModel(ref: ModelRef): Promise<Loaded> {
   const id = modelKey(ref);
   let p = sessions.get(id);
   if (!p) {
@@ -150,7 +153,7 @@ export function loadOnnxModel(ref: ModelRef): Promise<OnnxModel> {
       .catch((err: Error) => {
         throw new AirmailError('MODEL_LOAD_FAILED', `cannot read model file ${ref.path}: ${err.message}`);
       })
-      .then((bytes) => createOnnxModel(bytes));
+      .then((bytes): Promise<Loaded> => (ref.flavor === 'js' ? loadJsModel(bytes, ref) : createOnnxModel(bytes)));
     sessions.set(id, p);
     p.catch(() => sessions.delete(id));
   }

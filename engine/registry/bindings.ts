@@ -14,7 +14,7 @@ export function bindModel(ref: ModelRef, table: ModelTable | undefined, used: Re
   if (!bound) throw new AirmailError('MODEL_LOAD_FAILED', `registry model ${ref.binding} is not loaded in this engine (start it with --registry)`);
   used[step?.output ?? step?.label ?? ref.binding] = bound.version;
   // The binding stays on the ref so a worker can tell a moved binding from a new model (and release the old session).
-  return { path: bound.path, version: bound.version, binding: ref.binding };
+  return { ...bound, binding: ref.binding };
 }
 
 /** `{models}` for an ExecOutput when any registry model was used. */

@@ -236,7 +236,14 @@ export class ModelHub implements ModelResolver {
 
   private publishTable(): void {
     const t: Record<string, ModelRef> = {};
-    for (const [k, b] of this.bindings) t[k] = Object.freeze({ path: b.current.path, version: b.current.label });
+    for (const [k, b] of this.bindings) {
+      const fn = b.current.envelope.function;
+      t[k] = Object.freeze({
+        path: b.current.path,
+        version: b.current.label,
+        ...(fn.flavor === 'js' ? { flavor: 'js' as const, inputs: fn.inputs.map((c) => c.name), output: fn.outputs[0]?.name ?? '', sha256: fn.artifact.sha256 } : {}),
+      });
+    }
     this.table = Object.freeze(t);
   }
 

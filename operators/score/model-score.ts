@@ -58,7 +58,7 @@ function modelName(params: ModelScoreParams): string {
 function registryProblems(params: ModelScoreParams, env: CheckEnv): ParamProblem[] {
   const r = params.resolved!;
   const problems: ParamProblem[] = [];
-  if (r.flavor !== 'onnx') problems.push({ path: '/model', message: `${r.model} is a ${r.flavor} function; ModelScore scores with onnx models`, code: 'MODEL_LOAD_FAILED' });
+  if (r.flavor !== 'onnx' && r.flavor !== 'js') problems.push({ path: '/model', message: `${r.model} is a ${r.flavor} function; ModelScore scores with onnx and js models`, code: 'MODEL_LOAD_FAILED' });
   const f = params.features;
   if (Array.isArray(f)) {
     if (f.length !== r.inputs.length) problems.push({ path: '/features', message: `${r.model} takes ${r.inputs.length} input columns (${r.inputs.join(', ')}); features lists ${f.length}` });
@@ -76,7 +76,7 @@ function registryProblems(params: ModelScoreParams, env: CheckEnv): ParamProblem
 export const modelScore = defineOperator<ModelScoreParams>({
   kind: 'score',
   name: 'ModelScore',
-  summary: 'Scores rows with an ONNX model (a file, or a registry model followed by tags) fed item columns and broadcast context values.',
+  summary: 'Scores rows with a model (an ONNX file, or a registry model followed by tags: ONNX or a js function) fed item columns and broadcast context values.',
   parameters: {
     type: 'object',
     properties: {
