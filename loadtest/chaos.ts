@@ -1,7 +1,8 @@
 /**
  * The chaos scenario: the standard workload under load while configs reload,
- * Redis is paused (blackholed, not refused), workers are killed (from outside,
- * and by a request whose operator exits), and malformed requests arrive.
+ * models are published (a registry pipeline swaps to each new version), Redis
+ * is paused (blackholed, not refused), workers are killed (from outside, and
+ * by a request whose operator exits), and malformed requests arrive.
  * Every request that should succeed is checked against the answer it got
  * before the chaos began; the report counts lost (no answer or not 200) and
  * wrong (different items) responses, which must both be zero.
@@ -21,6 +22,8 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { builtinOperators } from '../operators/index.js';
+import { publishModel } from '../engine/registry/publish.js';
+import { RegistryStore } from '../engine/registry/store.js';
 import { startServer, type RunningServer } from '../engine/server.js';
 import { HAS_REDIS, startRedis, type RedisServer } from '../test/redis-server.js';
 import { Histogram } from './histogram.js';
@@ -41,7 +44,7 @@ export interface ChaosOptions {
   readonly redis?: boolean;
   readonly log?: (line: string) => void;
   /** How often each disturbance happens, in ms (0 turns one off). */
-  readonly every?: Partial<Record<'reload' | 'redisPause' | 'workerKill' | 'poison' | 'malformed', number>>;
+  readonly every?: Partial<Record<'reload' | 'publish' | 'redisPause' | 'workerKill' | 'poison' | 'malformed', number>>;
 }
 
 export interface ChaosReport {
@@ -59,7 +62,9 @@ export interface ChaosReport {
   readonly examples: readonly string[];
   readonly malformed: { readonly sent: number; readonly answered4xx: number };
   readonly poison: { readonly sent: number; readonly answered500: number };
-  readonly events: { readonly reloads: number; readonly redisPauses: number; readonly workerKills: number };
+  readonly events: { readonly reloads: number; readonly publishes: number; readonly modelSwaps: number; readonly redisPauses: number; readonly workerKills: number };
+  /** Model versions named by the registry pipeline's answers (more than one: swaps happened under load). */
+  readonly modelVersionsSeen: readonly string[];
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
@@ -94,6 +99,8 @@ function sameItems(a: string, b: string): boolean {
   }));
 }
 
+const FEATURES = [...Array.from({ length: 16 }, (_, i) => `f${i}`), ...Array.from({ length: 8 }, (_, i) => `c${i}`)];
+
 async function chaosConfigs(workload: 'bench' | 'demo', redis: boolean): Promise<{ dir: string; main: string; mainText: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'airmail-chaos-'));
   if (workload === 'bench') {
@@ -108,7 +115,24 @@ async function chaosConfigs(workload: 'bench' | 'demo', redis: boolean): Promise
   }
   const extra = [
     `operator_paths: [${JSON.stringify(FIXTURE_OPERATORS)}]`,
+    'operators:',
+    '  ChaosPsale:',
+    '    use: ModelScore',
+    `    parameters: {model: {tags: {name: chaos_psale, stage: prod}}, features: [${FEATURES.map((f) => (f.startsWith('c') ? `$client.${f}` : f)).join(', ')}]}`,
     'pipelines:',
+    // complimentary_items with its model from the registry: the answers equal complimentary_items'.
+    '- name: chaos_registry',
+    '  item_type: sku_id',
+    '  initialization:',
+    '    includes: [AvailableInventory, MatchClientSize]',
+    '    excludes: [PreviouslyPurchased]',
+    '    scores: [ChaosPsale]',
+    '  operations:',
+    '  - {name: Hydrate, parameters: {columns: [department, product_id]}}',
+    '  - MatchDepartment',
+    '  - {name: DiverseSample, parameters: {n: 10, maximize: chaos_psale, by: product_id}}',
+    '  - {name: Sort, parameters: {by: score, desc: true}}',
+    '  return: [sku_id, product_id, score]',
     '- name: chaos_poison',
     '  item_type: sku_id',
     '  initialization: {includes: [{name: Static, parameters: {items: [1]}}]}',
@@ -148,10 +172,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       await r.quit();
       process.env['REDIS_URL'] = redis.url;
     }
+    // A registry folder with the workload's model; each publish during the run is a new version of it.
+    const registryDir = await mkdtemp(join(tmpdir(), 'airmail-chaos-registry-'));
+    const registry = await RegistryStore.open(registryDir, { create: true });
+    const modelFile = workload === 'bench' ? join(BENCH, 'psale_gbdt.onnx') : join(ROOT, 'configs/models/psale_demo.onnx');
+    const publish = (): Promise<unknown> => publishModel({ artifact: modelFile, flavor: 'onnx', name: 'chaos_psale', description: 'the workload model, published again', tags: { stage: 'prod' }, inputs: FEATURES.map((name) => ({ name, type: 'float32' as const })) }, registry);
+    await publish();
     const cfg = await chaosConfigs(workload, useRedis);
     srv = await startServer({
       configs: cfg.dir, operators: builtinOperators, operatorModules: [OPERATORS_URL],
-      port: 0, host: '127.0.0.1', threads: opts.threads ?? 2,
+      port: 0, host: '127.0.0.1', threads: opts.threads ?? 2, registry: registryDir, modelHub: { log: () => undefined },
     });
     if (srv.startErrors.length > 0) throw new Error(`chaos configs do not load: ${JSON.stringify(srv.startErrors).slice(0, 500)}`);
     client = new Pool(srv.url, { connections: (opts.concurrency ?? 8) + 4 });
@@ -167,6 +197,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const client_id = 1 + ((i * 7919) % (workload === 'bench' ? 20_000 : 200));
       const product_id = 1 + ((i * 104_729) % (workload === 'bench' ? 10_000 : 100));
       probes.push({ path: '/pipelines/complimentary_items', body: JSON.stringify({ client_id, product_id }), redis: false });
+      if (i < 8) probes.push({ path: '/pipelines/chaos_registry', body: JSON.stringify({ client_id, product_id }), redis: false });
     }
     if (useRedis) for (let c = 1; c <= 8; c++) probes.push({ path: '/pipelines/chaos_redis', body: JSON.stringify({ client_id: c }), redis: true });
     for (const p of probes) {
@@ -177,16 +208,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     log(`chaos: ${workload} workload, ${probes.length} probes, redis ${useRedis ? 'on' : 'off'}, ${opts.durationMs} ms`);
 
     // ---- chaos
-    const events = { reloads: 0, redisPauses: 0, workerKills: 0 };
-    const every = { reload: 700, redisPause: 5000, workerKill: 10_000, poison: 15_000, malformed: 100, ...opts.every };
+    const events = { reloads: 0, publishes: 0, modelSwaps: 0, redisPauses: 0, workerKills: 0 };
+    const every = { reload: 700, publish: 5000, redisPause: 5000, workerKill: 10_000, poison: 15_000, malformed: 100, ...opts.every };
     const repeat = (ms: number, fn: () => void): void => {
       if (ms > 0) timers.push(setInterval(fn, ms));
     };
     const unhook = srv.engine.store.onReload((e) => e.kind === 'applied' && events.reloads++);
+    const side: Promise<void>[] = [];
     let flip = false;
     repeat(every.reload, () => {
       flip = !flip;
       void writeFile(cfg.main, flip ? cfg.mainText.replace(/\n?$/, '\n  deadline_ms: 9000\n') : cfg.mainText);
+    });
+    const unhookSwaps = srv.engine.models?.onSwap(() => events.modelSwaps++);
+    const versionsSeen = new Set<string>();
+    repeat(every.publish, () => {
+      side.push(publish().then(() => void events.publishes++, (err: unknown) => log(`publish failed: ${(err as Error).message}`)));
     });
     const rs = redis;
     if (rs) {
@@ -200,7 +237,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     repeat(every.workerKill, () => runner.killWorker?.() && events.workerKills++);
     const malformed = { sent: 0, answered4xx: 0 };
     const poison = { sent: 0, answered500: 0 };
-    const side: Promise<void>[] = [];
     repeat(every.malformed, () => {
       const m = MALFORMED[malformed.sent % MALFORMED.length]!;
       malformed.sent++;
@@ -224,7 +260,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         try {
           const r = await send(p.path, p.body);
           latency.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-          const body = JSON.parse(r.text) as { items?: unknown; error?: boolean; operator?: string };
+          const body = JSON.parse(r.text) as { items?: unknown; error?: boolean; operator?: string; models?: Record<string, string> };
+          for (const v of Object.values(body.models ?? {})) versionsSeen.add(v);
           if (r.status !== 200) {
             lost++;
             if (examples.length < 10) examples.push(`${p.path} ${p.body} → ${r.status} ${r.text.slice(0, 200)}`);
@@ -243,8 +280,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     timers.forEach(clearInterval);
     await Promise.all(side);
     unhook();
+    unhookSwaps?.();
     const report: ChaosReport = {
-      workload, durationMs: opts.durationMs, requests, ok, lost, wrong, degraded, examples, malformed, poison, events,
+      workload, durationMs: opts.durationMs, requests, ok, lost, wrong, degraded, examples, malformed, poison, events, modelVersionsSeen: [...versionsSeen].sort(),
       latencyMs: { p50: latency.percentile(50) / 1000, p99: latency.percentile(99) / 1000, max: latency.max / 1000 },
     };
     log(formatChaos(report));
@@ -268,7 +306,8 @@ export function formatChaos(r: ChaosReport): string {
     '| --- | --- | --- | --- | --- | --- | --- |',
     `| ${r.requests} | ${r.ok} | ${r.lost} | ${r.wrong} | ${r.degraded} | ${r.latencyMs.p50.toFixed(1)} | ${r.latencyMs.p99.toFixed(1)} |`,
     '',
-    `Chaos: ${r.events.reloads} config reloads, ${r.events.redisPauses} Redis pauses, ${r.events.workerKills} workers killed, ` +
+    `Chaos: ${r.events.reloads} config reloads, ${r.events.publishes} models published (${r.events.modelSwaps} swaps; answers named ${r.modelVersionsSeen.length} versions), ` +
+      `${r.events.redisPauses} Redis pauses, ${r.events.workerKills} workers killed, ` +
       `${r.poison.sent} poison requests (${r.poison.answered500} answered 500), ${r.malformed.sent} malformed requests (${r.malformed.answered4xx} answered 4xx).`,
     ...(r.examples.length ? ['', 'Examples:', ...r.examples.map((e) => `- ${e}`)] : []),
   ].join('\n');
