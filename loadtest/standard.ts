@@ -96,6 +96,11 @@ function targets(results: readonly ScenarioResult[]): string[] {
   const ratio = (what: string, a: ScenarioResult | undefined, b: ScenarioResult | undefined): void => {
     if (!a?.peak || !b?.peak) return;
     const r = a.peak.best.rps / b.peak.best.rps;
+    const errors = a.peak.best.errorCount + b.peak.best.errorCount;
+    if (errors > 0) {
+      out.push(`target ${what}: NOT measured — ${errors} requests failed`);
+      return;
+    }
     out.push(`target ${what}: ${(100 * r).toFixed(0)} % (${a.peak.best.rps.toFixed(0)} vs ${b.peak.best.rps.toFixed(0)} req/s) — ${r >= 0.9 ? 'met' : `missed by ${(90 - 100 * r).toFixed(0)} points`}`);
   };
   ratio('warm upstream (in-process cache) within 10 % of all-local', by('upstream inventory, in-process'), by('complimentary_items (GBDT)'));
