@@ -12,6 +12,21 @@ const BLOCK = 4096;
 /** Past this size the matrix is not built (the caller gathers column by column). */
 const MAX_BYTES = 128 * 2 ** 20;
 
+/** The dataset's columns of a model input layout (null where the input is a per-request constant); undefined when one is not numeric. */
+export function numericColumns(dataset: Dataset, columns: readonly (string | null)[]): (ArrayLike<number> | null)[] | undefined {
+  const cols: (ArrayLike<number> | null)[] = [];
+  for (const c of columns) {
+    if (c === null) {
+      cols.push(null);
+      continue;
+    }
+    const col = dataset.column(c);
+    if (!isNumeric(col)) return undefined;
+    cols.push(col);
+  }
+  return cols;
+}
+
 const shared = new WeakMap<Dataset, Map<string, ItemMatrix | null>>();
 
 export class ItemMatrix {
@@ -48,17 +63,8 @@ export class ItemMatrix {
   /** Undefined when a column is not numeric or the matrix would be too large. */
   static build(dataset: Dataset, columns: readonly (string | null)[]): ItemMatrix | undefined {
     if (dataset.length * Math.ceil(columns.filter((c) => c !== null).length / 16) * 64 > MAX_BYTES) return undefined;
-    const cols: (ArrayLike<number> | null)[] = [];
-    for (const c of columns) {
-      if (c === null) {
-        cols.push(null);
-        continue;
-      }
-      const col = dataset.column(c);
-      if (!isNumeric(col)) return undefined;
-      cols.push(col);
-    }
-    return new ItemMatrix(cols, dataset.length);
+    const cols = numericColumns(dataset, columns);
+    return cols && new ItemMatrix(cols, dataset.length);
   }
 
   private fillBlock(b: number): void {

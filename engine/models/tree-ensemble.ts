@@ -17,7 +17,7 @@
  * ensemble's (same float32 comparisons, same leaves); summation is in float64.
  */
 import type { Dataset } from '../api.js';
-import { isNumeric } from '../api.js';
+import { numericColumns } from './item-matrix.js';
 import type { AttrValue, OnnxGraph } from './onnx-graph.js';
 
 type Mode = 0 | 1 | 2 | 3 | 4 | 5; // LEQ LT GTE GT EQ NEQ
@@ -233,17 +233,8 @@ export class ItemTreeIndex {
 
   /** Undefined when a layout column is not numeric. */
   static build(spec: TreeEnsembleSpec, dataset: Dataset, columns: readonly (string | null)[]): ItemTreeIndex | undefined {
-    const cols: (ArrayLike<number> | null)[] = [];
-    for (const c of columns) {
-      if (c === null) {
-        cols.push(null);
-        continue;
-      }
-      const col = dataset.column(c);
-      if (!isNumeric(col)) return undefined;
-      cols.push(col);
-    }
-    return new ItemTreeIndex(spec, cols, dataset.length);
+    const cols = numericColumns(dataset, columns);
+    return cols && new ItemTreeIndex(spec, cols, dataset.length);
   }
 
   /** Works out the slots of `rows`, tree by tree, one pass per item node. */
