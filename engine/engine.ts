@@ -45,7 +45,7 @@ export interface EngineOptions {
   readonly watchdogGraceMs?: number;
   /** Shed a request at once when its estimated queue wait exceeds this (see PoolOptions.maxQueueWaitMs). */
   readonly maxQueueWaitMs?: number;
-  /** Pipelines of built-in operators that run in under a quarter of this many ms run on the main thread (default 1; 0: never; see inline-cheap.ts). */
+  /** Pipelines of built-in operators that run in under half this many ms run on the main thread (default 1; 0: never; see inline-cheap.ts). */
   readonly inlineUnderMs?: number;
   /** Model registry (http(s)://, file:// or a folder) for registry models and deployments; default none. */
   readonly registry?: string;

@@ -6,8 +6,9 @@
  *
  * - only pipelines made of built-in operators (no custom code, which could
  *   loop forever where no watchdog can stop it) and no model scoring;
- * - only after workers have run the pipeline `probeRuns` times, in a median
- *   time under a quarter of the budget (first-use costs such as building an
+ * - only after workers have run the pipeline `probeRuns` times (64: the
+ *   first runs of a fresh worker are not yet optimised), with a median of the
+ *   recent ones under half the budget (first-use costs such as building an
  *   index stay in the workers);
  * - back to the pool for good (for that version) as soon as one inline run
  *   takes more than four times the budget, or their average passes it (the
@@ -44,7 +45,7 @@ export class CheapInlineRunner implements Runner {
     /** Budget per request in ms; 0 turns inline runs off. */
     private readonly budgetMs: number,
     remote: ConstructorParameters<typeof InlineRunner>[0],
-    private readonly probeRuns = 20,
+    private readonly probeRuns = 64,
   ) {
     this.inline = new InlineRunner(remote);
   }
@@ -65,7 +66,7 @@ export class CheapInlineRunner implements Runner {
     if (st.eligible && !st.inline) {
       const t = this.pool.execTime(req.pipeline);
       if (t && t.runs >= this.probeRuns) {
-        st.inline = t.ms < this.budgetMs / 4;
+        st.inline = t.ms < this.budgetMs / 2;
         if (!st.inline) st.eligible = false;
       }
     }
