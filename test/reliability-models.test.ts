@@ -42,7 +42,11 @@ async function swapRun(opts: { model: string; features: string; swaps: number; s
   // each new version's candidates up to its bound; keep that bound small so RSS measures sessions.
   const memo = process.env['AIRMAIL_MEMO_MB'];
   process.env['AIRMAIL_MEMO_MB'] = '2';
+  // The worker collects its heap after each release, as gc() does here: RSS then shows what is held,
+  // not garbage a busy machine has not collected yet (which moved it by ±10 % under CI load).
+  process.env['AIRMAIL_WORKER_GC_AFTER_RELEASE'] = '1';
   const runner = new PoolRunner({ threads: 1, operatorModules: [OPERATORS_URL] });
+  delete process.env['AIRMAIL_WORKER_GC_AFTER_RELEASE'];
   if (memo === undefined) delete process.env['AIRMAIL_MEMO_MB'];
   else process.env['AIRMAIL_MEMO_MB'] = memo;
   const scores = new Set<string>();
@@ -70,6 +74,7 @@ async function swapRun(opts: { model: string; features: string; swaps: number; s
         rssEnd = Math.min(rssEnd, process.memoryUsage().rss);
       }
     }
+    console.log(`RSS after ${opts.settle} swaps ${rss20 >> 20} MB, at the end ${rssEnd >> 20} MB`);
     return { rss20, rssEnd, scores };
   } finally {
     await runner.close();

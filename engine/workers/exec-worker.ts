@@ -3,6 +3,8 @@
  * dataset handles arrive once per version (on a `need` round trip) and are
  * kept in a small LRU; datasets are shared memory, never copied.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import type { OperatorDefinition } from '../api.js';
 import { Table } from '../dataset.js';
@@ -49,7 +51,20 @@ async function releaseUnusedModels(): Promise<void> {
   const keep = new Set<string>();
   for (const v of versions.values()) for (const k of v.used.values()) keep.add(k);
   await releaseModelsExcept(keep);
+  collectAfterRelease?.();
 }
+
+/**
+ * AIRMAIL_WORKER_GC_AFTER_RELEASE=1: collect this worker's heap after releasing models, so that
+ * RSS right after a swap shows what is still held rather than garbage not yet collected (the
+ * memory-after-swaps test measures it; serving does not need it).
+ */
+const collectAfterRelease: (() => void) | undefined = process.env['AIRMAIL_WORKER_GC_AFTER_RELEASE'] === '1'
+  ? (() => {
+      setFlagsFromString('--expose-gc');
+      return runInNewContext('gc') as () => void;
+    })()
+  : undefined;
 
 async function ensureModules(urls: readonly string[]): Promise<void> {
   for (const url of urls) {
