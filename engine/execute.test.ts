@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AirmailError, defineOperator, equalsMask, valueAt, type OperatorDefinition } from './api.js';
 import { loadConfigSet } from './config/load.js';
 import { execute } from './execute.js';
-import { loadOnnxModel } from './onnx.js';
+import { loadModel } from './onnx.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 
@@ -57,7 +57,7 @@ async function compile(yaml: string): Promise<Awaited<ReturnType<typeof loadConf
   return loadConfigSet([{ path, text: `datasets:\n  items: {path: items.json, key: id}\n  users: {path: users.json, key: uid}\n${yaml}` }], { operators: OPS });
 }
 
-const env = (snap: { datasets: ReadonlyMap<string, import('./api.js').Dataset> }) => ({ datasets: snap.datasets, operators: OPS, model: loadOnnxModel });
+const env = (snap: { datasets: ReadonlyMap<string, import('./api.js').Dataset> }) => ({ datasets: snap.datasets, operators: OPS, model: loadModel });
 
 describe('execute', () => {
   it('unions includes, subtracts excludes, sums weighted scores, applies operations', async () => {

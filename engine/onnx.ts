@@ -145,7 +145,7 @@ export function modelKey(ref: ModelRef): string {
 }
 
 /** Load (once per thread) the model a reference points to: ONNX, or a registry js function. */
-export function loadOnnxModel(ref: ModelRef): Promise<Loaded> {
+export function loadModel(ref: ModelRef): Promise<Loaded> {
   const id = modelKey(ref);
   let p = sessions.get(id);
   if (!p) {

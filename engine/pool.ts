@@ -10,7 +10,7 @@ import type { CompiledPipeline } from './config/compile-pipeline.js';
 import type { Snapshot } from './config/load.js';
 import { AirmailError, fromWire } from './errors.js';
 import type { ExecOutput } from './execute.js';
-import { loadOnnxModel } from './onnx.js';
+import { loadModel } from './onnx.js';
 import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
 import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
@@ -46,7 +46,7 @@ export class InlineRunner implements Runner {
   /** Remote sources, answered in this thread (see engine/remote). */
   constructor(private readonly remote?: (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset>) {}
   async run(req: RunRequest): Promise<ExecOutput> {
-    return executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadOnnxModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
+    return executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.deadline ? { deadline: req.deadline } : {}),
       trace: req.trace === true,

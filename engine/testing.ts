@@ -6,7 +6,7 @@ import type { Column, Dataset, ModelRef, ModelRunner, RemoteFetch, RowSet, RunCo
 import { Table, tableFromRows } from './dataset.js';
 import { WorkFrame, allRows } from './frame.js';
 import { AirmailError } from './errors.js';
-import { loadOnnxModel } from './onnx.js';
+import { loadModel } from './onnx.js';
 
 export { Table, tableFromRows } from './dataset.js';
 export { WorkFrame, allRows } from './frame.js';
@@ -34,7 +34,7 @@ export function testContext(opts: TestContextOptions = {}): RunContext {
       return d;
     },
     model(ref: ModelRef): Promise<ModelRunner> {
-      return loadOnnxModel(ref);
+      return loadModel(ref);
     },
     remote(fetch: RemoteFetch): Promise<Dataset> {
       if (opts.remote) return opts.remote(fetch, this.signal);

@@ -11,7 +11,7 @@ import { loadConfigSet } from '../engine/config/load.js';
 import type { Plan } from '../engine/config/plan.js';
 import { execute, type ExecOutput } from '../engine/execute.js';
 import { threadMemo } from '../engine/memo.js';
-import { loadOnnxModel } from '../engine/onnx.js';
+import { loadModel } from '../engine/onnx.js';
 import { benchOrSkip, OPS, ROOT } from './helpers.js';
 
 async function load(dir: string): Promise<{ plans: Map<string, Plan>; datasets: ReadonlyMap<string, Dataset> }> {
@@ -29,7 +29,7 @@ async function compare(dir: string, pipeline: string, requests: readonly Record<
   const { plans, datasets } = await load(dir);
   const plan = plans.get(pipeline)!;
   expect(plan.memo).toBe(true);
-  const env = { datasets, operators: OPS, model: loadOnnxModel };
+  const env = { datasets, operators: OPS, model: loadModel };
   const memo = threadMemo()!;
   const hits0 = memo.hits;
   // Twice over: the first pass fills the memo, the second is answered from it.

@@ -12,7 +12,7 @@ import { asAirmailError, toWire } from '../errors.js';
 import type { ExecEnv } from '../execute.js';
 import { executeObserved, reportOf } from '../observe/collect.js';
 import type { ModelRef } from '../api.js';
-import { loadOnnxModel, modelKey, releaseModelsExcept } from '../onnx.js';
+import { loadModel, modelKey, releaseModelsExcept } from '../onnx.js';
 import { importOperatorModule } from '../config/load.js';
 import { RemoteClient } from '../remote/client.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
@@ -122,7 +122,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
       datasets.set(handle.name, t);
     }
     const used = new Map<string, string>();
-    const model = (ref: ModelRef): ReturnType<typeof loadOnnxModel> => {
+    const model = (ref: ModelRef): ReturnType<typeof loadModel> => {
       const key = modelKey(ref);
       const slot = ref.binding ?? key;
       const prev = used.get(slot);
@@ -130,7 +130,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
         used.set(slot, key);
         if (prev !== undefined && created) created.swapped = true;
       }
-      return loadOnnxModel(ref);
+      return loadModel(ref);
     };
     const created: Entry = { plan: task.load.plan, env: { datasets, operators, model, ...remote }, used, swapped: false };
     entry = created;
