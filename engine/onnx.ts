@@ -9,7 +9,7 @@ import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
 import { AirmailError } from './errors.js';
 import { readOnnxGraph } from './models/onnx-graph.js';
 import { finishScores, ItemTreeIndex, treeEnsembleOf, type TreeEnsembleSpec } from './models/tree-ensemble.js';
-import { ItemMatrix } from './models/item-matrix.js';
+import { ItemMatrix, layoutKey } from './models/item-matrix.js';
 import { loadJsModel } from './models/js-model.js';
 
 /** A loaded model of this thread: an ONNX session, or a js function in its own worker. */
@@ -58,7 +58,7 @@ export class OnnxModel implements ModelRunner {
     if (f.columns.length !== spec.featureCount || f.rows.length === 0) return undefined;
     let byLayout = this.itemIndexes.get(f.dataset);
     if (!byLayout) this.itemIndexes.set(f.dataset, (byLayout = new Map()));
-    const layout = f.columns.map((c) => c ?? '\u0000').join('\u0001');
+    const layout = layoutKey(f.columns);
     let index = byLayout.get(layout);
     if (index === null) return undefined;
     if (index === undefined) {

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Engine, type EngineOptions } from './engine.js';
-import { createApp } from './http/app.js';
+import { createApp, errorBody, retryHeaders } from './http/app.js';
 import { Observability } from './observe/index.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 import { AuditLog } from './reliability/audit.js';
@@ -121,15 +121,9 @@ function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessa
     const err = p && engine.runner.shedding?.(p);
     if (!err) return false;
     engine.observe.rejected(name, err);
-    const ms = typeof err.details?.['retryAfterMs'] === 'number' ? err.details['retryAfterMs'] : 100;
     req.resume();
-    res.writeHead(503, {
-      'content-type': 'application/json',
-      'retry-after': String(Math.max(1, Math.ceil(ms / 1000))),
-      'retry-after-ms': String(ms),
-      ...(draining() ? { connection: 'close' } : {}),
-    });
-    res.end(JSON.stringify({ items: [], error: true, reason: err.message, code: err.code, pipeline: name, version: p.version }));
+    res.writeHead(err.status, { 'content-type': 'application/json', ...retryHeaders(err), ...(draining() ? { connection: 'close' } : {}) });
+    res.end(JSON.stringify(errorBody(err, { pipeline: name, version: p.version })));
     return true;
   };
 }

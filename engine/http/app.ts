@@ -38,7 +38,7 @@ function noteAudit(c: Context, note: Partial<AuditEntry>): void {
 const RESERVED_QUERY = new Set(['debug']);
 const DEADLINE_HEADER = 'x-airmail-deadline-ms';
 
-function errorBody(e: AirmailError, extra: Partial<PipelineResponse> = {}): Record<string, unknown> {
+export function errorBody(e: AirmailError, extra: Partial<PipelineResponse> = {}): Record<string, unknown> {
   const errors = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics.length ? e.diagnostics : undefined);
   return {
     items: [],
@@ -54,13 +54,15 @@ function errorBody(e: AirmailError, extra: Partial<PipelineResponse> = {}): Reco
 export function sendError(c: Context, err: unknown, extra: Partial<PipelineResponse> = {}): Response {
   const e = asAirmailError(err);
   const status = e.status === 200 ? 500 : e.status;
-  if (e.code === 'OVERLOADED' || e.code === 'NOT_READY') {
-    // Retry-After is whole seconds (RFC 9110, at least 1); Retry-After-Ms is the estimate in milliseconds.
-    const ms = typeof e.details?.['retryAfterMs'] === 'number' ? e.details['retryAfterMs'] : 100;
-    c.header('Retry-After', String(Math.max(1, Math.ceil(ms / 1000))));
-    c.header('Retry-After-Ms', String(ms));
-  }
+  for (const [k, v] of Object.entries(retryHeaders(e))) c.header(k, v);
   return c.json(errorBody(e, extra), status as 400);
+}
+
+/** Retry-After (whole seconds, RFC 9110, at least 1) and Retry-After-Ms (the estimate) for OVERLOADED and NOT_READY. */
+export function retryHeaders(e: AirmailError): Record<string, string> {
+  if (e.code !== 'OVERLOADED' && e.code !== 'NOT_READY') return {};
+  const ms = typeof e.details?.['retryAfterMs'] === 'number' ? e.details['retryAfterMs'] : 100;
+  return { 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))), 'Retry-After-Ms': String(ms) };
 }
 
 function tokenOk(header: string | undefined, token: string): boolean {

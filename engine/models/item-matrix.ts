@@ -27,6 +27,11 @@ export function numericColumns(dataset: Dataset, columns: readonly (string | nul
   return cols;
 }
 
+/** A model input layout as a map key (the same dataset columns in the same slots). */
+export function layoutKey(columns: readonly (string | null)[]): string {
+  return columns.map((c) => c ?? '\u0000').join('\u0001');
+}
+
 const shared = new WeakMap<Dataset, Map<string, ItemMatrix | null>>();
 
 export class ItemMatrix {
@@ -51,7 +56,7 @@ export class ItemMatrix {
   static of(dataset: Dataset, columns: readonly (string | null)[]): ItemMatrix | undefined {
     let byLayout = shared.get(dataset);
     if (!byLayout) shared.set(dataset, (byLayout = new Map()));
-    const layout = columns.map((c) => c ?? '\u0000').join('\u0001');
+    const layout = layoutKey(columns);
     let m = byLayout.get(layout);
     if (m === undefined) {
       m = ItemMatrix.build(dataset, columns) ?? null;
