@@ -178,8 +178,8 @@ export const modelScore = defineOperator<ModelScoreParams>({
       for (let j = 0; j < width; j++) {
         const src = sources[j]!;
         if ('col' in src) {
-          if (src.col instanceof Float32Array) fillFrom32(x, src.col, src.at, start, m, j, width);
-          else fillFrom(x, src.col, src.at, start, m, j, width);
+          const { col, at: idx } = src;
+          for (let k = 0, at = j; k < m; k++, at += width) x[at] = col[idx[start + k]!]!;
         } else if ('read' in src) {
           for (let k = 0, at = j; k < m; k++, at += width) x[at] = src.read(rows[start + k]!);
         } else {
@@ -193,14 +193,6 @@ export const modelScore = defineOperator<ModelScoreParams>({
     return out;
   },
 });
-
-/** x[k * width + j] = col[idx[start + k]] for k < m (one loop per column type keeps each monomorphic). */
-function fillFrom32(x: Float32Array, col: Float32Array, idx: Int32Array, start: number, m: number, j: number, width: number): void {
-  for (let k = 0, at = j; k < m; k++, at += width) x[at] = col[idx[start + k]!]!;
-}
-function fillFrom(x: Float32Array, col: ArrayLike<number>, idx: Int32Array, start: number, m: number, j: number, width: number): void {
-  for (let k = 0, at = j; k < m; k++, at += width) x[at] = col[idx[start + k]!]!;
-}
 
 /**
  * When every feature is an unchanged column of the items dataset or one value

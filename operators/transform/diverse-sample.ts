@@ -41,7 +41,7 @@ export const diverseSample = defineOperator<DiverseSampleParams>({
     const rows = input.rows;
     const byCol = frame.column(params.by);
     const group = rowKey([byCol]);
-    const quick = firstRoundOnly(rows, n, byCol instanceof Int32Array ? byCol : group, frame.column(params.maximize), frame.column(ctx.itemType));
+    const quick = firstRoundOnly(rows, n, byCol, group, frame.column(params.maximize), frame.column(ctx.itemType));
     if (quick) return { rows: quick };
     // One global order by (maximize desc, id asc) gives every group's internal ranking too.
     const pos = orderBy(rows, frame.column(params.maximize), true, frame.column(ctx.itemType));
@@ -71,7 +71,7 @@ export const diverseSample = defineOperator<DiverseSampleParams>({
  * each group's best row, the best `n` of those. One pass finds the bests and
  * only they are sorted (the full order is needed only with fewer groups).
  */
-function firstRoundOnly(rows: Int32Array, n: number, group: Int32Array | ((row: number) => unknown), maximize: Column, ids: Column): Int32Array | undefined {
+function firstRoundOnly(rows: Int32Array, n: number, by: Column, group: (row: number) => unknown, maximize: Column, ids: Column): Int32Array | undefined {
   if (!isNumeric(maximize) || n === 0) return undefined;
   const byId = idComparator(ids);
   const before = (a: number, b: number): boolean => {
@@ -83,8 +83,8 @@ function firstRoundOnly(rows: Int32Array, n: number, group: Int32Array | ((row: 
     if (!xn && x !== y) return x > y;
     return byId(a, b) < 0;
   };
-  const tops = group instanceof Int32Array ? bestPerIntGroup(rows, group, before) : bestPerGroup(rows, group, before);
-  if (!tops || tops.length < n) return undefined;
+  const tops = (by instanceof Int32Array ? bestPerIntGroup(rows, by, before) : undefined) ?? bestPerGroup(rows, group, before);
+  if (tops.length < n) return undefined;
   const values = new Float64Array(tops.length);
   for (let k = 0; k < tops.length; k++) values[k] = maximize[tops[k]!]!;
   return Int32Array.from(firstByValues(tops, values, true, ids, n), (p) => tops[p]!);
@@ -103,7 +103,7 @@ function bestPerGroup(rows: Int32Array, group: (row: number) => unknown, before:
 
 /**
  * The same for small non-negative integer groups (ids such as product_id), in a typed table
- * instead of a Map; undefined when the values are out of that range.
+ * instead of a Map; undefined when the values are out of that range (the Map then does it).
  */
 function bestPerIntGroup(rows: Int32Array, group: Int32Array, before: (a: number, b: number) => boolean): Int32Array | undefined {
   let max = 0;
