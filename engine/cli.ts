@@ -33,6 +33,24 @@ const USAGE = `usage:
 
 export async function main(argv: readonly string[], builtins: Builtins): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  try {
+    return await dispatch(cmd, rest, argv, builtins);
+  } catch (err) {
+    // A mistyped or unknown flag: say which, then how the command is used (no stack trace).
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`airmail ${cmd ?? ''}: ${(err as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function dispatch(cmd: string | undefined, rest: readonly string[], argv: readonly string[], builtins: Builtins): Promise<number> {
   switch (cmd) {
     case 'serve':
       return serveCmd(rest, builtins);

@@ -50,6 +50,19 @@ describe('airmail CLI', () => {
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
   });
 
+  it('--help prints the usage and exits 0; an unknown flag names itself and exits 2, without a stack trace', async () => {
+    for (const cmd of ['serve', 'run', 'publish']) {
+      const help = await airmail(cmd, '--help');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/^usage:\n  airmail serve /);
+    }
+    const bad = await airmail('serve', '--prot', '9');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^airmail serve: Unknown option '--prot'/);
+    expect(bad.stderr).toContain('usage:');
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('run names a missing input with the right code', async () => {
     const r = await airmail('run', 'complimentary_items');
     expect(r.code).toBe(1);
