@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinOperators } from '../operators/index.js';
 import { loadConfigSet, type Snapshot } from './config/load.js';
 import { CheapInlineRunner } from './inline-cheap.js';
-import { PoolRunner } from './pool.js';
+import { InlineRunner, PoolRunner } from './pool.js';
 
 const BUILTINS_URL = new URL('../operators/index.ts', import.meta.url).href;
 let snap: Snapshot;
@@ -55,12 +55,34 @@ describe('CheapInlineRunner', () => {
     expect(runner.inlineRuns).toBe(2);
     expect(Array.from(inline.columns['id'] as Int32Array)).toEqual(Array.from(pooled.columns['id'] as Int32Array));
     expect(inline.length).toBe(3);
-    // 100,000 rows to sort on the main thread: far over the budget, so this version goes back to the pool.
+    // 100,000 rows to sort on the main thread: far over the budget. One such run could be a GC
+    // pause or other requests' work between its awaits; the second says the pipeline is not cheap.
     const big = await run('b');
     expect(big.length).toBe(3);
+    await run('b');
     expect(runner.runsInline(p)).toBe(false);
+    const inlineRuns = runner.inlineRuns;
     await run('a');
-    expect(runner.inlineRuns).toBe(3);
+    expect(runner.inlineRuns).toBe(inlineRuns);
+  });
+
+  it('stays inline through an occasional slow run among fast ones (a GC pause or other requests between its awaits look the same)', async () => {
+    const runner = new CheapInlineRunner(pool, new Map(builtinOperators.map((d) => [d.name, d])), 2, undefined, 5);
+    const p = snap.pipelines.get('top')!;
+    const run = (g: string) => runner.run({ pipeline: p, snapshot: snap, inputs: { g } });
+    // This thread's index of group b, built once outside the runner: the slow runs below are slow, not runaways.
+    await new InlineRunner(undefined).run({ pipeline: p, snapshot: snap, inputs: { g: 'b' } });
+    for (let i = 0; i < 6; i++) await run('a');
+    expect(runner.runsInline(p)).toBe(true);
+    // One slow run in every four: never two among the last four, and the median stays fast.
+    const before = runner.inlineRuns;
+    for (let i = 0; i < 24; i++) await run(i % 4 === 0 ? 'b' : 'a');
+    expect(runner.runsInline(p)).toBe(true);
+    expect(runner.inlineRuns).toBe(before + 24);
+    await run('b');
+    expect(runner.runsInline(p)).toBe(true);
+    await run('b');
+    expect(runner.runsInline(p)).toBe(false);
   });
 
   it('never runs model scoring inline', async () => {

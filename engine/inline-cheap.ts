@@ -10,10 +10,13 @@
  *   first runs of a fresh worker are not yet optimised), with a median of the
  *   recent ones under half the budget (first-use costs such as building an
  *   index stay in the workers);
- * - back to the pool for good (for that version) as soon as one inline run
- *   takes more than four times the budget, or their average passes it (the
- *   first inline run, which builds this thread's dataset indexes, only when
- *   it takes more than fifty times the budget).
+ * - back to the pool for good (for that version) when one inline run takes
+ *   more than fifty times the budget, two of the last four more than four
+ *   times it, or the median of the last sixteen passes it (the first inline
+ *   run, which builds this thread's dataset indexes, counts only past fifty
+ *   times). A run's time is wall time, and under load it includes other
+ *   requests' work between its awaits and the odd GC pause: one slow run says
+ *   little, a slow median says the pipeline is not cheap.
  *
  * Requests for debug, why or traces run where they would have anyway: the
  * inline runner collects the same reports.
@@ -30,7 +33,23 @@ interface InlineState {
   eligible: boolean;
   inline: boolean;
   runs: number;
-  ms: number;
+  /** Inline run times after the first (ms): run k (k >= 2) at (k - 2) % RECENT. */
+  recent: Float64Array;
+}
+
+const RECENT = 16;
+
+/** Whether the inline runs so far say the pipeline is not cheap (see the header). */
+function tooSlow(st: InlineState, ms: number, budgetMs: number): boolean {
+  if (ms > 50 * budgetMs) return true;
+  const n = Math.min(st.runs - 1, RECENT); // the first run is not in the ring
+  if (n <= 0) return false;
+  let slow = 0;
+  for (let i = 0; i < Math.min(n, 4); i++) if (st.recent[(st.runs - 2 - i) % RECENT]! > 4 * budgetMs) slow++;
+  if (slow >= 2) return true;
+  if (n < 8) return false;
+  const sorted = st.recent.slice(0, n).sort();
+  return sorted[n >> 1]! > budgetMs;
 }
 
 export class CheapInlineRunner implements Runner {
@@ -60,7 +79,7 @@ export class CheapInlineRunner implements Runner {
       const plan = req.pipeline.plan;
       const steps = [...plan.includes, ...plan.excludes, ...plan.pre, ...plan.scorers, ...plan.post];
       const eligible = this.budgetMs > 0 && steps.every((s) => !NEVER_INLINE.has(s.use) && req.snapshot.operators.get(s.use) === this.builtins.get(s.use));
-      st = { eligible, inline: false, runs: 0, ms: 0 };
+      st = { eligible, inline: false, runs: 0, recent: new Float64Array(RECENT) };
       this.states.set(req.pipeline, st);
     }
     if (st.eligible && !st.inline) {
@@ -83,9 +102,8 @@ export class CheapInlineRunner implements Runner {
     } finally {
       const ms = performance.now() - t0;
       // The first inline run builds this thread's indexes (a one-off): only a runaway counts.
-      const first = st.runs++ === 0;
-      if (!first) st.ms += (ms - st.ms) / Math.min(st.runs - 1, 32);
-      if (ms > (first ? 50 : 4) * this.budgetMs || (st.runs > 8 && st.ms > this.budgetMs)) {
+      if (st.runs++ > 0) st.recent[(st.runs - 2) % RECENT] = ms;
+      if (tooSlow(st, ms, this.budgetMs)) {
         st.inline = false;
         st.eligible = false;
       }
