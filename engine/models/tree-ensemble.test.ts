@@ -30,7 +30,8 @@ describe('tree ensembles scored per item', () => {
   it('equals onnxruntime on item rows mixed with per-request constants, missing values included', async () => {
     const seed = { v: 42 };
     const F = 6;
-    const trees = Array.from({ length: 40 }, () => randomTree(seed, 4, F));
+    // An odd number of trees: trees are scored in pairs, and the last one goes alone.
+    const trees = Array.from({ length: 41 }, () => randomTree(seed, 4, F));
     const model = await createOnnxModel(treeEnsembleModel(trees, { featureCount: F, baseValue: -0.3 }));
     expect(model.treeEnsemble).toBe(true);
     // Items carry features 0..3 (one of them sometimes missing); 4 and 5 are the request's.
