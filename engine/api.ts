@@ -178,6 +178,12 @@ export interface FrameItems {
   readonly dataset: Dataset;
   rowsOf(frameRows: Int32Array): Int32Array;
   isDatasetColumn(column: string): boolean;
+  /**
+   * When the frame's rows are shared by many requests (memoised candidates):
+   * the dataset row of every frame row, the same array object on every
+   * request for those candidates, so work over them can be kept keyed on it.
+   */
+  sharedRows?(): Int32Array | undefined;
 }
 
 /** What a Filter, Score or Transform sees: the frame and the live rows, in order. */
@@ -310,6 +316,12 @@ export interface ItemFeatures {
   readonly constants: Float64Array;
   /** The dataset row of each row to score (all >= 0). */
   readonly rows: Int32Array;
+  /**
+   * Set when the rows are candidates shared by many requests (see
+   * FrameItems.sharedRows): rows[k] = base.rows[base.at[k]], and base.rows is
+   * the same array object for every request over those candidates.
+   */
+  readonly base?: { readonly rows: Int32Array; readonly at: Int32Array };
 }
 
 // ---------------------------------------------------------------- registry models

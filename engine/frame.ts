@@ -14,6 +14,8 @@ export class WorkFrame implements Frame {
   /** Items-dataset columns promised for these rows, gathered on first read. */
   private readonly lazy = new Map<string, Int32Array>();
   private itemsInfo: { dataset: Dataset; keyColumn: string; rowOf?: Int32Array } | undefined;
+  /** The frame shares its columns with other requests' frames (see share()). */
+  private shared = false;
   /** Columns that hold the items dataset's values unchanged (hydrated, not computed). */
   private readonly fromItems = new Set<string>();
 
@@ -56,6 +58,7 @@ export class WorkFrame implements Frame {
         return out;
       },
       isDatasetColumn: (c) => this.fromItems.has(c),
+      sharedRows: () => (this.shared ? info.rowOf : undefined),
     };
   }
 
@@ -78,7 +81,13 @@ export class WorkFrame implements Frame {
     for (const [name, col] of this.cols) out.cols.set(name, col);
     for (const [name, rows] of this.lazy) out.lazy.set(name, rows);
     for (const c of this.fromItems) out.fromItems.add(c);
-    if (this.itemsInfo) out.itemsInfo = { ...this.itemsInfo };
+    if (this.itemsInfo) {
+      // The dataset rows of the shared rows: worked out once, here, so every share holds the same array.
+      const info = this.itemsInfo;
+      info.rowOf ??= info.dataset.findRows(info.keyColumn, this.column(this.key));
+      out.itemsInfo = { ...info };
+    }
+    out.shared = true;
     return out;
   }
 

@@ -17,6 +17,8 @@ import { WorkFrame } from './frame.js';
 export interface MemoEntry {
   /** The candidates after the pre-scoring steps, one frame row per surviving row, in order. */
   readonly frame: WorkFrame;
+  /** Frame row of each item id, built on the first request that has excludes to subtract. */
+  rowOf?: Map<unknown, number>;
   readonly bytes: number;
   /** performance.now() after which the entry is not used (plans with cached remote steps). */
   readonly expires: number;
@@ -57,6 +59,7 @@ export class CandidateMemo {
     const compact = frame.compact(rows);
     let bytes = 256 + key.length * 2;
     for (const name of compact.columnNames) bytes += columnBytes(compact.column(name));
+    bytes += compact.length * 48; // the id index (rowOf), built on the first request with excludes
     const e: MemoEntry = { frame: compact, bytes, expires: plan.memoTtlMs === undefined ? Infinity : performance.now() + plan.memoTtlMs };
     if (bytes > this.maxBytes / 4) return e;
     const k = `${plan.version}\u0000${key}`;
@@ -94,29 +97,44 @@ export function memoKey(bound: readonly unknown[]): string {
   return JSON.stringify(bound);
 }
 
-/** The entry's rows minus the excluded ids, over a frame that shares the entry's columns. */
+/**
+ * The entry's rows minus the excluded ids, over a frame that shares the entry's
+ * columns. Excludes are few (a client's past purchases) and candidates many, so
+ * each excluded id is looked up in the entry's id index rather than each
+ * candidate in a set of the excluded.
+ */
 export function subtractExcludes(entry: MemoEntry, key: string, excludes: readonly SourceResult[]): { frame: WorkFrame; rows: Int32Array } {
   const frame = entry.frame.share();
   const n = frame.length;
-  const ids = frame.column(key);
-  let removed: Set<string | number> | undefined;
+  let drop: Uint8Array | undefined;
+  let dropped = 0;
   for (const r of excludes) {
     if (r.ids.length === 0) continue;
-    removed ??= new Set();
-    for (let i = 0; i < r.ids.length; i++) removed.add(r.ids[i]!);
+    const rowOf = (entry.rowOf ??= indexIds(frame.column(key), n));
+    drop ??= new Uint8Array(n);
+    for (let i = 0; i < r.ids.length; i++) {
+      const at = rowOf.get(r.ids[i]);
+      if (at !== undefined && drop[at] === 0) {
+        drop[at] = 1;
+        dropped++;
+      }
+    }
   }
-  if (!removed) {
-    const rows = new Int32Array(n);
+  const rows = new Int32Array(n - dropped);
+  if (!drop || dropped === 0) {
     for (let i = 0; i < n; i++) rows[i] = i;
-    return { frame, rows };
-  }
-  const keep = new Int32Array(n);
-  let m = 0;
-  if (ids instanceof Int32Array || ids instanceof Float64Array || ids instanceof Float32Array) {
-    for (let i = 0; i < n; i++) if (!removed.has(ids[i]!)) keep[m++] = i;
   } else {
-    for (let i = 0; i < n; i++) if (!removed.has(valueAt(ids, i) as string | number)) keep[m++] = i;
+    for (let i = 0, m = 0; i < n; i++) if (drop[i] === 0) rows[m++] = i;
   }
-  return { frame, rows: keep.slice(0, m) };
+  return { frame, rows };
 }
 
+/** Id → row (the first row of an id, as a set of excluded ids would drop them all: ids are unique in candidates). */
+function indexIds(ids: Column, n: number): Map<unknown, number> {
+  const m = new Map<unknown, number>();
+  for (let i = 0; i < n; i++) {
+    const id = valueAt(ids, i);
+    if (!m.has(id)) m.set(id, i);
+  }
+  return m;
+}

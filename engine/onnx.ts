@@ -84,7 +84,8 @@ export class OnnxModel implements ModelRunner {
   private async scoreGathered(f: ItemFeatures): Promise<Float32Array | undefined> {
     if (f.rows.length === 0 || (this.featureCount > 0 && f.columns.length !== this.featureCount)) return undefined;
     const m = ItemMatrix.of(f.dataset, f.columns);
-    return m ? this.predict(m.gather(f.rows, f.constants), f.rows.length) : undefined;
+    if (!m) return undefined;
+    return this.predict(f.base ? m.gatherShared(f.base, f.constants) : m.gather(f.rows, f.constants), f.rows.length);
   }
 
   private async agrees(index: ItemTreeIndex, spec: TreeEnsembleSpec, f: ItemFeatures): Promise<boolean> {

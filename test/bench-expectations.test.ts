@@ -49,3 +49,23 @@ describe.runIf(enabled)('complimentary_items on the standard workload', () => {
     for (const [k, it] of body.items.entries()) expect(it.product_id).toBe(e.items.find((x) => x.sku_id === it.sku_id)?.product_id ?? e.items[k]!.product_id);
   });
 });
+
+describe.runIf(enabled)('complimentary_items_mlp: the planned path equals the literal one', () => {
+  // The planned path scores memoised candidates (inputs kept per candidate set, the model maybe
+  // split); ?debug=true runs the literal order, which gathers every input and runs the model as
+  // published. Requests repeat so the second answer comes from the memo.
+  const post = async (body: object, debug: boolean) => {
+    const res = await request(`${srv!.url}/pipelines/complimentary_items_mlp${debug ? '?debug=true' : ''}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.statusCode).toBe(200);
+    return ((await res.body.json()) as { items: { sku_id: number; score: number }[] }).items;
+  };
+  it('gives the same items and scores for clients in every warehouse and size, twice each', async () => {
+    const clients = [3, 17, 256, 1024, 4097, 9001, 15000, 19999];
+    for (const [i, client_id] of clients.entries()) {
+      const body = { client_id, product_id: 1 + ((i * 1231) % 9000) };
+      const literal = await post(body, true);
+      expect(literal.length).toBeGreaterThan(0);
+      for (let round = 0; round < 2; round++) assertSameItems(await post(body, false), literal);
+    }
+  });
+});

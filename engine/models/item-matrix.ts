@@ -11,6 +11,8 @@ import { isNumeric } from '../api.js';
 const BLOCK = 4096;
 /** Past this size the matrix is not built (the caller gathers column by column). */
 const MAX_BYTES = 128 * 2 ** 20;
+/** Per matrix (one per dataset and input layout, per thread): inputs kept for shared candidates. */
+const KEPT_BYTES = 32 * 2 ** 20;
 
 /** The dataset's columns of a model input layout (null where the input is a per-request constant); undefined when one is not numeric. */
 export function numericColumns(dataset: Dataset, columns: readonly (string | null)[]): (ArrayLike<number> | null)[] | undefined {
@@ -41,6 +43,9 @@ export class ItemMatrix {
   /** Model input position of each packed item column. */
   private readonly itemAt: Int32Array;
   private readonly stride: number;
+  /** gatherShared's kept inputs, least recently used first, at most KEPT_BYTES in all. */
+  private readonly kept = new Map<Int32Array, Float32Array>();
+  private keptBytes = 0;
 
   private constructor(private readonly cols: readonly (ArrayLike<number> | null)[], private readonly rows: number) {
     this.itemAt = Int32Array.from(cols.flatMap((c, j) => (c ? [j] : [])));
@@ -81,6 +86,49 @@ export class ItemMatrix {
       for (let r = from, at = from * stride + i; r < to; r++, at += stride) this.packed[at] = col[r]!;
     }
     this.filled[b] = 1;
+  }
+
+  /**
+   * gather() for rows of candidates shared by many requests (rows[k] =
+   * base.rows[base.at[k]]): the item columns of all the shared rows are
+   * gathered once and kept (keyed on base.rows, which is the same array for
+   * every request over them), so a request copies contiguous runs of them and
+   * writes its constants.
+   */
+  gatherShared(base: { readonly rows: Int32Array; readonly at: Int32Array }, constants: ArrayLike<number>): Float32Array {
+    const width = this.cols.length;
+    let all = this.kept.get(base.rows);
+    if (all) {
+      // Most recently used last.
+      this.kept.delete(base.rows);
+      this.kept.set(base.rows, all);
+    } else {
+      const zero = new Float64Array(width);
+      all = this.gather(base.rows, zero);
+      this.kept.set(base.rows, all);
+      this.keptBytes += all.byteLength;
+      for (const [k, v] of this.kept) {
+        if (this.keptBytes <= KEPT_BYTES) break;
+        this.kept.delete(k);
+        this.keptBytes -= v.byteLength;
+      }
+    }
+    const at = base.at;
+    const n = at.length;
+    const x = new Float32Array(n * width);
+    // Copy runs of consecutive shared rows (candidates minus a few excluded: a handful of runs).
+    for (let k = 0; k < n; ) {
+      let e = k + 1;
+      while (e < n && at[e] === at[e - 1]! + 1) e++;
+      x.set(all.subarray(at[k]! * width, (at[e - 1]! + 1) * width), k * width);
+      k = e;
+    }
+    for (let j = 0; j < width; j++) {
+      if (this.cols[j] !== null) continue;
+      const v = constants[j]!;
+      for (let k = 0, o = j; k < n; k++, o += width) x[o] = v;
+    }
+    return x;
   }
 
   /** The model input [rows.length × width]: item columns of each dataset row, constants where a column is null. */

@@ -218,6 +218,7 @@ async function scoreAsItems(model: ModelRunner, features: readonly Feature[], in
   }
   const rows = items.rowsOf(input.rows);
   for (let k = 0; k < rows.length; k++) if (rows[k]! < 0) return undefined;
-  const y = await model.scoreItems({ dataset: items.dataset, columns, constants, rows });
+  const shared = items.sharedRows?.();
+  const y = await model.scoreItems({ dataset: items.dataset, columns, constants, rows, ...(shared ? { base: { rows: shared, at: input.rows } } : {}) });
   return y ? Float64Array.from(y) : undefined;
 }
