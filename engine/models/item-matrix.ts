@@ -12,7 +12,7 @@ const BLOCK = 4096;
 /** Past this size the matrix is not built (the caller gathers column by column). */
 const MAX_BYTES = 128 * 2 ** 20;
 /** Per matrix (one per dataset and input layout, per thread): inputs kept for shared candidates. */
-const KEPT_BYTES = 32 * 2 ** 20;
+const KEPT_BYTES = 48 * 2 ** 20;
 
 /** The dataset's columns of a model input layout (null where the input is a per-request constant); undefined when one is not numeric. */
 export function numericColumns(dataset: Dataset, columns: readonly (string | null)[]): (ArrayLike<number> | null)[] | undefined {
