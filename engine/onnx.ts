@@ -73,7 +73,7 @@ export class OnnxModel implements ModelRunner {
       }
     }
     const raw = new Float64Array(f.rows.length);
-    if (!index.score(f.rows, f.constants, raw)) {
+    if (!(f.base ? index.scoreShared(f.base, f.constants, raw) : index.score(f.rows, f.constants, raw))) {
       byLayout.set(layout, null);
       return undefined;
     }

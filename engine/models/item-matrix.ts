@@ -7,12 +7,11 @@
  */
 import type { Dataset } from '../api.js';
 import { isNumeric } from '../api.js';
+import { KeptForSharedRows, keptBudget } from './kept.js';
 
 const BLOCK = 4096;
 /** Past this size the matrix is not built (the caller gathers column by column). */
 const MAX_BYTES = 128 * 2 ** 20;
-/** Per matrix (one per dataset and input layout, per thread): inputs kept for shared candidates. */
-const KEPT_BYTES = 48 * 2 ** 20;
 
 /** The dataset's columns of a model input layout (null where the input is a per-request constant); undefined when one is not numeric. */
 export function numericColumns(dataset: Dataset, columns: readonly (string | null)[]): (ArrayLike<number> | null)[] | undefined {
@@ -43,9 +42,8 @@ export class ItemMatrix {
   /** Model input position of each packed item column. */
   private readonly itemAt: Int32Array;
   private readonly stride: number;
-  /** gatherShared's kept inputs, least recently used first, at most KEPT_BYTES in all. */
-  private readonly kept = new Map<Int32Array, Float32Array>();
-  private keptBytes = 0;
+  /** gatherShared's inputs of shared candidates. */
+  private readonly kept = new KeptForSharedRows<Float32Array>(keptBudget());
 
   private constructor(private readonly cols: readonly (ArrayLike<number> | null)[], private readonly rows: number) {
     this.itemAt = Int32Array.from(cols.flatMap((c, j) => (c ? [j] : [])));
@@ -97,22 +95,7 @@ export class ItemMatrix {
    */
   gatherShared(base: { readonly rows: Int32Array; readonly at: Int32Array }, constants: ArrayLike<number>): Float32Array {
     const width = this.cols.length;
-    let all = this.kept.get(base.rows);
-    if (all) {
-      // Most recently used last.
-      this.kept.delete(base.rows);
-      this.kept.set(base.rows, all);
-    } else {
-      const zero = new Float64Array(width);
-      all = this.gather(base.rows, zero);
-      this.kept.set(base.rows, all);
-      this.keptBytes += all.byteLength;
-      for (const [k, v] of this.kept) {
-        if (this.keptBytes <= KEPT_BYTES) break;
-        this.kept.delete(k);
-        this.keptBytes -= v.byteLength;
-      }
-    }
+    const all = this.kept.get(base.rows, () => this.gather(base.rows, new Float64Array(width)))!;
     const at = base.at;
     const n = at.length;
     const x = new Float32Array(n * width);

@@ -52,6 +52,12 @@ describe('tree ensembles scored per item', () => {
       let worst = 0;
       for (let k = 0; k < at.length; k++) worst = Math.max(worst, Math.abs(ref[k]! - fast![k]!));
       expect(worst).toBeLessThan(1e-6);
+      // The same rows as shared candidates (kept codes, read in order): the same scores, all or some of them.
+      const base = { rows: at, at: Int32Array.from(at.keys()) };
+      expect([...(await model.scoreItems({ dataset: items, columns, constants, rows: at, base }))!]).toEqual([...fast!]);
+      const some = Int32Array.from(at.keys()).filter((k) => k % 3 !== 1);
+      const part = (await model.scoreItems({ dataset: items, columns, constants, rows: some.map((k) => at[k]!), base: { rows: at, at: some } }))!;
+      expect([...part]).toEqual([...some].map((k) => fast![k]!));
     }
   });
 

@@ -18,6 +18,7 @@
  */
 import type { Dataset } from '../api.js';
 import { numericColumns } from './item-matrix.js';
+import { KeptForSharedRows, keptBudget } from './kept.js';
 import type { AttrValue, OnnxGraph } from './onnx-graph.js';
 
 type Mode = 0 | 1 | 2 | 3 | 4 | 5; // LEQ LT GTE GT EQ NEQ
@@ -227,6 +228,8 @@ export class ItemTreeIndex {
   /** Per-request tables, kept between requests (score runs to the end without yielding). */
   private single = new Float64Array(0);
   private lut = new Float64Array(0);
+  /** scoreShared's pair codes of shared candidates. */
+  private readonly kept = new KeptForSharedRows<Uint16Array>(keptBudget());
   /** Per tree: the internal nodes that test an item column, and those that test a per-request constant. */
   private readonly itemNodes: Int32Array[];
   private readonly constNodes: Int32Array[];
@@ -320,6 +323,33 @@ export class ItemTreeIndex {
 
   /** Raw ensemble sums (before base, average and logistic) of the given dataset rows; false on overflow. */
   score(rows: Int32Array, constants: ArrayLike<number>, out: Float64Array): boolean {
+    if (!this.fill(rows)) return false;
+    sumRows(rows, this.slots, this.requestTable(constants), out, this.P);
+    return true;
+  }
+
+  /**
+   * score() for rows of candidates shared by many requests (rows[k] =
+   * base.rows[base.at[k]]): the pair codes of all the shared rows are copied
+   * once into a table of their own and kept, so a request reads them in order
+   * instead of from rows scattered over the whole dataset's table.
+   */
+  scoreShared(base: { readonly rows: Int32Array; readonly at: Int32Array }, constants: ArrayLike<number>, out: Float64Array): boolean {
+    const P = this.P;
+    const codes = this.kept.get(base.rows, () => {
+      if (!this.fill(base.rows)) return undefined;
+      const own = new Uint16Array(base.rows.length * P);
+      const slots = this.slots;
+      for (let k = 0, o = 0; k < base.rows.length; k++) for (let p = 0, at = base.rows[k]! * P; p < P; p++) own[o++] = slots[at + p]!;
+      return own;
+    });
+    if (!codes) return false;
+    sumRows(base.at, codes, this.requestTable(constants), out, P);
+    return true;
+  }
+
+  /** Works out the rows not seen before; false on overflow. */
+  private fill(rows: Int32Array): boolean {
     const filled = this.filled;
     let fresh = 0;
     for (let k = 0; k < rows.length; k++) if (filled[rows[k]!] === 0) fresh++;
@@ -334,6 +364,11 @@ export class ItemTreeIndex {
       }
       if (!this.fillRows(todo)) return false;
     }
+    return true;
+  }
+
+  /** This request's table from pair code to the sum of the pair's two leaf values. */
+  private requestTable(constants: ArrayLike<number>): Float64Array {
     const T = this.T;
     const trees = this.spec.trees;
     // Per request: each tree becomes a table from item mask to leaf value, each pair of trees one from pair code to their sum.
@@ -363,8 +398,7 @@ export class ItemTreeIndex {
       const b = pairB[c]!;
       lut[c] = single[pairA[c]!]! + (b >= 0 ? single[b]! : 0);
     }
-    sumRows(rows, this.slots, lut, out, this.P);
-    return true;
+    return lut;
   }
 }
 
