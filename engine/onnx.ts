@@ -8,7 +8,8 @@ import * as ort from 'onnxruntime-node';
 import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
 import { AirmailError } from './errors.js';
 import { readOnnxGraph } from './models/onnx-graph.js';
-import { finishScores, ItemTreeIndex, treeEnsembleOf, type TreeEnsembleSpec } from './models/tree-ensemble.js';
+import { finishScores, treeEnsembleOf, type TreeEnsembleSpec } from './models/tree-ensemble.js';
+import { ItemTreeIndex } from './models/tree-index.js';
 import { ItemMatrix, layoutKey } from './models/item-matrix.js';
 import { loadJsModel } from './models/js-model.js';
 
