@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinOperators } from '../operators/index.js';
 import { loadConfigSet, type Snapshot } from './config/load.js';
 import { CheapInlineRunner } from './inline-cheap.js';
-import { InlineRunner, PoolRunner } from './pool.js';
+import { PoolRunner } from './pool.js';
 
 const BUILTINS_URL = new URL('../operators/index.ts', import.meta.url).href;
 let snap: Snapshot;
@@ -67,22 +67,52 @@ describe('CheapInlineRunner', () => {
   });
 
   it('stays inline through an occasional slow run among fast ones (a GC pause or other requests between its awaits look the same)', async () => {
-    const runner = new CheapInlineRunner(pool, new Map(builtinOperators.map((d) => [d.name, d])), 2, undefined, 5);
+    // Run times come from this clock, not the machine's: each run takes `nextMs`.
+    let t = 0, nextMs = 0.2, started = false;
+    const clock = (): number => ((started = !started) ? t : (t += nextMs));
+    const runner = new CheapInlineRunner(pool, new Map(builtinOperators.map((d) => [d.name, d])), 2, undefined, 5, clock);
     const p = snap.pipelines.get('top')!;
-    const run = (g: string) => runner.run({ pipeline: p, snapshot: snap, inputs: { g } });
-    // This thread's index of group b, built once outside the runner: the slow runs below are slow, not runaways.
-    await new InlineRunner(undefined).run({ pipeline: p, snapshot: snap, inputs: { g: 'b' } });
-    for (let i = 0; i < 6; i++) await run('a');
+    const run = async (ms: number): Promise<void> => {
+      nextMs = ms;
+      expect((await runner.run({ pipeline: p, snapshot: snap, inputs: { g: 'a' } })).length).toBe(3);
+    };
+    for (let i = 0; i < 6; i++) await run(0.2);
     expect(runner.runsInline(p)).toBe(true);
-    // One slow run in every four: never two among the last four, and the median stays fast.
+    // One slow run (10x the budget) in every four: never two among the last four, and the median stays fast.
     const before = runner.inlineRuns;
-    for (let i = 0; i < 24; i++) await run(i % 4 === 0 ? 'b' : 'a');
+    for (let i = 0; i < 24; i++) await run(i % 4 === 0 ? 20 : 0.2);
     expect(runner.runsInline(p)).toBe(true);
     expect(runner.inlineRuns).toBe(before + 24);
-    await run('b');
+    await run(20);
     expect(runner.runsInline(p)).toBe(true);
-    await run('b');
+    // Two slow among the last four: back to the workers.
+    await run(20);
     expect(runner.runsInline(p)).toBe(false);
+  });
+
+  it('goes back to the workers on one runaway run, or when the median of recent runs passes the budget', async () => {
+    let t = 0, nextMs = 0.2, started = false;
+    const clock = (): number => ((started = !started) ? t : (t += nextMs));
+    const make = () => new CheapInlineRunner(pool, new Map(builtinOperators.map((d) => [d.name, d])), 2, undefined, 5, clock);
+    const p = snap.pipelines.get('top')!;
+    const run = async (runner: CheapInlineRunner, ms: number): Promise<void> => {
+      nextMs = ms;
+      await runner.run({ pipeline: p, snapshot: snap, inputs: { g: 'a' } });
+    };
+    const runaway = make();
+    for (let i = 0; i < 8; i++) await run(runaway, 0.2);
+    expect(runaway.runsInline(p)).toBe(true);
+    await run(runaway, 101); // past 50x the budget
+    expect(runaway.runsInline(p)).toBe(false);
+
+    const creeping = make();
+    for (let i = 0; i < 20; i++) await run(creeping, 0.2);
+    expect(creeping.runsInline(p)).toBe(true);
+    // Just over the budget every time: never 4x, but once eight of the last sixteen are, the median passes it.
+    let k = 0;
+    while (creeping.runsInline(p) && k < 40) (await run(creeping, 2.5), k++);
+    expect(creeping.runsInline(p)).toBe(false);
+    expect(k).toBe(8);
   });
 
   it('never runs model scoring inline', async () => {
