@@ -81,6 +81,8 @@ export interface PoolOptions {
 }
 
 const IS_TS = import.meta.url.endsWith('.ts');
+/** How often a task whose worker was stopped on purpose (killWorker) runs again. */
+const MAX_KILLED_RETRIES = 4;
 
 export class PoolRunner implements Runner {
   readonly threads: number;
@@ -144,15 +146,19 @@ export class PoolRunner implements Runner {
         const reply = await this.submit(base, signal);
         return reply.kind === 'need' ? this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal) : reply;
       };
-      // A task whose worker we stopped on purpose (killWorker) runs again on another worker (up to
-      // twice: under chaos the retry can meet the next kill); a task that brings its own worker
-      // down (exit, out of heap) fails alone with WORKER_FAILED.
-      const retryKilled = (err: unknown): void => {
-        if ((err as AirmailError).code !== 'WORKER_FAILED' || (err as AirmailError).details?.['retryable'] !== true || signal?.aborted) throw err;
-      };
-      const reply = await attempt()
-        .catch((err: unknown) => (retryKilled(err), attempt()))
-        .catch((err: unknown) => (retryKilled(err), attempt()));
+      // A task whose worker we stopped on purpose (killWorker) runs again on another worker, up to
+      // MAX_KILLED_RETRIES times within its deadline: under chaos the retry lands on the fresh
+      // worker, which is busy loading the pipeline when the next kill picks a busy worker. A task
+      // that brings its own worker down (exit, out of heap) fails alone with WORKER_FAILED.
+      let reply: ExecReply | undefined;
+      for (let tries = 0; !reply; tries++) {
+        try {
+          reply = await attempt();
+        } catch (err) {
+          if ((err as AirmailError).code !== 'WORKER_FAILED' || (err as AirmailError).details?.['retryable'] !== true || tries >= MAX_KILLED_RETRIES) throw err;
+          if (signal?.aborted) throw signal.reason instanceof AirmailError ? signal.reason : err;
+        }
+      }
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
       if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
       if (reply.ms !== undefined) this.noteExecMs(req.pipeline, reply.ms);
@@ -230,11 +236,11 @@ export class PoolRunner implements Runner {
 
   /**
    * Terminates one worker as a crash would (chaos runs, or recycling a worker that leaks native
-   * memory); piscina starts its replacement, and a task it was running is retried once elsewhere.
+   * memory); piscina starts its replacement, and a task it was running runs again elsewhere.
    */
   killWorker(): boolean {
     // Only a worker that finished starting: piscina stops replacing workers that die while starting.
-    const ready = [...this.ready.values()];
+    const ready = this.liveReady();
     const pick = ready.find((r) => r.currentUsage > 0) ?? ready[0];
     const w = pick && this.pool.threads.find((t) => t.threadId === pick.id);
     if (!w) return false;
@@ -244,7 +250,14 @@ export class PoolRunner implements Runner {
   }
 
   readyWorkers(): number {
-    return this.ready.size;
+    return this.liveReady().length;
+  }
+
+  /** Started workers still alive: one that died by itself (exit, out of heap, stopped by the watchdog) gets no workerDestroy. */
+  private liveReady(): { readonly id: number; readonly currentUsage: number }[] {
+    const alive = new Set(this.pool.threads.map((t) => t.threadId));
+    for (const id of this.ready.keys()) if (!alive.has(id)) this.ready.delete(id);
+    return [...this.ready.values()];
   }
   private readonly ready = new Map<number, { readonly id: number; readonly currentUsage: number }>();
 

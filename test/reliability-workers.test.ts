@@ -30,6 +30,7 @@ async function faultyConfigs(): Promise<string> {
     pipe('oom', [step('oom')]),
     pipe('busy', [step('busy', 700)]),
     pipe('medium', [step('busy', 150)]),
+    pipe('long', [step('busy', 4000)]),
     pipe('sleepy', [step('sleep', 150), step('sleep', 150), step('sleep', 150)]),
     pipe('waits', [step('wait-abort')]),
     pipe('short', [step('wait-abort')], '  deadline_ms: 150\n'),
@@ -118,13 +119,32 @@ describe('a faulty operator fails only its own request, within 1 s, and the pool
 });
 
 describe('a worker stopped on purpose (recycling, chaos)', () => {
-  it('costs no request: the task it was running is retried once on another worker', async () => {
+  it('costs no request: the task it was running runs again on another worker', async () => {
     const runner = srv.engine.runner as { killWorker?: () => boolean };
     const running = [post('busy'), post('busy')];
     await new Promise((r) => setTimeout(r, 150));
     expect(runner.killWorker?.()).toBe(true);
     const results = await Promise.all(running);
     expect(results.map((r) => r.status)).toEqual([200, 200]);
+    await expectHealthy(4);
+  });
+
+  it('costs no request when the retry meets the next stop, three times over', { timeout: 30_000 }, async () => {
+    const runner = srv.engine.runner as { killWorker?: () => boolean; readyWorkers?: () => number; workerFailures?: number };
+    const failures = runner.workerFailures ?? 0;
+    // Workers that died by themselves in the tests above are not counted as ready.
+    expect(runner.readyWorkers?.()).toBeLessThanOrEqual(2);
+    const running = post('long');
+    for (let k = 0; k < 3; k++) {
+      // Each time both workers are up again (the replacement started), stop the busy one: the one running the retry.
+      const t0 = Date.now();
+      do await new Promise((r) => setTimeout(r, 20));
+      while (runner.readyWorkers?.() !== 2 && Date.now() - t0 < 10_000);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(runner.killWorker?.()).toBe(true);
+    }
+    expect((await running).status).toBe(200);
+    expect((runner.workerFailures ?? 0) - failures).toBe(3);
     await expectHealthy(4);
   });
 });
