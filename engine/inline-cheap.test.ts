@@ -41,9 +41,13 @@ afterAll(async () => pool?.close());
 
 describe('CheapInlineRunner', () => {
   it('moves a cheap built-in pipeline to the main thread after workers measured it, with the same answers, and back when a run is not cheap', async () => {
-    const runner = new CheapInlineRunner(pool, new Map(builtinOperators.map((d) => [d.name, d])), 2, undefined, 5);
+    // Workers' times are real (a median well under half of a 10 ms budget, even on a busy machine);
+    // inline times come from this clock: 0.2 ms, or 100 ms for the 100,000 rows of group b.
+    let t = 0, nextMs = 0.2, started = false;
+    const clock = (): number => ((started = !started) ? t : (t += nextMs));
+    const runner = new CheapInlineRunner(pool, new Map(builtinOperators.map((d) => [d.name, d])), 10, undefined, 5, clock);
     const p = snap.pipelines.get('top')!;
-    const run = (g: string) => runner.run({ pipeline: p, snapshot: snap, inputs: { g } });
+    const run = (g: string) => ((nextMs = g === 'a' ? 0.2 : 100), runner.run({ pipeline: p, snapshot: snap, inputs: { g } }));
     const pooled = await run('a');
     for (let i = 0; i < 4; i++) await run('a');
     expect(runner.inlineRuns).toBe(0);
@@ -59,6 +63,7 @@ describe('CheapInlineRunner', () => {
     // pause or other requests' work between its awaits; the second says the pipeline is not cheap.
     const big = await run('b');
     expect(big.length).toBe(3);
+    expect(runner.runsInline(p)).toBe(true);
     await run('b');
     expect(runner.runsInline(p)).toBe(false);
     const inlineRuns = runner.inlineRuns;
