@@ -7,7 +7,7 @@
  */
 import type { Dataset } from '../api.js';
 import { isNumeric } from '../api.js';
-import { KeptForSharedRows, keptBudget } from './kept.js';
+import { KeptForSharedRows } from './kept.js';
 
 const BLOCK = 4096;
 /** Past this size the matrix is not built (the caller gathers column by column). */
@@ -43,7 +43,7 @@ export class ItemMatrix {
   private readonly itemAt: Int32Array;
   private readonly stride: number;
   /** gatherShared's inputs of shared candidates. */
-  private readonly kept = new KeptForSharedRows<Float32Array>(keptBudget());
+  private readonly kept = new KeptForSharedRows<Float32Array>();
 
   private constructor(private readonly cols: readonly (ArrayLike<number> | null)[], private readonly rows: number) {
     this.itemAt = Int32Array.from(cols.flatMap((c, j) => (c ? [j] : [])));

@@ -5,7 +5,7 @@
  */
 import type { Dataset } from '../api.js';
 import { numericColumns } from './item-matrix.js';
-import { KeptForSharedRows, keptBudget } from './kept.js';
+import { KeptForSharedRows } from './kept.js';
 import { decide, type TreeEnsembleSpec } from './tree-ensemble.js';
 
 function lowestBit(x: number): number {
@@ -50,7 +50,7 @@ export class ItemTreeIndex {
   private single = new Float64Array(0);
   private lut = new Float64Array(0);
   /** scoreShared's pair codes of shared candidates. */
-  private readonly kept = new KeptForSharedRows<Uint16Array>(keptBudget());
+  private readonly kept = new KeptForSharedRows<Uint16Array>();
   /** Per tree: the internal nodes that test an item column, and those that test a per-request constant. */
   private readonly itemNodes: Int32Array[];
   private readonly constNodes: Int32Array[];
