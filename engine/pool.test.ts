@@ -62,6 +62,13 @@ describe('PoolRunner', () => {
     for (let i = 0; i < 20; i++) await pool.run({ pipeline: p, snapshot: snap, inputs: { color: 'blue' } });
   });
 
+  it('starts workers with a small young generation (memory under load) and the old-generation cap', async () => {
+    await pool.run({ pipeline: snap.pipelines.get('ok')!, snapshot: snap, inputs: { color: 'red' } });
+    const threads = (pool as unknown as { pool: { threads: { resourceLimits?: { maxYoungGenerationSizeMb?: number; maxOldGenerationSizeMb?: number } }[] } }).pool.threads;
+    expect(threads.length).toBeGreaterThan(0);
+    for (const t of threads) expect(t.resourceLimits).toMatchObject({ maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 1024 });
+  });
+
   it('brings errors back with their code and operator', async () => {
     const err = await pool.run({ pipeline: snap.pipelines.get('boom')!, snapshot: snap, inputs: {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AirmailError);

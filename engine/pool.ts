@@ -70,6 +70,13 @@ export interface PoolOptions {
   readonly operatorModules: readonly string[];
   /** Old-generation heap limit of each worker in MiB: a runaway operator kills its worker, not the process (default 1024). */
   readonly workerHeapMb?: number;
+  /**
+   * Young-generation size of each worker in MiB (default 12, AIRMAIL_WORKER_YOUNG_MB). V8's own
+   * default for a 1 GiB heap is several times larger; on the standard workload, under load, 12 held
+   * the server's RSS about 85 MB lower (470 vs 555 MB with two workers) and served as fast or faster
+   * (interleaved runs: 736 vs 613 and 637 vs 580 req/s): a request's garbage dies young either way.
+   */
+  readonly workerYoungMb?: number;
   /** How long past a request's deadline a worker may keep running before it is stopped (default 250 ms). */
   readonly watchdogGraceMs?: number;
   /**
@@ -81,6 +88,11 @@ export interface PoolOptions {
 }
 
 const IS_TS = import.meta.url.endsWith('.ts');
+
+function youngMbFromEnv(): number {
+  const mb = Number(process.env['AIRMAIL_WORKER_YOUNG_MB'] ?? 12);
+  return Number.isFinite(mb) && mb >= 1 ? mb : 12;
+}
 /** How often a task whose worker was stopped on purpose (killWorker) runs again. */
 const MAX_KILLED_RETRIES = 4;
 
@@ -103,7 +115,7 @@ export class PoolRunner implements Runner {
       maxQueue: opts.maxQueue ?? this.threads * 64,
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
-      resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024 },
+      resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024, maxYoungGenerationSizeMb: opts.workerYoungMb ?? youngMbFromEnv() },
     };
     const workerData = { operatorModules: [...opts.operatorModules], ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
