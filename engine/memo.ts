@@ -83,12 +83,18 @@ export class CandidateMemo {
 const DEFAULT_MB = 64;
 let shared: CandidateMemo | undefined;
 
-/** This thread's memo (AIRMAIL_MEMO_MB bytes, default 64; 0 turns memoisation off). */
+/** AIRMAIL_MEMO_MB in bytes (default 64 MB; 0, or anything not a positive number, turns memoisation off). */
+export function memoBudgetBytes(): number {
+  const mb = Number(process.env['AIRMAIL_MEMO_MB'] ?? DEFAULT_MB);
+  return mb > 0 ? mb * 2 ** 20 : 0;
+}
+
+/** This thread's memo (memoBudgetBytes(); none when that is 0). */
 export function threadMemo(): CandidateMemo | undefined {
   if (shared) return shared;
-  const mb = Number(process.env['AIRMAIL_MEMO_MB'] ?? DEFAULT_MB);
-  if (!(mb > 0)) return undefined;
-  shared = new CandidateMemo(mb * 2 ** 20);
+  const bytes = memoBudgetBytes();
+  if (bytes === 0) return undefined;
+  shared = new CandidateMemo(bytes);
   return shared;
 }
 

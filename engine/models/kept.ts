@@ -4,17 +4,11 @@
  * over those candidates). Every such cache of a thread (one per model input
  * layout: tree pair codes, gathered MLP inputs) draws on one byte budget, and
  * the least recently used entry of any of them goes first, so the memory
- * kept does not grow with the number of models loaded.
+ * kept does not grow with the number of models loaded. The budget is the
+ * candidate memo's (memoBudgetBytes: AIRMAIL_MEMO_MB), since this is work
+ * over the memo's candidate sets.
  */
-
-/**
- * The thread's budget for kept work: the candidate memo's (AIRMAIL_MEMO_MB,
- * default 64), since it keeps work over the memo's candidate sets.
- */
-export function keptBudget(): number {
-  const mb = Number(process.env['AIRMAIL_MEMO_MB'] ?? 64);
-  return mb > 0 ? mb * 2 ** 20 : 0;
-}
+import { memoBudgetBytes } from '../memo.js';
 
 interface Entry {
   readonly owner: Map<Int32Array, Entry>;
@@ -53,7 +47,7 @@ export class KeptForSharedRows<V extends { readonly byteLength: number }> {
 
   /** `maxBytes`: a budget of this cache's own (tests); by default the thread's shared one. */
   constructor(maxBytes?: number) {
-    this.ledger = maxBytes === undefined ? (threadLedger ??= new KeptLedger(keptBudget())) : new KeptLedger(maxBytes);
+    this.ledger = maxBytes === undefined ? (threadLedger ??= new KeptLedger(memoBudgetBytes())) : new KeptLedger(maxBytes);
   }
 
   /** The value kept for `rows`, or `make()`'s, kept (undefined: nothing kept). */
