@@ -12,7 +12,8 @@ import type { Plan } from '../engine/config/plan.js';
 import { execute, type ExecOutput } from '../engine/execute.js';
 import { threadMemo } from '../engine/memo.js';
 import { loadModel } from '../engine/onnx.js';
-import { benchOrSkip, OPS, ROOT } from './helpers.js';
+import { explainPlan } from '../engine/config/plan.js';
+import { benchOrSkip, OPS, ROOT, tempDir } from './helpers.js';
 
 async function load(dir: string): Promise<{ plans: Map<string, Plan>; datasets: ReadonlyMap<string, Dataset> }> {
   const { readdir } = await import('node:fs/promises');
@@ -63,5 +64,59 @@ describe('candidate memo', () => {
     expect(impure, 'a built-in source that is not pure (e.g. an HTTP source)').toBeDefined();
     const { plans } = await load(join(ROOT, 'configs'));
     for (const p of plans.values()) expect(p.memo).toBe(p.includes.every((s) => s.pure) && p.pre.every((s) => s.pure));
+  });
+});
+
+describe('result memo', () => {
+  // A curated list: no excludes and every step pure, so the answer depends only on the bound parameters.
+  const curated = `
+pipeline:
+  name: curated
+  item_type: sku_id
+  inputs: {top: {type: integer, default: 3}, after: {type: number, default: 0}}
+  initialization:
+    includes:
+    - {name: Static, parameters: {items: [{sku_id: 1, w: 0.4}, {sku_id: 2, w: 0.9}, {sku_id: 3, w: 0.1}, {sku_id: 4, w: 0.7}, {sku_id: 5, w: 0.7}, {sku_id: 6, w: 0.2}]}}
+  operations:
+  - {name: Range, parameters: {column: w, min: $after}}
+  - {name: Sort, parameters: {by: w, desc: true}}
+  - {name: Limit, parameters: {n: $top}}
+  return: [sku_id, w]
+`;
+
+  it('serves a pipeline whose steps are all pure and that excludes nothing from the memo, exactly like the literal order', async () => {
+    const dir = await tempDir('airmail-result-memo-');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(dir, 'curated.yaml'), curated);
+    const { plans, datasets } = await load(dir);
+    const plan = plans.get('curated')!;
+    expect(plan.memoResult).toBe(true);
+    expect(JSON.stringify(explainPlan(plan, []))).toContain('the result is memoised');
+    const env = { datasets, operators: OPS, model: loadModel };
+    const memo = threadMemo()!;
+    const requests = [{ top: 3, after: 0 }, { top: 2, after: 0 }, { top: 3, after: 0.5 }, { top: 5, after: 0.95 }, { top: 3, after: 0 }];
+    for (let pass = 0; pass < 2; pass++) {
+      for (const inputs of requests) {
+        const literal = await execute(plan, env, inputs, { literal: true });
+        const hits0 = memo.hits;
+        const memoised = await execute(plan, env, inputs);
+        expect(view(memoised), JSON.stringify(inputs)).toEqual(view(literal));
+        // Each distinct parameter set runs once; every later request with it is a hit (the empty one is never kept).
+        if (pass === 1 && literal.length > 0) expect(memo.hits - hits0, JSON.stringify(inputs)).toBe(1);
+      }
+    }
+    // What a request gets is its own copy: a worker transfers the buffers, a caller may write into them.
+    const first = await execute(plan, env, { top: 3, after: 0 });
+    (first.columns['w'] as Float64Array).fill(-1);
+    expect(view(await execute(plan, env, { top: 3, after: 0 }))).toEqual(view(await execute(plan, env, { top: 3, after: 0 }, { literal: true })));
+    expect([...(first.columns['sku_id'] as Int32Array)]).toEqual([2, 4, 5]);
+  });
+
+  it('is off when the pipeline excludes items or scores with a model', async () => {
+    const { plans } = await load(join(ROOT, 'configs'));
+    for (const p of plans.values()) {
+      expect(p.memoResult, p.name).toBe(p.memo && p.excludes.length === 0 && [...p.scorers, ...p.post].every((s) => s.pure));
+      if (p.excludes.length > 0 || p.scorers.some((s) => s.use === 'ModelScore')) expect(p.memoResult, p.name).toBe(false);
+    }
   });
 });

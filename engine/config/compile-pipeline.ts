@@ -290,10 +290,13 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     additionalProperties: false,
   };
   const { pre, post } = planOperations({ name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, scorers, operations, returns });
+  const reusable = (s: PlanStep): boolean => s.pure || s.memoTtlMs !== undefined;
   const memoSteps = [...includes, ...pre];
-  const memo = includes.length > 0 && memoSteps.every((s) => s.pure || s.memoTtlMs !== undefined);
-  const ttls = memoSteps.flatMap((s) => (s.pure ? [] : [s.memoTtlMs!]));
-  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
+  const memo = includes.length > 0 && memoSteps.every(reusable);
+  // No excludes and nothing after the candidates that is not pure: the whole result is a function of the bound parameters.
+  const memoResult = memo && excludes.length === 0 && [...scorers, ...post].every(reusable);
+  const ttls = (memoResult ? [...memoSteps, ...scorers, ...post] : memoSteps).flatMap((s) => (s.pure ? [] : [s.memoTtlMs!]));
+  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo, memoResult, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
   const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
   const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema })).digest('hex').slice(0, 12);
   const plan: Plan = deepFreeze({ ...draft, version });

@@ -56,11 +56,16 @@ export interface Plan {
   readonly returns: readonly string[];
   /** Includes and pre-scoring steps are all pure: their candidates can be memoised (see memo.ts). */
   readonly memo: boolean;
+  /**
+   * Besides `memo`, no excludes and every later step pure: the whole result depends only on
+   * the bound parameters, so it is memoised too (a curated list, a context-only pipeline).
+   */
+  readonly memoResult: boolean;
   /** When `memo`: how long an entry lives (ms; absent = as long as the plan). */
   readonly memoTtlMs?: number;
 }
 
-export interface PlanDraft extends Omit<Plan, 'pre' | 'post' | 'version' | 'memo' | 'memoTtlMs'> {
+export interface PlanDraft extends Omit<Plan, 'pre' | 'post' | 'version' | 'memo' | 'memoResult' | 'memoTtlMs'> {
   readonly operations: readonly PlanStep[];
 }
 
@@ -96,7 +101,8 @@ export function explainPlan(plan: Plan, literal: readonly PlanStep[]): Record<st
   order.push({ phase: 'includes', concurrent: true, combine: 'union', steps: plan.includes.map(show) });
   if (plan.excludes.length) order.push({ phase: 'excludes', concurrent: true, combine: 'subtract', steps: plan.excludes.map(show) });
   if (plan.pre.length) order.push({ phase: 'operations before scoring', steps: plan.pre.map(show) });
-  if (plan.memo) order.push({ phase: 'memo', note: 'includes and the operations before scoring are pure: their candidates are memoised per thread under their bound parameters, and excludes are subtracted per request' });
+  if (plan.memo && !plan.memoResult) order.push({ phase: 'memo', note: 'includes and the operations before scoring are pure: their candidates are memoised per thread under their bound parameters, and excludes are subtracted per request' });
+  if (plan.memoResult) order.push({ phase: 'memo', note: 'every step is pure and nothing is excluded: the result is memoised per thread under the bound parameters, and a request with the same parameters runs no step' });
   if (plan.scorers.length) order.push({ phase: 'scorers', combine: 'score = sum(weight * output)', steps: plan.scorers.map(show) });
   if (plan.post.length) order.push({ phase: 'operations', steps: plan.post.map(show) });
   order.push({ phase: 'return', columns: plan.returns });

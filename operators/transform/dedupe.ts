@@ -21,6 +21,7 @@ function byList(params: DedupeParams): readonly string[] {
 export const dedupe = defineOperator<DedupeParams>({
   kind: 'transform',
   name: 'Dedupe',
+  pure: true,
   summary: 'Keeps the first row of each distinct value of the given columns.',
   parameters: {
     type: 'object',

@@ -23,6 +23,7 @@ export interface DiverseSampleParams {
 export const diverseSample = defineOperator<DiverseSampleParams>({
   kind: 'transform',
   name: 'DiverseSample',
+  pure: true,
   summary: 'Takes the top n rows round-robin over the groups of a column, best first in each round.',
   parameters: {
     type: 'object',

@@ -16,6 +16,7 @@ export interface LimitParams {
 export const limit = defineOperator<LimitParams>({
   kind: 'transform',
   name: 'Limit',
+  pure: true,
   summary: 'Keeps the first n rows in the current order.',
   parameters: {
     type: 'object',

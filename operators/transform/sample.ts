@@ -23,6 +23,7 @@ export interface SampleParams {
 export const sample = defineOperator<SampleParams>({
   kind: 'transform',
   name: 'Sample',
+  pure: true,
   summary: 'Draws n rows without replacement, weighted by softmax(score / temperature), from a seed.',
   parameters: {
     type: 'object',

@@ -27,6 +27,7 @@ function sortColumn(params: SortParams): string {
 export const sort = defineOperator<SortParams>({
   kind: 'transform',
   name: 'Sort',
+  pure: true,
   summary: 'Orders rows by a column (ties by item id, missing values last).',
   parameters: {
     type: 'object',
