@@ -96,6 +96,15 @@ describe('hostile documents', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoKeys);
   });
+
+  it('the keys are refused when spelled with \\u escapes too (JSON.parse decodes them into the real key)', async () => {
+    for (const key of ['\\u005f\\u005fproto__', 'constructo\\u0072', 'prot\\u006ftype']) {
+      const r = await json('/pipelines/complimentary_items', `{"client_id": 1, "product_id": 2, "${key}": {"polluted": true}}`);
+      expect(r.status, key).toBe(400);
+      expect(r.json['code']).toBe('BODY_UNPARSABLE');
+    }
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
 });
 
 describe('regular expressions', () => {
