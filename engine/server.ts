@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Engine, type EngineOptions } from './engine.js';
-import { createApp, errorBody, retryHeaders } from './http/app.js';
+import { createApp, DEFAULT_BODY_LIMIT, errorBody, retryHeaders } from './http/app.js';
+import { fastLane } from './http/fast-lane.js';
 import { Observability } from './observe/index.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 import { AuditLog } from './reliability/audit.js';
@@ -28,6 +29,8 @@ export interface ServerOptions extends EngineOptions {
   readonly drainDelayMs?: number;
   /** On close: how long in-flight requests may take before their connections are cut (default 30 s). */
   readonly drainTimeoutMs?: number;
+  /** Answer plain pipeline runs on the raw listener, before the app (http/fast-lane.ts; default on, AIRMAIL_FAST_LANE=0 turns it off). */
+  readonly fastLane?: boolean;
 }
 
 export interface RunningServer {
@@ -62,7 +65,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.headersTimeoutMs !== undefined ? { headersTimeoutMs: opts.headersTimeoutMs } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
   };
-  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate: shedEarly(engine, () => draining) });
+  const shed = shedEarly(engine, () => draining);
+  const lane = !(opts.fastLane ?? process.env['AIRMAIL_FAST_LANE'] !== '0') ? undefined : fastLane(engine, { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, isDraining: () => draining });
+  const gate = (req: IncomingMessage, res: ServerResponse): boolean => shed(req, res) || (lane !== undefined && lane(req, res));
+  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate });
   let admin: { server: Server; port: number } | undefined;
   if (separateAdmin) {
     admin = await listen(createApp(engine, common).fetch, { port: opts.adminPort!, host: opts.adminHost ?? '127.0.0.1', ...timeouts }).catch(async (err: unknown) => {

@@ -38,6 +38,8 @@ function noteAudit(c: Context, note: Partial<AuditEntry>): void {
 const RESERVED_QUERY = new Set(['debug']);
 const DEADLINE_HEADER = 'x-airmail-deadline-ms';
 
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
 export function errorBody(e: AirmailError, extra: Partial<PipelineResponse> = {}): Record<string, unknown> {
   const errors = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics.length ? e.diagnostics : undefined);
   return {
@@ -80,7 +82,7 @@ function diagnosticsError(diags: readonly Diagnostic[]): AirmailError {
 
 export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   const app = new Hono();
-  const limit = opts.bodyLimit ?? 1024 * 1024;
+  const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
 
   if (opts.isDraining) {
     const draining = opts.isDraining;
