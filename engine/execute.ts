@@ -80,7 +80,68 @@ class Empty extends Error {
   }
 }
 
+type ContextRow = { readonly ds: Dataset; readonly row: number };
+type Site = PlanStep['sites'][number];
+
+function contextKey(c: Plan['contexts'][number], inputs: Readonly<Record<string, unknown>>): unknown {
+  return typeof c.key === 'string' && c.key.startsWith('$') && !c.key.startsWith('$$') ? inputs[c.key.slice(1)] : c.key;
+}
+
+function findContext(c: Plan['contexts'][number], ds: Dataset, key: unknown): ContextRow | undefined {
+  const row = ds.findRow(c.column, key as Scalar);
+  return row < 0 ? undefined : { ds, row };
+}
+
+/** The value a `$input` or `$context.column` reference takes in this request. */
+function siteValues(inputs: Readonly<Record<string, unknown>>, contextRows: ReadonlyMap<string, ContextRow>): (site: Site) => unknown {
+  return (site) => {
+    if (site.ref.kind === 'input') return inputs[site.ref.name];
+    const cr = contextRows.get(site.ref.context)!;
+    return valueAt(cr.ds.column(site.ref.column), cr.row);
+  };
+}
+
+/** Every step of a plan whose result is memoised (plan.memoResult), and the key of a request's result. */
+const allSteps = new WeakMap<Plan, readonly PlanStep[]>();
+function stepsOf(plan: Plan): readonly PlanStep[] {
+  let all = allSteps.get(plan);
+  if (!all) allSteps.set(plan, (all = [...plan.includes, ...plan.pre, ...plan.scorers, ...plan.post]));
+  return all;
+}
+function resultKeyOf(plan: Plan, siteValue: (site: Site) => unknown): string {
+  return `result\u0000${memoKey(stepsOf(plan).map((s) => s.sites.map(siteValue)))}`;
+}
+
+/**
+ * The memoised result of a plan whose result depends only on its bound parameters (plan.memoResult),
+ * as a copy, or undefined when there is none (a miss, no memo, a context row that is not there:
+ * execute() then runs the plan and says why).
+ */
+export function fromResultMemo(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}): ExecOutput | undefined {
+  if (!plan.memoResult || opts.trace === true || opts.literal) return undefined;
+  const memo = threadMemo();
+  if (!memo) return undefined;
+  const rows = new Map<string, ContextRow>();
+  for (const c of plan.contexts) {
+    const ds = env.datasets.get(c.dataset);
+    const row = ds && findContext(c, ds, contextKey(c, inputs));
+    if (!row) return undefined;
+    rows.set(c.name, row);
+  }
+  const hit = memo.get(plan, resultKeyOf(plan, siteValues(inputs, rows)));
+  if (!hit) return undefined;
+  opts.observer?.memo?.(stepsOf(plan), performance.now());
+  const n = hit.frame.length;
+  const every = new Int32Array(n);
+  for (let i = 0; i < n; i++) every[i] = i;
+  const columns: Record<string, Column> = {};
+  for (const c of plan.returns) columns[c] = gather(hit.frame.column(c), every);
+  return { length: n, columns, reason: null, error: false, steps: [] };
+}
+
 export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}): Promise<ExecOutput> {
+  const memoised = fromResultMemo(plan, env, inputs, opts);
+  if (memoised) return memoised;
   // ctx.signal is made on first use: an AbortSignal costs more to create than a small request
   // takes to run, and most operators never look at it. Between steps the deadline is a clock read.
   let made: AbortSignal | undefined;
@@ -125,19 +186,14 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
   let building = false;
   try {
     // ---- contexts
-    const contextRows = new Map<string, { ds: Dataset; row: number }>();
+    const contextRows = new Map<string, ContextRow>();
     for (const c of plan.contexts) {
-      const key = typeof c.key === 'string' && c.key.startsWith('$') && !c.key.startsWith('$$') ? inputs[c.key.slice(1)] : c.key;
-      const ds = ctx.dataset(c.dataset);
-      const row = ds.findRow(c.column, key as Scalar);
-      if (row < 0) throw new Empty(`context '${c.name}': dataset '${c.dataset}' has no row with ${c.column}=${JSON.stringify(key)}`);
-      contextRows.set(c.name, { ds, row });
+      const key = contextKey(c, inputs);
+      const row = findContext(c, ctx.dataset(c.dataset), key);
+      if (row === undefined) throw new Empty(`context '${c.name}': dataset '${c.dataset}' has no row with ${c.column}=${JSON.stringify(key)}`);
+      contextRows.set(c.name, row);
     }
-    const siteValue = (site: PlanStep['sites'][number]): unknown => {
-      if (site.ref.kind === 'input') return inputs[site.ref.name];
-      const cr = contextRows.get(site.ref.context)!;
-      return valueAt(cr.ds.column(site.ref.column), cr.row);
-    };
+    const siteValue = siteValues(inputs, contextRows);
     const bind = (s: PlanStep): Bound => {
       let p: unknown = s.params;
       for (const site of s.sites) p = setAt(p, site.path, siteValue(site));
@@ -174,22 +230,8 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     let wf: WorkFrame;
     let rows: Int32Array;
     const memo = plan.memo && !trace && !opts.literal ? threadMemo() : undefined;
-    // A result that depends only on the bound parameters (plan.memoResult): served from the memo, copied.
-    let resultKey: string | undefined;
-    if (memo && plan.memoResult) {
-      const all = [...plan.includes, ...plan.pre, ...plan.scorers, ...plan.post];
-      resultKey = `result\u0000${memoKey(all.map((s) => s.sites.map(siteValue)))}`;
-      const hit = memo.get(plan, resultKey);
-      if (hit) {
-        obs?.memo?.(all, performance.now());
-        const n = hit.frame.length;
-        const every = new Int32Array(n);
-        for (let i = 0; i < n; i++) every[i] = i;
-        const columns: Record<string, Column> = {};
-        for (const c of plan.returns) columns[c] = gather(hit.frame.column(c), every);
-        return { length: n, columns, reason: null, error: false, steps };
-      }
-    }
+    // A miss of the result memo (looked up on entry): the result is kept at the end.
+    const resultKey = memo && plan.memoResult ? resultKeyOf(plan, siteValue) : undefined;
     let memoKeyText = '';
     let entry: MemoEntry | undefined;
     if (memo) {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { valueAt, type Frame, type ModelRef, type ModelRunner, type SourceResult } from '../api.js';
 import type { PlanStep } from '../config/plan.js';
-import { execute, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
+import { execute, fromResultMemo, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
 import type { Plan } from '../config/plan.js';
 import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
 import { encodeRecord } from './otlp-json.js';
@@ -225,6 +225,11 @@ export function attachReport<E>(err: E, report: ObserveReport | undefined): E {
 
 /** `execute()` with the observer `spec` asks for; the report lands in `out.observed` (or beside the error). */
 export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions): Promise<ExecOutput> {
+  // A memoised result runs no step: with nothing asked beyond per-step metrics there is nothing to collect.
+  if (!spec?.debug && !spec?.why && !spec?.span?.sampled) {
+    const memoised = fromResultMemo(plan, env, inputs, opts);
+    if (memoised) return memoised;
+  }
   const col = collector(spec);
   if (!col) return execute(plan, env, inputs, opts);
   try {
