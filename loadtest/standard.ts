@@ -6,7 +6,7 @@
  *   npm run loadtest -- --only gbdt,mlp    # some scenarios
  *   npm run loadtest -- --duration 5       # shorter runs
  *   npm run loadtest -- --only observe-off,observe-on --repeat 3
- *                                          # interleaved rounds; targets use each scenario's median peak
+ *                                          # interleaved rounds (the floor in each); targets use medians
  *
  * Writes loadtest/results/latest.{json,md}: the floor (a bare Hono server),
  * each scenario's closed-loop peak search and open loop at --rate, server CPU
@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { runScenarios, type Scenario, type ScenarioResult } from './runner.js';
+import { bareHonoScenario, runScenarios, type Scenario, type ScenarioResult } from './runner.js';
 import { BENCH, BENCH_CONFIGS, benchRequests, checkExpectations, engineScenario, memoryByWorkers } from './scenarios.js';
 import { extraScenarios } from './scenarios-extra.js';
 
@@ -58,7 +58,8 @@ if (only.includes('memory') || !v.only) {
 // Repeated rounds run interleaved (A B A B ...), so drift on a shared machine lands on both sides of a comparison.
 const rounds = Math.max(1, Number(v.repeat));
 const selected = only.filter((n) => all[n]).map((n) => all[n]!);
-const run = await runScenarios(Array.from({ length: rounds }, () => selected).flat(), {
+// The floor runs in every round too (the first before the scenarios), and targets use its median like any scenario's.
+const run = await runScenarios(Array.from({ length: rounds }, (_, i) => (i === 0 ? selected : [bareHonoScenario(), ...selected])).flat(), {
   concurrencies: v.concurrency!.split(',').map(Number),
   rate: Number(v.rate),
   durationS: Number(v.duration),
