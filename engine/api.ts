@@ -419,7 +419,8 @@ interface BaseDefinition<P> {
   /**
    * Same parameters and datasets give the same result (no clock, randomness,
    * remote calls or request state beyond the parameters). Lets the planner
-   * memoise candidates built only from pure steps.
+   * memoise candidates built only from pure steps, and the whole result of a
+   * pipeline that excludes nothing and is made only of pure steps.
    */
   readonly pure?: boolean;
   /**
