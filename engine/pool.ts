@@ -96,6 +96,9 @@ function youngMbFromEnv(): number {
 /** How often a task whose worker was stopped on purpose (killWorker) runs again. */
 const MAX_KILLED_RETRIES = 4;
 
+/** Runs the queue-wait estimate looks back on. */
+const RECENT_EXEC = 32;
+
 export class PoolRunner implements Runner {
   readonly threads: number;
   private readonly pool: Piscina;
@@ -216,7 +219,11 @@ export class PoolRunner implements Runner {
     let t = this.execTimes.get(p);
     if (!t) this.execTimes.set(p, (t = { runs: 0, last: new Float64Array(16) }));
     t.last[t.runs++ % 16] = ms;
+    this.recentExec[this.recentRuns++ % RECENT_EXEC] = ms;
   }
+  /** The last RECENT_EXEC execution times of any pipeline, as the workers measured them (for the queue-wait estimate). */
+  private readonly recentExec = new Float64Array(RECENT_EXEC);
+  private recentRuns = 0;
   /** Runs seen and the median of the recent execution times of `p` (a worker's first run, which builds indexes, does not move it). */
   execTime(p: CompiledPipeline): { readonly runs: number; readonly ms: number } | undefined {
     const t = this.execTimes.get(p);
@@ -227,12 +234,14 @@ export class PoolRunner implements Runner {
 
   /** How long a task queued now would wait: the queue ahead × median task time ÷ threads. */
   private expectedWaitMs(): number {
-    // The median, not the mean: slow first runs (cold workers) must not shed the traffic after them.
-    // The histogram's summary is recomputed on each read: sample it at most every 100 ms.
+    // The median of the recent runs as the workers timed them. Not piscina's run-time histogram: it
+    // covers every run since start (slow cold runs kept shedding the traffic that would have replaced
+    // them) and is timed on the main thread, so a busy main thread inflated it and shed more. Recomputed
+    // at most every 100 ms.
     const now = performance.now();
     if (now - this.meanAt > 100) {
-      const p50 = this.pool.histogram.runTime.p50;
-      this.meanRunMs = Number.isFinite(p50) && p50 > 0 ? p50 : 10;
+      const n = Math.min(this.recentRuns, RECENT_EXEC);
+      this.meanRunMs = n < 8 ? 10 : this.recentExec.slice(0, n).sort()[n >> 1]!;
       this.meanAt = now;
     }
     return ((this.pool.queueSize + 1) * this.meanRunMs) / this.threads;

@@ -30,6 +30,7 @@ async function faultyConfigs(): Promise<string> {
     pipe('oom', [step('oom')]),
     pipe('busy', [step('busy', 700)]),
     pipe('medium', [step('busy', 150)]),
+    pipe('slow20', [step('busy', 20)]),
     pipe('long', [step('busy', 4000)]),
     pipe('sleepy', [step('sleep', 150), step('sleep', 150), step('sleep', 150)]),
     pipe('waits', [step('wait-abort')]),
@@ -226,6 +227,28 @@ describe('overload', () => {
       expect(shed.length).toBeGreaterThanOrEqual(3);
       for (const r of shed) expect(r.ms).toBeLessThan(300);
       expect(all.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('judges the queue by recent runs: slow runs at the start do not keep shedding fast traffic after them', async () => {
+    const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 100, maxQueueWaitMs: 30, watch: false });
+    const call = async (name: string): Promise<number> => {
+      const res = await request(`${small.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    try {
+      // Sixty 20 ms runs (a cold start, say), then forty fast ones: most runs since start were slow,
+      // but tasks now take well under a millisecond, so two fast requests queued behind a running
+      // one are expected to wait far less than 30 ms and are served, not shed.
+      for (let i = 0; i < 60; i++) expect(await call('slow20')).toBe(200);
+      for (let i = 0; i < 40; i++) expect(await call('ok')).toBe(200);
+      const running = call('slow20');
+      await new Promise((r) => setTimeout(r, 5));
+      const queued = await Promise.all([call('ok'), call('ok')]);
+      expect([await running, ...queued]).toEqual([200, 200, 200]);
     } finally {
       await small.close();
     }
