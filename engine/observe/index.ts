@@ -129,8 +129,39 @@ export class Observability {
       this.metrics.requests.inc([pipeline, status]);
       this.metrics.errors.inc([pipeline, err.code, err.operator ?? '']);
     }
-    if (this.logger.enabled('info')) this.logger.log('info', `${pipeline} refused: ${err.message}`, { pipeline, status: Number(status), code: err.code });
+    if (!this.logger.enabled('info')) return;
+    if (err.code === 'OVERLOADED') this.shedLog(pipeline, err);
+    else this.logger.log('info', `${pipeline} refused: ${err.message}`, { pipeline, status: Number(status), code: err.code });
   }
+
+  /**
+   * Overload refusals are logged at most once a second per pipeline, with their count: a line per
+   * refusal would spend the main thread's time on logs exactly when it has none to spare, and flood
+   * the log. The metrics still count each one.
+   */
+  private shedLog(pipeline: string, err: AirmailError): void {
+    const now = performance.now();
+    let s = this.shed.get(pipeline);
+    if (!s) this.shed.set(pipeline, (s = { count: 0, since: now - 1000, last: err.message, timer: undefined }));
+    s.count++;
+    s.last = err.message;
+    if (s.timer) return;
+    const flush = (): void => {
+      const st = this.shed.get(pipeline)!;
+      st.timer = undefined;
+      if (st.count === 0) return;
+      const secs = Math.max(0.001, (performance.now() - st.since) / 1000);
+      const msg = st.count === 1 ? `${pipeline} refused: ${st.last}` : `${pipeline} refused ${st.count} requests in ${secs.toFixed(1)} s: ${st.last}`;
+      this.logger.log('info', msg, { pipeline, status: 503, code: 'OVERLOADED', count: st.count });
+      st.count = 0;
+      st.since = performance.now();
+    };
+    // The first refusal after a quiet second is logged at once; the rest wait for the next flush.
+    if (now - s.since >= 1000) flush();
+    s.timer = setTimeout(flush, 1000);
+    s.timer.unref();
+  }
+  private readonly shed = new Map<string, { count: number; since: number; last: string; timer: NodeJS.Timeout | undefined }>();
 
   private finish(r: RequestObservation, took: number, status: string, code: string | undefined, operator: string | undefined, items: number, reason: string | null, observed: ObserveReport | undefined): void {
     // Observability never fails a request: a fault here is reported once and the response goes out.
