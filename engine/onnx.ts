@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
 import { AirmailError } from './errors.js';
+import { inNative } from './native-guard.js';
 import { readOnnxGraph } from './models/onnx-graph.js';
 import { finishScores, treeEnsembleOf, type TreeEnsembleSpec } from './models/tree-ensemble.js';
 import { ItemTreeIndex } from './models/tree-index.js';
@@ -109,7 +110,7 @@ export class OnnxModel implements ModelRunner {
     if (rows === 0) return new Float32Array(0);
     const width = this.featureCount > 0 ? this.featureCount : features.length / rows;
     const tensor = new ort.Tensor('float32', features, [rows, width]);
-    const out = await this.session.run({ [this.inputName]: tensor });
+    const out = await inNative(() => this.session.run({ [this.inputName]: tensor }));
     const first = out[this.outputName];
     if (!first) throw new AirmailError('MODEL_FAILED', `model returned no output '${this.outputName}'`);
     const data = first.data;
@@ -118,7 +119,7 @@ export class OnnxModel implements ModelRunner {
   }
 
   release(): Promise<void> {
-    return this.session.release();
+    return inNative(() => this.session.release());
   }
 }
 
@@ -134,7 +135,7 @@ export async function createOnnxModel(bytes: Uint8Array, sha256?: string): Promi
   const sha = sha256 ?? createHash('sha256').update(bytes).digest('hex');
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+    session = await inNative(() => ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' }));
   } catch (err) {
     throw new AirmailError('MODEL_LOAD_FAILED', `onnxruntime cannot load the model: ${(err as Error).message}`);
   }

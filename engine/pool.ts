@@ -10,6 +10,7 @@ import type { CompiledPipeline } from './config/compile-pipeline.js';
 import type { Snapshot } from './config/load.js';
 import { AirmailError, fromWire } from './errors.js';
 import type { ExecOutput } from './execute.js';
+import { nativeBusy, nativeGuardBuffer } from './native-guard.js';
 import { loadModel } from './onnx.js';
 import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
@@ -120,7 +121,7 @@ export class PoolRunner implements Runner {
       concurrentTasksPerWorker: 1,
       resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024, maxYoungGenerationSizeMb: opts.workerYoungMb ?? youngMbFromEnv() },
     };
-    const workerData = { operatorModules: [...opts.operatorModules], ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
+    const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
       ? new Piscina({ ...common, filename: new URL('./workers/ts-bootstrap.mjs', import.meta.url).href, workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
       : new Piscina({ ...common, filename: new URL('./workers/exec-worker.js', import.meta.url).href, workerData });
@@ -154,7 +155,7 @@ export class PoolRunner implements Runner {
     };
     // The watchdog: past the deadline (plus a grace for the worker to stop by itself) the task
     // leaves the queue, or its worker is stopped (a runaway operator) and replaced by piscina.
-    const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal) : undefined;
+    const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal, () => this.anyInNative()) : undefined;
     const signal = watchdog?.signal ?? req.signal;
     try {
       const attempt = async (): Promise<ExecReply> => {
@@ -261,7 +262,8 @@ export class PoolRunner implements Runner {
    */
   killWorker(): boolean {
     // Only a worker that finished starting: piscina stops replacing workers that die while starting.
-    const ready = this.liveReady();
+    // And not one inside onnxruntime: stopping it there would abort the process (native-guard.ts).
+    const ready = this.liveReady().filter((r) => !nativeBusy(this.native, r.id));
     const pick = ready.find((r) => r.currentUsage > 0) ?? ready[0];
     const w = pick && this.pool.threads.find((t) => t.threadId === pick.id);
     if (!w) return false;
@@ -281,6 +283,13 @@ export class PoolRunner implements Runner {
     return [...this.ready.values()];
   }
   private readonly ready = new Map<number, { readonly id: number; readonly currentUsage: number }>();
+  /** Per worker thread: inside an onnxruntime call now (native-guard.ts). */
+  private readonly nativeBuf = nativeGuardBuffer();
+  private readonly native = new Int32Array(this.nativeBuf);
+  /** Whether any live worker is inside an onnxruntime call (the watchdog waits for it to come out). */
+  anyInNative(): boolean {
+    return this.pool.threads.some((t) => nativeBusy(this.native, t.threadId));
+  }
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {
     return { threads: this.threads, queued: this.pool.queueSize, running: this.pool.threads.length, utilization: this.pool.utilization };
@@ -320,12 +329,20 @@ class WatchdogSignal {
 type TaskSignal = Pick<AbortSignal, 'aborted' | 'reason'> & { addEventListener(name: 'abort', l: () => void, o?: { once: boolean }): void; removeEventListener(name: 'abort', l: () => void): void };
 
 /** Aborts at `deadline + graceMs` (or when `outer` aborts); dispose() clears the timer. */
-function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined): { signal: WatchdogSignal; dispose(): void } {
+function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined, inNative: () => boolean): { signal: WatchdogSignal; dispose(): void } {
   const signal = new WatchdogSignal();
-  const timer = setTimeout(() => {
-    signal.abort(new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
+  let timer: NodeJS.Timeout;
+  // Aborting a running task stops its worker. While a worker is inside onnxruntime that would abort
+  // the process (native-guard.ts), so wait for it to come out: 20 ms at a time, at most a second.
+  const abort = (reason: unknown, waited = 0): void => {
+    if (signal.aborted) return;
+    if (waited < 1000 && inNative()) timer = setTimeout(() => abort(reason, waited + 20), 20);
+    else signal.abort(reason);
+  };
+  timer = setTimeout(() => {
+    abort(new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
   }, Math.max(0, deadline - Date.now() + graceMs));
-  const onOuter = (): void => signal.abort(outer!.reason);
+  const onOuter = (): void => abort(outer!.reason);
   if (outer?.aborted) onOuter();
   else outer?.addEventListener('abort', onOuter, { once: true });
   return {

@@ -234,7 +234,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       });
     }
     const runner = srv.engine.runner as { killWorker?: () => boolean };
-    repeat(every.workerKill, () => runner.killWorker?.() && events.workerKills++);
+    // killWorker passes over a worker inside onnxruntime (stopping it there aborts the process): try again shortly.
+    const kill = (tries = 0): void => {
+      if (runner.killWorker?.()) events.workerKills++;
+      else if (tries < 100) setTimeout(() => kill(tries + 1), 10);
+    };
+    repeat(every.workerKill, () => kill());
     const malformed = { sent: 0, answered4xx: 0 };
     const poison = { sent: 0, answered500: 0 };
     repeat(every.malformed, () => {

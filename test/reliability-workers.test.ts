@@ -31,6 +31,8 @@ async function faultyConfigs(): Promise<string> {
     pipe('busy', [step('busy', 700)]),
     pipe('medium', [step('busy', 150)]),
     pipe('slow20', [step('busy', 20)]),
+    pipe('native', [step('native', 500)]),
+    pipe('native_late', [step('native', 700)], '  deadline_ms: 100\n'),
     pipe('long', [step('busy', 4000)]),
     pipe('sleepy', [step('sleep', 150), step('sleep', 150), step('sleep', 150)]),
     pipe('waits', [step('wait-abort')]),
@@ -147,6 +149,58 @@ describe('a worker stopped on purpose (recycling, chaos)', () => {
     expect((await running).status).toBe(200);
     expect((runner.workerFailures ?? 0) - failures).toBe(3);
     await expectHealthy(4);
+  });
+});
+
+describe('workers inside onnxruntime', () => {
+  /** One request, so the worker has started and loaded the pipelines. */
+  const warm = async (srv: RunningServer): Promise<void> => {
+    const res = await request(`${srv.url}/pipelines/ok`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+  };
+  /** Waits until a worker is inside the native call (at most 5 s). */
+  const insideNative = async (srv: RunningServer): Promise<void> => {
+    const pool = (srv.engine.runner as unknown as { pool: { anyInNative(): boolean } }).pool;
+    const t0 = Date.now();
+    while (!pool.anyInNative() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    expect(pool.anyInNative()).toBe(true);
+  };
+  // Stopping a worker while onnxruntime-node has a call in flight aborts the whole process
+  // (engine/native-guard.ts). The 'native' fault waits counted as such a call.
+  it('killWorker leaves a worker that is inside a native call alone', async () => {
+    const small = await server({ configs: await faultyConfigs(), threads: 1, watch: false });
+    const runner = small.engine.runner as { killWorker?: () => boolean };
+    try {
+      await warm(small);
+      const call = request(`${small.url}/pipelines/native`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await insideNative(small);
+      expect(runner.killWorker?.()).toBe(false);
+      const res = await call;
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+      expect(runner.killWorker?.()).toBe(true);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('the deadline watchdog waits for the native call to end instead of stopping the worker inside it', async () => {
+    const small = await server({ configs: await faultyConfigs(), threads: 1, watch: false });
+    const threads = (): number[] => (small.engine.runner as unknown as { pool: { pool: { threads: { threadId: number }[] } } }).pool.pool.threads.map((t) => t.threadId);
+    try {
+      await warm(small);
+      const before = threads();
+      // Deadline 100 ms, watchdog at 350 ms, the native call ends at 700 ms. The watchdog waits for
+      // it; the call's last step then completes on the same worker (or the executor stops it at the
+      // deadline): not a stopped worker, not a 500.
+      const res = await request(`${small.url}/pipelines/native_late`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await res.body.dump();
+      expect([200, 504]).toContain(res.statusCode);
+      expect(threads()).toEqual(before);
+    } finally {
+      await small.close();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import type { OperatorDefinition } from '../api.js';
 import { Table } from '../dataset.js';
 import { asAirmailError, toWire } from '../errors.js';
+import { useNativeGuard } from '../native-guard.js';
 import type { ExecEnv } from '../execute.js';
 import { executeObserved, reportOf } from '../observe/collect.js';
 import type { ModelRef } from '../api.js';
@@ -89,6 +90,7 @@ const initial = (workerData as { operatorModules?: string[] } | undefined)?.oper
 await ensureModules(initial);
 // Remote sources are fetched by the main thread's broker (one cache, one flight per key for all workers).
 const remoteChannel = (workerData as { remoteChannel?: string } | undefined)?.remoteChannel;
+useNativeGuard((workerData as { nativeGuard?: SharedArrayBuffer } | undefined)?.nativeGuard);
 const remoteClient = remoteChannel ? new RemoteClient(remoteChannel) : undefined;
 const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal) => remoteClient.fetch(f, signal) } : {};
 
