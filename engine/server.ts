@@ -66,7 +66,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
   };
   const shed = shedEarly(engine, () => draining);
-  const lane = !(opts.fastLane ?? process.env['AIRMAIL_FAST_LANE'] !== '0') ? undefined : fastLane(engine, { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, isDraining: () => draining });
+  const laneOn = opts.fastLane ?? process.env['AIRMAIL_FAST_LANE'] !== '0';
+  const lane = laneOn ? fastLane(engine, { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, isDraining: () => draining }) : undefined;
   const gate = (req: IncomingMessage, res: ServerResponse): boolean => shed(req, res) || (lane !== undefined && lane(req, res));
   const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate });
   let admin: { server: Server; port: number } | undefined;

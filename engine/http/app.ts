@@ -36,7 +36,13 @@ function noteAudit(c: Context, note: Partial<AuditEntry>): void {
 }
 
 const RESERVED_QUERY = new Set(['debug']);
-const DEADLINE_HEADER = 'x-airmail-deadline-ms';
+export const DEADLINE_HEADER = 'x-airmail-deadline-ms';
+
+/** The run option a request's deadline header asks for (a positive number of ms), or none. */
+export function deadlineOption(header: string | string[] | undefined): { deadlineMs?: number } {
+  const ms = Number(header);
+  return Number.isFinite(ms) && ms > 0 ? { deadlineMs: ms } : {};
+}
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -184,8 +190,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const p = engine.pipeline(name);
     try {
       const checked = engine.checkInputs(p, inputs, fromQuery);
-      const hdr = Number(c.req.header(DEADLINE_HEADER));
-      const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...(Number.isFinite(hdr) && hdr > 0 ? { deadlineMs: hdr } : {}) });
+      const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) });
       return c.json(res, 200);
     } catch (err) {
       engine.observe.rejected(p.name, asAirmailError(err));
@@ -230,9 +235,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const p = await engine.compileAdhoc(config, JSON.stringify(config) + (text.length > 0 ? '' : ''));
     const checked = engine.checkInputs(p, inputs, false);
     const debug = c.req.query('debug') === 'true';
-    const hdr = Number(c.req.header(DEADLINE_HEADER));
     try {
-      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...(Number.isFinite(hdr) && hdr > 0 ? { deadlineMs: hdr } : {}) }), 200);
+      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) }), 200);
     } catch (err) {
       return sendError(c, err, { pipeline: p.name, version: p.version });
     }

@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../engine.js';
 import { AirmailError, asAirmailError } from '../errors.js';
 import type { PipelineResponse } from '../engine.js';
-import { errorBody, retryHeaders } from './app.js';
+import { DEADLINE_HEADER, deadlineOption, errorBody, retryHeaders } from './app.js';
 import { isPlainObject, parseJsonStrict } from './body.js';
 
 export interface FastLaneOptions {
@@ -29,7 +29,6 @@ export interface FastLaneOptions {
 
 /** Request headers that ask for something only the app does (debug steps, traces, debug id counts). */
 const APP_ONLY_HEADERS = ['x-airmail-debug', 'x-airmail-debug-ids', 'traceparent', 'tracestate', 'transfer-encoding'] as const;
-const DEADLINE_HEADER = 'x-airmail-deadline-ms';
 const PREFIX = '/pipelines/';
 
 /** The pipeline a request may take the lane for, or undefined when the app should answer it. */
@@ -90,8 +89,7 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, text:
     return;
   }
   try {
-    const hdr = Number(req.headers[DEADLINE_HEADER]);
-    const out = await engine.run(p, engine.checkInputs(p, value, false), Number.isFinite(hdr) && hdr > 0 ? { deadlineMs: hdr } : {});
+    const out = await engine.run(p, engine.checkInputs(p, value, false), deadlineOption(req.headers[DEADLINE_HEADER]));
     write(res, opts, 200, {}, out);
   } catch (err) {
     const e = asAirmailError(err);
