@@ -54,6 +54,8 @@ export interface ExecOptions {
   readonly trace?: boolean;
   /** Run in the literal order without the candidate memo (see memo.ts). */
   readonly literal?: boolean;
+  /** The caller has already looked the result memo up and missed (executeObserved): do not look again. */
+  readonly resultMemoMissed?: boolean;
   /** Hooks called after every source and step; none when absent (see observe/types.ts). */
   readonly observer?: ExecObserver;
   /** Registry bindings → the models this request uses (taken when it started). */
@@ -118,7 +120,7 @@ function resultKeyOf(plan: Plan, siteValue: (site: Site) => unknown): string {
  * execute() then runs the plan and says why).
  */
 export function fromResultMemo(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}): ExecOutput | undefined {
-  if (!plan.memoResult || opts.trace === true || opts.literal) return undefined;
+  if (!plan.memoResult || opts.trace === true || opts.literal || opts.resultMemoMissed) return undefined;
   const memo = threadMemo();
   if (!memo) return undefined;
   const rows = new Map<string, ContextRow>();

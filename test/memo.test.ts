@@ -11,6 +11,7 @@ import { loadConfigSet } from '../engine/config/load.js';
 import type { Plan } from '../engine/config/plan.js';
 import { execute, type ExecOutput } from '../engine/execute.js';
 import { threadMemo } from '../engine/memo.js';
+import { executeObserved } from '../engine/observe/collect.js';
 import { loadModel } from '../engine/onnx.js';
 import { explainPlan } from '../engine/config/plan.js';
 import { benchOrSkip, OPS, ROOT, tempDir } from './helpers.js';
@@ -110,6 +111,15 @@ pipeline:
     (first.columns['w'] as Float64Array).fill(-1);
     expect(view(await execute(plan, env, { top: 3, after: 0 }))).toEqual(view(await execute(plan, env, { top: 3, after: 0 }, { literal: true })));
     expect([...(first.columns['sku_id'] as Int32Array)]).toEqual([2, 4, 5]);
+    // Through the observer (per-step metrics asked) the result is looked up once per request: a miss
+    // (its candidates come from the candidate memo: a hit there), then one hit.
+    const m0 = memo.misses;
+    const h0 = memo.hits;
+    const a = await executeObserved({ ops: 1 }, plan, env, { top: 4, after: 0.15 }, {});
+    expect([memo.misses - m0, memo.hits - h0]).toEqual([1, 1]);
+    const b = await executeObserved({ ops: 1 }, plan, env, { top: 4, after: 0.15 }, {});
+    expect([memo.misses - m0, memo.hits - h0]).toEqual([1, 2]);
+    expect(view(b)).toEqual(view(a));
   });
 
   it('is off when the pipeline excludes items or scores with a model', async () => {

@@ -225,10 +225,12 @@ export function attachReport<E>(err: E, report: ObserveReport | undefined): E {
 
 /** `execute()` with the observer `spec` asks for; the report lands in `out.observed` (or beside the error). */
 export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions): Promise<ExecOutput> {
-  // A memoised result runs no step: with nothing asked beyond per-step metrics there is nothing to collect.
-  if (!spec?.debug && !spec?.why && !spec?.span?.sampled) {
+  // A memoised result runs no step: with nothing asked beyond per-step metrics there is nothing to
+  // collect, so look it up before building a collector (and tell execute() it missed).
+  if (spec?.ops && !spec.debug && !spec.why && !spec.span?.sampled) {
     const memoised = fromResultMemo(plan, env, inputs, opts);
     if (memoised) return memoised;
+    if (plan.memoResult) opts = { ...opts, resultMemoMissed: true };
   }
   const col = collector(spec);
   if (!col) return execute(plan, env, inputs, opts);

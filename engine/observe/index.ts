@@ -146,8 +146,8 @@ export class Observability {
     s.count++;
     s.last = err.message;
     if (s.timer) return;
+    const st = s;
     const flush = (): void => {
-      const st = this.shed.get(pipeline)!;
       st.timer = undefined;
       if (st.count === 0) return;
       const secs = Math.max(0.001, (performance.now() - st.since) / 1000);
