@@ -14,6 +14,7 @@
  */
 import { Pool } from 'undici';
 import { Histogram } from './histogram.js';
+import { RawClient } from './raw-client.js';
 import { startProcSampler, startSelfCpu } from './proc-sampler.js';
 import type { ProcSampler, ProcUsage } from './proc-sampler.js';
 
@@ -47,6 +48,8 @@ export interface LoadOptions {
   /** Connections per origin (closed default: concurrency; open default: min(maxOutstanding, 256)). */
   connections?: number;
   sampleIntervalMs?: number;
+  /** 'raw': the lean socket client of raw-client.ts, for runs that share the server's CPU (default 'undici'). */
+  client?: 'undici' | 'raw';
 }
 
 export interface ClosedLoopOptions extends LoadOptions {
@@ -103,6 +106,9 @@ export interface LoadResult {
   errorCodes: Record<string, number>;
   /** Milliseconds; closed: from send, open: from the intended send time. */
   latencyMs: LatencySummary;
+  /** The same, for 2xx answers that passed the check only (goodput), and for all other answers. */
+  goodLatencyMs: LatencySummary;
+  otherLatencyMs: LatencySummary;
   server?: ProcUsage;
   /** CPU % of the load generator itself: near 100 means it may be the bottleneck. */
   clientCpuPercent: number;
@@ -121,6 +127,9 @@ type Outcome =
 
 class Tally {
   readonly histogram = new Histogram();
+  /** Split of `histogram`: 2xx answers that passed the check, and every other answer. */
+  readonly good = new Histogram();
+  readonly other = new Histogram();
   readonly errors: ErrorCounts = { non2xx: 0, network: 0, timeout: 0, check: 0, dropped: 0 };
   readonly statusCounts: Record<string, number> = {};
   readonly errorCodes: Record<string, number> = {};
@@ -140,6 +149,8 @@ class Tally {
     this.statusCounts[outcome.status] = (this.statusCounts[outcome.status] ?? 0) + 1;
     if (outcome.status < 200 || outcome.status > 299) this.errors.non2xx++;
     else if (outcome.checkFailed) this.errors.check++;
+    else return this.good.record(latencyMs * 1000);
+    this.other.record(latencyMs * 1000);
   }
 
   drop(): void {
@@ -161,10 +172,11 @@ function summarize(h: Histogram): LatencySummary {
   };
 }
 
-/** One Pool per origin, created on first use; `close()` ends them all. */
+/** One client per origin (an undici Pool, or a RawClient), created on first use; `close()` ends them all. */
 class Pools {
   private readonly pools = new Map<string, Pool>();
-  constructor(private readonly connections: number, private readonly timeoutMs: number) {}
+  private readonly raws = new Map<string, RawClient>();
+  constructor(private readonly connections: number, private readonly timeoutMs: number, readonly raw = false) {}
 
   get(origin: string): Pool {
     let pool = this.pools.get(origin);
@@ -181,13 +193,33 @@ class Pools {
     return pool;
   }
 
+  getRaw(origin: string): RawClient {
+    let c = this.raws.get(origin);
+    if (!c) this.raws.set(origin, (c = new RawClient(origin, { connections: this.connections, timeoutMs: this.timeoutMs })));
+    return c;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => p.destroy())));
+    await Promise.all([...this.raws.values()].map((c) => c.close()));
     this.pools.clear();
+    this.raws.clear();
   }
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'RAW_TIMEOUT']);
+
+/** Status and a reader of the body text (which must be called or the body drained, for undici). */
+async function exchange(pools: Pools, origin: string, spec: RequestSpec, headers: Record<string, string>): Promise<{ status: number; text(): Promise<string>; drain(): Promise<unknown> }> {
+  const method = spec.method ?? (spec.body === undefined ? 'GET' : 'POST');
+  if (pools.raw) {
+    const body = spec.body === undefined || typeof spec.body === 'string' ? spec.body : Buffer.from(spec.body).toString('utf8');
+    const r = await pools.getRaw(origin).request(method, spec.path, headers, body);
+    return { status: r.status, text: async () => r.body.toString('utf8'), drain: async () => undefined };
+  }
+  const res = await pools.get(origin).request({ method, path: spec.path, body: spec.body, headers });
+  return { status: res.statusCode, text: () => res.body.text(), drain: () => res.body.arrayBuffer() };
+}
 
 async function send(pools: Pools, defaultOrigin: string, spec: RequestSpec, check: CheckResponse | undefined): Promise<Outcome> {
   const headers: Record<string, string> = { ...spec.headers };
@@ -195,18 +227,13 @@ async function send(pools: Pools, defaultOrigin: string, spec: RequestSpec, chec
     headers['content-type'] = 'application/json';
   }
   try {
-    const res = await pools.get(spec.origin ?? defaultOrigin).request({
-      method: spec.method ?? (spec.body === undefined ? 'GET' : 'POST'),
-      path: spec.path,
-      body: spec.body,
-      headers,
-    });
-    const ok = res.statusCode >= 200 && res.statusCode <= 299;
+    const res = await exchange(pools, spec.origin ?? defaultOrigin, spec, headers);
+    const ok = res.status >= 200 && res.status <= 299;
     if (!check || !ok) {
-      await res.body.arrayBuffer(); // drain fully so the connection is reused
-      return { kind: 'answer', status: res.statusCode, checkFailed: false };
+      await res.drain(); // drain fully so the connection is reused
+      return { kind: 'answer', status: res.status, checkFailed: false };
     }
-    const text = await res.body.text();
+    const text = await res.text();
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
@@ -215,11 +242,11 @@ async function send(pools: Pools, defaultOrigin: string, spec: RequestSpec, chec
     }
     let passed = false;
     try {
-      passed = check(res.statusCode, parsed);
+      passed = check(res.status, parsed);
     } catch {
       passed = false;
     }
-    return { kind: 'answer', status: res.statusCode, checkFailed: !passed };
+    return { kind: 'answer', status: res.status, checkFailed: !passed };
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     const name = typeof code === 'string' ? code : err instanceof Error ? err.name : 'UNKNOWN';
@@ -261,6 +288,8 @@ function result(mode: 'closed' | 'open', opts: LoadOptions, tally: Tally, measur
     statusCounts: tally.statusCounts,
     errorCodes: tally.errorCodes,
     latencyMs: summarize(tally.histogram),
+    goodLatencyMs: summarize(tally.good),
+    otherLatencyMs: summarize(tally.other),
     clientCpuPercent: measured.clientCpuPercent,
   };
   if (measured.server) out.server = measured.server;
@@ -280,7 +309,7 @@ export async function runClosedLoop(opts: ClosedLoopOptions): Promise<LoadResult
   validate(opts);
   if (!(opts.concurrency >= 1)) throw new RangeError(`concurrency must be >= 1, got ${opts.concurrency}`);
   const origin = new URL(opts.url).origin;
-  const pools = new Pools(opts.connections ?? opts.concurrency, opts.timeoutMs ?? 10_000);
+  const pools = new Pools(opts.connections ?? opts.concurrency, opts.timeoutMs ?? 10_000, opts.client === 'raw');
   const tally = new Tally();
   const start = performance.now();
   const measureStart = start + (opts.warmupS ?? 0) * 1000;
@@ -317,7 +346,7 @@ export async function runOpenLoop(opts: OpenLoopOptions): Promise<LoadResult> {
   if (!(opts.rate > 0)) throw new RangeError(`rate must be > 0, got ${opts.rate}`);
   const maxOutstanding = opts.maxOutstanding ?? 1000;
   const origin = new URL(opts.url).origin;
-  const pools = new Pools(opts.connections ?? Math.min(maxOutstanding, 256), opts.timeoutMs ?? 10_000);
+  const pools = new Pools(opts.connections ?? Math.min(maxOutstanding, 256), opts.timeoutMs ?? 10_000, opts.client === 'raw');
   const tally = new Tally();
   const intervalMs = 1000 / opts.rate;
   const warmCount = Math.ceil((opts.warmupS ?? 0) * opts.rate);
