@@ -99,6 +99,8 @@ const MAX_KILLED_RETRIES = 4;
 
 /** Runs the queue-wait estimate looks back on. */
 const RECENT_EXEC = 32;
+/** Saturated completion spacings kept for the queue-wait estimate. */
+const GAPS = 64;
 
 export class PoolRunner implements Runner {
   readonly threads: number;
@@ -178,6 +180,7 @@ export class PoolRunner implements Runner {
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
       if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
       if (reply.ms !== undefined) this.noteExecMs(req.pipeline, reply.ms);
+      this.noteDone();
       return reply.out;
     } finally {
       watchdog?.dispose();
@@ -233,22 +236,54 @@ export class PoolRunner implements Runner {
     return { runs: t.runs, ms: recent[recent.length >> 1]! };
   }
 
-  /** How long a task queued now would wait: the queue ahead × median task time ÷ threads. */
-  private expectedWaitMs(): number {
-    // The median of the recent runs as the workers timed them. Not piscina's run-time histogram: it
-    // covers every run since start (slow cold runs kept shedding the traffic that would have replaced
-    // them) and is timed on the main thread, so a busy main thread inflated it and shed more. Recomputed
-    // at most every 100 ms.
+  /**
+   * Completions while the pool was saturated (tasks queued at this completion and at the one before):
+   * their spacing is what each task ahead in the queue really costs, messaging and the main thread's
+   * own lag included, which the workers' timings leave out (under load they came to half of it, and
+   * twice the wait was admitted).
+   */
+  private noteDone(): void {
     const now = performance.now();
-    if (now - this.meanAt > 100) {
-      const n = Math.min(this.recentRuns, RECENT_EXEC);
-      this.meanRunMs = n < 8 ? 10 : this.recentExec.slice(0, n).sort()[n >> 1]!;
-      this.meanAt = now;
+    const queued = this.pool.queueSize > 0;
+    if (queued && this.lastDoneQueued) {
+      const k = this.gapCount++ % GAPS;
+      this.gaps[k] = now - this.lastDoneAt;
+      this.gapsAt[k] = now;
     }
-    return ((this.pool.queueSize + 1) * this.meanRunMs) / this.threads;
+    this.lastDoneAt = now;
+    this.lastDoneQueued = queued;
   }
-  private meanRunMs = 10;
-  private meanAt = -Infinity;
+  private readonly gaps = new Float64Array(GAPS);
+  private readonly gapsAt = new Float64Array(GAPS);
+  private gapCount = 0;
+  private lastDoneAt = -Infinity;
+  private lastDoneQueued = false;
+
+  /** How long a task queued now would wait: the queue ahead × what each task in it costs the pool. */
+  private expectedWaitMs(): number {
+    // Per task: the mean spacing of saturated completions in the last second when there are enough
+    // of them, else the median of the recent runs as the workers timed them ÷ threads. Not piscina's
+    // run-time histogram: it covers every run since start (slow cold runs kept shedding the traffic
+    // that would have replaced them). Recomputed at most every 100 ms.
+    const now = performance.now();
+    if (now - this.perTaskAt > 100) {
+      const n = Math.min(this.recentRuns, RECENT_EXEC);
+      const median = n < 8 ? 10 : this.recentExec.slice(0, n).sort()[n >> 1]!;
+      let sum = 0;
+      let fresh = 0;
+      for (let i = 0; i < Math.min(this.gapCount, GAPS); i++) {
+        if (now - this.gapsAt[i]! < 1000) {
+          sum += this.gaps[i]!;
+          fresh++;
+        }
+      }
+      this.perTaskMs = fresh >= 8 ? sum / fresh : median / this.threads;
+      this.perTaskAt = now;
+    }
+    return (this.pool.queueSize + 1) * this.perTaskMs;
+  }
+  private perTaskMs = 10;
+  private perTaskAt = -Infinity;
 
   /** OVERLOADED with `retryAfterMs`: about the time the queue ahead takes to drain (10 ms to 5 s). */
   private overloaded(): AirmailError {

@@ -31,6 +31,7 @@ async function faultyConfigs(): Promise<string> {
     pipe('busy', [step('busy', 700)]),
     pipe('medium', [step('busy', 150)]),
     pipe('slow20', [step('busy', 20)]),
+    pipe('quick', [step('busy', 1)]),
     pipe('native', [step('native', 500)]),
     pipe('native_late', [step('native', 700)], '  deadline_ms: 100\n'),
     pipe('long', [step('busy', 4000)]),
@@ -304,6 +305,36 @@ describe('overload', () => {
       const queued = await Promise.all([call('ok'), call('ok')]);
       expect([await running, ...queued]).toEqual([200, 200, 200]);
     } finally {
+      await small.close();
+    }
+  });
+
+  it('judges the queue by what a task costs the pool, not only its time in the worker: a busy main thread is counted', async () => {
+    const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 200, maxQueueWaitMs: 100, watch: false });
+    const call = async (): Promise<number> => {
+      const res = await request(`${small.url}/pipelines/quick`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    // Tasks take the worker 1 ms. With the main thread busy 4 ms in every 5 (as when it parses and
+    // refuses a flood of requests), each answer waits for it before the worker gets its next task:
+    // a task costs the pool about 5 ms, and sixty queued take some 300 ms. Judged by the workers'
+    // own timings (60 × 1 ms) all sixty would be let in; judged by the pace of the saturated pool,
+    // only about twenty fit in 100 ms.
+    for (let i = 0; i < 20; i++) expect(await call()).toBe(200);
+    const burst = (): Promise<number[]> => Promise.all(Array.from({ length: 60 }, call));
+    await burst(); // opens the connections, so that the next bursts arrive at once
+    const hog = setInterval(() => {
+      const t = performance.now();
+      while (performance.now() - t < 4);
+    }, 5);
+    try {
+      await burst(); // saturates the pool: its real pace is learnt
+      const last = await burst();
+      expect(last.filter((s) => s === 503).length).toBeGreaterThanOrEqual(20);
+      expect(last.filter((s) => s === 200).length).toBeGreaterThanOrEqual(5);
+    } finally {
+      clearInterval(hog);
       await small.close();
     }
   });
