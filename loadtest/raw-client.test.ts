@@ -96,9 +96,12 @@ describe('RawClient', () => {
     const port = (spare.address() as AddressInfo).port;
     await new Promise((r) => spare.close(r));
     const refused = new RawClient(`http://127.0.0.1:${port}`, { connections: 1, timeoutMs: 1000 });
-    const err = await refused.request('GET', '/', {}).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RawClientError);
-    expect((err as RawClientError).code).toBe('ECONNREFUSED');
+    // Three requests for one connection slot: each waiter gets its own try and its own error.
+    const errs = await Promise.all([1, 2, 3].map(() => refused.request('GET', '/', {}).catch((e: unknown) => e)));
+    for (const err of errs) {
+      expect(err).toBeInstanceOf(RawClientError);
+      expect((err as RawClientError).code).toBe('ECONNREFUSED');
+    }
     await refused.close();
   });
 

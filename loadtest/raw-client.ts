@@ -148,6 +148,7 @@ export class RawClient {
     this.sweep.unref();
   }
 
+  /** One exchange; a body is sent as UTF-8 text. */
   request(method: string, path: string, headers: Readonly<Record<string, string>>, body?: string): Promise<RawResponse> {
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\n`;
     for (const k in headers) head += `${k}: ${headers[k]}\r\n`;
@@ -160,7 +161,10 @@ export class RawClient {
           this.busy.add(c);
           c.send(text, { resolve, reject, sentAt: performance.now() });
         } else if (this.busy.size + this.idle.length + this.opening < this.opts.connections) {
-          this.open().then(() => go(), (err: NodeJS.ErrnoException) => reject(new RawClientError(err.message, err.code ?? 'RAW_CONNECT')));
+          this.open().then(() => go(), (err: NodeJS.ErrnoException) => {
+            reject(new RawClientError(err.message, err.code ?? 'RAW_CONNECT'));
+            this.waiting.shift()?.(); // the slot is free again: the next waiter tries its own connection
+          });
         } else {
           this.waiting.push(go);
         }
