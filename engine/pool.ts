@@ -261,26 +261,43 @@ export class PoolRunner implements Runner {
 
   /** How long a task queued now would wait: the queue ahead × what each task in it costs the pool. */
   private expectedWaitMs(): number {
-    // Per task: the mean spacing of saturated completions in the last second when there are enough
-    // of them, else the median of the recent runs as the workers timed them ÷ threads. Not piscina's
+    // Per task: the spacing of saturated completions in the last second when there are enough of
+    // them, else the median of the recent runs as the workers timed them ÷ threads. Not piscina's
     // run-time histogram: it covers every run since start (slow cold runs kept shedding the traffic
     // that would have replaced them). Recomputed at most every 100 ms.
     const now = performance.now();
     if (now - this.perTaskAt > 100) {
       const n = Math.min(this.recentRuns, RECENT_EXEC);
       const median = n < 8 ? 10 : this.recentExec.slice(0, n).sort()[n >> 1]!;
-      let sum = 0;
-      let fresh = 0;
-      for (let i = 0; i < Math.min(this.gapCount, GAPS); i++) {
-        if (now - this.gapsAt[i]! < 1000) {
-          sum += this.gaps[i]!;
-          fresh++;
-        }
-      }
-      this.perTaskMs = fresh >= 8 ? sum / fresh : median / this.threads;
+      this.perTaskMs = this.completionSpacing(now) ?? median / this.threads;
       this.perTaskAt = now;
     }
     return (this.pool.queueSize + 1) * this.perTaskMs;
+  }
+
+  /**
+   * The median, over the saturated completions of the last second, of the time `threads` consecutive
+   * ones took ÷ threads (workers finishing together make single gaps swing between ~0 and a whole
+   * task). A median, so that a few long stalls (a Redis pause, a worker being replaced) do not
+   * stand for the whole second: with a mean, one such stall shed the traffic behind it in the chaos run.
+   */
+  private completionSpacing(now: number): number | undefined {
+    const kept = Math.min(this.gapCount, GAPS);
+    const start = this.gapCount > GAPS ? this.gapCount % GAPS : 0;
+    const fresh: number[] = [];
+    for (let j = 0; j < kept; j++) {
+      const i = (start + j) % GAPS;
+      if (now - this.gapsAt[i]! < 1000) fresh.push(this.gaps[i]!);
+    }
+    const spans: number[] = [];
+    let sum = 0;
+    for (let j = 0; j < fresh.length; j++) {
+      sum += fresh[j]!;
+      if (j >= this.threads) sum -= fresh[j - this.threads]!;
+      if (j >= this.threads - 1) spans.push(sum / this.threads);
+    }
+    if (spans.length < 8) return undefined;
+    return spans.sort((a, b) => a - b)[spans.length >> 1];
   }
   private perTaskMs = 10;
   private perTaskAt = -Infinity;

@@ -339,6 +339,27 @@ describe('overload', () => {
     }
   });
 
+  it('one long task among many short ones does not stand for the pool: the fast burst after it is served', async () => {
+    const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 200, maxQueueWaitMs: 60, watch: false });
+    const call = async (name: string): Promise<number> => {
+      const res = await request(`${small.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    try {
+      for (let i = 0; i < 20; i++) expect(await call('quick')).toBe(200);
+      await Promise.all(Array.from({ length: 40 }, () => call('quick'))); // opens the connections
+      // A 700 ms task amid thirty 1 ms ones, all queued: one long spacing among many short ones.
+      await Promise.all([call('busy'), ...Array.from({ length: 30 }, () => call('quick'))]);
+      // Twenty 1 ms tasks expect some 20-40 ms of queue, under the 60 ms limit. Averaged in, the
+      // 700 ms spacing made each look like 10 ms or more and refused most of them.
+      const burst = await Promise.all(Array.from({ length: 20 }, () => call('quick')));
+      expect(burst.filter((s) => s !== 200)).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('a full queue answers 503 OVERLOADED with Retry-After (s) and Retry-After-Ms at once, and recovers', async () => {
     const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 2, watch: false });
     const call = async (name: string): Promise<{ status: number; json: Record<string, unknown>; headers: Record<string, unknown>; ms: number }> => {
