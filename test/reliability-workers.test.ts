@@ -265,6 +265,13 @@ describe('deadlines', () => {
 });
 
 describe('overload', () => {
+  /** POSTs `{}` to pipeline `name` on `url` and answers the status. */
+  const statusOf = async (url: string, name: string): Promise<number> => {
+    const res = await request(`${url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await res.body.dump();
+    return res.statusCode;
+  };
+
   it('sheds by expected queue wait, not only by queue length: accepted requests keep their latency', async () => {
     const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 100, maxQueueWaitMs: 200, watch: false });
     const call = async (name: string): Promise<{ status: number; ms: number }> => {
@@ -289,11 +296,7 @@ describe('overload', () => {
 
   it('judges the queue by recent runs: slow runs at the start do not keep shedding fast traffic after them', async () => {
     const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 100, maxQueueWaitMs: 30, watch: false });
-    const call = async (name: string): Promise<number> => {
-      const res = await request(`${small.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      await res.body.dump();
-      return res.statusCode;
-    };
+    const call = (name: string): Promise<number> => statusOf(small.url, name);
     try {
       // Sixty 20 ms runs (a cold start, say), then forty fast ones: most runs since start were slow,
       // but tasks now take well under a millisecond, so two fast requests queued behind a running
@@ -311,11 +314,7 @@ describe('overload', () => {
 
   it('judges the queue by what a task costs the pool, not only its time in the worker: a busy main thread is counted', async () => {
     const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 200, maxQueueWaitMs: 100, watch: false });
-    const call = async (): Promise<number> => {
-      const res = await request(`${small.url}/pipelines/quick`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      await res.body.dump();
-      return res.statusCode;
-    };
+    const call = (): Promise<number> => statusOf(small.url, 'quick');
     // Tasks take the worker 1 ms. With the main thread busy 4 ms in every 5 (as when it parses and
     // refuses a flood of requests), each answer waits for it before the worker gets its next task:
     // a task costs the pool about 5 ms, and sixty queued take some 300 ms. Judged by the workers'
@@ -341,11 +340,7 @@ describe('overload', () => {
 
   it('one long task among many short ones does not stand for the pool: the fast burst after it is served', async () => {
     const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 200, maxQueueWaitMs: 60, watch: false });
-    const call = async (name: string): Promise<number> => {
-      const res = await request(`${small.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      await res.body.dump();
-      return res.statusCode;
-    };
+    const call = (name: string): Promise<number> => statusOf(small.url, name);
     try {
       for (let i = 0; i < 20; i++) expect(await call('quick')).toBe(200);
       await Promise.all(Array.from({ length: 40 }, () => call('quick'))); // opens the connections
