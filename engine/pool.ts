@@ -11,6 +11,7 @@ import type { Snapshot } from './config/load.js';
 import { AirmailError, fromWire } from './errors.js';
 import type { ExecOutput } from './execute.js';
 import { nativeBusy, nativeGuardBuffer } from './native-guard.js';
+import { CompletionPace } from './pace.js';
 import { loadModel } from './onnx.js';
 import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
@@ -99,8 +100,6 @@ const MAX_KILLED_RETRIES = 4;
 
 /** Runs the queue-wait estimate looks back on. */
 const RECENT_EXEC = 32;
-/** Saturated completion spacings kept for the queue-wait estimate. */
-const GAPS = 64;
 
 export class PoolRunner implements Runner {
   readonly threads: number;
@@ -113,6 +112,7 @@ export class PoolRunner implements Runner {
 
   constructor(opts: PoolOptions) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
+    this.pace = new CompletionPace(this.threads);
     this.graceMs = opts.watchdogGraceMs ?? 250;
     this.maxQueueWaitMs = opts.maxQueueWaitMs ?? 1000;
     const common = {
@@ -180,7 +180,7 @@ export class PoolRunner implements Runner {
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
       if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
       if (reply.ms !== undefined) this.noteExecMs(req.pipeline, reply.ms);
-      this.noteDone();
+      this.pace.note(performance.now(), this.pool.queueSize > 0);
       return reply.out;
     } finally {
       watchdog?.dispose();
@@ -236,28 +236,6 @@ export class PoolRunner implements Runner {
     return { runs: t.runs, ms: recent[recent.length >> 1]! };
   }
 
-  /**
-   * Completions while the pool was saturated (tasks queued at this completion and at the one before):
-   * their spacing is what each task ahead in the queue really costs, messaging and the main thread's
-   * own lag included, which the workers' timings leave out (under load they came to half of it, and
-   * twice the wait was admitted).
-   */
-  private noteDone(): void {
-    const now = performance.now();
-    const queued = this.pool.queueSize > 0;
-    if (queued && this.lastDoneQueued) {
-      const k = this.gapCount++ % GAPS;
-      this.gaps[k] = now - this.lastDoneAt;
-      this.gapsAt[k] = now;
-    }
-    this.lastDoneAt = now;
-    this.lastDoneQueued = queued;
-  }
-  private readonly gaps = new Float64Array(GAPS);
-  private readonly gapsAt = new Float64Array(GAPS);
-  private gapCount = 0;
-  private lastDoneAt = -Infinity;
-  private lastDoneQueued = false;
 
   /** How long a task queued now would wait: the queue ahead × what each task in it costs the pool. */
   private expectedWaitMs(): number {
@@ -269,36 +247,14 @@ export class PoolRunner implements Runner {
     if (now - this.perTaskAt > 100) {
       const n = Math.min(this.recentRuns, RECENT_EXEC);
       const median = n < 8 ? 10 : this.recentExec.slice(0, n).sort()[n >> 1]!;
-      this.perTaskMs = this.completionSpacing(now) ?? median / this.threads;
+      this.perTaskMs = this.pace.perTaskMs(now) ?? median / this.threads;
       this.perTaskAt = now;
     }
     return (this.pool.queueSize + 1) * this.perTaskMs;
   }
 
-  /**
-   * The median, over the saturated completions of the last second, of the time `threads` consecutive
-   * ones took ÷ threads (workers finishing together make single gaps swing between ~0 and a whole
-   * task). A median, so that a few long stalls (a Redis pause, a worker being replaced) do not
-   * stand for the whole second: with a mean, one such stall shed the traffic behind it in the chaos run.
-   */
-  private completionSpacing(now: number): number | undefined {
-    const kept = Math.min(this.gapCount, GAPS);
-    const start = this.gapCount > GAPS ? this.gapCount % GAPS : 0;
-    const fresh: number[] = [];
-    for (let j = 0; j < kept; j++) {
-      const i = (start + j) % GAPS;
-      if (now - this.gapsAt[i]! < 1000) fresh.push(this.gaps[i]!);
-    }
-    const spans: number[] = [];
-    let sum = 0;
-    for (let j = 0; j < fresh.length; j++) {
-      sum += fresh[j]!;
-      if (j >= this.threads) sum -= fresh[j - this.threads]!;
-      if (j >= this.threads - 1) spans.push(sum / this.threads);
-    }
-    if (spans.length < 8) return undefined;
-    return spans.sort((a, b) => a - b)[spans.length >> 1];
-  }
+  /** The pace of the saturated pool (engine/pace.ts). */
+  private readonly pace: CompletionPace;
   private perTaskMs = 10;
   private perTaskAt = -Infinity;
 

@@ -319,7 +319,8 @@ describe('overload', () => {
     // refuses a flood of requests), each answer waits for it before the worker gets its next task:
     // a task costs the pool about 5 ms, and sixty queued take some 300 ms. Judged by the workers'
     // own timings (60 × 1 ms) all sixty would be let in; judged by the pace of the saturated pool,
-    // only about twenty fit in 100 ms.
+    // only some twenty fit in 100 ms (fewer on a busy machine). engine/pace.test.ts covers the pace
+    // itself on exact timelines.
     for (let i = 0; i < 20; i++) expect(await call()).toBe(200);
     const burst = (): Promise<number[]> => Promise.all(Array.from({ length: 60 }, call));
     await burst(); // opens the connections, so that the next bursts arrive at once
@@ -330,7 +331,7 @@ describe('overload', () => {
     try {
       await burst(); // saturates the pool: its real pace is learnt
       const last = await burst();
-      expect(last.filter((s) => s === 503).length).toBeGreaterThanOrEqual(20);
+      expect(last.filter((s) => s === 503).length).toBeGreaterThanOrEqual(10);
       expect(last.filter((s) => s === 200).length).toBeGreaterThanOrEqual(5);
     } finally {
       clearInterval(hog);
@@ -339,16 +340,17 @@ describe('overload', () => {
   });
 
   it('one long task among many short ones does not stand for the pool: the fast burst after it is served', async () => {
-    const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 200, maxQueueWaitMs: 60, watch: false });
+    const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 200, maxQueueWaitMs: 200, watch: false });
     const call = (name: string): Promise<number> => statusOf(small.url, name);
     try {
       for (let i = 0; i < 20; i++) expect(await call('quick')).toBe(200);
       await Promise.all(Array.from({ length: 40 }, () => call('quick'))); // opens the connections
       // A 700 ms task amid thirty 1 ms ones, all queued: one long spacing among many short ones.
       await Promise.all([call('busy'), ...Array.from({ length: 30 }, () => call('quick'))]);
-      // Twenty 1 ms tasks expect some 20-40 ms of queue, under the 60 ms limit. Averaged in, the
-      // 700 ms spacing made each look like 10 ms or more and refused most of them.
-      const burst = await Promise.all(Array.from({ length: 20 }, () => call('quick')));
+      // Fifteen 1 ms tasks expect some 15-30 ms of queue here, and up to ~100 ms on a machine so busy
+      // that each costs the pool 7 ms: under the 200 ms limit. Averaged in, the 700 ms spacing made
+      // each look like 20 ms or more and refused most of them.
+      const burst = await Promise.all(Array.from({ length: 15 }, () => call('quick')));
       expect(burst.filter((s) => s !== 200)).toEqual([]);
     } finally {
       await small.close();
