@@ -233,11 +233,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         setTimeout(() => rs.resume(), Math.min(1500, every.redisPause / 2));
       });
     }
-    const runner = srv.engine.runner as { killWorker?: () => boolean };
-    // killWorker passes over a worker inside onnxruntime (stopping it there aborts the process): try again shortly.
-    const kill = (tries = 0): void => {
-      if (runner.killWorker?.()) events.workerKills++;
-      else if (tries < 100) setTimeout(() => kill(tries + 1), 10);
+    const runner = srv.engine.runner as { killWorker?: () => boolean; readyWorkers?: () => number; readonly threads?: number };
+    // A worker dies in a pool that is up: the kill waits until every worker has started (on a starved
+    // machine a worker takes seconds to start, and kills faster than that are a crash loop that
+    // leaves no worker to serve, not a worker dying). killWorker also passes over a worker inside
+    // onnxruntime (stopping it there aborts the process). Either way: try again shortly.
+    let running = true;
+    const kill = (): void => {
+      const allUp = (runner.readyWorkers?.() ?? 0) >= (runner.threads ?? 1);
+      if (allUp && runner.killWorker?.()) events.workerKills++;
+      else if (running) setTimeout(kill, 10);
     };
     repeat(every.workerKill, () => kill());
     const malformed = { sent: 0, answered4xx: 0 };
@@ -282,6 +287,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
     };
     await Promise.all(Array.from({ length: opts.concurrency ?? 8 }, (_, k) => loop(k)));
+    running = false;
     timers.forEach(clearInterval);
     await Promise.all(side);
     unhook();
