@@ -236,13 +236,13 @@ export class PoolRunner implements Runner {
     return { runs: t.runs, ms: recent[recent.length >> 1]! };
   }
 
-
   /** How long a task queued now would wait: the queue ahead × what each task in it costs the pool. */
   private expectedWaitMs(): number {
-    // Per task: the spacing of saturated completions in the last second when there are enough of
-    // them, else the median of the recent runs as the workers timed them ÷ threads. Not piscina's
-    // run-time histogram: it covers every run since start (slow cold runs kept shedding the traffic
-    // that would have replaced them). Recomputed at most every 100 ms.
+    // Per task: the pace of the saturated pool over the last second when there are enough
+    // completions to measure it (engine/pace.ts), else the median of the recent runs as the
+    // workers timed them ÷ threads. Not piscina's run-time histogram: it covers every run since
+    // start (slow cold runs kept shedding the traffic that would have replaced them). Recomputed
+    // at most every 100 ms.
     const now = performance.now();
     if (now - this.perTaskAt > 100) {
       const n = Math.min(this.recentRuns, RECENT_EXEC);
