@@ -4,6 +4,7 @@
  * requests the server accepts keep their p99 (the rest are fast 503s).
  *
  *   npx tsx loadtest/overload.ts                         # standard workload, 10 s at 2x
+ *   npx tsx loadtest/overload.ts --duration 15 --runs 5  # a series: each run, and the median
  *   npx tsx loadtest/overload.ts --duration 20 --max-queue-wait-ms 20 --threads 1 --workload demo
  *
  * The peak is measured on an engine with the default admission, the 2x run on
@@ -110,31 +111,63 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadReport
   }
 }
 
-export function formatOverload(r: OverloadReport): string {
-  const cpu = (c: number, s: number): string => `client ${c.toFixed(0)} %, server ${s.toFixed(0)} %`;
+const ratio = (r: OverloadReport): number => r.goodputRps / r.peak.rps;
+
+/** A series of runs: on a shared machine one run says little (goodput / peak moved 0.37–0.97 within an hour). */
+export interface OverloadSeries {
+  readonly runs: readonly OverloadReport[];
+  readonly goodputRatio: { readonly median: number; readonly min: number; readonly max: number };
+  readonly goodputOkRuns: number;
+  readonly p99OkRuns: number;
+  readonly bothOkRuns: number;
+}
+
+export function summarize(runs: readonly OverloadReport[]): OverloadSeries {
+  const sorted = runs.map(ratio).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return {
+    runs,
+    goodputRatio: { median, min: sorted[0]!, max: sorted[sorted.length - 1]! },
+    goodputOkRuns: runs.filter((r) => r.goodputOk).length,
+    p99OkRuns: runs.filter((r) => r.p99Ok).length,
+    bothOkRuns: runs.filter((r) => r.goodputOk && r.p99Ok).length,
+  };
+}
+
+export function formatOverload(s: OverloadSeries): string {
+  const cpu = (c: number, v: number): string => `client ${c.toFixed(0)} %, server ${v.toFixed(0)} %`;
+  const r0 = s.runs[0]!;
+  const n = s.runs.length;
   return [
     '## Overload (2x the peak)',
     '',
-    '| peak rps | peak p99 ms | offered rps | goodput rps | goodput / peak | accepted p50 ms | accepted p99 ms | refused p99 ms | statuses |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    `| ${r.peak.rps.toFixed(0)} | ${r.peak.p99.toFixed(1)} | ${r.offeredRps} | ${r.goodputRps.toFixed(0)} | ${(r.goodputRps / r.peak.rps).toFixed(2)} | ${r.accepted.p50.toFixed(1)} | ${r.accepted.p99.toFixed(1)} | ${r.rejected.p99.toFixed(1)} | ${JSON.stringify(r.statuses)} |`,
+    '| run | peak rps | peak p99 ms | offered rps | goodput rps | goodput / peak | accepted p50 ms | accepted p99 ms | p99 limit ms | refused p99 ms | CPU at peak → at 2x | statuses |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...s.runs.map((r, i) => `| ${i + 1} | ${r.peak.rps.toFixed(0)} | ${r.peak.p99.toFixed(1)} | ${r.offeredRps} | ${r.goodputRps.toFixed(0)} | ${ratio(r).toFixed(2)}${r.goodputOk ? '' : ' ✗'} | ${r.accepted.p50.toFixed(1)} | ${r.accepted.p99.toFixed(1)}${r.p99Ok ? '' : ' ✗'} | ${(1.5 * r.peak.p99 + 10).toFixed(1)} | ${r.rejected.p99.toFixed(1)} | ${cpu(r.peak.clientCpuPercent, r.peak.serverCpuPercent)} → ${cpu(r.clientCpuPercent, r.serverCpuPercent)} | ${JSON.stringify(r.statuses)} |`),
     '',
-    `${r.threads} worker threads, --max-queue-wait-ms ${r.maxQueueWaitMs}. CPU (100 % = one core), ${r.client} generator: at the peak ${cpu(r.peak.clientCpuPercent, r.peak.serverCpuPercent)}; at 2x ${cpu(r.clientCpuPercent, r.serverCpuPercent)}`,
+    `${r0.threads} worker threads, --max-queue-wait-ms ${r0.maxQueueWaitMs}, ${r0.client} generator; CPU 100 % = one core. p99 limit: 1.5x the peak's p99 + 10 ms.`,
     '',
-    `goodput ≥ 90 % of peak: ${r.goodputOk ? 'yes' : 'NO'}; accepted p99 kept: ${r.p99Ok ? 'yes' : 'NO'}`,
+    `goodput / peak over ${n} run${n > 1 ? 's' : ''}: median ${s.goodputRatio.median.toFixed(2)} (${s.goodputRatio.min.toFixed(2)}–${s.goodputRatio.max.toFixed(2)}); goodput ≥ 90 % of peak in ${s.goodputOkRuns}/${n}, accepted p99 kept in ${s.p99OkRuns}/${n}, both in ${s.bothOkRuns}/${n}`,
   ].join('\n');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, workload: { type: 'string' }, 'max-queue-wait-ms': { type: 'string' }, threads: { type: 'string' }, client: { type: 'string' }, json: { type: 'string' } } });
-  const r = await runOverload({
-    durationS: Number(values.duration),
-    ...(values.workload ? { workload: values.workload as 'bench' | 'demo' } : {}),
-    ...(values['max-queue-wait-ms'] ? { maxQueueWaitMs: Number(values['max-queue-wait-ms']) } : {}),
-    ...(values.threads ? { threads: Number(values.threads) } : {}),
-    ...(values.client ? { client: values.client === 'undici' ? 'undici' : 'raw' } : {}),
-  });
-  process.stdout.write(`${formatOverload(r)}\n`);
-  if (values.json) await writeFile(values.json, `${JSON.stringify(r, null, 2)}\n`);
-  process.exit(r.goodputOk && r.p99Ok ? 0 : 1);
+  const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, runs: { type: 'string', default: '1' }, workload: { type: 'string' }, 'max-queue-wait-ms': { type: 'string' }, threads: { type: 'string' }, client: { type: 'string' }, json: { type: 'string' } } });
+  const runs: OverloadReport[] = [];
+  for (let i = 0; i < Math.max(1, Number(values.runs)); i++) {
+    runs.push(await runOverload({
+      durationS: Number(values.duration),
+      ...(values.workload ? { workload: values.workload as 'bench' | 'demo' } : {}),
+      ...(values['max-queue-wait-ms'] ? { maxQueueWaitMs: Number(values['max-queue-wait-ms']) } : {}),
+      ...(values.threads ? { threads: Number(values.threads) } : {}),
+      ...(values.client ? { client: values.client === 'undici' ? 'undici' : 'raw' } : {}),
+    }));
+    process.stderr.write(`run ${i + 1}: goodput / peak ${ratio(runs[i]!).toFixed(2)}, accepted p99 ${runs[i]!.accepted.p99.toFixed(1)} ms\n`);
+  }
+  const series = summarize(runs);
+  process.stdout.write(`${formatOverload(series)}\n`);
+  if (values.json) await writeFile(values.json, `${JSON.stringify(series, null, 2)}\n`);
+  // Met when the median run keeps 90 % of the peak and most runs keep the p99.
+  process.exit(series.goodputRatio.median >= 0.9 && series.p99OkRuns * 2 > runs.length ? 0 : 1);
 }
