@@ -33,6 +33,11 @@ pipelines:
   initialization:
     includes: [{name: Ids, parameters: {ids: [1, 2]}}]
   operations: [{name: Trouble, parameters: {mode: sleep, ms: 300}}]
+- name: nap
+  item_type: id
+  initialization:
+    includes: [{name: Ids, parameters: {ids: [1, 2]}}]
+  operations: [{name: Trouble, parameters: {mode: sleep, ms: 2}}]
 - name: slow2
   item_type: id
   initialization:
@@ -90,5 +95,36 @@ describe('PoolRunner', () => {
     const err = await pool.run({ pipeline: snap.pipelines.get('slow2')!, snapshot: snap, inputs: {}, deadline: Date.now() + 50 }).catch((e: unknown) => e);
     // The first step outlives the deadline; the executor refuses to start the second.
     expect(err).toMatchObject({ code: 'DEADLINE_EXCEEDED', operator: 'Trouble' });
+  });
+});
+
+describe('PoolRunner admission', () => {
+  it('counts a busy main thread in what a queued task costs: the pace of completions, not the workers\' own timings', async () => {
+    const small = new PoolRunner({ threads: 1, operatorModules: [OPS_URL], maxQueue: 200, maxQueueWaitMs: 250 });
+    try {
+      const p = snap.pipelines.get('nap')!;
+      const run = (): Promise<unknown> => small.run({ pipeline: p, snapshot: snap, inputs: {} });
+      for (let i = 0; i < 12; i++) await run(); // the worker takes about 2 ms a task
+      // Sixty at once (let in: 60 × 2-3 ms is under the 250 ms limit), and after each answer the main
+      // thread is busy for 10 ms (wall time, so a busy machine does not shorten it): the worker gets
+      // its next task at once but its answer waits, so each task costs the pool 10 ms or more. After
+      // twenty answers forty wait: some 400 ms ahead, over the limit. By the workers' own timings
+      // it is some 100-120 ms, and nothing is shed.
+      let done = 0;
+      let shedAt20: AirmailError | undefined;
+      const all = Array.from({ length: 60 }, () =>
+        run().then(() => {
+          const t = performance.now();
+          while (performance.now() - t < 10);
+          if (++done === 20) shedAt20 = small.shedding();
+        }),
+      );
+      await Promise.all(all);
+      expect(shedAt20).toBeInstanceOf(AirmailError);
+      expect(shedAt20?.code).toBe('OVERLOADED');
+      expect(small.shedding()).toBeUndefined(); // the queue is empty again
+    } finally {
+      await small.close();
+    }
   });
 });

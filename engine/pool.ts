@@ -160,9 +160,13 @@ export class PoolRunner implements Runner {
     const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal, () => this.anyInNative()) : undefined;
     const signal = watchdog?.signal ?? req.signal;
     try {
-      const attempt = async (): Promise<ExecReply> => {
-        const reply = await this.submit(base, signal);
-        return reply.kind === 'need' ? this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal) : reply;
+      // Admission is judged once, when the request first asks for the pool. The pipeline's load
+      // (asked for by a worker that had not seen this version) and a retry after a stopped worker
+      // are the same admitted request: shedding them would drop a request that already waited its
+      // turn, because the queue or the pace moved meanwhile (as when a cold upstream slowed it).
+      const attempt = async (admitted: boolean): Promise<ExecReply> => {
+        const reply = await this.submit(base, signal, admitted);
+        return reply.kind === 'need' ? this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal, true) : reply;
       };
       // A task whose worker we stopped on purpose (killWorker) runs again on another worker, up to
       // MAX_KILLED_RETRIES times within its deadline: under chaos the retry lands on the fresh
@@ -171,7 +175,7 @@ export class PoolRunner implements Runner {
       let reply: ExecReply | undefined;
       for (let tries = 0; !reply; tries++) {
         try {
-          reply = await attempt();
+          reply = await attempt(tries > 0);
         } catch (err) {
           if ((err as AirmailError).code !== 'WORKER_FAILED' || (err as AirmailError).details?.['retryable'] !== true || tries >= MAX_KILLED_RETRIES) throw err;
           if (signal?.aborted) throw signal.reason instanceof AirmailError ? signal.reason : err;
@@ -192,8 +196,8 @@ export class PoolRunner implements Runner {
     return undefined;
   }
 
-  private async submit(task: ExecTask, signal: TaskSignal | undefined): Promise<ExecReply> {
-    const shed = this.shedding();
+  private async submit(task: ExecTask, signal: TaskSignal | undefined, admitted: boolean): Promise<ExecReply> {
+    const shed = admitted ? undefined : this.shedding();
     if (shed) throw shed;
     try {
       return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
