@@ -83,6 +83,21 @@ export class AirmailError extends Error {
   get status(): number {
     return ERRORS[this.code].status;
   }
+
+  /**
+   * The same error without a stack trace, for refusals made on every request under load (an
+   * overload 503): where it was raised says nothing, and capturing the stack cost more main-thread
+   * time than the rest of the refusal (7 % of the main thread at 2x the peak, in a profile).
+   */
+  static withoutStack(...args: ConstructorParameters<typeof AirmailError>): AirmailError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new AirmailError(...args);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
 }
 
 export interface WireError {

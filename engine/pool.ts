@@ -265,7 +265,7 @@ export class PoolRunner implements Runner {
   /** OVERLOADED with `retryAfterMs`: about the time the queue ahead takes to drain (10 ms to 5 s). */
   private overloaded(): AirmailError {
     const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(this.expectedWaitMs())));
-    return new AirmailError('OVERLOADED', `the worker queue is full (${this.pool.queueSize} waiting)`, { details: { retryAfterMs } });
+    return AirmailError.withoutStack('OVERLOADED', `the worker queue is full (${this.pool.queueSize} waiting)`, { details: { retryAfterMs } });
   }
 
   /**
