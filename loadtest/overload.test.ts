@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatOverload, summarize, type OverloadReport } from './overload.js';
+import { formatOverload, splitCores, summarize, type OverloadReport } from './overload.js';
 
 const report = (goodputRps: number, p99: number): OverloadReport => ({
   client: 'raw', threads: 2, maxQueueWaitMs: 10,
@@ -17,5 +17,14 @@ describe('overload series', () => {
     expect(text).toContain('median 0.75 (0.37–0.97)');
     expect(text).toContain('| 2 | 1000 | 20.0 | 2000 | 970 | 0.97 | 10.0 | 48.0 ✗ | 40.0 |');
     expect(summarize([report(910, 20)]).goodputRatio.median).toBeCloseTo(0.91);
+  });
+});
+
+describe('splitCores', () => {
+  it('gives the generator the last quarter of the cores (at least one) and the engine the rest', () => {
+    expect(splitCores(1)).toBeUndefined();
+    expect(splitCores(2)).toEqual({ engine: '0', engineCores: 1, generator: '1' });
+    expect(splitCores(4)).toEqual({ engine: '0-2', engineCores: 3, generator: '3' });
+    expect(splitCores(16)).toEqual({ engine: '0-11', engineCores: 12, generator: '12-15' });
   });
 });

@@ -28,12 +28,16 @@ export interface EngineOptions {
   readonly threads?: number;
   readonly env?: Readonly<Record<string, string>>;
   readonly args?: readonly string[];
+  /** CPUs the engine (every thread of it) may run on, as `taskset -c` takes them ("0", "0-13"). */
+  readonly cpus?: string;
 }
 
 /** Starts `airmail serve` on a free port and resolves once it listens. */
 export async function startEngine(opts: EngineOptions): Promise<EngineProcess> {
   const args = [join(ROOT, 'bin/airmail.mjs'), 'serve', '--port', '0', '--host', '127.0.0.1', '--configs', opts.configs, ...(opts.threads ? ['--threads', String(opts.threads)] : []), ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // taskset execs node in its own process, so the pid is the engine's.
+  const [cmd, argv]: [string, string[]] = opts.cpus ? ['taskset', ['-c', opts.cpus, process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(cmd, argv, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
