@@ -100,6 +100,18 @@ export class AirmailError extends Error {
   }
 }
 
+/**
+ * What an error body and its headers are built from: an AirmailError, or a refusal made before any
+ * error object exists (an overload 503 written before the app, see server.ts).
+ */
+export interface ErrorLike {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly operator?: string | undefined;
+  readonly diagnostics?: readonly Diagnostic[];
+  readonly details?: Readonly<Record<string, unknown>> | undefined;
+}
+
 export interface WireError {
   readonly code: ErrorCode;
   readonly message: string;

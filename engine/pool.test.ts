@@ -113,7 +113,7 @@ describe('PoolRunner admission', () => {
       // twenty answers forty wait: some 400 ms ahead, over the limit. By the workers' own timings
       // it is some 100-120 ms, and nothing is shed.
       let done = 0;
-      let shedAt20: AirmailError | undefined;
+      let shedAt20: ReturnType<PoolRunner['shedding']>;
       const all = Array.from({ length: 60 }, () =>
         run().then(() => {
           const t = performance.now();
@@ -122,7 +122,6 @@ describe('PoolRunner admission', () => {
         }),
       );
       await Promise.all(all);
-      expect(shedAt20).toBeInstanceOf(AirmailError);
       expect(shedAt20?.code).toBe('OVERLOADED');
       expect(small.shedding()).toBeUndefined(); // the queue is empty again
     } finally {

@@ -32,11 +32,24 @@ export interface RunRequest {
   readonly models?: ModelTable;
 }
 
+/**
+ * An overload refusal before any error is built: what the early 503 writes as it is (server.ts),
+ * and what `overloadedError` turns into an AirmailError for a request refused later.
+ */
+export interface Shed {
+  readonly code: 'OVERLOADED';
+  readonly message: string;
+  /** About the time the queue ahead takes to drain (10 ms to 5 s). */
+  readonly details: { readonly retryAfterMs: number };
+}
+
+export const overloadedError = (s: Shed): AirmailError => AirmailError.withoutStack(s.code, s.message, { details: s.details });
+
 export interface Runner {
   run(req: RunRequest): Promise<ExecOutput>;
   readonly threads: number;
-  /** OVERLOADED when a request for `p` arriving now would be shed (absent: never sheds). */
-  shedding?(p: CompiledPipeline): AirmailError | undefined;
+  /** The refusal a request for `p` arriving now would get (absent: never sheds). */
+  shedding?(p: CompiledPipeline): Shed | undefined;
   stats(): { threads: number; queued: number; running: number; utilization: number };
   /** Workers that finished starting and can take a task (absent: always able to run). */
   readyWorkers?(): number;
@@ -191,19 +204,19 @@ export class PoolRunner implements Runner {
     }
   }
 
-  shedding(_p?: CompiledPipeline): AirmailError | undefined {
+  shedding(_p?: CompiledPipeline): Shed | undefined {
     if (this.pool.queueSize >= this.pool.options.maxQueue || (this.pool.queueSize > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) return this.overloaded();
     return undefined;
   }
 
   private async submit(task: ExecTask, signal: TaskSignal | undefined, admitted: boolean): Promise<ExecReply> {
     const shed = admitted ? undefined : this.shedding();
-    if (shed) throw shed;
+    if (shed) throw overloadedError(shed);
     try {
       return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
-      if (/queue is at limit/i.test(msg)) throw this.overloaded();
+      if (/queue is at limit/i.test(msg)) throw overloadedError(this.overloaded());
       if ((err as Error).name === 'AbortError') {
         const reason: unknown = signal?.reason;
         if (reason instanceof AirmailError) throw reason;
@@ -262,10 +275,9 @@ export class PoolRunner implements Runner {
   private perTaskMs = 10;
   private perTaskAt = -Infinity;
 
-  /** OVERLOADED with `retryAfterMs`: about the time the queue ahead takes to drain (10 ms to 5 s). */
-  private overloaded(): AirmailError {
+  private overloaded(): Shed {
     const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(this.expectedWaitMs())));
-    return AirmailError.withoutStack('OVERLOADED', `the worker queue is full (${this.pool.queueSize} waiting)`, { details: { retryAfterMs } });
+    return { code: 'OVERLOADED', message: `the worker queue is full (${this.pool.queueSize} waiting)`, details: { retryAfterMs } };
   }
 
   /**

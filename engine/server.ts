@@ -7,7 +7,7 @@ import { Engine, type EngineOptions } from './engine.js';
 import { createApp, DEFAULT_BODY_LIMIT, errorBody, retryHeaders } from './http/app.js';
 import { fastLane } from './http/fast-lane.js';
 import { Observability } from './observe/index.js';
-import { formatDiagnostic, type Diagnostic } from './errors.js';
+import { ERRORS, formatDiagnostic, type Diagnostic } from './errors.js';
 import { AuditLog } from './reliability/audit.js';
 import { drain, listen } from './reliability/listen.js';
 
@@ -125,12 +125,13 @@ function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessa
       return false;
     }
     const p = engine.snapshot.pipelines.get(name);
-    const err = p && engine.runner.shedding?.(p);
-    if (!err) return false;
-    engine.observe.rejected(name, err);
+    const shed = p && engine.runner.shedding?.(p);
+    if (!shed) return false;
+    // No error object: refusing is what the main thread does most of under overload (see Shed).
+    engine.observe.shed(name, shed.message);
     req.resume();
-    res.writeHead(err.status, { 'content-type': 'application/json', ...retryHeaders(err), ...(draining() ? { connection: 'close' } : {}) });
-    res.end(JSON.stringify(errorBody(err, { pipeline: name, version: p.version })));
+    res.writeHead(ERRORS[shed.code].status, { 'content-type': 'application/json', ...retryHeaders(shed), ...(draining() ? { connection: 'close' } : {}) });
+    res.end(JSON.stringify(errorBody(shed, { pipeline: name, version: p.version })));
     return true;
   };
 }

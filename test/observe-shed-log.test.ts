@@ -6,11 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { AirmailError } from '../engine/errors.js';
 import { Observability } from '../engine/observe/index.js';
 import { Logger } from '../engine/observe/logs.js';
+import { EngineMetrics } from '../engine/observe/metrics.js';
 
-function observed(): { obs: Observability; lines: Record<string, unknown>[] } {
+function observed(metrics: EngineMetrics | false = false): { obs: Observability; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const logger = new Logger({ level: 'info', sink: { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) }, pretty: false });
-  return { obs: new Observability({ metrics: false, logger }), lines };
+  return { obs: new Observability({ metrics, logger }), lines };
 }
 
 describe('refusal logs', () => {
@@ -24,6 +25,18 @@ describe('refusal logs', () => {
     expect(lines.map((l) => [l['pipeline'], l['count']])).toEqual([['p', 1], ['q', 1], ['p', 499]]);
     expect(lines[2]!['msg']).toMatch(/^p refused 499 requests in 1\.\d s: the worker queue is full/);
     expect(lines[2]).toMatchObject({ status: 503, code: 'OVERLOADED' });
+  });
+
+  it('count and log an early overload refusal (no error object) as a rejected OVERLOADED error', () => {
+    const m = new EngineMetrics();
+    const { obs, lines } = observed(m);
+    obs.shed('p', 'the worker queue is full (3 waiting)');
+    obs.rejected('p', new AirmailError('OVERLOADED', 'the worker queue is full (4 waiting)'));
+    obs.shed('p', 'the worker queue is full (5 waiting)');
+    expect(m.requests.get(['p', '503'])).toBe(3);
+    expect(m.errors.get(['p', 'OVERLOADED', ''])).toBe(3);
+    // One line at once; the other two wait for the once-a-second count.
+    expect(lines).toEqual([expect.objectContaining({ msg: 'p refused: the worker queue is full (3 waiting)', pipeline: 'p', status: 503, code: 'OVERLOADED', count: 1 })]);
   });
 
   it('still log every other refusal', () => {

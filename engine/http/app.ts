@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stringify } from 'yaml';
-import { AirmailError, asAirmailError, type Diagnostic } from '../errors.js';
+import { AirmailError, asAirmailError, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
 import { isPlainObject, readBody } from './body.js';
@@ -46,8 +46,8 @@ export function deadlineOption(header: string | string[] | undefined): { deadlin
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-export function errorBody(e: AirmailError, extra: Partial<PipelineResponse> = {}): Record<string, unknown> {
-  const errors = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics.length ? e.diagnostics : undefined);
+export function errorBody(e: ErrorLike, extra: Partial<PipelineResponse> = {}): Record<string, unknown> {
+  const errors = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics?.length ? e.diagnostics : undefined);
   return {
     items: [],
     error: true,
@@ -67,7 +67,7 @@ export function sendError(c: Context, err: unknown, extra: Partial<PipelineRespo
 }
 
 /** Retry-After (whole seconds, RFC 9110, at least 1) and Retry-After-Ms (the estimate) for OVERLOADED and NOT_READY. */
-export function retryHeaders(e: AirmailError): Record<string, string> {
+export function retryHeaders(e: ErrorLike): Record<string, string> {
   if (e.code !== 'OVERLOADED' && e.code !== 'NOT_READY') return {};
   const ms = typeof e.details?.['retryAfterMs'] === 'number' ? e.details['retryAfterMs'] : 100;
   return { 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))), 'Retry-After-Ms': String(ms) };

@@ -130,8 +130,17 @@ export class Observability {
       this.metrics.errors.inc([pipeline, err.code, err.operator ?? '']);
     }
     if (!this.logger.enabled('info')) return;
-    if (err.code === 'OVERLOADED') this.shedLog(pipeline, err);
+    if (err.code === 'OVERLOADED') this.shedLog(pipeline, err.message);
     else this.logger.log('info', `${pipeline} refused: ${err.message}`, { pipeline, status: Number(status), code: err.code });
+  }
+
+  /** An overload refusal written before any error object existed (the early 503): counted and logged as `rejected` would. */
+  shed(pipeline: string, message: string): void {
+    if (this.metrics) {
+      this.metrics.requests.inc([pipeline, '503']);
+      this.metrics.errors.inc([pipeline, 'OVERLOADED', '']);
+    }
+    if (this.logger.enabled('info')) this.shedLog(pipeline, message);
   }
 
   /**
@@ -139,12 +148,12 @@ export class Observability {
    * refusal would spend the main thread's time on logs exactly when it has none to spare, and flood
    * the log. The metrics still count each one.
    */
-  private shedLog(pipeline: string, err: AirmailError): void {
+  private shedLog(pipeline: string, message: string): void {
     const now = performance.now();
-    let s = this.shed.get(pipeline);
-    if (!s) this.shed.set(pipeline, (s = { count: 0, since: now - 1000, last: err.message, timer: undefined }));
+    let s = this.shedLogs.get(pipeline);
+    if (!s) this.shedLogs.set(pipeline, (s = { count: 0, since: now - 1000, last: message, timer: undefined }));
     s.count++;
-    s.last = err.message;
+    s.last = message;
     if (s.timer) return;
     const st = s;
     const flush = (): void => {
@@ -161,7 +170,7 @@ export class Observability {
     s.timer = setTimeout(flush, 1000);
     s.timer.unref();
   }
-  private readonly shed = new Map<string, { count: number; since: number; last: string; timer: NodeJS.Timeout | undefined }>();
+  private readonly shedLogs = new Map<string, { count: number; since: number; last: string; timer: NodeJS.Timeout | undefined }>();
 
   private finish(r: RequestObservation, took: number, status: string, code: string | undefined, operator: string | undefined, items: number, reason: string | null, observed: ObserveReport | undefined): void {
     // Observability never fails a request: a fault here is reported once and the response goes out.
