@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { formatOverload, splitCores, summarize, type OverloadReport } from './overload.js';
+import type { LoadResult } from './generator.js';
+import { formatOverload, peakOf, splitCores, summarize, type OverloadReport } from './overload.js';
 
 const report = (goodputRps: number, p99: number): OverloadReport => ({
   client: 'raw', threads: 2, maxQueueWaitMs: 10,
-  peak: { rps: 1000, p99: 20, concurrency: 8, clientCpuPercent: 15, serverCpuPercent: 150 },
+  peak: { rps: 1000, p99: 20, concurrency: 8, kneeConcurrency: 4, clientCpuPercent: 15, serverCpuPercent: 150 },
   offeredRps: 2000, goodputRps, accepted: { p50: 10, p99 }, statuses: { 200: goodputRps }, rejected: { p99: 5 },
   clientCpuPercent: 27, serverCpuPercent: 140, goodputOk: goodputRps >= 900, p99Ok: p99 <= 40,
 });
@@ -15,7 +16,7 @@ describe('overload series', () => {
     expect([s.goodputOkRuns, s.p99OkRuns, s.bothOkRuns]).toEqual([1, 2, 0]);
     const text = formatOverload(s);
     expect(text).toContain('median 0.75 (0.37–0.97)');
-    expect(text).toContain('| 2 | 1000 | 20.0 | 2000 | 970 | 0.97 | 10.0 | 48.0 ✗ | 40.0 |');
+    expect(text).toContain('| 2 | 1000 (8) | 20.0 (4) | 2000 | 970 | 0.97 | 10.0 | 48.0 ✗ | 40.0 |');
     expect(summarize([report(910, 20)]).goodputRatio.median).toBeCloseTo(0.91);
   });
 });
@@ -26,5 +27,24 @@ describe('splitCores', () => {
     expect(splitCores(2)).toEqual({ engine: '0', engineCores: 1, generator: '1' });
     expect(splitCores(4)).toEqual({ engine: '0-2', engineCores: 3, generator: '3' });
     expect(splitCores(16)).toEqual({ engine: '0-11', engineCores: 12, generator: '12-15' });
+  });
+});
+
+describe('peakOf', () => {
+  const run = (concurrency: number, good: number, p99: number, errors = 0): LoadResult => ({
+    mode: 'closed', concurrency, durationS: 1, warmupS: 0, requests: good + errors, completed: good + errors, rps: good + errors,
+    errors: { non2xx: errors, network: 0, timeout: 0, check: 0, dropped: 0 }, errorCount: errors,
+    statusCounts: {}, errorCodes: {}, latencyMs: { p50: 1, p99 } as LoadResult['latencyMs'], goodLatencyMs: { p50: 1, p99 } as LoadResult['goodLatencyMs'],
+    otherLatencyMs: { p50: 0, p99: 0 } as LoadResult['otherLatencyMs'], clientCpuPercent: 10,
+  });
+
+  it('takes the best goodput as the peak and the p99 of the first run within 95 % of it', () => {
+    const { best, knee } = peakOf([run(4, 500, 9), run(8, 640, 14), run(16, 670, 30), run(32, 690, 80), run(64, 700, 400)]);
+    expect([best.concurrency, knee.concurrency, knee.goodLatencyMs.p99]).toEqual([64, 16, 30]);
+  });
+
+  it('leaves out runs with more than 1 % errors, unless every run has them', () => {
+    expect(peakOf([run(4, 500, 9), run(8, 900, 12, 50)]).best.concurrency).toBe(4);
+    expect(peakOf([run(4, 500, 9, 20), run(8, 900, 12, 50)]).best.concurrency).toBe(8);
   });
 });
