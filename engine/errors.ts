@@ -86,8 +86,8 @@ export class AirmailError extends Error {
 
   /**
    * The same error without a stack trace, for refusals made on every request under load (an
-   * overload 503): where it was raised says nothing, and capturing the stack cost more main-thread
-   * time than the rest of the refusal (7 % of the main thread at 2x the peak, in a profile).
+   * overload 503): where it was raised says nothing, and capturing the stack took 7 % of the main
+   * thread at 2x the peak, in a profile.
    */
   static withoutStack(...args: ConstructorParameters<typeof AirmailError>): AirmailError {
     const limit = Error.stackTraceLimit;
