@@ -124,17 +124,16 @@ export class Observability {
   rejected(pipeline: string, err: AirmailError): void {
     if (this.recorded.has(err)) return;
     this.recorded.add(err);
+    if (err.code === 'OVERLOADED') return this.shed(pipeline, err.message);
     const status = String(err.status === 200 ? 500 : err.status);
     if (this.metrics) {
       this.metrics.requests.inc([pipeline, status]);
       this.metrics.errors.inc([pipeline, err.code, err.operator ?? '']);
     }
-    if (!this.logger.enabled('info')) return;
-    if (err.code === 'OVERLOADED') this.shedLog(pipeline, err.message);
-    else this.logger.log('info', `${pipeline} refused: ${err.message}`, { pipeline, status: Number(status), code: err.code });
+    if (this.logger.enabled('info')) this.logger.log('info', `${pipeline} refused: ${err.message}`, { pipeline, status: Number(status), code: err.code });
   }
 
-  /** An overload refusal written before any error object existed (the early 503): counted and logged as `rejected` would. */
+  /** An overload refusal (503 OVERLOADED), also one written before any error object existed (the early 503). */
   shed(pipeline: string, message: string): void {
     if (this.metrics) {
       this.metrics.requests.inc([pipeline, '503']);
