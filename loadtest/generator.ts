@@ -409,8 +409,13 @@ export async function findPeak(opts: PeakOptions): Promise<PeakResult> {
   }
   const runs: LoadResult[] = [];
   for (const concurrency of opts.concurrencies) runs.push(await runClosedLoop({ ...opts, concurrency }));
-  const healthy = runs.filter((r) => r.errorCount <= 0.01 * Math.max(1, r.requests));
-  const pool = healthy.length > 0 ? healthy : runs;
+  const pool = healthyRuns(runs);
   const best = pool.reduce((a, b) => (b.rps > a.rps ? b : a));
   return { best, runs };
+}
+
+/** The runs with at most 1 % errors, or every run when none qualifies: what a peak is picked from. */
+export function healthyRuns(runs: readonly LoadResult[]): readonly LoadResult[] {
+  const healthy = runs.filter((r) => r.errorCount <= 0.01 * Math.max(1, r.requests));
+  return healthy.length > 0 ? healthy : runs;
 }

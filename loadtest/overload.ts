@@ -24,7 +24,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { findPeak, runClosedLoop, runOpenLoop, type LoadResult } from './generator.js';
+import { findPeak, healthyRuns, runClosedLoop, runOpenLoop, type LoadResult } from './generator.js';
 import { benchRequests, okItems, startEngine } from './scenarios.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -95,8 +95,7 @@ const goodput = (r: LoadResult): number => (r.completed - r.errors.non2xx - r.er
  * keeping it would say nothing.
  */
 export function peakOf(runs: readonly LoadResult[]): { best: LoadResult; knee: LoadResult } {
-  const healthy = runs.filter((r) => r.errorCount <= 0.01 * Math.max(1, r.requests));
-  const pool = healthy.length > 0 ? healthy : runs;
+  const pool = healthyRuns(runs);
   const best = pool.reduce((a, b) => (goodput(b) > goodput(a) ? b : a));
   return { best, knee: pool.find((r) => goodput(r) >= 0.95 * goodput(best))! };
 }
@@ -108,7 +107,7 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadReport
   const client = opts.client ?? 'raw';
   const cores = opts.pin === false ? undefined : splitCores(availableParallelism());
   if (cores) execFileSync('taskset', ['-a', '-p', '-c', cores.generator, String(process.pid)], { stdio: 'ignore' });
-  const cpus = cores ? { cpus: cores.engine } : {};
+  const engineOpts = { configs, ...(opts.threads ? { threads: opts.threads } : {}), ...(cores ? { cpus: cores.engine } : {}) };
   // The engine's default: a worker per core it may use.
   const threads = opts.threads ?? cores?.engineCores ?? availableParallelism();
   // The peak is what the engine sustains with its default admission (a queue wait of up to 1 s):
@@ -116,7 +115,7 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadReport
   // the tight limit, the refused part of a closed loop comes straight back and the peak reads low.
   // Up to 64 in flight: on its own core, an engine fed by 8 at a time sat idle between answers
   // (381 req/s at 8, where the same engine then served 727 at 2x).
-  const peakSrv = await startEngine({ configs, ...(opts.threads ? { threads: opts.threads } : {}), ...cpus });
+  const peakSrv = await startEngine(engineOpts);
   let peak: LoadResult;
   let knee: LoadResult;
   try {
@@ -124,7 +123,7 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadReport
   } finally {
     await peakSrv.close();
   }
-  const srv = await startEngine({ configs, ...(opts.threads ? { threads: opts.threads } : {}), ...cpus, env: { AIRMAIL_MAX_QUEUE_WAIT_MS: String(opts.maxQueueWaitMs ?? 10) } });
+  const srv = await startEngine({ ...engineOpts, env: { AIRMAIL_MAX_QUEUE_WAIT_MS: String(opts.maxQueueWaitMs ?? 10) } });
   try {
     const rate = Math.round(goodput(peak) * (opts.factor ?? 2));
     // Unmeasured warm-up as long as the peak's series (a fresh engine's workers build their indexes
