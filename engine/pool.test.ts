@@ -100,6 +100,24 @@ describe('PoolRunner', () => {
   });
 });
 
+describe('PoolRunner order', () => {
+  it('runs queued requests first come, first served', async () => {
+    // Piscina's own queue moves the next task to the tail each time a worker frees up (tasks with a
+    // signal, as every request with a deadline has): on one worker, 0, 1, 3, 5, ... then the rest.
+    const one = new PoolRunner({ threads: 1, operatorModules: [OPS_URL] });
+    try {
+      const p = snap.pipelines.get('nap')!;
+      const run = (): Promise<unknown> => one.run({ pipeline: p, snapshot: snap, inputs: {}, deadline: Date.now() + 30_000 });
+      for (let i = 0; i < 3; i++) await run();
+      const order: number[] = [];
+      await Promise.all(Array.from({ length: 12 }, (_, i) => run().then(() => void order.push(i))));
+      expect(order).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    } finally {
+      await one.close();
+    }
+  });
+});
+
 describe('PoolRunner admission', () => {
   it('counts a busy main thread in what a queued task costs: the pace of completions, not the workers\' own timings', async () => {
     const small = new PoolRunner({ threads: 1, operatorModules: [OPS_URL], maxQueue: 200, maxQueueWaitMs: 250 });

@@ -12,6 +12,7 @@ import { AirmailError, fromWire } from './errors.js';
 import type { ExecOutput } from './execute.js';
 import { nativeBusy, nativeGuardBuffer } from './native-guard.js';
 import { CompletionPace } from './pace.js';
+import { QueueAbortError, SlotQueue } from './slot-queue.js';
 import { loadModel } from './onnx.js';
 import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
@@ -120,6 +121,9 @@ export class PoolRunner implements Runner {
   private readonly loads = new WeakMap<CompiledPipeline, WorkerLoad>();
   private readonly graceMs: number;
   private readonly maxQueueWaitMs: number;
+  /** Tasks waiting for a worker, in arrival order (piscina's own queue is not: see slot-queue.ts). */
+  private readonly queue: SlotQueue;
+  private readonly maxQueue: number;
   /** Workers lost to a crash, exit or watchdog stop (each was replaced). */
   workerFailures = 0;
 
@@ -128,10 +132,12 @@ export class PoolRunner implements Runner {
     this.pace = new CompletionPace(this.threads);
     this.graceMs = opts.watchdogGraceMs ?? 250;
     this.maxQueueWaitMs = opts.maxQueueWaitMs ?? 1000;
+    this.queue = new SlotQueue(this.threads);
+    this.maxQueue = opts.maxQueue ?? this.threads * 64;
     const common = {
       minThreads: this.threads,
       maxThreads: this.threads,
-      maxQueue: opts.maxQueue ?? this.threads * 64,
+      maxQueue: this.maxQueue,
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
       resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024, maxYoungGenerationSizeMb: opts.workerYoungMb ?? youngMbFromEnv() },
@@ -197,7 +203,7 @@ export class PoolRunner implements Runner {
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
       if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
       if (reply.ms !== undefined) this.noteExecMs(req.pipeline, reply.ms);
-      this.pace.note(performance.now(), this.pool.queueSize > 0);
+      this.pace.note(performance.now(), this.queued() > 0);
       return reply.out;
     } finally {
       watchdog?.dispose();
@@ -205,16 +211,30 @@ export class PoolRunner implements Runner {
   }
 
   shedding(_p?: CompiledPipeline): Shed | undefined {
-    if (this.pool.queueSize >= this.pool.options.maxQueue || (this.pool.queueSize > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) return this.overloaded();
+    const queued = this.queued();
+    if (queued >= this.maxQueue || (queued > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) return this.overloaded();
     return undefined;
+  }
+
+  /** Tasks waiting for a worker: in this pool's queue, and the odd one piscina holds while a worker starts. */
+  private queued(): number {
+    return this.queue.length + this.pool.queueSize;
   }
 
   private async submit(task: ExecTask, signal: TaskSignal | undefined, admitted: boolean): Promise<ExecReply> {
     const shed = admitted ? undefined : this.shedding();
     if (shed) throw overloadedError(shed);
     try {
-      return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
+      // One task per worker goes to piscina; the rest wait here in order. An admitted task (the
+      // pipeline's load, a retry) already waited its turn and goes ahead.
+      await this.queue.acquire(signal, admitted);
+      try {
+        return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
+      } finally {
+        this.queue.release();
+      }
     } catch (err) {
+      if (err instanceof QueueAbortError) throw err.reason instanceof AirmailError ? err.reason : new AirmailError('DEADLINE_EXCEEDED', 'the request was aborted before it finished');
       const msg = (err as Error).message ?? String(err);
       if (/queue is at limit/i.test(msg)) throw overloadedError(this.overloaded());
       if ((err as Error).name === 'AbortError') {
@@ -267,7 +287,7 @@ export class PoolRunner implements Runner {
       this.perTaskMs = this.pace.perTaskMs(now) ?? median / this.threads;
       this.perTaskAt = now;
     }
-    return (this.pool.queueSize + 1) * this.perTaskMs;
+    return (this.queued() + 1) * this.perTaskMs;
   }
 
   /** The pace of the saturated pool (engine/pace.ts). */
@@ -277,7 +297,7 @@ export class PoolRunner implements Runner {
 
   private overloaded(): Shed {
     const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(this.expectedWaitMs())));
-    return { code: 'OVERLOADED', message: `the worker queue is full (${this.pool.queueSize} waiting)`, details: { retryAfterMs } };
+    return { code: 'OVERLOADED', message: `the worker queue is full (${this.queued()} waiting)`, details: { retryAfterMs } };
   }
 
   /**
@@ -316,7 +336,7 @@ export class PoolRunner implements Runner {
   }
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {
-    return { threads: this.threads, queued: this.pool.queueSize, running: this.pool.threads.length, utilization: this.pool.utilization };
+    return { threads: this.threads, queued: this.queued(), running: this.pool.threads.length, utilization: this.pool.utilization };
   }
 
   async close(): Promise<void> {

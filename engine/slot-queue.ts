@@ -1,0 +1,78 @@
+/**
+ * The worker pool's wait queue, in arrival order. PoolRunner hands piscina at
+ * most one task per worker and keeps the rest here, because piscina's own
+ * queue is not first-in first-out for tasks that carry an abort signal (every
+ * task here does: the deadline watchdog). Each time a worker frees up, piscina
+ * gives it the head and moves the next task to the tail; with `stricterFIFO`
+ * it moves each new arrival to the head instead. On one worker at 16 in
+ * flight, tasks that came in early waited up to 2.9 s while later ones were
+ * served, and the p99 was 300 ms against a median of 11 ms.
+ */
+
+/** What the queue needs of an abort signal (an AbortSignal, or the pool's watchdog signal). */
+export interface QueueSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(name: 'abort', listener: () => void, opts?: { once: boolean }): void;
+  removeEventListener(name: 'abort', listener: () => void): void;
+}
+
+interface Waiter {
+  readonly start: () => void;
+}
+
+/** The error a wait ends with when its signal aborts (named like the one piscina rejects with). */
+export class QueueAbortError extends Error {
+  override readonly name = 'AbortError';
+  constructor(readonly reason: unknown) {
+    super('the task was aborted while it waited for a worker');
+  }
+}
+
+export class SlotQueue {
+  private busy = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(private readonly slots: number) {}
+
+  /** Tasks waiting for a slot. */
+  get length(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Resolves once the caller holds a slot (it must call release() after); tasks wait in arrival
+   * order, and one with `front` (it already waited its turn: a retry, a second round trip) goes
+   * ahead of them. Rejects with QueueAbortError, leaving the queue, when `signal` aborts first.
+   */
+  acquire(signal?: QueueSignal, front = false): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new QueueAbortError(signal.reason));
+    if (this.busy < this.slots && this.waiting.length === 0) {
+      this.busy++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new QueueAbortError(signal!.reason));
+      };
+      const waiter: Waiter = {
+        start: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (front) this.waiting.unshift(waiter);
+      else this.waiting.push(waiter);
+    });
+  }
+
+  /** Gives the caller's slot to the next waiting task, or frees it. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next.start();
+    else this.busy--;
+  }
+}
