@@ -12,7 +12,7 @@ import { AirmailError, fromWire } from './errors.js';
 import type { ExecOutput } from './execute.js';
 import { nativeBusy, nativeGuardBuffer } from './native-guard.js';
 import { CompletionPace } from './pace.js';
-import { QueueAbortError, SlotQueue } from './slot-queue.js';
+import { SlotQueue, type QueueSignal } from './slot-queue.js';
 import { loadModel } from './onnx.js';
 import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
@@ -137,7 +137,6 @@ export class PoolRunner implements Runner {
     const common = {
       minThreads: this.threads,
       maxThreads: this.threads,
-      maxQueue: this.maxQueue,
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
       resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024, maxYoungGenerationSizeMb: opts.workerYoungMb ?? youngMbFromEnv() },
@@ -225,8 +224,9 @@ export class PoolRunner implements Runner {
     const shed = admitted ? undefined : this.shedding();
     if (shed) throw overloadedError(shed);
     try {
-      // One task per worker goes to piscina; the rest wait here in order. An admitted task (the
-      // pipeline's load, a retry) already waited its turn and goes ahead.
+      // One task per worker goes to piscina (so its own queue limit is never met); the rest wait here
+      // in order. An admitted task (the pipeline's load, a retry) already waited its turn and goes
+      // ahead. A wait that aborts ends in a QueueAbortError, named AbortError as piscina's are.
       await this.queue.acquire(signal, admitted);
       try {
         return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
@@ -234,9 +234,7 @@ export class PoolRunner implements Runner {
         this.queue.release();
       }
     } catch (err) {
-      if (err instanceof QueueAbortError) throw err.reason instanceof AirmailError ? err.reason : new AirmailError('DEADLINE_EXCEEDED', 'the request was aborted before it finished');
       const msg = (err as Error).message ?? String(err);
-      if (/queue is at limit/i.test(msg)) throw overloadedError(this.overloaded());
       if ((err as Error).name === 'AbortError') {
         const reason: unknown = signal?.reason;
         if (reason instanceof AirmailError) throw reason;
@@ -370,7 +368,7 @@ class WatchdogSignal {
 }
 
 /** The signal a task is submitted with: a request's own AbortSignal, or the watchdog's. */
-type TaskSignal = Pick<AbortSignal, 'aborted' | 'reason'> & { addEventListener(name: 'abort', l: () => void, o?: { once: boolean }): void; removeEventListener(name: 'abort', l: () => void): void };
+type TaskSignal = QueueSignal;
 
 /** Aborts at `deadline + graceMs` (or when `outer` aborts); dispose() clears the timer. */
 function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined, inNative: () => boolean): { signal: WatchdogSignal; dispose(): void } {

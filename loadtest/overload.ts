@@ -62,6 +62,8 @@ const TIGHT_QUEUE_WAIT_MS = 5;
 /** Length of each measured turn, peak or 2x, in seconds (each after 1 s unmeasured). */
 const TURN_S = 3;
 
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 /**
  * Peak and goodput from interleaved turns: peaks[0], goodputs[0], peaks[1], ..., peaks[n]. Each 2x
  * turn is judged against the mean of the peak turns on either side of it; over the run, the mean
@@ -70,7 +72,6 @@ const TURN_S = 3;
 export function interleaved(peaks: readonly number[], goodputs: readonly number[]): { peakRps: number; goodputRps: number } {
   if (goodputs.length === 0 || peaks.length !== goodputs.length + 1) throw new RangeError(`need one more peak turn than 2x turns, got ${peaks.length} and ${goodputs.length}`);
   const refs = goodputs.map((_, i) => (peaks[i]! + peaks[i + 1]!) / 2);
-  const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   return { peakRps: mean(refs), goodputRps: mean(goodputs) };
 }
 
@@ -203,7 +204,6 @@ export async function runOverload(opts: OverloadOptions): Promise<OverloadReport
       peaks.push(await peakTurn());
     }
     const { peakRps, goodputRps } = interleaved(peaks.map(goodput), runs.map(goodput));
-    const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     const statuses: Record<string, number> = {};
     for (const r of runs) {
       const counts = { ...r.statusCounts, ...r.errorCodes, ...(r.errors.dropped ? { dropped: r.errors.dropped } : {}), ...(r.errors.check ? { wrong: r.errors.check } : {}) };
