@@ -220,7 +220,7 @@ export class PoolRunner implements Runner {
     return this.queue.length + this.pool.queueSize;
   }
 
-  private async submit(task: ExecTask, signal: TaskSignal | undefined, admitted: boolean): Promise<ExecReply> {
+  private async submit(task: ExecTask, signal: QueueSignal | undefined, admitted: boolean): Promise<ExecReply> {
     const shed = admitted ? undefined : this.shedding();
     if (shed) throw overloadedError(shed);
     try {
@@ -366,9 +366,6 @@ class WatchdogSignal {
     for (const l of ls) l();
   }
 }
-
-/** The signal a task is submitted with: a request's own AbortSignal, or the watchdog's. */
-type TaskSignal = QueueSignal;
 
 /** Aborts at `deadline + graceMs` (or when `outer` aborts); dispose() clears the timer. */
 function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined, inNative: () => boolean): { signal: WatchdogSignal; dispose(): void } {
