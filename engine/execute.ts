@@ -141,6 +141,45 @@ export function fromResultMemo(plan: Plan, env: ExecEnv, inputs: Readonly<Record
   return { length: n, columns, reason: null, error: false, steps: [] };
 }
 
+/**
+ * The RunContext of one request. A class, with `signal` a getter on its prototype, not an object
+ * literal with a getter of its own: V8 keeps such a getter in a pair it allocates in the old
+ * generation, and that pair pointed at the request's closures and through them at all its state.
+ * Every request's state then outlived two young collections, and a worker ran a full collection
+ * every ~1,400 requests of the standard workload, each with 20-50 ms of marking on a core it shared
+ * with the serving threads (loadtest/stalls.ts shows them).
+ */
+class RequestContext implements RunContext {
+  readonly itemType: string;
+  readonly itemsDataset: string | undefined;
+  readonly #datasets: ReadonlyMap<string, Dataset>;
+  readonly #signal: () => AbortSignal;
+
+  constructor(
+    plan: Plan,
+    readonly inputs: Readonly<Record<string, unknown>>,
+    datasets: ReadonlyMap<string, Dataset>,
+    signal: () => AbortSignal,
+    readonly model: (ref: ModelRef) => Promise<ModelRunner>,
+    readonly remote: (fetch: RemoteFetch) => Promise<Dataset>,
+  ) {
+    this.itemType = plan.itemType;
+    this.itemsDataset = plan.itemsDataset;
+    this.#datasets = datasets;
+    this.#signal = signal;
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
+
+  dataset(name: string): Dataset {
+    const d = this.#datasets.get(name);
+    if (!d) throw new AirmailError('UNKNOWN_DATASET', `no dataset named '${name}'`);
+    return d;
+  }
+}
+
 export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}): Promise<ExecOutput> {
   const memoised = fromResultMemo(plan, env, inputs, opts);
   if (memoised) return memoised;
@@ -163,21 +202,14 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
   const trace = opts.trace === true;
   const obs = opts.observer;
   const used: Record<string, string> = {};
-  const ctx: RunContext = {
-    itemType: plan.itemType,
-    itemsDataset: plan.itemsDataset,
+  const ctx = new RequestContext(
+    plan,
     inputs,
-    get signal() {
-      return makeSignal();
-    },
-    dataset(name) {
-      const d = env.datasets.get(name);
-      if (!d) throw new AirmailError('UNKNOWN_DATASET', `no dataset named '${name}'`);
-      return d;
-    },
-    model: (ref) => env.model(bindModel(ref, opts.models, used, current)),
-    remote: (f) => env.remote ? env.remote(f, makeSignal()) : Promise.reject(new AirmailError('SOURCE_FAILED', 'remote sources are not available in this runner')),
-  };
+    env.datasets,
+    makeSignal,
+    (ref) => env.model(bindModel(ref, opts.models, used, current)),
+    (f) => env.remote ? env.remote(f, makeSignal()) : Promise.reject(new AirmailError('SOURCE_FAILED', 'remote sources are not available in this runner')),
+  );
   const op = (s: PlanStep): OperatorDefinition => {
     const def = env.operators.get(s.use);
     if (!def) throw new AirmailError('UNKNOWN_OPERATOR', `operator '${s.use}' is not installed in this worker`, { operator: s.label });
