@@ -33,6 +33,8 @@ const tables = new Map<string, Table>();
  */
 interface Entry { plan: Plan; env: ExecEnv; used: Map<string, string>; swapped: boolean }
 const versions = new Map<string, Entry>();
+/** The version last moved to the end of `versions`. */
+let newest: string | undefined;
 
 /** Evict old versions (LRU, and beyond VERSIONS_PER_PIPELINE per name); true when any went. */
 function evictVersions(current: string, name: string): boolean {
@@ -94,15 +96,23 @@ useNativeGuard((workerData as { nativeGuard?: SharedArrayBuffer } | undefined)?.
 const remoteClient = remoteChannel ? new RemoteClient(remoteChannel) : undefined;
 const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal) => remoteClient.fetch(f, signal) } : {};
 
+/**
+ * A reply and the buffers it moves, as piscina's move() reads them. A class: an object literal's own
+ * getters are kept in pairs in the old generation, pointing at the reply (see RequestContext in
+ * execute.ts).
+ */
+class Movable<T> {
+  constructor(private readonly value: T, private readonly buffers: ArrayBuffer[]) {}
+  get [transferableSymbol](): ArrayBuffer[] {
+    return this.buffers;
+  }
+  get [valueSymbol](): T {
+    return this.value;
+  }
+}
+
 function moveObject<T extends object>(value: T, buffers: ArrayBuffer[]): T {
-  return move({
-    get [transferableSymbol]() {
-      return buffers;
-    },
-    get [valueSymbol]() {
-      return value;
-    },
-  } as unknown as ArrayBuffer) as unknown as T;
+  return move(new Movable(value, buffers) as unknown as ArrayBuffer) as unknown as T;
 }
 
 export default async function run(task: ExecTask): Promise<ExecReply> {
@@ -137,10 +147,14 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
     const created: Entry = { plan: task.load.plan, env: { datasets, operators, model, ...remote }, used, swapped: false };
     entry = created;
     versions.set(task.version, entry);
+    newest = task.version;
     if (evictVersions(task.version, entry.plan.name)) await releaseUnusedModels();
-  } else {
+  } else if (newest !== task.version) {
+    // Moved to the end (LRU) only when it is not there already: each move leaves a deleted slot, and
+    // a table full of them is copied, a copy per few requests of one pipeline for the old generation.
     versions.delete(task.version);
     versions.set(task.version, entry);
+    newest = task.version;
   }
   const t0 = performance.now();
   try {
