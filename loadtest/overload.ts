@@ -133,7 +133,8 @@ export interface OverloadReport {
   readonly p99Ok: boolean;
 }
 
-async function configsFor(workload: 'bench' | 'demo'): Promise<string> {
+/** A configs folder for the workload: the demo's, or the bench configs with the path to ../shared/bench made absolute. */
+export async function configsFor(workload: 'bench' | 'demo'): Promise<string> {
   if (workload === 'demo') return join(ROOT, 'configs');
   const dir = await mkdtemp(join(tmpdir(), 'airmail-overload-'));
   const src = join(ROOT, 'loadtest/bench-configs');

@@ -30,13 +30,16 @@ export interface EngineOptions {
   readonly args?: readonly string[];
   /** CPUs the engine (every thread of it) may run on, as `taskset -c` takes them ("0", "0-13"). */
   readonly cpus?: string;
+  /** Flags for the engine's node itself, before the script (e.g. V8's `--trace-gc`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Starts `airmail serve` on a free port and resolves once it listens. */
 export async function startEngine(opts: EngineOptions): Promise<EngineProcess> {
   const args = [join(ROOT, 'bin/airmail.mjs'), 'serve', '--port', '0', '--host', '127.0.0.1', '--configs', opts.configs, ...(opts.threads ? ['--threads', String(opts.threads)] : []), ...(opts.args ?? [])];
   // taskset execs node in its own process, so the pid is the engine's.
-  const [cmd, argv]: [string, string[]] = opts.cpus ? ['taskset', ['-c', opts.cpus, process.execPath, ...args]] : [process.execPath, args];
+  const node = [...(opts.nodeArgs ?? []), ...args];
+  const [cmd, argv]: [string, string[]] = opts.cpus ? ['taskset', ['-c', opts.cpus, process.execPath, ...node]] : [process.execPath, node];
   const child = spawn(cmd, argv, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
