@@ -116,8 +116,8 @@ class RequestCollector implements Collector, ExecObserver {
     this.why?.step(s, phase, params, before, after, frame);
     if (this.spans) {
       const id = spanId();
-      for (const m of this.models.splice(0)) this.spans.push({ ...m, parentSpanId: id });
-      this.spans.push({ ...this.span(`${phase} ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': before.length, 'airmail.rows_out': after.length }), spanId: id });
+      for (const m of this.models.splice(0)) this.spans.push(Object.assign({}, m, { parentSpanId: id }));
+      this.spans.push(Object.assign(this.span(`${phase} ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': before.length, 'airmail.rows_out': after.length }), { spanId: id }));
     }
   }
 
@@ -204,7 +204,7 @@ class RequestCollector implements Collector, ExecObserver {
           total++;
           if (removed.length < max) removed.push(v);
         }
-        d.step = { ...d.step, removed, removedTotal: total };
+        d.step = Object.assign({}, d.step, { removed, removedTotal: total });
       }
     }
     return list.map((d) => d.step);
@@ -230,15 +230,18 @@ export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan,
   if (spec?.ops && !spec.debug && !spec.why && !spec.span?.sampled) {
     const memoised = fromResultMemo(plan, env, inputs, opts);
     if (memoised) return memoised;
-    if (plan.memoResult) opts = { ...opts, resultMemoMissed: true };
+    if (plan.memoResult) opts = Object.assign({}, opts, { resultMemoMissed: true });
   }
   const col = collector(spec);
   if (!col) return execute(plan, env, inputs, opts);
   try {
     // Debug and why follow every step, so they run the literal plan (`trace` turns memoised shortcuts off).
-    const out = await execute(plan, col.wrap(env), inputs, { ...opts, observer: col.observer, ...(spec!.debug || spec!.why ? { trace: true } : {}) });
+    // Object.assign, not `{ ...opts, observer }`: on Node 20 an object spread followed by more
+    // properties, once hot, leaves its copy to be promoted to the old generation with what it points
+    // at (each request's options and answer; loadtest/results/stalls.md).
+    const out = await execute(plan, col.wrap(env), inputs, Object.assign({}, opts, { observer: col.observer }, spec!.debug || spec!.why ? { trace: true } : undefined));
     const observed = col.report(out);
-    return observed ? { ...out, observed } : out;
+    return observed ? Object.assign(out, { observed }) : out;
   } catch (err) {
     const e = err as { message?: string; operator?: string };
     throw attachReport(err, col.report(undefined, { message: e?.message ?? String(err), ...(e?.operator ? { operator: e.operator } : {}) }));

@@ -158,7 +158,9 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   }
   const t0 = performance.now();
   try {
-    const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, { ...(task.deadline ? { deadline: task.deadline } : {}), trace: task.trace === true, ...(task.models ? { models: task.models } : {}) });
+    // Not an object spread followed by more properties: see executeObserved.
+    const opts = Object.assign({ trace: task.trace === true }, task.deadline ? { deadline: task.deadline } : undefined, task.models ? { models: task.models } : undefined);
+    const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, opts);
     if (entry.swapped) {
       entry.swapped = false;
       await releaseUnusedModels();
