@@ -15,7 +15,8 @@ export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' 
   const tp = c.req.header('traceparent');
   const ts = c.req.header('tracestate');
   const ids = Number(c.req.header('x-airmail-debug-ids'));
-  return { ...(tp ? { traceparent: tp } : {}), ...(ts ? { tracestate: ts } : {}), ...(Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : {}) };
+  // Object.assign, not a literal that starts with a spread (see executeObserved in observe/collect.ts).
+  return Object.assign({}, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : undefined);
 }
 
 function esc(v: string): string {
