@@ -15,8 +15,10 @@ import { demoConfigs, ROOT, server, tempDir } from './helpers.js';
 const BIN = join(ROOT, 'bin/airmail.mjs');
 const COMPLIMENTARY = JSON.stringify({ client_id: 17, product_id: 42 });
 
-function spawnServe(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; out: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+function spawnServe(args: string[], env: Record<string, string> = {}, viaNpm = false): Promise<{ child: ChildProcess; url: string; out: () => string }> {
+  const serveArgs = ['--port', '0', '--host', '127.0.0.1', ...args];
+  const [cmd, argv] = viaNpm ? ['npm', ['start', '--silent', '--', ...serveArgs]] : [process.execPath, [BIN, 'serve', ...serveArgs]];
+  const child = spawn(cmd, argv, {
     cwd: ROOT,
     env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -113,6 +115,16 @@ describe('SIGTERM', () => {
     expect(healthWhileDraining).toBe(200);
     expect(out()).toContain('drained: exit 0');
   }, 90_000);
+
+  it('reaches the server through `npm start` too (the script execs node, so npm forwards the signal to it)', async () => {
+    const { child, url } = await spawnServe(['--configs', await demoConfigs(), '--threads', '1'], {}, true);
+    expect((await request(`${url}/ready`)).statusCode).toBe(200);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // npm has exited; without `exec` in the script the server outlived it and kept answering.
+    await expect(request(`${url}/health`)).rejects.toThrow(/ECONNREFUSED/);
+  }, 60_000);
 });
 
 describe('probes', () => {
