@@ -2,13 +2,12 @@
  * `airmail` command line: serve, validate, run. The composition root (bin/)
  * injects the built-in operators; the engine never imports them itself.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { OperatorDefinition } from './api.js';
-import { loadConfigSet } from './config/load.js';
+import { PathError, validateFiles } from './cli-validate.js';
 import { Engine } from './engine.js';
-import { asAirmailError, formatDiagnostic } from './errors.js';
+import { AirmailError, asAirmailError } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
 import { registryCli } from './registry/cli.js';
 import { ModelHub } from './registry/model-hub.js';
@@ -24,7 +23,7 @@ export interface Builtins {
 const USAGE = `usage:
   airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
                 [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
-  airmail validate FILE...
+  airmail validate [--alone] FILE|DIR...
   airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
   airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE] [--registry URL|DIR]
   airmail registry serve --root DIR [--port N] [--host H]
@@ -46,8 +45,47 @@ export async function main(argv: readonly string[], builtins: Builtins): Promise
       process.stderr.write(`airmail ${cmd ?? ''}: ${(err as Error).message}\n${USAGE}`);
       return 2;
     }
-    throw err;
+    if (err instanceof UsageError) {
+      process.stderr.write(`airmail ${cmd ?? ''}: ${err.message}\n`);
+      return 2;
+    }
+    // Anything else that stops a command: one line (what, where, why), no stack trace.
+    process.stderr.write(`airmail ${cmd ?? ''}: ${explain(err)}\n`);
+    return 1;
   }
+}
+
+/** A command line that cannot work as given (exit 2, with the usage). */
+class UsageError extends Error {}
+
+/** One line for an error that stops a command. */
+export function explain(err: unknown): string {
+  if (err instanceof AirmailError) return `${err.message} [${err.code}]`;
+  if (err instanceof PathError) return err.message;
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const where = e.address !== undefined ? `${e.address}:${e.port ?? ''}` : e.path;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `cannot listen on ${where}: the port is already in use (EADDRINUSE); stop what holds it, or choose another port`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${where}: no such address on this machine (EADDRNOTAVAIL); check --host`;
+    case 'EACCES':
+      return `${where ?? 'a file or port'}: permission denied (EACCES)`;
+    case 'ENOENT':
+      return `${where ?? 'a file'}: no such file or directory (ENOENT)`;
+    case 'EISDIR':
+      return `${where ?? 'a path'} is a directory (EISDIR)`;
+    default:
+      return err instanceof Error ? `${err.message}${e.code ? '' : ' (unexpected: please report it)'}` : String(err);
+  }
+}
+
+/** A whole number from `min` up, or undefined when not given; anything else is a UsageError naming the flag. */
+function wholeNumber(flag: string, v: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got '${v}'`);
+  return n;
 }
 
 async function dispatch(cmd: string | undefined, rest: readonly string[], argv: readonly string[], builtins: Builtins): Promise<number> {
@@ -91,16 +129,16 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
     },
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
-  const port = Number(values.port ?? process.env['PORT'] ?? 8080);
-  const threads = values.threads !== undefined ? Number(values.threads) : process.env['AIRMAIL_THREADS'] ? Number(process.env['AIRMAIL_THREADS']) : undefined;
+  const port = wholeNumber(values.port !== undefined ? '--port' : 'PORT', values.port ?? process.env['PORT'], 0, 65535) ?? 8080;
+  const threads = wholeNumber(values.threads !== undefined ? '--threads' : 'AIRMAIL_THREADS', values.threads ?? process.env['AIRMAIL_THREADS']);
   const adminToken = process.env['AIRMAIL_ADMIN_TOKEN'];
   const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
-  const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
-  const adminPort = num(values['admin-port'] ?? process.env['AIRMAIL_ADMIN_PORT']);
-  const drainDelayMs = num(values['drain-delay-ms'] ?? process.env['AIRMAIL_DRAIN_DELAY_MS']);
-  const deadlineMs = num(values['deadline-ms'] ?? process.env['AIRMAIL_DEADLINE_MS']);
-  const maxQueueWaitMs = num(values['max-queue-wait-ms'] ?? process.env['AIRMAIL_MAX_QUEUE_WAIT_MS']);
-  const inlineUnderMs = num(values['inline-under-ms'] ?? process.env['AIRMAIL_INLINE_UNDER_MS']);
+  const num = (flag: keyof typeof values, env: string, max?: number): number | undefined => wholeNumber(values[flag] !== undefined ? `--${flag}` : env, values[flag] ?? process.env[env], 0, max);
+  const adminPort = num('admin-port', 'AIRMAIL_ADMIN_PORT', 65535);
+  const drainDelayMs = num('drain-delay-ms', 'AIRMAIL_DRAIN_DELAY_MS');
+  const deadlineMs = num('deadline-ms', 'AIRMAIL_DEADLINE_MS');
+  const maxQueueWaitMs = num('max-queue-wait-ms', 'AIRMAIL_MAX_QUEUE_WAIT_MS');
+  const inlineUnderMs = num('inline-under-ms', 'AIRMAIL_INLINE_UNDER_MS');
   const auditLog = values['audit-log'] ?? process.env['AIRMAIL_AUDIT_LOG'] ?? (adminToken ? resolve('airmail-audit.jsonl') : undefined);
   const srv = await startServer({
     configs,
@@ -140,23 +178,18 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   return new Promise<number>(() => undefined);
 }
 
-async function validateCmd(files: readonly string[], b: Builtins): Promise<number> {
+async function validateCmd(args: readonly string[], b: Builtins): Promise<number> {
+  const { values, positionals: files } = parseArgs({ args: [...args], allowPositionals: true, options: { alone: { type: 'boolean' } } });
   if (files.length === 0) {
-    process.stderr.write('validate needs at least one FILE\n');
+    process.stderr.write('validate needs at least one FILE or DIR\n');
     return 2;
   }
-  const sources = await Promise.all(files.map(async (f) => ({ path: resolve(f), text: await readFile(f, 'utf8') })));
   // Registry models resolve against AIRMAIL_REGISTRY when it is set (without one they are reported).
   const registry = process.env['AIRMAIL_REGISTRY'];
   const models = registry ? new ModelHub({ location: registry, log: () => undefined }) : undefined;
-  const r = await loadConfigSet(sources, { operators: new Map(b.operators.map((d) => [d.name, d])), ...(models ? { models } : {}) }).finally(() => models?.close());
-  if (!r.ok) {
-    for (const d of r.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    process.stderr.write(`${r.diagnostics.length} problem(s)\n`);
-    return 1;
-  }
-  process.stdout.write(`ok: ${[...r.snapshot.pipelines.values()].map((p) => `${p.name}@${p.version}`).join(', ') || 'no pipelines'}\n`);
-  return 0;
+  const write = (s: string): boolean => process.stdout.write(s);
+  const warn = (s: string): boolean => process.stderr.write(s);
+  return validateFiles(files, { alone: values.alone === true, operators: new Map(b.operators.map((d) => [d.name, d])), ...(models ? { models } : {}), out: write, err: warn }).finally(() => models?.close());
 }
 
 async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
@@ -170,17 +203,16 @@ async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
     process.stderr.write(`run needs a PIPELINE name\n${USAGE}`);
     return 2;
   }
+  const inputs: Record<string, string> = {};
+  for (const kv of values.input ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new UsageError(`--input expects key=value, got '${kv}'`);
+    inputs[kv.slice(0, i)] = kv.slice(i + 1);
+  }
   const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
   const engine = new Engine({ configs: resolve(values.configs ?? b.defaultConfigs), operators: b.operators, operatorModules: b.operatorModules, threads: 0, watch: false, ...(registry ? { registry, modelHub: { log: () => undefined } } : {}) });
-  const diags = await engine.start();
-  logDiagnostics(diags);
   try {
-    const inputs: Record<string, string> = {};
-    for (const kv of values.input ?? []) {
-      const i = kv.indexOf('=');
-      if (i < 0) throw new Error(`--input expects key=value, got '${kv}'`);
-      inputs[kv.slice(0, i)] = kv.slice(i + 1);
-    }
+    logDiagnostics(await engine.start());
     const p = engine.pipeline(name);
     const res = await engine.run(p, engine.checkInputs(p, inputs, true), { debug: values.debug === true });
     process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);

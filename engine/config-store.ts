@@ -6,13 +6,14 @@
  * snapshot keeps serving. In-flight requests hold the snapshot they started on.
  */
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, extname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
+import { describeEntries, entriesOf, readConfigDir } from './config/dir.js';
 
 export interface Rejection {
   readonly at: string;
@@ -42,7 +43,8 @@ export interface AdminChange {
   readonly origin?: string;
 }
 
-const CONFIG_EXT = new Set(['.yaml', '.yml', '.json']);
+/** The `file` of a diagnostic about a config sent over HTTP (admin POST, dry run): its lines are the body's. */
+export const REQUEST_BODY = 'request body';
 
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -121,18 +123,29 @@ export class ConfigStore {
     for (const fn of this.adminListeners) fn(c);
   }
 
-  /** Initial load: fails fast with every diagnostic when the directory does not compile. */
+  /**
+   * Initial load: serves every file that compiles and returns the problems of the others. A missing
+   * configs directory fails fast (CONFIG_INVALID), so a mistyped path never serves nothing quietly.
+   */
   async start(): Promise<Diagnostic[]> {
     const files = await this.readDir();
     const all: Diagnostic[] = [];
-    // Serve every file that compiles; broken ones are reported and left out.
+    const left: string[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
       const diags = await this.propose(files, [...files.keys()]);
       all.push(...diags);
       if (diags.length === 0) break;
       const bad = new Set(diags.map((d) => d.file).filter((f): f is string => !!f));
       if (bad.size === 0) break;
-      for (const f of bad) files.delete(f);
+      for (const f of bad) {
+        files.delete(f);
+        left.push(f);
+      }
+    }
+    if (all.length > 0) {
+      // There is no earlier version at startup: the broken files are simply not served.
+      const which = left.length > 0 ? left.map((f) => relative(this.dir, f)).join(', ') : 'the configs';
+      process.emitWarning(`${which}: not served, ${all.length} problem(s) at startup (there is no earlier version to fall back to)`, { code: 'AIRMAIL_CONFIG_REJECTED' });
     }
     return all;
   }
@@ -165,30 +178,48 @@ export class ConfigStore {
   /** Re-read the directory and apply what changed. */
   rescan(): Promise<Diagnostic[]> {
     return this.serial(async () => {
-      const files = await this.readDir();
+      let files: Map<string, string>;
+      try {
+        files = await this.readDir();
+      } catch {
+        return []; // the directory went away or cannot be read: what is loaded keeps serving
+      }
+      this.forgetGone(files);
       const changed: string[] = [];
+      const emptied: string[] = [];
       for (const [f, t] of files) {
+        if (this.texts.get(f) === t || this.rejectedHash.get(f) === hash(t)) continue;
         // An empty file is one being written (editors and `>` truncate first): never activated.
-        if (t.trim() === '' && this.texts.has(f)) continue;
-        if (this.texts.get(f) !== t && this.rejectedHash.get(f) !== hash(t)) changed.push(f);
+        if (t.trim() === '' && this.texts.has(f)) emptied.push(f);
+        else changed.push(f);
       }
       for (const f of this.texts.keys()) if (!files.has(f)) changed.push(f);
-      if (changed.length > 0 && this.settleMs > 0) {
+      if (changed.length + emptied.length > 0 && this.settleMs > 0) {
         // A half-written file is never activated: the content must hold still for settleMs.
         await new Promise((r) => setTimeout(r, this.settleMs));
-        const again = await this.readDir();
-        const moving = changed.filter((f) => again.get(f) !== files.get(f));
+        const again = await this.readDir().catch(() => new Map<string, string>());
+        const moving = [...changed, ...emptied].filter((f) => again.get(f) !== files.get(f));
         if (moving.length > 0) {
           this.kick();
           return [];
         }
+      }
+      // A file left empty is said so (replacing what was said about its earlier text), and not applied.
+      for (const f of emptied) {
+        const t = files.get(f) ?? '';
+        this.reject(new Date().toISOString(), [f], [{ code: 'CONFIG_INVALID', file: f, message: 'the file is empty: its last good version keeps serving (delete the file to remove what it defined)' }]);
+        this.rejectedHash.set(f, hash(t));
       }
       // A file that was rejected and then restored to its good text clears the rejection.
       for (const [f, t] of files) if (this.texts.get(f) === t && this.rejectedHash.has(f)) {
         this.rejectedHash.delete(f);
         this.rejections.delete(f);
       }
-      if (changed.length === 0) return [];
+      if (changed.length === 0) {
+        // A local dataset file changed (configs unchanged): the same configs are loaded again, reading it anew.
+        const data = await this.datasetCache.changed();
+        return data.length > 0 ? this.proposeInner(new Map(this.texts), data, false) : [];
+      }
       // Unchanged files keep their last good text; changed ones are proposed with the new text.
       const next = new Map(this.texts);
       for (const f of changed) {
@@ -218,20 +249,57 @@ export class ConfigStore {
     return r.ok ? [] : r.diagnostics.filter((d) => d.file === resolve(file) || d.file === undefined);
   }
 
-  /** Admin: write `text` as `<name>.yaml` if, and only if, the set still compiles. */
+  /** Dry run of an admin put of `name`: the text's own problems, located in the text as sent. */
+  async validatePut(name: string, text: string): Promise<Diagnostic[]> {
+    const t = await this.target(name, text);
+    const file = 'code' in t ? t.file ?? join(this.dir, `${name}.yaml`) : t.file;
+    return asBody(await this.validate(file, text), file);
+  }
+
+  /**
+   * Where an admin put of `name` is written. A new pipeline gets `<name>.yaml`, or the first free
+   * `<name>-N.yaml` when that name is taken (by any file, loaded or not). A loaded one replaces its
+   * file only when the new text drops nothing else the file defines; otherwise the answer is a
+   * CONFIG_CONFLICT naming the file and what else it holds, and nothing is written.
+   */
+  private async target(name: string, text: string): Promise<{ file: string; drop?: string } | Diagnostic> {
+    const existing = this.current.pipelines.get(name)?.file;
+    if (existing === undefined) return { file: this.freeFile(name) };
+    const kept = new Set(entriesOf(text).map((e) => `${e.kind}\0${e.name}`));
+    const others = entriesOf(this.texts.get(existing) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name) && !kept.has(`${e.kind}\0${e.name}`));
+    if (others.length > 0) return this.shared(name, existing, describeEntries(others));
+    // JSON files must stay JSON (a top-level `[` is data): YAML text replacing one moves to a .yaml file.
+    if (extname(existing).toLowerCase() === '.json' && !isJsonText(text)) return { file: this.freeFile(name), drop: existing };
+    return { file: existing };
+  }
+
+  private freeFile(name: string): string {
+    for (let i = 1; ; i++) {
+      const f = join(this.dir, i === 1 ? `${name}.yaml` : `${name}-${i}.yaml`);
+      if (!this.texts.has(f) && !existsSync(f)) return f;
+    }
+  }
+
+  private shared(name: string, file: string, what: string): Diagnostic {
+    return { code: 'CONFIG_CONFLICT', file, message: `pipeline '${name}' shares ${relative(this.dir, file)} with ${what}; edit that file instead` };
+  }
+
+  /** Admin: write `text` (as sent) to the pipeline's file (see target()) if, and only if, the set still compiles. */
   put(name: string, text: string, origin?: string): Promise<Diagnostic[]> {
     return this.serial(async () => {
-      const existing = this.current.pipelines.get(name)?.file;
-      const file = existing ?? join(this.dir, `${name}.yaml`);
+      const t = await this.target(name, text);
+      if ('code' in t) return [t];
       const next = new Map(this.texts);
-      next.set(file, text);
+      if (t.drop) next.delete(t.drop);
+      next.set(t.file, text);
       // Sent over HTTP: it may name installed operators, loaded datasets and registry models only.
-      const diags = await this.proposeInner(next, [file], false, new Set([file]));
+      const diags = await this.proposeInner(next, t.drop ? [t.file, t.drop] : [t.file], false, new Set([t.file]));
       if (diags.length === 0) {
-        await atomicWrite(file, text);
+        await atomicWrite(t.file, text);
+        if (t.drop) await rm(t.drop, { force: true });
         this.emitAdmin({ op: 'put', name, text, ...(origin ? { origin } : {}) });
       }
-      return diags;
+      return asBody(diags, t.file);
     });
   }
 
@@ -240,10 +308,8 @@ export class ConfigStore {
     return this.serial(async () => {
       const p = this.current.pipelines.get(name);
       if (!p) return 'not-found';
-      const others = [...this.current.pipelines.values()].filter((q) => q.file === p.file && q.name !== name);
-      if (others.length > 0) {
-        return [{ code: 'CONFIG_INVALID', file: p.file, message: `pipeline '${name}' shares ${p.file} with ${others.map((o) => o.name).join(', ')}; edit that file instead` }];
-      }
+      const others = entriesOf(this.texts.get(p.file) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name));
+      if (others.length > 0) return [this.shared(name, p.file, describeEntries(others))];
       const next = new Map(this.texts);
       next.delete(p.file);
       const diags = await this.proposeInner(next, [p.file], false);
@@ -261,27 +327,39 @@ export class ConfigStore {
     return p;
   }
 
+  /** The startup load: its rejections are not logged one by one (start() sums them up, the caller prints them). */
   private propose(next: Map<string, string>, changed: string[]): Promise<Diagnostic[]> {
-    return this.serial(() => this.proposeInner(next, changed));
+    return this.serial(() => this.proposeInner(next, changed, true, undefined, true));
+  }
+
+  private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[], quiet = false): void {
+    const rej: Rejection = { at, files: changed, diagnostics };
+    const touched = new Set([...changed, ...diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);
+    for (const f of touched) this.rejections.set(f, rej);
+    this.emit({ kind: 'rejected', files: changed, at, diagnostics });
+    if (!quiet) process.emitWarning(`config rejected, last good version keeps serving:\n${diagnostics.map(formatDiagnostic).join('\n')}`, { code: 'AIRMAIL_CONFIG_REJECTED' });
+  }
+
+  /** Rejections and rejected texts of files that are gone (removed, renamed, or no longer configs) are forgotten. */
+  private forgetGone(files: ReadonlyMap<string, string>): void {
+    const gone = (f: string): boolean => (dirname(f) === this.dir ? !files.has(f) : !existsSync(f));
+    for (const f of [...this.rejections.keys()]) if (gone(f)) this.rejections.delete(f);
+    for (const f of [...this.rejectedHash.keys()]) if (gone(f)) this.rejectedHash.delete(f);
   }
 
   private sources(files: Map<string, string>): ConfigSource[] {
     return [...files].sort(([a], [b]) => a.localeCompare(b)).map(([path, text]) => ({ path, text }));
   }
 
-  private async proposeInner(next: Map<string, string>, changed: string[], recordHash = true, sealed?: ReadonlySet<string>): Promise<Diagnostic[]> {
+  private async proposeInner(next: Map<string, string>, changed: string[], recordHash = true, sealed?: ReadonlySet<string>, quiet = false): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
     const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(this.models ? { models: this.models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) });
     if (!r.ok) {
-      const rej: Rejection = { at, files: changed, diagnostics: r.diagnostics };
-      const touched = new Set([...changed, ...r.diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);
-      for (const f of touched) this.rejections.set(f, rej);
+      this.reject(at, changed, r.diagnostics, quiet);
       if (recordHash) for (const f of changed) {
         const t = next.get(f);
         if (t !== undefined) this.rejectedHash.set(f, hash(t));
       }
-      this.emit({ kind: 'rejected', files: changed, at, diagnostics: r.diagnostics });
-      process.emitWarning(`config rejected, last good version keeps serving:\n${r.diagnostics.map(formatDiagnostic).join('\n')}`, { code: 'AIRMAIL_CONFIG_REJECTED' });
       return r.diagnostics;
     }
     this.texts = next;
@@ -305,19 +383,22 @@ export class ConfigStore {
     for (const fn of this.listeners) fn(e);
   }
 
-  private async readDir(): Promise<Map<string, string>> {
-    await mkdir(this.dir, { recursive: true });
-    const out = new Map<string, string>();
-    for (const n of (await readdir(this.dir)).sort()) {
-      if (!CONFIG_EXT.has(extname(n).toLowerCase()) || n.startsWith('.')) continue;
-      const p = join(this.dir, n);
-      try {
-        out.set(p, await readFile(p, 'utf8'));
-      } catch {
-        // removed between readdir and read: treated as absent
-      }
-    }
-    return out;
+  private readDir(): Promise<Map<string, string>> {
+    return readConfigDir(this.dir);
+  }
+}
+
+/** Diagnostics of the file a sent text was checked as, relabelled: their lines and columns are the request body's. */
+function asBody(diags: Diagnostic[], file: string): Diagnostic[] {
+  return diags.map((d) => (d.file === file ? { ...d, file: REQUEST_BODY } : d));
+}
+
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -16,6 +16,7 @@ export const ERRORS = {
   DATASET_LOAD_FAILED: { status: 422, summary: 'A dataset file could not be read or decoded.' },
   MODEL_LOAD_FAILED: { status: 422, summary: 'A model could not be loaded or does not fit its inputs.' },
   DUPLICATE_NAME: { status: 422, summary: 'Two configs define the same pipeline, dataset or operator name.' },
+  CONFIG_CONFLICT: { status: 409, summary: "An admin change would overwrite or remove a file that also holds other entries; edit that file instead." },
   // requests
   BODY_UNPARSABLE: { status: 400, summary: 'The request body is not valid JSON or YAML.' },
   INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },

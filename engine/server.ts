@@ -49,7 +49,11 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Metrics on, logs at info (silent under NODE_ENV=test), tracing per OTEL_*: see observe/index.ts.
   const engine = new Engine({ ...opts, observe: opts.observe ?? Observability.fromEnv() });
-  const startErrors = await engine.start();
+  // A start that fails (no configs directory, a port in use) closes what it opened, so the process can exit.
+  const startErrors = await engine.start().catch(async (err: unknown) => {
+    await engine.close();
+    throw err;
+  });
   let draining = false;
   const audit = opts.auditLog ? new AuditLog(opts.auditLog) : undefined;
   const common = {
@@ -69,7 +73,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const laneOn = opts.fastLane ?? process.env['AIRMAIL_FAST_LANE'] !== '0';
   const lane = laneOn ? fastLane(engine, { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, isDraining: () => draining }) : undefined;
   const gate = (req: IncomingMessage, res: ServerResponse): boolean => shed(req, res) || (lane !== undefined && lane(req, res));
-  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate });
+  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate }).catch(async (err: unknown) => {
+    await engine.close();
+    throw err;
+  });
   let admin: { server: Server; port: number } | undefined;
   if (separateAdmin) {
     admin = await listen(createApp(engine, common).fetch, { port: opts.adminPort!, host: opts.adminHost ?? '127.0.0.1', ...timeouts }).catch(async (err: unknown) => {

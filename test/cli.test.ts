@@ -3,12 +3,14 @@
  * process), and custom operators loaded from a folder named in a config.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { ROOT, server, tempDir } from './helpers.js';
+import { demoConfigs, ROOT, server, tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
 const BIN = join(ROOT, 'bin/airmail.mjs');
@@ -31,7 +33,8 @@ describe('airmail CLI', () => {
   });
 
   it('validate exits non-zero with every problem, each with file, line and column', async () => {
-    const r = await airmail('validate', 'test/fixtures/broken/many-errors.yaml');
+    // The fixtures are files of their own, not one configs directory: --alone checks the file by itself.
+    const r = await airmail('validate', '--alone', 'test/fixtures/broken/many-errors.yaml');
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines.at(-1)).toMatch(/^\d+ problem\(s\)$/);
@@ -67,6 +70,67 @@ describe('airmail CLI', () => {
     const r = await airmail('run', 'complimentary_items');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^INPUT_INVALID: .*client_id/);
+  });
+});
+
+describe('airmail validate checks a file as the server would (new-user audit)', () => {
+  it('a demo file named alone uses the names its directory defines; a directory is validated whole', async () => {
+    const one = await airmail('validate', 'configs/complimentary_items.yaml');
+    expect(one.stderr).toBe('');
+    expect([one.code, one.stdout]).toEqual([0, expect.stringMatching(/^ok: complimentary_items@[0-9a-f]+\n$/)]);
+    const dir = await airmail('validate', 'configs');
+    expect(dir.code).toBe(0);
+    expect(dir.stdout).toMatch(/^ok: .*complimentary_items@.*MyPipeline@/);
+  });
+
+  it('reports what a named file breaks in another file, and only counts what another file breaks on its own', async () => {
+    const dir = await demoConfigs();
+    await writeFile(join(dir, 'unrelated.yaml'), 'pipeline: {name: unrelated, item_type: sku_id, initialization: {includes: [NoSuchThing]}}\n');
+    const fine = await airmail('validate', join(dir, 'my_pipeline.yaml'));
+    expect(fine.code).toBe(0);
+    expect(fine.stderr).toMatch(/^note: 1 problem\(s\) in other files of /);
+    const demo = await readFile(join(dir, 'demo.yaml'), 'utf8');
+    await writeFile(join(dir, 'demo.yaml'), demo.replace(/^ {2}MatchDepartment:/m, '  MatchDept:'));
+    const broke = await airmail('validate', join(dir, 'demo.yaml'));
+    expect(broke.code).toBe(1);
+    expect(broke.stderr).toMatch(/complimentary_items\.yaml:\d+:\d+: .*'MatchDepartment'.*\[UNKNOWN_OPERATOR\]/);
+    expect(broke.stderr).not.toContain('unrelated.yaml:');
+  });
+});
+
+describe('CLI failures are one line and a non-zero exit (new-user audit)', () => {
+  const oneLine = (r: { stderr: string }, re: RegExp): void => {
+    expect(r.stderr.trim()).toMatch(re);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  };
+
+  it('a missing file, a mistyped port, an input without =value, a missing configs directory', async () => {
+    const missing = await airmail('validate', '/nonexistent.yaml');
+    expect(missing.code).toBe(1);
+    oneLine(missing, /^airmail validate: cannot read \/nonexistent\.yaml: no such file or directory$/);
+    const port = await airmail('serve', '--port', 'abc');
+    expect(port.code).toBe(2);
+    oneLine(port, /^airmail serve: --port must be a whole number from 0 to 65535, got 'abc'$/);
+    const input = await airmail('run', 'MyPipeline', '--input', 'user_id');
+    expect(input.code).toBe(2);
+    oneLine(input, /^airmail run: --input expects key=value, got 'user_id'$/);
+    const configs = await airmail('serve', '--configs', '/nonexistent-airmail-configs', '--port', '0');
+    expect(configs.code).toBe(1);
+    oneLine(configs, /^airmail serve: the configs directory \/nonexistent-airmail-configs does not exist \[CONFIG_INVALID\]$/);
+    expect(existsSync('/nonexistent-airmail-configs')).toBe(false);
+  });
+
+  it('a port in use is one line and the process exits', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const r = await airmail('serve', '--host', '127.0.0.1', '--port', String(port), '--threads', '1');
+      expect(r.code).toBe(1);
+      oneLine(r, new RegExp(`^airmail serve: cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use \\(EADDRINUSE\\)`));
+    } finally {
+      taken.close();
+    }
   });
 });
 

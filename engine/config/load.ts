@@ -68,6 +68,7 @@ export const validators = new ParamValidator();
 export class DatasetCache {
   private readonly byId = new Map<string, Promise<Table>>();
   private readonly hashes = new Map<string, { mtimeMs: number; size: number; hash: string }>();
+  private readonly reported = new Map<string, string>();
 
   async identity(path: string, cfg: DatasetConfig): Promise<string> {
     const st = await stat(path);
@@ -89,6 +90,22 @@ export class DatasetCache {
       p.catch(() => this.byId.delete(k));
     }
     return p;
+  }
+
+  /**
+   * Local dataset files read before whose size or modification time differs now (each new state is
+   * reported once, so a file that stays broken is not reloaded every poll).
+   */
+  async changed(): Promise<string[]> {
+    const out: string[] = [];
+    for (const [path, prev] of this.hashes) {
+      const st = await stat(path).catch(() => undefined);
+      const now = st ? `${st.mtimeMs}:${st.size}` : 'missing';
+      if (now === `${prev.mtimeMs}:${prev.size}` || this.reported.get(path) === now) continue;
+      this.reported.set(path, now);
+      out.push(path);
+    }
+    return out;
   }
 
   /** Forget datasets not in `keep` (ids from the active snapshot). */

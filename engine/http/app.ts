@@ -5,7 +5,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { stringify } from 'yaml';
 import { AirmailError, asAirmailError, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
@@ -243,22 +242,23 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
 
   app.post('/validate', async (c) => {
-    const { value } = await readBody(c, undefined);
+    // The text is checked as sent: lines and columns are the body's ('file': 'request body').
+    const { value, text } = await readBody(c, undefined);
     const name = isPlainObject(value) && isPlainObject(value['pipeline']) && typeof value['pipeline']['name'] === 'string' ? value['pipeline']['name'] : 'dry-run';
-    const file = engine.snapshot.pipelines.get(name)?.file ?? `${engine.store.dir}/${name}.yaml`;
-    const diags = await engine.store.validate(file, stringify(value));
+    const diags = await engine.store.validatePut(name, text);
     return c.json({ valid: diags.length === 0, errors: diags }, diags.length === 0 ? 200 : 422);
   });
 
   app.post('/pipelines', admin, async (c) => {
-    const { value } = await readBody(c, undefined);
+    const { value, text } = await readBody(c, undefined);
     if (!isPlainObject(value) || !isPlainObject(value['pipeline'])) throw new AirmailError('CONFIG_INVALID', "the body must hold a 'pipeline:' (and optionally 'operators:' presets)");
     if ('datasets' in value || 'operator_paths' in value) throw new AirmailError('CONFIG_INVALID', 'pipelines added over HTTP may not define datasets or operator folders; put those in the configs directory');
     const name = value['pipeline']['name'];
     if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw new AirmailError('CONFIG_INVALID', 'pipeline.name must be a name of letters, digits, _ . -');
     const existed = engine.snapshot.pipelines.has(name);
     noteAudit(c, { action: 'pipeline.put', pipeline: name, version_before: engine.snapshot.pipelines.get(name)?.version ?? null });
-    const diags = await engine.store.put(name, stringify(value));
+    // Saved as sent (comments and layout kept); checked as sent, so diagnostics point into the body.
+    const diags = await engine.store.put(name, text);
     noteAudit(c, { version_after: engine.snapshot.pipelines.get(name)?.version ?? null });
     if (diags.length > 0) throw diagnosticsError(diags);
     return c.json(describe(name), existed ? 200 : 201);

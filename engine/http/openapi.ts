@@ -64,7 +64,7 @@ export function openApi(engine: Engine): Record<string, unknown> {
   };
   paths['/pipelines'] = {
     get: { summary: 'List pipelines with versions, load times and rejections', responses: { '200': { description: 'ok' } } },
-    post: { summary: 'Admin: add or replace a pipeline (bearer token)', security: [{ bearer: [] }], responses: { '200': { description: 'replaced' }, '201': { description: 'created' }, '401': { description: 'no token' }, '422': { description: 'invalid config' } } },
+    post: { summary: 'Admin: add or replace a pipeline (bearer token)', security: [{ bearer: [] }], responses: { '200': { description: 'replaced' }, '201': { description: 'created' }, '401': { description: 'no token' }, '409': { description: "the pipeline's file also holds other entries: nothing written (CONFIG_CONFLICT)" }, '422': { description: 'invalid config' } } },
   };
   paths['/pipelines/{name}/explain'] = { get: { summary: 'The compiled plan', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'plan' } } } };
   paths['/validate'] = { post: { summary: 'Dry run: check a config without applying it', responses: { '200': { description: 'valid' }, '422': { description: 'errors' } } } };

@@ -1,0 +1,107 @@
+/**
+ * The configs directory as the store reads it (new-user audit): JSON data at
+ * the top is not a config, a rejection goes when its file goes, an emptied
+ * file says so, an edited dataset file is read again, and a missing
+ * directory fails the start instead of being created.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigStore } from '../engine/config-store.js';
+import { demoConfigs, OPS, tempDir } from './helpers.js';
+
+const stores: ConfigStore[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+function open(dir: string): ConfigStore {
+  const s = new ConfigStore(dir, OPS, { settleMs: 0 });
+  stores.push(s);
+  return s;
+}
+
+/** The warnings emitted while `fn` runs (process 'warning' events are delivered on a later tick). */
+async function warnings<T>(fn: () => Promise<T>): Promise<{ value: T; messages: string[] }> {
+  const messages: string[] = [];
+  const on = (w: Error): void => void messages.push(w.message);
+  process.on('warning', on);
+  try {
+    const value = await fn();
+    await new Promise((r) => setImmediate(r));
+    return { value, messages };
+  } finally {
+    process.off('warning', on);
+  }
+}
+
+const ITEMS = (n: number): string => JSON.stringify(Array.from({ length: n }, (_, i) => ({ id: i + 1, w: i })));
+const PIPELINE = 'datasets:\n  items: {path: items.json, key: id}\npipeline: {name: p, item_type: id, items: items, initialization: {includes: [{name: Lookup, parameters: {dataset: items}}]}}\n';
+
+describe('which files of the configs directory are configs', () => {
+  it('a top-level JSON array beside the configs is data (a dataset may read it), not a broken config', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'items.json'), ITEMS(3));
+    await writeFile(join(dir, 'p.yaml'), PIPELINE);
+    await writeFile(join(dir, 'q.json'), '{"pipeline": {"name": "q", "item_type": "id", "items": "items", "initialization": {"includes": [{"name": "Lookup", "parameters": {"dataset": "items"}}]}}}');
+    const store = open(dir);
+    expect(await store.start()).toEqual([]);
+    expect([...store.snapshot.pipelines.keys()].sort()).toEqual(['p', 'q']);
+    expect(store.allRejections()).toEqual([]);
+  });
+
+  it('a missing configs directory fails the start and is not created', async () => {
+    const dir = join(await tempDir(), 'no-such-dir');
+    await expect(open(dir).start()).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('does not exist') });
+    expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe('rejections say what is true', () => {
+  it('at startup a broken file is "not served" (there is no last good version), and its rejection goes when the file does', async () => {
+    const dir = await demoConfigs();
+    await writeFile(join(dir, 'broken.yaml'), 'pipeline: {name: broken, item_type: sku_id, initialization: {includes: [NoSuchThing]}}\n');
+    const store = open(dir);
+    const { value, messages } = await warnings(() => store.start());
+    expect(value.map((d) => d.code)).toEqual(['UNKNOWN_OPERATOR']);
+    expect(messages.join('\n')).toContain('broken.yaml: not served');
+    expect(messages.join('\n')).not.toContain('last good version');
+    expect(store.allRejections()).toHaveLength(1);
+    await rm(join(dir, 'broken.yaml'));
+    await store.rescan();
+    expect(store.allRejections()).toEqual([]);
+  });
+
+  it('an emptied file replaces its stale problems with "the file is empty", and its last good version keeps serving', async () => {
+    const dir = await demoConfigs();
+    const store = open(dir);
+    expect(await store.start()).toEqual([]);
+    const file = join(dir, 'my_pipeline.yaml');
+    const version = store.snapshot.pipelines.get('MyPipeline')!.version;
+    await writeFile(file, 'pipeline: [\n');
+    await warnings(() => store.rescan());
+    expect(store.rejectionFor(file)?.diagnostics[0]?.code).toBe('CONFIG_SYNTAX');
+    await writeFile(file, '');
+    await warnings(() => store.rescan());
+    expect(store.rejectionFor(file)?.diagnostics).toEqual([{ code: 'CONFIG_INVALID', file, message: expect.stringContaining('the file is empty') }]);
+    expect(store.allRejections()).toHaveLength(1);
+    expect(store.snapshot.pipelines.get('MyPipeline')?.version).toBe(version);
+  });
+});
+
+describe('dataset files', () => {
+  it('an edited dataset file is read again without any config changing', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'items.json'), ITEMS(3));
+    await writeFile(join(dir, 'p.yaml'), PIPELINE);
+    const store = open(dir);
+    expect(await store.start()).toEqual([]);
+    expect(store.snapshot.datasets.get('items')?.length).toBe(3);
+    expect(await store.rescan()).toEqual([]);
+    await writeFile(join(dir, 'items.json'), ITEMS(5));
+    expect(await store.rescan()).toEqual([]);
+    expect(store.snapshot.datasets.get('items')?.length).toBe(5);
+    expect(await readFile(join(dir, 'p.yaml'), 'utf8')).toBe(PIPELINE);
+  });
+});
