@@ -223,3 +223,19 @@ pipeline:
     expect(mixed.join('\n')).toMatch(/items mixes numbers \(first at 2\) and strings \(first at 0\)/);
   });
 });
+
+describe('the items dataset', () => {
+  it('two datasets keyed by the item type: the message says the items dataset is ambiguous, names both, and points at items:', async () => {
+    const p = await problemsOf(`  mixed: {path: data/items.json, key: item_id}
+pipeline:
+  name: p
+  item_type: item_id
+  initialization:
+    includes: [{name: Static, parameters: {items: [1, 2]}}]
+  operations:
+  - {name: Match, parameters: {column: color, value: red}}
+`);
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/Match reads column 'color', which no earlier step writes \(the items dataset is ambiguous: datasets 'items' and 'mixed' are both keyed by 'item_id'; pick one with 'items: items'\)/);
+  });
+});

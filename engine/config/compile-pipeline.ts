@@ -364,7 +364,7 @@ function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileSc
   const keyed = [...scope.datasets.values()].filter((d) => d.key === cfg.item_type).map((d) => d.name).sort();
   if (keyed.length === 1) return { name: keyed[0]! };
   if (keyed.length === 0) return { name: undefined };
-  return { name: undefined, note: `the items dataset is ambiguous: datasets ${keyed.map((k) => `'${k}'`).join(' and ')} are all keyed by '${cfg.item_type}'; pick one with 'items: ${keyed[0]}'` };
+  return { name: undefined, note: `the items dataset is ambiguous: datasets ${keyed.map((k) => `'${k}'`).join(' and ')} are ${keyed.length === 2 ? 'both' : 'all'} keyed by '${cfg.item_type}'; pick one with 'items: ${keyed[0]}'` };
 }
 
 function hint(name: string, candidates: Iterable<string>): string {
