@@ -14,6 +14,7 @@ import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParame
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
 import type { ParamValidator } from './validators.js';
+import { checkStructure, soundParts } from './structure.js';
 
 export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
@@ -80,9 +81,14 @@ function editDistance(a: string, b: string): number {
   return dp[b.length]!;
 }
 
-export async function compilePipeline(cfg: PipelineConfig, base: string, scope: CompileScope, file: string | undefined): Promise<{ pipeline?: CompiledPipeline; diagnostics: Diagnostic[] }> {
+export async function compilePipeline(given: PipelineConfig, base: string, scope: CompileScope, file: string | undefined): Promise<{ pipeline?: CompiledPipeline; diagnostics: Diagnostic[] }> {
   const diagnostics: Diagnostic[] = [];
-  const report: Report = (code, pointer, message) => diagnostics.push({ code, message: `pipeline '${cfg.name}': ${message}`, pointer, ...(file ? { file } : {}) });
+  const report: Report = (code, pointer, message) => diagnostics.push({ code, message: `pipeline '${given.name}': ${message}`, pointer, ...(file ? { file } : {}) });
+  // Structural problems are reported with the semantic ones of every part that is sound.
+  const structure = checkStructure(given, base);
+  for (const p of structure.problems) report('CONFIG_INVALID', p.path, p.message);
+  if (structure.fatal) return { diagnostics };
+  const cfg = soundParts(given, base, structure);
   const inputSchemas = new Map<string, JsonSchema>();
   // How an input's schema was found: 2 = from a column (context key, compared value), 1 = from a parameter's schema.
   const inputRank = new Map<string, number>();
@@ -243,12 +249,13 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
   const compileList = async (list: (StepConfig | string)[] | undefined, ptr: string, kinds: OperatorKind[], where: string): Promise<PlanStep[]> => {
     const out: PlanStep[] = [];
     for (const [i, s] of (list ?? []).entries()) {
+      if (structure.bad(`${ptr}/${i}`)) continue;
       const step = await compileStep(s, `${ptr}/${i}`, kinds, where);
       if (step) out.push(step);
     }
     return out;
   };
-  if (!init.includes || init.includes.length === 0) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
+  if ((!init.includes || init.includes.length === 0) && !structure.bad(`${iptr}/includes`)) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
   if (init.scorer && init.scores) report('CONFIG_INVALID', iptr, "give either 'scorer:' or 'scores:', not both");
   const scorerKey = init.scorer ? 'scorer' : 'scores';
   const includes = await compileList(init.includes, `${iptr}/includes`, ['source'], 'includes');
@@ -267,7 +274,8 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     seenOutputs.add(s.output!);
   }
   for (const c of seenOutputs) known.add(c);
-  if (scorers.length > 0) known.add('score');
+  // A scorer left out for a broken structure still makes `score` (its problem is reported already).
+  if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0) known.add('score');
   for (const s of operations) {
     for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote));
     for (const c of s.writes) known.add(c);
