@@ -210,6 +210,12 @@ ${ops}
     expect(await problemsOf(pipeline("  - {name: Match, parameters: {column: price, value: '10'}}\n  - {name: Range, parameters: {column: price, max: 20}}"))).toEqual([]);
   });
 
+  it("Sort given both 'score' and 'by' says both are given (not 'does not match any allowed form')", async () => {
+    const p = await problemsOf(pipeline('  - {name: Sort, parameters: {by: price, score: price}}'));
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/Sort: 'by' and 'score' are both given; give only one of them/);
+  });
+
   it('Static ids of the wrong type, or mixed numbers and strings', async () => {
     const wrong = await problemsOf(pipeline('  - {name: Limit, parameters: {n: 1}}', '[{name: Static, parameters: {items: ["6"]}}]'));
     expect(wrong.join('\n')).toMatch(/item id "6" is text, but the item ids \(column 'item_id' of dataset 'items'\) are integers/);
