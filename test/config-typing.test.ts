@@ -231,6 +231,26 @@ pipeline:
 });
 
 describe('the items dataset', () => {
+  it('without one, an item-id reference is still a number or a string (an object is a 422, not SOURCE_FAILED)', async () => {
+    const dir = await configDir({ 'p.yaml': `
+pipeline:
+  name: p
+  item_type: sku
+  initialization:
+    includes: [{name: Static, parameters: {items: [1, 2]}}]
+    excludes: [{name: Static, parameters: {items: [$skip]}}]
+` });
+    const engine = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads: 0, watch: false, remote: {} });
+    try {
+      expect(await engine.start()).toEqual([]);
+      expect(engine.pipeline('p').inputSchema['properties']).toEqual({ skip: { type: ['number', 'string'] } });
+      expect(() => engine.checkInputs(engine.pipeline('p'), { skip: { a: 1 } }, false)).toThrow(/'skip' must be a number or a string/);
+    } finally {
+      await engine.close();
+    }
+  });
+
+
   it('two datasets keyed by the item type: the message says the items dataset is ambiguous, names both, and points at items:', async () => {
     const p = await problemsOf(`  mixed: {path: data/items.json, key: item_id}
 pipeline:

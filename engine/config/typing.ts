@@ -119,8 +119,12 @@ export function typeSites(
   const said = new Set<string>();
   for (const site of sites) {
     const col = resolve(site);
-    if (!col) continue;
     const as = site.as ?? 'equals';
+    if (!col) {
+      // No column to take a type from (no items dataset): an item id is still a number or a string.
+      if (as === 'id') for (const r of refs) if (r.ref.kind === 'input' && placeOf(site, r) !== undefined) inputs.push({ name: r.ref.name, schema: { type: ['number', 'string'] } });
+      continue;
+    }
     if (as === 'range') {
       const bad = col.type === 'string' ? firstNonNumeric(col.values) ?? (col.values ? undefined : '') : undefined;
       if (bad !== undefined) {
