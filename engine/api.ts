@@ -395,12 +395,31 @@ export interface CheckEnv {
   readonly itemsDataset: string | undefined;
   /** Columns of a dataset, or undefined when no such dataset exists. */
   datasetColumns(name: string): readonly string[] | undefined;
+  /** The type of a dataset's column, or undefined when either is unknown. */
+  datasetColumnType?(dataset: string, column: string): ColumnType | undefined;
   /** Resolve a file path given in a config relative to that config file. */
   resolvePath(path: string): string;
   /** The model registry, when the engine has one (--registry / AIRMAIL_REGISTRY). */
   readonly models?: ModelResolver;
   /** Loads a model file once at config load and says how many input features it takes (-1: not fixed). */
   modelFile?(path: string): Promise<{ readonly featureCount: number }>;
+}
+
+/** A column's type as configs and request inputs see it. */
+export type ColumnType = 'integer' | 'number' | 'string';
+
+/** A parameter value (or list of values) compared with a column; see `compares`. */
+export interface ValueSite {
+  /** JSON pointer, relative to the parameters, of the value or the list of values. */
+  readonly path: string;
+  readonly column: string;
+  /** The dataset holding `column`; absent: the frame column (an earlier step's, or the items dataset's). */
+  readonly dataset?: string;
+  /**
+   * `equals` (default): compared for equality, numbers and numeric text as numbers;
+   * `id`: item ids, whose type must be the column's exactly; `range`: numeric bounds, so the column must hold numbers.
+   */
+  readonly as?: 'equals' | 'id' | 'range';
 }
 
 /** A problem found by `check`: `path` is a JSON pointer relative to the parameters. */
@@ -433,6 +452,14 @@ interface BaseDefinition<P> {
   reads?(params: P, env: CheckEnv): readonly string[];
   /** Frame columns the operator adds. */
   writes?(params: P, env: CheckEnv): readonly string[];
+  /** Types of the columns in `writes`, where known (later steps' values are typed and checked against them). */
+  writeTypes?(params: P, env: CheckEnv): Readonly<Record<string, ColumnType>>;
+  /**
+   * Parameter values that are compared with a column's values. At load the engine gives a `$input`
+   * found there the column's type (so a request with another type is a 422) and checks literals
+   * against the column (a text literal never equals a number column's values).
+   */
+  compares?(params: P, env: CheckEnv): readonly ValueSite[];
   /** Compile-time checks beyond the schema (unknown datasets, columns, files). */
   check?(params: P, env: CheckEnv): readonly ParamProblem[];
   /**

@@ -14,6 +14,7 @@ import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
+import { coerceQueryInputs, nonFiniteInputs } from './inputs.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
 import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
@@ -76,7 +77,6 @@ export interface RunOptions extends ObserveRunOptions {
 }
 
 const strictAjv = newAjv({ useDefaults: true });
-const coercingAjv = newAjv({ useDefaults: true, coerceTypes: true });
 const validateConfigFile = newAjv({ useDefaults: false }).compile(CONFIG_FILE_SCHEMA as object);
 
 export class Engine {
@@ -90,7 +90,7 @@ export class Engine {
   /** Registry models and their live bindings; undefined without --registry. */
   readonly models: ModelHub | undefined;
   private readonly defaultDeadline: number;
-  private readonly inputValidators = new WeakMap<CompiledPipeline, { strict: ValidateFunction; query: ValidateFunction }>();
+  private readonly inputValidators = new WeakMap<CompiledPipeline, ValidateFunction>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
   private startErrors: Diagnostic[] = [];
   private opts: EngineOptions;
@@ -143,17 +143,27 @@ export class Engine {
     return p;
   }
 
-  /** Checks inputs against the pipeline's derived schema (with type coercion for query strings). */
+  /**
+   * Checks inputs against the pipeline's derived schema. Query values (text, one or more per name)
+   * are first read as the types the schema names (engine/inputs.ts); the same schema then judges both.
+   */
   checkInputs(p: CompiledPipeline, inputs: unknown, fromQuery: boolean): Record<string, unknown> {
-    let v = this.inputValidators.get(p);
-    if (!v) {
-      v = { strict: strictAjv.compile(p.inputSchema as object), query: coercingAjv.compile(p.inputSchema as object) };
-      this.inputValidators.set(p, v);
+    let fn = this.inputValidators.get(p);
+    if (!fn) {
+      fn = strictAjv.compile(p.inputSchema as object);
+      this.inputValidators.set(p, fn);
     }
-    const fn = fromQuery ? v.query : v.strict;
-    const copy = inputs && typeof inputs === 'object' && !Array.isArray(inputs) ? { ...(inputs as Record<string, unknown>) } : inputs;
-    if (!fn(copy)) {
-      const errors = describeErrors(fn.errors);
+    const errors: Problem[] = [];
+    let copy: unknown;
+    const isObject = !!inputs && typeof inputs === 'object' && !Array.isArray(inputs);
+    if (fromQuery && isObject) {
+      const q = coerceQueryInputs(p.inputSchema, inputs as Record<string, string | readonly string[]>);
+      errors.push(...q.problems);
+      copy = q.inputs;
+    } else copy = isObject ? Object.assign({}, inputs) : inputs;
+    if (!fn(copy)) errors.push(...describeErrors(fn.errors));
+    errors.push(...nonFiniteInputs(copy));
+    if (errors.length > 0) {
       throw new AirmailError('INPUT_INVALID', `inputs of pipeline '${p.name}' are invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { details: { errors } });
     }
     return copy as Record<string, unknown>;

@@ -85,8 +85,10 @@ class Empty extends Error {
 type ContextRow = { readonly ds: Dataset; readonly row: number };
 type Site = PlanStep['sites'][number];
 
+/** A context's key in this request: an input (`$name`), or a literal (`$$x` is the text `$x`). */
 function contextKey(c: Plan['contexts'][number], inputs: Readonly<Record<string, unknown>>): unknown {
-  return typeof c.key === 'string' && c.key.startsWith('$') && !c.key.startsWith('$$') ? inputs[c.key.slice(1)] : c.key;
+  if (typeof c.key !== 'string' || !c.key.startsWith('$')) return c.key;
+  return c.key.startsWith('$$') ? c.key.slice(1) : inputs[c.key.slice(1)];
 }
 
 function findContext(c: Plan['contexts'][number], ds: Dataset, key: unknown): ContextRow | undefined {

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CheckEnv, Column, RowSet, RunContext } from '../engine/api.js';
+import { isNumeric } from '../engine/api.js';
 import { testContext, testDataset, testRowSet, type Table } from '../engine/testing.js';
 
 export const ITEMS: readonly Record<string, unknown>[] = [
@@ -88,5 +89,11 @@ export const checkEnv: CheckEnv = {
   itemType: 'sku_id',
   itemsDataset: 'catalog',
   datasetColumns: (name) => (name === 'catalog' ? catalog().columnNames : undefined),
+  datasetColumnType(name, column) {
+    const t = name === 'catalog' ? catalog() : undefined;
+    if (!t?.has(column)) return undefined;
+    const col = t.column(column);
+    return col instanceof Int32Array ? 'integer' : isNumeric(col) ? 'number' : 'string';
+  },
   resolvePath: (p) => p,
 };

@@ -2,7 +2,7 @@
  * Small pure helpers shared by the built-in operators. Only the public
  * operator API is imported; nothing here knows about the engine.
  */
-import type { CheckEnv, Column, Dataset, ParamProblem, Scalar } from '../engine/api.js';
+import type { CheckEnv, Column, ColumnType, Dataset, ParamProblem, Scalar, ValueSite } from '../engine/api.js';
 import { equalsMask, gather, isNumeric, operatorError, valueAt } from '../engine/api.js';
 
 /** A reference string (`$input`, `$context.column`) that the engine replaces at request time. */
@@ -88,6 +88,23 @@ export const WHERE_SCHEMA = {
 } as const;
 
 export type WhereValue = Scalar | readonly Scalar[];
+
+/** The `where:` values as compared with their dataset columns (OperatorDefinition.compares). */
+export function whereSites(dataset: unknown, where: Readonly<Record<string, WhereValue>> | undefined): ValueSite[] {
+  if (typeof dataset !== 'string' || isRef(dataset)) return [];
+  return Object.keys(where ?? {}).map((column) => ({ path: pointer('where', column), column, dataset }));
+}
+
+/** Types of dataset columns brought into the frame (OperatorDefinition.writeTypes). */
+export function datasetColumnTypes(env: CheckEnv, dataset: unknown, columns: readonly string[] | undefined): Record<string, ColumnType> {
+  const out: Record<string, ColumnType> = {};
+  if (typeof dataset !== 'string' || isRef(dataset)) return out;
+  for (const c of columns ?? []) {
+    const t = env.datasetColumnType?.(dataset, c);
+    if (t) out[c] = t;
+  }
+  return out;
+}
 
 /**
  * Dataset rows (ascending) whose columns equal every `where` value; an array

@@ -85,7 +85,7 @@ deployments:
 
   it.each([
     ['a missing feature', (f: Record<string, unknown>) => { const { f3: _drop, ...rest } = f; return rest; }, /'f3' is required/, '/rows/0/f3'],
-    ['a mistyped feature', (f: Record<string, unknown>) => ({ ...f, c2: 'high' }), /must be number/, '/rows/0/c2'],
+    ['a mistyped feature', (f: Record<string, unknown>) => ({ ...f, c2: 'high' }), /'c2' must be a number, not "high"/, '/rows/0/c2'],
     ['an unknown feature', (f: Record<string, unknown>) => ({ ...f, zz: 1 }), /zz/, '/rows/0/zz'],
   ])('answers %s with a 422 naming it', async (_what, change, message, path) => {
     const r = await post('/models/psale_gbdt/predict', { rows: [change(exp.rows[0]!.features)] });

@@ -6,14 +6,15 @@
 import { inspectModelFile } from '../onnx.js';
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { CheckEnv, JsonSchema, ModelResolver, OperatorDefinition, OperatorKind } from '../api.js';
-import { isNumeric } from '../api.js';
+import type { CheckEnv, ColumnType, JsonSchema, ModelResolver, OperatorDefinition, OperatorKind, ValueSite } from '../api.js';
 import type { Diagnostic, ErrorCode } from '../errors.js';
 import type { Table } from '../dataset.js';
-import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, type RefSite } from './refs.js';
+import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescapeLiterals, type RefSite } from './refs.js';
+import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
 import type { ParamValidator } from './validators.js';
+import { checkStructure, soundParts } from './structure.js';
 
 export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
@@ -80,20 +81,25 @@ function editDistance(a: string, b: string): number {
   return dp[b.length]!;
 }
 
-function columnSchema(ds: Table, column: string): JsonSchema {
-  const col = ds.column(column);
-  if (col instanceof Int32Array) return { type: 'integer' };
-  if (isNumeric(col)) return { type: 'number' };
-  return { type: 'string' };
-}
-
-export async function compilePipeline(cfg: PipelineConfig, base: string, scope: CompileScope, file: string | undefined): Promise<{ pipeline?: CompiledPipeline; diagnostics: Diagnostic[] }> {
+export async function compilePipeline(given: PipelineConfig, base: string, scope: CompileScope, file: string | undefined): Promise<{ pipeline?: CompiledPipeline; diagnostics: Diagnostic[] }> {
   const diagnostics: Diagnostic[] = [];
-  const report: Report = (code, pointer, message) => diagnostics.push({ code, message: `pipeline '${cfg.name}': ${message}`, pointer, ...(file ? { file } : {}) });
+  const report: Report = (code, pointer, message) => diagnostics.push({ code, message: `pipeline '${given.name}': ${message}`, pointer, ...(file ? { file } : {}) });
+  // Structural problems are reported with the semantic ones of every part that is sound.
+  const structure = checkStructure(given, base);
+  for (const p of structure.problems) report('CONFIG_INVALID', p.path, p.message);
+  if (structure.fatal) return { diagnostics };
+  const cfg = soundParts(given, base, structure);
   const inputSchemas = new Map<string, JsonSchema>();
+  // How an input's schema was found: 2 = from a column (context key, compared value), 1 = from a parameter's schema.
+  const inputRank = new Map<string, number>();
+  const offerInput = (name: string, schema: JsonSchema, rank: number): void => {
+    if ((inputRank.get(name) ?? 0) >= rank) return;
+    inputSchemas.set(name, schema);
+    inputRank.set(name, rank);
+  };
   const datasetsUsed = new Set<string>();
 
-  const itemsDataset = resolveItemsDataset(cfg, base, scope, report);
+  const { name: itemsDataset, note: itemsNote } = resolveItemsDataset(cfg, base, scope, report);
   if (itemsDataset) datasetsUsed.add(itemsDataset);
 
   // ---- contexts: the pipeline's own, plus shared ones (file-level `contexts:`) that its steps reference
@@ -118,7 +124,7 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     const { sites, malformed } = findRefSites(c.key);
     for (const m of malformed) report('UNKNOWN_REFERENCE', `${ptr}/key`, `'${m.text}' is not a valid reference (use $input or $context.column)`);
     for (const s of sites) {
-      if (s.ref.kind === 'input') inputSchemas.set(s.ref.name, inputSchemas.get(s.ref.name) ?? columnSchema(ds, column));
+      if (s.ref.kind === 'input') offerInput(s.ref.name, inputSchemaFromColumn(columnType(ds.column(column)), false), 2);
       else report('UNKNOWN_REFERENCE', `${ptr}/key`, `a context key must be a request input ($name), not ${s.text}`);
     }
     const pc: PlanContext = { name, dataset: c.dataset, column, key: c.key };
@@ -138,11 +144,13 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     itemType: cfg.item_type,
     itemsDataset,
     datasetColumns: (name) => scope.datasets.get(name)?.columnNames,
+    datasetColumnType: (name, column) => datasetColumn(scope.datasets.get(name), column)?.type,
     resolvePath: (p) => scope.resolvePath(p),
     ...(scope.models ? { models: scope.models } : {}),
     modelFile: (path) => inspectModelFile(path),
   };
 
+  const typing = new Map<PlanStep, { compares: readonly ValueSite[]; writeTypes: Readonly<Record<string, ColumnType>>; schema: JsonSchema }>();
   const compileStep = async (raw: StepConfig | string, ptr: string, allowed: readonly OperatorKind[], where: string): Promise<PlanStep | undefined> => {
     const stepCfg: StepConfig = typeof raw === 'string' ? { name: raw } : raw;
     const preset = scope.presets.get(stepCfg.name);
@@ -189,10 +197,7 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
           report('UNKNOWN_COLUMN', pptr + pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${hint(s.ref.column, ds.columnNames)}`);
         }
       } else {
-        const sub = subSchema(def.parameters, s.path) ?? {};
-        const t = sub['type'];
-        const inferred: JsonSchema = t === undefined ? { type: ['string', 'number', 'integer', 'boolean'] } : { type: t };
-        if (!inputSchemas.has(s.ref.name)) inputSchemas.set(s.ref.name, inferred);
+        offerInput(s.ref.name, inputSchemaFromParameter(subSchema(def.parameters, s.path)), 1);
       }
     }
     // Check literal parameters with each reference replaced by a stand-in of the expected type.
@@ -215,6 +220,8 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
     if (checked.length === 0 && def.verify) checked.push(...(await def.verify(params, stepEnv)));
     for (const p of checked) report(p.code ?? 'BAD_PARAMETER', pptr + p.path, `${stepCfg.name}: ${p.message}`);
     if (checked.length > 0) return undefined;
+    // `$$x` is the literal `$x` from here on (references sit at `sites`, whatever their text).
+    params = unescapeLiterals(params);
     for (const d of collectDatasetNames(params)) if (scope.datasets.has(d)) datasetsUsed.add(d);
     const reads = (def.reads?.(params, stepEnv) ?? []).filter((c) => !c.startsWith('$'));
     const writes = def.kind === 'score' ? [] : [...(def.writes?.(params, stepEnv) ?? [])];
@@ -233,6 +240,7 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
       pointer: ptr,
       ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),
     };
+    typing.set(step, { compares: def.compares?.(params, stepEnv) ?? [], writeTypes: def.kind === 'score' ? {} : def.writeTypes?.(params, stepEnv) ?? {}, schema: def.parameters });
     return step;
   };
 
@@ -241,12 +249,13 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
   const compileList = async (list: (StepConfig | string)[] | undefined, ptr: string, kinds: OperatorKind[], where: string): Promise<PlanStep[]> => {
     const out: PlanStep[] = [];
     for (const [i, s] of (list ?? []).entries()) {
+      if (structure.bad(`${ptr}/${i}`)) continue;
       const step = await compileStep(s, `${ptr}/${i}`, kinds, where);
       if (step) out.push(step);
     }
     return out;
   };
-  if (!init.includes || init.includes.length === 0) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
+  if ((!init.includes || init.includes.length === 0) && !structure.bad(`${iptr}/includes`)) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
   if (init.scorer && init.scores) report('CONFIG_INVALID', iptr, "give either 'scorer:' or 'scores:', not both");
   const scorerKey = init.scorer ? 'scorer' : 'scores';
   const includes = await compileList(init.includes, `${iptr}/includes`, ['source'], 'includes');
@@ -260,20 +269,38 @@ export async function compilePipeline(cfg: PipelineConfig, base: string, scope: 
   for (const s of [...includes, ...excludes]) for (const c of s.writes) known.add(c);
   const seenOutputs = new Set<string>();
   for (const s of scorers) {
-    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset));
+    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote));
     if (seenOutputs.has(s.output!)) report('CONFIG_INVALID', s.pointer, `two scorers write the column '${s.output}'; give one of them 'as:'`);
     seenOutputs.add(s.output!);
   }
   for (const c of seenOutputs) known.add(c);
-  if (scorers.length > 0) known.add('score');
+  // A scorer left out for a broken structure still makes `score` (its problem is reported already).
+  if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0) known.add('score');
   for (const s of operations) {
-    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset));
+    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote));
     for (const c of s.writes) known.add(c);
   }
   const returns = cfg.return ?? (scorers.length > 0 ? [cfg.item_type, 'score'] : [cfg.item_type]);
   returns.forEach((c, i) => {
-    if (!known.has(c)) report('UNKNOWN_COLUMN', `${base}/return/${i}`, `return names column '${c}', which no step writes${itemsDataset ? ` and dataset '${itemsDataset}' does not have` : ''}`);
+    if (!known.has(c)) report('UNKNOWN_COLUMN', `${base}/return/${i}`, `return names column '${c}', which no step writes${itemsDataset ? ` and dataset '${itemsDataset}' does not have` : itemsNote ? ` (${itemsNote})` : ''}`);
   });
+
+  // ---- values compared with columns: type the inputs referenced there, check the literals
+  const itemsTable = itemsDataset ? scope.datasets.get(itemsDataset) : undefined;
+  const written = new Map<string, TypedColumn>();
+  for (const s of [...includes, ...excludes, ...operations]) {
+    for (const [c, type] of Object.entries(typing.get(s)!.writeTypes)) written.set(c, { type, label: `column '${c}' (written by ${s.label})` });
+  }
+  for (const s of scorers) written.set(s.output!, { type: 'number', label: `column '${s.output}'` });
+  if (scorers.length > 0) written.set('score', { type: 'number', label: "column 'score'" });
+  const resolveSite = (site: ValueSite): TypedColumn | undefined =>
+    site.dataset !== undefined ? datasetColumn(scope.datasets.get(site.dataset), site.column) : written.get(site.column) ?? datasetColumn(itemsTable, site.column);
+  for (const s of [...includes, ...excludes, ...scorers, ...operations]) {
+    const t = typing.get(s)!;
+    const out = typeSites(s.params, t.compares, s.sites, (path) => subSchema(t.schema, path), resolveSite);
+    for (const i of out.inputs) offerInput(i.name, i.schema, 2);
+    for (const p of out.problems) report('BAD_PARAMETER', `${s.pointer}/parameters${p.path}`, `${s.label}: ${p.message}`);
+  }
 
   // ---- declared inputs
   for (const [name, spec] of Object.entries(cfg.inputs ?? {})) {
@@ -327,22 +354,25 @@ function columnPointer(s: PlanStep, column: string): string {
   return at ? `${s.pointer}/parameters${pathToPointer(at)}` : s.pointer;
 }
 
-function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined): string {
-  return `${label} reads column '${column}', which no earlier step writes${itemsDataset ? ` and the items dataset '${itemsDataset}' does not have` : ' (and the pipeline has no items dataset to hydrate it from)'}`;
+function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined, itemsNote: string | undefined): string {
+  return `${label} reads column '${column}', which no earlier step writes${itemsDataset ? ` and the items dataset '${itemsDataset}' does not have` : ` (${itemsNote ?? 'and the pipeline has no items dataset to hydrate it from'})`}`;
 }
 
-function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): string | undefined {
+/** The items dataset: `items:`, or the one dataset keyed by the item type; `note` says why there is none when that is not obvious. */
+function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): { name: string | undefined; note?: string } {
   if (cfg.items !== undefined) {
     const ds = scope.datasets.get(cfg.items);
     if (!ds) {
       report('UNKNOWN_DATASET', `${base}/items`, `items names dataset '${cfg.items}', which no config defines${hint(cfg.items, scope.datasets.keys())}`);
-      return undefined;
+      return { name: undefined, note: `the items dataset '${cfg.items}' is not defined` };
     }
     if (!ds.has(cfg.item_type)) report('UNKNOWN_COLUMN', `${base}/items`, `items dataset '${cfg.items}' has no column '${cfg.item_type}' (the item type)`);
-    return cfg.items;
+    return { name: cfg.items };
   }
-  const keyed = [...scope.datasets.values()].filter((d) => d.key === cfg.item_type);
-  return keyed.length === 1 ? keyed[0]!.name : undefined;
+  const keyed = [...scope.datasets.values()].filter((d) => d.key === cfg.item_type).map((d) => d.name).sort();
+  if (keyed.length === 1) return { name: keyed[0]! };
+  if (keyed.length === 0) return { name: undefined };
+  return { name: undefined, note: `the items dataset is ambiguous: datasets ${keyed.map((k) => `'${k}'`).join(' and ')} are ${keyed.length === 2 ? 'both' : 'all'} keyed by '${cfg.item_type}'; pick one with 'items: ${keyed[0]}'` };
 }
 
 function hint(name: string, candidates: Iterable<string>): string {

@@ -44,11 +44,21 @@ export function findRefSites(params: unknown): { sites: RefSite[]; malformed: { 
   return { sites, malformed };
 }
 
-/** Unescape `$$x` → `$x` in literal strings. */
+/**
+ * Unescape `$$x` → `$x` in literal strings (plain objects and arrays are walked; anything else,
+ * such as a typed array a normalize step produced, is kept as it is). Unchanged parts stay the same objects.
+ */
 export function unescapeLiterals<T>(v: T): T {
   if (typeof v === 'string') return (v.startsWith('$$') ? v.slice(1) : v) as T;
-  if (Array.isArray(v)) return v.map(unescapeLiterals) as T;
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unescapeLiterals(x)])) as T;
+  if (Array.isArray(v)) {
+    const out = v.map(unescapeLiterals);
+    return (out.some((x, i) => x !== v[i]) ? out : v) as T;
+  }
+  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    const entries = Object.entries(v);
+    const out = entries.map(([k, x]) => [k, unescapeLiterals(x)] as const);
+    return (out.some(([, x], i) => x !== entries[i]![1]) ? Object.fromEntries(out) : v) as T;
+  }
   return v;
 }
 

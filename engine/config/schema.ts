@@ -1,6 +1,7 @@
 /**
  * The config language: one JSON Schema for a config file, checked with ajv
- * (all errors at once) before any name is resolved.
+ * (all errors at once) before any name is resolved; a pipeline's own schema
+ * is checked when it compiles (structure.ts).
  */
 import type { JsonSchema } from '../api.js';
 import type { RemoteDatasetConfig } from '../remote/datasets.js';
@@ -137,6 +138,8 @@ export const PIPELINE_SCHEMA: JsonSchema = {
   },
 };
 
+const PIPELINE_NAMED: JsonSchema = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: NAME } } };
+
 export const CONFIG_FILE_SCHEMA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -176,8 +179,10 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
     },
     contexts: { type: 'object', propertyNames: { pattern: NAME }, additionalProperties: context },
     operator_paths: { type: 'array', items: { type: 'string', minLength: 1 } },
-    pipeline: PIPELINE_SCHEMA,
-    pipelines: { type: 'array', items: PIPELINE_SCHEMA },
+    // Only the name here: the rest of a pipeline is checked by the compiler (structure.ts), so that a
+    // structural error in it does not hide the semantic errors of its sound parts.
+    pipeline: PIPELINE_NAMED,
+    pipelines: { type: 'array', items: PIPELINE_NAMED },
     deployments: DEPLOYMENTS_SCHEMA,
   },
 };

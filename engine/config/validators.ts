@@ -15,16 +15,110 @@ export interface Problem {
 }
 
 export function newAjv(opts: { coerceTypes?: boolean; useDefaults?: boolean } = {}): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: opts.useDefaults ?? true, coerceTypes: opts.coerceTypes ?? false });
+  // verbose: errors carry the offending value and the failing schema, which the messages quote.
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: opts.useDefaults ?? true, coerceTypes: opts.coerceTypes ?? false });
   addFormats(ajv);
   return ajv;
 }
 
+const TYPE_WORDS: Record<string, string> = { string: 'a string', number: 'a number', integer: 'an integer', boolean: 'true or false', object: 'a mapping', array: 'a list', null: 'null' };
+
+function typeWords(types: readonly string[]): string {
+  const words = [...new Set(types.map((t) => TYPE_WORDS[t] ?? t))];
+  return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}
+
+function typesOfSchema(schema: unknown): string[] {
+  const t = schema && typeof schema === 'object' ? (schema as Record<string, unknown>)['type'] : undefined;
+  return Array.isArray(t) ? (t as string[]) : typeof t === 'string' ? [t] : [];
+}
+
+/** The property a `{required: [x]}` branch asks for, when that is all the branch says. */
+function requiredOnly(schema: unknown): string | undefined {
+  if (!schema || typeof schema !== 'object') return undefined;
+  const keys = Object.keys(schema);
+  const req = (schema as Record<string, unknown>)['required'];
+  return keys.length === 1 && Array.isArray(req) && req.length === 1 ? String(req[0]) : undefined;
+}
+
+/** How a value is named in a message: the last pointer segment, with its parent for a list index (`'includes[0]'`). */
+function nameOf(path: string): string {
+  if (path === '') return 'the value';
+  const segs = path.split('/').slice(1);
+  const last = segs[segs.length - 1]!;
+  return /^\d+$/.test(last) && segs.length > 1 ? `'${segs[segs.length - 2]}[${last}]'` : `'${last}'`;
+}
+
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/**
+ * A oneOf / anyOf failure, said once: the errors of the branches whose type the value does not have
+ * are noise ("'0' must be string" for a step written as a mapping). Returns the branch errors to drop
+ * and, when no single branch explains the failure, one sentence that replaces them.
+ */
+function combinator(c: ErrorObject, all: readonly ErrorObject[]): { drop: ErrorObject[]; replace?: Problem } {
+  const inside = all.filter((e) => e !== c && e.schemaPath.startsWith(`${c.schemaPath}/`) && e.instancePath.startsWith(c.instancePath));
+  const branches = Array.isArray(c.schema) ? (c.schema as unknown[]) : [];
+  const name = nameOf(c.instancePath);
+  const passing = (c.params as { passingSchemas?: number[] | null }).passingSchemas;
+  const reqs = branches.map(requiredOnly);
+  const list = (xs: readonly (string | undefined)[], and: 'and' | 'or'): string => {
+    const q = xs.map((x) => `'${x}'`);
+    return q.length <= 1 ? q.join('') : `${q.slice(0, -1).join(', ')} ${and} ${q[q.length - 1]}`;
+  };
+  if (Array.isArray(passing) && passing.length > 1) {
+    const both = passing.map((i) => reqs[i]);
+    const message = both.every((x) => x !== undefined)
+      ? `${list(both, 'and')} are ${both.length === 2 ? 'both' : 'all'} given; give only one of them`
+      : `${name} matches ${passing.length} of the allowed forms; it must match exactly one`;
+    return { drop: inside, replace: { path: c.instancePath, message } };
+  }
+  if (branches.length > 0 && reqs.every((x) => x !== undefined)) {
+    return { drop: inside, replace: { path: c.instancePath, message: `give one of ${list(reqs, 'or')}` } };
+  }
+  const branchOf = (e: ErrorObject): number => Number(e.schemaPath.slice(c.schemaPath.length + 1).split('/')[0]);
+  const typeMiss = new Set(inside.filter((e) => e.keyword === 'type' && e.instancePath === c.instancePath).map(branchOf));
+  const fitting = branches.map((_, i) => i).filter((i) => !typeMiss.has(i));
+  if (fitting.length === 0) {
+    const types = branches.flatMap(typesOfSchema);
+    return { drop: inside, replace: { path: c.instancePath, message: `${name} must be ${types.length ? typeWords(types) : 'one of the allowed forms'}, not ${shown(c.data)}` } };
+  }
+  // The branches the value could be meant as explain it; the others' errors and the generic one go.
+  return { drop: [c, ...inside.filter((e) => !fitting.includes(branchOf(e)))] };
+}
+
 /** One sentence per ajv error, pointing at the offending value. */
 export function describeErrors(errors: readonly ErrorObject[] | null | undefined): Problem[] {
+  const all = errors ?? [];
+  const dropped = new Set<ErrorObject>();
+  const replaced: Problem[] = [];
+  // Outermost combinators first: an inner one inside a dropped branch says nothing.
+  const combinators = all.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  for (const c of combinators) {
+    if (dropped.has(c)) continue;
+    const r = combinator(c, all);
+    for (const e of r.drop) dropped.add(e);
+    dropped.add(c);
+    if (r.replace) replaced.push(r.replace);
+  }
   const out: Problem[] = [];
   const seen = new Set<string>();
-  for (const e of errors ?? []) {
+  const push = (p: Problem): void => {
+    const k = `${p.path}|${p.message}`;
+    if (seen.has(k)) return;
+    seen.add(k);
+    out.push(p);
+  };
+  for (const e of all) {
+    if (dropped.has(e)) continue;
+    // "must match 'then' schema" only repeats the error the branch itself gave.
+    if (e.keyword === 'if') {
+      const parent = e.schemaPath.slice(0, -'/if'.length);
+      if (all.some((x) => !dropped.has(x) && (x.schemaPath.startsWith(`${parent}/then/`) || x.schemaPath.startsWith(`${parent}/else/`)))) continue;
+    }
     let path = e.instancePath;
     let message: string;
     const p = e.params as Record<string, unknown>;
@@ -38,27 +132,18 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
         message = `'${String(p['additionalProperty'])}' is not a known property`;
         break;
       case 'enum':
-        message = `must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+        message = `${nameOf(path)} must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
         break;
       case 'type':
-        message = `must be ${String(p['type'])}`;
-        break;
-      case 'oneOf':
-      case 'anyOf':
-        message = 'does not match any allowed form';
+        message = `${nameOf(path)} must be ${typeWords(String(p['type']).split(','))}, not ${shown(e.data)}`;
         break;
       default:
-        message = e.message ?? e.keyword;
+        message = `${nameOf(path)} ${e.message ?? e.keyword}`;
     }
-    const name = path === '' ? 'the value' : `'${path.split('/').pop()}'`;
-    const text = e.keyword === 'required' || e.keyword === 'additionalProperties' ? message : `${name} ${message}`;
-    const k = `${path}|${text}`;
-    if (seen.has(k)) continue;
-    seen.add(k);
-    out.push({ path, message: text });
+    push({ path, message });
   }
-  // oneOf noise: when a more specific error exists under the same path, drop the generic one.
-  return out.filter((p) => !(p.message.endsWith('does not match any allowed form') && out.some((q) => q !== p && q.path.startsWith(p.path))));
+  for (const r of replaced) push(r);
+  return out;
 }
 
 export class ParamValidator {

@@ -197,11 +197,12 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     }
   };
 
-  const queryInputs = (c: Context): { inputs: Record<string, string>; debug: boolean } => {
-    const q = c.req.query();
-    const inputs: Record<string, string> = {};
+  // Every value of a name is kept: a name given twice is an error for a single-valued input (engine/inputs.ts).
+  const queryInputs = (c: Context): { inputs: Record<string, string[]>; debug: boolean } => {
+    const q = c.req.queries();
+    const inputs: Record<string, string[]> = {};
     for (const [k, v] of Object.entries(q)) if (!RESERVED_QUERY.has(k)) inputs[k] = v;
-    return { inputs, debug: q['debug'] === 'true' || c.req.header('x-airmail-debug') === 'true' };
+    return { inputs, debug: q['debug']?.[0] === 'true' || c.req.header('x-airmail-debug') === 'true' };
   };
 
   app.get('/pipelines/:name', async (c) => {

@@ -9,7 +9,7 @@
  */
 import type { Scalar } from '../../engine/api.js';
 import { defineOperator, equalsMask, valueAt } from '../../engine/api.js';
-import { asScalars, checkDatasetColumns, pointer, WHERE_SCHEMA, whereRows, type WhereValue } from '../util.js';
+import { asScalars, checkDatasetColumns, pointer, WHERE_SCHEMA, whereRows, whereSites, type WhereValue } from '../util.js';
 
 export interface ExcludeParams {
   readonly ids?: readonly (string | number)[] | string | number;
@@ -43,6 +43,7 @@ export const exclude = defineOperator<ExcludeParams>({
       ...Object.keys(params.where ?? {}).map((c) => ({ path: pointer('where', c), name: c })),
     ]);
   },
+  compares: (params, env) => [...(params.ids === undefined ? [] : [{ path: '/ids', column: env.itemType, as: 'id' as const }]), ...whereSites(params.dataset, params.where)],
   run(params, input, ctx) {
     const wanted: Scalar[] = params.ids === undefined ? [] : asScalars(params.ids);
     if (params.dataset !== undefined) {

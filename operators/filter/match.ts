@@ -40,6 +40,7 @@ export const match = defineOperator<MatchParams>({
     else: { properties: { value: SCALAR } },
   },
   reads: (params) => [params.column],
+  compares: (params) => [{ path: '/value', column: params.column }],
   run(params, input) {
     // A reference may deliver a single value to in/not_in (or a list to ==): compare by membership either way.
     const mask = equalsMask(input.frame.column(params.column), asScalars(params.value));

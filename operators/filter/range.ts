@@ -45,6 +45,7 @@ export const range = defineOperator<RangeParams>({
     additionalProperties: false,
   },
   reads: (params) => [params.column],
+  compares: (params) => (['min', 'max'] as const).filter((b) => params[b] !== undefined).map((b) => ({ path: `/${b}`, column: params.column, as: 'range' as const })),
   check(params) {
     if (typeof params.min === 'number' && typeof params.max === 'number' && params.min > params.max) {
       return [{ path: '/min', message: `min (${params.min}) is greater than max (${params.max}): no row can pass`, code: 'BAD_PARAMETER' }];

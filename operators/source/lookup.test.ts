@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lookup } from './lookup.js';
 import { runContract } from '../contract.js';
-import { BENCH_DIR, BENCH_SKIP_REASON, ctx, requireBench, runBench } from '../testkit.js';
+import { BENCH_DIR, BENCH_SKIP_REASON, checkEnv, ctx, requireBench, runBench } from '../testkit.js';
 import type { Dataset, Scalar } from '../../engine/api.js';
 import { valueAt } from '../../engine/api.js';
 import { loadDatasetFile } from '../../engine/dataset.js';
@@ -47,6 +47,14 @@ describe('Lookup', () => {
     expect((await lookup.run({ dataset: 'catalog' }, ctx())).ids).toHaveLength(10);
     expect((await lookup.run({ dataset: 'catalog', where: { size: 'XXL' } }, ctx())).ids).toHaveLength(0);
     expect((await lookup.run({ dataset: 'catalog', where: { size: null } }, ctx())).ids).toHaveLength(0);
+  });
+
+  it('declares the columns it brings along as written, with their dataset types (Match or return may use them)', () => {
+    const params = { dataset: 'catalog', where: { size: '$size' }, columns: ['price', 'department', 'product_id'] };
+    expect(lookup.writes?.(params, checkEnv)).toEqual(['price', 'department', 'product_id']);
+    expect(lookup.writeTypes?.(params, checkEnv)).toEqual({ price: 'number', department: 'string', product_id: 'integer' });
+    expect(lookup.writes?.({ dataset: 'catalog' }, checkEnv)).toEqual([]);
+    expect(lookup.compares?.(params, checkEnv)).toEqual([{ path: '/where/size', column: 'size', dataset: 'catalog' }]);
   });
 
   it('reads ids from another column when told', async () => {

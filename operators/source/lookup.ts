@@ -4,12 +4,12 @@
  *
  * ```yaml
  * - name: Lookup
- *   parameters: {dataset: inventory, where: {warehouse_id: $client.warehouse_id}}
+ *   parameters: {dataset: inventory, where: {warehouse_id: $client.warehouse_id}, columns: [units]}
  * ```
  */
 import type { Column, SourceResult } from '../../engine/api.js';
 import { defineOperator, gather } from '../../engine/api.js';
-import { checkDatasetColumns, idsAt, pointer, WHERE_SCHEMA, whereRows, type WhereValue } from '../util.js';
+import { checkDatasetColumns, datasetColumnTypes, idsAt, pointer, WHERE_SCHEMA, whereRows, whereSites, type WhereValue } from '../util.js';
 
 export interface LookupParams {
   readonly dataset: string;
@@ -43,6 +43,10 @@ export const lookup = defineOperator<LookupParams>({
       ...(params.columns ?? []).map((c, i) => ({ path: pointer('columns', i), name: c })),
     ]);
   },
+  // The extra columns join the frame with their dataset types, so later steps may read them.
+  writes: (params) => [...(params.columns ?? [])],
+  writeTypes: (params, env) => datasetColumnTypes(env, params.dataset, params.columns),
+  compares: (params) => whereSites(params.dataset, params.where),
   run(params, ctx): SourceResult {
     const ds = ctx.dataset(params.dataset);
     const idCol = ds.column(params.column ?? ctx.itemType);

@@ -8,7 +8,12 @@ runContract(staticSource, {
   ctx: ctx(),
   valid: [{ items: [1, 2, 3] }, { items: ['a', 'b'] }, { items: [{ sku_id: 5, boost: 2 }, { sku_id: 6, label: 'new' }] }],
   invalid: [{}, { items: 'x' }, { items: [true] }, { items: [1], extra: true }],
-  problems: [{ params: { items: [{ sku: 5 }] }, path: '/items/0', code: 'BAD_PARAMETER' }],
+  problems: [
+    { params: { items: [{ sku: 5 }] }, path: '/items/0', code: 'BAD_PARAMETER' },
+    // Mixed ids came back as strings (the type of the first): refused at load instead.
+    { params: { items: ['1', '2', 3] }, path: '/items', code: 'BAD_PARAMETER' },
+    { params: { items: [{ sku_id: 1 }, '2'] }, path: '/items', code: 'BAD_PARAMETER' },
+  ],
   errors: [{ params: { items: [1, { boost: 2 }] }, code: 'BAD_PARAMETER' }],
 });
 

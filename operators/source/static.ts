@@ -8,9 +8,9 @@
  *     items: [{sku_id: 17, boost: 2.5}, {sku_id: 42, boost: 1}]
  * ```
  */
-import type { Column, ParamProblem, SourceResult } from '../../engine/api.js';
+import type { Column, ColumnType, ParamProblem, SourceResult, ValueSite } from '../../engine/api.js';
 import { defineOperator, operatorError } from '../../engine/api.js';
-import { pointer } from '../util.js';
+import { isRef, pointer } from '../util.js';
 
 export interface StaticParams {
   readonly items: readonly (string | number | Readonly<Record<string, unknown>>)[];
@@ -32,6 +32,28 @@ function missingIds(items: StaticParams['items'], itemType: string): ParamProble
   return out;
 }
 
+/** Ids written as numbers and as text never meet (6 is not "6"), so a list must use one kind. */
+function mixedIds(items: StaticParams['items'], itemType: string): ParamProblem[] {
+  const kinds = new Map<string, number>();
+  items.forEach((it, i) => {
+    const id = isRow(it) ? it[itemType] : it;
+    if ((typeof id === 'number' || typeof id === 'string') && !isRef(id) && !kinds.has(typeof id)) kinds.set(typeof id, i);
+  });
+  if (kinds.size < 2) return [];
+  return [{ path: pointer('items'), message: `items mixes numbers (first at ${kinds.get('number')}) and strings (first at ${kinds.get('string')}) as item ids; an id written as text never equals one written as a number, so write them all one way`, code: 'BAD_PARAMETER' }];
+}
+
+/** Where each item's id sits: the item itself, or its row's item-type column. */
+function idSites(items: StaticParams['items'], itemType: string): ValueSite[] {
+  return items.map((it, i) => ({ path: isRow(it) ? pointer('items', i, itemType) : pointer('items', i), column: itemType, as: 'id' as const }));
+}
+
+function extraColumns(items: StaticParams['items'], itemType: string): string[] {
+  const names = new Set<string>();
+  for (const it of items) if (isRow(it)) for (const k of Object.keys(it)) if (k !== itemType) names.add(k);
+  return [...names];
+}
+
 export const staticSource = defineOperator<StaticParams>({
   kind: 'source',
   pure: true,
@@ -46,13 +68,20 @@ export const staticSource = defineOperator<StaticParams>({
     additionalProperties: false,
   },
   check(params, env) {
-    return missingIds(params.items, env.itemType);
+    return [...missingIds(params.items, env.itemType), ...mixedIds(params.items, env.itemType)];
   },
-  writes(params, env) {
-    const names = new Set<string>();
-    for (const it of params.items) if (isRow(it)) for (const k of Object.keys(it)) if (k !== env.itemType) names.add(k);
-    return [...names];
+  writes: (params, env) => extraColumns(params.items, env.itemType),
+  // As run() builds them: numbers (and booleans) become a number column, anything else text.
+  writeTypes(params, env) {
+    const out: Record<string, ColumnType> = {};
+    for (const name of extraColumns(params.items, env.itemType)) {
+      const vals = params.items.map((it) => (isRow(it) ? it[name] : undefined));
+      if (vals.some((v) => isRef(v))) continue;
+      out[name] = vals.every((v) => v === undefined || v === null || typeof v === 'number' || typeof v === 'boolean') ? 'number' : 'string';
+    }
+    return out;
   },
+  compares: (params, env) => idSites(params.items, env.itemType),
   run(params, ctx): SourceResult {
     const items = Array.isArray(params.items) ? params.items : [params.items];
     const bad = missingIds(items, ctx.itemType)[0];

@@ -1,0 +1,153 @@
+/**
+ * Types of columns and of the values compared with them, at load: a `$input`
+ * that an operator compares with a column (OperatorDefinition.compares) takes
+ * that column's type in the request schema, and a literal that can never equal
+ * the column's values is a load error rather than an empty result per request.
+ */
+import type { Column, ColumnType, JsonSchema, ValueSite } from '../api.js';
+import { isNumeric } from '../api.js';
+import type { Table } from '../dataset.js';
+import { pathToPointer, type RefSite } from './refs.js';
+
+export function columnType(col: Column): ColumnType {
+  if (col instanceof Int32Array) return 'integer';
+  return isNumeric(col) ? 'number' : 'string';
+}
+
+/** A column as a site sees it: its type, and its values when they are at hand (datasets). */
+export interface TypedColumn {
+  readonly type: ColumnType;
+  readonly values?: Column;
+  /** For messages: "column 'price' of dataset 'catalog'". */
+  readonly label: string;
+}
+
+export function datasetColumn(ds: Table | undefined, column: string): TypedColumn | undefined {
+  if (!ds || !ds.has(column)) return undefined;
+  const values = ds.column(column);
+  return { type: columnType(values), values, label: `column '${column}' of dataset '${ds.name}'` };
+}
+
+/** Keywords of a parameter's schema that constrain the value (a default is not one: the input stays required). */
+const CONSTRAINTS = ['type', 'enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'pattern', 'format', 'items', 'minItems', 'maxItems', 'uniqueItems'];
+
+/** The request schema of an input used where `sub` (the parameter's schema) governs the value. */
+export function inputSchemaFromParameter(sub: JsonSchema | undefined): JsonSchema {
+  const out: Record<string, unknown> = {};
+  for (const k of CONSTRAINTS) if (sub && sub[k] !== undefined) out[k] = sub[k];
+  if (out['type'] === undefined && out['enum'] === undefined && out['const'] === undefined) out['type'] = ['string', 'number', 'integer', 'boolean'];
+  return out;
+}
+
+function typesOf(sub: JsonSchema | undefined): string[] {
+  const t = sub?.['type'];
+  return Array.isArray(t) ? (t as string[]) : typeof t === 'string' ? [t] : [];
+}
+
+/** The request schema of an input compared with a column of type `type`; `list`: a list of such values is accepted too. */
+export function inputSchemaFromColumn(type: ColumnType, list: boolean): JsonSchema {
+  return list ? { type: [type, 'array'], items: { type } } : { type };
+}
+
+/** Where a reference sits relative to a site: the site's value itself, or one element of its list. */
+function placeOf(site: ValueSite, ref: RefSite): 'value' | 'element' | undefined {
+  const p = pathToPointer(ref.path);
+  if (p === site.path) return 'value';
+  if (p.startsWith(`${site.path}/`) && /^\d+$/.test(p.slice(site.path.length + 1))) return 'element';
+  return undefined;
+}
+
+function valueAtPointer(root: unknown, pointer: string): unknown {
+  let v = root;
+  for (const seg of pointer.split('/').slice(1)) {
+    const key = seg.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+const isNumericText = (s: string): boolean => s.trim() !== '' && Number.isFinite(Number(s));
+
+/** The first non-null value of a text column that is not a number, or undefined when every value is one. */
+function firstNonNumeric(col: Column | undefined): string | undefined {
+  if (!col || isNumeric(col)) return undefined;
+  const values = col.kind === 'dict' ? col.dictionary : col.values;
+  for (const v of values) if (v !== null && v !== undefined && !isNumericText(v)) return v;
+  return undefined;
+}
+
+const TYPE_WORD: Record<ColumnType, string> = { integer: 'integers', number: 'numbers', string: 'text' };
+
+/** Why `literal` can never match a column of this type at this site, or undefined. */
+function literalProblem(literal: unknown, col: TypedColumn, as: NonNullable<ValueSite['as']>): string | undefined {
+  if (literal === null || literal === undefined) return undefined;
+  const shown = JSON.stringify(literal);
+  const numericCol = col.type !== 'string';
+  if (as === 'id') {
+    if (numericCol && typeof literal !== 'number') return `item id ${shown} is ${typeof literal === 'string' ? 'text' : `a ${typeof literal}`}, but the item ids (${col.label}) are ${TYPE_WORD[col.type]}: it can never match one`;
+    if (col.type === 'integer' && typeof literal === 'number' && !Number.isInteger(literal)) return `item id ${shown} is not an integer, but the item ids (${col.label}) are integers`;
+    if (!numericCol && typeof literal !== 'string') return `item id ${shown} is a ${typeof literal}, but the item ids (${col.label}) are text: write it as a string`;
+    return undefined;
+  }
+  if (numericCol && typeof literal === 'string' && !isNumericText(literal)) return `${shown} is text, but ${col.label} holds ${TYPE_WORD[col.type]}: no row can equal it`;
+  if (!numericCol && typeof literal === 'boolean') return `${shown} is a boolean, but ${col.label} holds text: no row can equal it`;
+  if (typeof literal === 'object') return `${shown} is not a single value, and ${col.label} holds ${TYPE_WORD[col.type]}`;
+  return undefined;
+}
+
+export interface SiteOutcome {
+  /** Request schemas for inputs referenced at column-typed sites. */
+  readonly inputs: { readonly name: string; readonly schema: JsonSchema }[];
+  /** Literals (or columns) that can never match: pointer relative to the parameters, and a sentence. */
+  readonly problems: { readonly path: string; readonly message: string }[];
+}
+
+/**
+ * Checks the literal values of a step's compared parameters against their columns and types the
+ * inputs referenced there. `resolve` gives the column a site names (undefined: not typed, skip).
+ */
+export function typeSites(
+  params: unknown,
+  sites: readonly ValueSite[],
+  refs: readonly RefSite[],
+  paramSchema: (path: readonly (string | number)[]) => JsonSchema | undefined,
+  resolve: (site: ValueSite) => TypedColumn | undefined,
+): SiteOutcome {
+  const inputs: { name: string; schema: JsonSchema }[] = [];
+  const problems: { path: string; message: string }[] = [];
+  const said = new Set<string>();
+  for (const site of sites) {
+    const col = resolve(site);
+    const as = site.as ?? 'equals';
+    if (!col) {
+      // No column to take a type from (no items dataset): an item id is still a number or a string.
+      if (as === 'id') for (const r of refs) if (r.ref.kind === 'input' && placeOf(site, r) !== undefined) inputs.push({ name: r.ref.name, schema: { type: ['number', 'string'] } });
+      continue;
+    }
+    if (as === 'range') {
+      const bad = col.type === 'string' ? firstNonNumeric(col.values) ?? (col.values ? undefined : '') : undefined;
+      if (bad !== undefined) {
+        const message = `compares numbers, but ${col.label} holds text${bad ? ` (e.g. ${JSON.stringify(bad)})` : ''}: no row can pass`;
+        if (!said.has(message)) problems.push({ path: site.path, message });
+        said.add(message);
+      }
+      continue;
+    }
+    const here = refs.filter((r) => placeOf(site, r) !== undefined);
+    for (const r of here) {
+      if (r.ref.kind !== 'input') continue;
+      const list = placeOf(site, r) === 'value' && typesOf(paramSchema(r.path)).includes('array');
+      inputs.push({ name: r.ref.name, schema: inputSchemaFromColumn(col.type, list) });
+    }
+    const refPointers = new Set(here.map((r) => pathToPointer(r.path)));
+    const value = valueAtPointer(params, site.path);
+    const literals: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`${site.path}/${i}`, v]) : [[site.path, value]];
+    for (const [path, v] of literals) {
+      if (refPointers.has(path)) continue;
+      const message = literalProblem(v, col, as);
+      if (message) problems.push({ path, message });
+    }
+  }
+  return { inputs, problems };
+}

@@ -1,0 +1,61 @@
+/**
+ * Request inputs before the pipeline's schema sees them. A query string holds
+ * only text, so each value is read as the type its input's schema names, by
+ * the JSON grammar (`6` is an integer; ` `, `0x2` and `2e0` are not), and
+ * nothing else: what does not parse stays text and the schema rejects it with
+ * its pointer. A name given twice is refused unless the input takes a list.
+ */
+import type { JsonSchema } from './api.js';
+import type { Problem } from './config/validators.js';
+
+const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
+const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+function typesOf(schema: JsonSchema | undefined): string[] {
+  const t = schema?.['type'];
+  return Array.isArray(t) ? (t as string[]) : typeof t === 'string' ? [t] : [];
+}
+
+/** `text` as the first of `types` it parses as; text itself when it parses as none (or a string is allowed). */
+function scalar(text: string, types: readonly string[]): unknown {
+  if (types.length === 0 || types.includes('string')) return text;
+  if (types.includes('integer') && INTEGER.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
+  if (types.includes('number') && NUMBER.test(text) && Number.isFinite(Number(text))) return Number(text);
+  if (types.includes('boolean') && (text === 'true' || text === 'false')) return text === 'true';
+  if (types.includes('null') && text === 'null') return null;
+  return text;
+}
+
+const SCALARS = ['string', 'integer', 'number', 'boolean', 'null'];
+
+/** Query values (one or more per name) → inputs typed by `schema`'s properties, and the names given more than once. */
+export function coerceQueryInputs(schema: JsonSchema, raw: Readonly<Record<string, string | readonly string[]>>): { inputs: Record<string, unknown>; problems: Problem[] } {
+  const props = (schema['properties'] ?? {}) as Record<string, JsonSchema>;
+  const inputs: Record<string, unknown> = {};
+  const problems: Problem[] = [];
+  for (const [name, given] of Object.entries(raw)) {
+    const values = typeof given === 'string' ? [given] : given;
+    const prop = Object.hasOwn(props, name) ? props[name] : undefined;
+    const types = typesOf(prop);
+    const list = types.includes('array');
+    const itemTypes = typesOf(prop?.['items'] as JsonSchema | undefined);
+    if (values.length > 1 && !list) {
+      // The first value stands in, so that the schema does not also call the input missing.
+      problems.push({ path: `/${name}`, message: `'${name}' is given ${values.length} times in the query; it takes one value` });
+    }
+    if (list && (values.length > 1 || !types.some((t) => SCALARS.includes(t)))) inputs[name] = values.map((v) => scalar(v, itemTypes));
+    else inputs[name] = scalar(values[0] ?? '', types);
+  }
+  return { inputs, problems };
+}
+
+/** Numbers JSON cannot hold (a body's `1e400` parses as Infinity): no schema type check catches them. */
+export function nonFiniteInputs(inputs: unknown): Problem[] {
+  const out: Problem[] = [];
+  const walk = (v: unknown, path: string, name: string): void => {
+    if (typeof v === 'number' && !Number.isFinite(v)) out.push({ path, message: `'${name}' must be a finite number` });
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}/${i}`, name));
+  };
+  if (inputs && typeof inputs === 'object') for (const [k, v] of Object.entries(inputs)) walk(v, `/${k}`, k);
+  return out;
+}
