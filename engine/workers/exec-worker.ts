@@ -15,6 +15,7 @@ import { executeObserved, reportOf } from '../observe/collect.js';
 import type { ModelRef } from '../api.js';
 import { loadModel, modelKey, releaseModelsExcept } from '../onnx.js';
 import { importOperatorModule } from '../config/load.js';
+import { registerOperatorHooks } from '../operator-hooks.js';
 import { RemoteClient } from '../remote/client.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
 import type { Plan } from '../config/plan.js';
@@ -88,6 +89,8 @@ process.on('uncaughtException', (err) => {
   process.emitWarning(`an operator threw outside a request: ${err instanceof Error ? err.message : String(err)}`, { code: 'AIRMAIL_STRAY_ERROR' });
 });
 
+// Node 20 does not hand module hooks to worker threads: operator folders need them here too.
+registerOperatorHooks();
 const initial = (workerData as { operatorModules?: string[] } | undefined)?.operatorModules ?? [];
 await ensureModules(initial);
 // Remote sources are fetched by the main thread's broker (one cache, one flight per key for all workers).
