@@ -54,6 +54,7 @@ export function errorBody(e: ErrorLike, extra: Partial<PipelineResponse> = {}): 
     reason: e.message,
     code: e.code,
     ...(e.operator ? { operator: e.operator } : {}),
+    ...(e.operatorCode ? { operator_code: e.operatorCode } : {}),
     ...(errors ? { errors } : {}),
     ...extra,
   };
