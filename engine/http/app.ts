@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { AirmailError, asAirmailError, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
-import { isPlainObject, readBody } from './body.js';
+import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
 import { docsPage, openApi } from './openapi.js';
 import { mountModelRoutes } from './models.js';
@@ -220,7 +220,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const name = c.req.param('name');
     engine.pipeline(name);
     const { value } = await readBody(c, 'json');
-    if (!isPlainObject(value)) throw new AirmailError('INPUT_INVALID', 'the body must be a JSON object of inputs');
+    if (!isPlainObject(value)) throw inputsNotAnObject();
     const debug = c.req.query('debug') === 'true' || c.req.header('x-airmail-debug') === 'true';
     return execute(c, name, value, false, debug);
   });

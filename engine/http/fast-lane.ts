@@ -19,7 +19,7 @@ import type { Engine } from '../engine.js';
 import { AirmailError, asAirmailError } from '../errors.js';
 import type { PipelineResponse } from '../engine.js';
 import { DEADLINE_HEADER, deadlineOption, errorBody, retryHeaders } from './app.js';
-import { isPlainObject, parseJsonStrict } from './body.js';
+import { inputsNotAnObject, isPlainObject, parseJsonStrict } from './body.js';
 
 export interface FastLaneOptions {
   /** Largest body taken, in bytes (the app's limit: bigger ones go to the app, which refuses them). */
@@ -75,7 +75,7 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, text:
   try {
     // As the app's route: an empty body is no inputs; a body that is not an object of inputs is refused.
     value = text.trim() === '' ? {} : parseJsonStrict(text);
-    if (!isPlainObject(value)) throw new AirmailError('INPUT_INVALID', 'the body must be a JSON object of inputs');
+    if (!isPlainObject(value)) throw inputsNotAnObject();
   } catch (err) {
     send(res, opts, asAirmailError(err));
     return;
