@@ -21,6 +21,7 @@ export const ERRORS = {
   INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },
   PIPELINE_NOT_FOUND: { status: 404, summary: 'No pipeline with that name is loaded.' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },
+  METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists for other methods; Allow lists them.' },
   UNAUTHORIZED: { status: 401, summary: 'Admin routes need the bearer token from AIRMAIL_ADMIN_TOKEN.' },
   BODY_TOO_LARGE: { status: 413, summary: 'The request body exceeds the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The body must be application/json or application/yaml.' },
