@@ -11,8 +11,8 @@
  *    `"type": "commonjs"` are left as they are.
  *
  * Node 20 runs module hooks per thread and does not hand them to worker threads, so the main thread
- * (bin/, Engine) and every worker (exec-worker.ts) register them; registering twice in one thread is
- * a no-op. The hooks run on Node's hooks thread, which cannot load TypeScript (tsx is not registered
+ * (bin/, Engine) registers them, and a worker does before it imports an operator folder (registering
+ * starts a hooks thread, so workers without one do not); registering twice in one thread is a no-op. The hooks run on Node's hooks thread, which cannot load TypeScript (tsx is not registered
  * there), so they are plain JavaScript handed over as a data: URL: one source for the source and the
  * built layout alike.
  */

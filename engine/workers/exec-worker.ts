@@ -73,6 +73,9 @@ const collectAfterRelease: (() => void) | undefined = process.env['AIRMAIL_WORKE
 async function ensureModules(urls: readonly string[]): Promise<void> {
   for (const url of urls) {
     if (loadedModules.has(url)) continue;
+    // Node 20 does not hand module hooks to worker threads, and registering them starts a hooks thread
+    // (50-200 ms more per worker start): only a worker that loads an operator folder pays for it.
+    if (!initial.includes(url)) registerOperatorHooks();
     for (const def of await importOperatorModule(url)) operators.set(def.name, def);
     loadedModules.add(url);
   }
@@ -89,8 +92,6 @@ process.on('uncaughtException', (err) => {
   process.emitWarning(`an operator threw outside a request: ${err instanceof Error ? err.message : String(err)}`, { code: 'AIRMAIL_STRAY_ERROR' });
 });
 
-// Node 20 does not hand module hooks to worker threads: operator folders need them here too.
-registerOperatorHooks();
 const initial = (workerData as { operatorModules?: string[] } | undefined)?.operatorModules ?? [];
 await ensureModules(initial);
 // Remote sources are fetched by the main thread's broker (one cache, one flight per key for all workers).
