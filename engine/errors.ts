@@ -22,6 +22,7 @@ export const ERRORS = {
   INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },
   PIPELINE_NOT_FOUND: { status: 404, summary: 'No pipeline with that name is loaded.' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },
+  METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists for other methods; Allow lists them.' },
   UNAUTHORIZED: { status: 401, summary: 'Admin routes need the bearer token from AIRMAIL_ADMIN_TOKEN.' },
   BODY_TOO_LARGE: { status: 413, summary: 'The request body exceeds the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The body must be application/json or application/yaml.' },
@@ -67,11 +68,13 @@ export class AirmailError extends Error {
   operator: string | undefined;
   readonly diagnostics: readonly Diagnostic[];
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  /** The code an operator's own error carried when it is not one a step may fail with (see `stepError`). */
+  readonly operatorCode: string | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { operator?: string; diagnostics?: readonly Diagnostic[]; details?: Record<string, unknown>; cause?: unknown } = {},
+    opts: { operator?: string; diagnostics?: readonly Diagnostic[]; details?: Record<string, unknown>; cause?: unknown; operatorCode?: string } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AirmailError';
@@ -79,6 +82,7 @@ export class AirmailError extends Error {
     this.operator = opts.operator;
     this.diagnostics = opts.diagnostics ?? [];
     this.details = opts.details;
+    this.operatorCode = opts.operatorCode;
   }
 
   get status(): number {
@@ -111,12 +115,14 @@ export interface ErrorLike {
   readonly operator?: string | undefined;
   readonly diagnostics?: readonly Diagnostic[];
   readonly details?: Readonly<Record<string, unknown>> | undefined;
+  readonly operatorCode?: string | undefined;
 }
 
 export interface WireError {
   readonly code: ErrorCode;
   readonly message: string;
   readonly operator?: string;
+  readonly operatorCode?: string;
 }
 
 export function isErrorCode(code: unknown): code is ErrorCode {
@@ -136,12 +142,42 @@ export function asAirmailError(err: unknown, fallback: ErrorCode = 'INTERNAL'): 
   return new AirmailError(fallback, message, { cause: err });
 }
 
+/**
+ * The codes a step (an operator, and the engine code it calls: frame columns, datasets, models,
+ * remote fetches, the deadline) fails with and keeps, with their catalogue status. Any other code an
+ * operator's error carries, its own ('OUT_OF_STOCK') or a catalogue code that means something else
+ * at the HTTP layer (401, 404, 413, 503 with Retry-After, ...), is reported as OPERATOR_FAILED (500)
+ * with that code in `operatorCode`: an operator cannot make a request look unauthorised or overloaded.
+ */
+const STEP_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'OPERATOR_FAILED', 'MODEL_FAILED', 'MODEL_LOAD_FAILED', 'SOURCE_FAILED', 'DEADLINE_EXCEEDED',
+  'INPUT_INVALID', 'UNKNOWN_COLUMN', 'UNKNOWN_DATASET', 'INTERNAL',
+]);
+
+/** An error thrown while a step ran, classified by its code (see STEP_CODES). */
+export function stepError(err: unknown, operator?: string): AirmailError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (isErrorCode(code) && STEP_CODES.has(code)) {
+    const e = asAirmailError(err);
+    e.operator ??= operator;
+    return e;
+  }
+  const own = typeof code === 'string' || typeof code === 'number' ? String(code).slice(0, 100) : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  const at = (err as { operator?: unknown } | null)?.operator;
+  return new AirmailError('OPERATOR_FAILED', message, {
+    cause: err,
+    ...(typeof at === 'string' ? { operator: at } : operator !== undefined ? { operator } : {}),
+    ...(own ? { operatorCode: own } : {}),
+  });
+}
+
 export function toWire(err: AirmailError): WireError {
-  return err.operator ? { code: err.code, message: err.message, operator: err.operator } : { code: err.code, message: err.message };
+  return { code: err.code, message: err.message, ...(err.operator ? { operator: err.operator } : {}), ...(err.operatorCode ? { operatorCode: err.operatorCode } : {}) };
 }
 
 export function fromWire(w: WireError): AirmailError {
-  return new AirmailError(w.code, w.message, { operator: w.operator });
+  return new AirmailError(w.code, w.message, { operator: w.operator, ...(w.operatorCode ? { operatorCode: w.operatorCode } : {}) });
 }
 
 /** Human-readable one-line form of a diagnostic: `file:line:col: message`. */

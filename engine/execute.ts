@@ -6,7 +6,7 @@
  */
 import type { Column, Dataset, ModelRef, ModelRunner, OperatorDefinition, RemoteFetch, RowSet, RunContext, Scalar, SourceResult } from './api.js';
 import { gather, isNumeric, valueAt } from './api.js';
-import { AirmailError, asAirmailError } from './errors.js';
+import { AirmailError, asAirmailError, stepError } from './errors.js';
 import { WorkFrame } from './frame.js';
 import { bindModel, modelsUsed, type ModelTable } from './registry/bindings.js';
 import { memoKey, subtractExcludes, threadMemo, type MemoEntry } from './memo.js';
@@ -361,13 +361,13 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
   } catch (err) {
     if (err instanceof Empty && building) return execute(plan, env, inputs, { ...opts, literal: true });
     if (err instanceof Empty) return { length: 0, columns: {}, reason: err.reason, error: false, steps, ...modelsUsed(used) };
-    const e = asAirmailError(err, 'OPERATOR_FAILED');
-    if (current && !e.operator) e.operator = current.label;
+    // A step's error keeps an execution code; any other code it carries is reported beside OPERATOR_FAILED.
+    const e = current ? stepError(err, current.label) : asAirmailError(err, 'OPERATOR_FAILED');
     if (e.code === 'SOURCE_FAILED') {
       return { length: 0, columns: {}, reason: e.message, error: true, errorCode: e.code, ...(e.operator ? { operator: e.operator } : {}), steps };
     }
     if (current && e.code !== 'DEADLINE_EXCEEDED' && !e.message.startsWith(current.label)) {
-      throw new AirmailError(e.code, `${current.label}: ${e.message}`, { operator: e.operator ?? current.label, cause: e });
+      throw new AirmailError(e.code, `${current.label}: ${e.message}`, { operator: e.operator ?? current.label, cause: e, ...(e.operatorCode ? { operatorCode: e.operatorCode } : {}) });
     }
     throw e;
   }

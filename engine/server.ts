@@ -138,7 +138,7 @@ function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessa
     engine.observe.shed(name, shed.message);
     req.resume();
     res.writeHead(ERRORS[shed.code].status, { 'content-type': 'application/json', ...retryHeaders(shed), ...(draining() ? { connection: 'close' } : {}) });
-    res.end(JSON.stringify(errorBody(shed, { pipeline: name, version: p.version })));
+    res.end(JSON.stringify(errorBody(shed, { pipeline: name, version: p.version, took_ms: 0 })));
     return true;
   };
 }

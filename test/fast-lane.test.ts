@@ -58,6 +58,7 @@ describe('fast lane', () => {
       ['an unknown input', JSON.stringify({ client_id: 17, product_id: 42, colour: 'red' }), 422, 'INPUT_INVALID'],
       ['a wrong type', JSON.stringify({ client_id: 'x', product_id: 42 }), 422, 'INPUT_INVALID'],
       ['an array', '[1, 2]', 422, 'INPUT_INVALID'],
+      ['null', 'null', 422, 'INPUT_INVALID'],
       ['not JSON', '{"client_id": 17,', 400, 'BODY_UNPARSABLE'],
       ['a forbidden key', '{"client_id": 17, "product_id": 42, "__proto__": {"x": 1}}', 400, 'BODY_UNPARSABLE'],
       ['an escaped forbidden key', '{"client_id": 17, "product_id": 42, "\\u005f_proto__": {"x": 1}}', 400, 'BODY_UNPARSABLE'],
@@ -71,6 +72,16 @@ describe('fast lane', () => {
       expect(took, `${what}: taken by the lane`).toBe(1);
       if (code) expect(a.body['code'], what).toBe(code);
       if (status === 200 && what !== 'an unknown client (empty answer)') expect((a.body['items'] as unknown[]).length, what).toBe(10);
+      // A body that is not an object is pointed at like any other input error (it had no `errors`).
+      if (what === 'an array' || what === 'null') expect(a.body['errors'], what).toEqual([{ path: '', message: 'must be a JSON object of inputs' }]);
+    }
+  });
+
+  it('refuses text/plain with 415 in both lanes, naming what is accepted (the README says so; it was read as JSON)', async () => {
+    for (const type of ['text/plain', 'text/plain; charset=utf-8']) {
+      const { a, took } = await same('/pipelines/complimentary_items', ok, { 'content-type': type });
+      expect([a.status, a.body['code'], took]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE', 0]);
+      expect(a.body['reason']).toMatch(/application\/json.*application\/yaml or text\/yaml/);
     }
   });
 

@@ -367,7 +367,7 @@ describe('overload', () => {
       const rejected = all.filter((r) => r.status === 503);
       expect(rejected.length).toBeGreaterThan(0);
       for (const r of rejected) {
-        expect(r.json).toEqual({ items: [], error: true, reason: expect.stringMatching(/^the worker queue is full \(\d+ waiting\)$/), code: 'OVERLOADED', pipeline: 'sleepy', version: expect.any(String) });
+        expect(r.json).toEqual({ items: [], error: true, reason: expect.stringMatching(/^the worker queue is full \(\d+ waiting\)$/), code: 'OVERLOADED', pipeline: 'sleepy', version: expect.any(String), took_ms: expect.any(Number) });
         expect(r.headers['content-type']).toBe('application/json');
         expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
         const ms = Number(r.headers['retry-after-ms']);

@@ -8,7 +8,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { AirmailError, asAirmailError, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
-import { isPlainObject, readBody } from './body.js';
+import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
 import { docsPage, openApi } from './openapi.js';
 import { mountModelRoutes } from './models.js';
@@ -45,24 +45,39 @@ export function deadlineOption(header: string | string[] | undefined): { deadlin
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-export function errorBody(e: ErrorLike, extra: Partial<PipelineResponse> = {}): Record<string, unknown> {
+/**
+ * An error in the response shape of the README: items, error, reason, pipeline and version (null
+ * when no loaded pipeline is in question), took_ms when the request's start is known, then the
+ * stable code and what else the error says.
+ */
+export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version' | 'took_ms'>> = {}): Record<string, unknown> {
   const errors = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics?.length ? e.diagnostics : undefined);
   return {
     items: [],
     error: true,
     reason: e.message,
+    pipeline: extra.pipeline ?? null,
+    version: extra.version ?? null,
+    ...(extra.took_ms !== undefined ? { took_ms: extra.took_ms } : {}),
     code: e.code,
     ...(e.operator ? { operator: e.operator } : {}),
+    ...(e.operatorCode ? { operator_code: e.operatorCode } : {}),
     ...(errors ? { errors } : {}),
-    ...extra,
   };
 }
 
-export function sendError(c: Context, err: unknown, extra: Partial<PipelineResponse> = {}): Response {
+/** Milliseconds since `t0`, as `took_ms` is written (three decimals). */
+export const tookMs = (t0: number): number => Math.round((performance.now() - t0) * 1000) / 1000;
+
+/** When each request reached the app (for took_ms in error bodies). */
+const started = new WeakMap<Context, number>();
+
+export function sendError(c: Context, err: unknown, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version'>> = {}): Response {
   const e = asAirmailError(err);
   const status = e.status === 200 ? 500 : e.status;
   for (const [k, v] of Object.entries(retryHeaders(e))) c.header(k, v);
-  return c.json(errorBody(e, extra), status as 400);
+  const t0 = started.get(c);
+  return c.json(errorBody(e, t0 === undefined ? extra : Object.assign({ took_ms: tookMs(t0) }, extra)), status as 400);
 }
 
 /** Retry-After (whole seconds, RFC 9110, at least 1) and Retry-After-Ms (the estimate) for OVERLOADED and NOT_READY. */
@@ -104,6 +119,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   };
   const streamedLimit = bodyLimit({ maxSize: limit, onError: tooLarge });
   app.use('*', async (c, next) => {
+    started.set(c, performance.now());
     // A declared length is checked from the header alone. Hono's bodyLimit would first touch
     // c.req.raw.body, which turns the server's lightweight request into a full fetch Request
     // (with an AbortController) on every call; only a chunked body needs it to count bytes.
@@ -151,7 +167,15 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   };
 
   app.onError((err, c) => sendError(c, err));
-  app.notFound((c) => sendError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+  let allowed: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    // A path that exists for other methods: 405 with Allow, not 404. (Routes are all added by then.)
+    allowed ??= allowedMethods(app, opts.adminElsewhere ? admin : undefined);
+    const allow = allowed(c.req.path);
+    if (allow.length === 0) return sendError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
+    c.header('Allow', allow.join(', '));
+    return sendError(c, new AirmailError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`));
+  });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', (c) => {
@@ -217,9 +241,14 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
   app.post('/pipelines/:name', async (c) => {
     const name = c.req.param('name');
-    engine.pipeline(name);
-    const { value } = await readBody(c, 'json');
-    if (!isPlainObject(value)) throw new AirmailError('INPUT_INVALID', 'the body must be a JSON object of inputs');
+    const p = engine.pipeline(name);
+    let value: unknown;
+    try {
+      ({ value } = await readBody(c, 'json'));
+      if (!isPlainObject(value)) throw inputsNotAnObject();
+    } catch (err) {
+      return sendError(c, err, { pipeline: p.name, version: p.version });
+    }
     const debug = c.req.query('debug') === 'true' || c.req.header('x-airmail-debug') === 'true';
     return execute(c, name, value, false, debug);
   });
@@ -232,10 +261,16 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const { value, text } = await readBody(c, undefined);
     if (!isPlainObject(value)) throw new AirmailError('BODY_UNPARSABLE', "the body must be an object with 'pipeline:' and 'inputs:'");
     const { inputs = {}, ...config } = value;
-    const p = await engine.compileAdhoc(config, JSON.stringify(config) + (text.length > 0 ? '' : ''));
-    const checked = engine.checkInputs(p, inputs, false);
+    const named = isPlainObject(config['pipeline']) && typeof config['pipeline']['name'] === 'string' ? { pipeline: config['pipeline']['name'] } : {};
+    let p: Awaited<ReturnType<Engine['compileAdhoc']>>;
+    try {
+      p = await engine.compileAdhoc(config, JSON.stringify(config) + (text.length > 0 ? '' : ''));
+    } catch (err) {
+      return sendError(c, err, named);
+    }
     const debug = c.req.query('debug') === 'true';
     try {
+      const checked = engine.checkInputs(p, inputs, false);
       return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) }), 200);
     } catch (err) {
       return sendError(c, err, { pipeline: p.name, version: p.version });
@@ -279,4 +314,21 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   app.get('/docs', (c) => c.html(docsPage(engine)));
   mountObservability(app, engine);
   return app;
+}
+
+/**
+ * For a path, the methods that have a route (HEAD with GET, as Hono answers it), leaving out routes
+ * that pass through `hidden` (admin routes, when they are served on another port).
+ */
+function allowedMethods(app: Hono, hidden: unknown): (path: string) => string[] {
+  const hiddenRoutes = new Set(app.routes.filter((r) => hidden !== undefined && r.handler === hidden).map((r) => `${r.method} ${r.path}`));
+  const escape = (seg: string): string => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const table = app.routes
+    .filter((r) => r.method !== 'ALL' && !hiddenRoutes.has(`${r.method} ${r.path}`))
+    .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.split('/').map(escape).join('/')}/?$`) }));
+  return (path) => {
+    const methods = new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method));
+    if (methods.has('GET')) methods.add('HEAD');
+    return ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => methods.has(m));
+  };
 }

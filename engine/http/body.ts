@@ -13,13 +13,20 @@ const FORBIDDEN_TEXT = /__proto__|constructor|prototype/;
 
 export type BodyFormat = 'json' | 'yaml';
 
+/** What every body-reading route accepts (text/plain is not JSON: a client that sends it meant something else). */
+const ACCEPTED = 'application/json (or a +json type), application/yaml or text/yaml';
+
 export function bodyFormat(c: Context, fallback: BodyFormat | undefined): BodyFormat {
   const ct = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (ct === 'application/json' || ct.endsWith('+json')) return 'json';
   if (ct === 'application/yaml' || ct === 'text/yaml' || ct === 'application/x-yaml' || ct === 'text/x-yaml') return 'yaml';
   if (ct === '' && fallback) return fallback;
-  if (fallback === 'json' && ct === 'text/plain') return 'json';
-  throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct || '(none)'}' is not supported here; send application/json${fallback === 'json' ? '' : ', application/yaml or text/yaml'}`);
+  throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct || '(none)'}' is not supported here; send ${ACCEPTED}`);
+}
+
+/** A body of inputs that is not an object (`[1]`, `null`, `"x"`): 422 with a pointer at the root, as other input errors. */
+export function inputsNotAnObject(what = 'a JSON object of inputs'): AirmailError {
+  return new AirmailError('INPUT_INVALID', `the body must be ${what}`, { details: { errors: [{ path: '', message: `must be ${what}` }] } });
 }
 
 /** Deepest `{`/`[` nesting of a JSON text (strings skipped), stopping once past `limit`. */

@@ -18,8 +18,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../engine.js';
 import { AirmailError, asAirmailError } from '../errors.js';
 import type { PipelineResponse } from '../engine.js';
-import { DEADLINE_HEADER, deadlineOption, errorBody, retryHeaders } from './app.js';
-import { isPlainObject, parseJsonStrict } from './body.js';
+import { DEADLINE_HEADER, deadlineOption, errorBody, retryHeaders, tookMs } from './app.js';
+import { inputsNotAnObject, isPlainObject, parseJsonStrict } from './body.js';
 
 export interface FastLaneOptions {
   /** Largest body taken, in bytes (the app's limit: bigger ones go to the app, which refuses them). */
@@ -58,34 +58,35 @@ export function fastLane(engine: Engine, opts: FastLaneOptions): (req: IncomingM
     const name = laneFor(engine, req, opts.bodyLimit);
     if (name === undefined) return false;
     laneCounts.taken++;
+    const t0 = performance.now();
     const chunks: Buffer[] = [];
     // A client that goes away mid-body: the request ends there, with nothing to answer.
     req.on('error', () => undefined);
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
-      void answer(engine, opts, name, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, req, res);
+      void answer(engine, opts, name, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, req, res, t0);
     });
     return true;
   };
 }
 
-async function answer(engine: Engine, opts: FastLaneOptions, name: string, text: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  let value: unknown;
-  try {
-    // As the app's route: an empty body is no inputs; a body that is not an object of inputs is refused.
-    value = text.trim() === '' ? {} : parseJsonStrict(text);
-    if (!isPlainObject(value)) throw new AirmailError('INPUT_INVALID', 'the body must be a JSON object of inputs');
-  } catch (err) {
-    send(res, opts, asAirmailError(err));
-    return;
-  }
+async function answer(engine: Engine, opts: FastLaneOptions, name: string, text: string, req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {
   let p: ReturnType<Engine['pipeline']>;
   try {
     // The snapshot may have swapped while the body arrived: look the pipeline up again, as the app does.
     p = engine.pipeline(name);
   } catch (err) {
-    send(res, opts, asAirmailError(err));
+    send(res, opts, asAirmailError(err), t0);
+    return;
+  }
+  let value: unknown;
+  try {
+    // As the app's route: an empty body is no inputs; a body that is not an object of inputs is refused.
+    value = text.trim() === '' ? {} : parseJsonStrict(text);
+    if (!isPlainObject(value)) throw inputsNotAnObject();
+  } catch (err) {
+    send(res, opts, asAirmailError(err), t0, { pipeline: p.name, version: p.version });
     return;
   }
   try {
@@ -94,12 +95,12 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, text:
   } catch (err) {
     const e = asAirmailError(err);
     engine.observe.rejected(p.name, e);
-    send(res, opts, e, { pipeline: p.name, version: p.version });
+    send(res, opts, e, t0, { pipeline: p.name, version: p.version });
   }
 }
 
-function send(res: ServerResponse, opts: FastLaneOptions, e: AirmailError, extra: Partial<PipelineResponse> = {}): void {
-  write(res, opts, e.status === 200 ? 500 : e.status, retryHeaders(e), errorBody(e, extra));
+function send(res: ServerResponse, opts: FastLaneOptions, e: AirmailError, t0: number, extra: Pick<PipelineResponse, 'pipeline' | 'version'> | Record<string, never> = {}): void {
+  write(res, opts, e.status === 200 ? 500 : e.status, retryHeaders(e), errorBody(e, Object.assign({ took_ms: tookMs(t0) }, extra)));
 }
 
 function write(res: ServerResponse, opts: FastLaneOptions, status: number, headers: Record<string, string>, body: unknown): void {

@@ -7,16 +7,18 @@ import { modelPaths } from './models.js';
 
 const RESPONSE = {
   type: 'object',
-  required: ['items', 'error', 'reason', 'pipeline', 'version', 'took_ms'],
+  required: ['items', 'error', 'reason', 'pipeline', 'version'],
   properties: {
     items: { type: 'array', items: { type: 'object' } },
     error: { type: 'boolean' },
     reason: { type: ['string', 'null'], description: 'Why the result is empty, or what failed.' },
-    pipeline: { type: 'string' },
-    version: { type: 'string', description: 'Content hash of the compiled config.' },
-    took_ms: { type: 'number' },
+    pipeline: { type: ['string', 'null'], description: 'null in an error that concerns no loaded pipeline' },
+    version: { type: ['string', 'null'], description: 'Content hash of the compiled config.' },
+    took_ms: { type: 'number', description: 'Always in a result; in an error once the request reached the app.' },
     code: { type: 'string', description: 'Error code from the error catalogue (errors only).' },
     operator: { type: 'string', description: 'The step that failed (errors only).' },
+    operator_code: { type: 'string', description: "The code of an operator's own error, beside OPERATOR_FAILED (errors only)." },
+    errors: { type: 'array', items: { type: 'object' }, description: 'Each problem with a JSON pointer (422 only).' },
     models: { type: 'object', additionalProperties: { type: 'string' }, description: 'Scorer output → the registry model version that scored it (e.g. psale@3), for registry models.' },
   },
 } as const;
@@ -27,6 +29,7 @@ export function openApi(engine: Engine): Record<string, unknown> {
     '400': { description: 'Unparsable body' },
     '404': { description: 'Unknown pipeline' },
     '413': { description: 'Body too large' },
+    '415': { description: 'Content-Type neither JSON nor YAML' },
     '422': { description: 'Inputs do not match the schema (errors carry JSON pointers)' },
     '503': { description: 'Overloaded; see Retry-After' },
     '504': { description: 'Deadline exceeded' },
@@ -34,18 +37,33 @@ export function openApi(engine: Engine): Record<string, unknown> {
   for (const [name, p] of [...engine.snapshot.pipelines].sort(([a], [b]) => a.localeCompare(b))) {
     const props = (p.inputSchema['properties'] ?? {}) as Record<string, Record<string, unknown>>;
     const required = (p.inputSchema['required'] ?? []) as string[];
+    const query = Object.entries(props).map(([k, s]) => ({ name: k, in: 'query', required: required.includes(k), schema: s }));
     paths[`/pipelines/${name}`] = {
       post: {
         operationId: `run_${name}`,
         summary: p.description ?? `Run pipeline ${name}`,
         description: `version ${p.version}`,
-        requestBody: { required: true, content: { 'application/json': { schema: p.inputSchema } } },
+        requestBody: { required: true, content: { 'application/json': { schema: p.inputSchema }, 'application/yaml': { schema: p.inputSchema } } },
         responses: { '200': { description: 'Items (possibly empty, with a reason)', content: { 'application/json': { schema: RESPONSE } } }, ...errors },
       },
       get: {
         operationId: `get_${name}`,
         summary: `Run ${name} with query parameters (no query: describe the pipeline)`,
-        parameters: Object.entries(props).map(([k, s]) => ({ name: k, in: 'query', required: required.includes(k), schema: s })),
+        parameters: query,
+        responses: { '200': { description: 'Items', content: { 'application/json': { schema: RESPONSE } } }, ...errors },
+      },
+      delete: {
+        operationId: `delete_${name}`,
+        summary: `Admin: remove ${name} and its file (bearer token)`,
+        security: [{ bearer: [] }],
+        responses: { '204': { description: 'removed' }, '401': { description: 'no token' }, '404': { description: 'Unknown pipeline' }, '422': { description: 'the configs left would be invalid' } },
+      },
+    };
+    paths[`/pipelines/${name}/run`] = {
+      get: {
+        operationId: `run_query_${name}`,
+        summary: `Run ${name} with query parameters (also without any)`,
+        parameters: query,
         responses: { '200': { description: 'Items', content: { 'application/json': { schema: RESPONSE } } }, ...errors },
       },
     };
@@ -66,11 +84,25 @@ export function openApi(engine: Engine): Record<string, unknown> {
     get: { summary: 'List pipelines with versions, load times and rejections', responses: { '200': { description: 'ok' } } },
     post: { summary: 'Admin: add or replace a pipeline (bearer token)', security: [{ bearer: [] }], responses: { '200': { description: 'replaced' }, '201': { description: 'created' }, '401': { description: 'no token' }, '409': { description: "the pipeline's file also holds other entries: nothing written (CONFIG_CONFLICT)" }, '422': { description: 'invalid config' } } },
   };
-  paths['/pipelines/{name}/explain'] = { get: { summary: 'The compiled plan', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'plan' } } } };
+  const named = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
+  paths['/pipelines/{name}/explain'] = { get: { summary: 'The compiled plan', parameters: named, responses: { '200': { description: 'plan' }, '404': { description: 'Unknown pipeline' } } } };
+  paths['/pipelines/{name}/why'] = {
+    post: {
+      summary: 'Why an item is or is not in the answer: which include produced it, which exclude or filter removed it, its score and rank',
+      parameters: named,
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['item'], properties: { inputs: { type: 'object' }, item: { type: ['string', 'number'] } } } } } },
+      responses: { '200': { description: 'the verdict' }, ...errors },
+    },
+  };
   paths['/validate'] = { post: { summary: 'Dry run: check a config without applying it', responses: { '200': { description: 'valid' }, '422': { description: 'errors' } } } };
   Object.assign(paths, modelPaths(engine));
   paths['/health'] = { get: { summary: 'Liveness', responses: { '200': { description: 'alive' } } } };
   paths['/ready'] = { get: { summary: 'Readiness', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } };
+  paths['/metrics'] = { get: { summary: 'Prometheus text format', responses: { '200': { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } } } } };
+  paths['/ui'] = { get: { summary: 'A page: pipelines, reloads, live rates and latency, a run form and "why not this item?" (/ redirects here)', responses: { '200': { description: 'HTML' } } } };
+  paths['/ui/stats'] = { get: { summary: 'The JSON the /ui page reads', responses: { '200': { description: 'stats' } } } };
+  paths['/openapi.json'] = { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } };
+  paths['/docs'] = { get: { summary: 'This document as a page', responses: { '200': { description: 'HTML' } } } };
   return {
     openapi: '3.1.0',
     info: { title: 'Airmail', version: '0.1.0', description: 'Recommendation pipelines served from YAML configs.' },

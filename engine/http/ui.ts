@@ -7,7 +7,7 @@ import type { Context, Hono } from 'hono';
 import { AirmailError, asAirmailError } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { ObserveRunOptions } from '../observe/index.js';
-import { isPlainObject, readBody } from './body.js';
+import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
 import { UI_PAGE } from './ui/page.js';
 
 /** Trace context and debug options a request carries in its headers. */
@@ -105,7 +105,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
   app.post('/pipelines/:name/why', async (c) => {
     const p = engine.pipeline(c.req.param('name'));
     const { value } = await readBody(c, 'json');
-    if (!isPlainObject(value)) throw new AirmailError('INPUT_INVALID', 'the body must be a JSON object: {"inputs": {...}, "item": <id>}');
+    if (!isPlainObject(value)) throw inputsNotAnObject('a JSON object: {"inputs": {...}, "item": <id>}');
     const item = value['item'] ?? value['item_id'] ?? value[p.plan.itemType];
     if (typeof item !== 'string' && typeof item !== 'number') {
       throw new AirmailError('INPUT_INVALID', `the body needs "item": the ${p.plan.itemType} to explain`, { details: { errors: [{ path: '/item', message: 'must be a string or a number' }] } });

@@ -15,6 +15,7 @@ import { executeObserved, reportOf } from '../observe/collect.js';
 import type { ModelRef } from '../api.js';
 import { loadModel, modelKey, releaseModelsExcept } from '../onnx.js';
 import { importOperatorModule } from '../config/load.js';
+import { registerOperatorHooks } from '../operator-hooks.js';
 import { RemoteClient } from '../remote/client.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
 import type { Plan } from '../config/plan.js';
@@ -72,6 +73,9 @@ const collectAfterRelease: (() => void) | undefined = process.env['AIRMAIL_WORKE
 async function ensureModules(urls: readonly string[]): Promise<void> {
   for (const url of urls) {
     if (loadedModules.has(url)) continue;
+    // Node 20 does not hand module hooks to worker threads, and registering them starts a hooks thread
+    // (50-200 ms more per worker start): only a worker that loads an operator folder pays for it.
+    if (!initial.includes(url)) registerOperatorHooks();
     for (const def of await importOperatorModule(url)) operators.set(def.name, def);
     loadedModules.add(url);
   }
