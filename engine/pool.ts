@@ -19,6 +19,7 @@ import type { Dataset, RemoteFetch } from './api.js';
 import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
 import { attachReport, executeObserved } from './observe/collect.js';
 import type { ObserveSpec } from './observe/types.js';
+import { BusyWindow } from './observe/utilization.js';
 
 export interface RunRequest {
   readonly pipeline: CompiledPipeline;
@@ -126,6 +127,8 @@ export class PoolRunner implements Runner {
   private readonly maxQueue: number;
   /** Workers lost to a crash, exit or watchdog stop (each was replaced). */
   workerFailures = 0;
+  /** Time workers spent on tasks over the last 10 s (`stats().utilization`); one task per worker at a time. */
+  private readonly busy = new BusyWindow();
 
   constructor(opts: PoolOptions) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
@@ -228,9 +231,11 @@ export class PoolRunner implements Runner {
       // in order. An admitted task (the pipeline's load, a retry) already waited its turn and goes
       // ahead. A wait that aborts ends in a QueueAbortError, named AbortError as piscina's are.
       await this.queue.acquire(signal, admitted);
+      const t0 = this.busy.begin();
       try {
         return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
       } finally {
+        this.busy.end(t0);
         this.queue.release();
       }
     } catch (err) {
@@ -334,7 +339,7 @@ export class PoolRunner implements Runner {
   }
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {
-    return { threads: this.threads, queued: this.queued(), running: this.pool.threads.length, utilization: this.pool.utilization };
+    return { threads: this.threads, queued: this.queued(), running: this.pool.threads.length, utilization: this.busy.value(this.threads) };
   }
 
   async close(): Promise<void> {
