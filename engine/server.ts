@@ -10,6 +10,7 @@ import { Observability } from './observe/index.js';
 import { ERRORS, formatDiagnostic, type Diagnostic } from './errors.js';
 import { AuditLog } from './reliability/audit.js';
 import { drain, listen } from './reliability/listen.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from './observe/request-id.js';
 
 export interface ServerOptions extends EngineOptions {
   readonly port?: number;
@@ -68,7 +69,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shed = shedEarly(engine, () => draining);
   const laneOn = opts.fastLane ?? process.env['AIRMAIL_FAST_LANE'] !== '0';
   const lane = laneOn ? fastLane(engine, { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, isDraining: () => draining }) : undefined;
-  const gate = (req: IncomingMessage, res: ServerResponse): boolean => shed(req, res) || (lane !== undefined && lane(req, res));
+  const gate = (req: IncomingMessage, res: ServerResponse): boolean => {
+    // Every request's id, made once here: the early 503, the fast lane and the app all use it.
+    const id = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    req.headers[REQUEST_ID_HEADER] = id;
+    res.setHeader(REQUEST_ID_HEADER, id);
+    return shed(req, res) || (lane !== undefined && lane(req, res));
+  };
   const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate });
   let admin: { server: Server; port: number } | undefined;
   if (separateAdmin) {

@@ -35,7 +35,10 @@ describe('OpenTelemetry traces', () => {
   beforeAll(async () => {
     col = await startOtlpSink();
     tracing = new Tracing({ url: col.url, delayMs: 20, timeoutMs: 500 });
-    upstream = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[{"item_id": 1}, {"item_id": 2}]'));
+    upstream = createServer((req, res) => {
+      if (req.url?.startsWith('/fail')) res.writeHead(500).end('down');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('[{"item_id": 1}, {"item_id": 2}]');
+    });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
     const dir = await demoConfigs();
     await writeFile(join(dir, 'remote_items.yaml'), `pipeline:
@@ -44,6 +47,14 @@ describe('OpenTelemetry traces', () => {
   initialization:
     includes:
     - {name: HttpSource, parameters: {url: 'http://127.0.0.1:${(upstream.address() as AddressInfo).port}/items', column: item_id, ttl_ms: 60000}}
+  return: [item_id]
+`);
+    await writeFile(join(dir, 'failing_items.yaml'), `pipeline:
+  name: failing_items
+  item_type: item_id
+  initialization:
+    includes:
+    - {name: HttpSource, parameters: {url: 'http://127.0.0.1:${(upstream.address() as AddressInfo).port}/fail', column: item_id, retries: 0}}
   return: [item_id]
 `);
     srv = await server({ configs: dir, threads: 2, observe: new Observability({ tracing, metrics: false }) });
@@ -125,6 +136,21 @@ describe('OpenTelemetry traces', () => {
       expect(String(attr(s, 'airmail.source'))).toContain('HttpSource');
       expect(attr(s, 'airmail.rows_out')).toBe(2);
     }
+  });
+
+  it('a failed source has its span, with an error status and the reason', async () => {
+    const before = col.spans.length;
+    const r = await request(`${srv.url}/pipelines/failing_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.json()).toMatchObject({ error: true, code: 'SOURCE_FAILED' });
+    await tracing.forceFlush();
+    const spans = col.spans.slice(before);
+    const failed = spans.find((s) => s.name === 'source HttpSource')!;
+    expect(failed).toBeDefined();
+    expect(failed.status?.code).toBe(2);
+    expect(String(failed.status?.message)).toMatch(/HttpSource\(.*\) failed/);
+    expect(attr(failed, 'airmail.error_code')).toBe('SOURCE_FAILED');
+    expect(failed.parentSpanId).toBe(spans.find((s) => s.name === 'execute')!.spanId);
   });
 
   it('records nothing for a request whose traceparent says not sampled', async () => {
