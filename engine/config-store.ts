@@ -11,7 +11,7 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import { extname, join, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
-import { formatDiagnostic, type Diagnostic } from './errors.js';
+import type { Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
 
 export interface Rejection {
@@ -281,7 +281,6 @@ export class ConfigStore {
         if (t !== undefined) this.rejectedHash.set(f, hash(t));
       }
       this.emit({ kind: 'rejected', files: changed, at, diagnostics: r.diagnostics });
-      process.emitWarning(`config rejected, last good version keeps serving:\n${r.diagnostics.map(formatDiagnostic).join('\n')}`, { code: 'AIRMAIL_CONFIG_REJECTED' });
       return r.diagnostics;
     }
     this.texts = next;

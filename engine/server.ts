@@ -8,6 +8,8 @@ import { createApp, DEFAULT_BODY_LIMIT, errorBody, retryHeaders } from './http/a
 import { fastLane } from './http/fast-lane.js';
 import { Observability } from './observe/index.js';
 import { ERRORS, formatDiagnostic, type Diagnostic } from './errors.js';
+import type { ReloadEvent } from './config-store.js';
+import { relative } from 'node:path';
 import { AuditLog } from './reliability/audit.js';
 import { drain, listen } from './reliability/listen.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './observe/request-id.js';
@@ -51,6 +53,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Metrics on, logs at info (silent under NODE_ENV=test), tracing per OTEL_*: see observe/index.ts.
   const engine = new Engine({ ...opts, observe: opts.observe ?? Observability.fromEnv() });
   const startErrors = await engine.start();
+  engine.store.onReload((e) => logReload(engine, e));
   let draining = false;
   const audit = opts.auditLog ? new AuditLog(opts.auditLog) : undefined;
   const common = {
@@ -141,6 +144,23 @@ function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessa
     res.end(JSON.stringify(errorBody(shed, { pipeline: name, version: p.version })));
     return true;
   };
+}
+
+/** A config reload as JSON log lines: one per pipeline it changed (info), or the rejection with its errors (warn). */
+export function logReload(engine: Engine, e: ReloadEvent): void {
+  const log = engine.observe.logger;
+  const files = e.files.map((f) => relative(engine.store.dir, f));
+  if (e.kind === 'rejected') {
+    const errors = (e.diagnostics ?? []).map(formatDiagnostic);
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+    log.log('warn', `config reload rejected, the last good version keeps serving: ${errors[0] ?? 'invalid'}${more}`, { files, errors });
+    return;
+  }
+  if (!log.enabled('info')) return;
+  const changed = new Set(e.files);
+  const pipelines = [...engine.snapshot.pipelines.values()].filter((p) => changed.has(p.file));
+  if (pipelines.length === 0) log.log('info', `config reload applied: ${files.join(', ')}`, { files });
+  for (const p of pipelines) log.log('info', `config reload applied: ${p.name} now serves version ${p.version}`, { pipeline: p.name, version: p.version, file: relative(engine.store.dir, p.file) });
 }
 
 export function logDiagnostics(diags: readonly Diagnostic[], write: (s: string) => void = (s) => process.stderr.write(s)): void {

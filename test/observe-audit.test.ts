@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { demoConfigs, server } from './helpers.js';
 type Rec = Record<string, unknown>;
 
 let srv: RunningServer;
+let dir: string;
 let upstream: Server;
 const lines: string[] = [];
 const metrics = new EngineMetrics();
@@ -65,7 +66,7 @@ describe('observability audit', () => {
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
     const port = (upstream.address() as AddressInfo).port;
-    const dir = await demoConfigs();
+    dir = await demoConfigs();
     const remote = (name: string, path: string, cache: string): string => `pipeline:
   name: ${name}
   item_type: item_id
@@ -190,6 +191,23 @@ describe('observability audit', () => {
   it('lists models loaded from config files in airmail_model_info', async () => {
     const text = await scrape();
     expect(text).toMatch(/airmail_model_info\{model="models\/psale_demo\.onnx",version="[0-9a-f]{12}"\} 1/);
+  });
+
+  it('an in-place reload writes a JSON line naming pipeline and version; a rejected one a warn line with its errors', async () => {
+    lines.length = 0;
+    const file = join(dir, 'fresh_items.yaml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('n: 2', 'n: 1'));
+    const until = async (fn: () => boolean): Promise<void> => {
+      for (let i = 0; i < 200 && !fn(); i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    const applied = (): Rec | undefined => records().find((x) => String(x['msg']).startsWith('config reload applied') && x['pipeline'] === 'fresh_items');
+    await until(() => applied() !== undefined);
+    expect(applied()).toMatchObject({ level: 'info', pipeline: 'fresh_items', version: srv.engine.pipeline('fresh_items').version, file: 'fresh_items.yaml' });
+    await writeFile(file, 'pipeline: [this is: not, valid');
+    const rejected = (): Rec | undefined => records().find((x) => String(x['msg']).startsWith('config reload rejected'));
+    await until(() => rejected() !== undefined);
+    expect(rejected()).toMatchObject({ level: 'warn', files: ['fresh_items.yaml'] });
+    expect((rejected()!['errors'] as string[]).length).toBeGreaterThan(0);
   });
 
   it.each(['?debug=1', '?debug=TRUE', '?debug', '?debug=yes'])('accepts %s as asking for debug output', async (q) => {
