@@ -186,6 +186,38 @@ describe('BoundedSpanProcessor', () => {
     expect(p.exported).toBe(0);
   });
 
+  it('reports failed exports (a dead collector) at once, then at most once a minute with the count', async () => {
+    let now = 0;
+    const reports: unknown[] = [];
+    const failing: SpanExporter = { export: (_s, cb) => cb({ code: 1, error: new Error('connect ECONNREFUSED') }), shutdown: async () => {} };
+    const p = new BoundedSpanProcessor(failing, { maxQueue: 100, maxBatch: 1, delayMs: 10_000, now: () => now });
+    p.onExportFailure = (f) => reports.push(f);
+    for (let i = 0; i < 5; i++) {
+      p.onEnd(span(i));
+      await p.forceFlush();
+      now += 1000;
+    }
+    expect(reports).toEqual([{ exports: 1, spans: 1, error: 'connect ECONNREFUSED', first: true }]);
+    now = 61_000;
+    p.onEnd(span(9));
+    await p.forceFlush();
+    expect(reports).toHaveLength(2);
+    expect(reports[1]).toEqual({ exports: 5, spans: 5, error: 'connect ECONNREFUSED', first: false });
+  });
+
+  it('logs a warning when exports fail', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const exporter: SpanExporter = { export: (_s, cb) => cb({ code: 1, error: new Error('timeout') }), shutdown: async () => {} };
+    const t = new Tracing({ exporter, delayMs: 10_000 });
+    const { Logger } = await import('../engine/observe/logs.js');
+    new Observability({ tracing: t, metrics: false, logger: new Logger({ level: 'warn', sink: { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) }, pretty: false }) });
+    t.processor.onEnd(span(1));
+    await t.forceFlush();
+    expect(lines).toEqual([expect.objectContaining({ level: 'warn', exports_failed: 1, spans_dropped: 1, error: 'timeout' })]);
+    expect(String(lines[0]!['msg'])).toMatch(/^trace export failed/);
+    await t.shutdown();
+  });
+
   it('skips spans that are not sampled', () => {
     const p = new BoundedSpanProcessor({ export: (_s, cb) => cb({ code: 0 }), shutdown: async () => {} }, { maxQueue: 1 });
     const unsampled = { spanContext: () => ({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0 }) } as unknown as ReadableSpan;

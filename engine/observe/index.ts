@@ -85,6 +85,16 @@ export class Observability {
     this.tracing = opts.tracing;
     this.debugIds = opts.debugIds ?? 20;
     this.opsLevel = this.logger.enabled('debug') ? 2 : this.metrics ? 1 : 0;
+    // A dead or hung collector: a warning at the first failed export, then at most once a minute.
+    if (this.tracing) {
+      const log = this.logger;
+      this.tracing.processor.onExportFailure = (f) => {
+        const msg = f.first
+          ? `trace export failed, spans are dropped until the collector answers: ${f.error}`
+          : `trace export failed ${f.exports} times in the last minute (${f.spans} spans dropped): ${f.error}`;
+        log.log('warn', msg, { exports_failed: f.exports, spans_dropped: f.spans, error: f.error });
+      };
+    }
   }
 
   /** Everything off: debug and why still work when a request asks. */
