@@ -2,6 +2,7 @@
  * The engine: a config store (what is loaded) plus a runner (where it runs).
  * Turns inputs into the public response shape; knows nothing of HTTP.
  */
+import { resolve, sep } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import type { Column, OperatorDefinition } from './api.js';
 import { valueAt } from './api.js';
@@ -101,6 +102,7 @@ export class Engine {
     this.opts = opts;
     this.models = opts.registry ? new ModelHub({ ...opts.modelHub, location: opts.registry }) : undefined;
     this.observe = opts.observe ?? Observability.quiet();
+    this.observe.configsBase = resolve(opts.configs) + sep;
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();

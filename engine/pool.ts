@@ -214,7 +214,11 @@ export class PoolRunner implements Runner {
 
   shedding(_p?: CompiledPipeline): Shed | undefined {
     const queued = this.queued();
-    if (queued >= this.maxQueue || (queued > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) return this.overloaded();
+    if (queued >= this.maxQueue) return this.overloaded(`the worker queue is full (${queued} waiting)`);
+    if (queued > 0 && this.pool.completed >= 10) {
+      const wait = this.expectedWaitMs();
+      if (wait > this.maxQueueWaitMs) return this.overloaded(`the expected queue wait (${Math.round(wait)} ms, ${queued} waiting) exceeds the limit of ${this.maxQueueWaitMs} ms`);
+    }
     return undefined;
   }
 
@@ -298,9 +302,10 @@ export class PoolRunner implements Runner {
   private perTaskMs = 10;
   private perTaskAt = -Infinity;
 
-  private overloaded(): Shed {
+  /** `message` names the cause: the queue's length limit, or its expected wait over maxQueueWaitMs. */
+  private overloaded(message: string): Shed {
     const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(this.expectedWaitMs())));
-    return { code: 'OVERLOADED', message: `the worker queue is full (${this.queued()} waiting)`, details: { retryAfterMs } };
+    return { code: 'OVERLOADED', message, details: { retryAfterMs } };
   }
 
   /**

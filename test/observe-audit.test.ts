@@ -215,6 +215,16 @@ describe('observability audit', () => {
     expect(r.body['debug']).toBeDefined();
   });
 
+  it('shows a model file parameter relative to the configs directory, not as an absolute path', async () => {
+    lines.length = 0;
+    const r = await post('/pipelines/complimentary_items?debug=true', '{"client_id": 17, "product_id": 42}');
+    const psale = (r.body['debug'] as { steps: Rec[] }).steps.find((s) => s['step'] === 'PsaleScore')!;
+    expect((psale['parameters'] as Rec)['model']).toBe('models/psale_demo.onnx');
+    const line = records().find((x) => x['level'] === 'debug' && x['step'] === 'PsaleScore')!;
+    expect(line['msg']).toMatch(/^PsaleScore\(model=models\/psale_demo\.onnx, /);
+    expect(lines.join('')).not.toContain(dir);
+  });
+
   it('accepts x-airmail-debug: 1', async () => {
     const r = await post('/pipelines/complimentary_items', '{"client_id": 17, "product_id": 42}', { 'x-airmail-debug': '1' });
     expect(r.body['debug']).toBeDefined();

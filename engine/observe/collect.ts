@@ -64,6 +64,11 @@ export function takeRemoteCounts(): RemoteCount[] | undefined {
 
 // ---------------------------------------------------------------- collector
 
+/** `path` relative to the directory `base` (with its trailing separator), when it lies under it. */
+function relativeTo(base: string, path: string): string {
+  return path.startsWith(base) ? path.slice(base.length) : path;
+}
+
 function idList(ids: SourceResult['ids'], max: number): Id[] {
   const n = Math.min(max, ids.length);
   const out: Id[] = new Array(n);
@@ -105,6 +110,7 @@ class RequestCollector implements Collector, ExecObserver {
   }
 
   source(s: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult, t0: number, t1: number): void {
+    params = this.shown(params);
     const n = res.ids.length;
     this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: n, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
     if (this.debug) {
@@ -121,6 +127,7 @@ class RequestCollector implements Collector, ExecObserver {
   }
 
   step(s: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void {
+    params = this.shown(params);
     this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: before.length, rowsOut: after.length, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
     if (this.debug) {
       const max = this.spec.debug!.maxIds;
@@ -148,10 +155,27 @@ class RequestCollector implements Collector, ExecObserver {
   }
 
   failed(s: PlanStep, phase: SourcePhase, params: unknown, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void {
+    params = this.shown(params);
     this.debug?.push({ step: { step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: t1 - t0, kept: [], keptTotal: 0, removed: [], removedTotal: 0, failed: true, error: error.message, code: error.code } });
     if (this.spans) {
       this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': 0, 'airmail.error_code': error.code }), { error: error.message }));
     }
+  }
+
+  /**
+   * Parameters as people see them: file paths under the configs directory (a ModelScore model, made
+   * absolute at load) relative to it. The same object when nothing changes.
+   */
+  private shown(params: unknown): unknown {
+    const base = this.spec.base;
+    if (!base || !params || typeof params !== 'object' || Array.isArray(params)) return params;
+    let out: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
+      if (typeof v !== 'string' || !v.startsWith(base)) continue;
+      out ??= Object.assign({}, params as Record<string, unknown>);
+      out[k] = relativeTo(base, v);
+    }
+    return out ?? params;
   }
 
   memo(skipped: readonly PlanStep[], t: number): void {
@@ -169,7 +193,7 @@ class RequestCollector implements Collector, ExecObserver {
       const t0 = performance.now();
       const version = ref.version || (runner as { sha256?: string }).sha256?.slice(0, 12) || '';
       return fn().then((v) => {
-        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': ref.path, 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
+        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': self.spec.base ? relativeTo(self.spec.base, ref.path) : ref.path, 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
         return v;
       });
     };

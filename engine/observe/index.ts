@@ -74,6 +74,11 @@ export class Observability {
   readonly logger: Logger;
   readonly tracing: Tracing | undefined;
   readonly debugIds: number;
+  /**
+   * The configs directory with a trailing separator (set by the Engine): debug output, spans and
+   * step log lines show file parameters under it relative to it.
+   */
+  configsBase: string | undefined;
   private readonly recorded = new WeakSet<object>();
   /** Per pipeline, per step: its histogram series, so recording builds no label keys. */
   private readonly opSeries = new Map<string, Map<string, { ms: HistogramSeries; rows: HistogramSeries }>>();
@@ -128,6 +133,7 @@ export class Observability {
       o.debug ? { debug: { maxIds: o.debugIds ?? this.debugIds } } : undefined,
       o.why !== undefined ? { why: { id: o.why } } : undefined,
       sampled ? { span: span!.parent } : undefined,
+      this.configsBase && (o.debug || sampled || this.opsLevel === 2) ? { base: this.configsBase } : undefined,
     );
     const empty = !spec.ops && !spec.debug && !spec.why && !spec.span;
     return {

@@ -43,6 +43,8 @@ export interface ObserveSpec {
   readonly why?: { readonly id: string | number };
   /** Record spans under this parent (only when sampled). */
   readonly span?: SpanParent;
+  /** The configs directory with a trailing separator: paths under it are shown relative to it. */
+  readonly base?: string;
 }
 
 /** One step as metrics and logs see it. */
