@@ -158,17 +158,22 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   });
   logDiagnostics(srv.startErrors);
   const names = [...srv.engine.snapshot.pipelines.keys()];
-  process.stdout.write(`airmail serving ${names.length} pipeline(s) [${names.join(', ')}] from ${configs} on http://localhost:${srv.port} (${srv.engine.runner.threads || 'inline'} worker threads)\n`);
-  if (srv.adminUrl) process.stdout.write(`admin routes on ${srv.adminUrl}\n`);
+  // JSON lines like the rest of the log, written whatever the level: scripts wait for "on http://...".
+  const log = srv.engine.observe.logger;
+  log.notice('info', `airmail serving ${names.length} pipeline(s) [${names.join(', ')}] from ${configs} on http://localhost:${srv.port} (${srv.engine.runner.threads || 'inline'} worker threads)`, { url: `http://localhost:${srv.port}`, pipelines: names, threads: srv.engine.runner.threads });
+  if (srv.adminUrl) log.notice('info', `admin routes on ${srv.adminUrl}`, { admin_url: srv.adminUrl });
+  log.flush();
   const stop = (sig: string): void => {
-    process.stdout.write(`${sig}: draining\n`);
+    log.notice('info', `${sig}: draining`, { signal: sig });
     void srv.close().then(
       () => {
-        process.stdout.write('drained: exit 0\n');
+        log.notice('info', 'drained: exit 0');
+        log.flush();
         process.exit(0);
       },
       (err: unknown) => {
-        process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
+        log.notice('error', `shutdown failed: ${(err as Error).message}`);
+        log.flush();
         process.exit(1);
       },
     );

@@ -11,7 +11,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
-import { formatDiagnostic, type Diagnostic } from './errors.js';
+import type { Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
 import { describeEntries, entriesOf, readConfigDir } from './config/dir.js';
 
@@ -337,7 +337,6 @@ export class ConfigStore {
     const touched = new Set([...changed, ...diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);
     for (const f of touched) this.rejections.set(f, rej);
     this.emit({ kind: 'rejected', files: changed, at, diagnostics });
-    if (!quiet) process.emitWarning(`config rejected, last good version keeps serving:\n${diagnostics.map(formatDiagnostic).join('\n')}`, { code: 'AIRMAIL_CONFIG_REJECTED' });
   }
 
   /** Rejections and rejected texts of files that are gone (removed, renamed, or no longer configs) are forgotten. */

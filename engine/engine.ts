@@ -2,6 +2,7 @@
  * The engine: a config store (what is loaded) plus a runner (where it runs).
  * Turns inputs into the public response shape; knows nothing of HTTP.
  */
+import { resolve, sep } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import type { Column, OperatorDefinition } from './api.js';
 import { valueAt } from './api.js';
@@ -93,6 +94,8 @@ export class Engine {
   private readonly defaultDeadline: number;
   private readonly inputValidators = new WeakMap<CompiledPipeline, ValidateFunction>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
+  /** Pipelines sent with a request (compileAdhoc): counted under one fixed label, never under their own names. */
+  private readonly adhocMade = new WeakSet<CompiledPipeline>();
   private startErrors: Diagnostic[] = [];
   private opts: EngineOptions;
 
@@ -102,6 +105,7 @@ export class Engine {
     registerOperatorHooks();
     this.models = opts.registry ? new ModelHub({ ...opts.modelHub, location: opts.registry }) : undefined;
     this.observe = opts.observe ?? Observability.quiet();
+    this.observe.configsBase = resolve(opts.configs) + sep;
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
@@ -215,9 +219,15 @@ export class Engine {
     }
     if (this.adhoc.size > 100) this.adhoc.delete(this.adhoc.keys().next().value as string);
     this.adhoc.set(key, r.pipeline);
+    this.adhocMade.add(r.pipeline);
     return r.pipeline;
   }
   private adhocSnap: Snapshot | undefined;
+
+  /** Whether `p` was sent with a request (POST /execute), not loaded from the configs. */
+  isAdhoc(p: CompiledPipeline): boolean {
+    return this.adhocMade.has(p);
+  }
 
   /** Run a pipeline; errors that belong in the body (empty, failing source) come back as a response, others throw. */
   async run(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
@@ -225,7 +235,7 @@ export class Engine {
     const snap = this.snapshot;
     const deadlineMs = Math.min(opts.deadlineMs ?? Infinity, p.deadlineMs ?? this.defaultDeadline);
     const deadline = Date.now() + deadlineMs;
-    const obs = this.observe.begin(p, opts);
+    const obs = this.observe.begin(p, opts, this.adhocMade.has(p));
     const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}) })
       .catch((err: unknown) => { this.observe.fail(obs, asAirmailError(err), reportOf(err)); throw err; });
     const items = toItems(out.columns, out.length);

@@ -30,6 +30,9 @@ export interface StepTrace {
   readonly rowsIn: number;
   readonly rowsOut: number;
   readonly ms: number;
+  /** The step threw (a failing source): why. */
+  readonly failed?: true;
+  readonly error?: string;
 }
 
 export interface ExecOutput {
@@ -256,7 +259,11 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;
-            throw e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${e.message}`, { operator: s.label, cause: e });
+            const failed = e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${e.message}`, { operator: s.label, cause: e });
+            // The failed step shows in the debug trace and as a span with an error status.
+            if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: performance.now() - t0, failed: true, error: failed.message });
+            if (obs?.failed) obs.failed(s, phase, params, failed, t0, performance.now());
+            throw failed;
           }
           if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
           if (obs) obs.source(s, phase, params, res, t0, performance.now());

@@ -163,14 +163,22 @@ export function loadModel(ref: ModelRef): Promise<Loaded> {
   return p;
 }
 
-const inspected = new Map<string, { readonly featureCount: number }>();
+const inspected = new Map<string, { readonly featureCount: number; readonly sha256: string }>();
 
 /**
  * What a config load needs to know of a model file (its feature count), from a session that is
  * released at once: checking a config never leaves a session behind, however often it reloads.
  * Remembered per (path, size, mtime), at most 256 files.
  */
-export async function inspectModelFile(path: string): Promise<{ readonly featureCount: number }> {
+/** Model file → the sha256 of what the last config load inspected (metrics: airmail_model_info). */
+const fileVersions = new Map<string, string>();
+
+/** The sha256 of the model file at `path` as the last config load saw it, if one did. */
+export function modelFileVersion(path: string): string | undefined {
+  return fileVersions.get(path);
+}
+
+export async function inspectModelFile(path: string): Promise<{ readonly featureCount: number; readonly sha256: string }> {
   let st: { size: number; mtimeMs: number };
   try {
     st = await stat(path);
@@ -179,14 +187,18 @@ export async function inspectModelFile(path: string): Promise<{ readonly feature
   }
   const key = `${path}\u0000${st.size}\u0000${st.mtimeMs}`;
   const hit = inspected.get(key);
-  if (hit) return hit;
+  if (hit) {
+    fileVersions.set(path, hit.sha256);
+    return hit;
+  }
   const bytes = await readFile(path).catch((err: Error) => {
     throw new AirmailError('MODEL_LOAD_FAILED', `cannot read model file ${path}: ${err.message}`);
   });
   const model = await createOnnxModel(bytes);
-  const info = { featureCount: model.featureCount };
+  const info = { featureCount: model.featureCount, sha256: model.sha256 };
   await model.release().catch(() => undefined);
   inspected.set(key, info);
+  fileVersions.set(path, info.sha256);
   if (inspected.size > 256) inspected.delete(inspected.keys().next().value as string);
   return info;
 }

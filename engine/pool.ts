@@ -19,6 +19,7 @@ import type { Dataset, RemoteFetch } from './api.js';
 import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
 import { attachReport, executeObserved } from './observe/collect.js';
 import type { ObserveSpec } from './observe/types.js';
+import { BusyWindow } from './observe/utilization.js';
 
 export interface RunRequest {
   readonly pipeline: CompiledPipeline;
@@ -126,6 +127,8 @@ export class PoolRunner implements Runner {
   private readonly maxQueue: number;
   /** Workers lost to a crash, exit or watchdog stop (each was replaced). */
   workerFailures = 0;
+  /** Time workers spent on tasks over the last 10 s (`stats().utilization`); one task per worker at a time. */
+  private readonly busy = new BusyWindow();
 
   constructor(opts: PoolOptions) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
@@ -211,7 +214,11 @@ export class PoolRunner implements Runner {
 
   shedding(_p?: CompiledPipeline): Shed | undefined {
     const queued = this.queued();
-    if (queued >= this.maxQueue || (queued > 0 && this.pool.completed >= 10 && this.expectedWaitMs() > this.maxQueueWaitMs)) return this.overloaded();
+    if (queued >= this.maxQueue) return this.overloaded(`the worker queue is full (${queued} waiting)`);
+    if (queued > 0 && this.pool.completed >= 10) {
+      const wait = this.expectedWaitMs();
+      if (wait > this.maxQueueWaitMs) return this.overloaded(`the expected queue wait (${Math.round(wait)} ms, ${queued} waiting) exceeds the limit of ${this.maxQueueWaitMs} ms`);
+    }
     return undefined;
   }
 
@@ -228,9 +235,11 @@ export class PoolRunner implements Runner {
       // in order. An admitted task (the pipeline's load, a retry) already waited its turn and goes
       // ahead. A wait that aborts ends in a QueueAbortError, named AbortError as piscina's are.
       await this.queue.acquire(signal, admitted);
+      const t0 = this.busy.begin();
       try {
         return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
       } finally {
+        this.busy.end(t0);
         this.queue.release();
       }
     } catch (err) {
@@ -293,9 +302,10 @@ export class PoolRunner implements Runner {
   private perTaskMs = 10;
   private perTaskAt = -Infinity;
 
-  private overloaded(): Shed {
+  /** `message` names the cause: the queue's length limit, or its expected wait over maxQueueWaitMs. */
+  private overloaded(message: string): Shed {
     const retryAfterMs = Math.min(5000, Math.max(10, Math.ceil(this.expectedWaitMs())));
-    return { code: 'OVERLOADED', message: `the worker queue is full (${this.queued()} waiting)`, details: { retryAfterMs } };
+    return { code: 'OVERLOADED', message, details: { retryAfterMs } };
   }
 
   /**
@@ -334,7 +344,7 @@ export class PoolRunner implements Runner {
   }
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {
-    return { threads: this.threads, queued: this.queued(), running: this.pool.threads.length, utilization: this.pool.utilization };
+    return { threads: this.threads, queued: this.queued(), running: this.pool.threads.length, utilization: this.busy.value(this.threads) };
   }
 
   async close(): Promise<void> {

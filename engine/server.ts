@@ -8,8 +8,11 @@ import { createApp, DEFAULT_BODY_LIMIT, errorBody, retryHeaders } from './http/a
 import { fastLane } from './http/fast-lane.js';
 import { Observability } from './observe/index.js';
 import { ERRORS, formatDiagnostic, type Diagnostic } from './errors.js';
+import type { ReloadEvent } from './config-store.js';
+import { relative } from 'node:path';
 import { AuditLog } from './reliability/audit.js';
 import { drain, listen } from './reliability/listen.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from './observe/request-id.js';
 
 export interface ServerOptions extends EngineOptions {
   readonly port?: number;
@@ -54,6 +57,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await engine.close();
     throw err;
   });
+  engine.store.onReload((e) => logReload(engine, e));
   let draining = false;
   const audit = opts.auditLog ? new AuditLog(opts.auditLog) : undefined;
   const common = {
@@ -72,7 +76,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shed = shedEarly(engine, () => draining);
   const laneOn = opts.fastLane ?? process.env['AIRMAIL_FAST_LANE'] !== '0';
   const lane = laneOn ? fastLane(engine, { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, isDraining: () => draining }) : undefined;
-  const gate = (req: IncomingMessage, res: ServerResponse): boolean => shed(req, res) || (lane !== undefined && lane(req, res));
+  const gate = (req: IncomingMessage, res: ServerResponse): boolean => {
+    // Every request's id, made once here: the early 503, the fast lane and the app all use it.
+    const id = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    req.headers[REQUEST_ID_HEADER] = id;
+    res.setHeader(REQUEST_ID_HEADER, id);
+    return shed(req, res) || (lane !== undefined && lane(req, res));
+  };
   const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate }).catch(async (err: unknown) => {
     await engine.close();
     throw err;
@@ -141,6 +151,23 @@ function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessa
     res.end(JSON.stringify(errorBody(shed, { pipeline: name, version: p.version, took_ms: 0 })));
     return true;
   };
+}
+
+/** A config reload as JSON log lines: one per pipeline it changed (info), or the rejection with its errors (warn). */
+export function logReload(engine: Engine, e: ReloadEvent): void {
+  const log = engine.observe.logger;
+  const files = e.files.map((f) => relative(engine.store.dir, f));
+  if (e.kind === 'rejected') {
+    const errors = (e.diagnostics ?? []).map(formatDiagnostic);
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+    log.log('warn', `config reload rejected, the last good version keeps serving: ${errors[0] ?? 'invalid'}${more}`, { files, errors });
+    return;
+  }
+  if (!log.enabled('info')) return;
+  const changed = new Set(e.files);
+  const pipelines = [...engine.snapshot.pipelines.values()].filter((p) => changed.has(p.file));
+  if (pipelines.length === 0) log.log('info', `config reload applied: ${files.join(', ')}`, { files });
+  for (const p of pipelines) log.log('info', `config reload applied: ${p.name} now serves version ${p.version}`, { pipeline: p.name, version: p.version, file: relative(engine.store.dir, p.file) });
 }
 
 export function logDiagnostics(diags: readonly Diagnostic[], write: (s: string) => void = (s) => process.stderr.write(s)): void {

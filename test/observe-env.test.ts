@@ -63,6 +63,10 @@ describe('airmail serve with OTEL_* and AIRMAIL_LOG_LEVEL', () => {
     expect(sink.spans.filter((s) => s.traceId === root.traceId && s.name.startsWith('operation ')).length).toBeGreaterThan(0);
     const log = JSON.parse(lines.find((l) => l.includes('"msg":"complimentary_items returned'))!) as Record<string, unknown>;
     expect(log).toMatchObject({ level: 'info', pipeline: 'complimentary_items', status: 200, items: 10, trace_id: root.traceId });
+    // The whole stdout stream is JSON lines, the startup line included (it still says where it listens).
+    for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', url: expect.stringMatching(/^http:\/\/localhost:\d+$/) });
+    expect(typeof log['request_id']).toBe('string');
   });
 });
 

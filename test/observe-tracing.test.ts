@@ -35,7 +35,10 @@ describe('OpenTelemetry traces', () => {
   beforeAll(async () => {
     col = await startOtlpSink();
     tracing = new Tracing({ url: col.url, delayMs: 20, timeoutMs: 500 });
-    upstream = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[{"item_id": 1}, {"item_id": 2}]'));
+    upstream = createServer((req, res) => {
+      if (req.url?.startsWith('/fail')) res.writeHead(500).end('down');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('[{"item_id": 1}, {"item_id": 2}]');
+    });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
     const dir = await demoConfigs();
     await writeFile(join(dir, 'remote_items.yaml'), `pipeline:
@@ -44,6 +47,14 @@ describe('OpenTelemetry traces', () => {
   initialization:
     includes:
     - {name: HttpSource, parameters: {url: 'http://127.0.0.1:${(upstream.address() as AddressInfo).port}/items', column: item_id, ttl_ms: 60000}}
+  return: [item_id]
+`);
+    await writeFile(join(dir, 'failing_items.yaml'), `pipeline:
+  name: failing_items
+  item_type: item_id
+  initialization:
+    includes:
+    - {name: HttpSource, parameters: {url: 'http://127.0.0.1:${(upstream.address() as AddressInfo).port}/fail', column: item_id, retries: 0}}
   return: [item_id]
 `);
     srv = await server({ configs: dir, threads: 2, observe: new Observability({ tracing, metrics: false }) });
@@ -127,6 +138,21 @@ describe('OpenTelemetry traces', () => {
     }
   });
 
+  it('a failed source has its span, with an error status and the reason', async () => {
+    const before = col.spans.length;
+    const r = await request(`${srv.url}/pipelines/failing_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.json()).toMatchObject({ error: true, code: 'SOURCE_FAILED' });
+    await tracing.forceFlush();
+    const spans = col.spans.slice(before);
+    const failed = spans.find((s) => s.name === 'source HttpSource')!;
+    expect(failed).toBeDefined();
+    expect(failed.status?.code).toBe(2);
+    expect(String(failed.status?.message)).toMatch(/HttpSource\(.*\) failed/);
+    expect(attr(failed, 'airmail.error_code')).toBe('SOURCE_FAILED');
+    expect(failed.parentSpanId).toBe(spans.find((s) => s.name === 'execute')!.spanId);
+  });
+
   it('records nothing for a request whose traceparent says not sampled', async () => {
     const before = col.spans.length;
     expect(await run({ traceparent: '00-11111111111111111111111111111111-2222222222222222-00' })).toBe(200);
@@ -158,6 +184,38 @@ describe('BoundedSpanProcessor', () => {
     // First batch of 2 left for the (hanging) exporter; 4 more fill the queue; the other 4 are dropped.
     expect(p.dropped.queue_full).toBe(4);
     expect(p.exported).toBe(0);
+  });
+
+  it('reports failed exports (a dead collector) at once, then at most once a minute with the count', async () => {
+    let now = 0;
+    const reports: unknown[] = [];
+    const failing: SpanExporter = { export: (_s, cb) => cb({ code: 1, error: new Error('connect ECONNREFUSED') }), shutdown: async () => {} };
+    const p = new BoundedSpanProcessor(failing, { maxQueue: 100, maxBatch: 1, delayMs: 10_000, now: () => now });
+    p.onExportFailure = (f) => reports.push(f);
+    for (let i = 0; i < 5; i++) {
+      p.onEnd(span(i));
+      await p.forceFlush();
+      now += 1000;
+    }
+    expect(reports).toEqual([{ exports: 1, spans: 1, error: 'connect ECONNREFUSED', first: true }]);
+    now = 61_000;
+    p.onEnd(span(9));
+    await p.forceFlush();
+    expect(reports).toHaveLength(2);
+    expect(reports[1]).toEqual({ exports: 5, spans: 5, error: 'connect ECONNREFUSED', first: false });
+  });
+
+  it('logs a warning when exports fail', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const exporter: SpanExporter = { export: (_s, cb) => cb({ code: 1, error: new Error('timeout') }), shutdown: async () => {} };
+    const t = new Tracing({ exporter, delayMs: 10_000 });
+    const { Logger } = await import('../engine/observe/logs.js');
+    new Observability({ tracing: t, metrics: false, logger: new Logger({ level: 'warn', sink: { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) }, pretty: false }) });
+    t.processor.onEnd(span(1));
+    await t.forceFlush();
+    expect(lines).toEqual([expect.objectContaining({ level: 'warn', exports_failed: 1, spans_dropped: 1, error: 'timeout' })]);
+    expect(String(lines[0]!['msg'])).toMatch(/^trace export failed/);
+    await t.shutdown();
   });
 
   it('skips spans that are not sampled', () => {

@@ -274,11 +274,11 @@ describe('overload', () => {
 
   it('sheds by expected queue wait, not only by queue length: accepted requests keep their latency', async () => {
     const small = await server({ configs: await faultyConfigs(), threads: 1, maxQueue: 100, maxQueueWaitMs: 200, watch: false });
-    const call = async (name: string): Promise<{ status: number; ms: number }> => {
+    const call = async (name: string): Promise<{ status: number; ms: number; reason: unknown }> => {
       const t0 = performance.now();
       const res = await request(`${small.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      await res.body.dump();
-      return { status: res.statusCode, ms: performance.now() - t0 };
+      const body = (await res.body.json()) as { reason?: unknown };
+      return { status: res.statusCode, ms: performance.now() - t0, reason: body.reason };
     };
     try {
       // Teach the pool what a task costs (~150 ms), then send six at once: one runs, one waits,
@@ -288,6 +288,8 @@ describe('overload', () => {
       const shed = all.filter((r) => r.status === 503);
       expect(shed.length).toBeGreaterThanOrEqual(3);
       for (const r of shed) expect(r.ms).toBeLessThan(300);
+      // The refusal names its cause: the queue had room, its expected wait was over the limit.
+      for (const r of shed) expect(r.reason).toMatch(/^the expected queue wait \(\d+ ms, \d+ waiting\) exceeds the limit of 200 ms$/);
       expect(all.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(1);
     } finally {
       await small.close();

@@ -13,6 +13,15 @@ import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliabilit
 import { docsPage, openApi } from './openapi.js';
 import { mountModelRoutes } from './models.js';
 import { mountObservability, traceOptions } from './ui.js';
+import { ADHOC_LABEL, OTHER_LABEL, UNKNOWN_LABEL } from '../observe/index.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The request's id (observe/request-id.ts), echoed in x-request-id and on its log lines. */
+    requestId: string;
+  }
+}
 
 export interface AppOptions {
   /** Maximum request body in bytes (default 1 MiB). */
@@ -36,6 +45,16 @@ function noteAudit(c: Context, note: Partial<AuditEntry>): void {
 
 const RESERVED_QUERY = new Set(['debug']);
 export const DEADLINE_HEADER = 'x-airmail-deadline-ms';
+
+/**
+ * Whether a `?debug` query value or an `x-airmail-debug` header asks for debug output: `true`, `1`,
+ * `yes`, `on` in any case, or a bare `?debug` (empty value).
+ */
+export function debugAsked(v: string | undefined): boolean {
+  if (v === undefined) return false;
+  const t = v.trim().toLowerCase();
+  return t === '' || t === 'true' || t === '1' || t === 'yes' || t === 'on';
+}
 
 /** The run option a request's deadline header asks for (a positive number of ms), or none. */
 export function deadlineOption(header: string | string[] | undefined): { deadlineMs?: number } {
@@ -104,6 +123,36 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   const app = new Hono();
   const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
 
+  // Every request gets an id (its x-request-id when sane); the listener's gate (server.ts) has
+  // already put it on the raw request's headers when it ran.
+  app.use('*', async (c, next) => {
+    const incoming = (c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined)?.incoming;
+    const id = requestIdFrom(incoming?.headers?.[REQUEST_ID_HEADER] ?? c.req.header(REQUEST_ID_HEADER));
+    c.set('requestId', id);
+    c.header(REQUEST_ID_HEADER, id);
+    return next();
+  });
+
+  /** The metrics label of a request: a loaded pipeline it names, or a fixed label (never a caller's name). */
+  const labelOf = (c: Context): string => {
+    const path = c.req.path;
+    if (path === '/execute') return ADHOC_LABEL;
+    const m = /^\/pipelines\/([^/]+)/.exec(path);
+    if (!m) return OTHER_LABEL;
+    let name: string;
+    try {
+      name = decodeURIComponent(m[1]!);
+    } catch {
+      return UNKNOWN_LABEL;
+    }
+    return engine.snapshot.pipelines.has(name) ? name : UNKNOWN_LABEL;
+  };
+  /** An error answer: counted and logged (once: a run that failed was counted by the engine), then sent. */
+  const answerError = (c: Context, err: unknown, extra: Partial<PipelineResponse> = {}): Response => {
+    engine.observe.rejected(labelOf(c), asAirmailError(err), c.get('requestId'));
+    return sendError(c, err, extra);
+  };
+
   if (opts.isDraining) {
     const draining = opts.isDraining;
     app.use('*', async (c, next) => {
@@ -115,7 +164,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     // The rest of the body is never read: the connection cannot carry another request, so say so
     // (a client that reused it would see its next request fail with 'other side closed').
     c.header('Connection', 'close');
-    return sendError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
+    return answerError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
   };
   const streamedLimit = bodyLimit({ maxSize: limit, onError: tooLarge });
   app.use('*', async (c, next) => {
@@ -150,11 +199,11 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     });
   };
   const admin = async (c: Context, next: () => Promise<void>): Promise<Response | void> => {
-    if (opts.adminElsewhere) return sendError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
-    if (!opts.adminToken) return sendError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
+    if (opts.adminElsewhere) return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
+    if (!opts.adminToken) return answerError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
     if (!tokenOk(c.req.header('authorization'), opts.adminToken)) {
       audit(c, 401, 'denied', 'missing or wrong bearer token');
-      return sendError(c, new AirmailError('UNAUTHORIZED', 'admin routes need Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>'));
+      return answerError(c, new AirmailError('UNAUTHORIZED', 'admin routes need Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>'));
     }
     try {
       await next();
@@ -166,15 +215,15 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     audit(c, c.res.status, c.res.status < 400 ? 'applied' : 'rejected', c.error?.message);
   };
 
-  app.onError((err, c) => sendError(c, err));
+  app.onError((err, c) => answerError(c, err));
   let allowed: ((path: string) => string[]) | undefined;
   app.notFound((c) => {
     // A path that exists for other methods: 405 with Allow, not 404. (Routes are all added by then.)
     allowed ??= allowedMethods(app, opts.adminElsewhere ? admin : undefined);
     const allow = allowed(c.req.path);
-    if (allow.length === 0) return sendError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
+    if (allow.length === 0) return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
     c.header('Allow', allow.join(', '));
-    return sendError(c, new AirmailError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`));
+    return answerError(c, new AirmailError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`));
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -216,8 +265,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) });
       return c.json(res, 200);
     } catch (err) {
-      engine.observe.rejected(p.name, asAirmailError(err));
-      return sendError(c, err, { pipeline: p.name, version: p.version });
+      return answerError(c, err, { pipeline: p.name, version: p.version });
     }
   };
 
@@ -226,7 +274,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const q = c.req.queries();
     const inputs: Record<string, string[]> = {};
     for (const [k, v] of Object.entries(q)) if (!RESERVED_QUERY.has(k)) inputs[k] = v;
-    return { inputs, debug: q['debug']?.[0] === 'true' || c.req.header('x-airmail-debug') === 'true' };
+    return { inputs, debug: debugAsked(q['debug']?.[0]) || debugAsked(c.req.header('x-airmail-debug')) };
   };
 
   app.get('/pipelines/:name', async (c) => {
@@ -247,9 +295,9 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       ({ value } = await readBody(c, 'json'));
       if (!isPlainObject(value)) throw inputsNotAnObject();
     } catch (err) {
-      return sendError(c, err, { pipeline: p.name, version: p.version });
+      return answerError(c, err, { pipeline: p.name, version: p.version });
     }
-    const debug = c.req.query('debug') === 'true' || c.req.header('x-airmail-debug') === 'true';
+    const debug = debugAsked(c.req.query('debug')) || debugAsked(c.req.header('x-airmail-debug'));
     return execute(c, name, value, false, debug);
   });
   app.get('/pipelines/:name/explain', (c) => {
@@ -266,14 +314,14 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     try {
       p = await engine.compileAdhoc(config, JSON.stringify(config) + (text.length > 0 ? '' : ''));
     } catch (err) {
-      return sendError(c, err, named);
+      return answerError(c, err, named);
     }
-    const debug = c.req.query('debug') === 'true';
+    const debug = debugAsked(c.req.query('debug')) || debugAsked(c.req.header('x-airmail-debug'));
     try {
       const checked = engine.checkInputs(p, inputs, false);
       return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) }), 200);
     } catch (err) {
-      return sendError(c, err, { pipeline: p.name, version: p.version });
+      return answerError(c, err, { pipeline: p.name, version: p.version });
     }
   });
 

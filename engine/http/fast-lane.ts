@@ -20,6 +20,8 @@ import { AirmailError, asAirmailError } from '../errors.js';
 import type { PipelineResponse } from '../engine.js';
 import { DEADLINE_HEADER, deadlineOption, errorBody, retryHeaders, tookMs } from './app.js';
 import { inputsNotAnObject, isPlainObject, parseJsonStrict } from './body.js';
+import { UNKNOWN_LABEL } from '../observe/index.js';
+import { REQUEST_ID_HEADER } from '../observe/request-id.js';
 
 export interface FastLaneOptions {
   /** Largest body taken, in bytes (the app's limit: bigger ones go to the app, which refuses them). */
@@ -77,7 +79,7 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, text:
     // The snapshot may have swapped while the body arrived: look the pipeline up again, as the app does.
     p = engine.pipeline(name);
   } catch (err) {
-    send(res, opts, asAirmailError(err), t0);
+    send(res, opts, rejected(engine, UNKNOWN_LABEL, asAirmailError(err), req), t0);
     return;
   }
   let value: unknown;
@@ -86,17 +88,23 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, text:
     value = text.trim() === '' ? {} : parseJsonStrict(text);
     if (!isPlainObject(value)) throw inputsNotAnObject();
   } catch (err) {
-    send(res, opts, asAirmailError(err), t0, { pipeline: p.name, version: p.version });
+    send(res, opts, rejected(engine, p.name, asAirmailError(err), req), t0, { pipeline: p.name, version: p.version });
     return;
   }
   try {
-    const out = await engine.run(p, engine.checkInputs(p, value, false), deadlineOption(req.headers[DEADLINE_HEADER]));
+    const id = req.headers[REQUEST_ID_HEADER];
+    const out = await engine.run(p, engine.checkInputs(p, value, false), Object.assign(deadlineOption(req.headers[DEADLINE_HEADER]), typeof id === 'string' ? { requestId: id } : undefined));
     write(res, opts, 200, {}, out);
   } catch (err) {
-    const e = asAirmailError(err);
-    engine.observe.rejected(p.name, e);
-    send(res, opts, e, t0, { pipeline: p.name, version: p.version });
+    send(res, opts, rejected(engine, p.name, asAirmailError(err), req), t0, { pipeline: p.name, version: p.version });
   }
+}
+
+/** Counts and logs an error answer (observe/index.ts `rejected`), as the app does for its own. */
+function rejected(engine: Engine, label: string, e: AirmailError, req: IncomingMessage): AirmailError {
+  const id = req.headers[REQUEST_ID_HEADER];
+  engine.observe.rejected(label, e, typeof id === 'string' ? id : undefined);
+  return e;
 }
 
 function send(res: ServerResponse, opts: FastLaneOptions, e: AirmailError, t0: number, extra: Pick<PipelineResponse, 'pipeline' | 'version'> | Record<string, never> = {}): void {

@@ -9,14 +9,18 @@ import type { Engine } from '../engine.js';
 import type { ObserveRunOptions } from '../observe/index.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
 import { UI_PAGE } from './ui/page.js';
+import { isAbsolute, relative } from 'node:path';
+import { FIXED_LABELS } from '../observe/index.js';
+import { modelFileVersion } from '../onnx.js';
 
 /** Trace context and debug options a request carries in its headers. */
-export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds'> {
+export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId'> {
   const tp = c.req.header('traceparent');
   const ts = c.req.header('tracestate');
   const ids = Number(c.req.header('x-airmail-debug-ids'));
+  const requestId = c.get('requestId');
   // Object.assign, not a literal that starts with a spread (see executeObserved in observe/collect.ts).
-  return Object.assign({}, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : undefined);
+  return Object.assign({}, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : undefined, requestId ? { requestId } : undefined);
 }
 
 function esc(v: string): string {
@@ -37,7 +41,7 @@ export function engineMetricsText(engine: Engine): string {
   const st = engine.runner.stats();
   metric('airmail_pool_threads', 'gauge', 'Worker threads in the pool.', [[{}, st.threads]]);
   metric('airmail_pool_queue_depth', 'gauge', 'Tasks waiting for a worker.', [[{}, st.queued]]);
-  metric('airmail_pool_utilization', 'gauge', 'Pool utilisation (0..1, piscina).', [[{}, st.utilization]]);
+  metric('airmail_pool_utilization', 'gauge', 'Share of the worker threads busy with tasks over the last 10 s (0..1).', [[{}, st.utilization]]);
   const failures = (engine.runner as { workerFailures?: unknown }).workerFailures;
   if (typeof failures === 'number') metric('airmail_pool_worker_failures_total', 'counter', 'Workers lost to a crash, exit or watchdog stop (each replaced).', [[{}, failures]]);
   const snap = engine.snapshot;
@@ -50,7 +54,11 @@ export function engineMetricsText(engine: Engine): string {
       cache.push([{ source, layer, result: 'hit' }, x.hits + x.l2Hits], [{ source, layer, result: 'miss' }, x.misses], [{ source, layer, result: 'stale' }, x.staleServes]);
     }
   }
-  metric('airmail_cache_requests_total', 'counter', 'Remote-source cache lookups by source and result (hit, miss, stale served).', cache);
+  // The per-thread front caches (workers, inline runs): a warm request never reaches the broker.
+  for (const [source, x] of engine.observe.metrics?.frontCacheCounts ?? []) {
+    cache.push([{ source, layer: 'front', result: 'hit' }, x.hit], [{ source, layer: 'front', result: 'miss' }, x.miss], [{ source, layer: 'front', result: 'stale' }, x.stale]);
+  }
+  metric('airmail_cache_requests_total', 'counter', 'Remote-source cache lookups by source, layer (front: a thread\'s own cache; shared, local: the main thread\'s) and result (hit, miss, stale served).', cache);
   const t = engine.observe.tracing?.processor;
   if (t) {
     metric('airmail_trace_spans_exported_total', 'counter', 'Spans the collector accepted.', [[{}, t.exported]]);
@@ -62,8 +70,11 @@ export function engineMetricsText(engine: Engine): string {
 /** Per-pipeline and per-step totals for the page (it turns deltas into rates). */
 export function uiStats(engine: Engine): Record<string, unknown> {
   const m = engine.observe.metrics;
-  const pipelines: Record<string, { requests: number; seconds: number; empty: number; errors: number; p50: number; p95: number }> = {};
-  const get = (name: string): (typeof pipelines)[string] => (pipelines[name] ??= { requests: 0, seconds: 0, empty: 0, errors: 0, p50: NaN, p95: NaN });
+  type Totals = { requests: number; seconds: number; empty: number; errors: number; p50: number; p95: number };
+  const pipelines: Record<string, Totals> = {};
+  // Ad-hoc runs, unknown names and other routes' errors (their fixed `_` labels) are not pipelines.
+  const other: Record<string, Totals> = {};
+  const get = (name: string): Totals => ((FIXED_LABELS.has(name) ? other : pipelines)[name] ??= { requests: 0, seconds: 0, empty: 0, errors: 0, p50: NaN, p95: NaN });
   const operators: { pipeline: string; step: string; operator: string; phase: string; count: number; seconds: number; p95: number }[] = [];
   if (m) {
     for (const s of m.latency.all()) {
@@ -78,10 +89,30 @@ export function uiStats(engine: Engine): Record<string, unknown> {
     for (const e of m.empty.entries()) get(e.labels[0]!).empty += e.value;
     for (const e of m.errors.entries()) get(e.labels[0]!).errors += e.value;
     for (const s of m.opLatency.all()) {
+      if (FIXED_LABELS.has(s.labels[0]!)) continue;
       operators.push({ pipeline: s.labels[0]!, step: s.labels[1]!, operator: s.labels[2]!, phase: s.labels[3]!, count: s.count, seconds: s.sum, p95: m.opLatency.quantile(s, 0.95) });
     }
   }
-  return { now: Date.now(), metrics: m !== undefined, pipelines, operators };
+  for (const e of m?.requests.entries() ?? []) if (FIXED_LABELS.has(e.labels[0]!)) get(e.labels[0]!);
+  return { now: Date.now(), metrics: m !== undefined, pipelines, operators, other };
+}
+
+/**
+ * Model files the loaded pipelines score with (a step whose `model` parameter is a file path, as
+ * ModelScore's), by path relative to the configs directory, with the first 12 hex digits of the
+ * sha256 the config load saw (`unknown` before one did).
+ */
+export function fileModels(engine: Engine): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of engine.snapshot.pipelines.values()) {
+    const plan = p.plan;
+    for (const s of [...plan.includes, ...plan.excludes, ...plan.pre, ...plan.scorers, ...plan.post]) {
+      const model = s.params['model'];
+      if (typeof model !== 'string' || model.startsWith('$') || !isAbsolute(model) || s.params['resolved'] !== undefined) continue;
+      out.set(relative(engine.store.dir, model), modelFileVersion(model)?.slice(0, 12) ?? 'unknown');
+    }
+  }
+  return out;
 }
 
 const listening = new WeakSet<Engine>();
@@ -98,6 +129,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
 
   app.get('/metrics', (c) => {
     if (m && engine.models) for (const [binding, ref] of Object.entries(engine.models.refs)) m.modelInService(binding, ref.version);
+    if (m) for (const [name, version] of fileModels(engine)) m.modelInService(name, version);
     const text = (m ? m.registry.render() : '') + engineMetricsText(engine);
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });

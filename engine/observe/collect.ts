@@ -10,7 +10,7 @@ import { valueAt, type Frame, type ModelRef, type ModelRunner, type SourceResult
 import type { PlanStep } from '../config/plan.js';
 import { execute, fromResultMemo, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
 import type { Plan } from '../config/plan.js';
-import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
+import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
 import { encodeRecord } from './otlp-json.js';
 import { WhyTracker } from './why.js';
 
@@ -28,15 +28,46 @@ const spanId = (): string => {
   return idPool.toString('hex', idAt - 8, idAt);
 };
 
-export type RemoteOutcome = 'hit' | 'stale' | 'miss' | 'coalesced';
+export type { RemoteOutcome };
 let lastRemote: RemoteOutcome | undefined;
+/** Front-cache lookups of this thread not yet reported, by source. */
+const remoteCounts = new Map<string, { hit: number; stale: number; miss: number; coalesced: number }>();
+let remotePending = false;
 
-/** Hook for the remote-source front cache: how the fetch being started was answered (read right after the call). */
-export function noteRemote(outcome: RemoteOutcome): void {
+/**
+ * Hook for the remote-source front cache: how the fetch being started was answered (read right after
+ * the call, for its span) and counted for metrics; the counts ride back on the next report
+ * (`takeRemoteCounts`), since a worker has no other way to the main thread's registry.
+ */
+export function noteRemote(outcome: RemoteOutcome, source?: string): void {
   lastRemote = outcome;
+  if (source === undefined) return;
+  let c = remoteCounts.get(source);
+  if (!c) remoteCounts.set(source, (c = { hit: 0, stale: 0, miss: 0, coalesced: 0 }));
+  c[outcome]++;
+  remotePending = true;
+}
+
+/** The front-cache counts since the last call (and resets them), or undefined when there are none. */
+export function takeRemoteCounts(): RemoteCount[] | undefined {
+  if (!remotePending) return undefined;
+  remotePending = false;
+  const out: RemoteCount[] = [];
+  for (const [source, c] of remoteCounts) {
+    for (const result of ['hit', 'stale', 'miss', 'coalesced'] as const) {
+      if (c[result] > 0) out.push({ source, result, count: c[result] });
+      c[result] = 0;
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- collector
+
+/** `path` relative to the directory `base` (with its trailing separator), when it lies under it. */
+function relativeTo(base: string, path: string): string {
+  return path.startsWith(base) ? path.slice(base.length) : path;
+}
 
 function idList(ids: SourceResult['ids'], max: number): Id[] {
   const n = Math.min(max, ids.length);
@@ -79,6 +110,7 @@ class RequestCollector implements Collector, ExecObserver {
   }
 
   source(s: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult, t0: number, t1: number): void {
+    params = this.shown(params);
     const n = res.ids.length;
     this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: n, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
     if (this.debug) {
@@ -95,6 +127,7 @@ class RequestCollector implements Collector, ExecObserver {
   }
 
   step(s: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void {
+    params = this.shown(params);
     this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: before.length, rowsOut: after.length, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
     if (this.debug) {
       const max = this.spec.debug!.maxIds;
@@ -121,6 +154,30 @@ class RequestCollector implements Collector, ExecObserver {
     }
   }
 
+  failed(s: PlanStep, phase: SourcePhase, params: unknown, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void {
+    params = this.shown(params);
+    this.debug?.push({ step: { step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: t1 - t0, kept: [], keptTotal: 0, removed: [], removedTotal: 0, failed: true, error: error.message, code: error.code } });
+    if (this.spans) {
+      this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': 0, 'airmail.error_code': error.code }), { error: error.message }));
+    }
+  }
+
+  /**
+   * Parameters as people see them: file paths under the configs directory (a ModelScore model, made
+   * absolute at load) relative to it. The same object when nothing changes.
+   */
+  private shown(params: unknown): unknown {
+    const base = this.spec.base;
+    if (!base || !params || typeof params !== 'object' || Array.isArray(params)) return params;
+    let out: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
+      if (typeof v !== 'string' || !v.startsWith(base)) continue;
+      out ??= Object.assign({}, params as Record<string, unknown>);
+      out[k] = relativeTo(base, v);
+    }
+    return out ?? params;
+  }
+
   memo(skipped: readonly PlanStep[], t: number): void {
     if (this.spans) this.spans.push(this.span('memo hit', t, t, { 'airmail.skipped_steps': skipped.map((s) => s.label).join(', ') }));
   }
@@ -136,7 +193,7 @@ class RequestCollector implements Collector, ExecObserver {
       const t0 = performance.now();
       const version = ref.version || (runner as { sha256?: string }).sha256?.slice(0, 12) || '';
       return fn().then((v) => {
-        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': ref.path, 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
+        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': self.spec.base ? relativeTo(self.spec.base, ref.path) : ref.path, 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
         return v;
       });
     };
@@ -171,6 +228,8 @@ class RequestCollector implements Collector, ExecObserver {
   report(out: { readonly length: number; readonly reason: string | null; readonly error: boolean } | undefined, error?: { readonly message: string; readonly operator?: string }): ObserveReport | undefined {
     const rep: { -readonly [K in keyof ObserveReport]: ObserveReport[K] } = {};
     if (this.steps) rep.steps = this.steps;
+    const remote = takeRemoteCounts();
+    if (remote) rep.remote = remote;
     if (this.debug) rep.debug = this.finishDebug();
     if (this.why) rep.why = this.why.answer(out ?? { length: 0, reason: error?.message ?? null, error: true }, error?.message);
     if (this.spans) {

@@ -25,15 +25,32 @@ export interface ObservabilityOptions {
 
 export interface ObserveRunOptions {
   readonly debug?: boolean;
+  /** The request's id (x-request-id, or one made for it): on its log lines. */
+  readonly requestId?: string;
   readonly debugIds?: number;
   readonly why?: string | number;
   readonly traceparent?: string;
   readonly tracestate?: string;
 }
 
+/**
+ * Fixed `pipeline` labels for what is not a loaded pipeline, so no caller can add series or write into
+ * a live pipeline's: pipelines sent with the request (POST /execute), names that are not loaded, and
+ * errors of routes that name no pipeline. They start with `_`; /ui/stats lists them apart.
+ */
+export const ADHOC_LABEL = '_execute';
+export const UNKNOWN_LABEL = '_unknown';
+export const OTHER_LABEL = '_other';
+export const FIXED_LABELS: ReadonlySet<string> = new Set([ADHOC_LABEL, UNKNOWN_LABEL, OTHER_LABEL]);
+
 /** One request in flight. */
 export interface RequestObservation {
+  /** The metrics label: the pipeline's name, or ADHOC_LABEL for a pipeline sent with the request. */
   readonly pipeline: string;
+  /** The pipeline's own name (log messages). */
+  readonly name: string;
+  readonly adhoc: boolean;
+  readonly requestId: string | undefined;
   readonly version: string;
   readonly t0: number;
   readonly spec: ObserveSpec | undefined;
@@ -57,6 +74,11 @@ export class Observability {
   readonly logger: Logger;
   readonly tracing: Tracing | undefined;
   readonly debugIds: number;
+  /**
+   * The configs directory with a trailing separator (set by the Engine): debug output, spans and
+   * step log lines show file parameters under it relative to it.
+   */
+  configsBase: string | undefined;
   private readonly recorded = new WeakSet<object>();
   /** Per pipeline, per step: its histogram series, so recording builds no label keys. */
   private readonly opSeries = new Map<string, Map<string, { ms: HistogramSeries; rows: HistogramSeries }>>();
@@ -68,6 +90,16 @@ export class Observability {
     this.tracing = opts.tracing;
     this.debugIds = opts.debugIds ?? 20;
     this.opsLevel = this.logger.enabled('debug') ? 2 : this.metrics ? 1 : 0;
+    // A dead or hung collector: a warning at the first failed export, then at most once a minute.
+    if (this.tracing) {
+      const log = this.logger;
+      this.tracing.processor.onExportFailure = (f) => {
+        const msg = f.first
+          ? `trace export failed, spans are dropped until the collector answers: ${f.error}`
+          : `trace export failed ${f.exports} times in the last minute (${f.spans} spans dropped): ${f.error}`;
+        log.log('warn', msg, { exports_failed: f.exports, spans_dropped: f.spans, error: f.error });
+      };
+    }
   }
 
   /** Everything off: debug and why still work when a request asks. */
@@ -88,7 +120,8 @@ export class Observability {
     });
   }
 
-  begin(p: { readonly name: string; readonly version: string }, o: ObserveRunOptions): RequestObservation | undefined {
+  /** `adhoc`: a pipeline sent with the request (POST /execute): counted under ADHOC_LABEL, with bounded step labels. */
+  begin(p: { readonly name: string; readonly version: string }, o: ObserveRunOptions, adhoc = false): RequestObservation | undefined {
     const span = this.tracing?.startRequest(p.name, { traceparent: o.traceparent, tracestate: o.tracestate });
     const sampled = span?.parent.sampled === true;
     if (!this.opsLevel && !o.debug && o.why === undefined && !sampled && !this.logger.enabled('info')) return undefined;
@@ -100,9 +133,13 @@ export class Observability {
       o.debug ? { debug: { maxIds: o.debugIds ?? this.debugIds } } : undefined,
       o.why !== undefined ? { why: { id: o.why } } : undefined,
       sampled ? { span: span!.parent } : undefined,
+      this.configsBase && (o.debug || sampled || this.opsLevel === 2) ? { base: this.configsBase } : undefined,
     );
     const empty = !spec.ops && !spec.debug && !spec.why && !spec.span;
-    return { pipeline: p.name, version: p.version, t0: performance.now(), spec: empty ? undefined : spec, span, traceId: span?.parent.traceId ?? traceIdOf(o.traceparent) };
+    return {
+      pipeline: adhoc ? ADHOC_LABEL : p.name, name: p.name, adhoc, requestId: o.requestId, version: p.version, t0: performance.now(),
+      spec: empty ? undefined : spec, span, traceId: span?.parent.traceId ?? traceIdOf(o.traceparent),
+    };
   }
 
   /** A run that produced a response (items, empty, or a failing source in the body). */
@@ -123,17 +160,23 @@ export class Observability {
     this.finish(r, took, String(err.status === 200 ? 500 : err.status), err.code, err.operator, 0, err.message, observed);
   }
 
-  /** A request refused before it ran (bad inputs); skipped when `fail` already counted it. */
-  rejected(pipeline: string, err: AirmailError): void {
+  /**
+   * A request answered with an error before (or without) a run: bad body, unknown pipeline, bad
+   * inputs, a body too large, an overload refusal. Skipped when `fail` already counted the error.
+   * `pipeline` is a metrics label: a loaded pipeline's name or one of the fixed labels above.
+   */
+  rejected(pipeline: string, err: AirmailError, requestId?: string): void {
     if (this.recorded.has(err)) return;
     this.recorded.add(err);
     if (err.code === 'OVERLOADED') return this.shed(pipeline, err.message);
-    const status = String(err.status === 200 ? 500 : err.status);
+    const status = err.status === 200 ? 500 : err.status;
     if (this.metrics) {
-      this.metrics.requests.inc([pipeline, status]);
-      this.metrics.errors.inc([pipeline, err.code, err.operator ?? '']);
+      this.metrics.requests.inc([pipeline, String(status)]);
+      // The operator label is a step of a loaded pipeline, or nothing (a fixed label's steps are anyone's names).
+      this.metrics.errors.inc([pipeline, err.code, FIXED_LABELS.has(pipeline) ? '' : err.operator ?? '']);
     }
-    if (this.logger.enabled('info')) this.logger.log('info', `${pipeline} refused: ${err.message}`, { pipeline, status: Number(status), code: err.code });
+    const level = status >= 500 ? 'error' : 'warn';
+    if (this.logger.enabled(level)) this.logger.log(level, `${pipeline} refused: ${err.message}`, { request_id: requestId, pipeline, status, code: err.code });
   }
 
   /** An overload refusal (503 OVERLOADED), also one written before any error object existed (the early 503). */
@@ -142,7 +185,7 @@ export class Observability {
       this.metrics.requests.inc([pipeline, '503']);
       this.metrics.errors.inc([pipeline, 'OVERLOADED', '']);
     }
-    if (this.logger.enabled('info')) this.shedLog(pipeline, message);
+    if (this.logger.enabled('warn')) this.shedLog(pipeline, message);
   }
 
   /**
@@ -163,7 +206,7 @@ export class Observability {
       if (st.count === 0) return;
       const secs = Math.max(0.001, (performance.now() - st.since) / 1000);
       const msg = st.count === 1 ? `${pipeline} refused: ${st.last}` : `${pipeline} refused ${st.count} requests in ${secs.toFixed(1)} s: ${st.last}`;
-      this.logger.log('info', msg, { pipeline, status: 503, code: 'OVERLOADED', count: st.count });
+      this.logger.log('warn', msg, { pipeline, status: 503, code: 'OVERLOADED', count: st.count });
       st.count = 0;
       st.since = performance.now();
     };
@@ -179,7 +222,7 @@ export class Observability {
     try {
       this.record(r, took, status, code, operator, items, reason, observed);
     } catch (err) {
-      if (!this.faulted) process.emitWarning(`observability failed while recording a request: ${(err as Error)?.message ?? String(err)}`, { code: 'AIRMAIL_OBSERVE_FAILED' });
+      if (!this.faulted) this.logger.log('error', `observability failed while recording a request: ${(err as Error)?.message ?? String(err)}`, { code: 'AIRMAIL_OBSERVE_FAILED' });
       this.faulted = true;
     }
   }
@@ -191,43 +234,52 @@ export class Observability {
     if (m) {
       m.requests.inc([r.pipeline, status]);
       m.latency.observe([r.pipeline, status], took / 1000);
-      if (code) m.errors.inc([r.pipeline, code, operator ?? '']);
-      else if (items === 0) m.empty.inc([r.pipeline, emptyReasonLabel(reason)]);
+      // A pipeline sent with the request names its own steps: its labels are the operators that ran.
+      if (code) m.errors.inc([r.pipeline, code, r.adhoc ? '' : operator ?? '']);
+      else if (items === 0) m.empty.inc([r.pipeline, emptyReasonLabel(reason, r.adhoc)]);
       if (observed?.steps) {
         let per = this.opSeries.get(r.pipeline);
         if (!per) this.opSeries.set(r.pipeline, (per = new Map()));
         for (const s of observed.steps) {
-          const key = `${s.step}\u0001${s.phase}\u0001${s.operator}`;
+          const step = r.adhoc ? s.operator : s.step;
+          const key = `${step}\u0001${s.phase}\u0001${s.operator}`;
           let e = per.get(key);
           if (!e) {
-            const l = [r.pipeline, s.step, s.operator, s.phase];
+            const l = [r.pipeline, step, s.operator, s.phase];
             per.set(key, (e = { ms: m.opLatency.seriesFor(l), rows: m.opRows.seriesFor(l) }));
           }
           m.opLatency.observeSeries(e.ms, s.ms / 1000);
           m.opRows.observeSeries(e.rows, s.rowsOut);
         }
       }
+      if (observed?.remote) for (const c of observed.remote) m.frontCache(c.source, c.result, c.count);
     }
     const log = this.logger;
     if (log.enabled('debug') && observed?.steps) {
       for (const s of observed.steps) {
-        log.log('debug', stepMessage(s), { trace_id: r.traceId, pipeline: r.pipeline, version: r.version, step: s.step, operator: s.operator, phase: s.phase, rows_in: s.rowsIn, rows_out: s.rowsOut, ms: round(s.ms) });
+        log.log('debug', stepMessage(s), { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, step: s.step, operator: s.operator, phase: s.phase, rows_in: s.rowsIn, rows_out: s.rowsOut, ms: round(s.ms) });
       }
     }
-    if (log.enabled('info')) {
+    // A failed run is a warning when the response still went out as designed (a failing source: 200
+    // with error: true; a 4xx), an error when the server could not answer (5xx).
+    const level = !code ? 'info' : Number(status) >= 500 ? 'error' : 'warn';
+    if (log.enabled(level)) {
       const msg = code
-        ? `${r.pipeline} failed in ${fmtMs(took)}: ${reason ?? code}`
+        ? `${r.name} failed in ${fmtMs(took)}: ${reason ?? code}`
         : items === 0
-          ? `${r.pipeline} returned 0 items in ${fmtMs(took)}: ${reason ?? 'empty'}`
-          : `${r.pipeline} returned ${items} items in ${fmtMs(took)}`;
-      log.log(code && Number(status) >= 500 ? 'error' : 'info', msg, {
-        trace_id: r.traceId, pipeline: r.pipeline, version: r.version, status: Number(status), items, ms: round(took),
-        ...(code ? { code, operator } : {}), ...(reason ? { reason } : {}),
-      });
+          ? `${r.name} returned 0 items in ${fmtMs(took)}: ${reason ?? 'empty'}`
+          : `${r.name} returned ${items} items in ${fmtMs(took)}`;
+      // Properties first, then Object.assign: no literal that starts with a spread (see begin).
+      log.log(level, msg, Object.assign(
+        { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, status: Number(status), items, ms: round(took) },
+        r.adhoc ? { name: r.name } : undefined,
+        code ? { code, operator } : undefined,
+        reason ? { reason } : undefined,
+      ));
     }
     if (r.span) {
       const span = r.span.span;
-      span.setAttributes({ 'airmail.version': r.version, 'airmail.items': items, 'http.response.status_code': Number(status), ...(reason ? { 'airmail.reason': reason } : {}), ...(code ? { 'airmail.error_code': code } : {}) });
+      span.setAttributes(Object.assign({ 'airmail.version': r.version, 'airmail.items': items, 'http.response.status_code': Number(status) }, r.requestId ? { 'airmail.request_id': r.requestId } : undefined, reason ? { 'airmail.reason': reason } : undefined, code ? { 'airmail.error_code': code } : undefined));
       if (code) span.setStatus({ code: 2, message: reason ?? code });
       span.end();
       if (observed?.spansJson && this.tracing) this.tracing.recordEncodedSpans(r.span, observed.spansJson.json, observed.spansJson.count);
@@ -235,6 +287,7 @@ export class Observability {
     }
   }
 }
+
 
 function round(v: number): number {
   return Math.round(v * 1000) / 1000;

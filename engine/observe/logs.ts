@@ -15,7 +15,7 @@ export interface LogSink {
   readonly isTTY?: boolean;
 }
 
-export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;
+export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined | readonly string[]>>;
 
 export interface LoggerOptions {
   readonly level?: LogLevel;
@@ -49,6 +49,19 @@ export class Logger {
   log(level: Exclude<LogLevel, 'silent'>, msg: string, fields: LogFields = {}): void {
     if (RANK[level] < this.min) return;
     this.sink.write(this.pretty ? prettyLine(level, msg, fields) : jsonLine(level, msg, fields));
+  }
+
+  /**
+   * A line written whatever the level (silent included): the server's start and stop, which
+   * supervisors and scripts wait for (the startup line says where it listens).
+   */
+  notice(level: Exclude<LogLevel, 'silent'>, msg: string, fields: LogFields = {}): void {
+    this.sink.write(this.pretty ? prettyLine(level, msg, fields) : jsonLine(level, msg, fields));
+  }
+
+  /** Writes what is buffered now (before the process exits). */
+  flush(): void {
+    (this.sink as { flush?: () => void }).flush?.();
   }
 }
 
@@ -95,7 +108,7 @@ function jsonLine(level: string, msg: string, fields: LogFields): string {
   for (const k in fields) {
     const v = fields[k];
     if (v === undefined) continue;
-    s += `,"${k}":${typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : String(v)}`;
+    s += `,"${k}":${typeof v === 'string' || typeof v === 'object' ? JSON.stringify(v) : String(v)}`;
   }
   return `${s}}\n`;
 }

@@ -7,6 +7,8 @@
  * be called from anywhere (the model registry, caches) without plumbing.
  */
 
+import type { RemoteOutcome } from './types.js';
+
 type Labels = readonly string[];
 
 function escapeLabel(v: string): string {
@@ -184,6 +186,19 @@ export class EngineMetrics {
   readonly modelSwaps = this.registry.add(new Counter('airmail_model_swaps_total', 'Models swapped to a new version while serving.', ['model']));
   readonly models = this.registry.add(new Gauge('airmail_model_info', 'Model versions in service (value 1).', ['model', 'version']));
   private readonly modelVersion = new Map<string, string>();
+  /**
+   * Lookups answered by the per-thread front caches of remote sources (engine/remote/client.ts), by
+   * source: workers count them and send the counts back with their replies. Rendered with the
+   * broker's caches as `airmail_cache_requests_total{layer="front"}` (http/ui.ts).
+   */
+  readonly frontCacheCounts = new Map<string, { hit: number; stale: number; miss: number }>();
+
+  /** `coalesced` (a miss that joined a fetch already out) counts as a miss. */
+  frontCache(source: string, result: RemoteOutcome, n: number): void {
+    let c = this.frontCacheCounts.get(source);
+    if (!c) this.frontCacheCounts.set(source, (c = { hit: 0, stale: 0, miss: 0 }));
+    c[result === 'coalesced' ? 'miss' : result] += n;
+  }
 
   /** A model now serves `version` (first load or swap). */
   modelInService(name: string, version: string): void {
@@ -206,12 +221,15 @@ export function recordModelSwap(name: string, version: string): void {
   metrics.modelInService(name, version);
 }
 
-/** Where an empty result came from, as a bounded label: the step name, or the stage. */
-export function emptyReasonLabel(reason: string | null): string {
+/**
+ * Where an empty result came from, as a bounded label: the step name, or the stage. `adhoc`: the
+ * steps of a pipeline sent with the request are the caller's names, so they all read `step`.
+ */
+export function emptyReasonLabel(reason: string | null, adhoc = false): string {
   if (!reason) return 'unknown';
   if (reason.startsWith('context ')) return 'context';
   if (reason.startsWith('includes ')) return 'includes';
   if (reason.startsWith('excludes ')) return 'excludes';
   const m = /^([A-Za-z_][\w.-]*)\(/.exec(reason);
-  return m ? m[1]! : 'other';
+  return m ? (adhoc ? 'step' : m[1]!) : 'other';
 }

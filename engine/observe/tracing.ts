@@ -32,7 +32,22 @@ export interface QueueOptions {
   readonly maxBatch?: number;
   /** Longest wait before a partial batch is sent (OTEL_BSP_SCHEDULE_DELAY, default 1000 ms). */
   readonly delayMs?: number;
+  /** The clock of the export-failure report's rate limit (tests). */
+  readonly now?: () => number;
 }
+
+/** Exports that failed since the last report (BoundedSpanProcessor.onExportFailure). */
+export interface ExportFailures {
+  readonly exports: number;
+  readonly spans: number;
+  /** The last failure's error. */
+  readonly error: string;
+  /** This is the first failure the processor reports. */
+  readonly first: boolean;
+}
+
+/** Failed exports are reported at once the first time, then at most this often, with their count. */
+export const EXPORT_FAILURE_REPORT_MS = 60_000;
 
 /**
  * A batch processor with a bounded queue and one export in flight. Unlike the
@@ -50,8 +65,16 @@ export class BoundedSpanProcessor implements SpanProcessor {
   /** Spans dropped: the queue was full, or the collector refused or never answered. */
   readonly dropped = { queue_full: 0, export_failed: 0 };
   exported = 0;
+  /**
+   * Told when exports fail (a dead, hung or refusing collector): on the first failure, then at most
+   * once every EXPORT_FAILURE_REPORT_MS with what failed since (observe/index.ts logs it as a warning).
+   */
+  onExportFailure: ((f: ExportFailures) => void) | undefined;
+  private failed = { exports: 0, spans: 0, error: '', reportedAt: -Infinity, reported: false };
+  private readonly now: () => number;
 
   constructor(private readonly exporter: SpanExporter, opts: QueueOptions = {}) {
+    this.now = opts.now ?? (() => performance.now());
     this.maxQueue = opts.maxQueue ?? 2048;
     this.maxBatch = Math.min(opts.maxBatch ?? 512, this.maxQueue);
     this.delayMs = opts.delayMs ?? 1000;
@@ -93,17 +116,51 @@ export class BoundedSpanProcessor implements SpanProcessor {
   private async send(batch: ReadableSpan[]): Promise<void> {
     const pending = batch.filter((s) => s.resource.asyncAttributesPending);
     if (pending.length > 0) await Promise.all(pending.map((s) => s.resource.waitForAsyncAttributes?.())).catch(() => undefined);
+    let error = '';
     const ok = await new Promise<boolean>((resolve) => {
       try {
-        this.exporter.export(batch, (r) => resolve(r.code === 0));
-      } catch {
+        this.exporter.export(batch, (r) => {
+          if (r.code !== 0) error = r.error?.message ?? 'export failed';
+          resolve(r.code === 0);
+        });
+      } catch (err) {
+        error = (err as Error)?.message ?? String(err);
         resolve(false);
       }
     });
     let n = 0;
     for (const s of batch) n += spanWeight(s);
     if (ok) this.exported += n;
-    else this.dropped.export_failed += n;
+    else {
+      this.dropped.export_failed += n;
+      this.noteFailure(n, error);
+    }
+  }
+
+  private noteFailure(spans: number, error: string): void {
+    const f = this.failed;
+    f.exports++;
+    f.spans += spans;
+    f.error = error;
+    const now = this.now();
+    if (now - f.reportedAt >= EXPORT_FAILURE_REPORT_MS) this.reportFailures(now);
+    // Failures within the minute are reported when it is over, even if none follow.
+    else this.failTimer ??= setTimeout(() => {
+      this.failTimer = undefined;
+      if (this.failed.exports > 0) this.reportFailures(this.now());
+    }, Math.max(0, f.reportedAt + EXPORT_FAILURE_REPORT_MS - now)).unref();
+  }
+
+  private failTimer: NodeJS.Timeout | undefined;
+
+  private reportFailures(now: number): void {
+    const f = this.failed;
+    const report: ExportFailures = { exports: f.exports, spans: f.spans, error: f.error, first: !f.reported };
+    f.exports = 0;
+    f.spans = 0;
+    f.reportedAt = now;
+    f.reported = true;
+    this.onExportFailure?.(report);
   }
 
   async forceFlush(): Promise<void> {

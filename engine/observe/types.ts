@@ -18,6 +18,8 @@ export type Phase = SourcePhase | StepPhase;
 export interface ExecObserver {
   source(step: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult, t0: number, t1: number): void;
   step(step: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void;
+  /** A source threw (the run then answers SOURCE_FAILED): the step that failed, and why. */
+  failed?(step: PlanStep, phase: SourcePhase, params: unknown, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void;
   /** The candidates came from the per-thread memo: these steps (includes, pre-scoring operations) did not run. */
   memo?(skipped: readonly PlanStep[], t: number): void;
 }
@@ -41,6 +43,8 @@ export interface ObserveSpec {
   readonly why?: { readonly id: string | number };
   /** Record spans under this parent (only when sampled). */
   readonly span?: SpanParent;
+  /** The configs directory with a trailing separator: paths under it are shown relative to it. */
+  readonly base?: string;
 }
 
 /** One step as metrics and logs see it. */
@@ -83,6 +87,10 @@ export interface DebugStep {
   /** Operations: the ids it removed. Excludes: the returned ids that were candidates (removed from the union). */
   readonly removed: readonly (string | number)[];
   readonly removedTotal: number;
+  /** The step threw: `failed` is true, `error` says why and `code` is its error code. */
+  readonly failed?: true;
+  readonly error?: string;
+  readonly code?: string;
 }
 
 export interface WhyStepRef {
@@ -114,6 +122,16 @@ export interface WhyAnswer {
   readonly of?: number;
 }
 
+/** How a remote source's lookup in a thread's front cache was answered (engine/remote/client.ts). */
+export type RemoteOutcome = 'hit' | 'stale' | 'miss' | 'coalesced';
+
+/** Front-cache lookups of one source counted in a thread since its last report. */
+export interface RemoteCount {
+  readonly source: string;
+  readonly result: RemoteOutcome;
+  readonly count: number;
+}
+
 /** What the worker sends back beside the result. */
 export interface ObserveReport {
   readonly steps?: readonly StepRecord[];
@@ -122,6 +140,8 @@ export interface ObserveReport {
   readonly spans?: readonly SpanRecord[];
   /** The same spans as comma-joined OTLP JSON span objects, when the spec asked for `encode`. */
   readonly spansJson?: { readonly json: string; readonly count: number };
+  /** Front-cache lookups this thread made since its last report (metrics; see RemoteCount). */
+  readonly remote?: readonly RemoteCount[];
 }
 
 export type { PlanStep };

@@ -44,7 +44,7 @@ export class RemoteFront {
     const now = this.#now();
     const e = this.#front.get(key, now);
     if (e !== undefined) {
-      noteRemote(now < e.freshUntil ? 'hit' : 'stale');
+      noteRemote(now < e.freshUntil ? 'hit' : 'stale', f.source ?? key);
       if (now < e.freshUntil) return Promise.resolve(e.value);
       if (!this.#pending.has(key)) {
         this.#ask(key, f, true).catch(() => undefined); // stale: refresh behind
@@ -55,7 +55,7 @@ export class RemoteFront {
       // pending messages are delivered) and take it if it landed.
       return new Promise<Dataset>((resolve) => setImmediate(() => resolve(this.#front.peek(key, this.#now())?.value ?? e.value)));
     }
-    noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss');
+    noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss', f.source ?? key);
     return raceAbort(this.#pending.get(key) ?? this.#ask(key, f, false), signal, `remote ${key}`);
   }
 
