@@ -38,10 +38,17 @@ function noteAudit(c: Context, note: Partial<AuditEntry>): void {
 const RESERVED_QUERY = new Set(['debug']);
 export const DEADLINE_HEADER = 'x-airmail-deadline-ms';
 
-/** The run option a request's deadline header asks for (a positive number of ms), or none. */
+/**
+ * The run option a request's deadline header asks for: none without the header, else a positive
+ * whole number of ms; anything else (`abc`, `-5`, `0`, two values) is a 400 rather than ignored,
+ * so a client that means to shorten its deadline learns that it did not.
+ */
 export function deadlineOption(header: string | string[] | undefined): { deadlineMs?: number } {
-  const ms = Number(header);
-  return Number.isFinite(ms) && ms > 0 ? { deadlineMs: ms } : {};
+  if (header === undefined) return {};
+  const text = Array.isArray(header) ? header.join(', ') : header.trim();
+  const ms = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!(ms > 0)) throw new AirmailError('HEADER_INVALID', `${DEADLINE_HEADER} must be a positive whole number of milliseconds, got ${JSON.stringify(text.slice(0, 40))}`);
+  return { deadlineMs: ms };
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;

@@ -62,7 +62,8 @@ export function engineMetricsText(engine: Engine): string {
 /** Per-pipeline and per-step totals for the page (it turns deltas into rates). */
 export function uiStats(engine: Engine): Record<string, unknown> {
   const m = engine.observe.metrics;
-  const pipelines: Record<string, { requests: number; seconds: number; empty: number; errors: number; p50: number; p95: number }> = {};
+  // Keyed by pipeline names: no prototype, so no name can reach Object.prototype through it.
+  const pipelines: Record<string, { requests: number; seconds: number; empty: number; errors: number; p50: number; p95: number }> = Object.create(null) as Record<string, never>;
   const get = (name: string): (typeof pipelines)[string] => (pipelines[name] ??= { requests: 0, seconds: 0, empty: 0, errors: 0, p50: NaN, p95: NaN });
   const operators: { pipeline: string; step: string; operator: string; phase: string; count: number; seconds: number; p95: number }[] = [];
   if (m) {
