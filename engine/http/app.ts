@@ -53,6 +53,11 @@ export function deadlineOption(header: string | string[] | undefined): { deadlin
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+/** The admin routes (`POST /pipelines`, `DELETE /pipelines/{name}`): refused attempts at them are audited too. */
+function isAdminRoute(method: string, path: string): boolean {
+  return (method === 'POST' && path === '/pipelines') || (method === 'DELETE' && path.startsWith('/pipelines/'));
+}
+
 export function errorBody(e: ErrorLike, extra: Partial<PipelineResponse> = {}): Record<string, unknown> {
   const errors = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics?.length ? e.diagnostics : undefined);
   return {
@@ -108,6 +113,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     // The rest of the body is never read: the connection cannot carry another request, so say so
     // (a client that reused it would see its next request fail with 'other side closed').
     c.header('Connection', 'close');
+    if (isAdminRoute(c.req.method, c.req.path)) {
+      noteAudit(c, { action: `${c.req.method} ${c.req.path}` });
+      audit(c, 413, 'denied', `the request body exceeds ${limit} bytes`);
+    }
     return sendError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
   };
   const streamedLimit = bodyLimit({ maxSize: limit, onError: tooLarge });
@@ -142,7 +151,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     });
   };
   const admin = async (c: Context, next: () => Promise<void>): Promise<Response | void> => {
-    if (opts.adminElsewhere) return sendError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
+    if (opts.adminElsewhere) {
+      audit(c, 404, 'denied', 'admin route sent to the public port');
+      return sendError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
+    }
     if (!opts.adminToken) return sendError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
     if (!tokenOk(c.req.header('authorization'), opts.adminToken)) {
       audit(c, 401, 'denied', 'missing or wrong bearer token');
