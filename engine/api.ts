@@ -401,8 +401,12 @@ export interface CheckEnv {
   resolvePath(path: string): string;
   /** The model registry, when the engine has one (--registry / AIRMAIL_REGISTRY). */
   readonly models?: ModelResolver;
-  /** Loads a model file once at config load and says how many input features it takes (-1: not fixed). */
-  modelFile?(path: string): Promise<{ readonly featureCount: number }>;
+  /**
+   * Loads a model file once at config load and says how many input features it takes (-1: not
+   * fixed), and where a copy of exactly the bytes it checked is kept (`pinned`, named by their
+   * sha256): a step that runs the pinned copy keeps serving those bytes whatever happens to the file.
+   */
+  modelFile?(path: string): Promise<{ readonly featureCount: number; readonly pinned?: string }>;
 }
 
 /** A column's type as configs and request inputs see it. */
@@ -442,6 +446,13 @@ interface BaseDefinition<P> {
    * pipeline that excludes nothing and is made only of pure steps.
    */
   readonly pure?: boolean;
+  /**
+   * Parameters that say where the operator connects (a URL, a Redis key, request headers): an
+   * operator that declares them reaches other services. A config sent over HTTP (`/execute`,
+   * `/validate`, admin `POST /pipelines`) may use it only through a preset from the configs
+   * directory, and may not set these parameters itself.
+   */
+  readonly connects?: readonly string[];
   /**
    * For operators that are not pure but whose answer is cached for a while
    * (remote sources with a TTL): how long a result may be reused. Candidates

@@ -11,6 +11,7 @@ import { compilePipeline, type CompiledPipeline } from './config/compile-pipelin
 import { validators as paramValidators, type LoadedPipeline, type Snapshot } from './config/load.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
 import { describeErrors, newAjv, type Problem } from './config/validators.js';
+import { reservedNameProblems, sealedProblems } from './config/sealed.js';
 import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
@@ -24,6 +25,7 @@ import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
 import { remoteDatasetLoader } from './remote/datasets.js';
 import { Replicator, type ReplicateOptions } from './replicate.js';
+import { redactParams } from './redact.js';
 
 export interface EngineOptions {
   readonly configs: string;
@@ -94,7 +96,10 @@ export class Engine {
   private readonly defaultDeadline: number;
   private readonly inputValidators = new WeakMap<CompiledPipeline, ValidateFunction>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
-  /** Pipelines sent with a request (compileAdhoc): counted under one fixed label, never under their own names. */
+  /**
+   * Pipelines sent with a request (compileAdhoc): counted under one fixed label, never under their
+   * own names, and their own deadline_ms may only shorten the server's.
+   */
   private readonly adhocMade = new WeakSet<CompiledPipeline>();
   private startErrors: Diagnostic[] = [];
   private opts: EngineOptions;
@@ -195,9 +200,13 @@ export class Engine {
     } else if (!d.pipeline) {
       diagnostics.push({ code: 'CONFIG_INVALID', pointer: '/pipeline', message: "the body needs a 'pipeline:' to execute" });
     }
-    if (diagnostics.length > 0) throw new AirmailError('CONFIG_INVALID', `the pipeline is invalid: ${diagnostics.map((x) => `${x.pointer} ${x.message}`).join('; ')}`, { diagnostics });
     const presets: Map<string, PresetConfig & { file?: string }> = new Map(snap.presets);
-    for (const [k, v] of Object.entries(d.operators ?? {})) presets.set(k, v);
+    if (diagnostics.length === 0) {
+      for (const [k, v] of Object.entries(d.operators ?? {})) presets.set(k, v);
+      // Sent over HTTP: no reserved names, no {env:}, remote sources only through presets from the configs directory.
+      for (const p of [...reservedNameProblems(d), ...sealedProblems(d, snap.operators, presets)]) diagnostics.push({ code: p.code, pointer: p.pointer, message: p.message });
+    }
+    if (diagnostics.length > 0) throw new AirmailError('CONFIG_INVALID', `the pipeline is invalid: ${diagnostics.map((x) => `${x.pointer} ${x.message}`).join('; ')}`, { diagnostics });
     const r = await compilePipeline(d.pipeline!, '/pipeline', {
       operators: snap.operators,
       presets,
@@ -223,6 +232,11 @@ export class Engine {
     return r.pipeline;
   }
   private adhocSnap: Snapshot | undefined;
+  /** The deadline a run gets: the pipeline's own (or the server default), shortened by the request's. */
+  deadlineFor(p: CompiledPipeline, requested?: number): number {
+    const own = p.deadlineMs === undefined ? this.defaultDeadline : this.adhocMade.has(p) ? Math.min(p.deadlineMs, this.defaultDeadline) : p.deadlineMs;
+    return Math.min(requested ?? Infinity, own);
+  }
 
   /** Whether `p` was sent with a request (POST /execute), not loaded from the configs. */
   isAdhoc(p: CompiledPipeline): boolean {
@@ -233,8 +247,7 @@ export class Engine {
   async run(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
     const t0 = performance.now();
     const snap = this.snapshot;
-    const deadlineMs = Math.min(opts.deadlineMs ?? Infinity, p.deadlineMs ?? this.defaultDeadline);
-    const deadline = Date.now() + deadlineMs;
+    const deadline = Date.now() + this.deadlineFor(p, opts.deadlineMs);
     const obs = this.observe.begin(p, opts, this.adhocMade.has(p));
     const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}) })
       .catch((err: unknown) => { this.observe.fail(obs, asAirmailError(err), reportOf(err)); throw err; });
@@ -252,8 +265,14 @@ export class Engine {
     if (out.models) res.models = out.models;
     if (opts.debug) res.debug = { steps: out.steps };
     this.observe.end(obs, res, out.observed);
+    // Debug steps show bound parameters: URLs lose their user info and query string (expanded {env:} values).
+    if (res.debug) res.debug = { steps: res.debug.steps.map(redactStep) };
     return res;
   }
+}
+
+function redactStep(s: StepTrace): StepTrace {
+  return Object.assign({}, s, { parameters: redactParams(s.parameters) });
 }
 
 export function toItems(columns: Readonly<Record<string, Column>>, length: number): Record<string, unknown>[] {

@@ -19,6 +19,7 @@ export const ERRORS = {
   CONFIG_CONFLICT: { status: 409, summary: "An admin change would overwrite or remove a file that also holds other entries; edit that file instead." },
   // requests
   BODY_UNPARSABLE: { status: 400, summary: 'The request body is not valid JSON or YAML.' },
+  HEADER_INVALID: { status: 400, summary: 'A request header the engine reads has a value it cannot use (x-airmail-deadline-ms: a positive whole number of ms).' },
   INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },
   PIPELINE_NOT_FOUND: { status: 404, summary: 'No pipeline with that name is loaded.' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },

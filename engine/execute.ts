@@ -13,6 +13,7 @@ import { memoKey, subtractExcludes, threadMemo, type MemoEntry } from './memo.js
 import { setAt } from './config/refs.js';
 import type { Plan, PlanStep } from './config/plan.js';
 import type { ExecObserver, ObserveReport } from './observe/types.js';
+import { redactParams, redactText } from './redact.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -73,7 +74,8 @@ export function summarize(params: unknown, keys?: readonly string[]): string {
   return Object.entries(params as Record<string, unknown>)
     .filter(([k]) => !keys || keys.includes(k))
     .map(([k, v]) => {
-      const s = typeof v === 'string' ? v : JSON.stringify(v);
+      // Reasons, logs, spans and why answers show this: URLs lose their user info and query string.
+      const s = redactText(typeof v === 'string' ? v : JSON.stringify(v));
       return `${k}=${s.length > 40 ? `${s.slice(0, 37)}...` : s}`;
     })
     .join(', ');
@@ -259,13 +261,13 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;
-            const failed = e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${e.message}`, { operator: s.label, cause: e });
+            const failed = e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${redactText(e.message)}`, { operator: s.label, cause: e });
             // The failed step shows in the debug trace and as a span with an error status.
             if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: performance.now() - t0, failed: true, error: failed.message });
             if (obs?.failed) obs.failed(s, phase, params, failed, t0, performance.now());
             throw failed;
           }
-          if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
+          if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
           if (obs) obs.source(s, phase, params, res, t0, performance.now());
           return { step: s, res };
         }),
@@ -338,7 +340,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
         for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, col);
         if (out.rows) rows = out.rows;
       } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
-      if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
+      if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
       if (obs) obs.step(s, phase, params, input.rows, rows, wf, t0, performance.now());
       if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params, s.given)}) returned 0 items after filtering ${before}`);
     };

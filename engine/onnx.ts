@@ -2,8 +2,11 @@
  * ONNX models through onnxruntime-node: one session per (thread, artifact),
  * cached, loaded from bytes so the sha256 that was checked is what runs.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
 import { AirmailError } from './errors.js';
@@ -156,20 +159,47 @@ export function loadModel(ref: ModelRef): Promise<Loaded> {
       .catch((err: Error) => {
         throw new AirmailError('MODEL_LOAD_FAILED', `cannot read model file ${ref.path}: ${err.message}`);
       })
-      .then((bytes): Promise<Loaded> => (ref.flavor === 'js' ? loadJsModel(bytes, ref) : createOnnxModel(bytes)));
+      .then((bytes): Promise<Loaded> => (ref.flavor === 'js' ? loadJsModel(bytes, ref) : createOnnxModel(bytes)))
+      .catch((err: unknown) => {
+        // At request time the config has long been accepted: a model that does not load now is
+        // the server's failure (a 5xx), not the client's.
+        const e = err as { code?: unknown; message?: unknown };
+        if (e.code !== 'MODEL_LOAD_FAILED') throw err;
+        throw new AirmailError('MODEL_FAILED', `the model could not be loaded while serving: ${String(e.message)}`, { cause: err });
+      });
     sessions.set(id, p);
     p.catch(() => sessions.delete(id));
   }
   return p;
 }
 
-const inspected = new Map<string, { readonly featureCount: number; readonly sha256: string }>();
+type Inspected = { readonly featureCount: number; readonly pinned: string; readonly sha256: string };
+const inspected = new Map<string, Inspected>();
+/** Pinned copies made by this process, by their path. */
+const pinnedInfo = new Map<string, Inspected>();
+let pinFolder: string | undefined;
 
 /**
- * What a config load needs to know of a model file (its feature count), from a session that is
- * released at once: checking a config never leaves a session behind, however often it reloads.
- * Remembered per (path, size, mtime), at most 256 files.
+ * A copy of `bytes` named by their sha256, in a folder of this process (removed at exit): what a
+ * config load checked is what its workers load, later, however the original file changes. A
+ * reload that is rejected because the file now holds junk leaves the last good version serving
+ * the bytes it validated.
  */
+async function pin(path: string, bytes: Uint8Array, sha256: string): Promise<string> {
+  if (!pinFolder) {
+    const dir = mkdtempSync(join(tmpdir(), 'airmail-models-'));
+    pinFolder = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const out = join(pinFolder, `${sha256.slice(0, 16)}-${basename(path)}`);
+  if (!pinnedInfo.has(out)) {
+    const tmp = `${out}.${randomBytes(6).toString('hex')}`;
+    await writeFile(tmp, bytes, { mode: 0o400 });
+    await rename(tmp, out);
+  }
+  return out;
+}
+
 /** Model file → the sha256 of what the last config load inspected (metrics: airmail_model_info). */
 const fileVersions = new Map<string, string>();
 
@@ -178,7 +208,15 @@ export function modelFileVersion(path: string): string | undefined {
   return fileVersions.get(path);
 }
 
-export async function inspectModelFile(path: string): Promise<{ readonly featureCount: number; readonly sha256: string }> {
+/**
+ * What a config load needs to know of a model file (its feature count), from a session that is
+ * released at once: checking a config never leaves a session behind, however often it reloads.
+ * The bytes read are pinned (see `pin`): `pinned` is the file to serve. Remembered per (path,
+ * size, mtime), at most 256 files.
+ */
+export async function inspectModelFile(path: string): Promise<Inspected> {
+  const own = pinnedInfo.get(path);
+  if (own) return own;
   let st: { size: number; mtimeMs: number };
   try {
     st = await stat(path);
@@ -194,9 +232,12 @@ export async function inspectModelFile(path: string): Promise<{ readonly feature
   const bytes = await readFile(path).catch((err: Error) => {
     throw new AirmailError('MODEL_LOAD_FAILED', `cannot read model file ${path}: ${err.message}`);
   });
-  const model = await createOnnxModel(bytes);
-  const info = { featureCount: model.featureCount, sha256: model.sha256 };
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const model = await createOnnxModel(bytes, sha);
   await model.release().catch(() => undefined);
+  const pinned = await pin(path, bytes, sha);
+  const info = { featureCount: model.featureCount, pinned, sha256: sha };
+  pinnedInfo.set(pinned, info);
   inspected.set(key, info);
   fileVersions.set(path, info.sha256);
   if (inspected.size > 256) inspected.delete(inspected.keys().next().value as string);

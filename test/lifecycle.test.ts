@@ -5,6 +5,7 @@
  * an audit log; slow clients are cut off by header and request timeouts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -195,6 +196,10 @@ describe('admin plane', () => {
       expect(pub.statusCode).toBe(404);
       await pub.body.dump();
       expect(srv.adminUrl).toBeDefined();
+      // Refused by the body limit before any handler: audited too.
+      const huge = await post(srv.adminUrl!, `{"pad": "${'x'.repeat(2 * 1024 * 1024)}"}`);
+      expect(huge.statusCode).toBe(413);
+      await huge.body.dump();
       const denied = await post(srv.adminUrl!, body, 'Bearer nope');
       expect(denied.statusCode).toBe(401);
       await denied.body.dump();
@@ -215,15 +220,21 @@ describe('admin plane', () => {
       expect(text).not.toContain(token);
       const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.map((l) => [l['action'], l['status'], l['outcome']])).toEqual([
+        ['POST /pipelines', 404, 'denied'],
+        ['POST /pipelines', 413, 'denied'],
         ['POST /pipelines', 401, 'denied'],
         ['pipeline.put', 201, 'applied'],
         ['pipeline.put', 422, 'rejected'],
         ['pipeline.delete', 204, 'applied'],
       ]);
-      expect(lines[1]).toMatchObject({ pipeline: 'added', version_before: null, version_after: version, remote: '127.0.0.1' });
-      expect(lines[1]!['token']).toMatch(/^[0-9a-f]{12}$/);
-      expect(lines[2]!['reason']).toContain('NoSuchOp');
-      expect(lines[3]).toMatchObject({ version_before: version, version_after: null });
+      expect(lines[0]!['reason']).toBe('admin route sent to the public port');
+      expect(lines[3]).toMatchObject({ pipeline: 'added', version_before: null, version_after: version, remote: '127.0.0.1' });
+      expect(lines[3]!['token']).toMatch(/^[0-9a-f]{12}$/);
+      // Keyed per process: not the unsalted sha256 prefix a short token could be guessed back from.
+      expect(lines[3]!['token']).not.toBe(createHash('sha256').update(token).digest('hex').slice(0, 12));
+      expect(lines[3]!['token']).toBe(lines[0]!['token']);
+      expect(lines[4]!['reason']).toContain('NoSuchOp');
+      expect(lines[5]).toMatchObject({ version_before: version, version_after: null });
       for (const l of lines) expect(Date.parse(String(l['at']))).not.toBeNaN();
     } finally {
       await srv.close();

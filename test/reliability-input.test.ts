@@ -65,8 +65,11 @@ describe('hostile documents', () => {
       expect(r.json['reason']).toMatch(/deeper than/);
     }
     const deepYaml = `pipeline: ${'['.repeat(5000)}${']'.repeat(5000)}`;
-    expect((await yaml('/execute', deepYaml)).status).toBe(400);
-    expect((await yaml('/pipelines', deepYaml, AUTH)).status).toBe(400);
+    for (const [path, headers] of [['/execute', {}], ['/pipelines', AUTH], ['/validate', {}]] as const) {
+      const r = await yaml(path, deepYaml, headers);
+      expect(r.status, path).toBe(400);
+      expect(r.json['reason'], path).toMatch(/deeper than 64 levels/);
+    }
   });
 
   it('custom YAML tags are refused', async () => {

@@ -249,7 +249,7 @@ class TieredCache implements Cache {
   }
 
   stats(): CacheStats {
-    const sources: Record<string, SourceStats> = {};
+    const sources: Record<string, SourceStats> = Object.create(null) as Record<string, SourceStats>;
     for (const [name, c] of this.#stats) sources[name] = { ...c };
     return { sources, lru: this.#lru.stats(), redis: this.redis?.stats() };
   }

@@ -16,6 +16,7 @@ import { loadDeployments, type LoadedDeployment } from '../registry/deployments.
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
 import type { RemoteDatasetLoader } from '../remote/datasets.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
+import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { describeErrors, newAjv, ParamValidator } from './validators.js';
 
 export interface ConfigSource {
@@ -152,6 +153,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   const operatorPaths: { path: string; loc: Located; ptr: string }[] = [];
   for (const loc of located) {
     const c = loc.config;
+    for (const p of reservedNameProblems(c)) diagnostics.push(at(loc.parsed, loc.file, p.code, p.pointer, p.message));
     if (opts.sealed?.has(loc.file)) {
       for (const key of ['datasets', 'operator_paths'] as const) {
         if (c[key] !== undefined) diagnostics.push(at(loc.parsed, loc.file, 'CONFIG_INVALID', `/${key}`, `a config sent over HTTP may not define ${key}; put those in the configs directory`));
@@ -211,6 +213,14 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     }
   }
 
+  // Sent over HTTP: no {env:}, no remote source but through a preset from the configs directory.
+  const refused = new Set<string>();
+  for (const l of located.filter((x) => opts.sealed?.has(x.file))) {
+    const problems = sealedProblems(l.config, operators, presets);
+    for (const p of problems) diagnostics.push(at(l.parsed, l.file, p.code, p.pointer, p.message));
+    if (problems.length > 0) refused.add(l.file);
+  }
+
   // ---- datasets
   const cache = opts.datasetCache ?? new DatasetCache();
   const datasets = new Map<string, Table>();
@@ -260,6 +270,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   // ---- pipelines
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
   for (const p of pipelines) {
+    if (refused.has(p.loc.file)) continue;
     const r = await compilePipeline(p.cfg, p.ptr, {
       operators,
       presets,

@@ -57,4 +57,14 @@ describe('parseConfigText', () => {
     const r = parseConfigText(deep);
     expect(r.ok).toBe(false);
   });
+
+  it('says so for 5,000 flow levels (the documented message, where it starts), not "Maximum call stack size exceeded"', () => {
+    for (const text of [`pipeline: ${'['.repeat(5000)}${']'.repeat(5000)}`, `a:\n  b: ${'{x: '.repeat(5000)}1${'}'.repeat(5000)}`]) {
+      const r = parseConfigText(text, 'deep.yaml');
+      expect(r.ok ? [] : r.diagnostics).toEqual([{ code: 'CONFIG_SYNTAX', message: 'nesting deeper than 64 levels is not allowed', file: 'deep.yaml', line: text.startsWith('a') ? 2 : 1, col: expect.any(Number) }]);
+    }
+    // Brackets in quoted strings and comments do not count; 60 flow levels are fine.
+    const quoted = `a: "${'['.repeat(200)}"\nb: '${'{'.repeat(200)}'\n# ${'['.repeat(200)}\nc: ${'['.repeat(60)}1${']'.repeat(60)}\n`;
+    expect(parseConfigText(quoted).ok).toBe(true);
+  });
 });

@@ -31,6 +31,9 @@ export function parseConfigText(text: string, file?: string): ParseOutcome {
   if (text.length > PARSE_LIMITS.maxBytes) {
     return { ok: false, diagnostics: [diag('CONFIG_SYNTAX', `the document is ${text.length} bytes; the limit is ${PARSE_LIMITS.maxBytes}`, file)] };
   }
+  // The parser recurses per flow level: 5,000 nested brackets overflowed the stack before checkShape ran.
+  const deep = flowTooDeep(text);
+  if (deep !== undefined) return { ok: false, diagnostics: [diag('CONFIG_SYNTAX', `nesting deeper than ${PARSE_LIMITS.maxDepth} levels is not allowed`, file, deep)] };
   const lc = new LineCounter();
   let doc: Document.Parsed;
   try {
@@ -134,4 +137,38 @@ function nodeAt(root: Node | null, pointer: string): Node | undefined {
     last = node;
   }
   return last;
+}
+
+/**
+ * Where flow brackets (`[`, `{`) first nest deeper than the limit, before the parser sees the text;
+ * quoted strings and comments are skipped. A bracket inside a plain scalar counts too: only 64
+ * unclosed ones could make a false alarm.
+ */
+function flowTooDeep(text: string): { line: number; col: number } | undefined {
+  let depth = 0;
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 10) {
+      line++;
+      lineStart = i + 1;
+    } else if (ch === 35 && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i + 1 < text.length && text.charCodeAt(i + 1) !== 10) i++;
+    } else if (ch === 34 || ch === 39) {
+      // A quoted scalar: "..." with backslash escapes, '...' with '' for a quote.
+      for (i++; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 10) { line++; lineStart = i + 1; }
+        if (ch === 34 && c === 92) i++;
+        else if (c === ch) {
+          if (ch === 39 && text.charCodeAt(i + 1) === 39) i++;
+          else break;
+        }
+      }
+    } else if (ch === 91 || ch === 123) {
+      if (++depth > PARSE_LIMITS.maxDepth) return { line, col: i - lineStart + 1 };
+    } else if ((ch === 93 || ch === 125) && depth > 0) depth--;
+  }
+  return undefined;
 }

@@ -7,6 +7,7 @@
  */
 import type { OperatorKind } from '../api.js';
 import type { RefSite } from './refs.js';
+import { redactParams } from '../redact.js';
 
 export interface PlanStep {
   /** The name the config used (a preset such as `MatchDepartment`, or an operator). */
@@ -91,7 +92,8 @@ export function explainPlan(plan: Plan, literal: readonly PlanStep[]): Record<st
     step: s.label,
     operator: s.use,
     kind: s.kind,
-    parameters: s.params,
+    // Public (GET /pipelines/{name}/explain): URLs without user info or query (expanded {env:} values).
+    parameters: redactParams(s.params),
     reads: s.reads,
     writes: s.writes,
     ...(s.output ? { output: s.output, weight: s.weight } : {}),

@@ -56,13 +56,25 @@ export function debugAsked(v: string | undefined): boolean {
   return t === '' || t === 'true' || t === '1' || t === 'yes' || t === 'on';
 }
 
-/** The run option a request's deadline header asks for (a positive number of ms), or none. */
+/**
+ * The run option a request's deadline header asks for: none without the header, else a positive
+ * whole number of ms; anything else (`abc`, `-5`, `0`, two values) is a 400 rather than ignored,
+ * so a client that means to shorten its deadline learns that it did not.
+ */
 export function deadlineOption(header: string | string[] | undefined): { deadlineMs?: number } {
-  const ms = Number(header);
-  return Number.isFinite(ms) && ms > 0 ? { deadlineMs: ms } : {};
+  if (header === undefined) return {};
+  const text = Array.isArray(header) ? header.join(', ') : header.trim();
+  const ms = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!(ms > 0)) throw new AirmailError('HEADER_INVALID', `${DEADLINE_HEADER} must be a positive whole number of milliseconds, got ${JSON.stringify(text.slice(0, 40))}`);
+  return { deadlineMs: ms };
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** The admin routes (`POST /pipelines`, `DELETE /pipelines/{name}`): refused attempts at them are audited too. */
+function isAdminRoute(method: string, path: string): boolean {
+  return (method === 'POST' && path === '/pipelines') || (method === 'DELETE' && path.startsWith('/pipelines/'));
+}
 
 /**
  * An error in the response shape of the README: items, error, reason, pipeline and version (null
@@ -164,6 +176,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     // The rest of the body is never read: the connection cannot carry another request, so say so
     // (a client that reused it would see its next request fail with 'other side closed').
     c.header('Connection', 'close');
+    if (isAdminRoute(c.req.method, c.req.path)) {
+      noteAudit(c, { action: `${c.req.method} ${c.req.path}` });
+      audit(c, 413, 'denied', `the request body exceeds ${limit} bytes`);
+    }
     return answerError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
   };
   const streamedLimit = bodyLimit({ maxSize: limit, onError: tooLarge });
@@ -199,7 +215,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     });
   };
   const admin = async (c: Context, next: () => Promise<void>): Promise<Response | void> => {
-    if (opts.adminElsewhere) return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
+    if (opts.adminElsewhere) {
+      audit(c, 404, 'denied', 'admin route sent to the public port');
+      return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
+    }
     if (!opts.adminToken) return answerError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
     if (!tokenOk(c.req.header('authorization'), opts.adminToken)) {
       audit(c, 401, 'denied', 'missing or wrong bearer token');

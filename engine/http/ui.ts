@@ -71,9 +71,10 @@ export function engineMetricsText(engine: Engine): string {
 export function uiStats(engine: Engine): Record<string, unknown> {
   const m = engine.observe.metrics;
   type Totals = { requests: number; seconds: number; empty: number; errors: number; p50: number; p95: number };
-  const pipelines: Record<string, Totals> = {};
+  // Keyed by pipeline names: no prototype, so no name can reach Object.prototype through them.
+  const pipelines: Record<string, Totals> = Object.create(null) as Record<string, never>;
   // Ad-hoc runs, unknown names and other routes' errors (their fixed `_` labels) are not pipelines.
-  const other: Record<string, Totals> = {};
+  const other: Record<string, Totals> = Object.create(null) as Record<string, never>;
   const get = (name: string): Totals => ((FIXED_LABELS.has(name) ? other : pipelines)[name] ??= { requests: 0, seconds: 0, empty: 0, errors: 0, p50: NaN, p95: NaN });
   const operators: { pipeline: string; step: string; operator: string; phase: string; count: number; seconds: number; p95: number }[] = [];
   if (m) {

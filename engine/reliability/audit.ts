@@ -3,7 +3,7 @@
  * refused attempts), appended in order to a file. Writes never block or fail
  * a request; a write error is reported once as a process warning.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -17,7 +17,7 @@ export interface AuditEntry {
   readonly status: number;
   readonly outcome: 'applied' | 'rejected' | 'denied';
   readonly remote?: string;
-  /** First 12 hex digits of sha256(token presented), so entries tell tokens apart without revealing them. */
+  /** First 12 hex digits of an HMAC-SHA256 of the token presented, keyed per process: entries of one run tell tokens apart; nothing can be checked against a guess offline. */
   readonly token?: string;
   readonly pipeline?: string;
   readonly version_before?: string | null;
@@ -27,8 +27,11 @@ export interface AuditEntry {
 
 export type AuditSink = (entry: AuditEntry) => void;
 
+/** A random key of this process: an unsalted hash prefix of a short token could be brute-forced from the log. */
+const FINGERPRINT_KEY = randomBytes(32);
+
 export function tokenFingerprint(token: string): string {
-  return createHash('sha256').update(token).digest('hex').slice(0, 12);
+  return createHmac('sha256', FINGERPRINT_KEY).update(token).digest('hex').slice(0, 12);
 }
 
 export class AuditLog {

@@ -26,6 +26,7 @@ import { tableBytes, tableCodec } from './codec.js';
 import { HttpFetcher, type HttpFetcherOptions, type HttpFetchStats } from './http-fetcher.js';
 import { remoteKey } from './key.js';
 import { RedisFetcher } from './redis-fetcher.js';
+import { redactText } from '../redact.js';
 
 export interface RemoteOptions {
   /** Cache L2 for HTTP sources and the default Redis of Redis sources. */
@@ -105,7 +106,8 @@ export class RemoteBroker {
   async fetch(f: RemoteFetch, signal?: AbortSignal, refresh = false): Promise<RemoteReply> {
     const key = remoteKey(f.request);
     const cache = f.request.kind === 'http' ? this.#shared : this.#local;
-    const source = f.source ?? key;
+    // Names the source in metrics and in the table: never a URL's credentials or query.
+    const source = redactText(f.source ?? key);
     const loader = async (s: AbortSignal): Promise<DatasetHandle> => {
       const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s) : await this.#redis.fetch(f.request, source, s);
       return t.handle;

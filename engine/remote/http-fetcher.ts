@@ -11,6 +11,7 @@ import type { Table } from '../dataset.js';
 import { AirmailError } from '../errors.js';
 import { tableFromBytes } from './decode.js';
 import { AttemptError, withRetries } from './retry.js';
+import { redactText } from '../redact.js';
 
 export interface HttpFetcherOptions {
   /** Connections per origin; default 32. */
@@ -47,12 +48,13 @@ export class HttpFetcher {
     try {
       url = new URL(spec.url);
     } catch {
-      throw new AirmailError('SOURCE_FAILED', `not a URL: ${spec.url}`);
+      throw new AirmailError('SOURCE_FAILED', `not a URL: ${redactText(spec.url)}`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AirmailError('SOURCE_FAILED', `only http and https URLs are supported: ${spec.url}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AirmailError('SOURCE_FAILED', `only http and https URLs are supported: ${redactText(spec.url)}`);
     const pool = this.#pool(url.origin);
     const timeoutMs = spec.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
-    const what = `GET ${url.href}`;
+    // Reasons, logs and spans carry this: no user info, no query string (it may hold an expanded {env:} secret).
+    const what = `GET ${redactText(url.href)}`;
     try {
       const { value } = await withRetries(
         async () => {

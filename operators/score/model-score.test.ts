@@ -38,7 +38,8 @@ runContract(modelScore, {
   problems: [{ params: { model: '/nonexistent/model.onnx', features: ['f0'] }, path: '/model', code: 'BAD_PARAMETER' }],
   errors: [
     { params: { model: DEMO_MODEL, features: ['f0', 'f1'] }, code: 'MODEL_FAILED' },
-    { params: { model: '/nonexistent/model.onnx', features: ['f0'] }, code: 'MODEL_LOAD_FAILED' },
+    // At request time a model that does not load is the server's failure (500), not a config error.
+    { params: { model: '/nonexistent/model.onnx', features: ['f0'] }, code: 'MODEL_FAILED' },
   ],
 });
 

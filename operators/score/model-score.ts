@@ -40,6 +40,12 @@ export interface ModelScoreParams {
   readonly batch_size: number;
   /** Set at config load for a registry model (never written in a config). */
   readonly resolved?: { readonly binding: string; readonly model: string; readonly flavor: string; readonly inputs: readonly string[] };
+  /**
+   * Set at config load for a model file (never written in a config): a copy of the bytes the load
+   * checked, named by their sha256. Requests load it, so a model file overwritten later (a reload
+   * that is then rejected) does not change what the accepted version serves.
+   */
+  readonly pinned?: string;
 }
 
 /** The features in the model's input order. */
@@ -98,7 +104,13 @@ export const modelScore = defineOperator<ModelScoreParams>({
   reads: (params) => orderedFeatures(params).filter((f): f is string => typeof f === 'string' && !f.startsWith('$')),
   normalize(params, env) {
     const spec = params.model;
-    if (typeof spec === 'string') return isRef(spec) ? params : { ...params, model: env.resolvePath(spec) };
+    if (typeof spec === 'string') {
+      if (isRef(spec)) return params;
+      const path = env.resolvePath(spec);
+      // A file that does not load is reported by verify, against the path as written.
+      if (!env.modelFile) return { ...params, model: path };
+      return env.modelFile(path).then((info) => ({ ...params, model: path, ...(info.pinned ? { pinned: info.pinned } : {}) }), () => ({ ...params, model: path }));
+    }
     // Only a registry model needs the (async) resolution; file models stay synchronous.
     const models = env.models;
     if (!models) throw operatorError('BAD_PARAMETER', 'model names a registry model but the engine has no registry: start it with --registry URL|DIR or AIRMAIL_REGISTRY');
@@ -119,7 +131,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
     if (params.resolved || typeof params.model !== 'string' || isRef(params.model) || !env.modelFile) return [];
     let info: { featureCount: number };
     try {
-      info = await env.modelFile(params.model);
+      info = await env.modelFile(params.pinned ?? params.model);
     } catch (err) {
       return [{ path: '/model', message: (err as Error).message, code: 'MODEL_LOAD_FAILED' }];
     }
@@ -133,7 +145,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
     const frame = input.frame;
     const features = orderedFeatures(params);
     const width = features.length;
-    const ref: ModelRef = params.resolved ? { path: '', version: '', binding: params.resolved.binding } : { path: String(params.model), version: '' };
+    const ref: ModelRef = params.resolved ? { path: '', version: '', binding: params.resolved.binding } : { path: params.pinned ?? String(params.model), version: '' };
     const model = await ctx.model(ref);
     if (model.featureCount > 0 && model.featureCount !== width) {
       throw operatorError('MODEL_FAILED', `model ${modelName(params)} takes ${model.featureCount} features; the step gives ${width}`);

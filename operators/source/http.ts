@@ -120,6 +120,7 @@ export const httpSource = defineOperator<HttpSourceParams>({
   // Answers are cached for ttl_ms: candidates built from them may be reused that long.
   memoTtlMs: (p) => p.ttl_ms ?? DEFAULT_TTL_MS,
   name: 'HttpSource',
+  connects: ['url', 'headers'],
   summary: 'Item ids from an upstream HTTP service, cached with TTL, coalescing and stale-while-revalidate.',
   parameters: {
     type: 'object',
@@ -142,7 +143,7 @@ export const httpSource = defineOperator<HttpSourceParams>({
       const u = new URL(params.url.replace(PLACEHOLDER, 'x'));
       if (u.protocol !== 'http:' && u.protocol !== 'https:') problems.push({ path: '/url', message: `only http and https URLs are supported, not ${u.protocol}`, code: 'BAD_PARAMETER' });
     } catch {
-      problems.push({ path: '/url', message: `'${params.url}' is not a URL (is an environment variable unset?)`, code: 'BAD_PARAMETER' });
+      problems.push({ path: '/url', message: 'the url is not a URL (is an environment variable unset?); it is not shown, as it may hold an expanded {env:} value', code: 'BAD_PARAMETER' });
     }
     for (const k of Object.keys(params.vars ?? {})) {
       if (!params.url.includes(`{${k}}`)) problems.push({ path: pointer('vars', k), message: `var '${k}' is not used in the url`, code: 'BAD_PARAMETER' });
