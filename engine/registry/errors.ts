@@ -15,7 +15,7 @@ export const REGISTRY_ERRORS = Object.fromEntries(REGISTRY_CODES.map((c) => [c, 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERRORS;
 
 /** Engine codes the registry reuses as they are. */
-type ReusedCode = Extract<ErrorCode, 'MODEL_LOAD_FAILED' | 'MODEL_FAILED' | 'UNAUTHORIZED' | 'BODY_TOO_LARGE' | 'BODY_UNPARSABLE' | 'UNSUPPORTED_MEDIA_TYPE' | 'NOT_FOUND' | 'INTERNAL'>;
+type ReusedCode = Extract<ErrorCode, 'MODEL_LOAD_FAILED' | 'MODEL_FAILED' | 'DEADLINE_EXCEEDED' | 'UNAUTHORIZED' | 'BODY_TOO_LARGE' | 'BODY_UNPARSABLE' | 'UNSUPPORTED_MEDIA_TYPE' | 'NOT_FOUND' | 'INTERNAL'>;
 
 export type AnyRegistryCode = RegistryErrorCode | ReusedCode;
 

@@ -15,7 +15,7 @@ import { AirmailError } from '../errors.js';
 import { openRegistry } from '../../registry-client/open.js';
 import type { RegistryReader, WatchHandle } from '../../registry-client/reader.js';
 import type { ColumnValues, LoadedFunction } from './function.js';
-import { loadFunction } from './function.js';
+import { checkTimeoutMs, loadFunction } from './function.js';
 import type { Envelope } from './envelope.js';
 import { formatQuery } from './query.js';
 import type { ResolveSpec } from './store.js';
@@ -29,6 +29,8 @@ export interface ModelHubOptions {
   readonly pollMs?: number;
   /** Where swap and rejection lines go (default: stderr). */
   readonly log?: (line: string) => void;
+  /** Time limit of loading and warming one version, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
+  readonly checkTimeoutMs?: number;
 }
 
 /** A model ready to serve: its envelope, the verified local artifact, and a main-thread instance. */
@@ -112,6 +114,9 @@ export class ModelHub implements ModelResolver {
   private readonly pending = new Map<string, Promise<Binding>>();
   private readonly listeners = new Set<(s: ModelSwap) => void>();
   private readonly pollMs: number;
+  private readonly checkMs: number;
+  /** Functions being loaded or warmed: close() stops them rather than waiting. */
+  private readonly loading = new Set<LoadedFunction>();
   private readonly log: (line: string) => void;
   private table: Readonly<Record<string, ModelRef>> = Object.freeze({});
   private closed = false;
@@ -119,6 +124,7 @@ export class ModelHub implements ModelResolver {
   constructor(opts: ModelHubOptions) {
     this.location = opts.location;
     this.pollMs = opts.pollMs ?? 250;
+    this.checkMs = opts.checkTimeoutMs ?? checkTimeoutMs();
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.registry = openRegistry(opts.location, opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
     this.registry.catch(() => undefined);
@@ -184,8 +190,11 @@ export class ModelHub implements ModelResolver {
     let fn: LoadedFunction | undefined;
     try {
       const path = await reg.download(envelope);
-      fn = await loadFunction(envelope, await readFile(path));
-      const out = await fn.predict(warmColumns(envelope), WARM_ROWS);
+      fn = await loadFunction(envelope, await readFile(path), { timeoutMs: this.checkMs });
+      this.loading.add(fn);
+      const out = await fn.predict(warmColumns(envelope), WARM_ROWS, { timeoutMs: this.checkMs }).catch((err: Error) => {
+        throw new AirmailError('MODEL_LOAD_FAILED', `warm-up failed: ${err.message}`);
+      });
       for (const o of envelope.function.outputs) {
         const col = out[o.name];
         if (!col || col.length !== WARM_ROWS) throw new AirmailError('MODEL_LOAD_FAILED', `warm-up returned ${col ? col.length : 'no'} values of output '${o.name}' for ${WARM_ROWS} rows`);
@@ -195,6 +204,8 @@ export class ModelHub implements ModelResolver {
     } catch (err) {
       await fn?.close().catch(() => undefined);
       throw asModelError(err, `${label} cannot serve`);
+    } finally {
+      if (fn) this.loading.delete(fn);
     }
   }
 
@@ -251,6 +262,7 @@ export class ModelHub implements ModelResolver {
     if (this.closed) return;
     this.closed = true;
     for (const b of this.bindings.values()) b.watch?.close();
+    for (const fn of this.loading) void fn.close().catch(() => undefined);
     await Promise.all([...this.bindings.values()].map(async (b) => { await b.chain; await b.current.fn.close().catch(() => undefined); }));
     const reg = await this.registry.catch(() => undefined);
     await reg?.close();

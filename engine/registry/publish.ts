@@ -16,7 +16,7 @@ import { createOnnxModel } from '../onnx.js';
 import { collectContext, environmentTags } from './context.js';
 import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
-import { loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
+import { checkTimeoutMs, loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
 import { inspectOnnx, onnxElemName } from './onnx-inspect.js';
 import { packFloat32, readSample, sampleStats, type SampleFormat, type SampleTable } from './stats.js';
 
@@ -120,18 +120,18 @@ async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleT
   }
 }
 
-async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined): Promise<Pick<FunctionSpec, 'inputs' | 'outputs'>> {
+async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined, timeoutMs: number): Promise<Pick<FunctionSpec, 'inputs' | 'outputs'>> {
   const inputs = req.inputs ?? sample?.columns.map((c) => ({ name: c.name, type: c.type }));
   if (!inputs) throw new RegistryError('SAMPLE_INVALID', 'a js function needs a sample (or declared inputs and outputs) to know its shape');
-  const fn = await loadFunction({ name: req.name, version: 0, function: { flavor: 'js', artifact: { sha256: sha256Hex(bytes), size: bytes.length }, inputs, outputs: [] } }, bytes);
+  const fn = await loadFunction({ name: req.name, version: 0, function: { flavor: 'js', artifact: { sha256: sha256Hex(bytes), size: bytes.length }, inputs, outputs: [] } }, bytes, { timeoutMs });
   try {
     if (!sample || sample.rows === 0) {
       if (!req.outputs) throw new RegistryError('SAMPLE_INVALID', 'without a sample a js function must declare its outputs');
       return { inputs, outputs: req.outputs };
     }
     const rows = Math.min(CHECK_ROWS, sample.rows);
-    const result = await fn.predict(sampleColumns(sample, inputs.map((c) => c.name), rows), rows).catch((err: Error) => {
-      throw new RegistryError('MODEL_LOAD_FAILED', `the js function fails on its sample: ${err.message}`);
+    const result = await fn.predict(sampleColumns(sample, inputs.map((c) => c.name), rows), rows, { timeoutMs }).catch((err: RegistryError) => {
+      throw new RegistryError('MODEL_LOAD_FAILED', `the js function fails on its sample: ${err.message}`, err.details ? { details: err.details } : {});
     });
     const problems = Object.entries(result).filter(([, v]) => !v || typeof v !== 'object' || v.length !== rows).map(([k]) => `output '${k}' does not have ${rows} values`);
     for (const o of req.outputs ?? []) if (!(o.name in result)) problems.push(`declared output '${o.name}' is not returned`);
@@ -143,8 +143,13 @@ async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTab
   }
 }
 
+export interface PrepareOptions {
+  /** Time limit of loading the model and running it on its sample, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
+  readonly checkTimeoutMs?: number;
+}
+
 /** Checks and derives everything; throws a coded RegistryError on the first kind of problem found. */
-export async function prepareEnvelope(req: PublishRequest): Promise<Prepared> {
+export async function prepareEnvelope(req: PublishRequest, opts: PrepareOptions = {}): Promise<Prepared> {
   const bytes = req.artifact;
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) invalid('the artifact is empty');
   if (req.sha256 !== undefined) {
@@ -159,7 +164,7 @@ export async function prepareEnvelope(req: PublishRequest): Promise<Prepared> {
     sample = req.sample instanceof Uint8Array ? readSample(req.sample, req.sampleFormat) : readSample(new TextEncoder().encode(JSON.stringify(req.sample)), 'json');
   }
   const sha256 = sha256Hex(bytes);
-  const shape = req.flavor === 'onnx' ? await onnxShape(bytes, req, sample) : await jsShape(bytes, req, sample);
+  const shape = req.flavor === 'onnx' ? await onnxShape(bytes, req, sample) : await jsShape(bytes, req, sample, opts.checkTimeoutMs ?? checkTimeoutMs());
   const artifact = { sha256, size: bytes.length, ...(req.filename ? { filename: basename(req.filename) } : {}) };
   const context = { ...(req.context ?? UNKNOWN_CONTEXT), ...(req.flavor === 'js' ? { bundle: { sha256, size: bytes.length } } : {}) };
   const draft: EnvelopeDraft = {

@@ -44,6 +44,8 @@ export interface RegistryAppOptions {
   readonly maxWatchMs?: number;
   /** Comment line sent on idle event streams, ms (default 15 s). */
   readonly keepAliveMs?: number;
+  /** Time limit of a publish's model check, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
+  readonly checkTimeoutMs?: number;
 }
 
 interface Manifest {
@@ -160,7 +162,7 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
   app.get('/healthz', (c) => c.json({ ok: true, envelopes: store.size, revision: store.revision }));
 
   app.post('/envelopes', admin, limit, async (c) => {
-    const { draft, bytes } = await prepareEnvelope(await publishRequestOf(c));
+    const { draft, bytes } = await prepareEnvelope(await publishRequestOf(c), opts.checkTimeoutMs !== undefined ? { checkTimeoutMs: opts.checkTimeoutMs } : {});
     return c.json(await store.publish(draft, bytes), 201);
   });
 
