@@ -40,6 +40,9 @@ const defaultIo: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) 
 
 class UsageError extends Error {}
 
+/** How long requests still running at shutdown may finish, ms. */
+const STOP_GRACE_MS = 2000;
+
 const USAGE = `usage:
   airmail registry serve --root DIR [--port N] [--host H]
   airmail registry query|resolve|alias|metrics … [--registry URL|DIR]
@@ -58,7 +61,8 @@ async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args, options: { root: { type: 'string' }, port: { type: 'string', default: '7070' }, host: { type: 'string', default: '127.0.0.1' }, 'refresh-ms': { type: 'string', default: '2000' } } });
   if (!values.root) throw new UsageError('registry serve needs --root DIR');
   const store = await RegistryStore.open(values.root, { create: true });
-  const app = createRegistryApp(store);
+  const stopping = new AbortController();
+  const app = createRegistryApp(store, { signal: stopping.signal });
   const server = serve({ fetch: app.fetch, port: Number(values.port), hostname: values.host });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -70,7 +74,15 @@ async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const timer = refreshMs > 0 ? setInterval(() => void store.refresh().catch((e: Error) => io.err(`refresh failed: ${e.message}`)), refreshMs) : undefined;
   await (io.stop ?? new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); }));
   if (timer) clearInterval(timer);
-  await new Promise<void>((r) => server.close(() => r()));
+  // Watchers (engines) hold event streams and long polls open: end them, or close() would wait for them.
+  stopping.abort();
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+  http.closeIdleConnections?.();
+  // What is still running after a grace period (a publish being checked) is cut off.
+  const grace = setTimeout(() => http.closeAllConnections?.(), STOP_GRACE_MS);
+  await closed;
+  clearTimeout(grace);
   return 0;
 }
 

@@ -46,6 +46,8 @@ export interface RegistryAppOptions {
   readonly keepAliveMs?: number;
   /** Time limit of a publish's model check, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
   readonly checkTimeoutMs?: number;
+  /** Aborted when the service stops: open long polls answer at once and event streams end, so the server can close. */
+  readonly signal?: AbortSignal;
 }
 
 interface Manifest {
@@ -219,11 +221,12 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
     if (token === since) {
       token = await new Promise<string>((resolve) => {
         const signal = c.req.raw.signal;
-        const done = (t: string): void => { clearTimeout(timer); off(); signal.removeEventListener('abort', onAbort); resolve(t); };
+        const done = (t: string): void => { clearTimeout(timer); off(); signal.removeEventListener('abort', onAbort); opts.signal?.removeEventListener('abort', onAbort); resolve(t); };
         const onAbort = (): void => done(token);
         const off = store.onChange(() => { const t = answerToken(store, spec); if (t !== since) done(t); });
         const timer = setTimeout(() => done(token), timeout);
         signal.addEventListener('abort', onAbort);
+        if (opts.signal?.aborted) onAbort(); else opts.signal?.addEventListener('abort', onAbort);
       });
     }
     const envelope: Envelope | null = token === since || token === '-' ? null : await store.resolve(spec).catch(() => null);
@@ -232,6 +235,7 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
   });
 
   app.get('/watch/events', (c) => {
+    if (opts.signal?.aborted) throw new RegistryError('REGISTRY_UNAVAILABLE', 'the registry is stopping');
     const params = new URL(c.req.url).searchParams;
     const spec = specFromParams(params);
     let last = params.get('since');
@@ -252,7 +256,9 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
       push();
       await new Promise<void>((resolve) => {
         stream.onAbort(resolve);
-        if (signal.aborted) resolve(); else signal.addEventListener('abort', () => resolve(), { once: true });
+        for (const s of [signal, opts.signal]) {
+          if (s?.aborted) resolve(); else s?.addEventListener('abort', () => resolve(), { once: true });
+        }
       });
       off();
       clearInterval(beat);
