@@ -17,6 +17,7 @@ import { InlineRunner, PoolRunner, type Runner } from './pool.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
 import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
+import { retryWhileRegistryDown } from './registry/retry.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
 import { remoteDatasetLoader } from './remote/datasets.js';
@@ -93,6 +94,8 @@ export class Engine {
   private readonly inputValidators = new WeakMap<CompiledPipeline, { strict: ValidateFunction; query: ValidateFunction }>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
   private startErrors: Diagnostic[] = [];
+  /** Re-proposes configs refused because the registry was away (engine/registry/retry.ts). */
+  private registryRetry: { close(): void } | undefined;
   private opts: EngineOptions;
 
   constructor(opts: EngineOptions) {
@@ -122,10 +125,12 @@ export class Engine {
       await this.replicator.start().catch((err: unknown) => process.emitWarning(`config replication: ${(err as Error).message}`, { code: 'AIRMAIL_REPLICATE' }));
     }
     if (this.opts.watch !== false) this.store.watch();
+    if (this.models) this.registryRetry = retryWhileRegistryDown(this.store);
     return this.startErrors;
   }
 
   async close(): Promise<void> {
+    this.registryRetry?.close();
     await this.replicator?.close();
     await this.store.close();
     await this.runner.close();
