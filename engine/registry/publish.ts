@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createOnnxModel } from '../onnx.js';
+import { assertSelfContained, bundleJsModule } from './bundle.js';
 import { collectContext, environmentTags } from './context.js';
 import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
@@ -158,6 +159,7 @@ export async function prepareEnvelope(req: PublishRequest, opts: PrepareOptions 
   }
   if (!FLAVORS.includes(req.flavor)) invalid(`flavor ${JSON.stringify(req.flavor)} is not one of ${FLAVORS.join(', ')}`);
   const index = checkIndex(req);
+  if (req.flavor === 'js') await assertSelfContained(bytes, req.filename ? basename(req.filename) : undefined);
   const metrics: Metrics = req.metrics === undefined ? {} : assertValidMetrics(req.metrics);
   let sample: SampleTable | undefined;
   if (req.sample !== undefined) {
@@ -205,11 +207,31 @@ function formatFromPath(path: string): SampleFormat | undefined {
   return ext === 'arrow' || ext === 'feather' || ext === 'ipc' ? 'arrow' : ext === 'json' ? 'json' : ext === 'csv' ? 'csv' : undefined;
 }
 
+async function readPath(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new RegistryError('ENVELOPE_INVALID', `cannot read the ${what} file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
 /** Turns files and the environment into a PublishRequest (publisher side). */
 export async function buildPublishRequest(input: PublishModelInput): Promise<PublishRequest> {
   const { packages, cwd, ...rest } = input;
-  const artifact = typeof input.artifact === 'string' ? await readFile(input.artifact) : input.artifact;
-  const sample = typeof input.sample === 'string' ? await readFile(input.sample) : input.sample;
+  let artifact = typeof input.artifact === 'string' ? await readPath(input.artifact, 'artifact') : input.artifact;
+  let filename = input.filename ?? (typeof input.artifact === 'string' ? basename(input.artifact) : undefined);
+  let sha256 = input.sha256;
+  if (input.flavor === 'js' && typeof input.artifact === 'string') {
+    // TypeScript and modules that import files or packages become one ES module here, where the files are.
+    const source = artifact;
+    if (sha256 !== undefined) verifySha256(source, sha256);
+    artifact = await bundleJsModule(input.artifact, source);
+    if (artifact !== source) {
+      filename = filename?.replace(/\.[cm]?[jt]sx?$/i, '') + '.mjs';
+      if (sha256 !== undefined) sha256 = sha256Hex(artifact);
+    }
+  }
+  const sample = typeof input.sample === 'string' ? await readPath(input.sample, 'sample') : input.sample;
   const sampleFormat = input.sampleFormat ?? (typeof input.sample === 'string' ? formatFromPath(input.sample) : undefined);
   let metrics: unknown = input.metrics;
   if (typeof input.metrics === 'string') {
@@ -227,7 +249,8 @@ export async function buildPublishRequest(input: PublishModelInput): Promise<Pub
     ...(metrics !== undefined ? { metrics } : {}),
     context,
     tags: { ...environmentTags(), ...input.tags },
-    filename: input.filename ?? (typeof input.artifact === 'string' ? basename(input.artifact) : undefined),
+    filename,
+    ...(sha256 !== undefined ? { sha256 } : {}),
   } as PublishRequest;
 }
 
