@@ -95,6 +95,8 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     const t0 = performance.now();
     const d = deployment(engine, c.req.param('name'));
     const m = serving(engine, d);
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json' && !type.endsWith('+json')) throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `send the rows as application/json (got ${type === '' ? 'no content-type' : type})`);
     const { value } = await readBody(c, 'json');
     let validate = validators.get(m.envelope);
     if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope))));
@@ -102,7 +104,11 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
       const errors = isPlainObject(value) ? describeErrors(validate.errors) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
       throw new AirmailError('INPUT_INVALID', `rows for ${d.name} (${m.label}) are invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { details: { errors } });
     }
-    const predictions = await predictRows(m, (value as { rows: Record<string, unknown>[] }).rows, deadlineOf(c.req.header('x-airmail-deadline-ms')));
+    const rows = (value as { rows: Record<string, unknown>[] }).rows;
+    // JSON numbers beyond float64 (1e400) parse to ±Infinity, which no schema keyword refuses.
+    const infinite = rows.flatMap((r, i) => Object.entries(r).filter(([, v]) => typeof v === 'number' && !Number.isFinite(v)).map(([k]) => ({ path: `/rows/${i}/${k}`, message: 'must be a finite number' })));
+    if (infinite.length) throw new AirmailError('INPUT_INVALID', `rows for ${d.name} (${m.label}) are invalid: ${infinite.map((e) => `${e.path} ${e.message}`).join('; ')}`, { details: { errors: infinite } });
+    const predictions = await predictRows(m, rows, deadlineOf(c.req.header('x-airmail-deadline-ms')));
     return c.json({ predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });
   });
 

@@ -44,9 +44,11 @@ export class RegistryError extends Error {
   }
 }
 
+/** The body of an error answer: the engine's shape (`error: true, code, reason`). */
 export interface RegistryWireError {
+  readonly error: true;
   readonly code: AnyRegistryCode;
-  readonly message: string;
+  readonly reason: string;
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
@@ -62,5 +64,5 @@ export function asRegistryError(err: unknown, fallback: AnyRegistryCode = 'INTER
 }
 
 export function toRegistryWire(err: RegistryError): RegistryWireError {
-  return err.details ? { code: err.code, message: err.message, details: err.details } : { code: err.code, message: err.message };
+  return err.details ? { error: true, code: err.code, reason: err.message, details: err.details } : { error: true, code: err.code, reason: err.message };
 }

@@ -65,9 +65,9 @@ function checkIndex(req: PublishRequest): Record<string, string> {
   for (const [k, v] of Object.entries(tags)) {
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(k)) problems.push(`tag key ${JSON.stringify(k)} is not [A-Za-z0-9._-]`);
     if (typeof v !== 'string') problems.push(`tag '${k}' must be a string`);
-    if ((k === 'name' && v !== req.name) || (k === 'description' && v !== req.description)) problems.push(`tag '${k}' differs from the ${k} given`);
+    if ((k === 'name' && v !== req.name) || (k === 'description' && v !== req.description)) problems.push(`tag '${k}' (${JSON.stringify(v)}) contradicts the ${k} given (${JSON.stringify(k === 'name' ? req.name : req.description)}): set the ${k} with --${k}, not with a tag`);
   }
-  if (problems.length) invalid(`the envelope index is incomplete:\n  ${problems.join('\n  ')}`, problems);
+  if (problems.length) invalid(`the envelope index is ${problems.every((p) => p.endsWith('is required')) ? 'incomplete' : 'invalid'}:\n  ${problems.join('\n  ')}`, problems);
   assertSafeName(req.name, 'model name');
   return { ...tags, name: req.name, description: req.description };
 }
@@ -207,6 +207,14 @@ function formatFromPath(path: string): SampleFormat | undefined {
   return ext === 'arrow' || ext === 'feather' || ext === 'ipc' ? 'arrow' : ext === 'json' ? 'json' : ext === 'csv' ? 'csv' : undefined;
 }
 
+/** user/team come from the environment; a --tag that contradicts them is refused (it would let anyone publish as anyone). */
+function withEnvironmentTags(tags: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const derived = environmentTags();
+  const conflicts = Object.entries(derived).filter(([k, v]) => tags?.[k] !== undefined && tags[k] !== v);
+  if (conflicts.length) invalid(`tag(s) ${conflicts.map(([k, v]) => `'${k}' (${JSON.stringify(tags![k])}, the environment says ${JSON.stringify(v)})`).join(', ')} are derived from the environment (AIRMAIL_USER, USER, AIRMAIL_TEAM) and cannot be set with a tag`);
+  return { ...tags, ...derived };
+}
+
 async function readPath(path: string, what: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
@@ -248,7 +256,7 @@ export async function buildPublishRequest(input: PublishModelInput): Promise<Pub
     ...(sampleFormat ? { sampleFormat } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
     context,
-    tags: { ...environmentTags(), ...input.tags },
+    tags: withEnvironmentTags(input.tags),
     filename,
     ...(sha256 !== undefined ? { sha256 } : {}),
   } as PublishRequest;

@@ -22,7 +22,7 @@
  *                                         whenever the answer differs from the last one sent (or from since)
  *   GET  /healthz                         → { ok, envelopes, revision }
  *
- * Errors: { error: { code, message, details? } } with the code's HTTP status. Admin routes need
+ * Errors: { error: true, code, reason, details? } (the engine's shape) with the code's HTTP status. Admin routes need
  * `Authorization: Bearer $AIRMAIL_ADMIN_TOKEN` when a token is configured (compared in constant time).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -157,9 +157,9 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
 
   app.onError((err, c) => {
     const e = asRegistryError(err);
-    return c.json({ error: toRegistryWire(e) }, e.status as 400);
+    return c.json(toRegistryWire(e), e.status as 400);
   });
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => c.json(toRegistryWire(new RegistryError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));
 
   app.get('/healthz', (c) => c.json({ ok: true, envelopes: store.size, revision: store.revision }));
 
