@@ -241,6 +241,12 @@ export class ConfigStore {
     });
   }
 
+  /** Proposes these files again although their text has not changed (what they needed, e.g. the registry, may answer now). */
+  retry(files: Iterable<string>): Promise<Diagnostic[]> {
+    for (const f of files) this.rejectedHash.delete(resolve(f));
+    return this.rescan();
+  }
+
   /** Check a config without applying it (dry run). */
   async validate(file: string, text: string): Promise<Diagnostic[]> {
     const next = new Map(this.texts);

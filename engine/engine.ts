@@ -21,6 +21,7 @@ import { registerOperatorHooks } from './operator-hooks.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
 import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
+import { retryWhileRegistryDown } from './registry/retry.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
 import { remoteDatasetLoader } from './remote/datasets.js';
@@ -102,6 +103,8 @@ export class Engine {
    */
   private readonly adhocMade = new WeakSet<CompiledPipeline>();
   private startErrors: Diagnostic[] = [];
+  /** Re-proposes configs refused because the registry was away (engine/registry/retry.ts). */
+  private registryRetry: { close(): void } | undefined;
   private opts: EngineOptions;
 
   constructor(opts: EngineOptions) {
@@ -134,10 +137,12 @@ export class Engine {
       await this.replicator.start().catch((err: unknown) => process.emitWarning(`config replication: ${(err as Error).message}`, { code: 'AIRMAIL_REPLICATE' }));
     }
     if (this.opts.watch !== false) this.store.watch();
+    if (this.models) this.registryRetry = retryWhileRegistryDown(this.store);
     return this.startErrors;
   }
 
   async close(): Promise<void> {
+    this.registryRetry?.close();
     await this.replicator?.close();
     await this.store.close();
     await this.runner.close();

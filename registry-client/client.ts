@@ -79,11 +79,15 @@ export class RegistryClient implements RegistryWriter {
     }
     if (res.statusCode >= 400) {
       const text = await res.body.text().catch(() => '');
-      let wire: { error?: { code?: unknown; message?: unknown; details?: unknown } } = {};
-      try { wire = JSON.parse(text) as typeof wire; } catch { /* not JSON */ }
-      const code = wire.error?.code;
-      const message = typeof wire.error?.message === 'string' ? wire.error.message : `HTTP ${res.statusCode} from ${method} ${path}: ${text.slice(0, 200)}`;
-      const details = wire.error?.details && typeof wire.error.details === 'object' ? { details: wire.error.details as Record<string, unknown> } : {};
+      // { error: true, code, reason, details? }; older registries sent { error: { code, message, details? } }.
+      type Wire = { error?: unknown; code?: unknown; reason?: unknown; message?: unknown; details?: unknown };
+      let body: Wire = {};
+      try { body = JSON.parse(text) as Wire; } catch { /* not JSON */ }
+      const wire: Wire = body.error && typeof body.error === 'object' ? (body.error as Wire) : body;
+      const code = wire.code;
+      const said = typeof wire.reason === 'string' ? wire.reason : wire.message;
+      const message = typeof said === 'string' ? said : `HTTP ${res.statusCode} from ${method} ${path}: ${text.slice(0, 200)}`;
+      const details = wire.details && typeof wire.details === 'object' ? { details: wire.details as Record<string, unknown> } : {};
       throw new RegistryError(isRegistryCode(code) ? code : 'REGISTRY_UNAVAILABLE', message, details);
     }
     return res;

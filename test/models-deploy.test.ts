@@ -101,6 +101,16 @@ deployments:
     expect((await post('/models/nope/predict', { rows: [{}] })).status).toBe(404);
   });
 
+  it('refuses a body that is not application/json (415) and a feature beyond float64 (422)', async () => {
+    const text = await fetch(`${srv.url}/models/psale_gbdt/predict`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ rows: [exp.rows[0]!.features] }) });
+    expect(text.status).toBe(415);
+    expect(await text.json()).toMatchObject({ error: true, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    const huge = JSON.stringify({ rows: [exp.rows[0]!.features] }).replace(/"f0":[^,}]+/, '"f0":1e400');
+    const r = await fetch(`${srv.url}/models/psale_gbdt/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge });
+    expect(r.status).toBe(422);
+    expect(await r.json()).toMatchObject({ code: 'INPUT_INVALID', errors: [{ path: '/rows/0/f0', message: 'must be a finite number' }] });
+  });
+
   it('queries one id through the envelope feature source', async () => {
     const catalog = tableFromIPC(readFileSync(join(BENCH, 'catalog.arrow')));
     const ids = catalog.getChild('sku_id')!.toArray() as Int32Array;

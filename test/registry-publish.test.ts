@@ -96,7 +96,7 @@ describe.skipIf(!runBench)(`airmail publish with the bench models${BENCH_NOTE}`,
 
   it('runs as a command: bin/airmail.mjs publish into a folder registry', async () => {
     const folder = join(dir, 'folder-registry');
-    const { code, stdout, stderr } = await run(['publish', '--artifact', benchFile('psale_gbdt.onnx'), '--flavor', 'onnx', '--name', 'psale', '--description', 'gbdt', '--tag', 'stage=prod', '--sample', sample, '--registry', `file://${folder}`]);
+    const { code, stdout, stderr } = await run(['publish', '--artifact', benchFile('psale_gbdt.onnx'), '--flavor', 'onnx', '--name', 'psale', '--description', 'gbdt', '--tag', 'stage=prod', '--sample', sample, '--registry', `file://${folder}`, '--create']);
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
     expect(JSON.parse(stdout.trim())).toMatchObject({ name: 'psale', version: 1, inputs: 24, outputs: ['psale'] });
@@ -156,7 +156,7 @@ describe('publish rejections leave the registry unchanged', () => {
     expect(await snapshot(reg.root)).toEqual(before);
     // The same refusal against a folder registry.
     const folder = join(dir, 'reject-folder');
-    const f = await cli(...args().map((a) => (a === reg.url ? folder : a)));
+    const f = await cli(...args().map((a) => (a === reg.url ? folder : a)), '--create');
     expect(f.code).toBe(1);
     expect((await snapshot(folder)).filter((p) => p.startsWith('envelopes/'))).toEqual([]);
   });

@@ -65,7 +65,7 @@ describe('registry service over HTTP', () => {
     const body = JSON.stringify({ flavor: 'js', name: 'double', description: 'y = 2x', tags: { stage: 'prod' }, artifact: Buffer.from(artifact).toString('base64'), sample: [{ x: 1 }, { x: 2 }, { x: 3 }] });
     const denied = await http('POST', '/envelopes', body, { 'content-type': 'application/json' });
     expect(denied.status).toBe(401);
-    expect(denied.json['error']).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(denied.json).toMatchObject({ error: true, code: 'UNAUTHORIZED', reason: expect.stringContaining('Bearer') });
     const ok = await http('POST', '/envelopes', body, { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` });
     expect(ok.status).toBe(201);
     const env = ok.json as unknown as Envelope;
@@ -83,7 +83,7 @@ describe('registry service over HTTP', () => {
     expect(art.headers['x-airmail-sha256']).toBe(env.function.artifact.sha256);
     expect(new Uint8Array(await art.body.arrayBuffer())).toEqual(artifact);
     expect((await http('GET', '/envelopes/nope')).status).toBe(404);
-    expect((await http('GET', '/artifacts/xyz')).json['error']).toMatchObject({ code: 'NAME_INVALID' });
+    expect((await http('GET', '/artifacts/xyz')).json).toMatchObject({ error: true, code: 'NAME_INVALID' });
     expect((await http('GET', '/envelopes?q=name%3D')).status).toBe(200);
     expect((await http('GET', '/envelopes?q=a%20b')).status).toBe(400);
   });

@@ -213,7 +213,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       if (def.normalize) params = (await def.normalize(params, stepEnv)) as Record<string, unknown>;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      report(code === 'MODEL_LOAD_FAILED' ? code : 'BAD_PARAMETER', pptr, `${stepCfg.name}: ${(err as Error).message}`);
+      report(code === 'MODEL_LOAD_FAILED' || code === 'REGISTRY_UNAVAILABLE' ? code : 'BAD_PARAMETER', pptr, `${stepCfg.name}: ${(err as Error).message}`);
       return undefined;
     }
     const checked = [...(def.check?.(params, stepEnv) ?? [])];

@@ -23,6 +23,14 @@ import type { LoadedModel } from '../registry/model-hub.js';
 import { isPlainObject, readBody } from './body.js';
 
 const MAX_ROWS = 10_000;
+/** A prediction's deadline when the request names none (x-airmail-deadline-ms), ms. */
+const DEFAULT_DEADLINE_MS = 10_000;
+
+/** The request's deadline: its x-airmail-deadline-ms header (a positive number), or the default. */
+function deadlineOf(header: string | undefined): number {
+  const ms = Number(header);
+  return Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_DEADLINE_MS;
+}
 const ajv = newAjv({ useDefaults: false });
 const validators = new WeakMap<Envelope, ValidateFunction>();
 
@@ -47,13 +55,13 @@ export function modelInfo(m: LoadedModel): Record<string, unknown> {
   return { name: e.name, version: e.version, label: m.label, flavor: e.function.flavor, sha256: e.function.artifact.sha256, published_at: e.publishedAt, tags: e.index };
 }
 
-async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown>[], timeoutMs: number): Promise<Record<string, unknown>[]> {
   const fn = m.envelope.function;
   const columns: Record<string, ColumnValues> = {};
   for (const c of fn.inputs) {
     columns[c.name] = c.type === 'string' || c.type === 'bool' ? rows.map((r) => r[c.name] as Scalar) : Float64Array.from(rows, (r) => Number(r[c.name]));
   }
-  const out = await m.fn.predict(columns, rows.length);
+  const out = await m.fn.predict(columns, rows.length, { timeoutMs });
   return rows.map((_, i) => Object.fromEntries(fn.outputs.map((o) => {
     const v = out[o.name]?.[i];
     return [o.name, typeof v === 'number' && Number.isNaN(v) ? null : (v ?? null)];
@@ -87,6 +95,8 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     const t0 = performance.now();
     const d = deployment(engine, c.req.param('name'));
     const m = serving(engine, d);
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json' && !type.endsWith('+json')) throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `send the rows as application/json (got ${type === '' ? 'no content-type' : type})`);
     const { value } = await readBody(c, 'json');
     let validate = validators.get(m.envelope);
     if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope))));
@@ -94,7 +104,11 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
       const errors = isPlainObject(value) ? describeErrors(validate.errors) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
       throw new AirmailError('INPUT_INVALID', `rows for ${d.name} (${m.label}) are invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { details: { errors } });
     }
-    const predictions = await predictRows(m, (value as { rows: Record<string, unknown>[] }).rows);
+    const rows = (value as { rows: Record<string, unknown>[] }).rows;
+    // JSON numbers beyond float64 (1e400) parse to ±Infinity, which no schema keyword refuses.
+    const infinite = rows.flatMap((r, i) => Object.entries(r).filter(([, v]) => typeof v === 'number' && !Number.isFinite(v)).map(([k]) => ({ path: `/rows/${i}/${k}`, message: 'must be a finite number' })));
+    if (infinite.length) throw new AirmailError('INPUT_INVALID', `rows for ${d.name} (${m.label}) are invalid: ${infinite.map((e) => `${e.path} ${e.message}`).join('; ')}`, { details: { errors: infinite } });
+    const predictions = await predictRows(m, rows, deadlineOf(c.req.header('x-airmail-deadline-ms')));
     return c.json({ predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });
   });
 
@@ -116,7 +130,7 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
       if (!ds.has(col.name)) throw new AirmailError('UNKNOWN_COLUMN', `${m.label} needs feature '${col.name}', which dataset '${src.dataset}' does not have`);
       features[col.name] = valueAt(ds.column(col.name), row);
     }
-    const predictions = await predictRows(m, [features]);
+    const predictions = await predictRows(m, [features], deadlineOf(c.req.header('x-airmail-deadline-ms')));
     return c.json({ id, features, predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });
   });
 }

@@ -9,9 +9,10 @@
  *   airmail publish --artifact model.onnx --flavor onnx --name psale --description "…" \
  *       [--tag stage=prod]… [--sample sample.arrow] [--sample-format arrow|json|csv] [--metrics metrics.json] \
  *       [--inputs f0:float32,…] [--outputs psale:float32] [--feature-source catalog:sku_id] \
- *       [--package onnxruntime-node]… [--language python --language-version 3.11] [--sha256 HEX] [--registry R]
+ *       [--package onnxruntime-node]… [--language python --language-version 3.11] [--sha256 HEX] [--registry R [--create]]
  *
- * R is an http(s) URL or a registry folder (file:// or a path); default AIRMAIL_REGISTRY.
+ * R is an http(s) URL or a registry folder (file:// or a path); default AIRMAIL_REGISTRY. A folder must
+ * exist; `publish --create` makes an empty registry there.
  * Exit codes: 0 ok, 1 rejected or failed (the coded error on stderr), 2 usage.
  */
 import { once } from 'node:events';
@@ -19,6 +20,8 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
+import { existsSync } from 'node:fs';
+import { folderOf } from '../../registry-client/file-registry.js';
 import { openRegistry } from '../../registry-client/open.js';
 import type { ColumnSpec, ColumnType } from './envelope.js';
 import { asRegistryError } from './errors.js';
@@ -40,10 +43,13 @@ const defaultIo: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) 
 
 class UsageError extends Error {}
 
+/** How long requests still running at shutdown may finish, ms. */
+const STOP_GRACE_MS = 2000;
+
 const USAGE = `usage:
   airmail registry serve --root DIR [--port N] [--host H]
   airmail registry query|resolve|alias|metrics … [--registry URL|DIR]
-  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]… [--sample FILE] [--metrics FILE] [--registry URL|DIR]`;
+  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]… [--sample FILE] [--metrics FILE] [--registry URL|DIR [--create]]`;
 
 function columns(s: string | undefined): ColumnSpec[] | undefined {
   if (s === undefined) return undefined;
@@ -54,11 +60,21 @@ function columns(s: string | undefined): ColumnSpec[] | undefined {
   });
 }
 
+/** --registry or AIRMAIL_REGISTRY: an http(s) URL, a file:// URL or an existing folder (publish never creates one). */
+function registryLocation(given: string | undefined, create = false): string {
+  const loc = given ?? process.env.AIRMAIL_REGISTRY;
+  if (!loc) throw new UsageError('no registry given: pass --registry URL|DIR or set AIRMAIL_REGISTRY');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(loc) && !/^(https?|file):\/\//i.test(loc)) throw new UsageError(`--registry ${loc}: use an http(s):// URL, a file:// URL or a folder`);
+  if (!create && !/^https?:\/\//i.test(loc) && !existsSync(folderOf(loc))) throw new UsageError(`--registry ${loc}: no such registry folder (create one with \`airmail registry serve --root DIR\`)`);
+  return loc;
+}
+
 async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args, options: { root: { type: 'string' }, port: { type: 'string', default: '7070' }, host: { type: 'string', default: '127.0.0.1' }, 'refresh-ms': { type: 'string', default: '2000' } } });
   if (!values.root) throw new UsageError('registry serve needs --root DIR');
   const store = await RegistryStore.open(values.root, { create: true });
-  const app = createRegistryApp(store);
+  const stopping = new AbortController();
+  const app = createRegistryApp(store, { signal: stopping.signal });
   const server = serve({ fetch: app.fetch, port: Number(values.port), hostname: values.host });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -70,7 +86,15 @@ async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const timer = refreshMs > 0 ? setInterval(() => void store.refresh().catch((e: Error) => io.err(`refresh failed: ${e.message}`)), refreshMs) : undefined;
   await (io.stop ?? new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); }));
   if (timer) clearInterval(timer);
-  await new Promise<void>((r) => server.close(() => r()));
+  // Watchers (engines) hold event streams and long polls open: end them, or close() would wait for them.
+  stopping.abort();
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+  http.closeIdleConnections?.();
+  // What is still running after a grace period (a publish being checked) is cut off.
+  const grace = setTimeout(() => http.closeAllConnections?.(), STOP_GRACE_MS);
+  await closed;
+  clearTimeout(grace);
   return 0;
 }
 
@@ -82,9 +106,14 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
       tag: { type: 'string', multiple: true }, sample: { type: 'string' }, 'sample-format': { type: 'string' }, metrics: { type: 'string' },
       inputs: { type: 'string' }, outputs: { type: 'string' }, 'feature-source': { type: 'string' }, package: { type: 'string', multiple: true },
       language: { type: 'string' }, 'language-version': { type: 'string' }, sha256: { type: 'string' }, registry: { type: 'string' },
+      create: { type: 'boolean' },
     },
   });
   if (!values.artifact || !values.flavor) throw new UsageError('publish needs --artifact FILE and --flavor onnx|js');
+  for (const k of ['artifact', 'sample', 'metrics'] as const) {
+    const f = values[k];
+    if (f !== undefined && !existsSync(f)) throw new UsageError(`--${k} ${f}: no such file`);
+  }
   const tags: Record<string, string> = {};
   for (const t of values.tag ?? []) {
     const i = t.indexOf('=');
@@ -115,7 +144,7 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     ...(values.sha256 ? { sha256: values.sha256 } : {}),
     ...(values.language ? { context: { language: values.language, ...(values['language-version'] ? { languageVersion: values['language-version'] } : {}) } } : {}),
   });
-  const reg = await openRegistry(values.registry ?? process.env.AIRMAIL_REGISTRY, { create: true });
+  const reg = await openRegistry(registryLocation(values.registry, values.create === true), { create: values.create === true });
   try {
     const env = await reg.publish(req);
     io.out(JSON.stringify({ name: env.name, version: env.version, sha256: env.function.artifact.sha256, inputs: env.function.inputs.length, outputs: env.function.outputs.map((o) => o.name) }));
@@ -130,7 +159,7 @@ async function readCommand(sub: string, args: string[], io: CliIo): Promise<numb
     args, allowPositionals: true,
     options: { registry: { type: 'string' }, limit: { type: 'string' }, query: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, alias: { type: 'string' } },
   });
-  const reg = await openRegistry(values.registry ?? process.env.AIRMAIL_REGISTRY);
+  const reg = await openRegistry(registryLocation(values.registry));
   try {
     if (sub === 'query') {
       const list = await reg.query(positionals[0] ?? values.query ?? '', values.limit ? { limit: Number(values.limit) } : {});

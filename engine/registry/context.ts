@@ -9,6 +9,7 @@ import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ContextSpec } from './envelope.js';
+import { RegistryError } from './errors.js';
 
 const run = promisify(execFile);
 
@@ -64,7 +65,7 @@ export function packagesFromLock(lock: Lockfile, subset?: readonly string[]): Re
     for (const dep of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies })) visit(at, dep);
   };
   for (const name of start) visit('', name);
-  if (missing.length) throw new Error(`package(s) not in the lockfile: ${missing.join(', ')}`);
+  if (missing.length) throw new RegistryError('ENVELOPE_INVALID', `--package ${missing.join(', ')}: not in package-lock.json (name packages the model needs that the lockfile lists)`);
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
@@ -91,7 +92,7 @@ export async function collectContext(opts: ContextOptions = {}): Promise<Context
   const lockPath = await findUp('package-lock.json', cwd);
   let packages: Record<string, string> = {};
   if (lockPath) packages = packagesFromLock(JSON.parse(await readFile(lockPath, 'utf8')) as Lockfile, opts.packages);
-  else if (opts.packages?.length) throw new Error(`no package-lock.json above ${cwd} to take versions of ${opts.packages.join(', ')} from`);
+  else if (opts.packages?.length) throw new RegistryError('ENVELOPE_INVALID', `--package ${opts.packages.join(', ')}: no package-lock.json above ${cwd} to take versions from`);
   const commit = await gitCommit(cwd);
   return {
     runtime: 'node',

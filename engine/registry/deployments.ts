@@ -76,7 +76,8 @@ export async function loadDeployments(sources: readonly DeploymentSource[], data
         for (const p of problems) diagnostics.push(src.at(p.code, `${ptr}/${d.features_from ? 'features_from' : 'model'}`, `deployment '${d.name}': ${p.message}`));
         deployments.set(d.name, { name: d.name, description: d.description, spec: d.model, resolved, featuresFrom, file: src.file });
       }, (err: Error) => {
-        const code = (err as { code?: unknown }).code === 'MODEL_LOAD_FAILED' ? 'MODEL_LOAD_FAILED' : 'CONFIG_INVALID';
+        const c = (err as { code?: unknown }).code;
+        const code = c === 'MODEL_LOAD_FAILED' || c === 'REGISTRY_UNAVAILABLE' ? c : 'CONFIG_INVALID';
         diagnostics.push(src.at(code, `${ptr}/model`, `deployment '${d.name}': ${err.message}`));
       }));
     });

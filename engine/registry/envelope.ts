@@ -258,7 +258,8 @@ export function metricProblems(metrics: unknown): string[] {
     const type = m && typeof m === 'object' ? (m as { type?: unknown }).type : undefined;
     const validate = typeof type === 'string' ? metricValidators.get(type) : undefined;
     if (!validate) {
-      problems.push(`metric '${name}': must be a number or an object whose type is one of ${Object.keys(FANCY_METRIC_SCHEMAS).join(', ')} (got type ${JSON.stringify(type)})`);
+      const got = m === null ? 'null' : Array.isArray(m) ? 'an array' : typeof m !== 'object' ? `a ${typeof m} (${JSON.stringify(m)})` : type === undefined ? 'an object without "type"' : `type ${JSON.stringify(type)}`;
+      problems.push(`metric '${name}': must be a number or an object whose type is one of ${Object.keys(FANCY_METRIC_SCHEMAS).join(', ')} (got ${got})`);
       continue;
     }
     if (!validate(m)) { problems.push(...formatAjv(validate.errors, `metric '${name}' (${type}): `).map((s) => s.replace(/: \//, ': /'))); continue; }

@@ -15,7 +15,7 @@ export const REGISTRY_ERRORS = Object.fromEntries(REGISTRY_CODES.map((c) => [c, 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERRORS;
 
 /** Engine codes the registry reuses as they are. */
-type ReusedCode = Extract<ErrorCode, 'MODEL_LOAD_FAILED' | 'MODEL_FAILED' | 'UNAUTHORIZED' | 'BODY_TOO_LARGE' | 'BODY_UNPARSABLE' | 'UNSUPPORTED_MEDIA_TYPE' | 'NOT_FOUND' | 'INTERNAL'>;
+type ReusedCode = Extract<ErrorCode, 'MODEL_LOAD_FAILED' | 'MODEL_FAILED' | 'DEADLINE_EXCEEDED' | 'UNAUTHORIZED' | 'BODY_TOO_LARGE' | 'BODY_UNPARSABLE' | 'UNSUPPORTED_MEDIA_TYPE' | 'NOT_FOUND' | 'INTERNAL'>;
 
 export type AnyRegistryCode = RegistryErrorCode | ReusedCode;
 
@@ -44,9 +44,11 @@ export class RegistryError extends Error {
   }
 }
 
+/** The body of an error answer: the engine's shape (`error: true, code, reason`). */
 export interface RegistryWireError {
+  readonly error: true;
   readonly code: AnyRegistryCode;
-  readonly message: string;
+  readonly reason: string;
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
@@ -62,5 +64,5 @@ export function asRegistryError(err: unknown, fallback: AnyRegistryCode = 'INTER
 }
 
 export function toRegistryWire(err: RegistryError): RegistryWireError {
-  return err.details ? { code: err.code, message: err.message, details: err.details } : { code: err.code, message: err.message };
+  return err.details ? { error: true, code: err.code, reason: err.message, details: err.details } : { error: true, code: err.code, reason: err.message };
 }

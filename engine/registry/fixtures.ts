@@ -70,10 +70,10 @@ export interface RunningRegistry {
 }
 
 /** A real registry service on 127.0.0.1:<ephemeral> over `root` (a new temp folder by default). */
-export async function startRegistry(opts: RegistryAppOptions & { root?: string } = {}): Promise<RunningRegistry> {
+export async function startRegistry(opts: RegistryAppOptions & { root?: string; port?: number } = {}): Promise<RunningRegistry> {
   const root = opts.root ?? (await tempDir());
   const store = await RegistryStore.open(root, { create: true });
-  const server = serve({ fetch: createRegistryApp(store, opts).fetch, port: 0, hostname: '127.0.0.1' });
+  const server = serve({ fetch: createRegistryApp(store, opts).fetch, port: opts.port ?? 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {

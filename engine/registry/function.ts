@@ -19,11 +19,30 @@ import { inspectOnnx } from './onnx-inspect.js';
 export type ColumnValues = Float32Array | Float64Array | Int32Array | readonly (string | number | boolean | null)[];
 export type Columns = Readonly<Record<string, ColumnValues>>;
 
+export interface PredictOptions {
+  /** How long this call may take, ms. A js function that overruns has its thread stopped and replaced. Default: none. */
+  readonly timeoutMs?: number;
+}
+
+export interface LoadOptions {
+  /** How long loading the module may take, ms (default: checkTimeoutMs()). */
+  readonly timeoutMs?: number;
+}
+
 export interface LoadedFunction {
   readonly flavor: 'onnx' | 'js';
   /** Runs on `rows` rows of named input columns; returns named output columns. */
-  predict(columns: Columns, rows: number): Promise<Record<string, ColumnValues>>;
+  predict(columns: Columns, rows: number, opts?: PredictOptions): Promise<Record<string, ColumnValues>>;
   close(): Promise<void>;
+}
+
+/** Default time limit of a publish check or a warm-up, ms. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 20_000;
+
+/** The time limit of publish checks and warm-ups: AIRMAIL_MODEL_CHECK_MS, or 20 s. */
+export function checkTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.AIRMAIL_MODEL_CHECK_MS);
+  return Number.isFinite(n) && n > 0 ? n : DEFAULT_CHECK_TIMEOUT_MS;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -38,7 +57,7 @@ export function verifySha256(bytes: Uint8Array, expected: string, what = 'artifa
 }
 
 /** Loads `envelope`'s function from `bytes`, checking the sha256 first. */
-export async function loadFunction(envelope: Pick<Envelope, 'function' | 'name' | 'version'>, bytes: Uint8Array): Promise<LoadedFunction> {
+export async function loadFunction(envelope: Pick<Envelope, 'function' | 'name' | 'version'>, bytes: Uint8Array, opts: LoadOptions = {}): Promise<LoadedFunction> {
   const fn = envelope.function;
   verifySha256(bytes, fn.artifact.sha256, `artifact of ${envelope.name}@${envelope.version}`);
   if (fn.flavor === 'onnx') {
@@ -60,16 +79,19 @@ export async function loadFunction(envelope: Pick<Envelope, 'function' | 'name' 
       close: () => model.release(),
     };
   }
-  return startJsFunction(bytes, `${envelope.name}@${envelope.version}`);
+  return startJsFunction(bytes, `${envelope.name}@${envelope.version}`, opts.timeoutMs ?? checkTimeoutMs());
 }
 
+// The module is imported from a data: URL; an import error would quote that whole URL, so it is cut out.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const ready = import('data:text/javascript;base64,' + workerData.source).then((m) => {
+const url = 'data:text/javascript;base64,' + workerData.source;
+const clean = (e) => String(e && e.message || e).split(url).join('the module');
+const ready = import(url).then((m) => {
   if (typeof m.predict !== 'function') throw new Error('the module does not export a function predict(columns)');
   return m;
 });
-ready.then(() => parentPort.postMessage({ id: 0, ok: true }), (e) => parentPort.postMessage({ id: 0, ok: false, message: String(e && e.message || e) }));
+ready.then(() => parentPort.postMessage({ id: 0, ok: true }), (e) => parentPort.postMessage({ id: 0, ok: false, message: clean(e) }));
 parentPort.on('message', async ({ id, columns, rows }) => {
   try {
     const m = await ready;
@@ -79,54 +101,104 @@ parentPort.on('message', async ({ id, columns, rows }) => {
     for (const v of Object.values(out)) if (ArrayBuffer.isView(v) && !(v.buffer instanceof SharedArrayBuffer)) transfer.push(v.buffer);
     parentPort.postMessage({ id, ok: true, columns: out }, [...new Set(transfer)]);
   } catch (e) {
-    parentPort.postMessage({ id, ok: false, message: String(e && e.message || e) });
+    parentPort.postMessage({ id, ok: false, message: clean(e) });
   }
 });
 `;
 
 type Reply = { id: number; ok: boolean; message?: string; columns?: Record<string, ColumnValues> };
 
-async function startJsFunction(bytes: Uint8Array, label: string): Promise<LoadedFunction> {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { source: Buffer.from(bytes).toString('base64') },
-    env: {},
-    resourceLimits: { maxOldGenerationSizeMb: 256 },
-    stdout: false,
-  });
-  worker.unref();
-  const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
-  let next = 1;
-  let dead: Error | undefined;
-  const failAll = (err: Error): void => {
-    dead = err;
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
-  };
-  worker.on('message', (r: Reply) => { const p = pending.get(r.id); if (p) { pending.delete(r.id); p.resolve(r); } });
-  worker.on('error', (e) => failAll(new RegistryError('MODEL_LOAD_FAILED', `js function ${label} crashed: ${e.message}`)));
-  worker.on('exit', (code) => failAll(new RegistryError('MODEL_LOAD_FAILED', `js function ${label} exited (code ${code})`)));
-  const call = (msg: Omit<Reply, 'ok'> & { rows?: number; columns?: Columns }): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      if (dead) { reject(dead); return; }
-      pending.set(msg.id, { resolve, reject });
-      if (msg.id !== 0) worker.postMessage(msg);
-    });
-  const first = await call({ id: 0 }).catch((e: Error) => ({ id: 0, ok: false, message: e.message }) as Reply);
-  if (!first.ok) {
-    await worker.terminate();
-    throw new RegistryError('MODEL_LOAD_FAILED', `js function ${label} cannot be loaded: ${first.message ?? 'unknown error'}`);
+/** One worker thread running the module; `fail` settles every pending call and stops the thread. */
+class JsThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private next = 1;
+  dead: Error | undefined;
+  /** Settles when the module has loaded (ok) or failed to. */
+  readonly ready: Promise<Reply>;
+
+  constructor(source: string, private readonly label: string) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { source }, env: {}, resourceLimits: { maxOldGenerationSizeMb: 256 }, stdout: false });
+    this.worker.unref();
+    this.worker.on('message', (r: Reply) => { const p = this.pending.get(r.id); if (p) { this.pending.delete(r.id); p.resolve(r); } });
+    this.worker.on('error', (e) => this.fail(new RegistryError('MODEL_LOAD_FAILED', `js function ${label} crashed: ${e.message}`)));
+    this.worker.on('exit', (code) => this.fail(new RegistryError('MODEL_LOAD_FAILED', `js function ${label} exited (code ${code})`)));
+    this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
   }
+
+  /** Sends one call; past `timeoutMs` the thread is stopped (a busy loop ends only that way) and `onTimeout` is thrown. */
+  call(columns: Columns, rows: number, timeoutMs: number | undefined, onTimeout: () => Error): Promise<Reply> {
+    return this.wait(this.next++, timeoutMs, onTimeout, { columns, rows });
+  }
+
+  waitReady(timeoutMs: number, onTimeout: () => Error): Promise<Reply> {
+    return this.wait(0, timeoutMs, onTimeout);
+  }
+
+  private wait(id: number, timeoutMs: number | undefined, onTimeout: () => Error, msg?: { columns: Columns; rows: number }): Promise<Reply> {
+    if (this.dead) return Promise.reject(this.dead);
+    const answer = id === 0 ? this.ready : new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ...msg });
+    });
+    if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return answer;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => { const err = onTimeout(); void this.fail(err); reject(err); }, Math.max(0, timeoutMs));
+    });
+    return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+  }
+
+  fail(err: Error): Promise<void> {
+    if (!this.dead) this.dead = err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    return this.worker.terminate().then(() => undefined, () => undefined);
+  }
+}
+
+async function startJsFunction(bytes: Uint8Array, label: string, loadTimeoutMs: number): Promise<LoadedFunction> {
+  const source = Buffer.from(bytes).toString('base64');
+  const loadTimeout = (): Error => new RegistryError('MODEL_LOAD_FAILED', `js function ${label} did not load within ${loadTimeoutMs} ms (its worker thread was stopped)`, { details: { timeoutMs: loadTimeoutMs } });
+  const start = async (): Promise<JsThread> => {
+    const t = new JsThread(source, label);
+    let first: Reply;
+    try {
+      first = await t.waitReady(loadTimeoutMs, loadTimeout);
+    } catch (err) {
+      await t.fail(err as Error);
+      if ((err as RegistryError).details?.timeoutMs !== undefined) throw err;
+      first = { id: 0, ok: false, message: (err as Error).message };
+    }
+    if (!first.ok) {
+      await t.fail(new RegistryError('MODEL_LOAD_FAILED', `js function ${label} is not loaded`));
+      throw new RegistryError('MODEL_LOAD_FAILED', `js function ${label} cannot be loaded: ${first.message ?? 'unknown error'}`);
+    }
+    return t;
+  };
+  let thread: Promise<JsThread> = start();
+  await thread;
+  let closed: Error | undefined;
+  let replace = false;
   return {
     flavor: 'js',
-    async predict(columns, rows) {
-      const r = await call({ id: next++, columns, rows });
+    async predict(columns, rows, opts = {}) {
+      if (closed) throw closed;
+      // The module loaded once; after a call overran, the next call starts a fresh thread.
+      if (replace) { replace = false; thread = start(); }
+      const t = await thread;
+      const ms = opts.timeoutMs;
+      const r = await t.call(columns, rows, ms, () => {
+        replace = true;
+        return new RegistryError('DEADLINE_EXCEEDED', `js function ${label} did not answer within ${ms} ms (its worker thread was stopped and replaced)`, { details: { timeoutMs: ms } });
+      });
       if (!r.ok) throw new RegistryError('MODEL_FAILED', `js function ${label} failed: ${r.message ?? 'unknown error'}`);
       return r.columns ?? {};
     },
     async close() {
-      failAll(new RegistryError('MODEL_LOAD_FAILED', `js function ${label} is closed`));
-      await worker.terminate();
+      closed = new RegistryError('MODEL_LOAD_FAILED', `js function ${label} is closed`);
+      const t = await thread.catch(() => undefined);
+      await t?.fail(closed);
     },
   };
 }

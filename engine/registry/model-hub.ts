@@ -9,13 +9,14 @@
  * Requests take `refs` once when they start (an immutable table binding → {path, version}), so a
  * request in flight finishes on the model it started with; workers load the path they are given.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ModelRef, ModelResolver, ModelSpec, ResolvedModel } from '../api.js';
 import { AirmailError } from '../errors.js';
 import { openRegistry } from '../../registry-client/open.js';
 import type { RegistryReader, WatchHandle } from '../../registry-client/reader.js';
 import type { ColumnValues, LoadedFunction } from './function.js';
-import { loadFunction } from './function.js';
+import { checkTimeoutMs, loadFunction } from './function.js';
 import type { Envelope } from './envelope.js';
 import { formatQuery } from './query.js';
 import type { ResolveSpec } from './store.js';
@@ -29,6 +30,8 @@ export interface ModelHubOptions {
   readonly pollMs?: number;
   /** Where swap and rejection lines go (default: stderr). */
   readonly log?: (line: string) => void;
+  /** Time limit of loading and warming one version, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
+  readonly checkTimeoutMs?: number;
 }
 
 /** A model ready to serve: its envelope, the verified local artifact, and a main-thread instance. */
@@ -58,11 +61,15 @@ export interface ModelSwap {
 
 interface Binding {
   readonly key: string;
+  /** bindingKey(spec): bindings of one spec differ only in the input shape they serve. */
+  readonly base: string;
   readonly spec: ResolveSpec;
   current: LoadedModel;
   watch: WatchHandle | undefined;
   /** Serializes candidate loads so swaps happen in publish order. */
   chain: Promise<void>;
+  /** Candidates (`name@version`) already rejected: not loaded again when a compile names them. */
+  readonly rejected: Set<string>;
 }
 
 const WARM_ROWS = 4;
@@ -79,15 +86,22 @@ export function resolveSpecOf(spec: ModelSpec): ResolveSpec {
   return 'alias' in spec ? { name: spec.name, alias: spec.alias } : { name: spec.name, version: spec.version };
 }
 
-function sameColumns(a: Envelope, b: Envelope): boolean {
+/** Same flavor and input columns: a version a compiled pipeline can move to. */
+function sameShape(a: Envelope, b: Envelope): boolean {
   const x = a.function.inputs;
   const y = b.function.inputs;
-  return x.length === y.length && x.every((c, i) => c.name === y[i]!.name);
+  return a.function.flavor === b.function.flavor && x.length === y.length && x.every((c, i) => c.name === y[i]!.name);
 }
 
+function shapeId(e: Envelope): string {
+  return createHash('sha256').update(`${e.function.flavor}:${e.function.inputs.map((c) => c.name).join(',')}`).digest('hex').slice(0, 8);
+}
+
+/** MODEL_LOAD_FAILED, but REGISTRY_UNAVAILABLE (502) when the registry could not be asked: a dependency failure, not the config's. */
 function asModelError(err: unknown, label: string): AirmailError {
   const e = err as { code?: unknown; message?: unknown };
-  const code = e?.code === 'ENVELOPE_NOT_FOUND' || e?.code === 'ARTIFACT_CORRUPT' || e?.code === 'ARTIFACT_NOT_FOUND' || e?.code === 'REGISTRY_UNAVAILABLE' ? String(e.code) : 'MODEL_LOAD_FAILED';
+  if (e?.code === 'REGISTRY_UNAVAILABLE') return new AirmailError('REGISTRY_UNAVAILABLE', `${label}: ${String(e.message)}`, { details: { registryCode: e.code }, cause: err });
+  const code = e?.code === 'ENVELOPE_NOT_FOUND' || e?.code === 'ARTIFACT_CORRUPT' || e?.code === 'ARTIFACT_NOT_FOUND' ? String(e.code) : 'MODEL_LOAD_FAILED';
   return new AirmailError('MODEL_LOAD_FAILED', `${label}: ${String(e?.message ?? err)}`, { details: { registryCode: code }, cause: err });
 }
 
@@ -112,6 +126,9 @@ export class ModelHub implements ModelResolver {
   private readonly pending = new Map<string, Promise<Binding>>();
   private readonly listeners = new Set<(s: ModelSwap) => void>();
   private readonly pollMs: number;
+  private readonly checkMs: number;
+  /** Functions being loaded or warmed: close() stops them rather than waiting. */
+  private readonly loading = new Set<LoadedFunction>();
   private readonly log: (line: string) => void;
   private table: Readonly<Record<string, ModelRef>> = Object.freeze({});
   private closed = false;
@@ -119,6 +136,7 @@ export class ModelHub implements ModelResolver {
   constructor(opts: ModelHubOptions) {
     this.location = opts.location;
     this.pollMs = opts.pollMs ?? 250;
+    this.checkMs = opts.checkTimeoutMs ?? checkTimeoutMs();
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.registry = openRegistry(opts.location, opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
     this.registry.catch(() => undefined);
@@ -138,34 +156,58 @@ export class ModelHub implements ModelResolver {
     return () => this.listeners.delete(fn);
   }
 
-  /** Resolves a spec (config compile time): loads and warms the model the first time, then reuses the binding. */
+  /**
+   * Resolves a spec (config compile time) against the registry's answer now: a binding already
+   * serving a version of the same shape is reused (and moved to that answer if it is newer); a newer
+   * answer whose inputs differ gets a binding of its own, so the config being compiled adopts it
+   * while pipelines compiled against the old shape keep theirs. With the registry away, an existing
+   * binding keeps serving what it has.
+   */
   async resolve(spec: ModelSpec): Promise<ResolvedModel> {
-    const key = bindingKey(spec);
-    let b = this.bindings.get(key);
+    const base = bindingKey(spec);
+    const rs = resolveSpecOf(spec);
+    const family = [...this.bindings.values()].filter((b) => b.base === base);
+    const pinned = 'version' in rs && rs.version !== undefined;
+    let b: Binding | undefined = pinned ? family[0] : undefined;
     if (!b) {
-      let p = this.pending.get(key);
-      if (!p) {
-        p = this.bind(key, spec);
-        this.pending.set(key, p);
-        p.then(() => this.pending.delete(key), () => this.pending.delete(key));
+      let envelope: Envelope | undefined;
+      try {
+        envelope = await (await this.registry).resolve(rs);
+      } catch (err) {
+        const e = asModelError(err, `no model for ${base} in the registry at ${this.location}`);
+        const newest = family.sort((x, y) => y.current.envelope.version - x.current.envelope.version)[0];
+        if (e.code !== 'REGISTRY_UNAVAILABLE' || !newest) throw e;
+        this.log(`model ${base}: ${e.message}; ${newest.current.label} keeps serving`);
+        b = newest;
       }
-      b = await p;
+      if (envelope) {
+        const now = envelope;
+        b = family.find((x) => sameShape(x.current.envelope, now));
+        if (b) {
+          if (b.current.label !== `${now.name}@${now.version}` && !b.rejected.has(`${now.name}@${now.version}`)) {
+            this.offer(b, now);
+            await b.chain;
+          }
+        } else {
+          const key = family.length === 0 ? base : `${base}#${shapeId(now)}`;
+          let p = this.pending.get(key);
+          if (!p) {
+            p = this.bind(key, base, rs, now);
+            this.pending.set(key, p);
+            p.then(() => this.pending.delete(key), () => this.pending.delete(key));
+          }
+          b = await p;
+        }
+      }
     }
-    const e = b.current.envelope;
-    return { binding: key, name: e.name, version: e.version, flavor: e.function.flavor, inputs: e.function.inputs, outputs: e.function.outputs, ...(e.data.source ? { featureSource: e.data.source } : {}) };
+    const e = b!.current.envelope;
+    return { binding: b!.key, name: e.name, version: e.version, flavor: e.function.flavor, inputs: e.function.inputs, outputs: e.function.outputs, ...(e.data.source ? { featureSource: e.data.source } : {}) };
   }
 
-  private async bind(key: string, spec: ModelSpec): Promise<Binding> {
+  private async bind(key: string, base: string, rs: ResolveSpec, envelope: Envelope): Promise<Binding> {
     const reg = await this.registry;
-    const rs = resolveSpecOf(spec);
-    let envelope: Envelope;
-    try {
-      envelope = await reg.resolve(rs);
-    } catch (err) {
-      throw asModelError(err, `no model for ${key} in the registry at ${this.location}`);
-    }
     const current = await this.load(reg, envelope);
-    const b: Binding = { key, spec: rs, current, watch: undefined, chain: Promise.resolve() };
+    const b: Binding = { key, base, spec: rs, current, watch: undefined, chain: Promise.resolve(), rejected: new Set() };
     this.bindings.set(key, b);
     this.publishTable();
     const pinned = 'version' in rs && rs.version !== undefined;
@@ -184,8 +226,11 @@ export class ModelHub implements ModelResolver {
     let fn: LoadedFunction | undefined;
     try {
       const path = await reg.download(envelope);
-      fn = await loadFunction(envelope, await readFile(path));
-      const out = await fn.predict(warmColumns(envelope), WARM_ROWS);
+      fn = await loadFunction(envelope, await readFile(path), { timeoutMs: this.checkMs });
+      this.loading.add(fn);
+      const out = await fn.predict(warmColumns(envelope), WARM_ROWS, { timeoutMs: this.checkMs }).catch((err: Error) => {
+        throw new AirmailError('MODEL_LOAD_FAILED', `warm-up failed: ${err.message}`);
+      });
       for (const o of envelope.function.outputs) {
         const col = out[o.name];
         if (!col || col.length !== WARM_ROWS) throw new AirmailError('MODEL_LOAD_FAILED', `warm-up returned ${col ? col.length : 'no'} values of output '${o.name}' for ${WARM_ROWS} rows`);
@@ -195,6 +240,8 @@ export class ModelHub implements ModelResolver {
     } catch (err) {
       await fn?.close().catch(() => undefined);
       throw asModelError(err, `${label} cannot serve`);
+    } finally {
+      if (fn) this.loading.delete(fn);
     }
   }
 
@@ -206,12 +253,13 @@ export class ModelHub implements ModelResolver {
       const label = `${next.name}@${next.version}`;
       if (next.name === from.envelope.name && next.version === from.envelope.version) return;
       const reject = (code: string, reason: string): void => {
+        b.rejected.add(label);
         this.rejections.push({ at: new Date().toISOString(), binding: b.key, candidate: label, code, reason });
         if (this.rejections.length > 100) this.rejections.shift();
         this.log(`model ${label} rejected for ${b.key}, ${from.label} keeps serving: ${reason}`);
       };
-      if (next.function.flavor !== from.envelope.function.flavor || !sameColumns(from.envelope, next)) {
-        reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${next.function.inputs.map((c) => c.name).join(', ')}) differ from what the configs compiled against (${from.envelope.function.flavor}: ${from.envelope.function.inputs.map((c) => c.name).join(', ')}); reload the configs to adopt it`);
+      if (!sameShape(from.envelope, next)) {
+        reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${next.function.inputs.map((c) => c.name).join(', ')}) differ from those of ${from.label} (${from.envelope.function.flavor}: ${from.envelope.function.inputs.map((c) => c.name).join(', ')}), which the running pipelines were compiled against; they keep ${from.label}. A config that is loaded or reloaded from now on (or a pipeline sent with a request) resolves the tags again and takes ${label}, if it provides its inputs`);
         return;
       }
       let loaded: LoadedModel;
@@ -251,6 +299,7 @@ export class ModelHub implements ModelResolver {
     if (this.closed) return;
     this.closed = true;
     for (const b of this.bindings.values()) b.watch?.close();
+    for (const fn of this.loading) void fn.close().catch(() => undefined);
     await Promise.all([...this.bindings.values()].map(async (b) => { await b.chain; await b.current.fn.close().catch(() => undefined); }));
     const reg = await this.registry.catch(() => undefined);
     await reg?.close();

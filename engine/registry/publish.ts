@@ -13,10 +13,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createOnnxModel } from '../onnx.js';
+import { assertSelfContained, bundleJsModule } from './bundle.js';
 import { collectContext, environmentTags } from './context.js';
 import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
-import { loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
+import { checkTimeoutMs, loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
 import { inspectOnnx, onnxElemName } from './onnx-inspect.js';
 import { packFloat32, readSample, sampleStats, type SampleFormat, type SampleTable } from './stats.js';
 
@@ -64,9 +65,9 @@ function checkIndex(req: PublishRequest): Record<string, string> {
   for (const [k, v] of Object.entries(tags)) {
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(k)) problems.push(`tag key ${JSON.stringify(k)} is not [A-Za-z0-9._-]`);
     if (typeof v !== 'string') problems.push(`tag '${k}' must be a string`);
-    if ((k === 'name' && v !== req.name) || (k === 'description' && v !== req.description)) problems.push(`tag '${k}' differs from the ${k} given`);
+    if ((k === 'name' && v !== req.name) || (k === 'description' && v !== req.description)) problems.push(`tag '${k}' (${JSON.stringify(v)}) contradicts the ${k} given (${JSON.stringify(k === 'name' ? req.name : req.description)}): set the ${k} with --${k}, not with a tag`);
   }
-  if (problems.length) invalid(`the envelope index is incomplete:\n  ${problems.join('\n  ')}`, problems);
+  if (problems.length) invalid(`the envelope index is ${problems.every((p) => p.endsWith('is required')) ? 'incomplete' : 'invalid'}:\n  ${problems.join('\n  ')}`, problems);
   assertSafeName(req.name, 'model name');
   return { ...tags, name: req.name, description: req.description };
 }
@@ -120,18 +121,18 @@ async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleT
   }
 }
 
-async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined): Promise<Pick<FunctionSpec, 'inputs' | 'outputs'>> {
+async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined, timeoutMs: number): Promise<Pick<FunctionSpec, 'inputs' | 'outputs'>> {
   const inputs = req.inputs ?? sample?.columns.map((c) => ({ name: c.name, type: c.type }));
   if (!inputs) throw new RegistryError('SAMPLE_INVALID', 'a js function needs a sample (or declared inputs and outputs) to know its shape');
-  const fn = await loadFunction({ name: req.name, version: 0, function: { flavor: 'js', artifact: { sha256: sha256Hex(bytes), size: bytes.length }, inputs, outputs: [] } }, bytes);
+  const fn = await loadFunction({ name: req.name, version: 0, function: { flavor: 'js', artifact: { sha256: sha256Hex(bytes), size: bytes.length }, inputs, outputs: [] } }, bytes, { timeoutMs });
   try {
     if (!sample || sample.rows === 0) {
       if (!req.outputs) throw new RegistryError('SAMPLE_INVALID', 'without a sample a js function must declare its outputs');
       return { inputs, outputs: req.outputs };
     }
     const rows = Math.min(CHECK_ROWS, sample.rows);
-    const result = await fn.predict(sampleColumns(sample, inputs.map((c) => c.name), rows), rows).catch((err: Error) => {
-      throw new RegistryError('MODEL_LOAD_FAILED', `the js function fails on its sample: ${err.message}`);
+    const result = await fn.predict(sampleColumns(sample, inputs.map((c) => c.name), rows), rows, { timeoutMs }).catch((err: RegistryError) => {
+      throw new RegistryError('MODEL_LOAD_FAILED', `the js function fails on its sample: ${err.message}`, err.details ? { details: err.details } : {});
     });
     const problems = Object.entries(result).filter(([, v]) => !v || typeof v !== 'object' || v.length !== rows).map(([k]) => `output '${k}' does not have ${rows} values`);
     for (const o of req.outputs ?? []) if (!(o.name in result)) problems.push(`declared output '${o.name}' is not returned`);
@@ -143,8 +144,13 @@ async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTab
   }
 }
 
+export interface PrepareOptions {
+  /** Time limit of loading the model and running it on its sample, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
+  readonly checkTimeoutMs?: number;
+}
+
 /** Checks and derives everything; throws a coded RegistryError on the first kind of problem found. */
-export async function prepareEnvelope(req: PublishRequest): Promise<Prepared> {
+export async function prepareEnvelope(req: PublishRequest, opts: PrepareOptions = {}): Promise<Prepared> {
   const bytes = req.artifact;
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) invalid('the artifact is empty');
   if (req.sha256 !== undefined) {
@@ -153,13 +159,14 @@ export async function prepareEnvelope(req: PublishRequest): Promise<Prepared> {
   }
   if (!FLAVORS.includes(req.flavor)) invalid(`flavor ${JSON.stringify(req.flavor)} is not one of ${FLAVORS.join(', ')}`);
   const index = checkIndex(req);
+  if (req.flavor === 'js') await assertSelfContained(bytes, req.filename ? basename(req.filename) : undefined);
   const metrics: Metrics = req.metrics === undefined ? {} : assertValidMetrics(req.metrics);
   let sample: SampleTable | undefined;
   if (req.sample !== undefined) {
     sample = req.sample instanceof Uint8Array ? readSample(req.sample, req.sampleFormat) : readSample(new TextEncoder().encode(JSON.stringify(req.sample)), 'json');
   }
   const sha256 = sha256Hex(bytes);
-  const shape = req.flavor === 'onnx' ? await onnxShape(bytes, req, sample) : await jsShape(bytes, req, sample);
+  const shape = req.flavor === 'onnx' ? await onnxShape(bytes, req, sample) : await jsShape(bytes, req, sample, opts.checkTimeoutMs ?? checkTimeoutMs());
   const artifact = { sha256, size: bytes.length, ...(req.filename ? { filename: basename(req.filename) } : {}) };
   const context = { ...(req.context ?? UNKNOWN_CONTEXT), ...(req.flavor === 'js' ? { bundle: { sha256, size: bytes.length } } : {}) };
   const draft: EnvelopeDraft = {
@@ -200,11 +207,39 @@ function formatFromPath(path: string): SampleFormat | undefined {
   return ext === 'arrow' || ext === 'feather' || ext === 'ipc' ? 'arrow' : ext === 'json' ? 'json' : ext === 'csv' ? 'csv' : undefined;
 }
 
+/** user/team come from the environment; a --tag that contradicts them is refused (it would let anyone publish as anyone). */
+function withEnvironmentTags(tags: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const derived = environmentTags();
+  const conflicts = Object.entries(derived).filter(([k, v]) => tags?.[k] !== undefined && tags[k] !== v);
+  if (conflicts.length) invalid(`tag(s) ${conflicts.map(([k, v]) => `'${k}' (${JSON.stringify(tags![k])}, the environment says ${JSON.stringify(v)})`).join(', ')} are derived from the environment (AIRMAIL_USER, USER, AIRMAIL_TEAM) and cannot be set with a tag`);
+  return { ...tags, ...derived };
+}
+
+async function readPath(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new RegistryError('ENVELOPE_INVALID', `cannot read the ${what} file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
 /** Turns files and the environment into a PublishRequest (publisher side). */
 export async function buildPublishRequest(input: PublishModelInput): Promise<PublishRequest> {
   const { packages, cwd, ...rest } = input;
-  const artifact = typeof input.artifact === 'string' ? await readFile(input.artifact) : input.artifact;
-  const sample = typeof input.sample === 'string' ? await readFile(input.sample) : input.sample;
+  let artifact = typeof input.artifact === 'string' ? await readPath(input.artifact, 'artifact') : input.artifact;
+  let filename = input.filename ?? (typeof input.artifact === 'string' ? basename(input.artifact) : undefined);
+  let sha256 = input.sha256;
+  if (input.flavor === 'js' && typeof input.artifact === 'string') {
+    // TypeScript and modules that import files or packages become one ES module here, where the files are.
+    const source = artifact;
+    if (sha256 !== undefined) verifySha256(source, sha256);
+    artifact = await bundleJsModule(input.artifact, source);
+    if (artifact !== source) {
+      filename = filename?.replace(/\.[cm]?[jt]sx?$/i, '') + '.mjs';
+      if (sha256 !== undefined) sha256 = sha256Hex(artifact);
+    }
+  }
+  const sample = typeof input.sample === 'string' ? await readPath(input.sample, 'sample') : input.sample;
   const sampleFormat = input.sampleFormat ?? (typeof input.sample === 'string' ? formatFromPath(input.sample) : undefined);
   let metrics: unknown = input.metrics;
   if (typeof input.metrics === 'string') {
@@ -221,8 +256,9 @@ export async function buildPublishRequest(input: PublishModelInput): Promise<Pub
     ...(sampleFormat ? { sampleFormat } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
     context,
-    tags: { ...environmentTags(), ...input.tags },
-    filename: input.filename ?? (typeof input.artifact === 'string' ? basename(input.artifact) : undefined),
+    tags: withEnvironmentTags(input.tags),
+    filename,
+    ...(sha256 !== undefined ? { sha256 } : {}),
   } as PublishRequest;
 }
 

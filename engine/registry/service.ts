@@ -22,7 +22,7 @@
  *                                         whenever the answer differs from the last one sent (or from since)
  *   GET  /healthz                         → { ok, envelopes, revision }
  *
- * Errors: { error: { code, message, details? } } with the code's HTTP status. Admin routes need
+ * Errors: { error: true, code, reason, details? } (the engine's shape) with the code's HTTP status. Admin routes need
  * `Authorization: Bearer $AIRMAIL_ADMIN_TOKEN` when a token is configured (compared in constant time).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -44,6 +44,10 @@ export interface RegistryAppOptions {
   readonly maxWatchMs?: number;
   /** Comment line sent on idle event streams, ms (default 15 s). */
   readonly keepAliveMs?: number;
+  /** Time limit of a publish's model check, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
+  readonly checkTimeoutMs?: number;
+  /** Aborted when the service stops: open long polls answer at once and event streams end, so the server can close. */
+  readonly signal?: AbortSignal;
 }
 
 interface Manifest {
@@ -153,14 +157,14 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
 
   app.onError((err, c) => {
     const e = asRegistryError(err);
-    return c.json({ error: toRegistryWire(e) }, e.status as 400);
+    return c.json(toRegistryWire(e), e.status as 400);
   });
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => c.json(toRegistryWire(new RegistryError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));
 
   app.get('/healthz', (c) => c.json({ ok: true, envelopes: store.size, revision: store.revision }));
 
   app.post('/envelopes', admin, limit, async (c) => {
-    const { draft, bytes } = await prepareEnvelope(await publishRequestOf(c));
+    const { draft, bytes } = await prepareEnvelope(await publishRequestOf(c), opts.checkTimeoutMs !== undefined ? { checkTimeoutMs: opts.checkTimeoutMs } : {});
     return c.json(await store.publish(draft, bytes), 201);
   });
 
@@ -217,11 +221,12 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
     if (token === since) {
       token = await new Promise<string>((resolve) => {
         const signal = c.req.raw.signal;
-        const done = (t: string): void => { clearTimeout(timer); off(); signal.removeEventListener('abort', onAbort); resolve(t); };
+        const done = (t: string): void => { clearTimeout(timer); off(); signal.removeEventListener('abort', onAbort); opts.signal?.removeEventListener('abort', onAbort); resolve(t); };
         const onAbort = (): void => done(token);
         const off = store.onChange(() => { const t = answerToken(store, spec); if (t !== since) done(t); });
         const timer = setTimeout(() => done(token), timeout);
         signal.addEventListener('abort', onAbort);
+        if (opts.signal?.aborted) onAbort(); else opts.signal?.addEventListener('abort', onAbort);
       });
     }
     const envelope: Envelope | null = token === since || token === '-' ? null : await store.resolve(spec).catch(() => null);
@@ -230,6 +235,7 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
   });
 
   app.get('/watch/events', (c) => {
+    if (opts.signal?.aborted) throw new RegistryError('REGISTRY_UNAVAILABLE', 'the registry is stopping');
     const params = new URL(c.req.url).searchParams;
     const spec = specFromParams(params);
     let last = params.get('since');
@@ -250,7 +256,9 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
       push();
       await new Promise<void>((resolve) => {
         stream.onAbort(resolve);
-        if (signal.aborted) resolve(); else signal.addEventListener('abort', () => resolve(), { once: true });
+        for (const s of [signal, opts.signal]) {
+          if (s?.aborted) resolve(); else s?.addEventListener('abort', () => resolve(), { once: true });
+        }
       });
       off();
       clearInterval(beat);

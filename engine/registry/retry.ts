@@ -1,0 +1,47 @@
+/**
+ * Configs refused only because the registry could not be reached (REGISTRY_UNAVAILABLE, e.g. the
+ * engine started before its registry) are proposed again with backoff until the registry answers,
+ * so their pipelines come up on their own instead of waiting for the file to change.
+ */
+import type { Diagnostic } from '../errors.js';
+
+interface RetryableStore {
+  allRejections(): readonly { readonly diagnostics: readonly Diagnostic[] }[];
+  retry(files: Iterable<string>): Promise<unknown>;
+  onReload(fn: (e: { readonly kind: string; readonly diagnostics?: readonly Diagnostic[] }) => void): () => void;
+}
+
+export interface RegistryRetryOptions {
+  /** First wait, ms (default 500); doubled after each failed try up to maxMs (default 30 s). */
+  readonly minMs?: number;
+  readonly maxMs?: number;
+}
+
+const waitingOnRegistry = (d: Diagnostic): boolean => d.code === 'REGISTRY_UNAVAILABLE' && d.file !== undefined;
+
+/** Starts retrying; close() stops it. */
+export function retryWhileRegistryDown(store: RetryableStore, opts: RegistryRetryOptions = {}): { close(): void } {
+  const min = opts.minMs ?? 500;
+  const max = opts.maxMs ?? 30_000;
+  let delay = min;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const files = (): string[] => [...new Set(store.allRejections().flatMap((r) => r.diagnostics.filter(waitingOnRegistry).map((d) => d.file!)))];
+  const schedule = (): void => {
+    if (timer || closed) return;
+    timer = setTimeout(() => void tick(), delay);
+    timer.unref();
+  };
+  const tick = async (): Promise<void> => {
+    const waiting = files();
+    if (closed || waiting.length === 0) { timer = undefined; delay = min; return; }
+    await store.retry(waiting).catch(() => undefined);
+    timer = undefined;
+    if (files().length === 0) { delay = min; return; }
+    delay = Math.min(delay * 2, max);
+    schedule();
+  };
+  const off = store.onReload((e) => { if (e.kind === 'rejected' && e.diagnostics?.some(waitingOnRegistry)) schedule(); });
+  schedule();
+  return { close() { closed = true; clearTimeout(timer); off(); } };
+}
