@@ -140,6 +140,10 @@ export class CheapInlineRunner implements Runner {
     return this.pool.readyWorkers();
   }
 
+  busyWorkers(): number {
+    return this.pool.busyWorkers();
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }

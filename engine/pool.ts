@@ -328,6 +328,11 @@ export class PoolRunner implements Runner {
     return this.liveReady().length;
   }
 
+  /** Started workers running a task now (chaos and tests stop a busy one). */
+  busyWorkers(): number {
+    return this.liveReady().filter((r) => r.currentUsage > 0).length;
+  }
+
   /** Started workers still alive: one that died by itself (exit, out of heap, stopped by the watchdog) gets no workerDestroy. */
   private liveReady(): { readonly id: number; readonly currentUsage: number }[] {
     const alive = new Set(this.pool.threads.map((t) => t.threadId));
