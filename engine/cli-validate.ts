@@ -5,12 +5,13 @@
  * defined beside it). Problems are reported for the files named, and for any
  * other file they affect; another file whose problems are the same with and
  * without the named files is broken on its own: it is counted, not failed.
- * With `alone`, the named files are checked as a set of their own.
+ * With `alone`, the named files are checked as a set of their own; with
+ * `configs`, together with that directory's configs (as if dropped there).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
-import { readConfigDir } from './config/dir.js';
+import { readConfigDir, readConfigFile } from './config/dir.js';
 import { DatasetCache, loadConfigSet, type ConfigSource } from './config/load.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 
@@ -18,6 +19,8 @@ export interface ValidateOptions {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   /** Check the named files only, as one set, without the other files of their directories. */
   readonly alone?: boolean;
+  /** Check the named files with this directory's configs instead of their own directory's. */
+  readonly configs?: string;
   readonly models?: ModelResolver;
   readonly out: (s: string) => void;
   readonly err: (s: string) => void;
@@ -27,7 +30,7 @@ export interface ValidateOptions {
 export class PathError extends Error {}
 
 /** Named files grouped by directory; a named directory stands for all of its configs. */
-async function groups(paths: readonly string[], alone: boolean): Promise<Map<string, Set<string> | 'all'>> {
+async function groups(paths: readonly string[], alone: boolean, configs: string | undefined): Promise<Map<string, Set<string> | 'all'>> {
   const out = new Map<string, Set<string> | 'all'>();
   for (const p of paths) {
     const abs = resolve(p);
@@ -38,7 +41,7 @@ async function groups(paths: readonly string[], alone: boolean): Promise<Map<str
       out.set(abs, 'all');
       continue;
     }
-    const dir = alone ? '' : dirname(abs);
+    const dir = alone ? '' : configs ?? dirname(abs);
     const g = out.get(dir);
     if (g === 'all') continue;
     out.set(dir, (g ?? new Set()).add(abs));
@@ -52,11 +55,16 @@ export async function validateFiles(paths: readonly string[], opts: ValidateOpti
     loadConfigSet([...sources].sort(([a], [b]) => a.localeCompare(b)).map(([path, text]): ConfigSource => ({ path, text })), { operators: opts.operators, datasetCache: cache, ...(opts.models ? { models: opts.models } : {}) });
   let failed = false;
   const ok: string[] = [];
-  for (const [dir, group] of await groups(paths, opts.alone === true)) {
+  for (const [dir, group] of await groups(paths, opts.alone === true, opts.configs === undefined ? undefined : resolve(opts.configs))) {
     const context = dir === '' ? new Map<string, string>() : await readConfigDir(dir);
     const named = group === 'all' ? new Set(context.keys()) : group;
     const all = new Map(context);
-    for (const f of named) all.set(f, await readFile(f, 'utf8'));
+    for (const f of named) {
+      const r = await readConfigFile(f);
+      if (r === undefined) throw new PathError(`${relative(process.cwd(), f)} is JSON data (a top-level array), not a config`);
+      if ('skip' in r) throw new PathError(`cannot read ${relative(process.cwd(), f)}: it ${r.skip}`);
+      all.set(f, r.text);
+    }
     const r = await load(all);
     if (r.ok) {
       ok.push(...[...r.snapshot.pipelines.values()].filter((p) => named.has(p.file)).map((p) => `${p.name}@${p.version}`));

@@ -23,7 +23,8 @@ export interface Builtins {
 const USAGE = `usage:
   airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
                 [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
-  airmail validate [--alone] FILE|DIR...
+                [--reload-settle-ms N]
+  airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]
   airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
   airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE] [--registry URL|DIR]
   airmail registry serve --root DIR [--port N] [--host H]
@@ -126,6 +127,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
       'deadline-ms': { type: 'string' },
       'max-queue-wait-ms': { type: 'string' },
       'inline-under-ms': { type: 'string' },
+      'reload-settle-ms': { type: 'string' },
     },
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
@@ -139,6 +141,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   const deadlineMs = num('deadline-ms', 'AIRMAIL_DEADLINE_MS');
   const maxQueueWaitMs = num('max-queue-wait-ms', 'AIRMAIL_MAX_QUEUE_WAIT_MS');
   const inlineUnderMs = num('inline-under-ms', 'AIRMAIL_INLINE_UNDER_MS');
+  const reloadSettleMs = num('reload-settle-ms', 'AIRMAIL_RELOAD_SETTLE_MS', 60_000);
   const auditLog = values['audit-log'] ?? process.env['AIRMAIL_AUDIT_LOG'] ?? (adminToken ? resolve('airmail-audit.jsonl') : undefined);
   const srv = await startServer({
     configs,
@@ -154,6 +157,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     ...(maxQueueWaitMs !== undefined ? { maxQueueWaitMs } : {}),
     ...(inlineUnderMs !== undefined ? { inlineUnderMs } : {}),
+    ...(reloadSettleMs !== undefined ? { reloadSettleMs } : {}),
     ...(registry ? { registry } : {}),
   });
   logDiagnostics(srv.startErrors);
@@ -184,17 +188,21 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
 }
 
 async function validateCmd(args: readonly string[], b: Builtins): Promise<number> {
-  const { values, positionals: files } = parseArgs({ args: [...args], allowPositionals: true, options: { alone: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { alone: { type: 'boolean' }, configs: { type: 'string' }, registry: { type: 'string' } } });
+  // --configs DIR: the named files are checked with DIR's configs (as if dropped there); alone, DIR is checked whole.
+  const configs = values.configs !== undefined ? resolve(values.configs) : undefined;
+  if (configs !== undefined && values.alone === true) throw new UsageError('--alone and --configs exclude each other: --alone checks the files without any configs directory');
+  const files = positionals.length === 0 && configs !== undefined ? [configs] : positionals;
   if (files.length === 0) {
-    process.stderr.write('validate needs at least one FILE or DIR\n');
+    process.stderr.write(`validate needs at least one FILE or DIR, or --configs DIR\n${USAGE}`);
     return 2;
   }
-  // Registry models resolve against AIRMAIL_REGISTRY when it is set (without one they are reported).
-  const registry = process.env['AIRMAIL_REGISTRY'];
+  // Registry models resolve against --registry or AIRMAIL_REGISTRY (without one they are reported).
+  const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
   const models = registry ? new ModelHub({ location: registry, log: () => undefined }) : undefined;
   const write = (s: string): boolean => process.stdout.write(s);
   const warn = (s: string): boolean => process.stderr.write(s);
-  return validateFiles(files, { alone: values.alone === true, operators: new Map(b.operators.map((d) => [d.name, d])), ...(models ? { models } : {}), out: write, err: warn }).finally(() => models?.close());
+  return validateFiles(files, { alone: values.alone === true, ...(configs !== undefined ? { configs } : {}), operators: new Map(b.operators.map((d) => [d.name, d])), ...(models ? { models } : {}), out: write, err: warn }).finally(() => models?.close());
 }
 
 async function runCmd(args: readonly string[], b: Builtins): Promise<number> {

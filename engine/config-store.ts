@@ -11,9 +11,9 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
-import type { Diagnostic } from './errors.js';
+import { AirmailError, formatDiagnostic, type Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
-import { describeEntries, entriesOf, readConfigDir } from './config/dir.js';
+import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
 
 export interface Rejection {
   readonly at: string;
@@ -46,6 +46,19 @@ export interface AdminChange {
 /** The `file` of a diagnostic about a config sent over HTTP (admin POST, dry run): its lines are the body's. */
 export const REQUEST_BODY = 'request body';
 
+/**
+ * How long a changed file must hold still (size, modification time and content hash) before it is
+ * proposed, by default. A writer that pauses longer mid-file can still be caught half-way: write a
+ * temporary file and rename it into place instead.
+ */
+export const DEFAULT_SETTLE_MS = 400;
+
+/** The longest one read of the directory may take; past it the scan is abandoned and retried later. */
+const SCAN_TIMEOUT_MS = 10_000;
+
+/** The longest close() waits for a change in progress. */
+const CLOSE_WAIT_MS = 5_000;
+
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -71,6 +84,12 @@ export class ConfigStore {
   /** How long a changed file's content must stay the same before it is proposed. */
   private readonly settleMs: number;
 
+  /** Set by close(): no rescan starts after it. */
+  private closed = false;
+
+  /** A rescan waiting in the chain for its turn. */
+  private queued: Promise<Diagnostic[]> | undefined;
+
   /** The model registry configs resolve registry models against, when the engine has one. */
   private readonly models: ModelResolver | undefined;
 
@@ -81,7 +100,7 @@ export class ConfigStore {
     this.dir = resolve(dir);
     this.remoteDatasets = opts.remoteDatasets;
     this.models = opts.models;
-    this.settleMs = opts.settleMs ?? 50;
+    this.settleMs = opts.settleMs ?? DEFAULT_SETTLE_MS;
     this.operators = operators;
   }
 
@@ -128,8 +147,9 @@ export class ConfigStore {
    * configs directory fails fast (CONFIG_INVALID), so a mistyped path never serves nothing quietly.
    */
   async start(): Promise<Diagnostic[]> {
-    const files = await this.readDir();
-    const all: Diagnostic[] = [];
+    const scan = await this.readDir();
+    const files = scan.files;
+    const all: Diagnostic[] = this.rejectSkipped(scan, true);
     const left: string[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
       const diags = await this.propose(files, [...files.keys()]);
@@ -142,6 +162,7 @@ export class ConfigStore {
         left.push(f);
       }
     }
+    left.push(...scan.skipped.keys());
     if (all.length > 0) {
       // There is no earlier version at startup: the broken files are simply not served.
       const which = left.length > 0 ? left.map((f) => relative(this.dir, f)).join(', ') : 'the configs';
@@ -163,82 +184,25 @@ export class ConfigStore {
   }
 
   private kick(): void {
+    if (this.closed) return;
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => void this.rescan(), 75);
     this.debounce.unref();
   }
 
+  /** Stops watching; waits for a change in progress, but never longer than CLOSE_WAIT_MS. */
   async close(): Promise<void> {
+    this.closed = true;
     this.watcher?.close();
     clearInterval(this.poll);
     clearTimeout(this.debounce);
-    await this.chain.catch(() => undefined);
-  }
-
-  /** Re-read the directory and apply what changed. */
-  rescan(): Promise<Diagnostic[]> {
-    return this.serial(async () => {
-      let files: Map<string, string>;
-      try {
-        files = await this.readDir();
-      } catch {
-        return []; // the directory went away or cannot be read: what is loaded keeps serving
-      }
-      this.forgetGone(files);
-      const changed: string[] = [];
-      const emptied: string[] = [];
-      for (const [f, t] of files) {
-        if (this.texts.get(f) === t || this.rejectedHash.get(f) === hash(t)) continue;
-        // An empty file is one being written (editors and `>` truncate first): never activated.
-        if (t.trim() === '' && this.texts.has(f)) emptied.push(f);
-        else changed.push(f);
-      }
-      for (const f of this.texts.keys()) if (!files.has(f)) changed.push(f);
-      if (changed.length + emptied.length > 0 && this.settleMs > 0) {
-        // A half-written file is never activated: the content must hold still for settleMs.
-        await new Promise((r) => setTimeout(r, this.settleMs));
-        const again = await this.readDir().catch(() => new Map<string, string>());
-        const moving = [...changed, ...emptied].filter((f) => again.get(f) !== files.get(f));
-        if (moving.length > 0) {
-          this.kick();
-          return [];
-        }
-      }
-      // A file left empty is said so (replacing what was said about its earlier text), and not applied.
-      for (const f of emptied) {
-        const t = files.get(f) ?? '';
-        this.reject(new Date().toISOString(), [f], [{ code: 'CONFIG_INVALID', file: f, message: 'the file is empty: its last good version keeps serving (delete the file to remove what it defined)' }]);
-        this.rejectedHash.set(f, hash(t));
-      }
-      // A file that was rejected and then restored to its good text clears the rejection.
-      for (const [f, t] of files) if (this.texts.get(f) === t && this.rejectedHash.has(f)) {
-        this.rejectedHash.delete(f);
-        this.rejections.delete(f);
-      }
-      if (changed.length === 0) {
-        // A local dataset file changed (configs unchanged): the same configs are loaded again, reading it anew.
-        const data = await this.datasetCache.changed();
-        return data.length > 0 ? this.proposeInner(new Map(this.texts), data, false) : [];
-      }
-      // Unchanged files keep their last good text; changed ones are proposed with the new text.
-      const next = new Map(this.texts);
-      for (const f of changed) {
-        const t = files.get(f);
-        if (t === undefined) next.delete(f);
-        else next.set(f, t);
-      }
-      const diags = await this.proposeInner(next, changed);
-      if (diags.length === 0 || changed.length === 1) return diags;
-      // Several files changed and the set failed: apply the ones that are good on their own.
-      for (const f of changed) {
-        const one = new Map(this.texts);
-        const t = files.get(f);
-        if (t === undefined) one.delete(f);
-        else one.set(f, t);
-        await this.proposeInner(one, [f]);
-      }
-      return diags;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((r) => {
+      timer = setTimeout(r, CLOSE_WAIT_MS);
+      timer.unref();
     });
+    await Promise.race([this.chain.catch(() => undefined), bound]);
+    clearTimeout(timer);
   }
 
   /** Proposes these files again although their text has not changed (what they needed, e.g. the registry, may answer now). */
@@ -247,19 +211,107 @@ export class ConfigStore {
     return this.rescan();
   }
 
-  /** Check a config without applying it (dry run). */
-  async validate(file: string, text: string): Promise<Diagnostic[]> {
-    const next = new Map(this.texts);
-    next.set(resolve(file), text);
-    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, sealed: new Set([resolve(file)]), ...(this.models ? { models: this.models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) });
-    return r.ok ? [] : r.diagnostics.filter((d) => d.file === resolve(file) || d.file === undefined);
+  /** Re-read the directory and apply what changed (a rescan asked for while one waits to start joins it). */
+  rescan(): Promise<Diagnostic[]> {
+    this.queued ??= this.serial(async () => {
+      this.queued = undefined;
+      if (this.closed) return [];
+      let scan: ConfigDirScan;
+      try {
+        scan = await this.readDir();
+      } catch {
+        return []; // the directory went away, cannot be read, or hangs: what is loaded keeps serving
+      }
+      this.forgetGone(scan);
+      const skipped = this.rejectSkipped(scan, false);
+      return [...skipped, ...(await this.apply(scan))];
+    });
+    return this.queued;
   }
 
-  /** Dry run of an admin put of `name`: the text's own problems, located in the text as sent. */
+  private async apply(scan: ConfigDirScan): Promise<Diagnostic[]> {
+    const files = scan.files;
+    const changed: string[] = [];
+    const emptied: string[] = [];
+    for (const [f, t] of files) {
+      if (this.texts.get(f) === t || this.rejectedHash.get(f) === hash(t)) continue;
+      // An empty file is one being written (editors and `>` truncate first): never activated.
+      if (t.trim() === '' && this.texts.has(f)) emptied.push(f);
+      else changed.push(f);
+    }
+    // A file that is now something that cannot be read (a pipe, a link out) is rejected, not removed.
+    for (const f of this.texts.keys()) if (!files.has(f) && !scan.skipped.has(f)) changed.push(f);
+    if (changed.length + emptied.length > 0 && this.settleMs > 0) {
+      // A half-written file is never activated: its size, modification time and content hash
+      // must be the same after settleMs (a writer that pauses longer should write and rename).
+      await new Promise((r) => setTimeout(r, this.settleMs));
+      const again = await this.readDir().catch(() => undefined);
+      if (this.closed) return [];
+      const moving = [...changed, ...emptied].filter((f) => again === undefined || again.stamps.get(f) !== scan.stamps.get(f));
+      if (moving.length > 0) {
+        this.kick();
+        return [];
+      }
+    }
+    // A file left empty is said so (replacing what was said about its earlier text), and not applied.
+    for (const f of emptied) {
+      const t = files.get(f) ?? '';
+      this.reject(new Date().toISOString(), [f], [{ code: 'CONFIG_INVALID', file: f, message: 'the file is empty: its last good version keeps serving (delete the file to remove what it defined)' }]);
+      this.rejectedHash.set(f, hash(t));
+    }
+    // A file that was rejected and then restored to its good text clears the rejection.
+    for (const [f, t] of files) if (this.texts.get(f) === t && this.rejectedHash.has(f)) {
+      this.rejectedHash.delete(f);
+      this.rejections.delete(f);
+    }
+    if (changed.length === 0) {
+      // A local dataset file changed (configs unchanged): the same configs are loaded again, reading it anew.
+      const data = await this.datasetCache.changed();
+      return data.length > 0 ? this.proposeInner(new Map(this.texts), data, { recordHash: false }) : [];
+    }
+    // Unchanged files keep their last good text; changed ones are proposed with the new text.
+    const next = new Map(this.texts);
+    for (const f of changed) {
+      const t = files.get(f);
+      if (t === undefined) next.delete(f);
+      else next.set(f, t);
+    }
+    const diags = await this.proposeInner(next, changed);
+    if (diags.length === 0 || changed.length === 1) return diags;
+    // Several files changed and the set failed: apply the ones that are good on their own.
+    for (const f of changed) {
+      const one = new Map(this.texts);
+      const t = files.get(f);
+      if (t === undefined) one.delete(f);
+      else one.set(f, t);
+      await this.proposeInner(one, [f]);
+    }
+    return diags;
+  }
+
+  /**
+   * Dry run of an admin put of `name`: exactly what put() would answer (the same target file, the
+   * same conflict, every problem of the candidate set, located in the text as sent), applying nothing.
+   */
   async validatePut(name: string, text: string): Promise<Diagnostic[]> {
+    const plan = await this.planPut(name, text);
+    if ('code' in plan) return [plan];
+    const r = await loadConfigSet(this.sources(plan.next), this.loadOptions(new Set([plan.file])));
+    return asBody(r.ok ? [] : r.diagnostics, plan.file);
+  }
+
+  /** The candidate set of an admin put of `name`, or why there is none. */
+  private async planPut(name: string, text: string): Promise<{ file: string; next: Map<string, string>; changed: string[]; drop?: string } | Diagnostic> {
     const t = await this.target(name, text);
-    const file = 'code' in t ? t.file ?? join(this.dir, `${name}.yaml`) : t.file;
-    return asBody(await this.validate(file, text), file);
+    if ('code' in t) return t;
+    const next = new Map(this.texts);
+    if (t.drop) next.delete(t.drop);
+    next.set(t.file, text);
+    return { file: t.file, next, changed: t.drop ? [t.file, t.drop] : [t.file], ...(t.drop ? { drop: t.drop } : {}) };
+  }
+
+  private loadOptions(sealed?: ReadonlySet<string>): Parameters<typeof loadConfigSet>[1] {
+    return { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(this.models ? { models: this.models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) };
   }
 
   /**
@@ -293,19 +345,18 @@ export class ConfigStore {
   /** Admin: write `text` (as sent) to the pipeline's file (see target()) if, and only if, the set still compiles. */
   put(name: string, text: string, origin?: string): Promise<Diagnostic[]> {
     return this.serial(async () => {
-      const t = await this.target(name, text);
-      if ('code' in t) return [t];
-      const next = new Map(this.texts);
-      if (t.drop) next.delete(t.drop);
-      next.set(t.file, text);
+      const plan = await this.planPut(name, text);
+      if ('code' in plan) return [plan];
       // Sent over HTTP: it may name installed operators, loaded datasets and registry models only.
-      const diags = await this.proposeInner(next, t.drop ? [t.file, t.drop] : [t.file], false, new Set([t.file]));
+      // A refused request is answered (and audited), not kept as a rejection of the served files;
+      // a replica that cannot apply another's change keeps it, as that replica now differs.
+      const diags = await this.proposeInner(plan.next, plan.changed, { recordHash: false, sealed: new Set([plan.file]), keep: origin !== undefined });
       if (diags.length === 0) {
-        await atomicWrite(t.file, text);
-        if (t.drop) await rm(t.drop, { force: true });
+        await atomicWrite(plan.file, text);
+        if (plan.drop) await rm(plan.drop, { force: true });
         this.emitAdmin({ op: 'put', name, text, ...(origin ? { origin } : {}) });
       }
-      return asBody(diags, t.file);
+      return asBody(diags, plan.file);
     });
   }
 
@@ -318,7 +369,7 @@ export class ConfigStore {
       if (others.length > 0) return [this.shared(name, p.file, describeEntries(others))];
       const next = new Map(this.texts);
       next.delete(p.file);
-      const diags = await this.proposeInner(next, [p.file], false);
+      const diags = await this.proposeInner(next, [p.file], { recordHash: false, keep: origin !== undefined });
       if (diags.length === 0) {
         await rm(p.file, { force: true });
         this.emitAdmin({ op: 'remove', name, ...(origin ? { origin } : {}) });
@@ -335,7 +386,7 @@ export class ConfigStore {
 
   /** The startup load: its rejections are not logged one by one (start() sums them up, the caller prints them). */
   private propose(next: Map<string, string>, changed: string[]): Promise<Diagnostic[]> {
-    return this.serial(() => this.proposeInner(next, changed, true, undefined, true));
+    return this.serial(() => this.proposeInner(next, changed, { quiet: true }));
   }
 
   private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[], quiet = false): void {
@@ -345,9 +396,26 @@ export class ConfigStore {
     this.emit({ kind: 'rejected', files: changed, at, diagnostics });
   }
 
+  /**
+   * Entries named like configs that cannot be read (a pipe, a device, a folder, a link out of the
+   * directory, a file too large) are rejected, once per reason; a loaded file's last good version keeps serving.
+   */
+  private rejectSkipped(scan: ConfigDirScan, quiet: boolean): Diagnostic[] {
+    const out: Diagnostic[] = [];
+    for (const [f, why] of scan.skipped) {
+      const key = `skipped:${why}`;
+      if (this.rejectedHash.get(f) === key) continue;
+      const d: Diagnostic = { code: 'CONFIG_INVALID', file: f, message: `${relative(this.dir, f)} ${why}; it is not read${this.texts.has(f) ? ', and its last good version keeps serving' : ''}` };
+      this.reject(new Date().toISOString(), [f], [d], quiet);
+      this.rejectedHash.set(f, key);
+      out.push(d);
+    }
+    return out;
+  }
+
   /** Rejections and rejected texts of files that are gone (removed, renamed, or no longer configs) are forgotten. */
-  private forgetGone(files: ReadonlyMap<string, string>): void {
-    const gone = (f: string): boolean => (dirname(f) === this.dir ? !files.has(f) : !existsSync(f));
+  private forgetGone(scan: ConfigDirScan): void {
+    const gone = (f: string): boolean => (dirname(f) === this.dir ? !scan.files.has(f) && !scan.skipped.has(f) : !existsSync(f));
     for (const f of [...this.rejections.keys()]) if (gone(f)) this.rejections.delete(f);
     for (const f of [...this.rejectedHash.keys()]) if (gone(f)) this.rejectedHash.delete(f);
   }
@@ -356,12 +424,18 @@ export class ConfigStore {
     return [...files].sort(([a], [b]) => a.localeCompare(b)).map(([path, text]) => ({ path, text }));
   }
 
-  private async proposeInner(next: Map<string, string>, changed: string[], recordHash = true, sealed?: ReadonlySet<string>, quiet = false): Promise<Diagnostic[]> {
+  /**
+   * Load `next` and swap it in if it is good. `recordHash`: remember a rejected text so it is not
+   * retried unchanged; `keep`: record a rejection on GET /pipelines (false for a refused admin
+   * request, which is answered instead); `quiet`: no warning (startup sums them up).
+   */
+  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; quiet?: boolean; keep?: boolean } = {}): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
-    const r = await loadConfigSet(this.sources(next), { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(this.models ? { models: this.models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) });
+    const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed));
     if (!r.ok) {
-      this.reject(at, changed, r.diagnostics, quiet);
-      if (recordHash) for (const f of changed) {
+      if (opts.keep === false) this.emit({ kind: 'rejected', files: changed, at, diagnostics: r.diagnostics });
+      else this.reject(at, changed, r.diagnostics, opts.quiet);
+      if (opts.recordHash !== false) for (const f of changed) {
         const t = next.get(f);
         if (t !== undefined) this.rejectedHash.set(f, hash(t));
       }
@@ -388,8 +462,14 @@ export class ConfigStore {
     for (const fn of this.listeners) fn(e);
   }
 
-  private readDir(): Promise<Map<string, string>> {
-    return readConfigDir(this.dir);
+  /** One read of the directory; one that hangs (a stuck network mount) fails after SCAN_TIMEOUT_MS. */
+  private readDir(): Promise<ConfigDirScan> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AirmailError('CONFIG_INVALID', `reading ${this.dir} took over ${SCAN_TIMEOUT_MS} ms`)), SCAN_TIMEOUT_MS);
+      timer.unref();
+    });
+    return Promise.race([scanConfigDir(this.dir), late]).finally(() => clearTimeout(timer));
   }
 }
 

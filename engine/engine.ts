@@ -37,6 +37,8 @@ export interface EngineOptions {
   readonly threads?: number;
   readonly maxQueue?: number;
   readonly watch?: boolean;
+  /** How long a changed config file must hold still before it is applied (default DEFAULT_SETTLE_MS, config-store.ts). */
+  readonly reloadSettleMs?: number;
   /** Default request deadline in ms. */
   readonly deadlineMs?: number;
   /** Metrics, logs, tracing (observe/); default: all off, debug and why still answer. */
@@ -114,7 +116,7 @@ export class Engine {
     this.models = opts.registry ? new ModelHub({ ...opts.modelHub, location: opts.registry }) : undefined;
     this.observe = opts.observe ?? Observability.quiet();
     this.observe.configsBase = resolve(opts.configs) + sep;
-    this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });
+    this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), ...(opts.reloadSettleMs !== undefined ? { settleMs: opts.reloadSettleMs } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });
     const redisUrl = process.env['REDIS_URL'];
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
     this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : this.pooled(opts);

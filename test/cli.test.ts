@@ -7,17 +7,24 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { publishModel } from '../engine/registry/publish.js';
+import { RegistryStore } from '../engine/registry/store.js';
 import { demoConfigs, ROOT, server, tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
 const BIN = join(ROOT, 'bin/airmail.mjs');
 
 async function airmail(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return airmailEnv({}, ...args);
+}
+
+async function airmailEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1' } });
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -95,6 +102,44 @@ describe('airmail validate checks a file as the server would (new-user audit)', 
     expect(broke.code).toBe(1);
     expect(broke.stderr).toMatch(/complimentary_items\.yaml:\d+:\d+: .*'MatchDepartment'.*\[UNKNOWN_OPERATOR\]/);
     expect(broke.stderr).not.toContain('unrelated.yaml:');
+  });
+});
+
+describe('issue: validate took no flags (`validate FILE --registry URL` read --registry as a file)', () => {
+  it('--registry resolves registry models, before or after the files; without it they are reported', async () => {
+    const dir = await tempDir('airmail-validate-registry-');
+    const folder = join(dir, 'registry');
+    const store = await RegistryStore.open(folder, { create: true });
+    await publishModel({ artifact: new TextEncoder().encode('export function predict(c) { return { y: Float64Array.from(c.x, (v) => v * 2) }; }\n'), flavor: 'js', name: 'scale', description: 'y = 2x', sample: [{ x: 1 }] }, store);
+    await mkdir(join(dir, 'configs'));
+    const file = join(dir, 'configs', 'models.yaml');
+    await writeFile(file, 'deployments:\n- {name: latest, model: {tags: {name: scale}}}\n');
+    const env = { AIRMAIL_REGISTRY: '' };
+    for (const args of [[file, '--registry', folder], ['--registry', pathToFileURL(folder).href, file]]) {
+      const r = await airmailEnv(env, 'validate', ...args);
+      expect(r.stderr, args.join(' ')).toBe('');
+      expect(r.code).toBe(0);
+    }
+    const none = await airmailEnv(env, 'validate', file);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('models.yaml');
+  });
+
+  it('--configs DIR checks a file with that directory\'s configs, or the directory alone', async () => {
+    const elsewhere = join(await tempDir(), 'uses-demo.yaml');
+    await writeFile(elsewhere, 'pipeline: {name: uses_demo, item_type: sku_id, initialization: {includes: [AvailableInventory]}}\n');
+    const alone = await airmailEnv({}, 'validate', elsewhere);
+    expect(alone.code).toBe(1);
+    const withDemo = await airmailEnv({}, 'validate', '--configs', 'configs', elsewhere);
+    expect([withDemo.code, withDemo.stdout]).toEqual([0, expect.stringMatching(/^ok: uses_demo@/)]);
+    const dir = await airmailEnv({}, 'validate', '--configs', 'configs');
+    expect([dir.code, dir.stdout]).toEqual([0, expect.stringMatching(/MyPipeline@/)]);
+  });
+
+  it('serve --reload-settle-ms takes a whole number of milliseconds', async () => {
+    const r = await airmailEnv({}, 'serve', '--reload-settle-ms', 'soon');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("airmail serve: --reload-settle-ms must be a whole number from 0 to 60000, got 'soon'");
   });
 });
 

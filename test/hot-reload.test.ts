@@ -2,12 +2,12 @@
  * Hot reload through the configs directory: edits take effect within a
  * second; a broken file keeps the last good version serving and is reported.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../engine/server.js';
-import { demoConfigs, server } from './helpers.js';
+import { demoConfigs, ROOT, server } from './helpers.js';
 
 let srv: RunningServer;
 let dir: string;
@@ -84,6 +84,34 @@ describe('hot reload', () => {
     await writeFile(file, text);
     await watch;
     expect([...versions]).toEqual([good.json['version']]);
+  });
+
+  it('issue: a writer that pauses mid-file longer than the old 50 ms settle window (250 ms) never gets its first part served', async () => {
+    const good = await run();
+    const file = join(dir, 'my_pipeline.yaml');
+    // The demo's text (the tests before leave this file broken), cut to two items.
+    const text = await readFile(join(ROOT, 'configs', 'my_pipeline.yaml'), 'utf8');
+    const full = `${text}  - name: Limit\n    parameters: {n: 2}\n`;
+    // The cut-off first part is a valid pipeline without its operations: applying it would change the answer.
+    const cut = full.indexOf('  operations:');
+    const applied: string[] = [];
+    const off = srv.engine.store.onReload((e) => {
+      if (e.kind === 'applied') applied.push(srv.engine.snapshot.pipelines.get('MyPipeline')?.version ?? 'gone');
+    });
+    try {
+      const fh = await open(file, 'w');
+      await fh.write(full.slice(0, cut));
+      await new Promise((r) => setTimeout(r, 250));
+      await fh.write(full.slice(cut));
+      await fh.close();
+      const { value } = await until(run, (r) => (r.json['items'] as unknown[]).length === 2, 5000);
+      expect(value.json['version']).not.toBe(good.json['version']);
+      // Every version applied since the write began is the whole file's.
+      expect(applied.length).toBeGreaterThan(0);
+      expect(new Set(applied)).toEqual(new Set([value.json['version']]));
+    } finally {
+      off();
+    }
   });
 
   it('an added file adds a pipeline and a removed one removes it', async () => {

@@ -1,49 +1,150 @@
 /**
- * Which files of a configs directory are configs. YAML files always are; a
- * JSON file is a config unless its top-level value is an array (a JSON
- * dataset, `[{...}, ...]`, kept beside the configs), so data can sit at the
- * top of the directory without being read as a broken config.
+ * Which files of a configs directory are configs, and reading them safely.
+ * YAML files always are configs; a JSON file is one unless its top-level
+ * value is an array (a JSON dataset, `[{...}, ...]`, kept beside the
+ * configs), so data can sit at the top of the directory without being read
+ * as a broken config. Only regular files inside the directory are read, and
+ * never more than MAX_CONFIG_BYTES of one: a named pipe, a device, a folder
+ * named like a config or a link out of the directory is skipped with a
+ * reason, so nothing in the directory can block or flood the reader.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { extname, join, sep } from 'node:path';
 import { AirmailError } from '../errors.js';
 import { parseConfigText } from './parse.js';
 
 const CONFIG_EXT = new Set(['.yaml', '.yml', '.json']);
 
-/** Whether a directory entry's name could be a config (right extension, not hidden). */
+/** The largest config file read (a bigger one is skipped and reported). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Whether a directory entry's name could be a config: the right extension, and not an editor's or
+ * writer's temporary file (`.foo.yaml.swp`, `.#foo.yaml`, `#foo.yaml#`, `foo.yaml~`, `foo.yaml.tmp`).
+ */
 export function hasConfigName(name: string): boolean {
-  return CONFIG_EXT.has(extname(name).toLowerCase()) && !name.startsWith('.');
+  return CONFIG_EXT.has(extname(name).toLowerCase()) && !/^[.#~]/.test(name);
 }
 
 /** Whether a file (by name and text) is a config rather than data. */
 export function isConfigText(name: string, text: string): boolean {
   if (!hasConfigName(name)) return false;
   if (extname(name).toLowerCase() !== '.json') return true;
-  return !/^\uFEFF?\s*\[/.test(text);
+  return !isJsonData(text);
+}
+
+function isJsonData(head: string): boolean {
+  return /^\uFEFF?\s*\[/.test(head);
+}
+
+/** A config file's text, and its stamp (`size:mtime:sha256`): equal stamps mean the file did not move. */
+export interface ConfigText {
+  readonly text: string;
+  readonly stamp: string;
+}
+
+/** What reading one entry gave: its text, a reason it is not read, or nothing (gone, or data). */
+export type ReadOutcome = ConfigText | { readonly skip: string } | undefined;
+
+/** The configs of a directory as read once. */
+export interface ConfigDirScan {
+  /** path → text, sorted by path. */
+  readonly files: Map<string, string>;
+  /** path → stamp of each file in `files`. */
+  readonly stamps: Map<string, string>;
+  /** Entries named like configs that were not read: path → why. */
+  readonly skipped: Map<string, string>;
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+const ONLY_FILES = 'only regular files are read as configs';
+
+/**
+ * Read one file as a config, without ever waiting on it: it is opened non-blocking (a named pipe
+ * swapped in after a check does not wait for a writer), must be a regular file, and is read up to
+ * MAX_CONFIG_BYTES. A `.json` file that starts with `[` is data: undefined, whatever its size.
+ */
+export async function readConfigFile(path: string): Promise<ReadOutcome> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined; // removed between listing and reading
+    return { skip: code === 'ENXIO' ? `is a socket; ${ONLY_FILES}` : `cannot be read (${code ?? (err as Error).message})` };
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { skip: `is ${kindOf(st)}; ${ONLY_FILES}` };
+    const json = extname(path).toLowerCase() === '.json';
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(64 * 1024);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total === bytesRead && json && isJsonData(buf.toString('utf8', 0, Math.min(bytesRead, 256)))) return undefined;
+      if (total > MAX_CONFIG_BYTES) return { skip: `is larger than ${MAX_CONFIG_BYTES} bytes, the most a config file may hold` };
+    }
+    const bytes = Buffer.concat(chunks, total);
+    return { text: bytes.toString('utf8'), stamp: `${st.size}:${st.mtimeMs}:${createHash('sha256').update(bytes).digest('hex')}` };
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
- * The configs of a directory, path → text, sorted by path. A missing directory, or a path that is
- * not one, is a CONFIG_INVALID error that says so (a server must not start on a mistyped path).
+ * The configs of a directory. A missing directory, or a path that is not one, is a CONFIG_INVALID
+ * error that says so (a server must not start on a mistyped path). An entry named like a config
+ * that is not a regular file, or a link to something outside the directory, is skipped with why.
  */
-export async function readConfigDir(dir: string): Promise<Map<string, string>> {
+export async function scanConfigDir(dir: string): Promise<ConfigDirScan> {
   const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
     throw new AirmailError('CONFIG_INVALID', `the configs directory ${dir} ${err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code ?? err.message})`}`, { cause: err });
   });
   if (!st.isDirectory()) throw new AirmailError('CONFIG_INVALID', `${dir} is not a directory; give the configs directory`);
-  const out = new Map<string, string>();
+  const realDir = await realpath(dir);
+  const out: ConfigDirScan = { files: new Map(), stamps: new Map(), skipped: new Map() };
   for (const n of (await readdir(dir)).sort()) {
     if (!hasConfigName(n)) continue;
     const p = join(dir, n);
-    try {
-      const text = await readFile(p, 'utf8');
-      if (isConfigText(n, text)) out.set(p, text);
-    } catch {
-      // removed between readdir and read (or a folder named like a file): treated as absent
+    const r = await readEntry(p, realDir);
+    if (r === undefined) continue;
+    if ('skip' in r) out.skipped.set(p, r.skip);
+    else if (isConfigText(n, r.text)) {
+      out.files.set(p, r.text);
+      out.stamps.set(p, r.stamp);
     }
   }
   return out;
+}
+
+async function readEntry(p: string, realDir: string): Promise<ReadOutcome> {
+  const l = await lstat(p).catch(() => undefined);
+  if (!l) return undefined; // removed between listing and reading
+  if (l.isSymbolicLink()) {
+    // Links inside the directory are followed (a Kubernetes ConfigMap is links into ..data/); others are not.
+    const target = await realpath(p).catch(() => undefined);
+    if (target === undefined) return { skip: 'is a symbolic link to nothing (a dangling link)' };
+    if (!target.startsWith(realDir + sep)) return { skip: `is a symbolic link to ${target}, outside the configs directory; only files inside it are read` };
+  } else if (!l.isFile()) return { skip: `is ${kindOf(l)}; ${ONLY_FILES}` };
+  return readConfigFile(p);
+}
+
+/** The configs of a directory, path → text, sorted by path (entries that cannot be read are left out). */
+export async function readConfigDir(dir: string): Promise<Map<string, string>> {
+  return (await scanConfigDir(dir)).files;
 }
 
 /** One thing a config file defines, e.g. `{kind: 'dataset', name: 'catalog'}`. */

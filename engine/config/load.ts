@@ -73,6 +73,8 @@ export class DatasetCache {
 
   async identity(path: string, cfg: DatasetConfig): Promise<string> {
     const st = await stat(path);
+    // A named pipe or device would block the load (and every reload queued behind it) forever.
+    if (!st.isFile()) throw new AirmailError('DATASET_LOAD_FAILED', `${path} is not a regular file; a dataset is read from a file`);
     const prev = this.hashes.get(path);
     let hash = prev && prev.mtimeMs === st.mtimeMs && prev.size === st.size ? prev.hash : undefined;
     if (!hash) {
@@ -311,6 +313,8 @@ export async function importOperatorFolder(dir: string): Promise<{ url: string; 
   const names = (await readdir(dir)).filter((n) => OPERATOR_FILE.test(n) && !n.includes('.test.') && !n.endsWith('.d.ts')).sort();
   const out: { url: string; defs: OperatorDefinition[] }[] = [];
   for (const n of names) {
+    // Only regular files are imported: importing a named pipe would never finish.
+    if (!(await stat(join(dir, n)).catch(() => undefined))?.isFile()) continue;
     const url = pathToFileURL(join(dir, n)).href;
     out.push({ url, defs: await importOperatorModule(url) });
   }

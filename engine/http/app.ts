@@ -131,6 +131,15 @@ function diagnosticsError(diags: readonly Diagnostic[]): AirmailError {
   return new AirmailError(first?.code ?? 'CONFIG_INVALID', `the config was rejected: ${diags.map((d) => `${d.line ? `${d.line}:${d.col ?? 0}: ` : ''}${d.message}`).join('; ')}`, { diagnostics: diags });
 }
 
+/** The name of the pipeline an admin put (or its dry run) sends, once the body's shape is one an admin put takes. */
+function adminPutName(value: unknown): string {
+  if (!isPlainObject(value) || !isPlainObject(value['pipeline'])) throw new AirmailError('CONFIG_INVALID', "the body must hold a 'pipeline:' (and optionally 'operators:' presets)");
+  if ('datasets' in value || 'operator_paths' in value) throw new AirmailError('CONFIG_INVALID', 'pipelines added over HTTP may not define datasets or operator folders (operator_paths); put those in the configs directory');
+  const name = value['pipeline']['name'];
+  if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw new AirmailError('CONFIG_INVALID', 'pipeline.name must be a name of letters, digits, _ . -');
+  return name;
+}
+
 export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   const app = new Hono();
   const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
@@ -345,19 +354,23 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
 
   app.post('/validate', async (c) => {
-    // The text is checked as sent: lines and columns are the body's ('file': 'request body').
+    // A dry run of admin POST /pipelines: the same checks, so the same status, code and errors,
+    // and nothing applied. The text is checked as sent: lines and columns are the body's ('file': 'request body').
     const { value, text } = await readBody(c, undefined);
-    const name = isPlainObject(value) && isPlainObject(value['pipeline']) && typeof value['pipeline']['name'] === 'string' ? value['pipeline']['name'] : 'dry-run';
-    const diags = await engine.store.validatePut(name, text);
-    return c.json({ valid: diags.length === 0, errors: diags }, diags.length === 0 ? 200 : 422);
+    try {
+      const diags = await engine.store.validatePut(adminPutName(value), text);
+      if (diags.length > 0) throw diagnosticsError(diags);
+    } catch (err) {
+      const e = asAirmailError(err);
+      const errors = e.diagnostics.length > 0 ? e.diagnostics : [{ code: e.code, message: e.message }];
+      return c.json({ valid: false, error: true, code: e.code, reason: e.message, errors }, e.status as 400);
+    }
+    return c.json({ valid: true, errors: [] }, 200);
   });
 
   app.post('/pipelines', admin, async (c) => {
     const { value, text } = await readBody(c, undefined);
-    if (!isPlainObject(value) || !isPlainObject(value['pipeline'])) throw new AirmailError('CONFIG_INVALID', "the body must hold a 'pipeline:' (and optionally 'operators:' presets)");
-    if ('datasets' in value || 'operator_paths' in value) throw new AirmailError('CONFIG_INVALID', 'pipelines added over HTTP may not define datasets or operator folders; put those in the configs directory');
-    const name = value['pipeline']['name'];
-    if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw new AirmailError('CONFIG_INVALID', 'pipeline.name must be a name of letters, digits, _ . -');
+    const name = adminPutName(value);
     const existed = engine.snapshot.pipelines.has(name);
     noteAudit(c, { action: 'pipeline.put', pipeline: name, version_before: engine.snapshot.pipelines.get(name)?.version ?? null });
     // Saved as sent (comments and layout kept); checked as sent, so diagnostics point into the body.
