@@ -12,7 +12,7 @@ import { validators as paramValidators, type LoadedPipeline, type Snapshot } fro
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
 import { describeErrors, newAjv, type Problem } from './config/validators.js';
 import { reservedNameProblems, sealedProblems } from './config/sealed.js';
-import { AirmailError, asAirmailError, type Diagnostic } from './errors.js';
+import { AirmailError, asAirmailError, summarise, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
@@ -183,7 +183,7 @@ export class Engine {
     if (!fn(copy)) errors.push(...describeErrors(fn.errors));
     errors.push(...nonFiniteInputs(copy));
     if (errors.length > 0) {
-      throw new AirmailError('INPUT_INVALID', `inputs of pipeline '${p.name}' are invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { details: { errors } });
+      throw new AirmailError('INPUT_INVALID', summarise(`inputs of pipeline '${p.name}' are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
     }
     return copy as Record<string, unknown>;
   }
@@ -213,7 +213,7 @@ export class Engine {
       // Sent over HTTP: no reserved names, no {env:}, remote sources only through presets from the configs directory.
       for (const p of [...reservedNameProblems(d), ...sealedProblems(d, snap.operators, presets)]) diagnostics.push({ code: p.code, pointer: p.pointer, message: p.message });
     }
-    if (diagnostics.length > 0) throw new AirmailError('CONFIG_INVALID', `the pipeline is invalid: ${diagnostics.map((x) => `${x.pointer} ${x.message}`).join('; ')}`, { diagnostics });
+    if (diagnostics.length > 0) throw new AirmailError('CONFIG_INVALID', summarise('the pipeline is invalid', diagnostics.map((x) => `${x.pointer} ${x.message}`)), { diagnostics });
     const r = await compilePipeline(d.pipeline!, '/pipeline', {
       operators: snap.operators,
       presets,
@@ -231,7 +231,7 @@ export class Engine {
     });
     if (!r.pipeline) {
       const first = r.diagnostics[0];
-      throw new AirmailError(first?.code ?? 'CONFIG_INVALID', `the pipeline is invalid: ${r.diagnostics.map((x) => `${x.pointer ?? ''} ${x.message}`).join('; ')}`, { diagnostics: r.diagnostics });
+      throw new AirmailError(first?.code ?? 'CONFIG_INVALID', summarise('the pipeline is invalid', r.diagnostics.map((x) => `${x.pointer ?? ''} ${x.message}`)), { diagnostics: r.diagnostics });
     }
     if (this.adhoc.size > 100) this.adhoc.delete(this.adhoc.keys().next().value as string);
     this.adhoc.set(key, r.pipeline);

@@ -189,3 +189,29 @@ export function formatDiagnostic(d: Diagnostic): string {
   const ptr = d.pointer !== undefined && d.pointer !== '' ? ` (at ${d.pointer})` : '';
   return `${where ? `${where}: ` : ''}${d.message}${ptr} [${d.code}]`;
 }
+
+/**
+ * Bounds on what an error answer echoes, so a body made to fail many times (50,000 unknown keys)
+ * cannot make the answer larger than the request: at most MAX_LISTED errors are listed (the rest
+ * counted), `reason` names the first REASON_LISTED, and each echoed value is cut to ECHO_CHARS.
+ */
+export const MAX_LISTED = 20;
+export const REASON_LISTED = 3;
+export const ECHO_CHARS = 80;
+
+/** `s` cut to `max` characters, with '...' saying that it was. */
+export function clip(s: string, max = ECHO_CHARS): string {
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
+/** `lead: a; b; c` for the first REASON_LISTED lines, then `(and N more)`. */
+export function summarise(lead: string, lines: readonly string[]): string {
+  const shown = lines.slice(0, REASON_LISTED).map((l) => clip(l, 240));
+  const more = lines.length - shown.length;
+  return `${lead}: ${shown.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`;
+}
+
+/** The first MAX_LISTED entries of a list of errors, and how many were left off. */
+export function boundErrors<T>(list: readonly T[]): { errors: T[]; truncated: number } {
+  return { errors: list.slice(0, MAX_LISTED), truncated: Math.max(0, list.length - MAX_LISTED) };
+}

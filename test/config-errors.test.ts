@@ -31,3 +31,14 @@ describe('broken configs', () => {
     }
   });
 });
+
+describe('unknown operator wording', () => {
+  it('ends in a sentence, not a dangling colon, when there is nothing to suggest', async () => {
+    const text = 'pipeline:\n  name: p\n  item_type: id\n  initialization:\n    includes: [Zzqxv]\n';
+    const r = await loadConfigSet([{ path: 'p.yaml', text }], { operators: OPS });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const d = r.diagnostics.find((x) => x.code === 'UNKNOWN_OPERATOR');
+    expect(d?.message).toBe("pipeline 'p': 'Zzqxv' is neither an installed operator nor a preset defined under 'operators'");
+  });
+});

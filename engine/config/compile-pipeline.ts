@@ -160,7 +160,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       const all = [...scope.presets.keys(), ...scope.operators.keys()];
       report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, preset
         ? `preset '${stepCfg.name}' uses operator '${opName}', which is not installed${hint(opName, scope.operators.keys())}`
-        : `'${stepCfg.name}' is neither an operator nor a preset defined under operators:${hint(stepCfg.name, all)}`);
+        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${hint(stepCfg.name, all)}`);
       return undefined;
     }
     if (!allowed.includes(def.kind)) {

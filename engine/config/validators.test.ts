@@ -29,3 +29,14 @@ describe('describeErrors: a oneOf / anyOf failure names the field and what it mu
     expect(describeErrors(sort.errors)).toEqual([{ path: '', message: "give one of 'by' or 'score'" }]);
   });
 });
+
+describe('describeErrors: names and patterns in words', () => {
+  it("a bad preset 'use' says what a valid name is instead of dumping the regex", () => {
+    const ajv = newAjv({ useDefaults: false }).compile(PIPELINE_SCHEMA as object);
+    const v = { name: 'bad name!', item_type: 'id', initialization: { includes: ['X'] } };
+    expect(ajv(v)).toBe(false);
+    const msgs = describeErrors(ajv.errors).map((p) => p.message);
+    expect(msgs).toContain(`'name' must be a name of letters, digits, _ . and - that starts with a letter or _ (at most 128 characters), not "bad name!"`);
+    expect(msgs.join('\n')).not.toContain('must match pattern');
+  });
+});

@@ -5,6 +5,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsMod from 'ajv-formats';
 import type { JsonSchema, OperatorDefinition } from '../api.js';
+import { clip } from '../errors.js';
 
 const addFormats = addFormatsMod.default;
 
@@ -41,12 +42,19 @@ function requiredOnly(schema: unknown): string | undefined {
   return keys.length === 1 && Array.isArray(req) && req.length === 1 ? String(req[0]) : undefined;
 }
 
+/** Patterns of the config schema, said in words (a raw regex tells a user little). */
+const PATTERN_WORDS: Readonly<Record<string, string>> = {
+  '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$': 'must be a name of letters, digits, _ . and - that starts with a letter or _ (at most 128 characters)',
+  '^rediss?://': 'must be a redis:// or rediss:// URL',
+  '^https?://': 'must be an http:// or https:// URL',
+};
+
 /** How a value is named in a message: the last pointer segment, with its parent for a list index (`'includes[0]'`). */
 function nameOf(path: string): string {
   if (path === '') return 'the value';
   const segs = path.split('/').slice(1);
   const last = segs[segs.length - 1]!;
-  return /^\d+$/.test(last) && segs.length > 1 ? `'${segs[segs.length - 2]}[${last}]'` : `'${last}'`;
+  return /^\d+$/.test(last) && segs.length > 1 ? `'${clip(segs[segs.length - 2]!)}[${last}]'` : `'${clip(last)}'`;
 }
 
 function shown(v: unknown): string {
@@ -124,12 +132,15 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
     const p = e.params as Record<string, unknown>;
     switch (e.keyword) {
       case 'required':
-        path = `${path}/${String(p['missingProperty'])}`;
-        message = `'${String(p['missingProperty'])}' is required`;
+        path = `${path}/${clip(String(p['missingProperty']))}`;
+        message = `'${clip(String(p['missingProperty']))}' is required`;
         break;
       case 'additionalProperties':
-        path = `${path}/${String(p['additionalProperty'])}`;
-        message = `'${String(p['additionalProperty'])}' is not a known property`;
+        path = `${path}/${clip(String(p['additionalProperty']))}`;
+        message = `'${clip(String(p['additionalProperty']))}' is not a known property`;
+        break;
+      case 'pattern':
+        message = `${e.propertyName !== undefined ? `the key '${clip(e.propertyName)}' in ${nameOf(path)}` : nameOf(path)} ${PATTERN_WORDS[String(p['pattern'])] ?? `must match the pattern ${JSON.stringify(p['pattern'])}`}, not ${shown(e.data)}`;
         break;
       case 'enum':
         message = `${nameOf(path)} must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;

@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { AirmailError, asAirmailError, type Diagnostic, type ErrorLike } from '../errors.js';
+import { AirmailError, asAirmailError, boundErrors, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
@@ -82,7 +82,8 @@ function isAdminRoute(method: string, path: string): boolean {
  * stable code and what else the error says.
  */
 export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version' | 'took_ms'>> = {}): Record<string, unknown> {
-  const errors = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics?.length ? e.diagnostics : undefined);
+  const all = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics?.length ? e.diagnostics : undefined);
+  const { errors, truncated } = all ? boundErrors(all) : { errors: undefined, truncated: 0 };
   return {
     items: [],
     error: true,
@@ -94,6 +95,7 @@ export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'p
     ...(e.operator ? { operator: e.operator } : {}),
     ...(e.operatorCode ? { operator_code: e.operatorCode } : {}),
     ...(errors ? { errors } : {}),
+    ...(truncated > 0 ? { errors_truncated: truncated } : {}),
   };
 }
 
@@ -128,7 +130,7 @@ function tokenOk(header: string | undefined, token: string): boolean {
 
 function diagnosticsError(diags: readonly Diagnostic[]): AirmailError {
   const first = diags[0];
-  return new AirmailError(first?.code ?? 'CONFIG_INVALID', `the config was rejected: ${diags.map((d) => `${d.line ? `${d.line}:${d.col ?? 0}: ` : ''}${d.message}`).join('; ')}`, { diagnostics: diags });
+  return new AirmailError(first?.code ?? 'CONFIG_INVALID', summarise('the config was rejected', diags.map((d) => `${d.line ? `${d.line}:${d.col ?? 0}: ` : ''}${d.message}`)), { diagnostics: diags });
 }
 
 /** The name of the pipeline an admin put (or its dry run) sends, once the body's shape is one an admin put takes. */
@@ -362,8 +364,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       if (diags.length > 0) throw diagnosticsError(diags);
     } catch (err) {
       const e = asAirmailError(err);
-      const errors = e.diagnostics.length > 0 ? e.diagnostics : [{ code: e.code, message: e.message }];
-      return c.json({ valid: false, error: true, code: e.code, reason: e.message, errors }, e.status as 400);
+      const { errors, truncated } = boundErrors(e.diagnostics.length > 0 ? e.diagnostics : [{ code: e.code, message: e.message }]);
+      return c.json({ valid: false, error: true, code: e.code, reason: e.message, errors, ...(truncated > 0 ? { errors_truncated: truncated } : {}) }, e.status as 400);
     }
     return c.json({ valid: true, errors: [] }, 200);
   });

@@ -5,7 +5,7 @@
  */
 import type { Context } from 'hono';
 import { AirmailError } from '../errors.js';
-import { formatDiagnostic } from '../errors.js';
+import { formatDiagnostic, summarise } from '../errors.js';
 import { PARSE_LIMITS, parseConfigText } from '../config/parse.js';
 
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
@@ -77,7 +77,7 @@ export function parseJsonStrict(text: string): unknown {
 export function parseYamlStrict(text: string): unknown {
   const r = parseConfigText(text, 'request body');
   if (!r.ok) {
-    throw new AirmailError('BODY_UNPARSABLE', `the body is not valid YAML: ${r.diagnostics.map(formatDiagnostic).join('; ')}`, { diagnostics: r.diagnostics });
+    throw new AirmailError('BODY_UNPARSABLE', summarise('the body is not valid YAML', r.diagnostics.map(formatDiagnostic)), { diagnostics: r.diagnostics });
   }
   return r.parsed.value;
 }

@@ -15,7 +15,7 @@ import type { Hono } from 'hono';
 import { valueAt, type Scalar } from '../api.js';
 import { describeErrors, newAjv } from '../config/validators.js';
 import type { Engine } from '../engine.js';
-import { AirmailError } from '../errors.js';
+import { AirmailError, summarise } from '../errors.js';
 import type { Envelope } from '../registry/envelope.js';
 import type { ColumnValues } from '../registry/function.js';
 import { outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
@@ -102,12 +102,12 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope))));
     if (!isPlainObject(value) || !validate(value)) {
       const errors = isPlainObject(value) ? describeErrors(validate.errors) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
-      throw new AirmailError('INPUT_INVALID', `rows for ${d.name} (${m.label}) are invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { details: { errors } });
+      throw new AirmailError('INPUT_INVALID', summarise(`rows for ${d.name} (${m.label}) are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
     }
     const rows = (value as { rows: Record<string, unknown>[] }).rows;
     // JSON numbers beyond float64 (1e400) parse to ±Infinity, which no schema keyword refuses.
     const infinite = rows.flatMap((r, i) => Object.entries(r).filter(([, v]) => typeof v === 'number' && !Number.isFinite(v)).map(([k]) => ({ path: `/rows/${i}/${k}`, message: 'must be a finite number' })));
-    if (infinite.length) throw new AirmailError('INPUT_INVALID', `rows for ${d.name} (${m.label}) are invalid: ${infinite.map((e) => `${e.path} ${e.message}`).join('; ')}`, { details: { errors: infinite } });
+    if (infinite.length) throw new AirmailError('INPUT_INVALID', summarise(`rows for ${d.name} (${m.label}) are invalid`, infinite.map((e) => `${e.path} ${e.message}`)), { details: { errors: infinite } });
     const predictions = await predictRows(m, rows, deadlineOf(c.req.header('x-airmail-deadline-ms')));
     return c.json({ predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });
   });
