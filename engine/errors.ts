@@ -25,6 +25,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, summary: 'No such route.' },
   METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists for other methods; Allow lists them.' },
   UNAUTHORIZED: { status: 401, summary: 'Admin routes need the bearer token from AIRMAIL_ADMIN_TOKEN.' },
+  REQUEST_TIMEOUT: { status: 408, summary: 'The client did not send its headers (or its whole request) within the header or request timeout; the connection is closed.' },
   BODY_TOO_LARGE: { status: 413, summary: 'The request body exceeds the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The body must be application/json or application/yaml.' },
   OVERLOADED: { status: 503, summary: 'The worker queue is full; retry after the time in Retry-After.' },

@@ -11,7 +11,7 @@ import { ERRORS, formatDiagnostic, type Diagnostic } from './errors.js';
 import type { ReloadEvent } from './config-store.js';
 import { relative } from 'node:path';
 import { AuditLog } from './reliability/audit.js';
-import { drain, listen } from './reliability/listen.js';
+import { drain, listen, type Refusal } from './reliability/listen.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './observe/request-id.js';
 
 export interface ServerOptions extends EngineOptions {
@@ -83,13 +83,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.setHeader(REQUEST_ID_HEADER, id);
     return shed(req, res) || (lane !== undefined && lane(req, res));
   };
-  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, gate }).catch(async (err: unknown) => {
+  const outside = { refusal: (code: Refusal, message: string) => JSON.stringify(errorBody({ code, message })), bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT };
+  const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, ...outside, gate }).catch(async (err: unknown) => {
     await engine.close();
     throw err;
   });
   let admin: { server: Server; port: number } | undefined;
   if (separateAdmin) {
-    admin = await listen(createApp(engine, common).fetch, { port: opts.adminPort!, host: opts.adminHost ?? '127.0.0.1', ...timeouts }).catch(async (err: unknown) => {
+    admin = await listen(createApp(engine, common).fetch, { port: opts.adminPort!, host: opts.adminHost ?? '127.0.0.1', ...timeouts, ...outside }).catch(async (err: unknown) => {
       await drain(main.server, 0);
       await engine.close();
       throw err;

@@ -274,11 +274,48 @@ describe('slow clients', () => {
 
       const a = await lorisClosed;
       expect(a.ms).toBeLessThan(2000);
-      expect(a.data).toMatch(/^HTTP\/1\.1 408|^$/);
+      expect(a.data).toMatch(/^HTTP\/1\.1 408 /);
+      // The 408 has the JSON error body every other error has.
+      expect(a.data).toMatch(/\r\ncontent-type: application\/json\r\n/i);
+      expect(JSON.parse(a.data.slice(a.data.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: true, code: 'REQUEST_TIMEOUT', items: [], reason: 'the request headers were not received within 300 ms' });
       const b = await bodyClosed;
       expect(b.ms).toBeLessThan(2500);
+      expect(b.data).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(b.data.slice(b.data.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: true, code: 'REQUEST_TIMEOUT', reason: 'the request was not received within 600 ms' });
     } finally {
       timers.forEach(clearInterval);
+      await srv.close();
+    }
+  });
+
+  it('Expect: 100-continue with a Content-Length over the limit is answered 413 at once, never 100 Continue', async () => {
+    const srv = await server({ configs: await demoConfigs(), threads: 1, bodyLimit: 1000, watch: false });
+    try {
+      const big = connect(srv.port, '127.0.0.1');
+      big.on('error', () => undefined);
+      const closed = closedWithin(big);
+      big.write('POST /pipelines/MyPipeline HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n');
+      const r = await closed;
+      expect(r.data).toMatch(/^HTTP\/1\.1 413 /);
+      expect(r.data).not.toContain('100 Continue');
+      expect(JSON.parse(r.data.slice(r.data.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: true, code: 'BODY_TOO_LARGE' });
+
+      // Within the limit, the client is told to go on and is served.
+      const small = connect(srv.port, '127.0.0.1');
+      small.on('error', () => undefined);
+      let data = '';
+      const continued = new Promise<void>((resolve) => small.on('data', (b: Buffer) => {
+        data += b.toString();
+        if (data.includes('100 Continue')) resolve();
+      }));
+      const body = '{"client_id": 3}';
+      small.write(`POST /pipelines/MyPipeline HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+      await continued;
+      const done = closedWithin(small);
+      small.write(body);
+      await done;
+      expect(data).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    } finally {
       await srv.close();
     }
   });

@@ -4,14 +4,20 @@
  * - `headersTimeoutMs` bounds how long a client may take to send its headers
  *   (slowloris), `requestTimeoutMs` the whole request; Node checks both every
  *   `connectionsCheckingInterval`, set here to a fraction of the smaller one so
- *   a slow client is cut off close to its limit, not up to 30 s later.
+ *   a slow client is cut off close to its limit, not up to 30 s later. The
+ *   408 it gets carries the JSON error body every other error has (`refusal`).
+ * - A request with `Expect: 100-continue` whose Content-Length is over
+ *   `bodyLimit` gets no 100 Continue: the app answers 413 before the body is sent.
  * - `drain()` stops accepting, closes idle keep-alive sockets, lets in-flight
  *   requests finish (their responses carry `Connection: close`, see the app),
  *   and after `timeoutMs` cuts whatever is left.
  */
 import { serve } from '@hono/node-server';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** The refusals written outside the app, and the JSON body each carries. */
+export type Refusal = 'REQUEST_TIMEOUT';
 
 export interface ListenOptions {
   readonly port: number;
@@ -27,7 +33,41 @@ export interface ListenOptions {
    * shedding: a 503 written here costs a fraction of what routing and reading the body do).
    */
   readonly gate?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** The JSON text of a refusal written outside the app (a 408 to a slow client). */
+  readonly refusal?: (code: Refusal, message: string) => string;
+  /** `Expect: 100-continue` with a Content-Length over this gets no 100 Continue (the app's 413 instead). */
+  readonly bodyLimit?: number;
 }
+
+/** Node's own answers to a client error (see `socketOnError` in node:_http_server), kept for the errors we do not reword. */
+const NODE_ANSWERS: Readonly<Record<string, string>> = {
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n',
+};
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+
+const defaultRefusal = (code: Refusal, message: string): string => JSON.stringify({ error: true, code, reason: message });
+
+/**
+ * Answers a client error as Node would (only when nothing of a response has been written yet),
+ * except that a timeout's 408 carries the JSON error body.
+ */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket, refusal: (code: Refusal, message: string) => string, timeouts: { headers: number; request: number }): void {
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  let answer: string;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    const body = refusal('REQUEST_TIMEOUT', inFlight
+      ? `the request was not received within ${timeouts.request} ms`
+      : `the request headers were not received within ${timeouts.headers} ms`);
+    answer = `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  } else answer = NODE_ANSWERS[err.code ?? ''] ?? BAD_REQUEST;
+  socket.end(answer, () => socket.destroy());
+}
+
 
 export async function listen(fetch: (req: Request) => Response | Promise<Response>, opts: ListenOptions): Promise<{ server: Server; port: number }> {
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
@@ -46,6 +86,18 @@ export async function listen(fetch: (req: Request) => Response | Promise<Respons
     }, () => resolve(s as Server)) as Server;
     s.once('error', reject);
   });
+  const refusal = opts.refusal ?? defaultRefusal;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, refusal, { headers: headersTimeout, request: requestTimeout }));
+  const limit = opts.bodyLimit;
+  if (limit !== undefined) {
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      // Over the limit: no 100 Continue, so the client never sends the body; the app answers
+      // the 413 from the header alone (with its audit entry and request id), closing the connection.
+      const declared = Number(req.headers['content-length']);
+      if (!(Number.isFinite(declared) && declared > limit)) res.writeContinue();
+      server.emit('request', req, res);
+    });
+  }
   const gate = opts.gate;
   if (gate) {
     const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
