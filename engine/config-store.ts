@@ -12,7 +12,8 @@ import { dirname, extname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
 import { AirmailError, formatDiagnostic, type Diagnostic } from './errors.js';
-import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
+import { DatasetCache, loadConfigSet, operatorFileVersion, type ConfigSource, type Snapshot } from './config/load.js';
+import { fileURLToPath } from 'node:url';
 import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
 
 export interface Rejection {
@@ -75,6 +76,8 @@ export class ConfigStore {
   private readonly listeners = new Set<(e: ReloadEvent) => void>();
   private readonly adminListeners = new Set<(c: AdminChange) => void>();
   private watcher: FSWatcher | undefined;
+  /** Operator file versions (content-hash URLs) already proposed after an edit. */
+  private readonly triedOperatorUrls = new Set<string>();
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -265,9 +268,11 @@ export class ConfigStore {
       this.rejections.delete(f);
     }
     if (changed.length === 0) {
-      // A local dataset file changed (configs unchanged): the same configs are loaded again, reading it anew.
+      // A local dataset or operator file changed (configs unchanged): the same configs are loaded
+      // again, reading it anew (an edited operator file has a new content-hash URL, see operatorFileUrl).
       const data = await this.datasetCache.changed();
-      return data.length > 0 ? this.proposeInner(new Map(this.texts), data, { recordHash: false }) : [];
+      const ops = await this.operatorFilesChanged();
+      return data.length + ops.length > 0 ? this.proposeInner(new Map(this.texts), [...data, ...ops], { recordHash: false }) : [];
     }
     // Unchanged files keep their last good text; changed ones are proposed with the new text.
     const next = new Map(this.texts);
@@ -287,6 +292,21 @@ export class ConfigStore {
       await this.proposeInner(one, [f]);
     }
     return diags;
+  }
+
+  /**
+   * The loaded operator files that were edited or removed since they were imported, each version
+   * proposed once (a broken edit is not retried every poll; editing it again is a new version).
+   */
+  private async operatorFilesChanged(): Promise<string[]> {
+    const out: string[] = [];
+    for (const url of this.current.operatorModules) {
+      const now = await operatorFileVersion(url);
+      if (now === undefined || now === url || this.triedOperatorUrls.has(now)) continue;
+      this.triedOperatorUrls.add(now);
+      out.push(fileURLToPath(new URL(url)));
+    }
+    return out;
   }
 
   /**

@@ -24,6 +24,8 @@ export interface CompileScope {
   readonly datasets: ReadonlyMap<string, Table>;
   /** Content identity of each dataset (part of the version hash). */
   readonly datasetIds: ReadonlyMap<string, string>;
+  /** Content-hash URLs of the custom operator modules loaded (part of the version hash: an edited operator is a new version). */
+  readonly operatorModules?: readonly string[];
   readonly validators: ParamValidator;
   resolvePath(path: string): string;
   /** The model registry, when the engine has one. */
@@ -325,7 +327,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const ttls = (memoResult ? [...memoSteps, ...scorers, ...post] : memoSteps).flatMap((s) => (s.pure ? [] : [s.memoTtlMs!]));
   const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo, memoResult, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
   const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
-  const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema })).digest('hex').slice(0, 12);
+  const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema, ...(scope.operatorModules?.length ? { code: scope.operatorModules } : {}) })).digest('hex').slice(0, 12);
   const plan: Plan = deepFreeze({ ...draft, version });
   return {
     diagnostics,

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ModelResolver, OperatorDefinition } from '../api.js';
 import { loadDatasetFile, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
@@ -279,6 +279,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       contexts,
       datasets,
       datasetIds,
+      operatorModules,
       validators,
       resolvePath: opts.sealed?.has(p.loc.file) ? sealedPath : (x) => resolveFrom(p.loc.file, x),
       ...(opts.models ? { models: opts.models } : {}),
@@ -315,14 +316,36 @@ export async function importOperatorFolder(dir: string): Promise<{ url: string; 
   for (const n of names) {
     // Only regular files are imported: importing a named pipe would never finish.
     if (!(await stat(join(dir, n)).catch(() => undefined))?.isFile()) continue;
-    const url = pathToFileURL(join(dir, n)).href;
+    const url = await operatorFileUrl(join(dir, n));
     out.push({ url, defs: await importOperatorModule(url) });
   }
   return out;
 }
 
+/**
+ * The URL an operator file is imported by: its file URL plus a hash of its content (`?v=...`).
+ * ES modules are cached by URL for the life of the process, so an edited file gets a new URL and
+ * is imported anew on the next reload, on the main thread and in the workers; an unchanged file
+ * keeps its URL and its module. (Files it imports itself are cached by their own URLs: edit those
+ * and the operator file, or restart.)
+ */
+export async function operatorFileUrl(path: string): Promise<string> {
+  const v = createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 16);
+  return `${pathToFileURL(path).href}?v=${v}`;
+}
+
+/**
+ * The content-hash URL an operator module loaded by `url` would have now ('' when its file is gone),
+ * or undefined for a module not loaded from a file by content hash.
+ */
+export async function operatorFileVersion(url: string): Promise<string | undefined> {
+  const u = new URL(url);
+  if (u.protocol !== 'file:' || !u.searchParams.has('v')) return undefined;
+  return operatorFileUrl(fileURLToPath(u)).catch(() => '');
+}
+
 export async function importOperatorModule(url: string): Promise<OperatorDefinition[]> {
-  if (url.endsWith('.ts') && !import.meta.url.endsWith('.ts')) {
+  if (new URL(url).pathname.endsWith('.ts') && !import.meta.url.endsWith('.ts')) {
     tsxRegistered ??= import('tsx/esm/api').then((m) => m.register());
     await tsxRegistered;
   }
