@@ -20,9 +20,14 @@ describe('parseConfigText', () => {
     expect(r.diagnostics[0]!.line).toBeGreaterThan(0);
   });
 
-  it('rejects duplicate keys', () => {
-    const r = parseConfigText('a: 1\na: 2\n');
+  it('rejects duplicate keys, at the second one, also as 1 and "1" (the same key once built)', () => {
+    const r = parseConfigText('a: 1\nb:\n  1: x\n  "1": y\na: 2\n');
     expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics.map((d) => [d.message, d.line])).toEqual(expect.arrayContaining([
+      ["Map keys must be unique: 'a' appears twice", 5],
+      ["Map keys must be unique: '1' appears twice", 4],
+    ]));
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('rejects the key %s and pollutes nothing', (key) => {

@@ -37,7 +37,9 @@ export function parseConfigText(text: string, file?: string): ParseOutcome {
   const lc = new LineCounter();
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true, version: '1.2', schema: 'core', customTags: [], keepSourceTokens: false });
+    // Duplicate keys are found by checkShape: the parser's own check compares each key with every
+    // earlier one (5,000 keys in a posted config took a second of the main thread).
+    doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false, strict: true, version: '1.2', schema: 'core', customTags: [], keepSourceTokens: false });
   } catch (err) {
     return { ok: false, diagnostics: [diag('CONFIG_SYNTAX', `cannot parse: ${(err as Error).message}`, file)] };
   }
@@ -83,10 +85,17 @@ function checkShape(root: Node | null, file: string | undefined, pos: (o: number
       continue;
     }
     if (isMap(node)) {
+      const seen = new Set<string>();
       for (const item of node.items) {
         if (!isPair(item)) continue;
         const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
         const kp = `${ptr}/${escapePointer(k)}`;
+        if (seen.has(k)) {
+          const kr = (item.key as Node | null)?.range;
+          out.push(diag('CONFIG_SYNTAX', `Map keys must be unique: '${k.length > 80 ? `${k.slice(0, 80)}...` : k}' appears twice`, file, kr ? pos(kr[0]) : at, kp));
+          continue;
+        }
+        seen.add(k);
         if (FORBIDDEN_KEYS.has(k)) {
           const kr = (item.key as Node | null)?.range;
           out.push(diag('CONFIG_SYNTAX', `the key '${k}' is not allowed`, file, kr ? pos(kr[0]) : at, kp));
@@ -119,13 +128,26 @@ export function pointerSegments(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
+/** Each mapping's pairs by key, built on first lookup: a file with thousands of keys (and as many
+ * problems) is located in linear time, not one scan of the mapping per problem. */
+const pairsByKey = new WeakMap<object, Map<string, { key: unknown; value: unknown }>>();
+function pairOf(map: { items: unknown[] }, key: string): { key: unknown; value: unknown } | undefined {
+  let index = pairsByKey.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+    pairsByKey.set(map, index);
+  }
+  return index.get(key);
+}
+
 function nodeAt(root: Node | null, pointer: string): Node | undefined {
   // Map entries resolve to their key (where people look for a name); list items to the item.
   let node: Node | null | undefined = root;
   let last: Node | undefined = root ?? undefined;
   for (const seg of pointerSegments(pointer)) {
     if (isMap(node)) {
-      const pair: { key: unknown; value: unknown } | undefined = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
+      const pair = pairOf(node, seg);
       if (!pair) break;
       last = pair.key as Node;
       node = pair.value as Node | null;
