@@ -43,4 +43,42 @@ describe('why on the demo configs', () => {
     expect(why.verdict).toBe(ex.verdict);
     expect(why.reason).toBe(ex.reason);
   });
+
+  const ask = (item: unknown, extra: Record<string, unknown> = {}): Promise<{ status: number; json: Record<string, unknown> }> =>
+    post('/pipelines/complimentary_items/why', JSON.stringify(Object.assign({ inputs: { client_id: 17, product_id: 42 }, item }, extra)));
+
+  it('an item of the wrong type for the int32 item id column is a 422 naming /item', async () => {
+    for (const item of ['abc', 1.5, 2 ** 40]) {
+      const r = await ask(item);
+      expect(r.status, String(item)).toBe(422);
+      expect(r.json['code']).toBe('INPUT_INVALID');
+      expect(r.json['errors']).toEqual([expect.objectContaining({ path: '/item' })]);
+    }
+  });
+
+  it('an id absent from the items dataset is unknown_item, not not_included', async () => {
+    for (const item of [99999999, -1]) {
+      const r = await ask(item);
+      expect(r.status).toBe(200);
+      const why = r.json['why'] as WhyAnswer;
+      expect(why.verdict).toBe('unknown_item');
+      expect(why.reason).toMatch(new RegExp(`^no item ${item} in dataset catalog`));
+    }
+    // A real item no include produced stays not_included (sku 1 is in the catalog).
+    const real = (await ask(1)).json['why'] as WhyAnswer;
+    expect(real.verdict).toBe('not_included');
+  });
+
+  it('an integer string is the item it names', async () => {
+    const r = await ask('87');
+    expect(r.status).toBe(200);
+    expect((r.json['why'] as WhyAnswer).verdict).toBe('excluded');
+  });
+
+  it('inputs given at the top level get a hint to put them under "inputs"', async () => {
+    const r = await post('/pipelines/complimentary_items/why', JSON.stringify({ client_id: 17, product_id: 42, item: 87 }));
+    expect(r.status).toBe(422);
+    expect(r.json['reason']).toMatch(/client_id.* is required/);
+    expect(r.json['reason']).toContain('the inputs go under "inputs"');
+  });
 });

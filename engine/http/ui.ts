@@ -9,6 +9,7 @@ import type { Engine } from '../engine.js';
 import type { ObserveRunOptions } from '../observe/index.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
 import { UI_PAGE } from './ui/page.js';
+import { checkWhyItem, itemsCatalog, topLevelInputsHint, unknownItem } from '../observe/why-item.js';
 import { isAbsolute, relative } from 'node:path';
 import { FIXED_LABELS } from '../observe/index.js';
 import { modelFileVersion } from '../onnx.js';
@@ -143,11 +144,20 @@ export function mountObservability(app: Hono, engine: Engine): void {
     if (typeof item !== 'string' && typeof item !== 'number') {
       throw new AirmailError('INPUT_INVALID', `the body needs "item": the ${p.plan.itemType} to explain`, { details: { errors: [{ path: '/item', message: 'must be a string or a number' }] } });
     }
+    const catalog = itemsCatalog(p, engine.snapshot.datasets);
+    const id = checkWhyItem(p, catalog, item);
     const inputs = isPlainObject(value['inputs']) ? value['inputs'] : {};
-    const checked = engine.checkInputs(p, inputs, false);
+    let checked: Record<string, unknown>;
     try {
-      const res = await engine.run(p, checked, { why: item, ...traceOptions(c) });
-      return c.json({ pipeline: p.name, version: p.version, item, why: res.why, items: res.items, reason: res.reason, error: res.error });
+      checked = engine.checkInputs(p, inputs, false);
+    } catch (err) {
+      const hint = topLevelInputsHint(p, value);
+      if (!hint || !(err instanceof AirmailError) || err.code !== 'INPUT_INVALID') throw err;
+      throw new AirmailError('INPUT_INVALID', `${err.message}; ${hint}`, { details: Object.assign({}, err.details, { hint }) });
+    }
+    try {
+      const res = await engine.run(p, checked, Object.assign({ why: id }, traceOptions(c)));
+      return c.json({ pipeline: p.name, version: p.version, item: id, why: unknownItem(catalog, id, res.why), items: res.items, reason: res.reason, error: res.error });
     } catch (err) {
       const e = asAirmailError(err);
       return c.json({ pipeline: p.name, version: p.version, item, why: { item, verdict: 'error', reason: `the pipeline failed: ${e.message}`, includedBy: [], notIncludedBy: [], excludedBy: [] }, items: [], reason: e.message, error: true, code: e.code }, (e.status === 200 ? 500 : e.status) as 500);
