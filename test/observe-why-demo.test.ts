@@ -4,12 +4,13 @@
  * shows.
  */
 import { readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../engine/server.js';
 import type { WhyAnswer } from '../engine/observe/types.js';
-import { ROOT, server } from './helpers.js';
+import { demoConfigs, ROOT, server } from './helpers.js';
 
 let srv: RunningServer;
 
@@ -80,5 +81,38 @@ describe('why on the demo configs', () => {
     expect(r.status).toBe(422);
     expect(r.json['reason']).toMatch(/client_id.* is required/);
     expect(r.json['reason']).toContain('the inputs go under "inputs"');
+  });
+});
+
+describe('why on a Limit in a pipeline without a score column', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await demoConfigs();
+    const pipeline = (name: string, n: number): string => [
+      'pipeline:', `  name: ${name}`, '  item_type: sku_id', '  initialization:', '    includes:', '    - name: AvailableInventory',
+      '  operations:', '  - name: Limit', `    parameters: {n: ${n}}`, '  return: [sku_id]', '',
+    ].join('\n');
+    await writeFile(join(dir, 'first_ten.yaml'), pipeline('first_ten', 10));
+    await writeFile(join(dir, 'first_eleven.yaml'), pipeline('first_eleven', 11));
+    srv = await server({ configs: dir });
+  }, 120_000);
+  afterAll(async () => {
+    await srv?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the 11th item is cut by Limit(n=10) at rank 11 in the order entering it', async () => {
+    const ten = await post('/pipelines/first_ten', JSON.stringify({ client_id: 17 }));
+    const eleven = await post('/pipelines/first_eleven', JSON.stringify({ client_id: 17 }));
+    const ids = (r: { json: Record<string, unknown> }): number[] => (r.json['items'] as { sku_id: number }[]).map((i) => i.sku_id);
+    const extra = ids(eleven).filter((id) => !ids(ten).includes(id));
+    expect(extra).toHaveLength(1);
+    const r = await post('/pipelines/first_ten/why', JSON.stringify({ inputs: { client_id: 17 }, item: extra[0] }));
+    const why = r.json['why'] as WhyAnswer;
+    expect(why.verdict).toBe('cut');
+    expect(why.removedBy?.step).toBe('Limit');
+    expect(why.rank).toBe(11);
+    expect(why.of).toBe(why.removedBy?.rowsIn);
+    expect(why.reason).toMatch(/rank 11 of \d+ in the order entering Limit, and cut by Limit\(n=10\)/);
   });
 });
