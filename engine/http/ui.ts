@@ -15,13 +15,14 @@ import { FIXED_LABELS } from '../observe/index.js';
 import { modelFileVersion } from '../onnx.js';
 
 /** Trace context and debug options a request carries in its headers. */
-export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId'> {
+export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId' | 'httpRequest'> {
   const tp = c.req.header('traceparent');
   const ts = c.req.header('tracestate');
   const ids = Number(c.req.header('x-airmail-debug-ids'));
   const requestId = c.get('requestId');
   // Object.assign, not a literal that starts with a spread (see executeObserved in observe/collect.ts).
-  return Object.assign({}, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : undefined, requestId ? { requestId } : undefined);
+  // httpRequest: Hono's request itself (no copy); the request span reads method, route and path from it.
+  return Object.assign({ httpRequest: c.req }, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : undefined, requestId ? { requestId } : undefined);
 }
 
 function esc(v: string): string {
