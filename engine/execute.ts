@@ -7,6 +7,7 @@
 import type { Column, Dataset, ModelRef, ModelRunner, OperatorDefinition, RemoteFetch, RowSet, RunContext, Scalar, SourceResult } from './api.js';
 import { gather, isNumeric, valueAt } from './api.js';
 import { AirmailError, asAirmailError, stepError } from './errors.js';
+import { deadlineAtStep } from './cache/abort.js';
 import { WorkFrame } from './frame.js';
 import { bindModel, modelsUsed, type ModelTable } from './registry/bindings.js';
 import { memoKey, subtractExcludes, threadMemo, type MemoEntry } from './memo.js';
@@ -261,7 +262,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;
-            const failed = e.code === 'DEADLINE_EXCEEDED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${redactText(e.message)}`, { operator: s.label, cause: e });
+            const failed = e.code === 'DEADLINE_EXCEEDED' ? deadlineAtStep(e, s.label) : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${redactText(e.message)}`, { operator: s.label, cause: e });
             // The failed step shows in the debug trace and as a span with an error status.
             if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: performance.now() - t0, failed: true, error: failed.message });
             if (obs?.failed) obs.failed(s, phase, params, failed, t0, performance.now());

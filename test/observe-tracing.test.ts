@@ -116,6 +116,26 @@ describe('OpenTelemetry traces', () => {
     expect(full).toBeGreaterThanOrEqual(1);
   });
 
+  it('gives the request span the HTTP semantic-convention attributes', async () => {
+    const before = col.spans.length;
+    expect(await run()).toBe(200);
+    const r = await request(`${srv.url}/pipelines/complimentary_items?client_id=17&product_id=42`);
+    expect(r.statusCode).toBe(200);
+    await r.body.text();
+    await tracing.forceFlush();
+    const reqs = col.spans.slice(before).filter((s) => s.name === 'pipeline complimentary_items');
+    expect(reqs).toHaveLength(2);
+    const byMethod = new Map(reqs.map((s) => [attr(s, 'http.request.method'), s]));
+    for (const method of ['POST', 'GET']) {
+      const s = byMethod.get(method);
+      expect(s, method).toBeDefined();
+      expect(s!.kind).toBe(2); // SPAN_KIND_SERVER
+      expect(attr(s!, 'http.route')).toBe('/pipelines/:name');
+      expect(attr(s!, 'url.path')).toBe('/pipelines/complimentary_items');
+      expect(attr(s!, 'http.response.status_code')).toBe(200);
+    }
+  });
+
   it('makes a span per remote source fetch with the cache outcome', async () => {
     const before = col.spans.length;
     for (let i = 0; i < 6; i++) {

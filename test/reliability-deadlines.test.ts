@@ -26,7 +26,15 @@ beforeAll(async () => {
   if (redisOrSkip()) redis = await startRedis();
   const dir = await demoConfigs();
   const lines = [
+    'operators:',
+    '  SlowRecs:',
+    '    use: HttpSource',
+    `    parameters: {url: 'http://127.0.0.1:${port}/recs/{client_id}?token=secret', vars: {client_id: $client_id}, timeout_ms: 30000, retries: 0}`,
     'pipelines:',
+    '- name: slow_preset',
+    '  item_type: sku_id',
+    '  initialization: {includes: [SlowRecs]}',
+    '  inputs: {client_id: {type: integer}}',
     '- name: slow_upstream',
     '  item_type: sku_id',
     `  initialization: {includes: [{name: HttpSource, parameters: {url: 'http://127.0.0.1:${port}/recs/{client_id}', vars: {client_id: $client_id}, timeout_ms: 30000, retries: 0}}]}`,
@@ -46,6 +54,7 @@ beforeAll(async () => {
   expect(srv.startErrors).toEqual([]);
   // Warm the worker (plan and sources loaded once per version) so the deadline measures the call.
   await timed('slow_upstream', 2000);
+  await timed('slow_preset', 2000);
   if (redis) await timed('paused_redis', 2000);
 });
 afterAll(async () => {
@@ -67,9 +76,17 @@ describe('deadlines reach remote calls', () => {
     expect(r.status).toBe(504);
     expect(r.json).toMatchObject({ error: true, code: 'DEADLINE_EXCEEDED' });
     // Ended by the request's signal inside the worker, not by the watchdog stopping the worker.
-    expect(r.json['reason']).toMatch(/aborted: the request deadline passed/);
+    expect(r.json['reason']).toMatch(/^the request's deadline passed while waiting for HttpSource GET http:\/\/127\.0\.0\.1:\d+\/recs\/3$/);
     expect(r.ms).toBeGreaterThanOrEqual(250);
     expect(r.ms).toBeLessThan(1000);
+  });
+
+  it('a preset source: the reason names the step, then the source and its URL, redacted', async () => {
+    const r = await timed('slow_preset', 300);
+    expect(r.status).toBe(504);
+    expect(r.json).toMatchObject({ code: 'DEADLINE_EXCEEDED', operator: 'SlowRecs' });
+    expect(r.json['reason']).toMatch(/^the request's deadline passed while waiting for SlowRecs \(HttpSource GET http:\/\/127\.0\.0\.1:\d+\/recs\/3\?\*\*\*\)$/);
+    expect(r.json['reason']).not.toContain('secret');
   });
 
   it('a paused Redis: 504 at the request deadline; after it resumes the pipeline answers again', async () => {
@@ -79,7 +96,7 @@ describe('deadlines reach remote calls', () => {
       const r = await timed('paused_redis', 300);
       expect(r.status).toBe(504);
       expect(r.json).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
-      expect(r.json['reason']).toMatch(/aborted: the request deadline passed/);
+      expect(r.json['reason']).toMatch(/^the request's deadline passed while waiting for RedisSource list recs:3$/);
       expect(r.ms).toBeLessThan(1000);
     } finally {
       redis.resume();

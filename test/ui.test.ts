@@ -63,7 +63,7 @@ describe('GET /ui in Chromium', () => {
     expect(await page.textContent('#why-answer')).toMatch(/^kept: included by /);
     await page.fill('#why-item', '999999');
     await page.click('#why');
-    await page.waitForFunction("(document.getElementById('why-answer').textContent || '').startsWith('not_included')");
+    await page.waitForFunction("(document.getElementById('why-answer').textContent || '').startsWith('unknown_item: no item 999999 in dataset catalog')");
 
     await page.waitForFunction("[...document.querySelectorAll('#live tbody tr td:first-child')].some((td) => td.textContent === 'complimentary_items')");
     await page.waitForFunction("document.querySelectorAll('#operators tbody tr').length > 0");

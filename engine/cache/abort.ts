@@ -5,11 +5,22 @@
  */
 import { AirmailError } from '../errors.js';
 
-/** The error to throw when `signal` has fired: its reason when coded, else DEADLINE_EXCEEDED. */
-export function abortError(signal: AbortSignal, what = 'operation'): AirmailError {
+/**
+ * The error to throw when `signal` has fired: its reason when coded, else DEADLINE_EXCEEDED saying
+ * what was waited for (`details.waitingFor`, so the executor can name the step: engine/execute.ts).
+ */
+export function abortError(signal: AbortSignal, what?: string): AirmailError {
   const reason: unknown = signal.reason;
   if (reason instanceof AirmailError) return reason;
-  return new AirmailError('DEADLINE_EXCEEDED', `${what} aborted: the request deadline passed`, { cause: reason });
+  if (what === undefined) return new AirmailError('DEADLINE_EXCEEDED', "the request's deadline passed", { cause: reason });
+  return new AirmailError('DEADLINE_EXCEEDED', `the request's deadline passed while waiting for ${what}`, { cause: reason, details: { waitingFor: what } });
+}
+
+/** A deadline error that names the step it stopped, e.g. `... waiting for AvailableInventory (HttpSource GET http://host/path)`. */
+export function deadlineAtStep(e: AirmailError, step: string): AirmailError {
+  const what = e.details?.['waitingFor'];
+  if (typeof what !== 'string' || what.startsWith(`${step} `)) return e;
+  return new AirmailError('DEADLINE_EXCEEDED', `the request's deadline passed while waiting for ${step} (${what})`, { operator: e.operator ?? step, cause: e });
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {

@@ -32,6 +32,8 @@ export interface FastLaneOptions {
 /** Request headers that ask for something only the app does (debug steps, traces, debug id counts). */
 const APP_ONLY_HEADERS = ['x-airmail-debug', 'x-airmail-debug-ids', 'traceparent', 'tracestate', 'transfer-encoding'] as const;
 const PREFIX = '/pipelines/';
+/** The app's route for what the lane takes. */
+const ROUTE = '/pipelines/:name';
 
 /** The pipeline a request may take the lane for, or undefined when the app should answer it. */
 function laneFor(engine: Engine, req: IncomingMessage, limit: number): string | undefined {
@@ -93,7 +95,9 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, text:
   }
   try {
     const id = req.headers[REQUEST_ID_HEADER];
-    const out = await engine.run(p, engine.checkInputs(p, value, false), Object.assign(deadlineOption(req.headers[DEADLINE_HEADER]), typeof id === 'string' ? { requestId: id } : undefined));
+    // httpRequest: the request span's http.* / url.path attributes (the lane takes only POST /pipelines/NAME, no query).
+    const http = { method: 'POST', routePath: ROUTE, path: PREFIX + name };
+    const out = await engine.run(p, engine.checkInputs(p, value, false), Object.assign(deadlineOption(req.headers[DEADLINE_HEADER]), { httpRequest: http }, typeof id === 'string' ? { requestId: id } : undefined));
     write(res, opts, 200, {}, out);
   } catch (err) {
     send(res, opts, rejected(engine, p.name, asAirmailError(err), req), t0, { pipeline: p.name, version: p.version });

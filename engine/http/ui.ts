@@ -9,18 +9,20 @@ import type { Engine } from '../engine.js';
 import type { ObserveRunOptions } from '../observe/index.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
 import { UI_PAGE } from './ui/page.js';
+import { checkWhyItem, itemsCatalog, topLevelInputsHint, unknownItem } from '../observe/why-item.js';
 import { isAbsolute, relative } from 'node:path';
 import { FIXED_LABELS } from '../observe/index.js';
 import { modelFileVersion } from '../onnx.js';
 
 /** Trace context and debug options a request carries in its headers. */
-export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId'> {
+export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId' | 'httpRequest'> {
   const tp = c.req.header('traceparent');
   const ts = c.req.header('tracestate');
   const ids = Number(c.req.header('x-airmail-debug-ids'));
   const requestId = c.get('requestId');
   // Object.assign, not a literal that starts with a spread (see executeObserved in observe/collect.ts).
-  return Object.assign({}, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : undefined, requestId ? { requestId } : undefined);
+  // httpRequest: Hono's request itself (no copy); the request span reads method, route and path from it.
+  return Object.assign({ httpRequest: c.req }, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : undefined, requestId ? { requestId } : undefined);
 }
 
 function esc(v: string): string {
@@ -143,11 +145,20 @@ export function mountObservability(app: Hono, engine: Engine): void {
     if (typeof item !== 'string' && typeof item !== 'number') {
       throw new AirmailError('INPUT_INVALID', `the body needs "item": the ${p.plan.itemType} to explain`, { details: { errors: [{ path: '/item', message: 'must be a string or a number' }] } });
     }
+    const catalog = itemsCatalog(p, engine.snapshot.datasets);
+    const id = checkWhyItem(p, catalog, item);
     const inputs = isPlainObject(value['inputs']) ? value['inputs'] : {};
-    const checked = engine.checkInputs(p, inputs, false);
+    let checked: Record<string, unknown>;
     try {
-      const res = await engine.run(p, checked, { why: item, ...traceOptions(c) });
-      return c.json({ pipeline: p.name, version: p.version, item, why: res.why, items: res.items, reason: res.reason, error: res.error });
+      checked = engine.checkInputs(p, inputs, false);
+    } catch (err) {
+      const hint = topLevelInputsHint(p, value);
+      if (!hint || !(err instanceof AirmailError) || err.code !== 'INPUT_INVALID') throw err;
+      throw new AirmailError('INPUT_INVALID', `${err.message}; ${hint}`, { details: Object.assign({}, err.details, { hint }) });
+    }
+    try {
+      const res = await engine.run(p, checked, Object.assign({ why: id }, traceOptions(c)));
+      return c.json({ pipeline: p.name, version: p.version, item: id, why: unknownItem(catalog, id, res.why), items: res.items, reason: res.reason, error: res.error });
     } catch (err) {
       const e = asAirmailError(err);
       return c.json({ pipeline: p.name, version: p.version, item, why: { item, verdict: 'error', reason: `the pipeline failed: ${e.message}`, includedBy: [], notIncludedBy: [], excludedBy: [] }, items: [], reason: e.message, error: true, code: e.code }, (e.status === 200 ? 500 : e.status) as 500);

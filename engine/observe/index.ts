@@ -12,7 +12,7 @@
 import { ERRORS, type AirmailError } from '../errors.js';
 import { Logger, parseLevel, stepMessage, ms as fmtMs, type LogLevel, type LogSink } from './logs.js';
 import { emptyReasonLabel, metrics as processMetrics, type EngineMetrics, type HistogramSeries } from './metrics.js';
-import { traceIdOf, tracingFromEnv, type RequestSpan, type Tracing } from './tracing.js';
+import { traceIdOf, tracingFromEnv, type HttpRequestInfo, type RequestSpan, type Tracing } from './tracing.js';
 import type { ObserveReport, ObserveSpec, WhyAnswer } from './types.js';
 
 export interface ObservabilityOptions {
@@ -31,6 +31,8 @@ export interface ObserveRunOptions {
   readonly why?: string | number;
   readonly traceparent?: string;
   readonly tracestate?: string;
+  /** The HTTP request (Hono's `c.req` fits): read only when the request has a span, for its `http.*` / `url.path` attributes. */
+  readonly httpRequest?: HttpRequestInfo;
 }
 
 /**
@@ -122,7 +124,7 @@ export class Observability {
 
   /** `adhoc`: a pipeline sent with the request (POST /execute): counted under ADHOC_LABEL, with bounded step labels. */
   begin(p: { readonly name: string; readonly version: string }, o: ObserveRunOptions, adhoc = false): RequestObservation | undefined {
-    const span = this.tracing?.startRequest(p.name, { traceparent: o.traceparent, tracestate: o.tracestate });
+    const span = this.tracing?.startRequest(p.name, { traceparent: o.traceparent, tracestate: o.tracestate }, o.httpRequest);
     const sampled = span?.parent.sampled === true;
     if (!this.opsLevel && !o.debug && o.why === undefined && !sampled && !this.logger.enabled('info')) return undefined;
     // Not `{ ...a, ...b }`: an object literal that starts with a spread, once hot, has its copies

@@ -187,6 +187,15 @@ export interface RequestSpan {
   readonly parent: SpanParent;
 }
 
+/** What the request span records of the HTTP request (OTel semantic conventions); Hono's `c.req` fits. */
+export interface HttpRequestInfo {
+  readonly method: string;
+  /** The route as registered, e.g. `/pipelines/:name`. */
+  readonly routePath: string;
+  /** The path, without the query string. */
+  readonly path: string;
+}
+
 export interface TracingOptions extends QueueOptions {
   /** OTLP/HTTP traces URL; default from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT. */
   readonly url?: string;
@@ -233,12 +242,15 @@ export class Tracing {
   }
 
   /** The request's span, a child of an incoming W3C traceparent when there is one. */
-  startRequest(name: string, headers: { traceparent?: string | undefined; tracestate?: string | undefined }): RequestSpan {
+  startRequest(name: string, headers: { traceparent?: string | undefined; tracestate?: string | undefined }, http?: HttpRequestInfo): RequestSpan {
     const carrier: Record<string, string> = {};
     if (headers.traceparent) carrier['traceparent'] = headers.traceparent;
     if (headers.tracestate) carrier['tracestate'] = headers.tracestate;
     const parent = headers.traceparent ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
-    const span = this.tracer.startSpan(`pipeline ${name}`, { kind: SpanKind.SERVER, attributes: { 'airmail.pipeline': name } }, parent);
+    const attributes = http
+      ? { 'airmail.pipeline': name, 'http.request.method': http.method, 'http.route': http.routePath, 'url.path': http.path }
+      : { 'airmail.pipeline': name };
+    const span = this.tracer.startSpan(`pipeline ${name}`, { kind: SpanKind.SERVER, attributes }, parent);
     const sc = span.spanContext();
     return { span, parent: { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & TraceFlags.SAMPLED) !== 0, ...(this.encodes ? { encode: true } : {}) } };
   }

@@ -102,8 +102,8 @@ export interface WhyStepRef {
 /** The answer to "why is (or is not) this item in the result?". */
 export interface WhyAnswer {
   readonly item: string | number;
-  /** kept | excluded | filtered | cut | not_included | empty | error */
-  readonly verdict: 'kept' | 'not_included' | 'excluded' | 'filtered' | 'cut' | 'empty' | 'error';
+  /** kept | excluded | filtered | cut | not_included | unknown_item | empty | error */
+  readonly verdict: 'kept' | 'not_included' | 'unknown_item' | 'excluded' | 'filtered' | 'cut' | 'empty' | 'error';
   /** One sentence for people. */
   readonly reason: string;
   /** Includes that produced the item. */

@@ -37,12 +37,14 @@ function indexOfRow(rows: Int32Array, row: number): number {
 }
 
 /** 1-based rank of `row` among `rows` by `score` descending, ties by smaller id. */
-function rankOf(frame: Frame, rows: Int32Array, row: number): { score: number | null; rank: number; of: number } | undefined {
+type Ranked = { score: number | null; rank: number; of: number; by: 'score' | 'order' };
+
+function rankOf(frame: Frame, rows: Int32Array, row: number): Ranked | undefined {
   if (!frame.has('score')) return undefined;
   const score = frame.column('score');
   const ids = frame.column(frame.key);
   const mine = valueAt(score, row);
-  if (typeof mine !== 'number') return { score: null, rank: rows.length, of: rows.length };
+  if (typeof mine !== 'number') return { score: null, rank: rows.length, of: rows.length, by: 'score' };
   const myId = valueAt(ids, row);
   let ahead = 0;
   for (let k = 0; k < rows.length; k++) {
@@ -52,7 +54,17 @@ function rankOf(frame: Frame, rows: Int32Array, row: number): { score: number | 
     if (typeof s !== 'number') continue;
     if (s > mine || (s === mine && compareIds(valueAt(ids, r), myId) < 0)) ahead++;
   }
-  return { score: mine, rank: ahead + 1, of: rows.length };
+  return { score: mine, rank: ahead + 1, of: rows.length, by: 'score' };
+}
+
+/** 1-based position of `row` in the order the rows entered the step (no score column to rank by). */
+function orderRank(rows: Int32Array, row: number): Ranked {
+  return { score: null, rank: indexOfRow(rows, row) + 1, of: rows.length, by: 'order' };
+}
+
+/** A transform bounded by a count (Limit, Sample, DiverseSample: `n`) cuts rather than filters. */
+function isTruncation(params: unknown): boolean {
+  return typeof params === 'object' && params !== null && typeof (params as { n?: unknown }).n === 'number';
 }
 
 function compareIds(a: unknown, b: unknown): number {
@@ -65,7 +77,7 @@ export class WhyTracker {
   private readonly notIncluded: (WhyStepRef & { returned: number })[] = [];
   private readonly excluded: WhyStepRef[] = [];
   private removedBy: WhyAnswer['removedBy'];
-  private ranked: { score: number | null; rank: number; of: number } | undefined;
+  private ranked: Ranked | undefined;
   private row = -1; // -1: not a candidate (in rowFrame)
   private rowFrame: Frame | undefined;
   private lastFrame: Frame | undefined;
@@ -96,8 +108,8 @@ export class WhyTracker {
     const values: Record<string, unknown> = {};
     for (const c of s.reads) if (frame.has(c)) values[c] = valueAt(frame.column(c) as Column, this.row);
     this.removedBy = { ...ref(s, params), phase: phase as Phase, rowsIn: before.length, rowsOut: after.length, values };
-    if (s.kind === 'transform') this.ranked = rankOf(frame, before, this.row);
-    else if (frame.has('score')) this.ranked = { score: valueAt(frame.column('score'), this.row) as number | null, rank: 0, of: 0 };
+    if (s.kind === 'transform') this.ranked = rankOf(frame, before, this.row) ?? (isTruncation(params) ? orderRank(before, this.row) : undefined);
+    else if (frame.has('score')) this.ranked = { score: valueAt(frame.column('score'), this.row) as number | null, rank: 0, of: 0, by: 'score' };
   }
 
   private find(frame: Frame, rows: Int32Array): number {
@@ -126,8 +138,11 @@ export class WhyTracker {
       const vals = Object.entries(rb.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
       if (this.ranked && this.ranked.rank > 0) {
         const r = this.ranked;
+        const placed = r.by === 'order'
+          ? `rank ${r.rank} of ${r.of} in the order entering ${rb.step}`
+          : `scored ${r.score === null ? 'null' : r.score.toPrecision(6)}, rank ${r.rank} of ${r.of} by score`;
         return { ...base, verdict: 'cut', removedBy: rb, score: r.score, rank: r.rank, of: r.of,
-          reason: `included by ${by}; scored ${r.score === null ? 'null' : r.score.toPrecision(6)}, rank ${r.rank} of ${r.of} by score, and cut by ${call(rb)}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
+          reason: `included by ${by}; ${placed}, and cut by ${call(rb)}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
       }
       return { ...base, verdict: 'filtered', removedBy: rb, ...(this.ranked ? { score: this.ranked.score } : {}),
         reason: `included by ${by}, then removed by ${call(rb)}${vals ? ` (the item has ${vals})` : ''}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };

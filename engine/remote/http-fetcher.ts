@@ -96,7 +96,7 @@ export class HttpFetcher {
       return value;
     } catch (err) {
       this.#failures++;
-      if (signal?.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `${what} aborted: the request deadline passed`);
+      if (signal?.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `the request's deadline passed while waiting for ${what}`, { details: { waitingFor: what } });
       const attempts = 1 + Math.max(0, spec.retries ?? HTTP_DEFAULTS.retries);
       const tried = err instanceof AttemptError && !err.retryable ? '' : ` after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
       throw new AirmailError('SOURCE_FAILED', `${what} failed${tried}: ${(err as Error).message}`, { cause: err });

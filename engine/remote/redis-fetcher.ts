@@ -46,7 +46,7 @@ export class RedisFetcher {
       );
       return value;
     } catch (err) {
-      if (signal?.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `${what} aborted: the request deadline passed`);
+      if (signal?.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `the request's deadline passed while waiting for ${what}`, { details: { waitingFor: what } });
       throw new AirmailError('SOURCE_FAILED', `${what} failed: ${(err as Error).message}`, { cause: err });
     }
   }
