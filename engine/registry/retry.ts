@@ -27,6 +27,9 @@ export function retryWhileRegistryDown(store: RetryableStore, opts: RegistryRetr
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   const files = (): string[] => [...new Set(store.allRejections().flatMap((r) => r.diagnostics.filter(waitingOnRegistry).map((d) => d.file!)))];
+  // Every rejected file goes with them: one may have been refused only for what a waiting file
+  // defines (a pipeline using the presets of a file that holds a registry deployment).
+  const rejected = (): string[] => [...new Set(store.allRejections().flatMap((r) => r.diagnostics.flatMap((d) => (d.file !== undefined ? [d.file] : []))))];
   const schedule = (): void => {
     if (timer || closed) return;
     timer = setTimeout(() => void tick(), delay);
@@ -35,7 +38,7 @@ export function retryWhileRegistryDown(store: RetryableStore, opts: RegistryRetr
   const tick = async (): Promise<void> => {
     const waiting = files();
     if (closed || waiting.length === 0) { timer = undefined; delay = min; return; }
-    await store.retry(waiting).catch(() => undefined);
+    await store.retry(rejected()).catch(() => undefined);
     timer = undefined;
     if (files().length === 0) { delay = min; return; }
     delay = Math.min(delay * 2, max);
