@@ -197,6 +197,12 @@ describe('GET /metrics and logs', () => {
     const s = parseProm(m.registry.render());
     expect(s.filter((x) => x.name === 'airmail_model_info').map((x) => x.labels)).toEqual([{ model: 'psale', version: '2' }]);
     expect(value(s, 'airmail_model_swaps_total', { model: 'psale' })).toBe(1);
+    // A live swap counts even when no scrape recorded the version it replaced.
+    const fresh = new EngineMetrics();
+    fresh.modelSwapped('psale', 'psale@2', 'psale@3');
+    const f = parseProm(fresh.registry.render());
+    expect(value(f, 'airmail_model_swaps_total', { model: 'psale' })).toBe(1);
+    expect(f.filter((x) => x.name === 'airmail_model_info').map((x) => x.labels)).toEqual([{ model: 'psale', version: 'psale@3' }]);
     recordModelSwap('hook_model', '7');
     expect(processMetrics.registry.render()).toContain('airmail_model_info{model="hook_model",version="7"} 1');
   });

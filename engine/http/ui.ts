@@ -127,7 +127,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
     listening.add(engine);
     engine.store.onReload((e) => m.reloads.inc([e.kind]));
     // Registry models: each binding's version in service, and every live swap.
-    engine.models?.onSwap((s) => m.modelInService(s.binding, s.to));
+    engine.models?.onSwap((s) => m.modelSwapped(s.binding, s.from, s.to));
   }
 
   app.get('/metrics', (c) => {

@@ -200,6 +200,12 @@ export class EngineMetrics {
     c[result === 'coalesced' ? 'miss' : result] += n;
   }
 
+  /** A live swap from `from` to `to`: counted even when no scrape has recorded `from` yet. */
+  modelSwapped(name: string, from: string, to: string): void {
+    if (!this.modelVersion.has(name)) this.modelInService(name, from);
+    this.modelInService(name, to);
+  }
+
   /** A model now serves `version` (first load or swap). */
   modelInService(name: string, version: string): void {
     const prev = this.modelVersion.get(name);
