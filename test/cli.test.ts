@@ -212,3 +212,13 @@ describe('custom operators from a folder', () => {
     }
   });
 });
+
+describe('pipeline versions', () => {
+  it('are the same in every process for the same configs (a content hash, the pinned model copy by its content)', async () => {
+    const dir = await demoConfigs();
+    const run = async (): Promise<string> => (await exec(process.execPath, [BIN, 'validate', dir], { cwd: ROOT, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1' } })).stdout;
+    const [a, b] = [await run(), await run()];
+    expect(a).toMatch(/complimentary_items@[0-9a-f]{12}/);
+    expect(b).toBe(a);
+  }, 60_000);
+});

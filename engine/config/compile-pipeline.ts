@@ -5,7 +5,7 @@
  */
 import { inspectModelFile } from '../onnx.js';
 import { createHash } from 'node:crypto';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import type { CheckEnv, ColumnType, JsonSchema, ModelResolver, OperatorDefinition, OperatorKind, ValueSite } from '../api.js';
 import type { Diagnostic, ErrorCode } from '../errors.js';
 import type { Table } from '../dataset.js';
@@ -327,7 +327,10 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const ttls = (memoResult ? [...memoSteps, ...scorers, ...post] : memoSteps).flatMap((s) => (s.pure ? [] : [s.memoTtlMs!]));
   const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo, memoResult, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
   const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
-  const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema, ...(scope.operatorModules?.length ? { code: scope.operatorModules } : {}) })).digest('hex').slice(0, 12);
+  // A pinned model copy lives in a folder of this process: only its name (the content's sha256 and
+  // the file name) goes into the version, so the same configs get the same version in every process.
+  const stable = (k: string, v: unknown): unknown => (k === 'pinned' && typeof v === 'string' ? basename(v) : v);
+  const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema, ...(scope.operatorModules?.length ? { code: scope.operatorModules } : {}) }, stable)).digest('hex').slice(0, 12);
   const plan: Plan = deepFreeze({ ...draft, version });
   return {
     diagnostics,
