@@ -282,16 +282,32 @@ export class ConfigStore {
       else next.set(f, t);
     }
     const diags = await this.proposeInner(next, changed);
-    if (diags.length === 0 || changed.length === 1) return diags;
-    // Several files changed and the set failed: apply the ones that are good on their own.
-    for (const f of changed) {
-      const one = new Map(this.texts);
-      const t = files.get(f);
-      if (t === undefined) one.delete(f);
-      else one.set(f, t);
-      await this.proposeInner(one, [f]);
+    if (diags.length > 0 && changed.length > 1) {
+      // Several files changed and the set failed: apply the ones that are good on their own.
+      for (const f of changed) {
+        const one = new Map(this.texts);
+        const t = files.get(f);
+        if (t === undefined) one.delete(f);
+        else one.set(f, t);
+        await this.proposeInner(one, [f]);
+      }
     }
+    await this.retryRejected(files, changed);
     return diags;
+  }
+
+  /**
+   * After a change was applied, files rejected earlier with their text unchanged are proposed once
+   * more: one may have failed only for what the others held then (a new file that made the items
+   * dataset ambiguous until the other files named theirs).
+   */
+  private async retryRejected(files: ReadonlyMap<string, string>, changed: readonly string[]): Promise<void> {
+    if (!changed.some((f) => this.texts.get(f) === files.get(f))) return;
+    const again = [...this.rejectedHash.keys()].filter((f) => !changed.includes(f) && files.has(f) && this.texts.get(f) !== files.get(f) && files.get(f)!.trim() !== '');
+    if (again.length === 0) return;
+    const next = new Map(this.texts);
+    for (const f of again) next.set(f, files.get(f)!);
+    await this.proposeInner(next, again);
   }
 
   /**

@@ -105,3 +105,24 @@ describe('dataset files', () => {
     expect(await readFile(join(dir, 'p.yaml'), 'utf8')).toBe(PIPELINE);
   });
 });
+
+describe('a file rejected with the set it came in', () => {
+  it('is proposed again once the other files are fixed, without being edited itself', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'items.json'), ITEMS(3));
+    // p reads a column it does not fetch (w), so it needs an items dataset to hydrate it from.
+    const p = (items: string): string => `datasets:\n  items: {path: items.json, key: id}\npipeline: {name: p, item_type: id, ${items}initialization: {includes: [{name: Static, parameters: {items: [1]}}]}, return: [id, w]}\n`;
+    await writeFile(join(dir, 'p.yaml'), p(''));
+    const store = open(dir);
+    expect(await store.start()).toEqual([]);
+    // A second dataset keyed by the item type: p's items dataset is ambiguous now, so the set is refused.
+    await writeFile(join(dir, 'new.yaml'), 'datasets:\n  stock2: {path: items.json, key: id}\npipeline: {name: newp, item_type: id, items: stock2, initialization: {includes: [{name: Lookup, parameters: {dataset: stock2}}]}}\n');
+    expect((await store.rescan()).length).toBeGreaterThan(0);
+    expect([...store.snapshot.pipelines.keys()]).toEqual(['p']);
+    // p names its items dataset: p applies, and new.yaml (unchanged) comes in with it.
+    await writeFile(join(dir, 'p.yaml'), p('items: items, '));
+    await store.rescan();
+    expect([...store.snapshot.pipelines.keys()].sort()).toEqual(['newp', 'p']);
+    expect(store.allRejections()).toEqual([]);
+  });
+});
