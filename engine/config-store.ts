@@ -318,6 +318,11 @@ export class ConfigStore {
     const out: string[] = [];
     for (const url of this.current.operatorModules) {
       const now = await operatorFileVersion(url);
+      if (now === url) {
+        // Back to the text that serves (a broken edit undone): its rejection goes, as a config file's does.
+        const file = fileURLToPath(new URL(url));
+        for (const [k, r] of this.rejections) if (r.files.includes(file)) this.rejections.delete(k);
+      }
       if (now === undefined || now === url || this.triedOperatorUrls.has(now)) continue;
       this.triedOperatorUrls.add(now);
       out.push(fileURLToPath(new URL(url)));

@@ -39,6 +39,16 @@ describe('operator files are reloaded when edited', () => {
         now = await ids();
       }
       expect(now).toEqual([7, 8, 9]);
+
+      // A broken edit is a rejection and the code that serves stays; undoing it drops the rejection.
+      const rejected = async (): Promise<number> => ((await (await request(`${srv.url}/pipelines`)).body.json()) as { rejections: unknown[] }).rejections.length;
+      await writeFile(join(home, 'ops', 'nums.js'), `${source([7, 8, 9])}export const x = ;\n`);
+      for (let i = 0; i < 200 && (await rejected()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await rejected()).toBeGreaterThan(0);
+      expect(await ids()).toEqual([7, 8, 9]);
+      await writeFile(join(home, 'ops', 'nums.js'), source([7, 8, 9]));
+      for (let i = 0; i < 200 && (await rejected()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await rejected()).toBe(0);
     } finally {
       await srv.close();
     }
