@@ -55,6 +55,8 @@ async function both(body: string): Promise<{ dry: Answer; real: Answer }> {
   if (real.status >= 300) {
     expect(dry.json['code']).toBe(real.json['code']);
     expect(dry.json['errors']).toEqual(real.json['errors'] ?? [{ code: real.json['code'], message: real.json['reason'] }]);
+    // In the error response shape, as every error answer.
+    expect(dry.json).toMatchObject({ items: [], error: true, reason: real.json['reason'], pipeline: null, version: null, took_ms: expect.any(Number) });
   }
   return { dry, real };
 }

@@ -364,8 +364,11 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       if (diags.length > 0) throw diagnosticsError(diags);
     } catch (err) {
       const e = asAirmailError(err);
-      const { errors, truncated } = boundErrors(e.diagnostics.length > 0 ? e.diagnostics : [{ code: e.code, message: e.message }]);
-      return c.json({ valid: false, error: true, code: e.code, reason: e.message, errors, ...(truncated > 0 ? { errors_truncated: truncated } : {}) }, e.status as 400);
+      // The error response shape (as every error answer), with valid: false and always an errors list.
+      const t0 = started.get(c);
+      const body = Object.assign({ valid: false }, errorBody(e, t0 === undefined ? {} : { took_ms: tookMs(t0) }));
+      if (body['errors'] === undefined) body['errors'] = [{ code: e.code, message: e.message }];
+      return c.json(body, e.status as 400);
     }
     return c.json({ valid: true, errors: [] }, 200);
   });
