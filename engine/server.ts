@@ -83,7 +83,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.setHeader(REQUEST_ID_HEADER, id);
     return shed(req, res) || (lane !== undefined && lane(req, res));
   };
-  const outside = { refusal: (code: Refusal, message: string) => JSON.stringify(errorBody({ code, message })), bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT };
+  const outside = { refusal: (code: Refusal, message: string, tookMs: number) => JSON.stringify(errorBody({ code, message }, { took_ms: tookMs })), bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT };
   const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, ...outside, gate }).catch(async (err: unknown) => {
     await engine.close();
     throw err;

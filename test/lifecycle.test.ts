@@ -277,7 +277,8 @@ describe('slow clients', () => {
       expect(a.data).toMatch(/^HTTP\/1\.1 408 /);
       // The 408 has the JSON error body every other error has.
       expect(a.data).toMatch(/\r\ncontent-type: application\/json\r\n/i);
-      expect(JSON.parse(a.data.slice(a.data.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: true, code: 'REQUEST_TIMEOUT', items: [], reason: 'the request headers were not received within 300 ms' });
+      expect(JSON.parse(a.data.slice(a.data.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: true, code: 'REQUEST_TIMEOUT', items: [], reason: 'the request headers were not received within 300 ms', took_ms: 300 });
+      expect(a.data).toMatch(/\r\nX-Request-Id: [0-9a-f-]{36}\r\n/);
       const b = await bodyClosed;
       expect(b.ms).toBeLessThan(2500);
       expect(b.data).toMatch(/^HTTP\/1\.1 408 /);

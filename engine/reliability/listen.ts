@@ -15,6 +15,7 @@
 import { serve } from '@hono/node-server';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
 
 /** The refusals written outside the app, and the JSON body each carries. */
 export type Refusal = 'REQUEST_TIMEOUT';
@@ -34,7 +35,7 @@ export interface ListenOptions {
    */
   readonly gate?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** The JSON text of a refusal written outside the app (a 408 to a slow client). */
-  readonly refusal?: (code: Refusal, message: string) => string;
+  readonly refusal?: (code: Refusal, message: string, tookMs: number) => string;
   /** `Expect: 100-continue` with a Content-Length over this gets no 100 Continue (the app's 413 instead). */
   readonly bodyLimit?: number;
 }
@@ -46,13 +47,13 @@ const NODE_ANSWERS: Readonly<Record<string, string>> = {
 };
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 
-const defaultRefusal = (code: Refusal, message: string): string => JSON.stringify({ error: true, code, reason: message });
+const defaultRefusal = (code: Refusal, message: string, tookMs: number): string => JSON.stringify({ error: true, code, reason: message, took_ms: tookMs });
 
 /**
  * Answers a client error as Node would (only when nothing of a response has been written yet),
  * except that a timeout's 408 carries the JSON error body.
  */
-function onClientError(err: NodeJS.ErrnoException, socket: Socket, refusal: (code: Refusal, message: string) => string, timeouts: { headers: number; request: number }): void {
+function onClientError(err: NodeJS.ErrnoException, socket: Socket, refusal: (code: Refusal, message: string, tookMs: number) => string, timeouts: { headers: number; request: number }): void {
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
     socket.destroy();
@@ -60,10 +61,12 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, refusal: (cod
   }
   let answer: string;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    // The request never reached the app: its time is the timeout that ran out, and it gets an id here.
+    const ms = inFlight ? timeouts.request : timeouts.headers;
     const body = refusal('REQUEST_TIMEOUT', inFlight
-      ? `the request was not received within ${timeouts.request} ms`
-      : `the request headers were not received within ${timeouts.headers} ms`);
-    answer = `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      ? `the request was not received within ${ms} ms`
+      : `the request headers were not received within ${ms} ms`, ms);
+    answer = `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nX-Request-Id: ${randomUUID()}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   } else answer = NODE_ANSWERS[err.code ?? ''] ?? BAD_REQUEST;
   socket.end(answer, () => socket.destroy());
 }
