@@ -240,6 +240,19 @@ describe('admin plane', () => {
       await srv.close();
     }
   });
+  it('audits attempts at admin routes while they are disabled (no token set), when a log is named', async () => {
+    const audit = join(await tempDir('airmail-audit-'), 'audit.jsonl');
+    const srv = await server({ configs: await demoConfigs(), threads: 1, auditLog: audit, watch: false });
+    try {
+      const r = await request(`${srv.url}/pipelines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(r.statusCode).toBe(401);
+      await r.body.dump();
+    } finally {
+      await srv.close();
+    }
+    const lines = (await readFile(audit, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toMatchObject([{ status: 401, outcome: 'denied', reason: 'admin routes are disabled (no token is set)' }]);
+  });
 });
 
 describe('slow clients', () => {

@@ -230,7 +230,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       audit(c, 404, 'denied', 'admin route sent to the public port');
       return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
     }
-    if (!opts.adminToken) return answerError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
+    if (!opts.adminToken) {
+      audit(c, 401, 'denied', 'admin routes are disabled (no token is set)');
+      return answerError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
+    }
     if (!tokenOk(c.req.header('authorization'), opts.adminToken)) {
       audit(c, 401, 'denied', 'missing or wrong bearer token');
       return answerError(c, new AirmailError('UNAUTHORIZED', 'admin routes need Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>'));
