@@ -9,7 +9,7 @@
  * `configs`, together with that directory's configs (as if dropped there).
  */
 import { stat } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import { readConfigDir, readConfigFile } from './config/dir.js';
 import { DatasetCache, loadConfigSet, type ConfigSource } from './config/load.js';
@@ -59,6 +59,8 @@ export async function validateFiles(paths: readonly string[], opts: ValidateOpti
     const context = dir === '' ? new Map<string, string>() : await readConfigDir(dir);
     const named = group === 'all' ? new Set(context.keys()) : group;
     const all = new Map(context);
+    // Dropped into the directory, a file replaces the one of the same name there.
+    if (opts.configs !== undefined && group !== 'all') for (const f of named) if (join(dir, basename(f)) !== f) all.delete(join(dir, basename(f)));
     for (const f of named) {
       const r = await readConfigFile(f);
       if (r === undefined) throw new PathError(`${relative(process.cwd(), f)} is JSON data (a top-level array), not a config`);

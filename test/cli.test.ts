@@ -132,6 +132,11 @@ describe('issue: validate took no flags (`validate FILE --registry URL` read --r
     expect(alone.code).toBe(1);
     const withDemo = await airmailEnv({}, 'validate', '--configs', 'configs', elsewhere);
     expect([withDemo.code, withDemo.stdout]).toEqual([0, expect.stringMatching(/^ok: uses_demo@/)]);
+    // A file named like one of the directory's replaces it there, as dropping it in would.
+    const replacing = join(await tempDir(), 'complimentary_items.yaml');
+    await writeFile(replacing, (await readFile(join(ROOT, 'configs/complimentary_items.yaml'), 'utf8')).replace('n: 10', 'n: 5'));
+    const replaced = await airmailEnv({}, 'validate', '--configs', 'configs', replacing);
+    expect([replaced.code, replaced.stdout]).toEqual([0, expect.stringMatching(/^ok: complimentary_items@/)]);
     const dir = await airmailEnv({}, 'validate', '--configs', 'configs');
     expect([dir.code, dir.stdout]).toEqual([0, expect.stringMatching(/MyPipeline@/)]);
   });
