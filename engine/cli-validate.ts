@@ -14,6 +14,7 @@ import type { ModelResolver, OperatorDefinition } from './api.js';
 import { readConfigDir, readConfigFile } from './config/dir.js';
 import { DatasetCache, loadConfigSet, type ConfigSource } from './config/load.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
+import type { RemoteDatasetLoader } from './remote/datasets.js';
 
 export interface ValidateOptions {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
@@ -22,6 +23,8 @@ export interface ValidateOptions {
   /** Check the named files with this directory's configs instead of their own directory's. */
   readonly configs?: string;
   readonly models?: ModelResolver;
+  /** Loads `http:` datasets (without it they are reported as unreadable). */
+  readonly remoteDatasets?: RemoteDatasetLoader;
   readonly out: (s: string) => void;
   readonly err: (s: string) => void;
 }
@@ -52,7 +55,7 @@ async function groups(paths: readonly string[], alone: boolean, configs: string 
 export async function validateFiles(paths: readonly string[], opts: ValidateOptions): Promise<number> {
   const cache = new DatasetCache();
   const load = (sources: Map<string, string>): ReturnType<typeof loadConfigSet> =>
-    loadConfigSet([...sources].sort(([a], [b]) => a.localeCompare(b)).map(([path, text]): ConfigSource => ({ path, text })), { operators: opts.operators, datasetCache: cache, ...(opts.models ? { models: opts.models } : {}) });
+    loadConfigSet([...sources].sort(([a], [b]) => a.localeCompare(b)).map(([path, text]): ConfigSource => ({ path, text })), { operators: opts.operators, datasetCache: cache, ...(opts.models ? { models: opts.models } : {}), ...(opts.remoteDatasets ? { remoteDatasets: opts.remoteDatasets } : {}) });
   let failed = false;
   const ok: string[] = [];
   for (const [dir, group] of await groups(paths, opts.alone === true, opts.configs === undefined ? undefined : resolve(opts.configs))) {

@@ -11,6 +11,8 @@ import { AirmailError, asAirmailError } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
 import { registryCli } from './registry/cli.js';
 import { ModelHub } from './registry/model-hub.js';
+import { RemoteBroker } from './remote/broker.js';
+import { remoteDatasetLoader } from './remote/datasets.js';
 
 export interface Builtins {
   readonly operators: readonly OperatorDefinition[];
@@ -202,7 +204,12 @@ async function validateCmd(args: readonly string[], b: Builtins): Promise<number
   const models = registry ? new ModelHub({ location: registry, log: () => undefined }) : undefined;
   const write = (s: string): boolean => process.stdout.write(s);
   const warn = (s: string): boolean => process.stderr.write(s);
-  return validateFiles(files, { alone: values.alone === true, ...(configs !== undefined ? { configs } : {}), operators: new Map(b.operators.map((d) => [d.name, d])), ...(models ? { models } : {}), out: write, err: warn }).finally(() => models?.close());
+  // Remote datasets are fetched as the server would (REDIS_URL as its cache when set).
+  let broker: RemoteBroker | undefined;
+  const redisUrl = process.env['REDIS_URL'];
+  const remoteDatasets = remoteDatasetLoader(() => (broker ??= new RemoteBroker(redisUrl ? { redisUrl } : {})));
+  return validateFiles(files, { alone: values.alone === true, ...(configs !== undefined ? { configs } : {}), operators: new Map(b.operators.map((d) => [d.name, d])), ...(models ? { models } : {}), remoteDatasets, out: write, err: warn })
+    .finally(async () => { await models?.close(); await broker?.close(); });
 }
 
 async function runCmd(args: readonly string[], b: Builtins): Promise<number> {

@@ -227,3 +227,23 @@ describe('pipeline versions', () => {
     expect(b).toBe(a);
   }, 60_000);
 });
+
+describe('airmail validate and remote datasets', () => {
+  it('fetches an http dataset as the server would, instead of calling it unreadable', async () => {
+    const { createServer: createHttpServer } = await import('node:http');
+    const upstream = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify([{ id: 1, w: 0.5 }, { id: 2, w: 0.25 }]));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    try {
+      const dir = await tempDir();
+      const port = (upstream.address() as AddressInfo).port;
+      await writeFile(join(dir, 'p.yaml'), `datasets:\n  remcat: {http: {url: 'http://127.0.0.1:${port}/cat', format: json}, key: id}\npipeline: {name: remote_p, item_type: id, initialization: {includes: [{name: Lookup, parameters: {dataset: remcat}}]}, return: [id, w]}\n`);
+      const r = await airmailEnv({}, 'validate', dir);
+      expect([r.code, r.stdout, r.stderr]).toEqual([0, expect.stringMatching(/^ok: remote_p@/), '']);
+    } finally {
+      await new Promise((r) => upstream.close(r));
+    }
+  }, 60_000);
+});
