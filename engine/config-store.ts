@@ -7,14 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, extname, join, relative, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
-import { AirmailError, formatDiagnostic, type Diagnostic } from './errors.js';
+import { AirmailError, type Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, operatorFileVersion, type ConfigSource, type Snapshot } from './config/load.js';
 import { fileURLToPath } from 'node:url';
 import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
+import { asBody, atomicWrite, putTarget, sharedFileConflict } from './config/admin-target.js';
 
 export interface Rejection {
   readonly at: string;
@@ -45,7 +46,6 @@ export interface AdminChange {
 }
 
 /** The `file` of a diagnostic about a config sent over HTTP (admin POST, dry run): its lines are the body's. */
-export const REQUEST_BODY = 'request body';
 
 /**
  * How long a changed file must hold still (size, modification time and content hash) before it is
@@ -152,7 +152,7 @@ export class ConfigStore {
   async start(): Promise<Diagnostic[]> {
     const scan = await this.readDir();
     const files = scan.files;
-    const all: Diagnostic[] = this.rejectSkipped(scan, true);
+    const all: Diagnostic[] = this.rejectSkipped(scan);
     const left: string[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
       const diags = await this.propose(files, [...files.keys()]);
@@ -226,7 +226,7 @@ export class ConfigStore {
         return []; // the directory went away, cannot be read, or hangs: what is loaded keeps serving
       }
       this.forgetGone(scan);
-      const skipped = this.rejectSkipped(scan, false);
+      const skipped = this.rejectSkipped(scan);
       return [...skipped, ...(await this.apply(scan))];
     });
     return this.queued;
@@ -343,7 +343,7 @@ export class ConfigStore {
 
   /** The candidate set of an admin put of `name`, or why there is none. */
   private async planPut(name: string, text: string): Promise<{ file: string; next: Map<string, string>; changed: string[]; drop?: string } | Diagnostic> {
-    const t = await this.target(name, text);
+    const t = putTarget({ dir: this.dir, texts: this.texts, pipelines: this.current.pipelines }, name, text);
     if ('code' in t) return t;
     const next = new Map(this.texts);
     if (t.drop) next.delete(t.drop);
@@ -353,34 +353,6 @@ export class ConfigStore {
 
   private loadOptions(sealed?: ReadonlySet<string>): Parameters<typeof loadConfigSet>[1] {
     return { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(this.models ? { models: this.models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) };
-  }
-
-  /**
-   * Where an admin put of `name` is written. A new pipeline gets `<name>.yaml`, or the first free
-   * `<name>-N.yaml` when that name is taken (by any file, loaded or not). A loaded one replaces its
-   * file only when the new text drops nothing else the file defines; otherwise the answer is a
-   * CONFIG_CONFLICT naming the file and what else it holds, and nothing is written.
-   */
-  private async target(name: string, text: string): Promise<{ file: string; drop?: string } | Diagnostic> {
-    const existing = this.current.pipelines.get(name)?.file;
-    if (existing === undefined) return { file: this.freeFile(name) };
-    const kept = new Set(entriesOf(text).map((e) => `${e.kind}\0${e.name}`));
-    const others = entriesOf(this.texts.get(existing) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name) && !kept.has(`${e.kind}\0${e.name}`));
-    if (others.length > 0) return this.shared(name, existing, describeEntries(others));
-    // JSON files must stay JSON (a top-level `[` is data): YAML text replacing one moves to a .yaml file.
-    if (extname(existing).toLowerCase() === '.json' && !isJsonText(text)) return { file: this.freeFile(name), drop: existing };
-    return { file: existing };
-  }
-
-  private freeFile(name: string): string {
-    for (let i = 1; ; i++) {
-      const f = join(this.dir, i === 1 ? `${name}.yaml` : `${name}-${i}.yaml`);
-      if (!this.texts.has(f) && !existsSync(f)) return f;
-    }
-  }
-
-  private shared(name: string, file: string, what: string): Diagnostic {
-    return { code: 'CONFIG_CONFLICT', file, message: `pipeline '${name}' shares ${relative(this.dir, file)} with ${what}; edit that file instead` };
   }
 
   /** Admin: write `text` (as sent) to the pipeline's file (see target()) if, and only if, the set still compiles. */
@@ -407,7 +379,7 @@ export class ConfigStore {
       const p = this.current.pipelines.get(name);
       if (!p) return 'not-found';
       const others = entriesOf(this.texts.get(p.file) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name));
-      if (others.length > 0) return [this.shared(name, p.file, describeEntries(others))];
+      if (others.length > 0) return [sharedFileConflict(this.dir, name, p.file, describeEntries(others))];
       const next = new Map(this.texts);
       next.delete(p.file);
       const diags = await this.proposeInner(next, [p.file], { recordHash: false, keep: origin !== undefined });
@@ -425,12 +397,12 @@ export class ConfigStore {
     return p;
   }
 
-  /** The startup load: its rejections are not logged one by one (start() sums them up, the caller prints them). */
+  /** The startup load (start() sums its rejections up; nothing listens for reload events yet). */
   private propose(next: Map<string, string>, changed: string[]): Promise<Diagnostic[]> {
-    return this.serial(() => this.proposeInner(next, changed, { quiet: true }));
+    return this.serial(() => this.proposeInner(next, changed));
   }
 
-  private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[], quiet = false): void {
+  private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[]): void {
     const rej: Rejection = { at, files: changed, diagnostics };
     const touched = new Set([...changed, ...diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);
     for (const f of touched) this.rejections.set(f, rej);
@@ -441,13 +413,13 @@ export class ConfigStore {
    * Entries named like configs that cannot be read (a pipe, a device, a folder, a link out of the
    * directory, a file too large) are rejected, once per reason; a loaded file's last good version keeps serving.
    */
-  private rejectSkipped(scan: ConfigDirScan, quiet: boolean): Diagnostic[] {
+  private rejectSkipped(scan: ConfigDirScan): Diagnostic[] {
     const out: Diagnostic[] = [];
     for (const [f, why] of scan.skipped) {
       const key = `skipped:${why}`;
       if (this.rejectedHash.get(f) === key) continue;
       const d: Diagnostic = { code: 'CONFIG_INVALID', file: f, message: `${relative(this.dir, f)} ${why}; it is not read${this.texts.has(f) ? ', and its last good version keeps serving' : ''}` };
-      this.reject(new Date().toISOString(), [f], [d], quiet);
+      this.reject(new Date().toISOString(), [f], [d]);
       this.rejectedHash.set(f, key);
       out.push(d);
     }
@@ -468,14 +440,14 @@ export class ConfigStore {
   /**
    * Load `next` and swap it in if it is good. `recordHash`: remember a rejected text so it is not
    * retried unchanged; `keep`: record a rejection on GET /pipelines (false for a refused admin
-   * request, which is answered instead); `quiet`: no warning (startup sums them up).
+   * request, which is answered instead).
    */
-  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; quiet?: boolean; keep?: boolean } = {}): Promise<Diagnostic[]> {
+  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean } = {}): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
     const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed));
     if (!r.ok) {
       if (opts.keep === false) this.emit({ kind: 'rejected', files: changed, at, diagnostics: r.diagnostics });
-      else this.reject(at, changed, r.diagnostics, opts.quiet);
+      else this.reject(at, changed, r.diagnostics);
       if (opts.recordHash !== false) for (const f of changed) {
         const t = next.get(f);
         if (t !== undefined) this.rejectedHash.set(f, hash(t));
@@ -512,24 +484,4 @@ export class ConfigStore {
     });
     return Promise.race([scanConfigDir(this.dir), late]).finally(() => clearTimeout(timer));
   }
-}
-
-/** Diagnostics of the file a sent text was checked as, relabelled: their lines and columns are the request body's. */
-function asBody(diags: Diagnostic[], file: string): Diagnostic[] {
-  return diags.map((d) => (d.file === file ? { ...d, file: REQUEST_BODY } : d));
-}
-
-function isJsonText(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export async function atomicWrite(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
 }

@@ -1,0 +1,69 @@
+/**
+ * Where an admin put lands on disk, and the helpers it writes with: a put never overwrites a file
+ * that holds anything other than the pipeline it replaces (new pipelines get a free file name; a
+ * shared file is a CONFIG_CONFLICT), and what it writes is the text as sent.
+ */
+import { existsSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { extname, join, relative } from 'node:path';
+import type { Diagnostic } from '../errors.js';
+import { describeEntries, entriesOf } from './dir.js';
+
+/** The `file` of the diagnostics of a text sent over HTTP: their lines and columns are the body's. */
+export const REQUEST_BODY = 'request body';
+
+/** What the target of a put is chosen from: the configs directory, its texts and the loaded pipelines' files. */
+export interface PutScope {
+  readonly dir: string;
+  readonly texts: ReadonlyMap<string, string>;
+  readonly pipelines: ReadonlyMap<string, { readonly file: string }>;
+}
+
+/**
+ * Where an admin put of `name` is written. A new pipeline gets `<name>.yaml`, or the first free
+ * `<name>-N.yaml` when that name is taken (by any file, loaded or not). A loaded one replaces its
+ * file only when the new text drops nothing else the file defines; otherwise the answer is a
+ * CONFIG_CONFLICT naming the file and what else it holds, and nothing is written.
+ */
+export function putTarget(scope: PutScope, name: string, text: string): { file: string; drop?: string } | Diagnostic {
+  const existing = scope.pipelines.get(name)?.file;
+  if (existing === undefined) return { file: freeFile(scope, name) };
+  const kept = new Set(entriesOf(text).map((e) => `${e.kind}\0${e.name}`));
+  const others = entriesOf(scope.texts.get(existing) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name) && !kept.has(`${e.kind}\0${e.name}`));
+  if (others.length > 0) return sharedFileConflict(scope.dir, name, existing, describeEntries(others));
+  // JSON files must stay JSON (a top-level `[` is data): YAML text replacing one moves to a .yaml file.
+  if (extname(existing).toLowerCase() === '.json' && !isJsonText(text)) return { file: freeFile(scope, name), drop: existing };
+  return { file: existing };
+}
+
+function freeFile(scope: PutScope, name: string): string {
+  for (let i = 1; ; i++) {
+    const f = join(scope.dir, i === 1 ? `${name}.yaml` : `${name}-${i}.yaml`);
+    if (!scope.texts.has(f) && !existsSync(f)) return f;
+  }
+}
+
+/** A put or delete of `name` refused because its file holds `what` too. */
+export function sharedFileConflict(dir: string, name: string, file: string, what: string): Diagnostic {
+  return { code: 'CONFIG_CONFLICT', file, message: `pipeline '${name}' shares ${relative(dir, file)} with ${what}; edit that file instead` };
+}
+
+/** Diagnostics of the file a sent text was checked as, relabelled: their lines and columns are the request body's. */
+export function asBody(diags: Diagnostic[], file: string): Diagnostic[] {
+  return diags.map((d) => (d.file === file ? { ...d, file: REQUEST_BODY } : d));
+}
+
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function atomicWrite(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
