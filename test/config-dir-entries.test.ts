@@ -8,21 +8,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigStore } from '../engine/config-store.js';
+import { describe, expect, it } from 'vitest';
+import type { ConfigStore } from '../engine/config-store.js';
 import { MAX_CONFIG_BYTES } from '../engine/config/dir.js';
-import { demoConfigs, OPS, tempDir } from './helpers.js';
+import { configStores, demoConfigs, tempDir } from './helpers.js';
 
-const stores: ConfigStore[] = [];
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-});
-
-function open(dir: string): ConfigStore {
-  const s = new ConfigStore(dir, OPS, { settleMs: 0 });
-  stores.push(s);
-  return s;
-}
+const open = configStores();
 
 /** Runs `fn` with the store's warnings kept off the test output. */
 async function quietly<T>(fn: () => Promise<T>): Promise<T> {

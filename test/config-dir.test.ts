@@ -7,20 +7,10 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigStore } from '../engine/config-store.js';
-import { demoConfigs, OPS, tempDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { configStores, demoConfigs, tempDir } from './helpers.js';
 
-const stores: ConfigStore[] = [];
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-});
-
-function open(dir: string): ConfigStore {
-  const s = new ConfigStore(dir, OPS, { settleMs: 0 });
-  stores.push(s);
-  return s;
-}
+const open = configStores();
 
 /** The warnings emitted while `fn` runs (process 'warning' events are delivered on a later tick). */
 async function warnings<T>(fn: () => Promise<T>): Promise<{ value: T; messages: string[] }> {

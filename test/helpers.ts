@@ -7,7 +7,9 @@ import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 import { builtinOperators } from '../operators/index.js';
+import { ConfigStore } from '../engine/config-store.js';
 import { startServer, type RunningServer, type ServerOptions } from '../engine/server.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -42,3 +44,19 @@ export function server(opts: Partial<ServerOptions> & { configs: string }): Prom
 }
 
 export const OPS = new Map(builtinOperators.map((d) => [d.name, d]));
+
+/**
+ * A ConfigStore opener for one test file (call at the top level): built-in operators, no settle
+ * window, and every store it opened closed after each test.
+ */
+export function configStores(): (dir: string) => ConfigStore {
+  const stores: ConfigStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  return (dir) => {
+    const s = new ConfigStore(dir, OPS, { settleMs: 0 });
+    stores.push(s);
+    return s;
+  };
+}
