@@ -245,11 +245,6 @@ export class Engine {
     return Math.min(requested ?? Infinity, own);
   }
 
-  /** Whether `p` was sent with a request (POST /execute), not loaded from the configs. */
-  isAdhoc(p: CompiledPipeline): boolean {
-    return this.adhocMade.has(p);
-  }
-
   /** Run a pipeline; errors that belong in the body (empty, failing source) come back as a response, others throw. */
   async run(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
     const t0 = performance.now();
