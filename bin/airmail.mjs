@@ -14,9 +14,6 @@ if (!built) {
 const base = built ? join(root, 'dist') : root;
 const ext = built ? '.js' : '.ts';
 const operatorsUrl = pathToFileURL(join(base, `operators/index${ext}`)).href;
-// Operator folders import the API as 'airmail/engine/api.js', and may hold .ts files with no package.json.
-const { registerOperatorHooks } = await import(pathToFileURL(join(base, `engine/operator-hooks${ext}`)).href);
-registerOperatorHooks();
 const { main } = await import(pathToFileURL(join(base, `engine/cli${ext}`)).href);
 const { builtinOperators } = await import(operatorsUrl);
 const code = await main(process.argv.slice(2), {

@@ -17,7 +17,6 @@ import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
 import { coerceQueryInputs, nonFiniteInputs } from './inputs.js';
-import { registerOperatorHooks } from './operator-hooks.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
 import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
@@ -111,8 +110,6 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
-    // Operator folders (operator_paths:) import 'airmail/engine/api.js'; see operator-hooks.ts.
-    registerOperatorHooks();
     this.models = opts.registry ? new ModelHub({ ...opts.modelHub, location: opts.registry }) : undefined;
     this.observe = opts.observe ?? Observability.quiet();
     this.observe.configsBase = resolve(opts.configs) + sep;

@@ -10,9 +10,10 @@
  *    ERR_REQUIRE_CYCLE_MODULE. Files under node_modules, files without ESM syntax and an explicit
  *    `"type": "commonjs"` are left as they are.
  *
- * Node 20 runs module hooks per thread and does not hand them to worker threads, so the main thread
- * (bin/, Engine) registers them, and a worker does before it imports an operator folder (registering
- * starts a hooks thread, so workers without one do not); registering twice in one thread is a no-op. The hooks run on Node's hooks thread, which cannot load TypeScript (tsx is not registered
+ * Node 20 runs module hooks per thread and does not hand them to worker threads, so each thread
+ * registers them just before it first imports an operator folder (config/load.ts on the main thread,
+ * the exec worker in workers): registering starts a hooks thread, so a process whose configs have no
+ * operator folder starts none; registering twice in one thread is a no-op. The hooks run on Node's hooks thread, which cannot load TypeScript (tsx is not registered
  * there), so they are plain JavaScript handed over as a data: URL: one source for the source and the
  * built layout alike.
  */

@@ -4,6 +4,7 @@
  * files of a configs directory, so a business user's pipeline file can use
  * presets and datasets that an operator author defines in another file.
  */
+import { registerOperatorHooks } from '../operator-hooks.js';
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
@@ -312,6 +313,9 @@ let tsxRegistered: Promise<unknown> | undefined;
 /** Import every operator module of a folder (not recursive; tests and .d.ts skipped). */
 export async function importOperatorFolder(dir: string): Promise<{ url: string; defs: OperatorDefinition[] }[]> {
   const names = (await readdir(dir)).filter((n) => OPERATOR_FILE.test(n) && !n.includes('.test.') && !n.endsWith('.d.ts')).sort();
+  // Operator files import 'airmail/engine/api.js' and may be ES modules with no package.json: the
+  // hooks that allow it go in only now (registering starts a loader thread; most configs need none).
+  if (names.length > 0) registerOperatorHooks();
   const out: { url: string; defs: OperatorDefinition[] }[] = [];
   for (const n of names) {
     // Only regular files are imported: importing a named pipe would never finish.
