@@ -111,14 +111,26 @@ export class OnnxModel implements ModelRunner {
 
   async predict(features: Float32Array, rows: number): Promise<Float32Array> {
     if (rows === 0) return new Float32Array(0);
-    const width = this.featureCount > 0 ? this.featureCount : features.length / rows;
-    const tensor = new ort.Tensor('float32', features, [rows, width]);
-    const out = await inNative(() => this.session.run({ [this.inputName]: tensor }));
+    const out = await this.run(features, rows);
     const first = out[this.outputName];
     if (!first) throw new AirmailError('MODEL_FAILED', `model returned no output '${this.outputName}'`);
-    const data = first.data;
-    if (data instanceof Float32Array) return data.length === rows ? data : strided(data, rows);
-    return Float32Array.from(data as ArrayLike<number>);
+    return perRow(first, rows, this.outputName);
+  }
+
+  /** The first `count` outputs of the model (default: all), in the model's order, one value per row each. */
+  async predictAll(features: Float32Array, rows: number, count?: number): Promise<Map<string, Float32Array>> {
+    const out = rows === 0 ? undefined : await this.run(features, rows);
+    return new Map(this.session.outputNames.slice(0, count).map((name) => {
+      const t = out?.[name];
+      if (out && !t) throw new AirmailError('MODEL_FAILED', `model returned no output '${name}'`);
+      return [name, t ? perRow(t, rows, name) : new Float32Array(0)];
+    }));
+  }
+
+  private run(features: Float32Array, rows: number): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const width = this.featureCount > 0 ? this.featureCount : features.length / rows;
+    const tensor = new ort.Tensor('float32', features, [rows, width]);
+    return inNative(() => this.session.run({ [this.inputName]: tensor }));
   }
 
   release(): Promise<void> {
@@ -126,12 +138,23 @@ export class OnnxModel implements ModelRunner {
   }
 }
 
-function strided(data: Float32Array, rows: number): Float32Array {
-  // [N, k] output: take column 0 (the positive-class / single output).
-  const k = data.length / rows;
-  const out = new Float32Array(rows);
-  for (let i = 0; i < rows; i++) out[i] = data[i * k]!;
-  return out;
+/**
+ * One number per row from an output tensor ([N] or [N, 1]). An output of several values per row
+ * ([N, 2] class probabilities, say) is refused rather than read one column of: which column is the
+ * score is the model's business (sklearn's column 0 is the negative class).
+ */
+function perRow(t: ort.OnnxValue, rows: number, name: string): Float32Array {
+  const data = (t as ort.Tensor).data;
+  if (typeof data === 'string' || !data || typeof (data as ArrayLike<unknown>).length !== 'number' || ((data as ArrayLike<unknown>).length > 0 && typeof (data as ArrayLike<unknown>)[0] === 'string')) {
+    throw new AirmailError('MODEL_FAILED', `model output '${name}' is not numeric`);
+  }
+  const values = data as ArrayLike<number | bigint>;
+  if (values.length !== rows) {
+    const dims = (t as ort.Tensor).dims ?? [];
+    throw new AirmailError('MODEL_FAILED', `model output '${name}' has ${values.length / rows} values per row (shape [${dims.join(', ')}]); a model must answer one value per row ([N] or [N, 1]): export the one column to score by (e.g. the positive-class probability) as its own output`);
+  }
+  if (values instanceof Float32Array) return values;
+  return Float32Array.from(values as ArrayLike<number | bigint>, (v) => Number(v));
 }
 
 export async function createOnnxModel(bytes: Uint8Array, sha256?: string): Promise<OnnxModel> {

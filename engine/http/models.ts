@@ -55,11 +55,12 @@ export function modelInfo(m: LoadedModel): Record<string, unknown> {
   return { name: e.name, version: e.version, label: m.label, flavor: e.function.flavor, sha256: e.function.artifact.sha256, published_at: e.publishedAt, tags: e.index };
 }
 
+/** A missing value (null: a feature-source row without one) is NaN to a numeric input, as in pipelines, never 0. */
 async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown>[], timeoutMs: number): Promise<Record<string, unknown>[]> {
   const fn = m.envelope.function;
   const columns: Record<string, ColumnValues> = {};
   for (const c of fn.inputs) {
-    columns[c.name] = c.type === 'string' || c.type === 'bool' ? rows.map((r) => r[c.name] as Scalar) : Float64Array.from(rows, (r) => Number(r[c.name]));
+    columns[c.name] = c.type === 'string' || c.type === 'bool' ? rows.map((r) => r[c.name] as Scalar) : Float64Array.from(rows, (r) => (r[c.name] === null || r[c.name] === undefined ? NaN : Number(r[c.name])));
   }
   const out = await m.fn.predict(columns, rows.length, { timeoutMs });
   return rows.map((_, i) => Object.fromEntries(fn.outputs.map((o) => {

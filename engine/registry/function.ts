@@ -2,8 +2,8 @@
  * Loading a published function from its verified bytes.
  *
  *  - onnx: onnxruntime-node (engine/onnx.ts); input columns are packed row-major into the model's
- *    [N, F] float tensor in the envelope's declared order; the first output comes back as the first
- *    declared output column.
+ *    [N, F] float tensor in the envelope's declared order; the model's outputs come back, in order,
+ *    as the declared output columns (each one value per row).
  *  - js: the artifact is an ES module exporting `predict(columns) → columns` (sync or async). Each
  *    envelope gets its own worker thread (its own V8 isolate and module graph, an empty environment,
  *    a heap limit), so envelopes cannot see each other's state. This isolates envelopes from each other;
@@ -64,7 +64,8 @@ export async function loadFunction(envelope: Pick<Envelope, 'function' | 'name' 
     inspectOnnx(bytes);
     const model = await createOnnxModel(bytes, fn.artifact.sha256);
     const names = fn.inputs.map((c) => c.name);
-    const out = fn.outputs[0]!.name;
+    // Declared outputs name the model's outputs in order (the first may be renamed, e.g. to psale).
+    const outs = fn.outputs.map((o) => o.name);
     return {
       flavor: 'onnx',
       async predict(columns, rows) {
@@ -74,7 +75,8 @@ export async function loadFunction(envelope: Pick<Envelope, 'function' | 'name' 
           if (!col) throw new RegistryError('SAMPLE_INVALID', `input column '${n}' is missing (the function takes ${names.join(', ')})`);
           for (let r = 0; r < rows; r++) packed[r * names.length + j] = Number(col[r] ?? NaN);
         });
-        return { [out]: await model.predict(packed, rows) };
+        const all = [...(await model.predictAll(packed, rows, outs.length)).values()];
+        return Object.fromEntries(outs.map((o, i) => [o, all[i] ?? new Float32Array(rows).fill(NaN)]));
       },
       close: () => model.release(),
     };

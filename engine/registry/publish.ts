@@ -106,19 +106,35 @@ async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleT
       if (bad.length) throw new RegistryError('SAMPLE_INVALID', `sample columns ${bad.join(', ')} are not numeric; declare the inputs to use only some columns`);
       inputs = sample.columns.map((c) => ({ name: c.name, type: 'float32' as const }));
     }
+    const notNumeric = inputs.filter((c) => c.type === 'string' || c.type === 'bool');
+    if (notNumeric.length) {
+      throw new RegistryError('SAMPLE_INVALID', `an onnx function packs its inputs into one float tensor, so every input column must be numeric: ${notNumeric.map((c) => `${c.name} (${c.type})`).join(', ')} is not (encode it as numbers before exporting the model, or publish a js function)`);
+    }
     if (width !== undefined && inputs.length !== width) {
       throw new RegistryError('SAMPLE_INVALID', `the model takes ${width} features but ${inputs.length} input columns were ${req.inputs ? 'declared' : 'in the sample'} (${inputs.map((c) => c.name).join(', ')})`);
     }
     const outputs = req.outputs ?? info.outputs.map((o) => ({ name: o.name, type: onnxElemName(o.elemType) ?? 'float32' }));
+    if (outputs.length > info.outputs.length) {
+      throw new RegistryError('SAMPLE_INVALID', `${outputs.length} output columns were declared (${outputs.map((o) => o.name).join(', ')}) but the model has ${info.outputs.length} output(s) (${info.outputs.map((o) => o.name).join(', ')})`);
+    }
+    // Each output column is one value per row: an [N, k] output (class probabilities) has no single score.
+    const wide = info.outputs.slice(0, outputs.length).filter((o) => o.shape.slice(1).some((d) => typeof d === 'number' && d > 1));
+    if (wide.length) throw new RegistryError('MODEL_LOAD_FAILED', wideMessage(wide.map((o) => `'${o.name}' [${o.shape.map((d) => d ?? '?').join(', ')}]`), req.outputs === undefined && wide[0] !== info.outputs[0]));
     if (sample && sample.rows > 0) {
       const rows = Math.min(CHECK_ROWS, sample.rows);
-      const out = await model.predict(packFloat32(sample, inputs.map((c) => c.name), rows), rows);
-      if (out.length !== rows) throw new RegistryError('MODEL_LOAD_FAILED', `the model returned ${out.length} values for ${rows} sample rows`);
+      const out = await model.predictAll(packFloat32(sample, inputs.map((c) => c.name), rows), rows, outputs.length).catch((err: Error) => {
+        throw new RegistryError('MODEL_LOAD_FAILED', `the model fails on its sample: ${err.message}`);
+      });
+      for (const [name, values] of out) if (values.length !== rows) throw new RegistryError('MODEL_LOAD_FAILED', `the model returned ${values.length} values of '${name}' for ${rows} sample rows`);
     }
     return { inputs, outputs, onnx: { inputName: tensorIn.name, outputNames: info.outputs.map((o) => o.name) } };
   } finally {
     await model.release();
   }
+}
+
+function wideMessage(outputs: readonly string[], hintFewer: boolean): string {
+  return `the model's output ${outputs.join(', ')} has several values per row; an onnx function answers one value per row in each output column: export the one column to score by (e.g. the positive-class probability) as [N, 1]${hintFewer ? ', or declare only the outputs before it with --outputs' : ''}`;
 }
 
 async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined, timeoutMs: number): Promise<Pick<FunctionSpec, 'inputs' | 'outputs'>> {
