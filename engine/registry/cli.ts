@@ -23,8 +23,8 @@ import { serve } from '@hono/node-server';
 import { existsSync } from 'node:fs';
 import { folderOf } from '../../registry-client/file-registry.js';
 import { openRegistry } from '../../registry-client/open.js';
-import type { ColumnSpec, ColumnType } from './envelope.js';
-import { asRegistryError } from './errors.js';
+import { assertValidMetrics, type ColumnSpec, type ColumnType } from './envelope.js';
+import { asRegistryError, RegistryError } from './errors.js';
 import { buildPublishRequest } from './publish.js';
 import { createRegistryApp } from './service.js';
 import type { SampleFormat } from './stats.js';
@@ -42,6 +42,12 @@ export interface CliIo {
 const defaultIo: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
 class UsageError extends Error {}
+
+/** A VERSION argument: a positive integer (an alias is not a version). */
+function versionArg(v: string): number {
+  if (!/^[1-9][0-9]*$/.test(v)) throw new UsageError(`VERSION must be a version number (1, 2, …), not ${JSON.stringify(v)}`);
+  return Number(v);
+}
 
 /** How long requests still running at shutdown may finish, ms. */
 const STOP_GRACE_MS = 2000;
@@ -175,12 +181,19 @@ async function readCommand(sub: string, args: string[], io: CliIo): Promise<numb
     } else if (sub === 'alias') {
       const [name, alias, version] = positionals;
       if (!name || !alias || !version) throw new UsageError('alias needs NAME ALIAS VERSION');
-      await reg.setAlias(name, alias, Number(version));
+      await reg.setAlias(name, alias, versionArg(version));
       io.out(JSON.stringify({ name, alias, version: Number(version) }));
     } else {
       const [name, version, file] = positionals;
       if (!name || !version || !file) throw new UsageError('metrics needs NAME VERSION FILE');
-      const env = await reg.addMetrics(name, Number(version), JSON.parse(await readFile(file, 'utf8')) as unknown);
+      const v = versionArg(version);
+      let metrics: unknown;
+      try { metrics = JSON.parse(await readFile(file, 'utf8')); } catch (err) {
+        throw new RegistryError('METRIC_INVALID', `cannot read metrics file ${file}: ${(err as Error).message}`);
+      }
+      // Checked here too: JSON on the wire would turn 1e400 into null and the registry would quote that.
+      assertValidMetrics(metrics);
+      const env = await reg.addMetrics(name, v, metrics);
       io.out(JSON.stringify({ name, version: env.version, metrics: Object.keys(env.metrics) }));
     }
     return 0;

@@ -263,6 +263,8 @@ export async function buildPublishRequest(input: PublishModelInput): Promise<Pub
       throw new RegistryError('METRIC_INVALID', `cannot read metrics file ${input.metrics}: ${(err as Error).message}`);
     }
   }
+  // Checked before sending: JSON on the wire turns 1e400 into null, and the registry would quote that.
+  if (metrics !== undefined) assertValidMetrics(metrics);
   const collected = await collectContext({ cwd: cwd ?? process.cwd(), ...(packages ? { packages } : {}), language: 'javascript' });
   const context: ContextSpec = { ...collected, ...input.context };
   return {

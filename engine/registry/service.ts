@@ -189,7 +189,9 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
 
   app.post('/envelopes/:name/:version/metrics', admin, async (c) => {
     const metrics = parseJson(await c.req.text(), 'the metrics body');
-    return c.json(await store.addMetrics(c.req.param('name'), Number(c.req.param('version')), metrics));
+    const v = c.req.param('version');
+    if (!/^[1-9][0-9]*$/.test(v)) throw new RegistryError('ENVELOPE_INVALID', `metrics are added to a version number (1, 2, …), not ${JSON.stringify(v)}`);
+    return c.json(await store.addMetrics(c.req.param('name'), Number(v), metrics));
   });
 
   app.put('/aliases/:name/:alias', admin, async (c) => {
