@@ -76,4 +76,20 @@ pipeline:
     expect(Object.values(r.models ?? {})).toEqual(['jsrank@2']);
     expect(r.items.map((i) => [i.id, i.score])).toEqual([[1, -0.5], [3, -1], [2, -3]]);
   });
+
+  // Regression: a js function taking a text column scored in a pipeline with that column as NaN
+  // (ModelScore hands models one float matrix), so its text branches never ran, without a word.
+  it('refuses at load a js function that takes a text column, naming it', async () => {
+    await publishModel({
+      artifact: new TextEncoder().encode('export function predict(c, rows) { return { y: Float64Array.from(c.w, (w, i) => w + (c.dept[i] === "shoes" ? 1 : 0)) }; }\n'),
+      flavor: 'js', name: 'jstext', description: 'w + shoes bonus', sample: [{ w: 1, dept: 'shoes' }, { w: 2, dept: 'hats' }],
+    }, publisher);
+    const res = await fetch(`${srv.url}/execute`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pipeline: { name: 'jstext', item_type: 'id', initialization: { includes: [{ name: 'Static', parameters: { items: [1] } }], scores: [{ name: 'ModelScore', parameters: { model: { tags: { name: 'jstext' } }, features: { dept: 'w' } } }] } }, inputs: {} }),
+    });
+    const body = (await res.json()) as { error: boolean; reason: string };
+    expect(res.status).toBe(422);
+    expect(body.reason).toMatch(/jstext@1 takes dept \(string\); ModelScore hands a model numbers only/);
+  });
 });

@@ -39,7 +39,11 @@ export interface ModelScoreParams {
   readonly features?: readonly Feature[] | Readonly<Record<string, Feature>>;
   readonly batch_size: number;
   /** Set at config load for a registry model (never written in a config). */
-  readonly resolved?: { readonly binding: string; readonly model: string; readonly flavor: string; readonly inputs: readonly string[] };
+  readonly resolved?: {
+    readonly binding: string; readonly model: string; readonly flavor: string; readonly inputs: readonly string[];
+    /** Inputs the function takes as text or booleans ("dept (string)"): ModelScore can hand a model only numbers. */
+    readonly textInputs?: readonly string[];
+  };
   /**
    * Set at config load for a model file (never written in a config): a copy of the bytes the load
    * checked, named by their sha256. Requests load it, so a model file overwritten later (a reload
@@ -65,6 +69,8 @@ function registryProblems(params: ModelScoreParams, env: CheckEnv): ParamProblem
   const r = params.resolved!;
   const problems: ParamProblem[] = [];
   if (r.flavor !== 'onnx' && r.flavor !== 'js') problems.push({ path: '/model', message: `${r.model} is a ${r.flavor} function; ModelScore scores with onnx and js models`, code: 'MODEL_LOAD_FAILED' });
+  // Features travel as one float matrix: a text column would reach predict() as NaN, scoring silently wrong.
+  if (r.textInputs?.length) problems.push({ path: '/model', message: `${r.model} takes ${r.textInputs.join(', ')}; ModelScore hands a model numbers only, so it cannot score with it (serve it from a deployment, or publish a version that takes numbers, e.g. category codes)`, code: 'BAD_PARAMETER' });
   const f = params.features;
   if (Array.isArray(f)) {
     if (f.length !== r.inputs.length) problems.push({ path: '/features', message: `${r.model} takes ${r.inputs.length} input columns (${r.inputs.join(', ')}); features lists ${f.length}` });
@@ -114,7 +120,10 @@ export const modelScore = defineOperator<ModelScoreParams>({
     // Only a registry model needs the (async) resolution; file models stay synchronous.
     const models = env.models;
     if (!models) throw operatorError('BAD_PARAMETER', 'model names a registry model but the engine has no registry: start it with --registry URL|DIR or AIRMAIL_REGISTRY');
-    return models.resolve(spec).then((r) => ({ ...params, resolved: { binding: r.binding, model: `${r.name}@${r.version}`, flavor: r.flavor, inputs: r.inputs.map((c) => c.name) } }));
+    return models.resolve(spec).then((r) => {
+      const textInputs = r.inputs.filter((c) => c.type === 'string' || c.type === 'bool').map((c) => `${c.name} (${c.type})`);
+      return { ...params, resolved: { binding: r.binding, model: `${r.name}@${r.version}`, flavor: r.flavor, inputs: r.inputs.map((c) => c.name), ...(textInputs.length ? { textInputs } : {}) } };
+    });
   },
   check(params, env) {
     if (params.resolved) return registryProblems(params, env);
