@@ -92,4 +92,20 @@ pipeline:
     expect(res.status).toBe(422);
     expect(body.reason).toMatch(/jstext@1 takes dept \(string\); ModelScore hands a model numbers only/);
   });
+
+  it('does not swap in a version whose input of the same name became text', async () => {
+    await publishModel({
+      artifact: new TextEncoder().encode('export function predict(c, rows) { return { y: Float64Array.from(c.w, (w) => w) }; }\n'),
+      flavor: 'js', name: 'jsrank', description: 'bonus as text', tags: { stage: 'prod' }, sample: [{ w: 1, bonus: 'a' }, { w: 2.5, bonus: 'b' }],
+    }, publisher);
+    const t0 = Date.now();
+    let rejected: { candidate: string; reason: string } | undefined;
+    while (!rejected && Date.now() - t0 < 5000) {
+      await new Promise((ok) => setTimeout(ok, 100));
+      const models = (await (await fetch(`${srv.url}/models`)).json()) as { rejections: { candidate: string; reason: string }[] };
+      rejected = models.rejections.find((x) => x.candidate === 'jsrank@3');
+    }
+    expect(rejected?.reason).toMatch(/its inputs \(js: w, bonus \(string\)\) differ/);
+    expect(Object.values((await run(0)).models ?? {})).toEqual(['jsrank@2']);
+  });
 });

@@ -87,14 +87,23 @@ export function resolveSpecOf(spec: ModelSpec): ResolveSpec {
 }
 
 /** Same flavor and input columns: a version a compiled pipeline can move to. */
+/** An input's name, and whether it is text: a numeric input turned text cannot be fed by ModelScore. */
+function inputKey(c: { name: string; type: string }): string {
+  return c.type === 'string' || c.type === 'bool' ? `${c.name}:text` : c.name;
+}
+
+function inputList(e: Envelope): string {
+  return e.function.inputs.map((c) => (inputKey(c) === c.name ? c.name : `${c.name} (${c.type})`)).join(', ');
+}
+
 function sameShape(a: Envelope, b: Envelope): boolean {
   const x = a.function.inputs;
   const y = b.function.inputs;
-  return a.function.flavor === b.function.flavor && x.length === y.length && x.every((c, i) => c.name === y[i]!.name);
+  return a.function.flavor === b.function.flavor && x.length === y.length && x.every((c, i) => inputKey(c) === inputKey(y[i]!));
 }
 
 function shapeId(e: Envelope): string {
-  return createHash('sha256').update(`${e.function.flavor}:${e.function.inputs.map((c) => c.name).join(',')}`).digest('hex').slice(0, 8);
+  return createHash('sha256').update(`${e.function.flavor}:${e.function.inputs.map(inputKey).join(',')}`).digest('hex').slice(0, 8);
 }
 
 /** MODEL_LOAD_FAILED, but REGISTRY_UNAVAILABLE (502) when the registry could not be asked: a dependency failure, not the config's. */
@@ -259,7 +268,7 @@ export class ModelHub implements ModelResolver {
         this.log(`model ${label} rejected for ${b.key}, ${from.label} keeps serving: ${reason}`);
       };
       if (!sameShape(from.envelope, next)) {
-        reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${next.function.inputs.map((c) => c.name).join(', ')}) differ from those of ${from.label} (${from.envelope.function.flavor}: ${from.envelope.function.inputs.map((c) => c.name).join(', ')}), which the running pipelines were compiled against; they keep ${from.label}. A config that is loaded or reloaded from now on (or a pipeline sent with a request) resolves the tags again and takes ${label}, if it provides its inputs`);
+        reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${inputList(next)}) differ from those of ${from.label} (${from.envelope.function.flavor}: ${inputList(from.envelope)}), which the running pipelines were compiled against; they keep ${from.label}. A config that is loaded or reloaded from now on (or a pipeline sent with a request) resolves the tags again and takes ${label}, if it provides its inputs`);
         return;
       }
       let loaded: LoadedModel;
