@@ -25,7 +25,7 @@ export interface Builtins {
 const USAGE = `usage:
   airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
                 [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
-                [--reload-settle-ms N]
+                [--reload-settle-ms N] [--redis-timeout-ms N]
   airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]
   airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
   airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE] [--registry URL|DIR]
@@ -130,6 +130,7 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
       'max-queue-wait-ms': { type: 'string' },
       'inline-under-ms': { type: 'string' },
       'reload-settle-ms': { type: 'string' },
+      'redis-timeout-ms': { type: 'string' },
     },
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
@@ -144,6 +145,8 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   const maxQueueWaitMs = num('max-queue-wait-ms', 'AIRMAIL_MAX_QUEUE_WAIT_MS');
   const inlineUnderMs = num('inline-under-ms', 'AIRMAIL_INLINE_UNDER_MS');
   const reloadSettleMs = num('reload-settle-ms', 'AIRMAIL_RELOAD_SETTLE_MS', 60_000);
+  const redisTimeoutMs = wholeNumber(values['redis-timeout-ms'] !== undefined ? '--redis-timeout-ms' : 'AIRMAIL_REDIS_TIMEOUT_MS', values['redis-timeout-ms'] ?? process.env['AIRMAIL_REDIS_TIMEOUT_MS'], 1, 60_000);
+  const redisUrl = process.env['REDIS_URL'];
   const auditLog = values['audit-log'] ?? process.env['AIRMAIL_AUDIT_LOG'] ?? (adminToken ? resolve('airmail-audit.jsonl') : undefined);
   const srv = await startServer({
     configs,
@@ -160,6 +163,8 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
     ...(maxQueueWaitMs !== undefined ? { maxQueueWaitMs } : {}),
     ...(inlineUnderMs !== undefined ? { inlineUnderMs } : {}),
     ...(reloadSettleMs !== undefined ? { reloadSettleMs } : {}),
+    // The remote-source cache as the engine builds it by default (REDIS_URL), with the bound on each cache command.
+    ...(redisTimeoutMs !== undefined ? { remote: { ...(redisUrl ? { redisUrl } : {}), commandTimeoutMs: redisTimeoutMs } } : {}),
     ...(registry ? { registry } : {}),
   });
   logDiagnostics(srv.startErrors);

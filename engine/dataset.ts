@@ -40,6 +40,11 @@ export class Table implements Dataset {
     return { name: this.name, key: this.key, length: this.length, columns: this.cols };
   }
 
+  /** What a "no such column" message says the table holds: a table read from no rows has no columns at all. */
+  columnsNote(): string {
+    return this.columnNames.length > 0 ? `it has: ${this.columnNames.join(', ')}` : 'it is empty: it was read from no rows, so it has no columns';
+  }
+
   has(column: string): boolean {
     return Object.hasOwn(this.cols, column);
   }
@@ -47,7 +52,7 @@ export class Table implements Dataset {
   column(name: string): Column {
     const c = Object.hasOwn(this.cols, name) ? this.cols[name] : undefined;
     if (!c) {
-      throw new AirmailError('UNKNOWN_COLUMN', `dataset '${this.name}' has no column '${name}' (it has: ${this.columnNames.join(', ')})`);
+      throw new AirmailError('UNKNOWN_COLUMN', `dataset '${this.name}' has no column '${name}' (${this.columnsNote()})`);
     }
     return c;
   }

@@ -76,7 +76,8 @@ export function summarize(params: unknown, keys?: readonly string[]): string {
     .filter(([k]) => !keys || keys.includes(k))
     .map(([k, v]) => {
       // Reasons, logs, spans and why answers show this: URLs lose their user info and query string.
-      const s = redactText(typeof v === 'string' ? v : JSON.stringify(v));
+      const shown = redactParams(v, k);
+      const s = typeof shown === 'string' ? shown : JSON.stringify(shown);
       return `${k}=${s.length > 40 ? `${s.slice(0, 37)}...` : s}`;
     })
     .join(', ');

@@ -2,7 +2,8 @@
  * URLs as they may be shown in a reason, a log line, a span or a debug trace: without user info
  * (`user:password@`) and without the query string, the two places a URL carries secrets (an
  * `{env:TOKEN}` expanded into `?token=...`, credentials in `redis://:password@host`). What is
- * left (scheme, host, path) still says which upstream failed.
+ * left (scheme, host, path) still says which upstream failed. Header values (`headers:`) are
+ * hidden whole: a token there has no URL shape to find.
  */
 
 /** `scheme://[userinfo@]rest[?query][#fragment]` anywhere in a text. */
@@ -15,13 +16,20 @@ export function redactText(text: string): string {
     `${scheme}${user ? '***@' : ''}${rest}${query ? '?***' : ''}`);
 }
 
-/** Parameters (any JSON value) with every string's URLs redacted; the input is not changed. */
-export function redactParams(v: unknown): unknown {
+/**
+ * Parameters whose values are credentials as a rule (`headers: {authorization: 'Bearer ...'}`, an
+ * API key, often an expanded `{env:TOKEN}`): shown with each value as `***`, names kept.
+ */
+const SECRET_VALUED = new Set(['headers']);
+
+/** Parameters (any JSON value) with every string's URLs redacted and header values hidden; the input is not changed. */
+export function redactParams(v: unknown, key?: string): unknown {
   if (typeof v === 'string') return redactText(v);
-  if (Array.isArray(v)) return v.map(redactParams);
+  if (Array.isArray(v)) return v.map((x) => redactParams(x));
   if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) {
     const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    for (const [k, x] of Object.entries(v)) out[k] = redactParams(x);
+    const hide = key !== undefined && SECRET_VALUED.has(key);
+    for (const [k, x] of Object.entries(v)) out[k] = hide ? '***' : redactParams(x, k);
     return out;
   }
   return v;

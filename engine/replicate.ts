@@ -13,7 +13,9 @@
  * starts or reconnects applies the hash first. Files in the configs folder
  * (a ConfigMap, a shared volume) stay the baseline; the hash holds only what
  * admins changed. Redis being down never blocks a local change: it is applied
- * here and published when Redis answers again (on reconnect, the hash wins).
+ * here, kept as pending, and published when Redis answers again (retried
+ * every second and on reconnect, before the hash is read back), so a Redis
+ * that restarted empty learns it again and the other replicas converge.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -58,6 +60,9 @@ export class Replicator {
   readonly #sub: Redis;
   /** Text hash each pipeline has here after the last admin change we know of. */
   readonly #local = new Map<string, string | null>();
+  /** Local admin changes not yet recorded in Redis, the latest per name. */
+  readonly #pending = new Map<string, Message>();
+  #retry: NodeJS.Timeout | undefined;
   #unhook: (() => void) | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -85,6 +90,7 @@ export class Replicator {
     this.#sub.on('message', (_ch: string, raw: string) => void this.#serial(() => this.#onMessage(raw)));
     // After a reconnect, messages sent meanwhile are lost: the hash holds their result.
     this.#sub.on('ready', () => void this.#serial(() => this.#sync()));
+    this.#pub.on('ready', () => void this.#serial(() => this.#sync()));
     this.#pub.connect().catch(() => undefined);
     this.#sub.connect().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -112,6 +118,7 @@ export class Replicator {
     if (this.#closed) return;
     this.#closed = true;
     this.#unhook?.();
+    clearTimeout(this.#retry);
     await this.#chain.catch(() => undefined);
     this.#sub.disconnect(false);
     await Promise.race([this.#pub.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 200).unref())]);
@@ -130,17 +137,48 @@ export class Replicator {
     const msg: Message = c.op === 'put'
       ? { op: 'put', name: c.name, text: c.text ?? '', hash: sha(c.text ?? ''), origin: this.id }
       : { op: 'remove', name: c.name, origin: this.id };
+    this.#pending.set(c.name, msg);
+    this.#publish(msg).catch((err: unknown) => {
+      process.emitWarning(`admin change to '${c.name}' applied here but not published yet (retried until Redis answers): ${(err as Error).message}`, { code: 'AIRMAIL_REPLICATE_PUBLISH' });
+    });
+  }
+
+  /** Record `msg` in Redis and publish it; on failure it stays pending and a retry is scheduled. */
+  async #publish(msg: Message): Promise<void> {
     const tx = this.#pub.multi();
     if (msg.op === 'put') tx.hset(this.#hashKey, msg.name, msg.text!).srem(this.#removedKey, msg.name);
     else tx.hdel(this.#hashKey, msg.name).sadd(this.#removedKey, msg.name);
     tx.publish(this.#channel, JSON.stringify(msg));
-    tx.exec().then(
-      () => void this.#c.published++,
-      (err: unknown) => {
-        this.#c.publishErrors++;
-        process.emitWarning(`admin change to '${c.name}' applied here but not published: ${(err as Error).message}`, { code: 'AIRMAIL_REPLICATE_PUBLISH' });
-      },
-    );
+    try {
+      await tx.exec();
+    } catch (err) {
+      this.#c.publishErrors++;
+      this.#scheduleRetry();
+      throw err;
+    }
+    this.#c.published++;
+    if (this.#pending.get(msg.name) === msg) this.#pending.delete(msg.name);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retry || this.#closed) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.#serial(() => this.#flush());
+    }, 1000);
+    this.#retry.unref();
+  }
+
+  /** Publish what is pending, oldest first; stops at the first failure (a retry is scheduled). */
+  async #flush(): Promise<void> {
+    for (const msg of [...this.#pending.values()]) {
+      if (this.#closed) return;
+      try {
+        await this.#publish(msg);
+      } catch {
+        return;
+      }
+    }
   }
 
   async #onMessage(raw: string): Promise<void> {
@@ -179,6 +217,8 @@ export class Replicator {
   }
 
   async #sync(): Promise<void> {
+    // Our own changes made while Redis was away go first: the hash must not revert them.
+    await this.#flush();
     let texts: Record<string, string>;
     let removed: string[];
     try {
@@ -186,8 +226,8 @@ export class Replicator {
     } catch {
       return; // Redis away: the next 'ready' syncs
     }
-    for (const [name, text] of Object.entries(texts)) await this.#apply('put', name, text);
-    for (const name of removed) await this.#apply('remove', name, undefined);
+    for (const [name, text] of Object.entries(texts)) if (!this.#pending.has(name)) await this.#apply('put', name, text);
+    for (const name of removed) if (!this.#pending.has(name)) await this.#apply('remove', name, undefined);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Writes a load-test report that is committed beside the code:
  * loadtest/results/latest.json (everything) and latest.md (one table, the
- * machine it ran on, and the exact command that reproduces it).
+ * machine it ran on, and the exact command that reproduces it); a run of
+ * some scenarios only writes partial.{json,md} instead (reportName).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -123,10 +124,23 @@ export function renderMarkdown(report: Report): string {
 }
 
 /** Writes latest.json and latest.md into `dir` (default loadtest/results/). */
-export async function writeReport(report: Report, dir = defaultResultsDir()): Promise<{ jsonPath: string; mdPath: string }> {
+/**
+ * The file name (without extension) a run's report goes to: `latest` (the committed report the README
+ * quotes) only for a run of every scenario, or when asked by name; a run of some scenarios (`--only`)
+ * goes to `partial`, which git ignores, so a quick check never overwrites the committed numbers.
+ */
+export function reportName(opts: { readonly only?: string | undefined; readonly out?: string | undefined }): string {
+  if (opts.out !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(opts.out)) throw new Error(`--out must be a plain file name (letters, digits, '.', '_', '-'), got '${opts.out}'`);
+    return opts.out;
+  }
+  return opts.only ? 'partial' : 'latest';
+}
+
+export async function writeReport(report: Report, dir = defaultResultsDir(), name = 'latest'): Promise<{ jsonPath: string; mdPath: string }> {
   await mkdir(dir, { recursive: true });
-  const jsonPath = join(dir, 'latest.json');
-  const mdPath = join(dir, 'latest.md');
+  const jsonPath = join(dir, `${name}.json`);
+  const mdPath = join(dir, `${name}.md`);
   await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(mdPath, renderMarkdown(report));
   return { jsonPath, mdPath };

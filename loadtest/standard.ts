@@ -8,7 +8,8 @@
  *   npm run loadtest -- --only observe-off,observe-on --repeat 3
  *                                          # interleaved rounds (the floor in each); targets use medians
  *
- * Writes loadtest/results/latest.{json,md}: the floor (a bare Hono server),
+ * Writes loadtest/results/latest.{json,md} (with --only: partial.{json,md},
+ * or --out NAME for NAME.{json,md}): the floor (a bare Hono server),
  * each scenario's closed-loop peak search and open loop at --rate, server CPU
  * and RSS, the checks against the expectations, and each target met or missed.
  */
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { bareHonoScenario, runScenarios, type Scenario, type ScenarioResult } from './runner.js';
 import { BENCH, BENCH_CONFIGS, benchRequests, checkExpectations, engineScenario, memoryByWorkers } from './scenarios.js';
 import { extraScenarios } from './scenarios-extra.js';
+import { reportName, writeReport } from './report.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -29,8 +31,12 @@ const { values: v } = parseArgs({
     concurrency: { type: 'string', default: '16,32,64' },
     threads: { type: 'string' },
     repeat: { type: 'string', default: '1' },
+    out: { type: 'string' },
   },
 });
+
+// Decided before the run: a bad --out fails now, not after ten minutes of load.
+const outName = reportName({ only: v.only, out: v.out });
 
 if (!existsSync(BENCH)) {
   process.stderr.write(`the standard workload is missing: ${BENCH} (see ../shared/bench/README.md)\n`);
@@ -111,7 +117,6 @@ function targets(results: readonly ScenarioResult[]): string[] {
 }
 
 (run.report.notes ??= []).push(...targets(run.results));
-const { writeReport } = await import('./report.js');
-const paths = await writeReport(run.report);
+const paths = await writeReport(run.report, undefined, outName);
 log(`wrote ${paths.mdPath}`);
 for (const n of run.report.notes ?? []) log(n);

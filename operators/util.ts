@@ -184,7 +184,8 @@ export function checkDatasetColumns(
   for (const c of columns) {
     if (typeof c.name !== 'string' || isRef(c.name)) continue;
     if (!have.includes(c.name)) {
-      out.push({ path: c.path, message: `dataset '${dataset}' has no column '${c.name}' (it has: ${have.join(', ')})`, code: 'UNKNOWN_COLUMN' });
+      const note = have.length > 0 ? `it has: ${have.join(', ')}` : 'it is empty: it was read from no rows, so it has no columns';
+      out.push({ path: c.path, message: `dataset '${dataset}' has no column '${c.name}' (${note})`, code: 'UNKNOWN_COLUMN' });
     }
   }
   return out;

@@ -106,6 +106,19 @@ pipeline: {name: p, item_type: sku_id, initialization: {includes: [{name: Lookup
     expect(errors.find((e) => e.code === 'DATASET_LOAD_FAILED')!.message).toMatch(/gone.*127\.0\.0\.1:1/);
   });
 
+  it('a Redis dataset whose key does not exist says it read no rows, not "(it has: )"', async () => {
+    const { errors } = await engineWith(`
+datasets:
+  missing: {redis: {key: no-such-key, type: json}, key: sku_id}
+  empty: {redis: {key: no-such-set, type: set}}
+pipeline: {name: p, item_type: value, initialization: {includes: [{name: Lookup, parameters: {dataset: empty, where: {value: 1}}}]}}
+`);
+    expect(errors.find((e) => e.pointer === '/datasets/missing/key')?.message).toBe(
+      "dataset 'missing' has no column 'sku_id' to use as its key (it is empty: it was read from no rows, so it has no columns; does Redis key 'no-such-key' exist?)",
+    );
+    expect(errors.find((e) => e.pointer?.endsWith('/where/value'))?.message).toMatch(/dataset 'empty' has no column 'value' \(it is empty: it was read from no rows/);
+  });
+
   it('a dataset with neither path, redis nor http is rejected by the config schema', async () => {
     const { errors } = await engineWith('datasets:\n  odd: {key: x}\n');
     expect(errors.some((e) => e.code === 'CONFIG_INVALID' && (e.pointer ?? '').startsWith('/datasets/odd'))).toBe(true);

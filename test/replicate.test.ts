@@ -88,6 +88,42 @@ describe.skipIf(!RUN)('admin changes replicated over Redis', () => {
     }
   });
 
+  it('a change made while Redis is down is published once it is back, not lost (issue: replicas diverged for good)', async () => {
+    const ch = `t${++prefix}`;
+    const [a, b] = [await replica(ch), await replica(ch)];
+    expect(await a.store.put('offline', pipeline('offline', [1]))).toEqual([]);
+    await until(() => version(b, 'offline') === version(a, 'offline'));
+    // Redis restarts empty (no persistence, as in deploy/); the admin change lands on a meanwhile.
+    const port = redis.port;
+    await redis.kill();
+    expect(await a.store.put('offline', pipeline('offline', [2, 3]))).toEqual([]);
+    await sleep(300);
+    redis = await startRedis({ port });
+    await until(() => version(b, 'offline') === version(a, 'offline'), 8000);
+    expect(await items(b, 'offline')).toEqual([2, 3]);
+    // and a replica that starts now gets it from the hash
+    const late = await replica(ch);
+    expect(await items(late, 'offline')).toEqual([2, 3]);
+  });
+
+  it('a change made while Redis is paused is published when it answers, and the hash does not revert it', async () => {
+    const ch = `t${++prefix}`;
+    const [a, b] = [await replica(ch), await replica(ch)];
+    expect(await a.store.put('paused', pipeline('paused', [1]))).toEqual([]);
+    await until(() => version(b, 'paused') === version(a, 'paused'));
+    const before = version(a, 'paused');
+    redis.pause();
+    try {
+      expect(await a.store.put('paused', pipeline('paused', [4]))).toEqual([]);
+      await sleep(2500); // past the publisher's command timeout
+    } finally {
+      redis.resume();
+    }
+    await until(() => version(b, 'paused') === version(a, 'paused') && version(a, 'paused') !== before, 8000);
+    expect(await items(a, 'paused')).toEqual([4]);
+    expect(await items(b, 'paused')).toEqual([4]);
+  });
+
   it('a replica that starts later applies what admins changed (and removed) before it', async () => {
     const ch = `t${++prefix}`;
     const a = await replica(ch);

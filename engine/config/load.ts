@@ -239,7 +239,9 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         try {
           const { table, id } = await opts.remoteDatasets(name, cfg);
           if (cfg.key !== undefined && !table.has(cfg.key)) {
-            diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (it has: ${table.columnNames.join(', ')})`));
+            // An absent Redis key reads as no rows (as Redis reads it): say so, it is usually a misspelt key.
+            const why = table.columnNames.length === 0 && cfg.redis ? `${table.columnsNote()}; does Redis key '${cfg.redis.key}' exist?` : table.columnsNote();
+            diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (${why})`));
             return;
           }
           datasets.set(name, table);
@@ -254,7 +256,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         const id = await cache.identity(path, cfg);
         const table = await cache.load(name, path, cfg, id);
         if (cfg.key !== undefined && !table.has(cfg.key)) {
-          diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (it has: ${table.columnNames.join(', ')})`));
+          diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (${table.columnsNote()})`));
           return;
         }
         datasets.set(name, table);

@@ -18,6 +18,8 @@ export const REDIS_SOURCE_DEFAULTS = { timeoutMs: 100, retries: 2, backoffMs: 25
 
 export class RedisFetcher {
   readonly #clients = new Map<string, Redis>();
+  /** The last connection error of each client, so a Redis that is down reads as down, not as slow. */
+  readonly #lastError = new Map<Redis, string>();
   readonly #defaultUrl: string | undefined;
   #closed = false;
 
@@ -65,7 +67,10 @@ export class RedisFetcher {
         : client.getBuffer(k);
       return await raceAbort(p, bound);
     } catch (err) {
-      if (timeout.aborted) throw new AttemptError(`no answer within ${timeoutMs} ms`, true, { cause: err });
+      if (timeout.aborted) {
+        const down = client.status !== 'ready' ? this.#lastError.get(client) : undefined;
+        throw new AttemptError(down ? `not connected to Redis (${down})` : `no answer within ${timeoutMs} ms`, true, { cause: err });
+      }
       if (/WRONGTYPE/.test((err as Error).message)) throw new AttemptError((err as Error).message, false);
       throw new AttemptError((err as Error).message, true, { cause: err });
     }
@@ -75,7 +80,9 @@ export class RedisFetcher {
     let c = this.#clients.get(url);
     if (!c) {
       c = new Redis(url, safeRedisOptions());
-      c.on('error', () => undefined);
+      const client = c;
+      c.on('error', (e: Error) => void this.#lastError.set(client, e.message));
+      c.on('ready', () => void this.#lastError.delete(client));
       c.connect().catch(() => undefined);
       this.#clients.set(url, c);
     }
@@ -87,6 +94,7 @@ export class RedisFetcher {
     this.#closed = true;
     for (const c of this.#clients.values()) c.disconnect(false);
     this.#clients.clear();
+    this.#lastError.clear();
   }
 }
 

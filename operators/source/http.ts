@@ -1,7 +1,8 @@
 /**
  * Candidates from an upstream HTTP service: GET `url` (with `{name}` filled
  * from `vars`, URL-encoded, and `{env:NAME}` / `{env:NAME|default}` expanded
- * from the environment when the config loads), read the item ids from `column` of the rows it answers, like
+ * from the environment when the config loads, in `headers` too; an unset
+ * variable without a default is a load error), read the item ids from `column` of the rows it answers, like
  * Lookup reads a dataset. Every answer is cached (Redis when REDIS_URL is set,
  * else in process) for `ttl_ms` with jitter; concurrent misses for one URL
  * make one call; `stale_ms` serves the old answer while one refresh runs;
@@ -91,6 +92,18 @@ export function expandEnv(s: string): string {
   return s.replace(/\{env:([A-Za-z_][A-Za-z0-9_]*)(?:\|([^}]*))?\}/g, (whole, name: string, dflt: string | undefined) => process.env[name] ?? dflt ?? whole);
 }
 
+/**
+ * `{env:NAME}` left in an expanded text: NAME is unset and has no default. Reported at load, naming
+ * the variable (never a value): used as it stands, the literal `{env:NAME}` reached the upstream.
+ */
+export function unsetEnvProblems(expanded: string, at: string): ParamProblem[] {
+  return [...expanded.matchAll(/\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => ({
+    path: at,
+    message: `environment variable ${m[1]} is not set, and '{env:${m[1]}}' has no default (write '{env:${m[1]}|default}' for one)`,
+    code: 'BAD_PARAMETER',
+  }));
+}
+
 /** The item ids (and extra columns) of a fetched table, as Lookup reads a dataset. */
 export function sourceFromTable(ds: Dataset, p: RemoteSourceParams, itemType: string): SourceResult {
   if (ds.length === 0) return { ids: new Int32Array(0) };
@@ -135,9 +148,13 @@ export const httpSource = defineOperator<HttpSourceParams>({
     additionalProperties: false,
   },
   normalize(params: HttpSourceParams, _env: CheckEnv): HttpSourceParams {
-    return { ...params, url: expandEnv(params.url) };
+    const headers = params.headers ? Object.fromEntries(Object.entries(params.headers).map(([k, v]) => [k, expandEnv(v)])) : undefined;
+    return { ...params, url: expandEnv(params.url), ...(headers ? { headers } : {}) };
   },
   check(params): readonly ParamProblem[] {
+    const unset = unsetEnvProblems(params.url, '/url');
+    for (const [k, v] of Object.entries(params.headers ?? {})) unset.push(...unsetEnvProblems(v, pointer('headers', k)));
+    if (unset.length > 0) return unset;
     const problems = templateProblems(params.url, params.vars, '/url');
     try {
       const u = new URL(params.url.replace(PLACEHOLDER, 'x'));

@@ -72,6 +72,13 @@ describe.skipIf(!RUN)('RedisSource', () => {
     expect((await run({ key: 'absent-too', type: 'set' })).ids).toHaveLength(0);
   });
 
+  it('a Redis that refuses connections is reported as not connected, with the cause, not as slow', async () => {
+    await expect(run({ key: 'k', type: 'set', url: 'redis://127.0.0.1:1', retries: 2, backoff_ms: 100, timeout_ms: 50 })).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: expect.stringMatching(/^Redis set 'k' failed: .*not connected to Redis \(.*ECONNREFUSED.*\)$/),
+    });
+  });
+
   it('caches in process for ttl_ms: a changed key is seen only after the TTL', async () => {
     await raw!.sadd('ttl-set', '1');
     const p: RedisSourceParams = { key: 'ttl-set', type: 'set', ttl_ms: 150, jitter: 0 };

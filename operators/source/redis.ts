@@ -19,7 +19,7 @@
  */
 import type { RedisValueType, SourceResult } from '../../engine/api.js';
 import { defineOperator } from '../../engine/api.js';
-import { cachePolicy, DEFAULT_TTL_MS, expandEnv, fillTemplate, REMOTE_SOURCE_PROPERTIES, sourceFromTable, templateProblems, type RemoteSourceParams } from './http.js';
+import { cachePolicy, DEFAULT_TTL_MS, expandEnv, fillTemplate, REMOTE_SOURCE_PROPERTIES, sourceFromTable, templateProblems, unsetEnvProblems, type RemoteSourceParams } from './http.js';
 import { pointer } from '../util.js';
 
 export interface RedisSourceParams extends RemoteSourceParams {
@@ -50,6 +50,10 @@ export const redisSource = defineOperator<RedisSourceParams>({
     return params.url ? { ...params, url: expandEnv(params.url) } : params;
   },
   check(params) {
+    if (params.url) {
+      const unset = unsetEnvProblems(params.url, '/url');
+      if (unset.length > 0) return unset;
+    }
     const problems = templateProblems(params.key, params.vars, '/key');
     for (const k of Object.keys(params.vars ?? {})) {
       if (!params.key.includes(`{${k}}`)) problems.push({ path: pointer('vars', k), message: `var '${k}' is not used in the key`, code: 'BAD_PARAMETER' });
