@@ -15,6 +15,7 @@ import { setAt } from './config/refs.js';
 import type { Plan, PlanStep } from './config/plan.js';
 import type { ExecObserver, ObserveReport } from './observe/types.js';
 import { redactParams, redactText } from './redact.js';
+import { idKindOf, keyedIds, type IdKind } from './source-ids.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -248,7 +249,13 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       f.attachItems(ds, ds.key ?? plan.itemType);
     };
 
-    // ---- sources
+    // ---- sources: ids are keyed by the items dataset's key type (source-ids.ts)
+    let idKind: IdKind | undefined | null = null;
+    const itemIds = (): IdKind | undefined => {
+      if (idKind !== null) return idKind;
+      const ds = plan.itemsDataset !== undefined ? env.datasets.get(plan.itemsDataset) : undefined;
+      return (idKind = idKindOf(ds, ds?.key ?? plan.itemType));
+    };
     const runSources = async (list: readonly PlanStep[], phase: 'include' | 'exclude'): Promise<{ step: PlanStep; res: SourceResult }[]> =>
       Promise.all(
         list.map(async (s) => {
@@ -258,7 +265,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           const params = bind(s);
           let res: SourceResult;
           try {
-            res = await def.run(params, ctx);
+            res = keyedIds(await def.run(params, ctx), itemIds(), s.label, `${plan.itemType} of dataset '${plan.itemsDataset}'`);
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;
@@ -425,15 +432,19 @@ function unionMinus(key: string, includes: readonly SourceResult[], excludes: re
       return finish(key, idCol, includes, origin);
     }
   }
+  // Without an items dataset to type the ids (source-ids.ts), 2 and "2" are one item once any id is text.
+  const textual = [...includes, ...excludes].some((r) => Array.isArray(r.ids) && r.ids.some((v) => typeof v === 'string'));
+  const keyOf = textual ? String : (v: string | number): string | number => v;
   const removed = new Set<string | number>();
-  for (const r of excludes) for (const v of r.ids) removed.add(v);
+  for (const r of excludes) for (const v of r.ids) removed.add(keyOf(v));
   const seen = new Set<string | number>();
   const ids: (string | number)[] = [];
   includes.forEach((r, src) => {
     for (let i = 0; i < r.ids.length; i++) {
       const v = r.ids[i]!;
-      if (removed.has(v) || seen.has(v)) continue;
-      seen.add(v);
+      const k = keyOf(v);
+      if (removed.has(k) || seen.has(k)) continue;
+      seen.add(k);
       ids.push(v);
       origin?.push({ src, at: i });
     }
