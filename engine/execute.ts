@@ -16,6 +16,7 @@ import type { Plan, PlanStep } from './config/plan.js';
 import type { ExecObserver, ObserveReport } from './observe/types.js';
 import { redactParams, redactText } from './redact.js';
 import { idKindOf, keyedIds, type IdKind } from './source-ids.js';
+import { alignedColumn, filteredRows, selectedRows } from './step-rows.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -338,15 +339,15 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       const input: RowSet = { frame: wf, rows };
       const before = rows.length;
       if (def.kind === 'filter') {
-        rows = await def.run(params, input, ctx);
+        rows = filteredRows(await def.run(params, input, ctx), input, s.label);
       } else if (def.kind === 'score') {
         const out = await def.run(params, input, ctx);
         if (out.length !== rows.length) throw new AirmailError('OPERATOR_FAILED', `${s.label} returned ${out.length} scores for ${rows.length} rows`, { operator: s.label });
         wf.scatter(s.output!, rows, out instanceof Float64Array ? out : Float64Array.from(out));
       } else if (def.kind === 'transform') {
         const out = await def.run(params, input, ctx);
-        for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, col);
-        if (out.rows) rows = out.rows;
+        for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, alignedColumn(name, col, input, s.label));
+        if (out.rows) rows = selectedRows(out.rows, input, s.label);
       } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
       if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
       if (obs) obs.step(s, phase, params, input.rows, rows, wf, t0, performance.now());
