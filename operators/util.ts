@@ -184,7 +184,7 @@ export function checkDatasetColumns(
   for (const c of columns) {
     if (typeof c.name !== 'string' || isRef(c.name)) continue;
     if (!have.includes(c.name)) {
-      out.push({ path: c.path, message: `dataset '${dataset}' has no column '${c.name}' (it has: ${have.join(', ')})`, code: 'UNKNOWN_COLUMN' });
+      out.push({ path: c.path, message: `dataset '${dataset}' has no column '${c.name}' ${have.length > 0 ? `(it has: ${have.join(', ')})` : '(it has no rows, so no columns: declare them with columns: {name: integer|number|string} in its datasets: entry)'}`, code: 'UNKNOWN_COLUMN' });
     }
   }
   return out;

@@ -10,7 +10,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ModelResolver, OperatorDefinition } from '../api.js';
-import { loadDatasetFile, type Table } from '../dataset.js';
+import { loadDatasetFile, withColumns, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
 import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
@@ -116,6 +116,11 @@ export class DatasetCache {
   retain(keep: ReadonlySet<string>): void {
     for (const k of this.byId.keys()) if (!keep.has(k)) this.byId.delete(k);
   }
+}
+
+/** `(it has: a, b)`, or how to give an empty dataset its columns. */
+function columnList(have: readonly string[]): string {
+  return have.length > 0 ? `(it has: ${have.join(', ')})` : '(it has no rows, so no columns: declare them with columns: {name: integer|number|string})';
 }
 
 function formatOf(path: string, cfg: DatasetConfig): 'arrow' | 'json' {
@@ -239,7 +244,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         try {
           const { table, id } = await opts.remoteDatasets(name, cfg);
           if (cfg.key !== undefined && !table.has(cfg.key)) {
-            diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (it has: ${table.columnNames.join(', ')})`));
+            diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key ${columnList(table.columnNames)}`));
             return;
           }
           datasets.set(name, table);
@@ -252,9 +257,9 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       const path = resolveFrom(loc.file, cfg.path ?? '');
       try {
         const id = await cache.identity(path, cfg);
-        const table = await cache.load(name, path, cfg, id);
+        const table = withColumns(await cache.load(name, path, cfg, id), cfg.columns);
         if (cfg.key !== undefined && !table.has(cfg.key)) {
-          diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (it has: ${table.columnNames.join(', ')})`));
+          diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key ${columnList(table.columnNames)}`));
           return;
         }
         datasets.set(name, table);
