@@ -205,15 +205,22 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   // ---- custom operators
   const operators = new Map(opts.operators);
   const operatorModules: string[] = [];
+  const operatorFiles = new Map<string, string>();
   for (const op of operatorPaths) {
     const dir = resolveFrom(op.loc.file, op.path);
     try {
       for (const { url, defs } of await importOperatorFolder(dir)) {
         operatorModules.push(url);
+        // The file, not the import URL with its content hash (`?v=...`).
+        const file = url.startsWith('file:') ? fileURLToPath(url.replace(/\?.*$/, '')) : url;
         for (const def of defs) {
           if (operators.has(def.name) && operators.get(def.name) !== def) {
-            diagnostics.push(at(op.loc.parsed, op.loc.file, 'DUPLICATE_NAME', op.ptr, `operator '${def.name}' from ${url} clashes with an operator of the same name`));
-          } else operators.set(def.name, def);
+            const other = operatorFiles.get(def.name);
+            diagnostics.push(at(op.loc.parsed, op.loc.file, 'DUPLICATE_NAME', op.ptr, `operator '${def.name}' from ${file} clashes with ${other ? `the operator of that name in ${other}` : `the built-in operator '${def.name}'`}; give it another name`));
+          } else {
+            operators.set(def.name, def);
+            operatorFiles.set(def.name, file);
+          }
         }
       }
     } catch (err) {
