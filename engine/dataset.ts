@@ -265,6 +265,23 @@ export function tableFromRows(name: string, rows: readonly Record<string, unknow
   return new Table({ name, key, length: rows.length, columns });
 }
 
+/**
+ * The table with the declared columns it lacks added, every value null. A JSON dataset takes its
+ * columns from its rows, so an empty one (no purchases yet) has none, and a config that reads
+ * `client_id` from it could not load; a declared column of the rows' type is the same table.
+ */
+export function withColumns(table: Table, declared: Readonly<Record<string, 'integer' | 'number' | 'string'>> | undefined): Table {
+  const missing = Object.entries(declared ?? {}).filter(([c]) => !table.has(c));
+  if (missing.length === 0) return table;
+  const { name, key, length, columns } = table.handle;
+  const added: Record<string, Column> = { ...columns };
+  for (const [c, type] of missing) {
+    // Int32Array holds no null: an integer column with nulls is float64 NaN, as tableFromRows makes it.
+    added[c] = type === 'string' ? dictEncode(new Array<null>(length).fill(null)) : length === 0 && type === 'integer' ? sharedCopy([], Int32Array) : sharedCopy(new Array<number>(length).fill(NaN), Float64Array);
+  }
+  return new Table({ name, key, length, columns: added });
+}
+
 export async function loadDatasetFile(name: string, path: string, format: 'arrow' | 'json', key: string | undefined): Promise<Table> {
   let bytes: Buffer;
   try {

@@ -15,6 +15,8 @@ import { setAt } from './config/refs.js';
 import type { Plan, PlanStep } from './config/plan.js';
 import type { ExecObserver, ObserveReport } from './observe/types.js';
 import { redactParams, redactText } from './redact.js';
+import { idKindOf, keyedIds, type IdKind } from './source-ids.js';
+import { alignedColumn, filteredRows, selectedRows } from './step-rows.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -249,7 +251,13 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       f.attachItems(ds, ds.key ?? plan.itemType);
     };
 
-    // ---- sources
+    // ---- sources: ids are keyed by the items dataset's key type (source-ids.ts)
+    let idKind: IdKind | undefined | null = null;
+    const itemIds = (): IdKind | undefined => {
+      if (idKind !== null) return idKind;
+      const ds = plan.itemsDataset !== undefined ? env.datasets.get(plan.itemsDataset) : undefined;
+      return (idKind = idKindOf(ds, ds?.key ?? plan.itemType));
+    };
     const runSources = async (list: readonly PlanStep[], phase: 'include' | 'exclude'): Promise<{ step: PlanStep; res: SourceResult }[]> =>
       Promise.all(
         list.map(async (s) => {
@@ -259,7 +267,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           const params = bind(s);
           let res: SourceResult;
           try {
-            res = await def.run(params, ctx);
+            res = keyedIds(await def.run(params, ctx), itemIds(), s.label, `${plan.itemType} of dataset '${plan.itemsDataset}'`);
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;
@@ -332,15 +340,15 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       const input: RowSet = { frame: wf, rows };
       const before = rows.length;
       if (def.kind === 'filter') {
-        rows = await def.run(params, input, ctx);
+        rows = filteredRows(await def.run(params, input, ctx), input, s.label);
       } else if (def.kind === 'score') {
         const out = await def.run(params, input, ctx);
         if (out.length !== rows.length) throw new AirmailError('OPERATOR_FAILED', `${s.label} returned ${out.length} scores for ${rows.length} rows`, { operator: s.label });
         wf.scatter(s.output!, rows, out instanceof Float64Array ? out : Float64Array.from(out));
       } else if (def.kind === 'transform') {
         const out = await def.run(params, input, ctx);
-        for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, col);
-        if (out.rows) rows = out.rows;
+        for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, alignedColumn(name, col, input, s.label));
+        if (out.rows) rows = selectedRows(out.rows, input, s.label);
       } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
       if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
       if (obs) obs.step(s, phase, params, input.rows, rows, wf, t0, performance.now());
@@ -426,15 +434,19 @@ function unionMinus(key: string, includes: readonly SourceResult[], excludes: re
       return finish(key, idCol, includes, origin);
     }
   }
+  // Without an items dataset to type the ids (source-ids.ts), 2 and "2" are one item once any id is text.
+  const textual = [...includes, ...excludes].some((r) => Array.isArray(r.ids) && r.ids.some((v) => typeof v === 'string'));
+  const keyOf = textual ? String : (v: string | number): string | number => v;
   const removed = new Set<string | number>();
-  for (const r of excludes) for (const v of r.ids) removed.add(v);
+  for (const r of excludes) for (const v of r.ids) removed.add(keyOf(v));
   const seen = new Set<string | number>();
   const ids: (string | number)[] = [];
   includes.forEach((r, src) => {
     for (let i = 0; i < r.ids.length; i++) {
       const v = r.ids[i]!;
-      if (removed.has(v) || seen.has(v)) continue;
-      seen.add(v);
+      const k = keyOf(v);
+      if (removed.has(k) || seen.has(k)) continue;
+      seen.add(k);
       ids.push(v);
       origin?.push({ src, at: i });
     }

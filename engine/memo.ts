@@ -119,7 +119,7 @@ export function subtractExcludes(entry: MemoEntry, key: string, excludes: readon
     const rowOf = (entry.rowOf ??= indexIds(frame.column(key), n));
     drop ??= new Uint8Array(n);
     for (let i = 0; i < r.ids.length; i++) {
-      const at = rowOf.get(r.ids[i]);
+      const at = rowOf.get(r.ids[i]) ?? otherForm(rowOf, r.ids[i]!);
       if (at !== undefined && drop[at] === 0) {
         drop[at] = 1;
         dropped++;
@@ -133,6 +133,13 @@ export function subtractExcludes(entry: MemoEntry, key: string, excludes: readon
     for (let i = 0, m = 0; i < n; i++) if (drop[i] === 0) rows[m++] = i;
   }
   return { frame, rows };
+}
+
+/** An id of the other type that is the same item as in execute's unionMinus (2 and "2": one item). */
+function otherForm(rowOf: Map<unknown, number>, id: string | number): number | undefined {
+  if (typeof id === 'number') return rowOf.get(String(id));
+  const n = Number(id);
+  return String(n) === id ? rowOf.get(n) : undefined;
 }
 
 /** Id → row (the first row of an id, as a set of excluded ids would drop them all: ids are unique in candidates). */

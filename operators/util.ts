@@ -184,7 +184,7 @@ export function checkDatasetColumns(
   for (const c of columns) {
     if (typeof c.name !== 'string' || isRef(c.name)) continue;
     if (!have.includes(c.name)) {
-      const note = have.length > 0 ? `it has: ${have.join(', ')}` : 'it is empty: it was read from no rows, so it has no columns';
+      const note = have.length > 0 ? `it has: ${have.join(', ')}` : 'it is empty: it was read from no rows, so it has no columns (a file dataset can declare them: columns: {name: integer|number|string})';
       out.push({ path: c.path, message: `dataset '${dataset}' has no column '${c.name}' (${note})`, code: 'UNKNOWN_COLUMN' });
     }
   }

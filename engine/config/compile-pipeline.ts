@@ -13,7 +13,7 @@ import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescape
 import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
-import type { ParamValidator } from './validators.js';
+import { didYouMean, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
 
 export interface CompileScope {
@@ -56,33 +56,6 @@ export function snakeCase(name: string): string {
     .toLowerCase();
 }
 
-function closest(name: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
-}
-
 export async function compilePipeline(given: PipelineConfig, base: string, scope: CompileScope, file: string | undefined): Promise<{ pipeline?: CompiledPipeline; diagnostics: Diagnostic[] }> {
   const diagnostics: Diagnostic[] = [];
   const report: Report = (code, pointer, message) => diagnostics.push({ code, message: `pipeline '${given.name}': ${message}`, pointer, ...(file ? { file } : {}) });
@@ -110,7 +83,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const addContext = (name: string, c: ContextConfig, ptr: string): PlanContext | undefined => {
     const ds = scope.datasets.get(c.dataset);
     if (!ds) {
-      report('UNKNOWN_DATASET', `${ptr}/dataset`, `context '${name}' names dataset '${c.dataset}', which no config defines${hint(c.dataset, scope.datasets.keys())}`);
+      report('UNKNOWN_DATASET', `${ptr}/dataset`, `context '${name}' names dataset '${c.dataset}', which no config defines${didYouMean(c.dataset, scope.datasets.keys())}`);
       return undefined;
     }
     datasetsUsed.add(c.dataset);
@@ -161,8 +134,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     if (!def) {
       const all = [...scope.presets.keys(), ...scope.operators.keys()];
       report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, preset
-        ? `preset '${stepCfg.name}' uses operator '${opName}', which is not installed${hint(opName, scope.operators.keys())}`
-        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${hint(stepCfg.name, all)}`);
+        ? `preset '${stepCfg.name}' uses operator '${opName}', which is not installed${didYouMean(opName, scope.operators.keys())}`
+        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${didYouMean(stepCfg.name, all)}`);
       return undefined;
     }
     if (!allowed.includes(def.kind)) {
@@ -190,13 +163,13 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
         const c = contextNamed(s.ref.context);
         if (!c) {
           refsOk = false;
-          report('UNKNOWN_REFERENCE', pptr + pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which neither the pipeline nor a shared contexts: section declares${hint(s.ref.context, [...contextByName.keys(), ...scope.contexts.keys()])}`);
+          report('UNKNOWN_REFERENCE', pptr + pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which neither the pipeline nor a shared contexts: section declares${didYouMean(s.ref.context, [...contextByName.keys(), ...scope.contexts.keys()])}`);
           continue;
         }
         const ds = scope.datasets.get(c.dataset);
         if (ds && !ds.has(s.ref.column)) {
           refsOk = false;
-          report('UNKNOWN_COLUMN', pptr + pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${hint(s.ref.column, ds.columnNames)}`);
+          report('UNKNOWN_COLUMN', pptr + pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${didYouMean(s.ref.column, ds.columnNames)}`);
         }
       } else {
         offerInput(s.ref.name, inputSchemaFromParameter(subSchema(def.parameters, s.path)), 1);
@@ -271,7 +244,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   for (const s of [...includes, ...excludes]) for (const c of s.writes) known.add(c);
   const seenOutputs = new Set<string>();
   for (const s of scorers) {
-    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote));
+    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote, known));
     if (seenOutputs.has(s.output!)) report('CONFIG_INVALID', s.pointer, `two scorers write the column '${s.output}'; give one of them 'as:'`);
     seenOutputs.add(s.output!);
   }
@@ -279,12 +252,12 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   // A scorer left out for a broken structure still makes `score` (its problem is reported already).
   if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0) known.add('score');
   for (const s of operations) {
-    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote));
+    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote, known));
     for (const c of s.writes) known.add(c);
   }
   const returns = cfg.return ?? (scorers.length > 0 ? [cfg.item_type, 'score'] : [cfg.item_type]);
   returns.forEach((c, i) => {
-    if (!known.has(c)) report('UNKNOWN_COLUMN', `${base}/return/${i}`, `return names column '${c}', which no step writes${itemsDataset ? ` and dataset '${itemsDataset}' does not have` : itemsNote ? ` (${itemsNote})` : ''}`);
+    if (!known.has(c)) report('UNKNOWN_COLUMN', `${base}/return/${i}`, `return names column '${c}', which no step writes${itemsDataset ? ` and dataset '${itemsDataset}' does not have` : itemsNote ? ` (${itemsNote})` : ''}${didYouMean(c, known)}`);
   });
 
   // ---- values compared with columns: type the inputs referenced there, check the literals
@@ -359,8 +332,8 @@ function columnPointer(s: PlanStep, column: string): string {
   return at ? `${s.pointer}/parameters${pathToPointer(at)}` : s.pointer;
 }
 
-function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined, itemsNote: string | undefined): string {
-  return `${label} reads column '${column}', which no earlier step writes${itemsDataset ? ` and the items dataset '${itemsDataset}' does not have` : ` (${itemsNote ?? 'and the pipeline has no items dataset to hydrate it from'})`}`;
+function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined, itemsNote: string | undefined, known: Iterable<string>): string {
+  return `${label} reads column '${column}', which no earlier step writes${itemsDataset ? ` and the items dataset '${itemsDataset}' does not have` : ` (${itemsNote ?? 'and the pipeline has no items dataset to hydrate it from'})`}${didYouMean(column, known)}`;
 }
 
 /** The items dataset: `items:`, or the one dataset keyed by the item type; `note` says why there is none when that is not obvious. */
@@ -368,7 +341,7 @@ function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileSc
   if (cfg.items !== undefined) {
     const ds = scope.datasets.get(cfg.items);
     if (!ds) {
-      report('UNKNOWN_DATASET', `${base}/items`, `items names dataset '${cfg.items}', which no config defines${hint(cfg.items, scope.datasets.keys())}`);
+      report('UNKNOWN_DATASET', `${base}/items`, `items names dataset '${cfg.items}', which no config defines${didYouMean(cfg.items, scope.datasets.keys())}`);
       return { name: undefined, note: `the items dataset '${cfg.items}' is not defined` };
     }
     if (!ds.has(cfg.item_type)) report('UNKNOWN_COLUMN', `${base}/items`, `items dataset '${cfg.items}' has no column '${cfg.item_type}' (the item type)`);
@@ -378,11 +351,6 @@ function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileSc
   if (keyed.length === 1) return { name: keyed[0]! };
   if (keyed.length === 0) return { name: undefined };
   return { name: undefined, note: `the items dataset is ambiguous: datasets ${keyed.map((k) => `'${k}'`).join(' and ')} are ${keyed.length === 2 ? 'both' : 'all'} keyed by '${cfg.item_type}'; pick one with 'items: ${keyed[0]}'` };
-}
-
-function hint(name: string, candidates: Iterable<string>): string {
-  const c = closest(name, candidates);
-  return c && c !== name ? ` (did you mean '${c}'?)` : '';
 }
 
 function collectDatasetNames(params: Record<string, unknown>): string[] {

@@ -10,7 +10,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ModelResolver, OperatorDefinition } from '../api.js';
-import { loadDatasetFile, type Table } from '../dataset.js';
+import { loadDatasetFile, withColumns, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
 import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
@@ -118,6 +118,10 @@ export class DatasetCache {
   }
 }
 
+
+/** How a file dataset read from no rows gets its columns. */
+const DECLARE_COLUMNS = 'declare them with columns: {name: integer|number|string} in its datasets: entry';
+
 function formatOf(path: string, cfg: DatasetConfig): 'arrow' | 'json' {
   if (cfg.format) return cfg.format;
   return extname(path).toLowerCase() === '.json' ? 'json' : 'arrow';
@@ -200,15 +204,22 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   // ---- custom operators
   const operators = new Map(opts.operators);
   const operatorModules: string[] = [];
+  const operatorFiles = new Map<string, string>();
   for (const op of operatorPaths) {
     const dir = resolveFrom(op.loc.file, op.path);
     try {
       for (const { url, defs } of await importOperatorFolder(dir)) {
         operatorModules.push(url);
+        // The file, not the import URL with its content hash (`?v=...`).
+        const file = url.startsWith('file:') ? fileURLToPath(url.replace(/\?.*$/, '')) : url;
         for (const def of defs) {
           if (operators.has(def.name) && operators.get(def.name) !== def) {
-            diagnostics.push(at(op.loc.parsed, op.loc.file, 'DUPLICATE_NAME', op.ptr, `operator '${def.name}' from ${url} clashes with an operator of the same name`));
-          } else operators.set(def.name, def);
+            const other = operatorFiles.get(def.name);
+            diagnostics.push(at(op.loc.parsed, op.loc.file, 'DUPLICATE_NAME', op.ptr, `operator '${def.name}' from ${file} clashes with ${other ? `the operator of that name in ${other}` : `the built-in operator '${def.name}'`}; give it another name`));
+          } else {
+            operators.set(def.name, def);
+            operatorFiles.set(def.name, file);
+          }
         }
       }
     } catch (err) {
@@ -254,9 +265,9 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       const path = resolveFrom(loc.file, cfg.path ?? '');
       try {
         const id = await cache.identity(path, cfg);
-        const table = await cache.load(name, path, cfg, id);
+        const table = withColumns(await cache.load(name, path, cfg, id), cfg.columns);
         if (cfg.key !== undefined && !table.has(cfg.key)) {
-          diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (${table.columnsNote()})`));
+          diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (${table.columnsNote()}${table.columnNames.length === 0 ? `; ${DECLARE_COLUMNS}` : ''})`));
           return;
         }
         datasets.set(name, table);

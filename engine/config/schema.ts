@@ -57,6 +57,8 @@ export interface DatasetConfig {
   http?: RemoteDatasetConfig['http'];
   /** Remote datasets: how long a read is reused (reloads within it cost nothing). */
   ttl_ms?: number;
+  /** Columns (and their types) the data may lack: an empty JSON file has none (dataset.ts withColumns). */
+  columns?: Record<string, 'integer' | 'number' | 'string'>;
 }
 
 export interface PresetConfig {
@@ -156,6 +158,7 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
           format: { enum: ['arrow', 'json'] },
           key: { type: 'string' },
           ttl_ms: { type: 'integer', minimum: 1 },
+          columns: { type: 'object', additionalProperties: { enum: ['integer', 'number', 'string'] } },
           redis: {
             type: 'object', required: ['key', 'type'], additionalProperties: false,
             properties: { key: { type: 'string', minLength: 1 }, type: { enum: ['set', 'list', 'zset', 'hash', 'json', 'arrow'] }, url: { type: 'string', pattern: '^rediss?://' }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },

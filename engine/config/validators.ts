@@ -57,6 +57,12 @@ function nameOf(path: string): string {
   return /^\d+$/.test(last) && segs.length > 1 ? `'${clip(segs[segs.length - 2]!)}[${last}]'` : `'${clip(last)}'`;
 }
 
+/** The properties an object schema names: what a misspelt key may have meant. */
+function knownProperties(e: ErrorObject): string[] {
+  const props = (e.parentSchema as { properties?: unknown } | undefined)?.properties;
+  return props && typeof props === 'object' ? Object.keys(props) : [];
+}
+
 function shown(v: unknown): string {
   const text = JSON.stringify(v) ?? String(v);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
@@ -98,6 +104,41 @@ function combinator(c: ErrorObject, all: readonly ErrorObject[]): { drop: ErrorO
   return { drop: [c, ...inside.filter((e) => !fitting.includes(branchOf(e)))] };
 }
 
+/** The candidate nearest to a misspelt name (edit distance, case-insensitive), when one is near enough. */
+function closest(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  // Near enough: a few edits, and at least half of the longer name kept ('x' does not suggest 'n').
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) && bestD * 2 <= Math.max(name.length, best.length) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+/** ` (did you mean 'x'?)` for the candidate nearest to `name`, or nothing. */
+export function didYouMean(name: string, candidates: Iterable<string>): string {
+  const c = closest(name, candidates);
+  return c && c !== name ? ` (did you mean '${c}'?)` : '';
+}
+
 /** One sentence per ajv error, pointing at the offending value. */
 export function describeErrors(errors: readonly ErrorObject[] | null | undefined): Problem[] {
   const all = errors ?? [];
@@ -137,7 +178,7 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
         break;
       case 'additionalProperties':
         path = `${path}/${clip(String(p['additionalProperty']))}`;
-        message = `'${clip(String(p['additionalProperty']))}' is not a known property`;
+        message = `'${clip(String(p['additionalProperty']))}' is not a known property${didYouMean(String(p['additionalProperty']), knownProperties(e))}`;
         break;
       case 'pattern':
         message = `${e.propertyName !== undefined ? `the key '${clip(e.propertyName)}' in ${nameOf(path)}` : nameOf(path)} ${PATTERN_WORDS[String(p['pattern'])] ?? `must match the pattern ${JSON.stringify(p['pattern'])}`}, not ${shown(e.data)}`;
