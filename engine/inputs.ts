@@ -43,8 +43,9 @@ export function coerceQueryInputs(schema: JsonSchema, raw: Readonly<Record<strin
       // The first value stands in, so that the schema does not also call the input missing.
       problems.push({ path: `/${name}`, message: `'${name}' is given ${values.length} times in the query; it takes one value` });
     }
-    if (list && (values.length > 1 || !types.some((t) => SCALARS.includes(t)))) inputs[name] = values.map((v) => scalar(v, itemTypes));
-    else inputs[name] = scalar(values[0] ?? '', types);
+    const v = list && (values.length > 1 || !types.some((t) => SCALARS.includes(t))) ? values.map((x) => scalar(x, itemTypes)) : scalar(values[0] ?? '', types);
+    // Defined, not assigned: a query name `__proto__` stays a key (an unknown input the schema refuses), not a prototype set and dropped.
+    Object.defineProperty(inputs, name, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return { inputs, problems };
 }

@@ -103,6 +103,24 @@ describe('config loader fuzz', () => {
     await fc.assert(fc.asyncProperty(mutated(pipelineText), check), runs(150));
   }, 120_000);
 
+  // `!!binary`, `!!set`, `!!omap`, `!!pairs`, `!!timestamp` and `!!merge` used to come through as a Buffer,
+  // Set, Map, Date or Symbol (or a merged mapping): whatever the loader accepts must be plain JSON.
+  const TAGGED = ['!!binary AQID', '!!set {a, b}', '!!omap [a: 1]', '!!pairs [a: 1]', '!!timestamp 2001-01-01', '!!merge <<', '{!!merge <<: {a: 1}}',
+    '!!str x', '!!int 3', '!!map {a: 1}', '!!seq [1]', '!!null', '!!bool true'];
+  const isJson = (v: unknown): boolean => v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && !Number.isNaN(v))
+    || (Array.isArray(v) && v.every(isJson))
+    || (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype && Object.values(v as object).every(isJson));
+  it('YAML tags at random values: whatever parses is plain JSON', async () => {
+    const spots = [...pipelineText.matchAll(/: /g)].map((m) => m.index! + 2);
+    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...spots), fc.constantFrom(...TAGGED)), { minLength: 1, maxLength: 3 }), async (edits) => {
+      let t = pipelineText;
+      for (const [at, tag] of [...edits].sort((a, b) => b[0] - a[0])) t = `${t.slice(0, at)}${tag} ${t.slice(at)}`;
+      const parsed = parseConfigText(t, 'fuzz.yaml');
+      if (parsed.ok) expect(isJson(parsed.parsed.value), t).toBe(true);
+      await check(t);
+    }), runs(100));
+  }, 60_000);
+
   it('arbitrary text: same', async () => {
     await fc.assert(fc.asyncProperty(fc.string({ maxLength: 200 }), check), runs(100));
   }, 60_000);

@@ -42,6 +42,24 @@ describe('parseConfigText', () => {
     expect(r.ok).toBe(false);
   });
 
+  // The parser resolves these even in the core schema, into a Buffer, Set, Map, Date or Symbol, or merges
+  // another mapping in: `n: !!binary ...` reached the input check as a Buffer, and `!!merge <<` in
+  // /execute answered 'Symbol(<<) could not be cloned.'
+  it.each([
+    ['a: !!binary aGVsbG8=', '!!binary'], ['a: !!set {x, y}', '!!set'], ['a: !!omap [x: 1]', '!!omap'],
+    ['a: !!pairs [x: 1]', '!!pairs'], ['a: !!timestamp 2001-12-14', '!!timestamp'], ['a: !!merge <<', '!!merge'],
+    ['b: &b {c: 1}\na: {!!merge <<: *b}', '!!merge'], ['a: {!!merge <<: {c: 1}}', '!!merge'],
+  ])('rejects the non-JSON YAML type in %j', (text, tag) => {
+    const r = parseConfigText(text, 'x.yaml');
+    expect(r.ok, text).toBe(false);
+    if (!r.ok) expect(r.diagnostics[0]).toMatchObject({ code: 'CONFIG_SYNTAX', file: 'x.yaml', message: expect.stringContaining(`YAML tag ${tag} is not allowed`) });
+  });
+
+  it('keeps the core tags and a plain << key (merge keys are off in YAML 1.2)', () => {
+    const r = parseConfigText('a: !!str 1\nb: !!int 2\nc: !!map {d: !!bool true, e: !!null}\nf: !!seq [1]\n<<: {g: 1}\n');
+    expect(r.ok && r.parsed.value).toEqual({ a: '1', b: 2, c: { d: true, e: null }, f: [1], '<<': { g: 1 } });
+  });
+
   it('rejects a billion-laughs alias bomb without expanding it', () => {
     const bomb = [
       'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',

@@ -15,6 +15,18 @@ export const PARSE_LIMITS = {
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** The core schema's own tags: what JSON can hold. `!!binary`, `!!set`, `!!omap`, `!!pairs`, `!!timestamp`
+ * and `!!merge` are resolved by the parser even in the core schema, into a Buffer, Set, Map, Date or Symbol
+ * (or a merge): never JSON values, so a config or body carrying them meant something this engine does not do. */
+const CORE_TAGS = new Set(['map', 'seq', 'str', 'null', 'bool', 'int', 'float'].map((t) => `tag:yaml.org,2002:${t}`));
+
+function tagProblem(tag: string): string {
+  const short = tag.startsWith('tag:yaml.org,2002:') ? `!!${tag.slice('tag:yaml.org,2002:'.length)}` : tag;
+  return tag.startsWith('tag:yaml.org,2002:')
+    ? `YAML tag ${short} is not allowed: configs and bodies hold JSON values only (maps, lists, text, numbers, true/false, null)`
+    : `custom YAML tag ${short} is not allowed`;
+}
+
 export interface ParsedText {
   readonly value: unknown;
   /** Line/column (1-based) of the node at a JSON pointer, or of its closest ancestor. */
@@ -80,8 +92,8 @@ function checkShape(root: Node | null, file: string | undefined, pos: (o: number
       out.push(diag('CONFIG_SYNTAX', `nesting deeper than ${PARSE_LIMITS.maxDepth} levels is not allowed`, file, at, ptr));
       break;
     }
-    if (node.tag && !node.tag.startsWith('tag:yaml.org,2002:')) {
-      out.push(diag('CONFIG_SYNTAX', `custom YAML tag ${node.tag} is not allowed`, file, at, ptr));
+    if (node.tag && !CORE_TAGS.has(node.tag)) {
+      out.push(diag('CONFIG_SYNTAX', tagProblem(node.tag), file, at, ptr));
       continue;
     }
     if (isMap(node)) {
@@ -103,6 +115,13 @@ function checkShape(root: Node | null, file: string | undefined, pos: (o: number
         }
         if (item.key && !isScalar(item.key)) {
           out.push(diag('CONFIG_SYNTAX', 'mapping keys must be plain scalars', file, at, ptr));
+          continue;
+        }
+        // `!!merge <<:` would copy another mapping's keys in.
+        const keyTag = (item.key as Node | null)?.tag;
+        if (keyTag && !CORE_TAGS.has(keyTag)) {
+          const kr = (item.key as Node | null)?.range;
+          out.push(diag('CONFIG_SYNTAX', tagProblem(keyTag), file, kr ? pos(kr[0]) : at, kp));
           continue;
         }
         if (item.value) stack.push({ node: item.value as Node, depth: depth + 1, ptr: kp });

@@ -305,7 +305,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   // Every value of a name is kept: a name given twice is an error for a single-valued input (engine/inputs.ts).
   const queryInputs = (c: Context): { inputs: Record<string, string[]>; debug: boolean } => {
     const q = c.req.queries();
-    const inputs: Record<string, string[]> = {};
+    // Without a prototype, `?__proto__=x` is a key like any other (an unknown input), not a prototype set and dropped.
+    const inputs = Object.create(null) as Record<string, string[]>;
     for (const [k, v] of Object.entries(q)) if (!RESERVED_QUERY.has(k)) inputs[k] = v;
     return { inputs, debug: debugAsked(q['debug']?.[0]) || debugAsked(c.req.header('x-airmail-debug')) };
   };
