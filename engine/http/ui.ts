@@ -13,6 +13,7 @@ import { checkWhyItem, itemsCatalog, topLevelInputsHint, unknownItem } from '../
 import { isAbsolute, relative } from 'node:path';
 import { FIXED_LABELS } from '../observe/index.js';
 import { modelFileVersion } from '../onnx.js';
+import { redactText } from '../redact.js';
 
 /** Trace context and debug options a request carries in its headers. */
 export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId' | 'httpRequest'> {
@@ -49,18 +50,32 @@ export function engineMetricsText(engine: Engine): string {
   const snap = engine.snapshot;
   metric('airmail_pipeline_info', 'gauge', 'Pipelines in service and their versions (value 1).', [...snap.pipelines.values()].map((p) => [{ pipeline: p.name, version: p.version }, 1]));
   metric('airmail_config_rejections', 'gauge', 'Config files whose last change was rejected and not yet fixed.', [[{}, engine.store.allRejections().length]]);
-  const cache: [Record<string, string>, number][] = [];
+  // A source is named by its operator, often with its URL (and a source without a name by its cache
+  // key, the whole URL): /metrics is public, so user info and query strings go, and sources that
+  // differ only there are one series.
+  const cache = new Map<string, [Record<string, string>, number]>();
+  const count = (source: string, layer: string, result: string, n: number): void => {
+    const labels = { source: redactText(source), layer, result };
+    const key = JSON.stringify(labels);
+    const row = cache.get(key);
+    if (row) row[1] += n;
+    else cache.set(key, [labels, n]);
+  };
   const rs = engine.remote.stats();
   for (const [layer, stats] of [['shared', rs.shared], ['local', rs.local]] as const) {
     for (const [source, x] of Object.entries(stats.sources)) {
-      cache.push([{ source, layer, result: 'hit' }, x.hits + x.l2Hits], [{ source, layer, result: 'miss' }, x.misses], [{ source, layer, result: 'stale' }, x.staleServes]);
+      count(source, layer, 'hit', x.hits + x.l2Hits);
+      count(source, layer, 'miss', x.misses);
+      count(source, layer, 'stale', x.staleServes);
     }
   }
   // The per-thread front caches (workers, inline runs): a warm request never reaches the broker.
   for (const [source, x] of engine.observe.metrics?.frontCacheCounts ?? []) {
-    cache.push([{ source, layer: 'front', result: 'hit' }, x.hit], [{ source, layer: 'front', result: 'miss' }, x.miss], [{ source, layer: 'front', result: 'stale' }, x.stale]);
+    count(source, 'front', 'hit', x.hit);
+    count(source, 'front', 'miss', x.miss);
+    count(source, 'front', 'stale', x.stale);
   }
-  metric('airmail_cache_requests_total', 'counter', 'Remote-source cache lookups by source, layer (front: a thread\'s own cache; shared, local: the main thread\'s) and result (hit, miss, stale served).', cache);
+  metric('airmail_cache_requests_total', 'counter', 'Remote-source cache lookups by source, layer (front: a thread\'s own cache; shared, local: the main thread\'s) and result (hit, miss, stale served).', [...cache.values()]);
   const t = engine.observe.tracing?.processor;
   if (t) {
     metric('airmail_trace_spans_exported_total', 'counter', 'Spans the collector accepted.', [[{}, t.exported]]);

@@ -181,7 +181,8 @@ export const httpSource = defineOperator<HttpSourceParams>({
         ...(params.path ? { path: params.path } : {}),
       },
       cache: cachePolicy(params),
-      source: `HttpSource ${url.split('?')[0]}`,
+      // The name metrics and reasons show: no query string, no user info (either may hold an expanded {env:} secret).
+      source: `HttpSource ${url.split(/[?#]/)[0]!.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@')}`,
     });
     return sourceFromTable(ds, params, ctx.itemType);
   },
