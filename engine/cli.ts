@@ -9,6 +9,7 @@ import { PathError, validateFiles } from './cli-validate.js';
 import { Engine } from './engine.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
+import { adminTokenOf } from './http/app.js';
 import { registryCli } from './registry/cli.js';
 import { ModelHub } from './registry/model-hub.js';
 import { RemoteBroker } from './remote/broker.js';
@@ -136,7 +137,8 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
   const port = wholeNumber(values.port !== undefined ? '--port' : 'PORT', values.port ?? process.env['PORT'], 0, 65535) ?? 8080;
   const threads = wholeNumber(values.threads !== undefined ? '--threads' : 'AIRMAIL_THREADS', values.threads ?? process.env['AIRMAIL_THREADS']);
-  const adminToken = process.env['AIRMAIL_ADMIN_TOKEN'];
+  // Blank (or only whitespace) is no token: admin routes stay disabled.
+  const adminToken = adminTokenOf(process.env['AIRMAIL_ADMIN_TOKEN']);
   const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
   const num = (flag: keyof typeof values, env: string, max?: number): number | undefined => wholeNumber(values[flag] !== undefined ? `--${flag}` : env, values[flag] ?? process.env[env], 0, max);
   const adminPort = num('admin-port', 'AIRMAIL_ADMIN_PORT', 65535);

@@ -2,7 +2,7 @@
  * The HTTP surface (Hono). Routes parse, check and hand off to the Engine;
  * body limits and admin auth are middleware that run before any handler.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AirmailError, asAirmailError, boundErrors, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
@@ -120,12 +120,21 @@ export function retryHeaders(e: ErrorLike): Record<string, string> {
   return { 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))), 'Retry-After-Ms': String(ms) };
 }
 
+/**
+ * The configured token as it can be presented: a header value cannot end in a newline, and a token read
+ * from a secret file or a Kubernetes Secret often does (that server answered every admin request 401).
+ */
+export function adminTokenOf(configured: string | undefined): string | undefined {
+  const t = configured?.trim();
+  return t ? t : undefined;
+}
+
+const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
+
 function tokenOk(header: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const a = Buffer.from(m[1]!.trim());
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  // Digests, so that the comparison takes the same time whatever the presented length.
+  return timingSafeEqual(sha256(m ? m[1]!.trim() : ''), sha256(token)) && m !== null;
 }
 
 function diagnosticsError(diags: readonly Diagnostic[]): AirmailError {
@@ -230,11 +239,12 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       audit(c, 404, 'denied', 'admin route sent to the public port');
       return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
     }
-    if (!opts.adminToken) {
+    const adminToken = adminTokenOf(opts.adminToken);
+    if (!adminToken) {
       audit(c, 401, 'denied', 'admin routes are disabled (no token is set)');
       return answerError(c, new AirmailError('UNAUTHORIZED', 'admin routes are disabled: start the server with AIRMAIL_ADMIN_TOKEN set and send it as a bearer token'));
     }
-    if (!tokenOk(c.req.header('authorization'), opts.adminToken)) {
+    if (!tokenOk(c.req.header('authorization'), adminToken)) {
       audit(c, 401, 'denied', 'missing or wrong bearer token');
       return answerError(c, new AirmailError('UNAUTHORIZED', 'admin routes need Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>'));
     }

@@ -61,11 +61,12 @@ function digest(s: string): Buffer {
 }
 
 export function adminAuth(token: string | undefined): MiddlewareHandler {
-  const want = token ? digest(token) : undefined;
+  // Trimmed as the engine's: a token from a secret file often ends in a newline, which no header can carry.
+  const want = token?.trim() ? digest(token.trim()) : undefined;
   return async (c, next) => {
     if (want) {
-      const header = c.req.header('authorization') ?? '';
-      const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+      const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+      const given = m ? m[1]!.trim() : '';
       if (!timingSafeEqual(digest(given), want)) throw new RegistryError('UNAUTHORIZED', 'this route needs Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>');
     }
     await next();
