@@ -75,9 +75,18 @@ function registryLocation(given: string | undefined, create = false): string {
   return loc;
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args, options: { root: { type: 'string' }, port: { type: 'string', default: '7070' }, host: { type: 'string', default: '127.0.0.1' }, 'refresh-ms': { type: 'string', default: '2000' } } });
   if (!values.root) throw new UsageError('registry serve needs --root DIR');
+  if (!/^[0-9]{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port must be a port number (0-65535), not ${JSON.stringify(values.port)}`);
+  if (!process.env.AIRMAIL_ADMIN_TOKEN?.trim() && !isLoopback(values.host)) {
+    // A js envelope is code that every engine deploying it runs with the engine's own privileges.
+    throw new UsageError(`registry serve --host ${values.host}: without AIRMAIL_ADMIN_TOKEN anyone who reaches the registry could publish, and a js envelope is code the engines run; set AIRMAIL_ADMIN_TOKEN (publishing, aliases and metrics then need it as a bearer token) or keep the default --host 127.0.0.1`);
+  }
   const store = await RegistryStore.open(values.root, { create: true });
   const stopping = new AbortController();
   const app = createRegistryApp(store, { signal: stopping.signal });
