@@ -15,7 +15,7 @@ import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
 import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
-import type { RemoteDatasetLoader } from '../remote/datasets.js';
+import { withEnv, type RemoteDatasetLoader } from '../remote/datasets.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { describeErrors, newAjv, ParamValidator } from './validators.js';
@@ -247,8 +247,13 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
           diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', where, `dataset '${name}' is remote, and nothing here can read remote datasets`));
           return;
         }
+        const expanded = withEnv(cfg);
+        if (expanded.problems.length > 0) {
+          for (const p of expanded.problems) diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', `/datasets/${name}${p.pointer}`, `dataset '${name}': ${p.message}`));
+          return;
+        }
         try {
-          const { table, id } = await opts.remoteDatasets(name, cfg);
+          const { table, id } = await opts.remoteDatasets(name, expanded.cfg);
           if (cfg.key !== undefined && !table.has(cfg.key)) {
             // An absent Redis key reads as no rows (as Redis reads it): say so, it is usually a misspelt key.
             const why = table.columnNames.length === 0 && cfg.redis ? `${table.columnsNote()}; does Redis key '${cfg.redis.key}' exist?` : table.columnsNote();
