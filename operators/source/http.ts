@@ -43,7 +43,9 @@ export interface RemoteSourceParams {
 }
 
 export const REMOTE_SOURCE_PROPERTIES: Readonly<Record<string, JsonSchema>> = {
-  vars: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+  // No null: a `{var}` without a value fails the request, so an input used here must not take null
+  // (the input's schema is derived from this one: `{"w": null}` is a 422 naming it, not SOURCE_FAILED).
+  vars: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
   column: { type: 'string', minLength: 1 },
   where: WHERE_SCHEMA,
   columns: { type: 'array', items: { type: 'string', minLength: 1 } },
