@@ -290,6 +290,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
 
   // ---- pipelines
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
+  const presetProblems = new Set<string>();
   for (const p of pipelines) {
     if (refused.has(p.loc.file)) continue;
     const r = await compilePipeline(p.cfg, p.ptr, {
@@ -303,7 +304,17 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       resolvePath: opts.sealed?.has(p.loc.file) ? sealedPath : (x) => resolveFrom(p.loc.file, x),
       ...(opts.models ? { models: opts.models } : {}),
     }, p.loc.file);
-    for (const d of r.diagnostics) diagnostics.push(d.pointer !== undefined ? { ...d, ...p.loc.parsed.locate(d.pointer) } : d);
+    for (const d of r.diagnostics) {
+      if (d.pointer === undefined) { diagnostics.push(d); continue; }
+      // A problem of a preset's own parameters is located at its definition, and said once however many pipelines use it.
+      const preset = /^\/operators\/([^/]+)\//.exec(d.pointer)?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
+      const loc = preset !== undefined ? presetLoc.get(preset) ?? p.loc : p.loc;
+      const located_ = { ...d, file: loc.file, ...loc.parsed.locate(d.pointer) };
+      const key = `${located_.code}|${located_.file}|${located_.pointer}|${located_.message}`;
+      if (preset !== undefined && presetProblems.has(key)) continue;
+      if (preset !== undefined) presetProblems.add(key);
+      diagnostics.push(located_);
+    }
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics };
