@@ -79,3 +79,33 @@ describe('a preset with a bad parameter', () => {
     expect(r.diagnostics.map((d) => [d.line, d.pointer?.split('/')[1]])).toEqual([[3, 'pipeline']]);
   });
 });
+
+describe('a step that fails to load', () => {
+  const pipeline = (scorer: string, more = ''): string => `pipeline:
+  name: p
+  item_type: id
+  initialization:
+    includes: [{name: Static, parameters: {items: [1]}}]
+    scorer: [${scorer}]
+  operations: [{name: Sort, parameters: {by: lr_score}}]
+  return: [id, lr_score${more}]
+`;
+  const load = async (text: string) => {
+    const r = await loadConfigSet([{ path: 'p.yaml', text }], { operators: OPS });
+    return r.ok ? [] : r.diagnostics.map((d) => `${d.code} ${d.pointer}`);
+  };
+
+  it('is the only problem: no knock-on "no step writes" for the columns it would have written', async () => {
+    expect(await load(pipeline('{name: ModelScore, as: lr_score, parameters: {model: no/such/model.onnx, features: [id]}}'))).toEqual([
+      'BAD_PARAMETER /pipeline/initialization/scorer/0/parameters/model',
+    ]);
+    expect(await load(pipeline('{name: LrScore}'))).toEqual(['UNKNOWN_OPERATOR /pipeline/initialization/scorer/0/name']);
+  });
+
+  it('still lets a column no step would write be reported', async () => {
+    expect(await load(pipeline('{name: ModelScore, as: lr_score, parameters: {model: no/such/model.onnx, features: [id]}}', ', lr_scroe'))).toEqual([
+      'BAD_PARAMETER /pipeline/initialization/scorer/0/parameters/model',
+      'UNKNOWN_COLUMN /pipeline/return/2',
+    ]);
+  });
+});

@@ -231,12 +231,29 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
 
   const init = cfg.initialization ?? {};
   const iptr = `${base}/initialization`;
+  // A step left out (its problem is reported) would still have written columns: those are not
+  // reported again as written by no step. By pointer: a scorer's output (from `as:` or its name,
+  // whatever failed), another step's what its operator says of the parameters as given. An unknown
+  // operator's columns cannot be told: nothing is assumed, so a misspelt column is still reported.
+  const failed = new Map<string, readonly string[]>();
+  const wouldWrite = (raw: unknown, scorer: boolean): readonly string[] => {
+    const st = (typeof raw === 'string' ? { name: raw } : raw) as Partial<StepConfig> | null;
+    if (!st || typeof st !== 'object' || typeof st.name !== 'string') return [];
+    if (scorer) return [typeof st.as === 'string' ? st.as : snakeCase(st.name)];
+    const preset = scope.presets.get(st.name);
+    const def = scope.operators.get(preset ? preset.use : st.name);
+    try {
+      return (def?.writes?.({ ...(preset?.parameters ?? {}), ...(st.parameters ?? {}) }, env) ?? []).filter((c) => typeof c === 'string');
+    } catch {
+      return [];
+    }
+  };
   const compileList = async (list: (StepConfig | string)[] | undefined, ptr: string, kinds: OperatorKind[], where: string): Promise<PlanStep[]> => {
     const out: PlanStep[] = [];
     for (const [i, s] of (list ?? []).entries()) {
-      if (structure.bad(`${ptr}/${i}`)) continue;
-      const step = await compileStep(s, `${ptr}/${i}`, kinds, where);
+      const step = structure.bad(`${ptr}/${i}`) ? undefined : await compileStep(s, `${ptr}/${i}`, kinds, where);
       if (step) out.push(step);
+      else failed.set(`${ptr}/${i}`, wouldWrite(s, kinds.includes('score')));
     }
     return out;
   };
@@ -251,7 +268,11 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   // ---- column flow: every column read must be written earlier or be hydratable from the items dataset
   const itemsCols = itemsDataset ? scope.datasets.get(itemsDataset)?.columnNames ?? [] : [];
   const known = new Set<string>([cfg.item_type, ...itemsCols]);
+  const ghost = (ptr: string): void => {
+    for (const c of failed.get(ptr) ?? []) known.add(c);
+  };
   for (const s of [...includes, ...excludes]) for (const c of s.writes) known.add(c);
+  for (const ptr of failed.keys()) if (ptr.startsWith(`${iptr}/includes/`) || ptr.startsWith(`${iptr}/excludes/`)) ghost(ptr);
   const seenOutputs = new Set<string>();
   for (const s of scorers) {
     for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote, known));
@@ -259,9 +280,13 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     seenOutputs.add(s.output!);
   }
   for (const c of seenOutputs) known.add(c);
-  // A scorer left out for a broken structure still makes `score` (its problem is reported already).
+  for (const ptr of failed.keys()) if (ptr.startsWith(`${iptr}/${scorerKey}/`)) ghost(ptr);
+  // A scorer left out (its problem is reported already) still makes `score`.
   if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0) known.add('score');
-  for (const s of operations) {
+  const opAt = new Map(operations.map((s) => [s.pointer, s]));
+  for (const i of (cfg.operations ?? []).keys()) {
+    const s = opAt.get(`${base}/operations/${i}`);
+    if (!s) { ghost(`${base}/operations/${i}`); continue; }
     for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote, known));
     for (const c of s.writes) known.add(c);
   }
