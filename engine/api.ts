@@ -24,6 +24,7 @@ export type { ErrorCode } from './errors.js';
 
 export * from './columns.js';
 import type { Column, Scalar } from './columns.js';
+export { expandEnv, unsetEnvMessage, unsetEnvNames } from './env-ref.js';
 
 // ---------------------------------------------------------------- datasets
 

@@ -6,7 +6,8 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { machineInfo, reportName, writeReport } from './report.js';
+import { machineInfo, reportName, targetLines, writeReport } from './report.js';
+import type { ScenarioResult } from './runner.js';
 
 describe('reportName', () => {
   it('is latest for a full run, partial for an --only run, and --out when given', () => {
@@ -25,5 +26,19 @@ describe('reportName', () => {
     const dir = await mkdtemp(join(tmpdir(), 'airmail-report-'));
     await writeReport({ machine: machineInfo(), command: 'npm run loadtest -- --only trivial', rows: [] }, dir, reportName({ only: 'trivial' }));
     expect((await readdir(dir)).sort()).toEqual(['partial.json', 'partial.md']);
+  });
+});
+
+describe('targetLines', () => {
+  const ran = (name: string, rps: number): ScenarioResult => ({ name, peak: { best: { rps, errorCount: 0 } } } as unknown as ScenarioResult);
+
+  it('lists the targets of the scenarios that ran only: `--only trivial` printed "target MLP peak: not measured"', () => {
+    const lines = targetLines([ran('bare-hono (floor)', 10_000), ran('trivial (Static 100 → Sort → Limit 10)', 7_000)]);
+    expect(lines).toEqual(['target trivial ≥ 60 % of the floor: 70 % (7000 vs 10000 req/s) — met']);
+    expect(targetLines([ran('complimentary_items (MLP)', 2_500)])).toEqual(['target MLP peak: 2500 req/s (want ≥ 2400 req/s) — met']);
+  });
+
+  it('a scenario that ran and measured nothing still says so', () => {
+    expect(targetLines([{ name: 'complimentary_items (GBDT)', error: 'setup failed' }])).toEqual(['target GBDT peak: not measured req/s (want ≥ 1500 req/s) — not measured']);
   });
 });

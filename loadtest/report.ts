@@ -9,6 +9,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorCounts, LoadResult } from './generator.js';
+import type { ScenarioResult } from './runner.js';
 
 export interface VsFloor {
   /** 'rps': throughput as a fraction of the floor's; 'p99': p99 latency as a multiple of the floor's at the same rate. */
@@ -144,4 +145,49 @@ export async function writeReport(report: Report, dir = defaultResultsDir(), nam
   await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(mdPath, renderMarkdown(report));
   return { jsonPath, mdPath };
+}
+
+/**
+ * Target lines: what the issue asks, what was measured, met or missed by how much; only for the
+ * scenarios that ran (a scenario that ran and measured nothing, its setup failing, still says
+ * `not measured`), so an `--only` run lists its own targets and not every other one.
+ */
+export function targetLines(results: readonly ScenarioResult[]): string[] {
+  // With --repeat, a scenario's result is its round with the median peak.
+  const by = (prefix: string): ScenarioResult | undefined => {
+    const runs = results.filter((r) => r.name.startsWith(prefix) && r.peak).sort((a, b) => a.peak!.best.rps - b.peak!.best.rps);
+    return runs[(runs.length - 1) >> 1] ?? results.find((r) => r.name.startsWith(prefix));
+  };
+  const out: string[] = [];
+  const peak = (r: ScenarioResult | undefined): number => r?.peak?.best.rps ?? NaN;
+  const line = (what: string, got: number, want: number, unit: string, higher = true): string => {
+    const met = higher ? got >= want : got <= want;
+    const off = higher ? (1 - got / want) * 100 : (got / want - 1) * 100;
+    return `target ${what}: ${Number.isFinite(got) ? got.toFixed(unit === 'ms' ? 2 : 0) : 'not measured'} ${unit} (want ${higher ? '≥' : '<'} ${want} ${unit}) — ${!Number.isFinite(got) ? 'not measured' : met ? 'met' : `missed by ${off.toFixed(0)} %`}`;
+  };
+  const mlp = by('complimentary_items (MLP)');
+  const gbdt = by('complimentary_items (GBDT)');
+  if (mlp) out.push(line('MLP peak', peak(mlp), 2400, 'req/s'));
+  if (gbdt) out.push(line('GBDT peak', peak(gbdt), 1500, 'req/s'));
+  for (const name of ['complimentary_items (GBDT)', 'complimentary_items (MLP)']) {
+    const open = by(name)?.open;
+    if (open) out.push(line(`${name} p99 at ${open.rate} req/s open loop`, open.latencyMs.p99, 20, 'ms', false));
+  }
+  const floor = peak(by('bare-hono'));
+  const trivial = peak(by('trivial'));
+  if (Number.isFinite(floor) && Number.isFinite(trivial)) out.push(`target trivial ≥ 60 % of the floor: ${((100 * trivial) / floor).toFixed(0)} % (${trivial.toFixed(0)} vs ${floor.toFixed(0)} req/s) — ${trivial >= 0.6 * floor ? 'met' : 'missed'}`);
+  const ratio = (what: string, a: ScenarioResult | undefined, b: ScenarioResult | undefined): void => {
+    if (!a?.peak || !b?.peak) return;
+    const r = a.peak.best.rps / b.peak.best.rps;
+    const errors = a.peak.best.errorCount + b.peak.best.errorCount;
+    if (errors > 0) {
+      out.push(`target ${what}: NOT measured — ${errors} requests failed`);
+      return;
+    }
+    out.push(`target ${what}: ${(100 * r).toFixed(0)} % (${a.peak.best.rps.toFixed(0)} vs ${b.peak.best.rps.toFixed(0)} req/s) — ${r >= 0.9 ? 'met' : `missed by ${(90 - 100 * r).toFixed(0)} points`}`);
+  };
+  ratio('warm upstream (in-process cache) within 10 % of all-local', by('upstream inventory, in-process'), by('complimentary_items (GBDT)'));
+  ratio('warm upstream (Redis cache) within 10 % of all-local', by('upstream inventory, Redis'), by('complimentary_items (GBDT)'));
+  ratio('metrics + tracing on within 10 % of off', by('GBDT, metrics and OTLP'), by('GBDT, metrics and tracing off'));
+  return out;
 }

@@ -16,10 +16,10 @@
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { bareHonoScenario, runScenarios, type Scenario, type ScenarioResult } from './runner.js';
+import { bareHonoScenario, runScenarios, type Scenario } from './runner.js';
 import { BENCH, BENCH_CONFIGS, benchRequests, checkExpectations, engineScenario, memoryByWorkers } from './scenarios.js';
 import { extraScenarios } from './scenarios-extra.js';
-import { reportName, writeReport } from './report.js';
+import { reportName, targetLines, writeReport } from './report.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -77,46 +77,7 @@ const run = await runScenarios(Array.from({ length: rounds }, (_, i) => (i === 0
   write: false,
 });
 
-/** Target lines: what the issue asks, what was measured, met or missed by how much. */
-function targets(results: readonly ScenarioResult[]): string[] {
-  // With --repeat, a scenario's result is its round with the median peak.
-  const by = (prefix: string): ScenarioResult | undefined => {
-    const runs = results.filter((r) => r.name.startsWith(prefix) && r.peak).sort((a, b) => a.peak!.best.rps - b.peak!.best.rps);
-    return runs[(runs.length - 1) >> 1] ?? results.find((r) => r.name.startsWith(prefix));
-  };
-  const out: string[] = [];
-  const peak = (r: ScenarioResult | undefined): number => r?.peak?.best.rps ?? NaN;
-  const line = (what: string, got: number, want: number, unit: string, higher = true): string => {
-    const met = higher ? got >= want : got <= want;
-    const off = higher ? (1 - got / want) * 100 : (got / want - 1) * 100;
-    return `target ${what}: ${Number.isFinite(got) ? got.toFixed(unit === 'ms' ? 2 : 0) : 'not measured'} ${unit} (want ${higher ? '≥' : '<'} ${want} ${unit}) — ${!Number.isFinite(got) ? 'not measured' : met ? 'met' : `missed by ${off.toFixed(0)} %`}`;
-  };
-  out.push(line('MLP peak', peak(by('complimentary_items (MLP)')), 2400, 'req/s'));
-  out.push(line('GBDT peak', peak(by('complimentary_items (GBDT)')), 1500, 'req/s'));
-  for (const name of ['complimentary_items (GBDT)', 'complimentary_items (MLP)']) {
-    const open = by(name)?.open;
-    if (open) out.push(line(`${name} p99 at ${open.rate} req/s open loop`, open.latencyMs.p99, 20, 'ms', false));
-  }
-  const floor = peak(by('bare-hono'));
-  const trivial = peak(by('trivial'));
-  if (Number.isFinite(floor) && Number.isFinite(trivial)) out.push(`target trivial ≥ 60 % of the floor: ${((100 * trivial) / floor).toFixed(0)} % (${trivial.toFixed(0)} vs ${floor.toFixed(0)} req/s) — ${trivial >= 0.6 * floor ? 'met' : 'missed'}`);
-  const ratio = (what: string, a: ScenarioResult | undefined, b: ScenarioResult | undefined): void => {
-    if (!a?.peak || !b?.peak) return;
-    const r = a.peak.best.rps / b.peak.best.rps;
-    const errors = a.peak.best.errorCount + b.peak.best.errorCount;
-    if (errors > 0) {
-      out.push(`target ${what}: NOT measured — ${errors} requests failed`);
-      return;
-    }
-    out.push(`target ${what}: ${(100 * r).toFixed(0)} % (${a.peak.best.rps.toFixed(0)} vs ${b.peak.best.rps.toFixed(0)} req/s) — ${r >= 0.9 ? 'met' : `missed by ${(90 - 100 * r).toFixed(0)} points`}`);
-  };
-  ratio('warm upstream (in-process cache) within 10 % of all-local', by('upstream inventory, in-process'), by('complimentary_items (GBDT)'));
-  ratio('warm upstream (Redis cache) within 10 % of all-local', by('upstream inventory, Redis'), by('complimentary_items (GBDT)'));
-  ratio('metrics + tracing on within 10 % of off', by('GBDT, metrics and OTLP'), by('GBDT, metrics and tracing off'));
-  return out;
-}
-
-(run.report.notes ??= []).push(...targets(run.results));
+(run.report.notes ??= []).push(...targetLines(run.results));
 const paths = await writeReport(run.report, undefined, outName);
 log(`wrote ${paths.mdPath}`);
 for (const n of run.report.notes ?? []) log(n);

@@ -42,3 +42,70 @@ describe('unknown operator wording', () => {
     expect(d?.message).toBe("pipeline 'p': 'Zzqxv' is neither an installed operator nor a preset defined under 'operators'");
   });
 });
+
+describe('a preset with a bad parameter', () => {
+  const presets = 'operators:\n  Cheap:\n    use: Range\n    parameters:\n      column: id\n      min: abc\n';
+  const pipeline = (name: string, step: string): string => `- {name: ${name}, item_type: id, initialization: {includes: [{name: Static, parameters: {items: [1]}}]}, operations: [${step}]}\n`;
+
+  it('is reported once, at its definition, whatever uses it; a use that overrides the parameter is fine', async () => {
+    const text = `${presets}pipelines:\n${pipeline('a', 'Cheap')}${pipeline('b', 'Cheap')}${pipeline('c', '{name: Cheap, parameters: {min: 1}}')}`;
+    const r = await loadConfigSet([{ path: 'p.yaml', text }], { operators: OPS });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics.map((d) => [d.code, d.file, d.line, d.pointer, d.message])).toEqual([
+      ['BAD_PARAMETER', 'p.yaml', 6, '/operators/Cheap/parameters/min', `preset 'Cheap' (Range): 'min' must be a number, not "abc"`],
+    ]);
+  });
+
+  it('in another file: the definition there, and each use names it as the reason (not a knock-on "not a preset")', async () => {
+    const r = await loadConfigSet([
+      { path: 'ops.yaml', text: presets },
+      { path: 'p.yaml', text: `pipelines:\n${pipeline('a', 'Cheap')}${pipeline('b', '{name: Cheap, parameters: {max: x}}')}` },
+    ], { operators: OPS });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics.map((d) => [d.file, d.line, d.message])).toEqual([
+      ['ops.yaml', 6, `preset 'Cheap' (Range): 'min' must be a number, not "abc"`],
+      ['p.yaml', 2, "pipeline 'a': Cheap: preset 'Cheap' has invalid parameters, reported at its definition in ops.yaml"],
+      ['p.yaml', 3, `pipeline 'b': Cheap (Range): 'max' must be a number, not "x"`],
+      ['p.yaml', 3, "pipeline 'b': Cheap: preset 'Cheap' has invalid parameters, reported at its definition in ops.yaml"],
+    ]);
+  });
+
+  it('a problem that depends on the pipeline (a column of its items) stays at the use', async () => {
+    const r = await loadConfigSet([{ path: 'p.yaml', text: 'operators:\n  Near: {use: Lookup, parameters: {dataset: d}}\npipeline: {name: a, item_type: nope, initialization: {includes: [Near]}}\n' }], { operators: OPS });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics.map((d) => [d.line, d.pointer?.split('/')[1]])).toEqual([[3, 'pipeline']]);
+  });
+});
+
+describe('a step that fails to load', () => {
+  const pipeline = (scorer: string, more = ''): string => `pipeline:
+  name: p
+  item_type: id
+  initialization:
+    includes: [{name: Static, parameters: {items: [1]}}]
+    scorer: [${scorer}]
+  operations: [{name: Sort, parameters: {by: lr_score}}]
+  return: [id, lr_score${more}]
+`;
+  const load = async (text: string) => {
+    const r = await loadConfigSet([{ path: 'p.yaml', text }], { operators: OPS });
+    return r.ok ? [] : r.diagnostics.map((d) => `${d.code} ${d.pointer}`);
+  };
+
+  it('is the only problem: no knock-on "no step writes" for the columns it would have written', async () => {
+    expect(await load(pipeline('{name: ModelScore, as: lr_score, parameters: {model: no/such/model.onnx, features: [id]}}'))).toEqual([
+      'BAD_PARAMETER /pipeline/initialization/scorer/0/parameters/model',
+    ]);
+    expect(await load(pipeline('{name: LrScore}'))).toEqual(['UNKNOWN_OPERATOR /pipeline/initialization/scorer/0/name']);
+  });
+
+  it('still lets a column no step would write be reported', async () => {
+    expect(await load(pipeline('{name: ModelScore, as: lr_score, parameters: {model: no/such/model.onnx, features: [id]}}', ', lr_scroe'))).toEqual([
+      'BAD_PARAMETER /pipeline/initialization/scorer/0/parameters/model',
+      'UNKNOWN_COLUMN /pipeline/return/2',
+    ]);
+  });
+});

@@ -81,7 +81,7 @@ describe('HttpSource headers', () => {
 });
 
 describe('an unset {env:NAME} without a default', () => {
-  it('is a load error naming the variable, in an HttpSource url or header and a RedisSource url', async () => {
+  it('is a load error naming the variable, in an HttpSource url or header and a RedisSource url (at the preset that writes it)', async () => {
     const text = `
 operators:
   A: {use: HttpSource, parameters: {url: 'http://127.0.0.1:1/items?k={env:AIRMAIL_TEST_UNSET_A}', column: sku, headers: {authorization: 'Bearer {env:AIRMAIL_TEST_UNSET_B}'}}}
@@ -93,9 +93,9 @@ pipeline: {name: p, item_type: sku, initialization: {includes: [A, R, D]}}
     expect(r.ok).toBe(false);
     const found = r.ok ? [] : r.diagnostics.map((d) => [d.pointer, d.message.replace(/^.*?: (?=environment)/, '')]);
     expect(found).toEqual([
-      ['/pipeline/initialization/includes/0/parameters/url', "environment variable AIRMAIL_TEST_UNSET_A is not set, and '{env:AIRMAIL_TEST_UNSET_A}' has no default (write '{env:AIRMAIL_TEST_UNSET_A|default}' for one)"],
-      ['/pipeline/initialization/includes/0/parameters/headers/authorization', "environment variable AIRMAIL_TEST_UNSET_B is not set, and '{env:AIRMAIL_TEST_UNSET_B}' has no default (write '{env:AIRMAIL_TEST_UNSET_B|default}' for one)"],
-      ['/pipeline/initialization/includes/1/parameters/url', "environment variable AIRMAIL_TEST_UNSET_C is not set, and '{env:AIRMAIL_TEST_UNSET_C}' has no default (write '{env:AIRMAIL_TEST_UNSET_C|default}' for one)"],
+      ['/operators/A/parameters/url', "environment variable AIRMAIL_TEST_UNSET_A is not set, and '{env:AIRMAIL_TEST_UNSET_A}' has no default (write '{env:AIRMAIL_TEST_UNSET_A|default}' for one)"],
+      ['/operators/A/parameters/headers/authorization', "environment variable AIRMAIL_TEST_UNSET_B is not set, and '{env:AIRMAIL_TEST_UNSET_B}' has no default (write '{env:AIRMAIL_TEST_UNSET_B|default}' for one)"],
+      ['/operators/R/parameters/url', "environment variable AIRMAIL_TEST_UNSET_C is not set, and '{env:AIRMAIL_TEST_UNSET_C}' has no default (write '{env:AIRMAIL_TEST_UNSET_C|default}' for one)"],
     ]);
   });
 });

@@ -55,6 +55,9 @@ describe.skipIf(!enabled)('model deployments', () => {
     await writeFile(join(dir, 'fsum.json'), JSON.stringify(Array.from({ length: 50 }, (_, i) => ({ f0: cols['f0']![i], f1: cols['f1']![i] }))));
     await writeFile(join(dir, 'fsum.mjs'), 'export function predict(c) { return { y: Float64Array.from(c.f0, (v, i) => v + c.f1[i]) }; }\n');
     await publish(reg.url, '--artifact', join(dir, 'fsum.mjs'), '--flavor', 'js', '--name', 'fsum', '--description', 'f0 + f1', '--sample', join(dir, 'fsum.json'), '--feature-source', 'catalog:sku_id');
+    await writeFile(join(dir, 'dept.json'), JSON.stringify([{ dept: 'shoes', f0: 1 }, { dept: 'hats', f0: 2 }]));
+    await writeFile(join(dir, 'dept.mjs'), 'export function predict(c) { return { y: c.dept.map((d, i) => (d === null ? -1 : d.length) + c.f0[i]) }; }\n');
+    await publish(reg.url, '--artifact', join(dir, 'dept.mjs'), '--flavor', 'js', '--name', 'dept', '--description', 'len(dept) + f0', '--sample', join(dir, 'dept.json'));
     await mkdir(join(dir, 'configs'));
     await writeFile(join(dir, 'configs', 'models.yaml'), `
 datasets:
@@ -63,6 +66,7 @@ deployments:
 - {name: psale_gbdt, description: p(sale) from the gradient-boosted trees, model: {tags: {name: psale, algo: gbdt}}}
 - {name: psale_mlp, model: {tags: {name: psale, algo: mlp}}}
 - {name: fsum, model: {tags: {name: fsum}}}
+- {name: dept, model: {tags: {name: dept}}}
 `);
     srv = await server({ configs: join(dir, 'configs'), registry: reg.url, modelHub: { cacheDir: join(dir, 'cache'), log: () => undefined } });
     expect(srv.startErrors).toEqual([]);
@@ -83,9 +87,18 @@ deployments:
     body.predictions.forEach((p, i) => expect(Math.abs(p['psale']! - exp.rows[i]![key])).toBeLessThan(1e-5));
   });
 
+  it('takes null for a missing feature: NaN to a numeric input, as /query and pipelines give it; null to a text one', async () => {
+    const gbdt = await post('/models/psale_gbdt/predict', { rows: [{ ...exp.rows[0]!.features, f3: null }] });
+    expect(gbdt.status, JSON.stringify(gbdt.json)).toBe(200);
+    // The trees take their missing-value branch: a finite probability.
+    expect(Number.isFinite((gbdt.json as unknown as Predicted).predictions[0]!['psale'])).toBe(true);
+    expect((await post('/models/fsum/predict', { rows: [{ f0: null, f1: 2 }, { f0: 1, f1: 2 }] })).json).toMatchObject({ predictions: [{ y: null }, { y: 3 }] });
+    expect((await post('/models/dept/predict', { rows: [{ dept: null, f0: 1 }, { dept: 'abc', f0: null }] })).json).toMatchObject({ predictions: [{ y: 0 }, { y: null }] });
+  });
+
   it.each([
-    ['a missing feature', (f: Record<string, unknown>) => { const { f3: _drop, ...rest } = f; return rest; }, /'f3' is required/, '/rows/0/f3'],
-    ['a mistyped feature', (f: Record<string, unknown>) => ({ ...f, c2: 'high' }), /'c2' must be a number, not "high"/, '/rows/0/c2'],
+    ['a missing feature', (f: Record<string, unknown>) => { const { f3: _drop, ...rest } = f; return rest; }, /'f3' is required \(send null for a missing value\)/, '/rows/0/f3'],
+    ['a mistyped feature', (f: Record<string, unknown>) => ({ ...f, c2: 'high' }), /'c2' must be a number or null, not "high"/, '/rows/0/c2'],
     ['an unknown feature', (f: Record<string, unknown>) => ({ ...f, zz: 1 }), /zz/, '/rows/0/zz'],
   ])('answers %s with a 422 naming it', async (_what, change, message, path) => {
     const r = await post('/models/psale_gbdt/predict', { rows: [change(exp.rows[0]!.features)] });
@@ -131,10 +144,10 @@ deployments:
     const spec = (await get('/openapi.json')).json as { paths: Record<string, { post?: { requestBody: { content: { 'application/json': { schema: { properties: { rows: { items: { required: string[]; properties: Record<string, { type: string }> } } } } } } } }; get?: unknown }> };
     const row = spec.paths['/models/psale_gbdt/predict']!.post!.requestBody.content['application/json'].schema.properties.rows.items;
     expect(row.required).toEqual(exp.columns);
-    expect(row.properties['f0']).toMatchObject({ type: 'number' });
+    expect(row.properties['f0']).toMatchObject({ type: ['number', 'null'] });
     expect(spec.paths['/models/fsum/query/{id}']!.get).toBeDefined();
     const list = (await get('/models')).json as { deployments: { name: string; model: { label: string } }[] };
-    expect(list.deployments.map((d) => `${d.name}=${d.model.label}`)).toEqual(['fsum=fsum@1', 'psale_gbdt=psale@1', 'psale_mlp=psale@2']);
+    expect(list.deployments.map((d) => `${d.name}=${d.model.label}`)).toEqual(['dept=dept@1', 'fsum=fsum@1', 'psale_gbdt=psale@1', 'psale_mlp=psale@2']);
   });
 
   it('rejects a new version that fails to warm, keeps the old one, then takes a good one', async () => {

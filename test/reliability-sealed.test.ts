@@ -85,7 +85,15 @@ describe('{env:} in a config sent over HTTP', () => {
     expect(v.text).toContain('{env:...}');
     const a = await send('POST', '/pipelines', { operators: { Mine: { use: 'Static', parameters: { items: ['{env:AIRMAIL_SEALED_TEST_SECRET}'] } } }, pipeline: { name: 'posted', item_type: 'sku_id', initialization: { includes: ['Mine'] } } }, AUTH);
     expect(a.status).toBe(422);
-    for (const x of [r, v, a]) expect(x.text).not.toContain(SECRET);
+    // A remote dataset expands {env:} from the configs directory only: sent over HTTP it is refused before any fetch.
+    const dataset = { datasets: { d: { http: { url: `${upstream.url}/d?t={env:AIRMAIL_SEALED_TEST_SECRET}` } } } };
+    const ds = [
+      await send('POST', '/execute', adhoc(['Upstream'], dataset)),
+      await send('POST', '/validate', { ...dataset, pipeline: adhoc(['Upstream']).pipeline }),
+      await send('POST', '/pipelines', { ...dataset, pipeline: { ...adhoc(['Upstream']).pipeline, name: 'posted' } }, AUTH),
+    ];
+    for (const x of ds) expect(x.status, x.text).toBe(422);
+    for (const x of [r, v, a, ...ds]) expect(x.text).not.toContain(SECRET);
     expect(upstream.calls.total).toBe(before);
   });
 });

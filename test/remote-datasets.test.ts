@@ -25,13 +25,15 @@ describe.skipIf(!RUN)('remote datasets', () => {
   let upstream: Upstream;
   const engines: Engine[] = [];
   let catalogRows = 3;
+  let lastHeaders: Record<string, unknown> = {};
 
   beforeAll(async () => {
     redis = await startRedis();
     raw = new Redis(redis.url);
     await raw.set('stock', JSON.stringify([{ sku_id: 1, warehouse_id: 1 }, { sku_id: 2, warehouse_id: 2 }, { sku_id: 3, warehouse_id: 1 }]));
     upstream = await startUpstream({
-      handler: () => {
+      handler: (_url, headers) => {
+        lastHeaders = headers;
         const n = catalogRows;
         const t = tableFromArrays({ sku_id: Int32Array.from({ length: n }, (_, i) => i + 1), w: Float64Array.from({ length: n }, (_, i) => (i + 1) / 10) });
         return { body: tableToIPC(t, 'stream'), contentType: 'application/vnd.apache.arrow.stream' };
@@ -104,6 +106,56 @@ pipeline: {name: p, item_type: sku_id, initialization: {includes: [{name: Lookup
 `);
     expect(errors).toContainEqual(expect.objectContaining({ code: 'DATASET_LOAD_FAILED', pointer: '/datasets/gone/http' }));
     expect(errors.find((e) => e.code === 'DATASET_LOAD_FAILED')!.message).toMatch(/gone.*127\.0\.0\.1:1/);
+  });
+
+  it('expand {env:NAME} and {env:NAME|default} in url and headers at load, as HttpSource does; an unset one is a load error naming it', async () => {
+    process.env['AIRMAIL_TEST_CATALOG_URL'] = upstream.url;
+    process.env['AIRMAIL_TEST_CATALOG_TOKEN'] = 's3cret';
+    process.env['AIRMAIL_TEST_STOCK_REDIS'] = redis.url;
+    try {
+      upstream.reset();
+      const { engine, errors } = await engineWith(`
+datasets:
+  stock: {redis: {key: stock, type: json, url: '{env:AIRMAIL_TEST_STOCK_REDIS}'}}
+  catalog: {http: {url: '{env:AIRMAIL_TEST_CATALOG_URL}/catalog?token={env:AIRMAIL_TEST_CATALOG_TOKEN}&v={env:AIRMAIL_TEST_SURELY_UNSET|7}', headers: {x-token: '{env:AIRMAIL_TEST_CATALOG_TOKEN}'}, format: arrow}, key: sku_id}
+pipeline: {name: p, item_type: sku_id, items: catalog, initialization: {includes: [{name: Lookup, parameters: {dataset: stock}}]}, return: [sku_id, w]}
+`);
+      expect(errors).toEqual([]);
+      expect([...upstream.calls.byUrl.keys()]).toEqual(['/catalog?token=s3cret&v=7']);
+      expect(lastHeaders['x-token']).toBe('s3cret');
+      expect((await engine.run(engine.pipeline('p'), {})).items.length).toBeGreaterThan(0);
+
+      const unset = await engineWith(`
+datasets:
+  a: {http: {url: '{env:AIRMAIL_TEST_SURELY_UNSET}/x', headers: {auth: 'Bearer {env:AIRMAIL_TEST_ALSO_UNSET}'}}}
+  b: {redis: {key: k, type: set, url: '{env:AIRMAIL_TEST_SURELY_UNSET}'}}
+  c: {http: {url: '{env:AIRMAIL_TEST_CATALOG_TOKEN}/x'}}
+`);
+      expect(unset.errors.map((e) => [e.code, e.pointer, e.line])).toEqual(expect.arrayContaining([
+        ['DATASET_LOAD_FAILED', '/datasets/a/http/url', 3],
+        ['DATASET_LOAD_FAILED', '/datasets/a/http/headers/auth', 3],
+        ['DATASET_LOAD_FAILED', '/datasets/b/redis/url', 4],
+        ['DATASET_LOAD_FAILED', '/datasets/c/http/url', 5],
+      ]));
+      const msgs = unset.errors.map((e) => e.message).join('\n');
+      expect(msgs).toMatch(/dataset 'a': environment variable AIRMAIL_TEST_SURELY_UNSET is not set/);
+      expect(msgs).toMatch(/AIRMAIL_TEST_ALSO_UNSET is not set/);
+      expect(msgs).toMatch(/dataset 'c': the url, once \{env:\} is expanded, is not a http:\/\/ or https:\/\/ URL/);
+      expect(msgs).not.toContain('s3cret');
+
+      // A failing expanded URL is shown without its query string, where the token is.
+      const failing = await engineWith(`
+datasets:
+  gone: {http: {url: 'http://127.0.0.1:1/x?token={env:AIRMAIL_TEST_CATALOG_TOKEN}', timeout_ms: 100, retries: 0}}
+`);
+      const gone = failing.errors.find((e) => e.code === 'DATASET_LOAD_FAILED')!;
+      expect(gone.message).toMatch(/127\.0\.0\.1:1\/x\?\*\*\*/);
+      expect(gone.message).not.toContain('s3cret');
+    } finally {
+      delete process.env['AIRMAIL_TEST_CATALOG_URL'];
+      delete process.env['AIRMAIL_TEST_CATALOG_TOKEN'];
+      delete process.env['AIRMAIL_TEST_STOCK_REDIS'];
+    }
   });
 
   it('a Redis dataset whose key does not exist says it read no rows, not "(it has: )"', async () => {

@@ -125,7 +125,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     modelFile: (path) => inspectModelFile(path),
   };
 
-  const typing = new Map<PlanStep, { compares: readonly ValueSite[]; writeTypes: Readonly<Record<string, ColumnType>>; schema: JsonSchema }>();
+  const typing = new Map<PlanStep, { compares: readonly ValueSite[]; writeTypes: Readonly<Record<string, ColumnType>>; schema: JsonSchema; reportParam: ParamReport }>();
   const compileStep = async (raw: StepConfig | string, ptr: string, allowed: readonly OperatorKind[], where: string): Promise<PlanStep | undefined> => {
     const stepCfg: StepConfig = typeof raw === 'string' ? { name: raw } : raw;
     const preset = scope.presets.get(stepCfg.name);
@@ -155,21 +155,22 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       ? { ...env, resolvePath: (x) => (presetStrings.has(x) && !isAbsolute(x) ? resolve(dirname(preset.file!), x) : env.resolvePath(x)) }
       : env;
     const pptr = `${ptr}/parameters`;
+    const reportParam = paramReporter(stepCfg, preset, def.name, pptr, file, report, diagnostics);
     const { sites, malformed } = findRefSites(params);
-    for (const m of malformed) report('UNKNOWN_REFERENCE', pptr + pathToPointer(m.path), `'${m.text}' is not a valid reference (use $input or $context.column; write $$ for a literal $)`);
+    for (const m of malformed) reportParam('UNKNOWN_REFERENCE', pathToPointer(m.path), `'${m.text}' is not a valid reference (use $input or $context.column; write $$ for a literal $)`);
     let refsOk = true;
     for (const s of sites) {
       if (s.ref.kind === 'context') {
         const c = contextNamed(s.ref.context);
         if (!c) {
           refsOk = false;
-          report('UNKNOWN_REFERENCE', pptr + pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which neither the pipeline nor a shared contexts: section declares${didYouMean(s.ref.context, [...contextByName.keys(), ...scope.contexts.keys()])}`);
+          reportParam('UNKNOWN_REFERENCE', pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which neither the pipeline nor a shared contexts: section declares${didYouMean(s.ref.context, [...contextByName.keys(), ...scope.contexts.keys()])}`, true);
           continue;
         }
         const ds = scope.datasets.get(c.dataset);
         if (ds && !ds.has(s.ref.column)) {
           refsOk = false;
-          report('UNKNOWN_COLUMN', pptr + pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${didYouMean(s.ref.column, ds.columnNames)}`);
+          reportParam('UNKNOWN_COLUMN', pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${didYouMean(s.ref.column, ds.columnNames)}`, true);
         }
       } else {
         offerInput(s.ref.name, inputSchemaFromParameter(subSchema(def.parameters, s.path)), 1);
@@ -180,8 +181,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     for (const s of sites) probe = setAt(probe, s.path, placeholderFor(subSchema(def.parameters, s.path)));
     const refPointers = sites.map((s) => pathToPointer(s.path));
     const problems = scope.validators.check(def, probe).filter((p) => !refPointers.some((rp) => p.path === rp || p.path.startsWith(`${rp}/`)));
-    for (const p of problems) report('BAD_PARAMETER', pptr + p.path, `${stepCfg.name}${preset ? ` (${def.name})` : ''}: ${p.message}`);
-    if (problems.length > 0 || !refsOk) return undefined;
+    for (const p of problems) reportParam('BAD_PARAMETER', p.path, p.message);
+    if (problems.length > 0 || !refsOk) return reportParam.done();
     // Defaults filled by the validator on the probe are copied back onto the real parameters.
     params = mergeDefaults(params, probe as Record<string, unknown>, sites);
     try {
@@ -191,10 +192,18 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       report(code === 'MODEL_LOAD_FAILED' || code === 'REGISTRY_UNAVAILABLE' ? code : 'BAD_PARAMETER', pptr, `${stepCfg.name}: ${(err as Error).message}`);
       return undefined;
     }
-    const checked = [...(def.check?.(params, stepEnv) ?? [])];
-    if (checked.length === 0 && def.verify) checked.push(...(await def.verify(params, stepEnv)));
-    for (const p of checked) report(p.code ?? 'BAD_PARAMETER', pptr + p.path, `${stepCfg.name}: ${p.message}`);
-    if (checked.length > 0) return undefined;
+    // A check that reads the pipeline's item type or items dataset may fail for one use of a preset
+    // and not another: its problems are the use's. One that does not is about the parameters alone.
+    let perPipeline = false;
+    const tracked: CheckEnv = {
+      ...stepEnv,
+      get itemType() { perPipeline = true; return stepEnv.itemType; },
+      get itemsDataset() { perPipeline = true; return stepEnv.itemsDataset; },
+    };
+    const checked = [...(def.check?.(params, tracked) ?? [])];
+    if (checked.length === 0 && def.verify) checked.push(...(await def.verify(params, tracked)));
+    for (const p of checked) reportParam(p.code ?? 'BAD_PARAMETER', p.path, p.message, perPipeline);
+    if (checked.length > 0) return reportParam.done();
     // `$$x` is the literal `$x` from here on (references sit at `sites`, whatever their text).
     params = unescapeLiterals(params);
     for (const d of collectDatasetNames(params)) if (scope.datasets.has(d)) datasetsUsed.add(d);
@@ -215,18 +224,36 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       pointer: ptr,
       ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),
     };
-    typing.set(step, { compares: def.compares?.(params, stepEnv) ?? [], writeTypes: def.kind === 'score' ? {} : def.writeTypes?.(params, stepEnv) ?? {}, schema: def.parameters });
+    reportParam.done();
+    typing.set(step, { compares: def.compares?.(params, stepEnv) ?? [], writeTypes: def.kind === 'score' ? {} : def.writeTypes?.(params, stepEnv) ?? {}, schema: def.parameters, reportParam });
     return step;
   };
 
   const init = cfg.initialization ?? {};
   const iptr = `${base}/initialization`;
+  // A step left out (its problem is reported) would still have written columns: those are not
+  // reported again as written by no step. By pointer: a scorer's output (from `as:` or its name,
+  // whatever failed), another step's what its operator says of the parameters as given. An unknown
+  // operator's columns cannot be told: nothing is assumed, so a misspelt column is still reported.
+  const failed = new Map<string, readonly string[]>();
+  const wouldWrite = (raw: unknown, scorer: boolean): readonly string[] => {
+    const st = (typeof raw === 'string' ? { name: raw } : raw) as Partial<StepConfig> | null;
+    if (!st || typeof st !== 'object' || typeof st.name !== 'string') return [];
+    if (scorer) return [typeof st.as === 'string' ? st.as : snakeCase(st.name)];
+    const preset = scope.presets.get(st.name);
+    const def = scope.operators.get(preset ? preset.use : st.name);
+    try {
+      return (def?.writes?.({ ...(preset?.parameters ?? {}), ...(st.parameters ?? {}) }, env) ?? []).filter((c) => typeof c === 'string');
+    } catch {
+      return [];
+    }
+  };
   const compileList = async (list: (StepConfig | string)[] | undefined, ptr: string, kinds: OperatorKind[], where: string): Promise<PlanStep[]> => {
     const out: PlanStep[] = [];
     for (const [i, s] of (list ?? []).entries()) {
-      if (structure.bad(`${ptr}/${i}`)) continue;
-      const step = await compileStep(s, `${ptr}/${i}`, kinds, where);
+      const step = structure.bad(`${ptr}/${i}`) ? undefined : await compileStep(s, `${ptr}/${i}`, kinds, where);
       if (step) out.push(step);
+      else failed.set(`${ptr}/${i}`, wouldWrite(s, kinds.includes('score')));
     }
     return out;
   };
@@ -241,7 +268,11 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   // ---- column flow: every column read must be written earlier or be hydratable from the items dataset
   const itemsCols = itemsDataset ? scope.datasets.get(itemsDataset)?.columnNames ?? [] : [];
   const known = new Set<string>([cfg.item_type, ...itemsCols]);
+  const ghost = (ptr: string): void => {
+    for (const c of failed.get(ptr) ?? []) known.add(c);
+  };
   for (const s of [...includes, ...excludes]) for (const c of s.writes) known.add(c);
+  for (const ptr of failed.keys()) if (ptr.startsWith(`${iptr}/includes/`) || ptr.startsWith(`${iptr}/excludes/`)) ghost(ptr);
   const seenOutputs = new Set<string>();
   for (const s of scorers) {
     for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote, known));
@@ -249,9 +280,13 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     seenOutputs.add(s.output!);
   }
   for (const c of seenOutputs) known.add(c);
-  // A scorer left out for a broken structure still makes `score` (its problem is reported already).
+  for (const ptr of failed.keys()) if (ptr.startsWith(`${iptr}/${scorerKey}/`)) ghost(ptr);
+  // A scorer left out (its problem is reported already) still makes `score`.
   if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0) known.add('score');
-  for (const s of operations) {
+  const opAt = new Map(operations.map((s) => [s.pointer, s]));
+  for (const i of (cfg.operations ?? []).keys()) {
+    const s = opAt.get(`${base}/operations/${i}`);
+    if (!s) { ghost(`${base}/operations/${i}`); continue; }
     for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote, known));
     for (const c of s.writes) known.add(c);
   }
@@ -274,7 +309,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     const t = typing.get(s)!;
     const out = typeSites(s.params, t.compares, s.sites, (path) => subSchema(t.schema, path), resolveSite);
     for (const i of out.inputs) offerInput(i.name, i.schema, 2);
-    for (const p of out.problems) report('BAD_PARAMETER', `${s.pointer}/parameters${p.path}`, `${s.label}: ${p.message}`);
+    // Compared with the pipeline's columns: the use's problem.
+    for (const p of out.problems) t.reportParam('BAD_PARAMETER', p.path, p.message, true);
   }
 
   // ---- declared inputs
@@ -318,6 +354,42 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       datasets: [...datasetsUsed].sort(),
     }),
   };
+}
+
+/** Reports one parameter problem (`path` inside the step's merged parameters); `done()` closes the step's reports. */
+type ParamReport = ((code: ErrorCode, path: string, message: string, perPipeline?: boolean) => void) & { done(): undefined };
+
+/**
+ * Where a parameter problem of a step is reported: at the preset's definition (`operators:` NAME
+ * `parameters`, in the preset's file) when the preset alone set that parameter, once however many
+ * pipelines use it (the loader drops repeats); else at the use, whose own or merged parameters are
+ * wrong (one it overrides, or a required one neither gives), or when the problem depends on the
+ * pipeline (`perPipeline`: its contexts, item type or columns). A use of a preset from another file,
+ * broken at its definition, also gets one line there saying so: its file is not served either, and
+ * it says why, instead of a knock-on "not a preset" once the other file is set aside.
+ */
+function paramReporter(step: StepConfig, preset: (PresetConfig & { readonly file?: string }) | undefined, operator: string, pptr: string, file: string | undefined, report: Report, diagnostics: Diagnostic[]): ParamReport {
+  const own = step.parameters ?? {};
+  const fromPreset = preset?.parameters ?? {};
+  const definition = `/operators${pathToPointer([step.name])}/parameters`;
+  let atDefinition = false;
+  const fn = (code: ErrorCode, path: string, message: string, perPipeline = false): void => {
+    const top = path.split('/')[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (preset && !perPipeline && top !== undefined && Object.hasOwn(fromPreset, top) && !Object.hasOwn(own, top)) {
+      atDefinition = true;
+      const where = preset.file ?? file;
+      diagnostics.push({ code, message: `preset '${step.name}' (${operator}): ${message}`, pointer: definition + path, ...(where ? { file: where } : {}) });
+    } else report(code, pptr + path, `${step.name}${preset ? ` (${operator})` : ''}: ${message}`);
+  };
+  return Object.assign(fn, {
+    done(): undefined {
+      if (atDefinition && preset?.file !== undefined && preset.file !== file) {
+        report('BAD_PARAMETER', pptr, `${step.name}: preset '${step.name}' has invalid parameters, reported at its definition in ${basename(preset.file)}`);
+      }
+      atDefinition = false;
+      return undefined;
+    },
+  });
 }
 
 /** Pointer to the parameter that names `column`, or to the step. */

@@ -15,7 +15,7 @@ import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
 import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
-import type { RemoteDatasetLoader } from '../remote/datasets.js';
+import { withEnv, type RemoteDatasetLoader } from '../remote/datasets.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { describeErrors, newAjv, ParamValidator } from './validators.js';
@@ -247,8 +247,13 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
           diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', where, `dataset '${name}' is remote, and nothing here can read remote datasets`));
           return;
         }
+        const expanded = withEnv(cfg);
+        if (expanded.problems.length > 0) {
+          for (const p of expanded.problems) diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', `/datasets/${name}${p.pointer}`, `dataset '${name}': ${p.message}`));
+          return;
+        }
         try {
-          const { table, id } = await opts.remoteDatasets(name, cfg);
+          const { table, id } = await opts.remoteDatasets(name, expanded.cfg);
           if (cfg.key !== undefined && !table.has(cfg.key)) {
             // An absent Redis key reads as no rows (as Redis reads it): say so, it is usually a misspelt key.
             const why = table.columnNames.length === 0 && cfg.redis ? `${table.columnsNote()}; does Redis key '${cfg.redis.key}' exist?` : table.columnsNote();
@@ -285,6 +290,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
 
   // ---- pipelines
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
+  const presetProblems = new Set<string>();
   for (const p of pipelines) {
     if (refused.has(p.loc.file)) continue;
     const r = await compilePipeline(p.cfg, p.ptr, {
@@ -298,7 +304,17 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       resolvePath: opts.sealed?.has(p.loc.file) ? sealedPath : (x) => resolveFrom(p.loc.file, x),
       ...(opts.models ? { models: opts.models } : {}),
     }, p.loc.file);
-    for (const d of r.diagnostics) diagnostics.push(d.pointer !== undefined ? { ...d, ...p.loc.parsed.locate(d.pointer) } : d);
+    for (const d of r.diagnostics) {
+      if (d.pointer === undefined) { diagnostics.push(d); continue; }
+      // A problem of a preset's own parameters is located at its definition, and said once however many pipelines use it.
+      const preset = /^\/operators\/([^/]+)\//.exec(d.pointer)?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
+      const loc = preset !== undefined ? presetLoc.get(preset) ?? p.loc : p.loc;
+      const located_ = { ...d, file: loc.file, ...loc.parsed.locate(d.pointer) };
+      const key = `${located_.code}|${located_.file}|${located_.pointer}|${located_.message}`;
+      if (preset !== undefined && presetProblems.has(key)) continue;
+      if (preset !== undefined) presetProblems.add(key);
+      diagnostics.push(located_);
+    }
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics };

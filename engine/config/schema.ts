@@ -161,11 +161,11 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
           columns: { type: 'object', additionalProperties: { enum: ['integer', 'number', 'string'] } },
           redis: {
             type: 'object', required: ['key', 'type'], additionalProperties: false,
-            properties: { key: { type: 'string', minLength: 1 }, type: { enum: ['set', 'list', 'zset', 'hash', 'json', 'arrow'] }, url: { type: 'string', pattern: '^rediss?://' }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },
+            properties: { key: { type: 'string', minLength: 1 }, type: { enum: ['set', 'list', 'zset', 'hash', 'json', 'arrow'] }, url: { type: 'string', pattern: '^(rediss?://|\\{env:)' }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },
           },
           http: {
             type: 'object', required: ['url'], additionalProperties: false,
-            properties: { url: { type: 'string', pattern: '^https?://' }, headers: { type: 'object', additionalProperties: { type: 'string' } }, format: { enum: ['arrow', 'json'] }, path: { type: 'string', minLength: 1 }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },
+            properties: { url: { type: 'string', pattern: '^(https?://|\\{env:)' }, headers: { type: 'object', additionalProperties: { type: 'string' } }, format: { enum: ['arrow', 'json'] }, path: { type: 'string', minLength: 1 }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },
           },
         },
       },

@@ -47,6 +47,8 @@ const PATTERN_WORDS: Readonly<Record<string, string>> = {
   '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$': 'must be a name of letters, digits, _ . and - that starts with a letter or _ (at most 128 characters)',
   '^rediss?://': 'must be a redis:// or rediss:// URL',
   '^https?://': 'must be an http:// or https:// URL',
+  '^(rediss?://|\\{env:)': 'must be a redis:// or rediss:// URL, or start with {env:NAME}',
+  '^(https?://|\\{env:)': 'must be an http:// or https:// URL, or start with {env:NAME}',
 };
 
 /** How a value is named in a message: the last pointer segment, with its parent for a list index (`'includes[0]'`). */

@@ -8,7 +8,8 @@
  *
  * A request takes the deployment's current model once, when it starts, so a swap never changes the
  * model under it. Rows are checked against a JSON Schema derived from the model's input columns: a
- * missing, unknown or mistyped feature is a 422 naming it.
+ * missing, unknown or mistyped feature is a 422 naming it; `null` is a missing value (NaN to a numeric
+ * input, as /query and pipelines give a feature-source row without one).
  */
 import type { ValidateFunction } from 'ajv';
 import type { Hono } from 'hono';
@@ -55,7 +56,7 @@ export function modelInfo(m: LoadedModel): Record<string, unknown> {
   return { name: e.name, version: e.version, label: m.label, flavor: e.function.flavor, sha256: e.function.artifact.sha256, published_at: e.publishedAt, tags: e.index };
 }
 
-/** A missing value (null: a feature-source row without one) is NaN to a numeric input, as in pipelines, never 0. */
+/** A missing value (null: a feature-source row without one, or sent as null) is NaN to a numeric input, as in pipelines, never 0. */
 async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown>[], timeoutMs: number): Promise<Record<string, unknown>[]> {
   const fn = m.envelope.function;
   const columns: Record<string, ColumnValues> = {};
@@ -67,6 +68,11 @@ async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown
     const v = out[o.name]?.[i];
     return [o.name, typeof v === 'number' && Number.isNaN(v) ? null : (v ?? null)];
   })));
+}
+
+/** An absent feature is refused (a misspelt or forgotten key, more often than not): say how to send a missing value. */
+function withNullHint(e: { path: string; message: string }): { path: string; message: string } {
+  return /^\/rows\/\d+\/[^/]+$/.test(e.path) && e.message.endsWith(' is required') ? { ...e, message: `${e.message} (send null for a missing value)` } : e;
 }
 
 export function mountModelRoutes(app: Hono, engine: Engine): void {
@@ -102,7 +108,7 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     let validate = validators.get(m.envelope);
     if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope))));
     if (!isPlainObject(value) || !validate(value)) {
-      const errors = isPlainObject(value) ? describeErrors(validate.errors) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
+      const errors = isPlainObject(value) ? describeErrors(validate.errors).map(withNullHint) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
       throw new AirmailError('INPUT_INVALID', summarise(`rows for ${d.name} (${m.label}) are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
     }
     const rows = (value as { rows: Record<string, unknown>[] }).rows;
@@ -142,7 +148,7 @@ export function modelPaths(engine: Engine): Record<string, unknown> {
     '/models': { get: { summary: 'Deployed registry models: the version each serves, recent swaps and rejected versions', responses: { '200': { description: 'ok' } } } },
     '/models/{name}': { get: { summary: 'One deployment: its model and the input and output schemas', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'ok' }, '404': { description: 'Unknown deployment' } } } },
   };
-  const errors = { '404': { description: 'Unknown deployment, or no row with that id' }, '422': { description: 'A feature is missing, unknown or of the wrong type (errors name it)' } };
+  const errors = { '404': { description: 'Unknown deployment, or no row with that id' }, '422': { description: 'A feature is absent, unknown or of the wrong type (errors name it); null is a missing value' } };
   for (const d of [...(engine.snapshot.deployments?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name))) {
     const m = engine.models?.current(d.resolved.binding);
     const inputs = m?.envelope.function.inputs ?? d.resolved.inputs;

@@ -93,20 +93,27 @@ function sourceProblems(src: { dataset: string; key: string }, inputs: readonly 
   return missing.length ? [{ code: 'UNKNOWN_COLUMN', message: `dataset '${src.dataset}' has no column(s) ${missing.join(', ')} (the key and every model input must be there)` }] : [];
 }
 
-/** JSON Schema of one input row, from the function's input columns. */
+/**
+ * JSON Schema of one input row, from the function's input columns. Every feature is required, and
+ * may be `null`: a missing value, which a numeric input gets as NaN (as /query and pipelines give a
+ * feature-source row without one) and a text or boolean one as null. The shape records no
+ * nullability (a sample's null count says what the sample held, not what the model takes), so an
+ * absent key stays an error: it is far more often a misspelt or forgotten feature than a missing value.
+ */
 export function rowSchema(inputs: readonly ModelColumn[]): JsonSchema {
-  const typeOf = (t: string): JsonSchema => (t === 'string' ? { type: 'string' } : t === 'bool' ? { type: 'boolean' } : t.startsWith('int') ? { type: 'integer' } : { type: 'number' });
+  const typeOf = (t: string): string => (t === 'string' ? 'string' : t === 'bool' ? 'boolean' : t.startsWith('int') ? 'integer' : 'number');
   return {
     type: 'object',
     required: inputs.map((c) => c.name),
     additionalProperties: false,
-    properties: Object.fromEntries(inputs.map((c) => [c.name, { ...typeOf(c.type), description: c.type }])),
+    properties: Object.fromEntries(inputs.map((c) => [c.name, { type: [typeOf(c.type), 'null'], description: `${c.type}; null for a missing value` }])),
   };
 }
 
+/** One prediction: a NaN output (a missing value) is sent as null. */
 export function outputSchema(outputs: readonly ModelColumn[]): JsonSchema {
   return {
     type: 'object',
-    properties: Object.fromEntries(outputs.map((c) => [c.name, c.type === 'string' ? { type: 'string' } : c.type === 'bool' ? { type: 'boolean' } : { type: 'number' }])),
+    properties: Object.fromEntries(outputs.map((c) => [c.name, { type: [c.type === 'string' ? 'string' : c.type === 'bool' ? 'boolean' : 'number', 'null'] }])),
   };
 }

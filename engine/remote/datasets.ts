@@ -13,11 +13,15 @@
  * The table is read again on every reload (a changed config file, an admin
  * change), through the cache: at most once per `ttl_ms`. Its identity (and so
  * the versions of the pipelines that use it) is a hash of its content.
+ *
+ * `{env:NAME}` / `{env:NAME|default}` in the url (and headers) are expanded at
+ * each load, as for HttpSource and RedisSource (`withEnv`).
  */
 import { createHash } from 'node:crypto';
 import type { RemoteFetch, RemoteRequest, RedisValueType } from '../api.js';
 import { isNumeric } from '../api.js';
 import { Table } from '../dataset.js';
+import { expandEnv, unsetEnvMessage, unsetEnvNames } from '../env-ref.js';
 import type { RemoteBroker } from './broker.js';
 
 export interface RemoteDatasetConfig {
@@ -63,6 +67,38 @@ export function datasetFetch(name: string, cfg: RemoteDatasetConfig): RemoteFetc
     throw new TypeError(`dataset '${name}' is not remote`);
   }
   return { request, cache: { ttlMs: cfg.ttl_ms ?? DEFAULT_DATASET_TTL_MS }, source: `dataset ${name}` };
+}
+
+/**
+ * The config with `{env:}` expanded in `http.url`, `http.headers` and `redis.url`, or the problems
+ * (pointers under the dataset's entry): an unset variable without a default, named, or an expanded
+ * url of the wrong scheme, not shown (it may hold a secret).
+ */
+export function withEnv(cfg: RemoteDatasetConfig, env: Readonly<Record<string, string | undefined>> = process.env): { cfg: RemoteDatasetConfig; problems: { pointer: string; message: string }[] } {
+  const problems: { pointer: string; message: string }[] = [];
+  const expand = (v: string, pointer: string): string => {
+    const out = expandEnv(v, env);
+    for (const name of unsetEnvNames(out)) problems.push({ pointer, message: unsetEnvMessage(name) });
+    return out;
+  };
+  const scheme = (url: string, pointer: string, schemes: readonly string[]): void => {
+    if (problems.some((p) => p.pointer === pointer)) return;
+    let protocol: string | undefined;
+    try { protocol = new URL(url).protocol; } catch { /* reported below */ }
+    if (protocol === undefined || !schemes.includes(protocol)) problems.push({ pointer, message: `the url, once {env:} is expanded, is not a ${schemes.map((x) => `${x}//`).join(' or ')} URL (it is not shown, as it may hold an expanded value)` });
+  };
+  if (cfg.http) {
+    const url = expand(cfg.http.url, '/http/url');
+    if (url !== cfg.http.url) scheme(url, '/http/url', ['http:', 'https:']);
+    const headers = cfg.http.headers ? Object.fromEntries(Object.entries(cfg.http.headers).map(([k, v]) => [k, expand(v, `/http/headers/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`)])) : undefined;
+    return { cfg: { ...cfg, http: { ...cfg.http, url, ...(headers ? { headers } : {}) } }, problems };
+  }
+  if (cfg.redis?.url) {
+    const url = expand(cfg.redis.url, '/redis/url');
+    if (url !== cfg.redis.url) scheme(url, '/redis/url', ['redis:', 'rediss:']);
+    return { cfg: { ...cfg, redis: { ...cfg.redis, url } }, problems };
+  }
+  return { cfg, problems };
 }
 
 /** A hash of a table's content: column names, types and values. */

@@ -14,8 +14,8 @@ export interface UpstreamReply {
 }
 
 export interface UpstreamOptions {
-  /** Answer for a request URL (path + query); default 404. */
-  readonly handler?: (url: URL) => UpstreamReply | Promise<UpstreamReply>;
+  /** Answer for a request URL (path + query) and its headers; default 404. */
+  readonly handler?: (url: URL, headers: IncomingMessage['headers']) => UpstreamReply | Promise<UpstreamReply>;
   /** Delay before answering, per call; default 0. */
   latencyMs?: number;
 }
@@ -57,7 +57,7 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
         res.writeHead(status, { 'content-type': 'text/plain' }).end('injected failure');
         return;
       }
-      const r = opts.handler ? await opts.handler(url) : { status: 404, body: 'no handler' };
+      const r = opts.handler ? await opts.handler(url, req.headers) : { status: 404, body: 'no handler' };
       res.writeHead(r.status ?? 200, { 'content-type': r.contentType ?? 'application/json' }).end(r.body);
     };
     answer().catch(() => res.destroy());

@@ -23,7 +23,7 @@
  * ```
  */
 import type { CachePolicy, CheckEnv, Column, Dataset, JsonSchema, ParamProblem, SourceResult } from '../../engine/api.js';
-import { defineOperator, gather, operatorError } from '../../engine/api.js';
+import { defineOperator, expandEnv, gather, operatorError, unsetEnvMessage, unsetEnvNames } from '../../engine/api.js';
 import { idsAt, pointer, WHERE_SCHEMA, whereRows, type WhereValue } from '../util.js';
 
 /** Parameters every remote source shares: where ids come from in the answer, and how it is cached. */
@@ -43,7 +43,9 @@ export interface RemoteSourceParams {
 }
 
 export const REMOTE_SOURCE_PROPERTIES: Readonly<Record<string, JsonSchema>> = {
-  vars: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+  // No null: a `{var}` without a value fails the request, so an input used here must not take null
+  // (the input's schema is derived from this one: `{"w": null}` is a 422 naming it, not SOURCE_FAILED).
+  vars: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
   column: { type: 'string', minLength: 1 },
   where: WHERE_SCHEMA,
   columns: { type: 'array', items: { type: 'string', minLength: 1 } },
@@ -87,21 +89,14 @@ export function fillTemplate(template: string, vars: RemoteSourceParams['vars'],
   });
 }
 
-/** Expand `{env:NAME}` and `{env:NAME|default}` from the environment (config load time). */
-export function expandEnv(s: string): string {
-  return s.replace(/\{env:([A-Za-z_][A-Za-z0-9_]*)(?:\|([^}]*))?\}/g, (whole, name: string, dflt: string | undefined) => process.env[name] ?? dflt ?? whole);
-}
+export { expandEnv };
 
 /**
  * `{env:NAME}` left in an expanded text: NAME is unset and has no default. Reported at load, naming
  * the variable (never a value): used as it stands, the literal `{env:NAME}` reached the upstream.
  */
 export function unsetEnvProblems(expanded: string, at: string): ParamProblem[] {
-  return [...expanded.matchAll(/\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => ({
-    path: at,
-    message: `environment variable ${m[1]} is not set, and '{env:${m[1]}}' has no default (write '{env:${m[1]}|default}' for one)`,
-    code: 'BAD_PARAMETER',
-  }));
+  return unsetEnvNames(expanded).map((name) => ({ path: at, message: unsetEnvMessage(name), code: 'BAD_PARAMETER' }));
 }
 
 /** The item ids (and extra columns) of a fetched table, as Lookup reads a dataset. */
