@@ -206,9 +206,16 @@ class RequestCollector implements Collector, ExecObserver {
           lastRemote = undefined;
           const p = remote(f, signal);
           const outcome = lastRemote ?? 'unknown';
+          const attrs: Record<string, string | number> = { 'airmail.source': f.source ?? f.request.kind, 'airmail.cache': outcome };
           return p.then((t) => {
-            self.spans!.push(self.span('remote fetch', t0, performance.now(), { 'airmail.source': f.source ?? f.request.kind, 'airmail.cache': outcome, 'airmail.rows_out': t.length }));
+            self.spans!.push(self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': t.length })));
             return t;
+          }, (err: unknown) => {
+            // The fetch that failed is the span an on-call engineer looks for: keep it, with why.
+            const e = err as { message?: string; code?: string };
+            const rec = self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': 0 }, typeof e?.code === 'string' ? { 'airmail.error_code': e.code } : undefined));
+            self.spans!.push(Object.assign(rec, { error: e?.message ?? String(err) }));
+            throw err;
           });
         },
       } : {}),
