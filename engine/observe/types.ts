@@ -116,8 +116,16 @@ export interface WhyAnswer {
   readonly removedBy?: WhyStepRef & { readonly phase: Phase; readonly rowsIn: number; readonly rowsOut: number; readonly values: Readonly<Record<string, unknown>> };
   /** The item's score when it was scored. */
   readonly score?: number | null;
-  /** 1-based rank by score (desc, ties by smaller id) among the rows entering the step that cut it, or in the result. */
+  /**
+   * 1-based rank among the rows entering the step that cut it (by `rankedBy`), or the position in the
+   * result.
+   */
   readonly rank?: number;
+  /**
+   * What a cut's rank is by: the column the step ranks by (DiverseSample's `maximize`, Sample's
+   * `score`; descending, ties by smaller id), or `order` for the order the rows entered it (Limit).
+   */
+  readonly rankedBy?: string;
   /** Of how many rows that rank is. */
   readonly of?: number;
 }
