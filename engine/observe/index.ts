@@ -245,7 +245,8 @@ export class Observability {
             per.set(key, (e = { ms: m.opLatency.seriesFor(l), rows: m.opRows.seriesFor(l) }));
           }
           m.opLatency.observeSeries(e.ms, s.ms / 1000);
-          m.opRows.observeSeries(e.rows, s.rowsOut);
+          // A failed step returned no rows: its time is counted, not a 0 among the rows it returns.
+          if (!s.failed) m.opRows.observeSeries(e.rows, s.rowsOut);
         }
       }
       if (observed?.remote) for (const c of observed.remote) m.frontCache(c.source, c.result, c.count);
@@ -253,7 +254,7 @@ export class Observability {
     const log = this.logger;
     if (log.enabled('debug') && observed?.steps) {
       for (const s of observed.steps) {
-        log.log('debug', stepMessage(s), { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, step: s.step, operator: s.operator, phase: s.phase, rows_in: s.rowsIn, rows_out: s.rowsOut, ms: round(s.ms) });
+        log.log('debug', stepMessage(s), { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, step: s.step, operator: s.operator, phase: s.phase, rows_in: s.rowsIn, rows_out: s.rowsOut, ms: round(s.ms), ...(s.failed ? { code: s.failed } : {}) });
       }
     }
     // A failed run is a warning when the response still went out as designed (a failing source: 200

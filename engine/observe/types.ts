@@ -58,6 +58,8 @@ export interface StepRecord {
   readonly ms: number;
   /** `name=value, ...` of the parameters the config gave (ops: 2 only). */
   readonly params?: string;
+  /** The error code of a step that failed (a source: the run answered error: true). */
+  readonly failed?: string;
 }
 
 /** A finished span made in a worker, in OTLP terms (ids hex, times epoch ms). */
