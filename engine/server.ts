@@ -57,6 +57,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await engine.close();
     throw err;
   });
+  logStartRejections(engine, startErrors);
   engine.store.onReload((e) => logReload(engine, e));
   let draining = false;
   const audit = opts.auditLog ? new AuditLog(opts.auditLog) : undefined;
@@ -152,6 +153,18 @@ function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessa
     res.end(JSON.stringify(errorBody(shed, { pipeline: name, version: p.version, took_ms: 0 })));
     return true;
   };
+}
+
+/**
+ * Files that did not compile at startup, as a `warn` JSON line like a rejected reload's (`files`,
+ * `errors`): log shippers see why a pipeline is missing, not only a terminal reading stderr.
+ */
+export function logStartRejections(engine: Engine, diags: readonly Diagnostic[]): void {
+  if (diags.length === 0) return;
+  const files = [...new Set(diags.map((d) => d.file).filter((f): f is string => !!f))].map((f) => relative(engine.store.dir, f));
+  const errors = diags.map(formatDiagnostic);
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  engine.observe.logger.log('warn', `config rejected at startup, not served (there is no earlier version): ${errors[0]}${more}`, { files, errors });
 }
 
 /** A config reload as JSON log lines: one per pipeline it changed (info), or the rejection with its errors (warn). */

@@ -163,8 +163,10 @@ describe('observability audit', () => {
     const failed = steps.find((s) => s['step'] === 'HttpSource');
     expect(failed).toMatchObject({ failed: true, code: 'SOURCE_FAILED' });
     expect(String(failed!['error'])).toMatch(/HttpSource\(.*\) failed/);
-    const line = records().find((x) => x['pipeline'] === 'failing_items' && x['code'] === 'SOURCE_FAILED');
+    // The request's line (the step's own debug line carries the code too).
+    const line = records().find((x) => x['pipeline'] === 'failing_items' && x['code'] === 'SOURCE_FAILED' && x['status'] !== undefined);
     expect(line?.['level']).toBe('warn');
+    expect(records().find((x) => x['level'] === 'debug' && x['step'] === 'HttpSource')).toMatchObject({ code: 'SOURCE_FAILED' });
     const after = await scrape();
     expect(value(after, 'airmail_errors_total', { pipeline: 'failing_items', code: 'SOURCE_FAILED' }) - value(before, 'airmail_errors_total', { pipeline: 'failing_items', code: 'SOURCE_FAILED' })).toBe(1);
   });

@@ -173,6 +173,20 @@ describe('OpenTelemetry traces', () => {
     expect(failed.parentSpanId).toBe(spans.find((s) => s.name === 'execute')!.spanId);
   });
 
+  it('keeps the span of a remote fetch that failed: cache outcome, error status and reason', async () => {
+    const before = col.spans.length;
+    const r = await request(`${srv.url}/pipelines/failing_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(await r.body.json()).toMatchObject({ error: true, code: 'SOURCE_FAILED' });
+    await tracing.forceFlush();
+    const fetch = col.spans.slice(before).find((s) => s.name === 'remote fetch');
+    expect(fetch).toBeDefined();
+    expect(attr(fetch!, 'airmail.cache')).toBe('miss');
+    expect(String(attr(fetch!, 'airmail.source'))).toContain('HttpSource');
+    expect(attr(fetch!, 'airmail.rows_out')).toBe(0);
+    expect(fetch!.status?.code).toBe(2);
+    expect(String(fetch!.status?.message)).toMatch(/500/);
+  });
+
   it('records nothing for a request whose traceparent says not sampled', async () => {
     const before = col.spans.length;
     expect(await run({ traceparent: '00-11111111111111111111111111111111-2222222222222222-00' })).toBe(200);

@@ -54,6 +54,9 @@ describe('why on the demo configs', () => {
       expect(r.status, String(item)).toBe(422);
       expect(r.json['code']).toBe('INPUT_INVALID');
       expect(r.json['errors']).toEqual([expect.objectContaining({ path: '/item' })]);
+      // The refusal names the pipeline in question, as a run's refusals do.
+      expect(r.json['pipeline']).toBe('complimentary_items');
+      expect(r.json['version']).toMatch(/^[0-9a-f]{12}$/);
     }
   });
 
@@ -81,6 +84,13 @@ describe('why on the demo configs', () => {
     expect(r.status).toBe(422);
     expect(r.json['reason']).toMatch(/client_id.* is required/);
     expect(r.json['reason']).toContain('the inputs go under "inputs"');
+    expect(r.json['pipeline']).toBe('complimentary_items');
+    const bad = await post('/pipelines/complimentary_items/why', 'not json');
+    expect(bad.status).toBe(400);
+    expect(bad.json['pipeline']).toBe('complimentary_items');
+    const unknown = await post('/pipelines/nope/why', '{"item": 1}');
+    expect(unknown.status).toBe(404);
+    expect(unknown.json['pipeline']).toBeNull();
   });
 });
 

@@ -114,7 +114,9 @@ describe.runIf(RUN)('debug and why on complimentary_items', () => {
     expect(w.rank).toBe(11);
     expect(w.of).toBe(step('DiverseSample').rowsIn);
     expect(w.score).toBeCloseTo(extra[0]!.score, 6);
-    expect(w.reason).toMatch(/rank 11 of \d+ by score, and cut by DiverseSample\(n=10/);
+    expect(w.rankedBy).toBe('psale_score');
+    // DiverseSample ranks by the column it maximizes (here the only scorer's, so the same order as score).
+    expect(w.reason).toMatch(/psale_score [\d.]+, rank 11 of \d+ by psale_score \(\d+ of \d+ with product_id=\d+\), and cut by DiverseSample\(n=10/);
   });
 
   it('an item no include produced: names the includes and what they returned', async () => {

@@ -15,6 +15,7 @@
  */
 import type { OperatorDefinition } from '../api.js';
 import type { ConfigFile, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
+import { FIXED_LABELS } from '../observe/labels.js';
 
 export interface DocumentProblem {
   readonly code: 'CONFIG_INVALID';
@@ -47,6 +48,10 @@ export function reservedNameProblems(c: ConfigFile): DocumentProblem[] {
   const why = 'it is a property every JavaScript object has (Object.prototype); choose another name';
   for (const { cfg, ptr } of pipelinesOf(c)) {
     if (typeof cfg.name === 'string' && RESERVED_NAMES.has(cfg.name)) out.push(problem(`${ptr}/name`, `'${cfg.name}' cannot be a pipeline name: ${why}`));
+    // Its metrics, logs and /ui/stats row would merge with the server's own label of that name.
+    if (typeof cfg.name === 'string' && FIXED_LABELS.has(cfg.name)) {
+      out.push(problem(`${ptr}/name`, `'${cfg.name}' cannot be a pipeline name: the metrics and logs use it as a label of their own (${[...FIXED_LABELS].join(', ')}); choose another name`));
+    }
   }
   for (const [section, what] of [['datasets', 'dataset'], ['operators', 'operator preset'], ['contexts', 'context']] as const) {
     for (const name of Object.keys(c[section] ?? {})) {

@@ -13,7 +13,7 @@ import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliabilit
 import { docsPage, openApi } from './openapi.js';
 import { mountModelRoutes } from './models.js';
 import { mountObservability, traceOptions } from './ui.js';
-import { ADHOC_LABEL, OTHER_LABEL, UNKNOWN_LABEL } from '../observe/index.js';
+import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from '../observe/index.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
 
 declare module 'hono' {
@@ -258,7 +258,12 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     audit(c, c.res.status, c.res.status < 400 ? 'applied' : 'rejected', c.error?.message);
   };
 
-  app.onError((err, c) => answerError(c, err));
+  // An error of a route under /pipelines/{name} (why, explain, ...) names that pipeline, as a run's errors do.
+  app.onError((err, c) => {
+    const label = labelOf(c);
+    const p = FIXED_LABELS.has(label) ? undefined : engine.snapshot.pipelines.get(label);
+    return answerError(c, err, p ? { pipeline: p.name, version: p.version } : {});
+  });
   let allowed: ((path: string) => string[]) | undefined;
   app.notFound((c) => {
     // A path that exists for other methods: 405 with Allow, not 404. (Routes are all added by then.)

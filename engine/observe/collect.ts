@@ -156,6 +156,8 @@ class RequestCollector implements Collector, ExecObserver {
 
   failed(s: PlanStep, phase: SourcePhase, params: unknown, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void {
     params = this.shown(params);
+    // Its time counts: a source that times out after its retries is what made the request slow.
+    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: 0, ms: t1 - t0, failed: error.code, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
     this.debug?.push({ step: { step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: t1 - t0, kept: [], keptTotal: 0, removed: [], removedTotal: 0, failed: true, error: error.message, code: error.code } });
     if (this.spans) {
       this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': 0, 'airmail.error_code': error.code }), { error: error.message }));
@@ -206,9 +208,16 @@ class RequestCollector implements Collector, ExecObserver {
           lastRemote = undefined;
           const p = remote(f, signal);
           const outcome = lastRemote ?? 'unknown';
+          const attrs: Record<string, string | number> = { 'airmail.source': f.source ?? f.request.kind, 'airmail.cache': outcome };
           return p.then((t) => {
-            self.spans!.push(self.span('remote fetch', t0, performance.now(), { 'airmail.source': f.source ?? f.request.kind, 'airmail.cache': outcome, 'airmail.rows_out': t.length }));
+            self.spans!.push(self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': t.length })));
             return t;
+          }, (err: unknown) => {
+            // The fetch that failed is the span an on-call engineer looks for: keep it, with why.
+            const e = err as { message?: string; code?: string };
+            const rec = self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': 0 }, typeof e?.code === 'string' ? { 'airmail.error_code': e.code } : undefined));
+            self.spans!.push(Object.assign(rec, { error: e?.message ?? String(err) }));
+            throw err;
           });
         },
       } : {}),

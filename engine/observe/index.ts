@@ -14,6 +14,10 @@ import { Logger, parseLevel, stepMessage, ms as fmtMs, type LogLevel, type LogSi
 import { emptyReasonLabel, metrics as processMetrics, type EngineMetrics, type HistogramSeries } from './metrics.js';
 import { traceIdOf, tracingFromEnv, type HttpRequestInfo, type RequestSpan, type Tracing } from './tracing.js';
 import type { ObserveReport, ObserveSpec, WhyAnswer } from './types.js';
+import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from './labels.js';
+
+/** The fixed `pipeline` labels (see labels.ts). */
+export { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL };
 
 export interface ObservabilityOptions {
   readonly metrics?: EngineMetrics | false;
@@ -34,16 +38,6 @@ export interface ObserveRunOptions {
   /** The HTTP request (Hono's `c.req` fits): read only when the request has a span, for its `http.*` / `url.path` attributes. */
   readonly httpRequest?: HttpRequestInfo;
 }
-
-/**
- * Fixed `pipeline` labels for what is not a loaded pipeline, so no caller can add series or write into
- * a live pipeline's: pipelines sent with the request (POST /execute), names that are not loaded, and
- * errors of routes that name no pipeline. They start with `_`; /ui/stats lists them apart.
- */
-export const ADHOC_LABEL = '_execute';
-export const UNKNOWN_LABEL = '_unknown';
-export const OTHER_LABEL = '_other';
-export const FIXED_LABELS: ReadonlySet<string> = new Set([ADHOC_LABEL, UNKNOWN_LABEL, OTHER_LABEL]);
 
 /** One request in flight. */
 export interface RequestObservation {
@@ -251,7 +245,8 @@ export class Observability {
             per.set(key, (e = { ms: m.opLatency.seriesFor(l), rows: m.opRows.seriesFor(l) }));
           }
           m.opLatency.observeSeries(e.ms, s.ms / 1000);
-          m.opRows.observeSeries(e.rows, s.rowsOut);
+          // A failed step returned no rows: its time is counted, not a 0 among the rows it returns.
+          if (!s.failed) m.opRows.observeSeries(e.rows, s.rowsOut);
         }
       }
       if (observed?.remote) for (const c of observed.remote) m.frontCache(c.source, c.result, c.count);
@@ -259,7 +254,7 @@ export class Observability {
     const log = this.logger;
     if (log.enabled('debug') && observed?.steps) {
       for (const s of observed.steps) {
-        log.log('debug', stepMessage(s), { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, step: s.step, operator: s.operator, phase: s.phase, rows_in: s.rowsIn, rows_out: s.rowsOut, ms: round(s.ms) });
+        log.log('debug', stepMessage(s), { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, step: s.step, operator: s.operator, phase: s.phase, rows_in: s.rowsIn, rows_out: s.rowsOut, ms: round(s.ms), ...(s.failed ? { code: s.failed } : {}) });
       }
     }
     // A failed run is a warning when the response still went out as designed (a failing source: 200

@@ -131,6 +131,7 @@ export function ms(v: number): string {
 /** The seed's sentence for one step. */
 export function stepMessage(r: StepRecord): string {
   const head = `${r.step}(${r.params ?? ''})`;
+  if (r.failed) return `${head} failed in ${ms(r.ms)}: ${r.failed}`;
   if (r.phase === 'include' || r.phase === 'exclude') return `${head} returned ${r.rowsOut} items in ${ms(r.ms)}`;
   if (r.phase === 'score') return `${head} scored ${r.rowsIn} items in ${ms(r.ms)}`;
   if (r.kind === 'filter') return `${head} filtered ${r.rowsIn} items to ${r.rowsOut} items in ${ms(r.ms)}`;

@@ -58,6 +58,8 @@ export interface StepRecord {
   readonly ms: number;
   /** `name=value, ...` of the parameters the config gave (ops: 2 only). */
   readonly params?: string;
+  /** The error code of a step that failed (a source: the run answered error: true). */
+  readonly failed?: string;
 }
 
 /** A finished span made in a worker, in OTLP terms (ids hex, times epoch ms). */
@@ -116,8 +118,16 @@ export interface WhyAnswer {
   readonly removedBy?: WhyStepRef & { readonly phase: Phase; readonly rowsIn: number; readonly rowsOut: number; readonly values: Readonly<Record<string, unknown>> };
   /** The item's score when it was scored. */
   readonly score?: number | null;
-  /** 1-based rank by score (desc, ties by smaller id) among the rows entering the step that cut it, or in the result. */
+  /**
+   * 1-based rank among the rows entering the step that cut it (by `rankedBy`), or the position in the
+   * result.
+   */
   readonly rank?: number;
+  /**
+   * What a cut's rank is by: the column the step ranks by (DiverseSample's `maximize`, Sample's
+   * `score`; descending, ties by smaller id), or `order` for the order the rows entered it (Limit).
+   */
+  readonly rankedBy?: string;
   /** Of how many rows that rank is. */
   readonly of?: number;
 }

@@ -36,30 +36,62 @@ function indexOfRow(rows: Int32Array, row: number): number {
   return row < 0 ? -1 : rows.indexOf(row);
 }
 
-/** 1-based rank of `row` among `rows` by `score` descending, ties by smaller id. */
-type Ranked = { score: number | null; rank: number; of: number; by: 'score' | 'order' };
+/**
+ * How a truncating step placed the item: its 1-based rank among the rows entering the step, by the
+ * column the step ranks by (descending, ties by smaller id; `by: 'order'` for the order entering,
+ * as Limit keeps it), its score, and, for a step that spreads over groups, its rank in its group.
+ */
+type Ranked = {
+  score: number | null;
+  rank: number;
+  of: number;
+  by: 'order' | string;
+  value?: unknown;
+  group?: { column: string; value: unknown; rank: number; of: number };
+};
 
-function rankOf(frame: Frame, rows: Int32Array, row: number): Ranked | undefined {
-  if (!frame.has('score')) return undefined;
-  const score = frame.column('score');
+/** 1-based rank of `row` among `rows` by `column` descending (nulls last), ties by smaller id. */
+function rankIn(frame: Frame, rows: Int32Array, row: number, column: string): { rank: number; of: number } {
+  const col = frame.column(column);
   const ids = frame.column(frame.key);
-  const mine = valueAt(score, row);
-  if (typeof mine !== 'number') return { score: null, rank: rows.length, of: rows.length, by: 'score' };
+  const mine = valueAt(col, row);
+  if (typeof mine !== 'number') return { rank: rows.length, of: rows.length };
   const myId = valueAt(ids, row);
   let ahead = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
     if (r === row) continue;
-    const s = valueAt(score, r);
+    const s = valueAt(col, r);
     if (typeof s !== 'number') continue;
     if (s > mine || (s === mine && compareIds(valueAt(ids, r), myId) < 0)) ahead++;
   }
-  return { score: mine, rank: ahead + 1, of: rows.length, by: 'score' };
+  return { rank: ahead + 1, of: rows.length };
 }
 
-/** 1-based position of `row` in the order the rows entered the step (no score column to rank by). */
-function orderRank(rows: Int32Array, row: number): Ranked {
-  return { score: null, rank: indexOfRow(rows, row) + 1, of: rows.length, by: 'order' };
+/** A string parameter naming a column of the frame (DiverseSample's `maximize`, `by`; Sample's `score`). */
+function columnParam(frame: Frame, params: unknown, name: string): string | undefined {
+  const v = (params as Record<string, unknown>)[name];
+  return typeof v === 'string' && frame.has(v) ? v : undefined;
+}
+
+/**
+ * Where a count-bounded transform placed the item. A step that ranks by a column of its own
+ * (`maximize`, `score`) is explained by that column, and within its `by` group when it has one;
+ * one that keeps rows in the order they come (Limit) by that order.
+ */
+function placeOf(frame: Frame, rows: Int32Array, row: number, params: unknown): Ranked {
+  const score = frame.has('score') ? (valueAt(frame.column('score'), row) as number | null) : null;
+  const column = columnParam(frame, params, 'maximize') ?? columnParam(frame, params, 'score');
+  if (!column) return { score, rank: indexOfRow(rows, row) + 1, of: rows.length, by: 'order' };
+  const out: Ranked = { score, ...rankIn(frame, rows, row, column), by: column, value: valueAt(frame.column(column), row) };
+  const by = columnParam(frame, params, 'by');
+  if (by) {
+    const g = frame.column(by);
+    const mine = valueAt(g, row);
+    const same = rows.filter((r) => valueAt(g, r) === mine);
+    out.group = { column: by, value: mine, ...rankIn(frame, same, row, column) };
+  }
+  return out;
 }
 
 /** A transform bounded by a count (Limit, Sample, DiverseSample: `n`) cuts rather than filters. */
@@ -108,7 +140,7 @@ export class WhyTracker {
     const values: Record<string, unknown> = {};
     for (const c of s.reads) if (frame.has(c)) values[c] = valueAt(frame.column(c) as Column, this.row);
     this.removedBy = { ...ref(s, params), phase: phase as Phase, rowsIn: before.length, rowsOut: after.length, values };
-    if (s.kind === 'transform') this.ranked = rankOf(frame, before, this.row) ?? (isTruncation(params) ? orderRank(before, this.row) : undefined);
+    if (s.kind === 'transform' && isTruncation(params)) this.ranked = placeOf(frame, before, this.row, params);
     else if (frame.has('score')) this.ranked = { score: valueAt(frame.column('score'), this.row) as number | null, rank: 0, of: 0, by: 'score' };
   }
 
@@ -138,10 +170,13 @@ export class WhyTracker {
       const vals = Object.entries(rb.values).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
       if (this.ranked && this.ranked.rank > 0) {
         const r = this.ranked;
+        const scored = typeof r.score === 'number' ? `scored ${r.score.toPrecision(6)}, ` : '';
+        const shown = (v: unknown): string => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : JSON.stringify(v) ?? 'null');
+        const group = r.group ? ` (${r.group.rank} of ${r.group.of} with ${r.group.column}=${JSON.stringify(r.group.value) ?? 'null'})` : '';
         const placed = r.by === 'order'
-          ? `rank ${r.rank} of ${r.of} in the order entering ${rb.step}`
-          : `scored ${r.score === null ? 'null' : r.score.toPrecision(6)}, rank ${r.rank} of ${r.of} by score`;
-        return { ...base, verdict: 'cut', removedBy: rb, score: r.score, rank: r.rank, of: r.of,
+          ? `${scored}rank ${r.rank} of ${r.of} in the order entering ${rb.step}`
+          : `${r.by === 'score' ? '' : scored}${r.by} ${shown(r.value)}, rank ${r.rank} of ${r.of} by ${r.by}${group}`;
+        return { ...base, verdict: 'cut', removedBy: rb, score: r.score, rank: r.rank, of: r.of, rankedBy: r.by,
           reason: `included by ${by}; ${placed}, and cut by ${call(rb)}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
       }
       return { ...base, verdict: 'filtered', removedBy: rb, ...(this.ranked ? { score: this.ranked.score } : {}),

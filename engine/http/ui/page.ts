@@ -76,10 +76,13 @@ export const UI_PAGE = `<!doctype html>
     return { status: r.status, body };
   }
 
+  // A value of each input's type to start from; an input that takes a value or a list has a type list.
   function exampleInputs(schema) {
     const out = {};
     for (const [k, s] of Object.entries((schema && schema.properties) || {})) {
-      out[k] = s.default !== undefined ? s.default : s.type === 'integer' || s.type === 'number' ? 1 : s.type === 'boolean' ? false : '';
+      const types = Array.isArray(s.type) ? s.type : [s.type];
+      const t = types.find((x) => x !== 'array' && x !== 'null') || types[0];
+      out[k] = s.default !== undefined ? s.default : t === 'integer' || t === 'number' ? 1 : t === 'boolean' ? false : t === 'array' ? [] : '';
     }
     return out;
   }
@@ -121,8 +124,21 @@ export const UI_PAGE = `<!doctype html>
       td(o.count ? num((o.seconds / o.count) * 1000, 3) : '', 'num'), td(num(o.p95 * 1000, 3), 'num')]));
   }
 
+  // Tables and answers of an earlier run would pass for this one's: clear them when a run cannot start.
+  function clearRun() {
+    $('items').tHead.replaceChildren();
+    fill($('items'), []);
+    fill($('trace'), []);
+    $('why-answer').textContent = '';
+  }
+
   function readInputs() {
-    try { return JSON.parse($('run-inputs').value || '{}'); } catch (e) { $('run-status').textContent = 'inputs are not JSON: ' + e.message; return null; }
+    try { return JSON.parse($('run-inputs').value || '{}'); } catch (e) {
+      clearRun();
+      $('run-status').textContent = 'inputs are not JSON: ' + e.message;
+      $('run-status').className = 'bad';
+      return null;
+    }
   }
 
   async function run() {
@@ -141,8 +157,9 @@ export const UI_PAGE = `<!doctype html>
     fill($('items'), items.map((it) => cols.map((c) => td(typeof it[c] === 'number' && !Number.isInteger(it[c]) ? it[c].toFixed(6) : it[c]))));
     const steps = (body.debug && body.debug.steps) || [];
     const ids = (list, total) => (list || []).join(', ') + (total > (list || []).length ? ' … (' + total + ')' : '');
-    fill($('trace'), steps.map((s) => [td(s.step), td(s.phase), td(s.operator, 'muted'), td(JSON.stringify(s.parameters), 'mono ids'), td(s.rowsIn, 'num'), td(s.rowsOut, 'num'),
-      td(num(s.ms, 3), 'num'), td(ids(s.kept, s.keptTotal), 'mono ids'), td(ids(s.removed, s.removedTotal), 'mono ids')]));
+    // A step that failed (a source: the run answers error: true) says so in its row, with why.
+    fill($('trace'), steps.map((s) => [td(s.step, s.failed ? 'bad' : ''), td(s.phase), td(s.operator, 'muted'), td(JSON.stringify(s.parameters), 'mono ids'), td(s.rowsIn, 'num'), td(s.rowsOut, 'num'),
+      td(num(s.ms, 3), 'num'), s.failed ? td('failed (' + s.code + '): ' + s.error, 'bad ids') : td(ids(s.kept, s.keptTotal), 'mono ids'), td(ids(s.removed, s.removedTotal), 'mono ids')]));
     loadStats().catch(() => {});
   }
 
@@ -151,7 +168,8 @@ export const UI_PAGE = `<!doctype html>
     const inputs = readInputs();
     const raw = $('why-item').value.trim();
     if (!name || !inputs || raw === '') return;
-    const item = /^-?\\d+(\\.\\d+)?$/.test(raw) ? Number(raw) : raw;
+    // Sent as typed: the server reads it as the item id column's type ("007" stays a text id).
+    const item = raw;
     const { body } = await getJson('/pipelines/' + encodeURIComponent(name) + '/why', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs, item }) });
     const w = body.why;
     $('why-answer').textContent = w ? w.verdict + ': ' + w.reason : (body.reason || 'no answer');
