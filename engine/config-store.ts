@@ -281,7 +281,12 @@ export class ConfigStore {
       if (t === undefined) next.delete(f);
       else next.set(f, t);
     }
-    const diags = await this.proposeInner(next, changed);
+    // One change is one reload attempt: one applied and/or one rejected event (a log line, a count
+    // in airmail_config_reloads_total), however many proposals it took to find what is good.
+    const at = new Date().toISOString();
+    const diags = await this.proposeInner(next, changed, { quiet: true });
+    const applied: string[] = diags.length === 0 ? changed : [];
+    const rejected = { files: [] as string[], diagnostics: [] as Diagnostic[] };
     if (diags.length > 0 && changed.length > 1) {
       // Several files changed and the set failed: apply the ones that are good on their own.
       for (const f of changed) {
@@ -289,9 +294,13 @@ export class ConfigStore {
         const t = files.get(f);
         if (t === undefined) one.delete(f);
         else one.set(f, t);
-        await this.proposeInner(one, [f]);
+        const d = await this.proposeInner(one, [f], { quiet: true });
+        if (d.length > 0) rejected.diagnostics.push(...d);
+        (d.length === 0 ? applied : rejected.files).push(f);
       }
-    }
+    } else if (diags.length > 0) Object.assign(rejected, { files: changed, diagnostics: diags });
+    if (applied.length > 0) this.emit({ kind: 'applied', files: applied, at });
+    if (rejected.files.length > 0) this.emit({ kind: 'rejected', files: rejected.files, at, diagnostics: rejected.diagnostics });
     await this.retryRejected(files, changed);
     return diags;
   }
@@ -307,7 +316,8 @@ export class ConfigStore {
     if (again.length === 0) return;
     const next = new Map(this.texts);
     for (const f of again) next.set(f, files.get(f)!);
-    await this.proposeInner(next, again);
+    // Still refused: the same text was already counted and logged when it was first rejected.
+    if ((await this.proposeInner(next, again, { quiet: true })).length === 0) this.emit({ kind: 'applied', files: again, at: new Date().toISOString() });
   }
 
   /**
@@ -402,11 +412,12 @@ export class ConfigStore {
     return this.serial(() => this.proposeInner(next, changed));
   }
 
-  private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[]): void {
+  /** `quiet`: recorded for GET /pipelines, but the caller emits the reload event (see apply). */
+  private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[], quiet = false): void {
     const rej: Rejection = { at, files: changed, diagnostics };
     const touched = new Set([...changed, ...diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);
     for (const f of touched) this.rejections.set(f, rej);
-    this.emit({ kind: 'rejected', files: changed, at, diagnostics });
+    if (!quiet) this.emit({ kind: 'rejected', files: changed, at, diagnostics });
   }
 
   /**
@@ -440,14 +451,15 @@ export class ConfigStore {
   /**
    * Load `next` and swap it in if it is good. `recordHash`: remember a rejected text so it is not
    * retried unchanged; `keep`: record a rejection on GET /pipelines (false for a refused admin
-   * request, which is answered instead).
+   * request, which is answered instead); `quiet`: emit no reload event, the caller does (one per
+   * reload attempt, see apply).
    */
-  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean } = {}): Promise<Diagnostic[]> {
+  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean; quiet?: boolean } = {}): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
     const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed));
     if (!r.ok) {
       if (opts.keep === false) this.emit({ kind: 'rejected', files: changed, at, diagnostics: r.diagnostics });
-      else this.reject(at, changed, r.diagnostics);
+      else this.reject(at, changed, r.diagnostics, opts.quiet);
       if (opts.recordHash !== false) for (const f of changed) {
         const t = next.get(f);
         if (t !== undefined) this.rejectedHash.set(f, hash(t));
@@ -465,7 +477,7 @@ export class ConfigStore {
       if (!prev || prev.version !== p.version) this.loadedAt.set(name, { version: p.version, at });
     }
     for (const name of this.loadedAt.keys()) if (!r.snapshot.pipelines.has(name)) this.loadedAt.delete(name);
-    this.emit({ kind: 'applied', files: changed, at });
+    if (!opts.quiet) this.emit({ kind: 'applied', files: changed, at });
     return [];
   }
 
