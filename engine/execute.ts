@@ -267,7 +267,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           const params = bind(s);
           let res: SourceResult;
           try {
-            res = keyedIds(await def.run(params, ctx), itemIds(), s.label, `${plan.itemType} of dataset '${plan.itemsDataset}'`);
+            res = keyedIds(await def.run(params, obs?.context ? obs.context(s, ctx) : ctx), itemIds(), s.label, `${plan.itemType} of dataset '${plan.itemsDataset}'`);
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;

@@ -57,6 +57,17 @@ describe('OpenTelemetry traces', () => {
     - {name: HttpSource, parameters: {url: 'http://127.0.0.1:${(upstream.address() as AddressInfo).port}/fail', column: item_id, retries: 0}}
   return: [item_id]
 `);
+    // Two remote sources that run at once: each fetch must land under its own step.
+    const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    await writeFile(join(dir, 'two_remote.yaml'), `pipeline:
+  name: two_remote
+  item_type: item_id
+  initialization:
+    includes:
+    - {name: HttpSource, parameters: {url: '${base}/items?a', column: item_id}}
+    - {name: HttpSource, parameters: {url: '${base}/other', column: item_id}}
+  return: [item_id]
+`);
     srv = await server({ configs: dir, threads: 2, observe: new Observability({ tracing, metrics: false }) });
   });
   afterAll(async () => {
@@ -158,6 +169,25 @@ describe('OpenTelemetry traces', () => {
     }
   });
 
+  it('issue: a remote fetch span is a child of the source step that made it, not of execute', async () => {
+    const before = col.spans.length;
+    const r = await request(`${srv.url}/pipelines/two_remote?debug=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(r.statusCode).toBe(200);
+    await r.body.text();
+    await tracing.forceFlush();
+    const spans = col.spans.slice(before);
+    const fetches = spans.filter((s) => s.name === 'remote fetch');
+    const sources = spans.filter((s) => s.name.startsWith('source '));
+    expect(fetches).toHaveLength(2);
+    expect(sources).toHaveLength(2);
+    for (const f of fetches) {
+      const path = String(attr(f, 'airmail.source')).endsWith('/other') ? '/other' : '/items';
+      const step = sources.find((s) => String(attr(s, 'airmail.parameters')).includes(path))!;
+      expect(f.parentSpanId, path).toBe(step.spanId);
+    }
+    expect(new Set(fetches.map((f) => f.parentSpanId)).size).toBe(2);
+  });
+
   it('a failed source has its span, with an error status and the reason', async () => {
     const before = col.spans.length;
     const r = await request(`${srv.url}/pipelines/failing_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -185,6 +215,7 @@ describe('OpenTelemetry traces', () => {
     expect(attr(fetch!, 'airmail.rows_out')).toBe(0);
     expect(fetch!.status?.code).toBe(2);
     expect(String(fetch!.status?.message)).toMatch(/500/);
+    expect(fetch!.parentSpanId).toBe(col.spans.slice(before).find((s) => s.name === 'source HttpSource')!.spanId);
   });
 
   it('records nothing for a request whose traceparent says not sampled', async () => {

@@ -6,7 +6,7 @@
  * empty.
  */
 import { randomBytes } from 'node:crypto';
-import { valueAt, type Frame, type ModelRef, type ModelRunner, type SourceResult } from '../api.js';
+import { valueAt, type Dataset, type Frame, type ModelRef, type ModelRunner, type RemoteFetch, type RunContext, type SourceResult } from '../api.js';
 import type { PlanStep } from '../config/plan.js';
 import { execute, fromResultMemo, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
 import type { Plan } from '../config/plan.js';
@@ -100,6 +100,11 @@ class RequestCollector implements Collector, ExecObserver {
   private readonly execSpan: string | undefined;
   private readonly t0 = performance.now();
   private readonly models: SpanRecord[] = [];
+  /** Spans: the span id of each source step running now, made when it starts (its fetches' parent). */
+  private readonly stepSpans = new Map<PlanStep, string>();
+  /** Spans: the parent of the remote fetch being started (set while a source's context calls remote). */
+  private fetchParent: string | undefined;
+  context?: (s: PlanStep, ctx: RunContext) => RunContext;
 
   constructor(private readonly spec: ObserveSpec) {
     this.steps = spec.ops ? [] : undefined;
@@ -107,6 +112,26 @@ class RequestCollector implements Collector, ExecObserver {
     this.why = spec.why ? new WhyTracker(spec.why.id) : undefined;
     this.spans = spec.span?.sampled ? [] : undefined;
     this.execSpan = this.spans ? spanId() : undefined;
+    if (this.spans) this.context = (s, ctx) => {
+      const id = spanId();
+      this.stepSpans.set(s, id);
+      return new StepContext(ctx, (f) => {
+        this.fetchParent = id;
+        try {
+          return ctx.remote(f);
+        } finally {
+          this.fetchParent = undefined;
+        }
+      });
+    };
+  }
+
+  /** The span id of a source step: the one its fetches were made under, when it has one. */
+  private stepSpan(s: PlanStep): string {
+    const id = this.stepSpans.get(s);
+    if (id === undefined) return spanId();
+    this.stepSpans.delete(s);
+    return id;
   }
 
   source(s: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult, t0: number, t1: number): void {
@@ -122,7 +147,7 @@ class RequestCollector implements Collector, ExecObserver {
     }
     this.why?.source(s, phase, params, res);
     if (this.spans) {
-      this.spans.push(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': n }));
+      this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': n }), { spanId: this.stepSpan(s) }));
     }
   }
 
@@ -160,7 +185,7 @@ class RequestCollector implements Collector, ExecObserver {
     this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: 0, ms: t1 - t0, failed: error.code, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
     this.debug?.push({ step: { step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: t1 - t0, kept: [], keptTotal: 0, removed: [], removedTotal: 0, failed: true, error: error.message, code: error.code } });
     if (this.spans) {
-      this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': 0, 'airmail.error_code': error.code }), { error: error.message }));
+      this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': 0, 'airmail.error_code': error.code }), { spanId: this.stepSpan(s), error: error.message }));
     }
   }
 
@@ -205,18 +230,21 @@ class RequestCollector implements Collector, ExecObserver {
       ...(remote ? {
         remote: (f, signal) => {
           const t0 = performance.now();
+          // A source's fetch is a child of its step; one made by another step joins the step's models.
+          const parent = self.fetchParent;
           lastRemote = undefined;
           const p = remote(f, signal);
           const outcome = lastRemote ?? 'unknown';
           const attrs: Record<string, string | number> = { 'airmail.source': f.source ?? f.request.kind, 'airmail.cache': outcome };
+          const keep = (rec: SpanRecord): void => void (parent !== undefined ? self.spans!.push(rec) : self.models.push(rec));
           return p.then((t) => {
-            self.spans!.push(self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': t.length })));
+            keep(self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': t.length }), parent));
             return t;
           }, (err: unknown) => {
             // The fetch that failed is the span an on-call engineer looks for: keep it, with why.
             const e = err as { message?: string; code?: string };
-            const rec = self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': 0 }, typeof e?.code === 'string' ? { 'airmail.error_code': e.code } : undefined));
-            self.spans!.push(Object.assign(rec, { error: e?.message ?? String(err) }));
+            const rec = self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': 0 }, typeof e?.code === 'string' ? { 'airmail.error_code': e.code } : undefined), parent);
+            keep(Object.assign(rec, { error: e?.message ?? String(err) }));
             throw err;
           });
         },
@@ -277,6 +305,17 @@ class RequestCollector implements Collector, ExecObserver {
     }
     return list.map((d) => d.step);
   }
+}
+
+/** A source step's RunContext when spans are recorded: the request's, with the step's own `remote`. */
+class StepContext implements RunContext {
+  constructor(private readonly base: RunContext, readonly remote: (f: RemoteFetch) => Promise<Dataset>) {}
+  get itemType(): string { return this.base.itemType; }
+  get itemsDataset(): string | undefined { return this.base.itemsDataset; }
+  get inputs(): Readonly<Record<string, unknown>> { return this.base.inputs; }
+  get signal(): AbortSignal { return this.base.signal; }
+  dataset(name: string): Dataset { return this.base.dataset(name); }
+  model(ref: ModelRef): Promise<ModelRunner> { return this.base.model(ref); }
 }
 
 const reports = new WeakMap<object, ObserveReport>();

@@ -3,7 +3,7 @@
  * asks for (sent in the task) and the report the worker hands back. Plain
  * data only; nothing here runs.
  */
-import type { Frame, SourceResult } from '../api.js';
+import type { Frame, RunContext, SourceResult } from '../api.js';
 import type { PlanStep } from '../config/plan.js';
 
 export type SourcePhase = 'include' | 'exclude';
@@ -22,6 +22,11 @@ export interface ExecObserver {
   failed?(step: PlanStep, phase: SourcePhase, params: unknown, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void;
   /** The candidates came from the per-thread memo: these steps (includes, pre-scoring operations) did not run. */
   memo?(skipped: readonly PlanStep[], t: number): void;
+  /**
+   * The context a source step runs with (set only when spans are recorded): sources run at once, so
+   * a remote fetch can only be told which step made it through the context that step was given.
+   */
+  context?(step: PlanStep, ctx: RunContext): RunContext;
 }
 
 /** W3C trace context of the parent span (the request span on the main thread). */
