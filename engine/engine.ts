@@ -270,8 +270,9 @@ export class Engine {
   }
 }
 
+/** Also rounds `ms` to 3 decimals, as took_ms. */
 function redactStep(s: StepTrace): StepTrace {
-  return Object.assign({}, s, { parameters: redactParams(s.parameters) });
+  return Object.assign({}, s, { parameters: redactParams(s.parameters), ms: Math.round(s.ms * 1000) / 1000 });
 }
 
 export function toItems(columns: Readonly<Record<string, Column>>, length: number): Record<string, unknown>[] {

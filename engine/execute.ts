@@ -143,7 +143,7 @@ export function fromResultMemo(plan: Plan, env: ExecEnv, inputs: Readonly<Record
   }
   const hit = memo.get(plan, resultKeyOf(plan, siteValues(inputs, rows)));
   if (!hit) return undefined;
-  opts.observer?.memo?.(stepsOf(plan), performance.now());
+  opts.observer?.memo?.(stepsOf(plan), performance.now(), true);
   const n = hit.frame.length;
   const every = new Int32Array(n);
   for (let i = 0; i < n; i++) every[i] = i;

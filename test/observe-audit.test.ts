@@ -142,8 +142,10 @@ describe('observability audit', () => {
     expect((await post('/pipelines/complimentary_items', '<a/>', { 'content-type': 'application/xml' })).status).toBe(415);
     const after = await scrape();
     const d = (name: string, l: Record<string, string>): number => value(after, name, l) - value(before, name, l);
-    expect(d('airmail_requests_total', { pipeline: 'complimentary_items', status: '400' })).toBe(2);
-    expect(d('airmail_errors_total', { pipeline: 'complimentary_items', code: 'BODY_UNPARSABLE' })).toBe(2);
+    // The debug request's refusal is a diagnostic (airmail_diagnostic_requests_total), not serving traffic.
+    expect(d('airmail_requests_total', { pipeline: 'complimentary_items', status: '400' })).toBe(1);
+    expect(d('airmail_errors_total', { pipeline: 'complimentary_items', code: 'BODY_UNPARSABLE' })).toBe(1);
+    expect(d('airmail_diagnostic_requests_total', { pipeline: 'complimentary_items', kind: 'debug', status: '400' })).toBe(1);
     expect(d('airmail_requests_total', { pipeline: '_unknown', status: '404' })).toBe(2);
     expect(d('airmail_errors_total', { pipeline: '_unknown', code: 'PIPELINE_NOT_FOUND' })).toBe(2);
     expect(after).not.toContain('no_such_pipeline');
@@ -167,8 +169,11 @@ describe('observability audit', () => {
     const line = records().find((x) => x['pipeline'] === 'failing_items' && x['code'] === 'SOURCE_FAILED' && x['status'] !== undefined);
     expect(line?.['level']).toBe('warn');
     expect(records().find((x) => x['level'] === 'debug' && x['step'] === 'HttpSource')).toMatchObject({ code: 'SOURCE_FAILED' });
+    // The debug run is a diagnostic; the same failure without debug is counted as an error.
+    expect((await post('/pipelines/failing_items', '{"k":"z"}')).body).toMatchObject({ error: true, code: 'SOURCE_FAILED' });
     const after = await scrape();
     expect(value(after, 'airmail_errors_total', { pipeline: 'failing_items', code: 'SOURCE_FAILED' }) - value(before, 'airmail_errors_total', { pipeline: 'failing_items', code: 'SOURCE_FAILED' })).toBe(1);
+    expect(value(after, 'airmail_diagnostic_requests_total', { pipeline: 'failing_items', kind: 'debug' }) - value(before, 'airmail_diagnostic_requests_total', { pipeline: 'failing_items', kind: 'debug' })).toBe(1);
   });
 
   it('every request gets an id: echoed in x-request-id and on its log lines', async () => {

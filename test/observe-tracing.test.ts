@@ -188,6 +188,22 @@ describe('OpenTelemetry traces', () => {
     expect(new Set(fetches.map((f) => f.parentSpanId)).size).toBe(2);
   });
 
+  it('issue: a 4xx refusal got no span; it is the request span, a child of the incoming traceparent, with the error', async () => {
+    const before = col.spans.length;
+    const trace = '5bf92f3577b34da6a3ce929d0e0e4737';
+    const r = await request(`${srv.url}/pipelines/complimentary_items`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: `00-${trace}-00f067aa0ba902b8-01` }, body: '{"client_id": ' });
+    expect(r.statusCode).toBe(400);
+    await r.body.text();
+    await tracing.forceFlush();
+    const spans = col.spans.slice(before).filter((s) => s.traceId === trace);
+    expect(spans).toHaveLength(1);
+    expect(spans[0]).toMatchObject({ name: 'pipeline complimentary_items', kind: 2, parentSpanId: '00f067aa0ba902b8' });
+    expect(spans[0]!.status?.code).toBe(2);
+    expect(attr(spans[0]!, 'http.response.status_code')).toBe(400);
+    expect(attr(spans[0]!, 'airmail.error_code')).toBe('BODY_UNPARSABLE');
+    expect(attr(spans[0]!, 'url.path')).toBe('/pipelines/complimentary_items');
+  });
+
   it('a failed source has its span, with an error status and the reason', async () => {
     const before = col.spans.length;
     const r = await request(`${srv.url}/pipelines/failing_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });

@@ -65,6 +65,11 @@ describe('GET /ui in Chromium', () => {
     await page.click('#why');
     await page.waitForFunction("(document.getElementById('why-answer').textContent || '').startsWith('unknown_item: no item 999999 in dataset catalog')");
 
+    // The page's own runs are debug and why runs, which the live numbers leave out: they show serving traffic.
+    const stats = async (): Promise<number> => ((await (await fetch(`${srv.url}/ui/stats`)).json()) as { pipelines: Record<string, { requests: number }> }).pipelines['complimentary_items']?.requests ?? 0;
+    expect(await stats()).toBe(0);
+    expect((await fetch(`${srv.url}/pipelines/complimentary_items?client_id=17&product_id=42`)).status).toBe(200);
+    expect(await stats()).toBe(1);
     await page.waitForFunction("[...document.querySelectorAll('#live tbody tr td:first-child')].some((td) => td.textContent === 'complimentary_items')");
     await page.waitForFunction("document.querySelectorAll('#operators tbody tr').length > 0");
     const opSteps = await page.locator('#operators tbody tr td:nth-child(2)').allTextContents();

@@ -181,7 +181,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   };
   /** An error answer: counted and logged (once: a run that failed was counted by the engine), then sent. */
   const answerError = (c: Context, err: unknown, extra: Partial<PipelineResponse> = {}): Response => {
-    engine.observe.rejected(labelOf(c), asAirmailError(err), c.get('requestId'));
+    // A why or debug request's refusal is counted with the diagnostics, not the serving traffic.
+    const kind = c.req.method === 'POST' && /^\/pipelines\/[^/]+\/why$/.test(c.req.path) ? 'why'
+      : debugAsked(c.req.query('debug')) || debugAsked(c.req.header('x-airmail-debug')) ? 'debug' : undefined;
+    engine.observe.rejected(labelOf(c), asAirmailError(err), { requestId: c.get('requestId'), traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate'), httpRequest: c.req, kind });
     return sendError(c, err, extra);
   };
 

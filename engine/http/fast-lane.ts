@@ -107,7 +107,8 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, text:
 /** Counts and logs an error answer (observe/index.ts `rejected`), as the app does for its own. */
 function rejected(engine: Engine, label: string, e: AirmailError, req: IncomingMessage): AirmailError {
   const id = req.headers[REQUEST_ID_HEADER];
-  engine.observe.rejected(label, e, typeof id === 'string' ? id : undefined);
+  // The lane takes no request with a traceparent or debug header (APP_ONLY_HEADERS).
+  engine.observe.rejected(label, e, { requestId: typeof id === 'string' ? id : undefined, httpRequest: { method: 'POST', routePath: ROUTE, path: req.url ?? '' } });
   return e;
 }
 

@@ -205,9 +205,12 @@ class RequestCollector implements Collector, ExecObserver {
     return out ?? params;
   }
 
-  memo(skipped: readonly PlanStep[], t: number): void {
+  memo(skipped: readonly PlanStep[], t: number, result = false): void {
     if (this.spans) this.spans.push(this.span('memo hit', t, t, { 'airmail.skipped_steps': skipped.map((s) => s.label).join(', ') }));
+    if (this.spec.ops === 2) this.memoHit = { result, skipped: skipped.map((s) => s.label) };
   }
+
+  private memoHit: ObserveReport['memo'];
 
   private span(name: string, t0: number, t1: number, attributes: SpanRecord['attributes'], parent = this.execSpan!): SpanRecord {
     return { traceId: this.spec.span!.traceId, spanId: spanId(), parentSpanId: parent, name, startMs: epoch(t0), endMs: epoch(t1), attributes };
@@ -265,6 +268,7 @@ class RequestCollector implements Collector, ExecObserver {
   report(out: { readonly length: number; readonly reason: string | null; readonly error: boolean } | undefined, error?: { readonly message: string; readonly operator?: string }): ObserveReport | undefined {
     const rep: { -readonly [K in keyof ObserveReport]: ObserveReport[K] } = {};
     if (this.steps) rep.steps = this.steps;
+    if (this.memoHit) rep.memo = this.memoHit;
     const remote = takeRemoteCounts();
     if (remote) rep.remote = remote;
     if (this.debug) rep.debug = this.finishDebug();
@@ -336,7 +340,8 @@ export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan,
   // collect, so look it up before building a collector (and tell execute() it missed).
   if (spec?.ops && !spec.debug && !spec.why && !spec.span?.sampled) {
     const memoised = fromResultMemo(plan, env, inputs, opts);
-    if (memoised) return memoised;
+    // At debug log level the request's line says no step ran (the main thread logs it).
+    if (memoised) return spec.ops === 2 ? Object.assign(memoised, { observed: { memo: { result: true, skipped: [...plan.includes, ...plan.pre, ...plan.scorers, ...plan.post].map((s) => s.label) } } }) : memoised;
     if (plan.memoResult) opts = Object.assign({}, opts, { resultMemoMissed: true });
   }
   const col = collector(spec);

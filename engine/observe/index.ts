@@ -52,6 +52,21 @@ export interface RequestObservation {
   readonly spec: ObserveSpec | undefined;
   readonly span: RequestSpan | undefined;
   readonly traceId: string | undefined;
+  /** A why or debug run: counted in airmail_diagnostic_requests_total, not in the serving series. */
+  readonly kind: DiagnosticKind | undefined;
+}
+
+export type DiagnosticKind = 'why' | 'debug';
+
+/** What `rejected` knows of the request it refused. */
+export interface RefusedRequest {
+  readonly requestId?: string | undefined;
+  /** Its W3C trace context: the log line's `trace_id`, the parent of the refusal's span. */
+  readonly traceparent?: string | undefined;
+  readonly tracestate?: string | undefined;
+  readonly httpRequest?: HttpRequestInfo;
+  /** A why or debug request: counted in airmail_diagnostic_requests_total. */
+  readonly kind?: DiagnosticKind | undefined;
 }
 
 /** What `end` reads of the response (and fills: `debug`, `why`). */
@@ -135,6 +150,7 @@ export class Observability {
     return {
       pipeline: adhoc ? ADHOC_LABEL : p.name, name: p.name, adhoc, requestId: o.requestId, version: p.version, t0: performance.now(),
       spec: empty ? undefined : spec, span, traceId: span?.parent.traceId ?? traceIdOf(o.traceparent),
+      kind: o.why !== undefined ? 'why' : o.debug ? 'debug' : undefined,
     };
   }
 
@@ -161,18 +177,34 @@ export class Observability {
    * inputs, a body too large, an overload refusal. Skipped when `fail` already counted the error.
    * `pipeline` is a metrics label: a loaded pipeline's name or one of the fixed labels above.
    */
-  rejected(pipeline: string, err: AirmailError, requestId?: string): void {
+  rejected(pipeline: string, err: AirmailError, req: RefusedRequest = {}): void {
     if (this.recorded.has(err)) return;
     this.recorded.add(err);
-    if (err.code === 'OVERLOADED') return this.shed(pipeline, err.message);
+    if (err.code === 'OVERLOADED' && !req.kind) return this.shed(pipeline, err.message);
     const status = err.status === 200 ? 500 : err.status;
-    if (this.metrics) {
+    if (this.metrics && req.kind) this.metrics.diagnostic.inc([pipeline, req.kind, String(status)]);
+    else if (this.metrics) {
       this.metrics.requests.inc([pipeline, String(status)]);
       // The operator label is a step of a loaded pipeline, or nothing (a fixed label's steps are anyone's names).
       this.metrics.errors.inc([pipeline, err.code, FIXED_LABELS.has(pipeline) ? '' : err.operator ?? '']);
     }
+    // The incoming trace id is read only when the request carried one and the line is written.
     const level = status >= 500 ? 'error' : 'warn';
-    if (this.logger.enabled(level)) this.logger.log(level, `${pipeline} refused: ${err.message}`, { request_id: requestId, pipeline, status, code: err.code });
+    const span = this.tracing ? this.refusalSpan(pipeline, err, status, req) : undefined;
+    if (this.logger.enabled(level)) {
+      const traceId = span ?? (req.traceparent ? traceIdOf(req.traceparent) : undefined);
+      this.logger.log(level, `${pipeline} refused: ${err.message}`, Object.assign({ request_id: req.requestId, trace_id: traceId, pipeline, status, code: err.code }, req.kind ? { kind: req.kind } : undefined));
+    }
+  }
+
+  /** A refusal's span (tracing on): the request span, ended at once with the error; its trace id. */
+  private refusalSpan(pipeline: string, err: AirmailError, status: number, req: RefusedRequest): string | undefined {
+    const r = this.tracing!.startRequest(pipeline, { traceparent: req.traceparent, tracestate: req.tracestate }, req.httpRequest);
+    if (!r.parent.sampled) return r.parent.traceId;
+    r.span.setAttributes(Object.assign({ 'http.response.status_code': status, 'airmail.error_code': err.code }, req.requestId ? { 'airmail.request_id': req.requestId } : undefined));
+    r.span.setStatus({ code: 2, message: err.message });
+    r.span.end();
+    return r.parent.traceId;
   }
 
   /** An overload refusal (503 OVERLOADED), also one written before any error object existed (the early 503). */
@@ -227,7 +259,10 @@ export class Observability {
 
   private record(r: RequestObservation, took: number, status: string, code: string | undefined, operator: string | undefined, items: number, reason: string | null, observed: ObserveReport | undefined): void {
     const m = this.metrics;
-    if (m) {
+    // People looking (why, debug) are not traffic: not in the serving rate, latency, errors or step timings.
+    if (m && r.kind) m.diagnostic.inc([r.pipeline, r.kind, status]);
+    if (m && r.kind && observed?.remote) for (const c of observed.remote) m.frontCache(c.source, c.result, c.count);
+    if (m && !r.kind) {
       m.requests.inc([r.pipeline, status]);
       m.latency.observe([r.pipeline, status], took / 1000);
       // A pipeline sent with the request names its own steps: its labels are the operators that ran.
@@ -252,6 +287,11 @@ export class Observability {
       if (observed?.remote) for (const c of observed.remote) m.frontCache(c.source, c.result, c.count);
     }
     const log = this.logger;
+    if (observed?.memo && log.enabled('debug')) {
+      const skipped = observed.memo.skipped;
+      const what = observed.memo.result ? 'answered from the result memo' : 'candidates from the memo';
+      log.log('debug', `${r.name} ${what}: ${skipped.length} steps did not run (${skipped.join(', ')})`, { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, memo: observed.memo.result ? 'result' : 'candidates', skipped });
+    }
     if (log.enabled('debug') && observed?.steps) {
       for (const s of observed.steps) {
         log.log('debug', stepMessage(s), { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, step: s.step, operator: s.operator, phase: s.phase, rows_in: s.rowsIn, rows_out: s.rowsOut, ms: round(s.ms), ...(s.failed ? { code: s.failed } : {}) });
@@ -270,6 +310,7 @@ export class Observability {
       log.log(level, msg, Object.assign(
         { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, status: Number(status), items, ms: round(took) },
         r.adhoc ? { name: r.name } : undefined,
+        r.kind ? { kind: r.kind } : undefined,
         code ? { code, operator } : undefined,
         reason ? { reason } : undefined,
       ));

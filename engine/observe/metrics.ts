@@ -182,6 +182,8 @@ export class EngineMetrics {
   readonly opRows = this.registry.add(new Histogram('airmail_operator_rows_out', 'Rows a pipeline step returned.', ['pipeline', 'step', 'operator', 'phase'], ROWS));
   readonly empty = this.registry.add(new Counter('airmail_empty_results_total', 'Requests answered with no items, by the step (or stage) that emptied them.', ['pipeline', 'reason']));
   readonly errors = this.registry.add(new Counter('airmail_errors_total', 'Failed requests by error code and the step that failed.', ['pipeline', 'code', 'operator']));
+  /** `why` and `?debug` runs (and their error answers): people looking, kept out of the serving series above. */
+  readonly diagnostic = this.registry.add(new Counter('airmail_diagnostic_requests_total', 'Why and debug requests (not in airmail_requests_total or the latency histogram), by pipeline, kind (why, debug) and HTTP status.', ['pipeline', 'kind', 'status']));
   readonly reloads = this.registry.add(new Counter('airmail_config_reloads_total', 'Config reload attempts (one per change to the configs) by result: applied or rejected; a change partly applied counts once in each.', ['result']));
   readonly modelSwaps = this.registry.add(new Counter('airmail_model_swaps_total', 'Models swapped to a new version while serving.', ['model']));
   readonly models = this.registry.add(new Gauge('airmail_model_info', 'Model versions in service (value 1).', ['model', 'version']));

@@ -20,8 +20,11 @@ export interface ExecObserver {
   step(step: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void;
   /** A source threw (the run then answers SOURCE_FAILED): the step that failed, and why. */
   failed?(step: PlanStep, phase: SourcePhase, params: unknown, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void;
-  /** The candidates came from the per-thread memo: these steps (includes, pre-scoring operations) did not run. */
-  memo?(skipped: readonly PlanStep[], t: number): void;
+  /**
+   * The candidates came from the per-thread memo: these steps (includes, pre-scoring operations) did
+   * not run; `result`: the whole result did (every step skipped).
+   */
+  memo?(skipped: readonly PlanStep[], t: number, result?: boolean): void;
   /**
    * The context a source step runs with (set only when spans are recorded): sources run at once, so
    * a remote fetch can only be told which step made it through the context that step was given.
@@ -157,6 +160,8 @@ export interface ObserveReport {
   readonly spansJson?: { readonly json: string; readonly count: number };
   /** Front-cache lookups this thread made since its last report (metrics; see RemoteCount). */
   readonly remote?: readonly RemoteCount[];
+  /** Debug log level (ops: 2) only: the run was answered from the memo, and these steps did not run. */
+  readonly memo?: { readonly result: boolean; readonly skipped: readonly string[] };
 }
 
 export type { PlanStep };
