@@ -67,11 +67,11 @@ function columns(s: string | undefined): ColumnSpec[] | undefined {
 }
 
 /** --registry or AIRMAIL_REGISTRY: an http(s) URL, a file:// URL or an existing folder (publish never creates one). */
-function registryLocation(given: string | undefined, create = false): string {
+function registryLocation(given: string | undefined, create = false, publishing = false): string {
   const loc = given ?? process.env.AIRMAIL_REGISTRY;
   if (!loc) throw new UsageError('no registry given: pass --registry URL|DIR or set AIRMAIL_REGISTRY');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(loc) && !/^(https?|file):\/\//i.test(loc)) throw new UsageError(`--registry ${loc}: use an http(s):// URL, a file:// URL or a folder`);
-  if (!create && !/^https?:\/\//i.test(loc) && !existsSync(folderOf(loc))) throw new UsageError(`--registry ${loc}: no such registry folder (create one with \`airmail registry serve --root DIR\`)`);
+  if (!create && !/^https?:\/\//i.test(loc) && !existsSync(folderOf(loc))) throw new UsageError(`--registry ${loc}: no such registry folder (${publishing ? 'pass --create to make an empty one there, or ' : ''}create one with \`airmail registry serve --root DIR\`)`);
   return loc;
 }
 
@@ -159,7 +159,7 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     ...(values.sha256 ? { sha256: values.sha256 } : {}),
     ...(values.language ? { context: { language: values.language, ...(values['language-version'] ? { languageVersion: values['language-version'] } : {}) } } : {}),
   });
-  const reg = await openRegistry(registryLocation(values.registry, values.create === true), { create: values.create === true });
+  const reg = await openRegistry(registryLocation(values.registry, values.create === true, true), { create: values.create === true });
   try {
     const env = await reg.publish(req);
     io.out(JSON.stringify({ name: env.name, version: env.version, sha256: env.function.artifact.sha256, inputs: env.function.inputs.length, outputs: env.function.outputs.map((o) => o.name) }));
