@@ -52,10 +52,14 @@ function versionArg(v: string): number {
 /** How long requests still running at shutdown may finish, ms. */
 const STOP_GRACE_MS = 2000;
 
-const USAGE = `usage:
-  airmail registry serve --root DIR [--port N] [--host H]
-  airmail registry query|resolve|alias|metrics … [--registry URL|DIR]
-  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]… [--sample FILE] [--metrics FILE] [--registry URL|DIR [--create]]`;
+/** The usage lines of publish and registry: also part of `airmail --help` (engine/cli.ts), so both list the same options. */
+export const PUBLISH_USAGE = `  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE]
+                  [--sample-format arrow|json|csv] [--inputs NAME:TYPE,...] [--outputs NAME:TYPE,...] [--feature-source DATASET:KEY]
+                  [--package NAME]... [--sha256 HEX] [--language NAME] [--language-version V] [--registry URL|DIR [--create]]`;
+export const REGISTRY_USAGE = `  airmail registry serve --root DIR [--port N] [--host H]
+  airmail registry query|resolve|alias|metrics ... [--registry URL|DIR]`;
+
+const USAGE = `usage:\n${REGISTRY_USAGE}\n${PUBLISH_USAGE}`;
 
 function columns(s: string | undefined): ColumnSpec[] | undefined {
   if (s === undefined) return undefined;
@@ -218,6 +222,7 @@ export async function registryCli(argv: readonly string[], io: CliIo = defaultIo
     if (cmd === 'publish') return await publishCommand(argv.slice(1), io);
     if (cmd === 'registry' && sub === 'serve') return await serveCommand(rest, io);
     if (cmd === 'registry' && (sub === 'query' || sub === 'resolve' || sub === 'alias' || sub === 'metrics')) return await readCommand(sub, rest, io);
+    if (cmd === 'registry' && sub === undefined) throw new UsageError('airmail registry needs a subcommand: serve, query, resolve, alias or metrics');
     throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ') || '(none)'}`);
   } catch (err) {
     if (err instanceof UsageError || String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
