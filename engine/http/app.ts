@@ -200,7 +200,9 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       noteAudit(c, { action: `${c.req.method} ${c.req.path}` });
       audit(c, 413, 'denied', `the request body exceeds ${limit} bytes`);
     }
-    return answerError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
+    // Refused before any route ran: name the loaded pipeline the path is about, as the route's own refusals (415, 422) do.
+    const named = engine.snapshot.pipelines.get(labelOf(c));
+    return answerError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`), named ? { pipeline: named.name, version: named.version } : {});
   };
   const streamedLimit = bodyLimit({ maxSize: limit, onError: tooLarge });
   app.use('*', async (c, next) => {
