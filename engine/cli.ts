@@ -10,7 +10,7 @@ import { Engine } from './engine.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
 import { adminTokenOf } from './http/app.js';
-import { registryCli } from './registry/cli.js';
+import { PUBLISH_USAGE, REGISTRY_USAGE, registryCli } from './registry/cli.js';
 import { ModelHub } from './registry/model-hub.js';
 import { RemoteBroker } from './remote/broker.js';
 import { remoteDatasetLoader } from './remote/datasets.js';
@@ -29,9 +29,8 @@ const USAGE = `usage:
                 [--reload-settle-ms N] [--redis-timeout-ms N]
   airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]
   airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
-  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE] [--registry URL|DIR]
-  airmail registry serve --root DIR [--port N] [--host H]
-  airmail registry query|resolve|alias|metrics ... [--registry URL|DIR]
+${PUBLISH_USAGE}
+${REGISTRY_USAGE}
 `;
 
 export async function main(argv: readonly string[], builtins: Builtins): Promise<number> {

@@ -73,6 +73,16 @@ describe('airmail CLI', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('--help lists every publish option the README documents (--create, --sample-format, ... were missing)', async () => {
+    const help = await airmail('publish', '--help');
+    for (const flag of ['--create', '--sample-format', '--inputs', '--outputs', '--feature-source', '--package', '--sha256', '--language', '--language-version']) {
+      expect(help.stdout).toMatch(new RegExp(`\\[${flag}[ \\]]`));
+    }
+    const bare = await airmail('registry');
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^airmail registry needs a subcommand: serve, query, resolve, alias or metrics\n/);
+  });
+
   it('run names a missing input with the right code', async () => {
     const r = await airmail('run', 'complimentary_items');
     expect(r.code).toBe(1);

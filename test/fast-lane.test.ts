@@ -101,10 +101,14 @@ describe('fast lane', () => {
       expect(took, `${what}: left to the app`).toBe(0);
       expect(a.status, what).toBe(what === 'unknown pipeline' ? 404 : 200);
     }
-    // Over the body limit: the app refuses it (413) and closes the connection.
+    // Over the body limit: the app refuses it (413) and closes the connection. Like a 415 or 422 on
+    // that route, the answer names the loaded pipeline and its version (it said null).
     const big = JSON.stringify({ client_id: 17, product_id: 42, pad: 'x'.repeat(5000) });
     const { a, took } = await same('/pipelines/complimentary_items', big);
-    expect([a.status, a.body['code'], took]).toEqual([413, 'BODY_TOO_LARGE', 0]);
+    expect([a.status, a.body['code'], a.body['pipeline'], took]).toEqual([413, 'BODY_TOO_LARGE', 'complimentary_items', 0]);
+    expect(a.body['version']).toBe(app.engine.snapshot.pipelines.get('complimentary_items')?.version);
+    const unknown = await same('/pipelines/nope', big);
+    expect([unknown.a.status, unknown.a.body['pipeline'], unknown.a.body['version']]).toEqual([413, null, null]);
   });
 
   it('takes runs that carry a deadline header', async () => {

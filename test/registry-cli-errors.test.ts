@@ -37,7 +37,7 @@ async function publish(...extra: string[]): Promise<{ code: number; err: string 
 
 describe('airmail publish refuses, saying what is wrong', () => {
   it.each([
-    ['a registry folder that does not exist', ['--registry', '/nonexistent/airmail-registry'], 2, /--registry \/nonexistent\/airmail-registry: no such registry folder/],
+    ['a registry folder that does not exist', ['--registry', '/nonexistent/airmail-registry'], 2, /--registry \/nonexistent\/airmail-registry: no such registry folder \(pass --create to make an empty one there/],
     ['an ftp:// registry', ['--registry', 'ftp://example.com/r'], 2, /--registry ftp:\/\/example\.com\/r: use an http\(s\):\/\/ URL/],
     ['a missing artifact file', ['--artifact', '/nonexistent/m.mjs'], 2, /--artifact \/nonexistent\/m\.mjs: no such file/],
     ['an unknown --package', ['--package', 'no-such-package-xyz'], 1, /ENVELOPE_INVALID: --package no-such-package-xyz: not in package-lock\.json/],

@@ -203,7 +203,9 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       noteAudit(c, { action: `${c.req.method} ${c.req.path}` });
       audit(c, 413, 'denied', `the request body exceeds ${limit} bytes`);
     }
-    return answerError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`));
+    // Refused before any route ran: name the loaded pipeline the path is about, as the route's own refusals (415, 422) do.
+    const named = engine.snapshot.pipelines.get(labelOf(c));
+    return answerError(c, new AirmailError('BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`), named ? { pipeline: named.name, version: named.version } : {});
   };
   const streamedLimit = bodyLimit({ maxSize: limit, onError: tooLarge });
   app.use('*', async (c, next) => {
@@ -358,13 +360,13 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
 
   app.post('/execute', async (c) => {
-    const { value, text } = await readBody(c, undefined);
+    const { value } = await readBody(c, undefined);
     if (!isPlainObject(value)) throw new AirmailError('BODY_UNPARSABLE', "the body must be an object with 'pipeline:' and 'inputs:'");
     const { inputs = {}, ...config } = value;
     const named = isPlainObject(config['pipeline']) && typeof config['pipeline']['name'] === 'string' ? { pipeline: config['pipeline']['name'] } : {};
     let p: Awaited<ReturnType<Engine['compileAdhoc']>>;
     try {
-      p = await engine.compileAdhoc(config, JSON.stringify(config) + (text.length > 0 ? '' : ''));
+      p = await engine.compileAdhoc(config, JSON.stringify(config));
     } catch (err) {
       return answerError(c, err, named);
     }

@@ -52,10 +52,14 @@ function versionArg(v: string): number {
 /** How long requests still running at shutdown may finish, ms. */
 const STOP_GRACE_MS = 2000;
 
-const USAGE = `usage:
-  airmail registry serve --root DIR [--port N] [--host H]
-  airmail registry query|resolve|alias|metrics … [--registry URL|DIR]
-  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]… [--sample FILE] [--metrics FILE] [--registry URL|DIR [--create]]`;
+/** The usage lines of publish and registry: also part of `airmail --help` (engine/cli.ts), so both list the same options. */
+export const PUBLISH_USAGE = `  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE]
+                  [--sample-format arrow|json|csv] [--inputs NAME:TYPE,...] [--outputs NAME:TYPE,...] [--feature-source DATASET:KEY]
+                  [--package NAME]... [--sha256 HEX] [--language NAME] [--language-version V] [--registry URL|DIR [--create]]`;
+export const REGISTRY_USAGE = `  airmail registry serve --root DIR [--port N] [--host H]
+  airmail registry query|resolve|alias|metrics ... [--registry URL|DIR]`;
+
+const USAGE = `usage:\n${REGISTRY_USAGE}\n${PUBLISH_USAGE}`;
 
 function columns(s: string | undefined): ColumnSpec[] | undefined {
   if (s === undefined) return undefined;
@@ -67,11 +71,11 @@ function columns(s: string | undefined): ColumnSpec[] | undefined {
 }
 
 /** --registry or AIRMAIL_REGISTRY: an http(s) URL, a file:// URL or an existing folder (publish never creates one). */
-function registryLocation(given: string | undefined, create = false): string {
+function registryLocation(given: string | undefined, create = false, publishing = false): string {
   const loc = given ?? process.env.AIRMAIL_REGISTRY;
   if (!loc) throw new UsageError('no registry given: pass --registry URL|DIR or set AIRMAIL_REGISTRY');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(loc) && !/^(https?|file):\/\//i.test(loc)) throw new UsageError(`--registry ${loc}: use an http(s):// URL, a file:// URL or a folder`);
-  if (!create && !/^https?:\/\//i.test(loc) && !existsSync(folderOf(loc))) throw new UsageError(`--registry ${loc}: no such registry folder (create one with \`airmail registry serve --root DIR\`)`);
+  if (!create && !/^https?:\/\//i.test(loc) && !existsSync(folderOf(loc))) throw new UsageError(`--registry ${loc}: no such registry folder (${publishing ? 'pass --create to make an empty one there, or ' : ''}create one with \`airmail registry serve --root DIR\`)`);
   return loc;
 }
 
@@ -159,7 +163,7 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     ...(values.sha256 ? { sha256: values.sha256 } : {}),
     ...(values.language ? { context: { language: values.language, ...(values['language-version'] ? { languageVersion: values['language-version'] } : {}) } } : {}),
   });
-  const reg = await openRegistry(registryLocation(values.registry, values.create === true), { create: values.create === true });
+  const reg = await openRegistry(registryLocation(values.registry, values.create === true, true), { create: values.create === true });
   try {
     const env = await reg.publish(req);
     io.out(JSON.stringify({ name: env.name, version: env.version, sha256: env.function.artifact.sha256, inputs: env.function.inputs.length, outputs: env.function.outputs.map((o) => o.name) }));
@@ -218,6 +222,7 @@ export async function registryCli(argv: readonly string[], io: CliIo = defaultIo
     if (cmd === 'publish') return await publishCommand(argv.slice(1), io);
     if (cmd === 'registry' && sub === 'serve') return await serveCommand(rest, io);
     if (cmd === 'registry' && (sub === 'query' || sub === 'resolve' || sub === 'alias' || sub === 'metrics')) return await readCommand(sub, rest, io);
+    if (cmd === 'registry' && sub === undefined) throw new UsageError('airmail registry needs a subcommand: serve, query, resolve, alias or metrics');
     throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ') || '(none)'}`);
   } catch (err) {
     if (err instanceof UsageError || String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
