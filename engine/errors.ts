@@ -19,7 +19,7 @@ export const ERRORS = {
   CONFIG_CONFLICT: { status: 409, summary: "An admin change would overwrite or remove a file that also holds other entries; edit that file instead." },
   // requests
   BODY_UNPARSABLE: { status: 400, summary: 'The request body is not valid JSON or YAML.' },
-  HEADER_INVALID: { status: 400, summary: 'A request header the engine reads has a value it cannot use (x-airmail-deadline-ms: a positive whole number of ms).' },
+  HEADER_INVALID: { status: 400, summary: 'A request header the engine reads has a value it cannot use (x-airmail-deadline-ms: a positive whole number of ms; x-airmail-debug: true/1/yes/on or false/0/no/off; x-airmail-debug-ids: a whole number).' },
   INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },
   PIPELINE_NOT_FOUND: { status: 404, summary: 'No pipeline with that name is loaded.' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },
@@ -47,7 +47,7 @@ export const ERRORS = {
   ARTIFACT_UNSAFE: { status: 422, summary: 'The artifact refers to files outside itself (ONNX external data) or is otherwise unsafe to load.' },
   ENVELOPE_NOT_FOUND: { status: 404, summary: 'No envelope matches the name, version, alias or tag query.' },
   ARTIFACT_NOT_FOUND: { status: 404, summary: 'No artifact with that sha256 is stored.' },
-  QUERY_INVALID: { status: 400, summary: 'The tag query cannot be parsed.' },
+  QUERY_INVALID: { status: 400, summary: 'The tag query cannot be parsed, or a query parameter the engine reads (?debug) has a value it cannot use.' },
   REGISTRY_UNAVAILABLE: { status: 502, summary: 'The registry could not be reached or answered with something unexpected.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
