@@ -39,7 +39,7 @@ export const ERRORS = {
   INTERNAL: { status: 500, summary: 'An unexpected engine error.' },
   // model registry (engine/registry, registry-client)
   ENVELOPE_INVALID: { status: 422, summary: 'The envelope misses a required tag or field, or a value is malformed.' },
-  NAME_INVALID: { status: 422, summary: 'A model, alias or tag name is not [A-Za-z0-9._-] or contains "..".' },
+  NAME_INVALID: { status: 422, summary: 'A model, alias or tag name is not [A-Za-z0-9._-], contains "..", or is __proto__, constructor or prototype.' },
   METRIC_INVALID: { status: 422, summary: 'A metric does not match its JSON Schema.' },
   METRIC_CONFLICT: { status: 409, summary: 'The version already has a metric of that name; metrics are added, never replaced.' },
   SAMPLE_INVALID: { status: 422, summary: 'The sample table cannot be decoded or does not fit the function shape.' },
