@@ -65,7 +65,7 @@ export function utf8Charset(type: string): boolean {
  */
 export function utf8Body(bytes: Uint8Array): string {
   if (!isUtf8(bytes)) throw new AirmailError('BODY_UNPARSABLE', 'the body is not valid UTF-8');
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const text = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
