@@ -172,9 +172,6 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   const names = [...srv.engine.snapshot.pipelines.keys()];
   // JSON lines like the rest of the log, written whatever the level: scripts wait for "on http://...".
   const log = srv.engine.observe.logger;
-  log.notice('info', `airmail serving ${names.length} pipeline(s) [${names.join(', ')}] from ${configs} on http://localhost:${srv.port} (${srv.engine.runner.threads || 'inline'} worker threads)`, { url: `http://localhost:${srv.port}`, pipelines: names, threads: srv.engine.runner.threads });
-  if (srv.adminUrl) log.notice('info', `admin routes on ${srv.adminUrl}`, { admin_url: srv.adminUrl });
-  log.flush();
   const stop = (sig: string): void => {
     log.notice('info', `${sig}: draining`, { signal: sig });
     void srv.close().then(
@@ -190,8 +187,28 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // A second signal during the drain forces exit at once (the convention Kubernetes, Docker and a
+  // Ctrl-C pressed twice rely on), without waiting for in-flight requests: said in the log first, so
+  // an exit that cut requests short is not mistaken for a crash. Exit status 128 + the signal's number.
+  let first: string | undefined;
+  const onSignal = (sig: 'SIGTERM' | 'SIGINT'): void => {
+    if (first === undefined) {
+      first = sig;
+      stop(sig);
+      return;
+    }
+    const status = sig === 'SIGINT' ? 130 : 143;
+    log.notice('warn', `${sig} again while draining (after ${first}): exiting now with ${status}, without waiting for in-flight requests`, { signal: sig, forced: true, exit_code: status });
+    log.flush();
+    process.exit(status);
+  };
+  // Listening before the line that says so: a SIGTERM sent as soon as it appears (a script, a
+  // supervisor) met no listener in the few ms between, and killed the process without a drain.
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  log.notice('info', `airmail serving ${names.length} pipeline(s) [${names.join(', ')}] from ${configs} on http://localhost:${srv.port} (${srv.engine.runner.threads || 'inline'} worker threads)`, { url: `http://localhost:${srv.port}`, pipelines: names, threads: srv.engine.runner.threads });
+  if (srv.adminUrl) log.notice('info', `admin routes on ${srv.adminUrl}`, { admin_url: srv.adminUrl });
+  log.flush();
   return new Promise<number>(() => undefined);
 }
 

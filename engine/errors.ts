@@ -19,7 +19,7 @@ export const ERRORS = {
   CONFIG_CONFLICT: { status: 409, summary: "An admin change would overwrite or remove a file that also holds other entries; edit that file instead." },
   // requests
   BODY_UNPARSABLE: { status: 400, summary: 'The request body is not valid JSON or YAML.' },
-  HEADER_INVALID: { status: 400, summary: 'A request header the engine reads has a value it cannot use (x-airmail-deadline-ms: a positive whole number of ms).' },
+  HEADER_INVALID: { status: 400, summary: 'A request header the engine reads has a value it cannot use (x-airmail-deadline-ms: a positive whole number of ms; x-airmail-debug: true/1/yes/on or false/0/no/off; x-airmail-debug-ids: a whole number).' },
   INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },
   PIPELINE_NOT_FOUND: { status: 404, summary: 'No pipeline with that name is loaded.' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },
@@ -39,7 +39,7 @@ export const ERRORS = {
   INTERNAL: { status: 500, summary: 'An unexpected engine error.' },
   // model registry (engine/registry, registry-client)
   ENVELOPE_INVALID: { status: 422, summary: 'The envelope misses a required tag or field, or a value is malformed.' },
-  NAME_INVALID: { status: 422, summary: 'A model, alias or tag name is not [A-Za-z0-9._-] or contains "..".' },
+  NAME_INVALID: { status: 422, summary: 'A model, alias or tag name is not [A-Za-z0-9._-], contains "..", or is __proto__, constructor or prototype.' },
   METRIC_INVALID: { status: 422, summary: 'A metric does not match its JSON Schema.' },
   METRIC_CONFLICT: { status: 409, summary: 'The version already has a metric of that name; metrics are added, never replaced.' },
   SAMPLE_INVALID: { status: 422, summary: 'The sample table cannot be decoded or does not fit the function shape.' },
@@ -47,7 +47,7 @@ export const ERRORS = {
   ARTIFACT_UNSAFE: { status: 422, summary: 'The artifact refers to files outside itself (ONNX external data) or is otherwise unsafe to load.' },
   ENVELOPE_NOT_FOUND: { status: 404, summary: 'No envelope matches the name, version, alias or tag query.' },
   ARTIFACT_NOT_FOUND: { status: 404, summary: 'No artifact with that sha256 is stored.' },
-  QUERY_INVALID: { status: 400, summary: 'The tag query cannot be parsed.' },
+  QUERY_INVALID: { status: 400, summary: 'The tag query cannot be parsed, or a query parameter the engine reads (?debug) has a value it cannot use.' },
   REGISTRY_UNAVAILABLE: { status: 502, summary: 'The registry could not be reached or answered with something unexpected.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -19,7 +19,8 @@ function typesOf(schema: JsonSchema | undefined): string[] {
 /** `text` as the first of `types` it parses as; text itself when it parses as none (or a string is allowed). */
 function scalar(text: string, types: readonly string[]): unknown {
   if (types.length === 0 || types.includes('string')) return text;
-  if (types.includes('integer') && INTEGER.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
+  // An integer past 2^53 is read too, rounded as JSON.parse reads a body's: unrepresentableInputs refuses both alike.
+  if (types.includes('integer') && INTEGER.test(text)) return Number(text);
   if (types.includes('number') && NUMBER.test(text) && Number.isFinite(Number(text))) return Number(text);
   if (types.includes('boolean') && (text === 'true' || text === 'false')) return text === 'true';
   if (types.includes('null') && text === 'null') return null;
@@ -50,13 +51,30 @@ export function coerceQueryInputs(schema: JsonSchema, raw: Readonly<Record<strin
   return { inputs, problems };
 }
 
-/** Numbers JSON cannot hold (a body's `1e400` parses as Infinity): no schema type check catches them. */
-export function nonFiniteInputs(inputs: unknown): Problem[] {
+const SAFE_RANGE = `from -${Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}`;
+
+/**
+ * Numbers the inputs cannot hold, which no schema type check catches: a body's `1e400` parses as
+ * Infinity, and an integer input's `12345678901234567890123` as 1.2345678901234568e22, an integer
+ * by JSON Schema's rule that names a different id (2^53 and past it, not every whole number is a
+ * double). An input (or a list input's element) typed integer, not number, must be a safe integer.
+ */
+export function unrepresentableInputs(schema: JsonSchema, inputs: unknown): Problem[] {
   const out: Problem[] = [];
-  const walk = (v: unknown, path: string, name: string): void => {
-    if (typeof v === 'number' && !Number.isFinite(v)) out.push({ path, message: `'${name}' must be a finite number` });
-    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}/${i}`, name));
+  const props = schema['properties'] as Record<string, JsonSchema> | undefined;
+  const wholeOnly = (s: JsonSchema | undefined): boolean => {
+    const t = typesOf(s);
+    return t.includes('integer') && !t.includes('number');
   };
-  if (inputs && typeof inputs === 'object') for (const [k, v] of Object.entries(inputs)) walk(v, `/${k}`, k);
+  const walk = (v: unknown, path: string, name: string, item: boolean): void => {
+    if (typeof v === 'number') {
+      // Cheap first: a safe integer or a fraction (the schema judges those) needs no schema lookup.
+      if (Number.isSafeInteger(v) || (Number.isFinite(v) && !Number.isInteger(v))) return;
+      const prop = props && Object.hasOwn(props, name) ? props[name] : undefined;
+      if (wholeOnly(item ? (prop?.['items'] as JsonSchema | undefined) : prop)) out.push({ path, message: `'${name}' must be a whole number ${SAFE_RANGE} (a larger one is rounded to another number)` });
+      else if (!Number.isFinite(v)) out.push({ path, message: `'${name}' must be a finite number` });
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}/${i}`, name, true));
+  };
+  if (inputs && typeof inputs === 'object') for (const [k, v] of Object.entries(inputs)) walk(v, `/${k}`, k, false);
   return out;
 }

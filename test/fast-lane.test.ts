@@ -85,6 +85,24 @@ describe('fast lane', () => {
     }
   });
 
+  it('refuses a charset other than UTF-8 (415 naming it) and bytes that are not UTF-8 (400), in both lanes; they were read as UTF-8', async () => {
+    for (const type of ['application/json; charset=utf-16', 'application/json; charset=ISO-8859-1', 'application/json;charset="latin1"', 'application/yaml; charset=UTF-16LE']) {
+      const { a, took } = await same('/pipelines/complimentary_items', ok, { 'content-type': type });
+      expect([a.status, a.body['code'], took], type).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE', 0]);
+      expect(a.body['reason'], type).toMatch(new RegExp(`charset '${type.split('=')[1]!.replace(/"/g, '').toLowerCase()}' is not supported`));
+    }
+    for (const type of ['application/json; charset=UTF-8', 'application/json; charset="utf-8"', 'application/json; charset=US-ASCII']) {
+      const { a, took } = await same('/pipelines/complimentary_items', ok, { 'content-type': type });
+      expect([a.status, took], type).toEqual([200, 1]);
+    }
+    // A Latin-1 'é' (0xe9) and a lone 0xff: not UTF-8. They became U+FFFD, and a run looked up a mangled value.
+    const bad = Buffer.concat([Buffer.from('{"client_id": 17, "product_id": 42, "note": "caf'), Buffer.from([0xe9, 0xff]), Buffer.from('"}')]);
+    const json = await same('/pipelines/complimentary_items', bad);
+    expect([json.a.status, json.a.body['code'], json.a.body['reason'], json.took]).toEqual([400, 'BODY_UNPARSABLE', 'the body is not valid UTF-8', 1]);
+    const yaml = await same('/pipelines/complimentary_items', Buffer.concat([Buffer.from('client_id: 17\nproduct_id: 42\nnote: caf'), Buffer.from([0xe9])]), { 'content-type': 'application/yaml' });
+    expect([yaml.a.status, yaml.a.body['code'], yaml.a.body['reason'], yaml.took]).toEqual([400, 'BODY_UNPARSABLE', 'the body is not valid UTF-8', 0]);
+  });
+
   it('leaves everything else to the app', async () => {
     const cases: [string, string, Record<string, string>][] = [
       ['debug query', '/pipelines/complimentary_items?debug=true', { 'content-type': 'application/json' }],

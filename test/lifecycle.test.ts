@@ -117,6 +117,34 @@ describe('SIGTERM', () => {
     expect(out()).toContain('drained: exit 0');
   }, 90_000);
 
+  it('a SIGTERM sent the moment the startup line appears is drained (the handlers were installed a few ms after it, and it killed the process)', async () => {
+    for (let i = 0; i < 2; i++) {
+      const { child, out } = await spawnServe(['--configs', await demoConfigs(), '--threads', '1']);
+      const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+      child.kill('SIGTERM');
+      expect(await exited, out()).toEqual({ code: 0, signal: null });
+      expect(out()).toContain('drained: exit 0');
+    }
+  }, 60_000);
+
+  it('a second SIGTERM during the drain exits at once, with a JSON log line saying so and status 143', async () => {
+    const { child, out } = await spawnServe(['--configs', await demoConfigs(), '--threads', '1', '--drain-delay-ms', '20000']);
+    try {
+      const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+      child.kill('SIGTERM');
+      for (let i = 0; i < 200 && !out().includes('SIGTERM: draining'); i++) await new Promise((r) => setTimeout(r, 25));
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      // Killed by the signal's default action, it left no line and no exit status (code null).
+      expect(await exited, out()).toEqual({ code: 143, signal: null });
+      expect(Date.now() - t0).toBeLessThan(5000);
+      const line = out().split('\n').find((l) => l.includes('again while draining'));
+      expect(JSON.parse(line!)).toMatchObject({ level: 'warn', signal: 'SIGTERM', forced: true, exit_code: 143 });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('reaches the server through `npm start` too (the script execs node, so npm forwards the signal to it)', async () => {
     const { child, url } = await spawnServe(['--configs', await demoConfigs(), '--threads', '1'], {}, true);
     expect((await request(`${url}/ready`)).statusCode).toBe(200);

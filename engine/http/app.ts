@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { AirmailError, asAirmailError, boundErrors, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
+import { AirmailError, asAirmailError, boundErrors, clip, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
@@ -46,15 +46,45 @@ function noteAudit(c: Context, note: Partial<AuditEntry>): void {
 const RESERVED_QUERY = new Set(['debug']);
 export const DEADLINE_HEADER = 'x-airmail-deadline-ms';
 
-/**
- * Whether a `?debug` query value or an `x-airmail-debug` header asks for debug output: `true`, `1`,
- * `yes`, `on` in any case, or a bare `?debug` (empty value).
- */
-export function debugAsked(v: string | undefined): boolean {
-  if (v === undefined) return false;
+const DEBUG_ON = new Set(['true', '1', 'yes', 'on']);
+const DEBUG_OFF = new Set(['false', '0', 'no', 'off']);
+const DEBUG_SPELLINGS = 'true, 1, yes or on (or a bare ?debug) to ask for it; false, 0, no or off not to; in any case';
+
+/** One `?debug` value or `x-airmail-debug` header: on, off, or undefined when it is neither. */
+function debugValue(v: string): boolean | undefined {
   const t = v.trim().toLowerCase();
-  return t === '' || t === 'true' || t === '1' || t === 'yes' || t === 'on';
+  return t === '' || DEBUG_ON.has(t) ? true : DEBUG_OFF.has(t) ? false : undefined;
 }
+
+/** Whether one value asks for debug, without refusing a bad one (for the error path's counting). */
+const debugAsked = (v: string | undefined): boolean => v !== undefined && debugValue(v) === true;
+
+/**
+ * Whether a request asks for debug output, by `?debug` (its values) or `x-airmail-debug`: `true`,
+ * `1`, `yes`, `on` in any case, or a bare `?debug`; `false`, `0`, `no`, `off` do not. Anything
+ * else (`?debug=maybe`, given twice) is a 400 rather than ignored, so a client learns that its
+ * debug was not taken.
+ */
+export function debugOption(query: readonly string[] | undefined, header: string | undefined): boolean {
+  let on = false;
+  if (query !== undefined) {
+    const v = query.length === 1 ? debugValue(query[0]!) : undefined;
+    if (v === undefined) {
+      const got = query.length === 1 ? JSON.stringify(clip(query[0]!, 40)) : `${query.length} values`;
+      throw new AirmailError('QUERY_INVALID', `?debug must be one of ${DEBUG_SPELLINGS}; got ${got}`);
+    }
+    on = v;
+  }
+  if (header !== undefined) {
+    const v = debugValue(header);
+    if (v === undefined) throw new AirmailError('HEADER_INVALID', `x-airmail-debug must be one of ${DEBUG_SPELLINGS.replace(' (or a bare ?debug)', '')}; got ${JSON.stringify(clip(header, 40))}`);
+    on ||= v;
+  }
+  return on;
+}
+
+/** The debug option of a request (see debugOption). */
+export const debugOf = (c: Context): boolean => debugOption(c.req.queries('debug'), c.req.header('x-airmail-debug'));
 
 /**
  * The run option a request's deadline header asks for: none without the header, else a positive
@@ -311,9 +341,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     });
   });
 
-  const execute = async (c: Context, name: string, inputs: unknown, fromQuery: boolean, debug: boolean): Promise<Response> => {
+  const execute = async (c: Context, name: string, inputs: unknown, fromQuery: boolean): Promise<Response> => {
     const p = engine.pipeline(name);
     try {
+      const debug = debugOf(c);
       const checked = engine.checkInputs(p, inputs, fromQuery);
       const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) });
       return c.json(res, 200);
@@ -323,24 +354,20 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   };
 
   // Every value of a name is kept: a name given twice is an error for a single-valued input (engine/inputs.ts).
-  const queryInputs = (c: Context): { inputs: Record<string, string[]>; debug: boolean } => {
+  const queryInputs = (c: Context): Record<string, string[]> => {
     const q = c.req.queries();
     // Without a prototype, `?__proto__=x` is a key like any other (an unknown input), not a prototype set and dropped.
     const inputs = Object.create(null) as Record<string, string[]>;
     for (const [k, v] of Object.entries(q)) if (!RESERVED_QUERY.has(k)) inputs[k] = v;
-    return { inputs, debug: debugAsked(q['debug']?.[0]) || debugAsked(c.req.header('x-airmail-debug')) };
+    return inputs;
   };
 
   app.get('/pipelines/:name', async (c) => {
     const name = c.req.param('name');
     if (new URL(c.req.url).search === '') return c.json(describe(name));
-    const { inputs, debug } = queryInputs(c);
-    return execute(c, name, inputs, true, debug);
+    return execute(c, name, queryInputs(c), true);
   });
-  app.get('/pipelines/:name/run', async (c) => {
-    const { inputs, debug } = queryInputs(c);
-    return execute(c, c.req.param('name'), inputs, true, debug);
-  });
+  app.get('/pipelines/:name/run', async (c) => execute(c, c.req.param('name'), queryInputs(c), true));
   app.post('/pipelines/:name', async (c) => {
     const name = c.req.param('name');
     const p = engine.pipeline(name);
@@ -351,8 +378,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     } catch (err) {
       return answerError(c, err, { pipeline: p.name, version: p.version });
     }
-    const debug = debugAsked(c.req.query('debug')) || debugAsked(c.req.header('x-airmail-debug'));
-    return execute(c, name, value, false, debug);
+    return execute(c, name, value, false);
   });
   app.get('/pipelines/:name/explain', (c) => {
     const p = engine.pipeline(c.req.param('name'));
@@ -370,8 +396,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     } catch (err) {
       return answerError(c, err, named);
     }
-    const debug = debugAsked(c.req.query('debug')) || debugAsked(c.req.header('x-airmail-debug'));
     try {
+      const debug = debugOf(c);
       const checked = engine.checkInputs(p, inputs, false);
       return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) }), 200);
     } catch (err) {

@@ -3,9 +3,10 @@
  * refused. The size limit is enforced earlier, by middleware, before any
  * handler reads the stream.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Context } from 'hono';
 import { AirmailError } from '../errors.js';
-import { formatDiagnostic, summarise } from '../errors.js';
+import { clip, formatDiagnostic, summarise } from '../errors.js';
 import { PARSE_LIMITS, parseConfigText } from '../config/parse.js';
 
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
@@ -22,6 +23,50 @@ export function bodyFormat(c: Context, fallback: BodyFormat | undefined): BodyFo
   if (ct === 'application/yaml' || ct === 'text/yaml' || ct === 'application/x-yaml' || ct === 'text/x-yaml') return 'yaml';
   if (ct === '' && fallback) return fallback;
   throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct || '(none)'}' is not supported here; send ${ACCEPTED}`);
+}
+
+/** Charsets a body may declare: its bytes are read as UTF-8, of which US-ASCII is a part. */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/** The charset a Content-Type names (lower case, unquoted), or undefined when it names none. */
+export function charsetOf(type: string): string | undefined {
+  const params = type.split(';');
+  for (let i = 1; i < params.length; i++) {
+    const p = params[i]!;
+    const eq = p.indexOf('=');
+    if (eq >= 0 && p.slice(0, eq).trim().toLowerCase() === 'charset') return p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+  }
+  return undefined;
+}
+
+/**
+ * A body declared in another charset (`charset=utf-16`, `latin1`) is a 415: its bytes would be
+ * read as UTF-8 and come out as other text, or as U+FFFD, without a word.
+ */
+export function checkCharset(type: string | undefined): void {
+  if (type === undefined || !type.includes(';')) return;
+  const cs = charsetOf(type);
+  if (cs !== undefined && !UTF8_CHARSETS.has(cs)) {
+    throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `charset '${clip(cs, 40)}' is not supported: send the body in UTF-8 (charset=utf-8 or us-ascii, or no charset)`);
+  }
+}
+
+/** Whether a Content-Type names no charset or one read as UTF-8 (what the fast lane takes; the app answers the rest). */
+export function utf8Charset(type: string): boolean {
+  if (!type.includes(';')) return true;
+  const cs = charsetOf(type);
+  return cs === undefined || UTF8_CHARSETS.has(cs);
+}
+
+/**
+ * A body's bytes as text, a byte order mark dropped. Bytes that are not UTF-8 are a 400 rather
+ * than U+FFFD in the inputs (a lookup of a mangled id finds nothing and answers 200, empty).
+ * isUtf8 is one SIMD pass: tens of nanoseconds on a normal body.
+ */
+export function utf8Body(bytes: Uint8Array): string {
+  if (!isUtf8(bytes)) throw new AirmailError('BODY_UNPARSABLE', 'the body is not valid UTF-8');
+  const text = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** A body of inputs that is not an object (`[1]`, `null`, `"x"`): 422 with a pointer at the root, as other input errors. */
@@ -82,9 +127,11 @@ export function parseYamlStrict(text: string): unknown {
   return r.parsed.value;
 }
 
-/** Reads and parses the body; an empty body is `{}`. */
+/** Reads and parses the body; an empty body is `{}`. A charset other than UTF-8 is a 415, bytes that are not UTF-8 a 400. */
 export async function readBody(c: Context, fallback: BodyFormat | undefined): Promise<{ value: unknown; text: string; format: BodyFormat }> {
-  const text = await c.req.text();
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (bytes.length > 0) checkCharset(c.req.header('content-type'));
+  const text = utf8Body(bytes);
   if (text.trim() === '') return { value: {}, text, format: fallback ?? 'json' };
   const format = bodyFormat(c, fallback);
   return { value: format === 'json' ? parseJsonStrict(text) : parseYamlStrict(text), text, format };

@@ -7,7 +7,7 @@
  *
  * The lane takes a request only when its method, path and headers say it is
  * the plain case; everything else (a query string, debug or trace headers,
- * another content type, a chunked or oversized body, an unknown pipeline, a
+ * another content type or a charset other than UTF-8, a chunked or oversized body, an unknown pipeline, a
  * draining server) goes to the app, which answers it as before. What the lane
  * does is what the app's route does, with the same functions: parseJsonStrict
  * for the body, checkInputs, engine.run, errorBody and retryHeaders for errors,
@@ -19,7 +19,7 @@ import type { Engine } from '../engine.js';
 import { AirmailError, asAirmailError } from '../errors.js';
 import type { PipelineResponse } from '../engine.js';
 import { DEADLINE_HEADER, deadlineOption, errorBody, retryHeaders, tookMs } from './app.js';
-import { inputsNotAnObject, isPlainObject, parseJsonStrict } from './body.js';
+import { inputsNotAnObject, isPlainObject, parseJsonStrict, utf8Body, utf8Charset } from './body.js';
 import { UNKNOWN_LABEL } from '../observe/index.js';
 import { REQUEST_ID_HEADER } from '../observe/request-id.js';
 
@@ -46,7 +46,7 @@ function laneFor(engine: Engine, req: IncomingMessage, limit: number): string | 
   const h = req.headers;
   for (const k of APP_ONLY_HEADERS) if (h[k] !== undefined) return undefined;
   const type = h['content-type'];
-  if (type === undefined || type.split(';')[0]!.trim().toLowerCase() !== 'application/json') return undefined;
+  if (type === undefined || type.split(';')[0]!.trim().toLowerCase() !== 'application/json' || !utf8Charset(type)) return undefined;
   const length = Number(h['content-length']);
   if (!Number.isInteger(length) || length < 0 || length > limit) return undefined;
   return name;
@@ -67,15 +67,12 @@ export function fastLane(engine: Engine, opts: FastLaneOptions): (req: IncomingM
     // A client that goes away mid-body: the request ends there, with nothing to answer.
     req.on('error', () => undefined);
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
-      void answer(engine, opts, name, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, req, res, t0);
-    });
+    req.on('end', () => void answer(engine, opts, name, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), req, res, t0));
     return true;
   };
 }
 
-async function answer(engine: Engine, opts: FastLaneOptions, name: string, text: string, req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {
+async function answer(engine: Engine, opts: FastLaneOptions, name: string, bytes: Buffer, req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {
   let p: ReturnType<Engine['pipeline']>;
   try {
     // The snapshot may have swapped while the body arrived: look the pipeline up again, as the app does.
@@ -86,7 +83,8 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, text:
   }
   let value: unknown;
   try {
-    // As the app's route: an empty body is no inputs; a body that is not an object of inputs is refused.
+    // As the app's route: bytes that are not UTF-8 are refused; an empty body is no inputs; a body that is not an object of inputs is refused.
+    const text = utf8Body(bytes);
     value = text.trim() === '' ? {} : parseJsonStrict(text);
     if (!isPlainObject(value)) throw inputsNotAnObject();
   } catch (err) {

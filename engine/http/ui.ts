@@ -4,7 +4,7 @@
  * GET /ui (a page served from a string; no build step) and the JSON it polls.
  */
 import type { Context, Hono } from 'hono';
-import { AirmailError, asAirmailError } from '../errors.js';
+import { AirmailError, asAirmailError, clip } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { ObserveRunOptions } from '../observe/index.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
@@ -19,11 +19,21 @@ import { redactText } from '../redact.js';
 export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId' | 'httpRequest'> {
   const tp = c.req.header('traceparent');
   const ts = c.req.header('tracestate');
-  const ids = Number(c.req.header('x-airmail-debug-ids'));
+  const ids = debugIdsOption(c.req.header(DEBUG_IDS_HEADER));
   const requestId = c.get('requestId');
   // Object.assign, not a literal that starts with a spread (see executeObserved in observe/collect.ts).
   // httpRequest: Hono's request itself (no copy); the request span reads method, route and path from it.
-  return Object.assign({ httpRequest: c.req }, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, Number.isInteger(ids) && ids >= 0 ? { debugIds: ids } : undefined, requestId ? { requestId } : undefined);
+  return Object.assign({ httpRequest: c.req }, tp ? { traceparent: tp } : undefined, ts ? { tracestate: ts } : undefined, ids !== undefined ? { debugIds: ids } : undefined, requestId ? { requestId } : undefined);
+}
+
+const DEBUG_IDS_HEADER = 'x-airmail-debug-ids';
+
+/** How many ids a debug step lists, from its header: a whole number ≥ 0; anything else (`lots`, `-1`, `2.5`) is a 400, not ignored. */
+export function debugIdsOption(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const text = header.trim();
+  if (!/^[0-9]{1,9}$/.test(text)) throw new AirmailError('HEADER_INVALID', `${DEBUG_IDS_HEADER} must be a whole number of ids from 0 to 999999999 (listed per debug step), got ${JSON.stringify(clip(text, 40))}`);
+  return Number(text);
 }
 
 function esc(v: string): string {
@@ -154,6 +164,8 @@ export function mountObservability(app: Hono, engine: Engine): void {
 
   app.post('/pipelines/:name/why', async (c) => {
     const p = engine.pipeline(c.req.param('name'));
+    // Read first: a bad debug header is a 400 in the error shape, not a why answer.
+    const trace = traceOptions(c);
     const { value } = await readBody(c, 'json');
     if (!isPlainObject(value)) throw inputsNotAnObject('a JSON object: {"inputs": {...}, "item": <id>}');
     const item = value['item'] ?? value['item_id'] ?? value[p.plan.itemType];
@@ -172,7 +184,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
       throw new AirmailError('INPUT_INVALID', `${err.message}; ${hint}`, { details: Object.assign({}, err.details, { hint }) });
     }
     try {
-      const res = await engine.run(p, checked, Object.assign({ why: id }, traceOptions(c)));
+      const res = await engine.run(p, checked, Object.assign({ why: id }, trace));
       return c.json({ pipeline: p.name, version: p.version, item: id, why: unknownItem(catalog, id, res.why), items: res.items, reason: res.reason, error: res.error });
     } catch (err) {
       const e = asAirmailError(err);

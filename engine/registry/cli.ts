@@ -133,12 +133,14 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     const f = values[k];
     if (f !== undefined && !existsSync(f)) throw new UsageError(`--${k} ${f}: no such file`);
   }
-  const tags: Record<string, string> = {};
+  const pairs: [string, string][] = [];
   for (const t of values.tag ?? []) {
     const i = t.indexOf('=');
     if (i <= 0) throw new UsageError(`--tag ${JSON.stringify(t)} must be key=value`);
-    tags[t.slice(0, i)] = t.slice(i + 1);
+    pairs.push([t.slice(0, i), t.slice(i + 1)]);
   }
+  // Defined, not assigned: `--tag __proto__=x` stays a tag key (refused by the publish checks), not a prototype set and dropped.
+  const tags: Record<string, string> = Object.fromEntries(pairs);
   let featureSource;
   if (values['feature-source']) {
     const [dataset, key] = values['feature-source'].split(':');

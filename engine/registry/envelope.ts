@@ -119,12 +119,27 @@ export function summarize(e: Envelope): EnvelopeSummary {
 const NAME_RE = /^[A-Za-z0-9._-]{1,128}$/;
 const SHA_RE = /^[0-9a-f]{64}$/;
 
-/** Names become path segments: [A-Za-z0-9._-], at most 128, no '..', not '.'-leading. */
+/**
+ * Names that are properties of every object: as a model name, alias, tag key or metric name they
+ * become keys of plain objects (aliases.json, the index, metrics), where `constructor` is already
+ * there and `__proto__` sets the prototype. The engine refuses them as names everywhere else.
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const RESERVED_LIST = [...RESERVED_KEYS].join(', ');
+
+/** `${what} "__proto__" is reserved ...`, or undefined when `key` is not one of RESERVED_KEYS. */
+export function reservedKeyProblem(key: string, what: string): string | undefined {
+  return RESERVED_KEYS.has(key) ? `${what} ${JSON.stringify(key)} is reserved: ${RESERVED_LIST} are not allowed as names` : undefined;
+}
+
+/** Names become path segments: [A-Za-z0-9._-], at most 128, no '..', not '.'-leading, not a reserved key. */
 export function isSafeName(s: unknown): s is string {
-  return typeof s === 'string' && NAME_RE.test(s) && !s.includes('..') && !s.startsWith('.');
+  return typeof s === 'string' && NAME_RE.test(s) && !s.includes('..') && !s.startsWith('.') && !RESERVED_KEYS.has(s);
 }
 
 export function assertSafeName(s: unknown, what: string): string {
+  const reserved = typeof s === 'string' ? reservedKeyProblem(s, what) : undefined;
+  if (reserved) throw new RegistryError('NAME_INVALID', reserved);
   if (!isSafeName(s)) {
     throw new RegistryError('NAME_INVALID', `${what} ${JSON.stringify(s)} is not allowed: use 1-128 of [A-Za-z0-9._-], not starting with '.' and without '..'`);
   }
@@ -186,7 +201,8 @@ function metricShapeProblems(m: FancyMetric): string[] {
 
 const columnSpec = { type: 'object', additionalProperties: false, required: ['name', 'type'], properties: { name: { type: 'string', minLength: 1 }, type: { enum: ['float32', 'float64', 'int32', 'int64', 'bool', 'string'] } } } as const;
 const artifactRef = { type: 'object', additionalProperties: false, required: ['sha256', 'size'], properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, size: { type: 'integer', minimum: 0 }, filename: { type: 'string' } } } as const;
-const safeName = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', not: { pattern: '\\.\\.' } } as const;
+const notReserved = { not: { enum: ['__proto__', 'constructor', 'prototype'] } } as const;
+const safeName = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', not: { pattern: '\\.\\.' }, allOf: [notReserved] } as const;
 
 export const ENVELOPE_SCHEMA = {
   type: 'object', additionalProperties: false,
@@ -217,7 +233,7 @@ export const ENVELOPE_SCHEMA = {
     },
     index: {
       type: 'object', required: ['name', 'description'],
-      propertyNames: { pattern: '^[A-Za-z0-9._-]{1,128}$' },
+      propertyNames: { pattern: '^[A-Za-z0-9._-]{1,128}$', ...notReserved },
       additionalProperties: { type: 'string', maxLength: 4096 },
       properties: { name: safeName, description: { type: 'string', minLength: 1 } },
     },
@@ -254,6 +270,8 @@ export function metricProblems(metrics: unknown): string[] {
   const problems: string[] = [];
   for (const [name, m] of Object.entries(metrics as Record<string, unknown>)) {
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(name)) { problems.push(`metric name ${JSON.stringify(name)} is not [A-Za-z0-9._-]`); continue; }
+    const reserved = reservedKeyProblem(name, 'metric name');
+    if (reserved) { problems.push(reserved); continue; }
     if (typeof m === 'number') { if (!Number.isFinite(m)) problems.push(`metric '${name}': scalar must be a finite number`); continue; }
     const type = m && typeof m === 'object' ? (m as { type?: unknown }).type : undefined;
     const validate = typeof type === 'string' ? metricValidators.get(type) : undefined;

@@ -15,7 +15,7 @@ import { basename } from 'node:path';
 import { createOnnxModel } from '../onnx.js';
 import { assertSelfContained, bundleJsModule } from './bundle.js';
 import { collectContext, environmentTags } from './context.js';
-import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
+import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, RESERVED_KEYS, reservedKeyProblem, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
 import { checkTimeoutMs, loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
 import { inspectOnnx, onnxElemName } from './onnx-inspect.js';
@@ -64,6 +64,7 @@ function checkIndex(req: PublishRequest): Record<string, string> {
   const tags = req.tags ?? {};
   for (const [k, v] of Object.entries(tags)) {
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(k)) problems.push(`tag key ${JSON.stringify(k)} is not [A-Za-z0-9._-]`);
+    else if (RESERVED_KEYS.has(k)) problems.push(reservedKeyProblem(k, 'tag key')!);
     if (typeof v !== 'string') problems.push(`tag '${k}' must be a string`);
     if ((k === 'name' && v !== req.name) || (k === 'description' && v !== req.description)) problems.push(`tag '${k}' (${JSON.stringify(v)}) contradicts the ${k} given (${JSON.stringify(k === 'name' ? req.name : req.description)}): set the ${k} with --${k}, not with a tag`);
   }
