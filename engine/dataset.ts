@@ -8,6 +8,7 @@ import { tableFromIPC, type Table as ArrowTable, type Vector } from 'apache-arro
 import { AirmailError } from './errors.js';
 import type { Column, Dataset, DictColumn, NumericArray, Scalar } from './api.js';
 import { columnLength, isNumeric, valueAt } from './api.js';
+import { csvRecords, NUMBER_CELL } from './csv.js';
 
 /** The transferable description of a dataset (what crosses into workers). */
 export interface DatasetHandle {
@@ -265,12 +266,47 @@ export function tableFromRows(name: string, rows: readonly Record<string, unknow
   return new Table({ name, key, length: rows.length, columns });
 }
 
+/** Column types a dataset entry declares (`columns:`): for columns the data may lack, and a CSV file's column types. */
+export type DeclaredColumns = Readonly<Record<string, 'integer' | 'number' | 'string'>>;
+
+/**
+ * A CSV file's table (header row, RFC 4180 quoting). A column is numeric when every non-empty cell is
+ * a plain decimal number, else text; an empty cell is null (NaN in a numeric column, which is then
+ * float64, as in JSON rows). A declared type wins: `string` keeps `007` as text, `integer` and
+ * `number` refuse a cell that is not one, naming its row.
+ */
+export function tableFromCsv(name: string, text: string, key: string | undefined, declared: DeclaredColumns | undefined, file: string): Table {
+  const { header, records } = csvRecords(text, file);
+  const columns: Record<string, Column> = {};
+  header.forEach((c, j) => {
+    const raw = records.map((r) => r[j]!);
+    const cells = raw.map((v) => v.trim());
+    const want = declared?.[c];
+    const numeric = want !== undefined ? want !== 'string' : cells.some((t) => t !== '') && cells.every((t) => t === '' || NUMBER_CELL.test(t));
+    if (!numeric) {
+      columns[c] = dictEncode(raw.map((v, i) => (cells[i] === '' ? null : v)));
+      return;
+    }
+    const values = cells.map((t, i) => {
+      if (t === '') return NaN;
+      const n = NUMBER_CELL.test(t) ? Number(t) : NaN;
+      if (Number.isNaN(n) || (want === 'integer' && !Number.isInteger(n))) {
+        throw new Error(`column '${c}' is declared ${want ?? 'number'}, but row ${i + 2} holds ${JSON.stringify(raw[i]!.slice(0, 40))}`);
+      }
+      return n;
+    });
+    const int32 = values.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 31);
+    columns[c] = int32 ? sharedCopy(values, Int32Array) : sharedCopy(values, Float64Array);
+  });
+  return new Table({ name, key, length: records.length, columns });
+}
+
 /**
  * The table with the declared columns it lacks added, every value null. A JSON dataset takes its
  * columns from its rows, so an empty one (no purchases yet) has none, and a config that reads
  * `client_id` from it could not load; a declared column of the rows' type is the same table.
  */
-export function withColumns(table: Table, declared: Readonly<Record<string, 'integer' | 'number' | 'string'>> | undefined): Table {
+export function withColumns(table: Table, declared: DeclaredColumns | undefined): Table {
   const missing = Object.entries(declared ?? {}).filter(([c]) => !table.has(c));
   if (missing.length === 0) return table;
   const { name, key, length, columns } = table.handle;
@@ -282,7 +318,7 @@ export function withColumns(table: Table, declared: Readonly<Record<string, 'int
   return new Table({ name, key, length, columns: added });
 }
 
-export async function loadDatasetFile(name: string, path: string, format: 'arrow' | 'json', key: string | undefined): Promise<Table> {
+export async function loadDatasetFile(name: string, path: string, format: 'arrow' | 'json' | 'csv', key: string | undefined, declared?: DeclaredColumns): Promise<Table> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -291,6 +327,7 @@ export async function loadDatasetFile(name: string, path: string, format: 'arrow
   }
   try {
     if (format === 'arrow') return tableFromArrow(name, tableFromIPC(bytes), key, path);
+    if (format === 'csv') return tableFromCsv(name, bytes.toString('utf8'), key, declared, path);
     const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
     const rows = Array.isArray(parsed) ? parsed : (parsed as { rows?: unknown }).rows;
     if (!Array.isArray(rows) || !rows.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {

@@ -82,14 +82,16 @@ export class DatasetCache {
       hash = createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 16);
       this.hashes.set(path, { mtimeMs: st.mtimeMs, size: st.size, hash });
     }
-    return `${hash}:${cfg.key ?? ''}:${formatOf(path, cfg)}`;
+    const format = formatOf(path, cfg);
+    // A CSV file's declared columns type what it reads, so they are part of what was loaded.
+    return `${hash}:${cfg.key ?? ''}:${format}${format === 'csv' && cfg.columns ? `:${JSON.stringify(cfg.columns)}` : ''}`;
   }
 
   load(name: string, path: string, cfg: DatasetConfig, id: string): Promise<Table> {
     const k = `${name}@${id}`;
     let p = this.byId.get(k);
     if (!p) {
-      p = loadDatasetFile(name, path, formatOf(path, cfg), cfg.key);
+      p = loadDatasetFile(name, path, formatOf(path, cfg), cfg.key, cfg.columns);
       this.byId.set(k, p);
       p.catch(() => this.byId.delete(k));
     }
@@ -122,9 +124,10 @@ export class DatasetCache {
 /** How a file dataset read from no rows gets its columns. */
 const DECLARE_COLUMNS = 'declare them with columns: {name: integer|number|string} in its datasets: entry';
 
-function formatOf(path: string, cfg: DatasetConfig): 'arrow' | 'json' {
+function formatOf(path: string, cfg: DatasetConfig): 'arrow' | 'json' | 'csv' {
   if (cfg.format) return cfg.format;
-  return extname(path).toLowerCase() === '.json' ? 'json' : 'arrow';
+  const ext = extname(path).toLowerCase();
+  return ext === '.json' ? 'json' : ext === '.csv' ? 'csv' : 'arrow';
 }
 
 interface Located {

@@ -49,9 +49,9 @@ export interface PipelineConfig {
 }
 
 export interface DatasetConfig {
-  /** A file (Arrow IPC or JSON), relative to the config; or one of `redis:` / `http:` (engine/remote/datasets.ts). */
+  /** A file (Arrow IPC, JSON or CSV), relative to the config; or one of `redis:` / `http:` (engine/remote/datasets.ts). */
   path?: string;
-  format?: 'arrow' | 'json';
+  format?: 'arrow' | 'json' | 'csv';
   key?: string;
   redis?: RemoteDatasetConfig['redis'];
   http?: RemoteDatasetConfig['http'];
@@ -155,7 +155,7 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
         additionalProperties: false,
         properties: {
           path: { type: 'string', minLength: 1 },
-          format: { enum: ['arrow', 'json'] },
+          format: { enum: ['arrow', 'json', 'csv'] },
           key: { type: 'string' },
           ttl_ms: { type: 'integer', minimum: 1 },
           columns: { type: 'object', additionalProperties: { enum: ['integer', 'number', 'string'] } },

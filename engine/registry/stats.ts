@@ -9,6 +9,7 @@
 import { tableFromIPC, DataType, type Vector } from 'apache-arrow';
 import type { ColumnSpec, ColumnType, FeatureStats } from './envelope.js';
 import { RegistryError } from './errors.js';
+import { csvRecords, type CsvRecords } from '../csv.js';
 
 export type SampleFormat = 'arrow' | 'json' | 'csv';
 
@@ -111,26 +112,9 @@ export function fromRows(rows: readonly Record<string, unknown>[]): SampleTable 
 
 /** RFC 4180 CSV with a header row; numbers and true/false are typed, empty cells are null. */
 export function fromCsv(text: string): SampleTable {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (ch === '"') quoted = false; else field += ch;
-    } else if (ch === '"' && field === '') quoted = true;
-    else if (ch === ',') { record.push(field); field = ''; } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      record.push(field); field = '';
-      if (record.length > 1 || record[0] !== '') records.push(record);
-      record = [];
-    } else field += ch;
-  }
-  if (field !== '' || record.length) { record.push(field); records.push(record); }
-  const header = records.shift();
-  if (!header || header.length === 0 || header.some((h) => h.trim() === '')) fail('a CSV sample needs a header row naming every column');
-  records.forEach((r, i) => { if (r.length !== header.length) fail(`CSV sample row ${i + 2} has ${r.length} cells; the header has ${header.length}`); });
+  let parsed: CsvRecords;
+  try { parsed = csvRecords(text, 'a CSV sample'); } catch (err) { fail((err as Error).message.replace('a CSV sample: row', 'CSV sample row'), err); }
+  const { header, records } = parsed;
   const cell = (s: string): unknown => {
     const t = s.trim();
     if (t === '') return null;
@@ -138,7 +122,7 @@ export function fromCsv(text: string): SampleTable {
     const n = Number(t);
     return Number.isNaN(n) && t !== 'NaN' ? s : n;
   };
-  return { rows: records.length, columns: header.map((h, j) => fromValues(h.trim(), records.map((r) => cell(r[j]!)))) };
+  return { rows: records.length, columns: header.map((h, j) => fromValues(h, records.map((r) => cell(r[j]!)))) };
 }
 
 /** The columns of a sample as a shape, in sample order. */
