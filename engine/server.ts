@@ -58,7 +58,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw err;
   });
   logStartRejections(engine, startErrors);
-  engine.store.onReload((e) => logReload(engine, e));
+  engine.store.onReload(reloadLogger(engine));
   let draining = false;
   const audit = opts.auditLog ? new AuditLog(opts.auditLog) : undefined;
   const common = {
@@ -167,21 +167,40 @@ export function logStartRejections(engine: Engine, diags: readonly Diagnostic[])
   engine.observe.logger.log('warn', `config rejected at startup, not served (there is no earlier version): ${errors[0]}${more}`, { files, errors });
 }
 
-/** A config reload as JSON log lines: one per pipeline it changed (info), or the rejection with its errors (warn). */
-export function logReload(engine: Engine, e: ReloadEvent): void {
-  const log = engine.observe.logger;
-  const files = e.files.map((f) => relative(engine.store.dir, f));
-  if (e.kind === 'rejected') {
-    const errors = (e.diagnostics ?? []).map(formatDiagnostic);
-    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-    log.log('warn', `config reload rejected, the last good version keeps serving: ${errors[0] ?? 'invalid'}${more}`, { files, errors });
-    return;
-  }
-  if (!log.enabled('info')) return;
-  const changed = new Set(e.files);
-  const pipelines = [...engine.snapshot.pipelines.values()].filter((p) => changed.has(p.file));
-  if (pipelines.length === 0) log.log('info', `config reload applied: ${files.join(', ')}`, { files });
-  for (const p of pipelines) log.log('info', `config reload applied: ${p.name} now serves version ${p.version}`, { pipeline: p.name, version: p.version, file: relative(engine.store.dir, p.file) });
+/**
+ * Config reloads as JSON log lines: a rejection with its errors (warn), or one line per pipeline
+ * whose version the applied change moved (info): changed or added (`pipeline`, `version`, `file`),
+ * or removed (`version: null`, `removed: true`). Versions are compared with the ones served before,
+ * so a pipeline moved by another file (a preset, a dataset or an operator edit) gets its line too.
+ */
+export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
+  const versions = (): Map<string, string> => new Map([...engine.snapshot.pipelines.values()].map((p) => [p.name, p.version]));
+  let served = versions();
+  return (e) => {
+    const log = engine.observe.logger;
+    const files = e.files.map((f) => relative(engine.store.dir, f));
+    if (e.kind === 'rejected') {
+      const errors = (e.diagnostics ?? []).map(formatDiagnostic);
+      const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+      log.log('warn', `config reload rejected, the last good version keeps serving: ${errors[0] ?? 'invalid'}${more}`, { files, errors });
+      return;
+    }
+    const before = served;
+    served = versions();
+    if (!log.enabled('info')) return;
+    let lines = 0;
+    for (const p of engine.snapshot.pipelines.values()) {
+      if (before.get(p.name) === p.version) continue;
+      lines++;
+      log.log('info', `config reload applied: ${p.name} now serves version ${p.version}`, { pipeline: p.name, version: p.version, file: relative(engine.store.dir, p.file), files });
+    }
+    for (const [name, version] of before) {
+      if (served.has(name)) continue;
+      lines++;
+      log.log('info', `config reload applied: ${name} removed (it served version ${version})`, { pipeline: name, version: null, removed: true, files });
+    }
+    if (lines === 0) log.log('info', `config reload applied: ${files.join(', ')} (no pipeline changed version)`, { files });
+  };
 }
 
 export function logDiagnostics(diags: readonly Diagnostic[], write: (s: string) => void = (s) => process.stderr.write(s)): void {
