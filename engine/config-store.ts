@@ -263,10 +263,7 @@ export class ConfigStore {
       this.rejectedHash.set(f, hash(t));
     }
     // A file that was rejected and then restored to its good text clears the rejection.
-    for (const [f, t] of files) if (this.texts.get(f) === t && this.rejectedHash.has(f)) {
-      this.rejectedHash.delete(f);
-      this.rejections.delete(f);
-    }
+    for (const [f, t] of files) if (this.texts.get(f) === t && this.rejectedHash.has(f)) this.resolved(f);
     if (changed.length === 0) {
       // A local dataset or operator file changed (configs unchanged): the same configs are loaded
       // again, reading it anew (an edited operator file has a new content-hash URL, see operatorFileUrl).
@@ -330,8 +327,7 @@ export class ConfigStore {
       const now = await operatorFileVersion(url);
       if (now === url) {
         // Back to the text that serves (a broken edit undone): its rejection goes, as a config file's does.
-        const file = fileURLToPath(new URL(url));
-        for (const [k, r] of this.rejections) if (r.files.includes(file)) this.rejections.delete(k);
+        this.resolved(fileURLToPath(new URL(url)));
       }
       if (now === undefined || now === url || this.triedOperatorUrls.has(now)) continue;
       this.triedOperatorUrls.add(now);
@@ -437,6 +433,18 @@ export class ConfigStore {
     return out;
   }
 
+  /**
+   * `file` is good again (fixed, restored or applied). Its rejection goes, and so does every
+   * rejection it caused in other files (the pipelines a broken dataset or preset file failed are
+   * keyed by their own files too), unless another file that rejection names is still rejected.
+   */
+  private resolved(file: string): void {
+    this.rejectedHash.delete(file);
+    const done = new Set<Rejection>();
+    for (const r of this.rejections.values()) if (r.files.includes(file) && r.files.every((f) => !this.rejectedHash.has(f))) done.add(r);
+    for (const [k, r] of this.rejections) if (k === file || done.has(r)) this.rejections.delete(k);
+  }
+
   /** Rejections and rejected texts of files that are gone (removed, renamed, or no longer configs) are forgotten. */
   private forgetGone(scan: ConfigDirScan): void {
     const gone = (f: string): boolean => (dirname(f) === this.dir ? !scan.files.has(f) && !scan.skipped.has(f) : !existsSync(f));
@@ -468,10 +476,7 @@ export class ConfigStore {
     }
     this.texts = next;
     this.current = r.snapshot;
-    for (const f of changed) {
-      this.rejections.delete(f);
-      this.rejectedHash.delete(f);
-    }
+    for (const f of changed) this.resolved(f);
     for (const [name, p] of r.snapshot.pipelines) {
       const prev = this.loadedAt.get(name);
       if (!prev || prev.version !== p.version) this.loadedAt.set(name, { version: p.version, at });
