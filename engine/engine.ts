@@ -19,7 +19,7 @@ import { InlineRunner, PoolRunner, type Runner } from './pool.js';
 import { coerceQueryInputs, unrepresentableInputs } from './inputs.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
-import { ModelHub, type ModelHubOptions } from './registry/model-hub.js';
+import { ModelHub, type ModelHubOptions, type ModelLogEvent } from './registry/model-hub.js';
 import { retryWhileRegistryDown } from './registry/retry.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
@@ -110,7 +110,9 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
-    this.models = opts.registry ? new ModelHub({ ...opts.modelHub, location: opts.registry }) : undefined;
+    // Model swaps and rejections are JSON log lines like the reload lines (a log shipper sees them), unless the caller takes them.
+    const modelLog = (line: string, e: ModelLogEvent): void => this.observe.logger.log(e.level, line, { event: e.event, model: e.model, from: e.from, to: e.to, code: e.code });
+    this.models = opts.registry ? new ModelHub({ log: modelLog, ...opts.modelHub, location: opts.registry }) : undefined;
     this.observe = opts.observe ?? Observability.quiet();
     this.observe.configsBase = resolve(opts.configs) + sep;
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), ...(opts.reloadSettleMs !== undefined ? { settleMs: opts.reloadSettleMs } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });

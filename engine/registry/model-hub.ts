@@ -28,10 +28,23 @@ export interface ModelHubOptions {
   readonly cacheDir?: string;
   /** Poll interval where the registry cannot long-poll (folders), ms. Default 250. */
   readonly pollMs?: number;
-  /** Where swap and rejection lines go (default: stderr). */
-  readonly log?: (line: string) => void;
+  /**
+   * Where swap and rejection lines go (default: stderr). `event` says what the line is, for a
+   * structured log: the engine writes them as JSON lines (info for a swap, warn for the rest).
+   */
+  readonly log?: (line: string, event: ModelLogEvent) => void;
   /** Time limit of loading and warming one version, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
   readonly checkTimeoutMs?: number;
+}
+
+/** What a ModelHub log line is about: `model` is the binding (its tag query or name), `from`/`to` labels. */
+export interface ModelLogEvent {
+  readonly level: 'info' | 'warn';
+  readonly event: 'swap' | 'rejected' | 'swap_failed' | 'watch_failed' | 'registry_unavailable';
+  readonly model: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly code?: string;
 }
 
 /** A model ready to serve: its envelope, the verified local artifact, and a main-thread instance. */
@@ -138,7 +151,7 @@ export class ModelHub implements ModelResolver {
   private readonly checkMs: number;
   /** Functions being loaded or warmed: close() stops them rather than waiting. */
   private readonly loading = new Set<LoadedFunction>();
-  private readonly log: (line: string) => void;
+  private readonly log: (line: string, event: ModelLogEvent) => void;
   private table: Readonly<Record<string, ModelRef>> = Object.freeze({});
   private closed = false;
 
@@ -186,7 +199,7 @@ export class ModelHub implements ModelResolver {
         const e = asModelError(err, `no model for ${base} in the registry at ${this.location}`);
         const newest = family.sort((x, y) => y.current.envelope.version - x.current.envelope.version)[0];
         if (e.code !== 'REGISTRY_UNAVAILABLE' || !newest) throw e;
-        this.log(`model ${base}: ${e.message}; ${newest.current.label} keeps serving`);
+        this.log(`model ${base}: ${e.message}; ${newest.current.label} keeps serving`, { level: 'warn', event: 'registry_unavailable', model: base, from: newest.current.label, code: e.code });
         b = newest;
       }
       if (envelope) {
@@ -223,7 +236,7 @@ export class ModelHub implements ModelResolver {
     if (!pinned && !this.closed) {
       // An unreachable registry is logged once per distinct error, not once per retry.
       let last = '';
-      const onError = (err: Error): void => { if (err.message !== last) this.log(`model watch ${key}: ${(last = err.message)}`); };
+      const onError = (err: Error): void => { if (err.message !== last) this.log(`model watch ${key}: ${(last = err.message)}`, { level: 'warn', event: 'watch_failed', model: key }); };
       b.watch = reg.watch(rs, (next) => { last = ''; if (next) this.offer(b, next); }, { since: envelope, pollMs: this.pollMs, onError });
     }
     return b;
@@ -265,7 +278,7 @@ export class ModelHub implements ModelResolver {
         b.rejected.add(label);
         this.rejections.push({ at: new Date().toISOString(), binding: b.key, candidate: label, code, reason });
         if (this.rejections.length > 100) this.rejections.shift();
-        this.log(`model ${label} rejected for ${b.key}, ${from.label} keeps serving: ${reason}`);
+        this.log(`model ${label} rejected for ${b.key}, ${from.label} keeps serving: ${reason}`, { level: 'warn', event: 'rejected', model: b.key, from: from.label, to: label, code });
       };
       if (!sameShape(from.envelope, next)) {
         reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${inputList(next)}) differ from those of ${from.label} (${from.envelope.function.flavor}: ${inputList(from.envelope)}), which the running pipelines were compiled against; they keep ${from.label}. A config that is loaded or reloaded from now on (or a pipeline sent with a request) resolves the tags again and takes ${label}, if it provides its inputs`);
@@ -284,11 +297,11 @@ export class ModelHub implements ModelResolver {
       const swap: ModelSwap = { at: new Date().toISOString(), binding: b.key, from: from.label, to: loaded.label };
       this.swaps.push(swap);
       if (this.swaps.length > 100) this.swaps.shift();
-      this.log(`model ${b.key}: ${from.label} → ${loaded.label}`);
+      this.log(`model ${b.key}: ${from.label} → ${loaded.label}`, { level: 'info', event: 'swap', model: b.key, from: from.label, to: loaded.label });
       for (const fn of this.listeners) fn(swap);
       // Requests that took the old table may still be predicting on the main thread: close it a little later.
       setTimeout(() => void from.fn.close().catch(() => undefined), 30_000).unref();
-    }).catch((err: Error) => this.log(`model swap ${b.key} failed: ${err.message}`));
+    }).catch((err: Error) => this.log(`model swap ${b.key} failed: ${err.message}`, { level: 'warn', event: 'swap_failed', model: b.key }));
   }
 
   private publishTable(): void {
