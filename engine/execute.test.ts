@@ -115,6 +115,20 @@ describe('execute', () => {
     expect(out.reason).toBe('Eq(column=color, value=green) returned 0 items after filtering 2');
   });
 
+  it('an empty union names each include with its bound parameters, as a filter that emptied it is named', async () => {
+    // It said only 'includes InMySize returned 0 items': not which size was looked up (a client whose size is null).
+    const r = await compile(`pipeline:
+  name: p
+  item_type: id
+  initialization:
+    includes: [{name: Ids, parameters: {ids: $none}}, {name: Ids, parameters: {ids: []}}]
+`);
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    const out = await execute(r.snapshot.pipelines.get('p')!.plan, env(r.snapshot), { none: [] });
+    expect(out).toMatchObject({ length: 0, error: false });
+    expect(out.reason).toBe('includes Ids(ids=[]), Ids(ids=[]) returned 0 items');
+  });
+
   it('reports a failing source as error: true naming it', async () => {
     const r = await compile(`pipeline:
   name: p

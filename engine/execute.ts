@@ -258,7 +258,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       const ds = plan.itemsDataset !== undefined ? env.datasets.get(plan.itemsDataset) : undefined;
       return (idKind = idKindOf(ds, ds?.key ?? plan.itemType));
     };
-    const runSources = async (list: readonly PlanStep[], phase: 'include' | 'exclude'): Promise<{ step: PlanStep; res: SourceResult }[]> =>
+    const runSources = async (list: readonly PlanStep[], phase: 'include' | 'exclude'): Promise<{ step: PlanStep; res: SourceResult; params: unknown }[]> =>
       Promise.all(
         list.map(async (s) => {
           const t0 = performance.now();
@@ -279,7 +279,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           }
           if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
           if (obs) obs.source(s, phase, params, res, t0, performance.now());
-          return { step: s, res };
+          return { step: s, res, params };
         }),
       );
     let wf: WorkFrame;
@@ -311,7 +311,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       if (rows.length === 0) {
         const total = inc.reduce((n, x) => n + x.res.ids.length, 0);
         throw new Empty(total === 0
-          ? `includes ${plan.includes.map((s) => s.label).join(', ')} returned 0 items`
+          ? `includes ${inc.map((x) => `${x.step.label}(${summarize(x.params, x.step.given)})`).join(', ')} returned 0 items`
           : `excludes ${plan.excludes.map((s) => s.label).join(', ')} removed all ${total} included items`);
       }
       attachItems(wf);
