@@ -45,8 +45,6 @@ export interface AdminChange {
   readonly origin?: string;
 }
 
-/** The `file` of a diagnostic about a config sent over HTTP (admin POST, dry run): its lines are the body's. */
-
 /**
  * How long a changed file must hold still (size, modification time and content hash) before it is
  * proposed, by default. A writer that pauses longer mid-file can still be caught half-way: write a
@@ -83,19 +81,14 @@ export class ConfigStore {
   private chain: Promise<unknown> = Promise.resolve();
   /** Last seen content hash per file that was rejected, so an unchanged broken file is not retried. */
   private readonly rejectedHash = new Map<string, string>();
-
   /** How long a changed file's content must stay the same before it is proposed. */
   private readonly settleMs: number;
-
   /** Set by close(): no rescan starts after it. */
   private closed = false;
-
   /** A rescan waiting in the chain for its turn. */
   private queued: Promise<Diagnostic[]> | undefined;
-
   /** The model registry configs resolve registry models against, when the engine has one. */
   private readonly models: ModelResolver | undefined;
-
   /** Reads `redis:` / `http:` datasets (the engine's remote broker). */
   private readonly remoteDatasets: RemoteDatasetLoader | undefined;
 
