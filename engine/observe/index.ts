@@ -13,7 +13,9 @@ import { ERRORS, type AirmailError } from '../errors.js';
 import { Logger, parseLevel, stepMessage, ms as fmtMs, type LogLevel, type LogSink } from './logs.js';
 import { emptyReasonLabel, metrics as processMetrics, type EngineMetrics, type HistogramSeries } from './metrics.js';
 import type { RecentSeries } from './recent.js';
-import { traceIdOf, tracingFromEnv, type HttpRequestInfo, type RequestSpan, type Tracing } from './tracing.js';
+import { otlpConfig } from './otlp-json.js';
+import { redactText } from '../redact.js';
+import { traceIdOf, tracingFromEnv, unsupportedOtlpProtocol, type HttpRequestInfo, type RequestSpan, type Tracing } from './tracing.js';
 import type { ObserveReport, ObserveSpec, WhyAnswer } from './types.js';
 import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from './labels.js';
 
@@ -124,9 +126,14 @@ export class Observability {
     const off = ['0', 'false', 'off', 'no'].includes((env['AIRMAIL_METRICS'] ?? '').toLowerCase());
     const ids = Number(env['AIRMAIL_DEBUG_IDS']);
     const tracing = tracingFromEnv({ env });
+    const logger = new Logger({ level, ...(sink ? { sink } : {}) });
+    const wrong = tracing ? unsupportedOtlpProtocol(env) : undefined;
+    if (wrong) {
+      logger.log('warn', `${wrong.variable}=${wrong.protocol} is not supported: spans are sent as OTLP/HTTP JSON (http/json) to ${redactText(otlpConfig({ env }).url)}; a collector that takes only ${wrong.protocol} refuses them, and they are counted as dropped`, { code: 'AIRMAIL_OTLP_PROTOCOL', variable: wrong.variable, protocol: wrong.protocol });
+    }
     return new Observability({
       metrics: off ? false : processMetrics,
-      logger: new Logger({ level, ...(sink ? { sink } : {}) }),
+      logger,
       ...(tracing ? { tracing } : {}),
       ...(Number.isFinite(ids) && ids >= 0 ? { debugIds: ids } : {}),
     });
