@@ -312,9 +312,11 @@ export interface ValueSite {
   readonly dataset?: string;
   /**
    * `equals` (default): compared for equality, numbers and numeric text as numbers;
-   * `id`: item ids, whose type must be the column's exactly; `range`: numeric bounds, so the column must hold numbers.
+   * `id`: item ids, whose type must be the column's exactly; `range`: numeric bounds, so the column must hold numbers;
+   * `number`: no value is compared, the column itself is read as numbers (a score), so it must hold
+   * numbers or numeric text (`path`: the parameter that names the column).
    */
-  readonly as?: 'equals' | 'id' | 'range';
+  readonly as?: 'equals' | 'id' | 'range' | 'number';
 }
 
 /** A problem found by `check`: `path` is a JSON pointer relative to the parameters. */

@@ -206,6 +206,21 @@ ${ops}
     expect(p.join('\n')).toMatch(/Lookup: "red" is text, but column 'price' of dataset 'items' holds numbers/);
   });
 
+  it('issue: a Column scorer on a text column loaded and scored every row null; now a load error naming the column and its type', async () => {
+    const scored = (column: string): string => `
+pipeline:
+  name: p
+  item_type: item_id
+  initialization:
+    includes: [{name: Lookup, parameters: {dataset: items}}]
+    scores: [{name: Column, parameters: {column: ${column}}}]
+`;
+    const p = await problemsOf(scored('color'));
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/p\.yaml:\d+:\d+: .*Column: reads numbers, but column 'color' of dataset 'items' holds text \(e\.g\. "blue"\).*null score.*\[BAD_PARAMETER\]/);
+    expect(await problemsOf(scored('price'))).toEqual([]);
+  });
+
   it('numbers and numeric text still compare as numbers', async () => {
     expect(await problemsOf(pipeline("  - {name: Match, parameters: {column: price, value: '10'}}\n  - {name: Range, parameters: {column: price, max: 20}}"))).toEqual([]);
   });

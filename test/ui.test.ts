@@ -72,6 +72,11 @@ describe('GET /ui in Chromium', () => {
     expect(await stats()).toBe(1);
     await page.waitForFunction("[...document.querySelectorAll('#live tbody tr td:first-child')].some((td) => td.textContent === 'complimentary_items')");
     await page.waitForFunction("document.querySelectorAll('#operators tbody tr').length > 0");
+    // Live numbers are the last minute's, and the page says so (they were totals since the start).
+    expect(await page.locator('section h2', { hasText: 'Live' }).textContent()).toBe('Live (last 60 s)');
+    const live = page.locator('#live tbody tr', { hasText: 'complimentary_items' }).first();
+    await page.waitForFunction("[...document.querySelectorAll('#live tbody tr')].some((tr) => tr.cells[0].textContent === 'complimentary_items' && tr.cells[4].textContent !== '')");
+    expect(Number(await live.locator('td').nth(1).textContent())).toBeGreaterThan(0);
     const opSteps = await page.locator('#operators tbody tr td:nth-child(2)').allTextContents();
     expect(opSteps).toContain('DiverseSample');
 

@@ -51,8 +51,8 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefine
 }
 
 /** setTimeout as a promise that rejects early when `signal` fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal));
+export function sleep(ms: number, signal?: AbortSignal, what?: string): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortError(signal, what));
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -60,7 +60,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(abortError(signal as AbortSignal));
+      reject(abortError(signal as AbortSignal, what));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

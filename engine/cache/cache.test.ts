@@ -148,3 +148,47 @@ describe('cache (in-process)', () => {
     expect(cache.stats().lru.bytes).toBe(1000);
   });
 });
+
+describe('issue: deadline messages of a wait on the cache named its internal key (with the whole URL)', () => {
+  const KEY = 'http:json::http://user:pw@up.example/recs?token=s3cret';
+  const LABEL = 'HttpSource GET http://***@up.example/recs?***';
+
+  it('a request that joined a load already out and hit its deadline names the fetch by its label', async () => {
+    const cache = createCache();
+    const gate = deferred<string>();
+    const first = cache.get(KEY, () => gate.promise, { ttlMs: 1000, source: 's', label: LABEL });
+    const ac = new AbortController();
+    const joined = cache.get(KEY, () => gate.promise, { ttlMs: 1000, source: 's', label: LABEL }, ac.signal);
+    expect(cache.stats().sources['s']?.coalesced).toBe(1);
+    ac.abort();
+    const err = (await joined.catch((e: unknown) => e)) as AirmailError;
+    expect(err.code).toBe('DEADLINE_EXCEEDED');
+    expect(err.message).toBe(`the request's deadline passed while waiting for ${LABEL}`);
+    expect(err.details?.['waitingFor']).toBe(LABEL);
+    gate.resolve('v');
+    expect(await first).toBe('v');
+  });
+
+  it('without a label, the source names it; the key never shows', async () => {
+    const cache = createCache();
+    const ac = new AbortController();
+    const p = cache.get(KEY, () => new Promise<string>(() => undefined), { ttlMs: 1000, source: 'Recs' }, ac.signal);
+    ac.abort();
+    const err = (await p.catch((e: unknown) => e)) as AirmailError;
+    expect(err.message).toBe("the request's deadline passed while waiting for source Recs");
+    expect(err.message).not.toContain('s3cret');
+  });
+
+  it('a background refresh that outlives its bound is the source not answering (SOURCE_FAILED), not a request deadline', async () => {
+    const c = clock();
+    const cache = createCache({ now: c.now });
+    const opts = { ttlMs: 1000, jitter: 0, staleMs: 60_000, source: 's', label: LABEL, refreshTimeoutMs: 20 };
+    expect(await cache.get(KEY, async () => 'v1', opts)).toBe('v1');
+    c.advance(1500);
+    // A loader that stops when told, as the HTTP and Redis fetchers do.
+    const hang = (s: AbortSignal): Promise<string> => new Promise<string>((_, reject) => s.addEventListener('abort', () => reject(new Error('aborted'))));
+    const err = (await cache.fresh(KEY, hang, opts).catch((e: unknown) => e)) as AirmailError;
+    expect(err.code).toBe('SOURCE_FAILED');
+    expect(err.message).toBe(`${LABEL}: no answer within 20 ms (background refresh)`);
+  });
+});

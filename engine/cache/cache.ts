@@ -21,7 +21,7 @@
  * The engine runs sources in worker threads; create one Cache per worker (or
  * share one RedisStore between several caches via `redis`).
  */
-import { asAirmailError } from '../errors.js';
+import { AirmailError, asAirmailError } from '../errors.js';
 import { abortError, raceAbort, sleep, throwIfAborted } from './abort.js';
 import { estimateSize, Lru, type LruOptions, type LruStats } from './lru.js';
 import { RedisStore, type BreakerOptions, type RedisStoreStats, type StoreStatus } from './redis-store.js';
@@ -54,6 +54,11 @@ export interface CacheGetOptions<T> {
   readonly codec?: Codec<T>;
   /** Bytes accounted in the LRU when it has maxBytes; default the encoded size or an estimate. */
   readonly sizeOf?: (value: T) => number;
+  /**
+   * The value in people's words for error messages, URLs redacted (the broker: `HttpSource GET
+   * http://host/path`); default the source. Never the key: it holds the whole URL.
+   */
+  readonly label?: string;
   /** Bound on a background refresh; default 10 s. */
   readonly refreshTimeoutMs?: number;
 }
@@ -157,6 +162,11 @@ interface Outcome {
 }
 
 // Envelope in Redis: version byte, freshUntil and staleUntil as float64 LE, then the payload.
+/** What error messages call a value (see CacheGetOptions.label). */
+function labelOf(opts: { readonly label?: string; readonly source?: string }): string {
+  return opts.label ?? (opts.source ? `source ${opts.source}` : 'a cached value');
+}
+
 const ENVELOPE_VERSION = 0xa1;
 const HEADER = 17;
 
@@ -200,7 +210,7 @@ class TieredCache implements Cache {
   async get<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>, signal?: AbortSignal): Promise<T> {
     const st = this.#counters(opts.source);
     st.gets++;
-    throwIfAborted(signal, `cache get ${key}`);
+    throwIfAborted(signal, labelOf(opts));
     if (this.#l1) {
       const now = this.#now();
       const e = this.#lru.get(key, now);
@@ -220,7 +230,7 @@ class TieredCache implements Cache {
     let flight = this.#flights.get(key);
     if (flight !== undefined) st.coalesced++;
     else flight = this.#startFlight(key, (s) => this.#fill(key, loader, opts, st, s, 'get'));
-    const out = await this.#wait(key, flight, signal);
+    const out = await this.#wait(key, flight, signal, labelOf(opts));
     if (out.stale) {
       st.staleServes++;
       this.#refresh(key, loader, opts, st);
@@ -266,14 +276,19 @@ class TieredCache implements Cache {
     return c;
   }
 
-  #startFlight(key: string, run: (signal: AbortSignal) => Promise<Outcome>, pinned = false, timeoutMs?: number): Flight {
+  /** `timeout`: a background refresh's bound, and the value's label for the error when it passes. */
+  #startFlight(key: string, run: (signal: AbortSignal) => Promise<Outcome>, pinned = false, timeout?: { ms: number; label: string }): Flight {
     const controller = new AbortController();
-    const signal = timeoutMs === undefined ? controller.signal : AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
+    const signal = controller.signal;
+    // No request is waiting on a refresh: its bound passing is the source not answering, not a request's deadline.
+    const timer = timeout && setTimeout(() => controller.abort(new AirmailError('SOURCE_FAILED', `${timeout.label}: no answer within ${timeout.ms} ms (background refresh)`)), timeout.ms);
+    timer?.unref();
     const holder: { flight?: Flight } = {};
     const promise = (async () => {
       try {
         return await run(signal);
       } finally {
+        clearTimeout(timer);
         // Before any waiter resumes, so a waiter that starts a refresh starts a new flight.
         if (holder.flight !== undefined && this.#flights.get(key) === holder.flight) this.#flights.delete(key);
       }
@@ -285,7 +300,7 @@ class TieredCache implements Cache {
   }
 
   /** Wait on a shared flight; this waiter's abort only aborts the flight when no other waiter remains. */
-  async #wait(key: string, flight: Flight, signal: AbortSignal | undefined): Promise<Outcome> {
+  async #wait(key: string, flight: Flight, signal: AbortSignal | undefined, label: string): Promise<Outcome> {
     if (signal === undefined) {
       flight.pinned = true;
       return flight.promise;
@@ -300,7 +315,7 @@ class TieredCache implements Cache {
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return await raceAbort(flight.promise, signal, `cache get ${key}`);
+      return await raceAbort(flight.promise, signal, label);
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
@@ -309,7 +324,7 @@ class TieredCache implements Cache {
   #refresh<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>, st: Counters): void {
     if (this.#flights.has(key)) return; // a load for this key is already running
     st.refreshes++;
-    const flight = this.#startFlight(key, (s) => this.#fill(key, loader, opts, st, s, 'refresh'), true, opts.refreshTimeoutMs ?? 10_000);
+    const flight = this.#startFlight(key, (s) => this.#fill(key, loader, opts, st, s, 'refresh'), true, { ms: opts.refreshTimeoutMs ?? 10_000, label: labelOf(opts) });
     flight.promise.catch(() => undefined); // counted in #fill; the stale value was already served
   }
 
@@ -331,7 +346,7 @@ class TieredCache implements Cache {
       }
     }
     if (this.redis !== undefined) {
-      const l2 = await this.#readL2(key, codec, st, signal);
+      const l2 = await this.#readL2(key, codec, st, signal, labelOf(opts));
       if (l2 !== undefined) {
         const now = this.#now();
         if (now < l2.freshUntil) {
@@ -346,7 +361,7 @@ class TieredCache implements Cache {
         fallback ??= { value: l2.value };
       }
       if (this.#lockMs > 0) {
-        const waited = await this.#awaitOtherLoader(key, codec, st, signal);
+        const waited = await this.#awaitOtherLoader(key, codec, st, signal, labelOf(opts));
         if (waited !== undefined) return waited;
       }
     }
@@ -355,7 +370,7 @@ class TieredCache implements Cache {
     try {
       value = await loader(signal);
     } catch (err) {
-      if (signal.aborted) throw abortError(signal, `loading ${key}`);
+      if (signal.aborted) throw abortError(signal, labelOf(opts));
       st.errors++;
       if (fallback !== undefined) {
         st.staleOnError++;
@@ -368,15 +383,15 @@ class TieredCache implements Cache {
   }
 
   /** lockMs > 0: take `key:lock`; if another process holds it, poll L2 for its result until the lock would expire. */
-  async #awaitOtherLoader<T>(key: string, codec: Codec<T>, st: Counters, signal: AbortSignal): Promise<Outcome | undefined> {
+  async #awaitOtherLoader<T>(key: string, codec: Codec<T>, st: Counters, signal: AbortSignal, label: string): Promise<Outcome | undefined> {
     const redis = this.redis as RedisStore;
     const lock = await redis.setNx(`${key}:lock`, '1', this.#lockMs, signal);
     this.#countRedis(lock.status, st);
     if (lock.status !== 'ok' || lock.value) return undefined; // we load (also when Redis is unhealthy)
     const until = this.#now() + this.#lockMs;
     while (this.#now() < until) {
-      await sleep(Math.min(10, this.#lockMs), signal);
-      const l2 = await this.#readL2(key, codec, st, signal);
+      await sleep(Math.min(10, this.#lockMs), signal, label);
+      const l2 = await this.#readL2(key, codec, st, signal, label);
       if (l2 !== undefined && this.#now() < l2.freshUntil) return { value: l2.value };
       if (this.redis?.breakerState !== 'closed') return undefined;
     }
@@ -388,9 +403,10 @@ class TieredCache implements Cache {
     codec: Codec<T>,
     st: Counters,
     signal: AbortSignal,
+    label: string,
   ): Promise<{ value: T; freshUntil: number; staleUntil: number; retainUntil: number; size: number } | undefined> {
     const r = await (this.redis as RedisStore).getBuffer(key, signal);
-    if (r.status === 'aborted') throw abortError(signal, `cache read ${key}`);
+    if (r.status === 'aborted') throw abortError(signal, label);
     this.#countRedis(r.status, st);
     if (r.status !== 'ok' || r.value === null) return undefined;
     const buf = r.value;

@@ -125,10 +125,13 @@ export function typeSites(
       if (as === 'id') for (const r of refs) if (r.ref.kind === 'input' && placeOf(site, r) !== undefined) inputs.push({ name: r.ref.name, schema: { type: ['number', 'string'] } });
       continue;
     }
-    if (as === 'range') {
+    if (as === 'range' || as === 'number') {
       const bad = col.type === 'string' ? firstNonNumeric(col.values) ?? (col.values ? undefined : '') : undefined;
       if (bad !== undefined) {
-        const message = `compares numbers, but ${col.label} holds text${bad ? ` (e.g. ${JSON.stringify(bad)})` : ''}: no row can pass`;
+        const example = bad ? ` (e.g. ${JSON.stringify(bad)})` : '';
+        const message = as === 'range'
+          ? `compares numbers, but ${col.label} holds text${example}: no row can pass`
+          : `reads numbers, but ${col.label} holds text${example}: its values are not numbers, so every row would get a null score`;
         if (!said.has(message)) problems.push({ path: site.path, message });
         said.add(message);
       }

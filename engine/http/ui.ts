@@ -14,6 +14,7 @@ import { isAbsolute, relative } from 'node:path';
 import { FIXED_LABELS } from '../observe/index.js';
 import { modelFileVersion } from '../onnx.js';
 import { redactText } from '../redact.js';
+import type { RecentWindow } from '../observe/recent.js';
 
 /** Trace context and debug options a request carries in its headers. */
 export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId' | 'httpRequest'> {
@@ -94,35 +95,41 @@ export function engineMetricsText(engine: Engine): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Per-pipeline and per-step totals for the page (it turns deltas into rates). */
+/** A series over the recent window, as the page shows it: rate per second, mean and quantiles in seconds. */
+function recentRow(w: RecentWindow, key: string): Record<string, number> {
+  const r = w.read(w.get(key));
+  return { requests: r.requests, per_second: r.requests / r.span, errors: r.errors, empty: r.empty, mean: r.timed ? r.seconds / r.timed : NaN, p50: r.p50, p95: r.p95 };
+}
+
+/**
+ * Per pipeline and per step: totals since the start (`requests`, `seconds`, `empty`, `errors`,
+ * `count`), and `recent`: the last `window_s` seconds (the page's live numbers; see observe/recent.ts).
+ */
 export function uiStats(engine: Engine): Record<string, unknown> {
   const m = engine.observe.metrics;
-  type Totals = { requests: number; seconds: number; empty: number; errors: number; p50: number; p95: number };
+  type Totals = { requests: number; seconds: number; empty: number; errors: number; recent?: Record<string, number> };
   // Keyed by pipeline names: no prototype, so no name can reach Object.prototype through them.
   const pipelines: Record<string, Totals> = Object.create(null) as Record<string, never>;
   // Ad-hoc runs, unknown names and other routes' errors (their fixed `_` labels) are not pipelines.
   const other: Record<string, Totals> = Object.create(null) as Record<string, never>;
-  const get = (name: string): Totals => ((FIXED_LABELS.has(name) ? other : pipelines)[name] ??= { requests: 0, seconds: 0, empty: 0, errors: 0, p50: NaN, p95: NaN });
-  const operators: { pipeline: string; step: string; operator: string; phase: string; count: number; seconds: number; p95: number }[] = [];
+  const get = (name: string): Totals => ((FIXED_LABELS.has(name) ? other : pipelines)[name] ??= { requests: 0, seconds: 0, empty: 0, errors: 0 });
+  const operators: { pipeline: string; step: string; operator: string; phase: string; count: number; seconds: number; recent: Record<string, number> }[] = [];
   if (m) {
     for (const s of m.latency.all()) {
       const p = get(s.labels[0]!);
       p.requests += s.count;
       p.seconds += s.sum;
-      if (s.labels[1] === '200') {
-        p.p50 = m.latency.quantile(s, 0.5);
-        p.p95 = m.latency.quantile(s, 0.95);
-      }
     }
     for (const e of m.empty.entries()) get(e.labels[0]!).empty += e.value;
     for (const e of m.errors.entries()) get(e.labels[0]!).errors += e.value;
     for (const s of m.opLatency.all()) {
       if (FIXED_LABELS.has(s.labels[0]!)) continue;
-      operators.push({ pipeline: s.labels[0]!, step: s.labels[1]!, operator: s.labels[2]!, phase: s.labels[3]!, count: s.count, seconds: s.sum, p95: m.opLatency.quantile(s, 0.95) });
+      operators.push({ pipeline: s.labels[0]!, step: s.labels[1]!, operator: s.labels[2]!, phase: s.labels[3]!, count: s.count, seconds: s.sum, recent: recentRow(m.recentSteps, s.labels.join('\u0001')) });
     }
   }
   for (const e of m?.requests.entries() ?? []) if (FIXED_LABELS.has(e.labels[0]!)) get(e.labels[0]!);
-  return { now: Date.now(), metrics: m !== undefined, pipelines, operators, other };
+  if (m) for (const group of [pipelines, other]) for (const name of Object.keys(group)) group[name]!.recent = recentRow(m.recentPipelines, name);
+  return { now: Date.now(), metrics: m !== undefined, window_s: m?.recentPipelines.seconds ?? 0, pipelines, operators, other };
 }
 
 /**

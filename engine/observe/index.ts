@@ -12,7 +12,10 @@
 import { ERRORS, type AirmailError } from '../errors.js';
 import { Logger, parseLevel, stepMessage, ms as fmtMs, type LogLevel, type LogSink } from './logs.js';
 import { emptyReasonLabel, metrics as processMetrics, type EngineMetrics, type HistogramSeries } from './metrics.js';
-import { traceIdOf, tracingFromEnv, type HttpRequestInfo, type RequestSpan, type Tracing } from './tracing.js';
+import type { RecentSeries } from './recent.js';
+import { otlpConfig } from './otlp-json.js';
+import { redactText } from '../redact.js';
+import { traceIdOf, tracingFromEnv, unsupportedOtlpProtocol, type HttpRequestInfo, type RequestSpan, type Tracing } from './tracing.js';
 import type { ObserveReport, ObserveSpec, WhyAnswer } from './types.js';
 import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from './labels.js';
 
@@ -92,7 +95,7 @@ export class Observability {
   configsBase: string | undefined;
   private readonly recorded = new WeakSet<object>();
   /** Per pipeline, per step: its histogram series, so recording builds no label keys. */
-  private readonly opSeries = new Map<string, Map<string, { ms: HistogramSeries; rows: HistogramSeries }>>();
+  private readonly opSeries = new Map<string, Map<string, { ms: HistogramSeries; rows: HistogramSeries; recent: RecentSeries }>>();
   private readonly opsLevel: 0 | 1 | 2;
 
   constructor(opts: ObservabilityOptions = {}) {
@@ -123,9 +126,14 @@ export class Observability {
     const off = ['0', 'false', 'off', 'no'].includes((env['AIRMAIL_METRICS'] ?? '').toLowerCase());
     const ids = Number(env['AIRMAIL_DEBUG_IDS']);
     const tracing = tracingFromEnv({ env });
+    const logger = new Logger({ level, ...(sink ? { sink } : {}) });
+    const wrong = tracing ? unsupportedOtlpProtocol(env) : undefined;
+    if (wrong) {
+      logger.log('warn', `${wrong.variable}=${wrong.protocol} is not supported: spans are sent as OTLP/HTTP JSON (http/json) to ${redactText(otlpConfig({ env }).url)}; a collector that takes only ${wrong.protocol} refuses them, and they are counted as dropped`, { code: 'AIRMAIL_OTLP_PROTOCOL', variable: wrong.variable, protocol: wrong.protocol });
+    }
     return new Observability({
       metrics: off ? false : processMetrics,
-      logger: new Logger({ level, ...(sink ? { sink } : {}) }),
+      logger,
       ...(tracing ? { tracing } : {}),
       ...(Number.isFinite(ids) && ids >= 0 ? { debugIds: ids } : {}),
     });
@@ -187,6 +195,7 @@ export class Observability {
       this.metrics.requests.inc([pipeline, String(status)]);
       // The operator label is a step of a loaded pipeline, or nothing (a fixed label's steps are anyone's names).
       this.metrics.errors.inc([pipeline, err.code, FIXED_LABELS.has(pipeline) ? '' : err.operator ?? '']);
+      this.refusedRecently(pipeline);
     }
     // The incoming trace id is read only when the request carried one and the line is written.
     const level = status >= 500 ? 'error' : 'warn';
@@ -212,6 +221,7 @@ export class Observability {
     if (this.metrics) {
       this.metrics.requests.inc([pipeline, '503']);
       this.metrics.errors.inc([pipeline, 'OVERLOADED', '']);
+      this.refusedRecently(pipeline);
     }
     if (this.logger.enabled('warn')) this.shedLog(pipeline, message);
   }
@@ -243,6 +253,12 @@ export class Observability {
     s.timer = setTimeout(flush, 1000);
     s.timer.unref();
   }
+  /** A refusal in the /ui page's last minute: a request and an error, with no time. */
+  private refusedRecently(pipeline: string): void {
+    const w = this.metrics!.recentPipelines;
+    w.add(w.seriesFor(pipeline), NaN, false, true, false);
+  }
+
   private readonly shedLogs = new Map<string, { count: number; since: number; last: string; timer: NodeJS.Timeout | undefined }>();
 
   private finish(r: RequestObservation, took: number, status: string, code: string | undefined, operator: string | undefined, items: number, reason: string | null, observed: ObserveReport | undefined): void {
@@ -268,6 +284,8 @@ export class Observability {
       // A pipeline sent with the request names its own steps: its labels are the operators that ran.
       if (code) m.errors.inc([r.pipeline, code, r.adhoc ? '' : operator ?? '']);
       else if (items === 0) m.empty.inc([r.pipeline, emptyReasonLabel(reason, r.adhoc)]);
+      const recent = m.recentPipelines;
+      recent.add(recent.seriesFor(r.pipeline), took / 1000, status === '200', code !== undefined, code === undefined && items === 0);
       if (observed?.steps) {
         let per = this.opSeries.get(r.pipeline);
         if (!per) this.opSeries.set(r.pipeline, (per = new Map()));
@@ -277,9 +295,10 @@ export class Observability {
           let e = per.get(key);
           if (!e) {
             const l = [r.pipeline, step, s.operator, s.phase];
-            per.set(key, (e = { ms: m.opLatency.seriesFor(l), rows: m.opRows.seriesFor(l) }));
+            per.set(key, (e = { ms: m.opLatency.seriesFor(l), rows: m.opRows.seriesFor(l), recent: m.recentSteps.seriesFor(l.join('\u0001')) }));
           }
           m.opLatency.observeSeries(e.ms, s.ms / 1000);
+          m.recentSteps.add(e.recent, s.ms / 1000, true, s.failed !== undefined, false);
           // A failed step returned no rows: its time is counted, not a 0 among the rows it returns.
           if (!s.failed) m.opRows.observeSeries(e.rows, s.rowsOut);
         }

@@ -7,6 +7,7 @@
  * be called from anywhere (the model registry, caches) without plumbing.
  */
 
+import { RecentWindow } from './recent.js';
 import type { RemoteOutcome } from './types.js';
 
 type Labels = readonly string[];
@@ -173,8 +174,25 @@ export class Registry {
 const LATENCY = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const ROWS = [0, 1, 10, 100, 1000, 10_000, 100_000, 1_000_000];
 
+export interface EngineMetricsOptions {
+  /** The clock of the recent windows (ms, monotonic; default performance.now). */
+  readonly now?: () => number;
+}
+
 /** The engine's metrics. Label sets are bounded: pipelines, steps, status codes, error codes. */
 export class EngineMetrics {
+  /**
+   * The last minute (six 10 s slots), for the /ui page; the Prometheus series above count since
+   * the start. Pipelines by their label; steps by `pipeline, step, operator, phase` joined with \u0001.
+   */
+  readonly recentPipelines: RecentWindow;
+  readonly recentSteps: RecentWindow;
+  constructor(opts: EngineMetricsOptions = {}) {
+    const now = opts.now ? { now: opts.now } : {};
+    this.recentPipelines = new RecentWindow({ buckets: LATENCY, ...now });
+    this.recentSteps = new RecentWindow({ buckets: LATENCY, ...now });
+  }
+
   readonly registry = new Registry();
   readonly requests = this.registry.add(new Counter('airmail_requests_total', 'Pipeline requests by pipeline and HTTP status.', ['pipeline', 'status']));
   readonly latency = this.registry.add(new Histogram('airmail_request_duration_seconds', 'Pipeline request latency in seconds, by pipeline and HTTP status.', ['pipeline', 'status'], LATENCY));

@@ -25,6 +25,21 @@ export function tracingWanted(env: Env = process.env): boolean {
   return exporters.includes('otlp') || Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
 }
 
+/**
+ * The OTLP protocol the environment asks for, when it is one the exporters here cannot send: both
+ * send OTLP/HTTP JSON only. The traces variable wins over the general one, as in the SDK. Tracing
+ * still starts (a telemetry setting that a platform injects must not stop serving); the start log
+ * says so once, and a collector that refuses JSON shows as failed exports and dropped spans.
+ */
+export function unsupportedOtlpProtocol(env: Env = process.env): { readonly variable: string; readonly protocol: string } | undefined {
+  for (const variable of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const protocol = (env[variable] ?? '').trim();
+    if (protocol === '') continue;
+    return protocol.toLowerCase() === 'http/json' ? undefined : { variable, protocol };
+  }
+  return undefined;
+}
+
 export interface QueueOptions {
   /** Spans held for export at most (OTEL_BSP_MAX_QUEUE_SIZE, default 2048); more are dropped and counted. */
   readonly maxQueue?: number;

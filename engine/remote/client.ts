@@ -18,8 +18,7 @@ import { Lru } from '../cache/lru.js';
 import { Table } from '../dataset.js';
 import { AirmailError, fromWire } from '../errors.js';
 import type { BrokerReply, BrokerRequest, RemoteBroker, RemoteReply } from './broker.js';
-import { remoteKey } from './key.js';
-import { redactText } from '../redact.js';
+import { describeFetch, remoteKey } from './key.js';
 import { noteRemote } from '../observe/collect.js';
 
 /** How long a worker waits on the broker before giving up (the request deadline usually fires first). */
@@ -73,17 +72,6 @@ export class RemoteFront {
     this.#pending.set(key, p);
     return p;
   }
-}
-
-/**
- * A remote fetch in people's words, URLs redacted: `HttpSource GET http://host/path`,
- * `dataset prices GET http://host/p.json`, `RedisSource list recs:3`.
- */
-export function describeFetch(f: RemoteFetch): string {
-  // The source's own name without the URL some sources append to it (HttpSource's).
-  const who = (f.source ?? '').replace(/\s*\S+:\/\/\S*$/, '');
-  const r = f.request;
-  return redactText(r.kind === 'http' ? `${who || 'http'} GET ${r.url}` : `${who || `redis ${r.type}`} ${r.key}`);
 }
 
 /** A worker's client of the broker listening on `channel`. */

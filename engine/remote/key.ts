@@ -5,7 +5,8 @@
  * Redis key names.
  */
 import { createHash } from 'node:crypto';
-import type { RemoteRequest } from '../api.js';
+import type { RemoteFetch, RemoteRequest } from '../api.js';
+import { redactText } from '../redact.js';
 
 export function remoteKey(r: RemoteRequest): string {
   if (r.kind === 'http') {
@@ -25,4 +26,15 @@ function hostOf(url: string): string {
   } catch {
     return createHash('sha256').update(url).digest('hex').slice(0, 16);
   }
+}
+
+/**
+ * A remote fetch in people's words, URLs redacted: `HttpSource GET http://host/path`,
+ * `dataset prices GET http://host/p.json`, `RedisSource list recs:3`.
+ */
+export function describeFetch(f: RemoteFetch): string {
+  // The source's own name without the URL some sources append to it (HttpSource's).
+  const who = (f.source ?? '').replace(/\s*\S+:\/\/\S*$/, '');
+  const r = f.request;
+  return redactText(r.kind === 'http' ? `${who || 'http'} GET ${r.url}` : `${who || `redis ${r.type}`} ${r.key}`);
 }

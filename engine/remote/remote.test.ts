@@ -3,7 +3,9 @@ import { valueAt } from '../api.js';
 import { dictEncode, Table, tableFromRows } from '../dataset.js';
 import { decodeTable, encodeTable } from './codec.js';
 import { tableFromJson, tableFromRedis } from './decode.js';
+import { RemoteBroker } from './broker.js';
 import { remoteKey } from './key.js';
+import { json, startUpstream } from './upstream-fixture.js';
 import { AttemptError, withRetries } from './retry.js';
 
 describe('table codec (the Redis cache encoding)', () => {
@@ -98,5 +100,26 @@ describe('bounded retries', () => {
     const t0 = Date.now();
     await expect(p).rejects.toThrow();
     expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});
+
+describe('issue: a deadline while waiting on the broker cache named the cache key', () => {
+  it('a request that joins a fetch already out names it as the other deadline messages do, URL redacted', async () => {
+    const up = await startUpstream({ latencyMs: 300, handler: () => json([{ sku_id: 1 }]) });
+    const broker = new RemoteBroker();
+    try {
+      const f = { request: { kind: 'http' as const, url: `${up.url}/recs?token=s3cret` }, cache: { ttlMs: 1000 }, source: `Recs ${up.url}/recs?token=s3cret` };
+      const first = broker.fetch(f);
+      const ac = new AbortController();
+      const joined = broker.fetch(f, ac.signal);
+      setTimeout(() => ac.abort(), 20);
+      const err = (await joined.catch((e: unknown) => e)) as { code: string; message: string };
+      expect(err.code).toBe('DEADLINE_EXCEEDED');
+      expect(err.message).toBe(`the request's deadline passed while waiting for Recs GET ${up.url}/recs?***`);
+      expect((await first).handle.length).toBe(1);
+    } finally {
+      await broker.close();
+      await up.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Uses a numeric column as the score (null becomes NaN; numeric strings are parsed).
+ * Uses a numeric column as the score (null becomes NaN; numeric strings are parsed). A column of
+ * text that is not numeric is a load error (BAD_PARAMETER).
  *
  * ```yaml
  * - name: Column
@@ -24,6 +25,8 @@ export const column = defineOperator<ColumnParams>({
     additionalProperties: false,
   },
   reads: (params) => [params.column],
+  // A text column scores every row null: a load error naming the column, not a silent null ranking.
+  compares: (params) => [{ path: '/column', column: params.column, as: 'number' }],
   run(params, input) {
     const read = numberReader(input.frame.column(params.column));
     const rows = input.rows;

@@ -38,10 +38,10 @@ export const UI_PAGE = `<!doctype html>
   <table id="pipelines"><thead><tr><th>pipeline</th><th>version</th><th>loaded at</th><th>file</th><th>last rejection</th></tr></thead><tbody></tbody></table>
 </section>
 <section>
-  <h2>Live (since last refresh)</h2>
-  <table id="live"><thead><tr><th>pipeline</th><th class="num">req/s</th><th class="num">mean ms</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">empty %</th><th class="num">errors</th><th class="num">requests</th></tr></thead><tbody></tbody></table>
-  <h2 style="margin-top:12px">Per operator</h2>
-  <table id="operators"><thead><tr><th>pipeline</th><th>step</th><th>operator</th><th>phase</th><th class="num">calls</th><th class="num">mean ms</th><th class="num">p95 ms</th></tr></thead><tbody></tbody></table>
+  <h2>Live <span class="muted window">(last 60 s)</span></h2>
+  <table id="live"><thead><tr><th>pipeline</th><th class="num">req/s</th><th class="num">mean ms</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">empty %</th><th class="num">errors</th><th class="num">requests since start</th></tr></thead><tbody></tbody></table>
+  <h2 style="margin-top:12px">Per operator <span class="muted window">(last 60 s)</span></h2>
+  <table id="operators"><thead><tr><th>pipeline</th><th>step</th><th>operator</th><th>phase</th><th class="num">calls</th><th class="num">mean ms</th><th class="num">p95 ms</th><th class="num">calls since start</th></tr></thead><tbody></tbody></table>
 </section>
 <section>
   <h2>Run a pipeline</h2>
@@ -67,8 +67,9 @@ export const UI_PAGE = `<!doctype html>
   const td = (text, cls) => { const d = document.createElement('td'); d.textContent = text == null ? '' : String(text); if (cls) d.className = cls; return d; };
   const fill = (table, rows) => { const b = table.tBodies[0]; b.replaceChildren(...rows.map((cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; })); };
   const num = (v, d = 2) => (typeof v === 'number' && isFinite(v) ? v.toFixed(d) : '');
+  // Seconds as ms; none (null: NaN in the JSON, nothing timed) stays blank, not 0.
+  const ms = (v, d = 2) => (typeof v === 'number' ? num(v * 1000, d) : '');
   let pipelines = [];
-  let last = null;
 
   async function getJson(url, init) {
     const r = await fetch(url, init);
@@ -107,21 +108,17 @@ export const UI_PAGE = `<!doctype html>
     $('run-inputs').value = JSON.stringify(exampleInputs(p && p.inputs), null, 1);
   }
 
+  // Live numbers are the server's last window_s seconds (GET /ui/stats: recent), not totals since it started.
   async function loadStats() {
     const { body } = await getJson('/ui/stats');
-    const prev = last;
-    last = body;
-    const dt = prev ? (body.now - prev.now) / 1000 : 0;
+    for (const el of document.querySelectorAll('.window')) el.textContent = '(last ' + body.window_s + ' s)';
     fill($('live'), Object.entries(body.pipelines).map(([name, s]) => {
-      const p = prev && prev.pipelines[name];
-      const dn = p ? s.requests - p.requests : 0;
-      const ds = p ? s.seconds - p.seconds : 0;
-      const de = p ? s.empty - p.empty : 0;
-      return [td(name), td(dt > 0 ? num(dn / dt, 1) : '', 'num'), td(dn > 0 ? num((ds / dn) * 1000) : '', 'num'), td(num(s.p50 * 1000), 'num'), td(num(s.p95 * 1000), 'num'),
-        td(dn > 0 ? num((de / dn) * 100, 1) : s.requests ? num((s.empty / s.requests) * 100, 1) : '', 'num'), td(s.errors, 'num'), td(s.requests, 'num')];
+      const r = s.recent || {};
+      return [td(name), td(num(r.per_second, 1), 'num'), td(ms(r.mean), 'num'), td(ms(r.p50), 'num'), td(ms(r.p95), 'num'),
+        td(r.requests ? num((r.empty / r.requests) * 100, 1) : '', 'num'), td(r.errors, 'num'), td(s.requests, 'num')];
     }));
-    fill($('operators'), body.operators.map((o) => [td(o.pipeline), td(o.step), td(o.operator, 'muted'), td(o.phase), td(o.count, 'num'),
-      td(o.count ? num((o.seconds / o.count) * 1000, 3) : '', 'num'), td(num(o.p95 * 1000, 3), 'num')]));
+    fill($('operators'), body.operators.map((o) => [td(o.pipeline), td(o.step), td(o.operator, 'muted'), td(o.phase), td(o.recent.requests, 'num'),
+      td(ms(o.recent.mean, 3), 'num'), td(ms(o.recent.p95, 3), 'num'), td(o.count, 'num')]));
   }
 
   // Tables and answers of an earlier run would pass for this one's: clear them when a run cannot start.
