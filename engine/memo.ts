@@ -10,7 +10,7 @@
  * rows the literal order gives.
  */
 import type { Column, SourceResult } from './api.js';
-import { valueAt } from './api.js';
+import { isNumeric, valueAt } from './api.js';
 import type { Plan } from './config/plan.js';
 import { WorkFrame } from './frame.js';
 
@@ -114,12 +114,16 @@ export function subtractExcludes(entry: MemoEntry, key: string, excludes: readon
   const n = frame.length;
   let drop: Uint8Array | undefined;
   let dropped = 0;
+  // Ids of the key's own type need no second lookup: execute converts source ids to the items
+  // dataset's key type, so only a pipeline without one can send the other spelling (2 and "2").
+  const numericKey = isNumeric(frame.column(key));
   for (const r of excludes) {
     if (r.ids.length === 0) continue;
     const rowOf = (entry.rowOf ??= indexIds(frame.column(key), n));
     drop ??= new Uint8Array(n);
     for (let i = 0; i < r.ids.length; i++) {
-      const at = rowOf.get(r.ids[i]) ?? otherForm(rowOf, r.ids[i]!);
+      const id = r.ids[i]!;
+      const at = rowOf.get(id) ?? ((typeof id === 'number') === numericKey ? undefined : otherForm(rowOf, id));
       if (at !== undefined && drop[at] === 0) {
         drop[at] = 1;
         dropped++;

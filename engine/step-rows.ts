@@ -42,20 +42,28 @@ export function filteredRows(out: unknown, input: RowSet, label: string): Int32A
   return rows;
 }
 
+/** selectedRows' marks, kept between calls (a thread runs one at a time) so a request allocates none. */
+let scratch = new Uint8Array(0);
+
 /** A transform's new selection: distinct rows among the input rows, in any order. */
 export function selectedRows(out: unknown, input: RowSet, label: string): Int32Array {
   const rows = asRows(out, label);
   const src = input.rows;
   if (rows === src) return rows;
   const n = input.frame.length;
-  const state = new Uint8Array(n); // 1: an input row, 2: already selected
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, 2 * scratch.length));
+  const state = scratch; // 1: an input row, 2: already selected; all 0 again on the way out
   for (let k = 0; k < src.length; k++) state[src[k]!] = 1;
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k]!;
-    const s = r >= 0 && r < n ? state[r]! : 0;
-    if (s === 0) fail(label, `returned row ${r}, which is not one of its input rows`);
-    if (s === 2) fail(label, `returned row ${r} twice; a transform selects each row at most once`);
-    state[r] = 2;
+  try {
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      const s = r >= 0 && r < n ? state[r]! : 0;
+      if (s === 0) fail(label, `returned row ${r}, which is not one of its input rows`);
+      if (s === 2) fail(label, `returned row ${r} twice; a transform selects each row at most once`);
+      state[r] = 2;
+    }
+  } finally {
+    for (let k = 0; k < src.length; k++) state[src[k]!] = 0;
   }
   return rows;
 }
