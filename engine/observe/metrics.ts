@@ -122,22 +122,6 @@ export class Histogram extends Metric {
   all(): HistogramSeries[] {
     return [...this.series.values()];
   }
-  /** Approximate quantile (bucket upper bound, interpolated) of one series. */
-  quantile(s: HistogramSeries, q: number): number {
-    if (s.count === 0) return NaN;
-    const target = q * s.count;
-    let acc = 0;
-    for (let i = 0; i < this.buckets.length; i++) {
-      const before = acc;
-      acc += s.counts[i]!;
-      if (acc >= target) {
-        const lo = i === 0 ? 0 : this.buckets[i - 1]!;
-        const hi = this.buckets[i]!;
-        return lo + ((hi - lo) * (target - before)) / Math.max(1, s.counts[i]!);
-      }
-    }
-    return this.buckets[this.buckets.length - 1]!;
-  }
   samples(): string[] {
     const out: string[] = [];
     for (const s of this.series.values()) {
