@@ -2,10 +2,12 @@
  * Test helpers: the built-in operators as the composition root wires them,
  * the standard workload's location, and a server on an ephemeral port.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { builtinOperators } from '../operators/index.js';
@@ -59,4 +61,30 @@ export function configStores(): (dir: string) => ConfigStore {
     stores.push(s);
     return s;
   };
+}
+
+/**
+ * `airmail serve` in its own process on an ephemeral port (demo configs, one thread), with `env`
+ * over the test's; resolves once its startup line names the URL. `lines` keeps its stdout lines.
+ */
+export async function serveProcess(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; lines: string[] }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/airmail.mjs'), 'serve', '--port', '0', '--host', '127.0.0.1', '--threads', '1', '--configs', join(ROOT, 'configs')], {
+    env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const rl = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server did not start in 60 s')), 60_000);
+    rl.on('line', (l) => {
+      lines.push(l);
+      const m = /on (http:\/\/\S+)/.exec(l);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!.replace('localhost', '127.0.0.1'));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+  });
+  return { child, url, lines };
 }

@@ -4,16 +4,14 @@
  * the served request's trace reaches the collector under the trace id its
  * JSON log line names.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attribute, startOtlpSink, type OtlpSink } from '../engine/observe/otlp-sink.js';
 import { encodedSpans, encodeRecord, encodeRequest, otlpConfig } from '../engine/observe/otlp-json.js';
 import { BoundedSpanProcessor } from '../engine/observe/tracing.js';
 import { Tracing, tracingWanted } from '../engine/observe/tracing.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { ROOT } from './helpers.js';
+import { serveProcess } from './helpers.js';
 
 describe('tracingWanted', () => {
   it('is off by default and follows the standard variables', () => {
@@ -36,22 +34,10 @@ describe('airmail serve with OTEL_* and AIRMAIL_LOG_LEVEL', () => {
 
   it('exports the request trace and logs one JSON line naming its trace id', async () => {
     sink = await startOtlpSink();
-    const env = { ...process.env, AIRMAIL_FROM_SOURCE: '1', AIRMAIL_LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'airmail-test' };
-    child = spawn(process.execPath, [join(ROOT, 'bin/airmail.mjs'), 'serve', '--port', '0', '--host', '127.0.0.1', '--threads', '1', '--configs', join(ROOT, 'configs')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    const rl = createInterface({ input: child.stdout! });
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the server did not start in 60 s')), 60_000);
-      rl.on('line', (l) => {
-        lines.push(l);
-        const m = /on (http:\/\/\S+)/.exec(l);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!.replace('localhost', '127.0.0.1'));
-        }
-      });
-      child!.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-    });
+    const env = { AIRMAIL_LOG_LEVEL: 'info', OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'airmail-test' };
+    const started = await serveProcess(env);
+    child = started.child;
+    const { url, lines } = started;
     const res = await fetch(`${url}/pipelines/complimentary_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: 17, product_id: 42 }) });
     expect(res.status).toBe(200);
     const until = Date.now() + 20_000;

@@ -295,7 +295,7 @@ describe('BoundedSpanProcessor', () => {
     t.processor.onEnd(span(1));
     await t.forceFlush();
     expect(lines).toEqual([expect.objectContaining({ level: 'warn', exports_failed: 1, spans_dropped: 1, error: 'timeout' })]);
-    expect(String(lines[0]!['msg'])).toMatch(/^trace export failed/);
+    expect(String(lines[0]!['msg'])).toMatch(/^trace export to http:\/\/localhost:4318\/v1\/traces \(http\/json\) failed, spans are dropped/);
     await t.shutdown();
   });
 

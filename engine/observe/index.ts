@@ -13,9 +13,8 @@ import { ERRORS, type AirmailError } from '../errors.js';
 import { Logger, parseLevel, stepMessage, ms as fmtMs, type LogLevel, type LogSink } from './logs.js';
 import { emptyReasonLabel, metrics as processMetrics, type EngineMetrics, type HistogramSeries } from './metrics.js';
 import type { RecentSeries } from './recent.js';
-import { otlpConfig } from './otlp-json.js';
 import { redactText } from '../redact.js';
-import { traceIdOf, tracingFromEnv, unsupportedOtlpProtocol, type HttpRequestInfo, type RequestSpan, type Tracing } from './tracing.js';
+import { otlpProtocol, traceIdOf, tracingFromEnv, type HttpRequestInfo, type RequestSpan, type Tracing } from './tracing.js';
 import type { ObserveReport, ObserveSpec, WhyAnswer } from './types.js';
 import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from './labels.js';
 
@@ -107,11 +106,13 @@ export class Observability {
     // A dead or hung collector: a warning at the first failed export, then at most once a minute.
     if (this.tracing) {
       const log = this.logger;
+      const collector = redactText(this.tracing.target);
+      const protocol = this.tracing.protocol;
       this.tracing.processor.onExportFailure = (f) => {
         const msg = f.first
-          ? `trace export failed, spans are dropped until the collector answers: ${f.error}`
-          : `trace export failed ${f.exports} times in the last minute (${f.spans} spans dropped): ${f.error}`;
-        log.log('warn', msg, { exports_failed: f.exports, spans_dropped: f.spans, error: f.error });
+          ? `trace export to ${collector} (${protocol}) failed, spans are dropped until the collector answers: ${f.error}`
+          : `trace export to ${collector} (${protocol}) failed ${f.exports} times in the last minute (${f.spans} spans dropped): ${f.error}`;
+        log.log('warn', msg, { exports_failed: f.exports, spans_dropped: f.spans, error: f.error, collector, protocol });
       };
     }
   }
@@ -127,9 +128,9 @@ export class Observability {
     const ids = Number(env['AIRMAIL_DEBUG_IDS']);
     const tracing = tracingFromEnv({ env });
     const logger = new Logger({ level, ...(sink ? { sink } : {}) });
-    const wrong = tracing ? unsupportedOtlpProtocol(env) : undefined;
-    if (wrong) {
-      logger.log('warn', `${wrong.variable}=${wrong.protocol} is not supported: spans are sent as OTLP/HTTP JSON (http/json) to ${redactText(otlpConfig({ env }).url)}; a collector that takes only ${wrong.protocol} refuses them, and they are counted as dropped`, { code: 'AIRMAIL_OTLP_PROTOCOL', variable: wrong.variable, protocol: wrong.protocol });
+    const unknown = tracing ? otlpProtocol(env).unknown : undefined;
+    if (unknown) {
+      logger.log('warn', `${unknown.variable}=${unknown.value} is not an OTLP protocol (grpc, http/protobuf or http/json): spans are sent as OTLP/HTTP JSON (http/json) to ${redactText(tracing?.target ?? '')}`, { code: 'AIRMAIL_OTLP_PROTOCOL', variable: unknown.variable, protocol: unknown.value });
     }
     return new Observability({
       metrics: off ? false : processMetrics,

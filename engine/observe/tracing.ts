@@ -1,9 +1,10 @@
 /**
  * OpenTelemetry tracing, off unless the standard OTEL_* variables ask for it
  * (an OTLP endpoint, or OTEL_TRACES_EXPORTER=otlp). The NodeSDK reads the
- * environment (service name, resource, sampler, propagators); spans leave
- * through OTLP/HTTP behind a bounded queue: when the collector is slow or
- * dead, spans are dropped and counted, and serving never waits for it.
+ * environment (service name, resource, sampler, propagators); spans leave in
+ * the OTLP protocol it asks for (http/json, http/protobuf or grpc) behind a
+ * bounded queue: when the collector is slow or dead, spans are dropped and
+ * counted, and serving never waits for it.
  *
  * Spans made in pool workers arrive as plain SpanRecords (ids made in the
  * worker under the request span's context) and are handed to the same queue.
@@ -12,7 +13,8 @@ import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags,
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK, resources } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { encodedSpans, JsonSpanExporter, spanWeight } from './otlp-json.js';
+import { createRequire } from 'node:module';
+import { encodedSpans, JsonSpanExporter, otlpConfig, spanWeight } from './otlp-json.js';
 import type { SpanParent, SpanRecord } from './types.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -25,19 +27,53 @@ export function tracingWanted(env: Env = process.env): boolean {
   return exporters.includes('otlp') || Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
 }
 
+/** The OTLP encodings spans can leave in (OTEL_EXPORTER_OTLP_PROTOCOL's values). */
+export type OtlpProtocol = 'http/json' | 'http/protobuf' | 'grpc';
+const PROTOCOLS: readonly OtlpProtocol[] = ['http/json', 'http/protobuf', 'grpc'];
+
 /**
- * The OTLP protocol the environment asks for, when it is one the exporters here cannot send: both
- * send OTLP/HTTP JSON only. The traces variable wins over the general one, as in the SDK. Tracing
- * still starts (a telemetry setting that a platform injects must not stop serving); the start log
- * says so once, and a collector that refuses JSON shows as failed exports and dropped spans.
+ * The OTLP protocol the environment asks for: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
+ * OTEL_EXPORTER_OTLP_PROTOCOL, else http/json (the engine's own encoder, the cheapest per span). A
+ * value that is none of the three is returned as `unknown`, with the variable that set it: tracing
+ * still starts and sends JSON (a telemetry setting that a platform injects must not stop serving),
+ * and the start log says so once.
  */
-export function unsupportedOtlpProtocol(env: Env = process.env): { readonly variable: string; readonly protocol: string } | undefined {
+export function otlpProtocol(env: Env = process.env): { readonly protocol: OtlpProtocol; readonly unknown?: { readonly variable: string; readonly value: string } } {
   for (const variable of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
-    const protocol = (env[variable] ?? '').trim();
-    if (protocol === '') continue;
-    return protocol.toLowerCase() === 'http/json' ? undefined : { variable, protocol };
+    const value = (env[variable] ?? '').trim();
+    if (value === '') continue;
+    const known = PROTOCOLS.find((p) => p === value.toLowerCase());
+    return known ? { protocol: known } : { protocol: 'http/json', unknown: { variable, value } };
   }
-  return undefined;
+  return { protocol: 'http/json' };
+}
+
+/**
+ * Where spans go for `protocol`: for the HTTP ones the traces URL (…/v1/traces, as otlpConfig
+ * builds it), for gRPC the collector's address (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_ENDPOINT as given, else http://localhost:4317).
+ */
+export function otlpTarget(protocol: OtlpProtocol, env: Env = process.env, url?: string): string {
+  if (url) return url;
+  if (protocol !== 'grpc') return otlpConfig({ env }).url;
+  return env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] ?? env['OTEL_EXPORTER_OTLP_ENDPOINT'] ?? 'http://localhost:4317';
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * The SDK's exporter for http/protobuf or gRPC, loaded only when asked for (gRPC brings its own
+ * HTTP/2 stack). Both read OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, _COMPRESSION and _CERTIFICATE
+ * themselves; the URL and timeout are passed so that `env` and the options decide them.
+ */
+function sdkExporter(protocol: 'http/protobuf' | 'grpc', url: string, timeoutMs: number, headers: Record<string, string>): SpanExporter {
+  type Ctor = new (config: { url: string; timeoutMillis: number; headers?: Record<string, string> }) => SpanExporter;
+  if (protocol === 'grpc') {
+    const { OTLPTraceExporter: Grpc } = require('@opentelemetry/exporter-trace-otlp-grpc') as { OTLPTraceExporter: Ctor };
+    return new Grpc({ url, timeoutMillis: timeoutMs });
+  }
+  const { OTLPTraceExporter: Proto } = require('@opentelemetry/exporter-trace-otlp-proto') as { OTLPTraceExporter: Ctor };
+  return new Proto({ url, timeoutMillis: timeoutMs, headers });
 }
 
 export interface QueueOptions {
@@ -231,13 +267,23 @@ export class Tracing {
   private readonly tracer: Tracer;
   /** Workers may send their spans encoded (the engine's own exporter is in use). */
   readonly encodes: boolean;
+  /** How spans leave, and to where (the start log says so). */
+  readonly protocol: OtlpProtocol;
+  readonly target: string;
 
   constructor(opts: TracingOptions = {}) {
     const env = opts.env ?? process.env;
-    // The engine's own JSON encoder by default (much cheaper per span); AIRMAIL_OTLP_EXPORTER=sdk uses the SDK's.
-    const exporter = opts.exporter ?? ((env['AIRMAIL_OTLP_EXPORTER'] ?? '').toLowerCase() === 'sdk'
-      ? new OTLPTraceExporter({ ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMillis: opts.timeoutMs } : {}) })
-      : new JsonSpanExporter({ env, ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) }));
+    // http/json: the engine's own encoder by default (much cheaper per span), or with
+    // AIRMAIL_OTLP_EXPORTER=sdk the SDK's; http/protobuf and grpc: the SDK's exporters.
+    const { protocol } = otlpProtocol(env);
+    const c = otlpConfig({ env, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+    this.protocol = protocol;
+    this.target = otlpTarget(protocol, env, opts.url);
+    const exporter = opts.exporter ?? (protocol !== 'http/json'
+      ? sdkExporter(protocol, this.target, c.timeoutMs, c.headers)
+      : (env['AIRMAIL_OTLP_EXPORTER'] ?? '').toLowerCase() === 'sdk'
+        ? new OTLPTraceExporter({ ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMillis: opts.timeoutMs } : {}) })
+        : new JsonSpanExporter({ env, ...(opts.url ? { url: opts.url } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) }));
     this.encodes = exporter instanceof JsonSpanExporter;
     this.processor = new BoundedSpanProcessor(exporter, {
       ...opts,
