@@ -3,6 +3,7 @@
  * worker pool: each error code produced by the bad input that causes it,
  * and the server still serving afterwards.
  */
+import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +114,15 @@ describe('pipelines over HTTP', () => {
     const phases = (r.json['plan'] as { phase: string; steps?: { step: string }[] }[]);
     const pre = phases.find((p) => p.phase === 'operations before scoring');
     expect(pre?.steps?.map((s) => s.step)).toEqual(['Hydrate', 'MatchDepartment']);
+  });
+
+  it('shows paths as the config wrote them, not the server\'s folders (the model was absolute, its pinned copy under /tmp)', async () => {
+    const r = await call('GET', '/pipelines/complimentary_items/explain');
+    const phases = r.json['plan'] as { phase: string; steps?: { operator: string; parameters: Record<string, unknown> }[] }[];
+    const model = phases.flatMap((p) => p.steps ?? []).find((s) => s.operator === 'ModelScore')!;
+    expect(model.parameters['model']).toBe('models/psale_demo.onnx');
+    expect(model.parameters['pinned']).toMatch(/^[0-9a-f]{16}-psale_demo\.onnx$/);
+    expect(JSON.stringify(r.json)).not.toContain(tmpdir());
   });
 });
 

@@ -7,6 +7,7 @@
  */
 import type { OperatorKind } from '../api.js';
 import type { RefSite } from './refs.js';
+import { basename, isAbsolute, relative, sep } from 'node:path';
 import { redactParams } from '../redact.js';
 
 export interface PlanStep {
@@ -87,13 +88,30 @@ export function planOperations(draft: PlanDraft): { pre: PlanStep[]; post: PlanS
 }
 
 /** The plan as people read it (GET /pipelines/{name}/explain). */
-export function explainPlan(plan: Plan, literal: readonly PlanStep[]): Record<string, unknown> {
+/**
+ * Parameters as a reader of the config knows them: a file path inside `dir` (the pipeline file's
+ * folder, which paths in it resolve against) relative to it, as written, and a pinned model copy
+ * by its file name (the sha256 and the name; its folder is this process's own). The server's own
+ * folders are not shown on a public route.
+ */
+function asWritten(v: unknown, dir: string | undefined, key?: string): unknown {
+  if (typeof v === 'string') {
+    if (key === 'pinned') return basename(v);
+    return dir && isAbsolute(v) && v.startsWith(dir + sep) ? relative(dir, v) : v;
+  }
+  if (Array.isArray(v)) return v.map((x) => asWritten(x, dir));
+  if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asWritten(x, dir, k)]));
+  return v;
+}
+
+/** `dir`: the folder of the pipeline's file; paths in it are shown relative to it. */
+export function explainPlan(plan: Plan, literal: readonly PlanStep[], dir?: string): Record<string, unknown> {
   const show = (s: PlanStep): Record<string, unknown> => ({
     step: s.label,
     operator: s.use,
     kind: s.kind,
     // Public (GET /pipelines/{name}/explain): URLs without user info or query (expanded {env:} values).
-    parameters: redactParams(s.params),
+    parameters: redactParams(asWritten(s.params, dir)),
     reads: s.reads,
     writes: s.writes,
     ...(s.output ? { output: s.output, weight: s.weight } : {}),

@@ -2,6 +2,7 @@
  * The HTTP surface (Hono). Routes parse, check and hand off to the Engine;
  * body limits and admin auth are middleware that run before any handler.
  */
+import { dirname } from 'node:path';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -382,7 +383,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
   app.get('/pipelines/:name/explain', (c) => {
     const p = engine.pipeline(c.req.param('name'));
-    return c.json(explainPlan(p.plan, p.literal));
+    return c.json(explainPlan(p.plan, p.literal, p.file ? dirname(p.file) : undefined));
   });
 
   app.post('/execute', async (c) => {
