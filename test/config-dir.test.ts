@@ -116,3 +116,17 @@ describe('a file rejected with the set it came in', () => {
     expect(store.allRejections()).toEqual([]);
   });
 });
+
+describe('pipeline versions', () => {
+  it('the same configs mounted at two paths get the same versions (the model path went in absolute; replicas and caches compare versions)', async () => {
+    const versions = async (dir: string): Promise<Record<string, string>> => {
+      const store = open(dir);
+      expect(await store.start()).toEqual([]);
+      return Object.fromEntries([...store.snapshot.pipelines].map(([name, p]) => [name, p.version]));
+    };
+    const a = await versions(await demoConfigs());
+    const b = await versions(await demoConfigs());
+    expect(Object.keys(a)).toContain('complimentary_items');
+    expect(b).toEqual(a);
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { inspectModelFile } from '../onnx.js';
 import { createHash } from 'node:crypto';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { CheckEnv, ColumnType, JsonSchema, ModelResolver, OperatorDefinition, OperatorKind, ValueSite } from '../api.js';
 import type { Diagnostic, ErrorCode } from '../errors.js';
 import type { Table } from '../dataset.js';
@@ -337,8 +337,11 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo, memoResult, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
   const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
   // A pinned model copy lives in a folder of this process: only its name (the content's sha256 and
-  // the file name) goes into the version, so the same configs get the same version in every process.
-  const stable = (k: string, v: unknown): unknown => (k === 'pinned' && typeof v === 'string' ? basename(v) : v);
+  // the file name) goes into the version, and a path inside the config's folder goes in relative to
+  // it, so the same configs get the same version in every process, wherever they are mounted.
+  const dir = file ? dirname(file) : undefined;
+  const stable = (k: string, v: unknown): unknown =>
+    typeof v !== 'string' ? v : k === 'pinned' ? basename(v) : dir && isAbsolute(v) && v.startsWith(dir + sep) ? relative(dir, v) : v;
   const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema, ...(scope.operatorModules?.length ? { code: scope.operatorModules } : {}) }, stable)).digest('hex').slice(0, 12);
   const plan: Plan = deepFreeze({ ...draft, version });
   return {
