@@ -18,6 +18,7 @@ import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetCo
 import { withEnv, type RemoteDatasetLoader } from '../remote/datasets.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { reservedNameProblems, sealedProblems } from './sealed.js';
+import { unusedPresetProblems } from './preset-check.js';
 import { describeErrors, newAjv, ParamValidator } from './validators.js';
 
 export interface ConfigSource {
@@ -319,6 +320,10 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       diagnostics.push(located_);
     }
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
+  }
+  for (const u of unusedPresetProblems(presets, pipelines.filter((p) => !refused.has(p.loc.file)).map((p) => p.cfg), operators, validators)) {
+    const loc = presetLoc.get(u.preset)!;
+    diagnostics.push(at(loc.parsed, loc.file, u.code, u.pointer, u.message));
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, presets, contexts, datasetIds, deployments: dep.deployments } };

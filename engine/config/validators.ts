@@ -204,13 +204,40 @@ export class ParamValidator {
   private readonly ajv = newAjv();
   private readonly cache = new WeakMap<OperatorDefinition, ValidateFunction>();
 
-  /** Validates (and fills defaults into) `params`; returns every problem. */
-  check(def: OperatorDefinition, params: unknown): Problem[] {
-    let fn = this.cache.get(def);
+  /**
+   * Validates (and fills defaults into) `params`; returns every problem. `partial`: the parameters
+   * are a preset's, which a use completes, so a missing top-level parameter is not one.
+   */
+  check(def: OperatorDefinition, params: unknown, opts: { readonly partial?: boolean } = {}): Problem[] {
+    const cache = opts.partial ? this.partial : this.cache;
+    let fn = cache.get(def);
     if (!fn) {
-      fn = this.ajv.compile(def.parameters as JsonSchema & object);
-      this.cache.set(def, fn);
+      fn = this.ajv.compile((opts.partial ? withoutTopRequired(def.parameters) : def.parameters) as JsonSchema & object);
+      cache.set(def, fn);
     }
     return fn(params) ? [] : describeErrors(fn.errors);
   }
+
+  private readonly partial = new WeakMap<OperatorDefinition, ValidateFunction>();
+}
+
+/**
+ * The schema with nothing required at the top, in it or in its top-level alternatives (a preset's
+ * parameters, which each use completes). Alternatives become `anyOf`: without what made them
+ * exclusive, several may match.
+ */
+function withoutTopRequired(schema: JsonSchema): JsonSchema {
+  const strip = (x: unknown): unknown => {
+    if (!x || typeof x !== 'object' || Array.isArray(x)) return x;
+    const { required: _required, ...rest } = x as Record<string, unknown>;
+    return rest;
+  };
+  const out = strip(schema) as Record<string, unknown>;
+  const all = Array.isArray(out['allOf']) ? (out['allOf'] as unknown[]).map(strip) : [];
+  for (const k of ['oneOf', 'anyOf']) {
+    if (Array.isArray(out[k])) all.push({ anyOf: (out[k] as unknown[]).map(strip) });
+    delete out[k];
+  }
+  if (all.length > 0) out['allOf'] = all;
+  return out as JsonSchema;
 }
