@@ -124,6 +124,8 @@ export interface HttpRequestSpec {
   readonly format?: 'json' | 'arrow';
   /** Dotted path of the JSON field that holds the rows, e.g. `data.items`. */
   readonly path?: string;
+  /** The largest body accepted, as sent and once decompressed; default 16 MiB. Larger is SOURCE_FAILED, not retried. */
+  readonly maxBytes?: number;
 }
 
 /** Value shapes a Redis key can hold. */

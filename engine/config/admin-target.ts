@@ -3,7 +3,7 @@
  * that holds anything other than the pipeline it replaces (new pipelines get a free file name; a
  * shared file is a CONFIG_CONFLICT), and what it writes is the text as sent.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import type { Diagnostic } from '../errors.js';
@@ -21,25 +21,39 @@ export interface PutScope {
 
 /**
  * Where an admin put of `name` is written. A new pipeline gets `<name>.yaml`, or the first free
- * `<name>-N.yaml` when that name is taken (by any file, loaded or not). A loaded one replaces its
+ * `<name>-N.yaml` when that name is taken (by any file, loaded or not, unless it already holds exactly
+ * this text: replicas sharing a configs volume each apply one admin change, and the second used to
+ * find the first one's file not yet loaded and write a duplicate beside it). A loaded one replaces its
  * file only when the new text drops nothing else the file defines; otherwise the answer is a
  * CONFIG_CONFLICT naming the file and what else it holds, and nothing is written.
  */
 export function putTarget(scope: PutScope, name: string, text: string): { file: string; drop?: string } | Diagnostic {
   const existing = scope.pipelines.get(name)?.file;
-  if (existing === undefined) return { file: freeFile(scope, name) };
+  if (existing === undefined) return { file: freeFile(scope, name, text) };
   const kept = new Set(entriesOf(text).map((e) => `${e.kind}\0${e.name}`));
   const others = entriesOf(scope.texts.get(existing) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name) && !kept.has(`${e.kind}\0${e.name}`));
   if (others.length > 0) return sharedFileConflict(scope.dir, name, existing, describeEntries(others));
   // JSON files must stay JSON (a top-level `[` is data): YAML text replacing one moves to a .yaml file.
-  if (extname(existing).toLowerCase() === '.json' && !isJsonText(text)) return { file: freeFile(scope, name), drop: existing };
+  if (extname(existing).toLowerCase() === '.json' && !isJsonText(text)) return { file: freeFile(scope, name, text), drop: existing };
   return { file: existing };
 }
 
-function freeFile(scope: PutScope, name: string): string {
+function freeFile(scope: PutScope, name: string, text: string): string {
   for (let i = 1; ; i++) {
     const f = join(scope.dir, i === 1 ? `${name}.yaml` : `${name}-${i}.yaml`);
     if (!scope.texts.has(f) && !existsSync(f)) return f;
+    if (holdsExactly(scope, f, text)) return f;
+  }
+}
+
+/** Whether `file` (loaded or only on disk) already holds `text`: writing it again changes nothing. */
+function holdsExactly(scope: PutScope, file: string, text: string): boolean {
+  const loaded = scope.texts.get(file);
+  if (loaded !== undefined) return loaded === text;
+  try {
+    return statSync(file).isFile() && statSync(file).size === Buffer.byteLength(text) && readFileSync(file, 'utf8') === text;
+  } catch {
+    return false;
   }
 }
 

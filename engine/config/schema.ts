@@ -165,7 +165,7 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
           },
           http: {
             type: 'object', required: ['url'], additionalProperties: false,
-            properties: { url: { type: 'string', pattern: '^(https?://|\\{env:)' }, headers: { type: 'object', additionalProperties: { type: 'string' } }, format: { enum: ['arrow', 'json'] }, path: { type: 'string', minLength: 1 }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },
+            properties: { url: { type: 'string', pattern: '^(https?://|\\{env:)' }, headers: { type: 'object', additionalProperties: { type: 'string' } }, format: { enum: ['arrow', 'json'] }, path: { type: 'string', minLength: 1 }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 }, max_bytes: { type: 'integer', minimum: 1, maximum: 4 * 1024 * 1024 * 1024 } },
           },
         },
       },

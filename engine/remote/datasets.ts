@@ -35,6 +35,7 @@ export interface RemoteDatasetConfig {
     readonly path?: string;
     readonly timeout_ms?: number;
     readonly retries?: number;
+    readonly max_bytes?: number;
   };
 }
 
@@ -42,6 +43,8 @@ export interface RemoteDatasetConfig {
 export type RemoteDatasetLoader = (name: string, cfg: RemoteDatasetConfig) => Promise<{ table: Table; id: string }>;
 
 export const DEFAULT_DATASET_TTL_MS = 60_000;
+/** A dataset is a whole table read at load, not a per-request answer: a larger default body than HttpSource's. */
+export const DEFAULT_DATASET_MAX_BYTES = 256 * 1024 * 1024;
 
 export function datasetFetch(name: string, cfg: RemoteDatasetConfig): RemoteFetch {
   let request: RemoteRequest;
@@ -62,6 +65,7 @@ export function datasetFetch(name: string, cfg: RemoteDatasetConfig): RemoteFetc
       ...(h.path ? { path: h.path } : {}),
       ...(h.timeout_ms !== undefined ? { timeoutMs: h.timeout_ms } : {}),
       ...(h.retries !== undefined ? { retries: h.retries } : {}),
+      maxBytes: h.max_bytes ?? DEFAULT_DATASET_MAX_BYTES,
     };
   } else {
     throw new TypeError(`dataset '${name}' is not remote`);

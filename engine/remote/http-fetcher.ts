@@ -2,15 +2,21 @@
  * GET an upstream HTTP service with undici: one keep-alive Pool per origin
  * (connections reused across requests and workers, since this runs on the
  * main thread), a per-attempt timeout on headers and body, bounded retries
- * with backoff on connection errors, timeouts, 5xx and 429. A 4xx or an
- * undecodable body fails at once.
+ * with backoff on connection errors, timeouts, 5xx and 429 (honouring a
+ * Retry-After up to 1 s; a longer one fails at once). A 4xx, a redirect or an
+ * undecodable body fails at once. The body is read up to `maxBytes` (checked
+ * against Content-Length, while streaming, and after gzip/deflate/br decoding),
+ * since decoding runs on the main thread: an unbounded answer would stall
+ * every request and grow the heap by gigabytes.
  */
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate, type ZlibOptions } from 'node:zlib';
 import { Pool } from 'undici';
 import type { HttpRequestSpec } from '../api.js';
 import type { Table } from '../dataset.js';
 import { AirmailError } from '../errors.js';
 import { tableFromBytes } from './decode.js';
-import { AttemptError, withRetries } from './retry.js';
+import { AttemptError, parseRetryAfter, withRetries } from './retry.js';
 import { redactText } from '../redact.js';
 
 export interface HttpFetcherOptions {
@@ -25,7 +31,58 @@ export interface HttpFetchStats {
   readonly failures: number;
 }
 
-export const HTTP_DEFAULTS = { timeoutMs: 1000, retries: 2, backoffMs: 25 } as const;
+export const HTTP_DEFAULTS = { timeoutMs: 1000, retries: 2, backoffMs: 25, maxBytes: 16 * 1024 * 1024 } as const;
+
+type Inflate = (buf: Uint8Array, opts: ZlibOptions & { maxOutputLength?: number }) => Promise<Buffer>;
+const DECODERS: Readonly<Record<string, Inflate>> = {
+  gzip: promisify(gunzip) as Inflate,
+  'x-gzip': promisify(gunzip) as Inflate,
+  deflate: promisify(inflate) as Inflate,
+  br: promisify(brotliDecompress) as Inflate,
+};
+
+type Body = AsyncIterable<Uint8Array> & { destroy(): unknown; on(event: 'error', fn: () => void): unknown };
+
+/** Drop a body not read to its end; undici reports the abort as an 'error' event, which must not go unheard. */
+function discard(body: Body): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+/** The body, at most `max` bytes as sent and as decoded; an AttemptError (not retried) past that. */
+async function readBody(res: { headers: Record<string, string | string[] | undefined>; body: Body }, max: number): Promise<Uint8Array> {
+  const tooBig = (): AttemptError => new AttemptError(`the body is larger than max_bytes (${max} bytes)`, false);
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) {
+    discard(res.body);
+    throw tooBig();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > max) {
+      discard(res.body);
+      throw tooBig();
+    }
+    chunks.push(chunk);
+  }
+  const raw = Buffer.concat(chunks, size);
+  const encodings = String(res.headers['content-encoding'] ?? '').split(',').map((e) => e.trim().toLowerCase()).filter((e) => e !== '' && e !== 'identity');
+  let out: Uint8Array = raw;
+  // Applied in the order listed, so undone in reverse.
+  for (const enc of encodings.reverse()) {
+    const decode = DECODERS[enc];
+    if (!decode) throw new AttemptError(`content-encoding '${enc.slice(0, 40)}' is not supported (gzip, deflate and br are)`, false);
+    try {
+      out = await decode(out, { maxOutputLength: max });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooBig();
+      throw new AttemptError(`the ${enc} body does not decode: ${(err as Error).message}`, false);
+    }
+  }
+  return out;
+}
 
 export class HttpFetcher {
   readonly #pools = new Map<string, Pool>();
@@ -53,19 +110,22 @@ export class HttpFetcher {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AirmailError('SOURCE_FAILED', `only http and https URLs are supported: ${redactText(spec.url)}`);
     const pool = this.#pool(url.origin);
     const timeoutMs = spec.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
+    const maxBytes = spec.maxBytes ?? HTTP_DEFAULTS.maxBytes;
+    let attempts = 0;
     // Reasons, logs and spans carry this: no user info, no query string (it may hold an expanded {env:} secret).
     const what = `GET ${redactText(url.href)}`;
     try {
       const { value } = await withRetries(
         async () => {
           this.#attempts++;
+          attempts++;
           const attemptSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
           let res;
           try {
             res = await pool.request({
               method: 'GET',
               path: url.pathname + url.search,
-              headers: { accept: 'application/json, application/vnd.apache.arrow.stream', ...spec.headers },
+              headers: { accept: 'application/json, application/vnd.apache.arrow.stream', 'accept-encoding': 'gzip, deflate, br', ...spec.headers },
               headersTimeout: timeoutMs,
               bodyTimeout: timeoutMs,
               signal: attemptSignal,
@@ -73,15 +133,29 @@ export class HttpFetcher {
           } catch (err) {
             throw this.#attemptError(err, attemptSignal, timeoutMs);
           }
+          if (res.statusCode >= 300) {
+            discard(res.body);
+            if (res.statusCode < 400) {
+              const to = res.headers['location'];
+              let where = '';
+              try {
+                if (to) where = ` (a redirect to ${redactText(new URL(String(to), url).href).slice(0, 200)})`;
+              } catch {
+                where = ' (a redirect)';
+              }
+              throw new AttemptError(`status ${res.statusCode}${where}: redirects are not followed, give the source its final URL`, false);
+            }
+            const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
+            const retryAfterMs = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+            const asked = retryAfterMs !== undefined ? ` (Retry-After ${retryAfterMs} ms)` : '';
+            throw new AttemptError(`status ${res.statusCode}${asked}`, retryable, retryAfterMs !== undefined ? { retryAfterMs } : {});
+          }
           let body: Uint8Array;
           try {
-            body = new Uint8Array(await res.body.arrayBuffer());
+            body = await readBody(res, maxBytes);
           } catch (err) {
+            if (err instanceof AttemptError) throw err;
             throw this.#attemptError(err, attemptSignal, timeoutMs);
-          }
-          if (res.statusCode >= 300) {
-            const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
-            throw new AttemptError(`status ${res.statusCode}`, retryable);
           }
           const ctype = String(res.headers['content-type'] ?? '');
           const format = spec.format ?? (/arrow/i.test(ctype) ? 'arrow' : 'json');
@@ -97,7 +171,6 @@ export class HttpFetcher {
     } catch (err) {
       this.#failures++;
       if (signal?.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `the request's deadline passed while waiting for ${what}`, { details: { waitingFor: what } });
-      const attempts = 1 + Math.max(0, spec.retries ?? HTTP_DEFAULTS.retries);
       const tried = err instanceof AttemptError && !err.retryable ? '' : ` after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
       throw new AirmailError('SOURCE_FAILED', `${what} failed${tried}: ${(err as Error).message}`, { cause: err });
     }

@@ -2,6 +2,10 @@
  * Bounded retries with exponential backoff and full jitter, stopped by the
  * caller's AbortSignal. An error marked `retryable: false` (a 4xx, a payload
  * that does not decode) fails at once: asking again would get the same answer.
+ * An error carrying `retryAfterMs` (a 429 or 503 with Retry-After) waits at
+ * least that long before the next attempt, and ends the retries at once when
+ * that is longer than MAX_RETRY_AFTER_MS: calling sooner than the service
+ * asked only earns another refusal, and waiting longer would hold the request.
  */
 import { sleep } from '../cache/abort.js';
 
@@ -14,11 +18,26 @@ export interface RetryOptions {
   readonly random?: () => number;
 }
 
+/** The longest Retry-After honoured by waiting (the backoff's own cap); a longer one fails the fetch now. */
+export const MAX_RETRY_AFTER_MS = 1000;
+
 export class AttemptError extends Error {
-  constructor(message: string, readonly retryable: boolean, opts?: { cause?: unknown }) {
+  /** The service's Retry-After, in ms, when it sent one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, readonly retryable: boolean, opts?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, opts);
     this.name = 'AttemptError';
+    this.retryAfterMs = opts?.retryAfterMs;
   }
+}
+
+/** A Retry-After header (delta-seconds or an HTTP date) in ms from `now`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!v) return undefined;
+  if (/^\d+(?:\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export interface RetryOutcome<T> {
@@ -39,8 +58,10 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, opts: R
       if (opts.signal?.aborted) throw err;
       if (err instanceof AttemptError && !err.retryable) break;
       if (n === max) break;
+      const asked = err instanceof AttemptError ? err.retryAfterMs : undefined;
+      if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) break;
       const cap = Math.min(opts.backoffMs * 2 ** (n - 1), 1000);
-      await sleep(cap / 2 + (cap / 2) * random(), opts.signal);
+      await sleep(Math.max(cap / 2 + (cap / 2) * random(), asked ?? 0), opts.signal);
     }
   }
   throw last;

@@ -42,10 +42,11 @@ runContract(httpSource, {
     { url: inv, vars: { w: 1 } },
     { url: inv, vars: { w: 2 }, columns: ['qty'], where: { qty: [1, 2] }, ttl_ms: 1000, stale_ms: 500, jitter: 0.2, timeout_ms: 100, retries: 0 },
     { url: `${upstream.url}/ids` },
+    { url: `${upstream.url}/ids`, max_bytes: 1024 },
     { url: `${upstream.url}/wrapped`, path: 'data.skus' },
     { url: `${upstream.url}/arrow`, format: 'arrow', columns: ['w'] },
   ],
-  invalid: [{}, { url: 'ftp://x' }, { url: inv, retries: -1 }, { url: inv, jitter: 1 }, { url: inv, bogus: 1 }, { url: inv, vars: { w: {} } }],
+  invalid: [{}, { url: 'ftp://x' }, { url: inv, max_bytes: 0 }, { url: inv, retries: -1 }, { url: inv, jitter: 1 }, { url: inv, bogus: 1 }, { url: inv, vars: { w: {} } }],
   problems: [
     { params: { url: inv }, path: '/url', code: 'BAD_PARAMETER' },
     { params: { url: inv, vars: { w: 1, x: 2 } }, path: '/vars/x', code: 'BAD_PARAMETER' },

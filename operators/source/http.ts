@@ -20,6 +20,7 @@
  *     stale_ms: 30000
  *     timeout_ms: 200
  *     retries: 2
+ *     max_bytes: 1048576   # a larger answer fails the step (default 16 MiB)
  * ```
  */
 import type { CachePolicy, CheckEnv, Column, Dataset, JsonSchema, ParamProblem, SourceResult } from '../../engine/api.js';
@@ -121,6 +122,8 @@ export interface HttpSourceParams extends RemoteSourceParams {
   readonly format?: 'json' | 'arrow';
   /** Dotted path of the JSON field holding the rows. */
   readonly path?: string;
+  /** The largest body accepted (as sent and decompressed); default 16 MiB. */
+  readonly max_bytes?: number;
 }
 
 export const httpSource = defineOperator<HttpSourceParams>({
@@ -137,6 +140,7 @@ export const httpSource = defineOperator<HttpSourceParams>({
       headers: { type: 'object', additionalProperties: { type: 'string' } },
       format: { enum: ['json', 'arrow'] },
       path: { type: 'string', minLength: 1 },
+      max_bytes: { type: 'integer', minimum: 1, maximum: 1024 * 1024 * 1024 },
       ...REMOTE_SOURCE_PROPERTIES,
     },
     required: ['url'],
@@ -174,6 +178,7 @@ export const httpSource = defineOperator<HttpSourceParams>({
         ...(params.backoff_ms !== undefined ? { backoffMs: params.backoff_ms } : {}),
         ...(params.format ? { format: params.format } : {}),
         ...(params.path ? { path: params.path } : {}),
+        ...(params.max_bytes !== undefined ? { maxBytes: params.max_bytes } : {}),
       },
       cache: cachePolicy(params),
       // The name metrics and reasons show: no query string, no user info (either may hold an expanded {env:} secret).

@@ -1,0 +1,31 @@
+/**
+ * Two replicas sharing one configs volume and one Redis each apply an admin POST /pipelines: the
+ * one that was asked writes `newp.yaml`, and the other, applying the replicated change before its
+ * watcher had loaded that file, found the name taken and wrote `newp-2.yaml` with the same text,
+ * so both replicas then logged `pipeline 'newp' is also defined in ...` rejections and kept a stray file.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { putTarget } from './admin-target.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'airmail-admin-target-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const text = 'pipeline:\n  name: newp\n  item_type: sku_id\n';
+const empty = { dir, texts: new Map<string, string>(), pipelines: new Map<string, { file: string }>() };
+
+describe('putTarget on a shared configs volume', () => {
+  it("reuses a file not loaded yet that already holds exactly this text (another replica's write)", () => {
+    writeFileSync(join(dir, 'newp.yaml'), text);
+    expect(putTarget(empty, 'newp', text)).toEqual({ file: join(dir, 'newp.yaml') });
+  });
+  it('still picks a free name when the file holds anything else', () => {
+    expect(putTarget(empty, 'newp', `${text}  description: other\n`)).toEqual({ file: join(dir, 'newp-2.yaml') });
+  });
+  it('never reads from something that is not a regular file', () => {
+    execFileSync('mkfifo', [join(dir, 'fifo.yaml')]);
+    expect(putTarget(empty, 'fifo', text)).toEqual({ file: join(dir, 'fifo-2.yaml') });
+  });
+});
