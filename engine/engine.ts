@@ -138,7 +138,8 @@ export class Engine {
       await this.replicator.start().catch((err: unknown) => process.emitWarning(`config replication: ${(err as Error).message}`, { code: 'AIRMAIL_REPLICATE' }));
     }
     if (this.opts.watch !== false) this.store.watch();
-    if (this.models) this.registryRetry = retryWhileRegistryDown(this.store);
+    const models = this.models;
+    if (models) this.registryRetry = retryWhileRegistryDown(this.store, { onRegistryChange: (fn) => models.onRegistryChange(fn) });
     return this.startErrors;
   }
 

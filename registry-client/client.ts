@@ -166,8 +166,15 @@ export class RegistryClient implements RegistryWriter {
     let token: string | undefined = opts.since === undefined ? undefined : tokenOf(opts.since);
     let mode: WatchMode = opts.mode ?? 'sse';
     const stopped = (): boolean => ac.signal.aborted;
-    opts.signal?.addEventListener('abort', () => ac.abort(), { once: true });
-    const sleep = (ms: number): Promise<void> => new Promise((r) => { const t = setTimeout(r, ms); ac.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true }); });
+    const abort = (): void => ac.abort();
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    // Each wait takes its abort listener off again when it ends: a watch waits once per retry or
+    // poll for as long as the engine runs, and a listener left per wait is a leak.
+    const sleep = (ms: number): Promise<void> => new Promise((r) => {
+      const wake = (): void => { clearTimeout(t); ac.signal.removeEventListener('abort', wake); r(); };
+      const t = setTimeout(wake, ms);
+      ac.signal.addEventListener('abort', wake, { once: true });
+    });
     const report = (next: string, env: Envelope | null): void => {
       const first = token === undefined;
       const changed = next !== token;
@@ -203,7 +210,7 @@ export class RegistryClient implements RegistryWriter {
         }
       }
     };
-    const closed = loop();
+    const closed = loop().finally(() => opts.signal?.removeEventListener('abort', abort));
     return {
       get mode() { return mode; },
       close: () => ac.abort(),

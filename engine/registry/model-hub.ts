@@ -147,6 +147,9 @@ export class ModelHub implements ModelResolver {
   private readonly bindings = new Map<string, Binding>();
   private readonly pending = new Map<string, Promise<Binding>>();
   private readonly listeners = new Set<(s: ModelSwap) => void>();
+  /** Specs a compile asked for that matched nothing, watched until they match (base key → watch). */
+  private readonly missing = new Map<string, WatchHandle>();
+  private readonly appeared = new Set<(binding: string) => void>();
   private readonly pollMs: number;
   private readonly checkMs: number;
   /** Functions being loaded or warmed: close() stops them rather than waiting. */
@@ -179,6 +182,31 @@ export class ModelHub implements ModelResolver {
   }
 
   /**
+   * The registry's answer to a model a compile asked for changed: a binding swapped, or a spec that
+   * matched nothing now matches. A config refused for what the registry held may load now.
+   */
+  onRegistryChange(fn: (binding: string) => void): () => void {
+    const offSwap = this.onSwap((s) => fn(s.binding));
+    this.appeared.add(fn);
+    return () => { offSwap(); this.appeared.delete(fn); };
+  }
+
+  /** Watches a spec that matched nothing, once, until it matches (then onRegistryChange hears of it). */
+  private watchMissing(base: string, rs: ResolveSpec): void {
+    if (this.closed || this.missing.has(base) || [...this.bindings.values()].some((b) => b.base === base)) return;
+    void this.registry.then((reg) => {
+      if (this.closed || this.missing.has(base)) return;
+      const w = reg.watch(rs, (next) => {
+        if (!next) return;
+        w.close();
+        this.missing.delete(base);
+        for (const fn of this.appeared) fn(base);
+      }, { since: null, pollMs: this.pollMs });
+      this.missing.set(base, w);
+    }, () => undefined);
+  }
+
+  /**
    * Resolves a spec (config compile time) against the registry's answer now: a binding already
    * serving a version of the same shape is reused (and moved to that answer if it is newer); a newer
    * answer whose inputs differ gets a binding of its own, so the config being compiled adopts it
@@ -198,6 +226,7 @@ export class ModelHub implements ModelResolver {
       } catch (err) {
         const e = asModelError(err, `no model for ${base} in the registry at ${this.location}`);
         const newest = family.sort((x, y) => y.current.envelope.version - x.current.envelope.version)[0];
+        if (e.details?.['registryCode'] === 'ENVELOPE_NOT_FOUND') this.watchMissing(base, rs);
         if (e.code !== 'REGISTRY_UNAVAILABLE' || !newest) throw e;
         this.log(`model ${base}: ${e.message}; ${newest.current.label} keeps serving`, { level: 'warn', event: 'registry_unavailable', model: base, from: newest.current.label, code: e.code });
         b = newest;
@@ -321,6 +350,7 @@ export class ModelHub implements ModelResolver {
     if (this.closed) return;
     this.closed = true;
     for (const b of this.bindings.values()) b.watch?.close();
+    for (const w of this.missing.values()) w.close();
     for (const fn of this.loading) void fn.close().catch(() => undefined);
     await Promise.all([...this.bindings.values()].map(async (b) => { await b.chain; await b.current.fn.close().catch(() => undefined); }));
     const reg = await this.registry.catch(() => undefined);

@@ -296,6 +296,8 @@ export class RegistryStore {
   setAlias(name: string, alias: string, version: number): Promise<void> {
     return this.serial(async () => {
       assertSafeName(alias, 'alias');
+      // GET /envelopes/{name}/{ref} reads digits as a version: such an alias could never be fetched there.
+      if (/^[0-9]+$/.test(alias)) throw new RegistryError('NAME_INVALID', `alias ${JSON.stringify(alias)} is not allowed: it reads as a version number (use a name such as v${alias})`);
       if (!this.pick({ name, version })) throw new RegistryError('ENVELOPE_NOT_FOUND', `cannot point ${name}:${alias} at ${name}@${version}: no such version`);
       await this.loadAliases();
       const next = { ...this.aliasMap, [name]: { ...(this.aliasMap[name] ?? {}), [alias]: version } };
