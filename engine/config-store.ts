@@ -6,7 +6,7 @@
  * snapshot keeps serving. In-flight requests hold the snapshot they started on.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
@@ -16,6 +16,7 @@ import { DatasetCache, loadConfigSet, operatorFileVersion, type ConfigSource, ty
 import { fileURLToPath } from 'node:url';
 import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
 import { asBody, atomicWrite, putTarget, sharedFileConflict } from './config/admin-target.js';
+import { DirWatcher } from './config/dir-watch.js';
 
 export interface Rejection {
   readonly at: string;
@@ -73,7 +74,7 @@ export class ConfigStore {
   private readonly history: ReloadEvent[] = [];
   private readonly listeners = new Set<(e: ReloadEvent) => void>();
   private readonly adminListeners = new Set<(c: AdminChange) => void>();
-  private watcher: FSWatcher | undefined;
+  private watcher: DirWatcher | undefined;
   /** Operator file versions (content-hash URLs) already proposed after an edit. */
   private readonly triedOperatorUrls = new Set<string>();
   private poll: NodeJS.Timeout | undefined;
@@ -169,12 +170,7 @@ export class ConfigStore {
 
   /** Watch the directory: changes take effect within about a second. */
   watch(pollMs = 1000): void {
-    try {
-      this.watcher = watch(this.dir, { persistent: false }, () => this.kick());
-      this.watcher.on('error', () => undefined);
-    } catch {
-      // fall back to polling only
-    }
+    this.watcher = new DirWatcher(this.dir, () => this.kick());
     this.poll = setInterval(() => void this.rescan(), pollMs);
     this.poll.unref();
   }
