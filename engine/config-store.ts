@@ -170,7 +170,7 @@ export class ConfigStore {
 
   /** Watch the directory: changes take effect within about a second. */
   watch(pollMs = 1000): void {
-    this.watcher = new DirWatcher(this.dir, () => this.kick());
+    this.watcher = new DirWatcher(this.dir, () => this.kick(), async () => (await this.datasetCache.moved()).size > 0);
     this.poll = setInterval(() => void this.rescan(), pollMs);
     this.poll.unref();
   }
@@ -256,7 +256,8 @@ export class ConfigStore {
     if (changed.length === 0) {
       // A local dataset or operator file changed (configs unchanged): the same configs are loaded
       // again, reading it anew (an edited operator file has a new content-hash URL, see operatorFileUrl).
-      const data = await this.datasetCache.changed();
+      const data = await this.datasetCache.changed(this.settleMs);
+      if (this.closed) return [];
       const ops = await this.operatorFilesChanged();
       return data.length + ops.length > 0 ? this.proposeInner(new Map(this.texts), [...data, ...ops], { recordHash: false }) : [];
     }

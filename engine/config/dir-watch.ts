@@ -5,7 +5,8 @@
  * switch), the old watch hears nothing more and only the slow poll saw edits, well past the
  * second a reload is promised in. So the path's identity is checked every IDENTITY_CHECK_MS (one
  * stat) and the watch is opened again on whatever directory the path names now, with a change
- * reported at once (the new directory's files are news).
+ * reported at once (the new directory's files are news). Files read from elsewhere (datasets in
+ * `data/`, which no watch of the directory hears) are checked at the same pace through `moved`.
  */
 import { statSync, watch, type Stats, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -22,7 +23,12 @@ export class DirWatcher {
   private checking = false;
   private closed = false;
 
-  constructor(private readonly dir: string, private readonly onChange: () => void) {
+  constructor(
+    private readonly dir: string,
+    private readonly onChange: () => void,
+    /** Whether files outside the directory that the configs read have changed. */
+    private readonly moved: () => Promise<boolean> = async () => false,
+  ) {
     this.timer = setInterval(() => void this.check(), IDENTITY_CHECK_MS);
     this.timer.unref();
     // The first watch is opened at once, so no change made right after start is missed.
@@ -41,9 +47,11 @@ export class DirWatcher {
     this.checking = true;
     try {
       const id = identity(await stat(this.dir).catch(() => undefined));
-      if (this.closed || id === this.seenId) return;
-      this.open(id);
-      this.onChange();
+      if (this.closed) return;
+      if (id !== this.seenId) {
+        this.open(id);
+        this.onChange();
+      } else if (await this.moved().catch(() => false)) this.onChange();
     } finally {
       this.checking = false;
     }
