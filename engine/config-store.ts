@@ -6,7 +6,7 @@
  * snapshot keeps serving. In-flight requests hold the snapshot they started on.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
@@ -16,6 +16,7 @@ import { DatasetCache, loadConfigSet, operatorFileVersion, type ConfigSource, ty
 import { fileURLToPath } from 'node:url';
 import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
 import { asBody, atomicWrite, putTarget, sharedFileConflict } from './config/admin-target.js';
+import { DirWatcher } from './config/dir-watch.js';
 
 export interface Rejection {
   readonly at: string;
@@ -55,6 +56,9 @@ export const DEFAULT_SETTLE_MS = 400;
 /** The longest one read of the directory may take; past it the scan is abandoned and retried later. */
 const SCAN_TIMEOUT_MS = 10_000;
 
+/** rejectedHash's mark for a file whose removal was refused (other files need what it defines): it keeps serving. */
+const REMOVED = 'removed';
+
 /** The longest close() waits for a change in progress. */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -73,7 +77,7 @@ export class ConfigStore {
   private readonly history: ReloadEvent[] = [];
   private readonly listeners = new Set<(e: ReloadEvent) => void>();
   private readonly adminListeners = new Set<(c: AdminChange) => void>();
-  private watcher: FSWatcher | undefined;
+  private watcher: DirWatcher | undefined;
   /** Operator file versions (content-hash URLs) already proposed after an edit. */
   private readonly triedOperatorUrls = new Set<string>();
   private poll: NodeJS.Timeout | undefined;
@@ -169,12 +173,7 @@ export class ConfigStore {
 
   /** Watch the directory: changes take effect within about a second. */
   watch(pollMs = 1000): void {
-    try {
-      this.watcher = watch(this.dir, { persistent: false }, () => this.kick());
-      this.watcher.on('error', () => undefined);
-    } catch {
-      // fall back to polling only
-    }
+    this.watcher = new DirWatcher(this.dir, () => this.kick(), async () => (await this.datasetCache.moved()).size > 0);
     this.poll = setInterval(() => void this.rescan(), pollMs);
     this.poll.unref();
   }
@@ -236,7 +235,8 @@ export class ConfigStore {
       else changed.push(f);
     }
     // A file that is now something that cannot be read (a pipe, a link out) is rejected, not removed.
-    for (const f of this.texts.keys()) if (!files.has(f) && !scan.skipped.has(f)) changed.push(f);
+    // A removal already refused is not proposed again at every poll (retryRejected tries it after other changes).
+    for (const f of this.texts.keys()) if (!files.has(f) && !scan.skipped.has(f) && this.rejectedHash.get(f) !== REMOVED) changed.push(f);
     if (changed.length + emptied.length > 0 && this.settleMs > 0) {
       // A half-written file is never activated: its size, modification time and content hash
       // must be the same after settleMs (a writer that pauses longer should write and rename).
@@ -260,7 +260,8 @@ export class ConfigStore {
     if (changed.length === 0) {
       // A local dataset or operator file changed (configs unchanged): the same configs are loaded
       // again, reading it anew (an edited operator file has a new content-hash URL, see operatorFileUrl).
-      const data = await this.datasetCache.changed();
+      const data = await this.datasetCache.changed(this.settleMs);
+      if (this.closed) return [];
       const ops = await this.operatorFilesChanged();
       return data.length + ops.length > 0 ? this.proposeInner(new Map(this.texts), [...data, ...ops], { recordHash: false }) : [];
     }
@@ -303,9 +304,12 @@ export class ConfigStore {
   private async retryRejected(files: ReadonlyMap<string, string>, changed: readonly string[]): Promise<void> {
     if (!changed.some((f) => this.texts.get(f) === files.get(f))) return;
     const again = [...this.rejectedHash.keys()].filter((f) => !changed.includes(f) && files.has(f) && this.texts.get(f) !== files.get(f) && files.get(f)!.trim() !== '');
-    if (again.length === 0) return;
+    const removed = [...this.rejectedHash].filter(([f, h]) => h === REMOVED && !changed.includes(f) && !files.has(f)).map(([f]) => f);
+    if (again.length + removed.length === 0) return;
     const next = new Map(this.texts);
     for (const f of again) next.set(f, files.get(f)!);
+    for (const f of removed) next.delete(f);
+    again.push(...removed);
     // Still refused: the same text was already counted and logged when it was first rejected.
     if ((await this.proposeInner(next, again, { quiet: true })).length === 0) this.emit({ kind: 'applied', files: again, at: new Date().toISOString() });
   }
@@ -440,7 +444,8 @@ export class ConfigStore {
 
   /** Rejections and rejected texts of files that are gone (removed, renamed, or no longer configs) are forgotten. */
   private forgetGone(scan: ConfigDirScan): void {
-    const gone = (f: string): boolean => (dirname(f) === this.dir ? !scan.files.has(f) && !scan.skipped.has(f) : !existsSync(f));
+    // A file still served although missing (its removal was refused) keeps its rejection until it is back or removed for good.
+    const gone = (f: string): boolean => !this.texts.has(f) && (dirname(f) === this.dir ? !scan.files.has(f) && !scan.skipped.has(f) : !existsSync(f));
     for (const f of [...this.rejections.keys()]) if (gone(f)) this.rejections.delete(f);
     for (const f of [...this.rejectedHash.keys()]) if (gone(f)) this.rejectedHash.delete(f);
   }
@@ -463,7 +468,7 @@ export class ConfigStore {
       else this.reject(at, changed, r.diagnostics, opts.quiet);
       if (opts.recordHash !== false) for (const f of changed) {
         const t = next.get(f);
-        if (t !== undefined) this.rejectedHash.set(f, hash(t));
+        this.rejectedHash.set(f, t === undefined ? REMOVED : hash(t));
       }
       return r.diagnostics;
     }

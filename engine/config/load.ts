@@ -101,16 +101,27 @@ export class DatasetCache {
 
   /**
    * Local dataset files read before whose size or modification time differs now (each new state is
-   * reported once, so a file that stays broken is not reloaded every poll).
+   * reported once, so a file that stays broken is not reloaded every poll). Like a config file, a
+   * changed one is reported only once its size and modification time held still for `settleMs`: a
+   * CSV caught half-written (`cp` truncates, then writes) can parse, and would serve its first rows
+   * only. While any is still moving, none is reported (the next poll looks again).
    */
-  async changed(): Promise<string[]> {
-    const out: string[] = [];
+  async changed(settleMs = 0): Promise<string[]> {
+    const moved = await this.moved();
+    if (moved.size > 0 && settleMs > 0) {
+      await new Promise((r) => setTimeout(r, settleMs));
+      for (const [path, now] of moved) if ((await statStamp(path)) !== now) return [];
+    }
+    for (const [path, now] of moved) this.reported.set(path, now);
+    return [...moved.keys()];
+  }
+
+  /** Files whose size or modification time moved since read (and not yet reported), path → stamp now. */
+  async moved(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
     for (const [path, prev] of this.hashes) {
-      const st = await stat(path).catch(() => undefined);
-      const now = st ? `${st.mtimeMs}:${st.size}` : 'missing';
-      if (now === `${prev.mtimeMs}:${prev.size}` || this.reported.get(path) === now) continue;
-      this.reported.set(path, now);
-      out.push(path);
+      const now = await statStamp(path);
+      if (now !== `${prev.mtimeMs}:${prev.size}` && this.reported.get(path) !== now) out.set(path, now);
     }
     return out;
   }
@@ -121,6 +132,10 @@ export class DatasetCache {
   }
 }
 
+async function statStamp(path: string): Promise<string> {
+  const st = await stat(path).catch(() => undefined);
+  return st ? `${st.mtimeMs}:${st.size}` : 'missing';
+}
 
 /** How a file dataset read from no rows gets its columns. */
 const DECLARE_COLUMNS = 'declare them with columns: {name: integer|number|string} in its datasets: entry';

@@ -42,6 +42,14 @@ describe('Sample', () => {
     expect(firsts / 2000).toBeLessThan(0.8);
   });
 
+  it('issue: a temperature so small (or a score so large) that score / temperature overflowed tied every row at Infinity', () => {
+    // With score/T, 0.5/1e-320 and 1/1e-320 are both Infinity, and the draw fell to item id order.
+    const rs = testRowSet('sku_id', { sku_id: Int32Array.of(1, 2, 3), s: Float64Array.of(0.5, 1, 0.25) });
+    for (let seed = 0; seed < 10; seed++) expect(draw({ n: 3, score: 's', temperature: 1e-320, seed }, rs)).toEqual([2, 1, 3]);
+    const big = testRowSet('sku_id', { sku_id: Int32Array.of(1, 2), s: Float64Array.of(1e308, 1.5e308) });
+    for (let seed = 0; seed < 10; seed++) expect(draw({ n: 1, score: 's', temperature: 0.5, seed }, big)).toEqual([2]);
+  });
+
   it('draws rows with a missing score last', () => {
     // sku 7 has a null score
     expect(draw({ n: 8, score: 'score', seed: 5 }).at(-1)).toBe(7);

@@ -46,11 +46,14 @@ export const sample = defineOperator<SampleParams>({
     const ids = input.frame.column(ctx.itemType);
     const rows = input.rows;
     // Gumbel-max: the top n of score/T + Gumbel noise are a softmax sample without replacement.
+    // Below T = 1 the same order comes from score + T * noise (the key times T): score/T would
+    // overflow to Infinity for a tiny T (1e-320) or a large score, and every such row would tie.
+    const small = t < 1;
     const keys = new Float64Array(rows.length);
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k]!;
-      const u = mulberry32(seed ^ hashString(String(valueAt(ids, r))));
-      keys[k] = read(r) / t - Math.log(-Math.log(u));
+      const g = -Math.log(-Math.log(mulberry32(seed ^ hashString(String(valueAt(ids, r))))));
+      keys[k] = small ? read(r) + t * g : read(r) / t + g;
     }
     const pos = orderByValues(rows, keys, true, ids);
     const take = Math.min(n, pos.length);
