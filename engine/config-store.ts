@@ -52,13 +52,10 @@ export interface AdminChange {
  * temporary file and rename it into place instead.
  */
 export const DEFAULT_SETTLE_MS = 400;
-
 /** The longest one read of the directory may take; past it the scan is abandoned and retried later. */
 const SCAN_TIMEOUT_MS = 10_000;
-
 /** rejectedHash's mark for a file whose removal was refused (other files need what it defines): it keeps serving. */
 const REMOVED = 'removed';
-
 /** The longest close() waits for a change in progress. */
 const CLOSE_WAIT_MS = 5_000;
 
