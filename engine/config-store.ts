@@ -471,6 +471,7 @@ export class ConfigStore {
     }
     this.texts = next;
     this.current = r.snapshot;
+    this.datasetCache.retain(new Set([...r.snapshot.datasetIds].map(([n, id]) => `${n}@${id}`)));
     for (const f of changed) this.resolved(f);
     for (const [name, p] of r.snapshot.pipelines) {
       const prev = this.loadedAt.get(name);

@@ -126,7 +126,10 @@ export class DatasetCache {
     return out;
   }
 
-  /** Forget datasets not in `keep` (ids from the active snapshot). */
+  /**
+   * Forget datasets not in `keep` (ids from the active snapshot). ConfigStore calls it after each
+   * swap: before it did, a dataset file edited again and again kept every table it was ever loaded as.
+   */
   retain(keep: ReadonlySet<string>): void {
     for (const k of this.byId.keys()) if (!keep.has(k)) this.byId.delete(k);
   }
