@@ -44,6 +44,8 @@ export interface Dataset {
   rowsWhere(column: string, value: Scalar): Int32Array;
   /** findRow for many values at once: the row of each `values[at[k]]` (every value when `at` is omitted). */
   findRows(column: string, values: Column, at?: Int32Array): Int32Array;
+  /** Whether `column` held JSON booleans (stored as 1 and 0): such a column holds no item ids. */
+  holdsBooleans?(column: string): boolean;
 }
 
 // ---------------------------------------------------------------- frames
@@ -290,6 +292,11 @@ export interface CheckEnv {
   datasetColumns(name: string): readonly string[] | undefined;
   /** The type of a dataset's column, or undefined when either is unknown. */
   datasetColumnType?(dataset: string, column: string): ColumnType | undefined;
+  /**
+   * Why a dataset's column cannot serve as item ids (numbers past 2^53, already rounded when the
+   * data was read), as a sentence naming the dataset, or undefined when it can.
+   */
+  datasetIdProblem?(dataset: string, column: string): string | undefined;
   /** Resolve a file path given in a config relative to that config file. */
   resolvePath(path: string): string;
   /** The model registry, when the engine has one (--registry / AIRMAIL_REGISTRY). */

@@ -16,6 +16,8 @@ export interface DatasetHandle {
   readonly key: string | undefined;
   readonly length: number;
   readonly columns: Readonly<Record<string, Column>>;
+  /** Columns that held JSON booleans, stored as 1 and 0: such a column is no id column. */
+  readonly booleans?: readonly string[];
 }
 
 type GroupIndex = { offsets: Map<Scalar, [number, number]>; rows: Int32Array };
@@ -25,6 +27,7 @@ export class Table implements Dataset {
   readonly key: string | undefined;
   readonly length: number;
   readonly columnNames: readonly string[];
+  private readonly booleans: readonly string[] | undefined;
   private readonly cols: Readonly<Record<string, Column>>;
   private readonly firstIndex = new Map<string, Map<Scalar, number> | Int32Array>();
   private readonly groupIndex = new Map<string, GroupIndex>();
@@ -35,10 +38,15 @@ export class Table implements Dataset {
     this.length = handle.length;
     this.cols = handle.columns;
     this.columnNames = Object.keys(handle.columns);
+    this.booleans = handle.booleans;
   }
 
   get handle(): DatasetHandle {
-    return { name: this.name, key: this.key, length: this.length, columns: this.cols };
+    return { name: this.name, key: this.key, length: this.length, columns: this.cols, ...(this.booleans ? { booleans: this.booleans } : {}) };
+  }
+
+  holdsBooleans(column: string): boolean {
+    return this.booleans !== undefined && this.booleans.includes(column);
   }
 
   /** What a "no such column" message says the table holds: a table read from no rows has no columns at all. */
@@ -213,6 +221,38 @@ function fromArrowVector(name: string, v: Vector, file: string): Column {
   throw new AirmailError('DATASET_LOAD_FAILED', `${file}: column '${name}' has Arrow type ${t.toString()}, which datasets do not support (use int, float, bool, utf8 or dictionary)`);
 }
 
+/**
+ * Row of the first value of a numeric column that is no exact integer id: one past ±(2^53 − 1),
+ * where a double stops counting by one (9007199254740993 reads as 9007199254740992, so two ids
+ * merge), or ±Infinity; -1 when there is none. An int32 column holds none. A file's reader has
+ * already lost the digits, so such ids are refused where a column is used as ids, never served.
+ */
+export function firstUnsafeInteger(col: Column): number {
+  if (!isNumeric(col) || col instanceof Int32Array) return -1;
+  for (let i = 0; i < col.length; i++) {
+    const v = col[i]!;
+    if (v > Number.MAX_SAFE_INTEGER || v < -Number.MAX_SAFE_INTEGER) return i;
+  }
+  return -1;
+}
+
+/** How to keep ids past 2^53 exact: read them as text. */
+export const TEXT_IDS_HINT = 'ids that large must be text: write them as JSON strings ("9007199254740993"), declare a CSV column `columns: {NAME: string}`, or store an Arrow column as utf8';
+
+/**
+ * Why `column` of `ds` cannot be used as item ids or keys (booleans, or see firstUnsafeInteger), or undefined.
+ * `use` says what the column is used as ("its key", "the item ids of Lookup").
+ */
+export function unsafeIdProblem(ds: Dataset, column: string, use: string): string | undefined {
+  if (!ds.has(column)) return undefined;
+  if (ds.holdsBooleans?.(column)) return `dataset '${ds.name}': column '${column}' (${use}) holds true/false, which are no ids (they read as 1 and 0)`;
+  const col = ds.column(column);
+  const row = firstUnsafeInteger(col);
+  if (row < 0) return undefined;
+  const v = (col as NumericArray)[row]!;
+  return `dataset '${ds.name}': column '${column}' (${use}) holds ${v} in data row ${row + 1}, past the largest integer a number holds exactly (±9007199254740991), so ids there are rounded and may merge; ${TEXT_IDS_HINT.replace('NAME', column)}`;
+}
+
 /** Dictionary-encode a list of strings into shared memory. */
 export function dictEncode(values: readonly (string | null)[]): DictColumn {
   const codes = new Int32Array(new SharedArrayBuffer(Math.max(1, values.length) * 4)).subarray(0, values.length);
@@ -249,10 +289,12 @@ export function tableFromRows(name: string, rows: readonly Record<string, unknow
   const seen = new Set<string>();
   for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) { seen.add(k); names.push(k); }
   const columns: Record<string, Column> = {};
+  const booleans: string[] = [];
   for (const c of names) {
     const vals = rows.map((r) => r[c]);
     const allNum = vals.every((v) => v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean');
     if (allNum) {
+      if (vals.some((v) => typeof v === 'boolean')) booleans.push(c);
       const allInt = vals.every((v) => v !== null && v !== undefined && (typeof v === 'boolean' || (Number.isInteger(v) && Math.abs(v as number) < 2 ** 31)));
       if (allInt) {
         columns[c] = sharedCopy(vals.map((v) => Number(v)), Int32Array);
@@ -263,7 +305,7 @@ export function tableFromRows(name: string, rows: readonly Record<string, unknow
       columns[c] = dictEncode(vals.map((v) => (v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v))));
     }
   }
-  return new Table({ name, key, length: rows.length, columns });
+  return new Table({ name, key, length: rows.length, columns, ...(booleans.length > 0 ? { booleans } : {}) });
 }
 
 /** Column types a dataset entry declares (`columns:`): for columns the data may lack, and a CSV file's column types. */
@@ -309,13 +351,13 @@ export function tableFromCsv(name: string, text: string, key: string | undefined
 export function withColumns(table: Table, declared: DeclaredColumns | undefined): Table {
   const missing = Object.entries(declared ?? {}).filter(([c]) => !table.has(c));
   if (missing.length === 0) return table;
-  const { name, key, length, columns } = table.handle;
+  const { name, key, length, columns, booleans } = table.handle;
   const added: Record<string, Column> = { ...columns };
   for (const [c, type] of missing) {
     // Int32Array holds no null: an integer column with nulls is float64 NaN, as tableFromRows makes it.
     added[c] = type === 'string' ? dictEncode(new Array<null>(length).fill(null)) : length === 0 && type === 'integer' ? sharedCopy([], Int32Array) : sharedCopy(new Array<number>(length).fill(NaN), Float64Array);
   }
-  return new Table({ name, key, length, columns: added });
+  return new Table({ name, key, length, columns: added, ...(booleans ? { booleans } : {}) });
 }
 
 export async function loadDatasetFile(name: string, path: string, format: 'arrow' | 'json' | 'csv', key: string | undefined, declared?: DeclaredColumns): Promise<Table> {

@@ -13,7 +13,7 @@ export const ERRORS = {
   UNKNOWN_DATASET: { status: 422, summary: 'A dataset is named that no config defines.' },
   UNKNOWN_COLUMN: { status: 422, summary: 'A column is named that the dataset or frame does not have.' },
   UNKNOWN_REFERENCE: { status: 422, summary: 'A $reference names a context that the pipeline does not declare.' },
-  DATASET_LOAD_FAILED: { status: 422, summary: 'A dataset file could not be read or decoded.' },
+  DATASET_LOAD_FAILED: { status: 422, summary: 'A dataset file could not be read or decoded, or a column used as ids holds what is no exact id (a number past 2^53, a boolean).' },
   MODEL_LOAD_FAILED: { status: 422, summary: 'A model could not be loaded or does not fit its inputs.' },
   DUPLICATE_NAME: { status: 422, summary: 'Two configs define the same pipeline, dataset or operator name.' },
   CONFIG_CONFLICT: { status: 409, summary: "An admin change would overwrite or remove a file that also holds other entries; edit that file instead." },

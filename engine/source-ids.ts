@@ -18,12 +18,17 @@ export function idKindOf(items: Dataset | undefined, key: string): IdKind | unde
   return isNumeric(items.column(key)) ? 'number' : 'string';
 }
 
+/** Numbers hold integers exactly only this far: past it 9007199254740993 reads as 9007199254740992. */
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+const UNSAFE = 'an item id past ±9007199254740991 is rounded to a neighbour (two ids may merge): ids that large must be text (JSON strings, a text key in the items dataset)';
+
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
  * The source's ids as `kind` (numeric text → number, number → text), or SOURCE_FAILED naming the
- * step and the first id that can be no item: null, NaN, a boolean or object, or text that is not a
- * number where the ids are numbers. Ids already of the kind are returned as they are (no copy).
+ * step and the first id that can be no item: null, NaN, a boolean or object, text that is not a
+ * number where the ids are numbers, or a number past ±(2^53 − 1), already rounded (as a number, or
+ * once converted from text). Ids already of the kind are returned as they are (no copy).
  */
 export function keyedIds(res: SourceResult, kind: IdKind | undefined, label: string, describe: string): SourceResult {
   const ids = res.ids;
@@ -37,10 +42,13 @@ export function keyedIds(res: SourceResult, kind: IdKind | undefined, label: str
     const v = ids[i];
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) bad(i, 'an item id is a finite number or text');
+      if (v > MAX_ID || v < -MAX_ID) bad(i, UNSAFE);
       if (kind === 'string') changed = true;
     } else if (typeof v === 'string') {
       if (kind === 'number') {
         if (!JSON_NUMBER.test(v.trim())) bad(i, `the item ids (${describe}) are numbers`);
+        const n = Number(v);
+        if (n > MAX_ID || n < -MAX_ID) bad(i, UNSAFE);
         changed = true;
       }
     } else bad(i, `an item id is ${kind === 'number' ? 'a number' : kind === 'string' ? 'text' : 'a number or text'}`);

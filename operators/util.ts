@@ -171,11 +171,11 @@ export function idsAt(col: Column, rows: Int32Array): Int32Array | Float64Array 
   return out;
 }
 
-/** Compile-time checks shared by operators that name a dataset, a key column and `where` columns. */
+/** Compile-time checks shared by operators that name a dataset, a key column and `where` columns; `id`: the column is read as item ids. */
 export function checkDatasetColumns(
   env: CheckEnv,
   dataset: unknown,
-  columns: readonly { path: string; name: unknown }[],
+  columns: readonly { path: string; name: unknown; id?: boolean }[],
 ): ParamProblem[] {
   if (typeof dataset !== 'string' || isRef(dataset)) return [];
   const have = env.datasetColumns(dataset);
@@ -186,6 +186,9 @@ export function checkDatasetColumns(
     if (!have.includes(c.name)) {
       const note = have.length > 0 ? `it has: ${have.join(', ')}` : 'it is empty: it was read from no rows, so it has no columns (a file dataset can declare them: columns: {name: integer|number|string})';
       out.push({ path: c.path, message: `dataset '${dataset}' has no column '${c.name}' (${note})`, code: 'UNKNOWN_COLUMN' });
+    } else if (c.id) {
+      const why = env.datasetIdProblem?.(dataset, c.name);
+      if (why) out.push({ path: c.path, message: why, code: 'DATASET_LOAD_FAILED' });
     }
   }
   return out;

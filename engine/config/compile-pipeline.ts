@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { CheckEnv, ColumnType, JsonSchema, ModelResolver, OperatorDefinition, OperatorKind, ValueSite } from '../api.js';
 import type { Diagnostic, ErrorCode } from '../errors.js';
-import type { Table } from '../dataset.js';
+import { unsafeIdProblem, type Table } from '../dataset.js';
 import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescapeLiterals, type RefSite } from './refs.js';
 import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
@@ -96,6 +96,9 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       report('UNKNOWN_COLUMN', `${ptr}/column`, `context '${name}': dataset '${c.dataset}' has no column '${column}'`);
       return undefined;
     }
+    // The key column was checked when the dataset loaded; another one is checked here, as a key.
+    const unsafe = column !== ds.key ? unsafeIdProblem(ds, column, `the key of context '${name}'`) : undefined;
+    if (unsafe) report('DATASET_LOAD_FAILED', `${ptr}/column`, unsafe);
     const { sites, malformed } = findRefSites(c.key);
     for (const m of malformed) report('UNKNOWN_REFERENCE', `${ptr}/key`, `'${m.text}' is not a valid reference (use $input or $context.column)`);
     for (const s of sites) {
@@ -120,6 +123,10 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     itemsDataset,
     datasetColumns: (name) => scope.datasets.get(name)?.columnNames,
     datasetColumnType: (name, column) => datasetColumn(scope.datasets.get(name), column)?.type,
+    datasetIdProblem: (name, column) => {
+      const ds = scope.datasets.get(name);
+      return ds ? unsafeIdProblem(ds, column, 'read as item ids') : undefined;
+    },
     resolvePath: (p) => scope.resolvePath(p),
     ...(scope.models ? { models: scope.models } : {}),
     modelFile: (path) => inspectModelFile(path),

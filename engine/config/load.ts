@@ -10,7 +10,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ModelResolver, OperatorDefinition } from '../api.js';
-import { loadDatasetFile, withColumns, type Table } from '../dataset.js';
+import { loadDatasetFile, unsafeIdProblem, withColumns, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
 import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
@@ -282,6 +282,11 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
             diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (${why})`));
             return;
           }
+          const unsafe = cfg.key !== undefined ? unsafeIdProblem(table, cfg.key, 'its key') : undefined;
+          if (unsafe) {
+            diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', `/datasets/${name}/key`, unsafe));
+            return;
+          }
           datasets.set(name, table);
           datasetIds.set(name, id);
         } catch (err) {
@@ -295,6 +300,12 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         const table = withColumns(await cache.load(name, path, cfg, id), cfg.columns);
         if (cfg.key !== undefined && !table.has(cfg.key)) {
           diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (${table.columnsNote()}${table.columnNames.length === 0 ? `; ${DECLARE_COLUMNS}` : ''})`));
+          return;
+        }
+        // Ids past 2^53 were rounded as the file was read: two keys may have merged.
+        const unsafe = cfg.key !== undefined ? unsafeIdProblem(table, cfg.key, 'its key') : undefined;
+        if (unsafe) {
+          diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', `/datasets/${name}/key`, unsafe));
           return;
         }
         datasets.set(name, table);

@@ -79,12 +79,20 @@ function firstNonNumeric(col: Column | undefined): string | undefined {
 
 const TYPE_WORD: Record<ColumnType, string> = { integer: 'integers', number: 'numbers', string: 'text' };
 
+/** An item id written as a number past ±(2^53 − 1): YAML and JSON have already rounded it. */
+function unsafeIdLiteral(literal: unknown): string | undefined {
+  if (typeof literal !== 'number' || Math.abs(literal) <= Number.MAX_SAFE_INTEGER) return undefined;
+  return `item id ${JSON.stringify(literal)} is past ±9007199254740991, where a number stops counting by one: the id written was read as this neighbour; ids that large must be text ("9007199254740993") in a text key`;
+}
+
 /** Why `literal` can never match a column of this type at this site, or undefined. */
 function literalProblem(literal: unknown, col: TypedColumn, as: NonNullable<ValueSite['as']>): string | undefined {
   if (literal === null || literal === undefined) return undefined;
   const shown = JSON.stringify(literal);
   const numericCol = col.type !== 'string';
   if (as === 'id') {
+    const unsafe = unsafeIdLiteral(literal);
+    if (unsafe) return unsafe;
     if (numericCol && typeof literal !== 'number') return `item id ${shown} is ${typeof literal === 'string' ? 'text' : `a ${typeof literal}`}, but the item ids (${col.label}) are ${TYPE_WORD[col.type]}: it can never match one`;
     if (col.type === 'integer' && typeof literal === 'number' && !Number.isInteger(literal)) return `item id ${shown} is not an integer, but the item ids (${col.label}) are integers`;
     if (!numericCol && typeof literal !== 'string') return `item id ${shown} is a ${typeof literal}, but the item ids (${col.label}) are text: write it as a string`;
@@ -122,7 +130,14 @@ export function typeSites(
     const as = site.as ?? 'equals';
     if (!col) {
       // No column to take a type from (no items dataset): an item id is still a number or a string.
-      if (as === 'id') for (const r of refs) if (r.ref.kind === 'input' && placeOf(site, r) !== undefined) inputs.push({ name: r.ref.name, schema: { type: ['number', 'string'] } });
+      if (as !== 'id') continue;
+      for (const r of refs) if (r.ref.kind === 'input' && placeOf(site, r) !== undefined) inputs.push({ name: r.ref.name, schema: { type: ['number', 'string'] } });
+      const value = valueAtPointer(params, site.path);
+      const literals: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`${site.path}/${i}`, v]) : [[site.path, value]];
+      for (const [path, v] of literals) {
+        const message = unsafeIdLiteral(v);
+        if (message) problems.push({ path, message });
+      }
       continue;
     }
     if (as === 'range' || as === 'number') {

@@ -9,11 +9,15 @@ import type { RedisValueType } from '../api.js';
 import { tableFromArrow, tableFromRows, type Table } from '../dataset.js';
 import { AirmailError } from '../errors.js';
 
-/** A string that is an integer (or a finite number) becomes that number: Redis answers strings only. */
+/**
+ * A string that is an integer (or a finite number) becomes that number: Redis answers strings only.
+ * An integer past ±(2^53 − 1) stays text: as a number it would be rounded (or be the one of two
+ * neighbours, 9007199254740992 beside 9007199254740993, that happens to survive).
+ */
 function numeric(s: string): string | number {
   if (s.length === 0 || s.length > 24) return s;
   const n = Number(s);
-  return Number.isFinite(n) && String(n) === s.trim() ? n : s;
+  return Number.isFinite(n) && String(n) === s.trim() && Math.abs(n) <= Number.MAX_SAFE_INTEGER ? n : s;
 }
 
 /** JSON (already parsed) → table: an array of row objects, an array of scalars (column `value`), or either under `path`. */

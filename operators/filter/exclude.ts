@@ -39,7 +39,7 @@ export const exclude = defineOperator<ExcludeParams>({
   check(params, env) {
     if (params.dataset === undefined) return [];
     return checkDatasetColumns(env, params.dataset, [
-      { path: params.column === undefined ? '' : '/column', name: params.column ?? env.itemType },
+      { path: params.column === undefined ? '' : '/column', name: params.column ?? env.itemType, id: true },
       ...Object.keys(params.where ?? {}).map((c) => ({ path: pointer('where', c), name: c })),
     ]);
   },

@@ -105,6 +105,8 @@ export function sourceFromTable(ds: Dataset, p: RemoteSourceParams, itemType: st
   if (ds.length === 0) return { ids: new Int32Array(0) };
   const idName = p.column ?? (ds.has(itemType) || !ds.has('value') ? itemType : 'value');
   const idCol = ds.column(idName);
+  // Booleans are stored as 1 and 0: [true, false] would be items 1 and 0.
+  if (ds.holdsBooleans?.(idName)) throw operatorError('SOURCE_FAILED', `the answer's '${idName}' holds true/false, which are no item ids`);
   // The common case (every row, int ids, nothing else): the shared column itself, no copy; nothing writes to source ids.
   if (p.where === undefined && (!p.columns || p.columns.length === 0) && idCol instanceof Int32Array) return { ids: idCol };
   const rows = whereRows(ds, p.where);

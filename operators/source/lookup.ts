@@ -38,7 +38,7 @@ export const lookup = defineOperator<LookupParams>({
   },
   check(params, env) {
     return checkDatasetColumns(env, params.dataset, [
-      { path: params.column === undefined ? '' : '/column', name: params.column ?? env.itemType },
+      { path: params.column === undefined ? '' : '/column', name: params.column ?? env.itemType, id: true },
       ...Object.keys(params.where ?? {}).map((c) => ({ path: pointer('where', c), name: c })),
       ...(params.columns ?? []).map((c, i) => ({ path: pointer('columns', i), name: c })),
     ]);
