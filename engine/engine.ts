@@ -252,7 +252,13 @@ export class Engine {
     const deadline = Date.now() + this.deadlineFor(p, opts.deadlineMs);
     const obs = this.observe.begin(p, opts, this.adhocMade.has(p));
     const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}) })
-      .catch((err: unknown) => { this.observe.fail(obs, asAirmailError(err), reportOf(err)); throw err; });
+      .catch((err: unknown) => {
+        const observed = reportOf(err);
+        this.observe.fail(obs, asAirmailError(err), observed);
+        // A debug run that failed still shows the steps that ran (a failed source among them).
+        if (opts.debug && observed?.debug && err !== null && typeof err === 'object') failedDebug.set(err, observed.debug.map(redactStep));
+        throw err;
+      });
     const items = toItems(out.columns, out.length);
     const res: PipelineResponse = {
       items,
@@ -271,6 +277,13 @@ export class Engine {
     if (res.debug) res.debug = { steps: res.debug.steps.map(redactStep) };
     return res;
   }
+}
+
+const failedDebug = new WeakMap<object, readonly StepTrace[]>();
+
+/** The debug steps of a `?debug` run that threw `err` (those that ran before it failed), for its error answer. */
+export function debugStepsOf(err: unknown): readonly StepTrace[] | undefined {
+  return err !== null && typeof err === 'object' ? failedDebug.get(err) : undefined;
 }
 
 /** Also rounds `ms` to 3 decimals, as took_ms. */

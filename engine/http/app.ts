@@ -8,6 +8,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AirmailError, asAirmailError, boundErrors, clip, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
+import { debugStepsOf } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
@@ -141,7 +142,9 @@ export function sendError(c: Context, err: unknown, extra: Partial<Pick<Pipeline
   const status = e.status === 200 ? 500 : e.status;
   for (const [k, v] of Object.entries(retryHeaders(e))) c.header(k, v);
   const t0 = started.get(c);
-  return c.json(errorBody(e, t0 === undefined ? extra : Object.assign({ took_ms: tookMs(t0) }, extra)), status as 400);
+  const body = errorBody(e, t0 === undefined ? extra : Object.assign({ took_ms: tookMs(t0) }, extra));
+  const steps = debugStepsOf(err);
+  return c.json(steps ? Object.assign(body, { debug: { steps } }) : body, status as 400);
 }
 
 /** Retry-After (whole seconds, RFC 9110, at least 1) and Retry-After-Ms (the estimate) for OVERLOADED and NOT_READY. */

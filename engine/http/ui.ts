@@ -15,6 +15,7 @@ import { FIXED_LABELS } from '../observe/index.js';
 import { modelFileVersion } from '../onnx.js';
 import { redactText } from '../redact.js';
 import type { RecentWindow } from '../observe/recent.js';
+import type { EngineMetrics } from '../observe/metrics.js';
 
 /** Trace context and debug options a request carries in its headers. */
 export function traceOptions(c: Context): Pick<ObserveRunOptions, 'traceparent' | 'tracestate' | 'debugIds' | 'requestId' | 'httpRequest'> {
@@ -151,6 +152,29 @@ export function fileModels(engine: Engine): Map<string, string> {
 }
 
 const listening = new WeakSet<Engine>();
+/** The models each engine's last scrape found in service (registry bindings and model files). */
+const servedModels = new WeakMap<Engine, Set<string>>();
+
+/**
+ * `airmail_model_info` as of now: the registry bindings and model files the loaded pipelines use.
+ * One that left service since the last scrape (its pipeline removed, or changed to another model)
+ * drops out, rather than being shown as in service for good.
+ */
+function modelsInService(engine: Engine, m: EngineMetrics): void {
+  const now = new Set<string>();
+  if (engine.models) {
+    for (const [binding, ref] of Object.entries(engine.models.refs)) {
+      m.modelInService(binding, ref.version);
+      now.add(binding);
+    }
+  }
+  for (const [name, version] of fileModels(engine)) {
+    m.modelInService(name, version);
+    now.add(name);
+  }
+  for (const name of servedModels.get(engine) ?? []) if (!now.has(name)) m.modelRetired(name);
+  servedModels.set(engine, now);
+}
 
 export function mountObservability(app: Hono, engine: Engine): void {
   const m = engine.observe.metrics;
@@ -163,8 +187,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
   }
 
   app.get('/metrics', (c) => {
-    if (m && engine.models) for (const [binding, ref] of Object.entries(engine.models.refs)) m.modelInService(binding, ref.version);
-    if (m) for (const [name, version] of fileModels(engine)) m.modelInService(name, version);
+    if (m) modelsInService(engine, m);
     const text = (m ? m.registry.render() : '') + engineMetricsText(engine);
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });

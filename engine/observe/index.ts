@@ -21,6 +21,10 @@ import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from './labels.
 /** The fixed `pipeline` labels (see labels.ts). */
 export { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL };
 
+/** AIRMAIL_METRICS spellings (any case): these turn the metrics off, those leave them on. */
+const METRICS_OFF: readonly string[] = ['0', 'false', 'off', 'no'];
+const METRICS_ON: readonly string[] = ['1', 'true', 'on', 'yes'];
+
 export interface ObservabilityOptions {
   readonly metrics?: EngineMetrics | false;
   readonly logger?: Logger;
@@ -123,11 +127,26 @@ export class Observability {
   }
 
   static fromEnv(env: Readonly<Record<string, string | undefined>> = process.env, sink?: LogSink): Observability {
-    const level: LogLevel = parseLevel(env['AIRMAIL_LOG_LEVEL'], env['NODE_ENV'] === 'test' ? 'silent' : 'info');
-    const off = ['0', 'false', 'off', 'no'].includes((env['AIRMAIL_METRICS'] ?? '').toLowerCase());
-    const ids = Number(env['AIRMAIL_DEBUG_IDS']);
+    const levelText = (env['AIRMAIL_LOG_LEVEL'] ?? '').trim();
+    const level: LogLevel = parseLevel(levelText, env['NODE_ENV'] === 'test' ? 'silent' : 'info');
+    const metricsSwitch = (env['AIRMAIL_METRICS'] ?? '').trim().toLowerCase();
+    const off = METRICS_OFF.includes(metricsSwitch);
+    const idsText = (env['AIRMAIL_DEBUG_IDS'] ?? '').trim();
+    const ids = /^\d{1,9}$/.test(idsText) ? Number(idsText) : undefined;
     const tracing = tracingFromEnv({ env });
     const logger = new Logger({ level, ...(sink ? { sink } : {}) });
+    // A misspelt switch (`warning`, `disabled`, `lots`) is not refused, but never silently ignored.
+    const bad = (variable: string, value: string, meaning: string): void =>
+      logger.log('warn', `${variable}=${value} is not understood: ${meaning}`, { code: 'AIRMAIL_ENV_INVALID', variable, value });
+    if (levelText !== '' && parseLevel(levelText, 'silent') !== levelText.toLowerCase()) {
+      bad('AIRMAIL_LOG_LEVEL', levelText, `the level is one of debug, info, warn, error or silent; logging at ${level}`);
+    }
+    if (metricsSwitch !== '' && !off && !METRICS_ON.includes(metricsSwitch)) {
+      bad('AIRMAIL_METRICS', env['AIRMAIL_METRICS']!, `${METRICS_OFF.join(', ')} turn the metrics off, ${METRICS_ON.join(', ')} leave them on; they stay on`);
+    }
+    if (idsText !== '' && ids === undefined) {
+      bad('AIRMAIL_DEBUG_IDS', env['AIRMAIL_DEBUG_IDS']!, 'it takes a whole number from 0 to 999999999; debug lists keep 20 ids');
+    }
     const unknown = tracing ? otlpProtocol(env).unknown : undefined;
     if (unknown) {
       logger.log('warn', `${unknown.variable}=${unknown.value} is not an OTLP protocol (grpc, http/protobuf or http/json): spans are sent as OTLP/HTTP JSON (http/json) to ${redactText(tracing?.target ?? '')}`, { code: 'AIRMAIL_OTLP_PROTOCOL', variable: unknown.variable, protocol: unknown.value });
@@ -136,7 +155,7 @@ export class Observability {
       metrics: off ? false : processMetrics,
       logger,
       ...(tracing ? { tracing } : {}),
-      ...(Number.isFinite(ids) && ids >= 0 ? { debugIds: ids } : {}),
+      ...(ids !== undefined ? { debugIds: ids } : {}),
     });
   }
 

@@ -210,6 +210,14 @@ export class EngineMetrics {
     this.modelInService(name, to);
   }
 
+  /** `name` no longer serves (its pipelines were removed or changed): its `airmail_model_info` series goes. */
+  modelRetired(name: string): void {
+    const prev = this.modelVersion.get(name);
+    if (prev === undefined) return;
+    this.models.delete([name, prev]);
+    this.modelVersion.delete(name);
+  }
+
   /** A model now serves `version` (first load or swap). */
   modelInService(name: string, version: string): void {
     const prev = this.modelVersion.get(name);
