@@ -196,7 +196,8 @@ export function loadModel(ref: ModelRef): Promise<Loaded> {
   return p;
 }
 
-type Inspected = { readonly featureCount: number; readonly pinned: string; readonly sha256: string };
+/** `stamp`: the file's modification time and size as read (`mtimeMs:size`); none for a pinned copy. */
+type Inspected = { readonly featureCount: number; readonly pinned: string; readonly sha256: string; readonly stamp?: string };
 const inspected = new Map<string, Inspected>();
 /** Pinned copies made by this process, by their path. */
 const pinnedInfo = new Map<string, Inspected>();
@@ -261,10 +262,11 @@ export async function inspectModelFile(path: string): Promise<Inspected> {
   const pinned = await pin(path, bytes, sha);
   const info = { featureCount: model.featureCount, pinned, sha256: sha };
   pinnedInfo.set(pinned, info);
-  inspected.set(key, info);
+  const stamped = { ...info, stamp: `${st.mtimeMs}:${st.size}` };
+  inspected.set(key, stamped);
   fileVersions.set(path, info.sha256);
   if (inspected.size > 256) inspected.delete(inspected.keys().next().value as string);
-  return info;
+  return stamped;
 }
 
 /** Drop cached sessions whose reference is not in `keep` (after a swap). */

@@ -30,6 +30,8 @@ export interface CompileScope {
   resolvePath(path: string): string;
   /** The model registry, when the engine has one. */
   readonly models?: ModelResolver;
+  /** Told of each model file read (path, `mtimeMs:size`): an edit of it reloads the configs. */
+  watchFile?(path: string, stamp: string): void;
 }
 
 export interface CompiledPipeline {
@@ -129,7 +131,11 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     },
     resolvePath: (p) => scope.resolvePath(p),
     ...(scope.models ? { models: scope.models } : {}),
-    modelFile: (path) => inspectModelFile(path),
+    modelFile: async (path) => {
+      const info = await inspectModelFile(path);
+      if (info.stamp) scope.watchFile?.(path, info.stamp);
+      return info;
+    },
   };
 
   const typing = new Map<PlanStep, { compares: readonly ValueSite[]; writeTypes: Readonly<Record<string, ColumnType>>; schema: JsonSchema; reportParam: ParamReport }>();

@@ -116,6 +116,16 @@ export class DatasetCache {
     return [...moved.keys()];
   }
 
+  /**
+   * A model file a pipeline read (at `stamp`, `mtimeMs:size`): watched like a dataset file, so that
+   * replacing it in place reloads the configs (a new pinned copy, a new version) once it held still.
+   */
+  watchFile(path: string, stamp: string): void {
+    const [mtimeMs, size] = stamp.split(':').map(Number) as [number, number];
+    const prev = this.hashes.get(path);
+    if (!prev || prev.mtimeMs !== mtimeMs || prev.size !== size) this.hashes.set(path, { mtimeMs, size, hash: '' });
+  }
+
   /** Files whose size or modification time moved since read (and not yet reported), path → stamp now. */
   async moved(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
@@ -336,6 +346,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       validators,
       resolvePath: opts.sealed?.has(p.loc.file) ? sealedPath : (x) => resolveFrom(p.loc.file, x),
       ...(opts.models ? { models: opts.models } : {}),
+      watchFile: (path, stamp) => cache.watchFile(path, stamp),
     }, p.loc.file);
     for (const d of r.diagnostics) {
       if (d.pointer === undefined) { diagnostics.push(d); continue; }
