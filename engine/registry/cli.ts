@@ -196,6 +196,7 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     ...(values.package ? { packages: values.package } : {}),
     ...(sha256 ? { sha256 } : {}),
     ...(values.language ? { context: { language: values.language, ...(values['language-version'] ? { languageVersion: values['language-version'] } : {}) } } : {}),
+    onWarning: (m) => io.err(`warning: ${m}`),
   });
   const reg = await openRegistry(registryLocation(values.registry, values.create === true, true), { create: values.create === true });
   try {

@@ -217,6 +217,8 @@ export interface PublishModelInput extends Omit<PublishRequest, 'artifact' | 'sa
   /** Overrides of the collected context (e.g. language: 'python'). */
   readonly context?: Partial<ContextSpec>;
   readonly cwd?: string;
+  /** What the context could not record (no package-lock.json, no git checkout); default: a process warning. */
+  readonly onWarning?: (message: string) => void;
 }
 
 function formatFromPath(path: string): SampleFormat | undefined {
@@ -242,7 +244,7 @@ async function readPath(path: string, what: string): Promise<Uint8Array> {
 
 /** Turns files and the environment into a PublishRequest (publisher side). */
 export async function buildPublishRequest(input: PublishModelInput): Promise<PublishRequest> {
-  const { packages, cwd, ...rest } = input;
+  const { packages, cwd, onWarning, ...rest } = input;
   let artifact = typeof input.artifact === 'string' ? await readPath(input.artifact, 'artifact') : input.artifact;
   let filename = input.filename ?? (typeof input.artifact === 'string' ? basename(input.artifact) : undefined);
   let sha256 = input.sha256;
@@ -266,7 +268,12 @@ export async function buildPublishRequest(input: PublishModelInput): Promise<Pub
   }
   // Checked before sending: JSON on the wire turns 1e400 into null, and the registry would quote that.
   if (metrics !== undefined) assertValidMetrics(metrics);
-  const collected = await collectContext({ cwd: cwd ?? process.cwd(), ...(packages ? { packages } : {}), language: 'javascript' });
+  // A js envelope bundled from TypeScript was written in TypeScript, although it runs as JavaScript.
+  const language = input.flavor === 'js' && typeof input.artifact === 'string' && /\.[cm]?tsx?$/i.test(input.artifact) ? 'typescript' : 'javascript';
+  const given = input.context ?? {};
+  // Only what the caller did not give is collected, and warned about.
+  const warn = given.packages !== undefined || given.gitCommit !== undefined ? undefined : onWarning ?? ((m: string) => process.emitWarning(m, { code: 'AIRMAIL_PUBLISH_CONTEXT' }));
+  const collected = await collectContext({ cwd: cwd ?? process.cwd(), ...(packages ? { packages } : {}), language: given.language ?? language, ...(warn ? { warn } : {}) });
   const context: ContextSpec = { ...collected, ...input.context };
   return {
     ...rest,
