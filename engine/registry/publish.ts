@@ -15,7 +15,7 @@ import { basename } from 'node:path';
 import { createOnnxModel } from '../onnx.js';
 import { assertSelfContained, bundleJsModule } from './bundle.js';
 import { collectContext, environmentTags } from './context.js';
-import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, RESERVED_KEYS, reservedKeyProblem, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
+import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, RESERVED_KEYS, reservedKeyProblem, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type FeatureStats, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
 import { checkTimeoutMs, loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
 import { inspectOnnx, onnxElemName } from './onnx-inspect.js';
@@ -192,7 +192,7 @@ export async function prepareEnvelope(req: PublishRequest, opts: PrepareOptions 
     function: { flavor: req.flavor, artifact, ...shape },
     context,
     index,
-    data: { rows: sample?.rows ?? 0, features: sample ? sampleStats(sample) : {}, ...(req.featureSource ? { source: req.featureSource } : {}) },
+    data: { rows: sample?.rows ?? 0, features: sample ? inputStats(sample, shape.inputs) : {}, ...(req.featureSource ? { source: req.featureSource } : {}) },
     metrics,
   };
   return { draft, bytes };
@@ -286,6 +286,19 @@ export async function buildPublishRequest(input: PublishModelInput): Promise<Pub
     filename,
     ...(sha256 !== undefined ? { sha256 } : {}),
   } as PublishRequest;
+}
+
+/**
+ * Per-feature statistics of the sample, each input's typed as the function takes it (an onnx model
+ * gets a JSON or CSV sample's float64 and int32 columns as float32), not as the sample file held it.
+ */
+function inputStats(sample: SampleTable, inputs: readonly ColumnSpec[]): Record<string, FeatureStats> {
+  const out = sampleStats(sample);
+  for (const c of inputs) {
+    const st = out[c.name];
+    if (st && st.type !== c.type) out[c.name] = { ...st, type: c.type };
+  }
+  return out;
 }
 
 /** The TS API: publish to a store (folder) or a target such as the HTTP client. */
