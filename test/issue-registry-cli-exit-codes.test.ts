@@ -1,7 +1,7 @@
 /**
  * Regression: the registry commands' exit codes disagreed. A missing metrics file was exit 2 for
  * `publish --metrics` but 1 (METRIC_INVALID) for `registry metrics`; `--tag stage` was 2 while
- * `--tag 'st age=x'`, `--sha256 abc`, `--flavor xx` and a malformed tag query were 1, and
+ * `--tag 'st age=x'`, `--sha256 abc`, `--flavor xx`, alias `12` and a malformed tag query were 1, and
  * `--sample-format xml` or `--version x` went through (the JSON sample read as CSV, "nothing matches
  * psale@NaN"). A command line that cannot work is now exit 2, what the registry refuses exit 1.
  */
@@ -47,6 +47,8 @@ describe('registry command exit codes', () => {
     ['a path-like model name', () => [...publish(), '--name', '../up'], /--name: model name "\.\.\/up" is not allowed/],
     ['a malformed tag query', () => ['registry', 'query', 'name=('], /the tag query: expected ','/],
     ['a --limit that is not a number', () => ['registry', 'query', 'name=m', '--limit', 'abc'], /--limit must be a positive whole number/],
+    ['an alias that reads as a version', () => ['registry', 'alias', 'm', '12', '1'], /ALIAS: alias "12" is not allowed: it reads as a version number/],
+    ['a malformed alias', () => ['registry', 'resolve', '--name', 'm', '--alias', 'a b'], /ALIAS: alias "a b" is not allowed/],
     ['a --version that is not a number', () => ['registry', 'resolve', '--name', 'm', '--version', 'x'], /VERSION must be a version number/],
   ] as const)('%s is a usage error (exit 2), and nothing is published', async (_what, args, message) => {
     const before = await snapshot(reg);
@@ -59,6 +61,7 @@ describe('registry command exit codes', () => {
   it.each([
     ['a well-formed --sha256 the artifact does not match', () => publish('--sha256', '0'.repeat(64)), /ARTIFACT_CORRUPT: artifact sha256 mismatch/],
     ['a metrics file that is not JSON', () => ['registry', 'metrics', 'm', '1', join(dir, 'bad.json')], /METRIC_INVALID: cannot read metrics file/],
+    ['an alias moved to a version that is not published', () => ['registry', 'alias', 'm', 'champion', '9'], /ENVELOPE_NOT_FOUND: cannot point m:champion at m@9/],
     ['a version that is not published', () => ['registry', 'resolve', '--name', 'm', '--version', '9'], /ENVELOPE_NOT_FOUND/],
   ] as const)('%s is refused by the registry checks (exit 1)', async (_what, args, message) => {
     const r = await cli([...args()]);

@@ -25,7 +25,7 @@ import { serve } from '@hono/node-server';
 import { existsSync } from 'node:fs';
 import { folderOf } from '../../registry-client/file-registry.js';
 import { openRegistry } from '../../registry-client/open.js';
-import { assertSafeName, assertValidMetrics, FLAVORS, reservedKeyProblem, type ColumnSpec, type ColumnType } from './envelope.js';
+import { assertAliasName, assertSafeName, assertValidMetrics, FLAVORS, reservedKeyProblem, type ColumnSpec, type ColumnType } from './envelope.js';
 import { parseQuery } from './query.js';
 import { asRegistryError, RegistryError } from './errors.js';
 import { buildPublishRequest } from './publish.js';
@@ -218,6 +218,10 @@ async function readCommand(sub: string, args: string[], io: CliIo): Promise<numb
   const version = values.version === undefined ? undefined : versionArg(values.version);
   const q = sub === 'query' ? positionals[0] ?? values.query ?? '' : values.query;
   if (q !== undefined && q.trim() !== '') asUsage(() => parseQuery(q), 'the tag query');
+  const name = sub === 'alias' || sub === 'metrics' ? positionals[0] : values.name;
+  if (name !== undefined) asUsage(() => assertSafeName(name, 'model name'), 'NAME');
+  const alias = sub === 'alias' ? positionals[1] : values.alias;
+  if (alias !== undefined) asUsage(() => assertAliasName(alias), 'ALIAS');
   let file: string | undefined;
   if (sub === 'metrics') {
     if (positionals.length !== 3) throw new UsageError('metrics needs NAME VERSION FILE');
