@@ -31,6 +31,9 @@ const USAGE = `usage:
   airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
 ${PUBLISH_USAGE}
 ${REGISTRY_USAGE}
+exit status: 0 done; 2 a command line that cannot work as given (an unknown option, a malformed value such as
+  --port abc, --sha256 abc or --tag 'a b=x', a missing --artifact, --sample, --metrics or metrics FILE);
+  1 refused or failed (a coded error such as ARTIFACT_CORRUPT on stderr, a port in use, a configs directory that does not exist)
 `;
 
 export async function main(argv: readonly string[], builtins: Builtins): Promise<number> {

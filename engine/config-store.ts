@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import type { ModelResolver, OperatorDefinition } from './api.js';
+import type { OperatorDefinition } from './api.js';
+import type { LeasingResolver as Leasing, ModelLease } from './registry/model-hub.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
 import { AirmailError, type Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, operatorFileVersion, type ConfigSource, type Snapshot } from './config/load.js';
@@ -89,11 +90,13 @@ export class ConfigStore {
   /** A rescan waiting in the chain for its turn. */
   private queued: Promise<Diagnostic[]> | undefined;
   /** The model registry configs resolve registry models against, when the engine has one. */
-  private readonly models: ModelResolver | undefined;
+  private readonly models: Leasing | undefined;
+  /** Holds the registry models the served snapshot uses; each compile takes its own (the hub releases the rest). */
+  private served: ModelLease | undefined;
   /** Reads `redis:` / `http:` datasets (the engine's remote broker). */
   private readonly remoteDatasets: RemoteDatasetLoader | undefined;
 
-  constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>, opts: { settleMs?: number; models?: ModelResolver; remoteDatasets?: RemoteDatasetLoader } = {}) {
+  constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>, opts: { settleMs?: number; models?: Leasing; remoteDatasets?: RemoteDatasetLoader } = {}) {
     this.dir = resolve(dir);
     this.remoteDatasets = opts.remoteDatasets;
     this.models = opts.models;
@@ -101,9 +104,7 @@ export class ConfigStore {
     this.operators = operators;
   }
 
-  get snapshot(): Snapshot {
-    return this.current;
-  }
+  get snapshot(): Snapshot { return this.current; }
 
   status(name: string): PipelineStatus | undefined {
     const p = this.current.pipelines.get(name);
@@ -112,32 +113,18 @@ export class ConfigStore {
   }
 
   /** The last rejection that touched this file (or pipeline's file), if it is still the latest word on it. */
-  rejectionFor(file: string): Rejection | undefined {
-    return this.rejections.get(resolve(file));
-  }
+  rejectionFor(file: string): Rejection | undefined { return this.rejections.get(resolve(file)); }
 
-  allRejections(): Rejection[] {
-    return [...new Set(this.rejections.values())];
-  }
+  allRejections(): Rejection[] { return [...new Set(this.rejections.values())]; }
 
-  reloadHistory(): readonly ReloadEvent[] {
-    return this.history;
-  }
+  reloadHistory(): readonly ReloadEvent[] { return this.history; }
 
-  onReload(fn: (e: ReloadEvent) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
+  onReload(fn: (e: ReloadEvent) => void): () => void { this.listeners.add(fn); return () => this.listeners.delete(fn); }
 
   /** Called after every applied admin put/remove (engine/replicate.ts publishes them to other replicas). */
-  onAdmin(fn: (c: AdminChange) => void): () => void {
-    this.adminListeners.add(fn);
-    return () => this.adminListeners.delete(fn);
-  }
+  onAdmin(fn: (c: AdminChange) => void): () => void { this.adminListeners.add(fn); return () => this.adminListeners.delete(fn); }
 
-  private emitAdmin(c: AdminChange): void {
-    for (const fn of this.adminListeners) fn(c);
-  }
+  private emitAdmin(c: AdminChange): void { for (const fn of this.adminListeners) fn(c); }
 
   /**
    * Initial load: serves every file that compiles and returns the problems of the others. A missing
@@ -148,8 +135,9 @@ export class ConfigStore {
     const files = scan.files;
     const all: Diagnostic[] = this.rejectSkipped(scan);
     const left: string[] = [];
+    const held: ModelLease[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
-      const diags = await this.propose(files, [...files.keys()]);
+      const diags = await this.propose(files, [...files.keys()], held);
       all.push(...diags);
       if (diags.length === 0) break;
       const bad = new Set(diags.map((d) => d.file).filter((f): f is string => !!f));
@@ -160,6 +148,7 @@ export class ConfigStore {
       }
     }
     left.push(...scan.skipped.keys());
+    for (const l of held) l.release();
     if (all.length > 0) {
       // There is no earlier version at startup: the broken files are simply not served.
       const which = left.length > 0 ? left.map((f) => relative(this.dir, f)).join(', ') : 'the configs';
@@ -272,7 +261,8 @@ export class ConfigStore {
     // One change is one reload attempt: one applied and/or one rejected event (a log line, a count
     // in airmail_config_reloads_total), however many proposals it took to find what is good.
     const at = new Date().toISOString();
-    const diags = await this.proposeInner(next, changed, { quiet: true });
+    const held: ModelLease[] = [];
+    const diags = await this.proposeInner(next, changed, { quiet: true, held });
     const applied: string[] = diags.length === 0 ? changed : [];
     const rejected = { files: [] as string[], diagnostics: [] as Diagnostic[] };
     if (diags.length > 0 && changed.length > 1) {
@@ -282,11 +272,12 @@ export class ConfigStore {
         const t = files.get(f);
         if (t === undefined) one.delete(f);
         else one.set(f, t);
-        const d = await this.proposeInner(one, [f], { quiet: true });
+        const d = await this.proposeInner(one, [f], { quiet: true, held });
         if (d.length > 0) rejected.diagnostics.push(...d);
         (d.length === 0 ? applied : rejected.files).push(f);
       }
     } else if (diags.length > 0) Object.assign(rejected, { files: changed, diagnostics: diags });
+    for (const l of held) l.release();
     if (applied.length > 0) this.emit({ kind: 'applied', files: applied, at });
     if (rejected.files.length > 0) this.emit({ kind: 'rejected', files: rejected.files, at, diagnostics: rejected.diagnostics });
     await this.retryRejected(files, changed);
@@ -337,7 +328,8 @@ export class ConfigStore {
   async validatePut(name: string, text: string): Promise<Diagnostic[]> {
     const plan = await this.planPut(name, text);
     if ('code' in plan) return [plan];
-    const r = await loadConfigSet(this.sources(plan.next), this.loadOptions(new Set([plan.file])));
+    const lease = this.models?.lease?.();
+    const r = await loadConfigSet(this.sources(plan.next), this.loadOptions(new Set([plan.file]), lease)).finally(() => lease?.release());
     return asBody(r.ok ? [] : r.diagnostics, plan.file);
   }
 
@@ -351,8 +343,9 @@ export class ConfigStore {
     return { file: t.file, next, changed: t.drop ? [t.file, t.drop] : [t.file], ...(t.drop ? { drop: t.drop } : {}) };
   }
 
-  private loadOptions(sealed?: ReadonlySet<string>): Parameters<typeof loadConfigSet>[1] {
-    return { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(this.models ? { models: this.models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) };
+  private loadOptions(sealed?: ReadonlySet<string>, lease?: ModelLease): Parameters<typeof loadConfigSet>[1] {
+    const models = lease ?? this.models;
+    return { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(models ? { models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) };
   }
 
   /** Admin: write `text` (as sent) to the pipeline's file (see target()) if, and only if, the set still compiles. */
@@ -398,9 +391,7 @@ export class ConfigStore {
   }
 
   /** The startup load (start() sums its rejections up; nothing listens for reload events yet). */
-  private propose(next: Map<string, string>, changed: string[]): Promise<Diagnostic[]> {
-    return this.serial(() => this.proposeInner(next, changed));
-  }
+  private propose(next: Map<string, string>, changed: string[], held: ModelLease[]): Promise<Diagnostic[]> { return this.serial(() => this.proposeInner(next, changed, { held })); }
 
   /** `quiet`: recorded for GET /pipelines, but the caller emits the reload event (see apply). */
   private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[], quiet = false): void {
@@ -457,10 +448,13 @@ export class ConfigStore {
    * request, which is answered instead); `quiet`: emit no reload event, the caller does (one per
    * reload attempt, see apply).
    */
-  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean; quiet?: boolean } = {}): Promise<Diagnostic[]> {
+  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean; quiet?: boolean; held?: ModelLease[] } = {}): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
-    const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed));
+    const lease = this.models?.lease?.();
+    const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed, lease)).catch((err: unknown) => { lease?.release(); throw err; });
     if (!r.ok) {
+      // A caller that tries parts of this set next keeps its models until then (else released now).
+      if (lease) void (opts.held ? opts.held.push(lease) : lease.release());
       if (opts.keep === false) this.emit({ kind: 'rejected', files: changed, at, diagnostics: r.diagnostics });
       else this.reject(at, changed, r.diagnostics, opts.quiet);
       if (opts.recordHash !== false) for (const f of changed) {
@@ -472,6 +466,9 @@ export class ConfigStore {
     this.texts = next;
     this.current = r.snapshot;
     this.datasetCache.retain(new Set([...r.snapshot.datasetIds].map(([n, id]) => `${n}@${id}`)));
+    const before = this.served;
+    this.served = lease;
+    before?.release();
     for (const f of changed) this.resolved(f);
     for (const [name, p] of r.snapshot.pipelines) {
       const prev = this.loadedAt.get(name);

@@ -19,7 +19,7 @@ import { InlineRunner, PoolRunner, type Runner } from './pool.js';
 import { coerceQueryInputs, unrepresentableInputs } from './inputs.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
-import { ModelHub, type ModelHubOptions, type ModelLogEvent } from './registry/model-hub.js';
+import { ModelHub, type ModelHubOptions, type ModelLease, type ModelLogEvent } from './registry/model-hub.js';
 import { retryWhileRegistryDown } from './registry/retry.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
 import { inlineRemote } from './remote/client.js';
@@ -197,6 +197,7 @@ export class Engine {
     if (this.adhocSnap !== snap) {
       this.adhoc.clear();
       this.adhocSnap = snap;
+      this.releaseAdhoc();
     }
     const d = doc as ConfigFile;
     const diagnostics: Diagnostic[] = [];
@@ -214,6 +215,8 @@ export class Engine {
       for (const p of [...reservedNameProblems(d), ...sealedProblems(d, snap.operators, presets)]) diagnostics.push({ code: p.code, pointer: p.pointer, message: p.message });
     }
     if (diagnostics.length > 0) throw new AirmailError('CONFIG_INVALID', summarise('the pipeline is invalid', diagnostics.map((x) => `${x.pointer} ${x.message}`)), { diagnostics });
+    // The registry models it names stay loaded while it is cached (then the hub may release them).
+    const lease = this.models?.lease();
     const r = await compilePipeline(d.pipeline!, '/pipeline', {
       operators: snap.operators,
       presets,
@@ -221,7 +224,7 @@ export class Engine {
       datasets: snap.datasets,
       datasetIds: snap.datasetIds,
       validators: paramValidators,
-      ...(this.models ? { models: this.models } : {}),
+      ...(lease ? { models: lease } : {}),
       resolvePath: () => {
         throw new AirmailError('CONFIG_INVALID', 'a pipeline sent with a request cannot name files');
       },
@@ -230,15 +233,29 @@ export class Engine {
       return { diagnostics: [{ code: e.code, message: e.message }] as Diagnostic[], pipeline: undefined };
     });
     if (!r.pipeline) {
+      lease?.release();
       const first = r.diagnostics[0];
       throw new AirmailError(first?.code ?? 'CONFIG_INVALID', summarise('the pipeline is invalid', r.diagnostics.map((x) => `${x.pointer ?? ''} ${x.message}`)), { diagnostics: r.diagnostics });
     }
-    if (this.adhoc.size > 100) this.adhoc.delete(this.adhoc.keys().next().value as string);
+    if (this.adhoc.size > 100) {
+      const oldest = this.adhoc.keys().next().value as string;
+      this.adhoc.delete(oldest);
+      this.adhocLeases.get(oldest)?.release();
+      this.adhocLeases.delete(oldest);
+    }
     this.adhoc.set(key, r.pipeline);
+    if (lease) { this.adhocLeases.get(key)?.release(); this.adhocLeases.set(key, lease); }
     this.adhocMade.add(r.pipeline);
     return r.pipeline;
   }
   private adhocSnap: Snapshot | undefined;
+  /** Holds the registry models of each cached ad hoc pipeline (see ModelLease). */
+  private readonly adhocLeases = new Map<string, ModelLease>();
+  private releaseAdhoc(): void {
+    const leases = [...this.adhocLeases.values()];
+    this.adhocLeases.clear();
+    for (const l of leases) l.release();
+  }
   /** The deadline a run gets: the pipeline's own (or the server default), shortened by the request's. */
   deadlineFor(p: CompiledPipeline, requested?: number): number {
     const own = p.deadlineMs === undefined ? this.defaultDeadline : this.adhocMade.has(p) ? Math.min(p.deadlineMs, this.defaultDeadline) : p.deadlineMs;

@@ -13,7 +13,9 @@
  *
  * R is an http(s) URL or a registry folder (file:// or a path); default AIRMAIL_REGISTRY. A folder must
  * exist; `publish --create` makes an empty registry there.
- * Exit codes: 0 ok, 1 rejected or failed (the coded error on stderr), 2 usage.
+ * Exit codes: 0 ok; 2 a command line that cannot work as given, checked before anything is read or
+ * sent (an unknown option, a missing file, a malformed name, tag, sha256, flavor, column type,
+ * query or number); 1 the registry or the publish checks refused or failed (the coded error on stderr).
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +25,8 @@ import { serve } from '@hono/node-server';
 import { existsSync } from 'node:fs';
 import { folderOf } from '../../registry-client/file-registry.js';
 import { openRegistry } from '../../registry-client/open.js';
-import { assertValidMetrics, type ColumnSpec, type ColumnType } from './envelope.js';
+import { assertAliasName, assertSafeName, assertValidMetrics, FLAVORS, reservedKeyProblem, type ColumnSpec, type ColumnType } from './envelope.js';
+import { parseQuery } from './query.js';
 import { asRegistryError, RegistryError } from './errors.js';
 import { buildPublishRequest } from './publish.js';
 import { createRegistryApp } from './service.js';
@@ -61,13 +64,34 @@ export const REGISTRY_USAGE = `  airmail registry serve --root DIR [--port N] [-
 
 const USAGE = `usage:\n${REGISTRY_USAGE}\n${PUBLISH_USAGE}`;
 
-function columns(s: string | undefined): ColumnSpec[] | undefined {
+const COLUMN_TYPES: readonly ColumnType[] = ['float32', 'float64', 'int32', 'int64', 'bool', 'string'];
+const SAMPLE_FORMATS: readonly SampleFormat[] = ['arrow', 'json', 'csv'];
+
+function columns(s: string | undefined, flag: string): ColumnSpec[] | undefined {
   if (s === undefined) return undefined;
   return s.split(',').map((part) => {
-    const [name, type = 'float32'] = part.trim().split(':');
-    if (!name) throw new UsageError(`bad column spec ${JSON.stringify(part)}; use name:type`);
+    const [name, type = 'float32', extra] = part.trim().split(':');
+    if (!name || extra !== undefined) throw new UsageError(`${flag}: bad column spec ${JSON.stringify(part)}; use name:type`);
+    if (!(COLUMN_TYPES as readonly string[]).includes(type)) throw new UsageError(`${flag}: column '${name}' has type ${JSON.stringify(type)}; use one of ${COLUMN_TYPES.join(', ')}`);
     return { name, type: type as ColumnType };
   });
+}
+
+/** A registry error about an argument (a name, a query) is a usage error: nothing was read or sent. */
+function asUsage<T>(fn: () => T, flag: string): T {
+  try { return fn(); } catch (err) { throw new UsageError(`${flag}: ${(err as Error).message}`); }
+}
+
+function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+  if (v !== undefined && !(allowed as readonly string[]).includes(v)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, not ${JSON.stringify(v)}`);
+  return v as T | undefined;
+}
+
+/** --sha256: 64 hex digits (either case); a well-formed one that does not match the artifact is ARTIFACT_CORRUPT (exit 1). */
+function sha256Arg(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(v)) throw new UsageError(`--sha256 must be 64 hex digits, not ${JSON.stringify(v)}`);
+  return v.toLowerCase();
 }
 
 /** --registry or AIRMAIL_REGISTRY: an http(s) URL, a file:// URL or an existing folder (publish never creates one). */
@@ -133,11 +157,19 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     const f = values[k];
     if (f !== undefined && !existsSync(f)) throw new UsageError(`--${k} ${f}: no such file`);
   }
+  const flavor = oneOf(values.flavor, FLAVORS, '--flavor')!;
+  const sampleFormat = oneOf(values['sample-format'], SAMPLE_FORMATS, '--sample-format');
+  const sha256 = sha256Arg(values.sha256);
+  if (values.name !== undefined) asUsage(() => assertSafeName(values.name, 'model name'), '--name');
   const pairs: [string, string][] = [];
   for (const t of values.tag ?? []) {
     const i = t.indexOf('=');
     if (i <= 0) throw new UsageError(`--tag ${JSON.stringify(t)} must be key=value`);
-    pairs.push([t.slice(0, i), t.slice(i + 1)]);
+    const key = t.slice(0, i);
+    const bad = reservedKeyProblem(key, 'tag key') ?? (/^[A-Za-z0-9._-]{1,128}$/.test(key) ? undefined : `tag key ${JSON.stringify(key)} is not 1-128 of [A-Za-z0-9._-]`);
+    if (bad) throw new UsageError(`--tag ${JSON.stringify(t)}: ${bad}`);
+    if (t.length - i - 1 > 4096) throw new UsageError(`--tag ${key}=…: a tag value is at most 4096 characters`);
+    pairs.push([key, t.slice(i + 1)]);
   }
   // Defined, not assigned: `--tag __proto__=x` stays a tag key (refused by the publish checks), not a prototype set and dropped.
   const tags: Record<string, string> = Object.fromEntries(pairs);
@@ -147,23 +179,24 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     if (!dataset || !key) throw new UsageError('--feature-source must be dataset:key');
     featureSource = { dataset, key };
   }
-  const inputs = columns(values.inputs);
-  const outputs = columns(values.outputs);
+  const inputs = columns(values.inputs, '--inputs');
+  const outputs = columns(values.outputs, '--outputs');
   const req = await buildPublishRequest({
     artifact: values.artifact,
-    flavor: values.flavor as 'onnx' | 'js',
+    flavor,
     name: values.name ?? '',
     description: values.description ?? '',
     tags,
     ...(values.sample ? { sample: values.sample } : {}),
-    ...(values['sample-format'] ? { sampleFormat: values['sample-format'] as SampleFormat } : {}),
+    ...(sampleFormat ? { sampleFormat } : {}),
     ...(values.metrics ? { metrics: values.metrics } : {}),
     ...(inputs ? { inputs } : {}),
     ...(outputs ? { outputs } : {}),
     ...(featureSource ? { featureSource } : {}),
     ...(values.package ? { packages: values.package } : {}),
-    ...(values.sha256 ? { sha256: values.sha256 } : {}),
+    ...(sha256 ? { sha256 } : {}),
     ...(values.language ? { context: { language: values.language, ...(values['language-version'] ? { languageVersion: values['language-version'] } : {}) } } : {}),
+    onWarning: (m) => io.err(`warning: ${m}`),
   });
   const reg = await openRegistry(registryLocation(values.registry, values.create === true, true), { create: values.create === true });
   try {
@@ -180,13 +213,27 @@ async function readCommand(sub: string, args: string[], io: CliIo): Promise<numb
     args, allowPositionals: true,
     options: { registry: { type: 'string' }, limit: { type: 'string' }, query: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, alias: { type: 'string' } },
   });
+  const limit = values.limit === undefined ? undefined : /^[1-9][0-9]*$/.test(values.limit) ? Number(values.limit) : undefined;
+  if (values.limit !== undefined && limit === undefined) throw new UsageError(`--limit must be a positive whole number, not ${JSON.stringify(values.limit)}`);
+  const version = values.version === undefined ? undefined : versionArg(values.version);
+  const q = sub === 'query' ? positionals[0] ?? values.query ?? '' : values.query;
+  if (q !== undefined && q.trim() !== '') asUsage(() => parseQuery(q), 'the tag query');
+  const name = sub === 'alias' || sub === 'metrics' ? positionals[0] : values.name;
+  if (name !== undefined) asUsage(() => assertSafeName(name, 'model name'), 'NAME');
+  const alias = sub === 'alias' ? positionals[1] : values.alias;
+  if (alias !== undefined) asUsage(() => assertAliasName(alias), 'ALIAS');
+  let file: string | undefined;
+  if (sub === 'metrics') {
+    if (positionals.length !== 3) throw new UsageError('metrics needs NAME VERSION FILE');
+    versionArg(positionals[1]!);
+    if (!existsSync((file = positionals[2]!))) throw new UsageError(`metrics FILE ${file}: no such file`);
+  }
   const reg = await openRegistry(registryLocation(values.registry));
   try {
     if (sub === 'query') {
-      const list = await reg.query(positionals[0] ?? values.query ?? '', values.limit ? { limit: Number(values.limit) } : {});
+      const list = await reg.query(q ?? '', limit !== undefined ? { limit } : {});
       for (const s of list) io.out(JSON.stringify(s));
     } else if (sub === 'resolve') {
-      const version = values.version === undefined ? undefined : Number(values.version);
       let spec: ResolveSpec;
       if (values.query !== undefined) spec = version === undefined ? { query: values.query } : { query: values.query, version };
       else if (values.name && values.alias) spec = { name: values.name, alias: values.alias };
@@ -199,11 +246,9 @@ async function readCommand(sub: string, args: string[], io: CliIo): Promise<numb
       await reg.setAlias(name, alias, versionArg(version));
       io.out(JSON.stringify({ name, alias, version: Number(version) }));
     } else {
-      const [name, version, file] = positionals;
-      if (!name || !version || !file) throw new UsageError('metrics needs NAME VERSION FILE');
-      const v = versionArg(version);
+      const [name, v] = [positionals[0]!, versionArg(positionals[1]!)];
       let metrics: unknown;
-      try { metrics = JSON.parse(await readFile(file, 'utf8')); } catch (err) {
+      try { metrics = JSON.parse(await readFile(file!, 'utf8')); } catch (err) {
         throw new RegistryError('METRIC_INVALID', `cannot read metrics file ${file}: ${(err as Error).message}`);
       }
       // Checked here too: JSON on the wire would turn 1e400 into null and the registry would quote that.

@@ -85,6 +85,8 @@ export interface ContextOptions {
   readonly packages?: readonly string[];
   readonly language?: string;
   readonly languageVersion?: string;
+  /** Told, in one line, what could not be recorded (no lockfile, no git checkout) and what was recorded instead. */
+  readonly warn?: (message: string) => void;
 }
 
 export async function collectContext(opts: ContextOptions = {}): Promise<ContextSpec> {
@@ -94,6 +96,11 @@ export async function collectContext(opts: ContextOptions = {}): Promise<Context
   if (lockPath) packages = packagesFromLock(JSON.parse(await readFile(lockPath, 'utf8')) as Lockfile, opts.packages);
   else if (opts.packages?.length) throw new RegistryError('ENVELOPE_INVALID', `--package ${opts.packages.join(', ')}: no package-lock.json above ${cwd} to take versions from`);
   const commit = await gitCommit(cwd);
+  const lacking = [
+    ...(lockPath ? [] : [`no package versions (packages: {}; there is no package-lock.json in ${cwd} or a folder above it: publish from the project folder that has one)`]),
+    ...(commit ? [] : [`no git commit (${cwd} is not in a git checkout)`]),
+  ];
+  if (lacking.length) opts.warn?.(`the envelope's context records ${lacking.join(' and ')}; it records runtime node ${process.version} and language ${opts.language ?? 'javascript'}`);
   return {
     runtime: 'node',
     runtimeVersion: process.version,

@@ -146,6 +146,13 @@ export function assertSafeName(s: unknown, what: string): string {
   return s;
 }
 
+/** An alias: a safe name that is not all digits (GET /envelopes/{name}/{ref} reads digits as a version, so it could never be fetched there). */
+export function assertAliasName(alias: unknown): string {
+  assertSafeName(alias, 'alias');
+  if (/^[0-9]+$/.test(alias as string)) throw new RegistryError('NAME_INVALID', `alias ${JSON.stringify(alias)} is not allowed: it reads as a version number (use a name such as v${String(alias)})`);
+  return alias as string;
+}
+
 export function isSha256(s: unknown): s is string {
   return typeof s === 'string' && SHA_RE.test(s);
 }

@@ -83,9 +83,27 @@ interface Binding {
   chain: Promise<void>;
   /** Candidates (`name@version`) already rejected: not loaded again when a compile names them. */
   readonly rejected: Set<string>;
+  /** Leases (compiles, served snapshots) holding it: at 0, once a lease is released, it is released too. */
+  holders: number;
+  /** Set when released: a swap already under way is dropped. */
+  released: boolean;
 }
 
+/**
+ * A resolver that holds every binding it resolves until release(): a compile takes one, and the
+ * snapshot it produced keeps it while served. A binding no lease holds (one only a refused or
+ * replaced config used) is released: its watch stops, its model closes, its rejections go.
+ */
+export interface ModelLease extends ModelResolver {
+  release(): void;
+}
+
+/** A resolver that may hand out leases (the ModelHub does; a plain resolver's bindings are never released). */
+export type LeasingResolver = ModelResolver & { lease?(): ModelLease };
+
 const WARM_ROWS = 4;
+/** How long a model no longer in the table stays open for requests that took it before. */
+const RELEASE_DELAY_MS = 30_000;
 
 /** The canonical key of a spec: equal specs share one binding. */
 export function bindingKey(spec: ModelSpec): string {
@@ -191,8 +209,11 @@ export class ModelHub implements ModelResolver {
     return () => { offSwap(); this.appeared.delete(fn); };
   }
 
-  /** Watches a spec that matched nothing, once, until it matches (then onRegistryChange hears of it). */
-  private watchMissing(base: string, rs: ResolveSpec): void {
+  /**
+   * Watches a spec that matched nothing, once, until it matches (then onRegistryChange hears of it);
+   * or, `since` an envelope, a released spec until its answer changes (a config refused for it may load then).
+   */
+  private watchMissing(base: string, rs: ResolveSpec, since: Envelope | null = null): void {
     if (this.closed || this.missing.has(base) || [...this.bindings.values()].some((b) => b.base === base)) return;
     void this.registry.then((reg) => {
       if (this.closed || this.missing.has(base)) return;
@@ -201,7 +222,7 @@ export class ModelHub implements ModelResolver {
         w.close();
         this.missing.delete(base);
         for (const fn of this.appeared) fn(base);
-      }, { since: null, pollMs: this.pollMs });
+      }, { since, pollMs: this.pollMs });
       this.missing.set(base, w);
     }, () => undefined);
   }
@@ -214,12 +235,55 @@ export class ModelHub implements ModelResolver {
    * binding keeps serving what it has.
    */
   async resolve(spec: ModelSpec): Promise<ResolvedModel> {
+    return this.resolveHeld(spec, undefined);
+  }
+
+  /** A resolver whose bindings stay loaded and watched until it is released (see ModelLease). */
+  lease(): ModelLease {
+    const held = new Set<string>();
+    let released = false;
+    return {
+      resolve: (spec) => this.resolveHeld(spec, () => released ? undefined : held),
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const k of held) { const b = this.bindings.get(k); if (b) b.holders--; }
+        this.sweep();
+      },
+    };
+  }
+
+  /** Releases every binding no lease holds (none is being created: a compile still running holds what it resolved). */
+  private sweep(): void {
+    let gone = false;
+    for (const [k, b] of this.bindings) {
+      if (b.holders > 0 || this.pending.has(k)) continue;
+      this.bindings.delete(k);
+      b.released = gone = true;
+      b.watch?.close();
+      for (let i = this.rejections.length - 1; i >= 0; i--) if (this.rejections[i]!.binding === k) this.rejections.splice(i, 1);
+      // Requests that took the table before may still be predicting on the main thread: close it a little later.
+      void b.chain.then(() => { setTimeout(() => void b.current.fn.close().catch(() => undefined), RELEASE_DELAY_MS).unref(); });
+      if (![...this.bindings.values()].some((x) => x.base === b.base)) this.watchMissing(b.base, b.spec, b.current.envelope);
+    }
+    if (gone) this.publishTable();
+  }
+
+  private async resolveHeld(spec: ModelSpec, holder: (() => Set<string> | undefined) | undefined): Promise<ResolvedModel> {
     const base = bindingKey(spec);
     const rs = resolveSpecOf(spec);
     const family = [...this.bindings.values()].filter((b) => b.base === base);
     const pinned = 'version' in rs && rs.version !== undefined;
+    // Held as soon as it is chosen, so a lease released meanwhile cannot release it under this compile.
+    const hold = (x: Binding): boolean => {
+      if (this.bindings.get(x.key) !== x) return false;
+      const held = holder?.();
+      if (held && !held.has(x.key)) { held.add(x.key); x.holders++; }
+      return true;
+    };
     let b: Binding | undefined = pinned ? family[0] : undefined;
-    if (!b) {
+    if (b) hold(b);
+    else {
       let envelope: Envelope | undefined;
       try {
         envelope = await (await this.registry).resolve(rs);
@@ -230,17 +294,18 @@ export class ModelHub implements ModelResolver {
         if (e.code !== 'REGISTRY_UNAVAILABLE' || !newest) throw e;
         this.log(`model ${base}: ${e.message}; ${newest.current.label} keeps serving`, { level: 'warn', event: 'registry_unavailable', model: base, from: newest.current.label, code: e.code });
         b = newest;
+        hold(b);
       }
       if (envelope) {
         const now = envelope;
         b = family.find((x) => sameShape(x.current.envelope, now));
-        if (b) {
+        if (b && hold(b)) {
           if (b.current.label !== `${now.name}@${now.version}` && !b.rejected.has(`${now.name}@${now.version}`)) {
             this.offer(b, now);
             await b.chain;
           }
         } else {
-          const key = family.length === 0 ? base : `${base}#${shapeId(now)}`;
+          const key = !this.bindings.has(base) ? base : `${base}#${shapeId(now)}`;
           let p = this.pending.get(key);
           if (!p) {
             p = this.bind(key, base, rs, now);
@@ -248,9 +313,12 @@ export class ModelHub implements ModelResolver {
             p.then(() => this.pending.delete(key), () => this.pending.delete(key));
           }
           b = await p;
+          hold(b);
         }
       }
     }
+    // Released while this resolve waited (the last lease holding it went): resolve again.
+    if (this.bindings.get(b!.key) !== b) return this.resolveHeld(spec, holder);
     const e = b!.current.envelope;
     return { binding: b!.key, name: e.name, version: e.version, flavor: e.function.flavor, inputs: e.function.inputs, outputs: e.function.outputs, ...(e.data.source ? { featureSource: e.data.source } : {}) };
   }
@@ -258,7 +326,7 @@ export class ModelHub implements ModelResolver {
   private async bind(key: string, base: string, rs: ResolveSpec, envelope: Envelope): Promise<Binding> {
     const reg = await this.registry;
     const current = await this.load(reg, envelope);
-    const b: Binding = { key, base, spec: rs, current, watch: undefined, chain: Promise.resolve(), rejected: new Set() };
+    const b: Binding = { key, base, spec: rs, current, watch: undefined, chain: Promise.resolve(), rejected: new Set(), holders: 0, released: false };
     this.bindings.set(key, b);
     this.publishTable();
     const pinned = 'version' in rs && rs.version !== undefined;
@@ -299,7 +367,7 @@ export class ModelHub implements ModelResolver {
   /** A newer envelope matches: load it beside the old one and swap only if it is good. */
   private offer(b: Binding, next: Envelope): void {
     b.chain = b.chain.then(async () => {
-      if (this.closed) return;
+      if (this.closed || b.released) return;
       const from = b.current;
       const label = `${next.name}@${next.version}`;
       if (next.name === from.envelope.name && next.version === from.envelope.version) return;
@@ -320,7 +388,7 @@ export class ModelHub implements ModelResolver {
         reject((err as AirmailError).code ?? 'MODEL_LOAD_FAILED', (err as Error).message);
         return;
       }
-      if (this.closed) { await loaded.fn.close(); return; }
+      if (this.closed || b.released) { await loaded.fn.close(); return; }
       b.current = loaded;
       this.publishTable();
       const swap: ModelSwap = { at: new Date().toISOString(), binding: b.key, from: from.label, to: loaded.label };
@@ -329,7 +397,7 @@ export class ModelHub implements ModelResolver {
       this.log(`model ${b.key}: ${from.label} → ${loaded.label}`, { level: 'info', event: 'swap', model: b.key, from: from.label, to: loaded.label });
       for (const fn of this.listeners) fn(swap);
       // Requests that took the old table may still be predicting on the main thread: close it a little later.
-      setTimeout(() => void from.fn.close().catch(() => undefined), 30_000).unref();
+      setTimeout(() => void from.fn.close().catch(() => undefined), RELEASE_DELAY_MS).unref();
     }).catch((err: Error) => this.log(`model swap ${b.key} failed: ${err.message}`, { level: 'warn', event: 'swap_failed', model: b.key }));
   }
 

@@ -15,7 +15,7 @@ import { basename } from 'node:path';
 import { createOnnxModel } from '../onnx.js';
 import { assertSelfContained, bundleJsModule } from './bundle.js';
 import { collectContext, environmentTags } from './context.js';
-import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, RESERVED_KEYS, reservedKeyProblem, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
+import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, RESERVED_KEYS, reservedKeyProblem, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type FeatureStats, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
 import { checkTimeoutMs, loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
 import { inspectOnnx, onnxElemName } from './onnx-inspect.js';
@@ -192,7 +192,7 @@ export async function prepareEnvelope(req: PublishRequest, opts: PrepareOptions 
     function: { flavor: req.flavor, artifact, ...shape },
     context,
     index,
-    data: { rows: sample?.rows ?? 0, features: sample ? sampleStats(sample) : {}, ...(req.featureSource ? { source: req.featureSource } : {}) },
+    data: { rows: sample?.rows ?? 0, features: sample ? inputStats(sample, shape.inputs) : {}, ...(req.featureSource ? { source: req.featureSource } : {}) },
     metrics,
   };
   return { draft, bytes };
@@ -217,6 +217,8 @@ export interface PublishModelInput extends Omit<PublishRequest, 'artifact' | 'sa
   /** Overrides of the collected context (e.g. language: 'python'). */
   readonly context?: Partial<ContextSpec>;
   readonly cwd?: string;
+  /** What the context could not record (no package-lock.json, no git checkout); default: a process warning. */
+  readonly onWarning?: (message: string) => void;
 }
 
 function formatFromPath(path: string): SampleFormat | undefined {
@@ -242,7 +244,7 @@ async function readPath(path: string, what: string): Promise<Uint8Array> {
 
 /** Turns files and the environment into a PublishRequest (publisher side). */
 export async function buildPublishRequest(input: PublishModelInput): Promise<PublishRequest> {
-  const { packages, cwd, ...rest } = input;
+  const { packages, cwd, onWarning, ...rest } = input;
   let artifact = typeof input.artifact === 'string' ? await readPath(input.artifact, 'artifact') : input.artifact;
   let filename = input.filename ?? (typeof input.artifact === 'string' ? basename(input.artifact) : undefined);
   let sha256 = input.sha256;
@@ -266,7 +268,12 @@ export async function buildPublishRequest(input: PublishModelInput): Promise<Pub
   }
   // Checked before sending: JSON on the wire turns 1e400 into null, and the registry would quote that.
   if (metrics !== undefined) assertValidMetrics(metrics);
-  const collected = await collectContext({ cwd: cwd ?? process.cwd(), ...(packages ? { packages } : {}), language: 'javascript' });
+  // A js envelope bundled from TypeScript was written in TypeScript, although it runs as JavaScript.
+  const language = input.flavor === 'js' && typeof input.artifact === 'string' && /\.[cm]?tsx?$/i.test(input.artifact) ? 'typescript' : 'javascript';
+  const given = input.context ?? {};
+  // Only what the caller did not give is collected, and warned about.
+  const warn = given.packages !== undefined || given.gitCommit !== undefined ? undefined : onWarning ?? ((m: string) => process.emitWarning(m, { code: 'AIRMAIL_PUBLISH_CONTEXT' }));
+  const collected = await collectContext({ cwd: cwd ?? process.cwd(), ...(packages ? { packages } : {}), language: given.language ?? language, ...(warn ? { warn } : {}) });
   const context: ContextSpec = { ...collected, ...input.context };
   return {
     ...rest,
@@ -279,6 +286,19 @@ export async function buildPublishRequest(input: PublishModelInput): Promise<Pub
     filename,
     ...(sha256 !== undefined ? { sha256 } : {}),
   } as PublishRequest;
+}
+
+/**
+ * Per-feature statistics of the sample, each input's typed as the function takes it (an onnx model
+ * gets a JSON or CSV sample's float64 and int32 columns as float32), not as the sample file held it.
+ */
+function inputStats(sample: SampleTable, inputs: readonly ColumnSpec[]): Record<string, FeatureStats> {
+  const out = sampleStats(sample);
+  for (const c of inputs) {
+    const st = out[c.name];
+    if (st && st.type !== c.type) out[c.name] = { ...st, type: c.type };
+  }
+  return out;
 }
 
 /** The TS API: publish to a store (folder) or a target such as the HTTP client. */

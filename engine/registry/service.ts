@@ -79,7 +79,11 @@ function parseJson(text: string, what: string): unknown {
 
 function fromBase64(v: unknown, what: string): Uint8Array {
   if (typeof v !== 'string') throw new RegistryError('ENVELOPE_INVALID', `${what} must be a base64 string`);
-  return new Uint8Array(Buffer.from(v, 'base64'));
+  // Buffer.from skips what is not base64 ("!!!" decodes to nothing): that would be refused as an empty or corrupt file.
+  const text = v.replace(/\s+/g, '');
+  const bad = /[^A-Za-z0-9+/=_-]|=[^=]|={3}/.exec(text);
+  if (bad) throw new RegistryError('ENVELOPE_INVALID', `${what} is not base64: ${JSON.stringify(bad[0][0])} at position ${bad.index} (send the file's bytes base64-encoded, or publish with multipart/form-data)`);
+  return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
 async function publishRequestOf(c: Context): Promise<PublishRequest> {

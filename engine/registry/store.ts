@@ -14,7 +14,7 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { assertSafeName, assertValidEnvelope, assertValidMetrics, isSafeName, isSha256, summarize, type Envelope, type EnvelopeDraft, type EnvelopeSummary, type Metrics } from './envelope.js';
+import { assertAliasName, assertSafeName, assertValidEnvelope, assertValidMetrics, isSafeName, isSha256, summarize, type Envelope, type EnvelopeDraft, type EnvelopeSummary, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
 import { sha256Hex, verifySha256 } from './function.js';
 import { createAtomic, inside, readNoFollow, writeAtomic } from './fs-safe.js';
@@ -295,9 +295,7 @@ export class RegistryStore {
 
   setAlias(name: string, alias: string, version: number): Promise<void> {
     return this.serial(async () => {
-      assertSafeName(alias, 'alias');
-      // GET /envelopes/{name}/{ref} reads digits as a version: such an alias could never be fetched there.
-      if (/^[0-9]+$/.test(alias)) throw new RegistryError('NAME_INVALID', `alias ${JSON.stringify(alias)} is not allowed: it reads as a version number (use a name such as v${alias})`);
+      assertAliasName(alias);
       if (!this.pick({ name, version })) throw new RegistryError('ENVELOPE_NOT_FOUND', `cannot point ${name}:${alias} at ${name}@${version}: no such version`);
       await this.loadAliases();
       const next = { ...this.aliasMap, [name]: { ...(this.aliasMap[name] ?? {}), [alias]: version } };
