@@ -3,6 +3,7 @@
  * body limits and admin auth are middleware that run before any handler.
  */
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -102,6 +103,26 @@ export function deadlineOption(header: string | string[] | undefined): { deadlin
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** A body over the limit is read and dropped, so that its 413 reaches the client, up to this size and time. */
+const LINGER_BYTES = 16 * 1024 * 1024;
+const LINGER_MS = 2000;
+
+/** Reads `body` to its end and drops it: true once it ended within LINGER_MS, else false. */
+function drained(body: Readable): Promise<boolean> {
+  if (body.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      body.off('end', onEnd).off('error', onError);
+      resolve(ok);
+    };
+    const onEnd = (): void => done(true);
+    const onError = (): void => done(false);
+    const timer = setTimeout(() => done(false), LINGER_MS);
+    body.on('end', onEnd).on('error', onError).resume();
+  });
+}
 
 /** The admin routes (`POST /pipelines`, `DELETE /pipelines/{name}`): refused attempts at them are audited too. */
 function isAdminRoute(method: string, path: string): boolean {
@@ -229,10 +250,16 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       if (draining()) c.header('Connection', 'close');
     });
   }
-  const tooLarge = (c: Context): Response => {
-    // The rest of the body is never read: the connection cannot carry another request, so say so
-    // (a client that reused it would see its next request fail with 'other side closed').
-    c.header('Connection', 'close');
+  const tooLarge = async (c: Context): Promise<Response> => {
+    // A declared body up to LINGER_BYTES is read to its end and dropped first: answered at once, a
+    // client still sending would meet a closed socket and see a reset, not the 413. Otherwise (far
+    // larger, chunked and partly read, or waiting for 100 Continue) the rest is never read, and the
+    // connection cannot carry another request, so say so (a client that reused it would see its
+    // next request fail with 'other side closed').
+    const declared = Number(c.req.header('content-length'));
+    const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming;
+    const linger = incoming !== undefined && c.req.header('transfer-encoding') === undefined && declared <= LINGER_BYTES && !/100-continue/i.test(c.req.header('expect') ?? '');
+    if (!linger || !(await drained(incoming))) c.header('Connection', 'close');
     if (isAdminRoute(c.req.method, c.req.path)) {
       noteAudit(c, { action: `${c.req.method} ${c.req.path}` });
       audit(c, 413, 'denied', `the request body exceeds ${limit} bytes`);
