@@ -87,13 +87,13 @@ const MALFORMED: readonly { path: string; type: string; body: string }[] = [
   { path: '/execute', type: 'application/json', body: '{"operator_paths": ["/tmp"], "pipeline": {"name": "x", "item_type": "sku_id"}}' },
 ];
 
-/** Same items (ids exactly, numbers within 1e-5). */
-function sameItems(a: string, b: string): boolean {
+/** The same rows in the same order, with the same columns; numbers equal to 1e-5. */
+export function sameItems(a: string, b: string): boolean {
   if (a === b) return true;
   const x = JSON.parse(a) as Record<string, unknown>[];
   const y = JSON.parse(b) as Record<string, unknown>[];
-  if (x.length !== y.length) return false;
-  return x.every((row, i) => Object.entries(row).every(([k, v]) => {
+  if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
+  return x.every((row, i) => Object.keys(row).length === Object.keys(y[i]!).length && Object.entries(row).every(([k, v]) => {
     const w = y[i]![k];
     return typeof v === 'number' && typeof w === 'number' ? Math.abs(v - w) <= 1e-5 : v === w;
   }));
