@@ -18,7 +18,6 @@ import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { builtinOperators } from '../operators/index.js';
@@ -27,6 +26,7 @@ import { RegistryStore } from '../engine/registry/store.js';
 import { startServer, type RunningServer } from '../engine/server.js';
 import { HAS_REDIS, startRedis, type RedisServer } from '../test/redis-server.js';
 import { Histogram } from './histogram.js';
+import { cli } from './args.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, '../shared/bench');
@@ -87,13 +87,13 @@ const MALFORMED: readonly { path: string; type: string; body: string }[] = [
   { path: '/execute', type: 'application/json', body: '{"operator_paths": ["/tmp"], "pipeline": {"name": "x", "item_type": "sku_id"}}' },
 ];
 
-/** Same items (ids exactly, numbers within 1e-5). */
-function sameItems(a: string, b: string): boolean {
+/** The same rows in the same order, with the same columns; numbers equal to 1e-5. */
+export function sameItems(a: string, b: string): boolean {
   if (a === b) return true;
   const x = JSON.parse(a) as Record<string, unknown>[];
   const y = JSON.parse(b) as Record<string, unknown>[];
-  if (x.length !== y.length) return false;
-  return x.every((row, i) => Object.entries(row).every(([k, v]) => {
+  if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
+  return x.every((row, i) => Object.keys(row).length === Object.keys(y[i]!).length && Object.entries(row).every(([k, v]) => {
     const w = y[i]![k];
     return typeof v === 'number' && typeof w === 'number' ? Math.abs(v - w) <= 1e-5 : v === w;
   }));
@@ -325,7 +325,13 @@ export function formatChaos(r: ChaosReport): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { duration: { type: 'string', default: '60' }, workload: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'string' }, 'no-redis': { type: 'boolean' } } });
+  const values = cli('npx tsx loadtest/chaos.ts', 'The standard workload under load while configs reload, models are published, Redis pauses, workers die and malformed requests arrive; exit 1 if any answer that should succeed was lost or wrong.', {
+    duration: { type: 'string', default: '60', number: { min: 1 }, help: 'seconds' },
+    workload: { type: 'string', choices: ['bench', 'demo'], help: 'bench (the standard workload, when present) or demo' },
+    concurrency: { type: 'string', number: { min: 1, integer: true }, help: 'requests in flight (default 8)' },
+    json: { type: 'string', value: 'FILE', help: 'also write the report as JSON' },
+    'no-redis': { type: 'boolean', help: 'run without Redis (no Redis source, no pauses)' },
+  });
   const report = await runChaos({
     durationMs: Number(values.duration) * 1000,
     ...(values.workload ? { workload: values.workload as 'bench' | 'demo' } : {}),

@@ -8,8 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { runOpenLoop } from './generator.js';
+import { cli } from './args.js';
 
 const BARE_503 = `
 const s = require('node:http').createServer((q, r) => {
@@ -46,7 +46,10 @@ export async function clientCost(rate: number, durationS: number): Promise<Clien
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { rate: { type: 'string', default: '1500' }, duration: { type: 'string', default: '8' } } });
+  const values = cli('npx tsx loadtest/client-cost.ts', 'What each load generator costs, against a bare Node server that answers 503.', {
+    rate: { type: 'string', default: '1500', number: { min: 1 }, help: 'arrival rate, requests/s' },
+    duration: { type: 'string', default: '8', number: { min: 1 }, help: 'seconds per client' },
+  });
   const rows = await clientCost(Number(values.rate), Number(values.duration));
   process.stdout.write('| client | rate | answered | client CPU % | server CPU % | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- | --- |\n');
   for (const r of rows) process.stdout.write(`| ${r.client} | ${r.rate} | ${r.answered} | ${r.clientCpuPercent.toFixed(0)} | ${r.serverCpuPercent.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |\n`);

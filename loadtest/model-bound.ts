@@ -15,14 +15,17 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { cli } from './args.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, '../shared/bench');
 const OUT = join(ROOT, 'loadtest/results');
 
-const { values: v } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rows: { type: 'string', default: '2200' } } });
+const v = cli('node --import tsx loadtest/model-bound.ts', 'The standard workload\'s models alone in onnxruntime on 1 and 2 threads; writes loadtest/results/model-bound.{md,json}.', {
+  seconds: { type: 'string', default: '5', number: { min: 0.1 }, help: 'seconds per model and thread count' },
+  rows: { type: 'string', default: '2200', number: { min: 1, integer: true }, help: 'candidate rows per run' },
+});
 const seconds = Number(v.seconds);
 const rows = Number(v.rows);
 if (!existsSync(join(BENCH, 'psale_mlp.onnx'))) throw new Error(`the standard workload is not at ${BENCH}`);

@@ -25,9 +25,9 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { findPeak, healthyRuns, runClosedLoop, runOpenLoop, type LoadResult } from './generator.js';
 import { benchRequests, okItems, startEngine } from './scenarios.js';
+import { cli } from './args.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, '../shared/bench');
@@ -286,7 +286,16 @@ export function formatOverload(s: OverloadSeries): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, runs: { type: 'string', default: '1' }, workload: { type: 'string' }, 'max-queue-wait-ms': { type: 'string' }, threads: { type: 'string' }, 'no-pin': { type: 'boolean' }, client: { type: 'string' }, json: { type: 'string' } } });
+  const values = cli('npx tsx loadtest/overload.ts', 'Peak, then twice the peak in turns, on the standard workload: goodput / peak and the accepted p99 (build first: npm run build).', {
+    duration: { type: 'string', default: '10', number: { min: 1 }, help: 'seconds of 2x load in each run' },
+    runs: { type: 'string', default: '1', number: { min: 1, integer: true }, help: 'repeat the whole run; every run and the median are reported' },
+    workload: { type: 'string', choices: ['bench', 'demo'], help: 'bench (the standard workload, when present) or demo' },
+    'max-queue-wait-ms': { type: 'string', number: { min: 0 }, help: 'queue-wait limit of the engine that takes the 2x load (default 5)' },
+    threads: { type: 'string', number: { min: 1, integer: true }, help: 'engine worker threads (default: one per core the engine is pinned to)' },
+    'no-pin': { type: 'boolean', help: 'do not pin the engine and the generator to separate cores (taskset)' },
+    client: { type: 'string', choices: ['raw', 'undici'], help: 'load generator (default raw)' },
+    json: { type: 'string', value: 'FILE', help: 'also write the series as JSON' },
+  });
   const runs: OverloadReport[] = [];
   for (let i = 0; i < Math.max(1, Number(values.runs)); i++) {
     runs.push(await runOverload({

@@ -13,7 +13,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Pool } from 'undici';
@@ -22,6 +21,7 @@ import { sha256Hex } from '../engine/registry/function.js';
 import { compileQuery } from '../engine/registry/query.js';
 import { createRegistryApp } from '../engine/registry/service.js';
 import { RegistryStore } from '../engine/registry/store.js';
+import { cli } from './args.js';
 
 const QUERIES: readonly { name: string; q: string; limit: number }[] = [
   { name: 'resolve: name + stage, newest 1', q: 'name=model-042,stage=prod', limit: 1 },
@@ -136,7 +136,10 @@ function markdown(r: Awaited<ReturnType<typeof runRegistryBench>>, date: string,
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { envelopes: { type: 'string', default: '10000' }, iterations: { type: 'string', default: '2000' } } });
+  const values = cli('npx tsx loadtest/registry-bench.ts', 'Registry tag queries over a store of envelopes; writes loadtest/results/registry.{md,json}.', {
+    envelopes: { type: 'string', default: '10000', number: { min: 1, integer: true }, help: 'envelopes in the store' },
+    iterations: { type: 'string', default: '2000', number: { min: 1, integer: true }, help: 'runs of each query' },
+  });
   const r = await runRegistryBench({ envelopes: Number(values.envelopes), iterations: Number(values.iterations) });
   const date = new Date().toISOString();
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 20)} MiB, ${process.platform}-${process.arch}, Node ${process.version}`;

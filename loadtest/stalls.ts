@@ -14,11 +14,11 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { runClosedLoop } from './generator.js';
 import { configsFor } from './overload.js';
 import { RawClient } from './raw-client.js';
 import { benchRequests, startEngine } from './scenarios.js';
+import { cli } from './args.js';
 
 /** A run of slow requests: from the first one's due time to the last one's, and the worst latency. */
 export interface Stretch {
@@ -64,7 +64,12 @@ export function quantile(xs: readonly number[], q: number): number {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { rate: { type: 'string', default: '900' }, duration: { type: 'string', default: '10' }, 'slow-ms': { type: 'string', default: '10' }, 'node-flags': { type: 'string', default: '' } } });
+  const values = cli('npx tsx loadtest/stalls.ts', 'An open loop on one core, slow stretches beside the engine\'s full collections (build first: npm run build).', {
+    rate: { type: 'string', default: '900', number: { min: 1 }, help: 'arrival rate, requests/s' },
+    duration: { type: 'string', default: '10', number: { min: 1 }, help: 'seconds' },
+    'slow-ms': { type: 'string', default: '10', number: { min: 0 }, help: 'a request slower than this is part of a stretch' },
+    'node-flags': { type: 'string', default: '', value: 'FLAGS', help: 'more flags for the engine\'s node, space-separated' },
+  });
   const rate = Number(values.rate);
   const durationS = Number(values.duration);
   const cores = availableParallelism();

@@ -15,25 +15,25 @@
  */
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
+import { cli, type CliOptions } from './args.js';
 import { bareHonoScenario, runScenarios, type Scenario } from './runner.js';
 import { BENCH, BENCH_CONFIGS, benchRequests, checkExpectations, engineScenario, memoryByWorkers } from './scenarios.js';
 import { extraScenarios } from './scenarios-extra.js';
 import { reportName, targetLines, writeReport } from './report.js';
 
-const { values: v } = parseArgs({
-  options: {
-    only: { type: 'string' },
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
-    'initial-warmup': { type: 'string', default: '5' },
-    rate: { type: 'string', default: '500' },
-    concurrency: { type: 'string', default: '16,32,64' },
-    threads: { type: 'string' },
-    repeat: { type: 'string', default: '1' },
-    out: { type: 'string' },
-  },
-});
+const STANDARD_OPTIONS = {
+  only: { type: 'string', value: 'LIST', help: 'comma-separated scenarios: gbdt, mlp, trivial, upstream-local, upstream-redis, observe-off, observe-on, memory (default: all; a partial run writes partial.{md,json})' },
+  duration: { type: 'string', default: '10', number: { min: 0.1 }, help: 'seconds each measured run lasts' },
+  warmup: { type: 'string', default: '2', number: { min: 0 }, help: 'seconds of warm-up before each run' },
+  'initial-warmup': { type: 'string', default: '5', number: { min: 0 }, help: 'seconds of warm-up when a server has just started' },
+  rate: { type: 'string', default: '500', number: { min: 1 }, help: 'open-loop arrival rate, requests/s' },
+  concurrency: { type: 'string', default: '16,32,64', number: { min: 1, integer: true, list: true }, help: 'closed-loop concurrencies of the peak search' },
+  threads: { type: 'string', number: { min: 1, integer: true }, help: 'engine worker threads (default: one per core)' },
+  repeat: { type: 'string', default: '1', number: { min: 1, integer: true }, help: 'interleaved rounds (the floor in each); targets use each side\'s median' },
+  out: { type: 'string', value: 'NAME', help: 'write loadtest/results/NAME.{md,json}' },
+} as const satisfies CliOptions;
+
+const v = cli('npm run loadtest --', 'Every scenario of the standard workload, and the bare Hono floor; writes loadtest/results/latest.{md,json}.', STANDARD_OPTIONS);
 
 // Decided before the run: a bad --out fails now, not after ten minutes of load.
 const outName = reportName({ only: v.only, out: v.out });
@@ -52,7 +52,11 @@ const all: Record<string, Scenario> = {
   ...extraScenarios({ threads, notes }),
 };
 const only = v.only ? v.only.split(',').map((s) => s.trim()) : Object.keys(all);
-for (const name of only) if (!all[name] && name !== 'memory') throw new Error(`unknown scenario '${name}'; known: ${Object.keys(all).join(', ')}, memory`);
+for (const name of only) {
+  if (all[name] || name === 'memory') continue;
+  process.stderr.write(`npm run loadtest --: unknown scenario '${name}' in --only; known: ${Object.keys(all).join(', ')}, memory\n`);
+  process.exit(2);
+}
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 if (only.includes('memory') || !v.only) {
@@ -66,7 +70,7 @@ const rounds = Math.max(1, Number(v.repeat));
 const selected = only.filter((n) => all[n]).map((n) => all[n]!);
 // The floor runs in every round too (the first before the scenarios), and targets use its median like any scenario's.
 const run = await runScenarios(Array.from({ length: rounds }, (_, i) => (i === 0 ? selected : [bareHonoScenario(), ...selected])).flat(), {
-  concurrencies: v.concurrency!.split(',').map(Number),
+  concurrencies: v.concurrency.split(',').map(Number),
   rate: Number(v.rate),
   durationS: Number(v.duration),
   warmupS: Number(v.warmup),
