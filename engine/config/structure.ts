@@ -5,7 +5,7 @@
  * every problem is reported together.
  */
 import type { PipelineConfig } from './schema.js';
-import { PIPELINE_SCHEMA } from './schema.js';
+import { MAX_STEPS, PIPELINE_SCHEMA } from './schema.js';
 import { describeErrors, newAjv, type Problem } from './validators.js';
 
 const validatePipeline = newAjv({ useDefaults: false }).compile(PIPELINE_SCHEMA as object);
@@ -22,8 +22,18 @@ export interface Structure {
 export function checkStructure(cfg: unknown, base: string): Structure {
   const problems = validatePipeline(cfg) ? [] : describeErrors(validatePipeline.errors).map((p) => ({ path: `${base}${p.path}`, message: p.message }));
   const bad = (pointer: string): boolean => problems.some((p) => p.path === pointer || p.path.startsWith(`${pointer}/`));
-  const fatal = !cfg || typeof cfg !== 'object' || Array.isArray(cfg) || problems.some((p) => p.path === base) || bad(`${base}/item_type`) || bad(`${base}/name`);
+  const fatal = !cfg || typeof cfg !== 'object' || Array.isArray(cfg) || problems.some((p) => p.path === base) || bad(`${base}/item_type`) || bad(`${base}/name`) || tooManySteps(cfg);
   return { problems, fatal, bad };
+}
+
+/**
+ * A list of steps over MAX_STEPS (reported by the schema) stops the check there: compiling its
+ * steps for their own problems is the cost the limit exists to refuse.
+ */
+function tooManySteps(cfg: object): boolean {
+  const c = cfg as { initialization?: unknown; operations?: unknown };
+  const init = c.initialization && typeof c.initialization === 'object' ? (c.initialization as Record<string, unknown>) : {};
+  return [c.operations, init['includes'], init['excludes'], init['scorer'], init['scores']].some((v) => Array.isArray(v) && v.length > MAX_STEPS);
 }
 
 /** The pipeline with its broken parts left out (steps are skipped one by one by the compiler, by `bad`). */

@@ -7,7 +7,8 @@ import { isUtf8 } from 'node:buffer';
 import type { Context } from 'hono';
 import { AirmailError } from '../errors.js';
 import { clip, formatDiagnostic, summarise } from '../errors.js';
-import { PARSE_LIMITS, parseConfigText } from '../config/parse.js';
+import { PARSE_LIMITS } from '../config/parse.js';
+import { parseYamlBody } from './yaml-offload.js';
 
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 const FORBIDDEN_TEXT = /__proto__|constructor|prototype/;
@@ -119,12 +120,13 @@ export function parseJsonStrict(text: string): unknown {
   return value;
 }
 
-export function parseYamlStrict(text: string): unknown {
-  const r = parseConfigText(text, 'request body');
+/** A YAML body's value; a large body is parsed off the main thread (./yaml-offload.ts). */
+export async function parseYamlStrict(text: string): Promise<unknown> {
+  const r = await parseYamlBody(text);
   if (!r.ok) {
     throw new AirmailError('BODY_UNPARSABLE', summarise('the body is not valid YAML', r.diagnostics.map(formatDiagnostic)), { diagnostics: r.diagnostics });
   }
-  return r.parsed.value;
+  return r.value;
 }
 
 /** Reads and parses the body; an empty body is `{}`. A charset other than UTF-8 is a 415, bytes that are not UTF-8 a 400. */
@@ -134,7 +136,7 @@ export async function readBody(c: Context, fallback: BodyFormat | undefined): Pr
   const text = utf8Body(bytes);
   if (text.trim() === '') return { value: {}, text, format: fallback ?? 'json' };
   const format = bodyFormat(c, fallback);
-  return { value: format === 'json' ? parseJsonStrict(text) : parseYamlStrict(text), text, format };
+  return { value: format === 'json' ? parseJsonStrict(text) : await parseYamlStrict(text), text, format };
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
