@@ -16,7 +16,7 @@ import { AirmailError, asAirmailError, summarise, type Diagnostic } from './erro
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
-import { coerceQueryInputs, unrepresentableInputs } from './inputs.js';
+import { coerceQueryInputs, unrepresentableInputs, withInputNames } from './inputs.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
 import { ModelHub, type ModelHubOptions, type ModelLease, type ModelLogEvent } from './registry/model-hub.js';
@@ -180,7 +180,7 @@ export class Engine {
       errors.push(...q.problems);
       copy = q.inputs;
     } else copy = isObject ? Object.assign({}, inputs) : inputs;
-    if (!fn(copy)) errors.push(...describeErrors(fn.errors));
+    if (!fn(copy)) errors.push(...withInputNames(p.inputSchema, describeErrors(fn.errors)));
     errors.push(...unrepresentableInputs(p.inputSchema, copy));
     if (errors.length > 0) {
       throw new AirmailError('INPUT_INVALID', summarise(`inputs of pipeline '${p.name}' are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });

@@ -78,3 +78,13 @@ export function unrepresentableInputs(schema: JsonSchema, inputs: unknown): Prob
   if (inputs && typeof inputs === 'object') for (const [k, v] of Object.entries(inputs)) walk(v, `/${k}`, k, false);
   return out;
 }
+
+/**
+ * An input the pipeline does not take is told which ones it does: "'n' is not a known property"
+ * alone left a user guessing the names (a misspelling already gets "did you mean").
+ */
+export function withInputNames(schema: JsonSchema, problems: Problem[]): Problem[] {
+  const names = Object.keys((schema['properties'] as Record<string, unknown> | undefined) ?? {});
+  const takes = names.length > 0 ? `the pipeline's inputs are ${names.map((n) => `'${n}'`).join(', ')}` : 'the pipeline takes no inputs';
+  return problems.map((p) => (/^\/[^/]*$/.test(p.path) && p.message.endsWith('is not a known property') ? { path: p.path, message: `${p.message}: ${takes}` } : p));
+}

@@ -23,7 +23,9 @@ export function bodyFormat(c: Context, fallback: BodyFormat | undefined): BodyFo
   if (ct === 'application/json' || ct.endsWith('+json')) return 'json';
   if (ct === 'application/yaml' || ct === 'text/yaml' || ct === 'application/x-yaml' || ct === 'text/x-yaml') return 'yaml';
   if (ct === '' && fallback) return fallback;
-  throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct || '(none)'}' is not supported here; send ${ACCEPTED}`);
+  // `curl -d` sends this type unless told otherwise: say how to send JSON with it.
+  const hint = ct === 'application/x-www-form-urlencoded' ? " (curl -d sends this type: add -H 'content-type: application/json')" : '';
+  throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct || '(none)'}' is not supported here; send ${ACCEPTED}${hint}`);
 }
 
 /** Charsets a body may declare: its bytes are read as UTF-8, of which US-ASCII is a part. */

@@ -121,11 +121,19 @@ class JsThread {
 
   constructor(source: string, private readonly label: string) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { source }, env: {}, resourceLimits: { maxOldGenerationSizeMb: 256 }, stdout: false });
-    this.worker.unref();
-    this.worker.on('message', (r: Reply) => { const p = this.pending.get(r.id); if (p) { this.pending.delete(r.id); p.resolve(r); } });
+    this.worker.on('message', (r: Reply) => { const p = this.pending.get(r.id); if (p) { this.pending.delete(r.id); this.idle(); p.resolve(r); } });
     this.worker.on('error', (e) => this.fail(new RegistryError('MODEL_LOAD_FAILED', `js function ${label} crashed: ${e.message}`)));
     this.worker.on('exit', (code) => this.fail(new RegistryError('MODEL_LOAD_FAILED', `js function ${label} exited (code ${code})`)));
     this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
+  }
+
+  /**
+   * The thread keeps the process alive only while a call waits on it: a 'message'
+   * listener refs the worker's port for good, so `airmail run` with a js model
+   * printed its answer and never exited. Idle, it is unref'd.
+   */
+  private idle(): void {
+    if (this.pending.size === 0) this.worker.unref();
   }
 
   /** Sends one call; past `timeoutMs` the thread is stopped (a busy loop ends only that way) and `onTimeout` is thrown. */
@@ -141,6 +149,7 @@ class JsThread {
     if (this.dead) return Promise.reject(this.dead);
     const answer = id === 0 ? this.ready : new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      this.worker.ref();
       this.worker.postMessage({ id, ...msg });
     });
     if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return answer;
@@ -155,6 +164,7 @@ class JsThread {
     if (!this.dead) this.dead = err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    this.idle();
     return this.worker.terminate().then(() => undefined, () => undefined);
   }
 }
