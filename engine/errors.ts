@@ -19,6 +19,8 @@ export const ERRORS = {
   CONFIG_CONFLICT: { status: 409, summary: "An admin change would overwrite or remove a file that also holds other entries; edit that file instead." },
   // requests
   BODY_UNPARSABLE: { status: 400, summary: 'The request body is not valid JSON or YAML.' },
+  REQUEST_MALFORMED: { status: 400, summary: 'The request is not valid HTTP/1.1 (an unknown method, a malformed header, both Content-Length and Transfer-Encoding); the connection is closed.' },
+  HEADERS_TOO_LARGE: { status: 431, summary: 'The request line and headers exceed the limit (16 KiB); the connection is closed.' },
   HEADER_INVALID: { status: 400, summary: 'A request header the engine reads has a value it cannot use (x-airmail-deadline-ms: a positive whole number of ms; x-airmail-debug: true/1/yes/on or false/0/no/off; x-airmail-debug-ids: a whole number).' },
   INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },
   PIPELINE_NOT_FOUND: { status: 404, summary: 'No pipeline with that name is loaded.' },

@@ -18,7 +18,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 
 /** The refusals written outside the app, and the JSON body each carries. */
-export type Refusal = 'REQUEST_TIMEOUT';
+export type Refusal = 'REQUEST_TIMEOUT' | 'REQUEST_MALFORMED' | 'HEADERS_TOO_LARGE' | 'BODY_TOO_LARGE';
 
 export interface ListenOptions {
   readonly port: number;
@@ -40,18 +40,19 @@ export interface ListenOptions {
   readonly bodyLimit?: number;
 }
 
-/** Node's own answers to a client error (see `socketOnError` in node:_http_server), kept for the errors we do not reword. */
-const NODE_ANSWERS: Readonly<Record<string, string>> = {
-  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n',
+/** What a request Node's parser refused gets: the status line and code; any other parse error is a 400. */
+const PARSE_REFUSALS: Readonly<Record<string, { readonly status: string; readonly code: Refusal; readonly message: string }>> = {
+  HPE_HEADER_OVERFLOW: { status: '431 Request Header Fields Too Large', code: 'HEADERS_TOO_LARGE', message: 'the request line and headers exceed the server\'s limit (16 KiB by default)' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: '413 Payload Too Large', code: 'BODY_TOO_LARGE', message: 'the chunk extensions of the body exceed the server\'s limit' },
 };
-const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 
 const defaultRefusal = (code: Refusal, message: string, tookMs: number): string => JSON.stringify({ error: true, code, reason: message, took_ms: tookMs });
 
 /**
- * Answers a client error as Node would (only when nothing of a response has been written yet),
- * except that a timeout's 408 carries the JSON error body.
+ * Answers a client error as Node would (only when nothing of a response has been written yet), with
+ * the JSON error body every other error has: a timeout's 408, a 431 for headers over the limit, and
+ * a 400 `REQUEST_MALFORMED` naming what the parser refused (an unknown method, a bad header, both
+ * Content-Length and Transfer-Encoding). Node's own answers had an empty body.
  */
 function onClientError(err: NodeJS.ErrnoException, socket: Socket, refusal: (code: Refusal, message: string, tookMs: number) => string, timeouts: { headers: number; request: number }): void {
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
@@ -59,16 +60,24 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, refusal: (cod
     socket.destroy();
     return;
   }
-  let answer: string;
+  // The request never reached the app: it gets an id here.
+  const answer = (status: string, body: string): string =>
+    `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nX-Request-Id: ${randomUUID()}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    // The request never reached the app: its time is the timeout that ran out, and it gets an id here.
+    // Its time is the timeout that ran out.
     const ms = inFlight ? timeouts.request : timeouts.headers;
-    const body = refusal('REQUEST_TIMEOUT', inFlight
+    socket.end(answer('408 Request Timeout', refusal('REQUEST_TIMEOUT', inFlight
       ? `the request was not received within ${ms} ms`
-      : `the request headers were not received within ${ms} ms`, ms);
-    answer = `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nX-Request-Id: ${randomUUID()}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-  } else answer = NODE_ANSWERS[err.code ?? ''] ?? BAD_REQUEST;
-  socket.end(answer, () => socket.destroy());
+      : `the request headers were not received within ${ms} ms`, ms)), () => socket.destroy());
+    return;
+  }
+  const known = PARSE_REFUSALS[err.code ?? ''];
+  // llhttp's reason ("Invalid method encountered") says what was wrong; never the bytes themselves.
+  const why = (err as { reason?: unknown }).reason;
+  const body = known
+    ? refusal(known.code, known.message, 0)
+    : refusal('REQUEST_MALFORMED', `the request is not valid HTTP/1.1${typeof why === 'string' && why !== '' ? `: ${why.slice(0, 120)}` : ''}`, 0);
+  socket.end(answer(known?.status ?? '400 Bad Request', body), () => socket.destroy());
 }
 
 
