@@ -3,7 +3,6 @@
  * body limits and admin auth are middleware that run before any handler.
  */
 import { dirname } from 'node:path';
-import type { Readable } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -11,8 +10,9 @@ import { AirmailError, asAirmailError, boundErrors, clip, summarise, type Diagno
 import type { Engine, PipelineResponse } from '../engine.js';
 import { debugStepsOf } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
-import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
+import { drained, inputsNotAnObject, isPlainObject, LINGER_BYTES, readBody } from './body.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
+import { DutyLimit } from '../reliability/duty.js';
 import { docsPage, openApi } from './openapi.js';
 import { mountModelRoutes } from './models.js';
 import { mountObservability, traceOptions } from './ui.js';
@@ -103,26 +103,6 @@ export function deadlineOption(header: string | string[] | undefined): { deadlin
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
-
-/** A body over the limit is read and dropped, so that its 413 reaches the client, up to this size and time. */
-const LINGER_BYTES = 16 * 1024 * 1024;
-const LINGER_MS = 2000;
-
-/** Reads `body` to its end and drops it: true once it ended within LINGER_MS, else false. */
-function drained(body: Readable): Promise<boolean> {
-  if (body.readableEnded) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      body.off('end', onEnd).off('error', onError);
-      resolve(ok);
-    };
-    const onEnd = (): void => done(true);
-    const onError = (): void => done(false);
-    const timer = setTimeout(() => done(false), LINGER_MS);
-    body.on('end', onEnd).on('error', onError).resume();
-  });
-}
 
 /** The admin routes (`POST /pipelines`, `DELETE /pipelines/{name}`): refused attempts at them are audited too. */
 function isAdminRoute(method: string, path: string): boolean {
@@ -257,7 +237,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     // connection cannot carry another request, so say so (a client that reused it would see its
     // next request fail with 'other side closed').
     const declared = Number(c.req.header('content-length'));
-    const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming;
+    const incoming = (c.env as { incoming?: Parameters<typeof drained>[0] } | undefined)?.incoming;
     const linger = incoming !== undefined && c.req.header('transfer-encoding') === undefined && declared <= LINGER_BYTES && !/100-continue/i.test(c.req.header('expect') ?? '');
     if (!linger || !(await drained(incoming))) c.header('Connection', 'close');
     if (isAdminRoute(c.req.method, c.req.path)) {
@@ -436,15 +416,17 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     }
   });
 
+  const dryRuns = new DutyLimit('a dry run (POST /validate compiles every config with the sent one)', 0.25, 100);
   app.post('/validate', async (c) => {
     // A dry run of admin POST /pipelines: the same checks, so the same status, code and errors,
     // and nothing applied. The text is checked as sent: lines and columns are the body's ('file': 'request body').
     const { value, text } = await readBody(c, undefined);
     try {
-      const diags = await engine.store.validatePut(adminPutName(value), text);
+      const diags = await dryRuns.run(() => engine.store.validatePut(adminPutName(value), text));
       if (diags.length > 0) throw diagnosticsError(diags);
     } catch (err) {
       const e = asAirmailError(err);
+      for (const [k, v] of Object.entries(retryHeaders(e))) c.header(k, v);
       // The error response shape (as every error answer), with valid: false and always an errors list.
       const t0 = started.get(c);
       const body = Object.assign({ valid: false }, errorBody(e, t0 === undefined ? {} : { took_ms: tookMs(t0) }));

@@ -4,6 +4,7 @@
  * handler reads the stream.
  */
 import { isUtf8 } from 'node:buffer';
+import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { AirmailError } from '../errors.js';
 import { clip, formatDiagnostic, summarise } from '../errors.js';
@@ -143,4 +144,24 @@ export async function readBody(c: Context, fallback: BodyFormat | undefined): Pr
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A body over the limit is read and dropped, so that its 413 reaches the client, up to this size and time. */
+export const LINGER_BYTES = 16 * 1024 * 1024;
+const LINGER_MS = 2000;
+
+/** Reads `body` to its end and drops it: true once it ended within LINGER_MS, else false. */
+export function drained(body: Readable): Promise<boolean> {
+  if (body.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      body.off('end', onEnd).off('error', onError);
+      resolve(ok);
+    };
+    const onEnd = (): void => done(true);
+    const onError = (): void => done(false);
+    const timer = setTimeout(() => done(false), LINGER_MS);
+    body.on('end', onEnd).on('error', onError).resume();
+  });
 }
