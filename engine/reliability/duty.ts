@@ -1,11 +1,23 @@
 /**
- * A bound on the share of the main thread an expensive public route may take: after a run that
- * took t ms (past `freeMs`), the next is refused for t × (1 − share) / share ms, with the wait to
- * retry after. `POST /validate` compiles the whole configs directory with the sent file in it (a
- * second with 1,000 pipeline files), so an anonymous client sending them back to back held the
- * main thread, `/health` included, nearly all the time.
+ * A bound on the share of the main thread an expensive public route may take: after a run that kept
+ * the main thread busy for t ms (past `freeMs`), the next is refused for t × (1 − share) / share ms,
+ * with the wait to retry after. The cost is the event loop's active time during the run (its
+ * utilization), not the run's wall time, so a run that mostly waits (a registry fetch, a model
+ * load) costs what it computed. `POST /validate` compiles the whole configs directory with the sent
+ * file in it (a second with 1,000 pipeline files), and `POST /execute` compiles what it is sent (a
+ * 100,000-item Static list, most of a second): an anonymous client sending them back to back held
+ * the main thread, `/health` included, nearly all the time.
  */
 import { AirmailError } from '../errors.js';
+
+export interface DutyClock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  /** The main thread's active (not idle) time so far, in ms. */
+  busy(): number;
+}
+
+const LOOP: DutyClock = { now: () => performance.now(), busy: () => performance.eventLoopUtilization().active };
 
 export class DutyLimit {
   private freeAt = 0;
@@ -14,22 +26,23 @@ export class DutyLimit {
     private readonly what: string,
     /** The most of the main thread's time these runs may take, 0..1. */
     private readonly share: number,
-    /** A run this short leaves no wait behind it. */
+    /** A run that cost this little leaves no wait behind it. */
     private readonly freeMs: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly clock: DutyClock = LOOP,
   ) {}
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const t0 = this.now();
+    const t0 = this.clock.now();
     if (t0 < this.freeAt) {
       const wait = Math.ceil(this.freeAt - t0);
       throw new AirmailError('OVERLOADED', `${this.what} may take at most ${Math.round(this.share * 100)} % of the server's time; the last one took long enough that the next may start in ${wait} ms`, { details: { retryAfterMs: wait } });
     }
+    const b0 = this.clock.busy();
     try {
       return await fn();
     } finally {
-      const took = this.now() - t0;
-      if (took > this.freeMs) this.freeAt = this.now() + (took * (1 - this.share)) / this.share;
+      const cost = this.clock.busy() - b0;
+      if (cost > this.freeMs) this.freeAt = this.clock.now() + (cost * (1 - this.share)) / this.share;
     }
   }
 }
