@@ -207,7 +207,7 @@ export class Engine {
    * Compiling runs on the main thread: a pipeline of 130,000 Static items (a 930 KB body) held it
    * 0.7 s. Compiles that are not cached may take at most a quarter of it (see DutyLimit); a few ms each, most never wait.
    */
-  private readonly adhocDuty = new DutyLimit('compiling pipelines sent to POST /execute', 0.25, 100);
+  private readonly adhocDuty = new DutyLimit('compiling pipelines sent to POST /execute');
 
   private async compileAdhocMiss(doc: unknown, snap: Snapshot, key: string): Promise<CompiledPipeline> {
     const d = doc as ConfigFile;

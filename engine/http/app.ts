@@ -416,7 +416,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     }
   });
 
-  const dryRuns = new DutyLimit('a dry run (POST /validate compiles every config with the sent one)', 0.25, 100);
+  const dryRuns = new DutyLimit('a dry run (POST /validate compiles every config with the sent one)');
   app.post('/validate', async (c) => {
     // A dry run of admin POST /pipelines: the same checks, so the same status, code and errors,
     // and nothing applied. The text is checked as sent: lines and columns are the body's ('file': 'request body').
