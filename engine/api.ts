@@ -259,7 +259,8 @@ export interface ResolvedModel {
 
 /** Resolves registry model specs at config load (see CheckEnv.models). */
 export interface ModelResolver {
-  resolve(spec: ModelSpec): Promise<ResolvedModel>;
+  /** `user` says what will use the model (`pipeline 'home'`, `deployment 'psale'`), for the engine's messages. */
+  resolve(spec: ModelSpec, user?: string): Promise<ResolvedModel>;
 }
 
 // ---------------------------------------------------------------- results

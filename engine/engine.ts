@@ -20,6 +20,8 @@ import { InlineRunner, PoolRunner, type Runner } from './pool.js';
 import { coerceQueryInputs, unrepresentableInputs, withInputNames } from './inputs.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
+import { swapProblem } from './registry/deployments.js';
+import type { Envelope } from './registry/envelope.js';
 import { ModelHub, type ModelHubOptions, type ModelLease, type ModelLogEvent } from './registry/model-hub.js';
 import { retryWhileRegistryDown } from './registry/retry.js';
 import { RemoteBroker, type RemoteOptions } from './remote/broker.js';
@@ -113,7 +115,9 @@ export class Engine {
     this.opts = opts;
     // Model swaps and rejections are JSON log lines like the reload lines (a log shipper sees them), unless the caller takes them.
     const modelLog = (line: string, e: ModelLogEvent): void => this.observe.logger.log(e.level, line, { event: e.event, model: e.model, from: e.from, to: e.to, code: e.code });
-    this.models = opts.registry ? new ModelHub({ log: modelLog, ...opts.modelHub, location: opts.registry }) : undefined;
+    // A newer version must be servable by the deployments that follow it (its feature source), checked against the served configs.
+    const vet = (binding: string, next: Envelope): { code: string; reason: string } | undefined => swapProblem(this.snapshot.deployments?.values() ?? [], this.snapshot.datasets, binding, next);
+    this.models = opts.registry ? new ModelHub({ log: modelLog, vet, ...opts.modelHub, location: opts.registry }) : undefined;
     this.observe = opts.observe ?? Observability.quiet();
     this.observe.configsBase = resolve(opts.configs) + sep;
     this.store = new ConfigStore(opts.configs, new Map(opts.operators.map((d) => [d.name, d])), { ...(this.models ? { models: this.models } : {}), ...(opts.reloadSettleMs !== undefined ? { settleMs: opts.reloadSettleMs } : {}), remoteDatasets: remoteDatasetLoader(() => this.remote) });

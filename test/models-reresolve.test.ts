@@ -70,7 +70,7 @@ describe('newest match after a version with other inputs', () => {
     expect((await post('/pipelines/ranked', { bonus: 1 })).body.models).toEqual({ model_score: 'rank@1' });
     await publishModel({ artifact: V2, flavor: 'js', name: 'rank', description: '10 w', tags: { stage: 'prod' }, sample: [{ w: 1 }] }, reg.store);
     while (!srv.engine.models!.rejections.some((r) => r.candidate === 'rank@2')) await new Promise((r) => setTimeout(r, 20));
-    expect(srv.engine.models!.rejections.find((r) => r.candidate === 'rank@2')!.reason).toMatch(/keep rank@1\. A config that is loaded or reloaded from now on .* takes rank@2/);
+    expect(srv.engine.models!.rejections.find((r) => r.candidate === 'rank@2')!.reason).toMatch(/which pipeline .ranked. was compiled against; it keeps rank@1\. A config that is loaded or reloaded from now on .* takes rank@2/);
     expect((await post('/pipelines/ranked', { bonus: 1 })).body.models).toEqual({ model_score: 'rank@1' });
 
     const ad = await post('/execute', adhoc('rank'));

@@ -167,7 +167,7 @@ describe.skipIf(!enabled)('registry models in pipelines', () => {
     await waitFor(() => srv.engine.models!.rejections.length > before);
     const rej = srv.engine.models!.rejections.at(-1)!;
     expect(rej).toMatchObject({ candidate: `psale@${v3}`, code: 'MODEL_LOAD_FAILED' });
-    expect(rej.reason).toMatch(/differ from those of psale@2 .* which the running pipelines were compiled against/);
+    expect(rej.reason).toMatch(/differ from those of psale@2 .* which pipeline 'complimentary_items' was compiled against; it keeps psale@2/);
     const s = samples[0]!;
     const res = await fetch(`${srv.url}/pipelines/complimentary_items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_id: s.client_id, product_id: s.product_id }) });
     expect(((await res.json()) as { models: Record<string, string> }).models).toEqual({ psale_score: 'psale@2' });

@@ -120,6 +120,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     return shared ? addContext(name, shared.config, shared.pointer) : undefined;
   };
 
+  const models = scope.models;
   const env: CheckEnv = {
     itemType: cfg.item_type,
     itemsDataset,
@@ -130,7 +131,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       return ds ? unsafeIdProblem(ds, column, 'read as item ids') : undefined;
     },
     resolvePath: (p) => scope.resolvePath(p),
-    ...(scope.models ? { models: scope.models } : {}),
+    // The engine names the pipeline when a newer version of its model is refused.
+    ...(models ? { models: { resolve: (spec) => models.resolve(spec, `pipeline '${given.name}'`) } } : {}),
     modelFile: async (path) => {
       const info = await inspectModelFile(path);
       if (info.stamp) scope.watchFile?.(path, info.stamp);

@@ -19,7 +19,7 @@ import type { Engine } from '../engine.js';
 import { AirmailError, summarise } from '../errors.js';
 import type { Envelope } from '../registry/envelope.js';
 import type { ColumnValues } from '../registry/function.js';
-import { outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
+import { featureSource, outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
 import type { LoadedModel } from '../registry/model-hub.js';
 import { isPlainObject, readBody } from './body.js';
 
@@ -85,7 +85,7 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
       model: m ? modelInfo(m) : null,
       inputs: m ? rowSchema(m.envelope.function.inputs) : null,
       outputs: m ? outputSchema(m.envelope.function.outputs) : null,
-      features_from: d.featuresFrom ?? null,
+      features_from: (m ? featureSource(d, m.envelope) : d.featuresFrom ?? d.resolved.featureSource) ?? null,
       file: d.file,
     };
   };
@@ -123,8 +123,8 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     const t0 = performance.now();
     const d = deployment(engine, c.req.param('name'));
     const m = serving(engine, d);
-    const src = d.featuresFrom ?? m.envelope.data.source;
-    if (!src) throw new AirmailError('NOT_FOUND', `deployment '${d.name}' has no feature source: publish the model with --feature-source dataset:key, or give the deployment features_from`);
+    const src = featureSource(d, m.envelope);
+    if (!src) throw new AirmailError('NOT_FOUND', `deployment '${d.name}' has no feature source: ${m.label} was published without --feature-source dataset:key; publish it with one, or give the deployment features_from`);
     const ds = engine.snapshot.datasets.get(src.dataset);
     if (!ds) throw new AirmailError('UNKNOWN_DATASET', `deployment '${d.name}' reads features from dataset '${src.dataset}', which is not loaded`);
     const raw = c.req.param('id');
@@ -170,7 +170,7 @@ export function modelPaths(engine: Engine): Record<string, unknown> {
     paths[`/models/${d.name}/query/{id}`] = {
       get: {
         operationId: `query_${d.name}`,
-        summary: `Predict for one id, its features read from ${d.featuresFrom?.dataset ?? d.resolved.featureSource?.dataset ?? "the model's feature source"}`,
+        summary: `Predict for one id, its features read from ${(m ? featureSource(d, m.envelope) : d.featuresFrom ?? d.resolved.featureSource)?.dataset ?? "the model's feature source"}`,
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         responses: { '200': { description: 'The features read and the prediction', content: { 'application/json': { schema: response } } }, ...errors },
       },

@@ -27,7 +27,8 @@ export interface LoadedDeployment {
   readonly spec: ModelSpec;
   /** What the spec resolved to when the config loaded (the binding may have moved on since). */
   readonly resolved: ResolvedModel;
-  readonly featuresFrom: { readonly dataset: string; readonly key: string } | undefined;
+  /** The deployment's own `features_from`; without it, /query reads the served version's feature source (featureSource()). */
+  readonly featuresFrom: FeatureSource | undefined;
   readonly file: string;
 }
 
@@ -57,6 +58,28 @@ export interface DeploymentSource {
 
 interface Columns { has(column: string): boolean }
 
+type FeatureSource = { readonly dataset: string; readonly key: string };
+
+/** Where /query reads the features of an id for a deployment serving `envelope`: its own features_from, else the envelope's pointer. */
+export function featureSource(d: LoadedDeployment, envelope: { readonly data: { readonly source?: FeatureSource } }): FeatureSource | undefined {
+  return d.featuresFrom ?? envelope.data.source;
+}
+
+/**
+ * Why a newer version bound to `binding` cannot serve the deployments that follow it (checked before
+ * it swaps in): its feature source names a dataset or columns the loaded configs lack. A version
+ * published with no feature source swaps in (its /query says it has none, as at load).
+ */
+export function swapProblem(deployments: Iterable<LoadedDeployment>, datasets: ReadonlyMap<string, Columns>, binding: string, next: { readonly name: string; readonly version: number; readonly function: { readonly inputs: readonly ModelColumn[] }; readonly data: { readonly source?: FeatureSource } }): { code: ErrorCode; reason: string } | undefined {
+  for (const d of deployments) {
+    if (d.resolved?.binding !== binding) continue;
+    const src = featureSource(d, next);
+    const p = src ? sourceProblems(src, next.function.inputs, datasets)[0] : undefined;
+    if (p) return { code: p.code, reason: `deployment '${d.name}' could not answer /query with it: ${p.message}${d.featuresFrom ? ' (its features_from)' : ` (${next.name}@${next.version} was published with --feature-source ${src!.dataset}:${src!.key}; give the deployment features_from to read another dataset)`}` };
+  }
+  return undefined;
+}
+
 /** Resolves every deployment of every file; all problems are reported together. */
 export async function loadDeployments(sources: readonly DeploymentSource[], datasets: ReadonlyMap<string, Columns>, models: ModelResolver | undefined): Promise<{ deployments: Map<string, LoadedDeployment>; diagnostics: Diagnostic[] }> {
   const deployments = new Map<string, LoadedDeployment>();
@@ -70,11 +93,11 @@ export async function loadDeployments(sources: readonly DeploymentSource[], data
       if (!models) { diagnostics.push(src.at('CONFIG_INVALID', `${ptr}/model`, `deployment '${d.name}' names a registry model but the engine has no registry: start it with --registry URL|DIR or AIRMAIL_REGISTRY`)); return; }
       const placeholder = { name: d.name, file: src.file } as unknown as LoadedDeployment;
       deployments.set(d.name, placeholder);
-      jobs.push(models.resolve(d.model).then((resolved) => {
-        const featuresFrom = d.features_from ?? resolved.featureSource;
-        const problems = featuresFrom ? sourceProblems(featuresFrom, resolved.inputs, datasets) : [];
+      jobs.push(models.resolve(d.model, `deployment '${d.name}'`).then((resolved) => {
+        const source = d.features_from ?? resolved.featureSource;
+        const problems = source ? sourceProblems(source, resolved.inputs, datasets) : [];
         for (const p of problems) diagnostics.push(src.at(p.code, `${ptr}/${d.features_from ? 'features_from' : 'model'}`, `deployment '${d.name}': ${p.message}`));
-        deployments.set(d.name, { name: d.name, description: d.description, spec: d.model, resolved, featuresFrom, file: src.file });
+        deployments.set(d.name, { name: d.name, description: d.description, spec: d.model, resolved, featuresFrom: d.features_from, file: src.file });
       }, (err: Error) => {
         const c = (err as { code?: unknown }).code;
         const code = c === 'MODEL_LOAD_FAILED' || c === 'REGISTRY_UNAVAILABLE' ? c : 'CONFIG_INVALID';

@@ -3,8 +3,9 @@
  * version) becomes a *binding* that points at one loaded, warmed envelope. A binding is resolved
  * when the config compiles; unless it is pinned, it is then watched, and a newer matching envelope
  * is downloaded (sha256 verified), loaded and warmed before the binding moves to it. A candidate
- * that fails any step, or whose input columns differ from what the pipelines compiled against, is
- * rejected (recorded in `rejections`) and the old model keeps serving.
+ * that fails any step, whose input columns differ from what its pipelines and deployments compiled
+ * against, or that a deployment could not serve (ModelHubOptions.vet), is rejected (recorded in
+ * `rejections`) and the old model keeps serving.
  *
  * Requests take `refs` once when they start (an immutable table binding → {path, version}), so a
  * request in flight finishes on the model it started with; workers load the path they are given.
@@ -35,6 +36,12 @@ export interface ModelHubOptions {
   readonly log?: (line: string, event: ModelLogEvent) => void;
   /** Time limit of loading and warming one version, ms (default: AIRMAIL_MODEL_CHECK_MS or 20 s). */
   readonly checkTimeoutMs?: number;
+  /**
+   * Asked before a newer version swaps into a binding (after the shape check, before the download):
+   * why what uses the binding could not serve it (a deployment's feature source the engine cannot
+   * read, say), or undefined. A refusal is a rejection; the old version keeps serving.
+   */
+  readonly vet?: (binding: string, next: Envelope) => { readonly code: string; readonly reason: string } | undefined;
 }
 
 /** What a ModelHub log line is about: `model` is the binding (its tag query or name), `from`/`to` labels. */
@@ -173,6 +180,9 @@ export class ModelHub implements ModelResolver {
   /** Functions being loaded or warmed: close() stops them rather than waiting. */
   private readonly loading = new Set<LoadedFunction>();
   private readonly log: (line: string, event: ModelLogEvent) => void;
+  private readonly vet: ModelHubOptions['vet'];
+  /** Live leases: binding → what uses it (`pipeline 'x'`, `deployment 'y'`) through that lease. */
+  private readonly leases = new Set<Map<string, Set<string>>>();
   private table: Readonly<Record<string, ModelRef>> = Object.freeze({});
   private closed = false;
 
@@ -181,6 +191,7 @@ export class ModelHub implements ModelResolver {
     this.pollMs = opts.pollMs ?? 250;
     this.checkMs = opts.checkTimeoutMs ?? checkTimeoutMs();
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.vet = opts.vet;
     this.registry = openRegistry(opts.location, opts.cacheDir ? { cacheDir: opts.cacheDir } : {});
     this.registry.catch(() => undefined);
   }
@@ -235,19 +246,28 @@ export class ModelHub implements ModelResolver {
    * binding keeps serving what it has.
    */
   async resolve(spec: ModelSpec): Promise<ResolvedModel> {
-    return this.resolveHeld(spec, undefined);
+    return this.resolveHeld(spec, undefined, undefined);
+  }
+
+  /** What uses a binding through the live leases (`deployment 'psale'`, `pipeline 'home'`), sorted. */
+  usersOf(binding: string): string[] {
+    const out = new Set<string>();
+    for (const l of this.leases) for (const u of l.get(binding) ?? []) out.add(u);
+    return [...out].sort();
   }
 
   /** A resolver whose bindings stay loaded and watched until it is released (see ModelLease). */
   lease(): ModelLease {
-    const held = new Set<string>();
+    const held = new Map<string, Set<string>>();
+    this.leases.add(held);
     let released = false;
     return {
-      resolve: (spec) => this.resolveHeld(spec, () => released ? undefined : held),
+      resolve: (spec, user) => this.resolveHeld(spec, () => released ? undefined : held, user),
       release: () => {
         if (released) return;
         released = true;
-        for (const k of held) { const b = this.bindings.get(k); if (b) b.holders--; }
+        this.leases.delete(held);
+        for (const k of held.keys()) { const b = this.bindings.get(k); if (b) b.holders--; }
         this.sweep();
       },
     };
@@ -269,7 +289,7 @@ export class ModelHub implements ModelResolver {
     if (gone) this.publishTable();
   }
 
-  private async resolveHeld(spec: ModelSpec, holder: (() => Set<string> | undefined) | undefined): Promise<ResolvedModel> {
+  private async resolveHeld(spec: ModelSpec, holder: (() => Map<string, Set<string>> | undefined) | undefined, user: string | undefined): Promise<ResolvedModel> {
     const base = bindingKey(spec);
     const rs = resolveSpecOf(spec);
     const family = [...this.bindings.values()].filter((b) => b.base === base);
@@ -278,7 +298,8 @@ export class ModelHub implements ModelResolver {
     const hold = (x: Binding): boolean => {
       if (this.bindings.get(x.key) !== x) return false;
       const held = holder?.();
-      if (held && !held.has(x.key)) { held.add(x.key); x.holders++; }
+      if (held && !held.has(x.key)) { held.set(x.key, new Set()); x.holders++; }
+      if (user) held?.get(x.key)?.add(user);
       return true;
     };
     let b: Binding | undefined = pinned ? family[0] : undefined;
@@ -318,7 +339,7 @@ export class ModelHub implements ModelResolver {
       }
     }
     // Released while this resolve waited (the last lease holding it went): resolve again.
-    if (this.bindings.get(b!.key) !== b) return this.resolveHeld(spec, holder);
+    if (this.bindings.get(b!.key) !== b) return this.resolveHeld(spec, holder, user);
     const e = b!.current.envelope;
     return { binding: b!.key, name: e.name, version: e.version, flavor: e.function.flavor, inputs: e.function.inputs, outputs: e.function.outputs, ...(e.data.source ? { featureSource: e.data.source } : {}) };
   }
@@ -378,9 +399,13 @@ export class ModelHub implements ModelResolver {
         this.log(`model ${label} rejected for ${b.key}, ${from.label} keeps serving: ${reason}`, { level: 'warn', event: 'rejected', model: b.key, from: from.label, to: label, code });
       };
       if (!sameShape(from.envelope, next)) {
-        reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${inputList(next)}) differ from those of ${from.label} (${from.envelope.function.flavor}: ${inputList(from.envelope)}), which the running pipelines were compiled against; they keep ${from.label}. A config that is loaded or reloaded from now on (or a pipeline sent with a request) resolves the tags again and takes ${label}, if it provides its inputs`);
+        const users = this.usersOf(b.key);
+        const who = users.length > 1 ? `${users.slice(0, -1).join(', ')} and ${users.at(-1)!}` : users[0] ?? 'what uses it';
+        reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${inputList(next)}) differ from those of ${from.label} (${from.envelope.function.flavor}: ${inputList(from.envelope)}), which ${who} ${users.length === 1 ? 'was' : 'were'} compiled against; ${users.length === 1 ? 'it keeps' : 'they keep'} ${from.label}. A config that is loaded or reloaded from now on (or a pipeline sent with a request) resolves the tags again and takes ${label}, if it provides its inputs`);
         return;
       }
+      const refused = this.vet?.(b.key, next);
+      if (refused) { reject(refused.code, refused.reason); return; }
       let loaded: LoadedModel;
       try {
         loaded = await this.load(await this.registry, next);

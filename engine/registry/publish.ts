@@ -185,7 +185,9 @@ export async function prepareEnvelope(req: PublishRequest, opts: PrepareOptions 
   const sha256 = sha256Hex(bytes);
   const shape = req.flavor === 'onnx' ? await onnxShape(bytes, req, sample) : await jsShape(bytes, req, sample, opts.checkTimeoutMs ?? checkTimeoutMs());
   const artifact = { sha256, size: bytes.length, ...(req.filename ? { filename: basename(req.filename) } : {}) };
-  const context = { ...(req.context ?? UNKNOWN_CONTEXT), ...(req.flavor === 'js' ? { bundle: { sha256, size: bytes.length } } : {}) };
+  // Over HTTP a training job may say only what it knows ({"language": "python"}): the rest reads unknown.
+  if (req.context !== undefined && (req.context === null || typeof req.context !== 'object' || Array.isArray(req.context))) invalid('context must be an object (runtime, runtimeVersion, language, languageVersion, packages, gitCommit)');
+  const context = { ...UNKNOWN_CONTEXT, ...req.context, ...(req.flavor === 'js' ? { bundle: { sha256, size: bytes.length } } : {}) };
   const draft: EnvelopeDraft = {
     format: ENVELOPE_FORMAT,
     name: req.name,
