@@ -27,10 +27,16 @@ const BROKER_TIMEOUT_MS = 30_000;
 /** `refresh`: answer with the refreshed table once it lands (the caller already served a stale one). */
 type Load = (f: RemoteFetch, refresh: boolean) => Promise<RemoteReply>;
 
+/**
+ * Told, for each answer, until when (epoch ms) it is fresh: in the past for one served stale. The
+ * executor keeps candidates built from remote answers no longer than that (memo.ts).
+ */
+export type FreshUntil = (until: number) => void;
+
 export class RemoteFront {
   readonly #front: Lru<Table>;
   readonly #load: Load;
-  readonly #pending = new Map<string, Promise<Table>>();
+  readonly #pending = new Map<string, Promise<{ readonly table: Table; readonly freshUntil: number }>>();
   readonly #now: () => number;
 
   constructor(load: Load, opts: { maxEntries?: number; now?: () => number } = {}) {
@@ -39,32 +45,44 @@ export class RemoteFront {
     this.#now = opts.now ?? Date.now;
   }
 
-  fetch(f: RemoteFetch, signal?: AbortSignal): Promise<Dataset> {
+  fetch(f: RemoteFetch, signal?: AbortSignal, fresh?: FreshUntil): Promise<Dataset> {
     const key = remoteKey(f.request);
     const now = this.#now();
     const e = this.#front.get(key, now);
     if (e !== undefined) {
       noteRemote(now < e.freshUntil ? 'hit' : 'stale', f.source ?? key);
-      if (now < e.freshUntil) return Promise.resolve(e.value);
+      if (now < e.freshUntil) {
+        fresh?.(e.freshUntil);
+        return Promise.resolve(e.value);
+      }
       if (!this.#pending.has(key)) {
         this.#ask(key, f, true).catch(() => undefined); // stale: refresh behind
+        fresh?.(e.freshUntil);
         return Promise.resolve(e.value);
       }
       // A refresh is out. An idle piscina worker sleeps in Atomics.wait, so its
       // answer may be queued unread: yield once (the check phase runs after
       // pending messages are delivered) and take it if it landed.
-      return new Promise<Dataset>((resolve) => setImmediate(() => resolve(this.#front.peek(key, this.#now())?.value ?? e.value)));
+      return new Promise<Dataset>((resolve) => setImmediate(() => {
+        const landed = this.#front.peek(key, this.#now()) ?? e;
+        fresh?.(landed.freshUntil);
+        resolve(landed.value);
+      }));
     }
     noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss', f.source ?? key);
-    return raceAbort(this.#pending.get(key) ?? this.#ask(key, f, false), signal, signal ? describeFetch(f) : undefined);
+    const answer = (this.#pending.get(key) ?? this.#ask(key, f, false)).then((r) => {
+      fresh?.(r.freshUntil);
+      return r.table;
+    });
+    return raceAbort(answer, signal, signal ? describeFetch(f) : undefined);
   }
 
-  #ask(key: string, f: RemoteFetch, refresh: boolean): Promise<Table> {
+  #ask(key: string, f: RemoteFetch, refresh: boolean): Promise<{ readonly table: Table; readonly freshUntil: number }> {
     const p = this.#load(f, refresh).then(
       (r) => {
         const t = new Table(r.handle);
         if (r.staleUntil > this.#now()) this.#front.set(key, t, r.freshUntil, r.staleUntil);
-        return t;
+        return { table: t, freshUntil: r.freshUntil };
       },
     ).finally(() => {
       if (this.#pending.get(key) === p) this.#pending.delete(key);
@@ -91,8 +109,8 @@ export class RemoteClient {
     this.#front = new RemoteFront((f, refresh) => this.#send(f, refresh));
   }
 
-  fetch(f: RemoteFetch, signal?: AbortSignal): Promise<Dataset> {
-    return this.#front.fetch(f, signal);
+  fetch(f: RemoteFetch, signal?: AbortSignal, fresh?: FreshUntil): Promise<Dataset> {
+    return this.#front.fetch(f, signal, fresh);
   }
 
   close(): void {
@@ -130,7 +148,7 @@ export class RemoteClient {
 }
 
 /** The front wired straight to a broker in this thread (inline runner, tests). */
-export function inlineRemote(broker: RemoteBroker): (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset> {
+export function inlineRemote(broker: RemoteBroker): (f: RemoteFetch, signal: AbortSignal, fresh?: FreshUntil) => Promise<Dataset> {
   const front = new RemoteFront((f, refresh) => broker.fetch(f, undefined, refresh));
-  return (f, signal) => front.fetch(f, signal);
+  return (f, signal, fresh) => front.fetch(f, signal, fresh);
 }
