@@ -14,6 +14,7 @@
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import type { Dataset, RemoteFetch } from '../api.js';
 import { raceAbort } from '../cache/abort.js';
+import { policyDeadlines } from '../cache/cache.js';
 import { Lru } from '../cache/lru.js';
 import { Table } from '../dataset.js';
 import { AirmailError, fromWire } from '../errors.js';
@@ -34,14 +35,14 @@ type Load = (f: RemoteFetch, refresh: boolean) => Promise<RemoteReply>;
 export type FreshUntil = (until: number) => void;
 
 export class RemoteFront {
-  readonly #front: Lru<Table>;
+  readonly #front: Lru<{ readonly table: Table; readonly storedAt: number }>;
   readonly #load: Load;
   readonly #pending = new Map<string, Promise<{ readonly table: Table; readonly freshUntil: number }>>();
   readonly #now: () => number;
 
   constructor(load: Load, opts: { maxEntries?: number; now?: () => number } = {}) {
     this.#load = load;
-    this.#front = new Lru<Table>({ maxEntries: opts.maxEntries ?? 256 });
+    this.#front = new Lru<{ readonly table: Table; readonly storedAt: number }>({ maxEntries: opts.maxEntries ?? 256 });
     this.#now = opts.now ?? Date.now;
   }
 
@@ -49,24 +50,26 @@ export class RemoteFront {
     const key = remoteKey(f.request);
     const now = this.#now();
     const e = this.#front.get(key, now);
-    if (e !== undefined) {
-      noteRemote(now < e.freshUntil ? 'hit' : 'stale', f.source ?? key);
-      if (now < e.freshUntil) {
-        fresh?.(e.freshUntil);
-        return Promise.resolve(e.value);
+    // Deadlines under this request's policy: a TTL shortened since the answer came takes effect at once.
+    const d = e && policyDeadlines(e.freshUntil, e.staleUntil, e.value.storedAt, f.cache);
+    if (e !== undefined && d !== undefined && now < d.staleUntil) {
+      noteRemote(now < d.freshUntil ? 'hit' : 'stale', f.source ?? key);
+      if (now < d.freshUntil) {
+        fresh?.(d.freshUntil);
+        return Promise.resolve(e.value.table);
       }
       if (!this.#pending.has(key)) {
         this.#ask(key, f, true).catch(() => undefined); // stale: refresh behind
-        fresh?.(e.freshUntil);
-        return Promise.resolve(e.value);
+        fresh?.(d.freshUntil);
+        return Promise.resolve(e.value.table);
       }
       // A refresh is out. An idle piscina worker sleeps in Atomics.wait, so its
       // answer may be queued unread: yield once (the check phase runs after
       // pending messages are delivered) and take it if it landed.
       return new Promise<Dataset>((resolve) => setImmediate(() => {
-        const landed = this.#front.peek(key, this.#now()) ?? e;
-        fresh?.(landed.freshUntil);
-        resolve(landed.value);
+        const landed = this.#front.peek(key, this.#now());
+        fresh?.(landed && landed !== e ? landed.freshUntil : d.freshUntil);
+        resolve((landed ?? e).value.table);
       }));
     }
     noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss', f.source ?? key);
@@ -81,7 +84,7 @@ export class RemoteFront {
     const p = this.#load(f, refresh).then(
       (r) => {
         const t = new Table(r.handle);
-        if (r.staleUntil > this.#now()) this.#front.set(key, t, r.freshUntil, r.staleUntil);
+        if (r.staleUntil > this.#now()) this.#front.set(key, { table: t, storedAt: r.storedAt }, r.freshUntil, r.staleUntil);
         return { table: t, freshUntil: r.freshUntil };
       },
     ).finally(() => {
