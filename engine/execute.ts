@@ -22,8 +22,11 @@ export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   model(ref: ModelRef): Promise<ModelRunner>;
-  /** Remote tables through the engine's cache (engine/remote); absent where no remote facility is wired. */
-  remote?(fetch: RemoteFetch, signal: AbortSignal): Promise<Dataset>;
+  /**
+   * Remote tables through the engine's cache (engine/remote); absent where no remote facility is wired.
+   * `fresh` is told until when (epoch ms) the answer is fresh, so candidates built from it are not kept longer.
+   */
+  remote?(fetch: RemoteFetch, signal: AbortSignal, fresh?: (until: number) => void): Promise<Dataset>;
 }
 
 export interface StepTrace {
@@ -213,13 +216,16 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
   const trace = opts.trace === true;
   const obs = opts.observer;
   const used: Record<string, string> = {};
+  // Until when (epoch ms) every remote answer this run used is fresh: the memo keeps nothing longer.
+  let freshUntil = Infinity;
+  const noteFresh = (until: number): void => void (until < freshUntil && (freshUntil = until));
   const ctx = new RequestContext(
     plan,
     inputs,
     env.datasets,
     makeSignal,
     (ref) => env.model(bindModel(ref, opts.models, used, current)),
-    (f) => env.remote ? env.remote(f, makeSignal()) : Promise.reject(new AirmailError('SOURCE_FAILED', 'remote sources are not available in this runner')),
+    (f) => env.remote ? env.remote(f, makeSignal(), noteFresh) : Promise.reject(new AirmailError('SOURCE_FAILED', 'remote sources are not available in this runner')),
   );
   const op = (s: PlanStep): OperatorDefinition => {
     const def = env.operators.get(s.use);
@@ -361,7 +367,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       building = false;
       if (memo) {
         // First request with these bound parameters: keep the candidates, then subtract this request's excludes.
-        const kept = memo.put(plan, memoKeyText, wf, rows);
+        const kept = memo.put(plan, memoKeyText, wf, rows, freshUntil);
         const exc = await runSources(plan.excludes, 'exclude');
         ({ frame: wf, rows } = subtractExcludes(kept, plan.itemType, exc.map((x) => x.res)));
         if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true });
@@ -375,7 +381,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     hydrate(plan.returns);
     const columns: Record<string, Column> = {};
     for (const c of plan.returns) columns[c] = gather(wf.column(c), rows);
-    if (resultKey !== undefined) memo!.put(plan, resultKey, wf, rows);
+    if (resultKey !== undefined) memo!.put(plan, resultKey, wf, rows, freshUntil);
     return { length: rows.length, columns, reason: null, error: false, steps, ...modelsUsed(used) };
   } catch (err) {
     if (err instanceof Empty && building) return execute(plan, env, inputs, { ...opts, literal: true });

@@ -54,14 +54,21 @@ export class CandidateMemo {
     return undefined;
   }
 
-  /** Keeps the live `rows` of `frame`, compacted, and returns the entry. */
-  put(plan: Plan, key: string, frame: WorkFrame, rows: Int32Array): MemoEntry {
+  /**
+   * Keeps the live `rows` of `frame`, compacted, and returns the entry. `freshUntil` (epoch ms): when
+   * the oldest remote answer it was built from stops being fresh; an entry built from a stale answer
+   * is not kept, so the refreshed answer is used as soon as it lands.
+   */
+  put(plan: Plan, key: string, frame: WorkFrame, rows: Int32Array, freshUntil = Infinity): MemoEntry {
     const compact = frame.compact(rows);
     let bytes = 256 + key.length * 2;
     for (const name of compact.columnNames) bytes += columnBytes(compact.column(name));
     bytes += compact.length * 48; // the id index (rowOf), built on the first request with excludes
-    const e: MemoEntry = { frame: compact, bytes, expires: plan.memoTtlMs === undefined ? Infinity : performance.now() + plan.memoTtlMs };
-    if (bytes > this.maxBytes / 4) return e;
+    const now = performance.now();
+    const left = freshUntil - Date.now();
+    const expires = Math.min(plan.memoTtlMs === undefined ? Infinity : now + plan.memoTtlMs, now + left);
+    const e: MemoEntry = { frame: compact, bytes, expires };
+    if (bytes > this.maxBytes / 4 || left <= 0) return e;
     const k = `${plan.version}\u0000${key}`;
     const old = this.entries.get(k);
     if (old) this.bytes -= old.bytes;

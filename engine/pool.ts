@@ -9,7 +9,7 @@ import type { OperatorDefinition } from './api.js';
 import type { CompiledPipeline } from './config/compile-pipeline.js';
 import type { Snapshot } from './config/load.js';
 import { AirmailError, fromWire } from './errors.js';
-import type { ExecOutput } from './execute.js';
+import type { ExecEnv, ExecOutput } from './execute.js';
 import { nativeBusy, nativeGuardBuffer } from './native-guard.js';
 import { CompletionPace } from './pace.js';
 import { SlotQueue, type QueueSignal } from './slot-queue.js';
@@ -61,7 +61,7 @@ export interface Runner {
 export class InlineRunner implements Runner {
   readonly threads = 0;
   /** Remote sources, answered in this thread (see engine/remote). */
-  constructor(private readonly remote?: (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset>) {}
+  constructor(private readonly remote?: ExecEnv['remote']) {}
   async run(req: RunRequest): Promise<ExecOutput> {
     return executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
       ...(req.signal ? { signal: req.signal } : {}),

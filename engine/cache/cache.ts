@@ -123,7 +123,11 @@ export interface Cache {
   /** Drop key from this instance's L1 and from Redis. */
   delete(key: string): Promise<void>;
   /** The L1 deadlines of key (fresh until, then stale-servable until), without touching recency. */
-  deadlines(key: string): { readonly freshUntil: number; readonly staleUntil: number } | undefined;
+  /**
+   * The L1 deadlines of key (fresh until, then stale-servable until, and when it was stored), without
+   * touching recency; under `policy`, no later than its TTL and stale window allow (policyDeadlines).
+   */
+  deadlines(key: string, policy?: Policy): { readonly freshUntil: number; readonly staleUntil: number; readonly storedAt: number } | undefined;
   stats(): CacheStats;
   readonly redis: RedisStore | undefined;
   /** Close the Redis store when this cache created it. Safe to call twice. */
@@ -144,6 +148,21 @@ const zero = (): Counters => ({
 interface Slot {
   readonly value: unknown;
   readonly staleUntil: number;
+  /** When the value was loaded (epoch ms; Infinity when unknown: an envelope written before it was kept). */
+  readonly storedAt: number;
+}
+
+type Policy = Pick<CacheGetOptions<unknown>, 'ttlMs' | 'staleMs'>;
+
+/**
+ * A value's deadlines under the policy it is asked with now. A value stored under a longer TTL (a
+ * config since changed to a shorter one) is fresh only as long as the current TTL allows after it
+ * was stored, and stale-servable only as long as the current stale window allows after that: a
+ * shortened `ttl_ms` takes effect at once, not when the old TTL runs out.
+ */
+export function policyDeadlines(freshUntil: number, staleUntil: number, storedAt: number, policy: Policy): { freshUntil: number; staleUntil: number } {
+  const fresh = Math.min(freshUntil, storedAt + policy.ttlMs);
+  return { freshUntil: fresh, staleUntil: Math.min(staleUntil, fresh + Math.max(0, policy.staleMs ?? 0)) };
 }
 
 interface Flight {
@@ -167,8 +186,11 @@ function labelOf(opts: { readonly label?: string; readonly source?: string }): s
   return opts.label ?? (opts.source ? `source ${opts.source}` : 'a cached value');
 }
 
-const ENVELOPE_VERSION = 0xa1;
-const HEADER = 17;
+// 0xa2 adds storedAt (float64 LE) after staleUntil; 0xa1 envelopes (without it) are still read.
+const ENVELOPE_VERSION = 0xa2;
+const HEADER = 25;
+const LEGACY_VERSION = 0xa1;
+const LEGACY_HEADER = 17;
 
 class TieredCache implements Cache {
   readonly redis: RedisStore | undefined;
@@ -215,11 +237,12 @@ class TieredCache implements Cache {
       const now = this.#now();
       const e = this.#lru.get(key, now);
       if (e !== undefined) {
-        if (now < e.freshUntil) {
+        const d = policyDeadlines(e.freshUntil, e.value.staleUntil, e.value.storedAt, opts);
+        if (now < d.freshUntil) {
           st.hits++;
           return e.value.value as T;
         }
-        if (now < e.value.staleUntil) {
+        if (now < d.staleUntil) {
           st.staleServes++;
           this.#refresh(key, loader, opts, st);
           return e.value.value as T;
@@ -240,7 +263,7 @@ class TieredCache implements Cache {
 
   async fresh<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>): Promise<T> {
     const e = this.#l1 ? this.#lru.peek(key, this.#now()) : undefined;
-    if (e !== undefined && this.#now() < e.freshUntil && !this.#flights.has(key)) return e.value.value as T;
+    if (e !== undefined && this.#now() < policyDeadlines(e.freshUntil, e.value.staleUntil, e.value.storedAt, opts).freshUntil && !this.#flights.has(key)) return e.value.value as T;
     if (!this.#flights.has(key)) this.#refresh(key, loader, opts, this.#counters(opts.source));
     const flight = this.#flights.get(key);
     if (flight === undefined) return this.get(key, loader, opts);
@@ -253,9 +276,11 @@ class TieredCache implements Cache {
     await this.redis?.delete(key);
   }
 
-  deadlines(key: string): { readonly freshUntil: number; readonly staleUntil: number } | undefined {
+  deadlines(key: string, policy?: Policy): { readonly freshUntil: number; readonly staleUntil: number; readonly storedAt: number } | undefined {
     const e = this.#lru.peek(key, this.#now());
-    return e === undefined ? undefined : { freshUntil: e.freshUntil, staleUntil: e.value.staleUntil };
+    if (e === undefined) return undefined;
+    const d = policy ? policyDeadlines(e.freshUntil, e.value.staleUntil, e.value.storedAt, policy) : { freshUntil: e.freshUntil, staleUntil: e.value.staleUntil };
+    return { ...d, storedAt: e.value.storedAt };
   }
 
   stats(): CacheStats {
@@ -341,7 +366,7 @@ class TieredCache implements Cache {
     if (this.#l1) {
       const e = this.#lru.peek(key, this.#now());
       if (e !== undefined) {
-        if (mode === 'refresh' && this.#now() < e.freshUntil) return { value: e.value.value }; // refreshed meanwhile
+        if (mode === 'refresh' && this.#now() < policyDeadlines(e.freshUntil, e.value.staleUntil, e.value.storedAt, opts).freshUntil) return { value: e.value.value }; // refreshed meanwhile
         fallback = { value: e.value.value };
       }
     }
@@ -349,19 +374,20 @@ class TieredCache implements Cache {
       const l2 = await this.#readL2(key, codec, st, signal, labelOf(opts));
       if (l2 !== undefined) {
         const now = this.#now();
-        if (now < l2.freshUntil) {
+        const d = policyDeadlines(l2.freshUntil, l2.staleUntil, l2.storedAt, opts);
+        if (now < d.freshUntil) {
           st.l2Hits++;
-          this.#setL1(key, l2.value, l2.freshUntil, l2.staleUntil, l2.retainUntil, l2.size, opts);
+          this.#setL1(key, l2.value, l2.freshUntil, l2.staleUntil, l2.retainUntil, l2.storedAt, l2.size, opts);
           return { value: l2.value };
         }
-        if (mode === 'get' && now < l2.staleUntil) {
-          this.#setL1(key, l2.value, l2.freshUntil, l2.staleUntil, l2.retainUntil, l2.size, opts);
+        if (mode === 'get' && now < d.staleUntil) {
+          this.#setL1(key, l2.value, l2.freshUntil, l2.staleUntil, l2.retainUntil, l2.storedAt, l2.size, opts);
           return { value: l2.value, stale: true };
         }
         fallback ??= { value: l2.value };
       }
       if (this.#lockMs > 0) {
-        const waited = await this.#awaitOtherLoader(key, codec, st, signal, labelOf(opts));
+        const waited = await this.#awaitOtherLoader(key, codec, opts, st, signal, labelOf(opts));
         if (waited !== undefined) return waited;
       }
     }
@@ -383,7 +409,7 @@ class TieredCache implements Cache {
   }
 
   /** lockMs > 0: take `key:lock`; if another process holds it, poll L2 for its result until the lock would expire. */
-  async #awaitOtherLoader<T>(key: string, codec: Codec<T>, st: Counters, signal: AbortSignal, label: string): Promise<Outcome | undefined> {
+  async #awaitOtherLoader<T>(key: string, codec: Codec<T>, policy: Policy, st: Counters, signal: AbortSignal, label: string): Promise<Outcome | undefined> {
     const redis = this.redis as RedisStore;
     const lock = await redis.setNx(`${key}:lock`, '1', this.#lockMs, signal);
     this.#countRedis(lock.status, st);
@@ -392,7 +418,7 @@ class TieredCache implements Cache {
     while (this.#now() < until) {
       await sleep(Math.min(10, this.#lockMs), signal, label);
       const l2 = await this.#readL2(key, codec, st, signal, label);
-      if (l2 !== undefined && this.#now() < l2.freshUntil) return { value: l2.value };
+      if (l2 !== undefined && this.#now() < policyDeadlines(l2.freshUntil, l2.staleUntil, l2.storedAt, policy).freshUntil) return { value: l2.value };
       if (this.redis?.breakerState !== 'closed') return undefined;
     }
     return undefined;
@@ -404,22 +430,24 @@ class TieredCache implements Cache {
     st: Counters,
     signal: AbortSignal,
     label: string,
-  ): Promise<{ value: T; freshUntil: number; staleUntil: number; retainUntil: number; size: number } | undefined> {
+  ): Promise<{ value: T; freshUntil: number; staleUntil: number; retainUntil: number; storedAt: number; size: number } | undefined> {
     const r = await (this.redis as RedisStore).getBuffer(key, signal);
     if (r.status === 'aborted') throw abortError(signal, label);
     this.#countRedis(r.status, st);
     if (r.status !== 'ok' || r.value === null) return undefined;
     const buf = r.value;
-    if (buf.length < HEADER || buf[0] !== ENVELOPE_VERSION) {
+    const header = buf[0] === ENVELOPE_VERSION ? HEADER : buf[0] === LEGACY_VERSION ? LEGACY_HEADER : 0;
+    if (header === 0 || buf.length < header) {
       st.redisErrors++;
       return undefined;
     }
     try {
       const freshUntil = buf.readDoubleLE(1);
       const staleUntil = buf.readDoubleLE(9);
-      const value = codec.decode(buf.subarray(HEADER));
+      const storedAt = header === HEADER ? buf.readDoubleLE(17) : Infinity;
+      const value = codec.decode(buf.subarray(header));
       // Redis expires the key at retention end; the remaining PX is not read back, so L1 keeps it to staleUntil.
-      return { value, freshUntil, staleUntil, retainUntil: staleUntil, size: buf.length - HEADER };
+      return { value, freshUntil, staleUntil, retainUntil: staleUntil, storedAt, size: buf.length - header };
     } catch {
       st.redisErrors++;
       return undefined;
@@ -442,6 +470,7 @@ class TieredCache implements Cache {
         buf[0] = ENVELOPE_VERSION;
         buf.writeDoubleLE(freshUntil, 1);
         buf.writeDoubleLE(staleUntil, 9);
+        buf.writeDoubleLE(now, 17);
         buf.set(payload, HEADER);
         // Write-behind: bounded by the command timeout, never awaited by the request.
         void this.redis.set(key, buf, retainUntil - now).then((r) => this.#countRedis(r.status, st));
@@ -449,13 +478,13 @@ class TieredCache implements Cache {
         st.redisErrors++;
       }
     }
-    this.#setL1(key, value, freshUntil, staleUntil, retainUntil, encodedSize, opts);
+    this.#setL1(key, value, freshUntil, staleUntil, retainUntil, now, encodedSize, opts);
   }
 
-  #setL1<T>(key: string, value: T, freshUntil: number, staleUntil: number, retainUntil: number, size: number | undefined, opts: CacheGetOptions<T>): void {
+  #setL1<T>(key: string, value: T, freshUntil: number, staleUntil: number, retainUntil: number, storedAt: number, size: number | undefined, opts: CacheGetOptions<T>): void {
     if (!this.#l1) return;
     const bytes = this.#boundedBytes ? (opts.sizeOf?.(value) ?? size ?? estimateSize(value)) : 0;
-    this.#lru.set(key, { value, staleUntil }, freshUntil, retainUntil, bytes);
+    this.#lru.set(key, { value, staleUntil, storedAt }, freshUntil, retainUntil, bytes);
   }
 
   #countRedis(status: StoreStatus, st: Counters): void {

@@ -231,12 +231,12 @@ class RequestCollector implements Collector, ExecObserver {
     return {
       ...env,
       ...(remote ? {
-        remote: (f, signal) => {
+        remote: (f, signal, fresh) => {
           const t0 = performance.now();
           // A source's fetch is a child of its step; one made by another step joins the step's models.
           const parent = self.fetchParent;
           lastRemote = undefined;
-          const p = remote(f, signal);
+          const p = remote(f, signal, fresh);
           const outcome = lastRemote ?? 'unknown';
           const attrs: Record<string, string | number> = { 'airmail.source': f.source ?? f.request.kind, 'airmail.cache': outcome };
           const keep = (rec: SpanRecord): void => void (parent !== undefined ? self.spans!.push(rec) : self.models.push(rec));

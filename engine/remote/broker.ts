@@ -48,6 +48,8 @@ export interface RemoteReply {
   readonly handle: DatasetHandle;
   readonly freshUntil: number;
   readonly staleUntil: number;
+  /** When it was loaded: the front caps its deadlines by the policy a later request asks with. */
+  readonly storedAt: number;
 }
 
 export interface RemoteStats {
@@ -124,8 +126,8 @@ export class RemoteBroker {
       sizeOf: tableBytes,
     };
     const handle = refresh ? await cache.fresh<DatasetHandle>(key, loader, opts) : await cache.get<DatasetHandle>(key, loader, opts, signal);
-    const d = cache.deadlines(key);
-    return { handle, freshUntil: d?.freshUntil ?? 0, staleUntil: d?.staleUntil ?? 0 };
+    const d = cache.deadlines(key, f.cache);
+    return { handle, freshUntil: d?.freshUntil ?? 0, staleUntil: d?.staleUntil ?? 0, storedAt: d?.storedAt ?? 0 };
   }
 
   stats(): RemoteStats {

@@ -14,6 +14,7 @@
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import type { Dataset, RemoteFetch } from '../api.js';
 import { raceAbort } from '../cache/abort.js';
+import { policyDeadlines } from '../cache/cache.js';
 import { Lru } from '../cache/lru.js';
 import { Table } from '../dataset.js';
 import { AirmailError, fromWire } from '../errors.js';
@@ -27,44 +28,64 @@ const BROKER_TIMEOUT_MS = 30_000;
 /** `refresh`: answer with the refreshed table once it lands (the caller already served a stale one). */
 type Load = (f: RemoteFetch, refresh: boolean) => Promise<RemoteReply>;
 
+/**
+ * Told, for each answer, until when (epoch ms) it is fresh: in the past for one served stale. The
+ * executor keeps candidates built from remote answers no longer than that (memo.ts).
+ */
+export type FreshUntil = (until: number) => void;
+
 export class RemoteFront {
-  readonly #front: Lru<Table>;
+  readonly #front: Lru<{ readonly table: Table; readonly storedAt: number }>;
   readonly #load: Load;
-  readonly #pending = new Map<string, Promise<Table>>();
+  readonly #pending = new Map<string, Promise<{ readonly table: Table; readonly freshUntil: number }>>();
   readonly #now: () => number;
 
   constructor(load: Load, opts: { maxEntries?: number; now?: () => number } = {}) {
     this.#load = load;
-    this.#front = new Lru<Table>({ maxEntries: opts.maxEntries ?? 256 });
+    this.#front = new Lru<{ readonly table: Table; readonly storedAt: number }>({ maxEntries: opts.maxEntries ?? 256 });
     this.#now = opts.now ?? Date.now;
   }
 
-  fetch(f: RemoteFetch, signal?: AbortSignal): Promise<Dataset> {
+  fetch(f: RemoteFetch, signal?: AbortSignal, fresh?: FreshUntil): Promise<Dataset> {
     const key = remoteKey(f.request);
     const now = this.#now();
     const e = this.#front.get(key, now);
-    if (e !== undefined) {
-      noteRemote(now < e.freshUntil ? 'hit' : 'stale', f.source ?? key);
-      if (now < e.freshUntil) return Promise.resolve(e.value);
+    // Deadlines under this request's policy: a TTL shortened since the answer came takes effect at once.
+    const d = e && policyDeadlines(e.freshUntil, e.staleUntil, e.value.storedAt, f.cache);
+    if (e !== undefined && d !== undefined && now < d.staleUntil) {
+      noteRemote(now < d.freshUntil ? 'hit' : 'stale', f.source ?? key);
+      if (now < d.freshUntil) {
+        fresh?.(d.freshUntil);
+        return Promise.resolve(e.value.table);
+      }
       if (!this.#pending.has(key)) {
         this.#ask(key, f, true).catch(() => undefined); // stale: refresh behind
-        return Promise.resolve(e.value);
+        fresh?.(d.freshUntil);
+        return Promise.resolve(e.value.table);
       }
       // A refresh is out. An idle piscina worker sleeps in Atomics.wait, so its
       // answer may be queued unread: yield once (the check phase runs after
       // pending messages are delivered) and take it if it landed.
-      return new Promise<Dataset>((resolve) => setImmediate(() => resolve(this.#front.peek(key, this.#now())?.value ?? e.value)));
+      return new Promise<Dataset>((resolve) => setImmediate(() => {
+        const landed = this.#front.peek(key, this.#now());
+        fresh?.(landed && landed !== e ? landed.freshUntil : d.freshUntil);
+        resolve((landed ?? e).value.table);
+      }));
     }
     noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss', f.source ?? key);
-    return raceAbort(this.#pending.get(key) ?? this.#ask(key, f, false), signal, signal ? describeFetch(f) : undefined);
+    const answer = (this.#pending.get(key) ?? this.#ask(key, f, false)).then((r) => {
+      fresh?.(r.freshUntil);
+      return r.table;
+    });
+    return raceAbort(answer, signal, signal ? describeFetch(f) : undefined);
   }
 
-  #ask(key: string, f: RemoteFetch, refresh: boolean): Promise<Table> {
+  #ask(key: string, f: RemoteFetch, refresh: boolean): Promise<{ readonly table: Table; readonly freshUntil: number }> {
     const p = this.#load(f, refresh).then(
       (r) => {
         const t = new Table(r.handle);
-        if (r.staleUntil > this.#now()) this.#front.set(key, t, r.freshUntil, r.staleUntil);
-        return t;
+        if (r.staleUntil > this.#now()) this.#front.set(key, { table: t, storedAt: r.storedAt }, r.freshUntil, r.staleUntil);
+        return { table: t, freshUntil: r.freshUntil };
       },
     ).finally(() => {
       if (this.#pending.get(key) === p) this.#pending.delete(key);
@@ -91,8 +112,8 @@ export class RemoteClient {
     this.#front = new RemoteFront((f, refresh) => this.#send(f, refresh));
   }
 
-  fetch(f: RemoteFetch, signal?: AbortSignal): Promise<Dataset> {
-    return this.#front.fetch(f, signal);
+  fetch(f: RemoteFetch, signal?: AbortSignal, fresh?: FreshUntil): Promise<Dataset> {
+    return this.#front.fetch(f, signal, fresh);
   }
 
   close(): void {
@@ -130,7 +151,7 @@ export class RemoteClient {
 }
 
 /** The front wired straight to a broker in this thread (inline runner, tests). */
-export function inlineRemote(broker: RemoteBroker): (f: RemoteFetch, signal: AbortSignal) => Promise<Dataset> {
+export function inlineRemote(broker: RemoteBroker): (f: RemoteFetch, signal: AbortSignal, fresh?: FreshUntil) => Promise<Dataset> {
   const front = new RemoteFront((f, refresh) => broker.fetch(f, undefined, refresh));
-  return (f, signal) => front.fetch(f, signal);
+  return (f, signal, fresh) => front.fetch(f, signal, fresh);
 }

@@ -20,6 +20,14 @@ function numeric(s: string): string | number {
   return Number.isFinite(n) && String(n) === s.trim() && Math.abs(n) <= Number.MAX_SAFE_INTEGER ? n : s;
 }
 
+/** A sorted-set score as Redis spells it: a double, or `inf` / `-inf` (which Number() reads as NaN). */
+function zsetScore(s: string): number {
+  const t = s.toLowerCase();
+  if (t === 'inf' || t === '+inf') return Infinity;
+  if (t === '-inf') return -Infinity;
+  return Number(s);
+}
+
 /** JSON (already parsed) → table: an array of row objects, an array of scalars (column `value`), or either under `path`. */
 export function tableFromJson(name: string, body: unknown, path?: string): Table {
   let v = body;
@@ -72,7 +80,7 @@ export function tableFromRedis(name: string, type: RedisValueType, reply: unknow
     case 'zset': {
       const flat = reply as string[];
       const rows: Record<string, unknown>[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) rows.push({ value: numeric(flat[i]!), score: Number(flat[i + 1]) });
+      for (let i = 0; i + 1 < flat.length; i += 2) rows.push({ value: numeric(flat[i]!), score: zsetScore(flat[i + 1]!) });
       return tableFromRows(name, rows, undefined);
     }
     case 'json':

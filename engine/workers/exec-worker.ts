@@ -98,7 +98,7 @@ await ensureModules(initial);
 const remoteChannel = (workerData as { remoteChannel?: string } | undefined)?.remoteChannel;
 useNativeGuard((workerData as { nativeGuard?: SharedArrayBuffer } | undefined)?.nativeGuard);
 const remoteClient = remoteChannel ? new RemoteClient(remoteChannel) : undefined;
-const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal) => remoteClient.fetch(f, signal) } : {};
+const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal, fresh) => remoteClient.fetch(f, signal, fresh) } : {};
 
 /**
  * A reply and the buffers it moves, as piscina's move() reads them. A class: an object literal's own

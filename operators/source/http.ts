@@ -133,6 +133,8 @@ export const httpSource = defineOperator<HttpSourceParams>({
   // Answers are cached for ttl_ms: candidates built from them may be reused that long.
   memoTtlMs: (p) => p.ttl_ms ?? DEFAULT_TTL_MS,
   name: 'HttpSource',
+  // `columns:` are added to the frame: later steps and `return` may name them.
+  writes: (p) => [...(p.columns ?? [])],
   connects: ['url', 'headers'],
   summary: 'Item ids from an upstream HTTP service, cached with TTL, coalescing and stale-while-revalidate.',
   parameters: {

@@ -33,6 +33,8 @@ export const redisSource = defineOperator<RedisSourceParams>({
   // Answers are cached for ttl_ms: candidates built from them may be reused that long (as HttpSource).
   memoTtlMs: (p) => p.ttl_ms ?? DEFAULT_TTL_MS,
   name: 'RedisSource',
+  // `columns:` are added to the frame: later steps and `return` may name them.
+  writes: (p) => [...(p.columns ?? [])],
   connects: ['url', 'key'],
   summary: 'Item ids from a Redis set, list, sorted set, hash, JSON string or Arrow blob, cached in process.',
   parameters: {
