@@ -77,11 +77,15 @@ export async function main(argv: readonly string[], builtins: Builtins): Promise
 export function explain(err: unknown): string {
   if (err instanceof AirmailError) return `${err.message} [${err.code}]`;
   if (err instanceof PathError) return err.message;
-  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
   const where = e.address !== undefined ? `${e.address}:${e.port ?? ''}` : e.path;
   switch (e.code) {
     case 'EADDRINUSE':
       return `cannot listen on ${where}: the port is already in use (EADDRINUSE); stop what holds it, or choose another port`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      // getaddrinfo: a --host (or --admin-host) that is no address and no name this machine can resolve.
+      return `cannot listen on ${e.hostname ?? where ?? 'the host given'}: no such host (${e.code}); give --host an address of this machine (0.0.0.0 for all, 127.0.0.1 for this machine only) or a name that resolves to one`;
     case 'EADDRNOTAVAIL':
       return `cannot listen on ${where}: no such address on this machine (EADDRNOTAVAIL); check --host`;
     case 'EACCES':

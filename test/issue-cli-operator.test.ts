@@ -117,6 +117,14 @@ describe('flags and arguments', () => {
   });
 });
 
+describe('a --host that is no address', () => {
+  it('says which host and what to give, in one line, exit 1 (was: getaddrinfo ENOTFOUND 999.1.1.1)', async () => {
+    const r = await airmail({}, 'serve', '--configs', good, '--port', '0', '--threads', '1', '--host', '999.1.1.1');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^airmail serve: cannot listen on 999\.1\.1\.1: no such host \((ENOTFOUND|EAI_AGAIN)\); give --host an address of this machine/)]);
+  }, 30_000);
+});
+
 describe('environment', () => {
   it('run reads AIRMAIL_CONFIGS; --configs wins over it', async () => {
     const r = await airmail({ AIRMAIL_CONFIGS: good }, 'run', 'tiny');
