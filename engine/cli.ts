@@ -109,6 +109,9 @@ function wholeNumber(flag: string, v: string | undefined, min = 0, max = Number.
 
 type WarningSink = ReturnType<typeof routeWarnings>;
 
+/** The most worker threads serve starts (0: run inline on the main thread). */
+const MAX_THREADS = 256;
+
 async function dispatch(cmd: string | undefined, rest: readonly string[], argv: readonly string[], builtins: Builtins, setWarningSink: WarningSink): Promise<number> {
   switch (cmd) {
     case 'serve':
@@ -159,7 +162,8 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
   const port = wholeNumber(values.port !== undefined ? '--port' : 'PORT', values.port ?? process.env['PORT'], 0, 65535) ?? 8080;
-  const threads = wholeNumber(values.threads !== undefined ? '--threads' : 'AIRMAIL_THREADS', values.threads ?? process.env['AIRMAIL_THREADS']);
+  // Every worker starts at once with a heap of its own: a typo such as --threads 40000 would exhaust memory, not serve.
+  const threads = wholeNumber(values.threads !== undefined ? '--threads' : 'AIRMAIL_THREADS', values.threads ?? process.env['AIRMAIL_THREADS'], 0, MAX_THREADS);
   // Blank (or only whitespace) is no token: admin routes stay disabled.
   const adminToken = adminTokenOf(process.env['AIRMAIL_ADMIN_TOKEN']);
   const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];

@@ -125,6 +125,16 @@ describe('a --host that is no address', () => {
   }, 30_000);
 });
 
+describe('--threads', () => {
+  it('a number of threads no machine could start is refused at once (every worker starts with its own heap)', async () => {
+    for (const [env, args, who] of [[{}, ['--threads', '40000'], '--threads'], [{ AIRMAIL_THREADS: '40000' }, [], 'AIRMAIL_THREADS']] as const) {
+      const r = await airmail(env, 'serve', '--configs', good, '--port', '0', ...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`airmail serve: ${who} must be a whole number from 0 to 256, got '40000'`);
+    }
+  }, 30_000);
+});
+
 describe('environment', () => {
   it('run reads AIRMAIL_CONFIGS; --configs wins over it', async () => {
     const r = await airmail({ AIRMAIL_CONFIGS: good }, 'run', 'tiny');
