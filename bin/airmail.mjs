@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Composition root: picks the built JS (dist/) when present, else the
 // TypeScript sources through tsx, and injects the built-in operators.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -20,5 +20,6 @@ const code = await main(process.argv.slice(2), {
   operators: builtinOperators,
   operatorModules: [operatorsUrl],
   defaultConfigs: join(root, 'configs'),
+  version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
 });
 process.exitCode = code;

@@ -2,11 +2,12 @@
  * `airmail` command line: serve, validate, run. The composition root (bin/)
  * injects the built-in operators; the engine never imports them itself.
  */
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { relative, resolve } from 'node:path';
 import type { OperatorDefinition } from './api.js';
+import { parseFlags, routeWarnings, UsageError } from './cli-args.js';
 import { PathError, validateFiles } from './cli-validate.js';
 import { Engine } from './engine.js';
+import { closest } from './config/validators.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
 import { adminTokenOf } from './http/app.js';
@@ -14,6 +15,7 @@ import { PUBLISH_USAGE, REGISTRY_USAGE, registryCli } from './registry/cli.js';
 import { ModelHub } from './registry/model-hub.js';
 import { RemoteBroker } from './remote/broker.js';
 import { remoteDatasetLoader } from './remote/datasets.js';
+import { Observability } from './observe/index.js';
 
 export interface Builtins {
   readonly operators: readonly OperatorDefinition[];
@@ -21,38 +23,48 @@ export interface Builtins {
   readonly operatorModules: readonly string[];
   /** Default configs directory (the demo). */
   readonly defaultConfigs: string;
+  /** package.json's version, for `airmail --version`. */
+  readonly version?: string;
 }
 
-const USAGE = `usage:
-  airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
+const SERVE_USAGE = `  airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
                 [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
-                [--reload-settle-ms N] [--redis-timeout-ms N]
-  airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]
-  airmail run PIPELINE [--configs DIR] [--registry URL|DIR] --input key=value ...
-${PUBLISH_USAGE}
-${REGISTRY_USAGE}
-exit status: 0 done; 2 a command line that cannot work as given (an unknown option, a malformed value such as
+                [--reload-settle-ms N] [--redis-timeout-ms N]`;
+const VALIDATE_USAGE = '  airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]';
+const RUN_USAGE = '  airmail run PIPELINE [--configs DIR] [--registry URL|DIR] [--debug] --input key=value ...';
+const EXIT_STATUS = `exit status: 0 done; 2 a command line that cannot work as given (an unknown option, a malformed value such as
   --port abc, --sha256 abc or --tag 'a b=x', a missing --artifact, --sample, --metrics or metrics FILE);
-  1 refused or failed (a coded error such as ARTIFACT_CORRUPT on stderr, a port in use, a configs directory that does not exist)
+  1 refused or failed (a coded error such as ARTIFACT_CORRUPT on stderr, a port in use, a configs directory that does not exist,
+  a pipeline whose config was rejected, a run answered with error: true)
+output: results (run's JSON, validate's ok line, registry answers) on stdout; problems, warnings and usage on stderr;
+  serve and registry serve log to stdout
+environment: a flag wins over its variable (PORT, AIRMAIL_CONFIGS, AIRMAIL_REGISTRY, AIRMAIL_THREADS, ...; see the README)
 `;
+const USAGE = `usage:\n${SERVE_USAGE}\n${VALIDATE_USAGE}\n${RUN_USAGE}\n${PUBLISH_USAGE}\n${REGISTRY_USAGE}\n${EXIT_STATUS}`;
+/** `airmail CMD --help`: that command's lines and the exit status. */
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  serve: SERVE_USAGE, validate: VALIDATE_USAGE, run: RUN_USAGE, publish: PUBLISH_USAGE, registry: REGISTRY_USAGE,
+};
+const usageOf = (cmd: string | undefined): string => {
+  const lines = cmd !== undefined && Object.hasOwn(COMMAND_USAGE, cmd) ? COMMAND_USAGE[cmd] : undefined;
+  return lines === undefined ? USAGE : `usage:\n${lines}\n${EXIT_STATUS}`;
+};
+const HELP = new Set(['--help', '-h', 'help']);
 
 export async function main(argv: readonly string[], builtins: Builtins): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
-    process.stdout.write(USAGE);
+    process.stdout.write(usageOf(cmd));
     return 0;
   }
+  // Node's "(node:PID) Warning ... --trace-warnings" becomes one line of the command's own (serve: its JSON log).
+  const setWarningSink = routeWarnings((msg, code) => void process.stderr.write(`airmail ${cmd ?? ''}: warning: ${msg}${code ? ` [${code}]` : ''}\n`));
   try {
-    return await dispatch(cmd, rest, argv, builtins);
+    return await dispatch(cmd, rest, argv, builtins, setWarningSink);
   } catch (err) {
-    // A mistyped or unknown flag: say which, then how the command is used (no stack trace).
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`airmail ${cmd ?? ''}: ${(err as Error).message}\n${USAGE}`);
-      return 2;
-    }
+    // A mistyped or unknown flag: say which (and the nearest known one), then how the command is used (no stack trace).
     if (err instanceof UsageError) {
-      process.stderr.write(`airmail ${cmd ?? ''}: ${err.message}\n`);
+      process.stderr.write(`airmail ${cmd ?? ''}: ${err.message}\n${err.showUsage ? usageOf(cmd) : ''}`);
       return 2;
     }
     // Anything else that stops a command: one line (what, where, why), no stack trace.
@@ -61,18 +73,19 @@ export async function main(argv: readonly string[], builtins: Builtins): Promise
   }
 }
 
-/** A command line that cannot work as given (exit 2, with the usage). */
-class UsageError extends Error {}
-
 /** One line for an error that stops a command. */
 export function explain(err: unknown): string {
   if (err instanceof AirmailError) return `${err.message} [${err.code}]`;
   if (err instanceof PathError) return err.message;
-  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
   const where = e.address !== undefined ? `${e.address}:${e.port ?? ''}` : e.path;
   switch (e.code) {
     case 'EADDRINUSE':
       return `cannot listen on ${where}: the port is already in use (EADDRINUSE); stop what holds it, or choose another port`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      // getaddrinfo: a --host (or --admin-host) that is no address and no name this machine can resolve.
+      return `cannot listen on ${e.hostname ?? where ?? 'the host given'}: no such host (${e.code}); give --host an address of this machine (0.0.0.0 for all, 127.0.0.1 for this machine only) or a name that resolves to one`;
     case 'EADDRNOTAVAIL':
       return `cannot listen on ${where}: no such address on this machine (EADDRNOTAVAIL); check --host`;
     case 'EACCES':
@@ -94,10 +107,15 @@ function wholeNumber(flag: string, v: string | undefined, min = 0, max = Number.
   return n;
 }
 
-async function dispatch(cmd: string | undefined, rest: readonly string[], argv: readonly string[], builtins: Builtins): Promise<number> {
+type WarningSink = ReturnType<typeof routeWarnings>;
+
+/** The most worker threads serve starts (0: run inline on the main thread). */
+const MAX_THREADS = 256;
+
+async function dispatch(cmd: string | undefined, rest: readonly string[], argv: readonly string[], builtins: Builtins, setWarningSink: WarningSink): Promise<number> {
   switch (cmd) {
     case 'serve':
-      return serveCmd(rest, builtins);
+      return serveCmd(rest, builtins, setWarningSink);
     case 'validate':
       return validateCmd(rest, builtins);
     case 'run':
@@ -106,20 +124,27 @@ async function dispatch(cmd: string | undefined, rest: readonly string[], argv: 
     case 'registry':
       return registryCli(argv);
     case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(USAGE);
-      return cmd === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command '${cmd}'\n${USAGE}`);
+      process.stderr.write(USAGE);
       return 2;
+    case '--version':
+    case '-v':
+      process.stdout.write(`airmail ${builtins.version ?? 'unknown version'}\n`);
+      return 0;
+    default: {
+      if (HELP.has(cmd)) {
+        // `airmail help run` is `airmail run --help`.
+        process.stdout.write(usageOf(rest[0]));
+        return 0;
+      }
+      const near = closest(cmd, Object.keys(COMMAND_USAGE));
+      process.stderr.write(`airmail: unknown command '${cmd}'${near ? ` (did you mean ${near}?)` : ''}\n${USAGE}`);
+      return 2;
+    }
   }
 }
 
-async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
+async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: WarningSink): Promise<number> {
+  const { values } = parseFlags(args, {
       configs: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
@@ -134,11 +159,11 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
       'inline-under-ms': { type: 'string' },
       'reload-settle-ms': { type: 'string' },
       'redis-timeout-ms': { type: 'string' },
-    },
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
   const port = wholeNumber(values.port !== undefined ? '--port' : 'PORT', values.port ?? process.env['PORT'], 0, 65535) ?? 8080;
-  const threads = wholeNumber(values.threads !== undefined ? '--threads' : 'AIRMAIL_THREADS', values.threads ?? process.env['AIRMAIL_THREADS']);
+  // Every worker starts at once with a heap of its own: a typo such as --threads 40000 would exhaust memory, not serve.
+  const threads = wholeNumber(values.threads !== undefined ? '--threads' : 'AIRMAIL_THREADS', values.threads ?? process.env['AIRMAIL_THREADS'], 0, MAX_THREADS);
   // Blank (or only whitespace) is no token: admin routes stay disabled.
   const adminToken = adminTokenOf(process.env['AIRMAIL_ADMIN_TOKEN']);
   const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
@@ -152,7 +177,12 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
   const redisTimeoutMs = wholeNumber(values['redis-timeout-ms'] !== undefined ? '--redis-timeout-ms' : 'AIRMAIL_REDIS_TIMEOUT_MS', values['redis-timeout-ms'] ?? process.env['AIRMAIL_REDIS_TIMEOUT_MS'], 1, 60_000);
   const redisUrl = process.env['REDIS_URL'];
   const auditLog = values['audit-log'] ?? process.env['AIRMAIL_AUDIT_LOG'] ?? (adminToken ? resolve('airmail-audit.jsonl') : undefined);
+  // The log exists before the server, so a warning raised while it starts is a log line too.
+  const observe = Observability.fromEnv();
+  const log = observe.logger;
+  setWarningSink((msg, code) => log.log('warn', msg, code ? { code } : {}));
   const srv = await startServer({
+    observe,
     configs,
     operators: b.operators,
     operatorModules: b.operatorModules,
@@ -171,10 +201,9 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
     ...(redisTimeoutMs !== undefined ? { remote: { ...(redisUrl ? { redisUrl } : {}), commandTimeoutMs: redisTimeoutMs } } : {}),
     ...(registry ? { registry } : {}),
   });
-  logDiagnostics(srv.startErrors);
+  // The files rejected at startup are already a warn line of the log (logStartRejections).
   const names = [...srv.engine.snapshot.pipelines.keys()];
   // JSON lines like the rest of the log, written whatever the level: scripts wait for "on http://...".
-  const log = srv.engine.observe.logger;
   const stop = (sig: string): void => {
     log.notice('info', `${sig}: draining`, { signal: sig });
     void srv.close().then(
@@ -216,15 +245,12 @@ async function serveCmd(args: readonly string[], b: Builtins): Promise<number> {
 }
 
 async function validateCmd(args: readonly string[], b: Builtins): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { alone: { type: 'boolean' }, configs: { type: 'string' }, registry: { type: 'string' } } });
+  const { values, positionals } = parseFlags(args, { alone: { type: 'boolean' }, configs: { type: 'string' }, registry: { type: 'string' } }, Infinity);
   // --configs DIR: the named files are checked with DIR's configs (as if dropped there); alone, DIR is checked whole.
   const configs = values.configs !== undefined ? resolve(values.configs) : undefined;
   if (configs !== undefined && values.alone === true) throw new UsageError('--alone and --configs exclude each other: --alone checks the files without any configs directory');
   const files = positionals.length === 0 && configs !== undefined ? [configs] : positionals;
-  if (files.length === 0) {
-    process.stderr.write(`validate needs at least one FILE or DIR, or --configs DIR\n${USAGE}`);
-    return 2;
-  }
+  if (files.length === 0) throw new UsageError('validate needs at least one FILE or DIR, or --configs DIR', true);
   // Registry models resolve against --registry or AIRMAIL_REGISTRY (without one they are reported).
   const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
   const models = registry ? new ModelHub({ location: registry, log: () => undefined }) : undefined;
@@ -239,16 +265,9 @@ async function validateCmd(args: readonly string[], b: Builtins): Promise<number
 }
 
 async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: { configs: { type: 'string' }, input: { type: 'string', multiple: true }, debug: { type: 'boolean' }, registry: { type: 'string' } },
-  });
+  const { values, positionals } = parseFlags(args, { configs: { type: 'string' }, input: { type: 'string', multiple: true }, debug: { type: 'boolean' }, registry: { type: 'string' } }, 1);
   const name = positionals[0];
-  if (!name) {
-    process.stderr.write(`run needs a PIPELINE name\n${USAGE}`);
-    return 2;
-  }
+  if (!name) throw new UsageError('run needs a PIPELINE name', true);
   const inputs: Record<string, string> = {};
   for (const kv of values.input ?? []) {
     const i = kv.indexOf('=');
@@ -256,16 +275,27 @@ async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
     inputs[kv.slice(0, i)] = kv.slice(i + 1);
   }
   const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
-  const engine = new Engine({ configs: resolve(values.configs ?? b.defaultConfigs), operators: b.operators, operatorModules: b.operatorModules, threads: 0, watch: false, ...(registry ? { registry, modelHub: { log: () => undefined } } : {}) });
+  // As for serve: --configs, else AIRMAIL_CONFIGS, else the demo.
+  const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
+  const engine = new Engine({ configs, operators: b.operators, operatorModules: b.operatorModules, threads: 0, watch: false, ...(registry ? { registry, modelHub: { log: () => undefined } } : {}) });
   try {
-    logDiagnostics(await engine.start());
-    const p = engine.pipeline(name);
+    const rejected = await engine.start();
+    logDiagnostics(rejected);
+    let p;
+    try {
+      p = engine.pipeline(name);
+    } catch (err) {
+      // The pipeline may be in a file that was just rejected: say so, not only "loaded: none".
+      if (rejected.length === 0) throw err;
+      const files = [...new Set(rejected.map((d) => d.file).filter((f): f is string => !!f))].map((f) => relative(configs, f));
+      throw new AirmailError('PIPELINE_NOT_FOUND', `${asAirmailError(err).message}: ${files.join(', ') || 'the configs'} in ${configs} ${files.length > 1 ? 'were' : 'was'} rejected for the ${rejected.length} problem(s) above, and what ${files.length > 1 ? 'they define is' : 'it defines is'} not served`);
+    }
     const res = await engine.run(p, engine.checkInputs(p, inputs, true), { debug: values.debug === true });
     process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
     return res.error ? 1 : 0;
   } catch (err) {
-    const e = asAirmailError(err);
-    process.stderr.write(`${e.code}: ${e.message}\n`);
+    // One line, as every other command's: `airmail run: what [CODE]`.
+    process.stderr.write(`airmail run: ${explain(asAirmailError(err))}\n`);
     return 1;
   } finally {
     await engine.close();

@@ -134,7 +134,6 @@ export class ConfigStore {
     const scan = await this.readDir();
     const files = scan.files;
     const all: Diagnostic[] = this.rejectSkipped(scan);
-    const left: string[] = [];
     const held: ModelLease[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
       const diags = await this.propose(files, [...files.keys()], held);
@@ -142,18 +141,10 @@ export class ConfigStore {
       if (diags.length === 0) break;
       const bad = new Set(diags.map((d) => d.file).filter((f): f is string => !!f));
       if (bad.size === 0) break;
-      for (const f of bad) {
-        files.delete(f);
-        left.push(f);
-      }
+      for (const f of bad) files.delete(f);
     }
-    left.push(...scan.skipped.keys());
     for (const l of held) l.release();
-    if (all.length > 0) {
-      // There is no earlier version at startup: the broken files are simply not served.
-      const which = left.length > 0 ? left.map((f) => relative(this.dir, f)).join(', ') : 'the configs';
-      process.emitWarning(`${which}: not served, ${all.length} problem(s) at startup (there is no earlier version to fall back to)`, { code: 'AIRMAIL_CONFIG_REJECTED' });
-    }
+    // The caller reports them (serve: a warn line of its JSON log; run and validate: on stderr), not a Node warning.
     return all;
   }
 

@@ -64,11 +64,11 @@ describe('airmail CLI', () => {
     for (const cmd of ['serve', 'run', 'publish']) {
       const help = await airmail(cmd, '--help');
       expect(help.code).toBe(0);
-      expect(help.stdout).toMatch(/^usage:\n  airmail serve /);
+      expect(help.stdout).toMatch(new RegExp(`^usage:\n  airmail ${cmd} `));
     }
     const bad = await airmail('serve', '--prot', '9');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^airmail serve: Unknown option '--prot'/);
+    expect(bad.stderr).toMatch(/^airmail serve: unknown option '--prot' \(did you mean --port\?\)/);
     expect(bad.stderr).toContain('usage:');
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
@@ -80,13 +80,13 @@ describe('airmail CLI', () => {
     }
     const bare = await airmail('registry');
     expect(bare.code).toBe(2);
-    expect(bare.stderr).toMatch(/^airmail registry needs a subcommand: serve, query, resolve, alias or metrics\n/);
+    expect(bare.stderr).toMatch(/^airmail registry: needs a subcommand: serve, query, resolve, alias or metrics\n/);
   });
 
   it('run names a missing input with the right code', async () => {
     const r = await airmail('run', 'complimentary_items');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^INPUT_INVALID: .*client_id/);
+    expect(r.stderr).toMatch(/^airmail run: .*client_id.*\[INPUT_INVALID\]\n$/);
   });
 });
 

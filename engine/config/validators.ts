@@ -107,7 +107,7 @@ function combinator(c: ErrorObject, all: readonly ErrorObject[]): { drop: ErrorO
 }
 
 /** The candidate nearest to a misspelt name (edit distance, case-insensitive), when one is near enough. */
-function closest(name: string, candidates: Iterable<string>): string | undefined {
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
@@ -121,18 +121,21 @@ function closest(name: string, candidates: Iterable<string>): string | undefined
   return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) && bestD * 2 <= Math.max(name.length, best.length) ? best : undefined;
 }
 
+/** Edits between two names, a swap of two neighbours counting as one ('prot' is one from 'port', two from 'root'). */
 function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let before: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      row.push(d);
     }
+    before = prev;
+    prev = row;
   }
-  return dp[b.length]!;
+  return prev[b.length]!;
 }
 
 /** ` (did you mean 'x'?)` for the candidate nearest to `name`, or nothing. */

@@ -20,7 +20,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from '../cli-args.js';
 import { serve } from '@hono/node-server';
 import { existsSync } from 'node:fs';
 import { folderOf } from '../../registry-client/file-registry.js';
@@ -44,7 +44,6 @@ export interface CliIo {
 
 const defaultIo: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
-class UsageError extends Error {}
 
 /** A VERSION argument: a positive integer (an alias is not a version). */
 function versionArg(v: string): number {
@@ -108,7 +107,7 @@ function isLoopback(host: string): boolean {
 }
 
 async function serveCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args, options: { root: { type: 'string' }, port: { type: 'string', default: '7070' }, host: { type: 'string', default: '127.0.0.1' }, 'refresh-ms': { type: 'string', default: '2000' } } });
+  const { values } = parseFlags(args, { root: { type: 'string' }, port: { type: 'string', default: '7070' }, host: { type: 'string', default: '127.0.0.1' }, 'refresh-ms': { type: 'string', default: '2000' } });
   if (!values.root) throw new UsageError('registry serve needs --root DIR');
   if (!/^[0-9]{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port must be a port number (0-65535), not ${JSON.stringify(values.port)}`);
   if (!process.env.AIRMAIL_ADMIN_TOKEN?.trim() && !isLoopback(values.host)) {
@@ -142,15 +141,12 @@ async function serveCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 async function publishCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
+  const { values } = parseFlags(args, {
       artifact: { type: 'string' }, flavor: { type: 'string' }, name: { type: 'string' }, description: { type: 'string' },
       tag: { type: 'string', multiple: true }, sample: { type: 'string' }, 'sample-format': { type: 'string' }, metrics: { type: 'string' },
       inputs: { type: 'string' }, outputs: { type: 'string' }, 'feature-source': { type: 'string' }, package: { type: 'string', multiple: true },
       language: { type: 'string' }, 'language-version': { type: 'string' }, sha256: { type: 'string' }, registry: { type: 'string' },
       create: { type: 'boolean' },
-    },
   });
   if (!values.artifact || !values.flavor) throw new UsageError('publish needs --artifact FILE and --flavor onnx|js');
   for (const k of ['artifact', 'sample', 'metrics'] as const) {
@@ -209,10 +205,7 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 async function readCommand(sub: string, args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args, allowPositionals: true,
-    options: { registry: { type: 'string' }, limit: { type: 'string' }, query: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, alias: { type: 'string' } },
-  });
+  const { values, positionals } = parseFlags(args, { registry: { type: 'string' }, limit: { type: 'string' }, query: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, alias: { type: 'string' } }, sub === 'metrics' ? 3 : sub === 'alias' ? 3 : sub === 'query' ? 1 : 0);
   const limit = values.limit === undefined ? undefined : /^[1-9][0-9]*$/.test(values.limit) ? Number(values.limit) : undefined;
   if (values.limit !== undefined && limit === undefined) throw new UsageError(`--limit must be a positive whole number, not ${JSON.stringify(values.limit)}`);
   const version = values.version === undefined ? undefined : versionArg(values.version);
@@ -262,6 +255,8 @@ async function readCommand(sub: string, args: string[], io: CliIo): Promise<numb
   }
 }
 
+const SUBCOMMANDS: readonly string[] = ['serve', 'query', 'resolve', 'alias', 'metrics'];
+
 /** argv without node and script: ['registry', 'serve', …] or ['publish', …]. */
 export async function registryCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const [cmd, sub, ...rest] = argv;
@@ -269,15 +264,17 @@ export async function registryCli(argv: readonly string[], io: CliIo = defaultIo
     if (cmd === 'publish') return await publishCommand(argv.slice(1), io);
     if (cmd === 'registry' && sub === 'serve') return await serveCommand(rest, io);
     if (cmd === 'registry' && (sub === 'query' || sub === 'resolve' || sub === 'alias' || sub === 'metrics')) return await readCommand(sub, rest, io);
-    if (cmd === 'registry' && sub === undefined) throw new UsageError('airmail registry needs a subcommand: serve, query, resolve, alias or metrics');
-    throw new UsageError(`unknown command: ${argv.slice(0, 2).join(' ') || '(none)'}`);
+    if (cmd === 'registry' && sub === undefined) throw new UsageError('needs a subcommand: serve, query, resolve, alias or metrics');
+    throw new UsageError(`unknown subcommand '${sub ?? ''}': use serve, query, resolve, alias or metrics`);
   } catch (err) {
-    if (err instanceof UsageError || String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) {
-      io.err(`${(err as Error).message}\n${USAGE}`);
+    // Named like every other command's lines: `airmail publish: ...`, `airmail registry query: ...`.
+    const who = `airmail ${cmd === 'registry' && sub !== undefined && SUBCOMMANDS.includes(sub) ? `registry ${sub}` : cmd ?? ''}`;
+    if (err instanceof UsageError) {
+      io.err(`${who}: ${err.message}\n${USAGE}`);
       return 2;
     }
     const e = asRegistryError(err);
-    io.err(`error ${e.code}: ${e.message}`);
+    io.err(`${who}: error ${e.code}: ${e.message}`);
     return 1;
   }
 }
