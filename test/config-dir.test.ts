@@ -53,10 +53,11 @@ describe('rejections say what is true', () => {
     const dir = await demoConfigs();
     await writeFile(join(dir, 'broken.yaml'), 'pipeline: {name: broken, item_type: sku_id, initialization: {includes: [NoSuchThing]}}\n');
     const store = open(dir);
+    // The store raises no Node warning: serve logs "not served" as a JSON line (test/observe-start-log.test.ts),
+    // run and validate print the problems.
     const { value, messages } = await warnings(() => store.start());
     expect(value.map((d) => d.code)).toEqual(['UNKNOWN_OPERATOR']);
-    expect(messages.join('\n')).toContain('broken.yaml: not served');
-    expect(messages.join('\n')).not.toContain('last good version');
+    expect(messages).toEqual([]);
     expect(store.allRejections()).toHaveLength(1);
     await rm(join(dir, 'broken.yaml'));
     await store.rescan();

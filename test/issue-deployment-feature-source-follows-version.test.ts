@@ -69,9 +69,11 @@ deployments:
   });
 
   it('rejects a version whose feature source cannot be read, naming the deployment; the old one keeps serving', async () => {
+    // One at a time: the watch resolves the newest match, so two quick publishes may show it only the second.
     await publish({ dataset: 'warehouse', key: 'id' });
+    await waitFor(async () => srv.engine.models!.rejections.some((r) => r.candidate === 'trend@3'));
     await publish({ dataset: 'shop_a', key: 'nope' });
-    await waitFor(async () => srv.engine.models!.rejections.length >= 2);
+    await waitFor(async () => srv.engine.models!.rejections.some((r) => r.candidate === 'trend@4'));
     const rej = srv.engine.models!.rejections;
     expect(rej.map((r) => [r.candidate, r.code])).toEqual([['trend@3', 'UNKNOWN_DATASET'], ['trend@4', 'UNKNOWN_COLUMN']]);
     expect(rej[0]!.reason).toMatch(/deployment 'trend'.*dataset 'warehouse'/);
