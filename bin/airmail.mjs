@@ -23,3 +23,5 @@ const code = await main(process.argv.slice(2), {
   version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
 });
 process.exitCode = code;
+// A failed command exits now: a file system call that never returns (mkdir under /proc) would keep it alive.
+if (code !== 0) process.exit(code);

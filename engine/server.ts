@@ -51,6 +51,8 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Metrics on, logs at info (silent under NODE_ENV=test), tracing per OTEL_*: see observe/index.ts.
+  // An audit log that cannot be written fails the start, before anything is opened.
+  const audit = opts.auditLog ? await AuditLog.open(opts.auditLog) : undefined;
   const engine = new Engine({ ...opts, observe: opts.observe ?? Observability.fromEnv() });
   // A start that fails (no configs directory, a port in use) closes what it opened, so the process can exit.
   const startErrors = await engine.start().catch(async (err: unknown) => {
@@ -60,7 +62,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   logStartRejections(engine, startErrors);
   engine.store.onReload(reloadLogger(engine));
   let draining = false;
-  const audit = opts.auditLog ? new AuditLog(opts.auditLog) : undefined;
   const common = {
     ...(opts.adminToken ? { adminToken: opts.adminToken } : {}),
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),

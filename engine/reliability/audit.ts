@@ -5,6 +5,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
+import { AirmailError } from '../errors.js';
 import { dirname } from 'node:path';
 
 export interface AuditEntry {
@@ -42,6 +43,29 @@ export class AuditLog {
   constructor(path: string) {
     this.path = path;
     this.chain = mkdir(dirname(path), { recursive: true }).then(() => undefined, () => undefined);
+  }
+
+  /**
+   * The log at `path`, once it is known to be writable: a folder that cannot be made or a file that
+   * cannot be opened fails the start with the reason, rather than a warning at the first admin
+   * request (every change unaudited until then). A file system that does not answer within
+   * `timeoutMs` fails it too (Node's recursive mkdir under /proc never returns).
+   */
+  static async open(path: string, timeoutMs = 2000): Promise<AuditLog> {
+    const log = new AuditLog(path);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the file system did not answer within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+    });
+    try {
+      await Promise.race([log.chain.then(() => appendFile(path, '', { mode: 0o600 })), late]);
+    } catch (err) {
+      throw new AirmailError('CONFIG_INVALID', `cannot write the audit log ${path}: ${(err as Error).message}; give --audit-log (AIRMAIL_AUDIT_LOG) a file in a writable folder`);
+    } finally {
+      clearTimeout(timer);
+    }
+    return log;
   }
 
   /** Appends one line (in call order). */
