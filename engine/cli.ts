@@ -101,7 +101,8 @@ export function explain(err: unknown): string {
 
 /** A whole number from `min` up, or undefined when not given; anything else is a UsageError naming the flag. */
 function wholeNumber(flag: string, v: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined || v === '') return undefined;
+  // An empty variable is unset, as shells write it; an empty flag (--port '') is a mistake.
+  if (v === undefined || (v === '' && !flag.startsWith('--'))) return undefined;
   const n = Number(v);
   if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got '${v}'`);
   return n;
@@ -268,11 +269,15 @@ async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
   const { values, positionals } = parseFlags(args, { configs: { type: 'string' }, input: { type: 'string', multiple: true }, debug: { type: 'boolean' }, registry: { type: 'string' } }, 1);
   const name = positionals[0];
   if (!name) throw new UsageError('run needs a PIPELINE name', true);
-  const inputs: Record<string, string> = {};
+  // Read as a query string is: a repeated key is a list (--input c=a --input c=b, as ?c=a&c=b), and
+  // a scalar input given twice is refused by the input check rather than silently keeping the last.
+  const inputs: Record<string, string | string[]> = {};
   for (const kv of values.input ?? []) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new UsageError(`--input expects key=value, got '${kv}'`);
-    inputs[kv.slice(0, i)] = kv.slice(i + 1);
+    const key = kv.slice(0, i);
+    const prev = inputs[key];
+    inputs[key] = prev === undefined ? kv.slice(i + 1) : [...(Array.isArray(prev) ? prev : [prev]), kv.slice(i + 1)];
   }
   const registry = values.registry ?? process.env['AIRMAIL_REGISTRY'];
   // As for serve: --configs, else AIRMAIL_CONFIGS, else the demo.

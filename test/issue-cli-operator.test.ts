@@ -145,3 +145,18 @@ describe('environment', () => {
     expect(flag.stderr).toContain('[PIPELINE_NOT_FOUND]');
   });
 });
+
+describe('values given twice or empty', () => {
+  it('an empty --port is a usage error, not the default port (an empty PORT variable is unset)', async () => {
+    const r = await airmail({}, 'serve', '--port', '', '--configs', good);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("airmail serve: --port must be a whole number from 0 to 65535, got ''");
+  });
+
+  it('run --input given twice is read as a repeated query parameter: a scalar input refuses it, never keeping the last', async () => {
+    const r = await airmail({}, 'run', 'MyPipeline', '--input', 'client_id=1', '--input', 'client_id=2');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("'client_id' is given 2 times");
+    expect(r.stderr).toContain('[INPUT_INVALID]');
+  });
+});
