@@ -366,6 +366,14 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
 
   // Every value of a name is kept: a name given twice is an error for a single-valued input (engine/inputs.ts).
   const queryInputs = (c: Context): Record<string, string[]> => {
+    // A malformed escape (`%zz`, a lone `%`, `%C3%28` that is no UTF-8) was read as its literal text.
+    for (const part of new URL(c.req.url).search.slice(1).split('&')) {
+      try {
+        decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        throw new AirmailError('QUERY_INVALID', `the query string part '${clip(part, 60)}' has a malformed %-escape (a '%' must start two hex digits of UTF-8; write a literal % as %25)`);
+      }
+    }
     const q = c.req.queries();
     // Without a prototype, `?__proto__=x` is a key like any other (an unknown input), not a prototype set and dropped.
     const inputs = Object.create(null) as Record<string, string[]>;
