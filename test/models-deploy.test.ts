@@ -96,6 +96,12 @@ deployments:
     expect((await post('/models/dept/predict', { rows: [{ dept: null, f0: 1 }, { dept: 'abc', f0: null }] })).json).toMatchObject({ predictions: [{ y: 0 }, { y: null }] });
   });
 
+  it('a decimal for an input typed integer from whole numbers in the publish sample says why, and how to publish it to take decimals', async () => {
+    const r = await post('/models/dept/predict', { rows: [{ dept: 'abc', f0: 1.5 }] });
+    expect(r.status).toBe(422);
+    expect(String(r.json['reason'])).toContain("/rows/0/f0 'f0' must be an integer or null, not 1.5 (the model's input 'f0' is int32, as its envelope was published: from whole numbers in its sample, unless --inputs said so; publish with --inputs f0:float64 to take decimals)");
+  });
+
   it.each([
     ['a missing feature', (f: Record<string, unknown>) => { const { f3: _drop, ...rest } = f; return rest; }, /'f3' is required \(send null for a missing value\)/, '/rows/0/f3'],
     ['a mistyped feature', (f: Record<string, unknown>) => ({ ...f, c2: 'high' }), /'c2' must be a number or null, not "high"/, '/rows/0/c2'],

@@ -70,9 +70,22 @@ async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown
   })));
 }
 
-/** An absent feature is refused (a misspelt or forgotten key, more often than not): say how to send a missing value. */
-function withNullHint(e: { path: string; message: string }): { path: string; message: string } {
-  return /^\/rows\/\d+\/[^/]+$/.test(e.path) && e.message.endsWith(' is required') ? { ...e, message: `${e.message} (send null for a missing value)` } : e;
+/**
+ * Hints for the two refusals a caller cannot explain from the body alone: an absent feature (a
+ * misspelt or forgotten key, more often than not: say how to send a missing value), and a decimal
+ * for an integer input (its type was derived from whole numbers in the publish sample).
+ */
+function withHints(inputs: readonly { readonly name: string; readonly type: string }[]): (e: { path: string; message: string }) => { path: string; message: string } {
+  return (e) => {
+    const name = /^\/rows\/\d+\/([^/]+)$/.exec(e.path)?.[1];
+    if (name === undefined) return e;
+    if (e.message.endsWith(' is required')) return { ...e, message: `${e.message} (send null for a missing value)` };
+    const type = inputs.find((c) => c.name === name)?.type;
+    if (type !== undefined && type.startsWith('int') && e.message.includes('must be an integer')) {
+      return { ...e, message: `${e.message} (the model's input '${name}' is ${type}, as its envelope was published: from whole numbers in its sample, unless --inputs said so; publish with --inputs ${name}:float64 to take decimals)` };
+    }
+    return e;
+  };
 }
 
 export function mountModelRoutes(app: Hono, engine: Engine): void {
@@ -108,7 +121,7 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     let validate = validators.get(m.envelope);
     if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope))));
     if (!isPlainObject(value) || !validate(value)) {
-      const errors = isPlainObject(value) ? describeErrors(validate.errors).map(withNullHint) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
+      const errors = isPlainObject(value) ? describeErrors(validate.errors).map(withHints(m.envelope.function.inputs)) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
       throw new AirmailError('INPUT_INVALID', summarise(`rows for ${d.name} (${m.label}) are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
     }
     const rows = (value as { rows: Record<string, unknown>[] }).rows;
