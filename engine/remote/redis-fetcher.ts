@@ -71,7 +71,12 @@ export class RedisFetcher {
         const down = client.status !== 'ready' ? this.#lastError.get(client) : undefined;
         throw new AttemptError(down ? `not connected to Redis (${down})` : `no answer within ${timeoutMs} ms`, true, { cause: err });
       }
-      if (/WRONGTYPE/.test((err as Error).message)) throw new AttemptError((err as Error).message, false);
+      if (/WRONGTYPE/.test((err as Error).message)) {
+        // Redis says only that the type is wrong: name the one the key holds, and the type to give.
+        const held = await raceAbort(client.type(spec.key), bound).catch(() => undefined);
+        const fits = held === 'string' ? 'give type: json or arrow' : ['set', 'hash', 'list', 'zset'].includes(held ?? '') ? `give type: ${held}` : 'which no type: reads';
+        throw new AttemptError(held ? `key '${spec.key}' holds a Redis ${held}, not what type: ${spec.type} reads (${fits})` : (err as Error).message, false);
+      }
       throw new AttemptError((err as Error).message, true, { cause: err });
     }
   }
