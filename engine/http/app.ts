@@ -367,7 +367,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   // Every value of a name is kept: a name given twice is an error for a single-valued input (engine/inputs.ts).
   const queryInputs = (c: Context): Record<string, string[]> => {
     // A malformed escape (`%zz`, a lone `%`, `%C3%28` that is no UTF-8) was read as its literal text.
-    for (const part of new URL(c.req.url).search.slice(1).split('&')) {
+    const search = new URL(c.req.url).search;
+    if (search.includes('%')) for (const part of search.slice(1).split('&')) {
       try {
         decodeURIComponent(part.replace(/\+/g, ' '));
       } catch {

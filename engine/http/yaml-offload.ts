@@ -54,10 +54,3 @@ export async function parseYamlBody(text: string): Promise<YamlParsed> {
     throw err;
   }
 }
-
-/** Stops the parse thread (tests; a server's close). */
-export async function closeYamlParser(): Promise<void> {
-  const p = pool;
-  pool = undefined;
-  await p?.destroy();
-}
