@@ -13,23 +13,13 @@ import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { publishModel } from '../engine/registry/publish.js';
 import { RegistryStore } from '../engine/registry/store.js';
-import { demoConfigs, ROOT, server, tempDir } from './helpers.js';
+import { airmailCli, demoConfigs, ROOT, server, tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
 const BIN = join(ROOT, 'bin/airmail.mjs');
 
 async function airmail(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return airmailEnv({}, ...args);
-}
-
-async function airmailEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  return airmailCli({}, ...args);
 }
 
 describe('airmail CLI', () => {
@@ -126,11 +116,11 @@ describe('issue: validate took no flags (`validate FILE --registry URL` read --r
     await writeFile(file, 'deployments:\n- {name: latest, model: {tags: {name: scale}}}\n');
     const env = { AIRMAIL_REGISTRY: '' };
     for (const args of [[file, '--registry', folder], ['--registry', pathToFileURL(folder).href, file]]) {
-      const r = await airmailEnv(env, 'validate', ...args);
+      const r = await airmailCli(env, 'validate', ...args);
       expect(r.stderr, args.join(' ')).toBe('');
       expect(r.code).toBe(0);
     }
-    const none = await airmailEnv(env, 'validate', file);
+    const none = await airmailCli(env, 'validate', file);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('models.yaml');
   });
@@ -138,21 +128,21 @@ describe('issue: validate took no flags (`validate FILE --registry URL` read --r
   it('--configs DIR checks a file with that directory\'s configs, or the directory alone', async () => {
     const elsewhere = join(await tempDir(), 'uses-demo.yaml');
     await writeFile(elsewhere, 'pipeline: {name: uses_demo, item_type: sku_id, initialization: {includes: [AvailableInventory]}}\n');
-    const alone = await airmailEnv({}, 'validate', elsewhere);
+    const alone = await airmailCli({}, 'validate', elsewhere);
     expect(alone.code).toBe(1);
-    const withDemo = await airmailEnv({}, 'validate', '--configs', 'configs', elsewhere);
+    const withDemo = await airmailCli({}, 'validate', '--configs', 'configs', elsewhere);
     expect([withDemo.code, withDemo.stdout]).toEqual([0, expect.stringMatching(/^ok: uses_demo@/)]);
     // A file named like one of the directory's replaces it there, as dropping it in would.
     const replacing = join(await tempDir(), 'complimentary_items.yaml');
     await writeFile(replacing, (await readFile(join(ROOT, 'configs/complimentary_items.yaml'), 'utf8')).replace('n: 10', 'n: 5'));
-    const replaced = await airmailEnv({}, 'validate', '--configs', 'configs', replacing);
+    const replaced = await airmailCli({}, 'validate', '--configs', 'configs', replacing);
     expect([replaced.code, replaced.stdout]).toEqual([0, expect.stringMatching(/^ok: complimentary_items@/)]);
-    const dir = await airmailEnv({}, 'validate', '--configs', 'configs');
+    const dir = await airmailCli({}, 'validate', '--configs', 'configs');
     expect([dir.code, dir.stdout]).toEqual([0, expect.stringMatching(/MyPipeline@/)]);
   });
 
   it('serve --reload-settle-ms takes a whole number of milliseconds', async () => {
-    const r = await airmailEnv({}, 'serve', '--reload-settle-ms', 'soon');
+    const r = await airmailCli({}, 'serve', '--reload-settle-ms', 'soon');
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("airmail serve: --reload-settle-ms must be a whole number from 0 to 60000, got 'soon'");
   });
@@ -250,7 +240,7 @@ describe('airmail validate and remote datasets', () => {
       const dir = await tempDir();
       const port = (upstream.address() as AddressInfo).port;
       await writeFile(join(dir, 'p.yaml'), `datasets:\n  remcat: {http: {url: 'http://127.0.0.1:${port}/cat', format: json}, key: id}\npipeline: {name: remote_p, item_type: id, initialization: {includes: [{name: Lookup, parameters: {dataset: remcat}}]}, return: [id, w]}\n`);
-      const r = await airmailEnv({}, 'validate', dir);
+      const r = await airmailCli({}, 'validate', dir);
       expect([r.code, r.stdout, r.stderr]).toEqual([0, expect.stringMatching(/^ok: remote_p@/), '']);
     } finally {
       await new Promise((r) => upstream.close(r));

@@ -2,13 +2,14 @@
  * Test helpers: the built-in operators as the composition root wires them,
  * the standard workload's location, and a server on an ephemeral port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach } from 'vitest';
 import { builtinOperators } from '../operators/index.js';
 import { ConfigStore } from '../engine/config-store.js';
@@ -87,4 +88,26 @@ export async function serveProcess(env: Record<string, string>): Promise<{ child
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
   });
   return { child, url, lines };
+}
+
+/** Waits until `cond` holds, checking every 25 ms; past `ms` it fails, saying what it waited for. */
+export async function until(cond: () => boolean | Promise<boolean>, what = 'the condition', ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const exec = promisify(execFile);
+
+/** Runs `airmail ARGS` from source with `env` over the test's; its exit code and output, whatever the code. */
+export async function airmailCli(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin/airmail.mjs'), ...args], { cwd: ROOT, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }

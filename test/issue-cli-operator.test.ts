@@ -4,25 +4,13 @@
  * meant, stray arguments are refused, every subcommand has its own --help, and run reads
  * AIRMAIL_CONFIGS as the README's environment table says.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, tempDir } from './helpers.js';
+import { airmailCli, ROOT, tempDir } from './helpers.js';
 
-const exec = promisify(execFile);
 const BIN = join(ROOT, 'bin/airmail.mjs');
-
-async function airmail(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const GOOD = `pipeline:
   name: tiny
@@ -50,7 +38,7 @@ beforeAll(async () => {
 
 describe('a rejected config, as airmail run and serve report it', () => {
   it('run: the problem, then one line saying the pipeline\'s file was rejected; no Node warning', async () => {
-    const r = await airmail({}, 'run', 'broken', '--configs', bad);
+    const r = await airmailCli({}, 'run', 'broken', '--configs', bad);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).not.toMatch(/\(node:\d+\)|trace-warnings|AIRMAIL_CONFIG_REJECTED/);
@@ -88,7 +76,7 @@ describe('flags and arguments', () => {
     [['run', 'tiny', 'extra'], "airmail run: unexpected argument 'extra'"],
     [['registry', 'resolve', 'psale', '--name', 'psale'], "airmail registry resolve: unexpected argument 'psale'"],
   ])('%j is refused with exit 2, naming what was meant', async (args, first) => {
-    const r = await airmail({}, ...args);
+    const r = await airmailCli({}, ...args);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n')[0]).toBe(first);
@@ -96,30 +84,30 @@ describe('flags and arguments', () => {
   });
 
   it('an unknown command names the nearest one', async () => {
-    const r = await airmail({}, 'sevre');
+    const r = await airmailCli({}, 'sevre');
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n')[0]).toBe("airmail: unknown command 'sevre' (did you mean serve?)");
   });
 
   it('--help of a subcommand shows that subcommand and the exit status; -h and --version work alone', async () => {
-    const run = await airmail({}, 'run', '--help');
+    const run = await airmailCli({}, 'run', '--help');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^usage:\n {2}airmail run PIPELINE .*--debug/);
     expect(run.stdout).not.toContain('airmail serve');
     expect(run.stdout).toContain('exit status: 0 done; 2 ');
-    const helpRun = await airmail({}, 'help', 'run');
+    const helpRun = await airmailCli({}, 'help', 'run');
     expect(helpRun.stdout).toBe(run.stdout);
-    const h = await airmail({}, '-h');
+    const h = await airmailCli({}, '-h');
     expect([h.code, h.stderr]).toEqual([0, '']);
     expect(h.stdout).toMatch(/^usage:\n {2}airmail serve [\s\S]*airmail registry serve/);
-    const v = await airmail({}, '--version');
+    const v = await airmailCli({}, '--version');
     expect([v.code, v.stdout]).toEqual([0, expect.stringMatching(/^airmail \d+\.\d+\.\d+\n$/)]);
   });
 });
 
 describe('a --host that is no address', () => {
   it('says which host and what to give, in one line, exit 1 (was: getaddrinfo ENOTFOUND 999.1.1.1)', async () => {
-    const r = await airmail({}, 'serve', '--configs', good, '--port', '0', '--threads', '1', '--host', '999.1.1.1');
+    const r = await airmailCli({}, 'serve', '--configs', good, '--port', '0', '--threads', '1', '--host', '999.1.1.1');
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^airmail serve: cannot listen on 999\.1\.1\.1: no such host \((ENOTFOUND|EAI_AGAIN)\); give --host an address of this machine/)]);
   }, 30_000);
@@ -128,7 +116,7 @@ describe('a --host that is no address', () => {
 describe('--threads', () => {
   it('a number of threads no machine could start is refused at once (every worker starts with its own heap)', async () => {
     for (const [env, args, who] of [[{}, ['--threads', '40000'], '--threads'], [{ AIRMAIL_THREADS: '40000' }, [], 'AIRMAIL_THREADS']] as const) {
-      const r = await airmail(env, 'serve', '--configs', good, '--port', '0', ...args);
+      const r = await airmailCli(env, 'serve', '--configs', good, '--port', '0', ...args);
       expect(r.code).toBe(2);
       expect(r.stderr.trim()).toBe(`airmail serve: ${who} must be a whole number from 0 to 256, got '40000'`);
     }
@@ -137,10 +125,10 @@ describe('--threads', () => {
 
 describe('environment', () => {
   it('run reads AIRMAIL_CONFIGS; --configs wins over it', async () => {
-    const r = await airmail({ AIRMAIL_CONFIGS: good }, 'run', 'tiny');
+    const r = await airmailCli({ AIRMAIL_CONFIGS: good }, 'run', 'tiny');
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { items: unknown[] }).items).toEqual([{ sku_id: 2 }, { sku_id: 1 }]);
-    const flag = await airmail({ AIRMAIL_CONFIGS: good }, 'run', 'tiny', '--configs', bad);
+    const flag = await airmailCli({ AIRMAIL_CONFIGS: good }, 'run', 'tiny', '--configs', bad);
     expect(flag.code).toBe(1);
     expect(flag.stderr).toContain('[PIPELINE_NOT_FOUND]');
   });
@@ -148,13 +136,13 @@ describe('environment', () => {
 
 describe('values given twice or empty', () => {
   it('an empty --port is a usage error, not the default port (an empty PORT variable is unset)', async () => {
-    const r = await airmail({}, 'serve', '--port', '', '--configs', good);
+    const r = await airmailCli({}, 'serve', '--port', '', '--configs', good);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("airmail serve: --port must be a whole number from 0 to 65535, got ''");
   });
 
   it('run --input given twice is read as a repeated query parameter: a scalar input refuses it, never keeping the last', async () => {
-    const r = await airmail({}, 'run', 'MyPipeline', '--input', 'client_id=1', '--input', 'client_id=2');
+    const r = await airmailCli({}, 'run', 'MyPipeline', '--input', 'client_id=1', '--input', 'client_id=2');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("'client_id' is given 2 times");
     expect(r.stderr).toContain('[INPUT_INVALID]');

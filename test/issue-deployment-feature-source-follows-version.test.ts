@@ -13,7 +13,7 @@ import { tempDir } from '../engine/registry/fixtures.js';
 import { publishModel } from '../engine/registry/publish.js';
 import { RegistryStore } from '../engine/registry/store.js';
 import type { RunningServer } from '../engine/server.js';
-import { server } from './helpers.js';
+import { server, until } from './helpers.js';
 
 const sum = new TextEncoder().encode('export function predict(c, n) { return { s: Float64Array.from({ length: n }, (_, i) => c.x[i] + c.y[i]) }; }\n');
 const onlyX = new TextEncoder().encode('export function predict(c, n) { return { s: Float64Array.from(c.x) }; }\n');
@@ -58,7 +58,7 @@ deployments:
   it('reads the dataset of the version that swapped in', async () => {
     expect((await query('trend', '2')).body.predictions).toEqual([{ s: 22 }]);
     await publish({ dataset: 'shop_b', key: 'pid' });
-    await waitFor(async () => (await version()) === 2);
+    await until(async () => (await version()) === 2, 'trend@2 serves', 5000);
     const r = await query('trend', '7');
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ model: { version: 2 }, predictions: [{ s: 707 }] });
@@ -71,9 +71,9 @@ deployments:
   it('rejects a version whose feature source cannot be read, naming the deployment; the old one keeps serving', async () => {
     // One at a time: the watch resolves the newest match, so two quick publishes may show it only the second.
     await publish({ dataset: 'warehouse', key: 'id' });
-    await waitFor(async () => srv.engine.models!.rejections.some((r) => r.candidate === 'trend@3'));
+    await until(async () => srv.engine.models!.rejections.some((r) => r.candidate === 'trend@3'), 'trend@3 is rejected', 5000);
     await publish({ dataset: 'shop_a', key: 'nope' });
-    await waitFor(async () => srv.engine.models!.rejections.some((r) => r.candidate === 'trend@4'));
+    await until(async () => srv.engine.models!.rejections.some((r) => r.candidate === 'trend@4'), 'trend@4 is rejected', 5000);
     const rej = srv.engine.models!.rejections;
     expect(rej.map((r) => [r.candidate, r.code])).toEqual([['trend@3', 'UNKNOWN_DATASET'], ['trend@4', 'UNKNOWN_COLUMN']]);
     expect(rej[0]!.reason).toMatch(/deployment 'trend'.*dataset 'warehouse'/);
@@ -83,7 +83,7 @@ deployments:
 
   it('a version published with no feature source serves /predict; /query says it has none', async () => {
     await publish();
-    await waitFor(async () => (await version()) === 5);
+    await until(async () => (await version()) === 5, 'trend@5 serves', 5000);
     const r = await query('trend', '7');
     expect(r.status).toBe(404);
     expect(r.body.reason).toMatch(/trend@5 was published without --feature-source/);
@@ -92,17 +92,10 @@ deployments:
 
   it('a newer version with other inputs is rejected naming the deployments that use it', async () => {
     await publish({ dataset: 'shop_a', key: 'id' }, onlyX, [{ x: 1.5 }]);
-    await waitFor(async () => srv.engine.models!.rejections.some((r) => r.candidate === 'trend@6'));
+    await until(async () => srv.engine.models!.rejections.some((r) => r.candidate === 'trend@6'), 'trend@6 is rejected', 5000);
     const reason = srv.engine.models!.rejections.find((r) => r.candidate === 'trend@6')!.reason;
     expect(reason).toContain("which deployment 'pinned_source' and deployment 'trend' were compiled against; they keep trend@5");
     expect(reason).not.toContain('pipelines');
   });
 });
 
-async function waitFor(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

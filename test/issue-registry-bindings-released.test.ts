@@ -12,18 +12,10 @@ import { tempDir } from '../engine/registry/fixtures.js';
 import { publishModel } from '../engine/registry/publish.js';
 import { RegistryStore } from '../engine/registry/store.js';
 import type { RunningServer } from '../engine/server.js';
-import { server } from './helpers.js';
+import { server, until } from './helpers.js';
 
 const W = 'export function predict(c, n) { return { y: Float64Array.from(c.w, (w) => 2 * w) }; }';
 const WV = 'export function predict(c, n) { return { y: Float64Array.from(c.w, (w, i) => w + c.v[i]) }; }';
-
-async function until(what: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const pipeline = (comment: string): string => `# ${comment}
 datasets:

@@ -12,18 +12,10 @@ import { tempDir } from '../engine/registry/fixtures.js';
 import { publishModel } from '../engine/registry/publish.js';
 import { RegistryStore } from '../engine/registry/store.js';
 import type { RunningServer } from '../engine/server.js';
-import { server } from './helpers.js';
+import { server, until } from './helpers.js';
 
 const TWICE = 'export function predict(c, n) { return { y: Float64Array.from(c.w, (w) => 2 * w) }; }';
 const OTHER = 'export function predict(c, n) { return { y: Float64Array.from(c.v, (v) => 3 * v) }; }';
-
-async function until(what: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('configs refused for what the registry held', () => {
   let dir: string;

@@ -10,15 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigStore } from '../engine/config-store.js';
 import { logisticModel } from '../scripts/onnx-builder.js';
-import { demoConfigs, OPS } from './helpers.js';
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { demoConfigs, OPS, until } from './helpers.js';
 
 /** The pinned model copy the pipeline's ModelScore step serves. */
 function pinned(store: ConfigStore): unknown {
@@ -38,13 +30,13 @@ describe('a model file replaced in place', () => {
       expect(typeof p0).toBe('string');
 
       await writeFile(join(dir, 'models/psale_demo.onnx'), logisticModel(Array.from({ length: 24 }, (_, i) => (i % 5) / 10), 0.3));
-      await until('the pipeline moved to a new version', () => store.status('complimentary_items')!.version !== v0);
+      await until(() => store.status('complimentary_items')!.version !== v0, 'the pipeline moved to a new version');
       const p1 = pinned(store);
       expect(p1).not.toBe(p0);
 
       const v1 = store.status('complimentary_items')!.version;
       await writeFile(join(dir, 'models/psale_demo.onnx'), 'not a model');
-      await until('the junk was refused', () => store.allRejections().some((r) => /psale_demo\.onnx/.test(JSON.stringify(r))));
+      await until(() => store.allRejections().some((r) => /psale_demo\.onnx/.test(JSON.stringify(r))), 'the junk was refused');
       expect(store.status('complimentary_items')!.version).toBe(v1);
       expect(pinned(store)).toBe(p1);
     } finally {
