@@ -69,6 +69,15 @@ function relativeTo(base: string, path: string): string {
   return path.startsWith(base) ? path.slice(base.length) : path;
 }
 
+/**
+ * A model file as a span shows it: relative to the configs directory, or a pinned copy (onnx.ts
+ * `pin`) by its file name (its sha256 and the name), as explain shows it, not this process's folder.
+ */
+function shownModel(base: string | undefined, path: string): string {
+  if (base && path.startsWith(base)) return path.slice(base.length);
+  return /[/\\]airmail-models-[^/\\]+[/\\][0-9a-f]{16}-[^/\\]+$/.test(path) ? path.slice(path.search(/[^/\\]+$/)) : path;
+}
+
 function idList(ids: SourceResult['ids'], max: number): Id[] {
   const n = Math.min(max, ids.length);
   const out: Id[] = new Array(n);
@@ -223,7 +232,7 @@ class RequestCollector implements Collector, ExecObserver {
       const t0 = performance.now();
       const version = ref.version || (runner as { sha256?: string }).sha256?.slice(0, 12) || '';
       return fn().then((v) => {
-        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': self.spec.base ? relativeTo(self.spec.base, ref.path) : ref.path, 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
+        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': shownModel(self.spec.base, ref.path), 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
         return v;
       });
     };
