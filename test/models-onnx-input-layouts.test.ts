@@ -6,7 +6,9 @@
  *    in chunks of the fixed size;
  *  - one [N, 1] input per feature (skl2onnx with one initial type per column) was refused ("ModelScore
  *    needs exactly one float tensor input"); column j now feeds the model's input j, matched by name;
- *  - an int64 or double input was refused without saying what to export instead.
+ *  - an int64 or double input was refused without saying what to export instead;
+ *  - a classifier exported with ZipMap (seq(map(int64, float)) probabilities) was refused with
+ *    onnxruntime-node's "Non tensor type is temporarily not supported", naming no fix.
  * Predictions must equal what onnxruntime-node gives for the same rows through a [N, F] export.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -142,5 +144,31 @@ deployments:
     const r = await publish('--artifact', join(dir, `${elem}.onnx`), '--flavor', 'onnx', '--name', elem, '--description', 'd', '--sample', join(dir, 'ab.csv'));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/MODEL_LOAD_FAILED.*'x' is (int64|float64).*export the model with one float32 input \[N, F\]/s);
+  });
+
+  it('a ZipMap classifier is refused at publish over HTTP, naming zipmap=False', async () => {
+    const zip = buildOnnxModel({
+      inputs: [{ name: 'x', shape: ['N', 2] }],
+      outputs: [{ name: 'label', shape: ['N'], elemType: 'int64' }, { name: 'output_probability', shape: [], seqMap: { key: 'int64' } }],
+      initializers: [{ name: 'W', dims: [2, 2], values: [1, -1, -1, 1] }],
+      nodes: [
+        { opType: 'MatMul', inputs: ['x', 'W'], outputs: ['z'] },
+        { opType: 'Softmax', inputs: ['z'], outputs: ['probabilities'], attributes: { axis: { i: 1 } } },
+        { opType: 'ArgMax', inputs: ['probabilities'], outputs: ['label'], attributes: { axis: { i: 1 }, keepdims: { i: 0 } } },
+        { opType: 'ZipMap', domain: 'ai.onnx.ml', inputs: ['probabilities'], outputs: ['output_probability'], attributes: { classlabels_int64s: { ints: [0, 1] } } },
+      ],
+    });
+    const form = new FormData();
+    form.set('artifact', new Blob([zip]), 'clf.onnx');
+    form.set('flavor', 'onnx');
+    form.set('name', 'clf');
+    form.set('description', 'classifier');
+    form.set('sample', new Blob(['a,b\n1,2\n0,1\n']), 'sample.csv');
+    const res = await fetch(`${reg.url}/envelopes`, { method: 'POST', body: form });
+    const body = (await res.json()) as { code: string; reason: string };
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(body.code).toBe('MODEL_LOAD_FAILED');
+    expect(body.reason).toMatch(/'output_probability' are not tensors.*zipmap': False/);
+    expect((await fetch(`${reg.url}/envelopes/clf`)).status).toBe(404);
   });
 });

@@ -93,6 +93,11 @@ function sampleColumns(sample: SampleTable, names: readonly string[], rows: numb
 
 async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined): Promise<Pick<FunctionSpec, 'inputs' | 'outputs' | 'onnx'>> {
   const info = inspectOnnx(bytes);
+  // onnxruntime-node reads tensors only; a sequence or map output (skl2onnx's ZipMap) fails every run, whichever outputs are declared.
+  const notTensor = info.outputs.filter((o) => o.elemType === 0);
+  if (notTensor.length) {
+    throw new RegistryError('MODEL_LOAD_FAILED', `the model's output(s) ${notTensor.map((o) => `'${o.name}'`).join(', ')} are not tensors (a sequence or map, such as the seq(map(int64, float)) of a classifier's ZipMap), which onnxruntime-node cannot return; export the classifier without ZipMap (skl2onnx: to_onnx(model, ..., options={'zipmap': False})), then publish its positive-class probability as an [N, 1] output`);
+  }
   const model = await createOnnxModel(bytes);
   try {
     const tensorIn = info.inputs[0]!;
