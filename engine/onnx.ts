@@ -16,6 +16,7 @@ import { finishScores, treeEnsembleOf, type TreeEnsembleSpec } from './models/tr
 import { ItemTreeIndex } from './models/tree-index.js';
 import { ItemMatrix, layoutKey } from './models/item-matrix.js';
 import { loadJsModel } from './models/js-model.js';
+import { feedPlan, runRows, type FeedPlan } from './models/onnx-feed.js';
 
 /** A loaded model of this thread: an ONNX session, or a js function in its own worker. */
 type Loaded = ModelRunner & { release(): Promise<void> };
@@ -27,6 +28,8 @@ export class OnnxModel implements ModelRunner {
   readonly featureCount: number;
   readonly sha256: string;
   private readonly session: ort.InferenceSession;
+  /** How the feature matrix reaches the model's inputs (one [N, F] tensor, or one per feature; fixed batch sizes). */
+  private readonly feed: FeedPlan;
   /** Set when the graph is a tree ensemble the engine can score per item (see models/tree-ensemble.ts). */
   private readonly trees: TreeEnsembleSpec | undefined;
   /** Per items dataset and feature layout: the item index, or null when the fast path is off for it. */
@@ -35,18 +38,14 @@ export class OnnxModel implements ModelRunner {
   constructor(session: ort.InferenceSession, sha256: string, bytes?: Uint8Array) {
     this.session = session;
     this.sha256 = sha256;
-    if (session.inputNames.length !== 1) {
-      throw new AirmailError('MODEL_LOAD_FAILED', `model has ${session.inputNames.length} inputs; ModelScore needs exactly one float tensor input [N, F]`);
-    }
+    this.feed = feedPlan(session.inputMetadata as Parameters<typeof feedPlan>[0]);
     this.inputName = session.inputNames[0]!;
     this.outputName = session.outputNames[0]!;
-    const meta = session.inputMetadata[0] as { isTensor?: boolean; shape?: readonly (number | string)[]; type?: string } | undefined;
-    const dim = meta?.shape?.[1];
-    this.featureCount = typeof dim === 'number' ? dim : -1;
+    this.featureCount = this.feed.featureCount;
     let trees: TreeEnsembleSpec | undefined;
     try {
       const graph = bytes && readOnnxGraph(bytes);
-      trees = graph ? treeEnsembleOf(graph, this.featureCount) : undefined;
+      trees = graph && this.feed.inputs.length === 1 && this.feed.batch === undefined ? treeEnsembleOf(graph, this.featureCount) : undefined;
     } catch {
       trees = undefined;
     }
@@ -128,9 +127,7 @@ export class OnnxModel implements ModelRunner {
   }
 
   private run(features: Float32Array, rows: number): Promise<ort.InferenceSession.OnnxValueMapType> {
-    const width = this.featureCount > 0 ? this.featureCount : features.length / rows;
-    const tensor = new ort.Tensor('float32', features, [rows, width]);
-    return inNative(() => this.session.run({ [this.inputName]: tensor }));
+    return runRows(this.feed, features, rows, (feeds) => inNative(() => this.session.run(feeds)));
   }
 
   release(): Promise<void> {

@@ -40,6 +40,39 @@ export function logisticModel(weights: readonly number[], bias: number, opts: Io
   });
 }
 
+export interface LinearShapeOptions extends IoNames {
+  /** The batch dimension written into the input and output shapes: 'N' (dynamic, default) or a fixed size (torch.onnx.export without dynamic_axes writes 1). */
+  readonly batch?: number | string;
+  /** One [N, 1] input per feature, named so (skl2onnx with one initial type per column), instead of one [N, F] input. */
+  readonly perFeatureInputs?: readonly string[];
+}
+
+/**
+ * x · w + b as [batch, 1], with the input layout of `opts`: one [batch, F] tensor, or one
+ * [batch, 1] tensor per feature (concatenated inside the graph).
+ */
+export function linearModel(weights: readonly number[], bias: number, opts: LinearShapeOptions = {}): Uint8Array {
+  const inputName = opts.inputName ?? 'features';
+  const outputName = opts.outputName ?? 'psale';
+  const batch = opts.batch ?? 'N';
+  const f = weights.length;
+  const per = opts.perFeatureInputs;
+  if (per && per.length !== f) throw new Error(`linearModel: ${per.length} per-feature inputs for ${f} weights`);
+  const nodes: OnnxNode[] = per ? [{ opType: 'Concat', inputs: [...per], outputs: [inputName], attributes: { axis: { i: 1 } } }] : [];
+  nodes.push({ opType: 'MatMul', inputs: [inputName, 'W'], outputs: ['xw'] }, { opType: 'Add', inputs: ['xw', 'B'], outputs: [outputName] });
+  return buildOnnxModel({
+    inputs: per ? per.map((name) => ({ name, shape: [batch, 1] })) : [{ name: inputName, shape: [batch, f] }],
+    outputs: [{ name: outputName, shape: [batch, 1] }],
+    initializers: [
+      { name: 'W', dims: [f, 1], values: weights },
+      { name: 'B', dims: [1], values: [bias] },
+    ],
+    nodes,
+    opsets: [{ domain: '', version: 17 }],
+    producer: opts.producer ?? 'airmail-onnx-builder',
+  });
+}
+
 /** A dense layer: weights[i][j] connects input i to output j (the MatMul [in, out] layout). */
 export interface DenseLayer {
   readonly weights: readonly (readonly number[])[];

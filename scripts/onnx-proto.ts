@@ -104,8 +104,17 @@ message TypeProto {
     int32 elem_type = 1;
     TensorShapeProto shape = 2;
   }
+  message Sequence {
+    TypeProto elem_type = 1;
+  }
+  message Map {
+    int32 key_type = 1;
+    TypeProto value_type = 2;
+  }
   oneof value {
     Tensor tensor_type = 1;
+    Sequence sequence_type = 4;
+    Map map_type = 5;
   }
   string denotation = 6;
 }
@@ -146,6 +155,8 @@ export interface OnnxValueInfo {
   readonly name: string;
   readonly elemType?: OnnxElemType;
   readonly shape: readonly (number | string)[];
+  /** A sequence of maps from `key` to float instead of a tensor (what skl2onnx's ZipMap writes); `shape` is then ignored. */
+  readonly seqMap?: { readonly key: 'int64' | 'string' };
 }
 
 /** One attribute value; the key says which AttributeProto field carries it. */
@@ -196,6 +207,10 @@ export interface OnnxModelSpec {
 }
 
 function valueInfo(v: OnnxValueInfo): object {
+  if (v.seqMap) {
+    const key = v.seqMap.key === 'int64' ? ONNX_DATA_TYPE.int64 : 8;
+    return { name: v.name, type: { sequence_type: { elem_type: { map_type: { key_type: key, value_type: { tensor_type: { elem_type: ONNX_DATA_TYPE.float } } } } } } };
+  }
   return {
     name: v.name,
     type: {

@@ -93,14 +93,27 @@ function sampleColumns(sample: SampleTable, names: readonly string[], rows: numb
 
 async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined): Promise<Pick<FunctionSpec, 'inputs' | 'outputs' | 'onnx'>> {
   const info = inspectOnnx(bytes);
+  // onnxruntime-node reads tensors only; a sequence or map output (skl2onnx's ZipMap) fails every run, whichever outputs are declared.
+  const notTensor = info.outputs.filter((o) => o.elemType === 0);
+  if (notTensor.length) {
+    throw new RegistryError('MODEL_LOAD_FAILED', `the model's output(s) ${notTensor.map((o) => `'${o.name}'`).join(', ')} are not tensors (a sequence or map, such as the seq(map(int64, float)) of a classifier's ZipMap), which onnxruntime-node cannot return; export the classifier without ZipMap (skl2onnx: to_onnx(model, ..., options={'zipmap': False})), then publish its positive-class probability as an [N, 1] output`);
+  }
   const model = await createOnnxModel(bytes);
   try {
-    const tensorIn = info.inputs[0];
-    if (info.inputs.length !== 1 || !tensorIn) throw new RegistryError('MODEL_LOAD_FAILED', `the model has ${info.inputs.length} inputs; an onnx function takes one float tensor [N, F]`);
-    const elem = onnxElemName(tensorIn.elemType);
-    if (elem !== 'float32') throw new RegistryError('MODEL_LOAD_FAILED', `the model input '${tensorIn.name}' is ${elem ?? `type ${tensorIn.elemType}`}; columns are packed into a float32 tensor`);
-    const width = typeof tensorIn.shape[1] === 'number' ? tensorIn.shape[1] : undefined;
+    const tensorIn = info.inputs[0]!;
+    const width = model.featureCount > 0 ? model.featureCount : undefined;
     let inputs = req.inputs;
+    if (info.inputs.length > 1) {
+      // One model input per feature: the input columns are the model's inputs, by name, in its order.
+      const names = info.inputs.map((i) => i.name);
+      const given = inputs?.map((c) => c.name) ?? sample?.columns.map((c) => c.name);
+      if (!given) throw new RegistryError('SAMPLE_INVALID', `an onnx function needs a sample (or declared inputs) holding its input columns (${names.join(', ')})`);
+      const missing = names.filter((n) => !given.includes(n));
+      if (missing.length) throw new RegistryError('SAMPLE_INVALID', `the model takes one input per feature (${names.join(', ')}), and the ${req.inputs ? 'declared inputs' : 'sample'} lack(s) ${missing.join(', ')}: name the ${req.inputs ? 'inputs' : 'sample columns'} after the model's inputs`);
+      const extra = req.inputs ? given.filter((n) => !names.includes(n)) : [];
+      if (extra.length) throw new RegistryError('SAMPLE_INVALID', `the model takes one input per feature (${names.join(', ')}); declared input(s) ${extra.join(', ')} are none of them`);
+      inputs = names.map((name) => ({ name, type: 'float32' as const }));
+    }
     if (!inputs) {
       if (!sample) throw new RegistryError('SAMPLE_INVALID', 'an onnx function needs a sample (or declared inputs) to name its input columns');
       const bad = sample.columns.filter((c) => !c.numbers).map((c) => `${c.name} (${c.type})`);
