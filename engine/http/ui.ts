@@ -130,7 +130,10 @@ export function uiStats(engine: Engine): Record<string, unknown> {
   }
   for (const e of m?.requests.entries() ?? []) if (FIXED_LABELS.has(e.labels[0]!)) get(e.labels[0]!);
   if (m) for (const group of [pipelines, other]) for (const name of Object.keys(group)) group[name]!.recent = recentRow(m.recentPipelines, name);
-  return { now: Date.now(), metrics: m !== undefined, window_s: m?.recentPipelines.seconds ?? 0, pipelines, operators, other };
+  // When the configs last reloaded (applied or rejected): the page refreshes its pipelines when this moves.
+  const history = engine.store.reloadHistory();
+  const configChangedAt = history[history.length - 1]?.at ?? null;
+  return { now: Date.now(), metrics: m !== undefined, window_s: m?.recentPipelines.seconds ?? 0, config_changed_at: configChangedAt, pipelines, operators, other };
 }
 
 /**

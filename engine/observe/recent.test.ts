@@ -68,7 +68,7 @@ describe('issue: the /ui live latency and rates were totals since the start', ()
     const c = clock();
     const metrics = new EngineMetrics({ now: c.now });
     const obs = new Observability({ metrics });
-    const engine = { observe: obs } as unknown as Engine;
+    const engine = { observe: obs, store: { reloadHistory: () => [] } } as unknown as Engine;
     const run = (ms: number, items: number, steps = true): void => {
       const r = obs.begin({ name: 'p', version: 'v1' }, {})!;
       // The request's own time is measured with performance.now(): shift its start back.

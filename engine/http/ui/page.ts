@@ -12,9 +12,17 @@ export const UI_PAGE = `<!doctype html>
 <title>Airmail</title>
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
-  header { background: #1d2330; color: #fff; padding: 10px 20px; display: flex; gap: 16px; align-items: baseline; }
+  header { background: #1d2330; color: #fff; padding: 10px 20px; display: flex; gap: 16px; align-items: baseline; flex-wrap: wrap; }
+  header .muted { color: #aab2c0; }
   header h1 { font-size: 18px; margin: 0; }
   main { padding: 12px 20px; display: grid; gap: 16px; }
+  main > section { min-width: 0; }
+  .scroll { overflow-x: auto; }
+  .scroll.tall { max-height: 420px; overflow-y: auto; }
+  .stale .scroll, .stale #summary { opacity: .45; }
+  #conn:empty { display: none; }
+  #conn { color: #fff; background: #b42318; padding: 2px 8px; border-radius: 4px; }
+  .problems { white-space: pre-line; overflow-wrap: anywhere; }
   section { background: #fff; border: 1px solid #dde1e8; border-radius: 6px; padding: 10px 14px; }
   h2 { font-size: 15px; margin: 0 0 8px; }
   table { border-collapse: collapse; width: 100%; font-size: 13px; }
@@ -24,41 +32,46 @@ export const UI_PAGE = `<!doctype html>
   code, .mono { font-family: ui-monospace, monospace; font-size: 12px; }
   .ids { max-width: 360px; overflow-wrap: anywhere; }
   .bad { color: #b42318; } .ok { color: #067647; } .muted { color: #667085; }
-  textarea { width: 100%; min-height: 70px; font-family: ui-monospace, monospace; }
+  textarea { box-sizing: border-box; width: 100%; min-height: 70px; font-family: ui-monospace, monospace; }
   .row { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin-bottom: 8px; }
   button { padding: 4px 12px; }
   #why-answer { padding: 6px 0; }
 </style>
 </head>
 <body>
-<header><h1>Airmail</h1><span id="summary" class="muted">loading…</span></header>
+<header><h1>Airmail</h1><span id="summary" class="muted">loading…</span><span id="conn" role="status"></span><span id="updated" class="muted"></span></header>
 <main>
 <section>
   <h2>Pipelines</h2>
-  <table id="pipelines"><thead><tr><th>pipeline</th><th>version</th><th>loaded at</th><th>file</th><th>last rejection</th></tr></thead><tbody></tbody></table>
+  <div class="scroll tall"><table id="pipelines"><thead><tr><th>pipeline</th><th>version</th><th>loaded at</th><th>file</th><th>last rejection</th><th>description</th></tr></thead><tbody></tbody></table></div>
+  <div id="rejected-now" hidden><h2 style="margin-top:12px" class="bad">Rejected files (not served until fixed)</h2>
+  <div class="scroll tall"><table id="rejected"><thead><tr><th>at</th><th>files</th><th>problems</th></tr></thead><tbody></tbody></table></div></div>
 </section>
 <section>
   <h2>Live <span class="muted window">(last 60 s)</span></h2>
-  <table id="live"><thead><tr><th>pipeline</th><th class="num">req/s</th><th class="num">mean ms</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">empty %</th><th class="num">errors</th><th class="num">requests since start</th></tr></thead><tbody></tbody></table>
+  <div class="scroll"><table id="live"><thead><tr><th>pipeline</th><th class="num">req/s</th><th class="num">mean ms</th><th class="num">p50 ms</th><th class="num">p95 ms</th><th class="num">empty %</th><th class="num">errors</th><th class="num">requests since start</th></tr></thead><tbody></tbody></table></div>
   <h2 style="margin-top:12px">Per operator <span class="muted window">(last 60 s)</span></h2>
-  <table id="operators"><thead><tr><th>pipeline</th><th>step</th><th>operator</th><th>phase</th><th class="num">calls</th><th class="num">mean ms</th><th class="num">p95 ms</th><th class="num">calls since start</th></tr></thead><tbody></tbody></table>
+  <div class="scroll"><table id="operators"><thead><tr><th>pipeline</th><th>step</th><th>operator</th><th>phase</th><th class="num">calls</th><th class="num">mean ms</th><th class="num">p95 ms</th><th class="num">calls since start</th></tr></thead><tbody></tbody></table></div>
 </section>
 <section>
   <h2>Run a pipeline</h2>
+  <form id="run-form">
   <div class="row"><label>pipeline <select id="run-pipeline"></select></label>
-    <button id="run">Run with debug</button><span id="run-status" class="muted"></span></div>
-  <textarea id="run-inputs" aria-label="inputs (JSON)">{}</textarea>
+    <button id="run" type="submit">Run with debug</button><span id="run-status" class="muted" role="status"></span></div>
+  <label for="run-inputs" class="muted">inputs (JSON object; Ctrl+Enter runs)</label>
+  <textarea id="run-inputs">{}</textarea>
+  </form>
   <h2 style="margin-top:10px">Items</h2>
-  <table id="items"><thead></thead><tbody></tbody></table>
+  <div class="scroll"><table id="items"><thead></thead><tbody></tbody></table></div>
   <h2 style="margin-top:10px">Debug trace</h2>
-  <table id="trace"><thead><tr><th>step</th><th>phase</th><th>operator</th><th>parameters</th><th class="num">in</th><th class="num">out</th><th class="num">ms</th><th>kept</th><th>removed</th></tr></thead><tbody></tbody></table>
+  <div class="scroll"><table id="trace"><thead><tr><th>step</th><th>phase</th><th>operator</th><th>parameters</th><th class="num">in</th><th class="num">out</th><th class="num">ms</th><th>kept</th><th>removed</th></tr></thead><tbody></tbody></table></div>
   <h2 style="margin-top:10px">Why not this item?</h2>
-  <div class="row"><label>item id <input id="why-item" size="12"></label><button id="why">Why?</button></div>
-  <div id="why-answer" class="mono"></div>
+  <form id="why-form" class="row"><label>item id <input id="why-item" size="12"></label><button id="why" type="submit">Why?</button></form>
+  <div id="why-answer" class="mono" role="status"></div>
 </section>
 <section>
   <h2>Reloads</h2>
-  <table id="reloads"><thead><tr><th>at</th><th>result</th><th>files</th><th>problems</th></tr></thead><tbody></tbody></table>
+  <div class="scroll tall"><table id="reloads"><thead><tr><th>at</th><th>result</th><th>files</th><th>problems</th></tr></thead><tbody></tbody></table></div>
 </section>
 </main>
 <script>
@@ -67,14 +80,36 @@ export const UI_PAGE = `<!doctype html>
   const td = (text, cls) => { const d = document.createElement('td'); d.textContent = text == null ? '' : String(text); if (cls) d.className = cls; return d; };
   const fill = (table, rows) => { const b = table.tBodies[0]; b.replaceChildren(...rows.map((cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; })); };
   const num = (v, d = 2) => (typeof v === 'number' && isFinite(v) ? v.toFixed(d) : '');
+  // A rate: one request in the last minute is 0.017/s, not 0.0.
+  const rate = (v) => (typeof v !== 'number' || !isFinite(v) ? '' : v === 0 ? '0' : v < 10 ? String(Number(v.toPrecision(2))) : v.toFixed(1));
   // Seconds as ms; none (null: NaN in the JSON, nothing timed) stays blank, not 0.
   const ms = (v, d = 2) => (typeof v === 'number' ? num(v * 1000, d) : '');
+  const clock = (t) => new Date(t).toLocaleTimeString();
   let pipelines = [];
+  let configAt;
+  let down = null;
 
+  // Failing to reach the server (stopped, restarting) says so; an answer that is not JSON (a proxy's page) too.
   async function getJson(url, init) {
-    const r = await fetch(url, init);
-    const body = await r.json();
-    return { status: r.status, body };
+    let r;
+    try { r = await fetch(url, init); } catch (e) { throw new Error('server unreachable (' + e.message + ')'); }
+    const text = await r.text();
+    try { return { status: r.status, body: JSON.parse(text) }; } catch (e) { throw new Error('HTTP ' + r.status + ': not a JSON answer: ' + text.slice(0, 200)); }
+  }
+
+  // Diagnostics one per line, with file:line; a long list shows the first 3 and opens for the rest.
+  function problems(diags, cls) {
+    const lines = (diags || []).map((d) => (d.file ? d.file.split('/').pop() + (d.line ? ':' + d.line : '') + ': ' : '') + d.message);
+    const cell = td('', 'problems' + (cls ? ' ' + cls : ''));
+    if (lines.length <= 3) { cell.textContent = lines.join('\\n'); return cell; }
+    const det = document.createElement('details');
+    const sum = document.createElement('summary');
+    sum.textContent = lines.slice(0, 3).join('\\n') + '\\n… and ' + (lines.length - 3) + ' more';
+    const rest = document.createElement('div');
+    rest.textContent = lines.slice(3).join('\\n');
+    det.append(sum, rest);
+    cell.append(det);
+    return cell;
   }
 
   // A value of each input's type to start from; an input that takes a value or a list has a type list.
@@ -92,15 +127,19 @@ export const UI_PAGE = `<!doctype html>
     const { body } = await getJson('/pipelines');
     pipelines = body.pipelines || [];
     fill($('pipelines'), pipelines.map((p) => [td(p.name), td(p.version, 'mono'), td(p.loaded_at), td(p.file, 'muted'),
-      td(p.last_rejection ? p.last_rejection.at + ': ' + (p.last_rejection.diagnostics || []).map((d) => d.message).join('; ') : '', p.last_rejection ? 'bad' : '')]));
+      p.last_rejection ? problems([{ message: p.last_rejection.at }, ...(p.last_rejection.diagnostics || [])], 'bad') : td(''), td(p.description, 'muted')]));
+    // Files rejected now: a file whose pipelines never loaded has no row above.
+    const rejections = body.rejections || [];
+    $('rejected-now').hidden = rejections.length === 0;
+    fill($('rejected'), rejections.map((r) => [td(r.at), td((r.files || []).join(', '), 'muted'), problems(r.diagnostics, 'bad')]));
     fill($('reloads'), (body.reloads || []).slice().reverse().map((r) => [td(r.at), td(r.kind, r.kind === 'rejected' ? 'bad' : 'ok'), td((r.files || []).join(', '), 'muted'),
-      td((r.diagnostics || []).map((d) => d.message).join('; '))]));
+      problems(r.diagnostics)]));
     const sel = $('run-pipeline');
     const current = sel.value;
     sel.replaceChildren(...pipelines.map((p) => { const o = document.createElement('option'); o.value = p.name; o.textContent = p.name; return o; }));
     if (current && pipelines.some((p) => p.name === current)) sel.value = current;
     else if (pipelines.length) { sel.value = pipelines[0].name; setInputs(); }
-    $('summary').textContent = pipelines.length + ' pipelines, ' + (body.rejections || []).length + ' rejected files';
+    $('summary').textContent = pipelines.length + ' pipelines, ' + rejections.length + ' rejected files';
   }
 
   function setInputs() {
@@ -114,11 +153,32 @@ export const UI_PAGE = `<!doctype html>
     for (const el of document.querySelectorAll('.window')) el.textContent = '(last ' + body.window_s + ' s)';
     fill($('live'), Object.entries(body.pipelines).map(([name, s]) => {
       const r = s.recent || {};
-      return [td(name), td(num(r.per_second, 1), 'num'), td(ms(r.mean), 'num'), td(ms(r.p50), 'num'), td(ms(r.p95), 'num'),
+      return [td(name), td(rate(r.per_second), 'num'), td(ms(r.mean), 'num'), td(ms(r.p50), 'num'), td(ms(r.p95), 'num'),
         td(r.requests ? num((r.empty / r.requests) * 100, 1) : '', 'num'), td(r.errors, 'num'), td(s.requests, 'num')];
     }));
     fill($('operators'), body.operators.map((o) => [td(o.pipeline), td(o.step), td(o.operator, 'muted'), td(o.phase), td(o.recent.requests, 'num'),
       td(ms(o.recent.mean, 3), 'num'), td(ms(o.recent.p95, 3), 'num'), td(o.count, 'num')]));
+    $('updated').textContent = 'updated ' + clock(body.now);
+    // A config reload (applied or rejected) shows at the next poll, not at the next pipelines refresh.
+    if (configAt !== undefined && body.config_changed_at !== configAt) await loadPipelines();
+    configAt = body.config_changed_at;
+  }
+
+  // Polled every 2 s; while the server cannot be reached the page says since when and that the numbers are
+  // stale, and polls less often (up to every 10 s) until it answers again.
+  async function poll() {
+    let wait = 2000;
+    try {
+      await loadStats();
+      if (down) { down = null; await loadPipelines(); }
+    } catch (e) {
+      down = down || { since: Date.now(), tries: 0 };
+      down.tries++;
+      wait = Math.min(10000, 2000 * down.tries);
+    }
+    $('conn').textContent = down ? 'server unreachable since ' + clock(down.since) + ': the numbers below are from before then' : '';
+    document.body.classList.toggle('stale', down !== null);
+    setTimeout(poll, wait);
   }
 
   // Tables and answers of an earlier run would pass for this one's: clear them when a run cannot start.
@@ -142,7 +202,9 @@ export const UI_PAGE = `<!doctype html>
     const name = $('run-pipeline').value;
     const inputs = readInputs();
     if (!name || !inputs) return;
+    clearRun();
     $('run-status').textContent = 'running…';
+    $('run-status').className = 'muted';
     const { status, body } = await getJson('/pipelines/' + encodeURIComponent(name) + '?debug=true', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(inputs) });
     $('run-status').textContent = status + ' · ' + (body.items || []).length + ' items · ' + (body.took_ms != null ? body.took_ms + ' ms' : '') + (body.reason ? ' · ' + body.reason : '');
     $('run-status').className = body.error ? 'bad' : 'muted';
@@ -165,6 +227,8 @@ export const UI_PAGE = `<!doctype html>
     const inputs = readInputs();
     const raw = $('why-item').value.trim();
     if (!name || !inputs || raw === '') return;
+    // Empty until this question's answer comes: the last answer is not this one's.
+    $('why-answer').textContent = '';
     // Sent as typed: the server reads it as the item id column's type ("007" stays a text id).
     const item = raw;
     const { body } = await getJson('/pipelines/' + encodeURIComponent(name) + '/why', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs, item }) });
@@ -173,12 +237,14 @@ export const UI_PAGE = `<!doctype html>
     $('why-answer').className = 'mono ' + (w && w.verdict === 'kept' ? 'ok' : 'bad');
   }
 
-  $('run').addEventListener('click', () => { run().catch((e) => { $('run-status').textContent = String(e); }); });
-  $('why').addEventListener('click', () => { why().catch((e) => { $('why-answer').textContent = String(e); }); });
-  $('run-pipeline').addEventListener('change', setInputs);
-  loadPipelines().then(loadStats).catch((e) => { $('summary').textContent = String(e); });
-  setInterval(() => { loadStats().catch(() => {}); }, 2000);
-  setInterval(() => { loadPipelines().catch(() => {}); }, 10000);
+  // Forms: Enter in the item id asks, Ctrl+Enter (or Cmd+Enter) in the inputs runs, as do the buttons.
+  $('run-form').addEventListener('submit', (ev) => { ev.preventDefault(); run().catch((e) => { $('run-status').textContent = e.message; $('run-status').className = 'bad'; }); });
+  $('why-form').addEventListener('submit', (ev) => { ev.preventDefault(); why().catch((e) => { $('why-answer').textContent = e.message; $('why-answer').className = 'mono bad'; }); });
+  $('run-inputs').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); $('run-form').requestSubmit(); } });
+  // Another pipeline: the last one's run, status and answer are not this one's.
+  $('run-pipeline').addEventListener('change', () => { setInputs(); clearRun(); $('run-status').textContent = ''; });
+  loadPipelines().catch((e) => { $('summary').textContent = e.message; }).then(poll);
+  setInterval(() => { if (!down) loadPipelines().catch(() => {}); }, 30000);
 })();
 </script>
 </body>
