@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Logger } from '../engine/observe/logs.js';
@@ -227,6 +228,9 @@ describe('observability audit', () => {
     const r = await post('/pipelines/complimentary_items?debug=true', '{"client_id": 17, "product_id": 42}');
     const psale = (r.body['debug'] as { steps: Rec[] }).steps.find((s) => s['step'] === 'PsaleScore')!;
     expect((psale['parameters'] as Rec)['model']).toBe('models/psale_demo.onnx');
+    // The model runs from a pinned copy in this process's temp folder: shown by its file name, as explain shows it.
+    expect((psale['parameters'] as Rec)['pinned']).toMatch(/^[0-9a-f]{16}-psale_demo\.onnx$/);
+    expect(JSON.stringify(r.body)).not.toContain(tmpdir());
     const line = records().find((x) => x['level'] === 'debug' && x['step'] === 'PsaleScore')!;
     expect(line['msg']).toMatch(/^PsaleScore\(model=models\/psale_demo\.onnx, /);
     expect(lines.join('')).not.toContain(dir);

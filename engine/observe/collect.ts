@@ -200,16 +200,19 @@ class RequestCollector implements Collector, ExecObserver {
 
   /**
    * Parameters as people see them: file paths under the configs directory (a ModelScore model, made
-   * absolute at load) relative to it. The same object when nothing changes.
+   * absolute at load) relative to it, and a model's pinned copy by its file name, as explain shows
+   * them (the process's temp folder is not shown). The same object when nothing changes.
    */
   private shown(params: unknown): unknown {
     const base = this.spec.base;
-    if (!base || !params || typeof params !== 'object' || Array.isArray(params)) return params;
+    if (!params || typeof params !== 'object' || Array.isArray(params)) return params;
     let out: Record<string, unknown> | undefined;
     for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
-      if (typeof v !== 'string' || !v.startsWith(base)) continue;
+      if (typeof v !== 'string') continue;
+      const shown = k === 'pinned' ? shownModel(base, v) : base && v.startsWith(base) ? relativeTo(base, v) : v;
+      if (shown === v) continue;
       out ??= Object.assign({}, params as Record<string, unknown>);
-      out[k] = relativeTo(base, v);
+      out[k] = shown;
     }
     return out ?? params;
   }
