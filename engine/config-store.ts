@@ -135,15 +135,27 @@ export class ConfigStore {
     const files = scan.files;
     const all: Diagnostic[] = this.rejectSkipped(scan);
     const held: ModelLease[] = [];
+    // One reload event each: the files left out (those the problems name), and the files served.
+    const at = new Date().toISOString();
+    const left: string[] = [];
+    const found: Diagnostic[] = [];
+    let loaded = false;
     for (let attempt = 0; attempt < 5; attempt++) {
       const diags = await this.propose(files, [...files.keys()], held);
-      all.push(...diags);
-      if (diags.length === 0) break;
-      const bad = new Set(diags.map((d) => d.file).filter((f): f is string => !!f));
+      found.push(...diags);
+      if (diags.length === 0) {
+        loaded = true;
+        break;
+      }
+      const bad = new Set(diags.map((d) => d.file).filter((f): f is string => !!f && files.has(f)));
       if (bad.size === 0) break;
       for (const f of bad) files.delete(f);
+      left.push(...bad);
     }
     for (const l of held) l.release();
+    if (found.length > 0) this.reject(at, loaded ? left : [...new Set([...left, ...files.keys()])], found);
+    if (loaded && files.size > 0) this.emit({ kind: 'applied', files: [...files.keys()], at });
+    all.push(...found);
     // The caller reports them (serve: a warn line of its JSON log; run and validate: on stderr), not a Node warning.
     return all;
   }
@@ -381,8 +393,8 @@ export class ConfigStore {
     return p;
   }
 
-  /** The startup load (start() sums its rejections up; nothing listens for reload events yet). */
-  private propose(next: Map<string, string>, changed: string[], held: ModelLease[]): Promise<Diagnostic[]> { return this.serial(() => this.proposeInner(next, changed, { held })); }
+  /** A startup load attempt (start() sums its rejections up and emits the reload events). */
+  private propose(next: Map<string, string>, changed: string[], held: ModelLease[]): Promise<Diagnostic[]> { return this.serial(() => this.proposeInner(next, changed, { held, quiet: true })); }
 
   /** `quiet`: recorded for GET /pipelines, but the caller emits the reload event (see apply). */
   private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[], quiet = false): void {
