@@ -36,6 +36,8 @@ export interface Snapshot {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   /** Module URLs that define the custom operators (workers import them). */
   readonly operatorModules: readonly string[];
+  /** The `operator_paths` folders, resolved: a file added to one (or a broken one fixed) is a change. */
+  readonly operatorFolders?: readonly string[];
   readonly presets: ReadonlyMap<string, PresetConfig & { readonly file?: string }>;
   readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
   readonly datasetIds: ReadonlyMap<string, string>;
@@ -62,7 +64,8 @@ function sealedPath(x: string): never {
   throw new AirmailError('CONFIG_INVALID', `'${x.length > 60 ? `${x.slice(0, 57)}...` : x}' names a file; a config sent over HTTP may use installed operators, loaded datasets and published (registry) models only`);
 }
 
-export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
+/** `operatorFolders`: the `operator_paths` folders this load imported from (watched for new and fixed files). */
+export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[]; operatorFolders?: readonly string[] };
 
 const fileAjv = newAjv({ useDefaults: false });
 const validateFile = fileAjv.compile(CONFIG_FILE_SCHEMA as object);
@@ -239,8 +242,10 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   const operatorModules: string[] = [];
   const operatorFiles = new Map<string, string>();
   const brokenOperatorFiles: string[] = [];
+  const operatorFolders: string[] = [];
   for (const op of operatorPaths) {
     const dir = resolveFrom(op.loc.file, op.path);
+    operatorFolders.push(dir);
     try {
       const { modules, problems } = await importOperatorFolder(dir);
       for (const p of problems) {
@@ -375,8 +380,8 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     const hint = ` (it may be defined in ${[...new Set(brokenOperatorFiles)].join(', ')}, which failed to load: see that error)`;
     diagnostics.forEach((d, i) => { if (d.code === 'UNKNOWN_OPERATOR') diagnostics[i] = { ...d, message: d.message + hint }; });
   }
-  if (diagnostics.length > 0) return { ok: false, diagnostics };
-  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, presets, contexts, datasetIds, deployments: dep.deployments } };
+  if (diagnostics.length > 0) return { ok: false, diagnostics, operatorFolders };
+  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, operatorFolders, presets, contexts, datasetIds, deployments: dep.deployments } };
 }
 
 function at(parsed: ParsedText, file: string, code: ErrorCode, pointer: string, message: string): Diagnostic {

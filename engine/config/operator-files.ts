@@ -44,6 +44,11 @@ function looksLikeOperator(v: unknown): v is Record<string, unknown> {
   return 'kind' in d && ('name' in d || 'run' in d || 'parameters' in d);
 }
 
+/** The operator files of a folder, by name, sorted (not recursive; tests and .d.ts skipped). */
+export async function operatorFileNames(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => OPERATOR_FILE.test(n) && !n.includes('.test.') && !n.endsWith('.d.ts')).sort();
+}
+
 let tsxRegistered: Promise<unknown> | undefined;
 
 /**
@@ -154,7 +159,7 @@ async function locateImportError(err: unknown, file: string, url: string): Promi
  * sound operators of every file are returned all the same.
  */
 export async function importOperatorFolder(dir: string): Promise<{ modules: OperatorModule[]; problems: OperatorFileProblem[] }> {
-  const names = (await readdir(dir)).filter((n) => OPERATOR_FILE.test(n) && !n.includes('.test.') && !n.endsWith('.d.ts')).sort();
+  const names = await operatorFileNames(dir);
   // Operator files import 'airmail/engine/api.js' and may be ES modules with no package.json: the
   // hooks that allow it go in only now (registering starts a loader thread; most configs need none).
   if (names.length > 0) registerOperatorHooks();
