@@ -13,7 +13,8 @@ import type { OperatorDefinition } from './api.js';
 import type { LeasingResolver as Leasing, ModelLease } from './registry/model-hub.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
 import { AirmailError, type Diagnostic } from './errors.js';
-import { DatasetCache, loadConfigSet, operatorFileVersion, type ConfigSource, type Snapshot } from './config/load.js';
+import { DatasetCache, loadConfigSet, operatorFileUrl, operatorFileVersion, type ConfigSource, type Snapshot } from './config/load.js';
+import { operatorFileNames } from './config/operator-files.js';
 import { fileURLToPath } from 'node:url';
 import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
 import { asBody, atomicWrite, putTarget, sharedFileConflict } from './config/admin-target.js';
@@ -78,6 +79,8 @@ export class ConfigStore {
   private watcher: DirWatcher | undefined;
   /** Operator file versions (content-hash URLs) already proposed after an edit. */
   private readonly triedOperatorUrls = new Set<string>();
+  /** Every `operator_paths` folder a load has named, whether that load succeeded or not. */
+  private readonly operatorFolders = new Set<string>();
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -252,7 +255,12 @@ export class ConfigStore {
       const data = await this.datasetCache.changed(this.settleMs);
       if (this.closed) return [];
       const ops = await this.operatorFilesChanged();
-      return data.length + ops.length > 0 ? this.proposeInner(new Map(this.texts), [...data, ...ops], { recordHash: false }) : [];
+      if (data.length + ops.length === 0) return [];
+      const diags = await this.proposeInner(new Map(this.texts), [...data, ...ops], { recordHash: false });
+      // A config rejected for the code or data that just changed (an operator its file could not
+      // load, a column the data lacked) is tried again with it, without waiting for its own edit.
+      if (diags.length === 0) await this.retryRejected(files, [], true);
+      return diags;
     }
     // Unchanged files keep their last good text; changed ones are proposed with the new text.
     const next = new Map(this.texts);
@@ -292,8 +300,8 @@ export class ConfigStore {
    * more: one may have failed only for what the others held then (a new file that made the items
    * dataset ambiguous until the other files named theirs).
    */
-  private async retryRejected(files: ReadonlyMap<string, string>, changed: readonly string[]): Promise<void> {
-    if (!changed.some((f) => this.texts.get(f) === files.get(f))) return;
+  private async retryRejected(files: ReadonlyMap<string, string>, changed: readonly string[], always = false): Promise<void> {
+    if (!always && !changed.some((f) => this.texts.get(f) === files.get(f))) return;
     const again = [...this.rejectedHash.keys()].filter((f) => !changed.includes(f) && files.has(f) && this.texts.get(f) !== files.get(f) && files.get(f)!.trim() !== '');
     const removed = [...this.rejectedHash].filter(([f, h]) => h === REMOVED && !changed.includes(f) && !files.has(f)).map(([f]) => f);
     if (again.length + removed.length === 0) return;
@@ -320,6 +328,17 @@ export class ConfigStore {
       if (now === undefined || now === url || this.triedOperatorUrls.has(now)) continue;
       this.triedOperatorUrls.add(now);
       out.push(fileURLToPath(new URL(url)));
+    }
+    // A file added to an operator folder, or one that failed to load and was fixed since.
+    const loaded = new Set(this.current.operatorModules);
+    for (const dir of this.operatorFolders) {
+      for (const name of await operatorFileNames(dir).catch(() => [])) {
+        const file = join(dir, name);
+        const now = await operatorFileUrl(file).catch(() => undefined);
+        if (now === undefined || loaded.has(now) || this.triedOperatorUrls.has(now) || out.includes(file)) continue;
+        this.triedOperatorUrls.add(now);
+        out.push(file);
+      }
     }
     return out;
   }
@@ -455,6 +474,7 @@ export class ConfigStore {
     const at = new Date().toISOString();
     const lease = this.models?.lease?.();
     const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed, lease)).catch((err: unknown) => { lease?.release(); throw err; });
+    for (const dir of (r.ok ? r.snapshot.operatorFolders : r.operatorFolders) ?? []) this.operatorFolders.add(dir);
     if (!r.ok) {
       // A caller that tries parts of this set next keeps its models until then (else released now).
       if (lease) void (opts.held ? opts.held.push(lease) : lease.release());

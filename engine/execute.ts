@@ -16,7 +16,7 @@ import type { Plan, PlanStep } from './config/plan.js';
 import type { ExecObserver, ObserveReport } from './observe/types.js';
 import { redactParams, redactText } from './redact.js';
 import { idKindOf, keyedIds, type IdKind } from './source-ids.js';
-import { alignedColumn, filteredRows, selectedRows } from './step-rows.js';
+import { alignedColumn, checkUntouched, filteredRows, rowsStamp, scoreValues, selectedRows, transformParts } from './step-rows.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -345,14 +345,18 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       const params = bind(s);
       const input: RowSet = { frame: wf, rows };
       const before = rows.length;
+      const stamp = rowsStamp(rows);
       if (def.kind === 'filter') {
-        rows = filteredRows(await def.run(params, input, ctx), input, s.label);
+        const out = await def.run(params, input, ctx);
+        checkUntouched(input.rows, stamp, s.label);
+        rows = filteredRows(out, input, s.label);
       } else if (def.kind === 'score') {
         const out = await def.run(params, input, ctx);
-        if (out.length !== rows.length) throw new AirmailError('OPERATOR_FAILED', `${s.label} returned ${out.length} scores for ${rows.length} rows`, { operator: s.label });
-        wf.scatter(s.output!, rows, out instanceof Float64Array ? out : Float64Array.from(out));
+        checkUntouched(input.rows, stamp, s.label);
+        wf.scatter(s.output!, rows, scoreValues(out, rows.length, s.label));
       } else if (def.kind === 'transform') {
-        const out = await def.run(params, input, ctx);
+        const out = transformParts(await def.run(params, input, ctx), s.label);
+        checkUntouched(input.rows, stamp, s.label);
         for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, alignedColumn(name, col, input, s.label));
         if (out.rows) rows = selectedRows(out.rows, input, s.label);
       } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);

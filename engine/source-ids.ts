@@ -31,6 +31,11 @@ const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
  * once converted from text). Ids already of the kind are returned as they are (no copy).
  */
 export function keyedIds(res: SourceResult, kind: IdKind | undefined, label: string, describe: string): SourceResult {
+  const given = res as unknown;
+  if (!given || typeof given !== 'object' || Array.isArray(given) || !(Array.isArray(res.ids) || ArrayBuffer.isView(res.ids))) {
+    const what = given === null || given === undefined ? String(given) : Array.isArray(given) ? 'a list' : typeof given !== 'object' ? typeof given : `an object with ids ${res.ids === undefined ? 'missing' : `as ${typeof res.ids}`}`;
+    throw new AirmailError('SOURCE_FAILED', `it returned ${what}; a source returns {ids: [...]} (and optionally columns)`, { operator: label });
+  }
   const ids = res.ids;
   const bad = (i: number, why: string): never => {
     const shown = JSON.stringify(ids[i]) ?? String(ids[i]);

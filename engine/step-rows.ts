@@ -68,8 +68,70 @@ export function selectedRows(out: unknown, input: RowSet, label: string): Int32A
   return rows;
 }
 
+/** Where a step wrongly changed its input rows in place: a check value taken before it ran. */
+export function rowsStamp(rows: Int32Array): number {
+  let h = rows.length;
+  for (let k = 0; k < rows.length; k++) h = (Math.imul(h, 31) + rows[k]!) | 0;
+  return h;
+}
+
+/** Fails the step when `input.rows` no longer matches the stamp taken before it ran. */
+export function checkUntouched(rows: Int32Array, stamp: number, label: string): void {
+  if (rowsStamp(rows) !== stamp) fail(label, `changed its input rows in place (input.rows is read-only: sort or reverse a copy, input.rows.slice())`);
+}
+
+/** A scorer's answer: one number (NaN or null: no score) per input row, as float64. */
+export function scoreValues(out: unknown, n: number, label: string): Float64Array {
+  if (out instanceof Float64Array && out.length === n) return out;
+  if (!Array.isArray(out) && !(ArrayBuffer.isView(out) && !(out instanceof DataView))) {
+    return fail(label, `returned ${out === null ? 'null' : typeof out} where one score per row was expected (a Float64Array or a list of numbers)`);
+  }
+  const list = out as ArrayLike<unknown>;
+  if (list.length !== n) fail(label, `returned ${list.length} scores for ${n} rows`);
+  const res = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const v = list[k];
+    if (typeof v === 'number') res[k] = v;
+    else if (v === null) res[k] = NaN;
+    else fail(label, `returned ${JSON.stringify(v) ?? String(v)} as a score (at ${k}); a score is a number (null or NaN: none)`);
+  }
+  return res;
+}
+
+/** A transform's answer: an object with optional rows and columns. */
+export function transformParts(out: unknown, label: string): { rows?: unknown; columns?: Record<string, unknown> } {
+  if (!out || typeof out !== 'object' || Array.isArray(out) || ArrayBuffer.isView(out)) {
+    return fail(label, `returned ${out === null ? 'null' : Array.isArray(out) || ArrayBuffer.isView(out) ? 'a list' : typeof out}; a transform returns {rows?, columns?}`);
+  }
+  const r = out as { rows?: unknown; columns?: unknown };
+  if (r.columns !== undefined && (!r.columns || typeof r.columns !== 'object' || Array.isArray(r.columns))) fail(label, `returned columns as ${Array.isArray(r.columns) ? 'a list' : typeof r.columns}; columns is {name: column}`);
+  return r as { rows?: unknown; columns?: Record<string, unknown> };
+}
+
+/**
+ * A column as a step gave it: a Column, or a plain list of numbers (→ float64) or of text (→ a
+ * string column), null allowed; a list mixing numbers and text is refused, never read as nulls.
+ */
+function asColumn(name: string, col: unknown, label: string): Column {
+  if (isNumeric(col as Column)) return col as Column;
+  const c = col as { kind?: unknown; codes?: unknown; values?: unknown };
+  if (c && c.kind === 'dict' && c.codes instanceof Int32Array) return col as Column;
+  if (c && c.kind === 'string' && Array.isArray(c.values)) return col as Column;
+  if (Array.isArray(col)) {
+    const num = col.findIndex((v) => typeof v === 'number');
+    const str = col.findIndex((v) => typeof v === 'string');
+    const other = col.findIndex((v) => v !== null && v !== undefined && typeof v !== 'number' && typeof v !== 'string');
+    if (other >= 0) fail(label, `returned column '${name}' holding ${JSON.stringify(col[other]) ?? String(col[other])} (at ${other}); a column holds numbers or text`);
+    if (num >= 0 && str >= 0) fail(label, `returned column '${name}' mixing numbers and text (${JSON.stringify(col[num])} at ${num}, ${JSON.stringify(col[str])} at ${str}); a column holds one type`);
+    if (str >= 0) return { kind: 'string', values: col.map((v: unknown) => (typeof v === 'string' ? v : null)) };
+    return Float64Array.from(col, (v: unknown) => (typeof v === 'number' ? v : NaN));
+  }
+  return fail(label, `returned column '${name}' as ${col === null ? 'null' : typeof col}; a column is a typed array, a list of numbers or of text, {kind: 'string', values} or {kind: 'dict', codes, dictionary}`);
+}
+
 /** A transform's new column: one value per input row. */
-export function alignedColumn(name: string, col: Column, input: RowSet, label: string): Column {
+export function alignedColumn(name: string, given: unknown, input: RowSet, label: string): Column {
+  const col = asColumn(name, given, label);
   const len = isNumeric(col) ? col.length : col.kind === 'dict' ? col.codes.length : col.values.length;
   if (len !== input.rows.length) fail(label, `returned column '${name}' with ${len} values for ${input.rows.length} rows`);
   return col;

@@ -4,11 +4,9 @@
  * files of a configs directory, so a business user's pipeline file can use
  * presets and datasets that an operator author defines in another file.
  */
-import { registerOperatorHooks } from '../operator-hooks.js';
 import { createHash } from 'node:crypto';
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from '../api.js';
 import { loadDatasetFile, unsafeIdProblem, withColumns, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
@@ -20,6 +18,9 @@ import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { unusedPresetProblems } from './preset-check.js';
 import { describeErrors, newAjv, ParamValidator } from './validators.js';
+import { importOperatorFolder } from './operator-files.js';
+
+export { importOperatorModule, isOperatorDefinition, operatorFileUrl, operatorFileVersion } from './operator-files.js';
 
 export interface ConfigSource {
   /** Path used in messages and for resolving relative paths. */
@@ -35,6 +36,8 @@ export interface Snapshot {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   /** Module URLs that define the custom operators (workers import them). */
   readonly operatorModules: readonly string[];
+  /** The `operator_paths` folders, resolved: a file added to one (or a broken one fixed) is a change. */
+  readonly operatorFolders?: readonly string[];
   readonly presets: ReadonlyMap<string, PresetConfig & { readonly file?: string }>;
   readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
   readonly datasetIds: ReadonlyMap<string, string>;
@@ -61,7 +64,8 @@ function sealedPath(x: string): never {
   throw new AirmailError('CONFIG_INVALID', `'${x.length > 60 ? `${x.slice(0, 57)}...` : x}' names a file; a config sent over HTTP may use installed operators, loaded datasets and published (registry) models only`);
 }
 
-export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
+/** `operatorFolders`: the `operator_paths` folders this load imported from (watched for new and fixed files). */
+export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[]; operatorFolders?: readonly string[] };
 
 const fileAjv = newAjv({ useDefaults: false });
 const validateFile = fileAjv.compile(CONFIG_FILE_SCHEMA as object);
@@ -237,13 +241,19 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   const operators = new Map(opts.operators);
   const operatorModules: string[] = [];
   const operatorFiles = new Map<string, string>();
+  const brokenOperatorFiles: string[] = [];
+  const operatorFolders: string[] = [];
   for (const op of operatorPaths) {
     const dir = resolveFrom(op.loc.file, op.path);
+    operatorFolders.push(dir);
     try {
-      for (const { url, defs } of await importOperatorFolder(dir)) {
+      const { modules, problems } = await importOperatorFolder(dir);
+      for (const p of problems) {
+        brokenOperatorFiles.push(p.file);
+        diagnostics.push({ code: 'CONFIG_INVALID', file: p.file, ...(p.line !== undefined ? { line: p.line, col: p.col } : {}), message: `${p.message} (a file of operator_paths '${op.path}' in ${op.loc.file})` });
+      }
+      for (const { url, file, defs } of modules) {
         operatorModules.push(url);
-        // The file, not the import URL with its content hash (`?v=...`).
-        const file = url.startsWith('file:') ? fileURLToPath(url.replace(/\?.*$/, '')) : url;
         for (const def of defs) {
           if (operators.has(def.name) && operators.get(def.name) !== def) {
             const other = operatorFiles.get(def.name);
@@ -365,8 +375,13 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     const loc = presetLoc.get(u.preset)!;
     diagnostics.push(at(loc.parsed, loc.file, u.code, u.pointer, u.message));
   }
-  if (diagnostics.length > 0) return { ok: false, diagnostics };
-  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, presets, contexts, datasetIds, deployments: dep.deployments } };
+  if (brokenOperatorFiles.length > 0) {
+    // The operator may be the one the broken file would have defined: say so where its name is used.
+    const hint = ` (it may be defined in ${[...new Set(brokenOperatorFiles)].join(', ')}, which failed to load: see that error)`;
+    diagnostics.forEach((d, i) => { if (d.code === 'UNKNOWN_OPERATOR') diagnostics[i] = { ...d, message: d.message + hint }; });
+  }
+  if (diagnostics.length > 0) return { ok: false, diagnostics, operatorFolders };
+  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, operatorFolders, presets, contexts, datasetIds, deployments: dep.deployments } };
 }
 
 function at(parsed: ParsedText, file: string, code: ErrorCode, pointer: string, message: string): Diagnostic {
@@ -375,62 +390,4 @@ function at(parsed: ParsedText, file: string, code: ErrorCode, pointer: string, 
 
 function resolveFrom(file: string, p: string): string {
   return isAbsolute(p) ? p : resolve(dirname(file), p);
-}
-
-const OPERATOR_FILE = /\.(m?js|ts)$/;
-
-export function isOperatorDefinition(v: unknown): v is OperatorDefinition {
-  const d = v as Partial<OperatorDefinition> | null;
-  return !!d && typeof d === 'object' && typeof d.name === 'string' && typeof d.run === 'function' && typeof d.parameters === 'object' &&
-    (d.kind === 'source' || d.kind === 'filter' || d.kind === 'score' || d.kind === 'transform');
-}
-
-let tsxRegistered: Promise<unknown> | undefined;
-
-/** Import every operator module of a folder (not recursive; tests and .d.ts skipped). */
-export async function importOperatorFolder(dir: string): Promise<{ url: string; defs: OperatorDefinition[] }[]> {
-  const names = (await readdir(dir)).filter((n) => OPERATOR_FILE.test(n) && !n.includes('.test.') && !n.endsWith('.d.ts')).sort();
-  // Operator files import 'airmail/engine/api.js' and may be ES modules with no package.json: the
-  // hooks that allow it go in only now (registering starts a loader thread; most configs need none).
-  if (names.length > 0) registerOperatorHooks();
-  const out: { url: string; defs: OperatorDefinition[] }[] = [];
-  for (const n of names) {
-    // Only regular files are imported: importing a named pipe would never finish.
-    if (!(await stat(join(dir, n)).catch(() => undefined))?.isFile()) continue;
-    const url = await operatorFileUrl(join(dir, n));
-    out.push({ url, defs: await importOperatorModule(url) });
-  }
-  return out;
-}
-
-/**
- * The URL an operator file is imported by: its file URL plus a hash of its content (`?v=...`).
- * ES modules are cached by URL for the life of the process, so an edited file gets a new URL and
- * is imported anew on the next reload, on the main thread and in the workers; an unchanged file
- * keeps its URL and its module. (Files it imports itself are cached by their own URLs: edit those
- * and the operator file, or restart.)
- */
-export async function operatorFileUrl(path: string): Promise<string> {
-  const v = createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 16);
-  return `${pathToFileURL(path).href}?v=${v}`;
-}
-
-/**
- * The content-hash URL an operator module loaded by `url` would have now ('' when its file is gone),
- * or undefined for a module not loaded from a file by content hash.
- */
-export async function operatorFileVersion(url: string): Promise<string | undefined> {
-  const u = new URL(url);
-  if (u.protocol !== 'file:' || !u.searchParams.has('v')) return undefined;
-  return operatorFileUrl(fileURLToPath(u)).catch(() => '');
-}
-
-export async function importOperatorModule(url: string): Promise<OperatorDefinition[]> {
-  if (new URL(url).pathname.endsWith('.ts') && !import.meta.url.endsWith('.ts')) {
-    tsxRegistered ??= import('tsx/esm/api').then((m) => m.register());
-    await tsxRegistered;
-  }
-  const mod = (await import(url)) as Record<string, unknown>;
-  const defs = Object.values(mod).flatMap((v) => (Array.isArray(v) ? v : [v])).filter(isOperatorDefinition);
-  return [...new Set(defs)];
 }
