@@ -8,14 +8,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import type { OperatorDefinition } from './api.js';
 import type { LeasingResolver as Leasing, ModelLease } from './registry/model-hub.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
 import { AirmailError, type Diagnostic } from './errors.js';
-import { DatasetCache, loadConfigSet, operatorFileUrl, operatorFileVersion, type ConfigSource, type Snapshot } from './config/load.js';
-import { operatorFileNames } from './config/operator-files.js';
-import { fileURLToPath } from 'node:url';
+import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
+import { OperatorFileWatch } from './config/operator-files.js';
 import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
 import { asBody, atomicWrite, putTarget, sharedFileConflict } from './config/admin-target.js';
 import { DirWatcher } from './config/dir-watch.js';
@@ -77,10 +76,8 @@ export class ConfigStore {
   private readonly listeners = new Set<(e: ReloadEvent) => void>();
   private readonly adminListeners = new Set<(c: AdminChange) => void>();
   private watcher: DirWatcher | undefined;
-  /** Operator file versions (content-hash URLs) already proposed after an edit. */
-  private readonly triedOperatorUrls = new Set<string>();
-  /** Every `operator_paths` folder a load has named, whether that load succeeded or not. */
-  private readonly operatorFolders = new Set<string>();
+  /** Operator files edited, added or fixed since they were loaded (config/operator-files.ts). */
+  private readonly operatorWatch = new OperatorFileWatch();
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -254,7 +251,7 @@ export class ConfigStore {
       // again, reading it anew (an edited operator file has a new content-hash URL, see operatorFileUrl).
       const data = await this.datasetCache.changed(this.settleMs);
       if (this.closed) return [];
-      const ops = await this.operatorFilesChanged();
+      const ops = await this.operatorWatch.changed(this.current.operatorModules, (file) => this.resolved(file));
       if (data.length + ops.length === 0) return [];
       const diags = await this.proposeInner(new Map(this.texts), [...data, ...ops], { recordHash: false });
       // A config rejected for the code or data that just changed (an operator its file could not
@@ -313,35 +310,6 @@ export class ConfigStore {
     if ((await this.proposeInner(next, again, { quiet: true })).length === 0) this.emit({ kind: 'applied', files: again, at: new Date().toISOString() });
   }
 
-  /**
-   * The loaded operator files that were edited or removed since they were imported, each version
-   * proposed once (a broken edit is not retried every poll; editing it again is a new version).
-   */
-  private async operatorFilesChanged(): Promise<string[]> {
-    const out: string[] = [];
-    for (const url of this.current.operatorModules) {
-      const now = await operatorFileVersion(url);
-      if (now === url) {
-        // Back to the text that serves (a broken edit undone): its rejection goes, as a config file's does.
-        this.resolved(fileURLToPath(new URL(url)));
-      }
-      if (now === undefined || now === url || this.triedOperatorUrls.has(now)) continue;
-      this.triedOperatorUrls.add(now);
-      out.push(fileURLToPath(new URL(url)));
-    }
-    // A file added to an operator folder, or one that failed to load and was fixed since.
-    const loaded = new Set(this.current.operatorModules);
-    for (const dir of this.operatorFolders) {
-      for (const name of await operatorFileNames(dir).catch(() => [])) {
-        const file = join(dir, name);
-        const now = await operatorFileUrl(file).catch(() => undefined);
-        if (now === undefined || loaded.has(now) || this.triedOperatorUrls.has(now) || out.includes(file)) continue;
-        this.triedOperatorUrls.add(now);
-        out.push(file);
-      }
-    }
-    return out;
-  }
 
   /**
    * Dry run of an admin put of `name`: exactly what put() would answer (the same target file, the
@@ -474,7 +442,7 @@ export class ConfigStore {
     const at = new Date().toISOString();
     const lease = this.models?.lease?.();
     const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed, lease)).catch((err: unknown) => { lease?.release(); throw err; });
-    for (const dir of (r.ok ? r.snapshot.operatorFolders : r.operatorFolders) ?? []) this.operatorFolders.add(dir);
+    this.operatorWatch.folders(r.ok ? r.snapshot.operatorFolders : r.operatorFolders);
     if (!r.ok) {
       // A caller that tries parts of this set next keeps its models until then (else released now).
       if (lease) void (opts.held ? opts.held.push(lease) : lease.release());

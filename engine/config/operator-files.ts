@@ -190,3 +190,43 @@ export async function importOperatorFolder(dir: string): Promise<{ modules: Oper
   }
   return { modules, problems };
 }
+
+/**
+ * Which operator files changed since they were loaded: a loaded one edited or removed, a file added
+ * to an `operator_paths` folder, or one that failed to load and was fixed. Each version is reported
+ * once (a broken edit is not retried every poll; editing it again is a new version).
+ */
+export class OperatorFileWatch {
+  /** Operator file versions (content-hash URLs) already reported. */
+  private readonly tried = new Set<string>();
+  /** Every `operator_paths` folder a load has named, whether that load succeeded or not. */
+  private readonly dirs = new Set<string>();
+
+  folders(dirs: Iterable<string> | undefined): void {
+    for (const dir of dirs ?? []) this.dirs.add(dir);
+  }
+
+  /** `loadedUrls`: the served snapshot's operator modules; `restored` is told of one back to the text that serves. */
+  async changed(loadedUrls: readonly string[], restored: (file: string) => void): Promise<string[]> {
+    const out: string[] = [];
+    for (const url of loadedUrls) {
+      const now = await operatorFileVersion(url);
+      // Back to the text that serves (a broken edit undone): its rejection goes, as a config file's does.
+      if (now === url) restored(fileURLToPath(new URL(url)));
+      if (now === undefined || now === url || this.tried.has(now)) continue;
+      this.tried.add(now);
+      out.push(fileURLToPath(new URL(url)));
+    }
+    const loaded = new Set(loadedUrls);
+    for (const dir of this.dirs) {
+      for (const name of await operatorFileNames(dir).catch(() => [])) {
+        const file = join(dir, name);
+        const now = await operatorFileUrl(file).catch(() => undefined);
+        if (now === undefined || loaded.has(now) || this.tried.has(now) || out.includes(file)) continue;
+        this.tried.add(now);
+        out.push(file);
+      }
+    }
+    return out;
+  }
+}
