@@ -301,6 +301,16 @@ describe('BoundedSpanProcessor', () => {
     await t.shutdown();
   });
 
+  it('registers no global context manager: the default one turns on promise hooks, a cost on every await, traced or not', async () => {
+    // The first describe block started the SDK (new Tracing) in this process; start one more to be sure.
+    const t = new Tracing({ exporter: { export: (_s, cb) => cb({ code: 0 }), shutdown: async () => {} }, delayMs: 10_000 });
+    const { context, createContextKey, ROOT_CONTEXT } = await import('@opentelemetry/api');
+    const key = createContextKey('airmail.test');
+    // With AsyncLocalStorageContextManager registered, the value set by with() would be active inside it.
+    expect(context.with(ROOT_CONTEXT.setValue(key, 1), () => context.active().getValue(key))).toBeUndefined();
+    await t.shutdown();
+  });
+
   it('skips spans that are not sampled', () => {
     const p = new BoundedSpanProcessor({ export: (_s, cb) => cb({ code: 0 }), shutdown: async () => {} }, { maxQueue: 1 });
     const unsampled = { spanContext: () => ({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0 }) } as unknown as ReadableSpan;
