@@ -43,7 +43,7 @@ process.stdin.on('end', () => { console.log(exports); process.exit(0); });
  * An OTLP/HTTP collector stand-in in its own process, as a collector would be: inside the load
  * generator its work (reading ~3 KB of spans per request) would slow the generator, not the engine.
  */
-async function sinkCollector(): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+export async function sinkCollector(): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
   const child = spawn(process.execPath, ['-e', SINK_SOURCE], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const port = Number((await lines.next()).value);

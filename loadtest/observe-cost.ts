@@ -1,0 +1,107 @@
+/**
+ * Where metrics and tracing cost CPU: the engine's CPU per request, by thread, with them off, with
+ * metrics only, and with metrics and every request (or one in ten) traced to a collector stand-in
+ * (its own process, as in the observe-on scenario). One
+ * worker, a closed loop of 8 connections; per round each mode runs `--requests` after a warm-up, and
+ * the modes alternate, so a drift of the machine's speed falls on all of them. CPU time comes from
+ * /proc/PID/task/TID/stat: the main thread (HTTP, the hand-off, the request span, the export), the
+ * worker (the busiest other thread: running the pipeline, its step spans) and the rest (V8's
+ * garbage-collection and compiler threads, libuv's pool). CPU per request, unlike req/s, does not
+ * depend on what else the shared machine runs at the time.
+ *
+ *   npm run build && npx tsx loadtest/observe-cost.ts [--requests 4000] [--rounds 3]
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { Pool } from 'undici';
+import { cli } from './args.js';
+import { BENCH_CONFIGS, benchRequests, startEngine } from './scenarios.js';
+import { sinkCollector } from './scenarios-extra.js';
+
+const opts = cli('npx tsx loadtest/observe-cost.ts', 'CPU per request by thread: metrics and tracing off, metrics only, metrics + tracing of every request, and of one in ten (standard workload, GBDT).', {
+  requests: { type: 'string', default: '4000', help: 'measured requests per mode and round', number: { min: 100, integer: true } },
+  rounds: { type: 'string', default: '3', help: 'rounds; each runs every mode once, in turn', number: { min: 1, integer: true } },
+});
+
+const TICKS = 100; // USER_HZ
+type Cpu = Map<string, number>;
+
+/** CPU seconds of each thread of `pid`. */
+function threadCpu(pid: number): Cpu {
+  const out: Cpu = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, (Number(f[11]) + Number(f[12])) / TICKS);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+interface Sample { readonly main: number; readonly worker: number; readonly rest: number; readonly rps: number }
+
+const MODES = {
+  off: { AIRMAIL_METRICS: '0', AIRMAIL_LOG_LEVEL: 'warn' },
+  metrics: { AIRMAIL_METRICS: '1', AIRMAIL_LOG_LEVEL: 'warn' },
+  traced: { AIRMAIL_METRICS: '1', AIRMAIL_LOG_LEVEL: 'warn' },
+  'traced 10 %': { AIRMAIL_METRICS: '1', AIRMAIL_LOG_LEVEL: 'warn', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+} as const;
+type Mode = keyof typeof MODES;
+
+async function measure(mode: Mode, n: number): Promise<Sample> {
+  const sink = mode.startsWith('traced') ? await sinkCollector() : undefined;
+  const engine = await startEngine({ configs: BENCH_CONFIGS, threads: 1, env: { ...MODES[mode], ...sink?.env } });
+  const pool = new Pool(engine.url, { connections: 8 });
+  const make = benchRequests('complimentary_items');
+  const run = async (count: number, from: number): Promise<void> => {
+    let i = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (i < count) {
+        const r = make(from + i++);
+        const res = await pool.request({ method: 'POST', path: r.path, body: r.body as string, headers: { 'content-type': 'application/json' } });
+        await res.body.dump();
+        if (res.statusCode !== 200) throw new Error(`${mode}: status ${res.statusCode}`);
+      }
+    }));
+  };
+  try {
+    await run(1500, 0);
+    const a = threadCpu(engine.pid);
+    const t0 = performance.now();
+    await run(n, 1_000_000);
+    const seconds = (performance.now() - t0) / 1000;
+    const b = threadCpu(engine.pid);
+    const used = [...b].map(([tid, s]) => [tid, s - (a.get(tid) ?? 0)] as const);
+    const main = used.find(([tid]) => tid === String(engine.pid))?.[1] ?? 0;
+    const others = used.filter(([tid]) => tid !== String(engine.pid)).map(([, s]) => s).sort((x, y) => y - x);
+    const us = (s: number): number => (s * 1e6) / n;
+    return { main: us(main), worker: us(others[0] ?? 0), rest: us(others.slice(1).reduce((s, x) => s + x, 0)), rps: n / seconds };
+  } finally {
+    await pool.close();
+    await engine.close();
+    await sink?.close();
+  }
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const n = Number(opts.requests);
+const samples = Object.fromEntries(Object.keys(MODES).map((m) => [m, [] as Sample[]])) as Record<Mode, Sample[]>;
+for (let round = 0; round < Number(opts.rounds); round++) {
+  for (const mode of Object.keys(MODES) as Mode[]) {
+    const s = await measure(mode, n);
+    samples[mode].push(s);
+    process.stderr.write(`round ${round + 1} ${mode}: main ${s.main.toFixed(0)} µs, worker ${s.worker.toFixed(0)} µs, rest ${s.rest.toFixed(0)} µs per request, ${s.rps.toFixed(0)} req/s\n`);
+  }
+}
+console.log(`| mode | main thread µs/req | worker µs/req | other threads µs/req | total µs/req | vs off | req/s |`);
+console.log(`|---|---:|---:|---:|---:|---:|---:|`);
+const total = (s: Sample): number => s.main + s.worker + s.rest;
+const offTotal = median(samples.off.map(total));
+for (const mode of Object.keys(MODES) as Mode[]) {
+  const ss = samples[mode];
+  const t = median(ss.map(total));
+  console.log(`| ${mode} | ${median(ss.map((s) => s.main)).toFixed(0)} | ${median(ss.map((s) => s.worker)).toFixed(0)} | ${median(ss.map((s) => s.rest)).toFixed(0)} | ${t.toFixed(0)} | ${mode === 'off' ? '' : `${t >= offTotal ? '+' : ''}${(t - offTotal).toFixed(0)} (${t >= offTotal ? '+' : ''}${((100 * (t - offTotal)) / offTotal).toFixed(0)} %)`} | ${median(ss.map((s) => s.rps)).toFixed(0)} |`);
+}
+console.log(`\n${n} requests per mode and round, ${opts.rounds} rounds (medians); one worker; 8 connections.`);
