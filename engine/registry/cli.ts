@@ -57,8 +57,7 @@ const STOP_GRACE_MS = 2000;
 /** The usage lines of publish and registry: also part of `airmail --help` (engine/cli.ts), so both list the same options. */
 export const PUBLISH_USAGE = `  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE]
                   [--sample-format arrow|json|csv] [--inputs NAME:TYPE,...] [--outputs NAME:TYPE,...|NAME=OUTPUT[COL],...]
-                  [--feature-source DATASET:KEY]
-                  [--package NAME]... [--sha256 HEX] [--language NAME] [--language-version V] [--registry URL|DIR [--create]]`;
+                  [--feature-source DATASET:KEY] [--package NAME]... [--sha256 HEX] [--language NAME] [--language-version V] [--registry URL|DIR [--create]]`;
 export const REGISTRY_USAGE = `  airmail registry serve --root DIR [--port N] [--host H]
   airmail registry query|resolve|alias|metrics ... [--registry URL|DIR]`;
 

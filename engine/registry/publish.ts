@@ -179,12 +179,11 @@ function onnxOutputs(modelOutputs: readonly OnnxIo[], declared: readonly ColumnS
   const wide = firstWide(infos.slice(0, outputs.length));
   if (wide) {
     const at = infos.indexOf(wide);
-    const hintFewer = declared === undefined && at > 0 ? `, or declare only the outputs before it (--outputs ${infos.slice(0, at).map((o) => o.name).join(',')})` : '';
     const example = exampleSelector(infos);
     const name = declared?.[at]?.name ?? 'psale';
     const others = infos.filter((o) => o !== wide && widthOf(o) === 1).map((o) => o.name);
     const also = others.length ? `; only the output columns named are served (add others by name: --outputs ${name}=${example},${others.join(',')})` : '';
-    throw new RegistryError('MODEL_LOAD_FAILED', `${selectionProblem(infos, { output: wide.name }, publishSelector(name))!}${also}${hintFewer}`);
+    throw new RegistryError('MODEL_LOAD_FAILED', `${selectionProblem(infos, { output: wide.name }, publishSelector(name))!}${also}`);
   }
   return { outputs, selections: infos.slice(0, outputs.length).map((o) => ({ output: o.name })) };
 }
