@@ -18,6 +18,8 @@
 import { AirmailError, type ErrorCode } from './errors.js';
 
 export { AirmailError } from './errors.js';
+export { parseSelector, selectionProblem, firstWide, describeOutputs, exampleSelector, type OutputInfo as ModelOutputInfo, type OutputSelect } from './models/output-select.js';
+import type { OutputInfo as ModelOutputInfo } from './models/output-select.js';
 export type { ErrorCode } from './errors.js';
 
 // ---------------------------------------------------------------- columns (engine/columns.ts)
@@ -182,8 +184,14 @@ export interface ModelRef {
   readonly flavor?: 'onnx' | 'js';
   /** js functions: their input columns, in the order ModelScore gives the features. */
   readonly inputs?: readonly string[];
-  /** js functions: the output column the scores are read from (the first declared). */
+  /**
+   * The output the scores are read from. js functions: the first declared output column. ONNX: a
+   * model output chosen by a selector (absent: the model's first output); with `column`, that
+   * column of an [N, k] output (a classifier's probabilities[1]).
+   */
   readonly output?: string;
+  /** ONNX: the column of `output` scored by, when it is [N, k]. */
+  readonly column?: number;
   /** js functions: the artifact's sha256, checked again before the module is loaded. */
   readonly sha256?: string;
 }
@@ -307,7 +315,7 @@ export interface CheckEnv {
    * fixed), and where a copy of exactly the bytes it checked is kept (`pinned`, named by their
    * sha256): a step that runs the pinned copy keeps serving those bytes whatever happens to the file.
    */
-  modelFile?(path: string): Promise<{ readonly featureCount: number; readonly pinned?: string }>;
+  modelFile?(path: string): Promise<{ readonly featureCount: number; readonly pinned?: string; readonly outputs?: readonly ModelOutputInfo[] }>;
 }
 
 /** A column's type as configs and request inputs see it. */

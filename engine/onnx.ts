@@ -17,6 +17,7 @@ import { ItemTreeIndex } from './models/tree-index.js';
 import { ItemMatrix, layoutKey } from './models/item-matrix.js';
 import { loadJsModel } from './models/js-model.js';
 import { feedPlan, runRows, type FeedPlan } from './models/onnx-feed.js';
+import { columnOf, describeOutputs, selectionProblem, selectorText, type OutputInfo, type OutputSelect } from './models/output-select.js';
 
 /** A loaded model of this thread: an ONNX session, or a js function in its own worker. */
 type Loaded = ModelRunner & { release(): Promise<void> };
@@ -25,6 +26,8 @@ const sessions = new Map<string, Promise<Loaded>>();
 export class OnnxModel implements ModelRunner {
   readonly inputName: string;
   readonly outputName: string;
+  /** The column of `outputName` scored by, when it is [N, k] (a classifier's probabilities); undefined: one value per row. */
+  readonly outputColumn: number | undefined;
   readonly featureCount: number;
   readonly sha256: string;
   private readonly session: ort.InferenceSession;
@@ -35,21 +38,33 @@ export class OnnxModel implements ModelRunner {
   /** Per items dataset and feature layout: the item index, or null when the fast path is off for it. */
   private readonly itemIndexes = new WeakMap<Dataset, Map<string, ItemTreeIndex | null>>();
 
-  constructor(session: ort.InferenceSession, sha256: string, bytes?: Uint8Array) {
+  constructor(session: ort.InferenceSession, sha256: string, bytes?: Uint8Array, select?: OutputSelect) {
     this.session = session;
     this.sha256 = sha256;
     this.feed = feedPlan(session.inputMetadata as Parameters<typeof feedPlan>[0]);
     this.inputName = session.inputNames[0]!;
-    this.outputName = session.outputNames[0]!;
+    if (select) {
+      const problem = selectionProblem(this.outputs, select, (x) => `the selector ${x}`);
+      if (problem) throw new AirmailError('MODEL_LOAD_FAILED', `cannot score by ${selectorText(select)}: ${problem}`);
+    }
+    this.outputName = select?.output ?? session.outputNames[0]!;
+    this.outputColumn = select?.column;
     this.featureCount = this.feed.featureCount;
     let trees: TreeEnsembleSpec | undefined;
     try {
-      const graph = bytes && readOnnxGraph(bytes);
+      // The per-item tree path computes the graph's first output only.
+      const first = this.outputName === session.outputNames[0] && this.outputColumn === undefined;
+      const graph = first && bytes && readOnnxGraph(bytes);
       trees = graph && this.feed.inputs.length === 1 && this.feed.batch === undefined ? treeEnsembleOf(graph, this.featureCount) : undefined;
     } catch {
       trees = undefined;
     }
     this.trees = trees;
+  }
+
+  /** The model's outputs, in its order, with their types and shapes as the graph declares them. */
+  get outputs(): OutputInfo[] {
+    return this.session.outputMetadata.map((m) => ({ name: m.name, ...(m.isTensor ? { type: m.type, shape: m.shape } : { type: 'not a tensor', shape: [] }) }));
   }
 
   get treeEnsemble(): boolean {
@@ -113,17 +128,24 @@ export class OnnxModel implements ModelRunner {
     const out = await this.run(features, rows);
     const first = out[this.outputName];
     if (!first) throw new AirmailError('MODEL_FAILED', `model returned no output '${this.outputName}'`);
-    return perRow(first, rows, this.outputName);
+    return perRow(first, rows, this.outputName, this.outputColumn);
   }
 
   /** The first `count` outputs of the model (default: all), in the model's order, one value per row each. */
   async predictAll(features: Float32Array, rows: number, count?: number): Promise<Map<string, Float32Array>> {
+    const names = this.session.outputNames.slice(0, count);
+    const values = await this.predictSelected(features, rows, names.map((output) => ({ output })));
+    return new Map(names.map((n, i) => [n, values[i]!]));
+  }
+
+  /** One value per row for each selection (an output, or a column of an [N, k] output), in the order given. */
+  async predictSelected(features: Float32Array, rows: number, selections: readonly OutputSelect[]): Promise<Float32Array[]> {
     const out = rows === 0 ? undefined : await this.run(features, rows);
-    return new Map(this.session.outputNames.slice(0, count).map((name) => {
-      const t = out?.[name];
-      if (out && !t) throw new AirmailError('MODEL_FAILED', `model returned no output '${name}'`);
-      return [name, t ? perRow(t, rows, name) : new Float32Array(0)];
-    }));
+    return selections.map(({ output, column }) => {
+      const t = out?.[output];
+      if (out && !t) throw new AirmailError('MODEL_FAILED', `model returned no output '${output}' (its outputs: ${describeOutputs(this.outputs)})`);
+      return t ? perRow(t, rows, output, column) : new Float32Array(0);
+    });
   }
 
   private run(features: Float32Array, rows: number): Promise<ort.InferenceSession.OnnxValueMapType> {
@@ -136,25 +158,24 @@ export class OnnxModel implements ModelRunner {
 }
 
 /**
- * One number per row from an output tensor ([N] or [N, 1]). An output of several values per row
- * ([N, 2] class probabilities, say) is refused rather than read one column of: which column is the
- * score is the model's business (sklearn's column 0 is the negative class).
+ * One number per row from an output tensor: [N] or [N, 1] as it is, or column `column` of an [N, k]
+ * output. A wide output without a column is refused rather than guessed: which column is the score
+ * is the model's business (sklearn's column 0 is the negative class), chosen by a selector.
  */
-function perRow(t: ort.OnnxValue, rows: number, name: string): Float32Array {
+function perRow(t: ort.OnnxValue, rows: number, name: string, column: number | undefined): Float32Array {
   const data = (t as ort.Tensor).data;
   if (typeof data === 'string' || !data || typeof (data as ArrayLike<unknown>).length !== 'number' || ((data as ArrayLike<unknown>).length > 0 && typeof (data as ArrayLike<unknown>)[0] === 'string')) {
     throw new AirmailError('MODEL_FAILED', `model output '${name}' is not numeric`);
   }
-  const values = data as ArrayLike<number | bigint>;
-  if (values.length !== rows) {
+  try {
+    return columnOf(data as ArrayLike<number | bigint>, rows, column, name);
+  } catch (err) {
     const dims = (t as ort.Tensor).dims ?? [];
-    throw new AirmailError('MODEL_FAILED', `model output '${name}' has ${values.length / rows} values per row (shape [${dims.join(', ')}]); a model must answer one value per row ([N] or [N, 1]): export the one column to score by (e.g. the positive-class probability) as its own output`);
+    throw new AirmailError('MODEL_FAILED', `${(err as Error).message} (shape [${dims.join(', ')}]); publish with --outputs psale=${name}[k], or give ModelScore output: ${name}[k]`);
   }
-  if (values instanceof Float32Array) return values;
-  return Float32Array.from(values as ArrayLike<number | bigint>, (v) => Number(v));
 }
 
-export async function createOnnxModel(bytes: Uint8Array, sha256?: string): Promise<OnnxModel> {
+export async function createOnnxModel(bytes: Uint8Array, sha256?: string, select?: OutputSelect): Promise<OnnxModel> {
   const sha = sha256 ?? createHash('sha256').update(bytes).digest('hex');
   let session: ort.InferenceSession;
   try {
@@ -162,12 +183,23 @@ export async function createOnnxModel(bytes: Uint8Array, sha256?: string): Promi
   } catch (err) {
     throw new AirmailError('MODEL_LOAD_FAILED', `onnxruntime cannot load the model: ${(err as Error).message}`);
   }
-  return new OnnxModel(session, sha, bytes);
+  try {
+    return new OnnxModel(session, sha, bytes, select);
+  } catch (err) {
+    await inNative(() => session.release()).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** The key a loaded session is cached under (what releaseModelsExcept keeps). */
 export function modelKey(ref: ModelRef): string {
-  return `${ref.path}#${ref.version}`;
+  return ref.flavor !== 'js' && ref.output !== undefined ? `${ref.path}#${ref.version}#${selectorText({ output: ref.output, ...(ref.column !== undefined ? { column: ref.column } : {}) })}` : `${ref.path}#${ref.version}`;
+}
+
+/** The output an ONNX reference scores by, when it names one. */
+function selectionOf(ref: ModelRef): OutputSelect | undefined {
+  if (ref.flavor === 'js' || ref.output === undefined) return undefined;
+  return ref.column === undefined ? { output: ref.output } : { output: ref.output, column: ref.column };
 }
 
 /** Load (once per thread) the model a reference points to: ONNX, or a registry js function. */
@@ -179,7 +211,7 @@ export function loadModel(ref: ModelRef): Promise<Loaded> {
       .catch((err: Error) => {
         throw new AirmailError('MODEL_LOAD_FAILED', `cannot read model file ${ref.path}: ${err.message}`);
       })
-      .then((bytes): Promise<Loaded> => (ref.flavor === 'js' ? loadJsModel(bytes, ref) : createOnnxModel(bytes)))
+      .then((bytes): Promise<Loaded> => (ref.flavor === 'js' ? loadJsModel(bytes, ref) : createOnnxModel(bytes, undefined, selectionOf(ref))))
       .catch((err: unknown) => {
         // At request time the config has long been accepted: a model that does not load now is
         // the server's failure (a 5xx), not the client's.
@@ -194,7 +226,7 @@ export function loadModel(ref: ModelRef): Promise<Loaded> {
 }
 
 /** `stamp`: the file's modification time and size as read (`mtimeMs:size`); none for a pinned copy. */
-type Inspected = { readonly featureCount: number; readonly pinned: string; readonly sha256: string; readonly stamp?: string };
+type Inspected = { readonly featureCount: number; readonly pinned: string; readonly sha256: string; readonly outputs: readonly OutputInfo[]; readonly stamp?: string };
 const inspected = new Map<string, Inspected>();
 /** Pinned copies made by this process, by their path. */
 const pinnedInfo = new Map<string, Inspected>();
@@ -255,9 +287,10 @@ export async function inspectModelFile(path: string): Promise<Inspected> {
   });
   const sha = createHash('sha256').update(bytes).digest('hex');
   const model = await createOnnxModel(bytes, sha);
+  const outputs = model.outputs;
   await model.release().catch(() => undefined);
   const pinned = await pin(path, bytes, sha);
-  const info = { featureCount: model.featureCount, pinned, sha256: sha };
+  const info = { featureCount: model.featureCount, pinned, sha256: sha, outputs };
   pinnedInfo.set(pinned, info);
   const stamped = { ...info, stamp: `${st.mtimeMs}:${st.size}` };
   inspected.set(key, stamped);

@@ -114,6 +114,46 @@ export function mlpModel(layers: readonly DenseLayer[], opts: IoNames = {}): Uin
   });
 }
 
+export interface ClassifierOptions {
+  readonly inputName?: string;
+  /** Default label, probabilities: skl2onnx's names for a classifier exported with zipmap=False. */
+  readonly labelName?: string;
+  readonly probabilitiesName?: string;
+  readonly producer?: string;
+}
+
+/**
+ * A linear classifier as skl2onnx exports one with options={'zipmap': False}: features [N, F] ->
+ * `label` int64 [N] (ArgMax) then `probabilities` float32 [N, C] (Softmax of x · W + b).
+ * `weights` is [F][C], `bias` [C].
+ */
+export function classifierModel(weights: readonly (readonly number[])[], bias: readonly number[], opts: ClassifierOptions = {}): Uint8Array {
+  const inputName = opts.inputName ?? 'features';
+  const label = opts.labelName ?? 'label';
+  const probabilities = opts.probabilitiesName ?? 'probabilities';
+  const f = weights.length;
+  const c = bias.length;
+  weights.forEach((row, i) => {
+    if (row.length !== c) throw new Error(`classifierModel: weight row ${i} has ${row.length} columns, bias has ${c}`);
+  });
+  return buildOnnxModel({
+    inputs: [{ name: inputName, shape: ['N', f] }],
+    outputs: [{ name: label, elemType: 'int64', shape: ['N'] }, { name: probabilities, shape: ['N', c] }],
+    initializers: [
+      { name: 'W', dims: [f, c], values: weights.flat() },
+      { name: 'B', dims: [c], values: bias },
+    ],
+    nodes: [
+      { opType: 'MatMul', inputs: [inputName, 'W'], outputs: ['xw'] },
+      { opType: 'Add', inputs: ['xw', 'B'], outputs: ['logits'] },
+      { opType: 'Softmax', inputs: ['logits'], outputs: [probabilities], attributes: { axis: { i: 1 } } },
+      { opType: 'ArgMax', inputs: [probabilities], outputs: [label], attributes: { axis: { i: 1 }, keepdims: { i: 0 } } },
+    ],
+    opsets: [{ domain: '', version: 17 }],
+    producer: opts.producer ?? 'airmail-onnx-builder',
+  });
+}
+
 /** A regression tree: go left when x[feature] <= threshold (BRANCH_LEQ). */
 export type TreeNode =
   | { readonly leaf: number }

@@ -64,6 +64,13 @@ async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown
     columns[c.name] = c.type === 'string' || c.type === 'bool' ? rows.map((r) => r[c.name] as Scalar) : Float64Array.from(rows, (r) => (r[c.name] === null || r[c.name] === undefined ? NaN : Number(r[c.name])));
   }
   const out = await m.fn.predict(columns, rows.length, { timeoutMs });
+  // A js function's answer is checked on every call, not only on its sample: a short or absent
+  // column would otherwise come back as nulls, read as missing values rather than a broken model.
+  for (const o of fn.outputs) {
+    const col = out[o.name] as ArrayLike<unknown> | undefined;
+    const n = col && typeof col === 'object' && typeof col.length === 'number' ? col.length : undefined;
+    if (n !== rows.length) throw new AirmailError('MODEL_FAILED', `${m.label} returned ${n === undefined ? 'no column' : `${n} value${n === 1 ? '' : 's'} of`} '${o.name}' for ${rows.length} row${rows.length === 1 ? '' : 's'}`);
+  }
   return rows.map((_, i) => Object.fromEntries(fn.outputs.map((o) => {
     const v = out[o.name]?.[i];
     return [o.name, typeof v === 'number' && Number.isNaN(v) ? null : (v ?? null)];

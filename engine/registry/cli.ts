@@ -8,7 +8,7 @@
  *   airmail registry metrics [--registry R] NAME VERSION metrics.json
  *   airmail publish --artifact model.onnx --flavor onnx --name psale --description "…" \
  *       [--tag stage=prod]… [--sample sample.arrow] [--sample-format arrow|json|csv] [--metrics metrics.json] \
- *       [--inputs f0:float32,…] [--outputs psale:float32] [--feature-source catalog:sku_id] \
+ *       [--inputs f0:float32,…] [--outputs psale:float32 | psale=probabilities[1]] [--feature-source catalog:sku_id] \
  *       [--package onnxruntime-node]… [--language python --language-version 3.11] [--sha256 HEX] [--registry R [--create]]
  *
  * R is an http(s) URL or a registry folder (file:// or a path); default AIRMAIL_REGISTRY. A folder must
@@ -28,7 +28,7 @@ import { openRegistry } from '../../registry-client/open.js';
 import { assertAliasName, assertSafeName, assertValidMetrics, FLAVORS, reservedKeyProblem, type ColumnSpec, type ColumnType } from './envelope.js';
 import { parseQuery } from './query.js';
 import { asRegistryError, RegistryError } from './errors.js';
-import { buildPublishRequest } from './publish.js';
+import { buildPublishRequest, parseOutputList } from './publish.js';
 import { createRegistryApp } from './service.js';
 import type { SampleFormat } from './stats.js';
 import { RegistryStore, type ResolveSpec } from './store.js';
@@ -56,8 +56,8 @@ const STOP_GRACE_MS = 2000;
 
 /** The usage lines of publish and registry: also part of `airmail --help` (engine/cli.ts), so both list the same options. */
 export const PUBLISH_USAGE = `  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE]
-                  [--sample-format arrow|json|csv] [--inputs NAME:TYPE,...] [--outputs NAME:TYPE,...] [--feature-source DATASET:KEY]
-                  [--package NAME]... [--sha256 HEX] [--language NAME] [--language-version V] [--registry URL|DIR [--create]]`;
+                  [--sample-format arrow|json|csv] [--inputs NAME:TYPE,...] [--outputs NAME:TYPE,...|NAME=OUTPUT[COL],...]
+                  [--feature-source DATASET:KEY] [--package NAME]... [--sha256 HEX] [--language NAME] [--language-version V] [--registry URL|DIR [--create]]`;
 export const REGISTRY_USAGE = `  airmail registry serve --root DIR [--port N] [--host H]
   airmail registry query|resolve|alias|metrics ... [--registry URL|DIR]`;
 
@@ -176,7 +176,7 @@ async function publishCommand(args: string[], io: CliIo): Promise<number> {
     featureSource = { dataset, key };
   }
   const inputs = columns(values.inputs, '--inputs');
-  const outputs = columns(values.outputs, '--outputs');
+  const outputs = values.outputs === undefined ? undefined : asUsage(() => parseOutputList(values.outputs!, COLUMN_TYPES), '--outputs');
   const req = await buildPublishRequest({
     artifact: values.artifact,
     flavor,

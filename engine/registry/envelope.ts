@@ -20,6 +20,12 @@ export type ColumnType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 's
 export interface ColumnSpec {
   readonly name: string;
   readonly type: ColumnType;
+  /**
+   * onnx output columns only: the model output this column is read from, and the column of it when
+   * it is [N, k] (`--outputs psale=probabilities[1]`). Absent: the model's output at this position.
+   */
+  readonly output?: string;
+  readonly column?: number;
 }
 
 export interface ArtifactRef {
@@ -206,7 +212,7 @@ function metricShapeProblems(m: FancyMetric): string[] {
   return p;
 }
 
-const columnSpec = { type: 'object', additionalProperties: false, required: ['name', 'type'], properties: { name: { type: 'string', minLength: 1 }, type: { enum: ['float32', 'float64', 'int32', 'int64', 'bool', 'string'] } } } as const;
+const columnSpec = { type: 'object', additionalProperties: false, required: ['name', 'type'], properties: { name: { type: 'string', minLength: 1 }, type: { enum: ['float32', 'float64', 'int32', 'int64', 'bool', 'string'] }, output: { type: 'string', minLength: 1 }, column: { type: 'integer', minimum: 0 } } } as const;
 const artifactRef = { type: 'object', additionalProperties: false, required: ['sha256', 'size'], properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, size: { type: 'integer', minimum: 0 }, filename: { type: 'string' } } } as const;
 const notReserved = { not: { enum: ['__proto__', 'constructor', 'prototype'] } } as const;
 const safeName = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', not: { pattern: '\\.\\.' }, allOf: [notReserved] } as const;

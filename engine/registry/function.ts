@@ -64,8 +64,10 @@ export async function loadFunction(envelope: Pick<Envelope, 'function' | 'name' 
     inspectOnnx(bytes);
     const model = await createOnnxModel(bytes, fn.artifact.sha256);
     const names = fn.inputs.map((c) => c.name);
-    // Declared outputs name the model's outputs in order (the first may be renamed, e.g. to psale).
+    // Declared outputs name the model's outputs in order (the first may be renamed, e.g. to psale),
+    // or each names the output it is read from (psale=probabilities[1]).
     const outs = fn.outputs.map((o) => o.name);
+    const selections = fn.outputs.map((o, i) => ({ output: o.output ?? fn.onnx?.outputNames[i] ?? model.outputs[i]?.name ?? '', ...(o.column !== undefined ? { column: o.column } : {}) }));
     return {
       flavor: 'onnx',
       async predict(columns, rows) {
@@ -75,7 +77,7 @@ export async function loadFunction(envelope: Pick<Envelope, 'function' | 'name' 
           if (!col) throw new RegistryError('SAMPLE_INVALID', `input column '${n}' is missing (the function takes ${names.join(', ')})`);
           for (let r = 0; r < rows; r++) packed[r * names.length + j] = Number(col[r] ?? NaN);
         });
-        const all = [...(await model.predictAll(packed, rows, outs.length)).values()];
+        const all = await model.predictSelected(packed, rows, selections);
         return Object.fromEntries(outs.map((o, i) => [o, all[i] ?? new Float32Array(rows).fill(NaN)]));
       },
       close: () => model.release(),

@@ -434,6 +434,8 @@ export class ModelHub implements ModelResolver {
         path: b.current.path,
         version: b.current.label,
         ...(fn.flavor === 'js' ? { flavor: 'js' as const, inputs: fn.inputs.map((c) => c.name), output: fn.outputs[0]?.name ?? '', sha256: fn.artifact.sha256 } : {}),
+        // An onnx envelope published with a selector scores by it (psale=probabilities[1]).
+        ...(fn.flavor === 'onnx' && fn.outputs[0]?.output !== undefined ? { output: fn.outputs[0].output, ...(fn.outputs[0].column !== undefined ? { column: fn.outputs[0].column } : {}) } : {}),
       });
     }
     this.table = Object.freeze(t);

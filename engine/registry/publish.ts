@@ -18,7 +18,8 @@ import { collectContext, environmentTags } from './context.js';
 import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, RESERVED_KEYS, reservedKeyProblem, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type FeatureStats, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
 import { checkTimeoutMs, loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
-import { inspectOnnx, onnxElemName } from './onnx-inspect.js';
+import { inspectOnnx, onnxElemName, type OnnxIo } from './onnx-inspect.js';
+import { exampleSelector, firstWide, parseSelector, widthOf, selectionProblem, selectorText, type OutputInfo, type OutputSelect } from '../models/output-select.js';
 import { packFloat32, readSample, sampleStats, type SampleFormat, type SampleTable } from './stats.js';
 
 /** Everything in memory: what crosses HTTP. */
@@ -96,7 +97,7 @@ async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleT
   // onnxruntime-node reads tensors only; a sequence or map output (skl2onnx's ZipMap) fails every run, whichever outputs are declared.
   const notTensor = info.outputs.filter((o) => o.elemType === 0);
   if (notTensor.length) {
-    throw new RegistryError('MODEL_LOAD_FAILED', `the model's output(s) ${notTensor.map((o) => `'${o.name}'`).join(', ')} are not tensors (a sequence or map, such as the seq(map(int64, float)) of a classifier's ZipMap), which onnxruntime-node cannot return; export the classifier without ZipMap (skl2onnx: to_onnx(model, ..., options={'zipmap': False})), then publish its positive-class probability as an [N, 1] output`);
+    throw new RegistryError('MODEL_LOAD_FAILED', `the model's output(s) ${notTensor.map((o) => `'${o.name}'`).join(', ')} are not tensors (a sequence or map, such as the seq(map(int64, float)) of a classifier's ZipMap), which onnxruntime-node cannot return; export the classifier without ZipMap (skl2onnx: to_onnx(model, ..., options={'zipmap': False})), then choose its positive-class column at publish: ${publishSelector('psale')('probabilities[1]')}`);
   }
   const model = await createOnnxModel(bytes);
   try {
@@ -127,19 +128,15 @@ async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleT
     if (width !== undefined && inputs.length !== width) {
       throw new RegistryError('SAMPLE_INVALID', `the model takes ${width} features but ${inputs.length} input columns were ${req.inputs ? 'declared' : 'in the sample'} (${inputs.map((c) => c.name).join(', ')})`);
     }
-    const outputs = req.outputs ?? info.outputs.map((o) => ({ name: o.name, type: onnxElemName(o.elemType) ?? 'float32' }));
-    if (outputs.length > info.outputs.length) {
-      throw new RegistryError('SAMPLE_INVALID', `${outputs.length} output columns were declared (${outputs.map((o) => o.name).join(', ')}) but the model has ${info.outputs.length} output(s) (${info.outputs.map((o) => o.name).join(', ')})`);
-    }
-    // Each output column is one value per row: an [N, k] output (class probabilities) has no single score.
-    const wide = info.outputs.slice(0, outputs.length).filter((o) => o.shape.slice(1).some((d) => typeof d === 'number' && d > 1));
-    if (wide.length) throw new RegistryError('MODEL_LOAD_FAILED', wideMessage(wide.map((o) => `'${o.name}' [${o.shape.map((d) => d ?? '?').join(', ')}]`), req.outputs === undefined && wide[0] !== info.outputs[0]));
+    const { outputs, selections } = onnxOutputs(info.outputs, req.outputs);
     if (sample && sample.rows > 0) {
       const rows = Math.min(CHECK_ROWS, sample.rows);
-      const out = await model.predictAll(packFloat32(sample, inputs.map((c) => c.name), rows), rows, outputs.length).catch((err: Error) => {
+      const out = await model.predictSelected(packFloat32(sample, inputs.map((c) => c.name), rows), rows, selections).catch((err: Error) => {
         throw new RegistryError('MODEL_LOAD_FAILED', `the model fails on its sample: ${err.message}`);
       });
-      for (const [name, values] of out) if (values.length !== rows) throw new RegistryError('MODEL_LOAD_FAILED', `the model returned ${values.length} values of '${name}' for ${rows} sample rows`);
+      out.forEach((values, i) => {
+        if (values.length !== rows) throw new RegistryError('MODEL_LOAD_FAILED', `the model returned ${values.length} values of '${outputs[i]!.name}' for ${rows} sample rows`);
+      });
     }
     return { inputs, outputs, onnx: { inputName: tensorIn.name, outputNames: info.outputs.map((o) => o.name) } };
   } finally {
@@ -147,8 +144,74 @@ async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleT
   }
 }
 
-function wideMessage(outputs: readonly string[], hintFewer: boolean): string {
-  return `the model's output ${outputs.join(', ')} has several values per row; an onnx function answers one value per row in each output column: export the one column to score by (e.g. the positive-class probability) as [N, 1]${hintFewer ? ', or declare only the outputs before it with --outputs' : ''}`;
+/** How a selector is written at publish, for messages. */
+function publishSelector(name: string): (selector: string) => string {
+  return (x) => `--outputs ${name}=${x} (over HTTP: "outputs": "${name}=${x}")`;
+}
+
+/**
+ * The output columns of an onnx envelope and the model output (and column) each is read from.
+ * Declared with selectors (`psale=probabilities[1]`), each names its output; otherwise the columns
+ * are the model's outputs in order (the first may be renamed), each of one value per row.
+ */
+function onnxOutputs(modelOutputs: readonly OnnxIo[], declared: readonly ColumnSpec[] | undefined): { outputs: ColumnSpec[]; selections: OutputSelect[] } {
+  const infos: OutputInfo[] = modelOutputs.map((o) => ({ name: o.name, ...(onnxElemName(o.elemType) ? { type: onnxElemName(o.elemType)! } : {}), shape: o.shape }));
+  const typeOf = (name: string): ColumnType => onnxElemName(modelOutputs.find((o) => o.name === name)?.elemType ?? 1) ?? 'float32';
+  if (declared?.some((o) => o.output !== undefined)) {
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    const outputs = declared.map((o): ColumnSpec => {
+      const sel: OutputSelect = { output: o.output ?? o.name, ...(o.column !== undefined ? { column: o.column } : {}) };
+      if (seen.has(o.name)) problems.push(`output column '${o.name}' is declared twice`);
+      seen.add(o.name);
+      const p = selectionProblem(infos, sel, publishSelector(o.name));
+      if (p) problems.push(`${o.name}=${selectorText(sel)}: ${p}`);
+      return { name: o.name, type: sel.column === undefined ? typeOf(sel.output) : 'float32', ...sel };
+    });
+    if (problems.length) invalid(`the declared outputs do not fit the model:\n  ${problems.join('\n  ')}`, problems);
+    return { outputs, selections: outputs.map((o) => ({ output: o.output!, ...(o.column !== undefined ? { column: o.column } : {}) })) };
+  }
+  const outputs = declared ? [...declared] : infos.map((o) => ({ name: o.name, type: typeOf(o.name) }));
+  if (outputs.length > infos.length) {
+    throw new RegistryError('SAMPLE_INVALID', `${outputs.length} output columns were declared (${outputs.map((o) => o.name).join(', ')}) but the model has ${infos.length} output(s) (${infos.map((o) => o.name).join(', ')})`);
+  }
+  // Each output column is one value per row: an [N, k] output (class probabilities) needs a column chosen.
+  const wide = firstWide(infos.slice(0, outputs.length));
+  if (wide) {
+    const at = infos.indexOf(wide);
+    const example = exampleSelector(infos);
+    const name = declared?.[at]?.name ?? 'psale';
+    const others = infos.filter((o) => o !== wide && widthOf(o) === 1).map((o) => o.name);
+    const also = others.length ? `; only the output columns named are served (add others by name: --outputs ${name}=${example},${others.join(',')})` : '';
+    throw new RegistryError('MODEL_LOAD_FAILED', `${selectionProblem(infos, { output: wide.name }, publishSelector(name))!}${also}`);
+  }
+  return { outputs, selections: infos.slice(0, outputs.length).map((o) => ({ output: o.name })) };
+}
+
+const OUTPUT_ENTRY = /^([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=\s*(\S+)|:\s*([a-z0-9]+))?$/;
+
+/**
+ * `--outputs` (and an HTTP publish's "outputs" given as a string): comma-separated entries, each
+ * `name[:type]` (the model's outputs in order, renamed) or `name=output[column]` / `name=output`
+ * (a selector: read from that model output, that column of it when it is [N, k]). A bare name in a
+ * list with selectors names a model output (`label` → label=label).
+ */
+export function parseOutputList(text: string, types: readonly ColumnType[]): ColumnSpec[] {
+  const parts = text.split(',').map((p) => p.trim());
+  const selecting = parts.some((p) => p.includes('='));
+  return parts.map((part): ColumnSpec => {
+    const m = OUTPUT_ENTRY.exec(part);
+    if (!m) invalid(`bad output column ${JSON.stringify(part)}: write name:type, or name=output[column] to score by a column of a wide output (e.g. psale=probabilities[1])`);
+    const [, name, selector, type] = m;
+    if (selector !== undefined || selecting) {
+      if (type !== undefined) invalid(`bad output column ${JSON.stringify(part)}: with selectors, write name=output[column] (the type is the model's)`);
+      const sel = parseSelector(selector ?? name!);
+      if (!sel) invalid(`bad output selector ${JSON.stringify(selector)} in ${JSON.stringify(part)}: write output or output[column], e.g. probabilities[1]`);
+      return { name: name!, type: 'float32', ...sel };
+    }
+    if (type !== undefined && !(types as readonly string[]).includes(type)) invalid(`output column '${name}' has type ${JSON.stringify(type)}; use one of ${types.join(', ')}`);
+    return { name: name!, type: (type ?? 'float32') as ColumnType };
+  });
 }
 
 async function jsShape(bytes: Uint8Array, req: PublishRequest, sample: SampleTable | undefined, timeoutMs: number): Promise<Pick<FunctionSpec, 'inputs' | 'outputs'>> {

@@ -31,7 +31,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { ColumnSpec, ContextSpec, Envelope, FeatureSource, Flavor } from './envelope.js';
 import { asRegistryError, RegistryError, toRegistryWire } from './errors.js';
-import { prepareEnvelope, type PublishRequest } from './publish.js';
+import { parseOutputList, prepareEnvelope, type PublishRequest } from './publish.js';
 import type { SampleFormat } from './stats.js';
 import type { RegistryStore, ResolveSpec } from './store.js';
 
@@ -52,7 +52,7 @@ export interface RegistryAppOptions {
 
 interface Manifest {
   flavor?: Flavor; name?: string; description?: string; tags?: Record<string, string>;
-  inputs?: ColumnSpec[]; outputs?: ColumnSpec[]; context?: ContextSpec; featureSource?: FeatureSource;
+  inputs?: ColumnSpec[]; outputs?: ColumnSpec[] | string; context?: ContextSpec; featureSource?: FeatureSource;
   sha256?: string; sampleFormat?: SampleFormat; filename?: string;
 }
 
@@ -92,7 +92,7 @@ async function publishRequestOf(c: Context): Promise<PublishRequest> {
     const body = parseJson(await c.req.text(), 'the body') as Manifest & { artifact?: unknown; sample?: unknown; metrics?: unknown };
     if (!body || typeof body !== 'object') throw new RegistryError('BODY_UNPARSABLE', 'the body must be a JSON object');
     const sample = body.sample === undefined ? undefined : Array.isArray(body.sample) ? (body.sample as Record<string, unknown>[]) : fromBase64(body.sample, 'sample');
-    return { ...body, artifact: fromBase64(body.artifact, 'artifact'), ...(sample ? { sample } : {}) } as PublishRequest;
+    return { ...body, ...outputsOf(body.outputs), artifact: fromBase64(body.artifact, 'artifact'), ...(sample ? { sample } : {}) } as PublishRequest;
   }
   if (!type.startsWith('multipart/form-data')) throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', 'publish with multipart/form-data or application/json');
   const form = await c.req.parseBody({ all: true });
@@ -100,7 +100,7 @@ async function publishRequestOf(c: Context): Promise<PublishRequest> {
   const text = async (k: string): Promise<string | undefined> => { const v = one(k); return v === undefined ? undefined : typeof v === 'string' ? v : v.text(); };
   const manifestText = await text('manifest');
   const m: Manifest = manifestText ? (parseJson(manifestText, 'manifest') as Manifest) : {};
-  for (const k of ['flavor', 'name', 'description', 'sha256', 'sampleFormat'] as const) { const v = await text(k); if (v !== undefined) (m as Record<string, unknown>)[k] = v; }
+  for (const k of ['flavor', 'name', 'description', 'sha256', 'sampleFormat', 'outputs'] as const) { const v = await text(k); if (v !== undefined) (m as Record<string, unknown>)[k] = v; }
   const tagFields = form.tag === undefined ? [] : Array.isArray(form.tag) ? form.tag : [form.tag];
   for (const t of tagFields) {
     const s = typeof t === 'string' ? t : await t.text();
@@ -114,11 +114,25 @@ async function publishRequestOf(c: Context): Promise<PublishRequest> {
   const metricsText = await text('metrics');
   return {
     ...m,
+    ...outputsOf(m.outputs),
     artifact: new Uint8Array(await artifact.arrayBuffer()),
     filename: m.filename ?? artifact.name,
     ...(sample instanceof File ? { sample: new Uint8Array(await sample.arrayBuffer()) } : typeof sample === 'string' ? { sample: new TextEncoder().encode(sample) } : {}),
     ...(metricsText !== undefined ? { metrics: parseJson(metricsText, 'metrics') } : {}),
   } as PublishRequest;
+}
+
+const OUTPUT_TYPES = ['float32', 'float64', 'int32', 'int64', 'bool', 'string'] as const;
+
+/** "outputs" as the CLI writes it ("psale=probabilities[1]"), or as column specs ([{name, type, output?, column?}]). */
+function outputsOf(v: unknown): { outputs?: ColumnSpec[] } {
+  if (v === undefined) return {};
+  if (typeof v === 'string') return { outputs: parseOutputList(v, OUTPUT_TYPES) };
+  const ok = (o: Partial<ColumnSpec> | null): boolean => !!o && typeof o === 'object' && typeof o.name === 'string' && (o.output === undefined || typeof o.output === 'string') && (o.column === undefined || (Number.isInteger(o.column) && o.column >= 0));
+  if (!Array.isArray(v) || !v.every(ok)) {
+    throw new RegistryError('ENVELOPE_INVALID', 'outputs must be a string ("psale=probabilities[1]" or "psale:float32") or a list of {name, type, output?, column?}');
+  }
+  return { outputs: (v as ColumnSpec[]).map((o) => ({ ...o, type: o.type ?? 'float32' })) };
 }
 
 /** Reads a resolve spec from URL parameters. */

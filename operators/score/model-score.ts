@@ -11,6 +11,17 @@
  *     batch_size: 4096
  * ```
  *
+ * A classifier's export (skl2onnx with zipmap=False: `label` [N], then `probabilities` [N, 2]) is
+ * scored by the column `output` names (checked when the config loads):
+ *
+ * ```yaml
+ * - name: ModelScore
+ *   parameters:
+ *     model: models/clf.onnx
+ *     output: probabilities[1]
+ *     features: [f0, f1, f2]
+ * ```
+ *
  * `model` may instead name a registry model (the engine needs --registry): `{tags: {name: psale,
  * stage: prod}}` (the newest match, followed as new versions are published), `{name, alias}` or
  * `{name, version}`. Its input columns come from the envelope; `features` then maps input names to
@@ -24,8 +35,8 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { defineOperator, isNumeric, MODEL_SPEC_SCHEMA, operatorError } from '../../engine/api.js';
-import type { CheckEnv, ModelRef, ModelRunner, ModelSpec, ParamProblem, RowSet } from '../../engine/api.js';
+import { defineOperator, describeOutputs, exampleSelector, firstWide, isNumeric, MODEL_SPEC_SCHEMA, operatorError, parseSelector, selectionProblem } from '../../engine/api.js';
+import type { CheckEnv, ModelOutputInfo, ModelRef, ModelRunner, ModelSpec, ParamProblem, RowSet } from '../../engine/api.js';
 import { isRef, numberReader, toNumber } from '../util.js';
 
 type Feature = string | number | boolean | null;
@@ -38,6 +49,8 @@ export interface ModelScoreParams {
    */
   readonly features?: readonly Feature[] | Readonly<Record<string, Feature>>;
   readonly batch_size: number;
+  /** Model files: the output (and column of a wide one) to score by, e.g. `probabilities[1]`; default the first output. */
+  readonly output?: string;
   /** Set at config load for a registry model (never written in a config). */
   readonly resolved?: {
     readonly binding: string; readonly model: string; readonly flavor: string; readonly inputs: readonly string[];
@@ -100,6 +113,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
         ],
       },
       batch_size: { type: 'integer', minimum: 1, default: 4096 },
+      output: { type: 'string', minLength: 1 },
     },
     required: ['model'],
     // A model file needs the feature list; a registry model knows its inputs.
@@ -126,8 +140,12 @@ export const modelScore = defineOperator<ModelScoreParams>({
     });
   },
   check(params, env) {
-    if (params.resolved) return registryProblems(params, env);
     const problems: ParamProblem[] = [];
+    if (params.output !== undefined) {
+      if (params.resolved) problems.push({ path: '/output', message: `output is for model files; ${params.resolved.model} scores by its first output column, chosen when it is published (airmail publish ... --outputs psale=probabilities[1])`, code: 'BAD_PARAMETER' });
+      else if (!parseSelector(params.output)) problems.push({ path: '/output', message: `output ${JSON.stringify(params.output)} is not a model output or a column of one: write e.g. probabilities or probabilities[1]`, code: 'BAD_PARAMETER' });
+    }
+    if (params.resolved) return [...problems, ...registryProblems(params, env)];
     if (!Array.isArray(params.features)) problems.push({ path: '/features', message: 'features must list the model inputs in order (an object of input names is for registry models)', code: 'BAD_PARAMETER' });
     if (typeof params.model !== 'string' || (!isRef(params.model) && !existsSync(params.model))) {
       problems.push({ path: '/model', message: `model file ${String(params.model)} does not exist`, code: 'BAD_PARAMETER' });
@@ -138,12 +156,14 @@ export const modelScore = defineOperator<ModelScoreParams>({
     // A file model is loaded once when the config loads: one that does not load, or takes
     // another number of features than the step gives, is a config error, not a failing request.
     if (params.resolved || typeof params.model !== 'string' || isRef(params.model) || !env.modelFile) return [];
-    let info: { featureCount: number };
+    let info: { featureCount: number; outputs?: readonly ModelOutputInfo[] };
     try {
       info = await env.modelFile(params.pinned ?? params.model);
     } catch (err) {
       return [{ path: '/model', message: (err as Error).message, code: 'MODEL_LOAD_FAILED' }];
     }
+    const outputProblem = info.outputs && outputProblemOf(params, info.outputs);
+    if (outputProblem) return [outputProblem];
     const given = orderedFeatures(params).length;
     if (info.featureCount > 0 && info.featureCount !== given) {
       return [{ path: '/features', message: `model ${params.model} takes ${info.featureCount} features; the step gives ${given}`, code: 'BAD_PARAMETER' }];
@@ -154,7 +174,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
     const frame = input.frame;
     const features = orderedFeatures(params);
     const width = features.length;
-    const ref: ModelRef = params.resolved ? { path: '', version: '', binding: params.resolved.binding } : { path: params.pinned ?? String(params.model), version: '' };
+    const ref: ModelRef = params.resolved ? { path: '', version: '', binding: params.resolved.binding } : { path: params.pinned ?? String(params.model), version: '', ...fileSelection(params) };
     const model = await ctx.model(ref);
     if (model.featureCount > 0 && model.featureCount !== width) {
       throw operatorError('MODEL_FAILED', `model ${modelName(params)} takes ${model.featureCount} features; the step gives ${width}`);
@@ -214,6 +234,35 @@ export const modelScore = defineOperator<ModelScoreParams>({
     return out;
   },
 });
+
+/** The output a model file is scored by (ModelRef.output/column), when `output` names one. */
+function fileSelection(params: ModelScoreParams): { output?: string; column?: number } {
+  const sel = params.output === undefined ? undefined : parseSelector(params.output);
+  return sel ? { output: sel.output, ...(sel.column !== undefined ? { column: sel.column } : {}) } : {};
+}
+
+/**
+ * A model file's outputs against `output`: an unknown output or a column out of range, a wide
+ * output without a column, or (no `output`) a classifier whose first output is its label while
+ * the probabilities follow: scoring by the label would rank by 0/1 silently.
+ */
+function outputProblemOf(params: ModelScoreParams, outputs: readonly ModelOutputInfo[]): ParamProblem | undefined {
+  const how = (x: string): string => `output: ${x}`;
+  const sel = params.output === undefined ? undefined : parseSelector(params.output);
+  if (sel) {
+    const p = selectionProblem(outputs, sel, how);
+    return p ? { path: '/output', message: `model ${String(params.model)}: ${p}`, code: 'BAD_PARAMETER' } : undefined;
+  }
+  if (params.output !== undefined || outputs.length === 0) return undefined;
+  const first = outputs[0]!;
+  const firstProblem = selectionProblem(outputs, { output: first.name }, how);
+  if (firstProblem) return { path: '/model', message: `model ${String(params.model)} is scored by its first output, and ${firstProblem}`, code: 'BAD_PARAMETER' };
+  const wide = firstWide(outputs);
+  if (wide) {
+    return { path: '/model', message: `model ${String(params.model)} answers ${describeOutputs(outputs)}: ModelScore scores by the first, '${first.name}', which for a classifier is the predicted class, not a probability; choose the column to score by with ${how(exampleSelector(outputs))} (or ${how(first.name)} to keep the first)`, code: 'BAD_PARAMETER' };
+  }
+  return undefined;
+}
 
 /**
  * When every feature is an unchanged column of the items dataset or one value
