@@ -369,6 +369,11 @@ interface BaseDefinition<P> {
    */
   readonly connects?: readonly string[];
   /**
+   * Parameters that bound how much a connecting operator reads (`max_bytes`, `max_items`): they
+   * protect the server, so a config sent over HTTP may not set them either; the preset decides.
+   */
+  readonly bounds?: readonly string[];
+  /**
    * For operators that are not pure but whose answer is cached for a while
    * (remote sources with a TTL): how long a result may be reused. Candidates
    * built from such steps are memoised for at most this long.

@@ -134,6 +134,29 @@ pipeline: {name: p, item_type: field, initialization: {includes: [{name: Lookup,
     expect((await engine.run(engine.pipeline('p'), {})).items).toEqual([{ field: 1, value: 10 }, { field: 2, value: 20 }]);
   });
 
+  it('limit may not exceed max_items; a pipeline sent over HTTP may set limit but not raise max_items or max_bytes', async () => {
+    const { engine, errors } = await engineWith(`
+operators:
+  Recent: {use: RedisSource, parameters: {key: big:list, type: list}}
+  Blob: {use: RedisSource, parameters: {key: small:json, type: json, column: sku_id}}
+pipeline: {name: p, item_type: value, initialization: {includes: [{name: Recent, parameters: {limit: 2}}]}}
+`);
+    expect(errors).toEqual([]);
+    const huge = await engineWith(`
+operators: {Huge: {use: RedisSource, parameters: {key: big:list, type: list, limit: 100001}}}
+pipeline: {name: p, item_type: value, initialization: {includes: [Huge]}}
+`);
+    expect(huge.errors.map((e) => [e.pointer, e.message])).toContainEqual(['/operators/Huge/parameters/limit', "preset 'Huge' (RedisSource): limit 100,001 is more than max_items (100,000, the default): raise max_items too"]);
+    const adhoc = (step: unknown): Promise<unknown> => {
+      const doc = { pipeline: { name: 'x', item_type: 'value', initialization: { includes: [step] } } };
+      return engine.compileAdhoc(doc, JSON.stringify(doc));
+    };
+    await expect(adhoc({ name: 'Recent', parameters: { limit: 3 } })).resolves.toBeDefined();
+    await expect(adhoc({ name: 'Recent', parameters: { max_items: 5_000_000 } })).rejects.toThrow(/\/parameters\/max_items 'Recent' \(RedisSource\): a config sent over HTTP may not set 'max_items', which bounds how much it reads; the preset in the configs directory decides that/);
+    await expect(adhoc({ name: 'Blob', parameters: { max_bytes: 1e9 } })).rejects.toThrow(/may not set 'max_bytes'/);
+    await expect(adhoc({ name: 'Recent', parameters: { limit: 5_000_000 } })).rejects.toThrow(/limit 5,000,000 is more than max_items/);
+  });
+
   it('a dataset bound that cannot apply to its type is refused at load, where it is written', async () => {
     const { errors } = await engineWith(`
 datasets:

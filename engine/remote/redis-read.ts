@@ -12,8 +12,10 @@
  *   first, then SMEMBERS / HGETALL (one more round trip, on a cache miss only).
  *
  * `limit: N` reads only the first N of an ordered type (a list from its head,
- * a zset from the lowest or, with `order: desc`, the highest score) and is
- * then the bound itself. Sets and hashes have no first N: `limit` is refused.
+ * a zset from the lowest or, with `order: desc`, the highest score), at most
+ * `max_items`. Sets and hashes have no first N: `limit` is refused. A config
+ * sent over HTTP may not set `max_items` / `max_bytes` (the operators'
+ * `bounds`): the preset in the configs directory decides how much is read.
  */
 import type { Redis } from 'ioredis';
 import type { JsonSchema, RedisRequestSpec, RedisValueType } from '../api.js';
@@ -39,12 +41,17 @@ export interface RedisReadParams {
   readonly order?: 'asc' | 'desc';
 }
 
+const fmt = (n: number): string => n.toLocaleString('en-US');
 const COLLECTION = new Set<RedisValueType>(['set', 'list', 'zset', 'hash']);
 
 /** Load-time problems of the bounding parameters for `type` (pointers relative to where they sit). */
-export function redisReadProblems(p: RedisReadParams): { path: string; message: string }[] {
+export function redisReadProblems(p: RedisReadParams, defaults: { readonly maxItems: number } = REDIS_READ_DEFAULTS): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
   const t = p.type;
+  const maxItems = p.max_items ?? defaults.maxItems;
+  if (p.limit !== undefined && (t === 'list' || t === 'zset') && p.limit > maxItems) {
+    out.push({ path: '/limit', message: `limit ${fmt(p.limit)} is more than max_items (${fmt(maxItems)}${p.max_items === undefined ? ', the default' : ''}): raise max_items too` });
+  }
   if (p.limit !== undefined && (t === 'set' || t === 'hash')) {
     out.push({ path: '/limit', message: `a Redis ${t} has no order, so limit would keep an arbitrary ${p.limit} of its members; keep the candidates in a list or zset to read the first N, or raise max_items to read it all` });
   }
@@ -69,8 +76,6 @@ export function redisReadProblems(p: RedisReadParams): { path: string; message: 
 /** A refusal to read a key past its bound: not retried (the key would be as big again). */
 export class TooBigError extends Error {}
 
-const fmt = (n: number): string => n.toLocaleString('en-US');
-
 /**
  * Issue the bounded read of `spec` and return the raw reply (as the unbounded command would give it:
  * string[] for set/list, flat [member, score, …] for zset, a record for hash, a Buffer or null for strings).
@@ -83,12 +88,14 @@ export async function boundedRead(client: Redis, spec: RedisRequestSpec, default
     new TooBigError(`key '${k}' holds ${fmt(n)} ${what}, more than max_items (${fmt(maxItems)}); it was not read. Raise max_items to read it all${spec.type === 'list' || spec.type === 'zset' ? ', or give limit: N to read only the first N' : ''}`);
   switch (spec.type) {
     case 'list': {
+      if (spec.limit !== undefined && spec.limit > maxItems) throw new TooBigError(`limit ${fmt(spec.limit)} is more than max_items (${fmt(maxItems)})`);
       const stop = spec.limit !== undefined ? spec.limit - 1 : maxItems;
       const reply = await run(client.lrange(k, 0, stop));
       if (spec.limit === undefined && reply.length > maxItems) throw tooMany(await run(client.llen(k)), 'members');
       return reply;
     }
     case 'zset': {
+      if (spec.limit !== undefined && spec.limit > maxItems) throw new TooBigError(`limit ${fmt(spec.limit)} is more than max_items (${fmt(maxItems)})`);
       const stop = spec.limit !== undefined ? spec.limit - 1 : maxItems;
       const reply = await run(spec.order === 'desc' ? client.zrevrange(k, 0, stop, 'WITHSCORES') : client.zrange(k, '0', String(stop), 'WITHSCORES'));
       if (spec.limit === undefined && reply.length / 2 > maxItems) throw tooMany(await run(client.zcard(k)), 'members');
