@@ -27,6 +27,7 @@ export type { ErrorCode } from './errors.js';
 export * from './columns.js';
 import type { Column, Scalar } from './columns.js';
 export { expandEnv, unsetEnvMessage, unsetEnvNames } from './env-ref.js';
+export { REDIS_READ_PROPERTIES, redisReadProblems, type RedisReadParams } from './remote/redis-read.js';
 
 // ---------------------------------------------------------------- datasets
 
@@ -149,6 +150,17 @@ export interface RedisRequestSpec {
   readonly timeoutMs?: number;
   readonly retries?: number;
   readonly backoffMs?: number;
+  /**
+   * The most members a set/list/zset/hash may hold (default 100,000); a larger key fails with
+   * SOURCE_FAILED naming its size, before its members are read. Not retried.
+   */
+  readonly maxItems?: number;
+  /** The largest json/arrow string in bytes (default 16 MiB); larger fails before it is read. */
+  readonly maxBytes?: number;
+  /** list/zset only: read only the first `limit` members (a list from its head, a zset from the `order` end). */
+  readonly limit?: number;
+  /** zset only: `asc` reads from the lowest score (Redis's ZRANGE order, the default), `desc` from the highest. */
+  readonly order?: 'asc' | 'desc';
 }
 
 export type RemoteRequest = HttpRequestSpec | RedisRequestSpec;
@@ -364,6 +376,11 @@ interface BaseDefinition<P> {
    * directory, and may not set these parameters itself.
    */
   readonly connects?: readonly string[];
+  /**
+   * Parameters that bound how much a connecting operator reads (`max_bytes`, `max_items`): they
+   * protect the server, so a config sent over HTTP may not set them either; the preset decides.
+   */
+  readonly bounds?: readonly string[];
   /**
    * For operators that are not pure but whose answer is cached for a while
    * (remote sources with a TTL): how long a result may be reused. Candidates

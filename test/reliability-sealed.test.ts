@@ -125,6 +125,13 @@ describe('remote sources in a config sent over HTTP', () => {
     const over = await send('POST', '/execute', adhoc([{ name: 'Upstream', parameters: { url: `${srv.url}/pipelines` } }]));
     expect(over.status).toBe(422);
     expect((over.json['errors'] as { pointer: string }[])[0]!.pointer).toBe('/pipeline/initialization/includes/0/parameters/url');
+    // Nor raise how much it reads: the preset's bound protects the server.
+    const bigger = await send('POST', '/execute', adhoc([{ name: 'Upstream', parameters: { max_bytes: 1024 * 1024 * 1024 } }]));
+    expect(bigger.status).toBe(422);
+    expect((bigger.json['errors'] as { pointer: string; message: string }[])[0]).toMatchObject({
+      pointer: '/pipeline/initialization/includes/0/parameters/max_bytes',
+      message: expect.stringMatching(/may not set 'max_bytes', which bounds how much it reads/),
+    });
   });
 });
 

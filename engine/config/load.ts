@@ -14,6 +14,7 @@ import { parseConfigText, type ParsedText } from './parse.js';
 import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
 import { withEnv, type RemoteDatasetLoader } from '../remote/datasets.js';
+import { REDIS_DATASET_READ_DEFAULTS, redisReadProblems } from '../remote/redis-read.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { unusedPresetProblems } from './preset-check.js';
@@ -287,6 +288,11 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         const where = `/datasets/${name}/${cfg.redis ? 'redis' : 'http'}`;
         if (!opts.remoteDatasets) {
           diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', where, `dataset '${name}' is remote, and nothing here can read remote datasets`));
+          return;
+        }
+        const unbounded = cfg.redis ? redisReadProblems(cfg.redis, REDIS_DATASET_READ_DEFAULTS) : [];
+        if (unbounded.length > 0) {
+          for (const p of unbounded) diagnostics.push(at(loc.parsed, loc.file, 'CONFIG_INVALID', `${where}${p.path}`, `dataset '${name}': ${p.message}`));
           return;
         }
         const expanded = withEnv(cfg);

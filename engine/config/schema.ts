@@ -5,6 +5,7 @@
  */
 import type { JsonSchema } from '../api.js';
 import type { RemoteDatasetConfig } from '../remote/datasets.js';
+import { REDIS_READ_PROPERTIES } from '../remote/redis-read.js';
 import { DEPLOYMENTS_SCHEMA, type DeploymentConfig } from '../registry/deployments.js';
 
 export interface StepConfig {
@@ -168,7 +169,7 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
           columns: { type: 'object', additionalProperties: { enum: ['integer', 'number', 'string'] } },
           redis: {
             type: 'object', required: ['key', 'type'], additionalProperties: false,
-            properties: { key: { type: 'string', minLength: 1 }, type: { enum: ['set', 'list', 'zset', 'hash', 'json', 'arrow'] }, url: { type: 'string', pattern: '^(rediss?://|\\{env:)' }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 } },
+            properties: { key: { type: 'string', minLength: 1 }, type: { enum: ['set', 'list', 'zset', 'hash', 'json', 'arrow'] }, url: { type: 'string', pattern: '^(rediss?://|\\{env:)' }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 }, ...REDIS_READ_PROPERTIES },
           },
           http: {
             type: 'object', required: ['url'], additionalProperties: false,

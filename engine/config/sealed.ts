@@ -99,6 +99,7 @@ export function sealedProblems(
     }
     for (const k of Object.keys(s.parameters ?? {})) {
       if (def.connects.includes(k)) out.push(problem(`${ptr}/parameters/${esc(k)}`, `'${s.name}' (${def.name}): a config sent over HTTP may not set '${k}', which says where it connects; the preset in the configs directory decides that`));
+      else if (def.bounds?.includes(k)) out.push(problem(`${ptr}/parameters/${esc(k)}`, `'${s.name}' (${def.name}): a config sent over HTTP may not set '${k}', which bounds how much it reads; the preset in the configs directory decides that`));
     }
   };
   for (const { cfg, ptr } of pipelinesOf(c)) {

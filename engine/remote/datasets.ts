@@ -23,11 +23,15 @@ import { isNumeric } from '../api.js';
 import { Table } from '../dataset.js';
 import { expandEnv, unsetEnvMessage, unsetEnvNames } from '../env-ref.js';
 import type { RemoteBroker } from './broker.js';
+import { REDIS_DATASET_READ_DEFAULTS } from './redis-read.js';
 
 export interface RemoteDatasetConfig {
   readonly key?: string;
   readonly ttl_ms?: number;
-  readonly redis?: { readonly key: string; readonly type: RedisValueType; readonly url?: string; readonly timeout_ms?: number; readonly retries?: number };
+  readonly redis?: {
+    readonly key: string; readonly type: RedisValueType; readonly url?: string; readonly timeout_ms?: number; readonly retries?: number;
+    readonly max_items?: number; readonly max_bytes?: number; readonly limit?: number; readonly order?: 'asc' | 'desc';
+  };
   readonly http?: {
     readonly url: string;
     readonly headers?: Readonly<Record<string, string>>;
@@ -55,6 +59,11 @@ export function datasetFetch(name: string, cfg: RemoteDatasetConfig): RemoteFetc
       ...(r.url ? { url: r.url } : {}),
       ...(r.timeout_ms !== undefined ? { timeoutMs: r.timeout_ms } : {}),
       ...(r.retries !== undefined ? { retries: r.retries } : {}),
+      // Bounded as an http: dataset is, with the larger bounds of a table read once at load.
+      maxItems: r.max_items ?? REDIS_DATASET_READ_DEFAULTS.maxItems,
+      maxBytes: r.max_bytes ?? REDIS_DATASET_READ_DEFAULTS.maxBytes,
+      ...(r.limit !== undefined ? { limit: r.limit } : {}),
+      ...(r.order !== undefined ? { order: r.order } : {}),
     };
   } else if (cfg.http) {
     const h = cfg.http;

@@ -15,7 +15,9 @@ export function remoteKey(r: RemoteRequest): string {
       : '';
     return `http:${r.format ?? ''}:${r.path ?? ''}:${r.url}${h}`;
   }
-  return `redis:${r.url ? hostOf(r.url) : ''}:${r.type}:${r.key}`;
+  // A first-N read (or a zset read from its top) is another answer than the whole key.
+  const part = r.limit !== undefined ? `:first${r.limit}${r.order === 'desc' ? 'desc' : ''}` : r.order === 'desc' ? ':desc' : '';
+  return `redis:${r.url ? hostOf(r.url) : ''}:${r.type}${part}:${r.key}`;
 }
 
 /** host:port/db of a Redis URL, without credentials. */

@@ -1,6 +1,7 @@
 /**
  * Read a Redis key as a table: SMEMBERS, HGETALL, LRANGE, ZRANGE WITHSCORES,
- * GET (JSON or an Arrow IPC blob). One client per URL, with the safe options
+ * GETRANGE (JSON or an Arrow IPC blob), each bounded (`max_items`, `max_bytes`,
+ * `limit`: ./redis-read.ts) so a huge key fails before it is read. One client per URL, with the safe options
  * of the cache store (no offline queue, no replays): a command either answers
  * within its timeout or counts as a failed attempt, and after the bounded
  * retries the source fails with SOURCE_FAILED.
@@ -12,6 +13,7 @@ import { safeRedisOptions } from '../cache/redis-store.js';
 import type { Table } from '../dataset.js';
 import { AirmailError } from '../errors.js';
 import { tableFromRedis } from './decode.js';
+import { boundedRead, REDIS_READ_DEFAULTS, TooBigError } from './redis-read.js';
 import { AttemptError, withRetries } from './retry.js';
 
 export const REDIS_SOURCE_DEFAULTS = { timeoutMs: 100, retries: 2, backoffMs: 25 } as const;
@@ -58,15 +60,9 @@ export class RedisFetcher {
     const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
       if (client.status !== 'ready') await waitReady(client, bound);
-      const k = spec.key;
-      const p: Promise<unknown> =
-        spec.type === 'set' ? client.smembers(k)
-        : spec.type === 'hash' ? client.hgetall(k)
-        : spec.type === 'list' ? client.lrange(k, 0, -1)
-        : spec.type === 'zset' ? client.zrange(k, '0', '-1', 'WITHSCORES')
-        : client.getBuffer(k);
-      return await raceAbort(p, bound);
+      return await boundedRead(client, spec, REDIS_READ_DEFAULTS, (p) => raceAbort(p, bound));
     } catch (err) {
+      if (err instanceof TooBigError) throw new AttemptError(err.message, false);
       if (timeout.aborted) {
         const down = client.status !== 'ready' ? this.#lastError.get(client) : undefined;
         throw new AttemptError(down ? `not connected to Redis (${down})` : `no answer within ${timeoutMs} ms`, true, { cause: err });

@@ -37,16 +37,27 @@ if (RUN) {
     ctx: ctx(),
     valid: [
       { key: 'inv:{w}', type: 'set', vars: { w: 1 } },
+      { key: 'recent:17', type: 'list', limit: 2, max_items: 10 },
+      { key: 'recs:17', type: 'zset', limit: 2, order: 'desc' },
+      { key: 'rows', type: 'json', max_bytes: 1000 },
       { key: 'recs:17', type: 'zset', columns: ['score'], ttl_ms: 100, timeout_ms: 50, retries: 0 },
       { key: 'prices', type: 'hash', column: 'field', columns: ['value'] },
       { key: 'rows', type: 'json', where: { w: 2 } },
       { key: 'blob', type: 'arrow' },
       { key: 'absent', type: 'set' },
     ],
-    invalid: [{}, { key: 'k' }, { key: 'k', type: 'stream' }, { key: '', type: 'set' }, { key: 'k', type: 'set', url: 'http://x' }],
+    invalid: [{}, { key: 'k' }, { key: 'k', type: 'stream' }, { key: '', type: 'set' }, { key: 'k', type: 'set', url: 'http://x' }, { key: 'k', type: 'list', limit: 0 }, { key: 'k', type: 'zset', order: 'up' }],
     problems: [
       { params: { key: 'inv:{w}', type: 'set' }, path: '/key', code: 'BAD_PARAMETER' },
       { params: { key: 'inv', type: 'set', vars: { w: 1 } }, path: '/vars/w', code: 'BAD_PARAMETER' },
+      // Bounds that cannot apply to the type are refused at load, not ignored.
+      { params: { key: 'inv', type: 'set', limit: 5 }, path: '/limit', code: 'BAD_PARAMETER' },
+      { params: { key: 'prices', type: 'hash', limit: 5 }, path: '/limit', code: 'BAD_PARAMETER' },
+      { params: { key: 'rows', type: 'json', limit: 5 }, path: '/limit', code: 'BAD_PARAMETER' },
+      { params: { key: 'recs', type: 'zset', limit: 5 }, path: '/limit', code: 'BAD_PARAMETER' },
+      { params: { key: 'recent', type: 'list', order: 'desc' }, path: '/order', code: 'BAD_PARAMETER' },
+      { params: { key: 'inv', type: 'set', max_bytes: 10 }, path: '/max_bytes', code: 'BAD_PARAMETER' },
+      { params: { key: 'rows', type: 'json', max_items: 10 }, path: '/max_items', code: 'BAD_PARAMETER' },
     ],
     errors: [
       { params: { key: 'not-a-set', type: 'set', retries: 0 }, code: 'SOURCE_FAILED' },
@@ -70,6 +81,27 @@ describe.skipIf(!RUN)('RedisSource', () => {
     expect(Array.from((await run({ key: 'rows', type: 'json', where: { w: 2 } })).ids)).toEqual([6]);
     expect(Array.from((await run({ key: 'blob', type: 'arrow' })).ids)).toEqual([11, 12]);
     expect((await run({ key: 'absent-too', type: 'set' })).ids).toHaveLength(0);
+  });
+
+  it('limit reads the first N: a list from its head, a zset from the order end; max_items fails a bigger key naming its size', async () => {
+    expect(Array.from((await run({ key: 'recent:17', type: 'list', limit: 2 })).ids)).toEqual([9, 3]);
+    const top = await run({ key: 'recs:17', type: 'zset', limit: 2, order: 'desc', columns: ['score'] });
+    expect(Array.from(top.ids)).toEqual([2, 4]);
+    expect(Array.from(top.columns!['score'] as Float64Array)).toEqual([0.9, 0.5]);
+    expect(Array.from((await run({ key: 'recs:17', type: 'zset', limit: 2, order: 'asc' })).ids)).toEqual([8, 4]);
+    expect(Array.from((await run({ key: 'recs:17', type: 'zset', order: 'desc' })).ids)).toEqual([2, 4, 8]);
+    // The same key read whole is another cache entry than its first N.
+    expect(Array.from((await run({ key: 'recent:17', type: 'list' })).ids)).toEqual([9, 3, 9]);
+    // At the bound it reads; one past it fails, naming the key, its size, the bound and what to raise.
+    await raw!.rpush('recent:18', '1', '2', '3');
+    expect(Array.from((await run({ key: 'recent:18', type: 'list', max_items: 3, ttl_ms: 1 })).ids)).toEqual([1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 5));
+    await expect(run({ key: 'recent:18', type: 'list', max_items: 2, ttl_ms: 1 })).rejects.toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: "Redis list 'recent:18' failed: key 'recent:18' holds 3 members, more than max_items (2); it was not read. Raise max_items to read it all, or give limit: N to read only the first N",
+    });
+    await raw!.hset('prices:2', { '1': '10.5', '2': '3' });
+    await expect(run({ key: 'prices:2', type: 'hash', max_items: 1, ttl_ms: 1 })).rejects.toThrow(/key 'prices:2' holds 2 fields, more than max_items \(1\); it was not read\. Raise max_items to read it all$/);
   });
 
   it('a Redis that refuses connections is reported as not connected, with the cause, not as slow', async () => {

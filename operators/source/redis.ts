@@ -15,10 +15,16 @@
  *     vars: {client_id: $client_id}
  *     ttl_ms: 5000
  *     timeout_ms: 50
+ *     limit: 50          # the 50 highest scores (ZREVRANGE 0 49)
+ *     order: desc
  * ```
+ *
+ * Every read is bounded, before the data is read: a set/list/zset/hash of more
+ * than `max_items` members (100,000) or a string over `max_bytes` (16 MiB)
+ * fails the step, naming the key, its size and the parameter to raise.
  */
 import type { RedisValueType, SourceResult } from '../../engine/api.js';
-import { defineOperator } from '../../engine/api.js';
+import { defineOperator, REDIS_READ_PROPERTIES, redisReadProblems } from '../../engine/api.js';
 import { cachePolicy, DEFAULT_TTL_MS, expandEnv, fillTemplate, REMOTE_SOURCE_PROPERTIES, sourceFromTable, templateProblems, unsetEnvProblems, type RemoteSourceParams } from './http.js';
 import { pointer } from '../util.js';
 
@@ -26,6 +32,14 @@ export interface RedisSourceParams extends RemoteSourceParams {
   readonly key: string;
   readonly type: RedisValueType;
   readonly url?: string;
+  /** The most members of a set/list/zset/hash (default 100,000): a larger key fails the step unread. */
+  readonly max_items?: number;
+  /** The largest json/arrow string (default 16 MiB): a larger one fails the step unread. */
+  readonly max_bytes?: number;
+  /** list/zset: read only the first N (a list's head; a zset's `order` end). */
+  readonly limit?: number;
+  /** zset: `desc` reads from the highest score, `asc` (default) from the lowest. */
+  readonly order?: 'asc' | 'desc';
 }
 
 export const redisSource = defineOperator<RedisSourceParams>({
@@ -36,6 +50,7 @@ export const redisSource = defineOperator<RedisSourceParams>({
   // `columns:` are added to the frame: later steps and `return` may name them.
   writes: (p) => [...(p.columns ?? [])],
   connects: ['url', 'key'],
+  bounds: ['max_items', 'max_bytes'],
   summary: 'Item ids from a Redis set, list, sorted set, hash, JSON string or Arrow blob, cached in process.',
   parameters: {
     type: 'object',
@@ -43,6 +58,7 @@ export const redisSource = defineOperator<RedisSourceParams>({
       key: { type: 'string', minLength: 1 },
       type: { enum: ['set', 'list', 'zset', 'hash', 'json', 'arrow'] },
       url: { type: 'string', pattern: '^(rediss?://|\\{env:)' },
+      ...REDIS_READ_PROPERTIES,
       ...REMOTE_SOURCE_PROPERTIES,
     },
     required: ['key', 'type'],
@@ -57,6 +73,7 @@ export const redisSource = defineOperator<RedisSourceParams>({
       if (unset.length > 0) return unset;
     }
     const problems = templateProblems(params.key, params.vars, '/key');
+    for (const p of redisReadProblems(params)) problems.push({ ...p, code: 'BAD_PARAMETER' });
     for (const k of Object.keys(params.vars ?? {})) {
       if (!params.key.includes(`{${k}}`)) problems.push({ path: pointer('vars', k), message: `var '${k}' is not used in the key`, code: 'BAD_PARAMETER' });
     }
@@ -73,6 +90,10 @@ export const redisSource = defineOperator<RedisSourceParams>({
         ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
         ...(params.retries !== undefined ? { retries: params.retries } : {}),
         ...(params.backoff_ms !== undefined ? { backoffMs: params.backoff_ms } : {}),
+        ...(params.max_items !== undefined ? { maxItems: params.max_items } : {}),
+        ...(params.max_bytes !== undefined ? { maxBytes: params.max_bytes } : {}),
+        ...(params.limit !== undefined ? { limit: params.limit } : {}),
+        ...(params.order !== undefined ? { order: params.order } : {}),
       },
       cache: cachePolicy(params),
       source: `RedisSource ${params.type}`,
