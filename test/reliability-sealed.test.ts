@@ -190,7 +190,7 @@ describe('names every object has', () => {
     const metrics = new EngineMetrics();
     metrics.latency.observe(['__proto__', '200'], 0.01);
     metrics.errors.inc(['constructor', 'INTERNAL', '']);
-    const stats = uiStats({ observe: new Observability({ metrics }) } as unknown as Engine) as { pipelines: Record<string, { requests: number; errors: number }> };
+    const stats = uiStats({ observe: new Observability({ metrics }), store: { reloadHistory: () => [] } } as unknown as Engine) as { pipelines: Record<string, { requests: number; errors: number }> };
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoKeys);
     expect(Object.hasOwn(stats.pipelines, '__proto__')).toBe(true);
     expect(stats.pipelines['constructor']!.errors).toBe(1);
