@@ -20,6 +20,7 @@ import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
 import { attachReport, executeObserved } from './observe/collect.js';
 import type { ObserveSpec } from './observe/types.js';
 import { BusyWindow } from './observe/utilization.js';
+import { deadlineInStep, inlineDeadline, StepMark, StepSlots, stepName, type StepAt } from './step-slots.js';
 
 export interface RunRequest {
   readonly pipeline: CompiledPipeline;
@@ -61,14 +62,18 @@ export interface Runner {
 export class InlineRunner implements Runner {
   readonly threads = 0;
   /** Remote sources, answered in this thread (see engine/remote). */
-  constructor(private readonly remote?: ExecEnv['remote']) {}
+  /** How long past the deadline an inline run's answer is still taken (the pool's watchdog grace). */
+  constructor(private readonly remote?: ExecEnv['remote'], private readonly graceMs = 250) {}
   async run(req: RunRequest): Promise<ExecOutput> {
-    return executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
+    const mark = req.deadline ? new StepMark() : undefined;
+    const running = executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.deadline ? { deadline: req.deadline } : {}),
       trace: req.trace === true,
       ...(req.models ? { models: req.models } : {}),
+      ...(mark ? { onStep: mark.enter } : {}),
     });
+    return mark ? inlineDeadline(running, req.deadline!, this.graceMs, mark) : running;
   }
   stats(): { threads: number; queued: number; running: number; utilization: number } {
     return { threads: 0, queued: 0, running: 0, utilization: 0 };
@@ -129,6 +134,9 @@ export class PoolRunner implements Runner {
   workerFailures = 0;
   /** Time workers spent on tasks over the last 10 s (`stats().utilization`); one task per worker at a time. */
   private readonly busy = new BusyWindow();
+  /** The step each task handed to piscina is in (one slot per worker: at most that many are). */
+  private readonly steps: StepSlots;
+  private readonly freeSlots: number[];
 
   constructor(opts: PoolOptions) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
@@ -136,6 +144,8 @@ export class PoolRunner implements Runner {
     this.graceMs = opts.watchdogGraceMs ?? 250;
     this.maxQueueWaitMs = opts.maxQueueWaitMs ?? 1000;
     this.queue = new SlotQueue(this.threads);
+    this.steps = new StepSlots(this.threads);
+    this.freeSlots = Array.from({ length: this.threads }, (_, i) => this.threads - 1 - i);
     this.maxQueue = opts.maxQueue ?? this.threads * 64;
     const common = {
       minThreads: this.threads,
@@ -144,7 +154,7 @@ export class PoolRunner implements Runner {
       concurrentTasksPerWorker: 1,
       resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024, maxYoungGenerationSizeMb: opts.workerYoungMb ?? youngMbFromEnv() },
     };
-    const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
+    const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, stepSlots: this.steps.buffer, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
       ? new Piscina({ ...common, filename: new URL('./workers/ts-bootstrap.mjs', import.meta.url).href, workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
       : new Piscina({ ...common, filename: new URL('./workers/exec-worker.js', import.meta.url).href, workerData });
@@ -175,10 +185,11 @@ export class PoolRunner implements Runner {
       ...(req.trace ? { trace: true } : {}),
       ...(req.observe ? { observe: req.observe } : {}),
       ...(req.models ? { models: req.models } : {}),
+      slot: -1,
     };
     // The watchdog: past the deadline (plus a grace for the worker to stop by itself) the task
     // leaves the queue, or its worker is stopped (a runaway operator) and replaced by piscina.
-    const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal, () => this.anyInNative()) : undefined;
+    const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal, () => this.anyInNative(), (slot) => this.steps.at(slot, req.pipeline.plan)) : undefined;
     const signal = watchdog?.signal ?? req.signal;
     try {
       // Admission is judged once, when the request first asks for the pool. The pipeline's load
@@ -186,8 +197,8 @@ export class PoolRunner implements Runner {
       // are the same admitted request: shedding them would drop a request that already waited its
       // turn, because the queue or the pace moved meanwhile (as when a cold upstream slowed it).
       const attempt = async (admitted: boolean): Promise<ExecReply> => {
-        const reply = await this.submit(base, signal, admitted);
-        return reply.kind === 'need' ? this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal, true) : reply;
+        const reply = await this.submit(base, signal, admitted, req.pipeline);
+        return reply.kind === 'need' ? this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal, true, req.pipeline) : reply;
       };
       // A task whose worker we stopped on purpose (killWorker) runs again on another worker, up to
       // MAX_KILLED_RETRIES times within its deadline: under chaos the retry lands on the fresh
@@ -227,18 +238,30 @@ export class PoolRunner implements Runner {
     return this.queue.length + this.pool.queueSize;
   }
 
-  private async submit(task: ExecTask, signal: QueueSignal | undefined, admitted: boolean): Promise<ExecReply> {
+  private async submit(task: ExecTask, signal: QueueSignal | undefined, admitted: boolean, p: CompiledPipeline): Promise<ExecReply> {
     const shed = admitted ? undefined : this.shedding();
     if (shed) throw overloadedError(shed);
+    /** The step a worker that died under the task was in. */
+    let lostIn: StepAt | undefined;
     try {
       // One task per worker goes to piscina (so its own queue limit is never met); the rest wait here
       // in order. An admitted task (the pipeline's load, a retry) already waited its turn and goes
       // ahead. A wait that aborts ends in a QueueAbortError, named AbortError as piscina's are.
       await this.queue.acquire(signal, admitted);
       const t0 = this.busy.begin();
+      // The queue lets at most `threads` tasks past, so a slot is free.
+      const slot = this.freeSlots.pop()!;
+      task.slot = slot;
+      if (signal instanceof WatchdogSignal) signal.slot = slot;
       try {
         return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
+      } catch (err) {
+        lostIn = this.steps.at(slot, p.plan);
+        throw err;
       } finally {
+        if (signal instanceof WatchdogSignal) signal.slot = -1;
+        this.steps.clear(slot);
+        this.freeSlots.push(slot);
         this.busy.end(t0);
         this.queue.release();
       }
@@ -250,7 +273,7 @@ export class PoolRunner implements Runner {
         throw new AirmailError('DEADLINE_EXCEEDED', 'the request was aborted before it finished');
       }
       this.workerFailures++;
-      const lost = workerLost(err);
+      const lost = workerLost(err, lostIn);
       // Worker.terminate() (killWorker) is the only way a worker exits with code 1: the worker
       // remaps an operator's process.exit(1) (workers/exec-worker.ts). Such a task runs again
       // elsewhere; one that brought its own worker down (exit, out of heap) must not be retried.
@@ -365,6 +388,8 @@ export class PoolRunner implements Runner {
 class WatchdogSignal {
   aborted = false;
   reason: unknown;
+  /** The step slot of the task on a worker now (-1: waiting for one). */
+  slot = -1;
   private listeners: (() => void)[] = [];
   addEventListener(_name: 'abort', listener: () => void): void {
     this.listeners.push(listener);
@@ -383,7 +408,7 @@ class WatchdogSignal {
 }
 
 /** Aborts at `deadline + graceMs` (or when `outer` aborts); dispose() clears the timer. */
-function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined, inNative: () => boolean): { signal: WatchdogSignal; dispose(): void } {
+function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined, inNative: () => boolean, stepIn: (slot: number) => StepAt | undefined): { signal: WatchdogSignal; dispose(): void } {
   const signal = new WatchdogSignal();
   let timer: NodeJS.Timeout;
   // Aborting a running task stops its worker. While a worker is inside onnxruntime that would abort
@@ -394,7 +419,11 @@ function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal 
     else signal.abort(reason);
   };
   timer = setTimeout(() => {
-    abort(new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
+    // Read now: the worker may never answer, and its step's name is only in the step slot.
+    const at = stepIn(signal.slot);
+    abort(at
+      ? deadlineInStep(at, Date.now(), `its worker was stopped ${graceMs} ms past the deadline and replaced`)
+      : new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
   }, Math.max(0, deadline - Date.now() + graceMs));
   const onOuter = (): void => abort(outer!.reason);
   if (outer?.aborted) onOuter();
@@ -409,12 +438,13 @@ function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal 
 }
 
 /** A worker died under a task (process.exit, out of heap, native crash): only that request fails. */
-function workerLost(err: unknown): AirmailError {
+function workerLost(err: unknown, at: StepAt | undefined): AirmailError {
   const e = err as { message?: string; code?: string };
   const oom = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
+  const where = at ? ` in ${stepName(at.step)} (${Math.round(Date.now() - at.since).toLocaleString('en-US')} ms in it)` : '';
   return new AirmailError('WORKER_FAILED', oom
-    ? 'the worker ran out of heap while running this request; it was replaced'
-    : `the worker running this request exited (${e.message ?? String(err)}); it was replaced`, { cause: err });
+    ? `the worker ran out of heap while running this request${where}; it was replaced`
+    : `the worker running this request exited${where} (${e.message ?? String(err)}); it was replaced`, { cause: err, ...(at ? { operator: at.step.label } : {}) });
 }
 
 const ids = new WeakMap<object, number>();

@@ -29,6 +29,8 @@ export interface ExecTask {
   readonly models?: ModelTable;
   /** Sent only when the worker answered `need` for this version. */
   readonly load?: WorkerLoad;
+  /** The pool's step slot this task writes its current step to (step-slots.ts); set as it goes to a worker. */
+  slot?: number;
 }
 
 export type ExecReply =

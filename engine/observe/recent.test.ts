@@ -98,3 +98,50 @@ describe('issue: the /ui live latency and rates were totals since the start', ()
     expect(op.recent.p95 * 1000).toBeLessThan(10);
   });
 });
+
+describe('issue: one 57 ms request showed p50 75 ms and p95 97.5 ms on the /ui page', () => {
+  // The server's latency buckets around 57 ms: 50 ms and 100 ms.
+  const LAT = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+  it('with one request, p50 = p95 = its time', () => {
+    const w = new RecentWindow({ buckets: LAT, now: clock().now });
+    const s = w.seriesFor('p');
+    w.add(s, 0.057, true, false, false);
+    const r = w.read(s);
+    expect(r.p50).toBeCloseTo(0.057, 9);
+    expect(r.p95).toBeCloseTo(0.057, 9);
+  });
+
+  it('the estimates stay within the least and greatest time of the window, across slots, and forget an old slot\'s', () => {
+    const c = clock();
+    const w = new RecentWindow({ buckets: LAT, now: c.now });
+    const s = w.seriesFor('p');
+    w.add(s, 0.2, true, false, false); // leaves the window below
+    c.advance(50_000);
+    w.add(s, 0.052, true, false, false);
+    c.advance(10_000);
+    w.add(s, 0.057, true, false, false);
+    w.add(s, 0.061, true, false, false);
+    w.add(s, 0.07, false, false, false); // timed, not in the quantiles (an error): no bound either
+    let r = w.read(s);
+    expect(r.p50).toBeGreaterThanOrEqual(0.052);
+    expect(r.p95).toBeLessThanOrEqual(0.061);
+    expect(r.p50).toBeLessThanOrEqual(r.p95);
+    // Past the last bucket the estimate was the last bound (1 s), below the one time seen.
+    c.advance(60_000);
+    w.add(s, 3, true, false, false);
+    r = w.read(s);
+    expect([r.p50, r.p95]).toEqual([3, 3]);
+  });
+
+  it('a slot reused after a full turn starts its bounds afresh', () => {
+    const c = clock(0);
+    const w = new RecentWindow({ buckets: LAT, now: c.now });
+    const s = w.seriesFor('p');
+    w.add(s, 0.9, true, false, false);
+    c.advance(60_000); // the same slot of the ring, a minute later
+    w.add(s, 0.03, true, false, false);
+    const r = w.read(s);
+    expect([r.p50, r.p95]).toEqual([0.03, 0.03]);
+  });
+});

@@ -8,13 +8,22 @@
  * time has passed is zeroed in place when it is written again, and skipped when read.
  */
 
-/** Per slot: these counters, then one count per latency bucket and one past the last bucket. */
+/**
+ * Per slot: these counters (summed over the window), the least and the greatest time that went into
+ * the quantiles (the estimates are clamped into them), then one count per latency bucket and one
+ * past the last bucket.
+ */
 const REQUESTS = 0;
 const ERRORS = 1;
 const EMPTY = 2;
 const TIMED = 3;
 const SECONDS = 4;
-const FIELDS = 5;
+const SUMMED = 5;
+const MIN = 5;
+const MAX = 6;
+/** Times that went into the quantiles. */
+const QUANTILED = 7;
+const FIELDS = 8;
 
 export interface RecentOptions {
   /** Upper bounds of the latency buckets, in seconds (the quantiles are interpolated in them). */
@@ -33,7 +42,10 @@ export interface RecentSeries {
   readonly epochs: Float64Array;
 }
 
-/** A series read over the window. Quantiles are NaN when no timed request fell in a bucket. */
+/**
+ * A series read over the window. Quantiles are NaN when no timed request fell in a bucket; they are
+ * interpolated in the buckets, then kept within the least and greatest time seen (one request: its time).
+ */
 export interface RecentTotals {
   readonly requests: number;
   readonly errors: number;
@@ -100,6 +112,14 @@ export class RecentWindow {
     const b = this.buckets;
     let i = 0;
     while (i < b.length && seconds > b[i]!) i++;
+    // A zeroed row holds no quantile time yet.
+    if (d[o + QUANTILED]!++ === 0) {
+      d[o + MIN] = seconds;
+      d[o + MAX] = seconds;
+    } else {
+      if (seconds < d[o + MIN]!) d[o + MIN] = seconds;
+      if (seconds > d[o + MAX]!) d[o + MAX] = seconds;
+    }
     d[o + FIELDS + i]!++;
   }
 
@@ -123,16 +143,23 @@ export class RecentWindow {
     const span = Math.max(0.001, (now - Math.max(first * this.slotMs, this.started)) / 1000);
     const t = [0, 0, 0, 0, 0];
     const h = this.scratch.fill(0);
+    let min = Infinity;
+    let max = -Infinity;
     if (s) {
       for (let i = 0; i < this.slots; i++) {
         const e = s.epochs[i]!;
         if (e < first || e > epoch) continue;
         const o = i * this.width;
-        for (let f = 0; f < FIELDS; f++) t[f]! += s.data[o + f]!;
+        for (let f = 0; f < SUMMED; f++) t[f]! += s.data[o + f]!;
+        if (s.data[o + QUANTILED]! > 0) {
+          min = Math.min(min, s.data[o + MIN]!);
+          max = Math.max(max, s.data[o + MAX]!);
+        }
         for (let k = 0; k < h.length; k++) h[k]! += s.data[o + FIELDS + k]!;
       }
     }
-    return { requests: t[REQUESTS]!, errors: t[ERRORS]!, empty: t[EMPTY]!, timed: t[TIMED]!, seconds: t[SECONDS]!, p50: this.quantile(h, 0.5), p95: this.quantile(h, 0.95), span };
+    const within = (q: number): number => (q < min ? min : q > max ? max : q);
+    return { requests: t[REQUESTS]!, errors: t[ERRORS]!, empty: t[EMPTY]!, timed: t[TIMED]!, seconds: t[SECONDS]!, p50: within(this.quantile(h, 0.5)), p95: within(this.quantile(h, 0.95)), span };
   }
 
   /** Interpolated in the bucket the quantile falls in (past the last bucket: the last bound). */

@@ -17,6 +17,7 @@ import { loadModel, modelKey, releaseModelsExcept } from '../onnx.js';
 import { importOperatorModule } from '../config/load.js';
 import { registerOperatorHooks } from '../operator-hooks.js';
 import { RemoteClient } from '../remote/client.js';
+import { planSteps, slotMarker } from '../step-slots.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
 import type { Plan } from '../config/plan.js';
 
@@ -97,6 +98,8 @@ await ensureModules(initial);
 // Remote sources are fetched by the main thread's broker (one cache, one flight per key for all workers).
 const remoteChannel = (workerData as { remoteChannel?: string } | undefined)?.remoteChannel;
 useNativeGuard((workerData as { nativeGuard?: SharedArrayBuffer } | undefined)?.nativeGuard);
+/** Which step each task is in, read by the pool when it stops a task from outside (step-slots.ts). */
+const stepSlots = (workerData as { stepSlots?: SharedArrayBuffer } | undefined)?.stepSlots;
 const remoteClient = remoteChannel ? new RemoteClient(remoteChannel) : undefined;
 const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal, fresh) => remoteClient.fetch(f, signal, fresh) } : {};
 
@@ -148,6 +151,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
       }
       return loadModel(ref);
     };
+    planSteps(task.load.plan); // indexes its steps for the step slots
     const created: Entry = { plan: task.load.plan, env: { datasets, operators, model, ...remote }, used, swapped: false };
     entry = created;
     versions.set(task.version, entry);
@@ -163,7 +167,8 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   const t0 = performance.now();
   try {
     // Not an object spread followed by more properties: see executeObserved.
-    const opts = Object.assign({ trace: task.trace === true }, task.deadline ? { deadline: task.deadline } : undefined, task.models ? { models: task.models } : undefined);
+    const onStep = slotMarker(stepSlots, task.slot);
+    const opts = Object.assign({ trace: task.trace === true }, task.deadline ? { deadline: task.deadline } : undefined, task.models ? { models: task.models } : undefined, onStep ? { onStep } : undefined);
     const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, opts);
     if (entry.swapped) {
       entry.swapped = false;
