@@ -62,10 +62,13 @@ export interface Runner {
 export class InlineRunner implements Runner {
   readonly threads = 0;
   /** Remote sources, answered in this thread (see engine/remote). */
-  /** How long past the deadline an inline run's answer is still taken (the pool's watchdog grace). */
+  /**
+   * `graceMs`: how long past the deadline an inline run's answer is still taken (the pool's watchdog
+   * grace); 0 sets no such guard (cheap runs of built-in operators, which stop at their deadline).
+   */
   constructor(private readonly remote?: ExecEnv['remote'], private readonly graceMs = 250) {}
   async run(req: RunRequest): Promise<ExecOutput> {
-    const mark = req.deadline ? new StepMark() : undefined;
+    const mark = req.deadline && this.graceMs > 0 ? new StepMark() : undefined;
     const running = executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.deadline ? { deadline: req.deadline } : {}),
