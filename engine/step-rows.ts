@@ -68,10 +68,17 @@ export function selectedRows(out: unknown, input: RowSet, label: string): Int32A
   return rows;
 }
 
-/** Where a step wrongly changed its input rows in place: a check value taken before it ran. */
+/**
+ * Where a step wrongly changed its input rows in place: a check value taken before it ran, from the
+ * length and 16 rows spread evenly from first to last. An operator sorting, reversing or filling
+ * `input.rows` moves those; hashing every row instead took 25–35 µs of a GBDT request (two passes
+ * over a few thousand rows per step), 5–7 % of its time, for a check that guards custom code only.
+ */
 export function rowsStamp(rows: Int32Array): number {
-  let h = rows.length;
-  for (let k = 0; k < rows.length; k++) h = (Math.imul(h, 31) + rows[k]!) | 0;
+  const n = rows.length;
+  let h = n;
+  if (n === 0) return h;
+  for (let k = 0; k < 16; k++) h = (Math.imul(h, 31) + rows[Math.floor((k * (n - 1)) / 15)]!) | 0;
   return h;
 }
 
