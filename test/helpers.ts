@@ -4,13 +4,13 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { builtinOperators } from '../operators/index.js';
 import { ConfigStore } from '../engine/config-store.js';
 import { startServer, type RunningServer, type ServerOptions } from '../engine/server.js';
@@ -44,6 +44,23 @@ export async function demoConfigs(): Promise<string> {
 
 export function server(opts: Partial<ServerOptions> & { configs: string }): Promise<RunningServer> {
   return startServer({ operators: builtinOperators, operatorModules: [OPERATORS_URL], port: 0, host: '127.0.0.1', threads: 2, ...opts });
+}
+
+/**
+ * A server on `dir`/configs that resolves registry models at `registry` (artifacts cached in
+ * `dir`/cache), with every config accepted at start.
+ */
+export async function registryServer(dir: string, registry: string): Promise<RunningServer> {
+  const srv = await server({ configs: join(dir, 'configs'), registry, modelHub: { cacheDir: join(dir, 'cache'), log: () => undefined } });
+  expect(srv.startErrors).toEqual([]);
+  return srv;
+}
+
+/** Closes a registry test's server and registry (either may not have started) and removes its folder. */
+export async function closeRegistryWorld(srv: { close(): Promise<void> } | undefined, reg: { close(): Promise<void> } | undefined, dir: string | undefined): Promise<void> {
+  await srv?.close();
+  await reg?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
 }
 
 export const OPS = new Map(builtinOperators.map((d) => [d.name, d]));

@@ -4,13 +4,13 @@
  * model. Pipelines already refused it (MODEL_FAILED); the endpoint now does too. Rows come back in
  * the order sent, for 1 and 1000 rows.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryCli } from '../engine/registry/cli.js';
 import { startRegistry, tempDir, type RunningRegistry } from '../engine/registry/fixtures.js';
 import type { RunningServer } from '../engine/server.js';
-import { server } from './helpers.js';
+import { registryServer, closeRegistryWorld } from './helpers.js';
 
 const MODULE = `export function predict({ x, y }, rows) {
   if (rows === 3) return { s: new Float64Array(1) };
@@ -38,15 +38,10 @@ describe('a js function answering the wrong number of values per request', () =>
     expect(await registryCli(['publish', '--registry', reg.url, '--artifact', join(dir, 'm.mjs'), '--flavor', 'js', '--name', 'jm', '--description', 'd', '--sample', join(dir, 'm.json')], { out: () => undefined, err: () => undefined })).toBe(0);
     await mkdir(join(dir, 'configs'));
     await writeFile(join(dir, 'configs', 'd.yaml'), 'deployments:\n- {name: jm, model: {tags: {name: jm}}}\n');
-    srv = await server({ configs: join(dir, 'configs'), registry: reg.url, modelHub: { cacheDir: join(dir, 'cache'), log: () => undefined } });
-    expect(srv.startErrors).toEqual([]);
+    srv = await registryServer(dir, reg.url);
   });
 
-  afterAll(async () => {
-    await srv?.close();
-    await reg?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeRegistryWorld(srv, reg, dir));
 
   it('a short column is MODEL_FAILED (500), not nulls', async () => {
     const r = await predict([{ x: 1, y: 2 }, { x: 2, y: 1 }, { x: 0, y: 9 }]);

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryCli } from '../engine/registry/cli.js';
 import { arrowBytes, benchSampleColumns, startRegistry, tempDir, type RunningRegistry } from '../engine/registry/fixtures.js';
 import type { RunningServer } from '../engine/server.js';
-import { BENCH, benchOrSkip, server } from './helpers.js';
+import { BENCH, benchOrSkip, server, registryServer, closeRegistryWorld } from './helpers.js';
 
 const enabled = benchOrSkip();
 
@@ -68,15 +68,10 @@ deployments:
 - {name: fsum, model: {tags: {name: fsum}}}
 - {name: dept, model: {tags: {name: dept}}}
 `);
-    srv = await server({ configs: join(dir, 'configs'), registry: reg.url, modelHub: { cacheDir: join(dir, 'cache'), log: () => undefined } });
-    expect(srv.startErrors).toEqual([]);
+    srv = await registryServer(dir, reg.url);
   });
 
-  afterAll(async () => {
-    await srv?.close();
-    await reg?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeRegistryWorld(srv, reg, dir));
 
   it.each([['psale_gbdt', 'gbdt_ort', 1], ['psale_mlp', 'mlp_ort', 2]] as const)('%s predicts model_expectations.json within 1e-5', async (name, key, version) => {
     const r = await post(`/models/${name}/predict`, { rows: exp.rows.map((row) => row.features) });

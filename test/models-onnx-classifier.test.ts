@@ -7,7 +7,7 @@
  * HTTP, recorded in the envelope), `output: probabilities[1]` on ModelScore for a model file.
  * Scores must equal onnxruntime-node's own column 1 for the same rows.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { registryCli } from '../engine/registry/cli.js';
 import { validateFiles } from '../engine/cli-validate.js';
 import { startRegistry, tempDir, type RunningRegistry } from '../engine/registry/fixtures.js';
 import type { RunningServer } from '../engine/server.js';
-import { OPS, server } from './helpers.js';
+import { OPS, registryServer, closeRegistryWorld } from './helpers.js';
 
 const W = [[0.5, -0.5], [-1.25, 1], [2, -0.75]];
 const B = [0.1, -0.2];
@@ -89,15 +89,10 @@ deployments:
 - {name: clf, model: {tags: {name: clf}}}
 - {name: clfhttp, model: {tags: {name: clfhttp}}}
 `);
-    srv = await server({ configs: join(dir, 'configs'), registry: reg.url, modelHub: { cacheDir: join(dir, 'cache'), log: () => undefined } });
-    expect(srv.startErrors).toEqual([]);
+    srv = await registryServer(dir, reg.url);
   });
 
-  afterAll(async () => {
-    await srv?.close();
-    await reg?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeRegistryWorld(srv, reg, dir));
 
   it('the envelope records the chosen output and column (CLI and HTTP publish)', async () => {
     expect((await envelope('clf')).function.outputs).toEqual([{ name: 'psale', type: 'float32', output: 'probabilities', column: 1 }]);

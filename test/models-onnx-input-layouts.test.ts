@@ -11,7 +11,7 @@
  *    onnxruntime-node's "Non tensor type is temporarily not supported", naming no fix.
  * Predictions must equal what onnxruntime-node gives for the same rows through a [N, F] export.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ import { buildOnnxModel, linearModel } from '../scripts/onnx-builder.js';
 import { registryCli } from '../engine/registry/cli.js';
 import { startRegistry, tempDir, type RunningRegistry } from '../engine/registry/fixtures.js';
 import type { RunningServer } from '../engine/server.js';
-import { server } from './helpers.js';
+import { registryServer, closeRegistryWorld } from './helpers.js';
 
 const W = [0.5, -1.25, 2];
 const B = 0.1;
@@ -83,15 +83,10 @@ deployments:
 - {name: batch1b, model: {tags: {name: batch1b}}}
 - {name: perfeature, model: {tags: {name: perfeature}}}
 `);
-    srv = await server({ configs: join(dir, 'configs'), registry: reg.url, modelHub: { cacheDir: join(dir, 'cache'), log: () => undefined } });
-    expect(srv.startErrors).toEqual([]);
+    srv = await registryServer(dir, reg.url);
   });
 
-  afterAll(async () => {
-    await srv?.close();
-    await reg?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeRegistryWorld(srv, reg, dir));
 
   it('the per-feature model records its inputs in the model\'s order, whatever the sample\'s column order', async () => {
     const env = (await (await fetch(`${reg.url}/envelopes/perfeature/1`)).json()) as { function: { inputs: { name: string; type: string }[] } };

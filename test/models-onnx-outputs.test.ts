@@ -7,7 +7,7 @@
  *  - declared string inputs of an onnx function were accepted (they cannot be packed into a float tensor);
  *  - GET /models/NAME/query/ID gave a missing feature value as 0, where pipelines give NaN.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnxModel, logisticModel } from '../scripts/onnx-builder.js';
@@ -15,7 +15,7 @@ import { createOnnxModel } from '../engine/onnx.js';
 import { registryCli } from '../engine/registry/cli.js';
 import { startRegistry, tempDir, type RunningRegistry } from '../engine/registry/fixtures.js';
 import type { RunningServer } from '../engine/server.js';
-import { server } from './helpers.js';
+import { registryServer, closeRegistryWorld } from './helpers.js';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
@@ -90,15 +90,10 @@ deployments:
 - {name: two, model: {tags: {name: two}}}
 - {name: lr, model: {tags: {name: lr}}}
 `);
-    srv = await server({ configs: join(dir, 'configs'), registry: reg.url, modelHub: { cacheDir: join(dir, 'cache'), log: () => undefined } });
-    expect(srv.startErrors).toEqual([]);
+    srv = await registryServer(dir, reg.url);
   });
 
-  afterAll(async () => {
-    await srv?.close();
-    await reg?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeRegistryWorld(srv, reg, dir));
 
   it('a model with two outputs answers both, as onnxruntime computes them', async () => {
     const res = await fetch(`${srv.url}/models/two/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows: [{ a: 1, b: 2 }, { a: 3, b: 1 }] }) });
