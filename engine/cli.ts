@@ -1,11 +1,12 @@
 /**
- * `airmail` command line: serve, validate, run. The composition root (bin/)
+ * `airmail` command line: serve, validate, run, operators. The composition root (bin/)
  * injects the built-in operators; the engine never imports them itself.
  */
 import { relative, resolve } from 'node:path';
 import type { OperatorDefinition } from './api.js';
 import { parseFlags, routeWarnings, UsageError } from './cli-args.js';
 import { PathError, validateFiles } from './cli-validate.js';
+import { OPERATORS_USAGE, operatorsCmd } from './cli-operators.js';
 import { Engine } from './engine.js';
 import { closest } from './config/validators.js';
 import { AirmailError, asAirmailError } from './errors.js';
@@ -40,10 +41,10 @@ output: results (run's JSON, validate's ok line, registry answers) on stdout; pr
   serve and registry serve log to stdout
 environment: a flag wins over its variable (PORT, AIRMAIL_CONFIGS, AIRMAIL_REGISTRY, AIRMAIL_THREADS, ...; see the README)
 `;
-const USAGE = `usage:\n${SERVE_USAGE}\n${VALIDATE_USAGE}\n${RUN_USAGE}\n${PUBLISH_USAGE}\n${REGISTRY_USAGE}\n${EXIT_STATUS}`;
+const USAGE = `usage:\n${SERVE_USAGE}\n${VALIDATE_USAGE}\n${RUN_USAGE}\n${OPERATORS_USAGE}\n${PUBLISH_USAGE}\n${REGISTRY_USAGE}\n${EXIT_STATUS}`;
 /** `airmail CMD --help`: that command's lines and the exit status. */
 const COMMAND_USAGE: Readonly<Record<string, string>> = {
-  serve: SERVE_USAGE, validate: VALIDATE_USAGE, run: RUN_USAGE, publish: PUBLISH_USAGE, registry: REGISTRY_USAGE,
+  serve: SERVE_USAGE, validate: VALIDATE_USAGE, run: RUN_USAGE, operators: OPERATORS_USAGE, publish: PUBLISH_USAGE, registry: REGISTRY_USAGE,
 };
 const usageOf = (cmd: string | undefined): string => {
   const lines = cmd !== undefined && Object.hasOwn(COMMAND_USAGE, cmd) ? COMMAND_USAGE[cmd] : undefined;
@@ -121,6 +122,8 @@ async function dispatch(cmd: string | undefined, rest: readonly string[], argv: 
       return validateCmd(rest, builtins);
     case 'run':
       return runCmd(rest, builtins);
+    case 'operators':
+      return operatorsCmd(rest, builtins);
     case 'publish':
     case 'registry':
       return registryCli(argv);

@@ -24,6 +24,7 @@ export const ERRORS = {
   HEADER_INVALID: { status: 400, summary: 'A request header the engine reads has a value it cannot use (x-airmail-deadline-ms: a positive whole number of ms; x-airmail-debug: true/1/yes/on or false/0/no/off; x-airmail-debug-ids: a whole number).' },
   INPUT_INVALID: { status: 422, summary: 'The request inputs do not match the pipeline input schema.' },
   PIPELINE_NOT_FOUND: { status: 404, summary: 'No pipeline with that name is loaded.' },
+  OPERATOR_NOT_FOUND: { status: 404, summary: 'No installed operator or preset has that name (GET /operators/{name}, airmail operators NAME).' },
   NOT_FOUND: { status: 404, summary: 'No such route.' },
   METHOD_NOT_ALLOWED: { status: 405, summary: 'The route exists for other methods; Allow lists them.' },
   UNAUTHORIZED: { status: 401, summary: 'Admin routes need the bearer token from AIRMAIL_ADMIN_TOKEN.' },

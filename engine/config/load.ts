@@ -39,6 +39,8 @@ export interface Snapshot {
   readonly operatorModules: readonly string[];
   /** The `operator_paths` folders, resolved: a file added to one (or a broken one fixed) is a change. */
   readonly operatorFolders?: readonly string[];
+  /** The file each custom operator came from (absent: built-in), for the operator catalogue. */
+  readonly operatorFiles?: ReadonlyMap<string, string>;
   readonly presets: ReadonlyMap<string, PresetConfig & { readonly file?: string }>;
   readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
   readonly datasetIds: ReadonlyMap<string, string>;
@@ -387,7 +389,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     diagnostics.forEach((d, i) => { if (d.code === 'UNKNOWN_OPERATOR') diagnostics[i] = { ...d, message: d.message + hint }; });
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics, operatorFolders };
-  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, operatorFolders, presets, contexts, datasetIds, deployments: dep.deployments } };
+  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, operatorFolders, operatorFiles, presets, contexts, datasetIds, deployments: dep.deployments } };
 }
 
 function at(parsed: ParsedText, file: string, code: ErrorCode, pointer: string, message: string): Diagnostic {

@@ -15,6 +15,7 @@ import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliabilit
 import { DutyLimit } from '../reliability/duty.js';
 import { docsPage, openApi } from './openapi.js';
 import { mountModelRoutes } from './models.js';
+import { mountOperatorRoutes } from './operators.js';
 import { mountObservability, traceOptions } from './ui.js';
 import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from '../observe/index.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
@@ -467,6 +468,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
 
   mountModelRoutes(app, engine);
+  mountOperatorRoutes(app, engine);
   app.get('/openapi.json', (c) => c.json(openApi(engine)));
   app.get('/docs', (c) => c.html(docsPage(engine)));
   mountObservability(app, engine);

@@ -4,6 +4,7 @@
  */
 import type { Engine } from '../engine.js';
 import { modelPaths } from './models.js';
+import { operatorPaths } from './operators.js';
 
 const RESPONSE = {
   type: 'object',
@@ -95,6 +96,7 @@ export function openApi(engine: Engine): Record<string, unknown> {
     },
   };
   paths['/validate'] = { post: { summary: 'Dry run: check a config without applying it', responses: { '200': { description: 'valid' }, '422': { description: 'errors' } } } };
+  Object.assign(paths, operatorPaths());
   Object.assign(paths, modelPaths(engine));
   paths['/health'] = { get: { summary: 'Liveness', responses: { '200': { description: 'alive' } } } };
   paths['/ready'] = { get: { summary: 'Readiness', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } };
