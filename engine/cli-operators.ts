@@ -25,7 +25,9 @@ export function table(rows: readonly (readonly string[])[]): string {
 }
 
 const value = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
-const paramList = (ps: readonly ParameterInfo[]): string => ps.map((p) => `${p.name}${p.required ? '*' : ''}`).join(', ') || '-';
+const oneOfText = (alts: readonly (readonly string[])[]): string => `one of ${alts.map((a) => a.join(' + ')).join(', ')} required`;
+const paramList = (o: OperatorInfo): string =>
+  (o.parameters.map((p) => `${p.name}${p.required ? '*' : ''}`).join(', ') || '-') + (o.required_one_of ? ` (${oneOfText(o.required_one_of)})` : '');
 
 function parameterTable(ps: readonly ParameterInfo[]): string {
   if (ps.length === 0) return '  (no parameters)\n';
@@ -39,6 +41,7 @@ function parameterTable(ps: readonly ParameterInfo[]): string {
 
 function operatorText(o: OperatorInfo): string {
   return `${o.name} (${o.kind}, ${o.source}): ${o.summary}\n${parameterTable(o.parameters)}` +
+    (o.required_one_of ? `  ${oneOfText(o.required_one_of)}\n` : '') +
     (o.additional_parameters ? '' : '  other parameters are refused\n') +
     (o.presets.length ? `  presets using it: ${o.presets.join(', ')}\n` : '');
 }
@@ -72,7 +75,7 @@ export async function operatorsCmd(args: readonly string[], b: OperatorsCliOptio
       process.stdout.write(`${JSON.stringify(cat, null, 2)}\n`);
       return 0;
     }
-    process.stdout.write(table([['operator', 'kind', 'source', 'parameters (* required)'], ...cat.operators.map((o) => [o.name, o.kind, o.source, paramList(o.parameters)])]));
+    process.stdout.write(table([['operator', 'kind', 'source', 'parameters (* required)'], ...cat.operators.map((o) => [o.name, o.kind, o.source, paramList(o)])]));
     if (cat.presets.length > 0) process.stdout.write(`\n${table([['preset', 'uses', 'file', 'parameters'], ...cat.presets.map((p) => [p.name, p.use, p.file ?? '-', value(p.parameters)])])}`);
     process.stdout.write(`\n'airmail operators NAME' shows one operator's parameters.\n`);
     return 0;

@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import type { JsonSchema, OperatorDefinition } from './api.js';
 import type { Snapshot } from './config/load.js';
 import { closest } from './config/validators.js';
-import { AirmailError } from './errors.js';
+import { AirmailError, clip } from './errors.js';
 
 export interface ParameterInfo {
   readonly name: string;
@@ -27,6 +27,11 @@ export interface OperatorInfo {
   /** `built-in`, or the file that defines it, relative to the configs directory. */
   readonly source: string;
   readonly parameters: readonly ParameterInfo[];
+  /**
+   * Alternatives the schema requires at least one of (its top-level `anyOf`/`oneOf` of `required`
+   * lists): Sort's `[["by"], ["score"]]`; absent when there are none.
+   */
+  readonly required_one_of?: readonly (readonly string[])[];
   /** Whether a parameter outside `parameters` is refused. */
   readonly additional_parameters: boolean;
   /** The presets that use it. */
@@ -84,6 +89,14 @@ export function parametersOf(schema: JsonSchema): ParameterInfo[] {
   });
 }
 
+/** The `required` lists of a schema's top-level `anyOf` or `oneOf`, when every branch is one. */
+function alternativesOf(schema: JsonSchema): string[][] | undefined {
+  const alts = schema['anyOf'] ?? schema['oneOf'];
+  if (!Array.isArray(alts) || alts.length === 0) return undefined;
+  const lists = alts.map((a) => (isObject(a) && Array.isArray(a['required']) ? a['required'].map(String) : undefined));
+  return lists.every((l): l is string[] => l !== undefined && l.length > 0) ? lists : undefined;
+}
+
 type CatalogueSource = Pick<Snapshot, 'operators' | 'presets' | 'operatorFiles'>;
 
 /** The catalogue of a snapshot; files are shown relative to `configsDir`. */
@@ -99,12 +112,14 @@ export function operatorCatalogue(snap: CatalogueSource, configsDir: string): Op
   const operators: OperatorInfo[] = [...snap.operators.values()].sort((a, b) => a.name.localeCompare(b.name)).map((d) => {
     const file = snap.operatorFiles?.get(d.name);
     const schema = d.parameters as unknown;
+    const oneOf = isObject(schema) ? alternativesOf(schema) : undefined;
     return {
       name: d.name,
       kind: d.kind,
       summary: d.summary,
       source: file === undefined ? 'built-in' : rel(file),
       parameters: parametersOf(d.parameters),
+      ...(oneOf ? { required_one_of: oneOf } : {}),
       additional_parameters: !(isObject(schema) && schema['additionalProperties'] === false),
       presets: presets.filter((p) => p.use === d.name).map((p) => p.name),
     };
@@ -120,5 +135,5 @@ export function catalogueEntry(cat: OperatorCatalogue, name: string): { operator
   if (preset) return { preset, operator: cat.operators.find((o) => o.name === preset.use) ?? null };
   const names = [...cat.operators.map((o) => o.name), ...cat.presets.map((p) => p.name)];
   const near = closest(name, names);
-  throw new AirmailError('OPERATOR_NOT_FOUND', `no operator or preset named '${name}' is installed${near ? ` (did you mean '${near}'?)` : ''}; GET /operators or \`airmail operators\` lists them`);
+  throw new AirmailError('OPERATOR_NOT_FOUND', `no operator or preset named '${clip(name, 60)}' is installed${near ? ` (did you mean '${near}'?)` : ''}; GET /operators or \`airmail operators\` lists them`);
 }

@@ -60,6 +60,7 @@ describe('GET /operators', () => {
     expect(limit).toMatchObject({ kind: 'transform', source: 'built-in', presets: ['Top1'] });
     expect(limit?.parameters).toEqual([{ name: 'n', type: 'integer', required: true }]);
     expect(ops.find((o) => o.name === 'Match')?.parameters.find((p) => p.name === 'op')).toMatchObject({ required: false, default: '==', enum: ['==', '!=', 'in', 'not_in'] });
+    expect(ops.find((o) => o.name === 'Sort')).toMatchObject({ required_one_of: [['by'], ['score']] });
     expect(ops.find((o) => o.name === 'Dedupe')?.parameters.find((p) => p.name === 'by')?.type).toBe('string | string[]');
     expect(ops.find((o) => o.name === 'Boost')).toMatchObject({
       kind: 'transform', source: join('ops', 'boost.ts'),
@@ -103,6 +104,7 @@ describe('airmail operators', () => {
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^Limit\s+transform\s+built-in\s+n\*$/m);
     expect(all.stdout).toMatch(new RegExp(`^Boost\\s+transform\\s+${join('ops', 'boost.ts').replace(/[./\\]/g, '\\$&')}\\s+factor, mode$`, 'm'));
+    expect(all.stdout).toMatch(/^Sort\s+transform\s+built-in\s+by, score, desc \(one of by, score required\)$/m);
     expect(all.stdout).toMatch(/^Top1\s+Limit\s+p\.yaml\s+\{"n":1\}$/m);
     const one = await airmailCli({}, 'operators', 'Boost', '--configs', configs);
     expect(one.code).toBe(0);
