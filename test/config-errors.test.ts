@@ -39,7 +39,8 @@ describe('unknown operator wording', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const d = r.diagnostics.find((x) => x.code === 'UNKNOWN_OPERATOR');
-    expect(d?.message).toBe("pipeline 'p': 'Zzqxv' is neither an installed operator nor a preset defined under 'operators'");
+    // With no near name, it says where the installed names are listed (there was no way to list them).
+    expect(d?.message).toBe("pipeline 'p': 'Zzqxv' is neither an installed operator nor a preset defined under 'operators' (`airmail operators` or GET /operators lists the installed operators and presets)");
   });
 });
 

@@ -141,6 +141,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   };
 
   const typing = new Map<PlanStep, { compares: readonly ValueSite[]; writeTypes: Readonly<Record<string, ColumnType>>; schema: JsonSchema; reportParam: ParamReport }>();
+  // With no near name to suggest, say where the names are listed.
+  const CATALOGUE_HINT = ' (`airmail operators` or GET /operators lists the installed operators and presets)';
   const compileStep = async (raw: StepConfig | string, ptr: string, allowed: readonly OperatorKind[], where: string): Promise<PlanStep | undefined> => {
     const stepCfg: StepConfig = typeof raw === 'string' ? { name: raw } : raw;
     const preset = scope.presets.get(stepCfg.name);
@@ -150,7 +152,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       const all = [...scope.presets.keys(), ...scope.operators.keys()];
       report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, preset
         ? `preset '${stepCfg.name}' uses operator '${opName}', which is not installed${didYouMean(opName, scope.operators.keys())}`
-        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${didYouMean(stepCfg.name, all)}`);
+        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${didYouMean(stepCfg.name, all) || CATALOGUE_HINT}`);
       return undefined;
     }
     if (!allowed.includes(def.kind)) {
