@@ -272,7 +272,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     }
     return out;
   };
-  if ((!init.includes || init.includes.length === 0) && !structure.bad(`${iptr}/includes`)) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
+  // `include:` (reported as unknown, with "did you mean 'includes'") is the includes: not a second problem.
+  if ((!init.includes || init.includes.length === 0) && !structure.bad(`${iptr}/includes`) && !structure.bad(`${iptr}/include`)) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
   if (init.scorer && init.scores) report('CONFIG_INVALID', iptr, "give either 'scorer:' or 'scores:', not both");
   const scorerKey = init.scorer ? 'scorer' : 'scores';
   const includes = await compileList(init.includes, `${iptr}/includes`, ['source'], 'includes');
@@ -297,7 +298,9 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   for (const c of seenOutputs) known.add(c);
   for (const ptr of failed.keys()) if (ptr.startsWith(`${iptr}/${scorerKey}/`)) ghost(ptr);
   // A scorer left out (its problem is reported already) still makes `score`.
-  if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0) known.add('score');
+  // So does a scores section that is not a list (reported already: a mapping where a list belongs).
+  const scoresBad = structure.bad(`${iptr}/scores`) || structure.bad(`${iptr}/scorer`);
+  if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0 || scoresBad) known.add('score');
   const opAt = new Map(operations.map((s) => [s.pointer, s]));
   for (const i of (cfg.operations ?? []).keys()) {
     const s = opAt.get(`${base}/operations/${i}`);

@@ -56,6 +56,10 @@ export function parseConfigText(text: string, file?: string): ParseOutcome {
     return { ok: false, diagnostics: [diag('CONFIG_SYNTAX', `cannot parse: ${(err as Error).message}`, file)] };
   }
   const pos = (offset: number): { line: number; col: number } => lc.linePos(offset);
+  // A tab used for indentation throws the parser off for the rest of its block: say that once per
+  // tab, plainly, rather than bury it among the follow-on errors it causes.
+  const tabs = doc.errors.filter((e) => e.code === 'TAB_AS_INDENT');
+  if (tabs.length > 0) return { ok: false, diagnostics: tabs.map((e) => diag('CONFIG_SYNTAX', 'a tab is used for indentation: YAML indents with spaces only, so replace the tab with spaces', file, pos(e.pos[0]))) };
   const syntax = [...doc.errors, ...doc.warnings].map((e) => diag('CONFIG_SYNTAX', e.message.split('\n')[0] ?? e.message, file, pos(e.pos[0])));
   if (syntax.length > 0) return { ok: false, diagnostics: syntax };
 

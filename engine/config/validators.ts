@@ -138,6 +138,16 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** How to write in YAML the shape that was wanted, where the one given is the usual slip. */
+function shapeHint(types: readonly string[], data: unknown): string {
+  const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (types.includes('object') && !types.includes('array') && Array.isArray(data) && data.length > 0 && data.every((v) => isMap(v) && Object.keys(v).length === 1)) {
+    return ": write each 'key: value' without the '- ' in front of it";
+  }
+  if (types.includes('array') && !types.includes('object') && isMap(data)) return ": start each entry of a list with '- '";
+  return '';
+}
+
 /** ` (did you mean 'x'?)` for the candidate nearest to `name`, or nothing. */
 export function didYouMean(name: string, candidates: Iterable<string>): string {
   const c = closest(name, candidates);
@@ -192,7 +202,7 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
         message = `${nameOf(path)} must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
         break;
       case 'type':
-        message = `${nameOf(path)} must be ${typeWords(String(p['type']).split(','))}, not ${shown(e.data)}`;
+        message = `${nameOf(path)} must be ${typeWords(String(p['type']).split(','))}, not ${shown(e.data)}${shapeHint(String(p['type']).split(','), e.data)}`;
         break;
       default:
         message = `${nameOf(path)} ${e.message ?? e.keyword}`;
