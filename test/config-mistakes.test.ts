@@ -115,3 +115,15 @@ describe('the mistakes a YAML writer makes', () => {
     expect(r.ok ? [] : r.diagnostics.map(formatDiagnostic)).toEqual([]);
   });
 });
+
+describe('airmail validate on an empty file', () => {
+  it('says the file defines nothing (a served one emptied is refused on reload), and passes', async () => {
+    const { validateFiles } = await import('../engine/cli-validate.js');
+    await writeFile(join(dir, 'empty.yaml'), '\n');
+    const out: string[] = [];
+    const err: string[] = [];
+    const rc = await validateFiles([join(dir, 'empty.yaml')], { operators: OPS, out: (s) => out.push(s), err: (s) => err.push(s) });
+    expect(rc).toBe(0);
+    expect(err.join('')).toMatch(/^note: .*empty\.yaml is empty: it defines nothing/);
+  });
+});
