@@ -70,6 +70,13 @@ const MISTAKES: [string, string, string, string][] = [
   ['a dataset path misspelt', `datasets:\n  stores: {path: data/store.csv, key: store_id}\n${MINE}`, "dataset 'stores': there is no file data/store.csv (looked for", '2:12'],
   ['a dataset path misspelt (did you mean)', `datasets:\n  stores: {path: data/store.csv, key: store_id}\n${MINE}`, "(did you mean 'data/stores.csv'?)", '2:12'],
   ['a CSV key with a header typo', `datasets:\n  stores: {path: data/stores.csv, key: storeid}\n${MINE}`, "dataset 'stores' has no column 'storeid' to use as its key (it has: store_id, zip, region)", '2:35'],
+  ['desc: yes', edit('desc: true', 'desc: yes'), "Sort: 'desc' must be true or false, not \"yes\": YAML reads it as text; write true or false", '12:29'],
+  ['n: "5" quoted', edit('{n: 5}', '{n: "5"}'), "Limit: 'n' must be an integer, not \"5\": write it without the quotes", '14:18'],
+  ['item_type misspelt (one message, not one per step)', edit('item_type: sku_id', 'item_type: skuid'), "item_type 'skuid' is a column of no dataset (did you mean 'sku_id', the key of dataset 'catalog'?)", '3:3'],
+  ['a dataset named as a step', edit('- name: AvailableInventory', '- name: inventory'), 'it is a dataset: read it with {name: Lookup, parameters: {dataset: inventory}}', '6:7'],
+  ['a Lookup dataset misspelt', edit('    - name: AvailableInventory', '    - name: Lookup\n      parameters: {dataset: inventroy}'), "no dataset named 'inventroy' (did you mean 'inventory'?)", '7:20'],
+  ['a list entry without its dash', edit('  - name: Limit\n', '  name: Limit\n'), "the indentation here cannot be read: a line below is indented deeper than the keys beside it", '13:9'],
+  ['a key indented too deep', edit('    parameters: {n: 5}', '      parameters: {n: 5}'), "Indent the keys of one mapping equally, and start each list entry with '- '", '13:11'],
 ];
 
 let dir: string;

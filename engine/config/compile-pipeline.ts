@@ -13,7 +13,7 @@ import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescape
 import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
-import { didYouMean, type ParamValidator } from './validators.js';
+import { closest, didYouMean, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
 
 export interface CompileScope {
@@ -76,7 +76,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   };
   const datasetsUsed = new Set<string>();
 
-  const { name: itemsDataset, note: itemsNote } = resolveItemsDataset(cfg, base, scope, report);
+  const { name: itemsDataset, note: itemsNote, fatal: itemTypeUnknown } = resolveItemsDataset(cfg, base, scope, report);
+  if (itemTypeUnknown) return { diagnostics };
   if (itemsDataset) datasetsUsed.add(itemsDataset);
 
   // ---- contexts: the pipeline's own, plus shared ones (file-level `contexts:`) that its steps reference
@@ -150,7 +151,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       const all = [...scope.presets.keys(), ...scope.operators.keys()];
       report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, preset
         ? `preset '${stepCfg.name}' uses operator '${opName}', which is not installed${didYouMean(opName, scope.operators.keys())}`
-        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${didYouMean(stepCfg.name, all)}`);
+        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${scope.datasets.has(stepCfg.name) ? `; it is a dataset: read it with {name: Lookup, parameters: {dataset: ${stepCfg.name}}}` : didYouMean(stepCfg.name, all)}`);
       return undefined;
     }
     if (!allowed.includes(def.kind)) {
@@ -217,7 +218,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     };
     const checked = [...(def.check?.(params, tracked) ?? [])];
     if (checked.length === 0 && def.verify) checked.push(...(await def.verify(params, tracked)));
-    for (const p of checked) reportParam(p.code ?? 'BAD_PARAMETER', p.path, p.message, perPipeline);
+    for (const p of checked) reportParam(p.code ?? 'BAD_PARAMETER', p.path, withDatasetHint(p.code, p.message, scope.datasets.keys()), perPipeline);
     if (checked.length > 0) return reportParam.done();
     // `$$x` is the literal `$x` from here on (references sit at `sites`, whatever their text).
     params = unescapeLiterals(params);
@@ -425,12 +426,18 @@ function columnPointer(s: PlanStep, column: string): string {
   return at ? `${s.pointer}/parameters${pathToPointer(at)}` : s.pointer;
 }
 
+/** An operator's "no dataset named 'x'" with the nearest dataset the config defines. */
+function withDatasetHint(code: string | undefined, message: string, names: Iterable<string>): string {
+  const named = code === 'UNKNOWN_DATASET' && !message.includes('did you mean') ? /'([^']+)'/.exec(message)?.[1] : undefined;
+  return named === undefined ? message : `${message}${didYouMean(named, names)}`;
+}
+
 function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined, itemsNote: string | undefined, known: Iterable<string>): string {
   return `${label} reads column '${column}', which no earlier step writes${itemsDataset ? ` and the items dataset '${itemsDataset}' does not have` : ` (${itemsNote ?? 'and the pipeline has no items dataset to hydrate it from'})`}${didYouMean(column, known)}`;
 }
 
 /** The items dataset: `items:`, or the one dataset keyed by the item type; `note` says why there is none when that is not obvious. */
-function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): { name: string | undefined; note?: string } {
+function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): { name: string | undefined; note?: string; fatal?: true } {
   if (cfg.items !== undefined) {
     const ds = scope.datasets.get(cfg.items);
     if (!ds) {
@@ -442,7 +449,16 @@ function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileSc
   }
   const keyed = [...scope.datasets.values()].filter((d) => d.key === cfg.item_type).map((d) => d.name).sort();
   if (keyed.length === 1) return { name: keyed[0]! };
-  if (keyed.length === 0) return { name: undefined };
+  if (keyed.length === 0) {
+    // A misspelt item type (no dataset has such a column, one is keyed by a name near it) would
+    // otherwise be reported at every step that reads ids, and `return:` suggest the typo back.
+    const keys = [...scope.datasets.values()].flatMap((d) => (d.key !== undefined ? [d.key] : []));
+    const near = [...scope.datasets.values()].some((d) => d.has(cfg.item_type)) ? undefined : closest(cfg.item_type, keys);
+    if (near === undefined) return { name: undefined };
+    const owners = [...scope.datasets.values()].filter((d) => d.key === near).map((d) => `'${d.name}'`).sort();
+    report('UNKNOWN_COLUMN', `${base}/item_type`, `item_type '${cfg.item_type}' is a column of no dataset (did you mean '${near}', the key of dataset ${owners.join(' and ')}?); the pipeline's other steps are checked once it is fixed`);
+    return { name: undefined, fatal: true };
+  }
   return { name: undefined, note: `the items dataset is ambiguous: datasets ${keyed.map((k) => `'${k}'`).join(' and ')} are ${keyed.length === 2 ? 'both' : 'all'} keyed by '${cfg.item_type}'; pick one with 'items: ${keyed[0]}'` };
 }
 
