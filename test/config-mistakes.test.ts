@@ -77,6 +77,8 @@ const MISTAKES: [string, string, string, string][] = [
   ['a Lookup dataset misspelt', edit('    - name: AvailableInventory', '    - name: Lookup\n      parameters: {dataset: inventroy}'), "no dataset named 'inventroy' (did you mean 'inventory'?)", '7:20'],
   ['a list entry without its dash', edit('  - name: Limit\n', '  name: Limit\n'), "the indentation here cannot be read: a line below is indented deeper than the keys beside it", '13:9'],
   ['a key indented too deep', edit('    parameters: {n: 5}', '      parameters: {n: 5}'), "Indent the keys of one mapping equally, and start each list entry with '- '", '13:11'],
+  ['a list parameter given one name', edit('  operations:', '  operations:\n  - name: Hydrate\n    parameters: {columns: department}'), "Hydrate: 'columns' must be a list, not \"department\": write it as a list, [department]", '12:18'],
+  ['return: one name, not a list', edit('return: [sku_id, score]', 'return: sku_id'), "'return' must be a list, not \"sku_id\": write it as a list, [sku_id]", '15:3'],
 ];
 
 let dir: string;

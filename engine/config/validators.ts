@@ -146,6 +146,7 @@ function shapeHint(types: readonly string[], data: unknown): string {
   }
   if (types.includes('array') && !types.includes('object') && isMap(data)) return ": start each entry of a list with '- '";
   if (typeof data !== 'string' || types.includes('string')) return '';
+  if (types.includes('array') && !types.includes('object') && /^[\w.-]+$/.test(data)) return `: write it as a list, [${data}]`;
   if (types.includes('boolean') && /^(yes|no|on|off|y|n)$/i.test(data)) return ': YAML reads it as text; write true or false';
   const n = Number(data);
   if ((types.includes('number') || (types.includes('integer') && Number.isInteger(n))) && data.trim() !== '' && Number.isFinite(n)) return ': write it without the quotes';
