@@ -79,6 +79,8 @@ const MISTAKES: [string, string, string, string][] = [
   ['a key indented too deep', edit('    parameters: {n: 5}', '      parameters: {n: 5}'), "Indent the keys of one mapping equally, and start each list entry with '- '", '13:11'],
   ['a list parameter given one name', edit('  operations:', '  operations:\n  - name: Hydrate\n    parameters: {columns: department}'), "Hydrate: 'columns' must be a list, not \"department\": write it as a list, [department]", '12:18'],
   ['return: one name, not a list', edit('return: [sku_id, score]', 'return: sku_id'), "'return' must be a list, not \"sku_id\": write it as a list, [sku_id]", '15:3'],
+  ['a context named after the input that keys it', edit('  item_type: sku_id', '  item_type: sku_id\n  context:\n    client_id: {dataset: clients, key: $client_id}'), "context 'client_id' is keyed by the request input of its own name", '5:35'],
+  ['an input named like a context', edit('{n: 5}', '{n: $client}'), "$client would be a request input, but 'client' is a context: write $client.<column> for a column of its row", '14:18'],
 ];
 
 let dir: string;

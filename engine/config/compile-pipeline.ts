@@ -105,7 +105,9 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     const { sites, malformed } = findRefSites(c.key);
     for (const m of malformed) report('UNKNOWN_REFERENCE', `${ptr}/key`, `'${m.text}' is not a valid reference (use $input or $context.column)`);
     for (const s of sites) {
-      if (s.ref.kind === 'input') offerInput(s.ref.name, inputSchemaFromColumn(columnType(ds.column(column)), false), 2);
+      if (s.ref.kind === 'input' && s.ref.name === name) {
+        report('UNKNOWN_REFERENCE', `${ptr}/key`, `context '${name}' is keyed by the request input of its own name, so ${s.text} and ${s.text}.<column> would read different things: name the context after what its row is (e.g. 'client' for $client_id)`);
+      } else if (s.ref.kind === 'input') offerInput(s.ref.name, inputSchemaFromColumn(columnType(ds.column(column)), false), 2);
       else report('UNKNOWN_REFERENCE', `${ptr}/key`, `a context key must be a request input ($name), not ${s.text}`);
     }
     const pc: PlanContext = { name, dataset: c.dataset, column, key: c.key };
@@ -188,6 +190,10 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
           refsOk = false;
           reportParam('UNKNOWN_COLUMN', pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${didYouMean(s.ref.column, ds.columnNames)}`, true);
         }
+      } else if (contextByName.has(s.ref.name) || scope.contexts.has(s.ref.name)) {
+        // `$client` where `client` is a context: a column of its row was meant, or the names collide.
+        refsOk = false;
+        reportParam('UNKNOWN_REFERENCE', pathToPointer(s.path), `${s.text} would be a request input, but '${s.ref.name}' is a context: write $${s.ref.name}.<column> for a column of its row, or give the input another name`, true);
       } else {
         offerInput(s.ref.name, inputSchemaFromParameter(subSchema(def.parameters, s.path)), 1);
       }
