@@ -117,6 +117,22 @@ describe('the mistakes a YAML writer makes', () => {
     expect(r.diagnostics[0]!.message).toContain(`is also defined in ${join(dir, 'mine.yaml')}`);
   });
 
+  it('a shared context with a misspelt dataset is one message where it is defined and one per pipeline, not one per reference in the pipelines\' files', async () => {
+    const demoText = demo.find((d) => d.path.endsWith('demo.yaml'))!.text;
+    const broken = demoText.replace('client: {dataset: clients,', 'client: {dataset: clientz,');
+    expect(broken).not.toBe(demoText);
+    const r = await loadConfigSet([...demo.filter((d) => !d.path.endsWith('demo.yaml')), { path: join(dir, 'demo.yaml'), text: broken }, { path: join(dir, 'mine.yaml'), text: MINE }], { operators: OPS });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const shown = r.diagnostics.map(formatDiagnostic).join('\n');
+    // The context's problem once, where it is defined; each pipeline using it says so once (3 pipelines, not 24 lines).
+    expect(r.diagnostics, shown).toHaveLength(4);
+    const line = broken.split('\n').findIndex((l) => l.includes('clientz')) + 1;
+    const uses = r.diagnostics.filter((d) => d.message.includes("$client.warehouse_id: the shared context 'client' failed to load (its problem is reported in"));
+    expect(uses.map((d) => d.file).sort(), shown).toEqual(['complimentary_items.yaml', 'mine.yaml', 'my_pipeline.yaml'].map((f) => join(dir, f)));
+    expect(r.diagnostics.find((d) => d.file === join(dir, 'demo.yaml')), shown).toMatchObject({ file: join(dir, 'demo.yaml'), line, code: 'UNKNOWN_DATASET', message: "context 'client' names dataset 'clientz', which no config defines (did you mean 'clients'?)" });
+  });
+
   it.each([
     ['a byte-order mark', `\ufeff${MINE}`],
     ['CRLF line endings', MINE.replace(/\n/g, '\r\n')],

@@ -20,7 +20,7 @@ export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   readonly presets: ReadonlyMap<string, PresetConfig & { readonly file?: string }>;
   /** Contexts declared at file level, shared by every pipeline that references them. */
-  readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
+  readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string; readonly file?: string }>;
   readonly datasets: ReadonlyMap<string, Table>;
   /** Content identity of each dataset (part of the version hash). */
   readonly datasetIds: ReadonlyMap<string, string>;
@@ -116,11 +116,17 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     return pc;
   };
   for (const [name, c] of Object.entries(cfg.context ?? {})) addContext(name, c, `${base}/context/${name}`);
+  // Shared contexts that failed (reported once, where they are defined): a reference to one is not "undeclared".
+  const brokenShared = new Set<string>();
+  const brokenSaid = new Set<string>();
   const contextNamed = (name: string): PlanContext | undefined => {
     const own = contextByName.get(name);
     if (own) return own;
     const shared = scope.contexts.get(name);
-    return shared ? addContext(name, shared.config, shared.pointer) : undefined;
+    if (!shared || brokenShared.has(name)) return undefined;
+    const pc = addContext(name, shared.config, shared.pointer);
+    if (!pc) brokenShared.add(name);
+    return pc;
   };
 
   const models = scope.models;
@@ -182,6 +188,12 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
         const c = contextNamed(s.ref.context);
         if (!c) {
           refsOk = false;
+          if (brokenShared.has(s.ref.context)) {
+            // Said once per pipeline, at its first use; the problem itself is reported where the context is defined.
+            if (!brokenSaid.has(s.ref.context)) reportParam('UNKNOWN_REFERENCE', pathToPointer(s.path), `${s.text}: the shared context '${s.ref.context}' failed to load (its problem is reported in ${scope.contexts.get(s.ref.context)?.file ?? 'the file that defines it'})`, true);
+            brokenSaid.add(s.ref.context);
+            continue;
+          }
           reportParam('UNKNOWN_REFERENCE', pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which neither the pipeline nor a shared contexts: section declares${didYouMean(s.ref.context, [...contextByName.keys(), ...scope.contexts.keys()])}`, true);
           continue;
         }

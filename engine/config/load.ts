@@ -361,6 +361,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   // ---- pipelines
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
   const presetProblems = new Set<string>();
+  const locByFile = new Map(located.map((l) => [l.file, l]));
   for (const p of pipelines) {
     if (refused.has(p.loc.file)) continue;
     const r = await compilePipeline(p.cfg, p.ptr, {
@@ -379,11 +380,15 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       if (d.pointer === undefined) { diagnostics.push(d); continue; }
       // A problem of a preset's own parameters is located at its definition, and said once however many pipelines use it.
       const preset = /^\/operators\/([^/]+)\//.exec(d.pointer)?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
-      const loc = preset !== undefined ? presetLoc.get(preset) ?? p.loc : p.loc;
-      const located_ = { ...d, file: loc.file, ...loc.parsed.locate(d.pointer) };
+      // So is a problem of a shared context (file-level `contexts:`), in the file that defines it.
+      const shared = /^\/contexts\/([^/]+)/.exec(d.pointer)?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
+      const sharedLoc = shared !== undefined ? locByFile.get(contexts.get(shared)?.file ?? '') : undefined;
+      const loc = preset !== undefined ? presetLoc.get(preset) ?? p.loc : sharedLoc ?? p.loc;
+      const once = preset !== undefined || sharedLoc !== undefined;
+      const located_ = { ...d, file: loc.file, ...loc.parsed.locate(d.pointer), ...(sharedLoc ? { message: d.message.replace(/^pipeline '[^']*': /, '') } : {}) };
       const key = `${located_.code}|${located_.file}|${located_.pointer}|${located_.message}`;
-      if (preset !== undefined && presetProblems.has(key)) continue;
-      if (preset !== undefined) presetProblems.add(key);
+      if (once && presetProblems.has(key)) continue;
+      if (once) presetProblems.add(key);
       diagnostics.push(located_);
     }
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
