@@ -13,7 +13,7 @@ import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescape
 import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
-import { closest, didYouMean, type ParamValidator } from './validators.js';
+import { closest, didYouMean, withDatasetHint, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
 
 export interface CompileScope {
@@ -442,12 +442,6 @@ function columnPointer(s: PlanStep, column: string): string {
   };
   const at = find(s.params, []);
   return at ? `${s.pointer}/parameters${pathToPointer(at)}` : s.pointer;
-}
-
-/** An operator's "no dataset named 'x'" with the nearest dataset the config defines. */
-function withDatasetHint(code: string | undefined, message: string, names: Iterable<string>): string {
-  const named = code === 'UNKNOWN_DATASET' && !message.includes('did you mean') ? /'([^']+)'/.exec(message)?.[1] : undefined;
-  return named === undefined ? message : `${message}${didYouMean(named, names)}`;
 }
 
 function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined, itemsNote: string | undefined, known: Iterable<string>): string {

@@ -159,6 +159,12 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
   return c && c !== name ? ` (did you mean '${c}'?)` : '';
 }
 
+/** An operator's "no dataset named 'x'" with the nearest dataset the config defines. */
+export function withDatasetHint(code: string | undefined, message: string, names: Iterable<string>): string {
+  const named = code === 'UNKNOWN_DATASET' && !message.includes('did you mean') ? /'([^']+)'/.exec(message)?.[1] : undefined;
+  return named === undefined ? message : `${message}${didYouMean(named, names)}`;
+}
+
 /** One sentence per ajv error, pointing at the offending value. */
 export function describeErrors(errors: readonly ErrorObject[] | null | undefined): Problem[] {
   const all = errors ?? [];
