@@ -69,6 +69,8 @@ export async function validateFiles(paths: readonly string[], opts: ValidateOpti
       if (r === undefined) throw new PathError(`${relative(process.cwd(), f)} is JSON data (a top-level array), not a config`);
       if ('skip' in r) throw new PathError(`cannot read ${relative(process.cwd(), f)}: it ${r.skip}`);
       all.set(f, r.text);
+      // Loading it is no problem (it defines nothing), but a served file emptied is refused on reload.
+      if (r.text.trim() === '') opts.err(`note: ${relative(process.cwd(), f)} is empty: it defines nothing (a server that loaded it with text keeps serving that text until the file is deleted)\n`);
     }
     const r = await load(all);
     if (r.ok) {

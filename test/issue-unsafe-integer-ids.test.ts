@@ -65,7 +65,7 @@ pipelines:
     const text = problems(r);
     expect(text).toMatch(/DATASET_LOAD_FAILED \/pipelines\/0\/initialization\/includes\/0\/parameters pipeline 'a': Lookup: dataset 'inv': column 'sku_id' \(read as item ids\) holds 9007199254740992/);
     expect(text).toMatch(/DATASET_LOAD_FAILED \/pipelines\/1\/operations\/0\/parameters pipeline 'b': Exclude: dataset 'inv': column 'sku_id' \(read as item ids\)/);
-    expect(text).toMatch(/DATASET_LOAD_FAILED \/contexts\/byext\/column pipeline 'c': dataset 'ok': column 'ext' \(the key of context 'byext'\)/);
+    expect(text).toMatch(/DATASET_LOAD_FAILED \/contexts\/byext\/column dataset 'ok': column 'ext' \(the key of context 'byext'\)/);
     // Pipeline d reads 'units' (past 2^53) only as a value: no problem names it.
     expect(text).not.toContain('/pipelines/3');
     expect(text.split('\n')).toHaveLength(3);

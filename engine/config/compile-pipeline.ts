@@ -13,14 +13,14 @@ import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescape
 import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
-import { didYouMean, type ParamValidator } from './validators.js';
+import { closest, didYouMean, withDatasetHint, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
 
 export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
   readonly presets: ReadonlyMap<string, PresetConfig & { readonly file?: string }>;
   /** Contexts declared at file level, shared by every pipeline that references them. */
-  readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string }>;
+  readonly contexts: ReadonlyMap<string, { readonly config: ContextConfig; readonly pointer: string; readonly file?: string }>;
   readonly datasets: ReadonlyMap<string, Table>;
   /** Content identity of each dataset (part of the version hash). */
   readonly datasetIds: ReadonlyMap<string, string>;
@@ -76,7 +76,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   };
   const datasetsUsed = new Set<string>();
 
-  const { name: itemsDataset, note: itemsNote } = resolveItemsDataset(cfg, base, scope, report);
+  const { name: itemsDataset, note: itemsNote, fatal: itemTypeUnknown } = resolveItemsDataset(cfg, base, scope, report);
+  if (itemTypeUnknown) return { diagnostics };
   if (itemsDataset) datasetsUsed.add(itemsDataset);
 
   // ---- contexts: the pipeline's own, plus shared ones (file-level `contexts:`) that its steps reference
@@ -104,7 +105,9 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     const { sites, malformed } = findRefSites(c.key);
     for (const m of malformed) report('UNKNOWN_REFERENCE', `${ptr}/key`, `'${m.text}' is not a valid reference (use $input or $context.column)`);
     for (const s of sites) {
-      if (s.ref.kind === 'input') offerInput(s.ref.name, inputSchemaFromColumn(columnType(ds.column(column)), false), 2);
+      if (s.ref.kind === 'input' && s.ref.name === name) {
+        report('UNKNOWN_REFERENCE', `${ptr}/key`, `context '${name}' is keyed by the request input of its own name, so ${s.text} and ${s.text}.<column> would read different things: name the context after what its row is (e.g. 'client' for $client_id)`);
+      } else if (s.ref.kind === 'input') offerInput(s.ref.name, inputSchemaFromColumn(columnType(ds.column(column)), false), 2);
       else report('UNKNOWN_REFERENCE', `${ptr}/key`, `a context key must be a request input ($name), not ${s.text}`);
     }
     const pc: PlanContext = { name, dataset: c.dataset, column, key: c.key };
@@ -113,11 +116,17 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     return pc;
   };
   for (const [name, c] of Object.entries(cfg.context ?? {})) addContext(name, c, `${base}/context/${name}`);
+  // Shared contexts that failed (reported once, where they are defined): a reference to one is not "undeclared".
+  const brokenShared = new Set<string>();
+  const brokenSaid = new Set<string>();
   const contextNamed = (name: string): PlanContext | undefined => {
     const own = contextByName.get(name);
     if (own) return own;
     const shared = scope.contexts.get(name);
-    return shared ? addContext(name, shared.config, shared.pointer) : undefined;
+    if (!shared || brokenShared.has(name)) return undefined;
+    const pc = addContext(name, shared.config, shared.pointer);
+    if (!pc) brokenShared.add(name);
+    return pc;
   };
 
   const models = scope.models;
@@ -152,7 +161,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       const all = [...scope.presets.keys(), ...scope.operators.keys()];
       report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, preset
         ? `preset '${stepCfg.name}' uses operator '${opName}', which is not installed${didYouMean(opName, scope.operators.keys())}`
-        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${didYouMean(stepCfg.name, all) || CATALOGUE_HINT}`);
+        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${scope.datasets.has(stepCfg.name) ? `; it is a dataset: read it with {name: Lookup, parameters: {dataset: ${stepCfg.name}}}` : didYouMean(stepCfg.name, all) || CATALOGUE_HINT}`);
       return undefined;
     }
     if (!allowed.includes(def.kind)) {
@@ -181,6 +190,12 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
         const c = contextNamed(s.ref.context);
         if (!c) {
           refsOk = false;
+          if (brokenShared.has(s.ref.context)) {
+            // Said once per pipeline, at its first use; the problem itself is reported where the context is defined.
+            if (!brokenSaid.has(s.ref.context)) reportParam('UNKNOWN_REFERENCE', pathToPointer(s.path), `${s.text}: the shared context '${s.ref.context}' failed to load (its problem is reported in ${scope.contexts.get(s.ref.context)?.file ?? 'the file that defines it'})`, true);
+            brokenSaid.add(s.ref.context);
+            continue;
+          }
           reportParam('UNKNOWN_REFERENCE', pathToPointer(s.path), `${s.text} refers to context '${s.ref.context}', which neither the pipeline nor a shared contexts: section declares${didYouMean(s.ref.context, [...contextByName.keys(), ...scope.contexts.keys()])}`, true);
           continue;
         }
@@ -189,6 +204,10 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
           refsOk = false;
           reportParam('UNKNOWN_COLUMN', pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${didYouMean(s.ref.column, ds.columnNames)}`, true);
         }
+      } else if (contextByName.has(s.ref.name) || scope.contexts.has(s.ref.name)) {
+        // `$client` where `client` is a context: a column of its row was meant, or the names collide.
+        refsOk = false;
+        reportParam('UNKNOWN_REFERENCE', pathToPointer(s.path), `${s.text} would be a request input, but '${s.ref.name}' is a context: write $${s.ref.name}.<column> for a column of its row, or give the input another name`, true);
       } else {
         offerInput(s.ref.name, inputSchemaFromParameter(subSchema(def.parameters, s.path)), 1);
       }
@@ -219,7 +238,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     };
     const checked = [...(def.check?.(params, tracked) ?? [])];
     if (checked.length === 0 && def.verify) checked.push(...(await def.verify(params, tracked)));
-    for (const p of checked) reportParam(p.code ?? 'BAD_PARAMETER', p.path, p.message, perPipeline);
+    for (const p of checked) reportParam(p.code ?? 'BAD_PARAMETER', p.path, withDatasetHint(p.code, p.message, scope.datasets.keys()), perPipeline);
     if (checked.length > 0) return reportParam.done();
     // `$$x` is the literal `$x` from here on (references sit at `sites`, whatever their text).
     params = unescapeLiterals(params);
@@ -274,7 +293,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     }
     return out;
   };
-  if ((!init.includes || init.includes.length === 0) && !structure.bad(`${iptr}/includes`)) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
+  // `include:` (reported as unknown, with "did you mean 'includes'") is the includes: not a second problem.
+  if ((!init.includes || init.includes.length === 0) && !structure.bad(`${iptr}/includes`) && !structure.bad(`${iptr}/include`)) report('CONFIG_INVALID', iptr, 'initialization.includes needs at least one source');
   if (init.scorer && init.scores) report('CONFIG_INVALID', iptr, "give either 'scorer:' or 'scores:', not both");
   const scorerKey = init.scorer ? 'scorer' : 'scores';
   const includes = await compileList(init.includes, `${iptr}/includes`, ['source'], 'includes');
@@ -299,7 +319,9 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   for (const c of seenOutputs) known.add(c);
   for (const ptr of failed.keys()) if (ptr.startsWith(`${iptr}/${scorerKey}/`)) ghost(ptr);
   // A scorer left out (its problem is reported already) still makes `score`.
-  if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0) known.add('score');
+  // So does a scores section that is not a list (reported already: a mapping where a list belongs).
+  const scoresBad = structure.bad(`${iptr}/scores`) || structure.bad(`${iptr}/scorer`);
+  if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0 || scoresBad) known.add('score');
   const opAt = new Map(operations.map((s) => [s.pointer, s]));
   for (const i of (cfg.operations ?? []).keys()) {
     const s = opAt.get(`${base}/operations/${i}`);
@@ -429,7 +451,7 @@ function unknownColumnMessage(label: string, column: string, itemsDataset: strin
 }
 
 /** The items dataset: `items:`, or the one dataset keyed by the item type; `note` says why there is none when that is not obvious. */
-function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): { name: string | undefined; note?: string } {
+function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): { name: string | undefined; note?: string; fatal?: true } {
   if (cfg.items !== undefined) {
     const ds = scope.datasets.get(cfg.items);
     if (!ds) {
@@ -441,7 +463,16 @@ function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileSc
   }
   const keyed = [...scope.datasets.values()].filter((d) => d.key === cfg.item_type).map((d) => d.name).sort();
   if (keyed.length === 1) return { name: keyed[0]! };
-  if (keyed.length === 0) return { name: undefined };
+  if (keyed.length === 0) {
+    // A misspelt item type (no dataset has such a column, one is keyed by a name near it) would
+    // otherwise be reported at every step that reads ids, and `return:` suggest the typo back.
+    const keys = [...scope.datasets.values()].flatMap((d) => (d.key !== undefined ? [d.key] : []));
+    const near = [...scope.datasets.values()].some((d) => d.has(cfg.item_type)) ? undefined : closest(cfg.item_type, keys);
+    if (near === undefined) return { name: undefined };
+    const owners = [...scope.datasets.values()].filter((d) => d.key === near).map((d) => `'${d.name}'`).sort();
+    report('UNKNOWN_COLUMN', `${base}/item_type`, `item_type '${cfg.item_type}' is a column of no dataset (did you mean '${near}', the key of dataset ${owners.join(' and ')}?); the pipeline's other steps are checked once it is fixed`);
+    return { name: undefined, fatal: true };
+  }
   return { name: undefined, note: `the items dataset is ambiguous: datasets ${keyed.map((k) => `'${k}'`).join(' and ')} are ${keyed.length === 2 ? 'both' : 'all'} keyed by '${cfg.item_type}'; pick one with 'items: ${keyed[0]}'` };
 }
 

@@ -5,8 +5,8 @@
  * presets and datasets that an operator author defines in another file.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from '../api.js';
 import { loadDatasetFile, unsafeIdProblem, withColumns, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
@@ -18,7 +18,7 @@ import { REDIS_DATASET_READ_DEFAULTS, redisReadProblems } from '../remote/redis-
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { unusedPresetProblems } from './preset-check.js';
-import { describeErrors, newAjv, ParamValidator } from './validators.js';
+import { describeErrors, didYouMean, newAjv, ParamValidator } from './validators.js';
 import { importOperatorFolder } from './operator-files.js';
 
 export { importOperatorModule, isOperatorDefinition, operatorFileUrl, operatorFileVersion } from './operator-files.js';
@@ -61,6 +61,15 @@ export interface LoadOptions {
   readonly sealed?: ReadonlySet<string>;
   /** Reads `redis:` / `http:` datasets (engine/remote/datasets.ts); without it they are refused. */
   readonly remoteDatasets?: RemoteDatasetLoader;
+}
+
+/** A dataset file that is not there: where it was looked for, and the nearest file of that folder. */
+async function missingFile(name: string, given: string, path: string): Promise<string> {
+  const entries = await readdir(dirname(path)).catch(() => undefined);
+  const folder = entries ? '' : `; the folder ${dirname(path)} does not exist either`;
+  const near = entries ? didYouMean(basename(path), entries) : '';
+  const shown = near ? near.replace(/'([^']*)'/, (_m, f: string) => `'${given.slice(0, given.length - basename(given).length)}${f}'`) : '';
+  return `dataset '${name}': there is no file ${given} (looked for ${path}, relative to the config file's folder${folder})${shown}`;
 }
 
 function sealedPath(x: string): never {
@@ -339,7 +348,9 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         datasets.set(name, table);
         datasetIds.set(name, id);
       } catch (err) {
-        const msg = err instanceof AirmailError ? err.message : `cannot read ${path}: ${(err as Error).message}`;
+        const msg = err instanceof AirmailError ? err.message
+          : (err as NodeJS.ErrnoException).code === 'ENOENT' ? await missingFile(name, cfg.path ?? '', path)
+          : `cannot read ${path}: ${(err as Error).message}`;
         diagnostics.push(at(loc.parsed, loc.file, 'DATASET_LOAD_FAILED', `/datasets/${name}/path`, msg));
       }
     }),
@@ -352,6 +363,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   // ---- pipelines
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
   const presetProblems = new Set<string>();
+  const locByFile = new Map(located.map((l) => [l.file, l]));
   for (const p of pipelines) {
     if (refused.has(p.loc.file)) continue;
     const r = await compilePipeline(p.cfg, p.ptr, {
@@ -370,11 +382,15 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       if (d.pointer === undefined) { diagnostics.push(d); continue; }
       // A problem of a preset's own parameters is located at its definition, and said once however many pipelines use it.
       const preset = /^\/operators\/([^/]+)\//.exec(d.pointer)?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
-      const loc = preset !== undefined ? presetLoc.get(preset) ?? p.loc : p.loc;
-      const located_ = { ...d, file: loc.file, ...loc.parsed.locate(d.pointer) };
+      // So is a problem of a shared context (file-level `contexts:`), in the file that defines it.
+      const shared = /^\/contexts\/([^/]+)/.exec(d.pointer)?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
+      const sharedLoc = shared !== undefined ? locByFile.get(contexts.get(shared)?.file ?? '') : undefined;
+      const loc = preset !== undefined ? presetLoc.get(preset) ?? p.loc : sharedLoc ?? p.loc;
+      const once = preset !== undefined || sharedLoc !== undefined;
+      const located_ = { ...d, file: loc.file, ...loc.parsed.locate(d.pointer), ...(sharedLoc ? { message: d.message.replace(/^pipeline '[^']*': /, '') } : {}) };
       const key = `${located_.code}|${located_.file}|${located_.pointer}|${located_.message}`;
-      if (preset !== undefined && presetProblems.has(key)) continue;
-      if (preset !== undefined) presetProblems.add(key);
+      if (once && presetProblems.has(key)) continue;
+      if (once) presetProblems.add(key);
       diagnostics.push(located_);
     }
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });

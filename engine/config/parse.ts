@@ -56,7 +56,22 @@ export function parseConfigText(text: string, file?: string): ParseOutcome {
     return { ok: false, diagnostics: [diag('CONFIG_SYNTAX', `cannot parse: ${(err as Error).message}`, file)] };
   }
   const pos = (offset: number): { line: number; col: number } => lc.linePos(offset);
-  const syntax = [...doc.errors, ...doc.warnings].map((e) => diag('CONFIG_SYNTAX', e.message.split('\n')[0] ?? e.message, file, pos(e.pos[0])));
+  // A tab used for indentation throws the parser off for the rest of its block: say that once per
+  // tab, plainly, rather than bury it among the follow-on errors it causes.
+  const tabs = doc.errors.filter((e) => e.code === 'TAB_AS_INDENT');
+  if (tabs.length > 0) return { ok: false, diagnostics: tabs.map((e) => diag('CONFIG_SYNTAX', 'a tab is used for indentation: YAML indents with spaces only, so replace the tab with spaces', file, pos(e.pos[0]))) };
+  // The parser's words for a key followed by a deeper-indented line ("Nested mappings are not
+  // allowed in compact mappings", "Implicit keys need to be on a single line") come in pairs and
+  // mean nothing to someone who indented one line wrong: said once per line, in plain words.
+  const indentLines = new Set<number>();
+  const syntax = [...doc.errors, ...doc.warnings].flatMap((e) => {
+    const at = pos(e.pos[0]);
+    const first = e.message.split('\n')[0] ?? e.message;
+    if (e.code !== 'BLOCK_AS_IMPLICIT_KEY' && e.code !== 'MULTILINE_IMPLICIT_KEY') return [diag('CONFIG_SYNTAX', first, file, at)];
+    if (indentLines.has(at.line)) return [];
+    indentLines.add(at.line);
+    return [diag('CONFIG_SYNTAX', `the indentation here cannot be read: a line below is indented deeper than the keys beside it, or a value runs on to the next line. Indent the keys of one mapping equally, and start each list entry with '- ' (the parser: ${first.replace(/ at line \d+, column \d+:?$/, '')})`, file, at)];
+  });
   if (syntax.length > 0) return { ok: false, diagnostics: syntax };
 
   const shape = checkShape(doc.contents as Node | null, file, pos);

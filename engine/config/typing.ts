@@ -85,9 +85,28 @@ function unsafeIdLiteral(literal: unknown): string | undefined {
   return `item id ${JSON.stringify(literal)} is past ±9007199254740991, where a number stops counting by one: the id written was read as this neighbour; ids that large must be text ("9007199254740993") in a text key`;
 }
 
+/**
+ * A text value of `col` that reads as the number `literal` but is not spelt as it ("007" for 7,
+ * "1e3" for 1000), when no value is spelt as it: the literal was meant as that text, unquoted.
+ */
+function unquotedNumber(literal: number, col: Column | undefined): string | undefined {
+  if (!col || isNumeric(col)) return undefined;
+  const values = col.kind === 'dict' ? col.dictionary : col.values;
+  const exact = String(literal);
+  let near: string | undefined;
+  for (const v of values) {
+    if (v === null || v === undefined) continue;
+    if (v === exact) return undefined;
+    if (near === undefined && isNumericText(v) && Number(v) === literal) near = v;
+  }
+  return near;
+}
+
 /** Why `literal` can never match a column of this type at this site, or undefined. */
 function literalProblem(literal: unknown, col: TypedColumn, as: NonNullable<ValueSite['as']>): string | undefined {
-  if (literal === null || literal === undefined) return undefined;
+  if (literal === undefined) return undefined;
+  // YAML reads `null`, `~` and an empty value as null, which no cell ever equals (a null cell matches nothing).
+  if (literal === null) return `the value is null (YAML reads null, ~ and an empty value as null), and no row of ${col.label} ever equals null; if you meant the text, quote it: "null"`;
   const shown = JSON.stringify(literal);
   const numericCol = col.type !== 'string';
   if (as === 'id') {
@@ -99,6 +118,10 @@ function literalProblem(literal: unknown, col: TypedColumn, as: NonNullable<Valu
     return undefined;
   }
   if (numericCol && typeof literal === 'string' && !isNumericText(literal)) return `${shown} is text, but ${col.label} holds ${TYPE_WORD[col.type]}: no row can equal it`;
+  if (!numericCol && typeof literal === 'number') {
+    const quoted = unquotedNumber(literal, col.values);
+    if (quoted !== undefined) return `${shown} is a number (YAML reads an unquoted ${quoted} as ${shown}), but ${col.label} holds text such as ${JSON.stringify(quoted)}, which it can never equal: quote it, "${quoted}"`;
+  }
   if (!numericCol && typeof literal === 'boolean') return `${shown} is a boolean, but ${col.label} holds text: no row can equal it`;
   if (typeof literal === 'object') return `${shown} is not a single value, and ${col.label} holds ${TYPE_WORD[col.type]}`;
   return undefined;

@@ -138,10 +138,31 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** How to write in YAML the shape that was wanted, where the one given is the usual slip. */
+function shapeHint(types: readonly string[], data: unknown): string {
+  const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (types.includes('object') && !types.includes('array') && Array.isArray(data) && data.length > 0 && data.every((v) => isMap(v) && Object.keys(v).length === 1)) {
+    return ": write each 'key: value' without the '- ' in front of it";
+  }
+  if (types.includes('array') && !types.includes('object') && isMap(data)) return ": start each entry of a list with '- '";
+  if (typeof data !== 'string' || types.includes('string')) return '';
+  if (types.includes('array') && !types.includes('object') && /^[\w.-]+$/.test(data)) return `: write it as a list, [${data}]`;
+  if (types.includes('boolean') && /^(yes|no|on|off|y|n)$/i.test(data)) return ': YAML reads it as text; write true or false';
+  const n = Number(data);
+  if ((types.includes('number') || (types.includes('integer') && Number.isInteger(n))) && data.trim() !== '' && Number.isFinite(n)) return ': write it without the quotes';
+  return '';
+}
+
 /** ` (did you mean 'x'?)` for the candidate nearest to `name`, or nothing. */
 export function didYouMean(name: string, candidates: Iterable<string>): string {
   const c = closest(name, candidates);
   return c && c !== name ? ` (did you mean '${c}'?)` : '';
+}
+
+/** An operator's "no dataset named 'x'" with the nearest dataset the config defines. */
+export function withDatasetHint(code: string | undefined, message: string, names: Iterable<string>): string {
+  const named = code === 'UNKNOWN_DATASET' && !message.includes('did you mean') ? /'([^']+)'/.exec(message)?.[1] : undefined;
+  return named === undefined ? message : `${message}${didYouMean(named, names)}`;
 }
 
 /** One sentence per ajv error, pointing at the offending value. */
@@ -192,7 +213,7 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
         message = `${nameOf(path)} must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
         break;
       case 'type':
-        message = `${nameOf(path)} must be ${typeWords(String(p['type']).split(','))}, not ${shown(e.data)}`;
+        message = `${nameOf(path)} must be ${typeWords(String(p['type']).split(','))}, not ${shown(e.data)}${shapeHint(String(p['type']).split(','), e.data)}`;
         break;
       default:
         message = `${nameOf(path)} ${e.message ?? e.keyword}`;
