@@ -122,3 +122,34 @@ describe('README: a registry model in a pipeline and in a deployment', () => {
     expect(Object.keys((pred.res as unknown as { predictions: Record<string, number>[] }).predictions[0]!)).toEqual(['psale']);
   }, 60_000);
 });
+
+describe('README: remote sources', () => {
+  it('the HttpSource preset loads as written, and a service that never answers fails as the README shows', async () => {
+    const { createServer } = await import('node:http');
+    const hang = createServer(() => undefined);
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const port = (hang.address() as { port: number }).port;
+    const dir = await tempDir('airmail-readme-remote-');
+    await cp(join(ROOT, 'configs', 'data'), join(dir, 'data'), { recursive: true });
+    const demoYaml = await readFile(join(ROOT, 'configs', 'demo.yaml'), 'utf8');
+    await writeFile(join(dir, 'base.yaml'), demoYaml.slice(0, demoYaml.indexOf('\noperators:')) +
+      '\npipeline: {name: inv, item_type: sku_id, initialization: {includes: [AvailableInventory]}}\n');
+    await writeFile(join(dir, 'remote.yaml'), block('Give the source a name in `operators:`', 'yaml'));
+    process.env['INVENTORY_URL'] = `http://127.0.0.1:${port}`;
+    const srv = await server({ configs: dir, threads: 1, watch: false });
+    try {
+      expect(srv.startErrors).toEqual([]);
+      const { status, res } = await post(srv.url, '/pipelines/inv', { client_id: 17 });
+      const shown = JSON.parse(block('When the source fails after its retries', 'json')) as Answer & { code: string; operator: string };
+      expect(status).toBe(200);
+      expect(res).toMatchObject({ items: [], error: true, code: shown.code, operator: shown.operator });
+      const tail = (s: string): string => s.slice(s.indexOf(') failed: ')).replace(/http:\/\/[^/]+/, 'http://HOST');
+      expect(tail(res.reason!)).toBe(tail(shown.reason!));
+    } finally {
+      delete process.env['INVENTORY_URL'];
+      await srv.close();
+      hang.closeAllConnections();
+      hang.close();
+    }
+  }, 60_000);
+});
