@@ -370,7 +370,10 @@ export async function loadDatasetFile(name: string, path: string, format: 'arrow
   try {
     if (format === 'arrow') return tableFromArrow(name, tableFromIPC(bytes), key, path);
     if (format === 'csv') return tableFromCsv(name, bytes.toString('utf8'), key, declared, path);
-    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+    const text = bytes.toString('utf8');
+    // A file being written, or emptied by mistake, says so (JSON.parse says only "Unexpected end of JSON input").
+    if (text.trim() === '') throw new Error('the file is empty; a dataset of no rows is written [] (with columns: to declare its columns)');
+    const parsed = JSON.parse(text) as unknown;
     const rows = Array.isArray(parsed) ? parsed : (parsed as { rows?: unknown }).rows;
     if (!Array.isArray(rows) || !rows.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {
       throw new Error('expected a JSON array of row objects (or {"rows": [...]})');

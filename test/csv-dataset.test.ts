@@ -83,6 +83,13 @@ pipeline:
     expect(Array.from({ length: out.length }, (_, i) => [valueAt(out.columns['sku']!, i), valueAt(out.columns['price']!, i)])).toEqual([[1, 10], [4, null]]);
   });
 
+  it('an empty JSON dataset file says it is empty and how to write no rows, not "Unexpected end of JSON input"', async () => {
+    const r = await load({ 'returns.json': '\n' }, 'datasets:\n  returns: {path: returns.json, columns: {sku: integer}}\n');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics.map((d) => `${d.code} ${d.message}`).join('\n')).toMatch(/DATASET_LOAD_FAILED dataset 'returns': cannot decode .*returns\.json as json: the file is empty; a dataset of no rows is written \[\]/);
+  });
+
   it('a bad CSV is a load error naming the dataset, the file and the row', async () => {
     const r = await load({ 'items.csv': 'sku,dept\n1,shoes\n2\n' }, 'datasets:\n  items: {path: items.csv, key: sku}\n');
     expect(r.ok).toBe(false);
