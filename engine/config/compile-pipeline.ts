@@ -13,8 +13,9 @@ import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescape
 import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
-import { closest, didYouMean, withDatasetHint, type ParamValidator } from './validators.js';
+import { didYouMean, withDatasetHint, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
+import { resolveItemsDataset } from './items-dataset.js';
 
 export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
@@ -46,7 +47,7 @@ export interface CompiledPipeline {
   readonly datasets: readonly string[];
 }
 
-type Report = (code: ErrorCode, pointer: string, message: string) => void;
+export type Report = (code: ErrorCode, pointer: string, message: string) => void;
 
 const KIND_WORD: Record<OperatorKind, string> = { source: 'a source', filter: 'a filter', score: 'a scorer', transform: 'a transform' };
 
@@ -220,7 +221,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     for (const p of problems) reportParam('BAD_PARAMETER', p.path, p.message);
     if (problems.length > 0 || !refsOk) return reportParam.done();
     // Defaults filled by the validator on the probe are copied back onto the real parameters.
-    params = mergeDefaults(params, probe as Record<string, unknown>, sites);
+    params = mergeDefaults(probe as Record<string, unknown>, sites);
     try {
       if (def.normalize) params = (await def.normalize(params, stepEnv)) as Record<string, unknown>;
     } catch (err) {
@@ -450,41 +451,14 @@ function unknownColumnMessage(label: string, column: string, itemsDataset: strin
   return `${label} reads column '${column}', which no earlier step writes${itemsDataset ? ` and the items dataset '${itemsDataset}' does not have` : ` (${itemsNote ?? 'and the pipeline has no items dataset to hydrate it from'})`}${didYouMean(column, known)}`;
 }
 
-/** The items dataset: `items:`, or the one dataset keyed by the item type; `note` says why there is none when that is not obvious. */
-function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): { name: string | undefined; note?: string; fatal?: true } {
-  if (cfg.items !== undefined) {
-    const ds = scope.datasets.get(cfg.items);
-    if (!ds) {
-      report('UNKNOWN_DATASET', `${base}/items`, `items names dataset '${cfg.items}', which no config defines${didYouMean(cfg.items, scope.datasets.keys())}`);
-      return { name: undefined, note: `the items dataset '${cfg.items}' is not defined` };
-    }
-    if (!ds.has(cfg.item_type)) report('UNKNOWN_COLUMN', `${base}/items`, `items dataset '${cfg.items}' has no column '${cfg.item_type}' (the item type)`);
-    return { name: cfg.items };
-  }
-  const keyed = [...scope.datasets.values()].filter((d) => d.key === cfg.item_type).map((d) => d.name).sort();
-  if (keyed.length === 1) return { name: keyed[0]! };
-  if (keyed.length === 0) {
-    // A misspelt item type (no dataset has such a column, one is keyed by a name near it) would
-    // otherwise be reported at every step that reads ids, and `return:` suggest the typo back.
-    const keys = [...scope.datasets.values()].flatMap((d) => (d.key !== undefined ? [d.key] : []));
-    const near = [...scope.datasets.values()].some((d) => d.has(cfg.item_type)) ? undefined : closest(cfg.item_type, keys);
-    if (near === undefined) return { name: undefined };
-    const owners = [...scope.datasets.values()].filter((d) => d.key === near).map((d) => `'${d.name}'`).sort();
-    report('UNKNOWN_COLUMN', `${base}/item_type`, `item_type '${cfg.item_type}' is a column of no dataset (did you mean '${near}', the key of dataset ${owners.join(' and ')}?); the pipeline's other steps are checked once it is fixed`);
-    return { name: undefined, fatal: true };
-  }
-  return { name: undefined, note: `the items dataset is ambiguous: datasets ${keyed.map((k) => `'${k}'`).join(' and ')} are ${keyed.length === 2 ? 'both' : 'all'} keyed by '${cfg.item_type}'; pick one with 'items: ${keyed[0]}'` };
-}
-
 function collectDatasetNames(params: Record<string, unknown>): string[] {
   const d = params['dataset'];
   return typeof d === 'string' ? [d] : [];
 }
 
-function mergeDefaults(params: Record<string, unknown>, probe: Record<string, unknown>, sites: readonly RefSite[]): Record<string, unknown> {
+function mergeDefaults(probe: Record<string, unknown>, sites: readonly RefSite[]): Record<string, unknown> {
   let out: unknown = probe;
   for (const s of sites) out = setAt(out, s.path, s.text);
-  void params;
   return out as Record<string, unknown>;
 }
 

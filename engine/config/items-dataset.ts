@@ -1,0 +1,33 @@
+/**
+ * Which dataset a pipeline's items are hydrated from: `items:`, or the one dataset keyed by the item
+ * type. Reports a misspelt `items:` or `item_type` once, where it is written.
+ */
+import type { PipelineConfig } from './schema.js';
+import type { CompileScope, Report } from './compile-pipeline.js';
+import { closest, didYouMean } from './validators.js';
+
+export /** The items dataset: `items:`, or the one dataset keyed by the item type; `note` says why there is none when that is not obvious. */
+function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): { name: string | undefined; note?: string; fatal?: true } {
+  if (cfg.items !== undefined) {
+    const ds = scope.datasets.get(cfg.items);
+    if (!ds) {
+      report('UNKNOWN_DATASET', `${base}/items`, `items names dataset '${cfg.items}', which no config defines${didYouMean(cfg.items, scope.datasets.keys())}`);
+      return { name: undefined, note: `the items dataset '${cfg.items}' is not defined` };
+    }
+    if (!ds.has(cfg.item_type)) report('UNKNOWN_COLUMN', `${base}/items`, `items dataset '${cfg.items}' has no column '${cfg.item_type}' (the item type)`);
+    return { name: cfg.items };
+  }
+  const keyed = [...scope.datasets.values()].filter((d) => d.key === cfg.item_type).map((d) => d.name).sort();
+  if (keyed.length === 1) return { name: keyed[0]! };
+  if (keyed.length === 0) {
+    // A misspelt item type (no dataset has such a column, one is keyed by a name near it) would
+    // otherwise be reported at every step that reads ids, and `return:` suggest the typo back.
+    const keys = [...scope.datasets.values()].flatMap((d) => (d.key !== undefined ? [d.key] : []));
+    const near = [...scope.datasets.values()].some((d) => d.has(cfg.item_type)) ? undefined : closest(cfg.item_type, keys);
+    if (near === undefined) return { name: undefined };
+    const owners = [...scope.datasets.values()].filter((d) => d.key === near).map((d) => `'${d.name}'`).sort();
+    report('UNKNOWN_COLUMN', `${base}/item_type`, `item_type '${cfg.item_type}' is a column of no dataset (did you mean '${near}', the key of dataset ${owners.join(' and ')}?); the pipeline's other steps are checked once it is fixed`);
+    return { name: undefined, fatal: true };
+  }
+  return { name: undefined, note: `the items dataset is ambiguous: datasets ${keyed.map((k) => `'${k}'`).join(' and ')} are ${keyed.length === 2 ? 'both' : 'all'} keyed by '${cfg.item_type}'; pick one with 'items: ${keyed[0]}'` };
+}
