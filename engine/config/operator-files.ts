@@ -217,12 +217,14 @@ export class OperatorFileWatch {
       this.tried.add(now);
       out.push(fileURLToPath(new URL(url)));
     }
-    const loaded = new Set(loadedUrls);
+    // Loaded files were read just above: the folders add only files that are not loaded.
+    const seen = new Set(loadedUrls.filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(new URL(url))));
     for (const dir of this.dirs) {
       for (const name of await operatorFileNames(dir).catch(() => [])) {
         const file = join(dir, name);
+        if (seen.has(file)) continue;
         const now = await operatorFileUrl(file).catch(() => undefined);
-        if (now === undefined || loaded.has(now) || this.tried.has(now) || out.includes(file)) continue;
+        if (now === undefined || this.tried.has(now)) continue;
         this.tried.add(now);
         out.push(file);
       }
