@@ -9,6 +9,7 @@ import type { JsonSchema, OperatorDefinition } from './api.js';
 import type { Snapshot } from './config/load.js';
 import { closest } from './config/validators.js';
 import { AirmailError, clip } from './errors.js';
+import { redactParams } from './redact.js';
 
 export interface ParameterInfo {
   readonly name: string;
@@ -105,7 +106,8 @@ export function operatorCatalogue(snap: CatalogueSource, configsDir: string): Op
   const presets: PresetInfo[] = [...snap.presets].sort(([a], [b]) => a.localeCompare(b)).map(([name, p]) => ({
     name,
     use: p.use,
-    parameters: p.parameters ?? {},
+    // As explain, debug and reasons show them: a URL's user info and query string, and header values, hidden.
+    parameters: redactParams(p.parameters ?? {}) as Record<string, unknown>,
     ...(p.description !== undefined ? { description: p.description } : {}),
     ...(p.file !== undefined ? { file: rel(p.file) } : {}),
   }));

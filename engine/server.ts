@@ -9,7 +9,7 @@ import { fastLane } from './http/fast-lane.js';
 import { Observability } from './observe/index.js';
 import { ERRORS, formatDiagnostic, type Diagnostic } from './errors.js';
 import type { ReloadEvent } from './config-store.js';
-import { relative } from 'node:path';
+import { publicPaths } from './config/public-paths.js';
 import { AuditLog } from './reliability/audit.js';
 import { drain, listen, type Refusal } from './reliability/listen.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './observe/request-id.js';
@@ -162,8 +162,9 @@ function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessa
  */
 export function logStartRejections(engine: Engine, diags: readonly Diagnostic[]): void {
   if (diags.length === 0) return;
-  const files = [...new Set(diags.map((d) => d.file).filter((f): f is string => !!f))].map((f) => relative(engine.store.dir, f));
-  const errors = diags.map(formatDiagnostic);
+  const paths = publicPaths(engine.store.dir);
+  const files = [...new Set(diags.map((d) => d.file).filter((f): f is string => !!f))].map(paths.file);
+  const errors = diags.map((d) => formatDiagnostic(paths.diagnostic(d)));
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
   engine.observe.logger.log('warn', `config rejected at startup, not served (there is no earlier version): ${errors[0]}${more}`, { files, errors });
 }
@@ -177,11 +178,12 @@ export function logStartRejections(engine: Engine, diags: readonly Diagnostic[])
 export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
   const versions = (): Map<string, string> => new Map([...engine.snapshot.pipelines.values()].map((p) => [p.name, p.version]));
   let served = versions();
+  const paths = publicPaths(engine.store.dir);
   return (e) => {
     const log = engine.observe.logger;
-    const files = e.files.map((f) => relative(engine.store.dir, f));
+    const files = e.files.map(paths.file);
     if (e.kind === 'rejected') {
-      const errors = (e.diagnostics ?? []).map(formatDiagnostic);
+      const errors = (e.diagnostics ?? []).map((d) => formatDiagnostic(paths.diagnostic(d)));
       const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
       log.log('warn', `config reload rejected, the last good version keeps serving: ${errors[0] ?? 'invalid'}${more}`, { files, errors });
       return;
@@ -193,7 +195,7 @@ export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
     for (const p of engine.snapshot.pipelines.values()) {
       if (before.get(p.name) === p.version) continue;
       lines++;
-      log.log('info', `config reload applied: ${p.name} now serves version ${p.version}`, { pipeline: p.name, version: p.version, file: relative(engine.store.dir, p.file), files });
+      log.log('info', `config reload applied: ${p.name} now serves version ${p.version}`, { pipeline: p.name, version: p.version, file: paths.file(p.file), files });
     }
     for (const [name, version] of before) {
       if (served.has(name)) continue;

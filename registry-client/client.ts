@@ -15,6 +15,7 @@ import { isRegistryCode, RegistryError } from '../engine/registry/errors.js';
 import type { PublishRequest } from '../engine/registry/publish.js';
 import { formatQuery, type TagQuery } from '../engine/registry/query.js';
 import type { QueryOptions, ResolveSpec } from '../engine/registry/store.js';
+import { redactText } from '../engine/redact.js';
 import { ArtifactCache } from './cache.js';
 import { artifactOf, tokenOf, type ChangeListener, type RegistryWriter, type WatchHandle, type WatchMode, type WatchOptions } from './reader.js';
 
@@ -53,7 +54,8 @@ export class RegistryClient implements RegistryWriter {
   constructor(opts: RegistryClientOptions) {
     const url = new URL(opts.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RegistryError('QUERY_INVALID', `registry URL must be http(s), not ${url.protocol}`);
-    this.location = url.href;
+    // Shown in messages (REGISTRY_UNAVAILABLE reasons reach clients and logs): without user info or query.
+    this.location = redactText(url.href);
     this.base = url.pathname.replace(/\/$/, '');
     this.pool = new Pool(url.origin, { connections: opts.connections ?? 8 });
     this.cache = new ArtifactCache(opts.cacheDir);

@@ -10,6 +10,7 @@ import { AirmailError, asAirmailError, boundErrors, clip, summarise, type Diagno
 import type { Engine, PipelineResponse } from '../engine.js';
 import { debugStepsOf } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
+import { publicPaths, type PublicPaths } from '../config/public-paths.js';
 import { drained, inputsNotAnObject, isPlainObject, LINGER_BYTES, readBody } from './body.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
 import { DutyLimit } from '../reliability/duty.js';
@@ -115,13 +116,13 @@ function isAdminRoute(method: string, path: string): boolean {
  * when no loaded pipeline is in question), took_ms when the request's start is known, then the
  * stable code and what else the error says.
  */
-export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version' | 'took_ms'>> = {}): Record<string, unknown> {
+export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version' | 'took_ms'>> = {}, paths?: PublicPaths): Record<string, unknown> {
   const all = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics?.length ? e.diagnostics : undefined);
-  const { errors, truncated } = all ? boundErrors(all) : { errors: undefined, truncated: 0 };
+  const { errors, truncated } = all ? boundErrors(paths ? all.map(paths.entry) : all) : { errors: undefined, truncated: 0 };
   return {
     items: [],
     error: true,
-    reason: e.message,
+    reason: paths ? paths.text(e.message) : e.message,
     pipeline: extra.pipeline ?? null,
     version: extra.version ?? null,
     ...(extra.took_ms !== undefined ? { took_ms: extra.took_ms } : {}),
@@ -139,12 +140,12 @@ export const tookMs = (t0: number): number => Math.round((performance.now() - t0
 /** When each request reached the app (for took_ms in error bodies). */
 const started = new WeakMap<Context, number>();
 
-export function sendError(c: Context, err: unknown, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version'>> = {}): Response {
+export function sendError(c: Context, err: unknown, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version'>> = {}, paths?: PublicPaths): Response {
   const e = asAirmailError(err);
   const status = e.status === 200 ? 500 : e.status;
   for (const [k, v] of Object.entries(retryHeaders(e))) c.header(k, v);
   const t0 = started.get(c);
-  const body = errorBody(e, t0 === undefined ? extra : Object.assign({ took_ms: tookMs(t0) }, extra));
+  const body = errorBody(e, t0 === undefined ? extra : Object.assign({ took_ms: tookMs(t0) }, extra), paths);
   const steps = debugStepsOf(err);
   return c.json(steps ? Object.assign(body, { debug: { steps } }) : body, status as 400);
 }
@@ -190,6 +191,8 @@ function adminPutName(value: unknown): string {
 export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   const app = new Hono();
   const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  // Files and texts in answers are relative to the configs directory, never the server's own paths.
+  const paths = publicPaths(engine.store.dir);
 
   // Every request gets an id (its x-request-id when sane); the listener's gate (server.ts) has
   // already put it on the raw request's headers when it ran.
@@ -221,7 +224,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const kind = c.req.method === 'POST' && /^\/pipelines\/[^/]+\/why$/.test(c.req.path) ? 'why'
       : debugAsked(c.req.query('debug')) || debugAsked(c.req.header('x-airmail-debug')) ? 'debug' : undefined;
     engine.observe.rejected(labelOf(c), asAirmailError(err), { requestId: c.get('requestId'), traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate'), httpRequest: c.req, kind });
-    return sendError(c, err, extra);
+    return sendError(c, err, extra, paths);
   };
 
   if (opts.isDraining) {
@@ -338,9 +341,9 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       description: p.description ?? null,
       version: p.version,
       loaded_at: st?.loadedAt ?? null,
-      file: p.file,
+      file: paths.file(p.file),
       inputs: p.inputSchema,
-      last_rejection: rej ?? null,
+      last_rejection: rej ? paths.record(rej) : null,
     };
   };
 
@@ -348,8 +351,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const snap = engine.snapshot;
     return c.json({
       pipelines: [...snap.pipelines.keys()].sort().map(describe),
-      rejections: engine.store.allRejections(),
-      reloads: engine.store.reloadHistory().slice(-20),
+      rejections: engine.store.allRejections().map(paths.record),
+      reloads: engine.store.reloadHistory().slice(-20).map(paths.record),
     });
   });
 
@@ -439,8 +442,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       for (const [k, v] of Object.entries(retryHeaders(e))) c.header(k, v);
       // The error response shape (as every error answer), with valid: false and always an errors list.
       const t0 = started.get(c);
-      const body = Object.assign({ valid: false }, errorBody(e, t0 === undefined ? {} : { took_ms: tookMs(t0) }));
-      if (body['errors'] === undefined) body['errors'] = [{ code: e.code, message: e.message }];
+      const body = Object.assign({ valid: false }, errorBody(e, t0 === undefined ? {} : { took_ms: tookMs(t0) }, paths));
+      if (body['errors'] === undefined) body['errors'] = [{ code: e.code, message: paths.text(e.message) }];
       return c.json(body, e.status as 400);
     }
     return c.json({ valid: true, errors: [] }, 200);

@@ -13,6 +13,7 @@ import type { Plan } from '../config/plan.js';
 import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
 import { encodeRecord } from './otlp-json.js';
 import { WhyTracker } from './why.js';
+import { redactText } from '../redact.js';
 
 type Id = string | number;
 const epoch = (t: number): number => performance.timeOrigin + t;
@@ -250,7 +251,8 @@ class RequestCollector implements Collector, ExecObserver {
           lastRemote = undefined;
           const p = remote(f, signal, fresh);
           const outcome = lastRemote ?? 'unknown';
-          const attrs: Record<string, string | number> = { 'airmail.source': f.source ?? f.request.kind, 'airmail.cache': outcome };
+          // A source is named by its operator, which may put a URL in it: shown as /metrics shows it (redacted).
+          const attrs: Record<string, string | number> = { 'airmail.source': redactText(f.source ?? f.request.kind), 'airmail.cache': outcome };
           const keep = (rec: SpanRecord): void => void (parent !== undefined ? self.spans!.push(rec) : self.models.push(rec));
           return p.then((t) => {
             keep(self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': t.length }), parent));
@@ -259,7 +261,7 @@ class RequestCollector implements Collector, ExecObserver {
             // The fetch that failed is the span an on-call engineer looks for: keep it, with why.
             const e = err as { message?: string; code?: string };
             const rec = self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': 0 }, typeof e?.code === 'string' ? { 'airmail.error_code': e.code } : undefined), parent);
-            keep(Object.assign(rec, { error: e?.message ?? String(err) }));
+            keep(Object.assign(rec, { error: redactText(e?.message ?? String(err)) }));
             throw err;
           });
         },

@@ -20,6 +20,7 @@ import type { ColumnValues, LoadedFunction } from './function.js';
 import { checkTimeoutMs, loadFunction } from './function.js';
 import type { Envelope } from './envelope.js';
 import { formatQuery } from './query.js';
+import { redactText } from '../redact.js';
 import type { ResolveSpec } from './store.js';
 
 export interface ModelHubOptions {
@@ -309,7 +310,7 @@ export class ModelHub implements ModelResolver {
       try {
         envelope = await (await this.registry).resolve(rs);
       } catch (err) {
-        const e = asModelError(err, `no model for ${base} in the registry at ${this.location}`);
+        const e = asModelError(err, `no model for ${base} in the registry at ${redactText(this.location)}`);
         const newest = family.sort((x, y) => y.current.envelope.version - x.current.envelope.version)[0];
         if (e.details?.['registryCode'] === 'ENVELOPE_NOT_FOUND') this.watchMissing(base, rs);
         if (e.code !== 'REGISTRY_UNAVAILABLE' || !newest) throw e;
