@@ -18,12 +18,9 @@ import { OperatorFileWatch } from './config/operator-files.js';
 import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
 import { asBody, atomicWrite, putTarget, sharedFileConflict } from './config/admin-target.js';
 import { DirWatcher } from './config/dir-watch.js';
+import { forgetRejections, type Rejection } from './config/rejections.js';
 
-export interface Rejection {
-  readonly at: string;
-  readonly files: readonly string[];
-  readonly diagnostics: readonly Diagnostic[];
-}
+export type { Rejection };
 
 export interface PipelineStatus {
   readonly version: string;
@@ -424,7 +421,7 @@ export class ConfigStore {
   private forgetGone(scan: ConfigDirScan): void {
     // A file still served although missing (its removal was refused) keeps its rejection until it is back or removed for good.
     const gone = (f: string): boolean => !this.texts.has(f) && (dirname(f) === this.dir ? !scan.files.has(f) && !scan.skipped.has(f) : !existsSync(f));
-    for (const f of [...this.rejections.keys()]) if (gone(f)) this.rejections.delete(f);
+    forgetRejections(this.rejections, gone, (f) => gone(f) && !existsSync(f));
     for (const f of [...this.rejectedHash.keys()]) if (gone(f)) this.rejectedHash.delete(f);
   }
 

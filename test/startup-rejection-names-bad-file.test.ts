@@ -4,7 +4,7 @@
  * /pipelines' recent reloads, the /ui page's "Rejected files") used to record that first attempt:
  * a rejection listing every file, good ones included, and one event per attempt.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configStores, tempDir } from './helpers.js';
@@ -26,6 +26,26 @@ describe('startup with one broken file among good ones', () => {
     expect([...events[1]!.files].sort()).toEqual([join(dir, 'good.yaml'), join(dir, 'other.yaml')]);
     expect(store.rejectionFor(join(dir, 'bad.yaml'))?.files).toEqual([join(dir, 'bad.yaml')]);
     expect(store.rejectionFor(join(dir, 'good.yaml'))).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe('a file refused with another is removed', () => {
+  it('drops the removed file and its problems from the rejection the other still has', async () => {
+    const dir = await tempDir('airmail-startrej-gone-');
+    await writeFile(join(dir, 'good.yaml'), 'pipeline:\n  name: good\n  item_type: sku_id\n  initialization:\n    includes: [{name: Static, parameters: {items: [1, 2]}}]\n');
+    await writeFile(join(dir, 'bad1.yaml'), 'pipeline:\n  name: bad1\n  item_type: sku_id\n  initialization:\n    includes: [{name: Statik, parameters: {items: [1]}}]\n');
+    await writeFile(join(dir, 'bad2.yaml'), 'pipeline:\n  name: bad2\n  item_type: sku_id\n  initialization:\n    includes: [{name: Statyk, parameters: {items: [1]}}]\n');
+    const store = open(dir);
+    await store.start();
+    expect([...(store.rejectionFor(join(dir, 'bad1.yaml'))?.files ?? [])].sort()).toEqual([join(dir, 'bad1.yaml'), join(dir, 'bad2.yaml')]);
+    await rm(join(dir, 'bad2.yaml'));
+    await store.rescan();
+    expect(store.rejectionFor(join(dir, 'bad2.yaml'))).toBeUndefined();
+    const left = store.rejectionFor(join(dir, 'bad1.yaml'));
+    expect(left?.files).toEqual([join(dir, 'bad1.yaml')]);
+    expect(left?.diagnostics.map((d) => d.file)).toEqual([join(dir, 'bad1.yaml')]);
+    expect(store.allRejections()).toHaveLength(1);
     await store.close();
   });
 });
