@@ -74,13 +74,21 @@ function gen(seed: number): { worlds: World[]; cases: Case[] } {
       }
     };
     const operations = Array.from({ length: int(0, 3) }, op);
+    // A context row (`$row.cat`): the first items row keyed by the input, or none (then its values are null).
+    const ctx = r() < 0.2 && !('c' in inputs) && !('m' in inputs);
+    if (ctx) {
+      inputs['rid'] = idOf(int(1, 14));
+      const use = { name: 'Match', parameters: { column: 'cat', op: pick(['==', '!=']), value: '$row.cat' } };
+      if (r() < 0.5) operations.unshift(use); else includes.push({ name: 'Lookup', parameters: { dataset: `items${world.name}`, where: { cat: '$row.cat' } } });
+    }
     if (r() < 0.2) operations.splice(int(0, operations.length), 0, { name: 'Hydrate', parameters: { columns: ['cat'] } });
-    const pipeline: Pipeline = { name: `sem${c}`, item_type: 'id', items: `items${world.name}`, initialization: { includes, ...(excludes.length ? { excludes } : {}), ...(scores.length ? { scores } : {}) }, ...(operations.length ? { operations } : {}) };
+    const pipeline: Pipeline = { name: `sem${c}`, item_type: 'id', items: `items${world.name}`, ...(ctx ? { context: { row: { dataset: `items${world.name}`, key: '$rid' } } } : {}), initialization: { includes, ...(excludes.length ? { excludes } : {}), ...(scores.length ? { scores } : {}) }, ...(operations.length ? { operations } : {}) };
     if (r() < 0.7) pipeline.return = ['id', ...(scores.length ? ['score', 's0'] : []), 'cat', 'w'];
     // Requests that must fail: an input of the wrong type or out of range, an input the pipeline does not use, a missing one.
     let expectStatus = 200;
     const bad = r();
     if (bad < 0.04 && 'c' in inputs) { inputs['c'] = 5; expectStatus = 422; }
+    else if (bad < 0.04 && 'rid' in inputs) { inputs['rid'] = world.ids === 'int' ? 'k1' : 1; expectStatus = 422; }
     else if (bad < 0.08 && 'n' in inputs) { inputs['n'] = pick([-1, '2', 1.5]); expectStatus = 422; }
     else if (bad < 0.11) { inputs['unused'] = 1; expectStatus = 422; }
     else if (bad < 0.14 && Object.keys(inputs).length > 0) { delete inputs[Object.keys(inputs)[0]!]; expectStatus = 422; }
@@ -117,10 +125,10 @@ describe('the engine agrees with the README reference interpreter', () => {
     let ordered = 0;
     for (const k of cases) {
       const res = await app.request('/execute', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pipeline: k.pipeline, inputs: k.inputs }) });
-      const body = (await res.json()) as { items: Row[]; code?: string; reason?: string };
+      const body = (await res.json()) as { items: Row[]; error: boolean; code?: string; reason?: string };
       const want = k.expectStatus === 200 ? interpret(k.world, k.pipeline, k.inputs).items : [];
       if (want.length > 2) ordered++;
-      const got = res.status === k.expectStatus && (k.expectCode === undefined || body.code === k.expectCode) && JSON.stringify(body.items) === JSON.stringify(want);
+      const got = res.status === k.expectStatus && body.error === (k.expectStatus !== 200) && (k.expectCode === undefined || body.code === k.expectCode) && JSON.stringify(body.items) === JSON.stringify(want);
       if (!got) {
         mismatches.push(`world ${k.world.name} items=${JSON.stringify(k.world.items)} links=${JSON.stringify(k.world.links)}\n  pipeline=${JSON.stringify(k.pipeline)} inputs=${JSON.stringify(k.inputs)}\n  want ${k.expectStatus} ${JSON.stringify(want)}\n  got  ${res.status} ${body.code ?? ''} ${JSON.stringify(body.items)} ${body.reason ?? ''}`);
         if (mismatches.length >= 3) break;

@@ -17,6 +17,7 @@ export interface Pipeline {
   name: string; item_type: 'id'; items: string;
   initialization: { includes: Step[]; excludes?: Step[]; scores?: Step[] };
   operations?: Step[]; return?: string[];
+  context?: Record<string, { dataset: string; key: string }>;
 }
 export interface Case { world: World; pipeline: Pipeline; inputs: Record<string, unknown>; expectStatus: number; expectCode?: string }
 
@@ -46,10 +47,14 @@ function hydrator(world: World): (id: Id, column: string) => unknown {
 /** "ties: smaller item id first" — numbers by value, text ids by code units (README: unstated for text). */
 const idCmp = (a: Id, b: Id): number => (typeof a === 'number' && typeof b === 'number' ? a - b : a < b ? -1 : a > b ? 1 : 0);
 
-function bind(v: unknown, inputs: Record<string, unknown>): unknown {
-  if (typeof v === 'string' && v.startsWith('$')) return inputs[v.slice(1)];
-  if (Array.isArray(v)) return v.map((x) => bind(x, inputs));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bind(x, inputs)]));
+/** "`$name` is a request input; `$context.column` is a column of a context row"; a context row matched against the dataset's key (the first row holding it). */
+function bind(v: unknown, inputs: Record<string, unknown>, rows: Record<string, Row | undefined> = {}): unknown {
+  if (typeof v === 'string' && v.startsWith('$')) {
+    const [a, b] = v.slice(1).split('.');
+    return b === undefined ? inputs[a!] : (rows[a!]?.[b] ?? null);
+  }
+  if (Array.isArray(v)) return v.map((x) => bind(x, inputs, rows));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bind(x, inputs, rows)]));
   return v;
 }
 
@@ -74,7 +79,11 @@ export interface Answer { items: Row[] }
  * (README, now stated under "Writing pipelines").
  */
 export function interpret(world: World, pipeline: Pipeline, inputs: Record<string, unknown>): Answer {
-  const pl = bind(pipeline, inputs) as Pipeline;
+  const rows: Record<string, Row | undefined> = {};
+  for (const [name, c] of Object.entries(pipeline.context ?? {})) rows[name] = world.items.find((r) => r['id'] === inputs[c.key.slice(1)]);
+  // A key no row holds: no items, not an error (README, now stated under "References").
+  if (Object.values(rows).some((r) => r === undefined)) return { items: [] };
+  const pl = bind({ ...pipeline, context: undefined }, inputs, rows) as Pipeline;
   const hyd = hydrator(world);
   // "candidates = Union(includes) − Union(excludes), keyed by item_type"
   const seen = new Set<Id>();
