@@ -49,7 +49,7 @@ function gen(seed: number): { worlds: World[]; cases: Case[] } {
     const inputs: Record<string, unknown> = {};
     const lookup = (exclude = false): Step => {
       const d = r() < 0.5 ? `items${world.name}` : `links${world.name}`;
-      if (d.startsWith('links')) return { name: 'Lookup', parameters: { dataset: d, where: { tag: r() < 0.5 ? pick(['x', 'y', 'z']) : some(['x', 'y', 'z'], 2) } } };
+      if (d.startsWith('links')) return { name: 'Lookup', parameters: { dataset: d, where: { tag: r() < 0.5 ? pick(['x', 'y', 'z']) : some(['x', 'y', 'z'], 2) }, ...(!exclude && r() < 0.4 ? { columns: ['tag'] } : {}) } };
       if (r() < 0.4 && !exclude) return { name: 'Lookup', parameters: { dataset: d } };
       if (r() < 0.3 && !('c' in inputs)) { inputs['c'] = r() < 0.3 ? some(['a', 'b', 'c'], 2) : pick(['a', 'b', 'c']); return { name: 'Lookup', parameters: { dataset: d, where: { cat: '$c' } } }; }
       return { name: 'Lookup', parameters: { dataset: d, where: { cat: pick(['a', 'b', 'c']) }, ...(r() < 0.2 ? { column: 'id' } : {}) } };
@@ -74,6 +74,8 @@ function gen(seed: number): { worlds: World[]; cases: Case[] } {
       }
     };
     const operations = Array.from({ length: int(0, 3) }, op);
+    const tagged = includes.some((s) => s.parameters?.['columns']);
+    if (tagged && r() < 0.4) operations.splice(int(0, operations.length), 0, { name: 'Match', parameters: { column: 'tag', op: pick(['==', '!=']), value: pick(['x', 'y']) } });
     // A context row (`$row.cat`): the first items row keyed by the input, or none (then its values are null).
     const ctx = r() < 0.2 && !('c' in inputs) && !('m' in inputs);
     if (ctx) {
@@ -83,7 +85,7 @@ function gen(seed: number): { worlds: World[]; cases: Case[] } {
     }
     if (r() < 0.2) operations.splice(int(0, operations.length), 0, { name: 'Hydrate', parameters: { columns: ['cat'] } });
     const pipeline: Pipeline = { name: `sem${c}`, item_type: 'id', items: `items${world.name}`, ...(ctx ? { context: { row: { dataset: `items${world.name}`, key: '$rid' } } } : {}), initialization: { includes, ...(excludes.length ? { excludes } : {}), ...(scores.length ? { scores } : {}) }, ...(operations.length ? { operations } : {}) };
-    if (r() < 0.7) pipeline.return = ['id', ...(scores.length ? ['score', 's0'] : []), 'cat', 'w'];
+    if (r() < 0.7 || tagged) pipeline.return = ['id', ...(scores.length ? ['score', 's0'] : []), 'cat', 'w', ...(tagged ? ['tag'] : [])];
     // Requests that must fail: an input of the wrong type or out of range, an input the pipeline does not use, a missing one.
     let expectStatus = 200;
     const bad = r();

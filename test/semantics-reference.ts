@@ -60,15 +60,20 @@ function bind(v: unknown, inputs: Record<string, unknown>, rows: Record<string, 
 
 /** Lookup: "where: {column: value or [values]} (all must match)"; a repeated id is one candidate. Static: a list of ids. */
 function source(world: World, s: Step): Id[] {
+  return sourceRows(world, s).map((r) => r['id'] as Id);
+}
+
+/** The rows a source answers (a Lookup's `columns:` bring those columns along). */
+function sourceRows(world: World, s: Step): Row[] {
   const p = s.parameters ?? {};
-  if (s.name === 'Static') return p['items'] as Id[];
+  if (s.name === 'Static') return (p['items'] as Id[]).map((id) => ({ id }));
   const rows = String(p['dataset']).startsWith('links') ? world.links : world.items;
   const where = (p['where'] ?? {}) as Record<string, unknown>;
   return rows.filter((r) => Object.entries(where).every(([c, v]) => {
     const cell = r[c];
     if (isNull(cell)) return false;
     return Array.isArray(v) ? v.includes(cell) : cell === v;
-  })).map((r) => r['id'] as Id);
+  }));
 }
 
 export interface Answer { items: Row[] }
@@ -89,11 +94,20 @@ export function interpret(world: World, pipeline: Pipeline, inputs: Record<strin
   const seen = new Set<Id>();
   let ids: Id[] = [];
   for (const s of pl.initialization.includes) for (const id of source(world, s)) if (!seen.has(id)) { seen.add(id); ids.push(id); }
+  // Columns a Lookup brings along (`columns:`): a row's value comes from the first include that
+  // produced its id and brings that column (README, now stated in the Lookup row), its first row there.
+  const cols = new Map<string, Map<Id, unknown>>();
+  for (const s of pl.initialization.includes) {
+    for (const c of (s.parameters?.['columns'] ?? []) as string[]) {
+      const col = cols.get(c) ?? new Map<Id, unknown>();
+      cols.set(c, col);
+      for (const r of sourceRows(world, s)) if (!col.has(r['id'] as Id)) col.set(r['id'] as Id, r[c] ?? null);
+    }
+  }
   const out = new Set<Id>();
   for (const s of pl.initialization.excludes ?? []) for (const id of source(world, s)) out.add(id);
   ids = ids.filter((id) => !out.has(id));
   // "each adds a column; score = sum(weight * column)"; "a null Column makes that row's score null too"
-  const cols = new Map<string, Map<Id, unknown>>();
   const scores = pl.initialization.scores ?? [];
   if (scores.length > 0) {
     const total = new Map<Id, number | null>(ids.map((id) => [id, 0]));
