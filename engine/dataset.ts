@@ -347,9 +347,12 @@ export function tableFromCsv(name: string, text: string, key: string | undefined
  * The table with the declared columns it lacks added, every value null. A JSON dataset takes its
  * columns from its rows, so an empty one (no purchases yet) has none, and a config that reads
  * `client_id` from it could not load; a declared column of the rows' type is the same table.
+ * A column the rows hold only as null (or leave out) has no type of its own: it reads as numbers,
+ * so `columns: {size: string}` is what it is instead (else `where: {size: S}` would be refused at
+ * load as text against a number column, while the same file with one size in it loads).
  */
 export function withColumns(table: Table, declared: DeclaredColumns | undefined): Table {
-  const missing = Object.entries(declared ?? {}).filter(([c]) => !table.has(c));
+  const missing = Object.entries(declared ?? {}).filter(([c, type]) => !table.has(c) || (type === 'string' && onlyNulls(table.column(c))));
   if (missing.length === 0) return table;
   const { name, key, length, columns, booleans } = table.handle;
   const added: Record<string, Column> = { ...columns };
@@ -358,6 +361,11 @@ export function withColumns(table: Table, declared: DeclaredColumns | undefined)
     added[c] = type === 'string' ? dictEncode(new Array<null>(length).fill(null)) : length === 0 && type === 'integer' ? sharedCopy([], Int32Array) : sharedCopy(new Array<number>(length).fill(NaN), Float64Array);
   }
   return new Table({ name, key, length, columns: added, ...(booleans ? { booleans } : {}) });
+}
+
+/** A number column with no value in it: every row NaN (a JSON column of nulls and absent keys). */
+function onlyNulls(col: Column): boolean {
+  return isNumeric(col) && col.every((v) => Number.isNaN(v));
 }
 
 export async function loadDatasetFile(name: string, path: string, format: 'arrow' | 'json' | 'csv', key: string | undefined, declared?: DeclaredColumns): Promise<Table> {

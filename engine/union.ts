@@ -6,7 +6,7 @@ import type { Column, SourceResult } from './api.js';
 import { isNumeric, valueAt } from './api.js';
 import { WorkFrame } from './frame.js';
 
-/** Union of source ids (first occurrence wins, order kept) minus excluded ids, as a new frame. */
+/** Union of source ids (first occurrence wins, order kept) minus excluded ids, as a new frame (extra columns: see finish). */
 export function unionMinus(key: string, includes: readonly SourceResult[], excludes: readonly SourceResult[]): { frame: WorkFrame; rows: Int32Array } {
   const allInt = [...includes, ...excludes].every((r) => r.ids instanceof Int32Array);
   const origin: { src: number; at: number }[] | undefined = includes.some((r) => r.columns && Object.keys(r.columns).length) ? [] : undefined;
@@ -69,8 +69,20 @@ function finish(key: string, idCol: Column, includes: readonly SourceResult[], o
   const rows = new Int32Array(n);
   for (let i = 0; i < n; i++) rows[i] = i;
   if (origin) {
-    // Extra columns from sources: each row takes its values from the source that first produced it.
+    // Extra columns from sources: each row takes its values from the first source that produced it
+    // and answered that column (a Static list before a Lookup that brings `tag` does not blank its tags).
     const names = new Set(includes.flatMap((r) => Object.keys(r.columns ?? {})));
+    const positions: (Map<string, number> | undefined)[] = [];
+    const positionIn = (src: number, id: string): number | undefined => {
+      let m = positions[src];
+      if (!m) {
+        m = new Map();
+        const ids = includes[src]!.ids;
+        for (let i = ids.length - 1; i >= 0; i--) m.set(String(ids[i]), i);
+        positions[src] = m;
+      }
+      return m.get(id);
+    };
     for (const name of names) {
       if (name === key) continue;
       const srcCols = includes.map((r) => r.columns?.[name]);
@@ -81,6 +93,16 @@ function finish(key: string, idCol: Column, includes: readonly SourceResult[], o
         if (srcCols[o.src]) {
           picks[i] = o.at;
           from[i] = o.src;
+          return;
+        }
+        const id = String(valueAt(idCol, i));
+        for (let src = o.src + 1; src < includes.length; src++) {
+          const at = srcCols[src] ? positionIn(src, id) : undefined;
+          if (at !== undefined) {
+            picks[i] = at;
+            from[i] = src;
+            return;
+          }
         }
       });
       const values: (string | number | null)[] = new Array(n);

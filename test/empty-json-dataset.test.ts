@@ -57,4 +57,25 @@ describe('an empty JSON dataset', () => {
     const out = await execute(p.plan, { datasets: r.snapshot.datasets as ReadonlyMap<string, Dataset>, operators: OPS, model: loadModel }, { client_id: 7 });
     expect(Array.from({ length: out.length }, (_, i) => valueAt(out.columns['sku']!, i))).toEqual([1]);
   });
+
+  it('a declared string column the rows hold only as null is text, so a text literal compared with it loads (found by semantics-differential)', async () => {
+    // It read as a number column of NaN whatever `columns:` said, and `where: {note: sale}` was refused at load:
+    // '"sale" is text, but column 'note' of dataset 'bought' holds numbers', while the same file with one note loaded.
+    const dir = await tempDir('airmail-nullcol-');
+    await writeFile(join(dir, 'items.json'), JSON.stringify([{ sku: 1, note: null }, { sku: 2 }]));
+    const text = `datasets:\n  items: {path: items.json, key: sku, columns: {note: string}}
+pipeline:
+  name: p
+  item_type: sku
+  initialization:
+    includes: [{name: Lookup, parameters: {dataset: items}}]
+  operations: [{name: Match, parameters: {column: note, op: '!=', value: sale}}]
+  return: [sku, note]
+`;
+    const r = await loadConfigSet([{ path: join(dir, 'p.yaml'), text }], { operators: OPS });
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+    const p = r.snapshot.pipelines.get('p')!;
+    const out = await execute(p.plan, { datasets: r.snapshot.datasets as ReadonlyMap<string, Dataset>, operators: OPS, model: loadModel }, {});
+    expect(Array.from({ length: out.length }, (_, i) => [valueAt(out.columns['sku']!, i), valueAt(out.columns['note']!, i)])).toEqual([[1, null], [2, null]]);
+  });
 });

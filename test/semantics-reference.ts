@@ -1,0 +1,211 @@
+/**
+ * An independent reference interpreter of the pipeline language, written from
+ * the README's "Writing pipelines" and "Built-in operators" sections only (not
+ * from the engine's source), and a seeded generator of worlds (datasets),
+ * pipelines and request inputs over those operators. The differential test
+ * (semantics-differential.test.ts) runs each generated case through the real
+ * engine and compares it with `interpret`.
+ *
+ * The README's words each rule rests on are quoted beside it.
+ */
+
+export type Id = number | string;
+export type Row = Record<string, unknown>;
+export interface World { name: string; ids: 'int' | 'str'; items: Row[]; links: Row[] }
+export interface Step { name: string; parameters?: Record<string, unknown>; as?: string; weight?: number }
+export interface Pipeline {
+  name: string; item_type: 'id'; items: string;
+  initialization: { includes: Step[]; excludes?: Step[]; scores?: Step[] };
+  operations?: Step[]; return?: string[];
+  context?: Record<string, { dataset: string; key: string }>;
+}
+export interface Case { world: World; pipeline: Pipeline; inputs: Record<string, unknown>; expectStatus: number; expectCode?: string }
+
+/** mulberry32: a small seeded PRNG. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ------------------------------------------------------------------ the interpreter
+
+const isNull = (v: unknown): boolean => v === null || v === undefined;
+
+/** "an item id that the items dataset does not hold reads as null"; "where several rows hold the same key, the first of them is used". */
+function hydrator(world: World): (id: Id, column: string) => unknown {
+  const first = new Map<Id, Row>();
+  for (const r of world.items) if (!first.has(r['id'] as Id)) first.set(r['id'] as Id, r);
+  return (id, column) => first.get(id)?.[column] ?? null;
+}
+
+/** "ties: smaller item id first" — numbers by value, text ids by code units (README: unstated for text). */
+const idCmp = (a: Id, b: Id): number => (typeof a === 'number' && typeof b === 'number' ? a - b : a < b ? -1 : a > b ? 1 : 0);
+
+/** "`$name` is a request input; `$context.column` is a column of a context row"; a context row matched against the dataset's key (the first row holding it). */
+function bind(v: unknown, inputs: Record<string, unknown>, rows: Record<string, Row | undefined> = {}): unknown {
+  if (typeof v === 'string' && v.startsWith('$')) {
+    const [a, b] = v.slice(1).split('.');
+    return b === undefined ? inputs[a!] : (rows[a!]?.[b] ?? null);
+  }
+  if (Array.isArray(v)) return v.map((x) => bind(x, inputs, rows));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bind(x, inputs, rows)]));
+  return v;
+}
+
+/** Lookup: "where: {column: value or [values]} (all must match)"; a repeated id is one candidate. Static: a list of ids. */
+function source(world: World, s: Step): Id[] {
+  return sourceRows(world, s).map((r) => r['id'] as Id);
+}
+
+/** The rows a source answers (a Lookup's `columns:` bring those columns along). */
+function sourceRows(world: World, s: Step): Row[] {
+  const p = s.parameters ?? {};
+  if (s.name === 'Static') return (p['items'] as Id[]).map((id) => ({ id }));
+  const rows = String(p['dataset']).startsWith('links') ? world.links : world.items;
+  const where = (p['where'] ?? {}) as Record<string, unknown>;
+  return rows.filter((r) => Object.entries(where).every(([c, v]) => {
+    const cell = r[c];
+    if (isNull(cell)) return false;
+    return Array.isArray(v) ? v.includes(cell) : cell === v;
+  }));
+}
+
+export interface Answer { items: Row[] }
+
+/**
+ * Runs a pipeline (already bound to its inputs) over a world.
+ * Candidate order before any Sort: first appearance, includes in order, each in its own order
+ * (README, now stated under "Writing pipelines").
+ */
+export function interpret(world: World, pipeline: Pipeline, inputs: Record<string, unknown>): Answer {
+  const rows: Record<string, Row | undefined> = {};
+  for (const [name, c] of Object.entries(pipeline.context ?? {})) rows[name] = world.items.find((r) => r['id'] === inputs[c.key.slice(1)]);
+  // A key no row holds: no items, not an error (README, now stated under "References").
+  if (Object.values(rows).some((r) => r === undefined)) return { items: [] };
+  const pl = bind({ ...pipeline, context: undefined }, inputs, rows) as Pipeline;
+  const hyd = hydrator(world);
+  // "candidates = Union(includes) − Union(excludes), keyed by item_type"
+  const seen = new Set<Id>();
+  let ids: Id[] = [];
+  for (const s of pl.initialization.includes) for (const id of source(world, s)) if (!seen.has(id)) { seen.add(id); ids.push(id); }
+  // Columns a Lookup brings along (`columns:`): a row's value comes from the first include that
+  // produced its id and brings that column (README, now stated in the Lookup row), its first row there.
+  const cols = new Map<string, Map<Id, unknown>>();
+  for (const s of pl.initialization.includes) {
+    for (const c of (s.parameters?.['columns'] ?? []) as string[]) {
+      const col = cols.get(c) ?? new Map<Id, unknown>();
+      cols.set(c, col);
+      for (const r of sourceRows(world, s)) if (!col.has(r['id'] as Id)) col.set(r['id'] as Id, r[c] ?? null);
+    }
+  }
+  const out = new Set<Id>();
+  for (const s of pl.initialization.excludes ?? []) for (const id of source(world, s)) out.add(id);
+  ids = ids.filter((id) => !out.has(id));
+  // "each adds a column; score = sum(weight * column)"; "a null Column makes that row's score null too"
+  const scores = pl.initialization.scores ?? [];
+  if (scores.length > 0) {
+    const total = new Map<Id, number | null>(ids.map((id) => [id, 0]));
+    for (const s of scores) {
+      const as = s.as ?? 'column';
+      const col = new Map<Id, unknown>();
+      for (const id of ids) {
+        const raw = hyd(id, s.parameters!['column'] as string);
+        const v = isNull(raw) ? null : Number(raw);
+        col.set(id, v);
+        const t = total.get(id)!;
+        total.set(id, t === null || v === null ? null : t + (s.weight ?? 1) * v);
+      }
+      cols.set(as, col);
+    }
+    cols.set('score', total);
+  }
+  const val = (id: Id, c: string): unknown => (c === 'id' ? id : cols.has(c) ? (cols.get(c)!.get(id) ?? null) : hyd(id, c));
+  for (const s of pl.operations ?? []) ids = operation(world, s, ids, val);
+  const ret = pl.return ?? ['id', ...(scores.length > 0 ? ['score'] : [])];
+  return { items: ids.map((id) => Object.fromEntries(ret.map((c) => [c, val(id, c)]))) };
+}
+
+/** Descending by a number column, nulls last, ties by smaller id: the rank inside DiverseSample. */
+function byDesc(val: (id: Id, c: string) => unknown, c: string) {
+  return (a: Id, b: Id): number => {
+    const x = val(a, c) as number | null;
+    const y = val(b, c) as number | null;
+    if (isNull(x) !== isNull(y)) return isNull(x) ? 1 : -1;
+    if (!isNull(x) && x !== y) return (y as number) - (x as number);
+    return idCmp(a, b);
+  };
+}
+
+function operation(world: World, s: Step, ids: Id[], val: (id: Id, c: string) => unknown): Id[] {
+  const p = s.parameters ?? {};
+  switch (s.name) {
+    case 'Hydrate': return ids;
+    case 'Match': {
+      // "`==`/`in` never keep a null, so `!=`/`not_in` (their exact complement) always do"
+      const op = (p['op'] as string | undefined) ?? '==';
+      const list = Array.isArray(p['value']) ? (p['value'] as unknown[]) : [p['value']];
+      const hit = (id: Id): boolean => { const v = val(id, p['column'] as string); return !isNull(v) && list.includes(v); };
+      return ids.filter((id) => (op === '==' || op === 'in' ? hit(id) : !hit(id)));
+    }
+    case 'Range': {
+      // "`Range` drops nulls"; min_inclusive, max_inclusive default true
+      const lo = p['min'] as number | undefined, hi = p['max'] as number | undefined;
+      const loIn = p['min_inclusive'] !== false, hiIn = p['max_inclusive'] !== false;
+      return ids.filter((id) => {
+        const v = val(id, p['column'] as string);
+        if (isNull(v)) return false;
+        const x = Number(v);
+        if (lo !== undefined && (loIn ? x < lo : x <= lo)) return false;
+        if (hi !== undefined && (hiIn ? x > hi : x >= hi)) return false;
+        return true;
+      });
+    }
+    case 'Exclude': {
+      // "`ids`, or `dataset` + `where` (+ `column`): drops those item ids"
+      const drop = new Set(p['ids'] ? (p['ids'] as Id[]) : source(world, { name: 'Lookup', parameters: p }));
+      return ids.filter((id) => !drop.has(id));
+    }
+    case 'Sort': {
+      // "`desc` (default false); ties: smaller item id first"; "`Sort` puts nulls last in both directions"
+      // Text sorts by code units, as text ids do ("B" < "a" < "b" < "ä"; README, now stated in the table).
+      const c = (p['by'] ?? p['score']) as string;
+      const desc = p['desc'] === true;
+      return ids.slice().sort((a, b) => {
+        const x = val(a, c) as Id | null, y = val(b, c) as Id | null;
+        if (isNull(x) !== isNull(y)) return isNull(x) ? 1 : -1;
+        if (!isNull(x) && x !== y) return (desc ? -1 : 1) * idCmp(x as Id, y as Id);
+        return idCmp(a, b);
+      });
+    }
+    case 'Limit': return ids.slice(0, p['n'] as number);
+    case 'Dedupe': {
+      // "keeps the first row of each value, or the first `keep`"; "null as one group of its own"
+      const by = (Array.isArray(p['by']) ? p['by'] : [p['by']]) as string[];
+      const keep = (p['keep'] as number | undefined) ?? 1;
+      const count = new Map<string, number>();
+      return ids.filter((id) => {
+        const k = JSON.stringify(by.map((c) => val(id, c) ?? null));
+        const n = count.get(k) ?? 0;
+        count.set(k, n + 1);
+        return n < keep;
+      });
+    }
+    case 'DiverseSample': {
+      // issue: rank inside each `by` group by maximize desc (ties: smaller id) as r; order by (r, maximize desc, id); take n
+      const m = p['maximize'] as string, by = p['by'] as string;
+      const groups = new Map<string, Id[]>();
+      for (const id of ids) { const k = JSON.stringify(val(id, by) ?? null); groups.set(k, [...(groups.get(k) ?? []), id]); }
+      const rank = new Map<Id, number>();
+      for (const g of groups.values()) g.sort(byDesc(val, m)).forEach((id, r) => rank.set(id, r));
+      const cmp = byDesc(val, m);
+      return ids.slice().sort((a, b) => rank.get(a)! - rank.get(b)! || cmp(a, b)).slice(0, p['n'] as number);
+    }
+    default: throw new Error(`the reference has no operator ${s.name}`);
+  }
+}
