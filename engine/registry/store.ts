@@ -31,7 +31,25 @@ export interface StoreChange {
   readonly version?: number;
 }
 
-interface Entry { readonly seq: number; readonly summary: EnvelopeSummary }
+interface Entry { readonly summary: EnvelopeSummary }
+
+/**
+ * Publish order, the one order every view of a folder agrees on (the serving store, a file://
+ * reader, the same folder reopened): publishedAt, then name, then version. A publish is stamped
+ * after every envelope its store knows, so within a store it is also the order of publishing.
+ */
+function compareEntries(a: Entry, b: Entry): number {
+  const x = a.summary;
+  const y = b.summary;
+  return x.publishedAt < y.publishedAt ? -1 : x.publishedAt > y.publishedAt ? 1 : x.name < y.name ? -1 : x.name > y.name ? 1 : x.version - y.version;
+}
+
+/** Inserts into a list kept ascending by compareEntries (appending, the usual case, is O(1)). */
+function insertSorted(list: Entry[], e: Entry): void {
+  let i = list.length;
+  while (i > 0 && compareEntries(list[i - 1]!, e) > 0) i--;
+  list.splice(i, 0, e);
+}
 
 const VERSION_FILE = /^([1-9][0-9]{0,9})\.json$/;
 const CACHE_LIMIT = 512;
@@ -51,7 +69,8 @@ export class RegistryStore {
   private readonly listeners = new Set<(c: StoreChange) => void>();
   private lock: Promise<unknown> = Promise.resolve();
   private rev = 0;
-  private nextSeq = 0;
+  /** The latest publishedAt of any envelope indexed (ms): a new publish is stamped after it. */
+  private latestPublished = 0;
 
   private constructor(root: string) {
     this.root = root;
@@ -88,10 +107,12 @@ export class RegistryStore {
   }
 
   private addEntries(found: EnvelopeSummary[]): void {
-    found.sort((a, b) => (a.publishedAt < b.publishedAt ? -1 : a.publishedAt > b.publishedAt ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : a.version - b.version));
-    for (const summary of found) {
-      const e: Entry = { seq: this.nextSeq++, summary };
-      this.entries.push(e);
+    const batch = found.map((summary): Entry => ({ summary })).sort(compareEntries);
+    for (const e of batch) {
+      const { summary } = e;
+      const at = Date.parse(summary.publishedAt);
+      if (at > this.latestPublished) this.latestPublished = at;
+      insertSorted(this.entries, e);
       const list = this.byName.get(summary.name) ?? [];
       list.push(e);
       list.sort((a, b) => a.summary.version - b.summary.version);
@@ -100,7 +121,7 @@ export class RegistryStore {
         let byValue = this.postings.get(k);
         if (!byValue) this.postings.set(k, (byValue = new Map()));
         const p = byValue.get(v);
-        if (p) p.push(e); else byValue.set(v, [e]);
+        if (p) insertSorted(p, e); else byValue.set(v, [e]);
       }
     }
   }
@@ -180,7 +201,7 @@ export class RegistryStore {
   }
 
   /**
-   * The posting lists (each ascending by seq) of the most selective eq/in condition, or every entry.
+   * The posting lists (each ascending in publish order) of the most selective eq/in condition, or every entry.
    * An `in` keeps one list per value; they are merged lazily, newest first, so nothing is copied.
    */
   private candidates(cq: CompiledQuery): readonly (readonly Entry[])[] {
@@ -269,7 +290,10 @@ export class RegistryStore {
       assertSafeName(draft.name, 'model name');
       await this.refresh();
       let version = ((this.byName.get(draft.name) ?? []).at(-1)?.summary.version ?? 0) + 1;
-      let env = assertValidEnvelope({ ...draft, version, publishedAt: new Date().toISOString() });
+      // Stamped after every envelope known (a tie within a millisecond, or a clock behind another
+      // publisher's), so "newest publish first" is the order of publishing in every view.
+      const publishedAt = new Date(Math.max(Date.now(), this.latestPublished + 1)).toISOString();
+      let env = assertValidEnvelope({ ...draft, version, publishedAt });
       await this.writeArtifact(bytes, draft.function.artifact.sha256);
       await mkdir(inside(this.root, 'envelopes', draft.name), { recursive: true });
       for (let attempt = 0; ; attempt++) {
@@ -296,6 +320,8 @@ export class RegistryStore {
   setAlias(name: string, alias: string, version: number): Promise<void> {
     return this.serial(async () => {
       assertAliasName(alias);
+      // A version another process wrote to the folder since the last refresh is one to point at too.
+      if (!this.pick({ name, version })) await this.refresh();
       if (!this.pick({ name, version })) throw new RegistryError('ENVELOPE_NOT_FOUND', `cannot point ${name}:${alias} at ${name}@${version}: no such version`);
       await this.loadAliases();
       const next = { ...this.aliasMap, [name]: { ...(this.aliasMap[name] ?? {}), [alias]: version } };
@@ -321,7 +347,7 @@ export class RegistryStore {
   }
 }
 
-/** Entries of ascending-seq lists, highest seq first (a k-way merge from the tails). */
+/** Entries of lists ascending in publish order, newest first (a k-way merge from the tails). */
 function* newestFirst(lists: readonly (readonly Entry[])[]): Generator<Entry> {
   if (lists.length === 1) {
     const l = lists[0]!;
@@ -331,10 +357,9 @@ function* newestFirst(lists: readonly (readonly Entry[])[]): Generator<Entry> {
   const pos = lists.map((l) => l.length - 1);
   for (;;) {
     let best = -1;
-    let bestSeq = -1;
     for (let j = 0; j < lists.length; j++) {
       const p = pos[j]!;
-      if (p >= 0 && lists[j]![p]!.seq > bestSeq) { bestSeq = lists[j]![p]!.seq; best = j; }
+      if (p >= 0 && (best < 0 || compareEntries(lists[j]![p]!, lists[best]![pos[best]!]!) > 0)) best = j;
     }
     if (best < 0) return;
     yield lists[best]![pos[best]!--]!;
