@@ -147,8 +147,11 @@ deployments:
     expect(row.required).toEqual(exp.columns);
     expect(row.properties['f0']).toMatchObject({ type: ['number', 'null'] });
     expect(spec.paths['/models/fsum/query/{id}']!.get).toBeDefined();
-    const list = (await get('/models')).json as { deployments: { name: string; model: { label: string } }[] };
+    const list = (await get('/models')).json as { deployments: { name: string; model: { label: string }; file: string }[] };
     expect(list.deployments.map((d) => `${d.name}=${d.model.label}`)).toEqual(['dept=dept@1', 'fsum=fsum@1', 'psale_gbdt=psale@1', 'psale_mlp=psale@2']);
+    // Files as every public answer names them: relative to the configs directory, not the server's path.
+    expect(list.deployments.map((d) => d.file)).toEqual(['models.yaml', 'models.yaml', 'models.yaml', 'models.yaml']);
+    expect((await get('/models/fsum')).json['file']).toBe('models.yaml');
   });
 
   it('rejects a new version that fails to warm, keeps the old one, then takes a good one', async () => {

@@ -21,6 +21,7 @@ import type { Envelope } from '../registry/envelope.js';
 import type { ColumnValues } from '../registry/function.js';
 import { featureSource, outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
 import type { LoadedModel } from '../registry/model-hub.js';
+import { publicPaths } from '../config/public-paths.js';
 import { isPlainObject, readBody } from './body.js';
 
 const MAX_ROWS = 10_000;
@@ -96,6 +97,8 @@ function withHints(inputs: readonly { readonly name: string; readonly type: stri
 }
 
 export function mountModelRoutes(app: Hono, engine: Engine): void {
+  // The deployment's file as every public answer names it: relative to the configs directory.
+  const paths = publicPaths(engine.store.dir);
   const describe = (d: LoadedDeployment): Record<string, unknown> => {
     const m = engine.models?.current(d.resolved.binding);
     return {
@@ -106,7 +109,7 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
       inputs: m ? rowSchema(m.envelope.function.inputs) : null,
       outputs: m ? outputSchema(m.envelope.function.outputs) : null,
       features_from: (m ? featureSource(d, m.envelope) : d.featuresFrom ?? d.resolved.featureSource) ?? null,
-      file: d.file,
+      file: paths.file(d.file),
     };
   };
 
