@@ -50,4 +50,10 @@ describe('airmail registry serve', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--port must be a port number/);
   });
+
+  it('--refresh-ms that is not a number is a usage error, not a registry that never refreshes', async () => {
+    const r = await serve('t0ken', '--refresh-ms', 'abc');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--refresh-ms must be a whole number of milliseconds/);
+  });
 });

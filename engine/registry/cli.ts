@@ -58,7 +58,7 @@ const STOP_GRACE_MS = 2000;
 export const PUBLISH_USAGE = `  airmail publish --artifact FILE --flavor onnx|js --name NAME --description TEXT [--tag k=v]... [--sample FILE] [--metrics FILE]
                   [--sample-format arrow|json|csv] [--inputs NAME:TYPE,...] [--outputs NAME:TYPE,...|NAME=OUTPUT[COL],...]
                   [--feature-source DATASET:KEY] [--package NAME]... [--sha256 HEX] [--language NAME] [--language-version V] [--registry URL|DIR [--create]]`;
-export const REGISTRY_USAGE = `  airmail registry serve --root DIR [--port N] [--host H]
+export const REGISTRY_USAGE = `  airmail registry serve --root DIR [--port N] [--host H] [--refresh-ms N]
   airmail registry query|resolve|alias|metrics ... [--registry URL|DIR]`;
 
 const USAGE = `usage:\n${REGISTRY_USAGE}\n${PUBLISH_USAGE}`;
@@ -110,6 +110,7 @@ async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseFlags(args, { root: { type: 'string' }, port: { type: 'string', default: '7070' }, host: { type: 'string', default: '127.0.0.1' }, 'refresh-ms': { type: 'string', default: '2000' } });
   if (!values.root) throw new UsageError('registry serve needs --root DIR');
   if (!/^[0-9]{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port must be a port number (0-65535), not ${JSON.stringify(values.port)}`);
+  if (!/^[0-9]{1,9}$/.test(values['refresh-ms'])) throw new UsageError(`--refresh-ms must be a whole number of milliseconds (0: never), not ${JSON.stringify(values['refresh-ms'])}`);
   if (!process.env.AIRMAIL_ADMIN_TOKEN?.trim() && !isLoopback(values.host)) {
     // A js envelope is code that every engine deploying it runs with the engine's own privileges.
     throw new UsageError(`registry serve --host ${values.host}: without AIRMAIL_ADMIN_TOKEN anyone who reaches the registry could publish, and a js envelope is code the engines run; set AIRMAIL_ADMIN_TOKEN (publishing, aliases and metrics then need it as a bearer token) or keep the default --host 127.0.0.1`);
