@@ -365,6 +365,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   diagnostics.push(...dep.diagnostics);
 
   // ---- pipelines
+  const failedDatasets = new Map([...datasetDefs].filter(([n]) => !datasets.has(n)).map(([n, d]) => [n, d.loc.file]));
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
   const presetProblems = new Set<string>();
   const locByFile = new Map(located.map((l) => [l.file, l]));
@@ -376,6 +377,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       contexts,
       datasets,
       datasetIds,
+      failedDatasets,
       operatorModules,
       validators,
       resolvePath: opts.sealed?.has(p.loc.file) ? sealedPath : (x) => resolveFrom(p.loc.file, x),
