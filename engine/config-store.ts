@@ -19,6 +19,7 @@ import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from '.
 import { asBody, atomicWrite, putTarget, sharedFileConflict } from './config/admin-target.js';
 import { DirWatcher } from './config/dir-watch.js';
 import { forgetRejections, type Rejection } from './config/rejections.js';
+import { ParseCache } from './config/parse-cache.js';
 
 export type { Rejection };
 
@@ -65,6 +66,8 @@ export class ConfigStore {
   readonly dir: string;
   private readonly operators: ReadonlyMap<string, OperatorDefinition>;
   private readonly datasetCache = new DatasetCache();
+  /** Parsed texts of the files: a reload parses only the files that changed (`parseCache.parsed` counts parses). */
+  readonly parseCache = new ParseCache();
   private texts = new Map<string, string>();
   private current: Snapshot = { pipelines: new Map(), datasets: new Map(), operators: new Map(), operatorModules: [], presets: new Map(), contexts: new Map(), datasetIds: new Map() };
   private readonly loadedAt = new Map<string, { version: string; at: string }>();
@@ -332,7 +335,7 @@ export class ConfigStore {
 
   private loadOptions(sealed?: ReadonlySet<string>, lease?: ModelLease): Parameters<typeof loadConfigSet>[1] {
     const models = lease ?? this.models;
-    return { operators: this.operators, datasetCache: this.datasetCache, ...(sealed ? { sealed } : {}), ...(models ? { models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) };
+    return { operators: this.operators, datasetCache: this.datasetCache, parseCache: this.parseCache, ...(sealed ? { sealed } : {}), ...(models ? { models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) };
   }
 
   /** Admin: write `text` (as sent) to the pipeline's file (see target()) if, and only if, the set still compiles. */

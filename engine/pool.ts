@@ -135,6 +135,9 @@ export class PoolRunner implements Runner {
   private readonly maxQueue: number;
   /** Workers lost to a crash, exit or watchdog stop (each was replaced). */
   workerFailures = 0;
+  /** Pipeline versions sent to workers (each a worker's `need`), and the dataset handles they carried. */
+  loadsSent = 0;
+  handlesSent = 0;
   /** Time workers spent on tasks over the last 10 s (`stats().utilization`); one task per worker at a time. */
   private readonly busy = new BusyWindow();
   /** The step each task handed to piscina is in (one slot per worker: at most that many are). */
@@ -170,14 +173,19 @@ export class PoolRunner implements Runner {
     });
   }
 
-  private loadFor(p: CompiledPipeline, s: Snapshot): WorkerLoad {
+  /** The load of a version for a worker that holds the datasets `has` (their handles are left out: see WorkerLoad). */
+  private loadFor(p: CompiledPipeline, s: Snapshot, has: readonly string[] | undefined): WorkerLoad {
     let l = this.loads.get(p);
     if (!l) {
-      const datasets = [...s.datasets.values()].map((t) => ({ id: `${t.name}:${datasetIdentity(t)}`, handle: t.handle }));
+      const datasets = [...s.datasets.values()].map((t) => ({ id: `${t.name}:${datasetIdentity(t)}`, name: t.name, handle: t.handle }));
       l = { plan: p.plan, datasets, operatorModules: s.operatorModules };
       this.loads.set(p, l);
     }
-    return l;
+    const held = new Set(has);
+    const out = held.size === 0 ? l : { ...l, datasets: l.datasets.map((d) => (held.has(d.id) ? { id: d.id, name: d.name } : d)) };
+    this.loadsSent++;
+    this.handlesSent += out.datasets.filter((d) => d.handle).length;
+    return out;
   }
 
   async run(req: RunRequest): Promise<ExecOutput> {
@@ -200,8 +208,11 @@ export class PoolRunner implements Runner {
       // are the same admitted request: shedding them would drop a request that already waited its
       // turn, because the queue or the pace moved meanwhile (as when a cold upstream slowed it).
       const attempt = async (admitted: boolean): Promise<ExecReply> => {
-        const reply = await this.submit(base, signal, admitted, req.pipeline);
-        return reply.kind === 'need' ? this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot) }, signal, true, req.pipeline) : reply;
+        let reply = await this.submit(base, signal, admitted, req.pipeline);
+        // The load may reach another worker than the one that answered `need`, one that lacks a
+        // dataset left out: it answers `need` again with its own; the last try sends every handle.
+        for (let i = 0; reply.kind === 'need' && i < 3; i++) reply = await this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot, i < 2 ? reply.has : undefined) }, signal, true, req.pipeline);
+        return reply;
       };
       // A task whose worker we stopped on purpose (killWorker) runs again on another worker, up to
       // MAX_KILLED_RETRIES times within its deadline: under chaos the retry lands on the fresh

@@ -13,7 +13,12 @@ import type { ModelTable } from './registry/bindings.js';
 
 export interface WorkerLoad {
   readonly plan: Plan;
-  readonly datasets: readonly { readonly id: string; readonly handle: DatasetHandle }[];
+  /**
+   * Every dataset of the snapshot; `handle` is left out for those the worker said it holds (`need`'s
+   * `has`): a handle's text columns are copied into the worker, and with 200 pipelines copying every
+   * dataset again at each pipeline's first run in a worker cost 300-700 ms a pipeline.
+   */
+  readonly datasets: readonly { readonly id: string; readonly name: string; readonly handle?: DatasetHandle }[];
   readonly operatorModules: readonly string[];
 }
 
@@ -34,7 +39,8 @@ export interface ExecTask {
 }
 
 export type ExecReply =
-  | { readonly kind: 'need' }
+  /** The worker has not loaded this version; `has`: the dataset ids it holds (their handles need not be sent). */
+  | { readonly kind: 'need'; readonly has?: readonly string[] }
   | { readonly kind: 'ok'; readonly out: ExecOutput; /** Time the worker spent executing (ms). */ readonly ms?: number }
   | { readonly kind: 'error'; readonly error: WireError; readonly steps?: readonly StepTrace[]; readonly observed?: ObserveReport };
 

@@ -13,7 +13,7 @@ import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescape
 import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
-import { didYouMean, withDatasetHint, type ParamValidator } from './validators.js';
+import { didYouMean, missingDataset, withDatasetHint, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
 import { resolveItemsDataset } from './items-dataset.js';
 
@@ -25,6 +25,8 @@ export interface CompileScope {
   readonly datasets: ReadonlyMap<string, Table>;
   /** Content identity of each dataset (part of the version hash). */
   readonly datasetIds: ReadonlyMap<string, string>;
+  /** Datasets defined but not loaded (their own problem is reported), name → the file defining them. */
+  readonly failedDatasets?: ReadonlyMap<string, string>;
   /** Content-hash URLs of the custom operator modules loaded (part of the version hash: an edited operator is a new version). */
   readonly operatorModules?: readonly string[];
   readonly validators: ParamValidator;
@@ -87,7 +89,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const addContext = (name: string, c: ContextConfig, ptr: string): PlanContext | undefined => {
     const ds = scope.datasets.get(c.dataset);
     if (!ds) {
-      report('UNKNOWN_DATASET', `${ptr}/dataset`, `context '${name}' names dataset '${c.dataset}', which no config defines${didYouMean(c.dataset, scope.datasets.keys())}`);
+      report('UNKNOWN_DATASET', `${ptr}/dataset`, `context '${name}' names dataset '${c.dataset}'${missingDataset(c.dataset, scope.datasets.keys(), scope.failedDatasets)}`);
       return undefined;
     }
     datasetsUsed.add(c.dataset);
@@ -239,7 +241,11 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     };
     const checked = [...(def.check?.(params, tracked) ?? [])];
     if (checked.length === 0 && def.verify) checked.push(...(await def.verify(params, tracked)));
-    for (const p of checked) reportParam(p.code ?? 'BAD_PARAMETER', p.path, withDatasetHint(p.code, p.message, scope.datasets.keys()), perPipeline);
+    // A dataset that failed to load is no problem of this use: said once, where a preset names it.
+    for (const p of checked) {
+      const msg = withDatasetHint(p.code, p.message, scope.datasets.keys(), scope.failedDatasets);
+      reportParam(p.code ?? 'BAD_PARAMETER', p.path, msg, perPipeline && msg.startsWith(p.message));
+    }
     if (checked.length > 0) return reportParam.done();
     // `$$x` is the literal `$x` from here on (references sit at `sites`, whatever their text).
     params = unescapeLiterals(params);

@@ -4,14 +4,14 @@
  */
 import type { PipelineConfig } from './schema.js';
 import type { CompileScope, Report } from './compile-pipeline.js';
-import { closest, didYouMean } from './validators.js';
+import { closest, didYouMean, missingDataset } from './validators.js';
 
 export /** The items dataset: `items:`, or the one dataset keyed by the item type; `note` says why there is none when that is not obvious. */
 function resolveItemsDataset(cfg: PipelineConfig, base: string, scope: CompileScope, report: Report): { name: string | undefined; note?: string; fatal?: true } {
   if (cfg.items !== undefined) {
     const ds = scope.datasets.get(cfg.items);
     if (!ds) {
-      report('UNKNOWN_DATASET', `${base}/items`, `items names dataset '${cfg.items}', which no config defines${didYouMean(cfg.items, scope.datasets.keys())}`);
+      report('UNKNOWN_DATASET', `${base}/items`, `items names dataset '${cfg.items}'${missingDataset(cfg.items, scope.datasets.keys(), scope.failedDatasets)}`);
       return { name: undefined, note: `the items dataset '${cfg.items}' is not defined` };
     }
     if (!ds.has(cfg.item_type)) report('UNKNOWN_COLUMN', `${base}/items`, `items dataset '${cfg.items}' has no column '${cfg.item_type}' (the item type)`);

@@ -11,6 +11,7 @@ import type { ModelResolver, OperatorDefinition } from '../api.js';
 import { loadDatasetFile, unsafeIdProblem, withColumns, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
+import type { ParseCache } from './parse-cache.js';
 import { loadDeployments, type LoadedDeployment } from '../registry/deployments.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetConfig, type PipelineConfig, type PresetConfig } from './schema.js';
 import { withEnv, type RemoteDatasetLoader } from '../remote/datasets.js';
@@ -61,6 +62,8 @@ export interface LoadOptions {
   readonly sealed?: ReadonlySet<string>;
   /** Reads `redis:` / `http:` datasets (engine/remote/datasets.ts); without it they are refused. */
   readonly remoteDatasets?: RemoteDatasetLoader;
+  /** Reused between loads so unchanged files are not parsed again. */
+  readonly parseCache?: ParseCache;
 }
 
 /** A dataset file that is not there: where it was looked for, and the nearest file of that folder. */
@@ -184,8 +187,9 @@ interface Located {
 export async function loadConfigSet(sources: readonly ConfigSource[], opts: LoadOptions): Promise<LoadResult> {
   const diagnostics: Diagnostic[] = [];
   const located: Located[] = [];
+  opts.parseCache?.begin();
   for (const src of sources) {
-    const r = parseConfigText(src.text, src.path);
+    const r = opts.parseCache ? opts.parseCache.parse(src.text, src.path) : parseConfigText(src.text, src.path);
     if (!r.ok) {
       diagnostics.push(...r.diagnostics);
       continue;
@@ -361,6 +365,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   diagnostics.push(...dep.diagnostics);
 
   // ---- pipelines
+  const failedDatasets = new Map([...datasetDefs].filter(([n]) => !datasets.has(n)).map(([n, d]) => [n, d.loc.file]));
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
   const presetProblems = new Set<string>();
   const locByFile = new Map(located.map((l) => [l.file, l]));
@@ -372,6 +377,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       contexts,
       datasets,
       datasetIds,
+      failedDatasets,
       operatorModules,
       validators,
       resolvePath: opts.sealed?.has(p.loc.file) ? sealedPath : (x) => resolveFrom(p.loc.file, x),

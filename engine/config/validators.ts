@@ -2,6 +2,7 @@
  * ajv, configured once: operator parameter schemas are compiled on first use
  * and cached per definition; every error of a document is reported.
  */
+import { basename } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsMod from 'ajv-formats';
 import type { JsonSchema, OperatorDefinition } from '../api.js';
@@ -159,10 +160,26 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
   return c && c !== name ? ` (did you mean '${c}'?)` : '';
 }
 
-/** An operator's "no dataset named 'x'" with the nearest dataset the config defines. */
-export function withDatasetHint(code: string | undefined, message: string, names: Iterable<string>): string {
+/**
+ * An operator's "no dataset named 'x'" with the nearest dataset the config defines; for a dataset
+ * that is defined but failed to load (`failed`: name → its file), that, instead of a wrong guess.
+ */
+export function withDatasetHint(code: string | undefined, message: string, names: Iterable<string>, failed?: ReadonlyMap<string, string>): string {
   const named = code === 'UNKNOWN_DATASET' && !message.includes('did you mean') ? /'([^']+)'/.exec(message)?.[1] : undefined;
-  return named === undefined ? message : `${message}${didYouMean(named, names)}`;
+  if (named === undefined) return message;
+  const file = failed?.get(named);
+  return file !== undefined ? message.replace(`no dataset named '${named}'`, `dataset '${named}'${failedToLoad(file)}`) : `${message}${didYouMean(named, names)}`;
+}
+
+/** Said of a dataset that is defined in `file` but did not load (its own problem is reported there). */
+export function failedToLoad(file: string): string {
+  return ` failed to load (its problem is reported in ${basename(file)})`;
+}
+
+/** Why a dataset a context or `items:` names is not there: it failed to load, or no config defines it. */
+export function missingDataset(name: string, names: Iterable<string>, failed?: ReadonlyMap<string, string>): string {
+  const file = failed?.get(name);
+  return file !== undefined ? `, which${failedToLoad(file)}` : `, which no config defines${didYouMean(name, names)}`;
 }
 
 /** One sentence per ajv error, pointing at the offending value. */

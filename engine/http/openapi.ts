@@ -6,7 +6,8 @@ import type { Engine } from '../engine.js';
 import { modelPaths } from './models.js';
 import { operatorPaths } from './operators.js';
 
-const RESPONSE = {
+/** The answer of a run, once under components (with hundreds of pipelines, inline in each path it was most of the document). */
+const RESULT = {
   type: 'object',
   required: ['items', 'error', 'reason', 'pipeline', 'version'],
   properties: {
@@ -23,6 +24,7 @@ const RESPONSE = {
     models: { type: 'object', additionalProperties: { type: 'string' }, description: 'Scorer output → the registry model version that scored it (e.g. psale@3), for registry models.' },
   },
 } as const;
+const RESPONSE = { $ref: '#/components/schemas/Result' } as const;
 
 export function openApi(engine: Engine): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
@@ -109,7 +111,7 @@ export function openApi(engine: Engine): Record<string, unknown> {
     openapi: '3.1.0',
     info: { title: 'Airmail', version: '0.1.0', description: 'Recommendation pipelines served from YAML configs.' },
     paths,
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: { schemas: { Result: RESULT }, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
   };
 }
 

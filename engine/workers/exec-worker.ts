@@ -21,7 +21,8 @@ import { planSteps, slotMarker } from '../step-slots.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
 import type { Plan } from '../config/plan.js';
 
-const MAX_VERSIONS = 64;
+/** Versions a worker keeps (LRU). A retailer serves hundreds of pipelines: past this many in rotation every request reloads its pipeline (and may reload its model). */
+const MAX_VERSIONS = 1024;
 /** What an operator's process.exit(1) exits with (see below). */
 const OPERATOR_EXIT = 70;
 /** Versions kept per pipeline name: the current one and the one before (requests in flight during a swap). */
@@ -129,16 +130,17 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   }
   let entry = versions.get(task.version);
   if (!entry) {
-    if (!task.load) return { kind: 'need' };
+    // The datasets this worker holds are named in `need`, and their handles are not sent again.
+    if (!task.load || task.load.datasets.some((d) => !d.handle && !tables.has(d.id))) return { kind: 'need', has: [...tables.keys()] };
     await ensureModules(task.load.operatorModules);
     const datasets = new Map<string, Table>();
-    for (const { id, handle } of task.load.datasets) {
+    for (const { id, name, handle } of task.load.datasets) {
       let t = tables.get(id);
       if (!t) {
-        t = new Table(handle);
+        t = new Table(handle!);
         tables.set(id, t);
       }
-      datasets.set(handle.name, t);
+      datasets.set(name, t);
     }
     const used = new Map<string, string>();
     const model = (ref: ModelRef): ReturnType<typeof loadModel> => {

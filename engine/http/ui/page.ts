@@ -43,6 +43,7 @@ export const UI_PAGE = `<!doctype html>
 <main>
 <section>
   <h2>Pipelines</h2>
+  <div class="row"><label>filter <input id="filter" type="search" size="24" placeholder="pipeline name contains…"></label><span id="filter-count" class="muted" role="status"></span></div>
   <div class="scroll tall"><table id="pipelines"><thead><tr><th>pipeline</th><th>version</th><th>loaded at</th><th>file</th><th>last rejection</th><th>description</th></tr></thead><tbody></tbody></table></div>
   <div id="rejected-now" hidden><h2 style="margin-top:12px" class="bad">Rejected files (not served until fixed)</h2>
   <div class="scroll tall"><table id="rejected"><thead><tr><th>at</th><th>files</th><th>problems</th></tr></thead><tbody></tbody></table></div></div>
@@ -78,7 +79,15 @@ export const UI_PAGE = `<!doctype html>
 (() => {
   const $ = (id) => document.getElementById(id);
   const td = (text, cls) => { const d = document.createElement('td'); d.textContent = text == null ? '' : String(text); if (cls) d.className = cls; return d; };
-  const fill = (table, rows) => { const b = table.tBodies[0]; b.replaceChildren(...rows.map((cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; })); };
+  // The pipeline tables (pipelines, live, per operator) show the rows whose pipeline name contains the filter.
+  const FILTERED = new Set(['pipelines', 'live', 'operators']);
+  const applyFilter = (table) => {
+    const f = $('filter').value.trim().toLowerCase();
+    let shown = 0;
+    for (const tr of table.tBodies[0].rows) { tr.hidden = f !== '' && !tr.cells[0].textContent.toLowerCase().includes(f); if (!tr.hidden) shown++; }
+    if (table.id === 'pipelines') $('filter-count').textContent = f === '' ? '' : shown + ' of ' + table.tBodies[0].rows.length + ' pipelines';
+  };
+  const fill = (table, rows) => { const b = table.tBodies[0]; b.replaceChildren(...rows.map((cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; })); if (FILTERED.has(table.id)) applyFilter(table); };
   const num = (v, d = 2) => (typeof v === 'number' && isFinite(v) ? v.toFixed(d) : '');
   // A rate: one request in the last minute is 0.017/s, not 0.0.
   const rate = (v) => (typeof v !== 'number' || !isFinite(v) ? '' : v === 0 ? '0' : v < 10 ? String(Number(v.toPrecision(2))) : v.toFixed(1));
@@ -243,6 +252,7 @@ export const UI_PAGE = `<!doctype html>
   $('run-inputs').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); $('run-form').requestSubmit(); } });
   // Another pipeline: the last one's run, status and answer are not this one's.
   $('run-pipeline').addEventListener('change', () => { setInputs(); clearRun(); $('run-status').textContent = ''; });
+  $('filter').addEventListener('input', () => { for (const id of FILTERED) applyFilter($(id)); });
   loadPipelines().catch((e) => { $('summary').textContent = e.message; }).then(poll);
   setInterval(() => { if (!down) loadPipelines().catch(() => {}); }, 30000);
 })();

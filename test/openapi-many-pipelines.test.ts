@@ -1,0 +1,36 @@
+/**
+ * Issue: /openapi.json of a retailer's 200 pipelines was 1.17 MB: the answer schema of a run was
+ * written out inline three times per pipeline. It is defined once under components and referenced.
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../engine/server.js';
+import { server, tempDir } from './helpers.js';
+
+const N = 50;
+let srv: RunningServer | undefined;
+let dir: string;
+
+describe('/openapi.json with many pipelines', () => {
+  beforeAll(async () => {
+    dir = await tempDir();
+    let text = 'pipelines:\n';
+    for (let i = 0; i < N; i++) text += `- {name: p${i}, item_type: sid, initialization: {includes: [{name: Static, parameters: {items: [a]}}]}}\n`;
+    await writeFile(join(dir, 'all.yaml'), text);
+    srv = await server({ configs: dir, threads: 0, port: 0 });
+  });
+  afterAll(async () => {
+    await srv?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('defines the answer schema once and refers to it from every pipeline', async () => {
+    const text = await (await fetch(`${srv!.url}/openapi.json`)).text();
+    expect(text.split('Content hash of the compiled config.').length - 1).toBe(1);
+    const spec = JSON.parse(text) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>; components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+    expect(spec.paths['/pipelines/p7']!['post']!.responses['200']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/Result' });
+    expect(Object.keys(spec.components.schemas['Result']!.properties)).toEqual(expect.arrayContaining(['items', 'error', 'reason', 'pipeline', 'version']));
+    expect(text.length).toBeLessThan(N * 3000); // was about 5,900 bytes a pipeline
+  });
+});
