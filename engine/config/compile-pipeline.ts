@@ -16,6 +16,7 @@ import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './
 import { didYouMean, missingDataset, withDatasetHint, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
 import { resolveItemsDataset } from './items-dataset.js';
+import { refRoleProblems } from './ref-roles.js';
 
 export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
@@ -215,6 +216,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
         offerInput(s.ref.name, inputSchemaFromParameter(subSchema(def.parameters, s.path)), 1);
       }
     }
+    for (const p of refRoleProblems(def, params, stepEnv, sites)) { refsOk = false; reportParam('BAD_PARAMETER', p.path, p.message); }
     // Check literal parameters with each reference replaced by a stand-in of the expected type.
     let probe: unknown = structuredClone(params);
     for (const s of sites) probe = setAt(probe, s.path, placeholderFor(subSchema(def.parameters, s.path)));

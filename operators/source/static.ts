@@ -20,6 +20,11 @@ function isRow(v: unknown): v is Readonly<Record<string, unknown>> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** `items` as written: a list, or (`items: $ids`) a reference to an input list, which has no literal items to check at load. */
+function literal(items: StaticParams['items'] | string): StaticParams['items'] {
+  return Array.isArray(items) ? items : [];
+}
+
 function missingIds(items: StaticParams['items'], itemType: string): ParamProblem[] {
   const out: ParamProblem[] = [];
   items.forEach((it, i) => {
@@ -68,20 +73,21 @@ export const staticSource = defineOperator<StaticParams>({
     additionalProperties: false,
   },
   check(params, env) {
-    return [...missingIds(params.items, env.itemType), ...mixedIds(params.items, env.itemType)];
+    return [...missingIds(literal(params.items), env.itemType), ...mixedIds(literal(params.items), env.itemType)];
   },
-  writes: (params, env) => extraColumns(params.items, env.itemType),
+  writes: (params, env) => extraColumns(literal(params.items), env.itemType),
   // As run() builds them: numbers (and booleans) become a number column, anything else text.
   writeTypes(params, env) {
     const out: Record<string, ColumnType> = {};
-    for (const name of extraColumns(params.items, env.itemType)) {
-      const vals = params.items.map((it) => (isRow(it) ? it[name] : undefined));
+    for (const name of extraColumns(literal(params.items), env.itemType)) {
+      const vals = literal(params.items).map((it) => (isRow(it) ? it[name] : undefined));
       if (vals.some((v) => isRef(v))) continue;
       out[name] = vals.every((v) => v === undefined || v === null || typeof v === 'number' || typeof v === 'boolean') ? 'number' : 'string';
     }
     return out;
   },
-  compares: (params, env) => idSites(params.items, env.itemType),
+  // `items: $ids` is one site: the input is a list of ids of the item type.
+  compares: (params, env) => (Array.isArray(params.items) ? idSites(params.items, env.itemType) : [{ path: pointer('items'), column: env.itemType, as: 'id' as const }]),
   run(params, ctx): SourceResult {
     const items = Array.isArray(params.items) ? params.items : [params.items];
     const bad = missingIds(items, ctx.itemType)[0];
