@@ -17,6 +17,7 @@ import { didYouMean, missingDataset, withDatasetHint, type ParamValidator } from
 import { checkStructure, soundParts } from './structure.js';
 import { resolveItemsDataset } from './items-dataset.js';
 import { refRoleProblems } from './ref-roles.js';
+import { hook, hookAsync, hookProblem } from './operator-hooks.js';
 
 export interface CompileScope {
   readonly operators: ReadonlyMap<string, OperatorDefinition>;
@@ -241,37 +242,45 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       get itemType() { perPipeline = true; return stepEnv.itemType; },
       get itemsDataset() { perPipeline = true; return stepEnv.itemsDataset; },
     };
-    const checked = [...(def.check?.(params, tracked) ?? [])];
-    if (checked.length === 0 && def.verify) checked.push(...(await def.verify(params, tracked)));
-    // A dataset that failed to load is no problem of this use: said once, where a preset names it.
-    for (const p of checked) {
-      const msg = withDatasetHint(p.code, p.message, scope.datasets.keys(), scope.failedDatasets);
-      reportParam(p.code ?? 'BAD_PARAMETER', p.path, msg, perPipeline && msg.startsWith(p.message));
+    try {
+      const checked = [...(hook('check', () => def.check?.(params, tracked)) ?? [])];
+      if (checked.length === 0 && def.verify) checked.push(...(await hookAsync('verify', () => def.verify!(params, tracked))));
+      // A dataset that failed to load is no problem of this use: said once, where a preset names it.
+      for (const p of checked) {
+        const msg = withDatasetHint(p.code, p.message, scope.datasets.keys(), scope.failedDatasets);
+        reportParam(p.code ?? 'BAD_PARAMETER', p.path, msg, perPipeline && msg.startsWith(p.message));
+      }
+      if (checked.length > 0) return reportParam.done();
+      // `$$x` is the literal `$x` from here on (references sit at `sites`, whatever their text).
+      params = unescapeLiterals(params);
+      for (const d of collectDatasetNames(params)) if (scope.datasets.has(d)) datasetsUsed.add(d);
+      const reads = (hook('reads', () => def.reads?.(params, stepEnv)) ?? []).filter((c) => !c.startsWith('$'));
+      const writes = def.kind === 'score' ? [] : [...(hook('writes', () => def.writes?.(params, stepEnv)) ?? [])];
+      const step: PlanStep = {
+        label: stepCfg.name,
+        use: def.name,
+        kind: def.kind,
+        params,
+        sites: sites as RefSite[],
+        reads,
+        writes,
+        given,
+        rowwise: def.kind === 'filter' || (def.kind === 'transform' && def.rowwise === true),
+        pure: def.pure === true,
+        ...(def.pure !== true && def.memoTtlMs ? memoTtl(def.memoTtlMs(params)) : {}),
+        pointer: ptr,
+        ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),
+      };
+      reportParam.done();
+      typing.set(step, { compares: hook('compares', () => def.compares?.(params, stepEnv)) ?? [], writeTypes: def.kind === 'score' ? {} : hook('writeTypes', () => def.writeTypes?.(params, stepEnv)) ?? {}, schema: def.parameters, reportParam });
+      return step;
+    } catch (err) {
+      // An operator's own bug (a custom operator reading a parameter that is not there) is a problem
+      // of the step that uses it, not the end of the load: the other pipelines still serve.
+      const p = hookProblem(err, def.name);
+      report(p.code, pptr, `${stepCfg.name}: ${p.message}`);
+      return undefined;
     }
-    if (checked.length > 0) return reportParam.done();
-    // `$$x` is the literal `$x` from here on (references sit at `sites`, whatever their text).
-    params = unescapeLiterals(params);
-    for (const d of collectDatasetNames(params)) if (scope.datasets.has(d)) datasetsUsed.add(d);
-    const reads = (def.reads?.(params, stepEnv) ?? []).filter((c) => !c.startsWith('$'));
-    const writes = def.kind === 'score' ? [] : [...(def.writes?.(params, stepEnv) ?? [])];
-    const step: PlanStep = {
-      label: stepCfg.name,
-      use: def.name,
-      kind: def.kind,
-      params,
-      sites: sites as RefSite[],
-      reads,
-      writes,
-      given,
-      rowwise: def.kind === 'filter' || (def.kind === 'transform' && def.rowwise === true),
-      pure: def.pure === true,
-      ...(def.pure !== true && def.memoTtlMs ? memoTtl(def.memoTtlMs(params)) : {}),
-      pointer: ptr,
-      ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),
-    };
-    reportParam.done();
-    typing.set(step, { compares: def.compares?.(params, stepEnv) ?? [], writeTypes: def.kind === 'score' ? {} : def.writeTypes?.(params, stepEnv) ?? {}, schema: def.parameters, reportParam });
-    return step;
   };
 
   const init = cfg.initialization ?? {};
