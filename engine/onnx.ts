@@ -17,6 +17,7 @@ import { ItemTreeIndex } from './models/tree-index.js';
 import { ItemMatrix, layoutKey } from './models/item-matrix.js';
 import { loadJsModel } from './models/js-model.js';
 import { feedPlan, runRows, type FeedPlan } from './models/onnx-feed.js';
+import { modelInputs } from './models/scratch.js';
 import { columnOf, describeOutputs, selectionProblem, selectorText, type OutputInfo, type OutputSelect } from './models/output-select.js';
 
 /** A loaded model of this thread: an ONNX session, or a js function in its own worker. */
@@ -104,7 +105,16 @@ export class OnnxModel implements ModelRunner {
     if (f.rows.length === 0 || (this.featureCount > 0 && f.columns.length !== this.featureCount)) return undefined;
     const m = ItemMatrix.of(f.dataset, f.columns);
     if (!m) return undefined;
-    return this.predict(f.base ? m.gatherShared(f.base, f.constants) : m.gather(f.rows, f.constants), f.rows.length);
+    // The input is only read by this call: its buffer is reused (see models/scratch.ts).
+    const take = (n: number): Float32Array => modelInputs.take(n);
+    const x = f.base ? m.gatherShared(f.base, f.constants, take) : m.gather(f.rows, f.constants, take);
+    let out: Float32Array | undefined;
+    try {
+      return (out = await this.predict(x, f.rows.length));
+    } finally {
+      // Not while the answer is a view of it (a runtime that hands its input back).
+      if (out?.buffer !== x.buffer) modelInputs.give(x);
+    }
   }
 
   private async agrees(index: ItemTreeIndex, spec: TreeEnsembleSpec, f: ItemFeatures): Promise<boolean> {

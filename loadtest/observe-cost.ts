@@ -20,6 +20,8 @@ import { sinkCollector } from './scenarios-extra.js';
 const opts = cli('npx tsx loadtest/observe-cost.ts', 'CPU per request by thread: metrics and tracing off, metrics only, metrics + tracing of every request, and of one in ten (standard workload, GBDT).', {
   requests: { type: 'string', default: '4000', help: 'measured requests per mode and round', number: { min: 100, integer: true } },
   rounds: { type: 'string', default: '3', help: 'rounds; each runs every mode once, in turn', number: { min: 1, integer: true } },
+  pipeline: { type: 'string', default: 'complimentary_items', help: 'the bench pipeline to send', choices: ['complimentary_items', 'complimentary_items_mlp'] },
+  modes: { type: 'string', default: 'off,metrics,traced,traced 10 %', help: 'the modes to run, comma-separated (off alone: what a request costs each thread)' },
 });
 
 const TICKS = 100; // USER_HZ
@@ -54,7 +56,7 @@ async function measure(mode: Mode, n: number): Promise<Sample> {
   const sink = mode.startsWith('traced') ? await sinkCollector() : undefined;
   const engine = await startEngine({ configs: BENCH_CONFIGS, threads: 1, env: { ...MODES[mode], ...sink?.env } });
   const pool = new Pool(engine.url, { connections: 8 });
-  const make = benchRequests('complimentary_items');
+  const make = benchRequests(opts.pipeline);
   const run = async (count: number, from: number): Promise<void> => {
     let i = 0;
     await Promise.all(Array.from({ length: 8 }, async () => {
@@ -87,9 +89,16 @@ async function measure(mode: Mode, n: number): Promise<Sample> {
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const n = Number(opts.requests);
-const samples = Object.fromEntries(Object.keys(MODES).map((m) => [m, [] as Sample[]])) as Record<Mode, Sample[]>;
+const modes = opts.modes.split(',').map((m) => m.trim());
+for (const m of modes) {
+  if (m in MODES) continue;
+  process.stderr.write(`observe-cost: --modes: unknown mode '${m}' (known: ${Object.keys(MODES).join(', ')})\n`);
+  process.exit(2);
+}
+const run = modes as Mode[];
+const samples = Object.fromEntries(run.map((m) => [m, [] as Sample[]])) as Record<Mode, Sample[]>;
 for (let round = 0; round < Number(opts.rounds); round++) {
-  for (const mode of Object.keys(MODES) as Mode[]) {
+  for (const mode of run) {
     const s = await measure(mode, n);
     samples[mode].push(s);
     process.stderr.write(`round ${round + 1} ${mode}: main ${s.main.toFixed(0)} µs, worker ${s.worker.toFixed(0)} µs, rest ${s.rest.toFixed(0)} µs per request, ${s.rps.toFixed(0)} req/s\n`);
@@ -98,10 +107,10 @@ for (let round = 0; round < Number(opts.rounds); round++) {
 console.log(`| mode | main thread µs/req | worker µs/req | other threads µs/req | total µs/req | vs off | req/s |`);
 console.log(`|---|---:|---:|---:|---:|---:|---:|`);
 const total = (s: Sample): number => s.main + s.worker + s.rest;
-const offTotal = median(samples.off.map(total));
-for (const mode of Object.keys(MODES) as Mode[]) {
+const offTotal = median((samples.off ?? samples[run[0]!]).map(total));
+for (const mode of run) {
   const ss = samples[mode];
   const t = median(ss.map(total));
-  console.log(`| ${mode} | ${median(ss.map((s) => s.main)).toFixed(0)} | ${median(ss.map((s) => s.worker)).toFixed(0)} | ${median(ss.map((s) => s.rest)).toFixed(0)} | ${t.toFixed(0)} | ${mode === 'off' ? '' : `${t >= offTotal ? '+' : ''}${(t - offTotal).toFixed(0)} (${t >= offTotal ? '+' : ''}${((100 * (t - offTotal)) / offTotal).toFixed(0)} %)`} | ${median(ss.map((s) => s.rps)).toFixed(0)} |`);
+  console.log(`| ${mode} | ${median(ss.map((s) => s.main)).toFixed(0)} | ${median(ss.map((s) => s.worker)).toFixed(0)} | ${median(ss.map((s) => s.rest)).toFixed(0)} | ${t.toFixed(0)} | ${mode === 'off' || !samples.off ? '' : `${t >= offTotal ? '+' : ''}${(t - offTotal).toFixed(0)} (${t >= offTotal ? '+' : ''}${((100 * (t - offTotal)) / offTotal).toFixed(0)} %)`} | ${median(ss.map((s) => s.rps)).toFixed(0)} |`);
 }
-console.log(`\n${n} requests per mode and round, ${opts.rounds} rounds (medians); one worker; 8 connections.`);
+console.log(`\n${opts.pipeline}: ${n} requests per mode and round, ${opts.rounds} rounds (medians); one worker; 8 connections.`);

@@ -35,6 +35,10 @@ export function layoutKey(columns: readonly (string | null)[]): string {
 
 const shared = new WeakMap<Dataset, Map<string, ItemMatrix | null>>();
 
+/** Where a gathered input is written: a new array, or a reused one (models/scratch.ts); every element is written. */
+type Alloc = (n: number) => Float32Array;
+const fresh: Alloc = (n) => new Float32Array(n);
+
 export class ItemMatrix {
   /** Item columns only, `stride` floats per row (a multiple of 16: rows start on a cache line). */
   private readonly packed: Float32Array;
@@ -93,12 +97,12 @@ export class ItemMatrix {
    * every request over them), so a request copies contiguous runs of them and
    * writes its constants.
    */
-  gatherShared(base: { readonly rows: Int32Array; readonly at: Int32Array }, constants: ArrayLike<number>): Float32Array {
+  gatherShared(base: { readonly rows: Int32Array; readonly at: Int32Array }, constants: ArrayLike<number>, alloc: Alloc = fresh): Float32Array {
     const width = this.cols.length;
     const all = this.kept.get(base.rows, () => this.gather(base.rows, new Float64Array(width)))!;
     const at = base.at;
     const n = at.length;
-    const x = new Float32Array(n * width);
+    const x = alloc(n * width);
     // Copy runs of consecutive shared rows (candidates minus a few excluded: a handful of runs).
     for (let k = 0; k < n; ) {
       let e = k + 1;
@@ -114,15 +118,15 @@ export class ItemMatrix {
     return x;
   }
 
-  /** The model input [rows.length × width]: item columns of each dataset row, constants where a column is null. */
-  gather(rows: Int32Array, constants: ArrayLike<number>): Float32Array {
+  /** The model input [rows.length × width]: item columns of each dataset row, constants where a column is null; in a buffer from `alloc`. */
+  gather(rows: Int32Array, constants: ArrayLike<number>, alloc: Alloc = fresh): Float32Array {
     const width = this.cols.length;
     const filled = this.filled;
     for (let k = 0; k < rows.length; k++) {
       const b = (rows[k]! / BLOCK) | 0;
       if (filled[b] === 0) this.fillBlock(b);
     }
-    const x = new Float32Array(rows.length * width);
+    const x = alloc(rows.length * width);
     // Constants first (every row the same), then each row's item values from its one cache line.
     const row = new Float32Array(width);
     for (let j = 0; j < width; j++) if (this.cols[j] === null) row[j] = constants[j]!;
