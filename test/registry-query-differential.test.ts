@@ -17,17 +17,8 @@ import { RegistryStore } from '../engine/registry/store.js';
 import { RegistryClient } from '../registry-client/client.js';
 import { FileRegistry } from '../registry-client/file-registry.js';
 import { refFormat, refNewestFirst, refParse, refQuery, type RefClause, type RefEnvelope, type RefOp } from './registry-query-reference.js';
+import { prng } from './semantics-reference.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['psale', 'trend', 'ctr', 'rank.v2'];
 const VALUES: Record<string, string[]> = {
@@ -128,7 +119,7 @@ describe('tag queries against the README reference', () => {
   const aliases = new Map<string, number>();
 
   it('publishes a seeded history through both stores and the alias route', async () => {
-    const r = rng(20240611);
+    const r = prng(20240611);
     for (let i = 0; i < 70; i++) {
       const name = pick(r, NAMES);
       const bytes = pick(r, ARTIFACTS);
@@ -167,7 +158,7 @@ describe('tag queries against the README reference', () => {
   });
 
   it('matches the reference on random queries: sets, order, limit/offset, resolve', async () => {
-    const r = rng(7);
+    const r = prng(7);
     let nonEmpty = 0;
     for (let i = 0; i < 150; i++) {
       const clauses = Array.from({ length: 1 + Math.floor(r() * 3) }, () => randomClause(r));
@@ -226,7 +217,7 @@ describe('tag queries against the README reference', () => {
   });
 
   it('refuses malformed queries with 400 QUERY_INVALID (exit 2 in the CLI) exactly when the reference does', async () => {
-    const r = rng(99);
+    const r = prng(99);
     let invalid = 0;
     for (let i = 0; i < 80; i++) {
       const text = mangle(r, queryText(r, Array.from({ length: 1 + Math.floor(r() * 2) }, () => randomClause(r))));
