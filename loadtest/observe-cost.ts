@@ -9,7 +9,7 @@
  * garbage-collection and compiler threads, libuv's pool). CPU per request, unlike req/s, does not
  * depend on what else the shared machine runs at the time.
  *
- *   npm run build && npx tsx loadtest/observe-cost.ts [--requests 4000] [--rounds 3]
+ *   npm run build && npx tsx loadtest/observe-cost.ts [--requests 4000] [--rounds 3] [--pipeline complimentary_items_mlp] [--modes off]
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Pool } from 'undici';
@@ -17,7 +17,7 @@ import { cli } from './args.js';
 import { BENCH_CONFIGS, benchRequests, startEngine } from './scenarios.js';
 import { sinkCollector } from './scenarios-extra.js';
 
-const opts = cli('npx tsx loadtest/observe-cost.ts', 'CPU per request by thread: metrics and tracing off, metrics only, metrics + tracing of every request, and of one in ten (standard workload, GBDT).', {
+const opts = cli('npx tsx loadtest/observe-cost.ts', 'CPU per request by thread: metrics and tracing off, metrics only, metrics + tracing of every request, and of one in ten (standard workload; GBDT unless --pipeline says).', {
   requests: { type: 'string', default: '4000', help: 'measured requests per mode and round', number: { min: 100, integer: true } },
   rounds: { type: 'string', default: '3', help: 'rounds; each runs every mode once, in turn', number: { min: 1, integer: true } },
   pipeline: { type: 'string', default: 'complimentary_items', help: 'the bench pipeline to send', choices: ['complimentary_items', 'complimentary_items_mlp'] },
