@@ -95,6 +95,8 @@ describe('input errors, per transport', () => {
     ['"desc":"yes"', `'desc' must be true or false, not "yes"`],
     ['"ids":"1.5"', `'ids' must be an integer or a list, not "1.5"`],
     ['"c":{"x":1}', `'c' must be a string or a list, not {"x":1}`],
+    ['"n":[1]', `'n' must be an integer, not [1]: write 1 itself, not a list of it`],
+    ['"desc":["true"]', `'desc' must be true or false, not ["true"]`],
   ])('a JSON body: %s', async (field, message) => {
     const a = await postJson(field);
     expect(a.status).toBe(422);

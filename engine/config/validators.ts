@@ -168,6 +168,12 @@ function shapeHint(types: readonly string[], data: unknown, parent: unknown, sou
     return ": write each 'key: value' without the '- ' in front of it";
   }
   if (source === 'yaml' && types.includes('array') && !types.includes('object') && isMap(data) && itemFits('object')) return ": start each entry of a list with '- '";
+  // `[5]` for an input or parameter that takes one value: the value, unwrapped, when its type fits.
+  if (Array.isArray(data) && data.length === 1 && !types.includes('array')) {
+    const v: unknown = data[0];
+    const t = typeof v === 'number' ? (Number.isInteger(v) ? ['integer', 'number'] : ['number']) : typeof v === 'string' || typeof v === 'boolean' ? [typeof v] : [];
+    if (t.some((x) => types.includes(x))) return `: write ${source === 'yaml' ? String(v) : JSON.stringify(v)} itself, not a list of it`;
+  }
   if (typeof data !== 'string' || types.includes('string')) return '';
   if (types.includes('array') && !types.includes('object') && itemFits('string') && /^[\w.-]+$/.test(data)) {
     if (source === 'yaml') return `: write it as a list, [${data}]`;
