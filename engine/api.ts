@@ -382,6 +382,12 @@ interface BaseDefinition<P> {
    */
   readonly bounds?: readonly string[];
   /**
+   * Parameters that name what the config loads and checks before any request (a dataset, a model,
+   * a file or URL), each with what it names (`{dataset: 'a dataset'}`): a request input cannot stand
+   * for them (`dataset: $ds` is a load error), since what it would name was never checked.
+   */
+  readonly fixed?: Readonly<Record<string, string>>;
+  /**
    * For operators that are not pure but whose answer is cached for a while
    * (remote sources with a TTL): how long a result may be reused. Candidates
    * built from such steps are memoised for at most this long.

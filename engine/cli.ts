@@ -298,7 +298,7 @@ async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
       const files = [...new Set(rejected.map((d) => d.file).filter((f): f is string => !!f))].map((f) => relative(configs, f));
       throw new AirmailError('PIPELINE_NOT_FOUND', `${asAirmailError(err).message}: ${files.join(', ') || 'the configs'} in ${configs} ${files.length > 1 ? 'were' : 'was'} rejected for the ${rejected.length} problem(s) above, and what ${files.length > 1 ? 'they define is' : 'it defines is'} not served`);
     }
-    const res = await engine.run(p, engine.checkInputs(p, inputs, true), { debug: values.debug === true });
+    const res = await engine.run(p, engine.checkInputs(p, inputs, 'cli'), { debug: values.debug === true });
     process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
     return res.error ? 1 : 0;
   } catch (err) {

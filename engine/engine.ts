@@ -11,13 +11,13 @@ import { compilePipeline, type CompiledPipeline } from './config/compile-pipelin
 import { DutyLimit } from './reliability/duty.js';
 import { validators as paramValidators, type LoadedPipeline, type Snapshot } from './config/load.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
-import { describeErrors, newAjv, type Problem } from './config/validators.js';
+import { describeErrors, newAjv, type Problem, type ValueSource } from './config/validators.js';
 import { reservedNameProblems, sealedProblems } from './config/sealed.js';
 import { AirmailError, asAirmailError, summarise, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
-import { coerceQueryInputs, unrepresentableInputs, withInputNames } from './inputs.js';
+import { coerceQueryInputs, nullsAsDefaults, unrepresentableInputs, withInputNames } from './inputs.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
 import { swapProblem } from './registry/deployments.js';
@@ -170,8 +170,10 @@ export class Engine {
   /**
    * Checks inputs against the pipeline's derived schema. Query values (text, one or more per name)
    * are first read as the types the schema names (engine/inputs.ts); the same schema then judges both.
+   * `source`: where the inputs were written (a query string and `airmail run --input` hold text; a
+   * body JSON or YAML), so that a refusal's hint says how to write the value there.
    */
-  checkInputs(p: CompiledPipeline, inputs: unknown, fromQuery: boolean): Record<string, unknown> {
+  checkInputs(p: CompiledPipeline, inputs: unknown, source: ValueSource): Record<string, unknown> {
     let fn = this.inputValidators.get(p);
     if (!fn) {
       fn = strictAjv.compile(p.inputSchema as object);
@@ -180,12 +182,12 @@ export class Engine {
     const errors: Problem[] = [];
     let copy: unknown;
     const isObject = !!inputs && typeof inputs === 'object' && !Array.isArray(inputs);
-    if (fromQuery && isObject) {
+    if ((source === 'query' || source === 'cli') && isObject) {
       const q = coerceQueryInputs(p.inputSchema, inputs as Record<string, string | readonly string[]>);
       errors.push(...q.problems);
       copy = q.inputs;
-    } else copy = isObject ? Object.assign({}, inputs) : inputs;
-    if (!fn(copy)) errors.push(...withInputNames(p.inputSchema, describeErrors(fn.errors)));
+    } else copy = isObject ? nullsAsDefaults(p.inputSchema, Object.assign({}, inputs) as Record<string, unknown>) : inputs;
+    if (!fn(copy)) errors.push(...withInputNames(p.inputSchema, describeErrors(fn.errors, source)));
     errors.push(...unrepresentableInputs(p.inputSchema, copy));
     if (errors.length > 0) {
       throw new AirmailError('INPUT_INVALID', summarise(`inputs of pipeline '${p.name}' are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });

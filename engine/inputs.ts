@@ -88,3 +88,19 @@ export function withInputNames(schema: JsonSchema, problems: Problem[]): Problem
   const takes = names.length > 0 ? `the pipeline's inputs are ${names.map((n) => `'${n}'`).join(', ')}` : 'the pipeline takes no inputs';
   return problems.map((p) => (/^\/[^/]*$/.test(p.path) && p.message.endsWith('is not a known property') ? { path: p.path, message: `${p.message}: ${takes}` } : p));
 }
+
+/**
+ * A body's `null` for an input that has a default is the input left out: clients that write every
+ * field of a form or a typed object send `"n": null` for one they did not set, and a 422 for it
+ * said nothing the user meant. An input whose schema takes `null` keeps it; one without a default
+ * is still refused (null is no value of its type). Mutates and returns `inputs`, a copy.
+ */
+export function nullsAsDefaults(schema: JsonSchema, inputs: Record<string, unknown>): Record<string, unknown> {
+  const props = (schema['properties'] ?? {}) as Record<string, JsonSchema>;
+  for (const [name, v] of Object.entries(inputs)) {
+    if (v !== null || !Object.hasOwn(props, name)) continue;
+    const prop = props[name]!;
+    if (Object.hasOwn(prop, 'default') && !typesOf(prop).includes('null')) delete inputs[name];
+  }
+  return inputs;
+}

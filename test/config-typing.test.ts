@@ -259,7 +259,7 @@ pipeline:
     try {
       expect(await engine.start()).toEqual([]);
       expect(engine.pipeline('p').inputSchema['properties']).toEqual({ skip: { type: ['number', 'string'] } });
-      expect(() => engine.checkInputs(engine.pipeline('p'), { skip: { a: 1 } }, false)).toThrow(/'skip' must be a number or a string/);
+      expect(() => engine.checkInputs(engine.pipeline('p'), { skip: { a: 1 } }, 'json')).toThrow(/'skip' must be a number or a string/);
     } finally {
       await engine.close();
     }

@@ -24,7 +24,7 @@ describe.runIf(enabled)('model calls in flight at once on one thread', () => {
     const e = engine!;
     const p = e.pipeline('complimentary_items_mlp')!;
     const inputs = Array.from({ length: 12 }, (_, i) => ({ client_id: 1 + ((i * 7919) % 20_000), product_id: 1 + ((i * 104_729) % 10_000) }));
-    const run = async (x: (typeof inputs)[number]): Promise<string> => JSON.stringify((await e.run(p, e.checkInputs(p, x, false), {})).items);
+    const run = async (x: (typeof inputs)[number]): Promise<string> => JSON.stringify((await e.run(p, e.checkInputs(p, x, 'json'), {})).items);
     const alone: string[] = [];
     for (const x of inputs) alone.push(await run(x));
     expect(new Set(alone).size).toBe(inputs.length);

@@ -5,6 +5,7 @@
 import { basename } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsMod from 'ajv-formats';
+import { parse as parseYaml } from 'yaml';
 import type { JsonSchema, OperatorDefinition } from '../api.js';
 import { clip } from '../errors.js';
 
@@ -139,19 +140,55 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/** How to write in YAML the shape that was wanted, where the one given is the usual slip. */
-function shapeHint(types: readonly string[], data: unknown): string {
+/**
+ * Where a value was written: a hint says how to write it there. A config or a YAML body has quotes
+ * to drop; a JSON body has JSON's number grammar (no `01`, `0x2`, `+1`); a query string or
+ * `airmail run --input` has no quotes at all, only text read by that grammar.
+ */
+export type ValueSource = 'yaml' | 'json' | 'query' | 'cli';
+
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+/** What the text would be unquoted in YAML (1.2 core, as configs and bodies are read). */
+function yamlReads(text: string): unknown {
+  try {
+    return parseYaml(text, { version: '1.2', schema: 'core' }) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How to write the shape that was wanted where it was written, when the one given is the usual slip. */
+function shapeHint(types: readonly string[], data: unknown, parent: unknown, source: ValueSource): string {
   const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (types.includes('object') && !types.includes('array') && Array.isArray(data) && data.length > 0 && data.every((v) => isMap(v) && Object.keys(v).length === 1)) {
+  // The list hints are YAML's ('- ' entries), and only where a list of what was given would pass.
+  const itemTypes = typesOfSchema(isMap(parent) ? parent['items'] : undefined);
+  const itemFits = (t: string): boolean => itemTypes.length === 0 || itemTypes.includes(t);
+  if (source === 'yaml' && types.includes('object') && !types.includes('array') && Array.isArray(data) && data.length > 0 && data.every((v) => isMap(v) && Object.keys(v).length === 1)) {
     return ": write each 'key: value' without the '- ' in front of it";
   }
-  if (types.includes('array') && !types.includes('object') && isMap(data)) return ": start each entry of a list with '- '";
+  if (source === 'yaml' && types.includes('array') && !types.includes('object') && isMap(data) && itemFits('object')) return ": start each entry of a list with '- '";
+  // `[5]` for an input or parameter that takes one value: the value, unwrapped, when its type fits.
+  if (Array.isArray(data) && data.length === 1 && !types.includes('array')) {
+    const v: unknown = data[0];
+    const t = typeof v === 'number' ? (Number.isInteger(v) ? ['integer', 'number'] : ['number']) : typeof v === 'string' || typeof v === 'boolean' ? [typeof v] : [];
+    if (t.some((x) => types.includes(x))) return `: write ${source === 'yaml' ? String(v) : JSON.stringify(v)} itself, not a list of it`;
+  }
   if (typeof data !== 'string' || types.includes('string')) return '';
-  if (types.includes('array') && !types.includes('object') && /^[\w.-]+$/.test(data)) return `: write it as a list, [${data}]`;
-  if (types.includes('boolean') && /^(yes|no|on|off|y|n)$/i.test(data)) return ': YAML reads it as text; write true or false';
+  if (types.includes('array') && !types.includes('object') && itemFits('string') && /^[\w.-]+$/.test(data)) {
+    if (source === 'yaml') return `: write it as a list, [${data}]`;
+    if (source === 'json') return `: write it as a list, ${JSON.stringify([data])}`;
+  }
+  if (types.includes('boolean')) {
+    if (source === 'yaml' && /^(yes|no|on|off|y|n)$/i.test(data)) return ': YAML reads it as text; write true or false';
+    if (/^(true|false)$/i.test(data)) return source === 'json' && /^(true|false)$/.test(data) ? ': write it without the quotes' : `: write ${data.toLowerCase()}`;
+  }
   const n = Number(data);
-  if ((types.includes('number') || (types.includes('integer') && Number.isInteger(n))) && data.trim() !== '' && Number.isFinite(n)) return ': write it without the quotes';
-  return '';
+  const fits = types.includes('number') || (types.includes('integer') && Number.isInteger(n));
+  if (!fits || data.trim() === '' || !Number.isFinite(n)) return '';
+  if (source === 'yaml' && yamlReads(data) === n) return ': write it without the quotes';
+  if (source === 'json' && JSON_NUMBER.test(data)) return ': write it without the quotes';
+  return `: write it as ${String(n)}${source === 'json' ? ', a number without quotes' : ''}`;
 }
 
 /** ` (did you mean 'x'?)` for the candidate nearest to `name`, or nothing. */
@@ -182,8 +219,8 @@ export function missingDataset(name: string, names: Iterable<string>, failed?: R
   return file !== undefined ? `, which${failedToLoad(file)}` : `, which no config defines${didYouMean(name, names)}`;
 }
 
-/** One sentence per ajv error, pointing at the offending value. */
-export function describeErrors(errors: readonly ErrorObject[] | null | undefined): Problem[] {
+/** One sentence per ajv error, pointing at the offending value; `source`: where the value was written (hints say how to write it there). */
+export function describeErrors(errors: readonly ErrorObject[] | null | undefined, source: ValueSource = 'yaml'): Problem[] {
   const all = errors ?? [];
   const dropped = new Set<ErrorObject>();
   const replaced: Problem[] = [];
@@ -230,7 +267,7 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
         message = `${nameOf(path)} must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
         break;
       case 'type':
-        message = `${nameOf(path)} must be ${typeWords(String(p['type']).split(','))}, not ${shown(e.data)}${shapeHint(String(p['type']).split(','), e.data)}`;
+        message = `${nameOf(path)} must be ${typeWords(String(p['type']).split(','))}, not ${shown(e.data)}${shapeHint(String(p['type']).split(','), e.data, e.parentSchema, source)}`;
         break;
       default:
         message = `${nameOf(path)} ${e.message ?? e.keyword}`;

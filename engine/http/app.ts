@@ -11,7 +11,8 @@ import type { Engine, PipelineResponse } from '../engine.js';
 import { debugStepsOf } from '../engine.js';
 import { explainPlan } from '../config/plan.js';
 import { publicPaths, type PublicPaths } from '../config/public-paths.js';
-import { drained, inputsNotAnObject, isPlainObject, LINGER_BYTES, readBody } from './body.js';
+import { drained, inputsNotAnObject, isPlainObject, LINGER_BYTES, readBody, type BodyFormat } from './body.js';
+import type { ValueSource } from '../config/validators.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
 import { DutyLimit } from '../reliability/duty.js';
 import { docsPage, openApi } from './openapi.js';
@@ -356,11 +357,11 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     });
   });
 
-  const execute = async (c: Context, name: string, inputs: unknown, fromQuery: boolean): Promise<Response> => {
+  const execute = async (c: Context, name: string, inputs: unknown, source: ValueSource): Promise<Response> => {
     const p = engine.pipeline(name);
     try {
       const debug = debugOf(c);
-      const checked = engine.checkInputs(p, inputs, fromQuery);
+      const checked = engine.checkInputs(p, inputs, source);
       const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) });
       return c.json(res, 200);
     } catch (err) {
@@ -389,20 +390,21 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   app.get('/pipelines/:name', async (c) => {
     const name = c.req.param('name');
     if (new URL(c.req.url).search === '') return c.json(describe(name));
-    return execute(c, name, queryInputs(c), true);
+    return execute(c, name, queryInputs(c), 'query');
   });
-  app.get('/pipelines/:name/run', async (c) => execute(c, c.req.param('name'), queryInputs(c), true));
+  app.get('/pipelines/:name/run', async (c) => execute(c, c.req.param('name'), queryInputs(c), 'query'));
   app.post('/pipelines/:name', async (c) => {
     const name = c.req.param('name');
     const p = engine.pipeline(name);
     let value: unknown;
+    let format: BodyFormat;
     try {
-      ({ value } = await readBody(c, 'json'));
+      ({ value, format } = await readBody(c, 'json'));
       if (!isPlainObject(value)) throw inputsNotAnObject();
     } catch (err) {
       return answerError(c, err, { pipeline: p.name, version: p.version });
     }
-    return execute(c, name, value, false);
+    return execute(c, name, value, format);
   });
   app.get('/pipelines/:name/explain', (c) => {
     const p = engine.pipeline(c.req.param('name'));
@@ -410,7 +412,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
 
   app.post('/execute', async (c) => {
-    const { value } = await readBody(c, undefined);
+    const { value, format } = await readBody(c, undefined);
     if (!isPlainObject(value)) throw new AirmailError('BODY_UNPARSABLE', "the body must be an object with 'pipeline:' and 'inputs:'");
     const { inputs = {}, ...config } = value;
     const named = isPlainObject(config['pipeline']) && typeof config['pipeline']['name'] === 'string' ? { pipeline: config['pipeline']['name'] } : {};
@@ -422,7 +424,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     }
     try {
       const debug = debugOf(c);
-      const checked = engine.checkInputs(p, inputs, false);
+      const checked = engine.checkInputs(p, inputs, format);
       return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) }), 200);
     } catch (err) {
       return answerError(c, err, { pipeline: p.name, version: p.version });

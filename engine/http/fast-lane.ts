@@ -95,7 +95,7 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, bytes
     const id = req.headers[REQUEST_ID_HEADER];
     // httpRequest: the request span's http.* / url.path attributes (the lane takes only POST /pipelines/NAME, no query).
     const http = { method: 'POST', routePath: ROUTE, path: PREFIX + name };
-    const out = await engine.run(p, engine.checkInputs(p, value, false), Object.assign(deadlineOption(req.headers[DEADLINE_HEADER]), { httpRequest: http }, typeof id === 'string' ? { requestId: id } : undefined));
+    const out = await engine.run(p, engine.checkInputs(p, value, 'json'), Object.assign(deadlineOption(req.headers[DEADLINE_HEADER]), { httpRequest: http }, typeof id === 'string' ? { requestId: id } : undefined));
     write(res, opts, 200, {}, out);
   } catch (err) {
     send(res, opts, rejected(engine, p.name, asAirmailError(err), req), t0, { pipeline: p.name, version: p.version });

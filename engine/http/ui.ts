@@ -199,7 +199,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
     const p = engine.pipeline(c.req.param('name'));
     // Read first: a bad debug header is a 400 in the error shape, not a why answer.
     const trace = traceOptions(c);
-    const { value } = await readBody(c, 'json');
+    const { value, format } = await readBody(c, 'json');
     if (!isPlainObject(value)) throw inputsNotAnObject('a JSON object: {"inputs": {...}, "item": <id>}');
     const item = value['item'] ?? value['item_id'] ?? value[p.plan.itemType];
     if (typeof item !== 'string' && typeof item !== 'number') {
@@ -210,7 +210,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
     const inputs = isPlainObject(value['inputs']) ? value['inputs'] : {};
     let checked: Record<string, unknown>;
     try {
-      checked = engine.checkInputs(p, inputs, false);
+      checked = engine.checkInputs(p, inputs, format);
     } catch (err) {
       const hint = topLevelInputsHint(p, value);
       if (!hint || !(err instanceof AirmailError) || err.code !== 'INPUT_INVALID') throw err;

@@ -23,6 +23,7 @@ export const exclude = defineOperator<ExcludeParams>({
   kind: 'filter',
   pure: true,
   name: 'Exclude',
+  fixed: { dataset: 'a dataset' },
   summary: 'Removes rows whose item id is listed, or found in a dataset lookup.',
   parameters: {
     type: 'object',

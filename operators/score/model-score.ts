@@ -101,6 +101,7 @@ function registryProblems(params: ModelScoreParams, env: CheckEnv): ParamProblem
 export const modelScore = defineOperator<ModelScoreParams>({
   kind: 'score',
   name: 'ModelScore',
+  fixed: { model: 'a model (a file, or a registry model)', output: "one of the model's outputs" },
   summary: 'Scores rows with a model (an ONNX file, or a registry model followed by tags: ONNX or a js function) fed item columns and broadcast context values.',
   parameters: {
     type: 'object',

@@ -136,6 +136,7 @@ export const httpSource = defineOperator<HttpSourceParams>({
   // `columns:` are added to the frame: later steps and `return` may name them.
   writes: (p) => [...(p.columns ?? [])],
   connects: ['url', 'headers'],
+  fixed: { url: 'the URL it fetches (a request value goes in `vars:`, written {name} in the URL)' },
   bounds: ['max_bytes'],
   summary: 'Item ids from an upstream HTTP service, cached with TTL, coalescing and stale-while-revalidate.',
   parameters: {

@@ -24,6 +24,7 @@ export const lookup = defineOperator<LookupParams>({
   kind: 'source',
   pure: true,
   name: 'Lookup',
+  fixed: { dataset: 'a dataset' },
   summary: 'Item ids of the dataset rows whose columns equal the given values.',
   parameters: {
     type: 'object',

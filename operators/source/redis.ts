@@ -50,6 +50,7 @@ export const redisSource = defineOperator<RedisSourceParams>({
   // `columns:` are added to the frame: later steps and `return` may name them.
   writes: (p) => [...(p.columns ?? [])],
   connects: ['url', 'key'],
+  fixed: { url: 'the Redis server', key: 'the key it reads (a request value goes in `vars:`, written {name} in the key)' },
   bounds: ['max_items', 'max_bytes'],
   summary: 'Item ids from a Redis set, list, sorted set, hash, JSON string or Arrow blob, cached in process.',
   parameters: {
