@@ -16,6 +16,11 @@
  * here, kept as pending, and published when Redis answers again (retried
  * every second and on reconnect, before the hash is read back), so a Redis
  * that restarted empty learns it again and the other replicas converge.
+ * A Redis that restarted empty (no persistence) has also lost the changes
+ * made while it was up: on every (re)connect each replica records again the
+ * admin state it knows for any name Redis no longer holds (first one wins,
+ * atomically, and is published), so a replica started meanwhile, whose folder
+ * is only the baseline, still learns every change.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -41,6 +46,11 @@ interface Message {
 }
 
 const REPLICA = 'replica';
+/** Record a known admin state only where Redis holds nothing for the name (a Redis that restarted empty), and publish it. */
+const RESEED = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+if ARGV[2] == 'put' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) else redis.call('SADD', KEYS[2], ARGV[1]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 export interface ReplicatorStats {
@@ -60,6 +70,8 @@ export class Replicator {
   readonly #sub: Redis;
   /** Text hash each pipeline has here after the last admin change we know of. */
   readonly #local = new Map<string, string | null>();
+  /** The latest admin state of each name this replica applied (its own or another's), to record again in a Redis that lost it. */
+  readonly #known = new Map<string, Message>();
   /** Local admin changes not yet recorded in Redis, the latest per name. */
   readonly #pending = new Map<string, Message>();
   #retry: NodeJS.Timeout | undefined;
@@ -133,10 +145,11 @@ export class Replicator {
 
   #onLocal(c: AdminChange): void {
     this.#local.set(c.name, c.op === 'put' ? sha(c.text ?? '') : null);
-    if (c.origin === REPLICA || this.#closed) return;
     const msg: Message = c.op === 'put'
       ? { op: 'put', name: c.name, text: c.text ?? '', hash: sha(c.text ?? ''), origin: this.id }
       : { op: 'remove', name: c.name, origin: this.id };
+    this.#known.set(c.name, msg);
+    if (c.origin === REPLICA || this.#closed) return;
     this.#pending.set(c.name, msg);
     this.#publish(msg).catch((err: unknown) => {
       process.emitWarning(`admin change to '${c.name}' applied here but not published yet (retried until Redis answers): ${(err as Error).message}`, { code: 'AIRMAIL_REPLICATE_PUBLISH' });
@@ -203,11 +216,13 @@ export class Replicator {
       else {
         this.#c.rejected++;
         this.#local.set(name, h); // not retried until the text changes; the rejection is on GET /pipelines
+        this.#known.set(name, { op: 'put', name, text: text ?? '', hash: h, origin: this.id });
       }
     } else {
       if (this.#local.get(name) === null && !this.#store.snapshot.pipelines.has(name)) return;
       if (!this.#store.snapshot.pipelines.has(name)) {
         this.#local.set(name, null);
+        this.#known.set(name, { op: 'remove', name, origin: this.id });
         return;
       }
       const r = await this.#store.remove(name, REPLICA);
@@ -219,6 +234,11 @@ export class Replicator {
   async #sync(): Promise<void> {
     // Our own changes made while Redis was away go first: the hash must not revert them.
     await this.#flush();
+    try {
+      await this.#reseed();
+    } catch {
+      return; // Redis away: the retry or the next 'ready' syncs
+    }
     let texts: Record<string, string>;
     let removed: string[];
     try {
@@ -228,6 +248,14 @@ export class Replicator {
     }
     for (const [name, text] of Object.entries(texts)) if (!this.#pending.has(name)) await this.#apply('put', name, text);
     for (const name of removed) if (!this.#pending.has(name)) await this.#apply('remove', name, undefined);
+  }
+
+  async #reseed(): Promise<void> {
+    for (const msg of [...this.#known.values()]) {
+      if (this.#closed) return;
+      if (this.#pending.has(msg.name)) continue; // published as is by #flush
+      await this.#pub.eval(RESEED, 2, this.#hashKey, this.#removedKey, msg.name, msg.op, msg.text ?? '', this.#channel, JSON.stringify(msg));
+    }
   }
 }
 

@@ -106,6 +106,24 @@ describe.skipIf(!RUN)('admin changes replicated over Redis', () => {
     expect(await items(late, 'offline')).toEqual([2, 3]);
   });
 
+  it('a Redis that restarted empty learns again the changes made while it was up, so a replica started afterwards has them (issue: a new replica served only its folder)', async () => {
+    const ch = `t${++prefix}`;
+    const a = await replica(ch);
+    expect(await a.store.put('kept', pipeline('kept', [5, 6]))).toEqual([]);
+    expect(await a.store.put('dropped', pipeline('dropped', [1]))).toEqual([]);
+    expect(await a.store.remove('dropped')).toEqual([]);
+    await a.replicator!.idle();
+    const port = redis.port;
+    await redis.kill();
+    redis = await startRedis({ port });
+    // A pod that starts now has only the baseline folder: everything it learns comes from Redis.
+    const late = await replica(ch);
+    await until(() => late.snapshot.pipelines.has('kept'), 8000);
+    expect(version(late, 'kept')).toBe(version(a, 'kept'));
+    expect(await items(late, 'kept')).toEqual([5, 6]);
+    expect(late.snapshot.pipelines.has('dropped')).toBe(false);
+  });
+
   it('a change made while Redis is paused is published when it answers, and the hash does not revert it', async () => {
     const ch = `t${++prefix}`;
     const [a, b] = [await replica(ch), await replica(ch)];
