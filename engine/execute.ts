@@ -354,29 +354,35 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       enteredAt = Date.now();
       opts.onStep?.(s, enteredAt);
       const t0 = performance.now();
-      hydrate(s.reads);
-      const def = op(s);
-      const params = bind(s);
-      const input: RowSet = { frame: wf, rows };
-      const before = rows.length;
-      const stamp = rowsStamp(rows);
-      if (def.kind === 'filter') {
-        const out = await def.run(params, input, ctx);
-        checkUntouched(input.rows, stamp, s.label);
-        rows = filteredRows(out, input, s.label);
-      } else if (def.kind === 'score') {
-        const out = await def.run(params, input, ctx);
-        checkUntouched(input.rows, stamp, s.label);
-        wf.scatter(s.output!, rows, scoreValues(out, rows.length, s.label));
-      } else if (def.kind === 'transform') {
-        const out = transformParts(await def.run(params, input, ctx), s.label);
-        checkUntouched(input.rows, stamp, s.label);
-        for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, alignedColumn(name, col, input, s.label));
-        if (out.rows) rows = selectedRows(out.rows, input, s.label);
-      } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
-      if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
-      if (obs) obs.step(s, phase, params, input.rows, rows, wf, t0, performance.now());
-      if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params, s.given)}) returned 0 items after filtering ${before}`);
+      try {
+        hydrate(s.reads);
+        const def = op(s);
+        const params = bind(s);
+        const input: RowSet = { frame: wf, rows };
+        const before = rows.length;
+        const stamp = rowsStamp(rows);
+        if (def.kind === 'filter') {
+          const out = await def.run(params, input, ctx);
+          checkUntouched(input.rows, stamp, s.label);
+          rows = filteredRows(out, input, s.label);
+        } else if (def.kind === 'score') {
+          const out = await def.run(params, input, ctx);
+          checkUntouched(input.rows, stamp, s.label);
+          wf.scatter(s.output!, rows, scoreValues(out, rows.length, s.label));
+        } else if (def.kind === 'transform') {
+          const out = transformParts(await def.run(params, input, ctx), s.label);
+          checkUntouched(input.rows, stamp, s.label);
+          for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, alignedColumn(name, col, input, s.label));
+          if (out.rows) rows = selectedRows(out.rows, input, s.label);
+        } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
+        if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
+        if (obs) obs.step(s, phase, params, input.rows, rows, wf, t0, performance.now());
+        if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params, s.given)}) returned 0 items after filtering ${before}`);
+      } catch (err) {
+        // The step's own span, with its error: a trace shows which step failed, not only that the run did.
+        if (obs?.stepFailed && !(err instanceof Empty)) obs.stepFailed(s, phase, rows.length, stepError(err, s.label), t0, performance.now());
+        throw err;
+      }
     };
 
     if (!entry) {

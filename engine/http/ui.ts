@@ -103,24 +103,27 @@ function recentRow(w: RecentWindow, key: string): Record<string, number> {
 }
 
 /**
- * Per pipeline and per step: totals since the start (`requests`, `seconds`, `empty`, `errors`,
+ * Per pipeline and per step: totals since the start (`requests`, `timed`, `seconds`, `empty`, `errors`,
  * `count`), and `recent`: the last `window_s` seconds (the page's live numbers; see observe/recent.ts).
  */
 export function uiStats(engine: Engine): Record<string, unknown> {
   const m = engine.observe.metrics;
-  type Totals = { requests: number; seconds: number; empty: number; errors: number; recent?: Record<string, number> };
+  // requests: every answer counted in airmail_requests_total (refusals included); timed and seconds:
+  // those that reached a run, as airmail_request_duration_seconds counts them.
+  type Totals = { requests: number; timed: number; seconds: number; empty: number; errors: number; recent?: Record<string, number> };
   // Keyed by pipeline names: no prototype, so no name can reach Object.prototype through them.
   const pipelines: Record<string, Totals> = Object.create(null) as Record<string, never>;
   // Ad-hoc runs, unknown names and other routes' errors (their fixed `_` labels) are not pipelines.
   const other: Record<string, Totals> = Object.create(null) as Record<string, never>;
-  const get = (name: string): Totals => ((FIXED_LABELS.has(name) ? other : pipelines)[name] ??= { requests: 0, seconds: 0, empty: 0, errors: 0 });
+  const get = (name: string): Totals => ((FIXED_LABELS.has(name) ? other : pipelines)[name] ??= { requests: 0, timed: 0, seconds: 0, empty: 0, errors: 0 });
   const operators: { pipeline: string; step: string; operator: string; phase: string; count: number; seconds: number; recent: Record<string, number> }[] = [];
   if (m) {
     for (const s of m.latency.all()) {
       const p = get(s.labels[0]!);
-      p.requests += s.count;
+      p.timed += s.count;
       p.seconds += s.sum;
     }
+    for (const e of m.requests.entries()) get(e.labels[0]!).requests += e.value;
     for (const e of m.empty.entries()) get(e.labels[0]!).empty += e.value;
     for (const e of m.errors.entries()) get(e.labels[0]!).errors += e.value;
     for (const s of m.opLatency.all()) {
@@ -128,7 +131,6 @@ export function uiStats(engine: Engine): Record<string, unknown> {
       operators.push({ pipeline: s.labels[0]!, step: s.labels[1]!, operator: s.labels[2]!, phase: s.labels[3]!, count: s.count, seconds: s.sum, recent: recentRow(m.recentSteps, s.labels.join('\u0001')) });
     }
   }
-  for (const e of m?.requests.entries() ?? []) if (FIXED_LABELS.has(e.labels[0]!)) get(e.labels[0]!);
   if (m) for (const group of [pipelines, other]) for (const name of Object.keys(group)) group[name]!.recent = recentRow(m.recentPipelines, name);
   // When the configs last reloaded (applied or rejected): the page refreshes its pipelines when this moves.
   const history = engine.store.reloadHistory();

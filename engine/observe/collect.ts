@@ -199,6 +199,13 @@ class RequestCollector implements Collector, ExecObserver {
     }
   }
 
+  stepFailed(s: PlanStep, phase: StepPhase, rowsIn: number, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void {
+    if (!this.spans) return;
+    const id = spanId();
+    for (const m of this.models.splice(0)) this.spans.push(Object.assign({}, m, { parentSpanId: id }));
+    this.spans.push(Object.assign(this.span(`${phase} ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.rows_in': rowsIn, 'airmail.rows_out': 0, 'airmail.error_code': error.code }), { spanId: id, error: error.message }));
+  }
+
   /**
    * Parameters as people see them: file paths under the configs directory (a ModelScore model, made
    * absolute at load) relative to it, and a model's pinned copy by its file name, as explain shows
