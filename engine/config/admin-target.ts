@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import type { Diagnostic } from '../errors.js';
-import { describeEntries, entriesOf } from './dir.js';
+import { describeEntries, entriesOf, MAX_CONFIG_BYTES, type FileEntry } from './dir.js';
 
 /** The `file` of the diagnostics of a text sent over HTTP: their lines and columns are the body's. */
 export const REQUEST_BODY = 'request body';
@@ -21,17 +21,18 @@ export interface PutScope {
 
 /**
  * Where an admin put of `name` is written. A new pipeline gets `<name>.yaml`, or the first free
- * `<name>-N.yaml` when that name is taken (by any file, loaded or not, unless it already holds exactly
- * this text: replicas sharing a configs volume each apply one admin change, and the second used to
- * find the first one's file not yet loaded and write a duplicate beside it). A loaded one replaces its
- * file only when the new text drops nothing else the file defines; otherwise the answer is a
- * CONFIG_CONFLICT naming the file and what else it holds, and nothing is written.
+ * `<name>-N.yaml` when that name is taken (by any file, loaded or not, unless it already defines this
+ * pipeline and nothing the new text would drop: replicas sharing a configs volume each apply an admin
+ * change to the same file, and one that found another's file not loaded yet, with the same or a
+ * concurrent text, wrote a second file defining the pipeline beside it, a DUPLICATE_NAME on every
+ * replica for good). A loaded one replaces its file only when the new text drops nothing else the file
+ * defines; otherwise the answer is a CONFIG_CONFLICT naming the file and what else it holds, and
+ * nothing is written.
  */
 export function putTarget(scope: PutScope, name: string, text: string): { file: string; drop?: string } | Diagnostic {
   const existing = scope.pipelines.get(name)?.file;
   if (existing === undefined) return { file: freeFile(scope, name, text) };
-  const kept = new Set(entriesOf(text).map((e) => `${e.kind}\0${e.name}`));
-  const others = entriesOf(scope.texts.get(existing) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name) && !kept.has(`${e.kind}\0${e.name}`));
+  const others = dropped(scope.texts.get(existing) ?? '', name, text);
   if (others.length > 0) return sharedFileConflict(scope.dir, name, existing, describeEntries(others));
   // JSON files must stay JSON (a top-level `[` is data): YAML text replacing one moves to a .yaml file.
   if (extname(existing).toLowerCase() === '.json' && !isJsonText(text)) return { file: freeFile(scope, name, text), drop: existing };
@@ -42,18 +43,27 @@ function freeFile(scope: PutScope, name: string, text: string): string {
   for (let i = 1; ; i++) {
     const f = join(scope.dir, i === 1 ? `${name}.yaml` : `${name}-${i}.yaml`);
     if (!scope.texts.has(f) && !existsSync(f)) return f;
-    if (holdsExactly(scope, f, text)) return f;
+    const held = textOf(scope, f);
+    if (held === text) return f;
+    if (held !== undefined && entriesOf(held).some((e) => e.kind === 'pipeline' && e.name === name) && dropped(held, name, text).length === 0) return f;
   }
 }
 
-/** Whether `file` (loaded or only on disk) already holds `text`: writing it again changes nothing. */
-function holdsExactly(scope: PutScope, file: string, text: string): boolean {
+/** What a file holding `held` defines besides pipeline `name` that `text`, written over it, would not define again. */
+function dropped(held: string, name: string, text: string): FileEntry[] {
+  const kept = new Set(entriesOf(text).map((e) => `${e.kind}\0${e.name}`));
+  return entriesOf(held).filter((e) => !(e.kind === 'pipeline' && e.name === name) && !kept.has(`${e.kind}\0${e.name}`));
+}
+
+/** The text of `file` (loaded, or a regular config-sized file only on disk), or undefined. */
+function textOf(scope: PutScope, file: string): string | undefined {
   const loaded = scope.texts.get(file);
-  if (loaded !== undefined) return loaded === text;
+  if (loaded !== undefined) return loaded;
   try {
-    return statSync(file).isFile() && statSync(file).size === Buffer.byteLength(text) && readFileSync(file, 'utf8') === text;
+    const st = statSync(file);
+    return st.isFile() && st.size <= MAX_CONFIG_BYTES ? readFileSync(file, 'utf8') : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
