@@ -65,6 +65,26 @@ describe('airmail validate, the server\'s load and POST /validate report the sam
     await writeFile(join(dir, 'mine.yaml'), MINE.replace('name: mine', 'name: MyPipeline').replace('AvailableInventry', 'AvailableInventory').replace('n: -1', 'n: 1'));
     const r = await validate('.');
     expect(r.code).toBe(1);
+    await writeFile(join(dir, 'mine.yaml'), MINE);
     expect(r.lines).toEqual(["my_pipeline.yaml:3:3: pipeline 'MyPipeline' is also defined in mine.yaml (at /pipeline/name) [DUPLICATE_NAME]"]);
+  });
+});
+
+describe('airmail run answers what the server answers', () => {
+  async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return exec(process.execPath, [join(ROOT, 'bin/airmail.mjs'), 'run', 'MyPipeline', '--configs', dir, ...args], { cwd: dir, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1' } }).then(
+      (x) => ({ code: 0, ...x }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+  }
+  it('the same items for the same inputs; a refused input with the same problem, said for --input, not "in the query"', async () => {
+    const cli = await run('--input', 'client_id=3');
+    const http = (await (await request(`${srv.url}/pipelines/MyPipeline/run?client_id=3`)).body.json()) as { items: unknown[] };
+    expect(cli.code).toBe(0);
+    expect((JSON.parse(cli.stdout) as { items: unknown[] }).items).toEqual(http.items);
+    const twice = await run('--input', 'client_id=3', '--input', 'client_id=4');
+    expect(twice.code).toBe(1);
+    // After the problems of the broken mine.yaml beside it (MyPipeline is still served), one line.
+    expect(twice.stderr.split('\n').at(-2)).toBe("airmail run: inputs of pipeline 'MyPipeline' are invalid: /client_id 'client_id' is given 2 times by --input; it takes one value [INPUT_INVALID]");
   });
 });
