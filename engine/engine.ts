@@ -183,7 +183,7 @@ export class Engine {
     let copy: unknown;
     const isObject = !!inputs && typeof inputs === 'object' && !Array.isArray(inputs);
     if ((source === 'query' || source === 'cli') && isObject) {
-      const q = coerceQueryInputs(p.inputSchema, inputs as Record<string, string | readonly string[]>);
+      const q = coerceQueryInputs(p.inputSchema, inputs as Record<string, string | readonly string[]>, source);
       errors.push(...q.problems);
       copy = q.inputs;
     } else copy = isObject ? nullsAsDefaults(p.inputSchema, Object.assign({}, inputs) as Record<string, unknown>) : inputs;

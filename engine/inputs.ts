@@ -30,7 +30,7 @@ function scalar(text: string, types: readonly string[]): unknown {
 const SCALARS = ['string', 'integer', 'number', 'boolean', 'null'];
 
 /** Query values (one or more per name) → inputs typed by `schema`'s properties, and the names given more than once. */
-export function coerceQueryInputs(schema: JsonSchema, raw: Readonly<Record<string, string | readonly string[]>>): { inputs: Record<string, unknown>; problems: Problem[] } {
+export function coerceQueryInputs(schema: JsonSchema, raw: Readonly<Record<string, string | readonly string[]>>, where: 'query' | 'cli' = 'query'): { inputs: Record<string, unknown>; problems: Problem[] } {
   const props = (schema['properties'] ?? {}) as Record<string, JsonSchema>;
   const inputs: Record<string, unknown> = {};
   const problems: Problem[] = [];
@@ -42,7 +42,7 @@ export function coerceQueryInputs(schema: JsonSchema, raw: Readonly<Record<strin
     const itemTypes = typesOf(prop?.['items'] as JsonSchema | undefined);
     if (values.length > 1 && !list) {
       // The first value stands in, so that the schema does not also call the input missing.
-      problems.push({ path: `/${name}`, message: `'${name}' is given ${values.length} times in the query; it takes one value` });
+      problems.push({ path: `/${name}`, message: `'${name}' is given ${values.length} times ${where === 'cli' ? 'by --input' : 'in the query'}; it takes one value` });
     }
     const v = list && (values.length > 1 || !types.some((t) => SCALARS.includes(t))) ? values.map((x) => scalar(x, itemTypes)) : scalar(values[0] ?? '', types);
     // Defined, not assigned: a query name `__proto__` stays a key (an unknown input the schema refuses), not a prototype set and dropped.

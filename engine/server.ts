@@ -206,6 +206,8 @@ export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
   };
 }
 
+/** Problems for a terminal (the CLI), one a line, files relative to the current directory as a compiler names them. */
 export function logDiagnostics(diags: readonly Diagnostic[], write: (s: string) => void = (s) => process.stderr.write(s)): void {
-  for (const d of diags) write(`${formatDiagnostic(d)}\n`);
+  const paths = publicPaths(process.cwd());
+  for (const d of diags) write(`${formatDiagnostic(paths.diagnostic(d))}\n`);
 }

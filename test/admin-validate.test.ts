@@ -99,3 +99,26 @@ describe('issue: refused admin POSTs piled up in the rejections of GET /pipeline
     for (const p of listed.json['pipelines'] as { name: string; last_rejection: unknown }[]) expect(p.last_rejection, p.name).toBeNull();
   });
 });
+
+describe('issue: a section of the wrong shape crashed the checks of configs sent over HTTP (500 INTERNAL)', () => {
+  // The configs directory reports each as a CONFIG_INVALID at its place; HTTP answered
+  // `(init[key] ?? []).forEach is not a function`, a 500, by /validate, POST /pipelines and /execute.
+  const BODIES: [string, string][] = [
+    ['includes as a mapping', 'pipeline:\n  name: m1\n  item_type: sku_id\n  initialization:\n    includes:\n      name: Xs\n'],
+    ['scores as a mapping', 'pipeline:\n  name: m2\n  item_type: sku_id\n  initialization:\n    includes: [Xs]\n    scores:\n      Column: {weight: 2}\n'],
+    ['operations as a mapping', 'pipeline:\n  name: m3\n  item_type: sku_id\n  initialization: {includes: [Xs]}\n  operations: {name: Limit}\n'],
+    ['a step that is null', 'pipeline:\n  name: m4\n  item_type: sku_id\n  initialization: {includes: [Xs, null]}\n'],
+    ['a preset that is null', 'operators: {Ys: null}\npipeline: {name: m5, item_type: sku_id, initialization: {includes: [Xs]}}\n'],
+  ];
+  it.each(BODIES)('%s: 422 CONFIG_INVALID at its line, by /validate and POST /pipelines alike', async (_what, body) => {
+    const { dry } = await both(body);
+    expect(dry.status, JSON.stringify(dry.json)).toBe(422);
+    expect(dry.json['code']).toBe('CONFIG_INVALID');
+    for (const e of dry.json['errors'] as { file: string; line: number }[]) expect(e).toMatchObject({ file: 'request body', line: expect.any(Number) });
+  });
+  it.each(BODIES)('%s: /execute answers 422, not 500', async (_what, body) => {
+    const res = await request(`${srv.url}/execute`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: `${body}inputs: {}\n` });
+    const json = (await res.body.json()) as Record<string, unknown>;
+    expect([res.statusCode, json['code']], JSON.stringify(json)).toEqual([422, 'CONFIG_INVALID']);
+  });
+});

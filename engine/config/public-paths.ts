@@ -4,7 +4,7 @@
  * body or a log reader has no use for where the server keeps its configs (`/srv/app/configs/...`,
  * a temp folder), and `explain`, spans and `?debug` already name files relative to it.
  */
-import { isAbsolute, relative, sep } from 'node:path';
+import { dirname, isAbsolute, relative, sep } from 'node:path';
 import type { Diagnostic } from '../errors.js';
 
 export interface PublicPaths {
@@ -21,8 +21,10 @@ export interface PublicPaths {
 
 export function publicPaths(dir: string): PublicPaths {
   const prefix = dir.endsWith(sep) ? dir : dir + sep;
-  const file = (f: string): string => (isAbsolute(f) && (f === dir || f.startsWith(prefix)) ? relative(dir, f) || '.' : f);
-  const text = (s: string): string => (s.includes(prefix) ? s.split(prefix).join('') : s);
+  // From the root (a CLI run in `/`), paths stay as they are: cutting every '/' would garble the text.
+  const root = dirname(dir) === dir;
+  const file = (f: string): string => (!root && isAbsolute(f) && (f === dir || f.startsWith(prefix)) ? relative(dir, f) || '.' : f);
+  const text = (s: string): string => (!root && s.includes(prefix) ? s.split(prefix).join('') : s);
   const diagnostic = <D extends Diagnostic>(d: D): D => ({ ...d, message: text(d.message), ...(d.file !== undefined ? { file: file(d.file) } : {}) });
   return {
     file,

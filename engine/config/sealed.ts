@@ -36,9 +36,21 @@ function problem(pointer: string, message: string): DocumentProblem {
   return { code: 'CONFIG_INVALID', pointer, message };
 }
 
+/** A mapping of the document (these checks run before the schema's: any section may be of the wrong shape). */
+function isMap(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A list of the document, or none when it is missing or of the wrong shape (the schema reports that). */
+function listOf<T>(v: readonly T[] | undefined): readonly T[] {
+  return Array.isArray(v) ? v : [];
+}
+
 function pipelinesOf(c: ConfigFile): { cfg: PipelineConfig; ptr: string }[] {
-  const out = c.pipeline ? [{ cfg: c.pipeline, ptr: '/pipeline' }] : [];
-  (c.pipelines ?? []).forEach((cfg, i) => out.push({ cfg, ptr: `/pipelines/${i}` }));
+  const out = isMap(c.pipeline) ? [{ cfg: c.pipeline, ptr: '/pipeline' }] : [];
+  listOf(c.pipelines).forEach((cfg, i) => {
+    if (isMap(cfg)) out.push({ cfg, ptr: `/pipelines/${i}` });
+  });
   return out;
 }
 
@@ -54,7 +66,9 @@ export function reservedNameProblems(c: ConfigFile): DocumentProblem[] {
     }
   }
   for (const [section, what] of [['datasets', 'dataset'], ['operators', 'operator preset'], ['contexts', 'context']] as const) {
-    for (const name of Object.keys(c[section] ?? {})) {
+    const names = c[section];
+    if (!isMap(names)) continue;
+    for (const name of Object.keys(names)) {
       if (RESERVED_NAMES.has(name)) out.push(problem(`/${section}/${esc(name)}`, `'${name}' cannot be a ${what} name: ${why}`));
     }
   }
@@ -79,14 +93,15 @@ export function sealedProblems(
   };
   walk(c, '');
 
-  const own = c.operators ?? {};
+  const own: Readonly<Record<string, PresetConfig>> = isMap(c.operators) ? c.operators : {};
   const remote = (def: OperatorDefinition | undefined): def is OperatorDefinition & { connects: readonly string[] } => (def?.connects?.length ?? 0) > 0;
   const onlyPreset = (name: string): string => `${name} connects to other services; a config sent over HTTP can use it only through a preset defined in the configs directory`;
   for (const [name, p] of Object.entries(own)) {
-    const def = operators.get(p.use);
+    const def = isMap(p) && typeof p.use === 'string' ? operators.get(p.use) : undefined;
     if (remote(def)) out.push(problem(`/operators/${esc(name)}/use`, `preset '${name}': ${onlyPreset(def.name)}`));
   }
   const step = (raw: StepConfig | string, ptr: string): void => {
+    if (typeof raw !== 'string' && !isMap(raw)) return;
     const s: StepConfig = typeof raw === 'string' ? { name: raw } : raw;
     if (typeof s.name !== 'string' || Object.hasOwn(own, s.name)) return; // its own presets are checked above
     const preset = presets.get(s.name);
@@ -97,15 +112,15 @@ export function sealedProblems(
       out.push(problem(at, `'${s.name}': ${onlyPreset(def.name)}`));
       return;
     }
-    for (const k of Object.keys(s.parameters ?? {})) {
+    for (const k of Object.keys(isMap(s.parameters) ? s.parameters : {})) {
       if (def.connects.includes(k)) out.push(problem(`${ptr}/parameters/${esc(k)}`, `'${s.name}' (${def.name}): a config sent over HTTP may not set '${k}', which says where it connects; the preset in the configs directory decides that`));
       else if (def.bounds?.includes(k)) out.push(problem(`${ptr}/parameters/${esc(k)}`, `'${s.name}' (${def.name}): a config sent over HTTP may not set '${k}', which bounds how much it reads; the preset in the configs directory decides that`));
     }
   };
   for (const { cfg, ptr } of pipelinesOf(c)) {
-    const init = cfg.initialization ?? {};
-    for (const key of ['includes', 'excludes', 'scorer', 'scores'] as const) (init[key] ?? []).forEach((s, i) => step(s, `${ptr}/initialization/${key}/${i}`));
-    (cfg.operations ?? []).forEach((s, i) => step(s, `${ptr}/operations/${i}`));
+    const init = isMap(cfg.initialization) ? cfg.initialization : {};
+    for (const key of ['includes', 'excludes', 'scorer', 'scores'] as const) listOf(init[key]).forEach((s, i) => step(s, `${ptr}/initialization/${key}/${i}`));
+    listOf(cfg.operations).forEach((s, i) => step(s, `${ptr}/operations/${i}`));
   }
   return out;
 }
