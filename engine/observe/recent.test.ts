@@ -82,10 +82,12 @@ describe('issue: the /ui live latency and rates were totals since the start', ()
     run(2, 0);
     obs.rejected('p', new AirmailError('INPUT_INVALID', 'bad'));
     type Row = { requests: number; per_second: number; errors: number; empty: number; mean: number; p50: number; p95: number };
-    const stats = uiStats(engine) as { window_s: number; pipelines: Record<string, { requests: number; recent: Row }>; operators: { step: string; count: number; recent: Row }[] };
+    const stats = uiStats(engine) as { window_s: number; pipelines: Record<string, { requests: number; timed: number; recent: Row }>; operators: { step: string; count: number; recent: Row }[] };
     expect(stats.window_s).toBe(60);
     const p = stats.pipelines['p']!;
-    expect(p.requests).toBe(110);
+    // Every answer, the refused one included; timed: the 110 that ran.
+    expect(p.requests).toBe(111);
+    expect(p.timed).toBe(110);
     expect(p.recent.requests).toBe(11);
     expect(p.recent.errors).toBe(1);
     expect(p.recent.empty).toBe(1);
