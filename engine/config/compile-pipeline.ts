@@ -162,11 +162,18 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     const preset = scope.presets.get(stepCfg.name);
     const opName = preset ? preset.use : stepCfg.name;
     const def = scope.operators.get(opName);
+    if (!def && preset) {
+      // Said where the preset defines it (once, as for a preset no pipeline uses); a use from another
+      // file says where. Reported at the use only, a server's startup (which sets the using file aside
+      // and loads the defining one again) and a reload or `airmail validate` gave different problems.
+      const said = `preset '${stepCfg.name}' uses operator '${opName}', which is not installed`;
+      diagnostics.push({ code: 'UNKNOWN_OPERATOR', message: `${said}${didYouMean(opName, scope.operators.keys())}`, pointer: `/operators${pathToPointer([stepCfg.name])}/use`, ...((preset.file ?? file) !== undefined ? { file: preset.file ?? file } : {}) });
+      if (preset.file !== undefined && preset.file !== file) report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, `${said}, reported at its definition in ${basename(preset.file)}`);
+      return undefined;
+    }
     if (!def) {
       const all = [...scope.presets.keys(), ...scope.operators.keys()];
-      report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, preset
-        ? `preset '${stepCfg.name}' uses operator '${opName}', which is not installed${didYouMean(opName, scope.operators.keys())}`
-        : `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${scope.datasets.has(stepCfg.name) ? `; it is a dataset: read it with {name: Lookup, parameters: {dataset: ${stepCfg.name}}}` : didYouMean(stepCfg.name, all) || CATALOGUE_HINT}`);
+      report('UNKNOWN_OPERATOR', typeof raw === 'string' ? ptr : `${ptr}/name`, `'${stepCfg.name}' is neither an installed operator nor a preset defined under 'operators'${scope.datasets.has(stepCfg.name) ? `; it is a dataset: read it with {name: Lookup, parameters: {dataset: ${stepCfg.name}}}` : didYouMean(stepCfg.name, all) || CATALOGUE_HINT}`);
       return undefined;
     }
     if (!allowed.includes(def.kind)) {
