@@ -71,6 +71,8 @@ export interface ModelRejection {
   readonly candidate: string;
   readonly code: string;
   readonly reason: string;
+  /** What the binding serves (`deployment 'psale'`, `pipeline 'home'`) when the candidate was rejected. */
+  readonly used_by: readonly string[];
 }
 
 export interface ModelSwap {
@@ -395,7 +397,7 @@ export class ModelHub implements ModelResolver {
       if (next.name === from.envelope.name && next.version === from.envelope.version) return;
       const reject = (code: string, reason: string): void => {
         b.rejected.add(label);
-        this.rejections.push({ at: new Date().toISOString(), binding: b.key, candidate: label, code, reason });
+        this.rejections.push({ at: new Date().toISOString(), binding: b.key, candidate: label, code, reason, used_by: this.usersOf(b.key) });
         if (this.rejections.length > 100) this.rejections.shift();
         this.log(`model ${label} rejected for ${b.key}, ${from.label} keeps serving: ${reason}`, { level: 'warn', event: 'rejected', model: b.key, from: from.label, to: label, code });
       };
