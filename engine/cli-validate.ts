@@ -67,7 +67,7 @@ export async function validateFiles(paths: readonly string[], opts: ValidateOpti
     if (opts.configs !== undefined && group !== 'all') for (const f of named) if (join(dir, basename(f)) !== f) all.delete(join(dir, basename(f)));
     for (const f of named) {
       const r = await readConfigFile(f);
-      if (r === undefined) throw new PathError(`${relative(process.cwd(), f)} is JSON data (a top-level array), not a config`);
+      if (r === undefined) throw new PathError(`${relative(process.cwd(), f)} is JSON data (a top-level array, or {"rows": [...]}), not a config`);
       if ('skip' in r) throw new PathError(`cannot read ${relative(process.cwd(), f)}: it ${r.skip}`);
       all.set(f, r.text);
       // Loading it is no problem (it defines nothing), but a served file emptied is refused on reload.

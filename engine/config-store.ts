@@ -424,7 +424,8 @@ export class ConfigStore {
   private forgetGone(scan: ConfigDirScan): void {
     // A file still served although missing (its removal was refused) keeps its rejection until it is back or removed for good.
     const gone = (f: string): boolean => !this.texts.has(f) && (dirname(f) === this.dir ? !scan.files.has(f) && !scan.skipped.has(f) : !existsSync(f));
-    forgetRejections(this.rejections, gone, (f) => gone(f) && !existsSync(f));
+    // A dataset or model file removed is what its rejection is about: it keeps naming it until it is back.
+    forgetRejections(this.rejections, gone, (f) => gone(f) && !existsSync(f) && !this.datasetCache.watching(f));
     for (const f of [...this.rejectedHash.keys()]) if (gone(f)) this.rejectedHash.delete(f);
   }
 

@@ -1,9 +1,10 @@
 /**
  * Which files of a configs directory are configs, and reading them safely.
- * YAML files always are configs; a JSON file is one unless its top-level
- * value is an array (a JSON dataset, `[{...}, ...]`, kept beside the
- * configs), so data can sit at the top of the directory without being read
- * as a broken config. Only regular files inside the directory are read, and
+ * YAML files always are configs; a JSON file is one unless it holds a JSON
+ * dataset in either of its shapes (a top-level array, `[{...}, ...]`, or an
+ * object with its rows under `rows`, `{"rows": [...]}`) kept beside the
+ * configs, so data can sit at the top of the directory without being read
+ * as a broken config (no config has a `rows` key). Only regular files inside the directory are read, and
  * never more than MAX_CONFIG_BYTES of one: a named pipe, a device, a folder
  * named like a config or a link out of the directory is skipped with a
  * reason, so nothing in the directory can block or flood the reader.
@@ -32,11 +33,23 @@ export function hasConfigName(name: string): boolean {
 export function isConfigText(name: string, text: string): boolean {
   if (!hasConfigName(name)) return false;
   if (extname(name).toLowerCase() !== '.json') return true;
-  return !isJsonData(text);
+  return !isJsonData(text) && !isJsonRowsObject(text);
 }
 
+/** Whether a JSON file's first bytes show it is data: an array, or an object whose first key is `rows` holding one. */
 function isJsonData(head: string): boolean {
-  return /^\uFEFF?\s*\[/.test(head);
+  return /^\uFEFF?\s*(?:\[|\{\s*"rows"\s*:\s*\[)/.test(head);
+}
+
+/** Whether a JSON file's whole text is an object holding an array under `rows` (a dataset whose `rows` is not the first key). */
+function isJsonRowsObject(text: string): boolean {
+  if (!text.includes('"rows"')) return false;
+  try {
+    const v = JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && Array.isArray((v as { rows?: unknown }).rows);
+  } catch {
+    return false;
+  }
 }
 
 /** A config file's text, and its stamp (`size:mtime:sha256`): equal stamps mean the file did not move. */
@@ -71,7 +84,8 @@ const ONLY_FILES = 'only regular files are read as configs';
 /**
  * Read one file as a config, without ever waiting on it: it is opened non-blocking (a named pipe
  * swapped in after a check does not wait for a writer), must be a regular file, and is read up to
- * MAX_CONFIG_BYTES. A `.json` file that starts with `[` is data: undefined, whatever its size.
+ * MAX_CONFIG_BYTES. A `.json` file that starts with `[` or `{"rows": [` is data: undefined, whatever its
+ * size; one holding `rows` further on is data too when it is no larger than a config may be.
  */
 export async function readConfigFile(path: string): Promise<ReadOutcome> {
   let fh;
@@ -98,7 +112,9 @@ export async function readConfigFile(path: string): Promise<ReadOutcome> {
       if (total > MAX_CONFIG_BYTES) return { skip: `is larger than ${MAX_CONFIG_BYTES} bytes, the most a config file may hold` };
     }
     const bytes = Buffer.concat(chunks, total);
-    return { text: bytes.toString('utf8'), stamp: `${st.size}:${st.mtimeMs}:${createHash('sha256').update(bytes).digest('hex')}` };
+    const text = bytes.toString('utf8');
+    if (json && isJsonRowsObject(text)) return undefined;
+    return { text, stamp: `${st.size}:${st.mtimeMs}:${createHash('sha256').update(bytes).digest('hex')}` };
   } finally {
     await fh.close();
   }

@@ -145,6 +145,11 @@ export class DatasetCache {
     if (!prev || prev.mtimeMs !== mtimeMs || prev.size !== size) this.hashes.set(path, { mtimeMs, size, hash: '' });
   }
 
+  /** Whether `path` is a dataset or model file read by a load (a removed one is a rejection, not a file gone). */
+  watching(path: string): boolean {
+    return this.hashes.has(path);
+  }
+
   /** Files whose size or modification time moved since read (and not yet reported), path → stamp now. */
   async moved(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
