@@ -253,34 +253,42 @@ export class ConfigStore {
       if (this.closed) return [];
       const ops = await this.operatorWatch.changed(this.current.operatorModules, (file) => this.resolved(file));
       if (data.length + ops.length === 0) return [];
-      const diags = await this.proposeInner(new Map(this.texts), [...data, ...ops], { recordHash: false });
+      // Each file is tried on its own when they fail together (a good and a broken data file written at once).
+      const diags = await this.proposeEach([...data, ...ops], () => new Map(this.texts), false);
       // A config rejected for the code or data that just changed (an operator its file could not
       // load, a column the data lacked) is tried again with it, without waiting for its own edit.
       if (diags.length === 0) await this.retryRejected(files, [], true);
       return diags;
     }
     // Unchanged files keep their last good text; changed ones are proposed with the new text.
-    const next = new Map(this.texts);
-    for (const f of changed) {
-      const t = files.get(f);
-      if (t === undefined) next.delete(f);
-      else next.set(f, t);
-    }
-    // One change is one reload attempt: one applied and/or one rejected event (a log line, a count
-    // in airmail_config_reloads_total), however many proposals it took to find what is good.
+    const diags = await this.proposeEach(changed, (only) => {
+      const next = new Map(this.texts);
+      for (const f of only) {
+        const t = files.get(f);
+        if (t === undefined) next.delete(f);
+        else next.set(f, t);
+      }
+      return next;
+    });
+    await this.retryRejected(files, changed);
+    return diags;
+  }
+
+  /**
+   * One change is one reload attempt: one applied and/or one rejected event (a log line, a count in
+   * airmail_config_reloads_total), however many proposals it took to find what is good. `changed`
+   * is proposed together (`candidate` gives the texts with the files given changed); when that
+   * fails and there are several, each is tried on its own and the good ones are applied.
+   */
+  private async proposeEach(changed: string[], candidate: (only: readonly string[]) => Map<string, string>, recordHash = true): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
     const held: ModelLease[] = [];
-    const diags = await this.proposeInner(next, changed, { quiet: true, held });
+    const diags = await this.proposeInner(candidate(changed), changed, { quiet: true, held, recordHash });
     const applied: string[] = diags.length === 0 ? changed : [];
     const rejected = { files: [] as string[], diagnostics: [] as Diagnostic[] };
     if (diags.length > 0 && changed.length > 1) {
-      // Several files changed and the set failed: apply the ones that are good on their own.
       for (const f of changed) {
-        const one = new Map(this.texts);
-        const t = files.get(f);
-        if (t === undefined) one.delete(f);
-        else one.set(f, t);
-        const d = await this.proposeInner(one, [f], { quiet: true, held });
+        const d = await this.proposeInner(candidate([f]), [f], { quiet: true, held, recordHash });
         if (d.length > 0) rejected.diagnostics.push(...d);
         (d.length === 0 ? applied : rejected.files).push(f);
       }
@@ -288,7 +296,6 @@ export class ConfigStore {
     for (const l of held) l.release();
     if (applied.length > 0) this.emit({ kind: 'applied', files: applied, at });
     if (rejected.files.length > 0) this.emit({ kind: 'rejected', files: rejected.files, at, diagnostics: rejected.diagnostics });
-    await this.retryRejected(files, changed);
     return diags;
   }
 
@@ -333,10 +340,11 @@ export class ConfigStore {
     return { file: t.file, next, changed: t.drop ? [t.file, t.drop] : [t.file], ...(t.drop ? { drop: t.drop } : {}) };
   }
 
-  private loadOptions(sealed?: ReadonlySet<string>, lease?: ModelLease): Parameters<typeof loadConfigSet>[1] {
+  private loadOptions(sealed?: ReadonlySet<string>, lease?: ModelLease, proposed?: readonly string[]): Parameters<typeof loadConfigSet>[1] {
     const models = lease ?? this.models;
-    return { operators: this.operators, datasetCache: this.datasetCache, parseCache: this.parseCache, ...(sealed ? { sealed } : {}), ...(models ? { models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}) };
+    return { operators: this.operators, datasetCache: this.datasetCache, parseCache: this.parseCache, ...(sealed ? { sealed } : {}), ...(models ? { models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}), ...(proposed ? { heldDataset: this.datasetCache.holding(this.current, new Set(proposed)) } : {}) };
   }
+
 
   /** Admin: write `text` (as sent) to the pipeline's file (see target()) if, and only if, the set still compiles. */
   put(name: string, text: string, origin?: string): Promise<Diagnostic[]> {
@@ -442,7 +450,7 @@ export class ConfigStore {
   private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean; quiet?: boolean; held?: ModelLease[] } = {}): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
     const lease = this.models?.lease?.();
-    const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed, lease)).catch((err: unknown) => { lease?.release(); throw err; });
+    const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed, lease, changed)).catch((err: unknown) => { lease?.release(); throw err; });
     this.operatorWatch.folders(r.ok ? r.snapshot.operatorFolders : r.operatorFolders);
     if (!r.ok) {
       // A caller that tries parts of this set next keeps its models until then (else released now).

@@ -64,6 +64,12 @@ export interface LoadOptions {
   readonly remoteDatasets?: RemoteDatasetLoader;
   /** Reused between loads so unchanged files are not parsed again. */
   readonly parseCache?: ParseCache;
+  /**
+   * A local dataset file whose contents now fail to load: the table it is served as, when it is
+   * to stay so (a file already rejected, that this load does not propose), else undefined and the
+   * failure is a problem of the load. Without it one broken data file refused every other edit.
+   */
+  readonly heldDataset?: (name: string, path: string, id: string | undefined) => { readonly table: Table; readonly id: string } | undefined;
 }
 
 /** A dataset file that is not there: where it was looked for, and the nearest file of that folder. */
@@ -91,6 +97,25 @@ export class DatasetCache {
   private readonly byId = new Map<string, Promise<Table>>();
   private readonly hashes = new Map<string, { mtimeMs: number; size: number; hash: string }>();
   private readonly reported = new Map<string, string>();
+  /** The file each loaded `name@id` was read from. */
+  private readonly paths = new Map<string, string>();
+
+  /**
+   * LoadOptions.heldDataset for a load proposing `proposed` over the `served` snapshot: a served
+   * dataset whose file now fails to load keeps serving in loads that do not propose that file (its
+   * own change was rejected, or has not settled yet), as a rejected config file keeps its last good
+   * text, so one broken data file does not refuse every other edit. Same name, same file, same key,
+   * format and declared columns; a load that proposes the file reads it, and fails.
+   */
+  holding(served: Pick<Snapshot, 'datasets' | 'datasetIds'>, proposed: ReadonlySet<string>): NonNullable<LoadOptions['heldDataset']> {
+    return (name, path, id) => {
+      const servedId = served.datasetIds.get(name);
+      const table = served.datasets.get(name);
+      if (proposed.has(path) || !servedId || !table || this.paths.get(`${name}@${servedId}`) !== path) return undefined;
+      if (id !== undefined && id.slice(id.indexOf(':')) !== servedId.slice(servedId.indexOf(':'))) return undefined;
+      return { table, id: servedId };
+    };
+  }
 
   async identity(path: string, cfg: DatasetConfig): Promise<string> {
     const st = await stat(path);
@@ -109,6 +134,7 @@ export class DatasetCache {
 
   load(name: string, path: string, cfg: DatasetConfig, id: string): Promise<Table> {
     const k = `${name}@${id}`;
+    this.paths.set(k, path);
     let p = this.byId.get(k);
     if (!p) {
       p = loadDatasetFile(name, path, formatOf(path, cfg), cfg.key, cfg.columns);
@@ -166,6 +192,7 @@ export class DatasetCache {
    */
   retain(keep: ReadonlySet<string>): void {
     for (const k of this.byId.keys()) if (!keep.has(k)) this.byId.delete(k);
+    for (const k of this.paths.keys()) if (!keep.has(k)) this.paths.delete(k);
   }
 }
 
@@ -341,8 +368,9 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         return;
       }
       const path = resolveFrom(loc.file, cfg.path ?? '');
+      let id: string | undefined;
       try {
-        const id = await cache.identity(path, cfg);
+        id = await cache.identity(path, cfg);
         const table = withColumns(await cache.load(name, path, cfg, id), cfg.columns);
         if (cfg.key !== undefined && !table.has(cfg.key)) {
           diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (${table.columnsNote()}${table.columnNames.length === 0 ? `; ${DECLARE_COLUMNS}` : ''})`));
@@ -357,6 +385,12 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         datasets.set(name, table);
         datasetIds.set(name, id);
       } catch (err) {
+        const held = opts.heldDataset?.(name, path, id);
+        if (held) {
+          datasets.set(name, held.table);
+          datasetIds.set(name, held.id);
+          return;
+        }
         const msg = err instanceof AirmailError ? err.message
           : (err as NodeJS.ErrnoException).code === 'ENOENT' ? await missingFile(name, cfg.path ?? '', path)
           : `cannot read ${path}: ${(err as Error).message}`;
