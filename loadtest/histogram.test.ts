@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HISTOGRAM_MAX_VALUE, Histogram } from './histogram.js';
-
-/** Deterministic PRNG so a failure reproduces. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A deterministic PRNG, so a failure reproduces.
+import { mulberry32 } from '../scripts/make-demo.js';
 
 function nearestRank(sorted: readonly number[], p: number): number {
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));

@@ -21,17 +21,8 @@ export interface Pipeline {
 }
 export interface Case { world: World; pipeline: Pipeline; inputs: Record<string, unknown>; expectStatus: number; expectCode?: string }
 
-/** mulberry32: a small seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded generator the demo data is made with (integer arithmetic: the same stream everywhere). */
+export { mulberry32 as prng } from '../scripts/make-demo.js';
 
 // ------------------------------------------------------------------ the interpreter
 
