@@ -13,7 +13,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import { readConfigDir, readConfigFile } from './config/dir.js';
 import { DatasetCache, loadConfigSet, type ConfigSource } from './config/load.js';
-import { publicPaths } from './config/public-paths.js';
+import { logDiagnostics } from './server.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
 
@@ -87,8 +87,7 @@ export async function validateFiles(paths: readonly string[], opts: ValidateOpti
     const own = (f: string | undefined): boolean => f !== undefined && !named.has(f) && after.get(f) === without.get(f);
     const mine = r.diagnostics.filter((d: Diagnostic) => !own(d.file));
     const theirs = r.diagnostics.length - mine.length;
-    // Files as the other lines name them: relative to the current directory (a file outside it keeps its path).
-    for (const d of mine) opts.err(`${formatDiagnostic(publicPaths(process.cwd()).diagnostic(d))}\n`);
+    logDiagnostics(mine, opts.err);
     if (theirs > 0) opts.err(`note: ${theirs} problem(s) in other files of ${relative(process.cwd(), dir) || '.'} that the named files do not cause (airmail validate ${relative(process.cwd(), dir) || '.'} lists them)\n`);
     if (mine.length > 0) {
       opts.err(`${mine.length} problem(s)\n`);
