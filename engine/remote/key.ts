@@ -9,15 +9,17 @@ import type { RemoteFetch, RemoteRequest } from '../api.js';
 import { redactText } from '../redact.js';
 
 export function remoteKey(r: RemoteRequest): string {
+  // Each part is a JSON string in one array, never joined with a separator: a Redis key or URL
+  // holding ':' (a key 'first5:k' beside a first-5 read of 'k', a URL ending ':lock' beside another's
+  // lock) must not spell another request's key, or a request input could read another's answer.
   if (r.kind === 'http') {
     const h = r.headers && Object.keys(r.headers).length > 0
-      ? `#${createHash('sha256').update(JSON.stringify(Object.entries(r.headers).sort(([a], [b]) => a.localeCompare(b)))).digest('hex').slice(0, 16)}`
+      ? createHash('sha256').update(JSON.stringify(Object.entries(r.headers).sort(([a], [b]) => a.localeCompare(b)))).digest('hex').slice(0, 16)
       : '';
-    return `http:${r.format ?? ''}:${r.path ?? ''}:${r.url}${h}`;
+    return `http:${JSON.stringify([r.format ?? '', r.path ?? '', r.url, h])}`;
   }
   // A first-N read (or a zset read from its top) is another answer than the whole key.
-  const part = r.limit !== undefined ? `:first${r.limit}${r.order === 'desc' ? 'desc' : ''}` : r.order === 'desc' ? ':desc' : '';
-  return `redis:${r.url ? hostOf(r.url) : ''}:${r.type}${part}:${r.key}`;
+  return `redis:${JSON.stringify([r.url ? hostOf(r.url) : '', r.type, r.limit ?? null, r.order === 'desc' ? 'desc' : 'asc', r.key])}`;
 }
 
 /** host:port/db of a Redis URL, without credentials. */
