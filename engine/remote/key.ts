@@ -32,6 +32,11 @@ function hostOf(url: string): string {
   }
 }
 
+/** What metrics and tables name a fetch by: its source as given (redact it where it leaves), or else the fetch in people's words, never the cache key. */
+export function sourceLabel(f: RemoteFetch): string {
+  return f.source ?? describeFetch(f);
+}
+
 /**
  * A remote fetch in people's words, URLs redacted: `HttpSource GET http://host/path`,
  * `dataset prices GET http://host/p.json`, `RedisSource list recs:3`.
