@@ -283,15 +283,35 @@ export function tableFromArrow(name: string, table: ArrowTable, key: string | un
   return new Table({ name, key, length: table.numRows, columns });
 }
 
-/** Build a dataset from JSON rows (objects); numbers become float64 or int32, strings dictionary-encoded. */
-export function tableFromRows(name: string, rows: readonly Record<string, unknown>[], key: string | undefined): Table {
+/**
+ * The value of a JSON cell in a column declared `integer` or `number`: a number (or a boolean, read
+ * as 1/0 like any JSON boolean) as it is, and a numeric text (`"3.5"`, `" 7 "`) as its number, as a
+ * CSV cell is read; any other text, an object or an array is refused, naming the 1-based row.
+ */
+function declaredNumber(v: unknown, column: string, want: 'integer' | 'number', row: number): unknown {
+  if (v === null || v === undefined || typeof v === 'boolean') return v;
+  const t = typeof v === 'string' ? v.trim() : undefined;
+  const n = typeof v === 'number' ? v : t !== undefined && t !== '' && NUMBER_CELL.test(t) ? Number(t) : t === '' ? null : NaN;
+  if (n === null) return null;
+  if (typeof n !== 'number' || Number.isNaN(n) || (want === 'integer' && !Number.isInteger(n))) {
+    throw new Error(`column '${column}' is declared ${want}, but row ${row} holds ${JSON.stringify(v)?.slice(0, 40)}`);
+  }
+  return n;
+}
+
+/**
+ * Build a dataset from JSON rows (objects); numbers become float64 or int32, strings dictionary-encoded.
+ * A column declared `integer` or `number` reads numeric text as its number and refuses other text.
+ */
+export function tableFromRows(name: string, rows: readonly Record<string, unknown>[], key: string | undefined, declared?: DeclaredColumns): Table {
   const names: string[] = [];
   const seen = new Set<string>();
   for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) { seen.add(k); names.push(k); }
   const columns: Record<string, Column> = {};
   const booleans: string[] = [];
   for (const c of names) {
-    const vals = rows.map((r) => r[c]);
+    const want = declared?.[c];
+    const vals = want === 'integer' || want === 'number' ? rows.map((r, i) => declaredNumber(r[c], c, want, i + 1)) : rows.map((r) => r[c]);
     const allNum = vals.every((v) => v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean');
     if (allNum) {
       if (vals.some((v) => typeof v === 'boolean')) booleans.push(c);
@@ -386,7 +406,7 @@ export async function loadDatasetFile(name: string, path: string, format: 'arrow
     if (!Array.isArray(rows) || !rows.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {
       throw new Error('expected a JSON array of row objects (or {"rows": [...]})');
     }
-    return tableFromRows(name, rows as Record<string, unknown>[], key);
+    return tableFromRows(name, rows as Record<string, unknown>[], key, declared);
   } catch (err) {
     if (err instanceof AirmailError) throw err;
     throw new AirmailError('DATASET_LOAD_FAILED', `dataset '${name}': cannot decode ${path} as ${format}: ${(err as Error).message}`);

@@ -354,10 +354,11 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       enteredAt = Date.now();
       opts.onStep?.(s, enteredAt);
       const t0 = performance.now();
+      let params: Bound | undefined;
       try {
         hydrate(s.reads);
         const def = op(s);
-        const params = bind(s);
+        params = bind(s);
         const input: RowSet = { frame: wf, rows };
         const before = rows.length;
         const stamp = rowsStamp(rows);
@@ -380,7 +381,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
         if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params, s.given)}) returned 0 items after filtering ${before}`);
       } catch (err) {
         // The step's own span, with its error: a trace shows which step failed, not only that the run did.
-        if (obs?.stepFailed && !(err instanceof Empty)) obs.stepFailed(s, phase, rows.length, stepError(err, s.label), t0, performance.now());
+        if (obs?.stepFailed && !(err instanceof Empty)) obs.stepFailed(s, phase, params, rows.length, stepError(err, s.label), t0, performance.now());
         throw err;
       }
     };

@@ -24,6 +24,7 @@ import { EngineMetrics } from '../engine/observe/metrics.js';
 import { startOtlpSink, type OtlpSink } from '../engine/observe/otlp-sink.js';
 import { Tracing } from '../engine/observe/tracing.js';
 import type { RunningServer } from '../engine/server.js';
+import { FileRegistry } from '../registry-client/file-registry.js';
 import { ROOT, server, tempDir } from './helpers.js';
 
 const URL_PW = 'urlpw-7c1e0a';
@@ -188,5 +189,34 @@ describe('logs, audit log and spans', () => {
     const text = JSON.stringify(sink.spans);
     expect(sink.spans.some((s) => s.name === 'remote fetch')).toBe(true);
     expect(leaks(text)).toEqual([]);
+  });
+});
+
+describe('a folder registry', () => {
+  // Its own absolute path was in "no model for tags:name=nope in the registry at /srv/registry", a 422
+  // answered to /execute, POST /validate and GET /pipelines' rejections.
+  it('is not named by its path in answers', async () => {
+    const home = await tempDir('airmail-folder-registry-');
+    const registry = join(home, 'registry');
+    await FileRegistry.open(registry, { create: true });
+    await mkdir(join(home, 'configs'));
+    await writeFile(join(home, 'configs', 'scored.yaml'), 'pipeline: {name: scored, item_type: id, initialization: {includes: [{name: Static, parameters: {items: [1]}}], scores: [{name: ModelScore, parameters: {model: {tags: {name: nope}}, features: [$a]}}]}}\n');
+    const reg = await server({ configs: join(home, 'configs'), threads: 0, watch: false, adminToken: TOKEN, registry, modelHub: { cacheDir: join(home, 'cache'), log: () => undefined }, observe: new Observability({ metrics: new EngineMetrics() }) });
+    try {
+      const pipeline = { name: 'x', item_type: 'id', initialization: { includes: [{ name: 'Static', parameters: { items: [1] } }], scores: [{ name: 'ModelScore', parameters: { model: { tags: { name: 'nope' } }, features: ['$a'] } }] } };
+      const got = [
+        await call('POST', '/execute', JSON.stringify({ pipeline, inputs: { a: 1 } }), {}, reg.url),
+        await call('POST', '/validate', JSON.stringify({ pipeline }), { authorization: `Bearer ${TOKEN}` }, reg.url),
+        await call('GET', '/pipelines', undefined, {}, reg.url),
+      ];
+      expect(got.map((g) => g.status)).toEqual([422, 422, 200]);
+      for (const g of got) {
+        expect(g.text).toContain('no model for tags:name=nope in the folder registry');
+        expect(g.text).not.toContain(registry);
+        expect(leaks(g.text)).toEqual([]);
+      }
+    } finally {
+      await reg.close();
+    }
   });
 });

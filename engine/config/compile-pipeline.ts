@@ -13,10 +13,11 @@ import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescape
 import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
-import { didYouMean, missingDataset, withDatasetHint, type ParamValidator } from './validators.js';
+import { didYouMean, withDatasetHint, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
 import { resolveItemsDataset } from './items-dataset.js';
 import { refRoleProblems } from './ref-roles.js';
+import { checkContext } from './context-check.js';
 import { hook, hookAsync, hookProblem } from './operator-hooks.js';
 
 export interface CompileScope {
@@ -89,32 +90,11 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const contexts: PlanContext[] = [];
   const contextByName = new Map<string, PlanContext>();
   const addContext = (name: string, c: ContextConfig, ptr: string): PlanContext | undefined => {
-    const ds = scope.datasets.get(c.dataset);
-    if (!ds) {
-      report('UNKNOWN_DATASET', `${ptr}/dataset`, `context '${name}' names dataset '${c.dataset}'${missingDataset(c.dataset, scope.datasets.keys(), scope.failedDatasets)}`);
-      return undefined;
-    }
+    const checked = checkContext(name, c, ptr, scope.datasets, scope.failedDatasets, report);
+    if (!checked) return undefined;
     datasetsUsed.add(c.dataset);
-    const column = c.column ?? ds.key;
-    if (!column) {
-      report('CONFIG_INVALID', ptr, `context '${name}': dataset '${c.dataset}' declares no key, so give the context a 'column:' to match the key against`);
-      return undefined;
-    }
-    if (!ds.has(column)) {
-      report('UNKNOWN_COLUMN', `${ptr}/column`, `context '${name}': dataset '${c.dataset}' has no column '${column}'`);
-      return undefined;
-    }
-    // The key column was checked when the dataset loaded; another one is checked here, as a key.
-    const unsafe = column !== ds.key ? unsafeIdProblem(ds, column, `the key of context '${name}'`) : undefined;
-    if (unsafe) report('DATASET_LOAD_FAILED', `${ptr}/column`, unsafe);
-    const { sites, malformed } = findRefSites(c.key);
-    for (const m of malformed) report('UNKNOWN_REFERENCE', `${ptr}/key`, `'${m.text}' is not a valid reference (use $input or $context.column)`);
-    for (const s of sites) {
-      if (s.ref.kind === 'input' && s.ref.name === name) {
-        report('UNKNOWN_REFERENCE', `${ptr}/key`, `context '${name}' is keyed by the request input of its own name, so ${s.text} and ${s.text}.<column> would read different things: name the context after what its row is (e.g. 'client' for $client_id)`);
-      } else if (s.ref.kind === 'input') offerInput(s.ref.name, inputSchemaFromColumn(columnType(ds.column(column)), false), 2);
-      else report('UNKNOWN_REFERENCE', `${ptr}/key`, `a context key must be a request input ($name), not ${s.text}`);
-    }
+    const { table, column } = checked;
+    for (const input of checked.inputs) offerInput(input, inputSchemaFromColumn(columnType(table.column(column)), false), 2);
     const pc: PlanContext = { name, dataset: c.dataset, column, key: c.key };
     contexts.push(pc);
     contextByName.set(name, pc);

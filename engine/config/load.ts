@@ -19,6 +19,7 @@ import { REDIS_DATASET_READ_DEFAULTS, redisReadProblems } from '../remote/redis-
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
 import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { unusedPresetProblems } from './preset-check.js';
+import { checkContext } from './context-check.js';
 import { describeErrors, didYouMean, newAjv, ParamValidator } from './validators.js';
 import { importOperatorFolder } from './operator-files.js';
 
@@ -439,6 +440,18 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       diagnostics.push(located_);
     }
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
+  }
+  // Every shared context is checked where it is defined, used or not (a used one's problems were said above: once).
+  for (const [name, cx] of contexts) {
+    const loc = locByFile.get(cx.file);
+    if (!loc || refused.has(cx.file)) continue;
+    checkContext(name, cx.config, cx.pointer, datasets, failedDatasets, (code, pointer, message) => {
+      const d = at(loc.parsed, loc.file, code, pointer, message);
+      const key = `${d.code}|${d.file}|${d.pointer}|${d.message}`;
+      if (presetProblems.has(key)) return;
+      presetProblems.add(key);
+      diagnostics.push(d);
+    });
   }
   for (const u of unusedPresetProblems(presets, pipelines.filter((p) => !refused.has(p.loc.file)).map((p) => p.cfg), operators, validators)) {
     const loc = presetLoc.get(u.preset)!;

@@ -192,7 +192,10 @@ export function mountObservability(app: Hono, engine: Engine): void {
   }
 
   app.get('/metrics', (c) => {
-    if (m) modelsInService(engine, m);
+    if (m) {
+      modelsInService(engine, m);
+      m.retainPipelines(new Set(engine.snapshot.pipelines.keys()));
+    }
     const text = (m ? m.registry.render() : '') + engineMetricsText(engine);
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });

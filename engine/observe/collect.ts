@@ -199,7 +199,9 @@ class RequestCollector implements Collector, ExecObserver {
     }
   }
 
-  stepFailed(s: PlanStep, phase: StepPhase, rowsIn: number, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void {
+  stepFailed(s: PlanStep, phase: StepPhase, params: unknown, rowsIn: number, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void {
+    // Counted as a failed source is (its time, no rows out), whatever the operator's kind.
+    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn, rowsOut: 0, ms: t1 - t0, failed: error.code, ...(this.spec.ops === 2 && params !== undefined ? { params: summarize(this.shown(params), s.given) } : {}) });
     if (!this.spans) return;
     const id = spanId();
     for (const m of this.models.splice(0)) this.spans.push(Object.assign({}, m, { parentSpanId: id }));

@@ -7,6 +7,7 @@
  * be called from anywhere (the model registry, caches) without plumbing.
  */
 
+import { FIXED_LABELS } from './labels.js';
 import { RecentWindow } from './recent.js';
 import type { RemoteOutcome } from './types.js';
 
@@ -54,6 +55,10 @@ export class Counter extends Metric {
   }
   get(labels: Labels = []): number {
     return this.values.get(labels.join(SEP))?.value ?? 0;
+  }
+  /** Drops every series whose labels `keep` refuses. */
+  prune(keep: (labels: Labels) => boolean): void {
+    for (const [k, e] of this.values) if (!keep(e.labels)) this.values.delete(k);
   }
   entries(): { labels: Labels; value: number }[] {
     return [...this.values.values()];
@@ -121,6 +126,10 @@ export class Histogram extends Metric {
   }
   all(): HistogramSeries[] {
     return [...this.series.values()];
+  }
+  /** Drops every series whose labels `keep` refuses. */
+  prune(keep: (labels: Labels) => boolean): void {
+    for (const [k, s] of this.series) if (!keep(s.labels)) this.series.delete(k);
   }
   samples(): string[] {
     const out: string[] = [];
@@ -208,6 +217,16 @@ export class EngineMetrics {
   modelSwapped(name: string, from: string, to: string): void {
     if (!this.modelVersion.has(name)) this.modelInService(name, from);
     this.modelInService(name, to);
+  }
+
+  /**
+   * Only the pipelines in `served` (and the fixed labels) keep their series: one that stopped being
+   * served (its file deleted, a DELETE, a rename) leaves /metrics, else cardinality only grew. A
+   * pipeline replaced by a new version keeps its name, so its series stay.
+   */
+  retainPipelines(served: ReadonlySet<string>): void {
+    const keep = (labels: Labels): boolean => served.has(labels[0]!) || FIXED_LABELS.has(labels[0]!);
+    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic]) m.prune(keep);
   }
 
   /** `name` no longer serves (its pipelines were removed or changed): its `airmail_model_info` series goes. */

@@ -20,8 +20,8 @@ export interface ExecObserver {
   step(step: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void;
   /** A source threw (the run then answers SOURCE_FAILED): the step that failed, and why. */
   failed?(step: PlanStep, phase: SourcePhase, params: unknown, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void;
-  /** A score or operation threw (the run then fails with its code): the step, for its span. */
-  stepFailed?(step: PlanStep, phase: StepPhase, rowsIn: number, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void;
+  /** A score or operation threw (the run then fails with its code): the step, for its time and span; `params` when they were bound. */
+  stepFailed?(step: PlanStep, phase: StepPhase, params: unknown, rowsIn: number, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void;
   /**
    * The candidates came from the per-thread memo: these steps (includes, pre-scoring operations) did
    * not run; `result`: the whole result did (every step skipped).

@@ -312,7 +312,9 @@ export class ModelHub implements ModelResolver {
       try {
         envelope = await (await this.registry).resolve(rs);
       } catch (err) {
-        const e = asModelError(err, `no model for ${base} in the registry at ${redactText(this.location)}`);
+        // A folder registry's path is the server's own: reasons reach clients, which learn no server path.
+        const where = /^https?:\/\//i.test(this.location) ? `the registry at ${redactText(this.location)}` : 'the folder registry';
+        const e = asModelError(err, `no model for ${base} in ${where}`);
         const newest = family.sort((x, y) => y.current.envelope.version - x.current.envelope.version)[0];
         if (e.details?.['registryCode'] === 'ENVELOPE_NOT_FOUND') this.watchMissing(base, rs);
         if (e.code !== 'REGISTRY_UNAVAILABLE' || !newest) throw e;
