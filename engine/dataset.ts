@@ -300,8 +300,24 @@ function declaredNumber(v: unknown, column: string, want: 'integer' | 'number', 
 }
 
 /**
+ * The value of a JSON cell in a column declared `string`: a number or boolean as its JSON text
+ * (`123` → `"123"`, so ids written as numbers match the same ids written as text), except a whole
+ * number past 2^53, which JSON.parse has already rounded: that is refused, naming the 1-based row.
+ */
+function declaredText(v: unknown, column: string, row: number): unknown {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
+      throw new Error(`column '${column}' is declared string, but row ${row} holds the number ${v}, past 2^53: JSON has already rounded it; write it as a JSON string`);
+    }
+    return String(v);
+  }
+  return typeof v === 'boolean' ? String(v) : v;
+}
+
+/**
  * Build a dataset from JSON rows (objects); numbers become float64 or int32, strings dictionary-encoded.
- * A column declared `integer` or `number` reads numeric text as its number and refuses other text.
+ * A column declared `integer` or `number` reads numeric text as its number and refuses other text;
+ * one declared `string` reads numbers and booleans as their text.
  */
 export function tableFromRows(name: string, rows: readonly Record<string, unknown>[], key: string | undefined, declared?: DeclaredColumns): Table {
   const names: string[] = [];
@@ -311,7 +327,7 @@ export function tableFromRows(name: string, rows: readonly Record<string, unknow
   const booleans: string[] = [];
   for (const c of names) {
     const want = declared?.[c];
-    const vals = want === 'integer' || want === 'number' ? rows.map((r, i) => declaredNumber(r[c], c, want, i + 1)) : rows.map((r) => r[c]);
+    const vals = want === 'integer' || want === 'number' ? rows.map((r, i) => declaredNumber(r[c], c, want, i + 1)) : want === 'string' ? rows.map((r, i) => declaredText(r[c], c, i + 1)) : rows.map((r) => r[c]);
     const allNum = vals.every((v) => v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean');
     if (allNum) {
       if (vals.some((v) => typeof v === 'boolean')) booleans.push(c);

@@ -38,6 +38,20 @@ describe('a declared number column holding text', () => {
     await expect(loadDatasetFile('b', csv, 'csv', 'id', { price: 'number' })).rejects.toThrow("column 'price' is declared number, but row 3 holds \"abc\"");
   });
 
+  it('JSON: a column declared string reads numbers and booleans as their text, and refuses a whole number JSON has already rounded', async () => {
+    const dir = await tempDir();
+    const json = join(dir, 'ids.json');
+    await writeFile(json, '[{"sku": 123, "f": true}, {"sku": "456", "f": false}, {"sku": 1.5, "f": null}, {"sku": null, "f": "x"}]');
+    const t = await loadDatasetFile('ids', json, 'json', 'sku', { sku: 'string', f: 'string' });
+    const col = (c: string): unknown[] => Array.from({ length: t.length }, (_, i) => valueAt(t.column(c), i));
+    expect(col('sku')).toEqual(['123', '456', '1.5', null]);
+    expect(col('f')).toEqual(['true', 'false', null, 'x']);
+    await writeFile(json, '[{"sku": "1"}, {"sku": 9007199254740993}]');
+    await expect(loadDatasetFile('ids', json, 'json', 'sku', { sku: 'string' })).rejects.toThrow(
+      "column 'sku' is declared string, but row 2 holds the number 9007199254740992, past 2^53: JSON has already rounded it; write it as a JSON string",
+    );
+  });
+
   it('a hot reload to text in the column is rejected and the last good table keeps serving', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'data'));
