@@ -36,12 +36,15 @@ beforeAll(async () => {
   await mkdir(join(dir, 'ops'));
   await mkdir(join(dir, 'configs'));
   for (const [name, text] of Object.entries(FILES)) await writeFile(join(dir, 'ops', name), text);
+  await mkdir(join(dir, 'configs', 'data'));
+  await writeFile(join(dir, 'configs', 'data', 't.json'), '[{"sku_id": 1}]');
   await writeFile(join(dir, 'configs', 'p.yaml'), `operator_paths: [../ops]
+datasets: {tbl: {path: data/t.json}}
 pipeline:
   name: p
   item_type: sku_id
   initialization: {includes: [{name: Static, parameters: {items: [1, 2]}}]}
-  operations: [Good, X, Y, Z]
+  operations: [Good, X, Y, Z, tbl]
 `);
   const r = await airmailCli({}, 'validate', join(dir, 'configs'));
   code = r.code;
@@ -84,7 +87,10 @@ describe('a broken custom operator file', () => {
 
   it('the sound file of the folder still loads, and a step naming a broken one points at the broken files', () => {
     const unknown = lines.filter((l) => l.includes('[UNKNOWN_OPERATOR]'));
-    expect(unknown.map((l) => /'(\w+)' is neither/.exec(l)?.[1])).toEqual(['X', 'Y', 'Z']);
+    expect(unknown.map((l) => /'(\w+)' is neither/.exec(l)?.[1])).toEqual(['X', 'Y', 'Z', 'tbl']);
     expect(unknown[0]).toContain('(it may be defined in <dir>/ops/a.ts, <dir>/ops/b.js, <dir>/ops/c.js, <dir>/ops/x.js, <dir>/ops/y.js, <dir>/ops/z.js, which failed to load: see that error)');
+    // A dataset's name used as a step is no operator a broken file could define: no such hint there.
+    expect(unknown[3]).toContain("it is a dataset: read it with {name: Lookup, parameters: {dataset: tbl}}");
+    expect(unknown[3]).not.toContain('may be defined in');
   });
 });

@@ -460,7 +460,10 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   if (brokenOperatorFiles.length > 0) {
     // The operator may be the one the broken file would have defined: say so where its name is used.
     const hint = ` (it may be defined in ${[...new Set(brokenOperatorFiles)].join(', ')}, which failed to load: see that error)`;
-    diagnostics.forEach((d, i) => { if (d.code === 'UNKNOWN_OPERATOR') diagnostics[i] = { ...d, message: d.message + hint }; });
+    // Not where the name is a dataset's (it is not an operator), nor on the line at a use that points to a
+    // preset's definition (that one carries the hint already).
+    const operatorName = (m: string): boolean => !m.includes('; it is a dataset: ') && !m.includes(', reported at its definition in ');
+    diagnostics.forEach((d, i) => { if (d.code === 'UNKNOWN_OPERATOR' && operatorName(d.message)) diagnostics[i] = { ...d, message: d.message + hint }; });
   }
   if (diagnostics.length > 0) return { ok: false, diagnostics, operatorFolders };
   return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, operatorFolders, operatorFiles, presets, contexts, datasetIds, deployments: dep.deployments } };
