@@ -30,6 +30,8 @@ export interface CompileScope {
   readonly datasetIds: ReadonlyMap<string, string>;
   /** Datasets defined but not loaded (their own problem is reported), name → the file defining them. */
   readonly failedDatasets?: ReadonlyMap<string, string>;
+  /** The declared `key` of each of those (the items dataset a pipeline may be missing). */
+  readonly failedKeys?: ReadonlyMap<string, string>;
   /** Content-hash URLs of the custom operator modules loaded (part of the version hash: an edited operator is a new version). */
   readonly operatorModules?: readonly string[];
   readonly validators: ParamValidator;
@@ -224,17 +226,20 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     // A check that reads the pipeline's item type or items dataset may fail for one use of a preset
     // and not another: its problems are the use's. One that does not is about the parameters alone.
     let perPipeline = false;
+    let readItems = false;
     const tracked: CheckEnv = {
       ...stepEnv,
       get itemType() { perPipeline = true; return stepEnv.itemType; },
-      get itemsDataset() { perPipeline = true; return stepEnv.itemsDataset; },
+      get itemsDataset() { perPipeline = readItems = true; return stepEnv.itemsDataset; },
     };
     try {
       const checked = [...(hook('check', () => def.check?.(params, tracked)) ?? [])];
       if (checked.length === 0 && def.verify) checked.push(...(await hookAsync('verify', () => def.verify!(params, tracked))));
       // A dataset that failed to load is no problem of this use: said once, where a preset names it.
       for (const p of checked) {
-        const msg = withDatasetHint(p.code, p.message, scope.datasets.keys(), scope.failedDatasets);
+        // A problem of the pipeline's items dataset (none, ambiguous, failed to load) says why there is none.
+        const why = itemsNote !== undefined && itemsDataset === undefined && readItems ? ` (${itemsNote})` : '';
+        const msg = withDatasetHint(p.code, p.message, scope.datasets.keys(), scope.failedDatasets) + why;
         reportParam(p.code ?? 'BAD_PARAMETER', p.path, msg, perPipeline && msg.startsWith(p.message));
       }
       if (checked.length > 0) return reportParam.done();

@@ -406,6 +406,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
 
   // ---- pipelines
   const failedDatasets = new Map([...datasetDefs].filter(([n]) => !datasets.has(n)).map(([n, d]) => [n, d.loc.file]));
+  const failedKeys = new Map([...datasetDefs].filter(([n, d]) => !datasets.has(n) && d.cfg.key !== undefined).map(([n, d]) => [n, d.cfg.key!]));
   const compiled = new Map<string, CompiledPipeline & { file: string }>();
   const presetProblems = new Set<string>();
   const locByFile = new Map(located.map((l) => [l.file, l]));
@@ -418,6 +419,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       datasets,
       datasetIds,
       failedDatasets,
+      failedKeys,
       operatorModules,
       validators,
       resolvePath: opts.sealed?.has(p.loc.file) ? sealedPath : (x) => resolveFrom(p.loc.file, x),
