@@ -399,6 +399,22 @@ export function withColumns(table: Table, declared: DeclaredColumns | undefined)
   return new Table({ name, key, length, columns: added, ...(booleans ? { booleans } : {}) });
 }
 
+/**
+ * An Arrow file carries its own column types, so a declaration that disagrees (`string` over an
+ * int32 column, `number` over utf8) would be ignored in silence: refused instead, naming the column.
+ * `integer` and `number` both fit any numeric column; a column of only nulls fits any declaration.
+ */
+function declaredArrowTypes(table: Table, declared: DeclaredColumns | undefined): Table {
+  for (const [c, want] of Object.entries(declared ?? {})) {
+    if (!table.has(c)) continue;
+    const col = table.column(c);
+    const numeric = isNumeric(col);
+    if (numeric === (want !== 'string') || (numeric && onlyNulls(col))) continue;
+    throw new Error(`column '${c}' is declared ${want}, but the Arrow file holds it as ${numeric ? 'numbers' : 'text'} (an Arrow file's types are its own: change the declaration or write the column as ${want === 'string' ? 'utf8' : 'a number type'})`);
+  }
+  return table;
+}
+
 /** A number column with no value in it: every row NaN (a JSON column of nulls and absent keys). */
 function onlyNulls(col: Column): boolean {
   return isNumeric(col) && col.every((v) => Number.isNaN(v));
@@ -412,7 +428,7 @@ export async function loadDatasetFile(name: string, path: string, format: 'arrow
     throw new AirmailError('DATASET_LOAD_FAILED', `dataset '${name}': cannot read ${path}: ${(err as Error).message}`);
   }
   try {
-    if (format === 'arrow') return tableFromArrow(name, tableFromIPC(bytes), key, path);
+    if (format === 'arrow') return declaredArrowTypes(tableFromArrow(name, tableFromIPC(bytes), key, path), declared);
     if (format === 'csv') return tableFromCsv(name, bytes.toString('utf8'), key, declared, path);
     const text = bytes.toString('utf8');
     // A file being written, or emptied by mistake, says so (JSON.parse says only "Unexpected end of JSON input").

@@ -7,6 +7,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { valueAt } from '../engine/api.js';
 import { loadDatasetFile } from '../engine/dataset.js';
@@ -50,6 +51,18 @@ describe('a declared number column holding text', () => {
     await expect(loadDatasetFile('ids', json, 'json', 'sku', { sku: 'string' })).rejects.toThrow(
       "column 'sku' is declared string, but row 2 holds the number 9007199254740992, past 2^53: JSON has already rounded it; write it as a JSON string",
     );
+  });
+
+  it('Arrow: a declaration that the file types disagree with is a load error naming the column; one that agrees loads', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'a.arrow');
+    await writeFile(file, tableToIPC(tableFromArrays({ sku: Int32Array.from([1, 2]), name: ['a', 'b'], price: Float64Array.from([1.5, NaN]) }), 'file'));
+    await expect(loadDatasetFile('a', file, 'arrow', 'sku', { sku: 'string' })).rejects.toThrow(
+      "column 'sku' is declared string, but the Arrow file holds it as numbers (an Arrow file's types are its own: change the declaration or write the column as utf8)",
+    );
+    await expect(loadDatasetFile('a', file, 'arrow', 'sku', { name: 'number' })).rejects.toThrow("column 'name' is declared number, but the Arrow file holds it as text");
+    const t = await loadDatasetFile('a', file, 'arrow', 'sku', { sku: 'integer', price: 'number', name: 'string', absent: 'string' });
+    expect(valueAt(t.column('price'), 0)).toBe(1.5);
   });
 
   it('a hot reload to text in the column is rejected and the last good table keeps serving', async () => {
