@@ -190,7 +190,8 @@ function adminPutName(value: unknown): string {
 }
 
 export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
-  const app = new Hono();
+  // Not strict: a trailing slash names the same route (a GET of /health/ was a 405 that allowed GET).
+  const app = new Hono({ strict: false });
   const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   // Files and texts in answers are relative to the configs directory, never the server's own paths.
   const paths = publicPaths(engine.store.dir);
