@@ -23,16 +23,16 @@ import { featureSource, outputSchema, rowSchema, type LoadedDeployment } from '.
 import type { LoadedModel } from '../registry/model-hub.js';
 import { publicPaths } from '../config/public-paths.js';
 import { errors, ok, RUN_OPTIONS } from './openapi-parts.js';
+import { deadlineOption } from './deadline.js';
 import { isPlainObject, readBody } from './body.js';
 
 const MAX_ROWS = 10_000;
 /** A prediction's deadline when the request names none (x-airmail-deadline-ms), ms. */
 const DEFAULT_DEADLINE_MS = 10_000;
 
-/** The request's deadline: its x-airmail-deadline-ms header (a positive number), or the default. */
+/** The request's deadline: its x-airmail-deadline-ms header (a bad one is a 400 HEADER_INVALID, as on every route), or the default. */
 function deadlineOf(header: string | undefined): number {
-  const ms = Number(header);
-  return Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_DEADLINE_MS;
+  return deadlineOption(header).deadlineMs ?? DEFAULT_DEADLINE_MS;
 }
 const ajv = newAjv({ useDefaults: false });
 const validators = new WeakMap<Envelope, ValidateFunction>();
