@@ -109,6 +109,16 @@ deployments:
     expect((r.json['errors'] as { path: string }[]).map((e) => e.path)).toContain(path);
   });
 
+  it('refuses a malformed x-airmail-deadline-ms with 400 HEADER_INVALID, as pipeline runs do (it was ignored: the default deadline applied)', async () => {
+    const headers = { 'content-type': 'application/json', 'x-airmail-deadline-ms': 'abc' };
+    const r = await fetch(`${srv.url}/models/fsum/predict`, { method: 'POST', headers, body: JSON.stringify({ rows: [{ f0: 1, f1: 2 }] }) });
+    expect([r.status, ((await r.json()) as Record<string, unknown>)['code']]).toEqual([400, 'HEADER_INVALID']);
+    const q = await fetch(`${srv.url}/models/fsum/query/${exp.rows.length > 0 ? 1 : 0}`, { headers: { 'x-airmail-deadline-ms': '-5' } });
+    expect([q.status, ((await q.json()) as Record<string, unknown>)['code']]).toEqual([400, 'HEADER_INVALID']);
+    const fine = await fetch(`${srv.url}/models/fsum/predict`, { method: 'POST', headers: { ...headers, 'x-airmail-deadline-ms': '5000' }, body: JSON.stringify({ rows: [{ f0: 1, f1: 2 }] }) });
+    expect(fine.status).toBe(200);
+  });
+
   it('refuses bodies without rows and unknown deployments', async () => {
     expect((await post('/models/psale_gbdt/predict', { rows: [] })).status).toBe(422);
     expect((await post('/models/psale_gbdt/predict', [1, 2])).status).toBe(422);

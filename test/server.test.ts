@@ -104,7 +104,10 @@ describe('pipelines over HTTP', () => {
   it('generates OpenAPI with each pipeline input schema, and docs', async () => {
     const r = await call('GET', '/openapi.json');
     const post = (r.json['paths'] as Record<string, { post: { requestBody: { content: Record<string, { schema: unknown }> } } }>)['/pipelines/complimentary_items']!.post;
-    expect(post.requestBody.content['application/json']!.schema).toMatchObject({ properties: { client_id: { type: 'integer' }, product_id: { type: 'integer' } } });
+    // The body schema is one named schema (a generated client's type for the inputs), referred to.
+    expect(post.requestBody.content['application/json']!.schema).toEqual({ $ref: '#/components/schemas/inputs.complimentary_items' });
+    const schemas = (r.json['components'] as { schemas: Record<string, unknown> }).schemas;
+    expect(schemas['inputs.complimentary_items']).toMatchObject({ properties: { client_id: { type: 'integer' }, product_id: { type: 'integer' } } });
     const docs = await request(`${srv.url}/docs`);
     expect(await docs.body.text()).toContain('complimentary_items');
   });

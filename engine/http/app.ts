@@ -21,6 +21,9 @@ import { mountOperatorRoutes } from './operators.js';
 import { mountObservability, traceOptions } from './ui.js';
 import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from '../observe/index.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
+import { DEADLINE_HEADER, deadlineOption } from './deadline.js';
+
+export { DEADLINE_HEADER, deadlineOption };
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -50,7 +53,6 @@ function noteAudit(c: Context, note: Partial<AuditEntry>): void {
 }
 
 const RESERVED_QUERY = new Set(['debug']);
-export const DEADLINE_HEADER = 'x-airmail-deadline-ms';
 
 const DEBUG_ON = new Set(['true', '1', 'yes', 'on']);
 const DEBUG_OFF = new Set(['false', '0', 'no', 'off']);
@@ -91,19 +93,6 @@ export function debugOption(query: readonly string[] | undefined, header: string
 
 /** The debug option of a request (see debugOption). */
 export const debugOf = (c: Context): boolean => debugOption(c.req.queries('debug'), c.req.header('x-airmail-debug'));
-
-/**
- * The run option a request's deadline header asks for: none without the header, else a positive
- * whole number of ms; anything else (`abc`, `-5`, `0`, two values) is a 400 rather than ignored,
- * so a client that means to shorten its deadline learns that it did not.
- */
-export function deadlineOption(header: string | string[] | undefined): { deadlineMs?: number } {
-  if (header === undefined) return {};
-  const text = Array.isArray(header) ? header.join(', ') : header.trim();
-  const ms = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
-  if (!(ms > 0)) throw new AirmailError('HEADER_INVALID', `${DEADLINE_HEADER} must be a positive whole number of milliseconds, got ${JSON.stringify(text.slice(0, 40))}`);
-  return { deadlineMs: ms };
-}
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -190,7 +179,8 @@ function adminPutName(value: unknown): string {
 }
 
 export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
-  const app = new Hono();
+  // Not strict: a trailing slash names the same route (a GET of /health/ was a 405 that allowed GET).
+  const app = new Hono({ strict: false });
   const limit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   // Files and texts in answers are relative to the configs directory, never the server's own paths.
   const paths = publicPaths(engine.store.dir);

@@ -22,16 +22,17 @@ import type { ColumnValues } from '../registry/function.js';
 import { featureSource, outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
 import type { LoadedModel } from '../registry/model-hub.js';
 import { publicPaths } from '../config/public-paths.js';
+import { errors, ok, RUN_OPTIONS } from './openapi-parts.js';
+import { deadlineOption } from './deadline.js';
 import { isPlainObject, readBody } from './body.js';
 
 const MAX_ROWS = 10_000;
 /** A prediction's deadline when the request names none (x-airmail-deadline-ms), ms. */
 const DEFAULT_DEADLINE_MS = 10_000;
 
-/** The request's deadline: its x-airmail-deadline-ms header (a positive number), or the default. */
+/** The request's deadline: its x-airmail-deadline-ms header (a bad one is a 400 HEADER_INVALID, as on every route), or the default. */
 function deadlineOf(header: string | undefined): number {
-  const ms = Number(header);
-  return Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_DEADLINE_MS;
+  return deadlineOption(header).deadlineMs ?? DEFAULT_DEADLINE_MS;
 }
 const ajv = newAjv({ useDefaults: false });
 const validators = new WeakMap<Envelope, ValidateFunction>();
@@ -168,10 +169,11 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
 /** /openapi.json paths for every deployment, with schemas from the model's shape. */
 export function modelPaths(engine: Engine): Record<string, unknown> {
   const paths: Record<string, unknown> = {
-    '/models': { get: { summary: 'Deployed registry models: the version each serves, recent swaps and rejected versions', responses: { '200': { description: 'ok' } } } },
-    '/models/{name}': { get: { summary: 'One deployment: its model and the input and output schemas', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'ok' }, '404': { description: 'Unknown deployment' } } } },
+    '/models': { get: { operationId: 'list_models', summary: 'Deployed registry models: the version each serves, recent swaps and rejected versions', responses: { '200': ok('deployments, swaps and rejections', { type: 'object', required: ['deployments'], properties: { deployments: { type: 'array', items: { type: 'object' } }, swaps: { type: 'array' }, rejections: { type: 'array' } } }) } } },
+    '/models/{name}': { get: { operationId: 'get_model', summary: 'One deployment: its model and the input and output schemas', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': ok('the deployment', { type: 'object' }), ...errors(404) } } },
   };
-  const errors = { '404': { description: 'Unknown deployment, or no row with that id' }, '422': { description: 'A feature is absent, unknown or of the wrong type (errors name it); null is a missing value' } };
+  // 404: unknown deployment, or no row with that id; 422: a feature absent, unknown or of the wrong type (errors name it; null is a missing value); 503: no model loaded yet.
+  const failures = errors(400, 404, 413, 415, 422, 500, 503, 504);
   for (const d of [...(engine.snapshot.deployments?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name))) {
     const m = engine.models?.current(d.resolved.binding);
     const inputs = m?.envelope.function.inputs ?? d.resolved.inputs;
@@ -187,15 +189,16 @@ export function modelPaths(engine: Engine): Record<string, unknown> {
         summary: d.description ?? `Predict with ${d.name}`,
         description: `serves ${label} (follows ${JSON.stringify(d.spec)})`,
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['rows'], properties: { rows: { type: 'array', minItems: 1, maxItems: MAX_ROWS, items: rowSchema(inputs) } } } } } },
-        responses: { '200': { description: 'One prediction per row', content: { 'application/json': { schema: response } } }, ...errors },
+        parameters: [RUN_OPTIONS[3]],
+        responses: { '200': ok('One prediction per row', response), ...failures },
       },
     };
     paths[`/models/${d.name}/query/{id}`] = {
       get: {
         operationId: `query_${d.name}`,
         summary: `Predict for one id, its features read from ${(m ? featureSource(d, m.envelope) : d.featuresFrom ?? d.resolved.featureSource)?.dataset ?? "the model's feature source"}`,
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-        responses: { '200': { description: 'The features read and the prediction', content: { 'application/json': { schema: response } } }, ...errors },
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, RUN_OPTIONS[3]],
+        responses: { '200': ok('The features read and the prediction', response), ...failures },
       },
     };
   }

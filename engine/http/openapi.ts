@@ -5,113 +5,142 @@
 import type { Engine } from '../engine.js';
 import { modelPaths } from './models.js';
 import { operatorPaths } from './operators.js';
+import { components, DELETE_RESPONSES, DESCRIPTION_REF, errors, GET_RESPONSES, ok, RUN_OPTIONS, RUN_RESPONSES } from './openapi-parts.js';
 
-/** The answer of a run, once under components (with hundreds of pipelines, inline in each path it was most of the document). */
-const RESULT = {
+const object = { type: 'object' } as const;
+/** What admin POST /pipelines and POST /validate take (JSON, or YAML of the same shape). */
+const PUT_BODY = { type: 'object', required: ['pipeline'], properties: { pipeline: object, operators: object } } as const;
+const EXECUTE_BODY = { type: 'object', required: ['pipeline'], properties: { pipeline: object, inputs: object, operators: object } } as const;
+const WHY_BODY = { type: 'object', required: ['item'], properties: { inputs: object, item: { type: ['string', 'number'] } } } as const;
+const WHY = {
   type: 'object',
-  required: ['items', 'error', 'reason', 'pipeline', 'version'],
-  properties: {
-    items: { type: 'array', items: { type: 'object' } },
-    error: { type: 'boolean' },
-    reason: { type: ['string', 'null'], description: 'Why the result is empty, or what failed.' },
-    pipeline: { type: ['string', 'null'], description: 'null in an error that concerns no loaded pipeline' },
-    version: { type: ['string', 'null'], description: 'Content hash of the compiled config.' },
-    took_ms: { type: 'number', description: 'Always in a result; in an error once the request reached the app.' },
-    code: { type: 'string', description: 'Error code from the error catalogue (errors only).' },
-    operator: { type: 'string', description: 'The step that failed (errors only).' },
-    operator_code: { type: 'string', description: "The code of an operator's own error, beside OPERATOR_FAILED (errors only)." },
-    errors: { type: 'array', items: { type: 'object' }, description: 'Each problem with a JSON pointer (422 only).' },
-    models: { type: 'object', additionalProperties: { type: 'string' }, description: 'Scorer output → the registry model version that scored it (e.g. psale@3), for registry models.' },
-  },
+  required: ['pipeline', 'version', 'item', 'why', 'items', 'error'],
+  properties: { pipeline: { type: 'string' }, version: { type: 'string' }, item: { type: ['string', 'number'] }, why: object, items: { type: 'array' }, reason: { type: ['string', 'null'] }, error: { type: 'boolean' }, code: { type: 'string' } },
 } as const;
-const RESPONSE = { $ref: '#/components/schemas/Result' } as const;
+const VALID = { type: 'object', required: ['valid', 'errors'], properties: { valid: { type: 'boolean' }, errors: { type: 'array' } } } as const;
+const LIST = { type: 'object', required: ['pipelines'], properties: { pipelines: { type: 'array', items: DESCRIPTION_REF }, rejections: { type: 'array' }, reloads: { type: 'array' } } } as const;
+const READY = { type: 'object', required: ['ready'], properties: { ready: { type: 'boolean' }, pipelines: { type: 'integer' }, workers: { type: 'integer' } } } as const;
+/** A body in JSON or YAML, the same shape. */
+const body = (schema: unknown): Record<string, unknown> => ({ required: true, content: { 'application/json': { schema }, 'application/yaml': { schema }, 'text/yaml': { schema } } });
+
+type Schema = Record<string, unknown>;
+const SAFE = Number.MAX_SAFE_INTEGER;
+const typesOf = (s: Schema): string[] => (Array.isArray(s['type']) ? (s['type'] as string[]) : typeof s['type'] === 'string' ? [s['type']] : []);
+/** An integer past ±2^53-1 is refused (a double would round it to another id): say so, or a generated client sends it. */
+function safeIntegers(s: Schema): Schema {
+  let out = s;
+  if (typesOf(s).includes('integer')) out = { ...out, minimum: Math.max(-SAFE, (s['minimum'] as number | undefined) ?? -SAFE), maximum: Math.min(SAFE, (s['maximum'] as number | undefined) ?? SAFE) };
+  const items = s['items'];
+  if (items && typeof items === 'object' && !Array.isArray(items)) out = { ...out, items: safeIntegers(items as Schema) };
+  return out;
+}
+/**
+ * An input as the document states it: its schema with the integer range the server takes, and in a
+ * body also `null` for an input with a default (a body's null is that input left out: the default).
+ */
+function documented(s: Schema, body: boolean): Schema {
+  const out = safeIntegers(s);
+  const types = typesOf(out);
+  return body && 'default' in out && types.length > 0 && !types.includes('null') ? { ...out, type: [...types, 'null'] } : out;
+}
+/** The input schema of a body, each input as documented(). */
+function bodySchema(input: Schema): Schema {
+  const props = (input['properties'] ?? {}) as Record<string, Schema>;
+  return { ...input, properties: Object.fromEntries(Object.entries(props).map(([k, s]) => [k, documented(s, true)])) };
+}
 
 export function openApi(engine: Engine): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
-  const errors = {
-    '400': { description: 'Unparsable body' },
-    '404': { description: 'Unknown pipeline' },
-    '413': { description: 'Body too large' },
-    '415': { description: 'Content-Type neither JSON nor YAML' },
-    '422': { description: 'Inputs do not match the schema (errors carry JSON pointers)' },
-    '503': { description: 'Overloaded; see Retry-After' },
-    '504': { description: 'Deadline exceeded' },
-  };
+  // Each pipeline's body schema once (a generated client's type for its inputs), referred to by each body type.
+  const inputs: Record<string, unknown> = {};
   for (const [name, p] of [...engine.snapshot.pipelines].sort(([a], [b]) => a.localeCompare(b))) {
     const props = (p.inputSchema['properties'] ?? {}) as Record<string, Record<string, unknown>>;
+    if (/^[A-Za-z0-9._-]+$/.test(name)) inputs[`inputs.${name}`] = bodySchema(p.inputSchema);
     const required = (p.inputSchema['required'] ?? []) as string[];
-    const query = Object.entries(props).map(([k, s]) => ({ name: k, in: 'query', required: required.includes(k), schema: s }));
+    const query = Object.entries(props).map(([k, s]) => ({ name: k, in: 'query', required: required.includes(k), schema: documented(s, false) }));
     paths[`/pipelines/${name}`] = {
       post: {
         operationId: `run_${name}`,
         summary: p.description ?? `Run pipeline ${name}`,
         description: `version ${p.version}`,
-        requestBody: { required: true, content: { 'application/json': { schema: p.inputSchema }, 'application/yaml': { schema: p.inputSchema } } },
-        responses: { '200': { description: 'Items (possibly empty, with a reason)', content: { 'application/json': { schema: RESPONSE } } }, ...errors },
+        parameters: RUN_OPTIONS,
+        requestBody: body(/^[A-Za-z0-9._-]+$/.test(name) ? { $ref: `#/components/schemas/inputs.${name}` } : bodySchema(p.inputSchema)),
+        responses: RUN_RESPONSES,
       },
       get: {
         operationId: `get_${name}`,
-        summary: `Run ${name} with query parameters (no query: describe the pipeline)`,
-        parameters: query,
-        responses: { '200': { description: 'Items', content: { 'application/json': { schema: RESPONSE } } }, ...errors },
+        summary: `Run ${name} with query parameters (no query string at all: describe the pipeline)`,
+        parameters: [...query, ...RUN_OPTIONS],
+        responses: GET_RESPONSES,
       },
       delete: {
         operationId: `delete_${name}`,
         summary: `Admin: remove ${name} and its file (bearer token)`,
         security: [{ bearer: [] }],
-        responses: { '204': { description: 'removed' }, '401': { description: 'no token' }, '404': { description: 'Unknown pipeline' }, '422': { description: 'the configs left would be invalid' } },
+        responses: DELETE_RESPONSES,
       },
     };
     paths[`/pipelines/${name}/run`] = {
       get: {
         operationId: `run_query_${name}`,
         summary: `Run ${name} with query parameters (also without any)`,
-        parameters: query,
-        responses: { '200': { description: 'Items', content: { 'application/json': { schema: RESPONSE } } }, ...errors },
+        parameters: [...query, ...RUN_OPTIONS],
+        responses: RUN_RESPONSES,
       },
     };
   }
   paths['/execute'] = {
     post: {
+      operationId: 'execute',
       summary: 'Run a pipeline sent in the body (JSON or YAML) with its inputs',
-      requestBody: {
-        content: {
-          'application/json': { schema: { type: 'object', required: ['pipeline'], properties: { pipeline: { type: 'object' }, inputs: { type: 'object' }, operators: { type: 'object' } } } },
-          'application/yaml': { schema: { type: 'string' } },
-        },
-      },
-      responses: { '200': { description: 'Items', content: { 'application/json': { schema: RESPONSE } } }, ...errors },
+      parameters: RUN_OPTIONS,
+      requestBody: body(EXECUTE_BODY),
+      responses: RUN_RESPONSES,
     },
   };
   paths['/pipelines'] = {
-    get: { summary: 'List pipelines with versions, load times and rejections', responses: { '200': { description: 'ok' } } },
-    post: { summary: 'Admin: add or replace a pipeline (bearer token)', security: [{ bearer: [] }], responses: { '200': { description: 'replaced' }, '201': { description: 'created' }, '401': { description: 'no token' }, '409': { description: "the pipeline's file also holds other entries: nothing written (CONFIG_CONFLICT)" }, '422': { description: 'invalid config' } } },
-  };
-  const named = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
-  paths['/pipelines/{name}/explain'] = { get: { summary: 'The compiled plan', parameters: named, responses: { '200': { description: 'plan' }, '404': { description: 'Unknown pipeline' } } } };
-  paths['/pipelines/{name}/why'] = {
+    get: { operationId: 'list_pipelines', summary: 'List pipelines with versions, load times and rejections', responses: { '200': ok('every pipeline, rejections and recent reloads', LIST) } },
     post: {
-      summary: 'Why an item is or is not in the answer: which include produced it, which exclude or filter removed it, its score and rank',
-      parameters: named,
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['item'], properties: { inputs: { type: 'object' }, item: { type: ['string', 'number'] } } } } } },
-      responses: { '200': { description: 'the verdict' }, ...errors },
+      operationId: 'put_pipeline',
+      summary: 'Admin: add or replace a pipeline (bearer token)',
+      security: [{ bearer: [] }],
+      requestBody: body(PUT_BODY),
+      responses: { '200': ok('replaced', DESCRIPTION_REF), '201': ok('created', DESCRIPTION_REF), ...errors(400, 401, 409, 413, 415, 422) },
     },
   };
-  paths['/validate'] = { post: { summary: 'Dry run: check a config without applying it', responses: { '200': { description: 'valid' }, '422': { description: 'errors' } } } };
+  const named = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
+  paths['/pipelines/{name}/explain'] = { get: { operationId: 'explain', summary: 'The compiled plan', parameters: named, responses: { '200': ok('plan', object), ...errors(404) } } };
+  paths['/pipelines/{name}/why'] = {
+    post: {
+      operationId: 'why',
+      summary: 'Why an item is or is not in the answer: which include produced it, which exclude or filter removed it, its score and rank',
+      parameters: [...named, RUN_OPTIONS[2]],
+      requestBody: body(WHY_BODY),
+      responses: { ...RUN_RESPONSES, '200': ok('the verdict', WHY) },
+    },
+  };
+  paths['/validate'] = {
+    post: {
+      operationId: 'validate',
+      summary: 'Dry run of admin POST /pipelines: the same checks, nothing applied (a refusal has valid: false)',
+      requestBody: body(PUT_BODY),
+      responses: { '200': ok('valid', VALID), ...errors(400, 409, 413, 415, 422, 503) },
+    },
+  };
   Object.assign(paths, operatorPaths());
   Object.assign(paths, modelPaths(engine));
-  paths['/health'] = { get: { summary: 'Liveness', responses: { '200': { description: 'alive' } } } };
-  paths['/ready'] = { get: { summary: 'Readiness', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } };
-  paths['/metrics'] = { get: { summary: 'Prometheus text format', responses: { '200': { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } } } } };
-  paths['/ui'] = { get: { summary: 'A page: pipelines, reloads, live rates and latency, a run form and "why not this item?" (/ redirects here)', responses: { '200': { description: 'HTML' } } } };
-  paths['/ui/stats'] = { get: { summary: 'The JSON the /ui page reads', responses: { '200': { description: 'stats' } } } };
-  paths['/openapi.json'] = { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } };
-  paths['/docs'] = { get: { summary: 'This document as a page', responses: { '200': { description: 'HTML' } } } };
+  paths['/health'] = { get: { operationId: 'health', summary: 'Liveness', responses: { '200': ok('alive', { type: 'object', properties: { status: { const: 'ok' } } }) } } };
+  paths['/ready'] = { get: { operationId: 'ready', summary: 'Readiness', responses: { '200': ok('ready', READY), '503': { ...ok('not ready', READY) } } } };
+  paths['/metrics'] = { get: { operationId: 'metrics', summary: 'Prometheus text format', responses: { '200': ok('metrics', { type: 'string' }, 'text/plain') } } };
+  paths['/ui'] = { get: { operationId: 'ui', summary: 'A page: pipelines, reloads, live rates and latency, a run form and "why not this item?" (/ redirects here)', responses: { '200': ok('HTML', { type: 'string' }, 'text/html') } } };
+  paths['/ui/stats'] = { get: { operationId: 'ui_stats', summary: 'The JSON the /ui page reads', responses: { '200': ok('stats', object) } } };
+  paths['/openapi.json'] = { get: { operationId: 'openapi', summary: 'This document', responses: { '200': ok('OpenAPI 3.1', object) } } };
+  paths['/docs'] = { get: { operationId: 'docs', summary: 'This document as a page', responses: { '200': ok('HTML', { type: 'string' }, 'text/html') } } };
   return {
     openapi: '3.1.0',
     info: { title: 'Airmail', version: '0.1.0', description: 'Recommendation pipelines served from YAML configs.' },
     paths,
-    components: { schemas: { Result: RESULT }, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: ((c) => Object.assign(c, { schemas: { ...(c['schemas'] as object), ...inputs } }))(components()),
   };
 }
 

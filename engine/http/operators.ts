@@ -5,6 +5,7 @@
 import type { Hono } from 'hono';
 import type { Engine } from '../engine.js';
 import { catalogueEntry, operatorCatalogue } from '../operator-catalogue.js';
+import { errors, ok } from './openapi-parts.js';
 
 export function mountOperatorRoutes(app: Hono, engine: Engine): void {
   app.get('/operators', (c) => c.json(operatorCatalogue(engine.snapshot, engine.store.dir)));
@@ -38,21 +39,22 @@ const PRESET = {
 
 /** Their entries in /openapi.json. */
 export function operatorPaths(): Record<string, unknown> {
-  const json = (schema: unknown): Record<string, unknown> => ({ content: { 'application/json': { schema } } });
   return {
     '/operators': {
       get: {
         summary: 'Every installed operator (built-in and from operator_paths) with its kind, summary and parameters, and the presets of the loaded configs',
-        responses: { '200': { description: 'the catalogue', ...json({ type: 'object', properties: { operators: { type: 'array', items: OPERATOR }, presets: { type: 'array', items: PRESET } } }) } },
+        operationId: 'list_operators',
+        responses: { '200': ok('the catalogue', { type: 'object', properties: { operators: { type: 'array', items: OPERATOR }, presets: { type: 'array', items: PRESET } } }) },
       },
     },
     '/operators/{name}': {
       get: {
+        operationId: 'get_operator',
         summary: 'One operator, or one preset with the operator it uses',
         parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
         responses: {
-          '200': { description: '{operator} or {preset, operator}', ...json({ type: 'object', properties: { operator: OPERATOR, preset: PRESET } }) },
-          '404': { description: 'No such operator or preset (OPERATOR_NOT_FOUND, with the nearest name)' },
+          '200': ok('{operator} or {preset, operator}', { type: 'object', properties: { operator: OPERATOR, preset: PRESET } }),
+          ...errors(404),
         },
       },
     },
