@@ -196,6 +196,9 @@ export class Observability {
   fail(r: RequestObservation | undefined, err: AirmailError, observed: ObserveReport | undefined): void {
     if (!r) return;
     this.recorded.add(err);
+    // The pool refused it (queue full, or its expected wait too long): a refusal like the early one,
+    // counted but not timed, and logged once a second, not an `error` line per request while overloaded.
+    if (err.code === 'OVERLOADED' && !r.kind) return this.shed(r.pipeline, err.message);
     const took = performance.now() - r.t0;
     this.finish(r, took, String(err.status === 200 ? 500 : err.status), err.code, err.operator, 0, err.message, observed);
   }
