@@ -182,6 +182,14 @@ export class Observability {
     };
   }
 
+  /** `pipeline` is no longer served: its metrics series and step records go (see EngineMetrics.forgetPipeline). */
+  forget(pipeline: string): void {
+    if (FIXED_LABELS.has(pipeline)) return;
+    this.opSeries.delete(pipeline);
+    this.shedLogs.delete(pipeline); // a flush still pending logs its count all the same
+    this.metrics?.forgetPipeline(pipeline);
+  }
+
   /** A run that produced a response (items, empty, or a failing source in the body). */
   end(r: RequestObservation | undefined, res: ObservedResponse, observed: ObserveReport | undefined): void {
     if (observed?.debug) res.debug = { steps: observed.debug };

@@ -55,6 +55,10 @@ export class Counter extends Metric {
   get(labels: Labels = []): number {
     return this.values.get(labels.join(SEP))?.value ?? 0;
   }
+  /** Removes every series whose first label is `first`. */
+  dropFirst(first: string): void {
+    for (const [k, e] of this.values) if (e.labels[0] === first) this.values.delete(k);
+  }
   entries(): { labels: Labels; value: number }[] {
     return [...this.values.values()];
   }
@@ -121,6 +125,10 @@ export class Histogram extends Metric {
   }
   all(): HistogramSeries[] {
     return [...this.series.values()];
+  }
+  /** Removes every series whose first label is `first`. */
+  dropFirst(first: string): void {
+    for (const [k, e] of this.series) if (e.labels[0] === first) this.series.delete(k);
   }
   samples(): string[] {
     const out: string[] = [];
@@ -202,6 +210,17 @@ export class EngineMetrics {
     let c = this.frontCacheCounts.get(source);
     if (!c) this.frontCacheCounts.set(source, (c = { hit: 0, stale: 0, miss: 0 }));
     c[result === 'coalesced' ? 'miss' : result] += n;
+  }
+
+  /**
+   * `pipeline` is no longer served (removed, or renamed): its series leave /metrics and /ui/stats, so
+   * names added and removed over weeks (an admin's experiments) do not pile up. Served again later,
+   * it starts from zero, which Prometheus reads as a counter reset.
+   */
+  forgetPipeline(pipeline: string): void {
+    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic]) m.dropFirst(pipeline);
+    this.recentPipelines.drop((k) => k === pipeline);
+    this.recentSteps.drop((k) => k.startsWith(`${pipeline}\u0001`));
   }
 
   /** A live swap from `from` to `to`: counted even when no scrape has recorded `from` yet. */
