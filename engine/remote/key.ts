@@ -31,6 +31,15 @@ function hostOf(url: string): string {
 }
 
 /**
+ * The name a fetch is counted under (cache stats, metrics): its source's, or for a custom source
+ * that gave none, its kind. Never the cache key: the key holds the URL or Redis key a request
+ * filled in, a stats entry and a metrics series per value a client sent.
+ */
+export function statsName(f: RemoteFetch): string {
+  return f.source ?? `${f.request.kind} (unnamed source)`;
+}
+
+/**
  * A remote fetch in people's words, URLs redacted: `HttpSource GET http://host/path`,
  * `dataset prices GET http://host/p.json`, `RedisSource list recs:3`.
  */
