@@ -179,7 +179,10 @@ export interface CachePolicy {
 export interface RemoteFetch {
   readonly request: RemoteRequest;
   readonly cache: CachePolicy;
-  /** Stats bucket, e.g. the operator name. */
+  /**
+   * Stats bucket and metrics label, e.g. the operator name: a fixed name, not one holding request
+   * values (each distinct one is a series). Left out: `http (unnamed source)` / `redis (unnamed source)`.
+   */
   readonly source?: string;
 }
 

@@ -232,8 +232,9 @@ export class Engine {
       for (const p of [...reservedNameProblems(d), ...sealedProblems(d, snap.operators, presets)]) diagnostics.push({ code: p.code, pointer: p.pointer, message: p.message });
     }
     if (diagnostics.length > 0) throw new AirmailError('CONFIG_INVALID', summarise('the pipeline is invalid', diagnostics.map((x) => `${x.pointer} ${x.message}`)), { diagnostics });
-    // The registry models it names stay loaded while it is cached (then the hub may release them).
-    const lease = this.models?.lease();
+    // The registry models it names stay loaded while it is cached (then the hub may release them);
+    // what it named and did not get is not watched: a pipeline sent with a request is never retried.
+    const lease = this.models?.lease({ watch: false });
     const r = await compilePipeline(d.pipeline!, '/pipeline', {
       operators: snap.operators,
       presets,

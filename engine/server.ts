@@ -190,6 +190,7 @@ export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
     }
     const before = served;
     served = versions();
+    for (const name of before.keys()) if (!served.has(name)) engine.observe.forget(name);
     if (!log.enabled('info')) return;
     let lines = 0;
     for (const p of engine.snapshot.pipelines.values()) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.js';
-import { remoteKey, sourceLabel } from '../engine/remote/key.js';
+import { remoteKey } from '../engine/remote/key.js';
 import { builtinOperators } from '../operators/index.js';
 import { OPERATORS_URL, tempDir } from './helpers.js';
 import { redisOrSkip, startRedis, type RedisServer } from './redis-server.js';
@@ -34,13 +34,6 @@ describe('remote cache keys', () => {
       remoteKey({ kind: 'http', url: 'http://h/x', format: 'json' }),
     ];
     expect(new Set(keys).size).toBe(keys.length);
-  });
-
-  it('a fetch that names no source is labelled in words in metrics, not by its cache key', () => {
-    const cache = { ttlMs: 1000 };
-    expect(sourceLabel({ request: { kind: 'http', url: 'http://h/p?token=s3cret' }, cache })).toBe('http GET http://h/p?***');
-    expect(sourceLabel({ request: { kind: 'redis', key: 'recs:3', type: 'list' }, cache })).toBe('redis list recs:3');
-    expect(sourceLabel({ source: 'Mine', request: { kind: 'redis', key: 'k', type: 'set' }, cache })).toBe('Mine');
   });
 });
 

@@ -45,3 +45,23 @@ describe('refusal logs', () => {
     expect(lines.map((l) => l['code'])).toEqual(['INPUT_INVALID', 'INPUT_INVALID', 'INPUT_INVALID']);
   });
 });
+
+describe('overload refusals from the pool (after a run began)', () => {
+  // Found by a soak: a request the pool's full queue refused after the run began (POST /execute,
+  // ModelScore pipelines) went through `fail`: one `error` line per refused request, each timed in
+  // the latency histogram, while overload refusals are meant to be `warn` lines once a second.
+  it('are counted, not timed, and logged once a second per pipeline', () => {
+    const m = new EngineMetrics();
+    const { obs, lines } = observed(m);
+    for (let i = 0; i < 500; i++) {
+      const r = obs.begin({ name: 'ex' + i, version: 'v' + i }, {}, true);
+      obs.fail(r, new AirmailError('OVERLOADED', 'the worker queue is full (128 waiting)'), undefined);
+    }
+    const r = obs.begin({ name: 'p', version: 'v1' }, {});
+    obs.fail(r, new AirmailError('OVERLOADED', 'the worker queue is full (128 waiting)'), undefined);
+    expect(lines.map((l) => [l['level'], l['pipeline'], l['count']])).toEqual([['warn', '_execute', 1], ['warn', 'p', 1]]);
+    expect(m.requests.get(['_execute', '503'])).toBe(500);
+    expect(m.errors.get(['_execute', 'OVERLOADED', ''])).toBe(500);
+    expect(m.latency.all()).toEqual([]);
+  });
+});

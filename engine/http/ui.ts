@@ -62,8 +62,8 @@ export function engineMetricsText(engine: Engine): string {
   const snap = engine.snapshot;
   metric('airmail_pipeline_info', 'gauge', 'Pipelines in service and their versions (value 1).', [...snap.pipelines.values()].map((p) => [{ pipeline: p.name, version: p.version }, 1]));
   metric('airmail_config_rejections', 'gauge', 'Config files whose last change was rejected and not yet fixed.', [[{}, engine.store.allRejections().length]]);
-  // A source is named by its operator, often with its URL (and a source without a name by its cache
-  // key, the whole URL): /metrics is public, so user info and query strings go, and sources that
+  // A source is named by its operator, often with its configured URL (a source without a name by its
+  // kind: see statsName): /metrics is public, so user info and query strings go, and sources that
   // differ only there are one series.
   const cache = new Map<string, [Record<string, string>, number]>();
   const count = (source: string, layer: string, result: string, n: number): void => {
@@ -192,10 +192,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
   }
 
   app.get('/metrics', (c) => {
-    if (m) {
-      modelsInService(engine, m);
-      m.retainPipelines(new Set(engine.snapshot.pipelines.keys()));
-    }
+    if (m) modelsInService(engine, m);
     const text = (m ? m.registry.render() : '') + engineMetricsText(engine);
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });

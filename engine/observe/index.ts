@@ -182,6 +182,14 @@ export class Observability {
     };
   }
 
+  /** `pipeline` is no longer served: its metrics series and step records go (see EngineMetrics.forgetPipeline). */
+  forget(pipeline: string): void {
+    if (FIXED_LABELS.has(pipeline)) return;
+    this.opSeries.delete(pipeline);
+    this.shedLogs.delete(pipeline); // a flush still pending logs its count all the same
+    this.metrics?.forgetPipeline(pipeline);
+  }
+
   /** A run that produced a response (items, empty, or a failing source in the body). */
   end(r: RequestObservation | undefined, res: ObservedResponse, observed: ObserveReport | undefined): void {
     if (observed?.debug) res.debug = { steps: observed.debug };
@@ -196,6 +204,9 @@ export class Observability {
   fail(r: RequestObservation | undefined, err: AirmailError, observed: ObserveReport | undefined): void {
     if (!r) return;
     this.recorded.add(err);
+    // The pool refused it (queue full, or its expected wait too long): a refusal like the early one,
+    // counted but not timed, and logged once a second, not an `error` line per request while overloaded.
+    if (err.code === 'OVERLOADED' && !r.kind) return this.shed(r.pipeline, err.message);
     const took = performance.now() - r.t0;
     this.finish(r, took, String(err.status === 200 ? 500 : err.status), err.code, err.operator, 0, err.message, observed);
   }

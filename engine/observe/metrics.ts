@@ -7,7 +7,6 @@
  * be called from anywhere (the model registry, caches) without plumbing.
  */
 
-import { FIXED_LABELS } from './labels.js';
 import { RecentWindow } from './recent.js';
 import type { RemoteOutcome } from './types.js';
 
@@ -56,9 +55,9 @@ export class Counter extends Metric {
   get(labels: Labels = []): number {
     return this.values.get(labels.join(SEP))?.value ?? 0;
   }
-  /** Drops every series whose labels `keep` refuses. */
-  prune(keep: (labels: Labels) => boolean): void {
-    for (const [k, e] of this.values) if (!keep(e.labels)) this.values.delete(k);
+  /** Removes every series whose first label is `first`. */
+  dropFirst(first: string): void {
+    for (const [k, e] of this.values) if (e.labels[0] === first) this.values.delete(k);
   }
   entries(): { labels: Labels; value: number }[] {
     return [...this.values.values()];
@@ -127,9 +126,9 @@ export class Histogram extends Metric {
   all(): HistogramSeries[] {
     return [...this.series.values()];
   }
-  /** Drops every series whose labels `keep` refuses. */
-  prune(keep: (labels: Labels) => boolean): void {
-    for (const [k, s] of this.series) if (!keep(s.labels)) this.series.delete(k);
+  /** Removes every series whose first label is `first`. */
+  dropFirst(first: string): void {
+    for (const [k, e] of this.series) if (e.labels[0] === first) this.series.delete(k);
   }
   samples(): string[] {
     const out: string[] = [];
@@ -213,20 +212,21 @@ export class EngineMetrics {
     c[result === 'coalesced' ? 'miss' : result] += n;
   }
 
+  /**
+   * `pipeline` is no longer served (removed, or renamed): its series leave /metrics and /ui/stats, so
+   * names added and removed over weeks (an admin's experiments) do not pile up. Served again later,
+   * it starts from zero, which Prometheus reads as a counter reset.
+   */
+  forgetPipeline(pipeline: string): void {
+    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic]) m.dropFirst(pipeline);
+    this.recentPipelines.drop((k) => k === pipeline);
+    this.recentSteps.drop((k) => k.startsWith(`${pipeline}\u0001`));
+  }
+
   /** A live swap from `from` to `to`: counted even when no scrape has recorded `from` yet. */
   modelSwapped(name: string, from: string, to: string): void {
     if (!this.modelVersion.has(name)) this.modelInService(name, from);
     this.modelInService(name, to);
-  }
-
-  /**
-   * Only the pipelines in `served` (and the fixed labels) keep their series: one that stopped being
-   * served (its file deleted, a DELETE, a rename) leaves /metrics, else cardinality only grew. A
-   * pipeline replaced by a new version keeps its name, so its series stay.
-   */
-  retainPipelines(served: ReadonlySet<string>): void {
-    const keep = (labels: Labels): boolean => served.has(labels[0]!) || FIXED_LABELS.has(labels[0]!);
-    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic]) m.prune(keep);
   }
 
   /** `name` no longer serves (its pipelines were removed or changed): its `airmail_model_info` series goes. */

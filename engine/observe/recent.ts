@@ -95,6 +95,11 @@ export class RecentWindow {
     return this.series.get(key);
   }
 
+  /** Removes the series whose key `which` accepts. */
+  drop(which: (key: string) => boolean): void {
+    for (const k of this.series.keys()) if (which(k)) this.series.delete(k);
+  }
+
   /**
    * One request or step call. `seconds`: its time, or NaN when it was not timed; `quantile`: its
    * time goes into the p50/p95 histogram (the pipelines keep only their 200s there).

@@ -97,6 +97,8 @@ interface Binding {
   holders: number;
   /** Set when released: a swap already under way is dropped. */
   released: boolean;
+  /** Held by a watching lease (a config's): once released, its spec is watched for a config refused for it. */
+  watched: boolean;
 }
 
 /**
@@ -108,8 +110,18 @@ export interface ModelLease extends ModelResolver {
   release(): void;
 }
 
+export interface LeaseOptions {
+  /**
+   * Watch what this lease's compile asked for and did not get (a spec matching nothing, a binding
+   * released), so that a config refused for it is tried again when the registry changes (default
+   * true). A pipeline sent with a request (POST /execute) is never tried again: no watch, or a
+   * client naming ever-new tags would leave a registry watch (a poll timer, an event stream) per name.
+   */
+  readonly watch?: boolean;
+}
+
 /** A resolver that may hand out leases (the ModelHub does; a plain resolver's bindings are never released). */
-export type LeasingResolver = ModelResolver & { lease?(): ModelLease };
+export type LeasingResolver = ModelResolver & { lease?(opts?: LeaseOptions): ModelLease };
 
 const WARM_ROWS = 4;
 /** How long a model no longer in the table stays open for requests that took it before. */
@@ -259,13 +271,19 @@ export class ModelHub implements ModelResolver {
     return [...out].sort();
   }
 
+  /** How many specs are watched for a config refused for them (see watchMissing). */
+  get watchingMissing(): number {
+    return this.missing.size;
+  }
+
   /** A resolver whose bindings stay loaded and watched until it is released (see ModelLease). */
-  lease(): ModelLease {
+  lease(opts: LeaseOptions = {}): ModelLease {
+    const watch = opts.watch !== false;
     const held = new Map<string, Set<string>>();
     this.leases.add(held);
     let released = false;
     return {
-      resolve: (spec, user) => this.resolveHeld(spec, () => released ? undefined : held, user),
+      resolve: (spec, user) => this.resolveHeld(spec, () => released ? undefined : held, user, watch),
       release: () => {
         if (released) return;
         released = true;
@@ -287,12 +305,12 @@ export class ModelHub implements ModelResolver {
       for (let i = this.rejections.length - 1; i >= 0; i--) if (this.rejections[i]!.binding === k) this.rejections.splice(i, 1);
       // Requests that took the table before may still be predicting on the main thread: close it a little later.
       void b.chain.then(() => { setTimeout(() => void b.current.fn.close().catch(() => undefined), RELEASE_DELAY_MS).unref(); });
-      if (![...this.bindings.values()].some((x) => x.base === b.base)) this.watchMissing(b.base, b.spec, b.current.envelope);
+      if (b.watched && ![...this.bindings.values()].some((x) => x.base === b.base)) this.watchMissing(b.base, b.spec, b.current.envelope);
     }
     if (gone) this.publishTable();
   }
 
-  private async resolveHeld(spec: ModelSpec, holder: (() => Map<string, Set<string>> | undefined) | undefined, user: string | undefined): Promise<ResolvedModel> {
+  private async resolveHeld(spec: ModelSpec, holder: (() => Map<string, Set<string>> | undefined) | undefined, user: string | undefined, watch = true): Promise<ResolvedModel> {
     const base = bindingKey(spec);
     const rs = resolveSpecOf(spec);
     const family = [...this.bindings.values()].filter((b) => b.base === base);
@@ -302,6 +320,7 @@ export class ModelHub implements ModelResolver {
       if (this.bindings.get(x.key) !== x) return false;
       const held = holder?.();
       if (held && !held.has(x.key)) { held.set(x.key, new Set()); x.holders++; }
+      if (watch) x.watched = true;
       if (user) held?.get(x.key)?.add(user);
       return true;
     };
@@ -316,7 +335,7 @@ export class ModelHub implements ModelResolver {
         const where = /^https?:\/\//i.test(this.location) ? `the registry at ${redactText(this.location)}` : 'the folder registry';
         const e = asModelError(err, `no model for ${base} in ${where}`);
         const newest = family.sort((x, y) => y.current.envelope.version - x.current.envelope.version)[0];
-        if (e.details?.['registryCode'] === 'ENVELOPE_NOT_FOUND') this.watchMissing(base, rs);
+        if (watch && e.details?.['registryCode'] === 'ENVELOPE_NOT_FOUND') this.watchMissing(base, rs);
         if (e.code !== 'REGISTRY_UNAVAILABLE' || !newest) throw e;
         this.log(`model ${base}: ${e.message}; ${newest.current.label} keeps serving`, { level: 'warn', event: 'registry_unavailable', model: base, from: newest.current.label, code: e.code });
         b = newest;
@@ -344,7 +363,7 @@ export class ModelHub implements ModelResolver {
       }
     }
     // Released while this resolve waited (the last lease holding it went): resolve again.
-    if (this.bindings.get(b!.key) !== b) return this.resolveHeld(spec, holder, user);
+    if (this.bindings.get(b!.key) !== b) return this.resolveHeld(spec, holder, user, watch);
     const e = b!.current.envelope;
     return { binding: b!.key, name: e.name, version: e.version, flavor: e.function.flavor, inputs: e.function.inputs, outputs: e.function.outputs, ...(e.data.source ? { featureSource: e.data.source } : {}) };
   }
@@ -352,7 +371,7 @@ export class ModelHub implements ModelResolver {
   private async bind(key: string, base: string, rs: ResolveSpec, envelope: Envelope): Promise<Binding> {
     const reg = await this.registry;
     const current = await this.load(reg, envelope);
-    const b: Binding = { key, base, spec: rs, current, watch: undefined, chain: Promise.resolve(), rejected: new Set(), holders: 0, released: false };
+    const b: Binding = { key, base, spec: rs, current, watch: undefined, chain: Promise.resolve(), rejected: new Set(), holders: 0, released: false, watched: false };
     this.bindings.set(key, b);
     this.publishTable();
     const pinned = 'version' in rs && rs.version !== undefined;

@@ -24,7 +24,7 @@ import type { DatasetHandle } from '../dataset.js';
 import { asAirmailError, toWire, type WireError } from '../errors.js';
 import { tableBytes, tableCodec } from './codec.js';
 import { HttpFetcher, type HttpFetcherOptions, type HttpFetchStats } from './http-fetcher.js';
-import { describeFetch, remoteKey, sourceLabel } from './key.js';
+import { describeFetch, remoteKey, statsName } from './key.js';
 import { RedisFetcher } from './redis-fetcher.js';
 import { redactText } from '../redact.js';
 
@@ -109,7 +109,7 @@ export class RemoteBroker {
     const key = remoteKey(f.request);
     const cache = f.request.kind === 'http' ? this.#shared : this.#local;
     // Names the source in metrics and in the table: never a URL's credentials or query.
-    const source = redactText(sourceLabel(f));
+    const source = f.source !== undefined ? redactText(f.source) : describeFetch(f);
     const loader = async (s: AbortSignal): Promise<DatasetHandle> => {
       const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s) : await this.#redis.fetch(f.request, source, s);
       return t.handle;
@@ -119,7 +119,7 @@ export class RemoteBroker {
       ...(f.cache.jitter !== undefined ? { jitter: f.cache.jitter } : {}),
       ...(f.cache.staleMs !== undefined ? { staleMs: f.cache.staleMs } : {}),
       ...(f.cache.staleIfErrorMs !== undefined ? { staleIfErrorMs: f.cache.staleIfErrorMs } : {}),
-      source,
+      source: redactText(statsName(f)),
       // Deadline and refresh messages name the fetch as the worker's do, never by its cache key.
       label: describeFetch(f),
       codec: tableCodec,

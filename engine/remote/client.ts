@@ -19,7 +19,7 @@ import { Lru } from '../cache/lru.js';
 import { Table } from '../dataset.js';
 import { AirmailError, fromWire } from '../errors.js';
 import type { BrokerReply, BrokerRequest, RemoteBroker, RemoteReply } from './broker.js';
-import { describeFetch, remoteKey, sourceLabel } from './key.js';
+import { describeFetch, remoteKey, statsName } from './key.js';
 import { noteRemote } from '../observe/collect.js';
 
 /** How long a worker waits on the broker before giving up (the request deadline usually fires first). */
@@ -53,7 +53,7 @@ export class RemoteFront {
     // Deadlines under this request's policy: a TTL shortened since the answer came takes effect at once.
     const d = e && policyDeadlines(e.freshUntil, e.staleUntil, e.value.storedAt, f.cache);
     if (e !== undefined && d !== undefined && now < d.staleUntil) {
-      noteRemote(now < d.freshUntil ? 'hit' : 'stale', sourceLabel(f));
+      noteRemote(now < d.freshUntil ? 'hit' : 'stale', statsName(f));
       if (now < d.freshUntil) {
         fresh?.(d.freshUntil);
         return Promise.resolve(e.value.table);
@@ -72,7 +72,7 @@ export class RemoteFront {
         resolve((landed ?? e).value.table);
       }));
     }
-    noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss', sourceLabel(f));
+    noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss', statsName(f));
     const answer = (this.#pending.get(key) ?? this.#ask(key, f, false)).then((r) => {
       fresh?.(r.freshUntil);
       return r.table;

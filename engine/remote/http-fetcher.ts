@@ -29,7 +29,16 @@ export interface HttpFetchStats {
   /** Attempts sent (each retry counts). */
   readonly attempts: number;
   readonly failures: number;
+  /** Origins with a connection pool now (at most MAX_ORIGIN_POOLS). */
+  readonly origins: number;
 }
+
+/**
+ * Connection pools kept, least recently used closed first. A url may put a request value in its host
+ * (`http://{tenant}.svc/...`): a pool per origin kept for good was a Pool object per value a client
+ * ever sent.
+ */
+export const MAX_ORIGIN_POOLS = 64;
 
 export const HTTP_DEFAULTS = { timeoutMs: 1000, retries: 2, backoffMs: 25, maxBytes: 16 * 1024 * 1024 } as const;
 
@@ -96,7 +105,7 @@ export class HttpFetcher {
   }
 
   stats(): HttpFetchStats {
-    return { attempts: this.#attempts, failures: this.#failures };
+    return { attempts: this.#attempts, failures: this.#failures, origins: this.#pools.size };
   }
 
   async fetch(spec: HttpRequestSpec, name: string, signal?: AbortSignal): Promise<Table> {
@@ -185,13 +194,23 @@ export class HttpFetcher {
 
   #pool(origin: string): Pool {
     let p = this.#pools.get(origin);
-    if (!p) {
-      p = new Pool(origin, {
-        connections: this.#opts.connections ?? 32,
-        keepAliveTimeout: this.#opts.keepAliveTimeoutMs ?? 4000,
-        connect: { timeout: 1000 },
-      });
+    if (p) {
+      // Most recently used last, so the first is the one to close.
+      this.#pools.delete(origin);
       this.#pools.set(origin, p);
+      return p;
+    }
+    p = new Pool(origin, {
+      connections: this.#opts.connections ?? 32,
+      keepAliveTimeout: this.#opts.keepAliveTimeoutMs ?? 4000,
+      connect: { timeout: 1000 },
+    });
+    this.#pools.set(origin, p);
+    if (this.#pools.size > MAX_ORIGIN_POOLS) {
+      const [oldest, pool] = this.#pools.entries().next().value as [string, Pool];
+      this.#pools.delete(oldest);
+      // close() lets its requests in flight finish, then ends its connections.
+      pool.close().catch(() => undefined);
     }
     return p;
   }

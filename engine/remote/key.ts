@@ -32,9 +32,13 @@ function hostOf(url: string): string {
   }
 }
 
-/** What metrics and tables name a fetch by: its source as given (redact it where it leaves), or else the fetch in people's words, never the cache key. */
-export function sourceLabel(f: RemoteFetch): string {
-  return f.source ?? describeFetch(f);
+/**
+ * The name a fetch is counted under (cache stats, metrics): its source's, or for a custom source
+ * that gave none, its kind. Never the cache key: the key holds the URL or Redis key a request
+ * filled in, a stats entry and a metrics series per value a client sent.
+ */
+export function statsName(f: RemoteFetch): string {
+  return f.source ?? `${f.request.kind} (unnamed source)`;
 }
 
 /**

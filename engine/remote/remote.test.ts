@@ -123,3 +123,19 @@ describe('issue: a deadline while waiting on the broker cache named the cache ke
     }
   });
 });
+
+describe('issue: a custom source without a name was counted under its cache key', () => {
+  it('counts fetches of ever-new URLs under one name, not one stats entry per URL', async () => {
+    const up = await startUpstream({ handler: () => json([{ sku_id: 1 }]) });
+    const broker = new RemoteBroker();
+    try {
+      for (let i = 0; i < 300; i++) await broker.fetch({ request: { kind: 'http', url: `${up.url}/users/${i}/recs` }, cache: { ttlMs: 1000 } });
+      const sources = broker.stats().shared.sources;
+      expect(Object.keys(sources)).toEqual(['http (unnamed source)']);
+      expect(sources['http (unnamed source)']!.misses).toBe(300);
+    } finally {
+      await broker.close();
+      await up.close();
+    }
+  });
+});

@@ -39,11 +39,31 @@ const versions = new Map<string, Entry>();
 /** The version last moved to the end of `versions`. */
 let newest: string | undefined;
 
-/** Evict old versions (LRU, and beyond VERSIONS_PER_PIPELINE per name); true when any went. */
+/**
+ * Evict old versions (LRU, beyond VERSIONS_PER_PIPELINE per name, and those of another name built on
+ * a dataset the current version has newer: no request asks for them again, as a reloaded dataset
+ * gives every pipeline a new version); true when any went. Without the last rule a version kept its
+ * tables (shared memory the main thread had released) until 1024 newer versions came, so each
+ * dataset reload left a table behind per pipeline name not run since, and POST /execute, a name per
+ * request, made that many.
+ */
 function evictVersions(current: string, name: string): boolean {
   let evicted = false;
   const same = [...versions].filter(([v, e]) => e.plan.name === name && v !== current);
   for (const [v] of same.slice(0, Math.max(0, same.length - (VERSIONS_PER_PIPELINE - 1)))) evicted = versions.delete(v) || evicted;
+  const now = versions.get(current)?.env.datasets;
+  if (now) {
+    for (const [v, e] of versions) {
+      if (e.plan.name === name) continue;
+      for (const [ds, t] of e.env.datasets) {
+        const newer = now.get(ds);
+        if (newer !== undefined && newer !== t) {
+          evicted = versions.delete(v) || evicted;
+          break;
+        }
+      }
+    }
+  }
   while (versions.size > MAX_VERSIONS) evicted = versions.delete(versions.keys().next().value as string) || evicted;
   if (evicted) {
     const live = new Set([...versions.values()].flatMap((v) => [...v.env.datasets.values()]));

@@ -92,6 +92,11 @@ export function fillTemplate(template: string, vars: RemoteSourceParams['vars'],
 
 export { expandEnv };
 
+/** The stats and metrics name of an HttpSource: one per configured URL, whatever the request's vars. */
+export function sourceLabel(template: string): string {
+  return `HttpSource ${template.split(/[?#]/)[0]!.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@')}`;
+}
+
 /**
  * `{env:NAME}` left in an expanded text: NAME is unset and has no default. Reported at load, naming
  * the variable (never a value): used as it stands, the literal `{env:NAME}` reached the upstream.
@@ -187,8 +192,10 @@ export const httpSource = defineOperator<HttpSourceParams>({
         ...(params.max_bytes !== undefined ? { maxBytes: params.max_bytes } : {}),
       },
       cache: cachePolicy(params),
-      // The name metrics and reasons show: no query string, no user info (either may hold an expanded {env:} secret).
-      source: `HttpSource ${url.split(/[?#]/)[0]!.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@')}`,
+      // The name metrics show: the configured URL with its `{var}` placeholders, not this request's
+      // values (a var in the path would be a new series per client value), no query string, no user
+      // info (either may hold an expanded {env:} secret). Reasons name the request's own URL.
+      source: sourceLabel(params.url),
     });
     return sourceFromTable(ds, params, ctx.itemType);
   },
