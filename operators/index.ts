@@ -16,6 +16,8 @@ import { dedupe } from './transform/dedupe.js';
 import { diverseSample } from './transform/diverse-sample.js';
 import { hydrate } from './transform/hydrate.js';
 import { limit } from './transform/limit.js';
+import { offset } from './transform/offset.js';
+import { pin } from './transform/pin.js';
 import { sample } from './transform/sample.js';
 import { sort } from './transform/sort.js';
 
@@ -32,6 +34,8 @@ export const builtinOperators: readonly OperatorDefinition[] = Object.freeze([
   hydrate,
   sort,
   limit,
+  offset,
+  pin,
   dedupe,
   diverseSample,
   sample,

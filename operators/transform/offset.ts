@@ -1,0 +1,32 @@
+/**
+ * Drops the first `n` rows in the current order and keeps the rest: with `Limit`
+ * after it, one page of a ranking: items 11-20 are `Offset` 10 after the `Sort`, then `Limit` 10
+ * (`n: $offset` takes it from the request).
+ *
+ * ```yaml
+ * - name: Offset
+ *   parameters: {n: 10}
+ * ```
+ */
+import { defineOperator } from '../../engine/api.js';
+import { countParam } from '../util.js';
+
+export interface OffsetParams {
+  readonly n: number;
+}
+
+export const offset = defineOperator<OffsetParams>({
+  kind: 'transform',
+  name: 'Offset',
+  pure: true,
+  summary: 'Drops the first n rows in the current order (paging: Offset, then Limit).',
+  parameters: {
+    type: 'object',
+    properties: { n: { type: 'integer', minimum: 0 } },
+    required: ['n'],
+    additionalProperties: false,
+  },
+  run(params, input) {
+    return { rows: input.rows.slice(countParam(params.n, 'n')) };
+  },
+});
