@@ -23,7 +23,7 @@ const runs = (n: number): fc.Parameters<unknown> => ({ seed: SEED, numRuns: Math
 
 // ---------------------------------------------------------------- generators
 
-const NAMES = ['Static', 'Lookup', 'Match', 'Range', 'Exclude', 'Column', 'ModelScore', 'Hydrate', 'Sort', 'Limit', 'Dedupe', 'DiverseSample', 'Sample',
+const NAMES = ['Static', 'Lookup', 'Match', 'Range', 'Exclude', 'Column', 'ModelScore', 'Hydrate', 'Sort', 'Limit', 'Dedupe', 'DiverseSample', 'Sample', 'Offset', 'Pin',
   'AvailableInventory', 'MatchClientSize', 'PreviouslyPurchased', 'PsaleScore', 'ClickRate', 'MatchDepartment', 'Nope'];
 const KEYS = ['column', 'value', 'op', 'n', 'by', 'desc', 'items', 'dataset', 'where', 'columns', 'min', 'max', 'features', 'model',
   'maximize', 'score', 'temperature', 'seed', 'ids', 'sku_id', 'x'];
