@@ -13,7 +13,12 @@ RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production PORT=8080
+# /app is root's and read-only to the server; what it writes goes to /var/lib/airmail (the audit log,
+# which defaults to ./airmail-audit.jsonl once AIRMAIL_ADMIN_TOKEN is set and would stop the server
+# at start, and downloaded registry artifacts) and to /tmp (pinned model copies).
+ENV NODE_ENV=production PORT=8080 \
+    AIRMAIL_AUDIT_LOG=/var/lib/airmail/audit.jsonl AIRMAIL_CACHE=/var/lib/airmail/artifacts
+RUN mkdir -p /var/lib/airmail && chown node:node /var/lib/airmail
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY bin bin
@@ -21,5 +26,5 @@ COPY package.json ./
 COPY configs configs
 USER node
 EXPOSE 8080
-HEALTHCHECK CMD node -e "fetch('http://127.0.0.1:8080/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "bin/airmail.mjs", "serve", "--configs", "/app/configs"]

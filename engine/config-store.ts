@@ -16,7 +16,7 @@ import { AirmailError, type Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
 import { OperatorFileWatch } from './config/operator-files.js';
 import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
-import { asBody, atomicWrite, putTarget, sharedFileConflict } from './config/admin-target.js';
+import { asBody, checkRemovable, notWritable, putTarget, sharedFileConflict, stageWrite } from './config/admin-target.js';
 import { DirWatcher } from './config/dir-watch.js';
 import { forgetRejections, type Rejection } from './config/rejections.js';
 import { ParseCache } from './config/parse-cache.js';
@@ -354,13 +354,24 @@ export class ConfigStore {
       // Sent over HTTP: it may name installed operators, loaded datasets and registry models only.
       // A refused request is answered (and audited), not kept as a rejection of the served files;
       // a replica that cannot apply another's change keeps it, as that replica now differs.
+      // Written first (beside the file), so a directory that cannot be written refuses it before it serves.
+      const staged = await stageWrite(this.dir, plan.file, text);
+      if ('code' in staged) return [staged];
+      const before = new Map(this.texts);
       const diags = await this.proposeInner(plan.next, plan.changed, { recordHash: false, sealed: new Set([plan.file]), keep: origin !== undefined });
-      if (diags.length === 0) {
-        await atomicWrite(plan.file, text);
-        if (plan.drop) await rm(plan.drop, { force: true });
-        this.emitAdmin({ op: 'put', name, text, ...(origin ? { origin } : {}) });
+      if (diags.length > 0) {
+        await staged.discard();
+        return asBody(diags, plan.file);
       }
-      return asBody(diags, plan.file);
+      try {
+        await staged.commit();
+        if (plan.drop) await rm(plan.drop, { force: true });
+      } catch (err) {
+        await staged.discard();
+        return this.undo(before, plan.changed, notWritable(this.dir, plan.file, err));
+      }
+      this.emitAdmin({ op: 'put', name, text, ...(origin ? { origin } : {}) });
+      return [];
     });
   }
 
@@ -371,15 +382,28 @@ export class ConfigStore {
       if (!p) return 'not-found';
       const others = entriesOf(this.texts.get(p.file) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name));
       if (others.length > 0) return [sharedFileConflict(this.dir, name, p.file, describeEntries(others))];
+      // A file that cannot be removed (a read-only mount) is refused before the pipeline stops serving.
+      const ro = await checkRemovable(this.dir, p.file);
+      if (ro) return [ro];
+      const before = new Map(this.texts);
       const next = new Map(this.texts);
       next.delete(p.file);
       const diags = await this.proposeInner(next, [p.file], { recordHash: false, keep: origin !== undefined });
-      if (diags.length === 0) {
+      if (diags.length > 0) return diags;
+      try {
         await rm(p.file, { force: true });
-        this.emitAdmin({ op: 'remove', name, ...(origin ? { origin } : {}) });
+      } catch (err) {
+        return this.undo(before, [p.file], notWritable(this.dir, p.file, err));
       }
-      return diags;
+      this.emitAdmin({ op: 'remove', name, ...(origin ? { origin } : {}) });
+      return [];
     });
+  }
+
+  /** An applied admin change whose file could not be written after all: the texts before it serve again. */
+  private async undo(before: Map<string, string>, changed: string[], why: Diagnostic): Promise<Diagnostic[]> {
+    await this.proposeInner(before, changed, { recordHash: false, keep: false, quiet: true });
+    return [why];
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

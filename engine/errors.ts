@@ -17,6 +17,7 @@ export const ERRORS = {
   MODEL_LOAD_FAILED: { status: 422, summary: 'A model could not be loaded or does not fit its inputs.' },
   DUPLICATE_NAME: { status: 422, summary: 'Two configs define the same pipeline, dataset or operator name.' },
   CONFIG_CONFLICT: { status: 409, summary: "An admin change would overwrite or remove a file that also holds other entries; edit that file instead." },
+  CONFIGS_NOT_WRITABLE: { status: 409, summary: 'An admin change cannot be saved: the configs directory cannot be written (a read-only mount such as a Kubernetes ConfigMap, or no permission); nothing was applied. Change the configs at their source.' },
   // requests
   BODY_UNPARSABLE: { status: 400, summary: 'The request body is not valid JSON or YAML.' },
   REQUEST_MALFORMED: { status: 400, summary: 'The request is not valid HTTP/1.1 (an unknown method, a malformed header, both Content-Length and Transfer-Encoding); the connection is closed.' },

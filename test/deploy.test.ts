@@ -4,7 +4,7 @@
  * request to measure against, REDIS_URL naming the Redis Service, and the
  * configs ConfigMap mounted where --configs points, with configs that compile.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -119,4 +119,47 @@ describe('deploy/ manifests', () => {
     expect(r.diagnostics).toEqual([]);
     expect(r.ok && [...r.snapshot.pipelines.keys()]).toContain('complimentary_items');
   });
+
+  it('what the server writes has a writable place: the audit log and artifact cache on a mounted volume, not the read-only root (./airmail-audit.jsonl stopped the server at start once the admin secret existed)', () => {
+    expect(main['securityContext']['readOnlyRootFilesystem']).toBe(true);
+    const writable = (path: string): boolean => (main['volumeMounts'] as Obj[]).some((m) => {
+      const v = (pod['volumes'] as Obj[]).find((x) => x['name'] === m['name']);
+      return !m['readOnly'] && v?.['emptyDir'] !== undefined && (path === m['mountPath'] || path.startsWith(`${m['mountPath']}/`));
+    });
+    for (const name of ['AIRMAIL_AUDIT_LOG', 'AIRMAIL_CACHE']) {
+      const value = env[name]?.['value'] as string | undefined;
+      expect(value, `${name} is set`).toMatch(/^\//);
+      expect(writable(value!), `${name}=${value} lies on a writable volume`).toBe(true);
+    }
+    expect(writable('/tmp'), 'pinned model copies go to the temp folder').toBe(true);
+    // Admin changes are written to the configs folder: it must be the writable copy, not the ConfigMap.
+    const args = main['args'] as string[];
+    expect(writable(args[args.indexOf('--configs') + 1]!)).toBe(true);
+  });
+
+  it('the Dockerfile: every COPY source exists, the image runs as node with its writable places set, HEALTHCHECK on /health, and a .dockerignore keeps node_modules and .git out of the context', () => {
+    const df = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    for (const m of df.matchAll(/^COPY (?!--from)(.+)$/gm)) {
+      const parts = m[1]!.trim().split(/\s+/);
+      for (const src of parts.slice(0, -1)) expect(existsSync(join(ROOT, src)), `COPY ${src}`).toBe(true);
+    }
+    const runtime = df.slice(df.lastIndexOf('FROM '));
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/AIRMAIL_AUDIT_LOG=\/var\/lib\/airmail\//);
+    expect(runtime).toMatch(/AIRMAIL_CACHE=\/var\/lib\/airmail\//);
+    expect(runtime).toMatch(/chown node:node \/var\/lib\/airmail/);
+    expect(runtime).toMatch(/HEALTHCHECK[^\n]*\/health'/);
+    // The build stage makes dist/ (npm ci runs `prepare`, the TypeScript build) before the runtime copies it.
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['scripts']['prepare']).toMatch(/tsc -p tsconfig\.build\.json/);
+    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const p of ['node_modules', '.git', 'dist']) expect(ignore, p).toContain(p);
+  });
+
+  it('the drain fits the grace period: pre-stop pause, drain delay and the default request deadline end before SIGKILL', () => {
+    const preStop = Number((main['lifecycle']['preStop']['exec']['command'] as string[])[1]);
+    const drainMs = Number(env['AIRMAIL_DRAIN_DELAY_MS']?.['value'] ?? 0);
+    const deadlineMs = Number(env['AIRMAIL_DEADLINE_MS']?.['value'] ?? 10_000);
+    expect(preStop * 1000 + drainMs + deadlineMs).toBeLessThan(pod['terminationGracePeriodSeconds'] * 1000);
+  });
 });
+

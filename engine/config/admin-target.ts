@@ -4,8 +4,9 @@
  * shared file is a CONFIG_CONFLICT), and what it writes is the text as sent.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
-import { extname, join, relative } from 'node:path';
+import { constants } from 'node:fs';
+import { access, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, extname, join, relative } from 'node:path';
 import type { Diagnostic } from '../errors.js';
 import { describeEntries, entriesOf, MAX_CONFIG_BYTES, type FileEntry } from './dir.js';
 
@@ -86,8 +87,29 @@ function isJsonText(text: string): boolean {
   }
 }
 
-export async function atomicWrite(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
+/**
+ * An admin put's text, written beside its target before anything is applied, so that a directory
+ * that cannot be written (a ConfigMap or other read-only mount, no permission, a full disk) refuses
+ * the change with CONFIGS_NOT_WRITABLE before it serves for a moment and is undone by the next scan.
+ * `commit` renames it into place (an atomic replace), `discard` removes it.
+ */
+export async function stageWrite(dir: string, file: string, text: string): Promise<{ commit(): Promise<void>; discard(): Promise<void> } | Diagnostic> {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`; // not a config name: no scan reads it
+  try {
+    await writeFile(tmp, text, { flag: 'wx' });
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    return notWritable(dir, file, err);
+  }
+  return { commit: () => rename(tmp, file), discard: () => rm(tmp, { force: true }).catch(() => undefined) };
+}
+
+/** Whether the folder of `file` can be written (removing the file needs that), or why not. */
+export async function checkRemovable(dir: string, file: string): Promise<Diagnostic | undefined> {
+  return access(dirname(file), constants.W_OK).then(() => undefined, (err: unknown) => notWritable(dir, file, err));
+}
+
+export function notWritable(dir: string, file: string, err: unknown): Diagnostic {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  return { code: 'CONFIGS_NOT_WRITABLE', file, message: `the configs directory cannot be written (${code} on ${relative(dir, file)}), so the change cannot be saved: nothing was applied and the served version is unchanged; change the configs where they come from (a read-only mount such as a ConfigMap), or serve a writable copy` };
 }

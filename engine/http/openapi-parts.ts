@@ -32,7 +32,7 @@ const ERROR_RESPONSES = {
   400: 'Unparsable body (BODY_UNPARSABLE), a bad ?debug or query escape (QUERY_INVALID), or a bad x-airmail-* header (HEADER_INVALID)',
   401: 'Admin route without the bearer token (UNAUTHORIZED)',
   404: 'Unknown pipeline, operator, deployment or route (PIPELINE_NOT_FOUND, OPERATOR_NOT_FOUND, NOT_FOUND)',
-  409: "The pipeline's file also holds other entries: nothing written (CONFIG_CONFLICT)",
+  409: "The pipeline's file also holds other entries, or the configs directory cannot be written: nothing written, nothing applied (CONFIG_CONFLICT, CONFIGS_NOT_WRITABLE)",
   413: 'Body too large (BODY_TOO_LARGE)',
   415: 'Content-Type neither JSON nor YAML, or a charset other than UTF-8 (UNSUPPORTED_MEDIA_TYPE)',
   422: 'Inputs or a config fail their checks; errors lists each with a JSON pointer (INPUT_INVALID, CONFIG_INVALID, ...)',
