@@ -85,7 +85,16 @@ export type Fate =
 /** One row of the `?debug=true` trace: includes, excludes, scorers, operations, in that order. */
 export interface TraceStep { phase: 'include' | 'exclude' | 'score' | 'operation'; operator: string; rowsIn: number; rowsOut: number }
 
-export interface Trace { steps: TraceStep[]; fate(id: Id): Fate }
+export interface Trace {
+  steps: TraceStep[];
+  fate(id: Id): Fate;
+  /** Indices of the includes that produced the id. */
+  includedBy(id: Id): number[];
+  /** The ids entering each operation, in order. */
+  entering: Id[][];
+  /** A row's value of a column (after the run: scorer columns, brought-along columns, hydrated ones). */
+  value(id: Id, column: string): unknown;
+}
 
 /** "a `Limit`, `Sample` or `DiverseSample` truncation" is a cut; Offset drops rows by count too. */
 const CUTS = new Set(['Limit', 'Offset', 'DiverseSample', 'Sample']);
@@ -109,6 +118,9 @@ export function run(world: World, pipeline: Pipeline, inputs: Record<string, unk
   let final: Id[] = [];
   let ran = false;
   let scoreOf: ((id: Id) => number | null) | undefined;
+  const entering: Id[][] = [];
+  let value: (id: Id, column: string) => unknown = () => null;
+  const includes = (id: Id): number[] => includedBy.get(id) ?? [];
   const fate = (id: Id): Fate => {
     if (!ran) return { verdict: 'empty' };
     if (!includedBy.has(id)) return { verdict: known.has(id) ? 'not_included' : 'unknown_item' };
@@ -124,7 +136,7 @@ export function run(world: World, pipeline: Pipeline, inputs: Record<string, unk
   const rows: Record<string, Row | undefined> = {};
   for (const [name, c] of Object.entries(pipeline.context ?? {})) rows[name] = world.items.find((r) => r['id'] === inputs[c.key.slice(1)]);
   // A key no row holds: no items, not an error (README, now stated under "References").
-  if (Object.values(rows).some((r) => r === undefined)) return { items: [], steps, fate };
+  if (Object.values(rows).some((r) => r === undefined)) return { items: [], steps, fate, includedBy: includes, entering, value };
   ran = true;
   const pl = bind({ ...pipeline, context: undefined }, inputs, rows) as Pipeline;
   const hyd = hydrator(world);
@@ -161,6 +173,9 @@ export function run(world: World, pipeline: Pipeline, inputs: Record<string, unk
     }
   });
   ids = ids.filter((id) => !out.has(id));
+  const candidates = ids.length;
+  const scoreSteps: TraceStep[] = [];
+  const opSteps: TraceStep[] = [];
   // "each adds a column; score = sum(weight * column)"; "a null Column makes that row's score null too"
   const scores = pl.initialization.scores ?? [];
   if (scores.length > 0) {
@@ -176,26 +191,52 @@ export function run(world: World, pipeline: Pipeline, inputs: Record<string, unk
         total.set(id, t === null || v === null ? null : t + (s.weight ?? 1) * v);
       }
       cols.set(as, col);
-      steps.push({ phase: 'score', operator: s.name, rowsIn: ids.length, rowsOut: ids.length });
+      scoreSteps.push({ phase: 'score', operator: s.name, rowsIn: ids.length, rowsOut: ids.length });
     }
     cols.set('score', total);
     scoreOf = (id) => total.get(id) ?? null;
   }
   const val = (id: Id, c: string): unknown => (c === 'id' ? id : cols.has(c) ? (cols.get(c)!.get(id) ?? null) : hyd(id, c));
+  value = val;
   (pl.operations ?? []).forEach((s, k) => {
+    entering.push(ids);
     const next = operation(world, s, ids, val);
-    steps.push({ phase: 'operation', operator: s.name, rowsIn: ids.length, rowsOut: next.length });
+    opSteps.push({ phase: 'operation', operator: s.name, rowsIn: ids.length, rowsOut: next.length });
     const alive = new Set(next);
     for (const id of ids) if (!alive.has(id)) removedAt.set(id, k);
     ids = next;
   });
   final = ids;
+  if (candidates > 0) steps.push(...runOrder(pl, candidates, scoreSteps, opSteps));
   const ret = pl.return ?? ['id', ...(scores.length > 0 ? ['score'] : [])];
-  return { items: ids.map((id) => Object.fromEntries(ret.map((c) => [c, val(id, c)]))), steps, fate };
+  return { items: ids.map((id) => Object.fromEntries(ret.map((c) => [c, val(id, c)]))), steps, fate, includedBy: includes, entering, value };
+}
+
+/**
+ * The debug trace lists the steps in the order they ran (README "Debug"): "the planner moves the
+ * leading row-wise steps that read no score (hydration, filters) before the scorers" ("How it
+ * runs"), and a run ends at the step that leaves no rows (nor does one whose candidates are none
+ * run any scorer or operation).
+ */
+function runOrder(pl: Pipeline, candidates: number, scoreSteps: TraceStep[], opSteps: TraceStep[]): TraceStep[] {
+  const ops = pl.operations ?? [];
+  const scoreCols = new Set(['score', ...(pl.initialization.scores ?? []).map((s) => s.as ?? 'column')]);
+  const reads = (s: Step): string[] => {
+    const p = s.parameters ?? {};
+    return s.name === 'Hydrate' ? (p['columns'] as string[]) : typeof p['column'] === 'string' ? [p['column']] : [];
+  };
+  let pre = 0;
+  if (scoreSteps.length > 0) {
+    while (pre < ops.length && ['Hydrate', 'Match', 'Range', 'Exclude'].includes(ops[pre]!.name) && reads(ops[pre]!).every((c) => !scoreCols.has(c))) pre++;
+  }
+  const alive = pre > 0 ? opSteps[pre - 1]!.rowsOut : candidates;
+  const order = [...opSteps.slice(0, pre), ...scoreSteps.map((s) => ({ ...s, rowsIn: alive, rowsOut: alive })), ...opSteps.slice(pre)];
+  const end = order.findIndex((s) => s.rowsOut === 0);
+  return end < 0 ? order : order.slice(0, end + 1);
 }
 
 /** Descending by a number column, nulls last, ties by smaller id: the rank inside DiverseSample. */
-function byDesc(val: (id: Id, c: string) => unknown, c: string) {
+export function byDesc(val: (id: Id, c: string) => unknown, c: string) {
   return (a: Id, b: Id): number => {
     const x = val(a, c) as number | null;
     const y = val(b, c) as number | null;
