@@ -70,21 +70,88 @@ function sourceRows(world: World, s: Step): Row[] {
 export interface Answer { items: Row[] }
 
 /**
+ * What happened to one item id, as the README's "Why" says `POST /pipelines/{name}/why` answers:
+ * no include produced it (`unknown_item` when the items dataset does not hold it), an exclude held
+ * it, an operation removed it (`filtered`; `cut` for a truncation: Limit, Offset, DiverseSample,
+ * Sample), or it was kept at a 1-based position with its score; `empty` when no include ran (a
+ * context key no row holds).
+ */
+export type Fate =
+  | { verdict: 'empty' | 'not_included' | 'unknown_item' }
+  | { verdict: 'excluded'; excludes: number[] }
+  | { verdict: 'filtered' | 'cut'; step: number; operator: string }
+  | { verdict: 'kept'; rank: number; of: number; score?: number | null };
+
+/** One row of the `?debug=true` trace: includes, excludes, scorers, operations, in that order. */
+export interface TraceStep { phase: 'include' | 'exclude' | 'score' | 'operation'; operator: string; rowsIn: number; rowsOut: number }
+
+export interface Trace {
+  steps: TraceStep[];
+  fate(id: Id): Fate;
+  /** Indices of the includes that produced the id. */
+  includedBy(id: Id): number[];
+  /** The ids entering each operation, in order. */
+  entering: Id[][];
+  /** A row's value of a column (after the run: scorer columns, brought-along columns, hydrated ones). */
+  value(id: Id, column: string): unknown;
+}
+
+/** "a `Limit`, `Sample` or `DiverseSample` truncation" is a cut; Offset drops rows by count too. */
+const CUTS = new Set(['Limit', 'Offset', 'DiverseSample', 'Sample']);
+
+/**
  * Runs a pipeline (already bound to its inputs) over a world.
  * Candidate order before any Sort: first appearance, includes in order, each in its own order
  * (README, now stated under "Writing pipelines").
  */
 export function interpret(world: World, pipeline: Pipeline, inputs: Record<string, unknown>): Answer {
+  return { items: run(world, pipeline, inputs).items };
+}
+
+/** `interpret`, with what happened to every item and the per-step counts. */
+export function run(world: World, pipeline: Pipeline, inputs: Record<string, unknown>): Answer & Trace {
+  const steps: TraceStep[] = [];
+  const includedBy = new Map<Id, number[]>();
+  const excludedBy = new Map<Id, number[]>();
+  const removedAt = new Map<Id, number>();
+  const known = new Set(world.items.map((r) => r['id'] as Id));
+  let final: Id[] = [];
+  let ran = false;
+  let scoreOf: ((id: Id) => number | null) | undefined;
+  const entering: Id[][] = [];
+  let value: (id: Id, column: string) => unknown = () => null;
+  const includes = (id: Id): number[] => includedBy.get(id) ?? [];
+  const fate = (id: Id): Fate => {
+    if (!ran) return { verdict: 'empty' };
+    if (!includedBy.has(id)) return { verdict: known.has(id) ? 'not_included' : 'unknown_item' };
+    if (excludedBy.has(id)) return { verdict: 'excluded', excludes: excludedBy.get(id)! };
+    const at = removedAt.get(id);
+    if (at !== undefined) {
+      const operator = (pipeline.operations ?? [])[at]!.name;
+      return { verdict: CUTS.has(operator) ? 'cut' : 'filtered', step: at, operator };
+    }
+    const pos = final.indexOf(id);
+    return { verdict: 'kept', rank: pos + 1, of: final.length, ...(scoreOf ? { score: scoreOf(id) } : {}) };
+  };
   const rows: Record<string, Row | undefined> = {};
   for (const [name, c] of Object.entries(pipeline.context ?? {})) rows[name] = world.items.find((r) => r['id'] === inputs[c.key.slice(1)]);
   // A key no row holds: no items, not an error (README, now stated under "References").
-  if (Object.values(rows).some((r) => r === undefined)) return { items: [] };
+  if (Object.values(rows).some((r) => r === undefined)) return { items: [], steps, fate, includedBy: includes, entering, value };
+  ran = true;
   const pl = bind({ ...pipeline, context: undefined }, inputs, rows) as Pipeline;
   const hyd = hydrator(world);
   // "candidates = Union(includes) − Union(excludes), keyed by item_type"
   const seen = new Set<Id>();
   let ids: Id[] = [];
-  for (const s of pl.initialization.includes) for (const id of source(world, s)) if (!seen.has(id)) { seen.add(id); ids.push(id); }
+  pl.initialization.includes.forEach((s, k) => {
+    const got = source(world, s);
+    steps.push({ phase: 'include', operator: s.name, rowsIn: 0, rowsOut: got.length });
+    for (const id of got) {
+      if (!includedBy.has(id)) includedBy.set(id, []);
+      if (!includedBy.get(id)!.includes(k)) includedBy.get(id)!.push(k);
+      if (!seen.has(id)) { seen.add(id); ids.push(id); }
+    }
+  });
   // Columns a Lookup brings along (`columns:`): a row's value comes from the first include that
   // produced its id and brings that column (README, now stated in the Lookup row), its first row there.
   const cols = new Map<string, Map<Id, unknown>>();
@@ -96,8 +163,19 @@ export function interpret(world: World, pipeline: Pipeline, inputs: Record<strin
     }
   }
   const out = new Set<Id>();
-  for (const s of pl.initialization.excludes ?? []) for (const id of source(world, s)) out.add(id);
+  (pl.initialization.excludes ?? []).forEach((s, k) => {
+    const got = source(world, s);
+    steps.push({ phase: 'exclude', operator: s.name, rowsIn: 0, rowsOut: got.length });
+    for (const id of got) {
+      out.add(id);
+      if (!excludedBy.has(id)) excludedBy.set(id, []);
+      if (!excludedBy.get(id)!.includes(k)) excludedBy.get(id)!.push(k);
+    }
+  });
   ids = ids.filter((id) => !out.has(id));
+  const candidates = ids.length;
+  const scoreSteps: TraceStep[] = [];
+  const opSteps: TraceStep[] = [];
   // "each adds a column; score = sum(weight * column)"; "a null Column makes that row's score null too"
   const scores = pl.initialization.scores ?? [];
   if (scores.length > 0) {
@@ -113,17 +191,52 @@ export function interpret(world: World, pipeline: Pipeline, inputs: Record<strin
         total.set(id, t === null || v === null ? null : t + (s.weight ?? 1) * v);
       }
       cols.set(as, col);
+      scoreSteps.push({ phase: 'score', operator: s.name, rowsIn: ids.length, rowsOut: ids.length });
     }
     cols.set('score', total);
+    scoreOf = (id) => total.get(id) ?? null;
   }
   const val = (id: Id, c: string): unknown => (c === 'id' ? id : cols.has(c) ? (cols.get(c)!.get(id) ?? null) : hyd(id, c));
-  for (const s of pl.operations ?? []) ids = operation(world, s, ids, val);
+  value = val;
+  (pl.operations ?? []).forEach((s, k) => {
+    entering.push(ids);
+    const next = operation(world, s, ids, val);
+    opSteps.push({ phase: 'operation', operator: s.name, rowsIn: ids.length, rowsOut: next.length });
+    const alive = new Set(next);
+    for (const id of ids) if (!alive.has(id)) removedAt.set(id, k);
+    ids = next;
+  });
+  final = ids;
+  if (candidates > 0) steps.push(...runOrder(pl, candidates, scoreSteps, opSteps));
   const ret = pl.return ?? ['id', ...(scores.length > 0 ? ['score'] : [])];
-  return { items: ids.map((id) => Object.fromEntries(ret.map((c) => [c, val(id, c)]))) };
+  return { items: ids.map((id) => Object.fromEntries(ret.map((c) => [c, val(id, c)]))), steps, fate, includedBy: includes, entering, value };
+}
+
+/**
+ * The debug trace lists the steps in the order they ran (README "Debug"): "the planner moves the
+ * leading row-wise steps that read no score (hydration, filters) before the scorers" ("How it
+ * runs"), and a run ends at the step that leaves no rows (nor does one whose candidates are none
+ * run any scorer or operation).
+ */
+function runOrder(pl: Pipeline, candidates: number, scoreSteps: TraceStep[], opSteps: TraceStep[]): TraceStep[] {
+  const ops = pl.operations ?? [];
+  const scoreCols = new Set(['score', ...(pl.initialization.scores ?? []).map((s) => s.as ?? 'column')]);
+  const reads = (s: Step): string[] => {
+    const p = s.parameters ?? {};
+    return s.name === 'Hydrate' ? (p['columns'] as string[]) : typeof p['column'] === 'string' ? [p['column']] : [];
+  };
+  let pre = 0;
+  if (scoreSteps.length > 0) {
+    while (pre < ops.length && ['Hydrate', 'Match', 'Range', 'Exclude'].includes(ops[pre]!.name) && reads(ops[pre]!).every((c) => !scoreCols.has(c))) pre++;
+  }
+  const alive = pre > 0 ? opSteps[pre - 1]!.rowsOut : candidates;
+  const order = [...opSteps.slice(0, pre), ...scoreSteps.map((s) => ({ ...s, rowsIn: alive, rowsOut: alive })), ...opSteps.slice(pre)];
+  const end = order.findIndex((s) => s.rowsOut === 0);
+  return end < 0 ? order : order.slice(0, end + 1);
 }
 
 /** Descending by a number column, nulls last, ties by smaller id: the rank inside DiverseSample. */
-function byDesc(val: (id: Id, c: string) => unknown, c: string) {
+export function byDesc(val: (id: Id, c: string) => unknown, c: string) {
   return (a: Id, b: Id): number => {
     const x = val(a, c) as number | null;
     const y = val(b, c) as number | null;
@@ -175,6 +288,28 @@ function operation(world: World, s: Step, ids: Id[], val: (id: Id, c: string) =>
       });
     }
     case 'Limit': return ids.slice(0, p['n'] as number);
+    // "`n`: drops the first `n` rows in the current order"
+    case 'Offset': return ids.slice(p['n'] as number);
+    case 'Pin': {
+      // "`ids` (in that order), or `column` (rows with a value in it, in its order; `desc`, default
+      // false): moves those rows to the front, the others keep their order". An id listed twice is
+      // pinned at its first place; ties of `column`, as in Sort: smaller item id first (README: unstated).
+      let pinned: Id[];
+      if (p['ids'] !== undefined) {
+        const list = (Array.isArray(p['ids']) ? p['ids'] : [p['ids']]) as Id[];
+        const here = new Set(ids);
+        pinned = [...new Set(list)].filter((id) => here.has(id));
+      } else {
+        const c = p['column'] as string;
+        const desc = p['desc'] === true;
+        pinned = ids.filter((id) => !isNull(val(id, c))).sort((a, b) => {
+          const x = val(a, c) as Id, y = val(b, c) as Id;
+          return x !== y ? (desc ? -1 : 1) * idCmp(x, y) : idCmp(a, b);
+        });
+      }
+      const front = new Set(pinned);
+      return [...pinned, ...ids.filter((id) => !front.has(id))];
+    }
     case 'Dedupe': {
       // "keeps the first row of each value, or the first `keep`"; "null as one group of its own"
       const by = (Array.isArray(p['by']) ? p['by'] : [p['by']]) as string[];

@@ -12,7 +12,7 @@ import { execute, fromResultMemo, summarize, type ExecEnv, type ExecOptions, typ
 import type { Plan } from '../config/plan.js';
 import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
 import { encodeRecord } from './otlp-json.js';
-import { WhyTracker } from './why.js';
+import { WhyTracker, type SourceOrder } from './why.js';
 import { redactText } from '../redact.js';
 
 type Id = string | number;
@@ -91,7 +91,7 @@ export interface Collector {
   /** The env with model calls wrapped (spans), or the env itself. */
   wrap(env: ExecEnv): ExecEnv;
   /** The report for a finished run (`error` when execute threw). */
-  report(out: { readonly length: number; readonly reason: string | null; readonly error: boolean } | undefined, error?: { readonly message: string; readonly operator?: string }): ObserveReport | undefined;
+  report(out: { readonly length: number; readonly reason: string | null; readonly error: boolean } | undefined, error?: { readonly message: string; readonly operator?: string }, plan?: SourceOrder): ObserveReport | undefined;
 }
 
 /** A collector for `spec`, or undefined when the spec asks for nothing. */
@@ -288,14 +288,14 @@ class RequestCollector implements Collector, ExecObserver {
     };
   }
 
-  report(out: { readonly length: number; readonly reason: string | null; readonly error: boolean } | undefined, error?: { readonly message: string; readonly operator?: string }): ObserveReport | undefined {
+  report(out: { readonly length: number; readonly reason: string | null; readonly error: boolean } | undefined, error?: { readonly message: string; readonly operator?: string }, plan?: SourceOrder): ObserveReport | undefined {
     const rep: { -readonly [K in keyof ObserveReport]: ObserveReport[K] } = {};
     if (this.steps) rep.steps = this.steps;
     if (this.memoHit) rep.memo = this.memoHit;
     const remote = takeRemoteCounts();
     if (remote) rep.remote = remote;
     if (this.debug) rep.debug = this.finishDebug();
-    if (this.why) rep.why = this.why.answer(out ?? { length: 0, reason: error?.message ?? null, error: true }, error?.message);
+    if (this.why) rep.why = this.why.answer(out ?? { length: 0, reason: error?.message ?? null, error: true }, error?.message, plan);
     if (this.spans) {
       const t1 = performance.now();
       for (const m of this.models.splice(0)) this.spans.push(m);
@@ -375,7 +375,7 @@ export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan,
     // properties, once hot, leaves its copy to be promoted to the old generation with what it points
     // at (each request's options and answer; loadtest/results/stalls.md).
     const out = await execute(plan, col.wrap(env), inputs, Object.assign({}, opts, { observer: col.observer }, spec!.debug || spec!.why ? { trace: true } : undefined));
-    const observed = col.report(out);
+    const observed = col.report(out, undefined, plan);
     return observed ? Object.assign(out, { observed }) : out;
   } catch (err) {
     const e = err as { message?: string; operator?: string };

@@ -11,6 +11,12 @@ import type { Phase, SourcePhase, StepPhase, WhyAnswer, WhyStepRef } from './typ
 
 type Id = string | number;
 
+/** The sources of a plan, in its order. */
+export interface SourceOrder {
+  readonly includes: readonly PlanStep[];
+  readonly excludes: readonly PlanStep[];
+}
+
 function ref(s: PlanStep, params: unknown): WhyStepRef {
   return { step: s.label, operator: s.use, parameters: summarize(params, s.given) };
 }
@@ -50,20 +56,25 @@ type Ranked = {
   group?: { column: string; value: unknown; rank: number; of: number };
 };
 
-/** 1-based rank of `row` among `rows` by `column` descending (nulls last), ties by smaller id. */
+/**
+ * 1-based rank of `row` among `rows` by `column` descending, nulls last, ties (nulls among
+ * themselves too) by smaller id: the order DiverseSample ranks by. (Every null row used to read
+ * "rank N of N".)
+ */
 function rankIn(frame: Frame, rows: Int32Array, row: number, column: string): { rank: number; of: number } {
   const col = frame.column(column);
   const ids = frame.column(frame.key);
-  const mine = valueAt(col, row);
-  if (typeof mine !== 'number') return { rank: rows.length, of: rows.length };
+  const v = valueAt(col, row);
+  const mine = typeof v === 'number' ? v : null;
   const myId = valueAt(ids, row);
   let ahead = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k]!;
     if (r === row) continue;
-    const s = valueAt(col, r);
-    if (typeof s !== 'number') continue;
-    if (s > mine || (s === mine && compareIds(valueAt(ids, r), myId) < 0)) ahead++;
+    const w = valueAt(col, r);
+    const s = typeof w === 'number' ? w : null;
+    if (s === null && mine !== null) continue;
+    if ((s !== null && mine === null) || (s !== null && s > mine!) || (s === mine && compareIds(valueAt(ids, r), myId) < 0)) ahead++;
   }
   return { rank: ahead + 1, of: rows.length };
 }
@@ -114,10 +125,13 @@ export class WhyTracker {
   private rowFrame: Frame | undefined;
   private lastFrame: Frame | undefined;
   private lastRows: Int32Array | undefined;
+  /** Every source's ids, for the item's place when no step ran (no scorers, no operations). */
+  private readonly sourceIds = new Map<PlanStep, SourceResult['ids']>();
 
   constructor(readonly id: Id) {}
 
   source(s: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult): void {
+    this.sourceIds.set(s, res.ids);
     const has = idsContain(res.ids, this.id);
     if (phase === 'include') {
       if (has) this.included.push(ref(s, params));
@@ -150,8 +164,30 @@ export class WhyTracker {
     return -1;
   }
 
-  /** The answer, given how the run ended. */
-  answer(out: { readonly length: number; readonly reason: string | null; readonly error: boolean }, errorMessage?: string): WhyAnswer {
+  /**
+   * The item's 1-based place among the candidates (includes' first appearances in plan order, minus
+   * the excludes' ids), and how many there are: the result of a pipeline with no step.
+   */
+  private placeInUnion(plan: SourceOrder): { rank: number; of: number } | undefined {
+    const out = new Set<string>();
+    for (const s of plan.excludes) for (const v of this.sourceIds.get(s) ?? []) out.add(String(v));
+    const seen = new Set<string>();
+    let rank = 0;
+    for (const s of plan.includes) {
+      const ids = this.sourceIds.get(s);
+      if (!ids) return undefined;
+      for (const v of ids) {
+        const k = String(v);
+        if (seen.has(k) || out.has(k)) continue;
+        seen.add(k);
+        if (rank === 0 && sameId(v, this.id)) rank = seen.size;
+      }
+    }
+    return rank > 0 ? { rank, of: seen.size } : undefined;
+  }
+
+  /** The answer, given how the run ended (`plan`: its includes and excludes, for a run with no step). */
+  answer(out: { readonly length: number; readonly reason: string | null; readonly error: boolean }, errorMessage?: string, plan?: SourceOrder): WhyAnswer {
     const base = { item: this.id, includedBy: this.included, notIncludedBy: this.notIncluded, excludedBy: this.excluded };
     if (errorMessage !== undefined || out.error) {
       return { ...base, verdict: 'error', reason: `the pipeline failed: ${errorMessage ?? out.reason ?? 'error'}` };
@@ -191,6 +227,9 @@ export class WhyTracker {
       return { ...base, verdict: 'kept', rank: pos, of: rows.length, ...(score !== undefined ? { score } : {}),
         reason: `included by ${by} and kept: position ${pos} of ${rows.length} in the result${typeof score === 'number' ? `, score ${score.toPrecision(6)}` : ''}` };
     }
+    // No scorer and no operation ran: the result is the candidates in their order.
+    const at = plan ? this.placeInUnion(plan) : undefined;
+    if (at) return { ...base, verdict: 'kept', rank: at.rank, of: at.of, reason: `included by ${by} and kept: position ${at.rank} of ${at.of} in the result (the pipeline has no operations)` };
     return { ...base, verdict: 'kept', reason: `included by ${by} and kept (the pipeline has no operations)` };
   }
 }
