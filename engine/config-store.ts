@@ -20,30 +20,11 @@ import { asBody, checkRemovable, notWritable, putTarget, sharedFileConflict, sta
 import { DirWatcher } from './config/dir-watch.js';
 import { forgetRejections, type Rejection } from './config/rejections.js';
 import { ParseCache } from './config/parse-cache.js';
+import type { AdminChange, PipelineStatus, ReloadEvent } from './config/store-events.js';
 
 export type { Rejection };
 
-export interface PipelineStatus {
-  readonly version: string;
-  readonly loadedAt: string;
-  readonly file: string;
-}
-
-export interface ReloadEvent {
-  readonly kind: 'applied' | 'rejected';
-  readonly files: readonly string[];
-  readonly at: string;
-  readonly diagnostics?: readonly Diagnostic[];
-}
-
-/** An admin change that was applied (POST/DELETE /pipelines, or a replica applying one); `origin` says who asked. */
-export interface AdminChange {
-  readonly op: 'put' | 'remove';
-  readonly name: string;
-  /** The new file text (put only). */
-  readonly text?: string;
-  readonly origin?: string;
-}
+export type { AdminChange, PipelineStatus, ReloadEvent } from './config/store-events.js';
 
 /**
  * How long a changed file must hold still (size, modification time and content hash) before it is
