@@ -90,7 +90,7 @@ export interface RowSet {
   /**
    * Set when only the first `upTo` rows of a transform's answer are used (the next step is a
    * `Limit`, see TransformDefinition.keepsFirst): a step that orders rows may answer only those
-   * first rows, in order. Never set on debug or observed runs, whose steps show their full answers.
+   * first rows, in order. Never set on debug, why or traced runs, whose steps show their full answers.
    */
   readonly upTo?: number;
 }

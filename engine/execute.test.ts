@@ -143,6 +143,14 @@ describe('execute', () => {
     told.length = 0;
     await execute(plan, env(r.snapshot), { n: 0 });
     expect(told).toEqual([undefined]); // a Limit of 0 empties the answer itself, and says so
+    // Metrics are on by default in a server: they do not turn it off; a recorded trace does.
+    told.length = 0;
+    const metered = await executeObserved({ ops: 1 }, plan, env(r.snapshot), { n: 2 }, {});
+    expect(told).toEqual([2, undefined]);
+    expect(Array.from(metered.columns['id'] as Int32Array)).toEqual([2, 6]);
+    told.length = 0;
+    await executeObserved({ ops: 1, span: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), sampled: true } }, plan, env(r.snapshot), { n: 2 }, {});
+    expect(told).toEqual([undefined, undefined]);
   });
 
   it('says which step emptied the result', async () => {

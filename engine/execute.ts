@@ -346,7 +346,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
 
     // Only the first n rows of a step's answer are used when the next one keeps the first n (a Limit).
     const upToOf = (next: PlanStep | undefined): number | undefined => {
-      if (!next || trace || obs) return undefined;
+      if (!next || trace || obs?.fullAnswers) return undefined;
       const def = op(next);
       const n = def.kind === 'transform' ? def.keepsFirst?.(bind(next)) : undefined;
       return n !== undefined && n > 0 ? n : undefined;
