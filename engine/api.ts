@@ -87,6 +87,12 @@ export interface RowSet {
   readonly frame: Frame;
   /** Indices into `frame` of the live rows, in their current order. Never mutate. */
   readonly rows: Int32Array;
+  /**
+   * Set when only the first `upTo` rows of a transform's answer are used (the next step is a
+   * `Limit`, see TransformDefinition.keepsFirst): a step that orders rows may answer only those
+   * first rows, in order. Never set on debug, why or traced runs, whose steps show their full answers.
+   */
+  readonly upTo?: number;
 }
 
 /** Context handed to every operator run. */
@@ -443,6 +449,11 @@ export interface TransformDefinition<P> extends BaseDefinition<P> {
   readonly kind: 'transform';
   /** True when the transform keeps each row's fate independent of other rows (may move before scorers). */
   readonly rowwise?: boolean;
+  /**
+   * When the transform keeps the first n rows of its input in their order and nothing else (a
+   * Limit), n for these bound parameters: the transform before it is told `input.upTo = n`.
+   */
+  keepsFirst?(params: P): number | undefined;
   run(params: P, input: RowSet, ctx: RunContext): TransformResult | Promise<TransformResult>;
 }
 

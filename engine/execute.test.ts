@@ -57,7 +57,25 @@ const spy = defineOperator<Record<string, never>>({
     return { ids: Int32Array.of(1) };
   },
 });
-const OPS = new Map<string, OperatorDefinition>([ids, eq, col, top, spy].map((d) => [d.name, d as OperatorDefinition]));
+/** What each Ordered run was told by `input.upTo`. */
+const told: (number | undefined)[] = [];
+const ordered = defineOperator<{ by: string }>({
+  kind: 'transform', name: 'Ordered', summary: 'sort desc; records input.upTo',
+  parameters: { type: 'object', required: ['by'], properties: { by: { type: 'string' } } },
+  reads: (p) => [p.by],
+  run: (p, input) => {
+    told.push(input.upTo);
+    const c = input.frame.column(p.by);
+    return { rows: Int32Array.from(input.rows).sort((a, b) => Number(valueAt(c, b)) - Number(valueAt(c, a))) };
+  },
+});
+const first = defineOperator<{ n: number }>({
+  kind: 'transform', name: 'First', summary: 'the first n rows',
+  parameters: { type: 'object', required: ['n'], properties: { n: {} } },
+  keepsFirst: (p) => Number(p.n),
+  run: (p, input) => ({ rows: input.rows.slice(0, Number(p.n)) }),
+});
+const OPS = new Map<string, OperatorDefinition>([ids, eq, col, top, spy, ordered, first].map((d) => [d.name, d as OperatorDefinition]));
 
 async function compile(yaml: string): Promise<Awaited<ReturnType<typeof loadConfigSet>>> {
   const dir = await tempDir();
@@ -98,6 +116,41 @@ describe('execute', () => {
     expect(Array.from(out.columns['id'] as Int32Array)).toEqual([6, 3, 1]);
     expect(Array.from(out.columns['score'] as Float64Array).map((x) => Math.round(x * 1000) / 1000)).toEqual([2.4, 2.1, 1.5]);
     expect(valueAt(out.columns['color']!, 0)).toBe('red');
+  });
+
+  it('tells a step that only the first n rows are used when the next keeps the first n (issue 4: Sort then Limit), never on debug runs', async () => {
+    const r = await compile(`pipeline:
+  name: p
+  item_type: id
+  initialization:
+    includes: [{name: Ids, parameters: {ids: [1, 2, 3, 4, 5, 6]}}]
+  operations:
+  - {name: Ordered, parameters: {by: w}}
+  - {name: First, parameters: {n: $n}}
+  - {name: Ordered, parameters: {by: w}}
+  return: [id]
+`);
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    const plan = r.snapshot.pipelines.get('p')!.plan;
+    told.length = 0;
+    const out = await execute(plan, env(r.snapshot), { n: 2 });
+    expect(Array.from(out.columns['id'] as Int32Array)).toEqual([2, 6]);
+    expect(told).toEqual([2, undefined]);
+    told.length = 0;
+    const traced = await execute(plan, env(r.snapshot), { n: 2 }, { trace: true });
+    expect(told).toEqual([undefined, undefined]);
+    expect(traced.steps.map((s) => s.rowsOut)).toEqual([6, 6, 2, 2]);
+    told.length = 0;
+    await execute(plan, env(r.snapshot), { n: 0 });
+    expect(told).toEqual([undefined]); // a Limit of 0 empties the answer itself, and says so
+    // Metrics are on by default in a server: they do not turn it off; a recorded trace does.
+    told.length = 0;
+    const metered = await executeObserved({ ops: 1 }, plan, env(r.snapshot), { n: 2 }, {});
+    expect(told).toEqual([2, undefined]);
+    expect(Array.from(metered.columns['id'] as Int32Array)).toEqual([2, 6]);
+    told.length = 0;
+    await executeObserved({ ops: 1, span: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), sampled: true } }, plan, env(r.snapshot), { n: 2 }, {});
+    expect(told).toEqual([undefined, undefined]);
   });
 
   it('says which step emptied the result', async () => {

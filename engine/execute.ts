@@ -344,7 +344,14 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       }
     };
 
-    const runStep = async (s: PlanStep, phase: 'score' | 'operation'): Promise<void> => {
+    // Only the first n rows of a step's answer are used when the next one keeps the first n (a Limit).
+    const upToOf = (next: PlanStep | undefined): number | undefined => {
+      if (!next || trace || obs?.fullAnswers) return undefined;
+      const def = op(next);
+      const n = def.kind === 'transform' ? def.keepsFirst?.(bind(next)) : undefined;
+      return n !== undefined && n > 0 ? n : undefined;
+    };
+    const runStep = async (s: PlanStep, phase: 'score' | 'operation', upTo?: number): Promise<void> => {
       const stop = stopped();
       // A deadline that passed while the step before ran is that step's: it ran past it.
       if (stop !== undefined) throw current && deadline !== undefined && enteredAt < deadline
@@ -359,7 +366,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
         hydrate(s.reads);
         const def = op(s);
         params = bind(s);
-        const input: RowSet = { frame: wf, rows };
+        const input: RowSet = upTo === undefined ? { frame: wf, rows } : { frame: wf, rows, upTo };
         const before = rows.length;
         const stamp = rowsStamp(rows);
         if (def.kind === 'filter') {
@@ -400,7 +407,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     }
     for (const s of plan.scorers) await runStep(s, 'score');
     if (plan.scorers.length > 0) combineScores(wf, rows, plan.scorers);
-    for (const s of plan.post) await runStep(s, 'operation');
+    for (let i = 0; i < plan.post.length; i++) await runStep(plan.post[i]!, 'operation', upToOf(plan.post[i + 1]));
     current = undefined;
 
     hydrate(plan.returns);

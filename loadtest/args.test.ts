@@ -68,6 +68,8 @@ const README_FLAGS: Record<string, string[]> = {
   'model-bound.ts': ['--seconds', '--rows'],
   'client-cost.ts': ['--rate'],
   'registry-bench.ts': ['--envelopes', '--iterations'],
+  'big-retail.ts': ['--out', '--seed'],
+  'big-cost.ts': ['--data', '--requests', '--rounds', '--pipelines'],
 };
 
 const script = (file: string, args: string[]) =>

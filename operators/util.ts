@@ -108,8 +108,10 @@ export function datasetColumnTypes(env: CheckEnv, dataset: unknown, columns: rea
 
 /**
  * Dataset rows (ascending) whose columns equal every `where` value; an array
- * value means membership. The first column uses the dataset's value index;
- * the others are checked row by row on that (usually small) subset.
+ * value means membership. Every column's value index says how many rows each
+ * value holds, so the narrowest column's rows are read and the others are
+ * checked row by row on that subset: `{in_stock: 1, brand: B}` reads B's rows,
+ * not the whole in-stock catalog, whichever column is written first.
  */
 export function whereRows(ds: Dataset, where: Readonly<Record<string, WhereValue>> | undefined): Int32Array {
   const entries = Object.entries(where ?? {});
@@ -118,22 +120,25 @@ export function whereRows(ds: Dataset, where: Readonly<Record<string, WhereValue
     for (let i = 0; i < all.length; i++) all[i] = i;
     return all;
   }
-  const [firstCol, firstVal] = entries[0]!;
+  const spans = entries.map(([c, v]) => [...new Set(asScalars(v))].map((x) => ds.rowsWhere(c, x)));
+  let best = 0;
+  let bestSize = Infinity;
+  spans.forEach((parts, i) => {
+    let size = 0;
+    for (const p of parts) size += p.length;
+    if (size < bestSize) { best = i; bestSize = size; }
+  });
+  const parts = spans[best]!;
   let rows: Int32Array;
-  const firstVals = asScalars(firstVal);
-  if (firstVals.length === 1) {
-    rows = ds.rowsWhere(firstCol, firstVals[0]!);
-  } else {
-    const parts = [...new Set(firstVals)].map((v) => ds.rowsWhere(firstCol, v));
-    let total = 0;
-    for (const p of parts) total += p.length;
-    rows = new Int32Array(total);
+  if (parts.length === 1) rows = parts[0]!;
+  else {
+    rows = new Int32Array(bestSize);
     let at = 0;
     for (const p of parts) { rows.set(p, at); at += p.length; }
     rows.sort();
   }
-  if (entries.length === 1) return rows;
-  const masks = entries.slice(1).map(([c, v]) => equalsMask(ds.column(c), asScalars(v)));
+  if (entries.length === 1 || rows.length === 0) return rows;
+  const masks = entries.filter((_, i) => i !== best).map(([c, v]) => equalsMask(ds.column(c), asScalars(v)));
   const out = new Int32Array(rows.length);
   let n = 0;
   outer: for (let k = 0; k < rows.length; k++) {
@@ -207,31 +212,72 @@ export function countParam(v: unknown, name: string): number {
  */
 export function orderBy(rows: Int32Array, by: Column, desc: boolean, ids: Column): Int32Array {
   const n = rows.length;
-  const byId = idComparator(ids);
   const pos = new Int32Array(n);
   for (let k = 0; k < n; k++) pos[k] = k;
-  let cmp: (a: number, b: number) => number;
-  if (isNumeric(by)) {
-    const v = new Float64Array(n);
-    for (let k = 0; k < n; k++) v[k] = by[rows[k]!]!;
-    return orderByValues(rows, v, desc, ids);
-  } else {
-    const c = columnComparator(by);
-    cmp = (a, b) => {
-      const ra = rows[a]!;
-      const rb = rows[b]!;
-      const am = c.isMissing(ra);
-      const bm = c.isMissing(rb);
-      if (am || bm) {
-        if (!(am && bm)) return am ? 1 : -1;
-      } else {
-        const d = c.cmp(ra, rb);
-        if (d !== 0) return desc ? -d : d;
+  return sortPositions(pos, rowsComparator(rows, by, desc, ids));
+}
+
+/**
+ * The first `limit` positions of `orderBy(rows, by, desc, ids)`, without ordering the rest: a
+ * bounded heap keeps the best `limit` (n log limit comparisons, whatever the input's order), and
+ * only they are sorted. A Sort followed by a Limit of 10 over 50,000 candidates orders 10 rows.
+ */
+export function firstBy(rows: Int32Array, by: Column, desc: boolean, ids: Column, limit: number): Int32Array {
+  const n = rows.length;
+  if (limit >= n) return orderBy(rows, by, desc, ids);
+  const cmp = rowsComparator(rows, by, desc, ids);
+  // heap[0] is the worst of the best so far; the comparator is a total order, so the answer is exact.
+  const heap = new Int32Array(limit);
+  let m = 0;
+  for (let p = 0; p < n; p++) {
+    if (m < limit) {
+      let i = m++;
+      while (i > 0) {
+        const up = (i - 1) >> 1;
+        if (cmp(heap[up]!, p) >= 0) break;
+        heap[i] = heap[up]!;
+        i = up;
       }
-      return byId(ra, rb) || a - b;
-    };
+      heap[i] = p;
+    } else if (limit > 0 && cmp(p, heap[0]!) < 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= m) break;
+        const r = l + 1;
+        const c = r < m && cmp(heap[r]!, heap[l]!) > 0 ? r : l;
+        if (cmp(heap[c]!, p) <= 0) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = p;
+    }
   }
-  return sortPositions(pos, cmp);
+  return sortPositions(heap.subarray(0, m), cmp);
+}
+
+/** The order of orderBy over positions of `rows`: by `by` (missing last), then item id, then position. */
+function rowsComparator(rows: Int32Array, by: Column, desc: boolean, ids: Column): (a: number, b: number) => number {
+  if (isNumeric(by)) {
+    const v = new Float64Array(rows.length);
+    for (let k = 0; k < rows.length; k++) v[k] = by[rows[k]!]!;
+    return valuesComparator(rows, v, desc, ids);
+  }
+  const byId = idComparator(ids);
+  const c = columnComparator(by);
+  return (a, b) => {
+    const ra = rows[a]!;
+    const rb = rows[b]!;
+    const am = c.isMissing(ra);
+    const bm = c.isMissing(rb);
+    if (am || bm) {
+      if (!(am && bm)) return am ? 1 : -1;
+    } else {
+      const d = c.cmp(ra, rb);
+      if (d !== 0) return desc ? -d : d;
+    }
+    return byId(ra, rb) || a - b;
+  };
 }
 
 /** 32-bit FNV-1a of a string. */

@@ -115,8 +115,10 @@ class RequestCollector implements Collector, ExecObserver {
   /** Spans: the parent of the remote fetch being started (set while a source's context calls remote). */
   private fetchParent: string | undefined;
   context?: (s: PlanStep, ctx: RunContext) => RunContext;
+  readonly fullAnswers: boolean;
 
   constructor(private readonly spec: ObserveSpec) {
+    this.fullAnswers = spec.debug !== undefined || spec.why !== undefined || spec.span?.sampled === true;
     this.steps = spec.ops ? [] : undefined;
     this.debug = spec.debug ? [] : undefined;
     this.why = spec.why ? new WhyTracker(spec.why.id) : undefined;

@@ -32,6 +32,12 @@ export interface ExecObserver {
    * a remote fetch can only be told which step made it through the context that step was given.
    */
   context?(step: PlanStep, ctx: RunContext): RunContext;
+  /**
+   * Every step must hand on its whole answer (debug, why, recorded spans show them): no step is told
+   * that only a prefix is used (RowSet.upTo). Metrics alone do not ask it: a Sort before a Limit of
+   * n then counts n rows out.
+   */
+  readonly fullAnswers?: boolean;
 }
 
 /** W3C trace context of the parent span (the request span on the main thread). */

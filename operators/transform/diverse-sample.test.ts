@@ -55,3 +55,24 @@ describe('DiverseSample', () => {
     expect(idsOf(input, out.rows!)).toEqual([1, 10, 3, 7, 8]);
   });
 });
+
+describe('DiverseSample over text groups (issue 4: by: brand read through dictionary codes)', () => {
+  it('answers as the same groups written as plain strings, nulls one group, with many groups and with few', () => {
+    let seed = 3;
+    const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 40; trial++) {
+      const size = 50 + Math.floor(rnd() * 200);
+      const groups = 1 + Math.floor(rnd() * 60);
+      const names = Array.from({ length: size }, () => (rnd() < 0.05 ? null : `g${Math.floor(rnd() * groups)}`));
+      const dictionary = [...new Set(names.filter((x): x is string => x !== null))];
+      const codes = Int32Array.from(names, (x) => (x === null ? -1 : dictionary.indexOf(x)));
+      const cols = { sku_id: Int32Array.from({ length: size }, (_, i) => size - i), s: Float64Array.from({ length: size }, () => (rnd() < 0.1 ? NaN : Math.floor(rnd() * 9))) };
+      const dict = testRowSet('sku_id', { ...cols, b: { kind: 'dict', codes, dictionary } });
+      const plain = testRowSet('sku_id', { ...cols, b: { kind: 'string', values: names } });
+      const n = 1 + Math.floor(rnd() * 30);
+      const a = now(diverseSample.run({ n, maximize: 's', by: 'b' }, dict, ctx())).rows!;
+      const b = now(diverseSample.run({ n, maximize: 's', by: 'b' }, plain, ctx())).rows!;
+      expect([...a], `trial ${trial}`).toEqual([...b]);
+    }
+  });
+});

@@ -84,7 +84,9 @@ function firstRoundOnly(rows: Int32Array, n: number, by: Column, group: (row: nu
     if (!xn && x !== y) return x > y;
     return byId(a, b) < 0;
   };
-  const tops = (by instanceof Int32Array ? bestPerIntGroup(rows, by, before) : undefined) ?? bestPerGroup(rows, group, before);
+  // Text groups are dictionary codes (as rowKey reads them): the same typed table, no Map.
+  const codes = by instanceof Int32Array ? by : !isNumeric(by) && by.kind === 'dict' ? by.codes : undefined;
+  const tops = (codes ? bestPerIntGroup(rows, codes, before) : undefined) ?? bestPerGroup(rows, group, before);
   if (tops.length < n) return undefined;
   const values = new Float64Array(tops.length);
   for (let k = 0; k < tops.length; k++) values[k] = maximize[tops[k]!]!;

@@ -24,6 +24,13 @@ export const limit = defineOperator<LimitParams>({
     required: ['n'],
     additionalProperties: false,
   },
+  keepsFirst(params) {
+    try {
+      return countParam(params.n, 'n');
+    } catch {
+      return undefined; // run() reports it
+    }
+  },
   run(params, input) {
     return { rows: input.rows.slice(0, countParam(params.n, 'n')) };
   },

@@ -34,6 +34,16 @@ describe('Sort', () => {
     expect(run({ by: 'department', desc: true })).toEqual([1, 2, 5, 8, 3, 6, 10, 7]);
   });
 
+  it('answers only the first upTo rows, in the full order, when a Limit follows (input.upTo)', () => {
+    for (const p of [{ by: 'score', desc: true }, { score: 'price' }, { by: 'department', desc: true }]) {
+      const full = run(p);
+      for (const upTo of [1, 3, 7]) {
+        const rows = now(sort.run({ desc: false, ...p } as never, { ...input, upTo }, ctx())).rows!;
+        expect(idsOf(input, rows), `${JSON.stringify(p)} upTo ${upTo}`).toEqual(full.slice(0, upTo));
+      }
+    }
+  });
+
   it('breaks ties by string ids too', () => {
     const s = testRowSet('sku_id', { sku_id: { kind: 'string', values: ['b', 'a', 'c'] }, v: Float64Array.of(1, 1, 2) });
     expect(Array.from(now(sort.run({ by: 'v', desc: false }, s, ctx())).rows!)).toEqual([1, 0, 2]);

@@ -9,7 +9,7 @@
  * ```
  */
 import { defineOperator, operatorError } from '../../engine/api.js';
-import { orderBy } from '../util.js';
+import { firstBy, orderBy } from '../util.js';
 
 export interface SortParams {
   readonly by?: string;
@@ -43,8 +43,10 @@ export const sort = defineOperator<SortParams>({
   run(params, input, ctx) {
     const by = input.frame.column(sortColumn(params));
     const rows = input.rows;
-    const pos = orderBy(rows, by, params.desc === true, input.frame.column(ctx.itemType));
-    const out = new Int32Array(rows.length);
+    const ids = input.frame.column(ctx.itemType);
+    // Followed by a Limit: only the first rows are ordered (the same rows, in the same order).
+    const pos = input.upTo !== undefined && input.upTo < rows.length ? firstBy(rows, by, params.desc === true, ids, input.upTo) : orderBy(rows, by, params.desc === true, ids);
+    const out = new Int32Array(pos.length);
     for (let k = 0; k < pos.length; k++) out[k] = rows[pos[k]!]!;
     return { rows: out };
   },
