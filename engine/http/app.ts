@@ -403,7 +403,11 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
 
   app.post('/execute', async (c) => {
     const { value, format } = await readBody(c, undefined);
-    if (!isPlainObject(value)) throw new AirmailError('BODY_UNPARSABLE', "the body must be an object with 'pipeline:' and 'inputs:'");
+    // Parsed but not an object: the body was read, its shape is wrong (422, as admin POST /pipelines and /validate answer it), not unparsable.
+    if (!isPlainObject(value)) {
+      const message = "the body must be an object with 'pipeline:' and 'inputs:'";
+      throw new AirmailError('CONFIG_INVALID', message, { details: { errors: [{ code: 'CONFIG_INVALID', pointer: '', message }] } });
+    }
     const { inputs = {}, ...config } = value;
     const named = isPlainObject(config['pipeline']) && typeof config['pipeline']['name'] === 'string' ? { pipeline: config['pipeline']['name'] } : {};
     let p: Awaited<ReturnType<Engine['compileAdhoc']>>;
