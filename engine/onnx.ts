@@ -7,6 +7,7 @@ import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import './ort-env.js'; // before onnxruntime-node: telemetry off
 import * as ort from 'onnxruntime-node';
 import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
 import { AirmailError } from './errors.js';

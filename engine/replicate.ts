@@ -215,6 +215,7 @@ export class Replicator {
       if (diags.length === 0) this.#c.applied++;
       else {
         this.#c.rejected++;
+        this.#diverged('put', name, diags);
         this.#local.set(name, h); // not retried until the text changes; the rejection is on GET /pipelines
         this.#known.set(name, { op: 'put', name, text: text ?? '', hash: h, origin: this.id });
       }
@@ -227,8 +228,22 @@ export class Replicator {
       }
       const r = await this.#store.remove(name, REPLICA);
       if (r !== 'not-found' && r.length === 0) this.#c.applied++;
-      else if (r !== 'not-found') this.#c.rejected++;
+      else if (r !== 'not-found') {
+        this.#c.rejected++;
+        this.#diverged('remove', name, r);
+      }
     }
+  }
+
+  /**
+   * A change another replica applied that this one cannot (its configs folder is read-only, or the
+   * text does not compile against its folder): it keeps serving what it had, so the replicas
+   * diverge. Said on its log, or nothing would show it (README "Running several replicas").
+   */
+  #diverged(op: 'put' | 'remove', name: string, diags: readonly { readonly code: string; readonly message: string }[]): void {
+    const version = this.#store.snapshot.pipelines.get(name)?.version;
+    const first = diags[0]!;
+    process.emitWarning(`admin ${op === 'put' ? 'change to' : 'removal of'} '${name}' made on another replica was not applied here (${first.code}: ${first.message}); this replica keeps serving ${version ? `version ${version}` : 'no pipeline'} under that name, unlike the others`, { code: 'AIRMAIL_REPLICATE_DIVERGED' });
   }
 
   async #sync(): Promise<void> {

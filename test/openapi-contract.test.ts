@@ -8,19 +8,29 @@
  * body carries a catalogue code whose status is the one answered. Then the reverse: each pipeline's
  * operations state its inputs so that a value the schema allows is never a 422 and one it forbids is;
  * and the HTTP semantics a client library relies on (HEAD, 405 with Allow, a trailing slash, the
- * spellings of a Content-Type).
+ * spellings of a Content-Type). The model endpoints are in it too: a deployment over a folder registry
+ * holding a js envelope published with `airmail publish`, whose /predict rows and /query ids are sent
+ * valid and invalid, and whose row schema is held to what the server takes.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../engine/errors.js';
 import type { RunningServer } from '../engine/server.js';
-import { demoConfigs, server } from './helpers.js';
+import { airmailCli, demoConfigs, server, tempDir } from './helpers.js';
 
 const TOKEN = 'contract-token';
 const FILES: Record<string, string> = {
+  'contract-features.json': JSON.stringify([{ id: 1, x: 1.5, label: 'a' }, { id: 2, x: null, label: null }, { id: 3, x: 2, label: 'b' }]),
+  'contract-models.yaml': `
+datasets:
+  contract_features: {path: contract-features.json}
+deployments:
+- {name: contract_model, model: {tags: {name: contract_model}}, features_from: {dataset: contract_features, key: id}}
+`,
   'contract-things.json': JSON.stringify([{ id: 1, colour: 'red', price: 1.5 }, { id: 2, colour: 'red', price: 3 }, { id: 3, colour: 'blue', price: 2 }]),
   'contract.yaml': `
 datasets:
@@ -167,20 +177,35 @@ function queryOf(inputs: Json): string {
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
+/** The js model a deployment serves: y = 2x, plus 1 for label 'a' (text and number inputs, a missing value). */
+const MODEL = `export function predict({ x, label }, rows) {
+  const y = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) y[i] = x[i] * 2 + (label[i] === 'a' ? 1 : 0);
+  return { y };
+}
+`;
+
 beforeAll(async () => {
   const dir = await demoConfigs();
   for (const [f, text] of Object.entries(FILES)) await writeFile(join(dir, f), text);
-  srv = await server({ configs: dir, threads: 1, adminToken: TOKEN, watch: false });
+  const world = await tempDir('airmail-contract-registry-');
+  await mkdir(join(world, 'work'));
+  await writeFile(join(world, 'work', 'model.mjs'), MODEL);
+  await writeFile(join(world, 'work', 'sample.json'), JSON.stringify([{ x: 1.5, label: 'a' }, { x: 2, label: 'b' }]));
+  const published = await airmailCli({}, 'publish', '--artifact', join(world, 'work', 'model.mjs'), '--flavor', 'js', '--name', 'contract_model', '--description', 'y = 2x (+1 for a)',
+    '--sample', join(world, 'work', 'sample.json'), '--inputs', 'x:float64,label:string', '--registry', join(world, 'registry'), '--create');
+  expect(published.code, published.stderr).toBe(0);
+  srv = await server({ configs: dir, threads: 1, adminToken: TOKEN, watch: false, registry: pathToFileURL(join(world, 'registry')).href, modelHub: { cacheDir: join(world, 'cache'), log: () => undefined } });
   expect(srv.startErrors).toEqual([]);
   const a = await send({ method: 'GET', path: '/openapi.json' });
   doc = JSON.parse(a.text) as Json;
   expect(ajv.validateSchema({ type: 'object' })).toBe(true);
-}, 30_000);
+}, 60_000);
 afterAll(async () => srv?.close());
 
 const paths = (): Record<string, Record<string, Op>> => doc['paths'] as Record<string, Record<string, Op>>;
 const pipelineNames = (): string[] => [...srv.engine.snapshot.pipelines.keys()].sort();
-const concrete = (p: string): string => p.replace('{name}', p.startsWith('/operators') ? 'Limit' : 'typed').replace('{id}', '1');
+const concrete = (p: string): string => p.replace('{name}', p.startsWith('/operators') ? 'Limit' : p.startsWith('/models') ? 'contract_model' : 'typed').replace('{id}', '1');
 const JSON_CT = { 'content-type': 'application/json' };
 const auth = { authorization: `Bearer ${TOKEN}` };
 
@@ -200,6 +225,7 @@ function requestsFor(path: string, method: string, op: Op, rand: () => number): 
   const body = path === '/execute' ? { pipeline: { name: 'adhoc', item_type: 'id', initialization: { includes: [{ name: 'Static', parameters: { items: [1, 2] } }] } }, inputs: {} }
     : path === '/pipelines' || path === '/validate' ? { pipeline: { name: 'contract_put', item_type: 'id', initialization: { includes: [{ name: 'Static', parameters: { items: [3] } }] } } }
     : path.endsWith('/why') ? { inputs: { colour: 'red' }, item: 1 }
+    : path.endsWith('/predict') ? { rows: [{ x: 1.5, label: 'a' }, { x: null, label: null }] }
     : json ? Object.fromEntries(Object.entries((json['properties'] ?? {}) as Record<string, Json>).filter(([k]) => ((json['required'] ?? []) as string[]).includes(k) || rand() < 0.5).map(([k, s]) => [k, sample(s, rand)])) : undefined;
   const withBody = M === 'POST';
   const b = body === undefined ? undefined : JSON.stringify(body);
@@ -209,6 +235,17 @@ function requestsFor(path: string, method: string, op: Op, rand: () => number): 
   reqs.push({ method: M, path: p, headers: h({ 'x-airmail-debug': 'maybe', ...(withBody ? JSON_CT : {}) }), ...(withBody ? { body: b ?? '{}' } : {}) });
   reqs.push({ method: M, path: p, headers: h({ 'x-airmail-deadline-ms': 'abc', ...(withBody ? JSON_CT : {}) }), ...(withBody ? { body: b ?? '{}' } : {}) });
   reqs.push({ method: M, path: p, query: '?zz=%zz&unknown_key=1', headers: h(withBody ? JSON_CT : {}), ...(withBody ? { body: b ?? '{}' } : {}) });
+  if (path.startsWith('/models/')) {
+    const other = path.endsWith('/predict') ? path.replace(/^\/models\/[^/]+/, '/models/no_such_model') : path.replace('{id}', '99');
+    reqs.push({ method: M, path: concrete(other), headers: h(withBody ? JSON_CT : {}), ...(withBody ? { body: b ?? '{}' } : {}) });
+    if (path.includes('{id}')) for (const id of ['abc', '%20', '1.0', '-0', '2']) reqs.push({ method: M, path: path.replace('{id}', id) });
+    if (withBody) {
+      for (const rows of [[], [{ x: 1 }], [{ x: 1, label: 'a', z: 1 }], [{ x: '1', label: 'a' }], [{ x: 1, label: 5 }], [{}], 'rows', [1]]) reqs.push({ method: M, path: p, headers: JSON_CT, body: JSON.stringify({ rows }) });
+      reqs.push({ method: M, path: p, headers: JSON_CT, body: '{"rows": [{"x": 1e400, "label": "a"}]}' });
+      reqs.push({ method: M, path: p, headers: JSON_CT, body: JSON.stringify({ rows: [{ x: 1, label: 'a' }], extra: 1 }) });
+      reqs.push({ method: M, path: p, headers: JSON_CT, body: JSON.stringify({ rows: Array.from({ length: 10_001 }, () => ({ x: 1, label: 'a' })) }) });
+    }
+  }
   if (path.includes('{name}')) reqs.push({ method: M, path: path.replace('{name}', 'no_such_thing').replace('{id}', '1'), headers: h(withBody ? JSON_CT : {}), ...(withBody ? { body: b ?? '{}' } : {}) });
   if (admin) reqs.push({ method: M, path: p, headers: withBody ? JSON_CT : {}, ...(withBody ? { body: b ?? '{}' } : {}) });
   if (admin) reqs.push({ method: M, path: p, headers: { authorization: 'Bearer wrong', ...(withBody ? JSON_CT : {}) }, ...(withBody ? { body: b ?? '{}' } : {}) });
@@ -304,6 +341,47 @@ describe("each pipeline's operations state its inputs as the server takes them",
     }
     expect(problems).toEqual([]);
   }, 120_000);
+});
+
+describe("each deployment's operations state its rows and answers as the server takes and gives them", () => {
+  it('a row the schema allows is predicted, one it forbids is a 422; every field of an answer is documented', async () => {
+    const problems: string[] = [];
+    const predict = paths()['/models/contract_model/predict']?.['post'];
+    const query = paths()['/models/contract_model/query/{id}']?.['get'];
+    expect(predict).toBeDefined();
+    expect(query).toBeDefined();
+    const schema = deref(predict!.requestBody!.content!['application/json']!.schema!);
+    const row = { x: 1.5, label: 'a' };
+    const bodies: Json[] = [{ rows: [row] }, { rows: [row], extra: 1 }, { rows: [] }, { rows: [{ x: 1 }] }, { rows: [{ ...row, z: 1 }] }, {}, { rows: row }];
+    const rowSchema = deref(((schema['properties'] as Json)['rows'] as Json)['items'] as Json);
+    for (const [k, s] of Object.entries(rowSchema['properties'] as Record<string, Json>)) for (const v of EDGES) bodies.push({ rows: [{ ...row, [k]: v }] });
+    for (const b of bodies) {
+      const a = await send({ method: 'POST', path: '/models/contract_model/predict', headers: JSON_CT, body: JSON.stringify(b) });
+      const want = validator(schema)(b) ? 200 : 422;
+      if (a.status !== want) problems.push(`predict ${JSON.stringify(b)} (${want === 200 ? 'allowed' : 'forbidden'}) -> ${a.status} ${a.text.slice(0, 160)}`);
+    }
+    // What a generated client reads: every field of a 200 is in its schema (the properties a client type has).
+    const fields = (op: Op, text: string): string[] => {
+      const content = deref(op.responses['200']!)['content'] as Record<string, { schema: Json }>;
+      const documented = Object.keys((deref(content['application/json']!.schema)['properties'] ?? {}) as Json);
+      return Object.keys(JSON.parse(text) as Json).filter((k) => !documented.includes(k));
+    };
+    const p = await send({ method: 'POST', path: '/models/contract_model/predict', headers: JSON_CT, body: JSON.stringify({ rows: [row, { x: null, label: null }] }) });
+    expect(p.status).toBe(200);
+    expect(JSON.parse(p.text)).toMatchObject({ predictions: [{ y: 4 }, { y: null }], model: { name: 'contract_model', version: 1 } });
+    for (const k of fields(predict!, p.text)) problems.push(`predict answers '${k}', which its 200 schema does not name`);
+    for (const id of ['1', '2', '3']) {
+      const q = await send({ method: 'GET', path: `/models/contract_model/query/${id}` });
+      expect(q.status, q.text).toBe(200);
+      problems.push(...disagreements(query!, { method: 'GET', path: `/models/contract_model/query/${id}` }, q));
+      for (const k of fields(query!, q.text)) problems.push(`query answers '${k}', which its 200 schema does not name`);
+    }
+    for (const [path, want] of [['/models/contract_model/query/99', 404], ['/models/no_such_model/query/1', 404], ['/models/no_such_model', 404]] as const) {
+      const a = await send({ method: 'GET', path });
+      if (a.status !== want) problems.push(`GET ${path} -> ${a.status}, expected ${want}`);
+    }
+    expect(problems).toEqual([]);
+  }, 60_000);
 });
 
 describe('HTTP semantics a client library relies on', () => {

@@ -111,5 +111,5 @@ export async function checkRemovable(dir: string, file: string): Promise<Diagnos
 
 export function notWritable(dir: string, file: string, err: unknown): Diagnostic {
   const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  return { code: 'CONFIGS_NOT_WRITABLE', file, message: `the configs directory cannot be written (${code} on ${relative(dir, file)}), so the change cannot be saved: nothing was applied and the served version is unchanged; change the configs where they come from (a read-only mount such as a ConfigMap), or serve a writable copy` };
+  return { code: 'CONFIGS_NOT_WRITABLE', file, message: `the configs directory cannot be written (${code} on ${relative(dir, file)}), so nothing was saved or applied and the served version is unchanged; change the configs at their source (a read-only mount, such as a ConfigMap) or serve a writable copy` };
 }

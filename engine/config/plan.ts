@@ -35,6 +35,16 @@ export interface PlanStep {
   readonly pointer: string;
 }
 
+/**
+ * A step's 0-based position in its list of the config (`initialization.includes`, `excludes`,
+ * `scores` or `operations`: the last segment of its pointer). The debug trace and /why give it, so
+ * two steps of the same name (two `Match`es) are told apart, and a why's step found in the trace.
+ */
+export function stepIndex(s: Pick<PlanStep, 'pointer'>): number {
+  const m = /\/(\d+)$/.exec(s.pointer);
+  return m ? Number(m[1]) : -1;
+}
+
 export interface PlanContext {
   readonly name: string;
   readonly dataset: string;

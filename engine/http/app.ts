@@ -164,9 +164,15 @@ function tokenOk(header: string | undefined, token: string): boolean {
   return timingSafeEqual(sha256(m ? m[1]!.trim() : ''), sha256(token)) && m !== null;
 }
 
+/**
+ * A config that fails its checks was rejected; an admin change that could not be saved (a read-only
+ * configs directory) or would overwrite a shared file was refused, whatever the config: say which.
+ */
+const REFUSALS: readonly string[] = ['CONFIGS_NOT_WRITABLE', 'CONFIG_CONFLICT'];
 function diagnosticsError(diags: readonly Diagnostic[]): AirmailError {
   const first = diags[0];
-  return new AirmailError(first?.code ?? 'CONFIG_INVALID', summarise('the config was rejected', diags.map((d) => `${d.line ? `${d.line}:${d.col ?? 0}: ` : ''}${d.message}`)), { diagnostics: diags });
+  const lead = first && REFUSALS.includes(first.code) ? 'the change was refused' : 'the config was rejected';
+  return new AirmailError(first?.code ?? 'CONFIG_INVALID', summarise(lead, diags.map((d) => `${d.line ? `${d.line}:${d.col ?? 0}: ` : ''}${d.message}`)), { diagnostics: diags });
 }
 
 /** The name of the pipeline an admin put (or its dry run) sends, once the body's shape is one an admin put takes. */
@@ -403,7 +409,11 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
 
   app.post('/execute', async (c) => {
     const { value, format } = await readBody(c, undefined);
-    if (!isPlainObject(value)) throw new AirmailError('BODY_UNPARSABLE', "the body must be an object with 'pipeline:' and 'inputs:'");
+    // Parsed but not an object: the body was read, its shape is wrong (422, as admin POST /pipelines and /validate answer it), not unparsable.
+    if (!isPlainObject(value)) {
+      const message = "the body must be an object with 'pipeline:' and 'inputs:'";
+      throw new AirmailError('CONFIG_INVALID', message, { details: { errors: [{ code: 'CONFIG_INVALID', pointer: '', message }] } });
+    }
     const { inputs = {}, ...config } = value;
     const named = isPlainObject(config['pipeline']) && typeof config['pipeline']['name'] === 'string' ? { pipeline: config['pipeline']['name'] } : {};
     let p: Awaited<ReturnType<Engine['compileAdhoc']>>;

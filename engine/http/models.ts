@@ -13,7 +13,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import type { Hono } from 'hono';
-import { valueAt, type Scalar } from '../api.js';
+import { valueAt, type ModelColumn, type Scalar } from '../api.js';
 import { describeErrors, newAjv } from '../config/validators.js';
 import type { Engine } from '../engine.js';
 import { AirmailError, summarise } from '../errors.js';
@@ -37,8 +37,9 @@ function deadlineOf(header: string | undefined): number {
 const ajv = newAjv({ useDefaults: false });
 const validators = new WeakMap<Envelope, ValidateFunction>();
 
-function bodySchema(envelope: Envelope): object {
-  return { type: 'object', required: ['rows'], additionalProperties: false, properties: { rows: { type: 'array', minItems: 1, maxItems: MAX_ROWS, items: rowSchema(envelope.function.inputs) } } };
+/** What /predict takes: the server checks it and /openapi.json states it, so a key it refuses is never documented as allowed. */
+function bodySchema(inputs: readonly ModelColumn[]): Record<string, unknown> {
+  return { type: 'object', required: ['rows'], additionalProperties: false, properties: { rows: { type: 'array', minItems: 1, maxItems: MAX_ROWS, items: rowSchema(inputs) } } };
 }
 
 function deployment(engine: Engine, name: string): LoadedDeployment {
@@ -130,7 +131,7 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     if (type !== 'application/json' && !type.endsWith('+json')) throw new AirmailError('UNSUPPORTED_MEDIA_TYPE', `send the rows as application/json (got ${type === '' ? 'no content-type' : type})`);
     const { value } = await readBody(c, 'json');
     let validate = validators.get(m.envelope);
-    if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope))));
+    if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope.function.inputs))));
     if (!isPlainObject(value) || !validate(value)) {
       const errors = isPlainObject(value) ? describeErrors(validate.errors).map(withHints(m.envelope.function.inputs)) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
       throw new AirmailError('INPUT_INVALID', summarise(`rows for ${d.name} (${m.label}) are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
@@ -183,12 +184,16 @@ export function modelPaths(engine: Engine): Record<string, unknown> {
       type: 'object', required: ['predictions', 'model'],
       properties: { predictions: { type: 'array', items: outputSchema(outputs) }, model: { type: 'object', description: 'name, version, sha256, flavor, tags of the model that answered' }, took_ms: { type: 'number' } },
     };
+    const queried = {
+      ...response, required: ['id', 'features', ...response.required],
+      properties: { id: { type: ['string', 'number'], description: 'the id asked for, a number when the key column is numeric' }, features: { ...rowSchema(inputs), description: 'the features read from the feature source (null: no value)' }, ...response.properties },
+    };
     paths[`/models/${d.name}/predict`] = {
       post: {
         operationId: `predict_${d.name}`,
         summary: d.description ?? `Predict with ${d.name}`,
         description: `serves ${label} (follows ${JSON.stringify(d.spec)})`,
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['rows'], properties: { rows: { type: 'array', minItems: 1, maxItems: MAX_ROWS, items: rowSchema(inputs) } } } } } },
+        requestBody: { required: true, content: { 'application/json': { schema: bodySchema(inputs) } } },
         parameters: [RUN_OPTIONS[3]],
         responses: { '200': ok('One prediction per row', response), ...failures },
       },
@@ -198,7 +203,7 @@ export function modelPaths(engine: Engine): Record<string, unknown> {
         operationId: `query_${d.name}`,
         summary: `Predict for one id, its features read from ${(m ? featureSource(d, m.envelope) : d.featuresFrom ?? d.resolved.featureSource)?.dataset ?? "the model's feature source"}`,
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, RUN_OPTIONS[3]],
-        responses: { '200': ok('The features read and the prediction', response), ...failures },
+        responses: { '200': ok('The features read and the prediction', queried), ...failures },
       },
     };
   }

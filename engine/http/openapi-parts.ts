@@ -61,7 +61,10 @@ const RESULT = {
     errors: { type: 'array', items: { type: 'object' }, description: 'Each problem with a JSON pointer (at most 20; 422 and a YAML 400).' },
     errors_truncated: { type: 'integer', description: 'How many problems past the first 20 were left out.' },
     models: { type: 'object', additionalProperties: { type: 'string' }, description: 'Scorer output → the registry model version that scored it (e.g. psale@3), for registry models.' },
-    debug: { type: 'object', description: 'Per-step counts, ids and ms (?debug=true or x-airmail-debug).' },
+    debug: {
+      type: 'object', description: 'Per-step counts, ids and ms (?debug=true or x-airmail-debug).',
+      properties: { steps: { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' } } } } },
+    },
   },
 } as const;
 

@@ -12,10 +12,36 @@ const object = { type: 'object' } as const;
 const PUT_BODY = { type: 'object', required: ['pipeline'], properties: { pipeline: object, operators: object } } as const;
 const EXECUTE_BODY = { type: 'object', required: ['pipeline'], properties: { pipeline: object, inputs: object, operators: object } } as const;
 const WHY_BODY = { type: 'object', required: ['item'], properties: { inputs: object, item: { type: ['string', 'number'] } } } as const;
+/** A step /why names: `index` is its 0-based place in its list of the config, as in the debug trace (two `Match`es: 0 and 1). */
+const WHY_STEP = {
+  type: 'object',
+  required: ['step', 'index', 'operator', 'parameters'],
+  properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0 }, operator: { type: 'string' }, parameters: { type: 'string' } },
+} as const;
+const WHY_ANSWER = {
+  type: 'object',
+  required: ['item', 'verdict', 'reason', 'includedBy', 'notIncludedBy', 'excludedBy'],
+  properties: {
+    item: { type: ['string', 'number'] },
+    verdict: { enum: ['kept', 'not_included', 'unknown_item', 'excluded', 'filtered', 'cut', 'empty', 'error'] },
+    reason: { type: 'string' },
+    includedBy: { type: 'array', items: WHY_STEP },
+    notIncludedBy: { type: 'array', items: { allOf: [WHY_STEP, { type: 'object', required: ['returned'], properties: { returned: { type: 'integer' } } }] } },
+    excludedBy: { type: 'array', items: WHY_STEP },
+    removedBy: {
+      description: 'The step that removed the item (filtered or cut): `phase` and `index` name it (operations[index]), as the debug trace does',
+      allOf: [WHY_STEP, { type: 'object', required: ['phase', 'rowsIn', 'rowsOut', 'values'], properties: { phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' }, values: object } }],
+    },
+    score: { type: ['number', 'null'] },
+    rank: { type: 'integer' },
+    of: { type: 'integer' },
+    rankedBy: { type: 'string' },
+  },
+} as const;
 const WHY = {
   type: 'object',
   required: ['pipeline', 'version', 'item', 'why', 'items', 'error'],
-  properties: { pipeline: { type: 'string' }, version: { type: 'string' }, item: { type: ['string', 'number'] }, why: object, items: { type: 'array' }, reason: { type: ['string', 'null'] }, error: { type: 'boolean' }, code: { type: 'string' } },
+  properties: { pipeline: { type: 'string' }, version: { type: 'string' }, item: { type: ['string', 'number'] }, why: WHY_ANSWER, items: { type: 'array' }, reason: { type: ['string', 'null'] }, error: { type: 'boolean' }, code: { type: 'string' } },
 } as const;
 const VALID = { type: 'object', required: ['valid', 'errors'], properties: { valid: { type: 'boolean' }, errors: { type: 'array' } } } as const;
 const LIST = { type: 'object', required: ['pipelines'], properties: { pipelines: { type: 'array', items: DESCRIPTION_REF }, rejections: { type: 'array' }, reloads: { type: 'array' } } } as const;

@@ -10,6 +10,7 @@
  * Anything else (text, int64 or double inputs, wider per-feature tensors) is refused when the model
  * loads, saying what to export instead.
  */
+import '../ort-env.js'; // before onnxruntime-node: telemetry off
 import * as ort from 'onnxruntime-node';
 import { AirmailError } from '../errors.js';
 

@@ -93,6 +93,8 @@ export interface SpanRecord {
 /** One row of the debug trace. */
 export interface DebugStep {
   readonly step: string;
+  /** Its 0-based position in its phase's list of the config (`operations[1]` is the second operation). */
+  readonly index: number;
   readonly operator: string;
   readonly phase: Phase;
   readonly parameters: unknown;
@@ -113,6 +115,8 @@ export interface DebugStep {
 
 export interface WhyStepRef {
   readonly step: string;
+  /** Its 0-based position in its phase's list of the config, as the debug trace gives it (two `Match`es: 0 and 1). */
+  readonly index: number;
   readonly operator: string;
   readonly parameters: string;
 }

@@ -5,7 +5,7 @@
  * the columns that operation reads), or else its score and rank.
  */
 import { valueAt, type Column, type Frame, type SourceResult } from '../api.js';
-import type { PlanStep } from '../config/plan.js';
+import { stepIndex, type PlanStep } from '../config/plan.js';
 import { summarize } from '../execute.js';
 import type { Phase, SourcePhase, StepPhase, WhyAnswer, WhyStepRef } from './types.js';
 
@@ -18,7 +18,13 @@ export interface SourceOrder {
 }
 
 function ref(s: PlanStep, params: unknown): WhyStepRef {
-  return { step: s.label, operator: s.use, parameters: summarize(params, s.given) };
+  return { step: s.label, index: stepIndex(s), operator: s.use, parameters: summarize(params, s.given) };
+}
+
+const LISTS: Record<Phase, string> = { include: 'includes', exclude: 'excludes', score: 'scores', operation: 'operations' };
+/** Where the removing step sits in the config (`operations[1]`): two steps of the same name read apart. */
+function placeIn(r: WhyStepRef & { readonly phase: Phase }): string {
+  return r.index >= 0 ? ` at ${LISTS[r.phase]}[${r.index}]` : '';
 }
 
 function call(r: WhyStepRef): string {
@@ -213,10 +219,10 @@ export class WhyTracker {
           ? `${scored}rank ${r.rank} of ${r.of} in the order entering ${rb.step}`
           : `${r.by === 'score' ? '' : scored}${r.by} ${shown(r.value)}, rank ${r.rank} of ${r.of} by ${r.by}${group}`;
         return { ...base, verdict: 'cut', removedBy: rb, score: r.score, rank: r.rank, of: r.of, rankedBy: r.by,
-          reason: `included by ${by}; ${placed}, and cut by ${call(rb)}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
+          reason: `included by ${by}; ${placed}, and cut by ${call(rb)}${placeIn(rb)}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
       }
       return { ...base, verdict: 'filtered', removedBy: rb, ...(this.ranked ? { score: this.ranked.score } : {}),
-        reason: `included by ${by}, then removed by ${call(rb)}${vals ? ` (the item has ${vals})` : ''}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
+        reason: `included by ${by}, then removed by ${call(rb)}${placeIn(rb)}${vals ? ` (the item has ${vals})` : ''}, which kept ${rb.rowsOut} of ${rb.rowsIn}` };
     }
     if (out.length === 0) return { ...base, verdict: 'empty', reason: `the result is empty: ${out.reason ?? 'no items'}` };
     const f = this.lastFrame;

@@ -36,6 +36,7 @@ export const UI_PAGE = `<!doctype html>
   .row { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin-bottom: 8px; }
   button { padding: 4px 12px; }
   #why-answer { padding: 6px 0; }
+  #trace tr.why-step td { background: #fff3cd; }
 </style>
 </head>
 <body>
@@ -65,7 +66,7 @@ export const UI_PAGE = `<!doctype html>
   <h2 style="margin-top:10px">Items</h2>
   <div class="scroll"><table id="items"><thead></thead><tbody></tbody></table></div>
   <h2 style="margin-top:10px">Debug trace</h2>
-  <div class="scroll"><table id="trace"><thead><tr><th>step</th><th>phase</th><th>operator</th><th>parameters</th><th class="num">in</th><th class="num">out</th><th class="num">ms</th><th>kept</th><th>removed</th></tr></thead><tbody></tbody></table></div>
+  <div class="scroll"><table id="trace"><thead><tr><th>step</th><th title="its place in the config: the list and the 0-based position in it">at</th><th>operator</th><th>parameters</th><th class="num">in</th><th class="num">out</th><th class="num">ms</th><th>kept</th><th>removed</th></tr></thead><tbody></tbody></table></div>
   <h2 style="margin-top:10px">Why not this item?</h2>
   <form id="why-form" class="row"><label>item id <input id="why-item" size="12"></label><button id="why" type="submit">Why?</button></form>
   <div id="why-answer" class="mono" role="status"></div>
@@ -195,6 +196,7 @@ export const UI_PAGE = `<!doctype html>
     $('items').tHead.replaceChildren();
     fill($('items'), []);
     fill($('trace'), []);
+    traced = [];
     $('why-answer').textContent = '';
   }
 
@@ -226,9 +228,20 @@ export const UI_PAGE = `<!doctype html>
     const steps = (body.debug && body.debug.steps) || [];
     const ids = (list, total) => (list || []).join(', ') + (total > (list || []).length ? ' … (' + total + ')' : '');
     // A step that failed (a source: the run answers error: true) says so in its row, with why.
-    fill($('trace'), steps.map((s) => [td(s.step, s.failed ? 'bad' : ''), td(s.phase), td(s.operator, 'muted'), td(JSON.stringify(s.parameters), 'mono ids'), td(s.rowsIn, 'num'), td(s.rowsOut, 'num'),
+    traced = steps;
+    fill($('trace'), steps.map((s) => [td(s.step, s.failed ? 'bad' : ''), td(at(s)), td(s.operator, 'muted'), td(JSON.stringify(s.parameters), 'mono ids'), td(s.rowsIn, 'num'), td(s.rowsOut, 'num'),
       td(num(s.ms, 3), 'num'), s.failed ? td('failed (' + s.code + '): ' + s.error, 'bad ids') : td(ids(s.kept, s.keptTotal), 'mono ids'), td(ids(s.removed, s.removedTotal), 'mono ids')]));
     loadStats().catch(() => {});
+  }
+
+  // Where a step sits in the config (operations[1]): two steps of one name (two Match) read apart, in the trace and in why.
+  const LISTS = { include: 'includes', exclude: 'excludes', score: 'scores', operation: 'operations' };
+  const at = (s) => (LISTS[s.phase] || s.phase) + (s.index >= 0 ? '[' + s.index + ']' : '');
+  let traced = [];
+  // The trace row of the step that removed the item, marked (the same list and position).
+  function markTrace(step) {
+    const rows = $('trace').tBodies[0].rows;
+    for (let i = 0; i < rows.length; i++) rows[i].classList.toggle('why-step', !!step && traced[i] !== undefined && traced[i].phase === step.phase && traced[i].index === step.index);
   }
 
   async function why() {
@@ -238,11 +251,13 @@ export const UI_PAGE = `<!doctype html>
     if (!name || !inputs || raw === '') return;
     // Empty until this question's answer comes: the last answer is not this one's.
     $('why-answer').textContent = '';
+    markTrace(null);
     // Sent as typed: the server reads it as the item id column's type ("007" stays a text id).
     const item = raw;
     const { body } = await getJson('/pipelines/' + encodeURIComponent(name) + '/why', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs, item }) });
     const w = body.why;
     $('why-answer').textContent = w ? w.verdict + ': ' + w.reason : (body.reason || 'no answer');
+    markTrace(w && w.removedBy);
     $('why-answer').className = 'mono ' + (w && w.verdict === 'kept' ? 'ok' : 'bad');
   }
 

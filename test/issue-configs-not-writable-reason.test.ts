@@ -1,0 +1,63 @@
+/**
+ * An admin POST or DELETE on a configs directory the server cannot write is a 409
+ * CONFIGS_NOT_WRITABLE, but its reason began "the config was rejected: ...", the words of a config
+ * that failed its checks, for a change that was refused because it could not be saved (the config
+ * was valid: /validate says so). Now the reason says the change was refused and nothing was saved or
+ * applied, whole (it used to be clipped before its advice). The server runs as nobody when the test
+ * runs as root (root writes a 0555 folder).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { ROOT, tempDir, until } from './helpers.js';
+
+const NOBODY = 65534;
+const asRoot = process.getuid?.() === 0;
+let child: ChildProcess | undefined;
+let root: string | undefined;
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  if (root) {
+    await chmod(join(root, 'configs'), 0o755).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+const PIPELINE = (name: string): string => JSON.stringify({ pipeline: { name, item_type: 'id', initialization: { includes: [{ name: 'Static', parameters: { items: [1] } }] } } });
+
+it('a change the configs directory cannot hold is refused, and the reason says so (not "the config was rejected")', async () => {
+  root = await tempDir('airmail-not-writable-');
+  await chmod(root, 0o755);
+  const configs = join(root, 'configs');
+  const state = join(root, 'state');
+  await mkdir(configs);
+  await mkdir(state);
+  await writeFile(join(configs, 'held.json'), PIPELINE('held'));
+  await chmod(join(configs, 'held.json'), 0o444);
+  await chmod(configs, 0o555);
+  if (asRoot) await chown(state, NOBODY, NOBODY);
+  child = spawn(process.execPath, [join(ROOT, 'bin/airmail.mjs'), 'serve', '--port', '0', '--host', '127.0.0.1', '--threads', '0', '--configs', configs], {
+    cwd: state,
+    env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', AIRMAIL_ADMIN_TOKEN: 'tok', AIRMAIL_AUDIT_LOG: join(state, 'audit.jsonl'), HOME: state },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
+  });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  await until(() => /on http:\/\/localhost:\d+/.test(out) || child!.exitCode !== null, 'the server started', 60_000);
+  const url = `http://127.0.0.1:${/on http:\/\/localhost:(\d+)/.exec(out)?.[1] ?? `0 (${out})`}`;
+  const auth = { authorization: 'Bearer tok', 'content-type': 'application/json' };
+
+  const valid = await fetch(`${url}/validate`, { method: 'POST', headers: auth, body: PIPELINE('posted') });
+  expect(await valid.json()).toMatchObject({ valid: true });
+  for (const [method, path, body, file] of [['POST', '/pipelines', PIPELINE('posted'), 'posted.yaml'], ['DELETE', '/pipelines/held', undefined, 'held.json']] as const) {
+    const res = await fetch(`${url}${path}`, { method, headers: auth, ...(body ? { body } : {}) });
+    const answer = (await res.json()) as { code: string; reason: string };
+    expect(res.status, method).toBe(409);
+    expect(answer.code, method).toBe('CONFIGS_NOT_WRITABLE');
+    expect(answer.reason, method).not.toMatch(/rejected/);
+    expect(answer.reason, method).toMatch(new RegExp(`^the change was refused: the configs directory cannot be written \\((EACCES|EROFS|EPERM) on ${file.replace('.', '\\.')}\\), so nothing was saved or applied and the served version is unchanged; .* or serve a writable copy$`));
+  }
+}, 90_000);
