@@ -30,6 +30,7 @@ export interface Builtins {
 
 const SERVE_USAGE = `  airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
                 [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
+                [--max-workers-per-pipeline N]
                 [--reload-settle-ms N] [--redis-timeout-ms N]`;
 const VALIDATE_USAGE = '  airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]';
 const RUN_USAGE = '  airmail run PIPELINE [--configs DIR] [--registry URL|DIR] [--debug] --input key=value ...';
@@ -161,6 +162,7 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
       'deadline-ms': { type: 'string' },
       'max-queue-wait-ms': { type: 'string' },
       'inline-under-ms': { type: 'string' },
+      'max-workers-per-pipeline': { type: 'string' },
       'reload-settle-ms': { type: 'string' },
       'redis-timeout-ms': { type: 'string' },
   });
@@ -177,6 +179,7 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
   const deadlineMs = num('deadline-ms', 'AIRMAIL_DEADLINE_MS');
   const maxQueueWaitMs = num('max-queue-wait-ms', 'AIRMAIL_MAX_QUEUE_WAIT_MS');
   const inlineUnderMs = num('inline-under-ms', 'AIRMAIL_INLINE_UNDER_MS');
+  const maxWorkersPerPipeline = wholeNumber(values['max-workers-per-pipeline'] !== undefined ? '--max-workers-per-pipeline' : 'AIRMAIL_MAX_WORKERS_PER_PIPELINE', values['max-workers-per-pipeline'] ?? process.env['AIRMAIL_MAX_WORKERS_PER_PIPELINE'], 1, MAX_THREADS);
   const reloadSettleMs = num('reload-settle-ms', 'AIRMAIL_RELOAD_SETTLE_MS', 60_000);
   const redisTimeoutMs = wholeNumber(values['redis-timeout-ms'] !== undefined ? '--redis-timeout-ms' : 'AIRMAIL_REDIS_TIMEOUT_MS', values['redis-timeout-ms'] ?? process.env['AIRMAIL_REDIS_TIMEOUT_MS'], 1, 60_000);
   const redisUrl = process.env['REDIS_URL'];
@@ -200,6 +203,7 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
     ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     ...(maxQueueWaitMs !== undefined ? { maxQueueWaitMs } : {}),
     ...(inlineUnderMs !== undefined ? { inlineUnderMs } : {}),
+    ...(maxWorkersPerPipeline !== undefined ? { maxWorkersPerPipeline } : {}),
     ...(reloadSettleMs !== undefined ? { reloadSettleMs } : {}),
     // The remote-source cache as the engine builds it by default (REDIS_URL), with the bound on each cache command.
     ...(redisTimeoutMs !== undefined ? { remote: { ...(redisUrl ? { redisUrl } : {}), commandTimeoutMs: redisTimeoutMs } } : {}),

@@ -55,6 +55,8 @@ export interface EngineOptions {
   readonly watchdogGraceMs?: number;
   /** Shed a request at once when its estimated queue wait exceeds this (see PoolOptions.maxQueueWaitMs). */
   readonly maxQueueWaitMs?: number;
+  /** Workers one pipeline may hold unless its `max_workers` says (see PoolOptions.maxWorkersPerPipeline). */
+  readonly maxWorkersPerPipeline?: number;
   /** Pipelines of built-in operators that run in under half this many ms run on the main thread (default 1; 0: never; see inline-cheap.ts). */
   readonly inlineUnderMs?: number;
   /** Model registry (http(s)://, file:// or a folder) for registry models and deployments; default none. */
@@ -128,7 +130,7 @@ export class Engine {
   }
 
   private pooled(opts: EngineOptions): Runner {
-    const pool = new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}), ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}) });
+    const pool = new PoolRunner({ operatorModules: opts.operatorModules, remoteChannel: this.remote.channel, ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.maxQueue ? { maxQueue: opts.maxQueue } : {}), ...(opts.workerHeapMb ? { workerHeapMb: opts.workerHeapMb } : {}), ...(opts.watchdogGraceMs !== undefined ? { watchdogGraceMs: opts.watchdogGraceMs } : {}), ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}), ...(opts.maxWorkersPerPipeline ? { maxWorkersPerPipeline: opts.maxWorkersPerPipeline } : {}) });
     const budget = opts.inlineUnderMs ?? 1;
     return budget > 0 ? new CheapInlineRunner(pool, new Map(opts.operators.map((d) => [d.name, d])), budget, inlineRemote(this.remote)) : pool;
   }
@@ -286,7 +288,7 @@ export class Engine {
     const snap = this.snapshot;
     const deadline = Date.now() + this.deadlineFor(p, opts.deadlineMs);
     const obs = this.observe.begin(p, opts, this.adhocMade.has(p));
-    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}) })
+    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}), ...(this.adhocMade.has(p) ? { adhoc: true } : {}) })
       .catch((err: unknown) => {
         const observed = reportOf(err);
         this.observe.fail(obs, asAirmailError(err), observed);

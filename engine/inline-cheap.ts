@@ -130,7 +130,7 @@ export class CheapInlineRunner implements Runner {
 
   /** Pipelines that run inline do not queue for a worker: only pooled ones are shed. */
   shedding(p: CompiledPipeline): ReturnType<PoolRunner['shedding']> {
-    return this.runsInline(p) ? undefined : this.pool.shedding();
+    return this.runsInline(p) ? undefined : this.pool.shedding(p);
   }
 
   stats(): ReturnType<Runner['stats']> {

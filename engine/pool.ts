@@ -13,6 +13,7 @@ import type { ExecEnv, ExecOutput } from './execute.js';
 import { nativeBusy, nativeGuardBuffer } from './native-guard.js';
 import { CompletionPace } from './pace.js';
 import { SlotQueue, type QueueSignal } from './slot-queue.js';
+import { Bulkheads, type BulkheadGroup } from './bulkhead.js';
 import { loadModel } from './onnx.js';
 import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
@@ -33,6 +34,8 @@ export interface RunRequest {
   readonly observe?: ObserveSpec;
   /** Registry bindings → models, taken when the request started. */
   readonly models?: ModelTable;
+  /** Sent with the request (/execute): all such share one bulkhead, at the server's share. */
+  readonly adhoc?: boolean;
 }
 
 /**
@@ -110,6 +113,8 @@ export interface PoolOptions {
    * p99 you promise, so that under overload accepted requests keep it and the rest fail fast.
    */
   readonly maxQueueWaitMs?: number;
+  /** Workers one pipeline may hold, unless its `max_workers` says otherwise (default: see bulkhead.ts). */
+  readonly maxWorkersPerPipeline?: number;
 }
 
 const IS_TS = import.meta.url.endsWith('.ts');
@@ -143,6 +148,8 @@ export class PoolRunner implements Runner {
   /** The step each task handed to piscina is in (one slot per worker: at most that many are). */
   private readonly steps: StepSlots;
   private readonly freeSlots: number[];
+  /** Per-pipeline shares of the workers (bulkhead.ts). */
+  private readonly bulkheads: Bulkheads;
 
   constructor(opts: PoolOptions) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
@@ -153,6 +160,7 @@ export class PoolRunner implements Runner {
     this.steps = new StepSlots(this.threads);
     this.freeSlots = Array.from({ length: this.threads }, (_, i) => this.threads - 1 - i);
     this.maxQueue = opts.maxQueue ?? this.threads * 64;
+    this.bulkheads = new Bulkheads(this.threads, opts.maxWorkersPerPipeline);
     const common = {
       minThreads: this.threads,
       maxThreads: this.threads,
@@ -202,16 +210,17 @@ export class PoolRunner implements Runner {
     // leaves the queue, or its worker is stopped (a runaway operator) and replaced by piscina.
     const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal, () => this.anyInNative(), (slot) => this.steps.at(slot, req.pipeline.plan)) : undefined;
     const signal = watchdog?.signal ?? req.signal;
+    const group = this.group(req.pipeline, req.adhoc === true);
     try {
       // Admission is judged once, when the request first asks for the pool. The pipeline's load
       // (asked for by a worker that had not seen this version) and a retry after a stopped worker
       // are the same admitted request: shedding them would drop a request that already waited its
       // turn, because the queue or the pace moved meanwhile (as when a cold upstream slowed it).
       const attempt = async (admitted: boolean): Promise<ExecReply> => {
-        let reply = await this.submit(base, signal, admitted, req.pipeline);
+        let reply = await this.submit(base, signal, admitted, req.pipeline, group);
         // The load may reach another worker than the one that answered `need`, one that lacks a
         // dataset left out: it answers `need` again with its own; the last try sends every handle.
-        for (let i = 0; reply.kind === 'need' && i < 3; i++) reply = await this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot, i < 2 ? reply.has : undefined) }, signal, true, req.pipeline);
+        for (let i = 0; reply.kind === 'need' && i < 3; i++) reply = await this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot, i < 2 ? reply.has : undefined) }, signal, true, req.pipeline, group);
         return reply;
       };
       // A task whose worker we stopped on purpose (killWorker) runs again on another worker, up to
@@ -227,6 +236,7 @@ export class PoolRunner implements Runner {
           if (signal?.aborted) throw signal.reason instanceof AirmailError ? signal.reason : err;
         }
       }
+      if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0);
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
       if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
       if (reply.ms !== undefined) this.noteExecMs(req.pipeline, reply.ms);
@@ -237,7 +247,14 @@ export class PoolRunner implements Runner {
     }
   }
 
-  shedding(_p?: CompiledPipeline): Shed | undefined {
+  /** The bulkhead of `p` (bulkhead.ts); pipelines sent with a request share one, named like no loaded pipeline can be. */
+  private group(p: CompiledPipeline, adhoc: boolean): BulkheadGroup {
+    return adhoc ? this.bulkheads.group('/execute', undefined) : this.bulkheads.group(p.name, p.maxWorkers);
+  }
+
+  shedding(p?: CompiledPipeline, group = p && this.group(p, false)): Shed | undefined {
+    const own = group && this.bulkheads.shed(group, p && this.execTime(p)?.ms, this.maxQueueWaitMs, Math.max(1, this.maxQueue >> 2));
+    if (own) return own;
     const queued = this.queued();
     if (queued >= this.maxQueue) return this.overloaded(`the worker queue is full (${queued} waiting)`);
     if (queued > 0 && this.pool.completed >= 10) {
@@ -247,13 +264,16 @@ export class PoolRunner implements Runner {
     return undefined;
   }
 
-  /** Tasks waiting for a worker: in this pool's queue, and the odd one piscina holds while a worker starts. */
+  /**
+   * Tasks waiting for a worker that may start (a pipeline at its share waits for its own tasks, not
+   * ahead of others: bulkhead.ts), and the odd one piscina holds while a worker starts.
+   */
   private queued(): number {
-    return this.queue.length + this.pool.queueSize;
+    return (this.queue.length === 0 ? 0 : this.queue.ready) + this.pool.queueSize;
   }
 
-  private async submit(task: ExecTask, signal: QueueSignal | undefined, admitted: boolean, p: CompiledPipeline): Promise<ExecReply> {
-    const shed = admitted ? undefined : this.shedding();
+  private async submit(task: ExecTask, signal: QueueSignal | undefined, admitted: boolean, p: CompiledPipeline, group: BulkheadGroup): Promise<ExecReply> {
+    const shed = admitted ? undefined : this.shedding(p, group);
     if (shed) throw overloadedError(shed);
     /** The step a worker that died under the task was in. */
     let lostIn: StepAt | undefined;
@@ -261,7 +281,7 @@ export class PoolRunner implements Runner {
       // One task per worker goes to piscina (so its own queue limit is never met); the rest wait here
       // in order. An admitted task (the pipeline's load, a retry) already waited its turn and goes
       // ahead. A wait that aborts ends in a QueueAbortError, named AbortError as piscina's are.
-      await this.queue.acquire(signal, admitted);
+      await this.queue.acquire(signal, admitted, group);
       const t0 = this.busy.begin();
       // The queue lets at most `threads` tasks past, so a slot is free.
       const slot = this.freeSlots.pop()!;
@@ -277,6 +297,7 @@ export class PoolRunner implements Runner {
         this.steps.clear(slot);
         this.freeSlots.push(slot);
         this.busy.end(t0);
+        group.done();
         this.queue.release();
       }
     } catch (err) {
@@ -386,7 +407,7 @@ export class PoolRunner implements Runner {
   }
 
   stats(): { threads: number; queued: number; running: number; utilization: number } {
-    return { threads: this.threads, queued: this.queued(), running: this.pool.threads.length, utilization: this.busy.value(this.threads) };
+    return { threads: this.threads, queued: this.queue.length + this.pool.queueSize, running: this.pool.threads.length, utilization: this.busy.value(this.threads) };
   }
 
   async close(): Promise<void> {

@@ -17,8 +17,18 @@ export interface QueueSignal {
   removeEventListener(name: 'abort', listener: () => void): void;
 }
 
+/** A pipeline's bulkhead (bulkhead.ts): a waiter of a group that may not start now is passed over. */
+export interface QueueGroup {
+  canStart(): boolean;
+  /** Told as a task of the group starts waiting, stops waiting (started or aborted), and takes a slot. */
+  enter(): void;
+  leave(): void;
+  take(): void;
+}
+
 interface Waiter {
   readonly start: () => void;
+  readonly group: QueueGroup | undefined;
 }
 
 /** The error a wait ends with when its signal aborts (named like the one piscina rejects with). */
@@ -40,39 +50,57 @@ export class SlotQueue {
     return this.waiting.length;
   }
 
+  /** Tasks waiting that their bulkhead lets start (the queue a task of another pipeline waits behind). */
+  get ready(): number {
+    let n = 0;
+    for (const w of this.waiting) if (!w.group || w.group.canStart()) n++;
+    return n;
+  }
+
   /**
    * Resolves once the caller holds a slot (it must call release() after); tasks wait in arrival
    * order, and one with `front` (it already waited its turn: a retry, a second round trip) goes
    * ahead of them. Rejects with QueueAbortError, leaving the queue, when `signal` aborts first.
+   * A task whose `group` may not start waits, and tasks behind it that may go past it.
    */
-  acquire(signal?: QueueSignal, front = false): Promise<void> {
+  acquire(signal?: QueueSignal, front = false, group?: QueueGroup): Promise<void> {
     if (signal?.aborted) return Promise.reject(new QueueAbortError(signal.reason));
-    if (this.busy < this.slots && this.waiting.length === 0) {
+    if (this.busy < this.slots && (!group || group.canStart()) && (this.waiting.length === 0 || this.ready === 0)) {
       this.busy++;
+      group?.take();
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.waiting.indexOf(waiter);
         if (i >= 0) this.waiting.splice(i, 1);
+        group?.leave();
         reject(new QueueAbortError(signal!.reason));
       };
       const waiter: Waiter = {
+        group,
         start: () => {
           signal?.removeEventListener('abort', onAbort);
+          group?.leave();
+          group?.take();
           resolve();
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      group?.enter();
       if (front) this.waiting.unshift(waiter);
       else this.waiting.push(waiter);
     });
   }
 
-  /** Gives the caller's slot to the next waiting task, or frees it. */
+  /** Gives the caller's slot to the next waiting task its group lets start, or frees it. */
   release(): void {
-    const next = this.waiting.shift();
-    if (next) next.start();
-    else this.busy--;
+    const i = this.waiting.findIndex((w) => !w.group || w.group.canStart());
+    if (i < 0) {
+      this.busy--;
+      return;
+    }
+    const [next] = this.waiting.splice(i, 1);
+    next!.start();
   }
 }

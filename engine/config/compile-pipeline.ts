@@ -51,6 +51,8 @@ export interface CompiledPipeline {
   readonly literal: readonly PlanStep[];
   readonly inputSchema: JsonSchema;
   readonly deadlineMs: number | undefined;
+  /** Workers it may hold at once (`max_workers`; bulkhead.ts). */
+  readonly maxWorkers: number | undefined;
   readonly datasets: readonly string[];
 }
 
@@ -403,6 +405,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       literal: [...includes, ...excludes, ...scorers, ...operations],
       inputSchema,
       deadlineMs: cfg.deadline_ms,
+      maxWorkers: cfg.max_workers,
       datasets: [...datasetsUsed].sort(),
     }),
   };

@@ -47,6 +47,7 @@ export interface PipelineConfig {
   operations?: (StepConfig | string)[];
   return?: string[];
   deadline_ms?: number;
+  max_workers?: number;
 }
 
 export interface DatasetConfig {
@@ -145,6 +146,7 @@ export const PIPELINE_SCHEMA: JsonSchema = {
     operations: steps,
     return: { type: 'array', items: { type: 'string' }, minItems: 1 },
     deadline_ms: { type: 'integer', minimum: 1, maximum: 600000 },
+    max_workers: { type: 'integer', minimum: 1, maximum: 1024 },
   },
 };
 

@@ -57,6 +57,7 @@ export function soundParts(cfg: PipelineConfig, base: string, s: Structure): Pip
     ...(list(cfg.operations) ? { operations: cfg.operations } : {}),
     ...(cfg.return !== undefined && !s.bad(`${base}/return`) ? { return: cfg.return } : {}),
     ...(typeof cfg.deadline_ms === 'number' ? { deadline_ms: cfg.deadline_ms } : {}),
+    ...(typeof cfg.max_workers === 'number' ? { max_workers: cfg.max_workers } : {}),
     ...(typeof cfg.description === 'string' ? { description: cfg.description } : {}),
   };
   return out;

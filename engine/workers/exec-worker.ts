@@ -122,7 +122,17 @@ useNativeGuard((workerData as { nativeGuard?: SharedArrayBuffer } | undefined)?.
 /** Which step each task is in, read by the pool when it stops a task from outside (step-slots.ts). */
 const stepSlots = (workerData as { stepSlots?: SharedArrayBuffer } | undefined)?.stepSlots;
 const remoteClient = remoteChannel ? new RemoteClient(remoteChannel) : undefined;
-const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal, fresh) => remoteClient.fetch(f, signal, fresh) } : {};
+/** Time this worker's task spent with a remote fetch pending (one task at a time): a worker waiting on I/O holds its slot idle (bulkhead.ts). */
+let fetching = 0;
+let fetchSince = 0;
+let waitMs = 0;
+const timed = <T>(p: Promise<T>): Promise<T> => {
+  if (fetching++ === 0) fetchSince = performance.now();
+  return p.finally(() => {
+    if (--fetching === 0) waitMs += performance.now() - fetchSince;
+  });
+};
+const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal, fresh) => timed(remoteClient.fetch(f, signal, fresh)) } : {};
 
 /**
  * A reply and the buffers it moves, as piscina's move() reads them. A class: an object literal's own
@@ -187,6 +197,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
     newest = task.version;
   }
   const t0 = performance.now();
+  waitMs = 0;
   try {
     // Not an object spread followed by more properties: see executeObserved.
     const onStep = slotMarker(stepSlots, task.slot);
@@ -196,11 +207,11 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
       entry.swapped = false;
       await releaseUnusedModels();
     }
-    const reply: ExecReply = { kind: 'ok', out, ms: performance.now() - t0 };
+    const reply: ExecReply = { kind: 'ok', out, ms: performance.now() - t0, ...(waitMs > 0 ? { waitMs } : {}) };
     const buffers = transferables(out.columns);
     return buffers.length > 0 ? moveObject(reply, buffers) : reply;
   } catch (err) {
     const observed = reportOf(err);
-    return { kind: 'error', error: toWire(asAirmailError(err)), ...(observed ? { observed } : {}) };
+    return { kind: 'error', error: toWire(asAirmailError(err)), ...(observed ? { observed } : {}), ...(waitMs > 0 ? { waitMs } : {}) };
   }
 }
