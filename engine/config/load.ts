@@ -119,7 +119,11 @@ export class DatasetCache {
   }
 
   async identity(path: string, cfg: DatasetConfig): Promise<string> {
-    const st = await stat(path);
+    const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
+      // A file not there yet is watched too: its arrival (in a folder made later too) reloads the configs.
+      if (err.code === 'ENOENT' && !this.hashes.has(path)) this.hashes.set(path, { mtimeMs: NaN, size: -1, hash: '' });
+      throw err;
+    });
     // A named pipe or device would block the load (and every reload queued behind it) forever.
     if (!st.isFile()) throw new AirmailError('DATASET_LOAD_FAILED', `${path} is not a regular file; a dataset is read from a file`);
     const prev = this.hashes.get(path);
@@ -182,7 +186,8 @@ export class DatasetCache {
     const out = new Map<string, string>();
     for (const [path, prev] of this.hashes) {
       const now = await statStamp(path);
-      if (now !== `${prev.mtimeMs}:${prev.size}` && this.reported.get(path) !== now) out.set(path, now);
+      const then = Number.isNaN(prev.mtimeMs) ? 'missing' : `${prev.mtimeMs}:${prev.size}`;
+      if (now !== then && this.reported.get(path) !== now) out.set(path, now);
     }
     return out;
   }
