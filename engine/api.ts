@@ -337,6 +337,8 @@ export interface CheckEnv {
    * sha256): a step that runs the pinned copy keeps serving those bytes whatever happens to the file.
    */
   modelFile?(path: string): Promise<{ readonly featureCount: number; readonly pinned?: string; readonly outputs?: readonly ModelOutputInfo[] }>;
+  /** A file the step needs that is not there (yet): its arrival reloads the configs, as an edit of a file read does. */
+  watchMissing?(path: string): void;
 }
 
 /** A column's type as configs and request inputs see it. */

@@ -136,6 +136,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       if (info.stamp) scope.watchFile?.(path, info.stamp);
       return info;
     },
+    watchMissing: (path) => scope.watchFile?.(path, 'missing'),
   };
 
   const typing = new Map<PlanStep, { compares: readonly ValueSite[]; writeTypes: Readonly<Record<string, ColumnType>>; schema: JsonSchema; reportParam: ParamReport }>();

@@ -171,9 +171,10 @@ export class DatasetCache {
    * replacing it in place reloads the configs (a new pinned copy, a new version) once it held still.
    */
   watchFile(path: string, stamp: string): void {
-    const [mtimeMs, size] = stamp.split(':').map(Number) as [number, number];
+    // 'missing': a file not there yet (moved() reports its arrival).
+    const [mtimeMs, size] = stamp === 'missing' ? [NaN, -1] : (stamp.split(':').map(Number) as [number, number]);
     const prev = this.hashes.get(path);
-    if (!prev || prev.mtimeMs !== mtimeMs || prev.size !== size) this.hashes.set(path, { mtimeMs, size, hash: '' });
+    if (!prev || !Object.is(prev.mtimeMs, mtimeMs) || prev.size !== size) this.hashes.set(path, { mtimeMs, size, hash: '' });
   }
 
   /** Whether `path` is a dataset or model file read by a load (a removed one is a rejection, not a file gone). */

@@ -149,6 +149,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
     if (params.resolved) return [...problems, ...registryProblems(params, env)];
     if (!Array.isArray(params.features)) problems.push({ path: '/features', message: 'features must list the model inputs in order (an object of input names is for registry models)', code: 'BAD_PARAMETER' });
     if (typeof params.model !== 'string' || (!isRef(params.model) && !existsSync(params.model))) {
+      if (typeof params.model === 'string') env.watchMissing?.(params.model);
       problems.push({ path: '/model', message: `model file ${String(params.model)} does not exist`, code: 'BAD_PARAMETER' });
     }
     return problems;
