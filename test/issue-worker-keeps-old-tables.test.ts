@@ -43,8 +43,8 @@ describe('a worker after many dataset versions', () => {
     }
     // What the worker holds, as it answers a version it has not loaded: the ids of its tables.
     const p = snap!.pipelines.get(`ex${GENERATIONS - 1}`)!;
-    const submit = (pool as unknown as { submit(t: ExecTask, s: undefined, admitted: boolean, p: unknown): Promise<ExecReply> }).submit.bind(pool);
-    const reply = await submit({ version: 'not-loaded', inputs: {} }, undefined, false, p);
+    const inner = pool as unknown as { submit(t: ExecTask, s: undefined, admitted: boolean, p: unknown, g: unknown): Promise<ExecReply>; group(p: unknown, x: boolean): unknown };
+    const reply = await inner.submit({ version: 'not-loaded', inputs: {} }, undefined, false, p, inner.group(p, false));
     expect(reply.kind).toBe('need');
     const held = reply.kind === 'need' ? reply.has ?? [] : [];
     // The unchanged dataset once, and the items table of the current generation only.
