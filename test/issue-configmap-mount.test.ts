@@ -12,14 +12,13 @@
  * scan removed it, and the deleted one answered 404 until the next scan brought it back. Now they
  * are a 409 CONFIGS_NOT_WRITABLE and nothing served changes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { chmod, mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, tempDir, until } from './helpers.js';
+import { tempDir, until } from './helpers.js';
+import { serveAsNobody } from './serve-as-nobody.js';
 
-const NOBODY = 65534;
-const asRoot = process.getuid?.() === 0;
 let stamp = 0;
 
 /** Lays out (or updates) `dir` with `keys` as the kubelet does, then makes it read-only. */
@@ -70,21 +69,12 @@ describe('a read-only ConfigMap mount as the configs directory', () => {
     const cm = join(root, 'cm');
     const state = join(root, 'state');
     await mkdir(state);
-    if (asRoot) await chown(state, NOBODY, NOBODY);
     let keys: Record<string, string> = { 'defs.yaml': DEFS, 'items.csv': CSV, 'reds.yaml': pipeline('reds', 'red') };
     await atomicWrite(cm, keys);
 
-    child = spawn(process.execPath, [join(ROOT, 'bin/airmail.mjs'), 'serve', '--port', '0', '--host', '127.0.0.1', '--threads', '1', '--configs', cm], {
-      cwd: state,
-      env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', AIRMAIL_ADMIN_TOKEN: 'tok', AIRMAIL_AUDIT_LOG: join(state, 'audit.jsonl'), HOME: state },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
-    });
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-    await until(() => /on http:\/\/localhost:\d+/.test(out) || child!.exitCode !== null, 'the server started', 60_000);
-    const url = `http://127.0.0.1:${/on http:\/\/localhost:(\d+)/.exec(out)?.[1] ?? `0 (${out})`}`;
+    const server = await serveAsNobody(cm, state, { threads: 1, env: { AIRMAIL_ADMIN_TOKEN: 'tok' } });
+    child = server.child;
+    const url = server.url;
 
     const run = async (name: string): Promise<{ status: number; skus: number[] }> => {
       const r = await fetch(`${url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -147,6 +137,6 @@ describe('a read-only ConfigMap mount as the configs directory', () => {
     expect((await run('posted')).status).toBe(404);
     const states = new Set(seen);
     expect([...states].filter((s) => !['200 3,1', '200 5,3,1', '200 2'].includes(s))).toEqual([]);
-    expect(out).not.toMatch(/"level":"error"|vanished|INTERNAL/);
+    expect(server.output()).not.toMatch(/"level":"error"|vanished|INTERNAL/);
   }, 90_000);
 });

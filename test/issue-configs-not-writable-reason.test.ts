@@ -6,14 +6,13 @@
  * applied, whole (it used to be clipped before its advice). The server runs as nobody when the test
  * runs as root (root writes a 0555 folder).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { ROOT, tempDir, until } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { serveAsNobody } from './serve-as-nobody.js';
 
-const NOBODY = 65534;
-const asRoot = process.getuid?.() === 0;
 let child: ChildProcess | undefined;
 let root: string | undefined;
 afterAll(async () => {
@@ -36,18 +35,9 @@ it('a change the configs directory cannot hold is refused, and the reason says s
   await writeFile(join(configs, 'held.json'), PIPELINE('held'));
   await chmod(join(configs, 'held.json'), 0o444);
   await chmod(configs, 0o555);
-  if (asRoot) await chown(state, NOBODY, NOBODY);
-  child = spawn(process.execPath, [join(ROOT, 'bin/airmail.mjs'), 'serve', '--port', '0', '--host', '127.0.0.1', '--threads', '0', '--configs', configs], {
-    cwd: state,
-    env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', AIRMAIL_ADMIN_TOKEN: 'tok', AIRMAIL_AUDIT_LOG: join(state, 'audit.jsonl'), HOME: state },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
-  });
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  await until(() => /on http:\/\/localhost:\d+/.test(out) || child!.exitCode !== null, 'the server started', 60_000);
-  const url = `http://127.0.0.1:${/on http:\/\/localhost:(\d+)/.exec(out)?.[1] ?? `0 (${out})`}`;
+  const server = await serveAsNobody(configs, state, { threads: 0, env: { AIRMAIL_ADMIN_TOKEN: 'tok' } });
+  child = server.child;
+  const url = server.url;
   const auth = { authorization: 'Bearer tok', 'content-type': 'application/json' };
 
   const valid = await fetch(`${url}/validate`, { method: 'POST', headers: auth, body: PIPELINE('posted') });

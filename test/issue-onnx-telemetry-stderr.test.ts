@@ -11,9 +11,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
+import { asRoot, NOBODY } from './serve-as-nobody.js';
 
-const asRoot = process.getuid?.() === 0;
-const NOBODY = 65534;
 
 /** `airmail ARGS` as a user whose home cannot be written; its output, stdout and stderr together. */
 function airmail(args: string[], env: Record<string, string> = {}, whileUp?: (url: string) => Promise<void>): Promise<string> {

@@ -7,17 +7,16 @@
  * README's "Running several replicas" says what to do (one writable shared folder, or all read-only
  * and changes through the ConfigMap). The read-only replica runs as nobody when the test is root.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../engine/server.js';
-import { ROOT, server, tempDir, until } from './helpers.js';
+import { server, tempDir, until } from './helpers.js';
+import { serveAsNobody } from './serve-as-nobody.js';
 import { redisOrSkip, startRedis, type RedisServer } from './redis-server.js';
 
 const RUN = redisOrSkip();
-const NOBODY = 65534;
-const asRoot = process.getuid?.() === 0;
 const pipeline = (items: number[]): string => `pipeline:\n  name: a\n  item_type: id\n  initialization:\n    includes: [{name: Static, parameters: {items: ${JSON.stringify(items)}}}]\n`;
 
 let redis: RedisServer | undefined;
@@ -46,18 +45,9 @@ it.skipIf(!RUN)('a change the read-only replica cannot apply is said on its log,
   await writeFile(join(ro, 'a.yaml'), pipeline([1, 2]));
   await chmod(join(ro, 'a.yaml'), 0o444);
   await chmod(ro, 0o555);
-  if (asRoot) await chown(state, NOBODY, NOBODY);
-  child = spawn(process.execPath, [join(ROOT, 'bin/airmail.mjs'), 'serve', '--port', '0', '--host', '127.0.0.1', '--threads', '0', '--configs', ro], {
-    cwd: state,
-    env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', AIRMAIL_LOG_LEVEL: 'warn', REDIS_URL: redis!.url, AIRMAIL_AUDIT_LOG: join(state, 'audit.jsonl'), HOME: state },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
-  });
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  await until(() => /on http:\/\/localhost:\d+/.test(out) || child!.exitCode !== null, 'the read-only replica started', 60_000);
-  const url = `http://127.0.0.1:${/on http:\/\/localhost:(\d+)/.exec(out)?.[1] ?? `0 (${out})`}`;
+  const replica = await serveAsNobody(ro, state, { threads: 0, env: { AIRMAIL_LOG_LEVEL: 'warn', REDIS_URL: redis!.url } });
+  child = replica.child;
+  const url = replica.url;
   const before = ((await (await fetch(`${url}/pipelines/a/run`)).json()) as { version: string }).version;
 
   writable = await server({ configs: rw, threads: 0, watch: false, adminToken: 'tok', replicate: { redisUrl: redis!.url } });
@@ -65,8 +55,8 @@ it.skipIf(!RUN)('a change the read-only replica cannot apply is said on its log,
   const put = await fetch(`${writable.url}/pipelines`, { method: 'POST', headers: { authorization: 'Bearer tok', 'content-type': 'application/yaml' }, body: pipeline([7]) });
   expect(put.status).toBe(200);
 
-  await until(() => out.includes('AIRMAIL_REPLICATE_DIVERGED'), `the read-only replica says it diverged (its log: ${out.slice(-1500)})`, 10_000);
-  const line = JSON.parse(out.split('\n').find((l) => l.includes('AIRMAIL_REPLICATE_DIVERGED'))!) as { level: string; msg: string };
+  await until(() => replica.output().includes('AIRMAIL_REPLICATE_DIVERGED'), `the read-only replica says it diverged (its log: ${replica.output().slice(-1500)})`, 10_000);
+  const line = JSON.parse(replica.output().split('\n').find((l) => l.includes('AIRMAIL_REPLICATE_DIVERGED'))!) as { level: string; msg: string };
   expect(line.level).toBe('warn');
   expect(line.msg).toContain("admin change to 'a' made on another replica was not applied here (CONFIGS_NOT_WRITABLE: the configs directory cannot be written");
   expect(line.msg).toContain(`this replica keeps serving version ${before} under that name, unlike the others`);
