@@ -12,10 +12,10 @@ import { dirname, relative, resolve } from 'node:path';
 import type { OperatorDefinition } from './api.js';
 import type { LeasingResolver as Leasing, ModelLease } from './registry/model-hub.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
-import { AirmailError, type Diagnostic } from './errors.js';
+import type { Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
 import { OperatorFileWatch } from './config/operator-files.js';
-import { describeEntries, entriesOf, scanConfigDir, type ConfigDirScan } from './config/dir.js';
+import { describeEntries, entriesOf, scanConfigDirWithin, type ConfigDirScan } from './config/dir.js';
 import { asBody, checkRemovable, notWritable, putTarget, sharedFileConflict, stageWrite } from './config/admin-target.js';
 import { DirWatcher } from './config/dir-watch.js';
 import { forgetRejections, type Rejection } from './config/rejections.js';
@@ -32,8 +32,6 @@ export type { AdminChange, PipelineStatus, ReloadEvent } from './config/store-ev
  * temporary file and rename it into place instead.
  */
 export const DEFAULT_SETTLE_MS = 400;
-/** The longest one read of the directory may take; past it the scan is abandoned and retried later. */
-const SCAN_TIMEOUT_MS = 10_000;
 /** rejectedHash's mark for a file whose removal was refused (other files need what it defines): it keeps serving. */
 const REMOVED = 'removed';
 /** The longest close() waits for a change in progress. */
@@ -112,7 +110,7 @@ export class ConfigStore {
    * configs directory fails fast (CONFIG_INVALID), so a mistyped path never serves nothing quietly.
    */
   async start(): Promise<Diagnostic[]> {
-    const scan = await this.readDir();
+    const scan = await scanConfigDirWithin(this.dir);
     const files = scan.files;
     const all: Diagnostic[] = this.rejectSkipped(scan);
     const held: ModelLease[] = [];
@@ -183,7 +181,7 @@ export class ConfigStore {
       if (this.closed) return [];
       let scan: ConfigDirScan;
       try {
-        scan = await this.readDir();
+        scan = await scanConfigDirWithin(this.dir);
       } catch {
         return []; // the directory went away, cannot be read, or hangs: what is loaded keeps serving
       }
@@ -211,7 +209,7 @@ export class ConfigStore {
       // A half-written file is never activated: its size, modification time and content hash
       // must be the same after settleMs (a writer that pauses longer should write and rename).
       await new Promise((r) => setTimeout(r, this.settleMs));
-      const again = await this.readDir().catch(() => undefined);
+      const again = await scanConfigDirWithin(this.dir).catch(() => undefined);
       if (this.closed) return [];
       const moving = [...changed, ...emptied].filter((f) => again === undefined || again.stamps.get(f) !== scan.stamps.get(f));
       if (moving.length > 0) {
@@ -488,15 +486,5 @@ export class ConfigStore {
     this.history.push(e);
     if (this.history.length > 100) this.history.shift();
     for (const fn of this.listeners) fn(e);
-  }
-
-  /** One read of the directory; one that hangs (a stuck network mount) fails after SCAN_TIMEOUT_MS. */
-  private readDir(): Promise<ConfigDirScan> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AirmailError('CONFIG_INVALID', `reading ${this.dir} took over ${SCAN_TIMEOUT_MS} ms`)), SCAN_TIMEOUT_MS);
-      timer.unref();
-    });
-    return Promise.race([scanConfigDir(this.dir), late]).finally(() => clearTimeout(timer));
   }
 }

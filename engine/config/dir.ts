@@ -125,6 +125,19 @@ export async function readConfigFile(path: string): Promise<ReadOutcome> {
  * error that says so (a server must not start on a mistyped path). An entry named like a config
  * that is not a regular file, or a link to something outside the directory, is skipped with why.
  */
+/** The longest one read of the directory may take; past it the scan is abandoned and retried later. */
+const SCAN_TIMEOUT_MS = 10_000;
+
+/** One read of the directory (scanConfigDir); one that hangs (a stuck network mount) fails after SCAN_TIMEOUT_MS. */
+export function scanConfigDirWithin(dir: string): Promise<ConfigDirScan> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AirmailError('CONFIG_INVALID', `reading ${dir} took over ${SCAN_TIMEOUT_MS} ms`)), SCAN_TIMEOUT_MS);
+    timer.unref();
+  });
+  return Promise.race([scanConfigDir(dir), late]).finally(() => clearTimeout(timer));
+}
+
 export async function scanConfigDir(dir: string): Promise<ConfigDirScan> {
   const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
     throw new AirmailError('CONFIG_INVALID', `the configs directory ${dir} ${err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code ?? err.message})`}`, { cause: err });
