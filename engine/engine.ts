@@ -101,7 +101,7 @@ export class Engine {
   /** Registry models and their live bindings; undefined without --registry. */
   readonly models: ModelHub | undefined;
   private readonly defaultDeadline: number;
-  private readonly inputValidators = new WeakMap<CompiledPipeline, ValidateFunction>();
+  private readonly inputValidators = new WeakMap<object, ValidateFunction>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
   /**
    * Pipelines sent with a request (compileAdhoc): counted under one fixed label, never under their
@@ -175,7 +175,7 @@ export class Engine {
    * `source`: where the inputs were written (a query string and `airmail run --input` hold text; a
    * body JSON or YAML), so that a refusal's hint says how to write the value there.
    */
-  checkInputs(p: CompiledPipeline, inputs: unknown, source: ValueSource): Record<string, unknown> {
+  checkInputs(p: Pick<CompiledPipeline, 'name' | 'inputSchema'>, inputs: unknown, source: ValueSource, what: 'pipeline' | 'experiment' = 'pipeline'): Record<string, unknown> {
     let fn = this.inputValidators.get(p);
     if (!fn) {
       fn = strictAjv.compile(p.inputSchema as object);
@@ -192,7 +192,7 @@ export class Engine {
     if (!fn(copy)) errors.push(...withInputNames(p.inputSchema, describeErrors(fn.errors, source)));
     errors.push(...unrepresentableInputs(p.inputSchema, copy));
     if (errors.length > 0) {
-      throw new AirmailError('INPUT_INVALID', summarise(`inputs of pipeline '${p.name}' are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
+      throw new AirmailError('INPUT_INVALID', summarise(`inputs of ${what} '${p.name}' are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
     }
     return copy as Record<string, unknown>;
   }

@@ -13,6 +13,7 @@ import { publicPaths } from './config/public-paths.js';
 import { AuditLog } from './reliability/audit.js';
 import { drain, listen, type Refusal } from './reliability/listen.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './observe/request-id.js';
+import { forgetExperimentSeries } from './experiments.js';
 
 export interface ServerOptions extends EngineOptions {
   readonly port?: number;
@@ -178,6 +179,8 @@ export function logStartRejections(engine: Engine, diags: readonly Diagnostic[])
 export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
   const versions = (): Map<string, string> => new Map([...engine.snapshot.pipelines.values()].map((p) => [p.name, p.version]));
   let served = versions();
+  const experiments = (): Map<string, string> => new Map([...(engine.snapshot.experiments?.values() ?? [])].map((x) => [x.name, x.version]));
+  let servedExperiments = experiments();
   const paths = publicPaths(engine.store.dir);
   return (e) => {
     const log = engine.observe.logger;
@@ -191,6 +194,10 @@ export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
     const before = served;
     served = versions();
     for (const name of before.keys()) if (!served.has(name)) engine.observe.forget(name);
+    const experimentsBefore = servedExperiments;
+    servedExperiments = experiments();
+    for (const name of experimentsBefore.keys()) if (!servedExperiments.has(name)) engine.observe.forget(name);
+    if (engine.observe.metrics) forgetExperimentSeries(engine.observe.metrics, engine.snapshot.experiments);
     if (!log.enabled('info')) return;
     let lines = 0;
     for (const p of engine.snapshot.pipelines.values()) {
@@ -202,6 +209,11 @@ export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
       if (served.has(name)) continue;
       lines++;
       log.log('info', `config reload applied: ${name} removed (it served version ${version})`, { pipeline: name, version: null, removed: true, files });
+    }
+    for (const [name, version] of servedExperiments) {
+      if (experimentsBefore.get(name) === version) continue;
+      lines++;
+      log.log('info', `config reload applied: experiment ${name} now assigns by version ${version}`, { experiment: name, version, files });
     }
     if (lines === 0) log.log('info', `config reload applied: ${files.join(', ')} (no pipeline changed version)`, { files });
   };

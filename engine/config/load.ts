@@ -17,6 +17,7 @@ import { CONFIG_FILE_SCHEMA, type ConfigFile, type ContextConfig, type DatasetCo
 import { withEnv, type RemoteDatasetLoader } from '../remote/datasets.js';
 import { REDIS_DATASET_READ_DEFAULTS, redisReadProblems } from '../remote/redis-read.js';
 import { compilePipeline, type CompiledPipeline } from './compile-pipeline.js';
+import { compileExperiments, type CompiledExperiment } from './compile-experiment.js';
 import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { unusedPresetProblems } from './preset-check.js';
 import { checkContext } from './context-check.js';
@@ -48,6 +49,8 @@ export interface Snapshot {
   readonly datasetIds: ReadonlyMap<string, string>;
   /** Registry models served as /models/{name} (`deployments:`); absent without any. */
   readonly deployments?: ReadonlyMap<string, LoadedDeployment>;
+  /** A/B experiments served at /pipelines/{name} (`experiments:`; engine/experiments.ts); absent without any. */
+  readonly experiments?: ReadonlyMap<string, CompiledExperiment>;
 }
 
 export interface LoadOptions {
@@ -473,8 +476,10 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
     const operatorName = (m: string): boolean => !m.includes('; it is a dataset: ') && !m.includes(', reported at its definition in ');
     diagnostics.forEach((d, i) => { if (d.code === 'UNKNOWN_OPERATOR' && operatorName(d.message)) diagnostics[i] = { ...d, message: d.message + hint }; });
   }
+  const exp = compileExperiments(located.map((l) => ({ file: l.file, list: l.config.experiments, at: (code: ErrorCode, ptr: string, msg: string) => at(l.parsed, l.file, code, ptr, msg) })), { defined: new Map([...pipelineNames].map(([n, l]) => [n, l.file])), compiled });
+  diagnostics.push(...exp.diagnostics);
   if (diagnostics.length > 0) return { ok: false, diagnostics, operatorFolders };
-  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, operatorFolders, operatorFiles, presets, contexts, datasetIds, deployments: dep.deployments } };
+  return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, operatorFolders, operatorFiles, presets, contexts, datasetIds, deployments: dep.deployments, experiments: exp.experiments } };
 }
 
 function at(parsed: ParsedText, file: string, code: ErrorCode, pointer: string, message: string): Diagnostic {

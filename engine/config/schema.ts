@@ -7,6 +7,7 @@ import type { JsonSchema } from '../api.js';
 import type { RemoteDatasetConfig } from '../remote/datasets.js';
 import { REDIS_READ_PROPERTIES } from '../remote/redis-read.js';
 import { DEPLOYMENTS_SCHEMA, type DeploymentConfig } from '../registry/deployments.js';
+import { EXPERIMENTS_SCHEMA, type ExperimentConfig } from './experiment-schema.js';
 
 export interface StepConfig {
   name: string;
@@ -77,6 +78,7 @@ export interface ConfigFile {
   pipeline?: PipelineConfig;
   pipelines?: PipelineConfig[];
   deployments?: DeploymentConfig[];
+  experiments?: ExperimentConfig[];
 }
 
 const NAME = '^[A-Za-z_][A-Za-z0-9_.-]{0,127}$';
@@ -197,5 +199,6 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
     pipeline: PIPELINE_NAMED,
     pipelines: { type: 'array', items: PIPELINE_NAMED },
     deployments: DEPLOYMENTS_SCHEMA,
+    experiments: EXPERIMENTS_SCHEMA,
   },
 };

@@ -23,6 +23,7 @@ import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from '../observ
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
 import { DEADLINE_HEADER, deadlineOption } from './deadline.js';
 import { debugAsked, debugOf, debugOption } from './debug-option.js';
+import { ARM_HEADER, ARM_QUERY, describeExperiment, errorTarget, forcedArm, runExperiment } from '../experiments.js';
 
 export { DEADLINE_HEADER, deadlineOption, debugOf, debugOption };
 
@@ -140,6 +141,7 @@ function diagnosticsError(diags: readonly Diagnostic[]): AirmailError {
 /** The name of the pipeline an admin put (or its dry run) sends, once the body's shape is one an admin put takes. */
 function adminPutName(value: unknown): string {
   if (!isPlainObject(value) || !isPlainObject(value['pipeline'])) throw new AirmailError('CONFIG_INVALID', "the body must hold a 'pipeline:' (and optionally 'operators:' presets)");
+  if ('experiments' in value) throw new AirmailError('CONFIG_INVALID', 'experiments are defined in the configs directory; admin POST /pipelines takes a pipeline (and operators: presets)');
   if ('datasets' in value || 'operator_paths' in value) throw new AirmailError('CONFIG_INVALID', 'pipelines added over HTTP may not define datasets or operator folders (operator_paths); put those in the configs directory');
   const name = value['pipeline']['name'];
   if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw new AirmailError('CONFIG_INVALID', 'pipeline.name must be a name of letters, digits, _ . -');
@@ -175,7 +177,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     } catch {
       return UNKNOWN_LABEL;
     }
-    return engine.snapshot.pipelines.has(name) ? name : UNKNOWN_LABEL;
+    return engine.snapshot.pipelines.has(name) || engine.snapshot.experiments?.has(name) ? name : UNKNOWN_LABEL;
   };
   /** An error answer: counted and logged (once: a run that failed was counted by the engine), then sent. */
   const answerError = (c: Context, err: unknown, extra: Partial<PipelineResponse> = {}): Response => {
@@ -292,6 +294,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
 
   const describe = (name: string): Record<string, unknown> => {
+    const x = engine.snapshot.experiments?.get(name);
+    if (x) return { ...describeExperiment(x, paths.file(x.file)), last_rejection: ((r) => (r ? paths.record(r) : null))(engine.store.rejectionFor(x.file)) };
     const p = engine.pipeline(name);
     const st = engine.store.status(name);
     const rej = engine.store.rejectionFor(p.file);
@@ -310,12 +314,23 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const snap = engine.snapshot;
     return c.json({
       pipelines: [...snap.pipelines.keys()].sort().map(describe),
+      experiments: [...(snap.experiments?.keys() ?? [])].sort().map(describe),
       rejections: engine.store.allRejections().map(paths.record),
       reloads: engine.store.reloadHistory().slice(-20).map(paths.record),
     });
   });
 
   const execute = async (c: Context, name: string, inputs: unknown, source: ValueSource): Promise<Response> => {
+    // An experiment is a name resolved in front of a run (engine/experiments.ts).
+    const x = engine.snapshot.experiments?.get(name);
+    if (x) {
+      try {
+        const forced = forcedArm(x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER));
+        return c.json(await runExperiment(engine, x, inputs as Record<string, unknown>, source, forced, { debug: debugOf(c), ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) }), 200);
+      } catch (err) {
+        return answerError(c, err, errorTarget(err, x));
+      }
+    }
     const p = engine.pipeline(name);
     try {
       const debug = debugOf(c);
@@ -353,7 +368,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   app.get('/pipelines/:name/run', async (c) => execute(c, c.req.param('name'), queryInputs(c), 'query'));
   app.post('/pipelines/:name', async (c) => {
     const name = c.req.param('name');
-    const p = engine.pipeline(name);
+    const x = engine.snapshot.experiments?.get(name);
+    const p = x ? { name: x.name, version: x.version } : engine.pipeline(name);
     let value: unknown;
     let format: BodyFormat;
     try {
@@ -365,6 +381,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     return execute(c, name, value, format);
   });
   app.get('/pipelines/:name/explain', (c) => {
+    const x = engine.snapshot.experiments?.get(c.req.param('name'));
+    if (x) return c.json({ experiment: describeExperiment(x, paths.file(x.file)), arms: Object.fromEntries(x.arms.map((a) => [a.pipeline, ((p) => explainPlan(p.plan, p.literal, dirname(p.file)))(engine.pipeline(a.pipeline))])) });
     const p = engine.pipeline(c.req.param('name'));
     return c.json(explainPlan(p.plan, p.literal, p.file ? dirname(p.file) : undefined));
   });

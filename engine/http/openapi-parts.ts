@@ -61,6 +61,10 @@ const RESULT = {
     errors: { type: 'array', items: { type: 'object' }, description: 'Each problem with a JSON pointer (at most 20; 422 and a YAML 400).' },
     errors_truncated: { type: 'integer', description: 'How many problems past the first 20 were left out.' },
     models: { type: 'object', additionalProperties: { type: 'string' }, description: 'Scorer output → the registry model version that scored it (e.g. psale@3), for registry models.' },
+    experiment: {
+      type: 'object', required: ['name', 'arm', 'assignment'], description: 'An A/B experiment answered (`pipeline` is the arm that ran).',
+      properties: { name: { type: 'string' }, arm: { type: 'string' }, assignment: { enum: ['assigned', 'forced', 'default'] }, bucket: { type: 'integer', minimum: 0, maximum: 9999, description: "the unit's bucket; absent without a unit" } },
+    },
     debug: {
       type: 'object', description: 'Per-step counts, ids and ms (?debug=true or x-airmail-debug).',
       properties: { steps: { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' } } } } },
@@ -83,6 +87,12 @@ const DESCRIPTION = {
     file: { type: ['string', 'null'], description: 'relative to the configs directory' },
     inputs: { type: 'object', description: "The pipeline's input schema (JSON Schema)" },
     last_rejection: { type: ['object', 'null'] },
+    kind: { const: 'experiment', description: 'An A/B experiment (absent for a pipeline)' },
+    unit: { type: 'string' },
+    salt: { type: 'string' },
+    buckets: { type: 'integer' },
+    arms: { type: 'array', items: { type: 'object', required: ['pipeline', 'weight', 'share', 'buckets'], properties: { pipeline: { type: 'string' }, weight: { type: 'number' }, share: { type: 'number' }, buckets: { type: 'array', items: { type: 'integer' } } } } },
+    default: { type: ['string', 'null'] },
   },
 } as const;
 

@@ -44,7 +44,7 @@ const WHY = {
   properties: { pipeline: { type: 'string' }, version: { type: 'string' }, item: { type: ['string', 'number'] }, why: WHY_ANSWER, items: { type: 'array' }, reason: { type: ['string', 'null'] }, error: { type: 'boolean' }, code: { type: 'string' } },
 } as const;
 const VALID = { type: 'object', required: ['valid', 'errors'], properties: { valid: { type: 'boolean' }, errors: { type: 'array' } } } as const;
-const LIST = { type: 'object', required: ['pipelines'], properties: { pipelines: { type: 'array', items: DESCRIPTION_REF }, rejections: { type: 'array' }, reloads: { type: 'array' } } } as const;
+const LIST = { type: 'object', required: ['pipelines'], properties: { pipelines: { type: 'array', items: DESCRIPTION_REF }, experiments: { type: 'array', items: DESCRIPTION_REF }, rejections: { type: 'array' }, reloads: { type: 'array' } } } as const;
 const READY = { type: 'object', required: ['ready'], properties: { ready: { type: 'boolean' }, pipelines: { type: 'integer' }, workers: { type: 'integer' } } } as const;
 /** A body in JSON or YAML, the same shape. */
 const body = (schema: unknown): Record<string, unknown> => ({ required: true, content: { 'application/json': { schema }, 'application/yaml': { schema }, 'text/yaml': { schema } } });
@@ -75,11 +75,24 @@ function bodySchema(input: Schema): Schema {
   return { ...input, properties: Object.fromEntries(Object.entries(props).map(([k, s]) => [k, documented(s, true)])) };
 }
 
+/** ?arm= and x-airmail-arm: force an arm of an experiment (QA; counted as assignment="forced"). */
+function armOptions(arms: readonly string[]): Schema[] {
+  const description = 'Force this arm (QA): counted as assignment="forced", apart from the assigned split; any other value is a 400';
+  return [
+    { name: 'arm', in: 'query', required: false, description, schema: { enum: arms } },
+    { name: 'x-airmail-arm', in: 'header', required: false, description, schema: { enum: arms } },
+  ];
+}
+
 export function openApi(engine: Engine): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
   // Each pipeline's body schema once (a generated client's type for its inputs), referred to by each body type.
   const inputs: Record<string, unknown> = {};
-  for (const [name, p] of [...engine.snapshot.pipelines].sort(([a], [b]) => a.localeCompare(b))) {
+  // Experiments are served like pipelines (engine/experiments.ts), with the options that force an arm.
+  const experiments = engine.snapshot.experiments ?? new Map<string, never>();
+  for (const [name, p] of [...engine.snapshot.pipelines, ...experiments].sort(([a], [b]) => a.localeCompare(b))) {
+    const x = experiments.get(name);
+    const options = x ? [...RUN_OPTIONS, ...armOptions(x.arms.map((a) => a.pipeline))] : RUN_OPTIONS;
     const props = (p.inputSchema['properties'] ?? {}) as Record<string, Record<string, unknown>>;
     if (/^[A-Za-z0-9._-]+$/.test(name)) inputs[`inputs.${name}`] = bodySchema(p.inputSchema);
     const required = (p.inputSchema['required'] ?? []) as string[];
@@ -87,30 +100,30 @@ export function openApi(engine: Engine): Record<string, unknown> {
     paths[`/pipelines/${name}`] = {
       post: {
         operationId: `run_${name}`,
-        summary: p.description ?? `Run pipeline ${name}`,
-        description: `version ${p.version}`,
-        parameters: RUN_OPTIONS,
+        summary: p.description ?? (x ? `Run experiment ${name}: the arm its ${x.unit} picks` : `Run pipeline ${name}`),
+        description: x ? `experiment version ${p.version}; arms ${x.arms.map((a) => `${a.pipeline} (${a.share})`).join(', ')}` : `version ${p.version}`,
+        parameters: options,
         requestBody: body(/^[A-Za-z0-9._-]+$/.test(name) ? { $ref: `#/components/schemas/inputs.${name}` } : bodySchema(p.inputSchema)),
         responses: RUN_RESPONSES,
       },
       get: {
         operationId: `get_${name}`,
         summary: `Run ${name} with query parameters (no query string at all: describe the pipeline)`,
-        parameters: [...query, ...RUN_OPTIONS],
+        parameters: [...query, ...options],
         responses: GET_RESPONSES,
       },
-      delete: {
+      ...(x ? {} : { delete: {
         operationId: `delete_${name}`,
         summary: `Admin: remove ${name} and its file (bearer token)`,
         security: [{ bearer: [] }],
         responses: DELETE_RESPONSES,
-      },
+      } }),
     };
     paths[`/pipelines/${name}/run`] = {
       get: {
         operationId: `run_query_${name}`,
         summary: `Run ${name} with query parameters (also without any)`,
-        parameters: [...query, ...RUN_OPTIONS],
+        parameters: [...query, ...options],
         responses: RUN_RESPONSES,
       },
     };

@@ -8,6 +8,7 @@ import { AirmailError, asAirmailError, clip } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { ObserveRunOptions } from '../observe/index.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
+import { ARM_HEADER, ARM_QUERY, forcedArm, pickArm } from '../experiments.js';
 import { UI_PAGE } from './ui/page.js';
 import { checkWhyItem, itemsCatalog, topLevelInputsHint, unknownItem } from '../observe/why-item.js';
 import { isAbsolute, relative } from 'node:path';
@@ -198,11 +199,17 @@ export function mountObservability(app: Hono, engine: Engine): void {
   });
 
   app.post('/pipelines/:name/why', async (c) => {
-    const p = engine.pipeline(c.req.param('name'));
+    const x = engine.snapshot.experiments?.get(c.req.param('name'));
+    const forced = x ? forcedArm(x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER)) : undefined;
+    // An experiment explains the arm its inputs (or ?arm=) pick: the arm is known once the body is read.
+    const named = x ? undefined : engine.pipeline(c.req.param('name'));
     // Read first: a bad debug header is a 400 in the error shape, not a why answer.
     const trace = traceOptions(c);
     const { value, format } = await readBody(c, 'json');
     if (!isPlainObject(value)) throw inputsNotAnObject('a JSON object: {"inputs": {...}, "item": <id>}');
+    const picked = x ? pickArm(engine, x, isPlainObject(value['inputs']) ? value['inputs'] : {}, format, forced) : undefined;
+    const p = picked?.arm ?? named!;
+    const experiment = picked ? { experiment: picked.experiment } : {};
     const item = value['item'] ?? value['item_id'] ?? value[p.plan.itemType];
     if (typeof item !== 'string' && typeof item !== 'number') {
       throw new AirmailError('INPUT_INVALID', `the body needs "item": the ${p.plan.itemType} to explain`, { details: { errors: [{ path: '/item', message: 'must be a string or a number' }] } });
@@ -212,7 +219,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
     const inputs = isPlainObject(value['inputs']) ? value['inputs'] : {};
     let checked: Record<string, unknown>;
     try {
-      checked = engine.checkInputs(p, inputs, format);
+      checked = picked ? picked.inputs : engine.checkInputs(p, inputs, format);
     } catch (err) {
       const hint = topLevelInputsHint(p, value);
       if (!hint || !(err instanceof AirmailError) || err.code !== 'INPUT_INVALID') throw err;
@@ -220,10 +227,10 @@ export function mountObservability(app: Hono, engine: Engine): void {
     }
     try {
       const res = await engine.run(p, checked, Object.assign({ why: id }, trace));
-      return c.json({ pipeline: p.name, version: p.version, item: id, why: unknownItem(catalog, id, res.why), items: res.items, reason: res.reason, error: res.error });
+      return c.json({ pipeline: p.name, version: p.version, item: id, why: unknownItem(catalog, id, res.why), items: res.items, reason: res.reason, error: res.error, ...experiment });
     } catch (err) {
       const e = asAirmailError(err);
-      return c.json({ pipeline: p.name, version: p.version, item, why: { item, verdict: 'error', reason: `the pipeline failed: ${e.message}`, includedBy: [], notIncludedBy: [], excludedBy: [] }, items: [], reason: e.message, error: true, code: e.code }, (e.status === 200 ? 500 : e.status) as 500);
+      return c.json({ pipeline: p.name, version: p.version, item, why: { item, verdict: 'error', reason: `the pipeline failed: ${e.message}`, includedBy: [], notIncludedBy: [], excludedBy: [] }, items: [], reason: e.message, error: true, code: e.code, ...experiment }, (e.status === 200 ? 500 : e.status) as 500);
     }
   });
 

@@ -59,6 +59,10 @@ export class Counter extends Metric {
   dropFirst(first: string): void {
     for (const [k, e] of this.values) if (e.labels[0] === first) this.values.delete(k);
   }
+  /** Removes every series whose labels `drop` says. */
+  dropWhere(drop: (labels: Labels) => boolean): void {
+    for (const [k, e] of this.values) if (drop(e.labels)) this.values.delete(k);
+  }
   entries(): { labels: Labels; value: number }[] {
     return [...this.values.values()];
   }
@@ -129,6 +133,10 @@ export class Histogram extends Metric {
   /** Removes every series whose first label is `first`. */
   dropFirst(first: string): void {
     for (const [k, e] of this.series) if (e.labels[0] === first) this.series.delete(k);
+  }
+  /** Removes every series whose labels `drop` says. */
+  dropWhere(drop: (labels: Labels) => boolean): void {
+    for (const [k, e] of this.series) if (drop(e.labels)) this.series.delete(k);
   }
   samples(): string[] {
     const out: string[] = [];
