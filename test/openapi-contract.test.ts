@@ -71,12 +71,32 @@ pipelines:
     includes:
     - name: Static
       parameters: {items: []}
+- name: typed_b
+  item_type: id
+  items: contract_things
+  inputs:
+    n: {type: integer, default: 3, description: how many}
+    colour: {type: string, description: a colour}
+  initialization:
+    includes:
+    - name: Lookup
+      parameters: {dataset: contract_things, where: {colour: $colour}}
+  operations:
+  - name: Limit
+    parameters: {n: $n}
 - name: failing
   item_type: id
   initialization:
     includes:
     - name: HttpSource
       parameters: {url: "http://127.0.0.1:1/nothing", retries: 0}
+experiments:
+- name: typed_ab
+  description: an A/B experiment between typed_b and typed
+  unit: $colour
+  arms:
+  - {pipeline: typed_b, weight: 1}
+  - {pipeline: typed, weight: 1}
 `,
 };
 

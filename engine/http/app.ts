@@ -444,6 +444,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
   app.delete('/pipelines/:name', admin, async (c) => {
     const name = c.req.param('name') ?? '';
+    const x = engine.snapshot.experiments?.get(name);
+    if (x) throw new AirmailError('CONFIG_CONFLICT', `'${name}' is an experiment, defined in ${paths.file(x.file)}: end it by removing it from that file (admin routes change pipelines only)`);
     noteAudit(c, { action: 'pipeline.delete', pipeline: name, version_before: engine.snapshot.pipelines.get(name)?.version ?? null });
     const r = await engine.store.remove(name);
     noteAudit(c, { version_after: engine.snapshot.pipelines.get(name)?.version ?? null });

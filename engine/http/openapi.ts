@@ -112,12 +112,12 @@ export function openApi(engine: Engine): Record<string, unknown> {
         parameters: [...query, ...options],
         responses: GET_RESPONSES,
       },
-      ...(x ? {} : { delete: {
+      delete: {
         operationId: `delete_${name}`,
-        summary: `Admin: remove ${name} and its file (bearer token)`,
+        summary: x ? `Admin: refused (409): an experiment is ended by removing it from its file` : `Admin: remove ${name} and its file (bearer token)`,
         security: [{ bearer: [] }],
         responses: DELETE_RESPONSES,
-      } }),
+      },
     };
     paths[`/pipelines/${name}/run`] = {
       get: {
