@@ -89,7 +89,8 @@ export interface RowSet {
   readonly rows: Int32Array;
   /**
    * Set when only the first `upTo` rows of a transform's answer are used (the next step is a
-   * `Limit`, see TransformDefinition.keepsFirst): a step that orders rows may answer only those
+   * `Limit`, or an `Offset` then a `Limit`: see TransformDefinition.keepsFirst and passesUpTo): a
+   * step that orders rows may answer only those
    * first rows, in order. Never set on debug, why or traced runs, whose steps show their full answers.
    */
   readonly upTo?: number;
@@ -456,6 +457,12 @@ export interface TransformDefinition<P> extends BaseDefinition<P> {
    * Limit), n for these bound parameters: the transform before it is told `input.upTo = n`.
    */
   keepsFirst?(params: P): number | undefined;
+  /**
+   * When the transform's first `upTo` rows out need only a prefix of its input (an Offset of k needs
+   * the first `upTo + k`), that prefix's length for these bound parameters, else undefined. Asked only
+   * when the steps after it use a prefix of its answer; the transform before it is told `input.upTo`.
+   */
+  passesUpTo?(params: P, upTo: number): number | undefined;
   run(params: P, input: RowSet, ctx: RunContext): TransformResult | Promise<TransformResult>;
 }
 

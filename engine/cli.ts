@@ -12,6 +12,7 @@ import { closest } from './config/validators.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
 import { adminTokenOf } from './http/app.js';
+import { parseCorsOrigins } from './http/cors.js';
 import { PUBLISH_USAGE, REGISTRY_USAGE, registryCli } from './registry/cli.js';
 import { ModelHub } from './registry/model-hub.js';
 import { RemoteBroker } from './remote/broker.js';
@@ -31,7 +32,7 @@ export interface Builtins {
 const SERVE_USAGE = `  airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
                 [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
                 [--max-workers-per-pipeline N]
-                [--reload-settle-ms N] [--redis-timeout-ms N]`;
+                [--reload-settle-ms N] [--redis-timeout-ms N] [--cors-origin ORIGIN[,ORIGIN...]|*]`;
 const VALIDATE_USAGE = '  airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]';
 const RUN_USAGE = '  airmail run PIPELINE [--configs DIR] [--registry URL|DIR] [--debug] --input key=value ...';
 const EXIT_STATUS = `exit status: 0 done; 2 a command line that cannot work as given (an unknown option, a malformed value such as
@@ -165,6 +166,7 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
       'max-workers-per-pipeline': { type: 'string' },
       'reload-settle-ms': { type: 'string' },
       'redis-timeout-ms': { type: 'string' },
+      'cors-origin': { type: 'string' },
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
   const port = wholeNumber(values.port !== undefined ? '--port' : 'PORT', values.port ?? process.env['PORT'], 0, 65535) ?? 8080;
@@ -183,6 +185,9 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
   const reloadSettleMs = num('reload-settle-ms', 'AIRMAIL_RELOAD_SETTLE_MS', 60_000);
   const redisTimeoutMs = wholeNumber(values['redis-timeout-ms'] !== undefined ? '--redis-timeout-ms' : 'AIRMAIL_REDIS_TIMEOUT_MS', values['redis-timeout-ms'] ?? process.env['AIRMAIL_REDIS_TIMEOUT_MS'], 1, 60_000);
   const redisUrl = process.env['REDIS_URL'];
+  const corsText = values['cors-origin'] ?? (process.env['AIRMAIL_CORS_ORIGIN'] || undefined);
+  const corsOrigins = corsText === undefined ? undefined : parseCorsOrigins(corsText);
+  if (corsOrigins !== undefined && typeof corsOrigins === 'object' && 'error' in corsOrigins) throw new UsageError(`${values['cors-origin'] !== undefined ? '--cors-origin' : 'AIRMAIL_CORS_ORIGIN'}: ${corsOrigins.error}`);
   const auditLog = values['audit-log'] ?? process.env['AIRMAIL_AUDIT_LOG'] ?? (adminToken ? resolve('airmail-audit.jsonl') : undefined);
   // The log exists before the server, so a warning raised while it starts is a log line too.
   const observe = Observability.fromEnv();
@@ -208,6 +213,7 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
     // The remote-source cache as the engine builds it by default (REDIS_URL), with the bound on each cache command.
     ...(redisTimeoutMs !== undefined ? { remote: { ...(redisUrl ? { redisUrl } : {}), commandTimeoutMs: redisTimeoutMs } } : {}),
     ...(registry ? { registry } : {}),
+    ...(corsOrigins !== undefined ? { corsOrigins } : {}),
   });
   // The files rejected at startup are already a warn line of the log (logStartRejections).
   const names = [...srv.engine.snapshot.pipelines.keys()];

@@ -16,7 +16,7 @@ import type { Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
 import { OperatorFileWatch } from './config/operator-files.js';
 import { describeEntries, entriesOf, scanConfigDirWithin, type ConfigDirScan } from './config/dir.js';
-import { asBody, checkRemovable, notWritable, putTarget, sharedFileConflict, stageWrite } from './config/admin-target.js';
+import { asBody, checkFolderWritable, notWritable, putTarget, sharedFileConflict, stageWrite } from './config/admin-target.js';
 import { DirWatcher } from './config/dir-watch.js';
 import { forgetRejections, type Rejection } from './config/rejections.js';
 import { ParseCache } from './config/parse-cache.js';
@@ -304,6 +304,9 @@ export class ConfigStore {
   async validatePut(name: string, text: string): Promise<Diagnostic[]> {
     const plan = await this.planPut(name, text);
     if ('code' in plan) return [plan];
+    // put() writes beside the file before it compiles: a folder it cannot write is its answer first.
+    const ro = await checkFolderWritable(this.dir, plan.file) ?? (plan.drop ? await checkFolderWritable(this.dir, plan.drop) : undefined);
+    if (ro) return [ro];
     const lease = this.models?.lease?.();
     const r = await loadConfigSet(this.sources(plan.next), this.loadOptions(new Set([plan.file]), lease)).finally(() => lease?.release());
     return asBody(r.ok ? [] : r.diagnostics, plan.file);
@@ -362,7 +365,7 @@ export class ConfigStore {
       const others = entriesOf(this.texts.get(p.file) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name));
       if (others.length > 0) return [sharedFileConflict(this.dir, name, p.file, describeEntries(others))];
       // A file that cannot be removed (a read-only mount) is refused before the pipeline stops serving.
-      const ro = await checkRemovable(this.dir, p.file);
+      const ro = await checkFolderWritable(this.dir, p.file);
       if (ro) return [ro];
       const before = new Map(this.texts);
       const next = new Map(this.texts);

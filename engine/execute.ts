@@ -344,12 +344,18 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       }
     };
 
-    // Only the first n rows of a step's answer are used when the next one keeps the first n (a Limit).
-    const upToOf = (next: PlanStep | undefined): number | undefined => {
+    // How many first rows of post step i's answer are used: the next step says, a Limit (keepsFirst) by
+    // itself, a step that hands on a prefix (passesUpTo, an Offset) from what the steps after it use.
+    const upToOf = (i: number): number | undefined => {
+      const next = plan.post[i + 1];
       if (!next || trace || obs?.fullAnswers) return undefined;
       const def = op(next);
-      const n = def.kind === 'transform' ? def.keepsFirst?.(bind(next)) : undefined;
-      return n !== undefined && n > 0 ? n : undefined;
+      if (def.kind !== 'transform' || (!def.keepsFirst && !def.passesUpTo)) return undefined;
+      const p = bind(next);
+      const after = def.passesUpTo ? upToOf(i + 1) : undefined;
+      const ns = [def.keepsFirst?.(p), after === undefined ? undefined : def.passesUpTo!(p, after)];
+      const n = Math.min(...ns.map((x) => x ?? Infinity));
+      return n > 0 && Number.isFinite(n) ? n : undefined;
     };
     const runStep = async (s: PlanStep, phase: 'score' | 'operation', upTo?: number): Promise<void> => {
       const stop = stopped();
@@ -407,7 +413,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     }
     for (const s of plan.scorers) await runStep(s, 'score');
     if (plan.scorers.length > 0) combineScores(wf, rows, plan.scorers);
-    for (let i = 0; i < plan.post.length; i++) await runStep(plan.post[i]!, 'operation', upToOf(plan.post[i + 1]));
+    for (let i = 0; i < plan.post.length; i++) await runStep(plan.post[i]!, 'operation', upToOf(i));
     current = undefined;
 
     hydrate(plan.returns);

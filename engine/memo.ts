@@ -13,6 +13,7 @@ import type { Column, SourceResult } from './api.js';
 import { isNumeric, valueAt } from './api.js';
 import type { Plan } from './config/plan.js';
 import { WorkFrame } from './frame.js';
+import { Doorkeeper } from './memo-admission.js';
 
 export interface MemoEntry {
   /** The candidates after the pre-scoring steps, one frame row per surviving row, in order. */
@@ -29,12 +30,18 @@ function columnBytes(c: Column): number {
   return c.kind === 'dict' ? c.codes.byteLength : c.values.length * 16;
 }
 
-/** A byte-bounded LRU of candidate frames, shared by every plan on this thread. */
+/**
+ * A byte-bounded LRU of candidate frames, shared by every plan on this thread. Once full, a new key
+ * is kept only on its second sighting (memo-admission.ts), so one-off keys do not evict shared ones.
+ */
 export class CandidateMemo {
   private readonly entries = new Map<string, MemoEntry>();
+  private readonly door = new Doorkeeper();
   private bytes = 0;
   hits = 0;
   misses = 0;
+  /** Entries not kept because the memo was full and their key was new (seen once). */
+  refused = 0;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -71,6 +78,11 @@ export class CandidateMemo {
     if (bytes > this.maxBytes / 4 || left <= 0) return e;
     const k = `${plan.version}\u0000${key}`;
     const old = this.entries.get(k);
+    const again = this.door.sighted(k);
+    if (!old && !again && this.bytes + bytes > this.maxBytes) {
+      this.refused++;
+      return e;
+    }
     if (old) this.bytes -= old.bytes;
     this.entries.set(k, e);
     this.bytes += bytes;

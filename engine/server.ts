@@ -6,6 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Engine, type EngineOptions } from './engine.js';
 import { createApp, DEFAULT_BODY_LIMIT, errorBody, retryHeaders } from './http/app.js';
 import { fastLane } from './http/fast-lane.js';
+import { corsGate, type CorsOrigins } from './http/cors.js';
 import { Observability } from './observe/index.js';
 import { ERRORS, formatDiagnostic, type Diagnostic } from './errors.js';
 import type { ReloadEvent } from './config-store.js';
@@ -35,6 +36,8 @@ export interface ServerOptions extends EngineOptions {
   readonly drainTimeoutMs?: number;
   /** Answer plain pipeline runs on the raw listener, before the app (http/fast-lane.ts; default on, AIRMAIL_FAST_LANE=0 turns it off). */
   readonly fastLane?: boolean;
+  /** Origins whose pages may call the serving routes from a browser (CORS; http/cors.ts), or '*'; unset: none. */
+  readonly corsOrigins?: CorsOrigins;
 }
 
 export interface RunningServer {
@@ -79,12 +82,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const shed = shedEarly(engine, () => draining);
   const laneOn = opts.fastLane ?? process.env['AIRMAIL_FAST_LANE'] !== '0';
   const lane = laneOn ? fastLane(engine, { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, isDraining: () => draining }) : undefined;
+  const cors = opts.corsOrigins ? corsGate(opts.corsOrigins) : undefined;
   const gate = (req: IncomingMessage, res: ServerResponse): boolean => {
     // Every request's id, made once here: the early 503, the fast lane and the app all use it.
     const id = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     req.headers[REQUEST_ID_HEADER] = id;
     res.setHeader(REQUEST_ID_HEADER, id);
-    return shed(req, res) || (lane !== undefined && lane(req, res));
+    // A CORS preflight is answered first: it is not a request (no metrics, no worker).
+    return (cors !== undefined && cors(req, res)) || shed(req, res) || (lane !== undefined && lane(req, res));
   };
   const outside = { refusal: (code: Refusal, message: string, tookMs: number) => JSON.stringify(errorBody({ code, message }, { took_ms: tookMs })), bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT };
   const main = await listen(app.fetch, { port: opts.port ?? 8080, host: opts.host ?? '0.0.0.0', ...timeouts, ...outside, gate }).catch(async (err: unknown) => {

@@ -104,8 +104,11 @@ export async function stageWrite(dir: string, file: string, text: string): Promi
   return { commit: () => rename(tmp, file), discard: () => rm(tmp, { force: true }).catch(() => undefined) };
 }
 
-/** Whether the folder of `file` can be written (removing the file needs that), or why not. */
-export async function checkRemovable(dir: string, file: string): Promise<Diagnostic | undefined> {
+/**
+ * Whether the folder of `file` can be written, or why not: removing the file needs it, and so does
+ * replacing it (stageWrite writes beside it, then renames). Writes nothing (a dry run asks it).
+ */
+export async function checkFolderWritable(dir: string, file: string): Promise<Diagnostic | undefined> {
   return access(dirname(file), constants.W_OK).then(() => undefined, (err: unknown) => notWritable(dir, file, err));
 }
 

@@ -28,3 +28,11 @@ describe('Offset', () => {
     expect(out.buffer).not.toBe(input.rows.buffer);
   });
 });
+
+describe('Offset.passesUpTo', () => {
+  it('needs the first upTo + n rows of its input when only its first upTo rows are used', () => {
+    expect(offset.passesUpTo!({ n: 10 }, 10)).toBe(20);
+    expect(offset.passesUpTo!({ n: 0 }, 7)).toBe(7);
+    expect(offset.passesUpTo!({ n: 'ten' } as never, 7)).toBeUndefined(); // run() reports it
+  });
+});
