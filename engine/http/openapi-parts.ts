@@ -45,6 +45,8 @@ export type ErrorStatus = keyof typeof ERROR_RESPONSES;
 /** Every code of the catalogue (engine/errors.ts), which an error answer's `code` is one of. */
 const CODES = Object.keys(ERRORS).sort();
 
+const STEPS = { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' } } } } as const;
+
 const RESULT = {
   type: 'object',
   required: ['items', 'error', 'reason', 'pipeline', 'version'],
@@ -61,9 +63,14 @@ const RESULT = {
     errors: { type: 'array', items: { type: 'object' }, description: 'Each problem with a JSON pointer (at most 20; 422 and a YAML 400).' },
     errors_truncated: { type: 'integer', description: 'How many problems past the first 20 were left out.' },
     models: { type: 'object', additionalProperties: { type: 'string' }, description: 'Scorer output → the registry model version that scored it (e.g. psale@3), for registry models.' },
+    fallback: {
+      type: 'object', required: ['from', 'cause', 'reason'],
+      description: "The pipeline's own run failed (error), ran past its deadline or answered fewer than min_items (empty), and its `fallback:` answered: `pipeline` names the fallback.",
+      properties: { from: { type: 'string', description: 'The pipeline that was asked for.' }, cause: { enum: ['error', 'deadline', 'empty'] }, code: { enum: CODES, description: "The failed run's error code." }, operator: { type: 'string', description: 'The step that failed.' }, reason: { type: 'string', description: "The failed run's reason, naming the step." } },
+    },
     debug: {
       type: 'object', description: 'Per-step counts, ids and ms (?debug=true or x-airmail-debug).',
-      properties: { steps: { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' } } } } },
+      properties: { steps: STEPS, fallback_from: { type: 'object', required: ['pipeline', 'steps'], description: 'A fallback answered: the steps of the run it replaced, as far as it got.', properties: { pipeline: { type: 'string' }, steps: STEPS } } },
     },
   },
 } as const;
