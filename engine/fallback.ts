@@ -90,7 +90,10 @@ function causeOf(p: CompiledPipeline, res: PipelineResponse | undefined, err: un
   if (signal?.aborted) return undefined;
   if (!res) {
     const e = asAirmailError(err);
-    const cause: FallbackCause | undefined = e.code === 'DEADLINE_EXCEEDED' ? 'deadline' : FALLBACK_ERRORS.has(e.code) ? 'error' : undefined;
+    // A 503 of the pipeline's own bulkhead share (its runs hold their workers waiting on a slow upstream) is
+    // its failure, not the server's overload: the fallback runs under its own share.
+    const ownShare = e.code === 'OVERLOADED' && e.details?.['bulkhead'] === p.name;
+    const cause: FallbackCause | undefined = e.code === 'DEADLINE_EXCEEDED' ? 'deadline' : FALLBACK_ERRORS.has(e.code) || ownShare ? 'error' : undefined;
     if (!cause || !fb.when.includes(cause)) return undefined;
     return Object.assign({ cause, code: e.code, reason: e.message }, e.operator ? { operator: e.operator } : undefined);
   }
