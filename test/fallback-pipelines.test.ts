@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigSet } from '../engine/config/load.js';
 import { Observability } from '../engine/observe/index.js';
@@ -129,6 +130,20 @@ describe('fallback pipelines at run time', () => {
     expect(enough.body.fallback).toBeUndefined();
     const scrape = await (await fetch(`${srv.url}/metrics`)).text();
     expect(scrape).toContain('airmail_fallbacks_total{pipeline="picks",fallback="trending_now",cause="empty",outcome="served"} 1');
+  });
+
+  it('the answer is as /openapi.json says (fallback and debug.fallback_from), and GET /pipelines/{name} shows the fallback', async () => {
+    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+    const result = doc.components.schemas['Result']!;
+    expect(Object.keys(result.properties)).toContain('fallback');
+    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(result as object);
+    const r = await get('/pipelines/picks?n=1&debug=true');
+    expect(r.body.fallback).toBeDefined();
+    expect(validate(r.body), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...r.body, fallback: { from: 'picks', cause: 'bored', reason: 'x' } })).toBe(false);
+    const described = (await (await fetch(`${srv.url}/pipelines/picks`)).json()) as { fallback: unknown };
+    expect(described.fallback).toEqual({ pipeline: 'trending_now', when: ['empty'], min_items: 3, reserve_ms: 100 });
+    expect(((await (await fetch(`${srv.url}/pipelines/trending_now`)).json()) as { fallback: unknown }).fallback).toBeNull();
   });
 
   it('bad inputs are the 422 they were, never a fallback', async () => {

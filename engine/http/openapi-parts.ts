@@ -89,6 +89,7 @@ const DESCRIPTION = {
     loaded_at: { type: ['string', 'null'] },
     file: { type: ['string', 'null'], description: 'relative to the configs directory' },
     inputs: { type: 'object', description: "The pipeline's input schema (JSON Schema)" },
+    fallback: { type: ['object', 'null'], description: 'Its `fallback:` (pipeline, when, min_items, reserve_ms), or null' },
     last_rejection: { type: ['object', 'null'] },
   },
 } as const;
