@@ -67,7 +67,8 @@ export async function runWithFallback(engine: Host, p: CompiledPipeline, inputs:
     }
   }
   const note: FallbackNote = Object.assign({ from: p.name, cause: why.cause }, why.code ? { code: why.code } : undefined, why.operator ? { operator: why.operator } : undefined, { reason: why.reason });
-  const counter = engine.observe.metrics?.fallbacks;
+  // Debug runs (people looking) stay out of the serving series, as in observe/index.ts.
+  const counter = opts.debug ? undefined : engine.observe.metrics?.fallbacks;
   if (failure !== undefined || !out) {
     counter?.inc([label, fb.pipeline, why.cause, 'failed']);
     const f = asAirmailError(failure);

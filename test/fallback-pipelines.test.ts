@@ -96,7 +96,10 @@ describe('fallback pipelines at run time', () => {
     // The debug trace shows both runs: the fallback's steps, and the failed run's under fallback_from.
     expect(down.body.debug!.steps.map((s) => s.step)).toEqual(['Lookup']);
     expect(down.body.debug!.fallback_from).toMatchObject({ pipeline: 'for_you', steps: [{ step: 'UserRecs', failed: true }] });
-    expect(metrics.fallbacks.get(['for_you', 'trending_now', 'error', 'served'])).toBeGreaterThanOrEqual(1);
+    // Counted for serving requests, not for ?debug ones (kept out of the serving series).
+    expect(metrics.fallbacks.get(['for_you', 'trending_now', 'error', 'served'])).toBe(0);
+    expect((await get('/pipelines/for_you?user=5')).body.pipeline).toBe('trending_now');
+    expect(metrics.fallbacks.get(['for_you', 'trending_now', 'error', 'served'])).toBe(1);
   });
 
   it('a fallback that fails too leaves the original answer (its error, its pipeline), counted as failed', async () => {
