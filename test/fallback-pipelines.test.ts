@@ -16,7 +16,7 @@ import { Observability } from '../engine/observe/index.js';
 import { EngineMetrics } from '../engine/observe/metrics.js';
 import type { RunningServer } from '../engine/server.js';
 import { builtinOperators } from '../operators/index.js';
-import { server, tempDir, until } from './helpers.js';
+import { ROOT, server, tempDir, until } from './helpers.js';
 
 interface Answer { items: { sku: number }[]; error: boolean; reason: string | null; pipeline: string; code?: string; fallback?: { from: string; cause: string; code?: string; operator?: string; reason: string }; debug?: { steps: { step: string }[]; fallback_from?: { pipeline: string; steps: { step: string; failed?: boolean }[] } } }
 
@@ -31,6 +31,7 @@ const metrics = new EngineMetrics();
 const listen = async (s: Server): Promise<number> => { await new Promise<void>((r) => s.listen(0, '127.0.0.1', r)); return (s.address() as AddressInfo).port; };
 
 const configs = (): string => `
+operator_paths: [${JSON.stringify(join(ROOT, 'test/fixtures/operators'))}]
 datasets:
   trending: {path: trending.json}
 operators:
@@ -43,6 +44,7 @@ pipelines:
 - {name: picks, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}, operations: [{name: Limit, parameters: {n: $n}}], fallback: {pipeline: trending_now, when: [empty], min_items: 3}}
 - {name: both_down, item_type: sku, initialization: {includes: [UserRecs]}, fallback: dead_too}
 - {name: dead_too, item_type: sku, inputs: {user: {default: 0}}, initialization: {includes: [DeadRecs]}}
+- {name: throws, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}, operations: [{name: Fault, parameters: {mode: throw}}], fallback: trending_now}
 - {name: trending_now, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}}
 `;
 
@@ -100,6 +102,13 @@ describe('fallback pipelines at run time', () => {
     expect(metrics.fallbacks.get(['for_you', 'trending_now', 'error', 'served'])).toBe(0);
     expect((await get('/pipelines/for_you?user=5')).body.pipeline).toBe('trending_now');
     expect(metrics.fallbacks.get(['for_you', 'trending_now', 'error', 'served'])).toBe(1);
+  });
+
+  it('an operator that throws (a 500 OPERATOR_FAILED without a fallback) answers from the fallback', async () => {
+    const r = await get('/pipelines/throws/run');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ pipeline: 'trending_now', fallback: { from: 'throws', cause: 'error', code: 'OPERATOR_FAILED', operator: 'Fault' } });
+    expect(r.body.fallback!.reason).toContain('the operator threw');
   });
 
   it('a fallback that fails too leaves the original answer (its error, its pipeline), counted as failed', async () => {
