@@ -10,7 +10,7 @@ import type { FallbackCause } from './config/fallback-check.js';
 import { fallbackProblems } from './config/fallback-check.js';
 import type { Snapshot } from './config/load.js';
 import { debugStepsOf, type Engine, type PipelineResponse, type RunOptions } from './engine.js';
-import { AirmailError, asAirmailError, type Diagnostic, type ErrorCode } from './errors.js';
+import { asAirmailError, type Diagnostic, type ErrorCode } from './errors.js';
 import { ADHOC_LABEL } from './observe/labels.js';
 
 /** Errors of a run that a fallback answers for (`error`); DEADLINE_EXCEEDED is `deadline`. 4xx and 503 never. */
@@ -49,10 +49,11 @@ export async function runWithFallback(engine: Host, p: CompiledPipeline, inputs:
   const label = engine.snapshot.pipelines.get(p.name) === p ? p.name : ADHOC_LABEL;
   const target = engine.snapshot.pipelines.get(fb.pipeline);
   let out: PipelineResponse | undefined;
-  let failure: unknown;
+  /** Why the fallback's answer is not used: its code and reason. */
+  let failed: { code: string; reason: string } | undefined;
   const left = total - Date.now();
-  if (!target) failure = new AirmailError('PIPELINE_NOT_FOUND', `the fallback '${fb.pipeline}' is not loaded`);
-  else if (left < 1) failure = new AirmailError('DEADLINE_EXCEEDED', `no time was left of the request's deadline to run the fallback '${fb.pipeline}' (reserve_ms: ${fb.reserveMs})`);
+  if (!target) failed = { code: 'PIPELINE_NOT_FOUND', reason: `the fallback '${fb.pipeline}' is not loaded` };
+  else if (left < 1) failed = { code: 'DEADLINE_EXCEEDED', reason: `no time was left of the request's deadline to run it (reserve_ms: ${fb.reserveMs})` };
   else {
     try {
       const given: Record<string, unknown> = {};
@@ -60,19 +61,20 @@ export async function runWithFallback(engine: Host, p: CompiledPipeline, inputs:
       for (const k of Object.keys(inputs)) if (Object.hasOwn(takes, k)) given[k] = inputs[k];
       const checked = engine.checkInputs(target, given, 'json');
       out = await engine.runOnce(target, checked, Object.assign({}, opts, { deadlineAt: Math.min(total, Date.now() + engine.deadlineFor(target)) }));
-      if (out.error) failure = new AirmailError((out.code as ErrorCode | undefined) ?? 'SOURCE_FAILED', out.reason ?? 'the fallback failed');
-      else if (why.cause === 'empty' && out.items.length <= (res?.items.length ?? 0)) failure = new AirmailError('INTERNAL', `the fallback answered ${out.items.length} item(s), no more than the run it would replace`);
+      if (out.error) failed = { code: out.code ?? 'SOURCE_FAILED', reason: out.reason ?? 'it failed' };
+      else if (why.cause === 'empty' && out.items.length <= (res?.items.length ?? 0)) failed = { code: 'EMPTY', reason: `it answered ${out.items.length} item(s), no more than the run it would replace` };
     } catch (e) {
-      failure = e;
+      const a = asAirmailError(e);
+      failed = { code: a.code, reason: a.message };
     }
   }
   const note: FallbackNote = Object.assign({ from: p.name, cause: why.cause }, why.code ? { code: why.code } : undefined, why.operator ? { operator: why.operator } : undefined, { reason: why.reason });
   // Debug runs (people looking) stay out of the serving series, as in observe/index.ts.
   const counter = opts.debug ? undefined : engine.observe.metrics?.fallbacks;
-  if (failure !== undefined || !out) {
+  if (failed || !out) {
     counter?.inc([label, fb.pipeline, why.cause, 'failed']);
-    const f = asAirmailError(failure);
-    engine.observe.logger.log('warn', `pipeline '${p.name}' ${why.cause === 'empty' ? 'answered too few items' : 'failed'} and its fallback '${fb.pipeline}' did not answer (${f.message}); the original answer stands: ${why.reason}`, { event: 'fallback_failed', pipeline: p.name, fallback: fb.pipeline, cause: why.cause, code: f.code, request_id: opts.requestId });
+    const f = failed ?? { code: 'INTERNAL', reason: 'no answer' };
+    engine.observe.logger.log('warn', `pipeline '${p.name}' ${why.cause === 'empty' ? 'answered too few items' : 'failed'} and its fallback '${fb.pipeline}' did not answer (${f.reason}); the original answer stands: ${why.reason}`, { event: 'fallback_failed', pipeline: p.name, fallback: fb.pipeline, cause: why.cause, code: f.code, request_id: opts.requestId });
     if (res) return res;
     throw err;
   }
