@@ -118,12 +118,13 @@ export class Bulkheads {
     const wait = ((g.waiting + 1) * Math.max(medianMs ?? 0, oldest)) / g.limit;
     const why = g.explicit ? 'max_workers' : `its runs wait on remote sources (${Math.round(g.waitAvg)} ms on average); set max_workers to change it`;
     const head = `pipeline '${g.key}' holds its limit of ${g.limit} of ${this.threads} worker(s) (${why}) and ${g.waiting} of its requests wait`;
-    if (g.waiting >= maxWaiting) return overloaded(`${head}: no more may wait`, wait);
-    if (wait > maxWaitMs) return overloaded(`${head}: the expected wait (${Math.round(wait)} ms) exceeds the limit of ${maxWaitMs} ms`, wait);
+    if (g.waiting >= maxWaiting) return overloaded(`${head}: no more may wait`, wait, g.key);
+    if (wait > maxWaitMs) return overloaded(`${head}: the expected wait (${Math.round(wait)} ms) exceeds the limit of ${maxWaitMs} ms`, wait, g.key);
     return undefined;
   }
 }
 
-function overloaded(message: string, waitMs: number): Shed {
-  return { code: 'OVERLOADED', message, details: { retryAfterMs: Math.min(5000, Math.max(10, Math.ceil(waitMs))) } };
+/** `bulkhead`: the pipeline whose own share refused it (its fallback may answer: engine/fallback.ts). */
+function overloaded(message: string, waitMs: number, bulkhead: string): Shed {
+  return { code: 'OVERLOADED', message, details: { retryAfterMs: Math.min(5000, Math.max(10, Math.ceil(waitMs))), bulkhead } };
 }

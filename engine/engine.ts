@@ -29,6 +29,7 @@ import { inlineRemote } from './remote/client.js';
 import { remoteDatasetLoader } from './remote/datasets.js';
 import { Replicator, type ReplicateOptions } from './replicate.js';
 import { redactParams } from './redact.js';
+import { adhocFallbackProblems, runWithFallback, type FallbackNote } from './fallback.js';
 
 export interface EngineOptions {
   readonly configs: string;
@@ -75,14 +76,18 @@ export interface PipelineResponse {
   code?: string;
   operator?: string;
   errors?: readonly (Problem | Diagnostic)[];
-  debug?: { steps: readonly StepTrace[] };
+  debug?: { steps: readonly StepTrace[]; fallback_from?: { pipeline: string; steps: readonly StepTrace[] } };
   why?: WhyAnswer;
+  /** The pipeline's own run failed and its fallback answered (fallback.ts). */
+  fallback?: FallbackNote;
   /** Scorer output → the registry model version that scored it (`psale@3`). */
   models?: Readonly<Record<string, string>>;
 }
 
 export interface RunOptions extends ObserveRunOptions {
   readonly deadlineMs?: number;
+  /** The deadline as a time (Date.now()), set by the fallback wrapper; overrides deadlineMs. */
+  readonly deadlineAt?: number;
   readonly debug?: boolean;
   readonly signal?: AbortSignal;
 }
@@ -252,6 +257,8 @@ export class Engine {
       const e = asAirmailError(err, 'CONFIG_INVALID');
       return { diagnostics: [{ code: e.code, message: e.message }] as Diagnostic[], pipeline: undefined };
     });
+    const fb = r.pipeline ? adhocFallbackProblems(r.pipeline, snap) : [];
+    if (fb.length > 0) Object.assign(r, { pipeline: undefined, diagnostics: fb });
     if (!r.pipeline) {
       lease?.release();
       const first = r.diagnostics[0];
@@ -282,11 +289,19 @@ export class Engine {
     return Math.min(requested ?? Infinity, own);
   }
 
-  /** Run a pipeline; errors that belong in the body (empty, failing source) come back as a response, others throw. */
-  async run(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
+  /**
+   * Run a pipeline; errors that belong in the body (empty, failing source) come back as a response, others throw.
+   * A pipeline with a `fallback:` runs through runWithFallback (fallback.ts), which calls runOnce.
+   */
+  run(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
+    return p.fallback && opts.why === undefined ? runWithFallback(this, p, inputs, opts) : this.runOnce(p, inputs, opts);
+  }
+
+  /** One run of one pipeline, no fallback. */
+  async runOnce(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
     const t0 = performance.now();
     const snap = this.snapshot;
-    const deadline = Date.now() + this.deadlineFor(p, opts.deadlineMs);
+    const deadline = opts.deadlineAt ?? Date.now() + this.deadlineFor(p, opts.deadlineMs);
     const obs = this.observe.begin(p, opts, this.adhocMade.has(p));
     const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}), ...(this.adhocMade.has(p) ? { adhoc: true } : {}) })
       .catch((err: unknown) => {

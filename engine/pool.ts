@@ -46,7 +46,7 @@ export interface Shed {
   readonly code: 'OVERLOADED';
   readonly message: string;
   /** About the time the queue ahead takes to drain (10 ms to 5 s). */
-  readonly details: { readonly retryAfterMs: number };
+  readonly details: { readonly retryAfterMs: number; /** Set when a pipeline's own bulkhead share refused it (bulkhead.ts). */ readonly bulkhead?: string };
 }
 
 export const overloadedError = (s: Shed): AirmailError => AirmailError.withoutStack(s.code, s.message, { details: s.details });

@@ -152,7 +152,8 @@ function shedEarly(engine: Engine, draining: () => boolean): (req: IncomingMessa
     }
     const p = engine.snapshot.pipelines.get(name);
     const shed = p && engine.runner.shedding?.(p);
-    if (!shed) return false;
+    // A pipeline refused by its own bulkhead share goes on to its run, where its fallback answers (engine/fallback.ts).
+    if (!shed || (p.fallback && shed.details.bulkhead !== undefined)) return false;
     // No error object: refusing is what the main thread does most of under overload (see Shed).
     engine.observe.shed(name, shed.message);
     req.resume();

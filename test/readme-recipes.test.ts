@@ -1,6 +1,6 @@
 /**
  * The README's "Recipes" (merchandising asks: trending for a client with a brand cap, campaign SKUs
- * pinned first, personalised with a trending fallback, page 2, a weighted score, more from this
+ * pinned first, personalised with a trending fallback pipeline (and mixed with trending), page 2, a weighted score, more from this
  * brand, new arrivals) are run as written, read out of README.md, on generated retail data, and
  * each answer is checked against one computed here in plain JS, without Airmail. Pinning and paging
  * could not be written before `Pin` and `Offset`: a boost weight nulls the score of every unpinned
@@ -56,6 +56,10 @@ const expected = {
   },
   forYou(c: number): number[] {
     const mine = catalog.filter((p) => p.brand === client(c).preferred_brand).map((p) => p.product_id).sort(desc((id) => byId.get(id)!.affinity));
+    return mine.length >= 3 ? mine.slice(0, 10) : rankedTrending().slice(0, 10);
+  },
+  forYouMixed(c: number): number[] {
+    const mine = catalog.filter((p) => p.brand === client(c).preferred_brand).map((p) => p.product_id).sort(desc((id) => byId.get(id)!.affinity));
     return [...mine, ...rankedTrending().filter((id) => !mine.includes(id))].slice(0, 10);
   },
   page: (offset: number, size: number): number[] => rankedTrending().slice(offset, offset + size),
@@ -84,7 +88,7 @@ describe('README recipes, run as written on retail data', () => {
     await mkdir(join(dir, 'data'));
     for (const [name, rows] of Object.entries({ catalog, clients, purchases, trending, campaigns })) await writeFile(join(dir, 'data', `${name}.json`), JSON.stringify(rows));
     const blocks = await recipeBlocks();
-    expect(blocks.length).toBe(6);
+    expect(blocks.length).toBe(7);
     await writeFile(join(dir, 'shop.yaml'), blocks[0]!);
     for (let k = 1; k < blocks.length; k++) await writeFile(join(dir, `recipe-${k}.yaml`), blocks[k]!);
     srv = await server({ configs: dir, threads: 0 });
@@ -119,9 +123,19 @@ describe('README recipes, run as written on retail data', () => {
     expect(ids(await post('campaign_first', { campaign: 'none' }))).toEqual(expected.campaignFirst('none'));
   });
 
-  it('personalised first, trending as the fill, and trending alone when nothing is personal', async () => {
+  it('personalised, with trending as the fallback when the personal run has fewer than 3 items', async () => {
     for (const c of [1, 2, 5]) expect(ids(await post('for_you', { client_id: c }))).toEqual(expected.forYou(c));
-    expect(ids(await post('for_you', { client_id: 9 }))).toEqual(rankedTrending().slice(0, 10));
+    const res = await fetch(`${srv.url}/pipelines/for_you?client_id=9`);
+    const body = (await res.json()) as { items: Row[]; pipeline: string; fallback?: object };
+    expect(res.status).toBe(200);
+    expect(ids(body.items)).toEqual(rankedTrending().slice(0, 10));
+    expect(body.pipeline).toBe('trending_now');
+    expect(body.fallback).toEqual({ from: 'for_you', cause: 'empty', reason: expect.stringContaining('answered 0 items, fewer than min_items 3') });
+  });
+
+  it('personalised first, trending as the fill, and trending alone when nothing is personal', async () => {
+    for (const c of [1, 2, 5]) expect(ids(await post('for_you_mixed', { client_id: c }))).toEqual(expected.forYouMixed(c));
+    expect(ids(await post('for_you_mixed', { client_id: 9 }))).toEqual(rankedTrending().slice(0, 10));
   });
 
   it('pages a ranking with Offset then Limit', async () => {

@@ -16,6 +16,7 @@ import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './
 import { didYouMean, withDatasetHint, type ParamValidator } from './validators.js';
 import { checkStructure, soundParts } from './structure.js';
 import { resolveItemsDataset } from './items-dataset.js';
+import { fallbackSpec, type FallbackSpec } from './fallback-check.js';
 import { refRoleProblems } from './ref-roles.js';
 import { checkContext } from './context-check.js';
 import { hook, hookAsync, hookProblem } from './operator-hooks.js';
@@ -54,6 +55,8 @@ export interface CompiledPipeline {
   /** Workers it may hold at once (`max_workers`; bulkhead.ts). */
   readonly maxWorkers: number | undefined;
   readonly datasets: readonly string[];
+  /** `fallback:`, checked against the other pipelines by fallbackProblems (config/fallback-check.ts). */
+  readonly fallback?: FallbackSpec;
 }
 
 export type Report = (code: ErrorCode, pointer: string, message: string) => void;
@@ -394,7 +397,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const dir = file ? dirname(file) : undefined;
   const stable = (k: string, v: unknown): unknown =>
     typeof v !== 'string' ? v : k === 'pinned' ? basename(v) : dir && isAbsolute(v) && v.startsWith(dir + sep) ? relative(dir, v) : v;
-  const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema, ...(scope.operatorModules?.length ? { code: scope.operatorModules } : {}) }, stable)).digest('hex').slice(0, 12);
+  const fallback = cfg.fallback !== undefined ? fallbackSpec(cfg.fallback) : undefined;
+  const version = createHash('sha256').update(JSON.stringify({ draft, datasetIds, inputSchema, ...(scope.operatorModules?.length ? { code: scope.operatorModules } : {}), ...(fallback ? { fallback } : {}) }, stable)).digest('hex').slice(0, 12);
   const plan: Plan = deepFreeze({ ...draft, version });
   return {
     diagnostics,
@@ -408,6 +412,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       deadlineMs: cfg.deadline_ms,
       maxWorkers: cfg.max_workers,
       datasets: [...datasetsUsed].sort(),
+      ...(fallback ? { fallback } : {}),
     }),
   };
 }

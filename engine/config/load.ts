@@ -21,6 +21,7 @@ import { compileExperiments, type CompiledExperiment } from './compile-experimen
 import { reservedNameProblems, sealedProblems } from './sealed.js';
 import { unusedPresetProblems } from './preset-check.js';
 import { checkContext } from './context-check.js';
+import { fallbackProblems } from './fallback-check.js';
 import { describeErrors, didYouMean, newAjv, ParamValidator } from './validators.js';
 import { importOperatorFolder } from './operator-files.js';
 
@@ -451,6 +452,13 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       diagnostics.push(located_);
     }
     if (r.pipeline) compiled.set(p.cfg.name, { ...r.pipeline, file: p.loc.file });
+  }
+  // Fallbacks name other pipelines of the set: checked once every pipeline compiled.
+  const names = pipelines.map((p) => p.cfg.name);
+  for (const p of pipelines) {
+    const c = compiled.get(p.cfg.name);
+    if (c?.file !== p.loc.file) continue;
+    for (const f of fallbackProblems(c, (n) => compiled.get(n), names, (n) => names.includes(n))) diagnostics.push(at(p.loc.parsed, p.loc.file, 'CONFIG_INVALID', `${p.ptr}/fallback${f.at}`, f.message));
   }
   // Every shared context is checked where it is defined, used or not (a used one's problems were said above: once).
   for (const [name, cx] of contexts) {

@@ -49,6 +49,15 @@ export interface PipelineConfig {
   return?: string[];
   deadline_ms?: number;
   max_workers?: number;
+  /** Another pipeline that answers when this one fails (engine/fallback.ts). */
+  fallback?: string | FallbackConfig;
+}
+
+export interface FallbackConfig {
+  pipeline: string;
+  when?: ('error' | 'deadline' | 'empty')[];
+  min_items?: number;
+  reserve_ms?: number;
 }
 
 export interface DatasetConfig {
@@ -149,6 +158,22 @@ export const PIPELINE_SCHEMA: JsonSchema = {
     return: { type: 'array', items: { type: 'string' }, minItems: 1 },
     deadline_ms: { type: 'integer', minimum: 1, maximum: 600000 },
     max_workers: { type: 'integer', minimum: 1, maximum: 1024 },
+    fallback: {
+      oneOf: [
+        { type: 'string', pattern: NAME },
+        {
+          type: 'object',
+          required: ['pipeline'],
+          additionalProperties: false,
+          properties: {
+            pipeline: { type: 'string', pattern: NAME },
+            when: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['error', 'deadline', 'empty'] } },
+            min_items: { type: 'integer', minimum: 1, maximum: 100000 },
+            reserve_ms: { type: 'integer', minimum: 0, maximum: 600000 },
+          },
+        },
+      ],
+    },
   },
 };
 

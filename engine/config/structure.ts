@@ -58,6 +58,7 @@ export function soundParts(cfg: PipelineConfig, base: string, s: Structure): Pip
     ...(cfg.return !== undefined && !s.bad(`${base}/return`) ? { return: cfg.return } : {}),
     ...(typeof cfg.deadline_ms === 'number' ? { deadline_ms: cfg.deadline_ms } : {}),
     ...(typeof cfg.max_workers === 'number' ? { max_workers: cfg.max_workers } : {}),
+    ...(cfg.fallback !== undefined && !s.bad(`${base}/fallback`) ? { fallback: cfg.fallback } : {}),
     ...(typeof cfg.description === 'string' ? { description: cfg.description } : {}),
   };
   return out;

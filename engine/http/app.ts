@@ -306,6 +306,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
       loaded_at: st?.loadedAt ?? null,
       file: paths.file(p.file),
       inputs: p.inputSchema,
+      fallback: p.fallback ? { pipeline: p.fallback.pipeline, when: p.fallback.when, min_items: p.fallback.minItems, reserve_ms: p.fallback.reserveMs } : null,
       last_rejection: rej ? paths.record(rej) : null,
     };
   };

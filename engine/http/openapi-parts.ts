@@ -45,6 +45,8 @@ export type ErrorStatus = keyof typeof ERROR_RESPONSES;
 /** Every code of the catalogue (engine/errors.ts), which an error answer's `code` is one of. */
 const CODES = Object.keys(ERRORS).sort();
 
+const STEPS = { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' } } } } as const;
+
 const RESULT = {
   type: 'object',
   required: ['items', 'error', 'reason', 'pipeline', 'version'],
@@ -65,9 +67,14 @@ const RESULT = {
       type: 'object', required: ['name', 'arm', 'assignment'], description: 'An A/B experiment answered (`pipeline` is the arm that ran).',
       properties: { name: { type: 'string' }, arm: { type: 'string' }, assignment: { enum: ['assigned', 'forced', 'default'] }, bucket: { type: 'integer', minimum: 0, maximum: 9999, description: "the unit's bucket; absent without a unit" } },
     },
+    fallback: {
+      type: 'object', required: ['from', 'cause', 'reason'],
+      description: "The pipeline's own run failed (error), ran past its deadline or answered fewer than min_items (empty), and its `fallback:` answered: `pipeline` names the fallback.",
+      properties: { from: { type: 'string', description: 'The pipeline that was asked for.' }, cause: { enum: ['error', 'deadline', 'empty'] }, code: { enum: CODES, description: "The failed run's error code." }, operator: { type: 'string', description: 'The step that failed.' }, reason: { type: 'string', description: "The failed run's reason, naming the step." } },
+    },
     debug: {
       type: 'object', description: 'Per-step counts, ids and ms (?debug=true or x-airmail-debug).',
-      properties: { steps: { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' } } } } },
+      properties: { steps: STEPS, fallback_from: { type: 'object', required: ['pipeline', 'steps'], description: 'A fallback answered: the steps of the run it replaced, as far as it got.', properties: { pipeline: { type: 'string' }, steps: STEPS } } },
     },
   },
 } as const;
@@ -86,6 +93,7 @@ const DESCRIPTION = {
     loaded_at: { type: ['string', 'null'] },
     file: { type: ['string', 'null'], description: 'relative to the configs directory' },
     inputs: { type: 'object', description: "The pipeline's input schema (JSON Schema)" },
+    fallback: { type: ['object', 'null'], description: 'Its `fallback:` (pipeline, when, min_items, reserve_ms), or null' },
     last_rejection: { type: ['object', 'null'] },
     kind: { const: 'experiment', description: 'An A/B experiment (absent for a pipeline)' },
     unit: { type: 'string' },

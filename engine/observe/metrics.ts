@@ -201,6 +201,8 @@ export class EngineMetrics {
   readonly empty = this.registry.add(new Counter('airmail_empty_results_total', 'Requests answered with no items, by the step (or stage) that emptied them.', ['pipeline', 'reason']));
   readonly errors = this.registry.add(new Counter('airmail_errors_total', 'Failed requests by error code and the step that failed.', ['pipeline', 'code', 'operator']));
   /** `why` and `?debug` runs (and their error answers): people looking, kept out of the serving series above. */
+  /** A pipeline's `fallback:` ran (engine/fallback.ts): served (it answered) or failed (the original answer stood). */
+  readonly fallbacks = this.registry.add(new Counter('airmail_fallbacks_total', 'Runs answered from a fallback pipeline (outcome=served) or where the fallback failed too and the original answer stood (outcome=failed), by pipeline, fallback and cause (error, deadline, empty).', ['pipeline', 'fallback', 'cause', 'outcome']));
   readonly diagnostic = this.registry.add(new Counter('airmail_diagnostic_requests_total', 'Why and debug requests (not in airmail_requests_total or the latency histogram), by pipeline, kind (why, debug) and HTTP status.', ['pipeline', 'kind', 'status']));
   readonly reloads = this.registry.add(new Counter('airmail_config_reloads_total', 'Config reload attempts (one per change to the configs) by result: applied or rejected; a change partly applied counts once in each.', ['result']));
   readonly modelSwaps = this.registry.add(new Counter('airmail_model_swaps_total', 'Models swapped to a new version while serving.', ['model']));
@@ -226,7 +228,7 @@ export class EngineMetrics {
    * it starts from zero, which Prometheus reads as a counter reset.
    */
   forgetPipeline(pipeline: string): void {
-    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic]) m.dropFirst(pipeline);
+    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic, this.fallbacks]) m.dropFirst(pipeline);
     this.recentPipelines.drop((k) => k === pipeline);
     this.recentSteps.drop((k) => k.startsWith(`${pipeline}\u0001`));
   }
