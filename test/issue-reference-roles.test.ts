@@ -4,6 +4,9 @@
  * input (`Sort by: $x`, `Match column: $x`, `Hydrate columns: $x`) loaded but failed every request
  * with UNKNOWN_COLUMN, did nothing, or crashed the load; `where: $w` was read as text and reported
  * "no column '0'". Now the list reference serves, and the others are load errors at the reference.
+ * Without a dataset behind the item type, `items: $ids` took one id, not a list (`{"ids": [5, 6]}`
+ * was a 422 "must be a number or a string"), against the README's "a reference stands for a value or
+ * a list of values (`items: $ids` in `Static`)".
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -60,5 +63,27 @@ pipeline:
     const r = await load(pipeline(step));
     expect(r.diagnostics.map((d) => [d.code, d.pointer])).toEqual([['BAD_PARAMETER', pointer]]);
     expect(r.diagnostics[0]!.message).toContain(says);
+  });
+
+  it('Static items: $ids takes a list of ids also where no dataset types the item id', async () => {
+    const noData = await tempDir('airmail-ref-roles-nodata-');
+    await writeFile(join(noData, 'p.yaml'), `pipeline:
+  name: ids
+  item_type: product_id
+  initialization: {includes: [{name: Static, parameters: {items: $ids}}]}
+`);
+    const s2 = await server({ configs: noData, threads: 0 });
+    try {
+      expect(s2.startErrors).toEqual([]);
+      const post = await fetch(`${s2.url}/pipelines/ids`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ids": [5, 6]}' });
+      expect(post.status).toBe(200);
+      expect(((await post.json()) as { items: unknown[] }).items).toEqual([{ product_id: 5 }, { product_id: 6 }]);
+      const get = await (await fetch(`${s2.url}/pipelines/ids?ids=7&ids=8`)).json() as { items: unknown[] };
+      expect(get.items).toEqual([{ product_id: 7 }, { product_id: 8 }]);
+      const bad = await fetch(`${s2.url}/pipelines/ids`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ids": [{"x": 1}]}' });
+      expect(bad.status).toBe(422);
+    } finally {
+      await s2.close();
+    }
   });
 });

@@ -154,7 +154,13 @@ export function typeSites(
     if (!col) {
       // No column to take a type from (no items dataset): an item id is still a number or a string.
       if (as !== 'id') continue;
-      for (const r of refs) if (r.ref.kind === 'input' && placeOf(site, r) !== undefined) inputs.push({ name: r.ref.name, schema: { type: ['number', 'string'] } });
+      // `items: $ids` takes a list of them, as it does where a column gives the type.
+      for (const r of refs) {
+        if (r.ref.kind !== 'input' || placeOf(site, r) === undefined) continue;
+        const list = placeOf(site, r) === 'value' && typesOf(paramSchema(r.path)).includes('array');
+        const id: JsonSchema = { type: ['number', 'string'] };
+        inputs.push({ name: r.ref.name, schema: list ? { type: 'array', items: id } : id });
+      }
       const value = valueAtPointer(params, site.path);
       const literals: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`${site.path}/${i}`, v]) : [[site.path, value]];
       for (const [path, v] of literals) {
