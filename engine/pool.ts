@@ -4,6 +4,7 @@
  * bounded queue; a full queue is OVERLOADED (503), never a growing backlog.
  */
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { OperatorDefinition } from './api.js';
 import type { CompiledPipeline } from './config/compile-pipeline.js';
@@ -124,6 +125,18 @@ function youngMbFromEnv(): number {
   const mb = Number(process.env['AIRMAIL_WORKER_YOUNG_MB'] ?? 12);
   return Number.isFinite(mb) && mb >= 1 ? mb : 12;
 }
+/**
+ * Piscina options that cut what each task costs the main thread, which runs every request's HTTP
+ * and hand-off while the workers run the pipelines (on many cores it is the ceiling):
+ * - `recordTiming: false`: no run-time and wait-time histograms per task (nothing reads them; the
+ *   queue-wait estimate keeps its own, see expectedWaitMs).
+ * - the worker's file is given as a path: piscina turns a file URL into a path at every task.
+ * Tried and not kept: `atomics: 'disabled'` (no futex wake-up per task, about 15 µs of the main
+ * thread's time a request) left requests hanging until their watchdog when workers were killed
+ * under load (test/reliability-chaos.test.ts).
+ */
+export const HAND_OFF = { recordTiming: false } as const;
+
 /** How often a task whose worker was stopped on purpose (killWorker) runs again. */
 const MAX_KILLED_RETRIES = 4;
 
@@ -168,11 +181,13 @@ export class PoolRunner implements Runner {
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
       resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024, maxYoungGenerationSizeMb: opts.workerYoungMb ?? youngMbFromEnv() },
+      // The main thread's share of each hand-off (the ceiling of a many-core server: see HAND_OFF).
+      ...HAND_OFF,
     };
     const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, stepSlots: this.steps.buffer, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
-      ? new Piscina({ ...common, filename: new URL('./workers/ts-bootstrap.mjs', import.meta.url).href, workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
-      : new Piscina({ ...common, filename: new URL('./workers/exec-worker.js', import.meta.url).href, workerData });
+      ? new Piscina({ ...common, filename: fileURLToPath(new URL('./workers/ts-bootstrap.mjs', import.meta.url)), workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
+      : new Piscina({ ...common, filename: fileURLToPath(new URL('./workers/exec-worker.js', import.meta.url)), workerData });
     this.pool.on('workerCreate', (w: { id: number; currentUsage: number }) => this.ready.set(w.id, w));
     this.pool.on('workerDestroy', (w: { id: number }) => this.ready.delete(w.id));
     // A worker that dies with no task (e.g. a timer an operator left behind throws) must not take the process down.
@@ -321,11 +336,12 @@ export class PoolRunner implements Runner {
   }
 
   /** Per pipeline version: runs seen and the last 16 times workers spent executing it. */
-  private readonly execTimes = new WeakMap<CompiledPipeline, { runs: number; last: Float64Array }>();
+  private readonly execTimes = new WeakMap<CompiledPipeline, { runs: number; last: Float64Array; median?: { readonly runs: number; readonly ms: number } }>();
   private noteExecMs(p: CompiledPipeline, ms: number): void {
     let t = this.execTimes.get(p);
     if (!t) this.execTimes.set(p, (t = { runs: 0, last: new Float64Array(16) }));
     t.last[t.runs++ % 16] = ms;
+    t.median = undefined;
     this.recentExec[this.recentRuns++ % RECENT_EXEC] = ms;
   }
   /** The last RECENT_EXEC execution times of any pipeline, as the workers measured them (for the queue-wait estimate). */
@@ -335,8 +351,10 @@ export class PoolRunner implements Runner {
   execTime(p: CompiledPipeline): { readonly runs: number; readonly ms: number } | undefined {
     const t = this.execTimes.get(p);
     if (!t) return undefined;
+    // Asked up to twice per request (the early shed and the submit) and changed once: sorted once per change.
+    if (t.median) return t.median;
     const recent = t.last.slice(0, Math.min(t.runs, 16)).sort();
-    return { runs: t.runs, ms: recent[recent.length >> 1]! };
+    return (t.median = { runs: t.runs, ms: recent[recent.length >> 1]! });
   }
 
   /** How long a task queued now would wait: the queue ahead × what each task in it costs the pool. */
