@@ -74,6 +74,22 @@ describe('PoolRunner', () => {
     for (const t of threads) expect(t.resourceLimits).toMatchObject({ maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 1024 });
   });
 
+  it('keeps the main thread\'s share of a hand-off small: no histograms per task, no URL parsed per task, run times sorted once per run', async () => {
+    // The main thread runs every request's HTTP and hand-off; on many cores it is the server's ceiling (README, Performance).
+    const options = (pool as unknown as { pool: { options: { recordTiming?: boolean; filename?: string } } }).pool.options;
+    expect(options).toMatchObject({ recordTiming: false });
+    expect(options.filename).not.toMatch(/^file:/); // piscina parses a file URL at every task
+    const p = snap.pipelines.get('ok')!;
+    await pool.run({ pipeline: p, snapshot: snap, inputs: { color: 'red' } });
+    // Asked twice per request (the early shed, the submit): the same answer until another run is noted.
+    const first = pool.execTime(p);
+    expect(pool.execTime(p)).toBe(first);
+    await pool.run({ pipeline: p, snapshot: snap, inputs: { color: 'red' } });
+    const next = pool.execTime(p);
+    expect(next).not.toBe(first);
+    expect(next!.runs).toBe(first!.runs + 1);
+  });
+
   it('brings errors back with their code and operator', async () => {
     const err = await pool.run({ pipeline: snap.pipelines.get('boom')!, snapshot: snap, inputs: {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AirmailError);

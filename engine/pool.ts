@@ -4,6 +4,7 @@
  * bounded queue; a full queue is OVERLOADED (503), never a growing backlog.
  */
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { OperatorDefinition } from './api.js';
 import type { CompiledPipeline } from './config/compile-pipeline.js';
@@ -21,7 +22,8 @@ import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
 import { attachReport, executeObserved } from './observe/collect.js';
 import type { ObserveSpec } from './observe/types.js';
 import { BusyWindow } from './observe/utilization.js';
-import { deadlineInStep, inlineDeadline, StepMark, StepSlots, stepName, type StepAt } from './step-slots.js';
+import { inlineDeadline, StepMark, StepSlots, type StepAt } from './step-slots.js';
+import { deadlineWatchdog, WatchdogSignal, workerLost } from './pool-watchdog.js';
 
 export interface RunRequest {
   readonly pipeline: CompiledPipeline;
@@ -123,6 +125,18 @@ function youngMbFromEnv(): number {
   const mb = Number(process.env['AIRMAIL_WORKER_YOUNG_MB'] ?? 12);
   return Number.isFinite(mb) && mb >= 1 ? mb : 12;
 }
+/**
+ * Piscina options that cut what each task costs the main thread, which runs every request's HTTP
+ * and hand-off while the workers run the pipelines (on many cores it is the ceiling):
+ * - `recordTiming: false`: no run-time and wait-time histograms per task (nothing reads them; the
+ *   queue-wait estimate keeps its own, see expectedWaitMs).
+ * - the worker's file is given as a path: piscina turns a file URL into a path at every task.
+ * Tried and not kept: `atomics: 'disabled'` (no futex wake-up per task, about 15 µs of the main
+ * thread's time a request) left requests hanging until their watchdog when workers were killed
+ * under load (test/reliability-chaos.test.ts).
+ */
+export const HAND_OFF = { recordTiming: false } as const;
+
 /** How often a task whose worker was stopped on purpose (killWorker) runs again. */
 const MAX_KILLED_RETRIES = 4;
 
@@ -167,11 +181,13 @@ export class PoolRunner implements Runner {
       idleTimeout: 60_000,
       concurrentTasksPerWorker: 1,
       resourceLimits: { maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024, maxYoungGenerationSizeMb: opts.workerYoungMb ?? youngMbFromEnv() },
+      // The main thread's share of each hand-off (the ceiling of a many-core server: see HAND_OFF).
+      ...HAND_OFF,
     };
     const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, stepSlots: this.steps.buffer, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
-      ? new Piscina({ ...common, filename: new URL('./workers/ts-bootstrap.mjs', import.meta.url).href, workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
-      : new Piscina({ ...common, filename: new URL('./workers/exec-worker.js', import.meta.url).href, workerData });
+      ? new Piscina({ ...common, filename: fileURLToPath(new URL('./workers/ts-bootstrap.mjs', import.meta.url)), workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
+      : new Piscina({ ...common, filename: fileURLToPath(new URL('./workers/exec-worker.js', import.meta.url)), workerData });
     this.pool.on('workerCreate', (w: { id: number; currentUsage: number }) => this.ready.set(w.id, w));
     this.pool.on('workerDestroy', (w: { id: number }) => this.ready.delete(w.id));
     // A worker that dies with no task (e.g. a timer an operator left behind throws) must not take the process down.
@@ -320,11 +336,12 @@ export class PoolRunner implements Runner {
   }
 
   /** Per pipeline version: runs seen and the last 16 times workers spent executing it. */
-  private readonly execTimes = new WeakMap<CompiledPipeline, { runs: number; last: Float64Array }>();
+  private readonly execTimes = new WeakMap<CompiledPipeline, { runs: number; last: Float64Array; median?: { readonly runs: number; readonly ms: number } }>();
   private noteExecMs(p: CompiledPipeline, ms: number): void {
     let t = this.execTimes.get(p);
     if (!t) this.execTimes.set(p, (t = { runs: 0, last: new Float64Array(16) }));
     t.last[t.runs++ % 16] = ms;
+    t.median = undefined;
     this.recentExec[this.recentRuns++ % RECENT_EXEC] = ms;
   }
   /** The last RECENT_EXEC execution times of any pipeline, as the workers measured them (for the queue-wait estimate). */
@@ -334,8 +351,10 @@ export class PoolRunner implements Runner {
   execTime(p: CompiledPipeline): { readonly runs: number; readonly ms: number } | undefined {
     const t = this.execTimes.get(p);
     if (!t) return undefined;
+    // Asked up to twice per request (the early shed and the submit) and changed once: sorted once per change.
+    if (t.median) return t.median;
     const recent = t.last.slice(0, Math.min(t.runs, 16)).sort();
-    return { runs: t.runs, ms: recent[recent.length >> 1]! };
+    return (t.median = { runs: t.runs, ms: recent[recent.length >> 1]! });
   }
 
   /** How long a task queued now would wait: the queue ahead × what each task in it costs the pool. */
@@ -413,73 +432,6 @@ export class PoolRunner implements Runner {
   async close(): Promise<void> {
     await this.pool.close();
   }
-}
-
-/**
- * What piscina needs of a signal (aborted, reason, abort listeners), without an
- * AbortController: a Node AbortSignal is a transferable object, and making one
- * costs more than the rest of a small request's hop to a worker.
- */
-class WatchdogSignal {
-  aborted = false;
-  reason: unknown;
-  /** The step slot of the task on a worker now (-1: waiting for one). */
-  slot = -1;
-  private listeners: (() => void)[] = [];
-  addEventListener(_name: 'abort', listener: () => void): void {
-    this.listeners.push(listener);
-  }
-  removeEventListener(_name: 'abort', listener: () => void): void {
-    this.listeners = this.listeners.filter((l) => l !== listener);
-  }
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const ls = this.listeners;
-    this.listeners = [];
-    for (const l of ls) l();
-  }
-}
-
-/** Aborts at `deadline + graceMs` (or when `outer` aborts); dispose() clears the timer. */
-function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined, inNative: () => boolean, stepIn: (slot: number) => StepAt | undefined): { signal: WatchdogSignal; dispose(): void } {
-  const signal = new WatchdogSignal();
-  let timer: NodeJS.Timeout;
-  // Aborting a running task stops its worker. While a worker is inside onnxruntime that would abort
-  // the process (native-guard.ts), so wait for it to come out: 20 ms at a time, at most a second.
-  const abort = (reason: unknown, waited = 0): void => {
-    if (signal.aborted) return;
-    if (waited < 1000 && inNative()) timer = setTimeout(() => abort(reason, waited + 20), 20);
-    else signal.abort(reason);
-  };
-  timer = setTimeout(() => {
-    // Read now: the worker may never answer, and its step's name is only in the step slot.
-    const at = stepIn(signal.slot);
-    abort(at
-      ? deadlineInStep(at, Date.now(), `its worker was stopped ${graceMs} ms past the deadline and replaced`)
-      : new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
-  }, Math.max(0, deadline - Date.now() + graceMs));
-  const onOuter = (): void => abort(outer!.reason);
-  if (outer?.aborted) onOuter();
-  else outer?.addEventListener('abort', onOuter, { once: true });
-  return {
-    signal,
-    dispose() {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onOuter);
-    },
-  };
-}
-
-/** A worker died under a task (process.exit, out of heap, native crash): only that request fails. */
-function workerLost(err: unknown, at: StepAt | undefined): AirmailError {
-  const e = err as { message?: string; code?: string };
-  const oom = e.code === 'ERR_WORKER_OUT_OF_MEMORY';
-  const where = at ? ` in ${stepName(at.step)} (${Math.round(Date.now() - at.since).toLocaleString('en-US')} ms in it)` : '';
-  return new AirmailError('WORKER_FAILED', oom
-    ? `the worker ran out of heap while running this request${where}; it was replaced`
-    : `the worker running this request exited${where} (${e.message ?? String(err)}); it was replaced`, { cause: err, ...(at ? { operator: at.step.label } : {}) });
 }
 
 const ids = new WeakMap<object, number>();

@@ -9,7 +9,7 @@
  * garbage-collection and compiler threads, libuv's pool). CPU per request, unlike req/s, does not
  * depend on what else the shared machine runs at the time.
  *
- *   npm run build && npx tsx loadtest/observe-cost.ts [--requests 4000] [--rounds 3] [--pipeline complimentary_items_mlp] [--modes off]
+ *   npm run build && npx tsx loadtest/observe-cost.ts [--requests 4000] [--rounds 3] [--pipeline complimentary_items_mlp] [--modes off] [--threads 8]
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { Pool } from 'undici';
@@ -21,6 +21,7 @@ const opts = cli('npx tsx loadtest/observe-cost.ts', 'CPU per request by thread:
   requests: { type: 'string', default: '4000', help: 'measured requests per mode and round', number: { min: 100, integer: true } },
   rounds: { type: 'string', default: '3', help: 'rounds; each runs every mode once, in turn', number: { min: 1, integer: true } },
   pipeline: { type: 'string', default: 'complimentary_items', help: 'the bench pipeline to send', choices: ['complimentary_items', 'complimentary_items_mlp'] },
+  threads: { type: 'string', default: '1', help: 'engine worker threads (more than one: the worker column sums the busiest that many threads; the main thread\'s share per request is what grows with them)', number: { min: 1, integer: true } },
   modes: { type: 'string', default: 'off,metrics,traced,traced 10 %', help: 'the modes to run, comma-separated (off alone: what a request costs each thread)' },
 });
 
@@ -54,7 +55,7 @@ type Mode = keyof typeof MODES;
 
 async function measure(mode: Mode, n: number): Promise<Sample> {
   const sink = mode.startsWith('traced') ? await sinkCollector() : undefined;
-  const engine = await startEngine({ configs: BENCH_CONFIGS, threads: 1, env: { ...MODES[mode], ...sink?.env } });
+  const engine = await startEngine({ configs: BENCH_CONFIGS, threads: Number(opts.threads), env: { ...MODES[mode], ...sink?.env } });
   const pool = new Pool(engine.url, { connections: 8 });
   const make = benchRequests(opts.pipeline);
   const run = async (count: number, from: number): Promise<void> => {
@@ -79,7 +80,9 @@ async function measure(mode: Mode, n: number): Promise<Sample> {
     const main = used.find(([tid]) => tid === String(engine.pid))?.[1] ?? 0;
     const others = used.filter(([tid]) => tid !== String(engine.pid)).map(([, s]) => s).sort((x, y) => y - x);
     const us = (s: number): number => (s * 1e6) / n;
-    return { main: us(main), worker: us(others[0] ?? 0), rest: us(others.slice(1).reduce((s, x) => s + x, 0)), rps: n / seconds };
+    const w = Number(opts.threads);
+    const sum = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0);
+    return { main: us(main), worker: us(sum(others.slice(0, w))), rest: us(sum(others.slice(w))), rps: n / seconds };
   } finally {
     await pool.close();
     await engine.close();
@@ -113,4 +116,4 @@ for (const mode of run) {
   const t = median(ss.map(total));
   console.log(`| ${mode} | ${median(ss.map((s) => s.main)).toFixed(0)} | ${median(ss.map((s) => s.worker)).toFixed(0)} | ${median(ss.map((s) => s.rest)).toFixed(0)} | ${t.toFixed(0)} | ${mode === 'off' || !samples.off ? '' : `${t >= offTotal ? '+' : ''}${(t - offTotal).toFixed(0)} (${t >= offTotal ? '+' : ''}${((100 * (t - offTotal)) / offTotal).toFixed(0)} %)`} | ${median(ss.map((s) => s.rps)).toFixed(0)} |`);
 }
-console.log(`\n${opts.pipeline}: ${n} requests per mode and round, ${opts.rounds} rounds (medians); one worker; 8 connections.`);
+console.log(`\n${opts.pipeline}: ${n} requests per mode and round, ${opts.rounds} rounds (medians); ${opts.threads === '1' ? 'one worker' : `${opts.threads} workers`}; 8 connections.`);
