@@ -30,7 +30,7 @@ export interface Builtins {
 }
 
 const SERVE_USAGE = `  airmail serve [--configs DIR] [--port N] [--host H] [--threads N] [--registry URL|DIR]
-                [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N]
+                [--admin-port N] [--admin-host H] [--audit-log FILE] [--drain-delay-ms N] [--deadline-ms N] [--max-queue-wait-ms N] [--inline-under-ms N] [--max-batch N]
                 [--max-workers-per-pipeline N]
                 [--reload-settle-ms N] [--redis-timeout-ms N] [--cors-origin ORIGIN[,ORIGIN...]|*]`;
 const VALIDATE_USAGE = '  airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]';
@@ -167,6 +167,7 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
       'reload-settle-ms': { type: 'string' },
       'redis-timeout-ms': { type: 'string' },
       'cors-origin': { type: 'string' },
+      'max-batch': { type: 'string' },
   });
   const configs = resolve(values.configs ?? process.env['AIRMAIL_CONFIGS'] ?? b.defaultConfigs);
   const port = wholeNumber(values.port !== undefined ? '--port' : 'PORT', values.port ?? process.env['PORT'], 0, 65535) ?? 8080;
@@ -184,6 +185,7 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
   const maxWorkersPerPipeline = wholeNumber(values['max-workers-per-pipeline'] !== undefined ? '--max-workers-per-pipeline' : 'AIRMAIL_MAX_WORKERS_PER_PIPELINE', values['max-workers-per-pipeline'] ?? process.env['AIRMAIL_MAX_WORKERS_PER_PIPELINE'], 1, MAX_THREADS);
   const reloadSettleMs = num('reload-settle-ms', 'AIRMAIL_RELOAD_SETTLE_MS', 60_000);
   const redisTimeoutMs = wholeNumber(values['redis-timeout-ms'] !== undefined ? '--redis-timeout-ms' : 'AIRMAIL_REDIS_TIMEOUT_MS', values['redis-timeout-ms'] ?? process.env['AIRMAIL_REDIS_TIMEOUT_MS'], 1, 60_000);
+  const maxBatch = wholeNumber(values['max-batch'] !== undefined ? '--max-batch' : 'AIRMAIL_MAX_BATCH', values['max-batch'] ?? process.env['AIRMAIL_MAX_BATCH'], 1, 1_000_000);
   const redisUrl = process.env['REDIS_URL'];
   const corsText = values['cors-origin'] ?? (process.env['AIRMAIL_CORS_ORIGIN'] || undefined);
   const corsOrigins = corsText === undefined ? undefined : parseCorsOrigins(corsText);
@@ -214,6 +216,7 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
     ...(redisTimeoutMs !== undefined ? { remote: { ...(redisUrl ? { redisUrl } : {}), commandTimeoutMs: redisTimeoutMs } } : {}),
     ...(registry ? { registry } : {}),
     ...(corsOrigins !== undefined ? { corsOrigins } : {}),
+    ...(maxBatch !== undefined ? { maxBatch } : {}),
   });
   // The files rejected at startup are already a warn line of the log (logStartRejections).
   const names = [...srv.engine.snapshot.pipelines.keys()];

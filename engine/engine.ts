@@ -90,6 +90,8 @@ export interface RunOptions extends ObserveRunOptions {
   readonly deadlineAt?: number;
   readonly debug?: boolean;
   readonly signal?: AbortSignal;
+  /** The snapshot the run reads (its datasets): a batch pins the one its pipeline came from (engine/batch.ts). */
+  readonly snapshot?: Snapshot;
 }
 
 const strictAjv = newAjv({ useDefaults: true });
@@ -300,7 +302,7 @@ export class Engine {
   /** One run of one pipeline, no fallback. */
   async runOnce(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
     const t0 = performance.now();
-    const snap = this.snapshot;
+    const snap = opts.snapshot ?? this.snapshot;
     const deadline = opts.deadlineAt ?? Date.now() + this.deadlineFor(p, opts.deadlineMs);
     const obs = this.observe.begin(p, opts, this.adhocMade.has(p));
     const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}), ...(this.adhocMade.has(p) ? { adhoc: true } : {}) })

@@ -46,8 +46,10 @@ export async function runWithFallback(engine: Host, p: CompiledPipeline, inputs:
     if (res) return res;
     throw err;
   }
-  const label = engine.snapshot.pipelines.get(p.name) === p ? p.name : ADHOC_LABEL;
-  const target = engine.snapshot.pipelines.get(fb.pipeline);
+  // A batch runs every element on the snapshot it started with: its fallback too.
+  const snap = opts.snapshot ?? engine.snapshot;
+  const label = snap.pipelines.get(p.name) === p ? p.name : ADHOC_LABEL;
+  const target = snap.pipelines.get(fb.pipeline);
   let out: PipelineResponse | undefined;
   /** Why the fallback's answer is not used: its code and reason. */
   let failed: { code: string; reason: string } | undefined;

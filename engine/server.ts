@@ -21,6 +21,8 @@ export interface ServerOptions extends EngineOptions {
   readonly host?: string;
   readonly adminToken?: string;
   readonly bodyLimit?: number;
+  /** The most requests one batch may hold (default 1,000; http/batch-route.ts). */
+  readonly maxBatch?: number;
   /** Serve admin routes on this port only (0 = any free port); the main port then answers 404 for them. */
   readonly adminPort?: number;
   /** Interface of the admin port (default 127.0.0.1). */
@@ -69,6 +71,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const common = {
     ...(opts.adminToken ? { adminToken: opts.adminToken } : {}),
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.maxBatch ? { maxBatch: opts.maxBatch } : {}),
     ...(audit ? { audit: audit.record } : {}),
     isReady: () => !draining,
     isDraining: () => draining,

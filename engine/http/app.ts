@@ -17,6 +17,7 @@ import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliabilit
 import { DutyLimit } from '../reliability/duty.js';
 import { docsPage, openApi } from './openapi.js';
 import { mountModelRoutes } from './models.js';
+import { countBatches, mountBatchRoute } from './batch-route.js';
 import { mountOperatorRoutes } from './operators.js';
 import { mountObservability, traceOptions } from './ui.js';
 import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from '../observe/index.js';
@@ -46,6 +47,8 @@ export interface AppOptions {
   readonly adminElsewhere?: boolean;
   /** Receives one entry per admin request (applied, rejected or denied). */
   readonly audit?: AuditSink;
+  /** The most requests one batch (POST /pipelines/{name}/batch) may hold (default 1,000). */
+  readonly maxBatch?: number;
 }
 
 /** What an admin handler changed, for its audit entry. */
@@ -187,6 +190,8 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     engine.observe.rejected(labelOf(c), asAirmailError(err), { requestId: c.get('requestId'), traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate'), httpRequest: c.req, kind });
     return sendError(c, err, extra, paths);
   };
+  // Before the body limit, so that its 413 is counted as a batch too (http/batch-route.ts).
+  countBatches(app, engine);
 
   if (opts.isDraining) {
     const draining = opts.isDraining;
@@ -455,9 +460,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     return c.body(null, 204);
   });
 
+  mountBatchRoute(app, engine, { paths, answerError, ...(opts.maxBatch ? { maxBatch: opts.maxBatch } : {}) });
   mountModelRoutes(app, engine);
   mountOperatorRoutes(app, engine);
-  app.get('/openapi.json', (c) => c.json(openApi(engine)));
+  app.get('/openapi.json', (c) => c.json(openApi(engine, opts.maxBatch)));
   app.get('/docs', (c) => c.html(docsPage(engine)));
   mountObservability(app, engine);
   return app;

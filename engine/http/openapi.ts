@@ -5,6 +5,8 @@
 import type { Engine } from '../engine.js';
 import { modelPaths } from './models.js';
 import { operatorPaths } from './operators.js';
+import { DEFAULT_MAX_BATCH } from '../batch.js';
+import { batchOperation } from './openapi-batch.js';
 import { components, DELETE_RESPONSES, DESCRIPTION_REF, errors, GET_RESPONSES, ok, RUN_OPTIONS, RUN_RESPONSES } from './openapi-parts.js';
 
 const object = { type: 'object' } as const;
@@ -84,7 +86,7 @@ function armOptions(arms: readonly string[]): Schema[] {
   ];
 }
 
-export function openApi(engine: Engine): Record<string, unknown> {
+export function openApi(engine: Engine, maxBatch = DEFAULT_MAX_BATCH): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
   // Each pipeline's body schema once (a generated client's type for its inputs), referred to by each body type.
   const inputs: Record<string, unknown> = {};
@@ -119,6 +121,7 @@ export function openApi(engine: Engine): Record<string, unknown> {
         responses: DELETE_RESPONSES,
       },
     };
+    if (!x) paths[`/pipelines/${name}/batch`] = batchOperation(name, p.version, /^[A-Za-z0-9._-]+$/.test(name) ? { $ref: `#/components/schemas/inputs.${name}` } : bodySchema(p.inputSchema), maxBatch);
     paths[`/pipelines/${name}/run`] = {
       get: {
         operationId: `run_query_${name}`,

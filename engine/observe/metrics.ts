@@ -172,6 +172,8 @@ export class Registry {
 }
 
 const LATENCY = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_SIZES = [1, 10, 50, 100, 250, 500, 1000, 5000, 10_000];
+const BATCH_LATENCY = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const ROWS = [0, 1, 10, 100, 1000, 10_000, 100_000, 1_000_000];
 
 export interface EngineMetricsOptions {
@@ -204,6 +206,10 @@ export class EngineMetrics {
   /** A pipeline's `fallback:` ran (engine/fallback.ts): served (it answered) or failed (the original answer stood). */
   readonly fallbacks = this.registry.add(new Counter('airmail_fallbacks_total', 'Runs answered from a fallback pipeline (outcome=served) or where the fallback failed too and the original answer stood (outcome=failed), by pipeline, fallback and cause (error, deadline, empty).', ['pipeline', 'fallback', 'cause', 'outcome']));
   readonly diagnostic = this.registry.add(new Counter('airmail_diagnostic_requests_total', 'Why and debug requests (not in airmail_requests_total or the latency histogram), by pipeline, kind (why, debug) and HTTP status.', ['pipeline', 'kind', 'status']));
+  /** Batches (POST /pipelines/{name}/batch) as HTTP requests; each element is counted in the series above as a request. */
+  readonly batches = this.registry.add(new Counter('airmail_batch_requests_total', 'Batch requests (POST /pipelines/{name}/batch) by pipeline and HTTP status; each element run is also one of airmail_requests_total.', ['pipeline', 'status']));
+  readonly batchSize = this.registry.add(new Histogram('airmail_batch_size', 'Requests per batch that was run, by pipeline.', ['pipeline'], BATCH_SIZES));
+  readonly batchLatency = this.registry.add(new Histogram('airmail_batch_duration_seconds', 'Time to answer a batch that was run, in seconds, by pipeline.', ['pipeline'], BATCH_LATENCY));
   readonly reloads = this.registry.add(new Counter('airmail_config_reloads_total', 'Config reload attempts (one per change to the configs) by result: applied or rejected; a change partly applied counts once in each.', ['result']));
   readonly modelSwaps = this.registry.add(new Counter('airmail_model_swaps_total', 'Models swapped to a new version while serving.', ['model']));
   readonly models = this.registry.add(new Gauge('airmail_model_info', 'Model versions in service (value 1).', ['model', 'version']));
@@ -228,7 +234,7 @@ export class EngineMetrics {
    * it starts from zero, which Prometheus reads as a counter reset.
    */
   forgetPipeline(pipeline: string): void {
-    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic, this.fallbacks]) m.dropFirst(pipeline);
+    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic, this.fallbacks, this.batches, this.batchSize, this.batchLatency]) m.dropFirst(pipeline);
     this.recentPipelines.drop((k) => k === pipeline);
     this.recentSteps.drop((k) => k.startsWith(`${pipeline}\u0001`));
   }

@@ -1,0 +1,116 @@
+/**
+ * Batches: many requests of one pipeline in one call (POST /pipelines/{name}/batch), each element
+ * checked and run exactly as a single request with those inputs (checkInputs, then Engine.run), so
+ * its answer, its memo and remote-cache use and its metrics are a single request's. What a batch
+ * adds is only how the elements are spread over the workers:
+ *
+ * - One version: the pipeline and the snapshot are taken once, at the start; a reload during the
+ *   batch changes the next request, never the rest of this one.
+ * - At most `concurrency` elements are in flight at once (the pool's threads, or the pipeline's
+ *   `max_workers:` when smaller): the pool's queue is first come, first served, so a single request
+ *   that arrives during a batch waits behind at most that many of its elements, never the whole
+ *   batch, and the batch holds no more than its pipeline's bulkhead share (engine/bulkhead.ts).
+ * - Overload: the batch is admitted or refused as a whole before it starts (the caller asks the
+ *   runner). Once admitted, an element that finds the pool shedding waits for it to stop (the
+ *   retry-after estimate, at most what is left of the deadline) rather than being refused: the
+ *   batch yields to single requests instead of failing half-way.
+ * - Deadline: one for the whole batch; each element also keeps the pipeline's own deadline from
+ *   when it starts. An element not started when the batch's deadline passes is DEADLINE_EXCEEDED.
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { CompiledPipeline } from './config/compile-pipeline.js';
+import type { Snapshot } from './config/load.js';
+import type { ValueSource } from './config/validators.js';
+import type { Engine, PipelineResponse, RunOptions } from './engine.js';
+import { AirmailError, asAirmailError } from './errors.js';
+import type { ObserveRunOptions } from './observe/index.js';
+
+/** The largest batch taken unless `--max-batch` says (AIRMAIL_MAX_BATCH). */
+export const DEFAULT_MAX_BATCH = 1000;
+
+/** One element's outcome: the response a single request would get, or the error it would get. */
+export type BatchOutcome = { readonly ok: PipelineResponse } | { readonly error: AirmailError; readonly tookMs: number };
+
+export interface BatchRun {
+  readonly pipeline: CompiledPipeline;
+  readonly snapshot: Snapshot;
+  /** Each element's inputs as sent (an object; anything else is that element's INPUT_INVALID). */
+  readonly elements: readonly unknown[];
+  readonly source: ValueSource;
+  /** How long the whole batch may take, from the call (ms). */
+  readonly deadlineMs: number;
+  /** Elements in flight at once (default: batchConcurrency). */
+  readonly concurrency?: number;
+  /** Request id and trace context, given to every element's run. */
+  readonly observe?: ObserveRunOptions;
+}
+
+/** Elements of a batch of `p` in flight at once: one per worker, within the pipeline's max_workers. */
+export function batchConcurrency(engine: Engine, p: CompiledPipeline): number {
+  const threads = Math.max(1, engine.runner.threads);
+  return Math.max(1, Math.min(threads, p.maxWorkers ?? threads));
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const ms3 = (t0: number): number => Math.round((performance.now() - t0) * 1000) / 1000;
+
+/** Runs every element; the outcomes come back in the elements' order. Never throws for an element. */
+export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcome[]> {
+  const p = b.pipeline;
+  const out: BatchOutcome[] = new Array(b.elements.length);
+  const observe = b.observe ?? {};
+  const deadline = Date.now() + b.deadlineMs;
+  const refuse = (i: number, t0: number, err: unknown): void => {
+    const e = asAirmailError(err);
+    // Counted as a single request's refusal is (a run that failed was counted by the engine already).
+    engine.observe.rejected(p.name, e, { requestId: observe.requestId, traceparent: observe.traceparent, tracestate: observe.tracestate });
+    out[i] = { error: e, tookMs: ms3(t0) };
+  };
+  const one = async (i: number): Promise<void> => {
+    const t0 = performance.now();
+    const el = b.elements[i];
+    let inputs: Record<string, unknown>;
+    try {
+      if (!isPlainObject(el)) throw notAnObject();
+      inputs = engine.checkInputs(p, el, b.source);
+    } catch (err) {
+      return refuse(i, t0, err);
+    }
+    // Admitted as a whole: while the pool sheds (single requests filled it), wait rather than fail.
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return refuse(i, t0, notRun(b));
+      const shed = engine.runner.shedding?.(p);
+      if (!shed) break;
+      await sleep(Math.max(1, Math.min(shed.details.retryAfterMs, left)));
+    }
+    const opts: RunOptions = Object.assign({}, observe, { deadlineMs: Math.max(1, deadline - Date.now()), snapshot: b.snapshot });
+    try {
+      out[i] = { ok: await engine.run(p, inputs, opts) };
+    } catch (err) {
+      refuse(i, t0, err);
+    }
+  };
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < b.elements.length) {
+      const i = next++;
+      await one(i);
+      // Let the event loop serve other requests between elements (a cheap pipeline runs inline).
+      await yieldToLoop();
+    }
+  };
+  const n = Math.min(b.elements.length, Math.max(1, b.concurrency ?? batchConcurrency(engine, p)));
+  await Promise.all(Array.from({ length: n }, lane));
+  return out;
+}
+
+/** An element that is not an object of inputs: the 422 a single request's body `[1]` gets, worded for an element. */
+function notAnObject(): AirmailError {
+  return new AirmailError('INPUT_INVALID', 'each element of requests must be a JSON object of inputs', { details: { errors: [{ path: '', message: 'must be a JSON object of inputs' }] } });
+}
+
+function notRun(b: BatchRun): AirmailError {
+  return new AirmailError('DEADLINE_EXCEEDED', `the batch's deadline (${b.deadlineMs} ms for its ${b.elements.length} requests) passed before this element ran; send smaller batches or a longer x-airmail-deadline-ms`);
+}

@@ -1,0 +1,53 @@
+/**
+ * The OpenAPI operation of POST /pipelines/{name}/batch (http/batch-route.ts): a body of
+ * `{"requests": [inputs, ...]}` and an answer of one entry per element, each a run's answer (or
+ * error answer) without the pipeline and version, which the batch names once.
+ */
+import { ERRORS } from '../errors.js';
+import { errors, ok, RUN_OPTIONS } from './openapi-parts.js';
+
+/** A run's answer (components/schemas/Result) less the pipeline and version, with its place and status. */
+const ENTRY = {
+  type: 'object',
+  required: ['index', 'status', 'items', 'error', 'reason', 'took_ms'],
+  properties: {
+    index: { type: 'integer', minimum: 0, description: "The element's place in requests" },
+    status: { type: 'integer', description: 'The HTTP status the same request sent alone would have had (200, 422, 500, 504, ...)' },
+    items: { type: 'array', items: { type: 'object' } },
+    error: { type: 'boolean' },
+    reason: { type: ['string', 'null'] },
+    took_ms: { type: 'number' },
+    code: { enum: Object.keys(ERRORS).sort() },
+    operator: { type: 'string' },
+    operator_code: { type: 'string' },
+    errors: { type: 'array', items: { type: 'object' } },
+    errors_truncated: { type: 'integer' },
+    models: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+const ANSWER = {
+  type: 'object',
+  required: ['results', 'failed', 'pipeline', 'version', 'took_ms'],
+  properties: {
+    results: { type: 'array', items: ENTRY, description: 'One entry per element of requests, in order' },
+    failed: { type: 'integer', minimum: 0, description: 'Entries whose status is not 200' },
+    pipeline: { type: 'string' },
+    version: { type: 'string', description: 'The one version every element ran' },
+    took_ms: { type: 'number' },
+  },
+} as const;
+
+export function batchOperation(name: string, version: string, inputs: unknown, maxBatch: number): Record<string, unknown> {
+  const schema = { type: 'object', required: ['requests'], additionalProperties: false, properties: { requests: { type: 'array', maxItems: maxBatch, items: inputs } } };
+  return {
+    post: {
+      operationId: `batch_${name}`,
+      summary: `Run ${name} for many requests at once (at most ${maxBatch}); each entry answers as that request alone would`,
+      description: `version ${version}; a batch that runs is a 200 whatever its elements answered (see each entry's status); refused as a whole: 413 (too many requests, or the body limit), 503 when the pool is shedding`,
+      parameters: [RUN_OPTIONS[3]],
+      requestBody: { required: true, content: { 'application/json': { schema }, 'application/yaml': { schema }, 'text/yaml': { schema } } },
+      responses: { '200': ok('One entry per request, in order', ANSWER), ...errors(400, 404, 413, 415, 422, 503) },
+    },
+  };
+}
