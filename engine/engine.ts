@@ -29,6 +29,7 @@ import { inlineRemote } from './remote/client.js';
 import { remoteDatasetLoader } from './remote/datasets.js';
 import { Replicator, type ReplicateOptions } from './replicate.js';
 import { redactParams } from './redact.js';
+import { formatInstant } from './time.js';
 
 export interface EngineOptions {
   readonly configs: string;
@@ -63,6 +64,8 @@ export interface EngineOptions {
   readonly registry?: string;
   /** Options of the model hub (artifact cache folder, folder poll interval). */
   readonly modelHub?: Omit<ModelHubOptions, 'location'>;
+  /** The clock `now` (time bounds such as `now-30d`) is read from, once per request; default Date.now. For tests. */
+  readonly clock?: () => number;
 }
 
 export interface PipelineResponse {
@@ -85,6 +88,8 @@ export interface RunOptions extends ObserveRunOptions {
   readonly deadlineMs?: number;
   readonly debug?: boolean;
   readonly signal?: AbortSignal;
+  /** The request's now (epoch ms) for time bounds, pinned (x-airmail-now); default: the engine's clock. */
+  readonly now?: number;
 }
 
 const strictAjv = newAjv({ useDefaults: true });
@@ -101,6 +106,7 @@ export class Engine {
   /** Registry models and their live bindings; undefined without --registry. */
   readonly models: ModelHub | undefined;
   private readonly defaultDeadline: number;
+  private readonly clock: () => number;
   private readonly inputValidators = new WeakMap<object, ValidateFunction>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
   /**
@@ -127,6 +133,7 @@ export class Engine {
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
     this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : this.pooled(opts);
     this.defaultDeadline = opts.deadlineMs ?? 10_000;
+    this.clock = opts.clock ?? Date.now;
   }
 
   private pooled(opts: EngineOptions): Runner {
@@ -288,7 +295,8 @@ export class Engine {
     const snap = this.snapshot;
     const deadline = Date.now() + this.deadlineFor(p, opts.deadlineMs);
     const obs = this.observe.begin(p, opts, this.adhocMade.has(p));
-    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}), ...(this.adhocMade.has(p) ? { adhoc: true } : {}) })
+    const now = opts.now ?? this.clock();
+    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, now, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}), ...(this.adhocMade.has(p) ? { adhoc: true } : {}) })
       .catch((err: unknown) => {
         const observed = reportOf(err);
         this.observe.fail(obs, asAirmailError(err), observed);
@@ -296,7 +304,7 @@ export class Engine {
         if (opts.debug && observed?.debug && err !== null && typeof err === 'object') failedDebug.set(err, observed.debug.map(redactStep));
         throw err;
       });
-    const items = toItems(out.columns, out.length);
+    const items = toItems(out.columns, out.length, p.plan.instants);
     const res: PipelineResponse = {
       items,
       error: out.error,
@@ -328,12 +336,13 @@ function redactStep(s: StepTrace): StepTrace {
   return Object.assign({}, s, { parameters: redactParams(s.parameters), ms: Math.round(s.ms * 1000) / 1000 });
 }
 
-export function toItems(columns: Readonly<Record<string, Column>>, length: number): Record<string, unknown>[] {
+export function toItems(columns: Readonly<Record<string, Column>>, length: number, instants?: readonly string[]): Record<string, unknown>[] {
   const names = Object.keys(columns);
   const items: Record<string, unknown>[] = new Array(length);
   for (let i = 0; i < length; i++) {
     const row: Record<string, unknown> = {};
     for (const n of names) row[n] = valueAt(columns[n]!, i);
+    if (instants) for (const n of instants) if (typeof row[n] === 'number') row[n] = formatInstant(row[n] as number);
     items[i] = row;
   }
   return items;
