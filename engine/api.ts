@@ -27,7 +27,7 @@ export type { ErrorCode } from './errors.js';
 export * from './columns.js';
 import type { Column, Scalar } from './columns.js';
 export { expandEnv, unsetEnvMessage, unsetEnvNames } from './env-ref.js';
-export { formatInstant, parseInstant, TIME_GRAMMAR } from './time.js';
+export { formatInstant, parseInstant, TIME_BOUND_PATTERN, TIME_GRAMMAR } from './time.js';
 export { REDIS_READ_PROPERTIES, redisReadProblems, type RedisReadParams } from './remote/redis-read.js';
 
 // ---------------------------------------------------------------- datasets

@@ -100,3 +100,6 @@ export function instantCell(v: unknown, column: string, row: number): number {
 
 /** The request schema's pattern of an instant input (the calendar is checked when it is used). */
 export const INSTANT_PATTERN = '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?([Zz]|[+-]\\d{2}:?\\d{2}))?$';
+
+/** The parameter schema's pattern of a time bound written in a config: an instant or `now…`. */
+export const TIME_BOUND_PATTERN = `^(now([+-]\\d{1,9}[smhdw])?(/[smhdw])?|${INSTANT_PATTERN.slice(1, -1)})$`;

@@ -12,7 +12,7 @@
  *   parameters: {column: launched_on, min: now-14d}
  * ```
  */
-import { defineOperator, operatorError, parseInstant } from '../../engine/api.js';
+import { defineOperator, operatorError, parseInstant, TIME_BOUND_PATTERN } from '../../engine/api.js';
 import { numberReader, toNumber } from '../util.js';
 
 export interface RangeParams {
@@ -42,8 +42,9 @@ export const range = defineOperator<RangeParams>({
     type: 'object',
     properties: {
       column: { type: 'string', minLength: 1 },
-      min: { type: ['number', 'string'] },
-      max: { type: ['number', 'string'] },
+      // Text only as a time bound (`2024-10-01`, `now-30d`), for a timestamp column (checked at load).
+      min: { type: ['number', 'string'], pattern: TIME_BOUND_PATTERN },
+      max: { type: ['number', 'string'], pattern: TIME_BOUND_PATTERN },
       min_inclusive: { type: 'boolean', default: true },
       max_inclusive: { type: 'boolean', default: true },
     },
