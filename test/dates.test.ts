@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { tableFromArrays, tableToIPC, vectorFromArray, DateMillisecond, TimestampMicrosecond, makeVector } from 'apache-arrow';
+import { Table as ArrowTable, tableToIPC, vectorFromArray, DateMillisecond, Int32, TimestampMicrosecond, makeVector } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatInstant, parseInstant, parseTimeBound, resolveBound } from '../engine/time.js';
 import type { RunningServer } from '../engine/server.js';
@@ -65,8 +65,8 @@ describe('timestamp columns and windows over HTTP', () => {
       { client_id: 7, sku: 2, purchased_at: '2024-08-01' },
       { client_id: 8, sku: 3, purchased_at: Date.UTC(2024, 9, 1) },
     ]));
-    const events = tableFromArrays({
-      sku: Int32Array.from([1, 2, 3]),
+    const events = new ArrowTable({
+      sku: vectorFromArray([1, 2, 3], new Int32()),
       seen: vectorFromArray([new Date('2024-10-04T00:00:00Z'), new Date('2024-09-01T00:00:00Z'), null], new DateMillisecond()),
       ended: makeVector({ type: new TimestampMicrosecond(), data: BigInt64Array.from([BigInt(Date.UTC(2024, 9, 3)) * 1000n, BigInt(Date.UTC(2024, 9, 9)) * 1000n, BigInt(Date.UTC(2024, 9, 20)) * 1000n]) }),
     });
