@@ -389,7 +389,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   // No excludes and nothing after the candidates that is not pure: the whole result is a function of the bound parameters.
   const memoResult = memo && excludes.length === 0 && [...scorers, ...post].every(reusable);
   const ttls = (memoResult ? [...memoSteps, ...scorers, ...post] : memoSteps).flatMap((s) => (s.pure ? [] : [s.memoTtlMs!]));
-  const instants = returns.filter((c) => (written.get(c) ?? datasetColumn(itemsTable, c))?.type === 'timestamp');
+  // Every timestamp column the pipeline may hold (the items dataset's, those steps bring): answers and why show them as ISO text.
+  const instants = [...new Set([...(itemsTable?.columnNames.filter((c) => itemsTable.holdsInstants(c) && written.get(c) === undefined) ?? []), ...[...written].filter(([, t]) => t.type === 'timestamp').map(([c]) => c)])];
   const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, ...(instants.length > 0 ? { instants } : {}), memo, memoResult, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
   const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
   // A pinned model copy lives in a folder of this process: only its name (the content's sha256 and

@@ -66,7 +66,7 @@ export interface Plan {
   readonly scorers: readonly PlanStep[];
   readonly post: readonly PlanStep[];
   readonly returns: readonly string[];
-  /** Returned columns that hold instants (timestamp): answered as ISO 8601 text. */
+  /** Columns that hold instants (timestamp): answered, and shown by why, as ISO 8601 text. */
   readonly instants?: readonly string[];
   /** Includes and pre-scoring steps are all pure: their candidates can be memoised (see memo.ts). */
   readonly memo: boolean;

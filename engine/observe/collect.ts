@@ -95,9 +95,9 @@ export interface Collector {
 }
 
 /** A collector for `spec`, or undefined when the spec asks for nothing. */
-export function collector(spec: ObserveSpec | undefined): Collector | undefined {
+export function collector(spec: ObserveSpec | undefined, instants?: readonly string[]): Collector | undefined {
   if (!spec || (!spec.ops && !spec.debug && !spec.why && !spec.span?.sampled)) return undefined;
-  return new RequestCollector(spec);
+  return new RequestCollector(spec, instants);
 }
 
 
@@ -117,11 +117,11 @@ class RequestCollector implements Collector, ExecObserver {
   context?: (s: PlanStep, ctx: RunContext) => RunContext;
   readonly fullAnswers: boolean;
 
-  constructor(private readonly spec: ObserveSpec) {
+  constructor(private readonly spec: ObserveSpec, instants?: readonly string[]) {
     this.fullAnswers = spec.debug !== undefined || spec.why !== undefined || spec.span?.sampled === true;
     this.steps = spec.ops ? [] : undefined;
     this.debug = spec.debug ? [] : undefined;
-    this.why = spec.why ? new WhyTracker(spec.why.id) : undefined;
+    this.why = spec.why ? new WhyTracker(spec.why.id, instants) : undefined;
     this.spans = spec.span?.sampled ? [] : undefined;
     this.execSpan = this.spans ? spanId() : undefined;
     if (this.spans) this.context = (s, ctx) => {
@@ -369,7 +369,7 @@ export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan,
     if (memoised) return spec.ops === 2 ? Object.assign(memoised, { observed: { memo: { result: true, skipped: [...plan.includes, ...plan.pre, ...plan.scorers, ...plan.post].map((s) => s.label) } } }) : memoised;
     if (plan.memoResult) opts = Object.assign({}, opts, { resultMemoMissed: true });
   }
-  const col = collector(spec);
+  const col = collector(spec, plan.instants);
   if (!col) return execute(plan, env, inputs, opts);
   try {
     // Debug and why follow every step, so they run the literal plan (`trace` turns memoised shortcuts off).
