@@ -27,6 +27,7 @@ export type { ErrorCode } from './errors.js';
 export * from './columns.js';
 import type { Column, Scalar } from './columns.js';
 export { expandEnv, unsetEnvMessage, unsetEnvNames } from './env-ref.js';
+export { formatInstant, parseInstant, TIME_BOUND_PATTERN, TIME_GRAMMAR } from './time.js';
 export { REDIS_READ_PROPERTIES, redisReadProblems, type RedisReadParams } from './remote/redis-read.js';
 
 // ---------------------------------------------------------------- datasets
@@ -49,6 +50,8 @@ export interface Dataset {
   findRows(column: string, values: Column, at?: Int32Array): Int32Array;
   /** Whether `column` held JSON booleans (stored as 1 and 0): such a column holds no item ids. */
   holdsBooleans?(column: string): boolean;
+  /** Whether `column` holds instants (a `timestamp` column: epoch ms, answered as ISO text). */
+  holdsInstants?(column: string): boolean;
 }
 
 // ---------------------------------------------------------------- frames
@@ -342,8 +345,8 @@ export interface CheckEnv {
   watchMissing?(path: string): void;
 }
 
-/** A column's type as configs and request inputs see it. */
-export type ColumnType = 'integer' | 'number' | 'string';
+/** A column's type as configs and request inputs see it (`timestamp`: epoch ms, see engine/time.ts). */
+export type ColumnType = 'integer' | 'number' | 'string' | 'timestamp';
 
 /** A parameter value (or list of values) compared with a column; see `compares`. */
 export interface ValueSite {
@@ -354,7 +357,9 @@ export interface ValueSite {
   readonly dataset?: string;
   /**
    * `equals` (default): compared for equality, numbers and numeric text as numbers;
-   * `id`: item ids, whose type must be the column's exactly; `range`: numeric bounds, so the column must hold numbers;
+   * `id`: item ids, whose type must be the column's exactly; `range`: bounds, numbers on a number
+   * column and time bounds (`2024-10-01`, `now-30d`) on a `timestamp` one: the engine resolves a time
+   * bound to epoch ms per request, so the operator receives a number (or an input's ISO text);
    * `number`: no value is compared, the column itself is read as numbers (a score), so it must hold
    * numbers or numeric text (`path`: the parameter that names the column).
    */

@@ -41,6 +41,8 @@ export interface BatchRun {
   readonly deadlineMs: number;
   /** Elements in flight at once (default: batchConcurrency). */
   readonly concurrency?: number;
+  /** The batch's now for time bounds (x-airmail-now), one for every element; default: read once at the start. */
+  readonly now?: number;
   /** Request id and trace context, given to every element's run. */
   readonly observe?: ObserveRunOptions;
 }
@@ -61,6 +63,7 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
   const out: BatchOutcome[] = new Array(b.elements.length);
   const observe = b.observe ?? {};
   const deadline = Date.now() + b.deadlineMs;
+  const now = b.now ?? engine.clockNow();
   const refuse = (i: number, t0: number, err: unknown): void => {
     const e = asAirmailError(err);
     // Counted as a single request's refusal is (a run that failed was counted by the engine already).
@@ -85,7 +88,7 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
       if (!shed) break;
       await sleep(Math.max(1, Math.min(shed.details.retryAfterMs, left)));
     }
-    const opts: RunOptions = Object.assign({}, observe, { deadlineMs: Math.max(1, deadline - Date.now()), snapshot: b.snapshot });
+    const opts: RunOptions = Object.assign({}, observe, { deadlineMs: Math.max(1, deadline - Date.now()), snapshot: b.snapshot, now });
     try {
       out[i] = { ok: await engine.run(p, inputs, opts) };
     } catch (err) {

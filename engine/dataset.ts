@@ -9,6 +9,7 @@ import { AirmailError } from './errors.js';
 import type { Column, Dataset, DictColumn, NumericArray, Scalar } from './api.js';
 import { columnLength, isNumeric, valueAt } from './api.js';
 import { csvRecords, NUMBER_CELL } from './csv.js';
+import { instantCell } from './time.js';
 
 /** The transferable description of a dataset (what crosses into workers). */
 export interface DatasetHandle {
@@ -18,6 +19,8 @@ export interface DatasetHandle {
   readonly columns: Readonly<Record<string, Column>>;
   /** Columns that held JSON booleans, stored as 1 and 0: such a column is no id column. */
   readonly booleans?: readonly string[];
+  /** Columns of instants (`timestamp`), epoch ms in float64: answers give them as ISO text. */
+  readonly instants?: readonly string[];
 }
 
 type GroupIndex = { offsets: Map<Scalar, [number, number]>; rows: Int32Array };
@@ -28,6 +31,7 @@ export class Table implements Dataset {
   readonly length: number;
   readonly columnNames: readonly string[];
   private readonly booleans: readonly string[] | undefined;
+  private readonly instants: readonly string[] | undefined;
   private readonly cols: Readonly<Record<string, Column>>;
   private readonly firstIndex = new Map<string, Map<Scalar, number> | Int32Array>();
   private readonly groupIndex = new Map<string, GroupIndex>();
@@ -39,14 +43,19 @@ export class Table implements Dataset {
     this.cols = handle.columns;
     this.columnNames = Object.keys(handle.columns);
     this.booleans = handle.booleans;
+    this.instants = handle.instants;
   }
 
   get handle(): DatasetHandle {
-    return { name: this.name, key: this.key, length: this.length, columns: this.cols, ...(this.booleans ? { booleans: this.booleans } : {}) };
+    return { name: this.name, key: this.key, length: this.length, columns: this.cols, ...(this.booleans ? { booleans: this.booleans } : {}), ...(this.instants ? { instants: this.instants } : {}) };
   }
 
   holdsBooleans(column: string): boolean {
     return this.booleans !== undefined && this.booleans.includes(column);
+  }
+
+  holdsInstants(column: string): boolean {
+    return this.instants !== undefined && this.instants.includes(column);
   }
 
   /** What a "no such column" message says the table holds: a table read from no rows has no columns at all. */
@@ -202,6 +211,12 @@ function fromArrowVector(name: string, v: Vector, file: string): Column {
     }
     return dictEncode(values);
   }
+  if (t.typeId === ARROW_DATE || t.typeId === ARROW_TIMESTAMP) {
+    // apache-arrow reads every Date and Timestamp unit as epoch milliseconds.
+    const out = new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8)).subarray(0, n);
+    for (let i = 0; i < n; i++) { const x = v.get(i) as unknown; out[i] = x === null || x === undefined ? NaN : Number(x); }
+    return out;
+  }
   const arr = v.toArray() as unknown;
   if (arr instanceof Int32Array || arr instanceof Int16Array || arr instanceof Int8Array || arr instanceof Uint16Array || arr instanceof Uint8Array) {
     return sharedCopy(arr, Int32Array);
@@ -218,8 +233,11 @@ function fromArrowVector(name: string, v: Vector, file: string): Column {
     for (let i = 0; i < n; i++) out[i] = v.get(i) ? 1 : 0;
     return out;
   }
-  throw new AirmailError('DATASET_LOAD_FAILED', `${file}: column '${name}' has Arrow type ${t.toString()}, which datasets do not support (use int, float, bool, utf8 or dictionary)`);
+  throw new AirmailError('DATASET_LOAD_FAILED', `${file}: column '${name}' has Arrow type ${t.toString()}, which datasets do not support (use int, float, bool, utf8, dictionary, date or timestamp)`);
 }
+
+const ARROW_DATE = 8;
+const ARROW_TIMESTAMP = 10;
 
 /**
  * Row of the first value of a numeric column that is no exact integer id: one past ±(2^53 − 1),
@@ -276,11 +294,13 @@ export function dictEncode(values: readonly (string | null)[]): DictColumn {
 
 export function tableFromArrow(name: string, table: ArrowTable, key: string | undefined, file: string): Table {
   const columns: Record<string, Column> = {};
+  const instants: string[] = [];
   for (const field of table.schema.fields) {
     const vec = table.getChild(field.name);
     if (vec) columns[field.name] = fromArrowVector(field.name, vec, file);
+    if (vec && (field.typeId === ARROW_DATE || field.typeId === ARROW_TIMESTAMP)) instants.push(field.name);
   }
-  return new Table({ name, key, length: table.numRows, columns });
+  return new Table({ name, key, length: table.numRows, columns, ...(instants.length > 0 ? { instants } : {}) });
 }
 
 /**
@@ -325,8 +345,14 @@ export function tableFromRows(name: string, rows: readonly Record<string, unknow
   for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) { seen.add(k); names.push(k); }
   const columns: Record<string, Column> = {};
   const booleans: string[] = [];
+  const instants: string[] = [];
   for (const c of names) {
     const want = declared?.[c];
+    if (want === 'timestamp') {
+      instants.push(c);
+      columns[c] = sharedCopy(rows.map((r, i) => instantCell(r[c], c, i + 1)), Float64Array);
+      continue;
+    }
     const vals = want === 'integer' || want === 'number' ? rows.map((r, i) => declaredNumber(r[c], c, want, i + 1)) : want === 'string' ? rows.map((r, i) => declaredText(r[c], c, i + 1)) : rows.map((r) => r[c]);
     const allNum = vals.every((v) => v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean');
     if (allNum) {
@@ -341,11 +367,11 @@ export function tableFromRows(name: string, rows: readonly Record<string, unknow
       columns[c] = dictEncode(vals.map((v) => (v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v))));
     }
   }
-  return new Table({ name, key, length: rows.length, columns, ...(booleans.length > 0 ? { booleans } : {}) });
+  return new Table({ name, key, length: rows.length, columns, ...(booleans.length > 0 ? { booleans } : {}), ...(instants.length > 0 ? { instants } : {}) });
 }
 
 /** Column types a dataset entry declares (`columns:`): for columns the data may lack, and a CSV file's column types. */
-export type DeclaredColumns = Readonly<Record<string, 'integer' | 'number' | 'string'>>;
+export type DeclaredColumns = Readonly<Record<string, 'integer' | 'number' | 'string' | 'timestamp'>>;
 
 /**
  * A CSV file's table (header row, RFC 4180 quoting). A column is numeric when every non-empty cell is
@@ -356,10 +382,16 @@ export type DeclaredColumns = Readonly<Record<string, 'integer' | 'number' | 'st
 export function tableFromCsv(name: string, text: string, key: string | undefined, declared: DeclaredColumns | undefined, file: string): Table {
   const { header, records } = csvRecords(text, file);
   const columns: Record<string, Column> = {};
+  const instants: string[] = [];
   header.forEach((c, j) => {
     const raw = records.map((r) => r[j]!);
     const cells = raw.map((v) => v.trim());
     const want = declared?.[c];
+    if (want === 'timestamp') {
+      instants.push(c);
+      columns[c] = sharedCopy(cells.map((t, i) => instantCell(t, c, i + 2)), Float64Array);
+      return;
+    }
     const numeric = want !== undefined ? want !== 'string' : cells.some((t) => t !== '') && cells.every((t) => t === '' || NUMBER_CELL.test(t));
     if (!numeric) {
       columns[c] = dictEncode(raw.map((v, i) => (cells[i] === '' ? null : v)));
@@ -376,7 +408,7 @@ export function tableFromCsv(name: string, text: string, key: string | undefined
     const int32 = values.every((v) => Number.isInteger(v) && Math.abs(v) < 2 ** 31);
     columns[c] = int32 ? sharedCopy(values, Int32Array) : sharedCopy(values, Float64Array);
   });
-  return new Table({ name, key, length: records.length, columns });
+  return new Table({ name, key, length: records.length, columns, ...(instants.length > 0 ? { instants } : {}) });
 }
 
 /**
@@ -388,15 +420,16 @@ export function tableFromCsv(name: string, text: string, key: string | undefined
  * load as text against a number column, while the same file with one size in it loads).
  */
 export function withColumns(table: Table, declared: DeclaredColumns | undefined): Table {
-  const missing = Object.entries(declared ?? {}).filter(([c, type]) => !table.has(c) || (type === 'string' && onlyNulls(table.column(c))));
+  const missing = Object.entries(declared ?? {}).filter(([c, type]) => !table.has(c) || ((type === 'string' || type === 'timestamp') && onlyNulls(table.column(c)) && !table.holdsInstants(c)));
   if (missing.length === 0) return table;
-  const { name, key, length, columns, booleans } = table.handle;
+  const { name, key, length, columns, booleans, instants } = table.handle;
   const added: Record<string, Column> = { ...columns };
+  const timed = [...(instants ?? []), ...missing.filter(([, t]) => t === 'timestamp').map(([c]) => c)];
   for (const [c, type] of missing) {
     // Int32Array holds no null: an integer column with nulls is float64 NaN, as tableFromRows makes it.
     added[c] = type === 'string' ? dictEncode(new Array<null>(length).fill(null)) : length === 0 && type === 'integer' ? sharedCopy([], Int32Array) : sharedCopy(new Array<number>(length).fill(NaN), Float64Array);
   }
-  return new Table({ name, key, length, columns: added, ...(booleans ? { booleans } : {}) });
+  return new Table({ name, key, length, columns: added, ...(booleans ? { booleans } : {}), ...(timed.length > 0 ? { instants: timed } : {}) });
 }
 
 /**
@@ -409,7 +442,11 @@ function declaredArrowTypes(table: Table, declared: DeclaredColumns | undefined)
     if (!table.has(c)) continue;
     const col = table.column(c);
     const numeric = isNumeric(col);
-    if (numeric === (want !== 'string') || (numeric && onlyNulls(col))) continue;
+    if (numeric && onlyNulls(col)) continue;
+    if ((want === 'timestamp') !== table.holdsInstants(c)) {
+      throw new Error(`column '${c}' is declared ${want}, but the Arrow file holds it as ${table.holdsInstants(c) ? 'a Date or Timestamp' : numeric ? 'numbers' : 'text'} (an Arrow file's types are its own: change the declaration or write the column as ${want === 'timestamp' ? 'a Date or Timestamp type' : 'that type'})`);
+    }
+    if (numeric === (want !== 'string')) continue;
     throw new Error(`column '${c}' is declared ${want}, but the Arrow file holds it as ${numeric ? 'numbers' : 'text'} (an Arrow file's types are its own: change the declaration or write the column as ${want === 'string' ? 'utf8' : 'a number type'})`);
   }
   return table;

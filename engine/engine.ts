@@ -30,6 +30,7 @@ import { remoteDatasetLoader } from './remote/datasets.js';
 import { Replicator, type ReplicateOptions } from './replicate.js';
 import { redactParams } from './redact.js';
 import { adhocFallbackProblems, runWithFallback, type FallbackNote } from './fallback.js';
+import { formatInstant } from './time.js';
 
 export interface EngineOptions {
   readonly configs: string;
@@ -64,6 +65,8 @@ export interface EngineOptions {
   readonly registry?: string;
   /** Options of the model hub (artifact cache folder, folder poll interval). */
   readonly modelHub?: Omit<ModelHubOptions, 'location'>;
+  /** The clock `now` (time bounds such as `now-30d`) is read from, once per request; default Date.now. For tests. */
+  readonly clock?: () => number;
 }
 
 export interface PipelineResponse {
@@ -92,6 +95,8 @@ export interface RunOptions extends ObserveRunOptions {
   readonly signal?: AbortSignal;
   /** The snapshot the run reads (its datasets): a batch pins the one its pipeline came from (engine/batch.ts). */
   readonly snapshot?: Snapshot;
+  /** The request's now (epoch ms) for time bounds, pinned (x-airmail-now); default: the engine's clock. */
+  readonly now?: number;
 }
 
 const strictAjv = newAjv({ useDefaults: true });
@@ -108,6 +113,7 @@ export class Engine {
   /** Registry models and their live bindings; undefined without --registry. */
   readonly models: ModelHub | undefined;
   private readonly defaultDeadline: number;
+  private readonly clock: () => number;
   private readonly inputValidators = new WeakMap<object, ValidateFunction>();
   private readonly adhoc = new Map<string, CompiledPipeline>();
   /**
@@ -134,6 +140,7 @@ export class Engine {
     this.remote = new RemoteBroker(opts.remote ?? (redisUrl ? { redisUrl } : {})).listen();
     this.runner = opts.threads === 0 ? new InlineRunner(inlineRemote(this.remote)) : this.pooled(opts);
     this.defaultDeadline = opts.deadlineMs ?? 10_000;
+    this.clock = opts.clock ?? Date.now;
   }
 
   private pooled(opts: EngineOptions): Runner {
@@ -296,7 +303,14 @@ export class Engine {
    * A pipeline with a `fallback:` runs through runWithFallback (fallback.ts), which calls runOnce.
    */
   run(p: CompiledPipeline, inputs: Record<string, unknown>, opts: RunOptions = {}): Promise<PipelineResponse> {
-    return p.fallback && opts.why === undefined ? runWithFallback(this, p, inputs, opts) : this.runOnce(p, inputs, opts);
+    if (!p.fallback || opts.why !== undefined) return this.runOnce(p, inputs, opts);
+    // Both runs see the same now, so a time window does not move between them.
+    return runWithFallback(this, p, inputs, opts.now === undefined ? Object.assign({}, opts, { now: this.clock() }) : opts);
+  }
+
+  /** The engine's clock (epoch ms): a batch reads it once for all its elements. */
+  clockNow(): number {
+    return this.clock();
   }
 
   /** One run of one pipeline, no fallback. */
@@ -305,7 +319,8 @@ export class Engine {
     const snap = opts.snapshot ?? this.snapshot;
     const deadline = opts.deadlineAt ?? Date.now() + this.deadlineFor(p, opts.deadlineMs);
     const obs = this.observe.begin(p, opts, this.adhocMade.has(p));
-    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}), ...(this.adhocMade.has(p) ? { adhoc: true } : {}) })
+    const now = opts.now ?? this.clock();
+    const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, now, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}), ...(this.adhocMade.has(p) ? { adhoc: true } : {}) })
       .catch((err: unknown) => {
         const observed = reportOf(err);
         this.observe.fail(obs, asAirmailError(err), observed);
@@ -313,7 +328,7 @@ export class Engine {
         if (opts.debug && observed?.debug && err !== null && typeof err === 'object') failedDebug.set(err, observed.debug.map(redactStep));
         throw err;
       });
-    const items = toItems(out.columns, out.length);
+    const items = toItems(out.columns, out.length, p.plan.instants);
     const res: PipelineResponse = {
       items,
       error: out.error,
@@ -345,12 +360,13 @@ function redactStep(s: StepTrace): StepTrace {
   return Object.assign({}, s, { parameters: redactParams(s.parameters), ms: Math.round(s.ms * 1000) / 1000 });
 }
 
-export function toItems(columns: Readonly<Record<string, Column>>, length: number): Record<string, unknown>[] {
+export function toItems(columns: Readonly<Record<string, Column>>, length: number, instants?: readonly string[]): Record<string, unknown>[] {
   const names = Object.keys(columns);
   const items: Record<string, unknown>[] = new Array(length);
   for (let i = 0; i < length; i++) {
     const row: Record<string, unknown> = {};
     for (const n of names) row[n] = valueAt(columns[n]!, i);
+    if (instants) for (const n of instants) if (typeof row[n] === 'number') row[n] = formatInstant(row[n] as number);
     items[i] = row;
   }
   return items;

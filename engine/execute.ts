@@ -19,6 +19,7 @@ import { idKindOf, keyedIds, type IdKind } from './source-ids.js';
 import { alignedColumn, checkUntouched, filteredRows, rowsStamp, scoreValues, selectedRows, transformParts } from './step-rows.js';
 import { unionMinus } from './union.js';
 import { deadlineInStep } from './step-slots.js';
+import { formatInstant, resolveBound } from './time.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -63,6 +64,8 @@ export interface ExecOptions {
   readonly signal?: AbortSignal;
   /** Epoch ms past which the request stops between steps; operators see it through ctx.signal. */
   readonly deadline?: number;
+  /** The request's now (epoch ms): time bounds (`now-30d`) resolve against it; default: read once here. */
+  readonly now?: number;
   readonly trace?: boolean;
   /** Run in the literal order without the candidate memo (see memo.ts). */
   readonly literal?: boolean;
@@ -116,12 +119,30 @@ function findContext(c: Plan['contexts'][number], ds: Dataset, key: unknown): Co
 }
 
 /** The value a `$input` or `$context.column` reference takes in this request. */
-function siteValues(inputs: Readonly<Record<string, unknown>>, contextRows: ReadonlyMap<string, ContextRow>): (site: Site) => unknown {
+function siteValues(inputs: Readonly<Record<string, unknown>>, contextRows: ReadonlyMap<string, ContextRow>, now: number): (site: Site) => unknown {
   return (site) => {
     if (site.ref.kind === 'input') return inputs[site.ref.name];
+    if (site.ref.kind === 'time') return resolveBound(site.ref.bound, now);
     const cr = contextRows.get(site.ref.context)!;
     return valueAt(cr.ds.column(site.ref.column), cr.row);
   };
+}
+
+/**
+ * Parameters as reasons, debug steps and why show them: a time bound as its instant and what was
+ * written (`2024-09-01T00:00:00Z (now-30d)`), where the operator receives epoch ms.
+ */
+export function shownParams(step: PlanStep, params: unknown): unknown {
+  let out = params;
+  for (const site of step.sites) {
+    if (site.ref.kind !== 'time') continue;
+    let v: unknown = params;
+    for (const seg of site.path) v = (v as Record<string | number, unknown> | undefined)?.[seg];
+    if (typeof v !== 'number') continue;
+    const iso = formatInstant(v);
+    out = setAt(out, site.path, site.ref.bound.kind === 'relative' ? `${iso} (${site.text})` : iso);
+  }
+  return out;
 }
 
 /** Every step of a plan whose result is memoised (plan.memoResult), and the key of a request's result. */
@@ -140,7 +161,7 @@ function resultKeyOf(plan: Plan, siteValue: (site: Site) => unknown): string {
  * as a copy, or undefined when there is none (a miss, no memo, a context row that is not there:
  * execute() then runs the plan and says why).
  */
-export function fromResultMemo(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}): ExecOutput | undefined {
+export function fromResultMemo(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}, now = opts.now ?? Date.now()): ExecOutput | undefined {
   if (!plan.memoResult || opts.trace === true || opts.literal || opts.resultMemoMissed) return undefined;
   const memo = threadMemo();
   if (!memo) return undefined;
@@ -151,7 +172,7 @@ export function fromResultMemo(plan: Plan, env: ExecEnv, inputs: Readonly<Record
     if (!row) return undefined;
     rows.set(c.name, row);
   }
-  const hit = memo.get(plan, resultKeyOf(plan, siteValues(inputs, rows)));
+  const hit = memo.get(plan, resultKeyOf(plan, siteValues(inputs, rows, now)));
   if (!hit) return undefined;
   opts.observer?.memo?.(stepsOf(plan), performance.now(), true);
   const n = hit.frame.length;
@@ -202,7 +223,10 @@ class RequestContext implements RunContext {
 }
 
 export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions = {}): Promise<ExecOutput> {
-  const memoised = fromResultMemo(plan, env, inputs, opts);
+  // Read once: every step, and a re-run in the literal order, see the same now (no copy of opts
+  // here: a per-request object spread is promoted to the old generation on Node 20, see the test).
+  const now = opts.now ?? Date.now();
+  const memoised = fromResultMemo(plan, env, inputs, opts, now);
   if (memoised) return memoised;
   // ctx.signal is made on first use: an AbortSignal costs more to create than a small request
   // takes to run, and most operators never look at it. Between steps the deadline is a clock read.
@@ -252,7 +276,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       if (row === undefined) throw new Empty(`context '${c.name}': dataset '${c.dataset}' has no row with ${c.column}=${JSON.stringify(key)}`);
       contextRows.set(c.name, row);
     }
-    const siteValue = siteValues(inputs, contextRows);
+    const siteValue = siteValues(inputs, contextRows, now);
     const bind = (s: PlanStep): Bound => {
       let p: unknown = s.params;
       for (const site of s.sites) p = setAt(p, site.path, siteValue(site));
@@ -286,13 +310,13 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;
-            const failed = e.code === 'DEADLINE_EXCEEDED' ? deadlineAtStep(e, s.label) : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(params, s.given)}) failed: ${redactText(e.message)}`, { operator: s.label, cause: e });
+            const failed = e.code === 'DEADLINE_EXCEEDED' ? deadlineAtStep(e, s.label) : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(shownParams(s, params), s.given)}) failed: ${redactText(e.message)}`, { operator: s.label, cause: e });
             // The failed step shows in the debug trace and as a span with an error status.
-            if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: performance.now() - t0, failed: true, error: failed.message });
+            if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: shownParams(s, params), rowsIn: 0, rowsOut: 0, ms: performance.now() - t0, failed: true, error: failed.message });
             if (obs?.failed) obs.failed(s, phase, params, failed, t0, performance.now());
             throw failed;
           }
-          if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
+          if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(shownParams(s, params)), rowsIn: 0, rowsOut: res.ids.length, ms: performance.now() - t0 });
           if (obs) obs.source(s, phase, params, res, t0, performance.now());
           return { step: s, res, params };
         }),
@@ -314,11 +338,11 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       const exc = await runSources(plan.excludes, 'exclude');
       ({ frame: wf, rows } = subtractExcludes(entry, plan.itemType, exc.map((x) => x.res)));
       // An empty answer is rare: the literal order says exactly which step emptied it.
-      if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true });
+      if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true, now });
     } else if (memo) {
       const inc = await runSources(plan.includes, 'include');
       ({ frame: wf, rows } = unionMinus(plan.itemType, inc.map((x) => x.res), []));
-      if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true });
+      if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true, now });
       attachItems(wf);
     } else {
       const [inc, exc] = await Promise.all([runSources(plan.includes, 'include'), runSources(plan.excludes, 'exclude')]);
@@ -326,7 +350,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       if (rows.length === 0) {
         const total = inc.reduce((n, x) => n + x.res.ids.length, 0);
         throw new Empty(total === 0
-          ? `includes ${inc.map((x) => `${x.step.label}(${summarize(x.params, x.step.given)})`).join(', ')} returned 0 items`
+          ? `includes ${inc.map((x) => `${x.step.label}(${summarize(shownParams(x.step, x.params), x.step.given)})`).join(', ')} returned 0 items`
           : `excludes ${plan.excludes.map((s) => s.label).join(', ')} removed all ${total} included items`);
       }
       attachItems(wf);
@@ -389,9 +413,9 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           for (const [name, col] of Object.entries(out.columns ?? {})) wf.scatter(name, rows, alignedColumn(name, col, input, s.label));
           if (out.rows) rows = selectedRows(out.rows, input, s.label);
         } else throw new AirmailError('INTERNAL', `${s.label}: a source cannot run as an operation`);
-        if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(params), rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
+        if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: redactParams(shownParams(s, params)), rowsIn: before, rowsOut: rows.length, ms: performance.now() - t0 });
         if (obs) obs.step(s, phase, params, input.rows, rows, wf, t0, performance.now());
-        if (rows.length === 0) throw new Empty(`${s.label}(${summarize(params, s.given)}) returned 0 items after filtering ${before}`);
+        if (rows.length === 0) throw new Empty(`${s.label}(${summarize(shownParams(s, params), s.given)}) returned 0 items after filtering ${before}`);
       } catch (err) {
         // The step's own span, with its error: a trace shows which step failed, not only that the run did.
         if (obs?.stepFailed && !(err instanceof Empty)) obs.stepFailed(s, phase, params, rows.length, stepError(err, s.label), t0, performance.now());
@@ -408,7 +432,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
         const kept = memo.put(plan, memoKeyText, wf, rows, freshUntil);
         const exc = await runSources(plan.excludes, 'exclude');
         ({ frame: wf, rows } = subtractExcludes(kept, plan.itemType, exc.map((x) => x.res)));
-        if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true });
+        if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true, now });
       }
     }
     for (const s of plan.scorers) await runStep(s, 'score');
@@ -422,7 +446,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     if (resultKey !== undefined) memo!.put(plan, resultKey, wf, rows, freshUntil);
     return { length: rows.length, columns, reason: null, error: false, steps, ...modelsUsed(used) };
   } catch (err) {
-    if (err instanceof Empty && building) return execute(plan, env, inputs, { ...opts, literal: true });
+    if (err instanceof Empty && building) return execute(plan, env, inputs, { ...opts, literal: true, now });
     if (err instanceof Empty) return { length: 0, columns: {}, reason: err.reason, error: false, steps, ...modelsUsed(used) };
     // A step's error keeps an execution code; any other code it carries is reported beside OPERATOR_FAILED.
     const e = current ? stepError(err, current.label) : asAirmailError(err, 'OPERATOR_FAILED');

@@ -30,6 +30,8 @@ export interface RunRequest {
   readonly snapshot: Snapshot;
   readonly inputs: Readonly<Record<string, unknown>>;
   readonly deadline?: number;
+  /** The request's now (epoch ms), read once when it arrived: time bounds resolve against it. */
+  readonly now?: number;
   readonly trace?: boolean;
   readonly signal?: AbortSignal;
   /** What to observe; the report comes back in `out.observed` (see observe/). */
@@ -77,6 +79,7 @@ export class InlineRunner implements Runner {
     const running = executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.deadline ? { deadline: req.deadline } : {}),
+      ...(req.now !== undefined ? { now: req.now } : {}),
       trace: req.trace === true,
       ...(req.models ? { models: req.models } : {}),
       ...(mark ? { onStep: mark.enter } : {}),
@@ -217,6 +220,7 @@ export class PoolRunner implements Runner {
       version: req.pipeline.version,
       inputs: req.inputs,
       ...(req.deadline ? { deadline: req.deadline } : {}),
+      ...(req.now !== undefined ? { now: req.now } : {}),
       ...(req.trace ? { trace: true } : {}),
       ...(req.observe ? { observe: req.observe } : {}),
       ...(req.models ? { models: req.models } : {}),

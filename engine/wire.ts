@@ -27,6 +27,8 @@ export interface ExecTask {
   readonly inputs: Readonly<Record<string, unknown>>;
   /** Epoch ms after which the worker stops between steps. */
   readonly deadline?: number;
+  /** The request's now (epoch ms) for time bounds. */
+  readonly now?: number;
   readonly trace?: boolean;
   /** What to observe (metrics, debug, why, spans under the request's span); see observe/. */
   readonly observe?: ObserveSpec;

@@ -3,7 +3,7 @@
  * operator API is imported; nothing here knows about the engine.
  */
 import type { CheckEnv, Column, ColumnType, Dataset, ParamProblem, Scalar, ValueSite } from '../engine/api.js';
-import { equalsMask, gather, isNumeric, operatorError, valueAt } from '../engine/api.js';
+import { equalsMask, gather, isNumeric, operatorError, parseInstant, valueAt } from '../engine/api.js';
 
 /** A reference string (`$input`, `$context.column`) that the engine replaces at request time. */
 export function isRef(v: unknown): v is string {
@@ -82,17 +82,44 @@ export function idComparator(col: Column): (a: number, b: number) => number {
 export const WHERE_SCHEMA = {
   type: 'object',
   additionalProperties: {
-    type: ['string', 'number', 'boolean', 'null', 'array'],
+    type: ['string', 'number', 'boolean', 'null', 'array', 'object'],
     items: { type: ['string', 'number', 'boolean', 'null'] },
+    // A window (`purchased_at: {min: now-30d}`): rows whose value lies between min and max, both inclusive.
+    properties: { min: { type: ['number', 'string', 'null'] }, max: { type: ['number', 'string', 'null'] } },
+    additionalProperties: false,
+    minProperties: 1,
   },
 } as const;
 
-export type WhereValue = Scalar | readonly Scalar[];
+/** A `where` window: bounds inclusive; on a timestamp column the engine hands time bounds over as epoch ms. */
+export interface WhereWindow {
+  readonly min?: number | string | null;
+  readonly max?: number | string | null;
+}
+export type WhereValue = Scalar | readonly Scalar[] | WhereWindow;
+
+function isWindow(v: WhereValue | undefined): v is WhereWindow {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A window bound as a number: epoch ms or a number; an input's ISO text is read here. */
+function windowBound(v: unknown, column: string, which: string, absent: number): number {
+  if (v === undefined || v === null) return absent;
+  if (typeof v === 'number') return v;
+  const n = toNumber(v);
+  if (!Number.isNaN(n)) return n;
+  const ms = typeof v === 'string' ? parseInstant(v) : undefined;
+  if (typeof ms === 'number') return ms;
+  throw operatorError('INPUT_INVALID', `where '${column}' ${which} must be a number or an ISO 8601 instant, got ${JSON.stringify(v)}${typeof ms === 'string' ? `, which ${ms}` : ''}`);
+}
 
 /** The `where:` values as compared with their dataset columns (OperatorDefinition.compares). */
 export function whereSites(dataset: unknown, where: Readonly<Record<string, WhereValue>> | undefined): ValueSite[] {
   if (typeof dataset !== 'string' || isRef(dataset)) return [];
-  return Object.keys(where ?? {}).map((column) => ({ path: pointer('where', column), column, dataset }));
+  return Object.entries(where ?? {}).flatMap(([column, v]): ValueSite[] =>
+    isWindow(v)
+      ? (['min', 'max'] as const).filter((b) => v[b] !== undefined).map((b) => ({ path: pointer('where', column, b), column, dataset, as: 'range' }))
+      : [{ path: pointer('where', column), column, dataset }]);
 }
 
 /** Types of dataset columns brought into the frame (OperatorDefinition.writeTypes). */
@@ -114,7 +141,26 @@ export function datasetColumnTypes(env: CheckEnv, dataset: unknown, columns: rea
  * not the whole in-stock catalog, whichever column is written first.
  */
 export function whereRows(ds: Dataset, where: Readonly<Record<string, WhereValue>> | undefined): Int32Array {
-  const entries = Object.entries(where ?? {});
+  const all = Object.entries(where ?? {});
+  const windows = all.filter((e): e is [string, WhereWindow] => isWindow(e[1]));
+  if (windows.length === 0) return equalRows(ds, all as [string, Scalar | readonly Scalar[]][]);
+  const rows = equalRows(ds, all.filter((e): e is [string, Scalar | readonly Scalar[]] => !isWindow(e[1])));
+  const checks = windows.map(([c, w]) => ({ read: numberReader(ds.column(c)), lo: windowBound(w.min, c, 'min', -Infinity), hi: windowBound(w.max, c, 'max', Infinity) }));
+  const out = new Int32Array(rows.length);
+  let n = 0;
+  outer: for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    for (const w of checks) {
+      const v = w.read(r);
+      // NaN (null) fails both comparisons: a row with no time is in no window.
+      if (!(v >= w.lo && v <= w.hi)) continue outer;
+    }
+    out[n++] = r;
+  }
+  return out.slice(0, n);
+}
+
+function equalRows(ds: Dataset, entries: readonly [string, Scalar | readonly Scalar[]][]): Int32Array {
   if (entries.length === 0) {
     const all = new Int32Array(ds.length);
     for (let i = 0; i < all.length; i++) all[i] = i;

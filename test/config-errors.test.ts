@@ -54,7 +54,7 @@ describe('a preset with a bad parameter', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.diagnostics.map((d) => [d.code, d.file, d.line, d.pointer, d.message])).toEqual([
-      ['BAD_PARAMETER', 'p.yaml', 6, '/operators/Cheap/parameters/min', `preset 'Cheap' (Range): 'min' must be a number, not "abc"`],
+      ['BAD_PARAMETER', 'p.yaml', 6, '/operators/Cheap/parameters/min', `preset 'Cheap' (Range): 'min' must be a number, or a time ('2024-10-01', '2024-10-01T12:30:00Z', 'now-30d', 'now-1w/d'; units s, m, h, d, w), not "abc"`],
     ]);
   });
 
@@ -66,9 +66,9 @@ describe('a preset with a bad parameter', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.diagnostics.map((d) => [d.file, d.line, d.message])).toEqual([
-      ['ops.yaml', 6, `preset 'Cheap' (Range): 'min' must be a number, not "abc"`],
+      ['ops.yaml', 6, `preset 'Cheap' (Range): 'min' must be a number, or a time ('2024-10-01', '2024-10-01T12:30:00Z', 'now-30d', 'now-1w/d'; units s, m, h, d, w), not "abc"`],
       ['p.yaml', 2, "pipeline 'a': Cheap: preset 'Cheap' has invalid parameters, reported at its definition in ops.yaml"],
-      ['p.yaml', 3, `pipeline 'b': Cheap (Range): 'max' must be a number, not "x"`],
+      ['p.yaml', 3, `pipeline 'b': Cheap (Range): 'max' must be a number, or a time ('2024-10-01', '2024-10-01T12:30:00Z', 'now-30d', 'now-1w/d'; units s, m, h, d, w), not "x"`],
       ['p.yaml', 3, "pipeline 'b': Cheap: preset 'Cheap' has invalid parameters, reported at its definition in ops.yaml"],
     ]);
   });

@@ -12,23 +12,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../engine/server.js';
 import { ROOT, server, tempDir } from './helpers.js';
 
-interface Product { product_id: number; brand: string; department: string; price: number; stock: number; new_arrival: string; margin: number; affinity: number }
+interface Product { product_id: number; brand: string; department: string; price: number; stock: number; launched_on: string; margin: number; affinity: number }
 interface Row { product_id: number; [k: string]: unknown }
 
 let seed = 7;
 const rnd = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+/** The server's clock (an engine option): time windows resolve against it. */
+const NOW = Date.UTC(2024, 9, 10, 12);
+const DAY = 86_400_000;
 const BRANDS = ['Acme', 'Borealis', 'Cobalt', 'Dune', 'Ember', 'Fjord'];
 const DEPTS = ['shoes', 'tops', 'bottoms', 'outerwear'];
 const catalog: Product[] = Array.from({ length: 240 }, (_, i) => ({
   product_id: 1001 + i, brand: pick(BRANDS), department: pick(DEPTS), price: Math.round((5 + rnd() * 120) * 100) / 100,
-  stock: rnd() < 0.25 ? 0 : Math.floor(rnd() * 50), new_arrival: rnd() < 0.2 ? 'yes' : 'no',
+  stock: rnd() < 0.25 ? 0 : Math.floor(rnd() * 50), launched_on: new Date(NOW - Math.floor(rnd() * 90) * DAY).toISOString().slice(0, 10),
   margin: Math.round(rnd() * 60) / 100, affinity: Math.round(rnd() * 1000) / 1000,
 }));
 // Client 9 prefers a brand with no products: the personalised part is empty.
 const clients = [...Array.from({ length: 8 }, (_, i) => ({ client_id: i + 1, department: DEPTS[i % DEPTS.length]!, preferred_brand: BRANDS[i % BRANDS.length]! })),
   { client_id: 9, department: 'shoes', preferred_brand: 'Nobody' }];
-const purchases = Array.from({ length: 150 }, () => ({ client_id: 1 + Math.floor(rnd() * 8), product_id: pick(catalog).product_id }));
+// Bought up to 60 days back, to the second (some exactly 30 days back: the window's edge is inclusive).
+const purchases = Array.from({ length: 150 }, (_, i) => ({ client_id: 1 + Math.floor(rnd() * 8), product_id: pick(catalog).product_id,
+  purchased_at: new Date(i % 10 === 0 ? NOW - 30 * DAY : NOW - Math.floor(rnd() * 60 * DAY / 1000) * 1000).toISOString().replace('.000Z', 'Z') }));
 const trending = catalog.filter(() => rnd() < 0.7).map((p) => ({ product_id: p.product_id, views: Math.floor(rnd() * 5000) }));
 // 1002 is pinned but not trending (its score is null); 1100 and 1150 both trend.
 const campaigns = [{ campaign: 'summer', product_id: 1150, rank: 2 }, { campaign: 'summer', product_id: 1002, rank: 1 }, { campaign: 'summer', product_id: 1100, rank: 3 }, { campaign: 'winter', product_id: 1010, rank: 1 }];
@@ -68,7 +73,11 @@ const expected = {
     return catalog.filter((p) => p.brand === byId.get(pid)!.brand && p.product_id !== pid && p.stock >= 1 && p.price >= 20 && p.price <= 80)
       .sort((a, b) => score(b) - score(a) || a.product_id - b.product_id).slice(0, 8).map((p) => [p.product_id, score(p)]);
   },
-  newArrivals: (): number[] => catalog.filter((p) => p.new_arrival === 'yes').map((p) => p.product_id).sort((a, b) => byId.get(a)!.price - byId.get(b)!.price || a - b),
+  newArrivals: (): number[] => catalog.filter((p) => Date.parse(p.launched_on) >= Math.floor((NOW - 14 * DAY) / DAY) * DAY).map((p) => p.product_id).sort((a, b) => byId.get(a)!.price - byId.get(b)!.price || a - b),
+  notBoughtLately(c: number): number[] {
+    const lately = new Set(purchases.filter((x) => x.client_id === c && Date.parse(x.purchased_at) >= NOW - 30 * DAY).map((x) => x.product_id));
+    return rankedTrending().filter((id) => !lately.has(id)).slice(0, 10);
+  },
 };
 
 /** The YAML blocks of the README's Recipes section, in order. */
@@ -91,7 +100,7 @@ describe('README recipes, run as written on retail data', () => {
     expect(blocks.length).toBe(7);
     await writeFile(join(dir, 'shop.yaml'), blocks[0]!);
     for (let k = 1; k < blocks.length; k++) await writeFile(join(dir, `recipe-${k}.yaml`), blocks[k]!);
-    srv = await server({ configs: dir, threads: 0 });
+    srv = await server({ configs: dir, threads: 0, clock: () => NOW });
   });
   afterAll(async () => { await srv?.close(); if (dir) await rm(dir, { recursive: true, force: true }); });
 
@@ -155,9 +164,18 @@ describe('README recipes, run as written on retail data', () => {
     }
   });
 
-  it('new arrivals by price ascending', async () => {
+  it('new arrivals this fortnight (launched since midnight 14 days back), by price ascending', async () => {
     const got = await post('new_arrivals', {});
+    expect(got.length).toBeGreaterThan(3);
     expect(ids(got)).toEqual(expected.newArrivals());
-    expect(got[0]).toEqual({ product_id: got[0]!.product_id, price: byId.get(got[0]!.product_id)!.price });
+    const first = byId.get(got[0]!.product_id)!;
+    expect(got[0]).toEqual({ product_id: first.product_id, price: first.price, launched_on: `${first.launched_on}T00:00:00Z` });
+  });
+
+  it('trending minus what the client bought in the last 30 days (not what they bought before)', async () => {
+    for (const c of [1, 2, 3, 4, 5, 6, 7, 8]) expect(ids(await post('trending_not_bought_lately', { client_id: c })), `client ${c}`).toEqual(expected.notBoughtLately(c));
+    // The window matters: some client bought a top-10 trending item only before it.
+    const ever = (c: number): Set<number> => new Set(purchases.filter((x) => x.client_id === c).map((x) => x.product_id));
+    expect([1, 2, 3, 4, 5, 6, 7, 8].some((c) => expected.notBoughtLately(c).some((id) => ever(c).has(id)))).toBe(true);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prng, type Case, type Id, type Pipeline, type Row, type Step, type World } from './semantics-reference.js';
+import { prng, SEM_NOW, type Case, type Id, type Pipeline, type Row, type Step, type World } from './semantics-reference.js';
 
 const WORLDS = 10;
 
@@ -16,6 +16,11 @@ export function gen(seed: number, count: number): { worlds: World[]; cases: Case
   const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)]!;
   const some = <T>(xs: readonly T[], max: number, min = 0): T[] => Array.from({ length: int(min, max) }, () => pick(xs));
+  // Dates draw from their own stream, so the cases drawn before they were added stay as they were.
+  const t = prng(seed + 1000);
+  const tpick = <T>(xs: readonly T[]): T => xs[Math.floor(t() * xs.length)]!;
+  const HOUR = 3_600_000;
+  const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
   const worlds: World[] = [];
   for (let k = 0; k < WORLDS; k++) {
     const ids = k % 2 === 0 ? 'int' : 'str';
@@ -27,6 +32,8 @@ export function gen(seed: number, count: number): { worlds: World[]; cases: Case
       const row: Row = { id, w: r() < 0.2 ? null : int(0, 3), price: r() < 0.2 ? null : int(0, 8) + 0.5 };
       const cat = pick(['a', 'b', 'c', null, undefined]);
       if (cat !== undefined) row['cat'] = cat;
+      // A timestamp column: whole days back from now, many on a bound's edge or an hour either side of it, or null.
+      row['at'] = t() < 0.2 ? null : iso(SEM_NOW - tpick([0, 1, 2, 7, 14, 30, 36 / 24, 10, 20]) * 24 * HOUR + tpick([0, 0, -HOUR, HOUR, -12 * HOUR, -13 * HOUR]));
       items.push(row);
     }
     const links = Array.from({ length: k === 1 ? 0 : int(0, 12) }, () => ({ id: idOf(int(1, 14)), tag: pick(['x', 'y', 'z']) }));
@@ -72,6 +79,17 @@ export function gen(seed: number, count: number): { worlds: World[]; cases: Case
       }
     };
     const operations = Array.from({ length: int(0, 3) }, op);
+    // Time windows (README "Dates and time windows"), with the engines' clock at SEM_NOW.
+    const bound = (): string => tpick(['now', 'now-7d', 'now-30d', 'now-36h', 'now-14d/d', 'now-2d/d', '2024-10-01', '2024-09-20T06:00:00Z', '2024-10-05T00:00:00+02:00']);
+    const timed = t() < 0.3;
+    if (timed) {
+      const ends = tpick([['min'], ['max'], ['min', 'max']]);
+      const p: Record<string, unknown> = { column: 'at' };
+      for (const e of ends) p[e] = bound();
+      if (t() < 0.3) p['min_inclusive'] = false;
+      operations.splice(Math.floor(t() * (operations.length + 1)), 0, { name: 'Range', parameters: p });
+    }
+    if (t() < 0.15) includes.push({ name: 'Lookup', parameters: { dataset: `items${world.name}`, where: { at: t() < 0.5 ? { min: bound() } : { max: bound() } } } });
     const tagged = includes.some((s) => s.parameters?.['columns']);
     if (tagged && r() < 0.4) operations.splice(int(0, operations.length), 0, { name: 'Match', parameters: { column: 'tag', op: pick(['==', '!=']), value: pick(['x', 'y']) } });
     if (tagged && r() < 0.2) operations.splice(int(0, operations.length), 0, { name: 'Pin', parameters: { column: 'tag', ...(r() < 0.5 ? { desc: true } : {}) } });
@@ -84,7 +102,7 @@ export function gen(seed: number, count: number): { worlds: World[]; cases: Case
     }
     if (r() < 0.2) operations.splice(int(0, operations.length), 0, { name: 'Hydrate', parameters: { columns: ['cat'] } });
     const pipeline: Pipeline = { name: `sem${c}`, item_type: 'id', items: `items${world.name}`, ...(ctx ? { context: { row: { dataset: `items${world.name}`, key: '$rid' } } } : {}), initialization: { includes, ...(excludes.length ? { excludes } : {}), ...(scores.length ? { scores } : {}) }, ...(operations.length ? { operations } : {}) };
-    if (r() < 0.7 || tagged) pipeline.return = ['id', ...(scores.length ? ['score', 's0'] : []), 'cat', 'w', ...(tagged ? ['tag'] : [])];
+    if (r() < 0.7 || tagged) pipeline.return = ['id', ...(scores.length ? ['score', 's0'] : []), 'cat', 'w', ...(tagged ? ['tag'] : []), ...(timed ? ['at'] : [])];
     // Requests that must fail: an input of the wrong type or out of range, an input the pipeline does not use, a missing one.
     let expectStatus = 200;
     const bad = r();
@@ -108,7 +126,7 @@ export async function writeWorlds(dir: string, worlds: readonly World[]): Promis
     const t = w.ids === 'int' ? 'integer' : 'string';
     await writeFile(join(dir, `data/items${w.name}.json`), JSON.stringify(w.items));
     await writeFile(join(dir, `data/links${w.name}.json`), JSON.stringify(w.links));
-    defs.push(`  items${w.name}: {path: data/items${w.name}.json, key: id, columns: {id: ${t}, cat: string, w: number, price: number}}`);
+    defs.push(`  items${w.name}: {path: data/items${w.name}.json, key: id, columns: {id: ${t}, cat: string, w: number, price: number, at: timestamp}}`);
     defs.push(`  links${w.name}: {path: data/links${w.name}.json, columns: {id: ${t}, tag: string}}`);
   }
   await writeFile(join(dir, 'defs.yaml'), defs.join('\n') + '\n');

@@ -17,6 +17,7 @@ import { builtinOperators } from '../operators/index.js';
 import { OPERATORS_URL, tempDir } from './helpers.js';
 import { gen, writeWorlds } from './semantics-cases.js';
 import { interpret, type Case, type Row } from './semantics-reference.js';
+import { SEM_NOW } from './semantics-reference.js';
 
 const SEED = Number(process.env['SEM_SEED'] ?? 7);
 const CASES = Number(process.env['SEM_CASES'] ?? 200);
@@ -30,7 +31,7 @@ beforeAll(async () => {
   const dir = await tempDir('airmail-sem-');
   await writeWorlds(dir, worlds);
   const start = async (threads: number): Promise<ReturnType<typeof createApp>> => {
-    const engine = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads, inlineUnderMs: 0, watch: false, remote: {} });
+    const engine = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads, inlineUnderMs: 0, watch: false, remote: {}, clock: () => SEM_NOW });
     engines.push(engine);
     expect(await engine.start()).toEqual([]);
     return createApp(engine);

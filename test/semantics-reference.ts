@@ -28,6 +28,28 @@ export { mulberry32 as prng } from '../scripts/make-demo.js';
 
 const isNull = (v: unknown): boolean => v === null || v === undefined;
 
+/** The now of every semantics case (the engines under test take it as their clock): 2024-10-10T12:00:00Z. */
+export const SEM_NOW = Date.UTC(2024, 9, 10, 12);
+const DAY = 86_400_000;
+/**
+ * README "Dates and time windows": a time bound is an ISO 8601 instant (a date alone is midnight UTC) or
+ * `now`, `now-Nd`, `now-Nh`, optionally `/d` (rounded down to the start of the day, UTC).
+ */
+function timeBound(v: unknown): number | undefined {
+  if (isNull(v)) return undefined;
+  if (typeof v !== 'string') throw new Error(`reference: time bound ${JSON.stringify(v)}`);
+  const m = /^now(?:([+-])(\d+)([hd]))?(\/d)?$/.exec(v);
+  if (!m) return Date.parse(/T/.test(v) ? v : `${v}T00:00:00Z`);
+  const at = SEM_NOW + (m[1] ? (m[1] === '-' ? -1 : 1) * Number(m[2]) * (m[3] === 'd' ? DAY : 3_600_000) : 0);
+  return m[4] ? Math.floor(at / DAY) * DAY : at;
+}
+/** A cell of the timestamp column (`at`, ISO text in the world) within bounds, both inclusive unless told. */
+function inWindow(cell: unknown, lo: number | undefined, hi: number | undefined, loIn = true, hiIn = true): boolean {
+  if (isNull(cell)) return false;
+  const x = Date.parse(String(cell));
+  return !(lo !== undefined && (loIn ? x < lo : x <= lo)) && !(hi !== undefined && (hiIn ? x > hi : x >= hi));
+}
+
 /** "an item id that the items dataset does not hold reads as null"; "where several rows hold the same key, the first of them is used". */
 function hydrator(world: World): (id: Id, column: string) => unknown {
   const first = new Map<Id, Row>();
@@ -63,6 +85,8 @@ function sourceRows(world: World, s: Step): Row[] {
   return rows.filter((r) => Object.entries(where).every(([c, v]) => {
     const cell = r[c];
     if (isNull(cell)) return false;
+    // "a window: `purchased_at: {min: now-30d}`, rows whose value lies between min and max, both inclusive"
+    if (v && typeof v === 'object' && !Array.isArray(v)) { const w = v as { min?: unknown; max?: unknown }; return inWindow(cell, timeBound(w.min), timeBound(w.max)); }
     return Array.isArray(v) ? v.includes(cell) : cell === v;
   }));
 }
@@ -261,6 +285,7 @@ function operation(world: World, s: Step, ids: Id[], val: (id: Id, c: string) =>
       // "`Range` drops nulls"; min_inclusive, max_inclusive default true
       const lo = p['min'] as number | undefined, hi = p['max'] as number | undefined;
       const loIn = p['min_inclusive'] !== false, hiIn = p['max_inclusive'] !== false;
+      if (p['column'] === 'at') return ids.filter((id) => inWindow(val(id, 'at'), timeBound(p['min']), timeBound(p['max']), loIn, hiIn));
       return ids.filter((id) => {
         const v = val(id, p['column'] as string);
         if (isNull(v)) return false;

@@ -21,6 +21,7 @@ import { builtinOperators } from '../operators/index.js';
 import { OPERATORS_URL, tempDir } from './helpers.js';
 import { gen, writeWorlds } from './semantics-cases.js';
 import { byDesc, run, type Case, type Id } from './semantics-reference.js';
+import { SEM_NOW } from './semantics-reference.js';
 
 const SEED = Number(process.env['WHY_SEED'] ?? 11);
 const CASES = Number(process.env['WHY_CASES'] ?? 60);
@@ -33,7 +34,7 @@ beforeAll(async () => {
   const dir = await tempDir('airmail-why-');
   await writeWorlds(dir, worlds);
   for (const k of cases) await writeFile(join(dir, `${k.pipeline.name}.yaml`), stringify({ pipeline: k.pipeline }));
-  engine = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads: 0, inlineUnderMs: 0, watch: false, remote: {} });
+  engine = new Engine({ configs: dir, operators: builtinOperators, operatorModules: [OPERATORS_URL], threads: 0, inlineUnderMs: 0, watch: false, remote: {}, clock: () => SEM_NOW });
   expect(await engine.start()).toEqual([]);
   app = createApp(engine);
 });

@@ -204,6 +204,8 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
           refsOk = false;
           reportParam('UNKNOWN_COLUMN', pathToPointer(s.path), `${s.text}: dataset '${c.dataset}' has no column '${s.ref.column}'${didYouMean(s.ref.column, ds.columnNames)}`, true);
         }
+      } else if (s.ref.kind === 'time') {
+        continue; // added only by typing, below: findRefSites finds $ references
       } else if (contextByName.has(s.ref.name) || scope.contexts.has(s.ref.name)) {
         // `$client` where `client` is a context: a column of its row was meant, or the names collide.
         refsOk = false;
@@ -363,6 +365,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   for (const s of [...includes, ...excludes, ...scorers, ...operations]) {
     const t = typing.get(s)!;
     const out = typeSites(s.params, t.compares, s.sites, (path) => subSchema(t.schema, path), resolveSite);
+    if (out.times.length > 0) (s.sites as RefSite[]).push(...out.times);
     for (const i of out.inputs) offerInput(i.name, i.schema, 2);
     // Compared with the pipeline's columns: the use's problem.
     for (const p of out.problems) t.reportParam('BAD_PARAMETER', p.path, p.message, true);
@@ -389,7 +392,9 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   // No excludes and nothing after the candidates that is not pure: the whole result is a function of the bound parameters.
   const memoResult = memo && excludes.length === 0 && [...scorers, ...post].every(reusable);
   const ttls = (memoResult ? [...memoSteps, ...scorers, ...post] : memoSteps).flatMap((s) => (s.pure ? [] : [s.memoTtlMs!]));
-  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, memo, memoResult, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
+  // Every timestamp column the pipeline may hold (the items dataset's, those steps bring): answers and why show them as ISO text.
+  const instants = [...new Set([...(itemsTable?.columnNames.filter((c) => itemsTable.holdsInstants(c) && written.get(c) === undefined) ?? []), ...[...written].filter(([, t]) => t.type === 'timestamp').map(([c]) => c)])];
+  const draft = { name: cfg.name, itemType: cfg.item_type, itemsDataset, contexts, includes, excludes, pre, scorers, post, returns, ...(instants.length > 0 ? { instants } : {}), memo, memoResult, ...(memo && ttls.length ? { memoTtlMs: Math.min(...ttls) } : {}) };
   const datasetIds = [...datasetsUsed].sort().map((d) => [d, scope.datasetIds.get(d)]);
   // A pinned model copy lives in a folder of this process: only its name (the content's sha256 and
   // the file name) goes into the version, and a path inside the config's folder goes in relative to

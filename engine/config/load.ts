@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from '../api.js';
-import { loadDatasetFile, unsafeIdProblem, withColumns, type Table } from '../dataset.js';
+import { loadDatasetFile, unsafeIdProblem, withColumns, type DeclaredColumns, type Table } from '../dataset.js';
 import { AirmailError, type Diagnostic, type ErrorCode } from '../errors.js';
 import { parseConfigText, type ParsedText } from './parse.js';
 import type { ParseCache } from './parse-cache.js';
@@ -137,8 +137,8 @@ export class DatasetCache {
       this.hashes.set(path, { mtimeMs: st.mtimeMs, size: st.size, hash });
     }
     const format = formatOf(path, cfg);
-    // A CSV file's declared columns type what it reads, so they are part of what was loaded.
-    return `${hash}:${cfg.key ?? ''}:${format}${format === 'csv' && cfg.columns ? `:${JSON.stringify(cfg.columns)}` : ''}`;
+    // Declared columns type what a file reads (a CSV cell, a JSON timestamp), so they are part of what was loaded.
+    return `${hash}:${cfg.key ?? ''}:${format}${cfg.columns ? `:${JSON.stringify(cfg.columns)}` : ''}`;
   }
 
   load(name: string, path: string, cfg: DatasetConfig, id: string): Promise<Table> {
@@ -146,7 +146,7 @@ export class DatasetCache {
     this.paths.set(k, path);
     let p = this.byId.get(k);
     if (!p) {
-      p = loadDatasetFile(name, path, formatOf(path, cfg), cfg.key, cfg.columns);
+      p = loadDatasetFile(name, path, formatOf(path, cfg), cfg.key, declaredColumns(cfg.columns));
       this.byId.set(k, p);
       p.catch(() => this.byId.delete(k));
     }
@@ -214,6 +214,11 @@ async function statStamp(path: string): Promise<string> {
 
 /** How a file dataset read from no rows gets its columns. */
 const DECLARE_COLUMNS = 'declare them with columns: {name: integer|number|string} in its datasets: entry';
+
+/** `date` is another name of `timestamp`: one type of instants. */
+function declaredColumns(cols: DatasetConfig['columns']): DeclaredColumns | undefined {
+  return cols && Object.fromEntries(Object.entries(cols).map(([c, t]) => [c, (t as string) === 'date' ? 'timestamp' : t]));
+}
 
 function formatOf(path: string, cfg: DatasetConfig): 'arrow' | 'json' | 'csv' {
   if (cfg.format) return cfg.format;
@@ -382,7 +387,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
       let id: string | undefined;
       try {
         id = await cache.identity(path, cfg);
-        const table = withColumns(await cache.load(name, path, cfg, id), cfg.columns);
+        const table = withColumns(await cache.load(name, path, cfg, id), declaredColumns(cfg.columns));
         if (cfg.key !== undefined && !table.has(cfg.key)) {
           diagnostics.push(at(loc.parsed, loc.file, 'UNKNOWN_COLUMN', `/datasets/${name}/key`, `dataset '${name}' has no column '${cfg.key}' to use as its key (${table.columnsNote()}${table.columnNames.length === 0 ? `; ${DECLARE_COLUMNS}` : ''})`));
           return;

@@ -66,6 +66,8 @@ export interface Plan {
   readonly scorers: readonly PlanStep[];
   readonly post: readonly PlanStep[];
   readonly returns: readonly string[];
+  /** Columns that hold instants (timestamp): answered, and shown by why, as ISO 8601 text. */
+  readonly instants?: readonly string[];
   /** Includes and pre-scoring steps are all pure: their candidates can be memoised (see memo.ts). */
   readonly memo: boolean;
   /**

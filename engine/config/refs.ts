@@ -4,8 +4,10 @@
  * per request only those paths are rebuilt with values.
  */
 import type { JsonSchema } from '../api.js';
+import type { TimeBound } from '../time.js';
 
-export type Ref = { kind: 'input'; name: string } | { kind: 'context'; context: string; column: string };
+/** `time`: a time bound (`now-30d`, `2024-10-01`) where a timestamp column is compared; epoch ms per request. */
+export type Ref = { kind: 'input'; name: string } | { kind: 'context'; context: string; column: string } | { kind: 'time'; bound: TimeBound };
 
 export interface RefSite {
   /** Path inside the parameters object. */
@@ -124,6 +126,10 @@ export function setAt(root: unknown, path: readonly (string | number)[], value: 
   }
   const obj = (root && typeof root === 'object' ? root : {}) as Record<string, unknown>;
   return { ...obj, [head as string]: setAt(obj[head as string], rest, value) };
+}
+
+export function pointerToPath(pointer: string): string[] {
+  return pointer.split('/').slice(1).map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 export function pathToPointer(path: readonly (string | number)[]): string {

@@ -70,7 +70,8 @@ export interface DatasetConfig {
   /** Remote datasets: how long a read is reused (reloads within it cost nothing). */
   ttl_ms?: number;
   /** Columns (and their types) the data may lack: an empty JSON file has none (dataset.ts withColumns). */
-  columns?: Record<string, 'integer' | 'number' | 'string'>;
+  /** `date` is `timestamp` (one type of instants), normalised at load. */
+  columns?: Record<string, 'integer' | 'number' | 'string' | 'timestamp'>;
 }
 
 export interface PresetConfig {
@@ -195,7 +196,7 @@ export const CONFIG_FILE_SCHEMA: JsonSchema = {
           format: { enum: ['arrow', 'json', 'csv'] },
           key: { type: 'string' },
           ttl_ms: { type: 'integer', minimum: 1 },
-          columns: { type: 'object', additionalProperties: { enum: ['integer', 'number', 'string'] } },
+          columns: { type: 'object', additionalProperties: { enum: ['integer', 'number', 'string', 'timestamp', 'date'] } },
           redis: {
             type: 'object', required: ['key', 'type'], additionalProperties: false,
             properties: { key: { type: 'string', minLength: 1 }, type: { enum: ['set', 'list', 'zset', 'hash', 'json', 'arrow'] }, url: { type: 'string', pattern: '^(rediss?://|\\{env:)' }, timeout_ms: { type: 'integer', minimum: 1 }, retries: { type: 'integer', minimum: 0, maximum: 10 }, ...REDIS_READ_PROPERTIES },

@@ -7,7 +7,8 @@
 import type { Column, ColumnType, JsonSchema, ValueSite } from '../api.js';
 import { isNumeric } from '../api.js';
 import type { Table } from '../dataset.js';
-import { pathToPointer, type RefSite } from './refs.js';
+import { pathToPointer, pointerToPath, type RefSite } from './refs.js';
+import { INSTANT_PATTERN, looksLikeTime, parseTimeBound, TIME_GRAMMAR } from '../time.js';
 
 export function columnType(col: Column): ColumnType {
   if (col instanceof Int32Array) return 'integer';
@@ -25,7 +26,7 @@ export interface TypedColumn {
 export function datasetColumn(ds: Table | undefined, column: string): TypedColumn | undefined {
   if (!ds || !ds.has(column)) return undefined;
   const values = ds.column(column);
-  return { type: columnType(values), values, label: `column '${column}' of dataset '${ds.name}'` };
+  return { type: ds.holdsInstants(column) ? 'timestamp' : columnType(values), values, label: `column '${column}' of dataset '${ds.name}'` };
 }
 
 /** Keywords of a parameter's schema that constrain the value (a default is not one: the input stays required). */
@@ -46,6 +47,7 @@ function typesOf(sub: JsonSchema | undefined): string[] {
 
 /** The request schema of an input compared with a column of type `type`; `list`: a list of such values is accepted too. */
 export function inputSchemaFromColumn(type: ColumnType, list: boolean): JsonSchema {
+  if (type === 'timestamp') return { type: 'string', pattern: INSTANT_PATTERN, description: 'an ISO 8601 date or date-time: 2024-10-01, 2024-10-01T12:30:00Z' };
   return list ? { type: [type, 'array'], items: { type } } : { type };
 }
 
@@ -77,7 +79,7 @@ function firstNonNumeric(col: Column | undefined): string | undefined {
   return undefined;
 }
 
-const TYPE_WORD: Record<ColumnType, string> = { integer: 'integers', number: 'numbers', string: 'text' };
+const TYPE_WORD: Record<ColumnType, string> = { integer: 'integers', number: 'numbers', string: 'text', timestamp: 'timestamps' };
 
 /** An item id written as a number past ±(2^53 − 1): YAML and JSON have already rounded it. */
 function unsafeIdLiteral(literal: unknown): string | undefined {
@@ -132,6 +134,8 @@ export interface SiteOutcome {
   readonly inputs: { readonly name: string; readonly schema: JsonSchema }[];
   /** Literals (or columns) that can never match: pointer relative to the parameters, and a sentence. */
   readonly problems: { readonly path: string; readonly message: string }[];
+  /** Time bounds compared with a timestamp column: references resolved per request (refs.ts `time`). */
+  readonly times: RefSite[];
 }
 
 /**
@@ -147,6 +151,7 @@ export function typeSites(
 ): SiteOutcome {
   const inputs: { name: string; schema: JsonSchema }[] = [];
   const problems: { path: string; message: string }[] = [];
+  const times: RefSite[] = [];
   const said = new Set<string>();
   for (const site of sites) {
     const col = resolve(site);
@@ -167,6 +172,15 @@ export function typeSites(
         const message = unsafeIdLiteral(v);
         if (message) problems.push({ path, message });
       }
+      continue;
+    }
+    if (as === 'range') {
+      const p = rangeBound(params, site, col, refs, inputs, times);
+      if (p !== undefined) { problems.push({ path: site.path, message: p }); continue; }
+      if (col.type !== 'string') continue;
+    }
+    if (col.type === 'timestamp' && (as === 'equals' || as === 'id')) {
+      problems.push({ path: site.path, message: `${col.label} holds timestamps, which are compared by a window, never by equality: write {min: ..., max: ...} with ${TIME_GRAMMAR}` });
       continue;
     }
     if (as === 'range' || as === 'number') {
@@ -196,5 +210,30 @@ export function typeSites(
       if (message) problems.push({ path, message });
     }
   }
-  return { inputs, problems };
+  return { inputs, problems, times };
+}
+
+/**
+ * A `range` site: a time bound on a timestamp column becomes a `time` reference (resolved per
+ * request), a number bound there or a time bound on a number column is a problem (returned), and an
+ * input there takes the column's type (ISO text on a timestamp column, a number on a number one).
+ */
+function rangeBound(params: unknown, site: ValueSite, col: TypedColumn, refs: readonly RefSite[], inputs: { name: string; schema: JsonSchema }[], times: RefSite[]): string | undefined {
+  const ref = refs.find((r) => placeOf(site, r) === 'value');
+  if (ref) {
+    if (ref.ref.kind === 'input' && col.type !== 'string') inputs.push({ name: ref.ref.name, schema: col.type === 'timestamp' ? inputSchemaFromColumn('timestamp', false) : { type: 'number' } });
+    return undefined;
+  }
+  const v = valueAtPointer(params, site.path);
+  if (col.type === 'timestamp') {
+    const bound = typeof v === 'string' ? parseTimeBound(v) : undefined;
+    if (bound) { times.push({ path: pointerToPath(site.path), ref: { kind: 'time', bound }, text: v as string }); return undefined; }
+    return `${JSON.stringify(v)} is not a time, but ${col.label} holds timestamps: write ${TIME_GRAMMAR}`;
+  }
+  if (typeof v === 'string') {
+    return looksLikeTime(v)
+      ? `${JSON.stringify(v)} is a time bound, but ${col.label} holds ${TYPE_WORD[col.type]}, not timestamps (declare it in the dataset: columns: {${site.column}: timestamp})`
+      : col.type === 'string' ? undefined : `${JSON.stringify(v)} is neither a number nor a time: ${col.label} holds ${TYPE_WORD[col.type]}`;
+  }
+  return undefined;
 }

@@ -22,7 +22,7 @@ import { mountOperatorRoutes } from './operators.js';
 import { mountObservability, traceOptions } from './ui.js';
 import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from '../observe/index.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
-import { DEADLINE_HEADER, deadlineOption } from './deadline.js';
+import { DEADLINE_HEADER, deadlineOption, NOW_HEADER, nowOption } from './deadline.js';
 import { debugAsked, debugOf, debugOption } from './debug-option.js';
 import { ARM_HEADER, ARM_QUERY, describeExperiment, errorTarget, forcedArm, runExperiment } from '../experiments.js';
 
@@ -332,7 +332,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     if (x) {
       try {
         const forced = forcedArm(x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER));
-        return c.json(await runExperiment(engine, x, inputs as Record<string, unknown>, source, forced, { debug: debugOf(c), ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) }), 200);
+        return c.json(await runExperiment(engine, x, inputs as Record<string, unknown>, source, forced, { debug: debugOf(c), ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)) }), 200);
       } catch (err) {
         return answerError(c, err, errorTarget(err, x));
       }
@@ -341,7 +341,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     try {
       const debug = debugOf(c);
       const checked = engine.checkInputs(p, inputs, source);
-      const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) });
+      const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)) });
       return c.json(res, 200);
     } catch (err) {
       return answerError(c, err, { pipeline: p.name, version: p.version });
@@ -411,7 +411,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     try {
       const debug = debugOf(c);
       const checked = engine.checkInputs(p, inputs, format);
-      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)) }), 200);
+      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)) }), 200);
     } catch (err) {
       return answerError(c, err, { pipeline: p.name, version: p.version });
     }

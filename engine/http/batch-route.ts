@@ -18,7 +18,7 @@ import { overloadedError } from '../pool.js';
 import type { PublicPaths } from '../config/public-paths.js';
 import { isPlainObject, readBody } from './body.js';
 import { UNKNOWN_LABEL } from '../observe/index.js';
-import { DEADLINE_HEADER, deadlineOption } from './deadline.js';
+import { DEADLINE_HEADER, deadlineOption, NOW_HEADER, nowOption } from './deadline.js';
 import { debugOption } from './debug-option.js';
 import { errorBody, tookMs } from './app.js';
 import { traceOptions } from './ui.js';
@@ -77,6 +77,7 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
     let format: Awaited<ReturnType<typeof readBody>>['format'];
     let deadlineMs: number;
     let trace: ReturnType<typeof traceOptions>;
+    let pinned: { now?: number };
     try {
       if (debugOption(c.req.queries('debug'), c.req.header('x-airmail-debug'))) {
         const how = c.req.queries('debug') !== undefined ? 'QUERY_INVALID' : 'HEADER_INVALID';
@@ -84,6 +85,7 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
       }
       deadlineMs = deadlineOption(c.req.header(DEADLINE_HEADER)).deadlineMs ?? engine.deadlineFor(p);
       trace = traceOptions(c);
+      pinned = nowOption(c.req.header(NOW_HEADER));
       let value: unknown;
       ({ value, format } = await readBody(c, 'json'));
       if (!isPlainObject(value) || !Array.isArray(value['requests'])) throw batchShapeError('the body must be {"requests": [inputs, ...]}: an object whose "requests" is a list of input objects');
@@ -104,6 +106,7 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
       source: format,
       deadlineMs,
       observe: trace,
+      ...pinned,
     });
     const results = outcomes.map((o, i) => entry(i, o, opts.paths));
     const failed = results.reduce<number>((n, r) => n + ((r['status'] as number) >= 400 ? 1 : 0), 0);

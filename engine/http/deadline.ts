@@ -3,6 +3,7 @@
  * /execute, the fast lane, model endpoints): a bad value is a 400, never ignored.
  */
 import { AirmailError } from '../errors.js';
+import { parseInstant } from '../time.js';
 
 export const DEADLINE_HEADER = 'x-airmail-deadline-ms';
 
@@ -17,4 +18,18 @@ export function deadlineOption(header: string | string[] | undefined): { deadlin
   const ms = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
   if (!(ms > 0)) throw new AirmailError('HEADER_INVALID', `${DEADLINE_HEADER} must be a positive whole number of milliseconds, got ${JSON.stringify(text.slice(0, 40))}`);
   return { deadlineMs: ms };
+}
+
+export const NOW_HEADER = 'x-airmail-now';
+
+/**
+ * A request's pinned now (x-airmail-now: an ISO 8601 instant), to replay a past request: time bounds
+ * (`now-30d`) resolve against it instead of the clock. Anything else is a 400, never ignored.
+ */
+export function nowOption(header: string | string[] | undefined): { now?: number } {
+  if (header === undefined) return {};
+  const text = Array.isArray(header) ? header.join(', ') : header.trim();
+  const ms = parseInstant(text);
+  if (typeof ms !== 'number') throw new AirmailError('HEADER_INVALID', `${NOW_HEADER} must be an ISO 8601 instant (2024-10-01T12:00:00Z), got ${JSON.stringify(text.slice(0, 40))}, which ${ms}`);
+  return { now: ms };
 }

@@ -30,7 +30,7 @@ export interface FastLaneOptions {
 }
 
 /** Request headers that ask for something only the app does (debug steps, traces, debug id counts). */
-const APP_ONLY_HEADERS = ['x-airmail-debug', 'x-airmail-debug-ids', 'traceparent', 'tracestate', 'transfer-encoding'] as const;
+const APP_ONLY_HEADERS = ['x-airmail-debug', 'x-airmail-debug-ids', 'x-airmail-now', 'traceparent', 'tracestate', 'transfer-encoding'] as const;
 const PREFIX = '/pipelines/';
 /** The app's route for what the lane takes. */
 const ROUTE = '/pipelines/:name';

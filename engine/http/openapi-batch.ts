@@ -45,7 +45,7 @@ export function batchOperation(name: string, version: string, inputs: unknown, m
       operationId: `batch_${name}`,
       summary: `Run ${name} for many requests at once (at most ${maxBatch}); each entry answers as that request alone would`,
       description: `version ${version}; a batch that runs is a 200 whatever its elements answered (see each entry's status); refused as a whole: 413 (too many requests, or the body limit), 503 when the pool is shedding`,
-      parameters: [RUN_OPTIONS[3]],
+      parameters: [RUN_OPTIONS[3], RUN_OPTIONS[4]],
       requestBody: { required: true, content: { 'application/json': { schema }, 'application/yaml': { schema }, 'text/yaml': { schema } } },
       responses: { '200': ok('One entry per request, in order', ANSWER), ...errors(400, 404, 413, 415, 422, 503) },
     },

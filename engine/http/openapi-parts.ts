@@ -133,13 +133,14 @@ export function components(): Json {
       debugHeader: { name: 'x-airmail-debug', in: 'header', required: false, description: 'As ?debug (without the bare form)', schema: { type: 'string' } },
       debugIds: { name: 'x-airmail-debug-ids', in: 'header', required: false, description: 'How many ids a debug step lists (0 to 999999999)', schema: { type: 'string', pattern: '^[0-9]{1,9}$' } },
       deadline: { name: 'x-airmail-deadline-ms', in: 'header', required: false, description: "Shortens the pipeline's deadline: a positive whole number of ms (queue time included)", schema: { type: 'string', pattern: '^[0-9]{1,10}$' } },
+      now: { name: 'x-airmail-now', in: 'header', required: false, description: 'Pins the request\'s now (an ISO 8601 instant): time bounds such as now-30d resolve against it, to replay a past request', schema: { type: 'string' } },
     },
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
   };
 }
 
 /** The request options of a run (`?debug`, the debug and deadline headers). */
-export const RUN_OPTIONS = [ref('parameters', 'debug'), ref('parameters', 'debugHeader'), ref('parameters', 'debugIds'), ref('parameters', 'deadline')] as const;
+export const RUN_OPTIONS = [ref('parameters', 'debug'), ref('parameters', 'debugHeader'), ref('parameters', 'debugIds'), ref('parameters', 'deadline'), ref('parameters', 'now')] as const;
 /** The answers of a run, of a GET that runs or describes, of a DELETE. */
 export const RUN_RESPONSES = { '200': ref('responses', 'Run'), ...errors(400, 404, 413, 415, 422, 500, 503, 504) } as const;
 export const GET_RESPONSES = { ...RUN_RESPONSES, '200': ref('responses', 'RunOrDescribe') } as const;

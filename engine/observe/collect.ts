@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { valueAt, type Dataset, type Frame, type ModelRef, type ModelRunner, type RemoteFetch, type RunContext, type SourceResult } from '../api.js';
 import { stepIndex, type PlanStep } from '../config/plan.js';
-import { execute, fromResultMemo, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
+import { execute, fromResultMemo, shownParams, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
 import type { Plan } from '../config/plan.js';
 import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
 import { encodeRecord } from './otlp-json.js';
@@ -95,9 +95,9 @@ export interface Collector {
 }
 
 /** A collector for `spec`, or undefined when the spec asks for nothing. */
-export function collector(spec: ObserveSpec | undefined): Collector | undefined {
+export function collector(spec: ObserveSpec | undefined, instants?: readonly string[]): Collector | undefined {
   if (!spec || (!spec.ops && !spec.debug && !spec.why && !spec.span?.sampled)) return undefined;
-  return new RequestCollector(spec);
+  return new RequestCollector(spec, instants);
 }
 
 
@@ -117,11 +117,11 @@ class RequestCollector implements Collector, ExecObserver {
   context?: (s: PlanStep, ctx: RunContext) => RunContext;
   readonly fullAnswers: boolean;
 
-  constructor(private readonly spec: ObserveSpec) {
+  constructor(private readonly spec: ObserveSpec, instants?: readonly string[]) {
     this.fullAnswers = spec.debug !== undefined || spec.why !== undefined || spec.span?.sampled === true;
     this.steps = spec.ops ? [] : undefined;
     this.debug = spec.debug ? [] : undefined;
-    this.why = spec.why ? new WhyTracker(spec.why.id) : undefined;
+    this.why = spec.why ? new WhyTracker(spec.why.id, instants) : undefined;
     this.spans = spec.span?.sampled ? [] : undefined;
     this.execSpan = this.spans ? spanId() : undefined;
     if (this.spans) this.context = (s, ctx) => {
@@ -149,23 +149,23 @@ class RequestCollector implements Collector, ExecObserver {
   source(s: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult, t0: number, t1: number): void {
     params = this.shown(params);
     const n = res.ids.length;
-    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: n, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
+    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: n, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(shownParams(s, params), s.given) } : {}) });
     if (this.debug) {
       const max = this.spec.debug!.maxIds;
       this.debug.push({
-        step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: n, ms: t1 - t0, kept: idList(res.ids, max), keptTotal: n, removed: [], removedTotal: 0 },
+        step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: shownParams(s, params), rowsIn: 0, rowsOut: n, ms: t1 - t0, kept: idList(res.ids, max), keptTotal: n, removed: [], removedTotal: 0 },
         ids: res.ids,
       });
     }
-    this.why?.source(s, phase, params, res);
+    this.why?.source(s, phase, shownParams(s, params), res);
     if (this.spans) {
-      this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': n }), { spanId: this.stepSpan(s) }));
+      this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(shownParams(s, params), s.given), 'airmail.rows_in': 0, 'airmail.rows_out': n }), { spanId: this.stepSpan(s) }));
     }
   }
 
   step(s: PlanStep, phase: StepPhase, params: unknown, before: Int32Array, after: Int32Array, frame: Frame, t0: number, t1: number): void {
     params = this.shown(params);
-    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: before.length, rowsOut: after.length, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
+    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: before.length, rowsOut: after.length, ms: t1 - t0, ...(this.spec.ops === 2 ? { params: summarize(shownParams(s, params), s.given) } : {}) });
     if (this.debug) {
       const max = this.spec.debug!.maxIds;
       const ids = frame.column(frame.key);
@@ -181,23 +181,23 @@ class RequestCollector implements Collector, ExecObserver {
         removedTotal++;
         if (removed.length < max) removed.push(valueAt(ids, r) as Id);
       }
-      this.debug.push({ step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: params, rowsIn: before.length, rowsOut: after.length, ms: t1 - t0, kept, keptTotal: after.length, removed, removedTotal } });
+      this.debug.push({ step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: shownParams(s, params), rowsIn: before.length, rowsOut: after.length, ms: t1 - t0, kept, keptTotal: after.length, removed, removedTotal } });
     }
-    this.why?.step(s, phase, params, before, after, frame);
+    this.why?.step(s, phase, shownParams(s, params), before, after, frame);
     if (this.spans) {
       const id = spanId();
       for (const m of this.models.splice(0)) this.spans.push(Object.assign({}, m, { parentSpanId: id }));
-      this.spans.push(Object.assign(this.span(`${phase} ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': before.length, 'airmail.rows_out': after.length }), { spanId: id }));
+      this.spans.push(Object.assign(this.span(`${phase} ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(shownParams(s, params), s.given), 'airmail.rows_in': before.length, 'airmail.rows_out': after.length }), { spanId: id }));
     }
   }
 
   failed(s: PlanStep, phase: SourcePhase, params: unknown, error: { readonly code: string; readonly message: string }, t0: number, t1: number): void {
     params = this.shown(params);
     // Its time counts: a source that times out after its retries is what made the request slow.
-    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: 0, ms: t1 - t0, failed: error.code, ...(this.spec.ops === 2 ? { params: summarize(params, s.given) } : {}) });
-    this.debug?.push({ step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: params, rowsIn: 0, rowsOut: 0, ms: t1 - t0, kept: [], keptTotal: 0, removed: [], removedTotal: 0, failed: true, error: error.message, code: error.code } });
+    this.steps?.push({ step: s.label, operator: s.use, kind: s.kind, phase, rowsIn: 0, rowsOut: 0, ms: t1 - t0, failed: error.code, ...(this.spec.ops === 2 ? { params: summarize(shownParams(s, params), s.given) } : {}) });
+    this.debug?.push({ step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: shownParams(s, params), rowsIn: 0, rowsOut: 0, ms: t1 - t0, kept: [], keptTotal: 0, removed: [], removedTotal: 0, failed: true, error: error.message, code: error.code } });
     if (this.spans) {
-      this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(params, s.given), 'airmail.rows_in': 0, 'airmail.rows_out': 0, 'airmail.error_code': error.code }), { spanId: this.stepSpan(s), error: error.message }));
+      this.spans.push(Object.assign(this.span(`source ${s.label}`, t0, t1, { 'airmail.step': s.label, 'airmail.operator': s.use, 'airmail.phase': phase, 'airmail.parameters': summarize(shownParams(s, params), s.given), 'airmail.rows_in': 0, 'airmail.rows_out': 0, 'airmail.error_code': error.code }), { spanId: this.stepSpan(s), error: error.message }));
     }
   }
 
@@ -369,7 +369,7 @@ export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan,
     if (memoised) return spec.ops === 2 ? Object.assign(memoised, { observed: { memo: { result: true, skipped: [...plan.includes, ...plan.pre, ...plan.scorers, ...plan.post].map((s) => s.label) } } }) : memoised;
     if (plan.memoResult) opts = Object.assign({}, opts, { resultMemoMissed: true });
   }
-  const col = collector(spec);
+  const col = collector(spec, plan.instants);
   if (!col) return execute(plan, env, inputs, opts);
   try {
     // Debug and why follow every step, so they run the literal plan (`trace` turns memoised shortcuts off).

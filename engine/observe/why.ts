@@ -4,7 +4,7 @@
  * which operation removed it (with its parameters and the item's values of
  * the columns that operation reads), or else its score and rank.
  */
-import { valueAt, type Column, type Frame, type SourceResult } from '../api.js';
+import { formatInstant, valueAt, type Column, type Frame, type SourceResult } from '../api.js';
 import { stepIndex, type PlanStep } from '../config/plan.js';
 import { summarize } from '../execute.js';
 import type { Phase, SourcePhase, StepPhase, WhyAnswer, WhyStepRef } from './types.js';
@@ -134,7 +134,12 @@ export class WhyTracker {
   /** Every source's ids, for the item's place when no step ran (no scorers, no operations). */
   private readonly sourceIds = new Map<PlanStep, SourceResult['ids']>();
 
-  constructor(readonly id: Id) {}
+  /** `instants`: the pipeline's timestamp columns, whose values an answer shows as ISO text. */
+  constructor(readonly id: Id, private readonly instants: readonly string[] = []) {}
+
+  private shown(column: string, v: unknown): unknown {
+    return typeof v === 'number' && this.instants.includes(column) ? formatInstant(v) : v;
+  }
 
   source(s: PlanStep, phase: SourcePhase, params: unknown, res: SourceResult): void {
     this.sourceIds.set(s, res.ids);
@@ -158,9 +163,12 @@ export class WhyTracker {
     if (indexOfRow(before, this.row) < 0) return;
     if (indexOfRow(after, this.row) >= 0) return;
     const values: Record<string, unknown> = {};
-    for (const c of s.reads) if (frame.has(c)) values[c] = valueAt(frame.column(c) as Column, this.row);
+    for (const c of s.reads) if (frame.has(c)) values[c] = this.shown(c, valueAt(frame.column(c) as Column, this.row));
     this.removedBy = { ...ref(s, params), phase: phase as Phase, rowsIn: before.length, rowsOut: after.length, values };
-    if (s.kind === 'transform' && isTruncation(params)) this.ranked = placeOf(frame, before, this.row, params);
+    if (s.kind === 'transform' && isTruncation(params)) {
+      const ranked = placeOf(frame, before, this.row, params);
+      this.ranked = ranked.value !== undefined ? { ...ranked, value: this.shown(ranked.by, ranked.value) } : ranked;
+    }
     else if (frame.has('score')) this.ranked = { score: valueAt(frame.column('score'), this.row) as number | null, rank: 0, of: 0, by: 'score' };
   }
 

@@ -21,6 +21,8 @@ interface Header {
   readonly length: number;
   readonly columns: readonly ColumnHeader[];
   readonly booleans?: readonly string[];
+  /** Timestamp columns (an Arrow answer's Date/Timestamp): answered as ISO text, compared by windows. */
+  readonly instants?: readonly string[];
 }
 
 const pad8 = (n: number): number => (n + 7) & ~7;
@@ -40,7 +42,7 @@ export function encodeTable(t: DatasetHandle): Uint8Array {
       headers.push({ name, type: 'string', values: c.values });
     }
   }
-  const header: Header = { v: 1, name: t.name, key: t.key ?? null, length: t.length, columns: headers, ...(t.booleans ? { booleans: t.booleans } : {}) };
+  const header: Header = { v: 1, name: t.name, key: t.key ?? null, length: t.length, columns: headers, ...(t.booleans ? { booleans: t.booleans } : {}), ...(t.instants ? { instants: t.instants } : {}) };
   const json = Buffer.from(JSON.stringify(header));
   let size = pad8(4 + json.byteLength);
   for (const p of parts) size += pad8(p.byteLength);
@@ -81,7 +83,7 @@ export function decodeTable(bytes: Uint8Array): Table {
     else if (h.type === 'f32') columns[h.name] = shared(Float32Array, raw, h.bytes / 4);
     else columns[h.name] = shared(Float64Array, raw, h.bytes / 8);
   }
-  return new Table({ name: header.name, key: header.key ?? undefined, length: header.length, columns, ...(header.booleans ? { booleans: header.booleans } : {}) });
+  return new Table({ name: header.name, key: header.key ?? undefined, length: header.length, columns, ...(header.booleans ? { booleans: header.booleans } : {}), ...(header.instants ? { instants: header.instants } : {}) });
 }
 
 /** Codec for the cache: values are DatasetHandles (plain data, so they cross threads). */

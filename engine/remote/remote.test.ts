@@ -33,6 +33,11 @@ describe('table codec (the Redis cache encoding)', () => {
     expect(back.findRow('id', 2)).toBe(2);
   });
 
+  it('keeps which columns hold timestamps (a remote Arrow answer read back from the Redis cache)', () => {
+    const t = new Table({ name: 't', key: undefined, length: 1, columns: { at: Float64Array.from([Date.UTC(2024, 9, 1)]) }, instants: ['at'] });
+    expect(decodeTable(encodeTable(t.handle)).holdsInstants('at')).toBe(true);
+  });
+
   it('round-trips an empty table and a subarray column', () => {
     const empty = tableFromRows('e', [], undefined);
     expect(decodeTable(encodeTable(empty.handle)).length).toBe(0);

@@ -201,7 +201,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   try {
     // Not an object spread followed by more properties: see executeObserved.
     const onStep = slotMarker(stepSlots, task.slot);
-    const opts = Object.assign({ trace: task.trace === true }, task.deadline ? { deadline: task.deadline } : undefined, task.models ? { models: task.models } : undefined, onStep ? { onStep } : undefined);
+    const opts = Object.assign({ trace: task.trace === true }, task.deadline ? { deadline: task.deadline } : undefined, task.now !== undefined ? { now: task.now } : undefined, task.models ? { models: task.models } : undefined, onStep ? { onStep } : undefined);
     const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, opts);
     if (entry.swapped) {
       entry.swapped = false;
