@@ -8,10 +8,10 @@
  *
  *   npm run build && npx tsx loadtest/batch-cost.ts [--requests 3000] [--rounds 3] [--batch 100]
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { Pool } from 'undici';
 import { cli } from './args.js';
 import { BENCH_CONFIGS, benchRequests, startEngine } from './scenarios.js';
+import { cpuPerRequest, type ThreadCost } from './thread-cpu.js';
 
 const opts = cli('npx tsx loadtest/batch-cost.ts', 'CPU per request: single requests vs batches (standard workload, GBDT).', {
   requests: { type: 'string', default: '3000', help: 'measured requests per mode and round', number: { min: 100, integer: true } },
@@ -19,23 +19,8 @@ const opts = cli('npx tsx loadtest/batch-cost.ts', 'CPU per request: single requ
   batch: { type: 'string', default: '100', help: 'requests per batch', number: { min: 2, integer: true } },
 });
 
-const TICKS = 100; // USER_HZ
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, (Number(f[11]) + Number(f[12])) / TICKS);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return out;
-}
-
 type Mode = 'single' | 'batch';
-interface Sample { readonly main: number; readonly worker: number; readonly rest: number; readonly rps: number }
+type Sample = ThreadCost;
 const size = Number(opts.batch);
 const make = benchRequests('complimentary_items');
 
@@ -67,16 +52,7 @@ async function measure(mode: Mode, n: number): Promise<Sample> {
   };
   try {
     await run(1500, 0);
-    const a = threadCpu(engine.pid);
-    const t0 = performance.now();
-    await run(n, 1_000_000);
-    const seconds = (performance.now() - t0) / 1000;
-    const b = threadCpu(engine.pid);
-    const used = [...b].map(([tid, s]) => [tid, s - (a.get(tid) ?? 0)] as const);
-    const main = used.find(([tid]) => tid === String(engine.pid))?.[1] ?? 0;
-    const others = used.filter(([tid]) => tid !== String(engine.pid)).map(([, s]) => s).sort((x, y) => y - x);
-    const us = (s: number): number => (s * 1e6) / n;
-    return { main: us(main), worker: us(others[0] ?? 0), rest: us(others.slice(1).reduce((s, x) => s + x, 0)), rps: n / seconds };
+    return await cpuPerRequest(engine.pid, n, () => run(n, 1_000_000));
   } finally {
     await pool.close();
     await engine.close();

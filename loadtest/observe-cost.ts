@@ -11,11 +11,11 @@
  *
  *   npm run build && npx tsx loadtest/observe-cost.ts [--requests 4000] [--rounds 3] [--pipeline complimentary_items_mlp] [--modes off] [--threads 8]
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { Pool } from 'undici';
 import { cli } from './args.js';
 import { BENCH_CONFIGS, benchRequests, startEngine } from './scenarios.js';
 import { sinkCollector } from './scenarios-extra.js';
+import { cpuPerRequest, type ThreadCost } from './thread-cpu.js';
 
 const opts = cli('npx tsx loadtest/observe-cost.ts', 'CPU per request by thread: metrics and tracing off, metrics only, metrics + tracing of every request, and of one in ten (standard workload; GBDT unless --pipeline says).', {
   requests: { type: 'string', default: '4000', help: 'measured requests per mode and round', number: { min: 100, integer: true } },
@@ -25,25 +25,8 @@ const opts = cli('npx tsx loadtest/observe-cost.ts', 'CPU per request by thread:
   modes: { type: 'string', default: 'off,metrics,traced,traced 10 %', help: 'the modes to run, comma-separated (off alone: what a request costs each thread)' },
 });
 
-const TICKS = 100; // USER_HZ
-type Cpu = Map<string, number>;
 
-/** CPU seconds of each thread of `pid`. */
-function threadCpu(pid: number): Cpu {
-  const out: Cpu = new Map();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, (Number(f[11]) + Number(f[12])) / TICKS);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return out;
-}
-
-interface Sample { readonly main: number; readonly worker: number; readonly rest: number; readonly rps: number }
+type Sample = ThreadCost;
 
 const MODES = {
   off: { AIRMAIL_METRICS: '0', AIRMAIL_LOG_LEVEL: 'warn' },
@@ -71,18 +54,7 @@ async function measure(mode: Mode, n: number): Promise<Sample> {
   };
   try {
     await run(1500, 0);
-    const a = threadCpu(engine.pid);
-    const t0 = performance.now();
-    await run(n, 1_000_000);
-    const seconds = (performance.now() - t0) / 1000;
-    const b = threadCpu(engine.pid);
-    const used = [...b].map(([tid, s]) => [tid, s - (a.get(tid) ?? 0)] as const);
-    const main = used.find(([tid]) => tid === String(engine.pid))?.[1] ?? 0;
-    const others = used.filter(([tid]) => tid !== String(engine.pid)).map(([, s]) => s).sort((x, y) => y - x);
-    const us = (s: number): number => (s * 1e6) / n;
-    const w = Number(opts.threads);
-    const sum = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0);
-    return { main: us(main), worker: us(sum(others.slice(0, w))), rest: us(sum(others.slice(w))), rps: n / seconds };
+    return await cpuPerRequest(engine.pid, n, () => run(n, 1_000_000), Number(opts.threads));
   } finally {
     await pool.close();
     await engine.close();
