@@ -212,6 +212,30 @@ describe('fallback checks at load', () => {
     expect(await load(`- {name: a, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: t, where: {sku: $s}}}]}, fallback: b}\n- {name: b, item_type: sku, inputs: {n: {type: integer, default: 5}}, initialization: {includes: [{name: Lookup, parameters: {dataset: t, where: {sku: $s}}}]}, operations: [{name: Limit, parameters: {n: $n}}]}\n`)).toEqual([]);
   });
 
+  it('an input typed more narrowly here than in the target is fine (a context key vs a Lookup where); a wider one is refused in words', async () => {
+    const withClients = async (yaml: string): Promise<string[]> => {
+      const d = await tempDir('airmail-fallback-types-');
+      try {
+        await writeFile(join(d, 't.json'), '[{"sku": 1, "cat": "a"}]');
+        await writeFile(join(d, 'c.json'), '[{"client_id": 1, "fav": "a"}]');
+        await writeFile(join(d, 'b.json'), '[{"client_id": 1, "sku": 1}]');
+        const r = await loadConfigSet([{ path: join(d, 'c.yaml'), text: `datasets: {t: {path: t.json, key: sku}, clients: {path: c.json, key: client_id}, bought: {path: b.json}}\npipelines:\n${yaml}` }], { operators: new Map(builtinOperators.map((o) => [o.name, o])) });
+        return r.diagnostics.map((x) => `${x.pointer} ${x.message}`);
+      } finally {
+        await rm(d, { recursive: true, force: true });
+      }
+    };
+    // The target's exclusion takes client_id as `an integer or a list of integers` (a Lookup where).
+    const trending = `- {name: trending, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: t}}], excludes: [{name: Lookup, parameters: {dataset: bought, where: {client_id: $client_id}}}]}}\n`;
+    // A context keyed by $client_id takes an integer: every such value is one the target takes.
+    expect(await withClients(`- {name: fav, item_type: sku, context: {client: {dataset: clients, key: $client_id}}, initialization: {includes: [{name: Lookup, parameters: {dataset: t, where: {cat: $client.fav}}}]}, fallback: trending}\n${trending}`)).toEqual([]);
+    // A declared integer too.
+    expect(await withClients(`- {name: recs, item_type: sku, inputs: {client_id: {type: integer}}, initialization: {includes: [{name: Static, parameters: {items: [1]}}]}, fallback: trending}\n${trending}`)).toEqual([]);
+    // A text one is not, and the message says it in words.
+    expect(await withClients(`- {name: recs, item_type: sku, inputs: {client_id: {type: string}}, initialization: {includes: [{name: Static, parameters: {items: [1]}}]}, fallback: trending}\n${trending}`))
+      .toEqual(["/pipelines/0/fallback pipeline 'recs': input 'client_id' is a string in 'recs' but an integer or a list of integers in its fallback 'trending': the same value is sent to both, so a value 'recs' takes must be one 'trending' takes; declare it in 'recs' (inputs: {client_id: {type: ...}}) or in 'trending'"]);
+  });
+
   it('a reload that removes the target is refused, naming both, and the last good configs keep serving', async () => {
     await writeFile(join(dir, 'extra.yaml'), 'pipeline: {name: extra_trending, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}}\n');
     await writeFile(join(dir, 'user.yaml'), 'pipeline: {name: uses_extra, item_type: sku, initialization: {includes: [{name: Static, parameters: {items: []}}]}, fallback: extra_trending}\n');
