@@ -158,6 +158,29 @@ describe('fallback pipelines at run time', () => {
     expect(((await (await fetch(`${srv.url}/pipelines/trending_now`)).json()) as { fallback: unknown }).fallback).toBeNull();
   });
 
+  it('a batch whose elements fall back or not: each entry as its single answer, the fallback\'s naming the pipeline and version that answered', async () => {
+    const before = await (await fetch(`${srv.url}/metrics`)).text();
+    const count = (scrape: string): number => Number(/airmail_fallbacks_total\{pipeline="picks",fallback="trending_now",cause="empty",outcome="served"\} (\d+)/.exec(scrape)?.[1] ?? 0);
+    const r = await fetch(`${srv.url}/pipelines/picks/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: [{ n: 3 }, { n: 1 }, { n: 'x' }] }) });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { results: (Answer & { index: number; status: number; version?: string })[]; failed: number; pipeline: string; version: string };
+    const single = (await get('/pipelines/picks?n=1')).body as Answer & { version: string };
+    expect(body.pipeline).toBe('picks');
+    expect(body.failed).toBe(1);
+    const [own, fellBack, bad] = body.results;
+    expect(own).not.toHaveProperty('pipeline');
+    expect(own!.items.map((i) => i.sku)).toEqual([1, 2, 3]);
+    expect(fellBack).toMatchObject({ index: 1, status: 200, pipeline: 'trending_now', version: single.version, fallback: { from: 'picks', cause: 'empty' } });
+    expect(fellBack!.items).toEqual(single.items);
+    expect(bad).toMatchObject({ index: 2, status: 422, code: 'INPUT_INVALID' });
+    expect(bad).not.toHaveProperty('fallback');
+    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, { post: { responses: { '200': { content: { 'application/json': { schema: object } } } } } }> };
+    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(doc.paths['/pipelines/picks/batch']!.post.responses['200'].content['application/json'].schema);
+    expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
+    const after = await (await fetch(`${srv.url}/metrics`)).text();
+    expect(count(after) - count(before)).toBe(2); // the batch's element and the single request
+  });
+
   it('bad inputs are the 422 they were, never a fallback', async () => {
     const r = await get('/pipelines/picks?n=x');
     expect(r.status).toBe(422);
