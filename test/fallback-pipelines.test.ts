@@ -46,6 +46,8 @@ pipelines:
 - {name: dead_too, item_type: sku, inputs: {user: {default: 0}}, initialization: {includes: [DeadRecs]}}
 - {name: throws, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}, operations: [{name: Fault, parameters: {mode: throw}}], fallback: trending_now}
 - {name: trending_now, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}}
+- {name: dead_then_slow, item_type: sku, deadline_ms: 1000, initialization: {includes: [DeadRecs]}, fallback: slow_trending}
+- {name: slow_trending, item_type: sku, inputs: {user: {default: 0}}, initialization: {includes: [SlowRecs]}}
 `;
 
 const get = async (path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Answer }> => {
@@ -118,6 +120,21 @@ describe('fallback pipelines at run time', () => {
     expect(r.body.reason).toContain('UserRecs');
     expect(r.body.fallback).toBeUndefined();
     expect(metrics.fallbacks.get(['both_down', 'dead_too', 'error', 'failed'])).toBe(1);
+  });
+
+  it('a fallback that is slow too leaves the original answer, with the took_ms the client waited (the fallback\'s try included)', async () => {
+    await get('/pipelines/dead_then_slow?user=1000'); // a cold worker and connections: not what is measured
+    const t0 = performance.now();
+    const r = await get('/pipelines/dead_then_slow?user=1001'); // its own slow URL: no fetch of another request to join
+    const waited = performance.now() - t0;
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ pipeline: 'dead_then_slow', error: true, code: 'SOURCE_FAILED', operator: 'DeadRecs' });
+    expect(r.body.fallback).toBeUndefined();
+    const took = (r.body as Answer & { took_ms: number }).took_ms;
+    // The fallback ran until the deadline (1000 ms), so the answer came then, and took_ms says so.
+    expect(waited).toBeGreaterThan(850);
+    expect(took).toBeGreaterThan(850);
+    expect(took).toBeLessThanOrEqual(waited + 1);
   });
 
   it('a run past its deadline answers from the fallback within the deadline, in the reserve kept for it', async () => {
