@@ -109,6 +109,7 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
       source: format,
       deadlineMs,
       observe: trace,
+      signal: c.req.raw.signal,
     });
     const results = outcomes.map((o, i) => entry(i, o, opts.paths));
     const failed = results.reduce<number>((n, r) => n + ((r['status'] as number) >= 400 ? 1 : 0), 0);
