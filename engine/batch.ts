@@ -16,6 +16,9 @@
  *   batch yields to single requests instead of failing half-way.
  * - Deadline: one for the whole batch; each element also keeps the pipeline's own deadline from
  *   when it starts. An element not started when the batch's deadline passes is DEADLINE_EXCEEDED.
+ * - A client that has gone away (a job's own timeout) starts no further element: a batch of 1,000
+ *   against a slow upstream would otherwise keep its workers and the upstream busy for nobody, and
+ *   the job's retry would double it.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { CompiledPipeline } from './config/compile-pipeline.js';
@@ -45,6 +48,11 @@ export interface BatchRun {
   readonly now?: number;
   /** Request id and trace context, given to every element's run. */
   readonly observe?: ObserveRunOptions;
+  /**
+   * Aborted when the client has gone away (closed the connection): no further element is started
+   * (those in flight finish, as a single request does), since nobody will read their answers.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Elements of a batch of `p` in flight at once: one per worker, within the pipeline's max_workers. */
@@ -82,6 +90,7 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
     }
     // Admitted as a whole: while the pool sheds (single requests filled it), wait rather than fail.
     for (;;) {
+      if (b.signal?.aborted) return gone(i);
       const left = deadline - Date.now();
       if (left <= 0) return refuse(i, t0, notRun(b));
       const shed = engine.runner.shedding?.(p);
@@ -95,10 +104,18 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
       refuse(i, t0, err);
     }
   };
+  /** Not started: the client has gone (not counted: no request of it was served, nor will be read). */
+  const gone = (i: number): void => {
+    out[i] = { error: new AirmailError('DEADLINE_EXCEEDED', 'the client closed the connection before this element ran'), tookMs: 0 };
+  };
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < b.elements.length) {
       const i = next++;
+      if (b.signal?.aborted) {
+        gone(i);
+        continue;
+      }
       await one(i);
       // Let the event loop serve other requests between elements (a cheap pipeline runs inline).
       await yieldToLoop();

@@ -77,7 +77,8 @@ export async function runWithFallback(engine: Host, p: CompiledPipeline, inputs:
     counter?.inc([label, fb.pipeline, why.cause, 'failed']);
     const f = failed ?? { code: 'INTERNAL', reason: 'no answer' };
     engine.observe.logger.log('warn', `pipeline '${p.name}' ${why.cause === 'empty' ? 'answered too few items' : 'failed'} and its fallback '${fb.pipeline}' did not answer (${f.reason}); the original answer stands: ${why.reason}`, { event: 'fallback_failed', pipeline: p.name, fallback: fb.pipeline, cause: why.cause, code: f.code, request_id: opts.requestId });
-    if (res) return res;
+    // The original answer, but its took_ms is the time the client waited: the fallback's try included.
+    if (res) return Object.assign(res, { took_ms: round(performance.now() - t0) });
     throw err;
   }
   counter?.inc([label, fb.pipeline, why.cause, 'served']);

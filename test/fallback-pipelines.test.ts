@@ -46,6 +46,8 @@ pipelines:
 - {name: dead_too, item_type: sku, inputs: {user: {default: 0}}, initialization: {includes: [DeadRecs]}}
 - {name: throws, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}, operations: [{name: Fault, parameters: {mode: throw}}], fallback: trending_now}
 - {name: trending_now, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}}
+- {name: dead_then_slow, item_type: sku, deadline_ms: 1000, initialization: {includes: [DeadRecs]}, fallback: slow_trending}
+- {name: slow_trending, item_type: sku, inputs: {user: {default: 0}}, initialization: {includes: [SlowRecs]}}
 `;
 
 const get = async (path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Answer }> => {
@@ -120,6 +122,21 @@ describe('fallback pipelines at run time', () => {
     expect(metrics.fallbacks.get(['both_down', 'dead_too', 'error', 'failed'])).toBe(1);
   });
 
+  it('a fallback that is slow too leaves the original answer, with the took_ms the client waited (the fallback\'s try included)', async () => {
+    await get('/pipelines/dead_then_slow?user=1000'); // a cold worker and connections: not what is measured
+    const t0 = performance.now();
+    const r = await get('/pipelines/dead_then_slow?user=1001'); // its own slow URL: no fetch of another request to join
+    const waited = performance.now() - t0;
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ pipeline: 'dead_then_slow', error: true, code: 'SOURCE_FAILED', operator: 'DeadRecs' });
+    expect(r.body.fallback).toBeUndefined();
+    const took = (r.body as Answer & { took_ms: number }).took_ms;
+    // The fallback ran until the deadline (1000 ms), so the answer came then, and took_ms says so.
+    expect(waited).toBeGreaterThan(850);
+    expect(took).toBeGreaterThan(850);
+    expect(took).toBeLessThanOrEqual(waited + 1);
+  });
+
   it('a run past its deadline answers from the fallback within the deadline, in the reserve kept for it', async () => {
     const t0 = Date.now();
     const r = await get('/pipelines/slow_for_you?user=4');
@@ -156,6 +173,29 @@ describe('fallback pipelines at run time', () => {
     const described = (await (await fetch(`${srv.url}/pipelines/picks`)).json()) as { fallback: unknown };
     expect(described.fallback).toEqual({ pipeline: 'trending_now', when: ['empty'], min_items: 3, reserve_ms: 100 });
     expect(((await (await fetch(`${srv.url}/pipelines/trending_now`)).json()) as { fallback: unknown }).fallback).toBeNull();
+  });
+
+  it('a batch whose elements fall back or not: each entry as its single answer, the fallback\'s naming the pipeline and version that answered', async () => {
+    const before = await (await fetch(`${srv.url}/metrics`)).text();
+    const count = (scrape: string): number => Number(/airmail_fallbacks_total\{pipeline="picks",fallback="trending_now",cause="empty",outcome="served"\} (\d+)/.exec(scrape)?.[1] ?? 0);
+    const r = await fetch(`${srv.url}/pipelines/picks/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: [{ n: 3 }, { n: 1 }, { n: 'x' }] }) });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { results: (Answer & { index: number; status: number; version?: string })[]; failed: number; pipeline: string; version: string };
+    const single = (await get('/pipelines/picks?n=1')).body as Answer & { version: string };
+    expect(body.pipeline).toBe('picks');
+    expect(body.failed).toBe(1);
+    const [own, fellBack, bad] = body.results;
+    expect(own).not.toHaveProperty('pipeline');
+    expect(own!.items.map((i) => i.sku)).toEqual([1, 2, 3]);
+    expect(fellBack).toMatchObject({ index: 1, status: 200, pipeline: 'trending_now', version: single.version, fallback: { from: 'picks', cause: 'empty' } });
+    expect(fellBack!.items).toEqual(single.items);
+    expect(bad).toMatchObject({ index: 2, status: 422, code: 'INPUT_INVALID' });
+    expect(bad).not.toHaveProperty('fallback');
+    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, { post: { responses: { '200': { content: { 'application/json': { schema: object } } } } } }> };
+    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(doc.paths['/pipelines/picks/batch']!.post.responses['200'].content['application/json'].schema);
+    expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
+    const after = await (await fetch(`${srv.url}/metrics`)).text();
+    expect(count(after) - count(before)).toBe(2); // the batch's element and the single request
   });
 
   it('bad inputs are the 422 they were, never a fallback', async () => {
@@ -210,6 +250,30 @@ describe('fallback checks at load', () => {
       .toEqual(["/pipelines/0/fallback/min_items pipeline 'a': fallback 'min_items' applies to the 'empty' cause only; add 'empty' to 'when' or remove 'min_items'"]);
     // A target's input with a default, or one the pipeline also takes, is fine.
     expect(await load(`- {name: a, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: t, where: {sku: $s}}}]}, fallback: b}\n- {name: b, item_type: sku, inputs: {n: {type: integer, default: 5}}, initialization: {includes: [{name: Lookup, parameters: {dataset: t, where: {sku: $s}}}]}, operations: [{name: Limit, parameters: {n: $n}}]}\n`)).toEqual([]);
+  });
+
+  it('an input typed more narrowly here than in the target is fine (a context key vs a Lookup where); a wider one is refused in words', async () => {
+    const withClients = async (yaml: string): Promise<string[]> => {
+      const d = await tempDir('airmail-fallback-types-');
+      try {
+        await writeFile(join(d, 't.json'), '[{"sku": 1, "cat": "a"}]');
+        await writeFile(join(d, 'c.json'), '[{"client_id": 1, "fav": "a"}]');
+        await writeFile(join(d, 'b.json'), '[{"client_id": 1, "sku": 1}]');
+        const r = await loadConfigSet([{ path: join(d, 'c.yaml'), text: `datasets: {t: {path: t.json, key: sku}, clients: {path: c.json, key: client_id}, bought: {path: b.json}}\npipelines:\n${yaml}` }], { operators: new Map(builtinOperators.map((o) => [o.name, o])) });
+        return r.diagnostics.map((x) => `${x.pointer} ${x.message}`);
+      } finally {
+        await rm(d, { recursive: true, force: true });
+      }
+    };
+    // The target's exclusion takes client_id as `an integer or a list of integers` (a Lookup where).
+    const trending = `- {name: trending, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: t}}], excludes: [{name: Lookup, parameters: {dataset: bought, where: {client_id: $client_id}}}]}}\n`;
+    // A context keyed by $client_id takes an integer: every such value is one the target takes.
+    expect(await withClients(`- {name: fav, item_type: sku, context: {client: {dataset: clients, key: $client_id}}, initialization: {includes: [{name: Lookup, parameters: {dataset: t, where: {cat: $client.fav}}}]}, fallback: trending}\n${trending}`)).toEqual([]);
+    // A declared integer too.
+    expect(await withClients(`- {name: recs, item_type: sku, inputs: {client_id: {type: integer}}, initialization: {includes: [{name: Static, parameters: {items: [1]}}]}, fallback: trending}\n${trending}`)).toEqual([]);
+    // A text one is not, and the message says it in words.
+    expect(await withClients(`- {name: recs, item_type: sku, inputs: {client_id: {type: string}}, initialization: {includes: [{name: Static, parameters: {items: [1]}}]}, fallback: trending}\n${trending}`))
+      .toEqual(["/pipelines/0/fallback pipeline 'recs': input 'client_id' is a string in 'recs' but an integer or a list of integers in its fallback 'trending': the same value is sent to both, so a value 'recs' takes must be one 'trending' takes; declare it in 'recs' (inputs: {client_id: {type: ...}}) or in 'trending'"]);
   });
 
   it('a reload that removes the target is refused, naming both, and the last good configs keep serving', async () => {

@@ -86,11 +86,48 @@ export function fallbackProblems(p: FallbackSide, lookup: (name: string) => Fall
     if (!(name in mine)) say('', `its fallback '${target}' requires input '${name}', which '${p.name}' does not take; give it a default in '${target}' (inputs: {${name}: {default: ...}})`);
   }
   for (const [name, s] of Object.entries(theirs)) {
-    const a = mine[name]?.['type'];
-    const b = s['type'];
-    if (a !== undefined && b !== undefined && JSON.stringify(a) !== JSON.stringify(b)) say('', `input '${name}' is ${JSON.stringify(a)} in '${p.name}' but ${JSON.stringify(b)} in its fallback '${target}': the same value is sent to both`);
+    const m = mine[name];
+    // Where both state a type: every value this pipeline takes must be one the fallback takes (an
+    // integer client_id here and `integer or list of integers` there is fine; a text one is not).
+    if (m === undefined || m['type'] === undefined || s['type'] === undefined || takesAll(s, m)) continue;
+    say('', `input '${name}' is ${typeWords(m)} in '${p.name}' but ${typeWords(s)} in its fallback '${target}': the same value is sent to both, so a value '${p.name}' takes must be one '${target}' takes; declare it in '${p.name}' (inputs: {${name}: {type: ...}}) or in '${target}'`);
   }
   const missing = p.plan.returns.filter((c) => !t.plan.returns.includes(c));
   if (missing.length > 0) say('', `its fallback '${target}' does not return ${missing.map((c) => `'${c}'`).join(', ')} (it returns ${t.plan.returns.join(', ')}); a fallback must return every column '${p.name}' returns`);
   return out;
+}
+
+const typesOf = (s: JsonSchema): readonly string[] => {
+  const t = s['type'];
+  return typeof t === 'string' ? [t] : Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : [];
+};
+
+/** Whether every value of schema `mine`'s type(s) is of one of `theirs`' (an integer is a number; a list's elements alike). */
+function takesAll(theirs: JsonSchema, mine: JsonSchema): boolean {
+  const t = typesOf(theirs);
+  if (theirs['type'] === undefined) return true;
+  if (mine['type'] === undefined) return false;
+  return typesOf(mine).every((m) => {
+    if (m === 'integer') return t.includes('integer') || t.includes('number');
+    if (m !== 'array') return t.includes(m);
+    if (!t.includes('array')) return false;
+    const ti = theirs['items'];
+    const mi = mine['items'];
+    if (ti === undefined || typeof ti !== 'object' || Array.isArray(ti)) return true;
+    return mi !== undefined && typeof mi === 'object' && !Array.isArray(mi) && takesAll(ti as JsonSchema, mi as JsonSchema);
+  });
+}
+
+/** A schema's type in words: `an integer`, `an integer or a list of integers`, `a string, a number or a boolean`. */
+function typeWords(s: JsonSchema): string {
+  const word = (t: string, items: unknown, plural: boolean): string => {
+    if (t === 'array') {
+      const it = items !== undefined && typeof items === 'object' && !Array.isArray(items) ? typesOf(items as JsonSchema) : [];
+      return `${plural ? 'lists' : 'a list'}${it.length > 0 ? ` of ${it.map((x) => word(x, undefined, true)).join(' or ')}` : ''}`;
+    }
+    if (plural) return t === 'boolean' ? 'booleans' : `${t}s`;
+    return `${t === 'integer' ? 'an' : 'a'} ${t}`;
+  };
+  const ws = typesOf(s).map((t) => word(t, s['items'], false));
+  return ws.length <= 1 ? (ws[0] ?? 'anything') : `${ws.slice(0, -1).join(', ')} or ${ws[ws.length - 1]}`;
 }

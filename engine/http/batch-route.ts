@@ -33,9 +33,14 @@ export interface BatchRouteOptions {
   readonly answerError: (c: Context, err: unknown, extra?: Partial<PipelineResponse>) => Response;
 }
 
-/** An element's entry: its index, the status its single request would have had, and that answer less the pipeline and version. */
+/**
+ * An element's entry: its index, the status its single request would have had, and that answer less
+ * the pipeline and version (the batch's), except for an answer of its fallback, which names the
+ * pipeline and version that answered, as a single request's answer does.
+ */
 function entry(i: number, o: BatchOutcome, paths: PublicPaths): Record<string, unknown> {
   if ('ok' in o) {
+    if (o.ok.fallback) return Object.assign({ index: i, status: 200 }, { ...o.ok });
     const { pipeline: _p, version: _v, ...rest } = o.ok;
     return Object.assign({ index: i, status: 200 }, rest);
   }
@@ -107,6 +112,7 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
       deadlineMs,
       observe: trace,
       ...pinned,
+      signal: c.req.raw.signal,
     });
     const results = outcomes.map((o, i) => entry(i, o, opts.paths));
     const failed = results.reduce<number>((n, r) => n + ((r['status'] as number) >= 400 ? 1 : 0), 0);

@@ -4,9 +4,9 @@
  * error answer) without the pipeline and version, which the batch names once.
  */
 import { ERRORS } from '../errors.js';
-import { errors, ok, RUN_OPTIONS } from './openapi-parts.js';
+import { errors, ok, RESULT, RUN_OPTIONS } from './openapi-parts.js';
 
-/** A run's answer (components/schemas/Result) less the pipeline and version, with its place and status. */
+/** A run's answer (components/schemas/Result) less the pipeline and version (but for a fallback's answer), with its place and status. */
 const ENTRY = {
   type: 'object',
   required: ['index', 'status', 'items', 'error', 'reason', 'took_ms'],
@@ -23,6 +23,9 @@ const ENTRY = {
     errors: { type: 'array', items: { type: 'object' } },
     errors_truncated: { type: 'integer' },
     models: { type: 'object', additionalProperties: { type: 'string' } },
+    fallback: RESULT.properties.fallback,
+    pipeline: { type: 'string', description: "Only in an entry its pipeline's fallback answered: the fallback, which answered (else the batch's pipeline)" },
+    version: { type: 'string', description: "Only in an entry its pipeline's fallback answered: the fallback's version" },
   },
 } as const;
 

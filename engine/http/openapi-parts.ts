@@ -47,7 +47,7 @@ const CODES = Object.keys(ERRORS).sort();
 
 const STEPS = { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' } } } } as const;
 
-const RESULT = {
+export const RESULT = {
   type: 'object',
   required: ['items', 'error', 'reason', 'pipeline', 'version'],
   properties: {
