@@ -183,6 +183,10 @@ export function typeSites(
       problems.push({ path: site.path, message: `${col.label} holds timestamps, which are compared by a window, never by equality: write {min: ..., max: ...} with ${TIME_GRAMMAR}` });
       continue;
     }
+    if (col.type === 'timestamp' && as === 'number') {
+      problems.push({ path: site.path, message: `reads numbers, but ${col.label} holds timestamps: a time is neither a score nor a model feature (to rank newest first, Sort by ${site.column} with desc: true; to give a model an age, put it in the data as a number, e.g. days since)` });
+      continue;
+    }
     if (as === 'range' || as === 'number') {
       const bad = col.type === 'string' ? firstNonNumeric(col.values) ?? (col.values ? undefined : '') : undefined;
       if (bad !== undefined) {
