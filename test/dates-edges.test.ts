@@ -121,4 +121,32 @@ pipelines:
     expect(out).toMatch(/Column: reads numbers, but column 'launched_on' of dataset 'catalog' holds timestamps: .*Sort by launched_on with desc: true.*\/scores\/0\/parameters\/column\) \[BAD_PARAMETER\]/);
     expect(out).toMatch(/ModelScore: reads numbers, but column 'launched_on' of dataset 'catalog' holds timestamps.*\/parameters\/features\/3\) \[BAD_PARAMETER\]/);
   });
+
+  it('checks a context column used as a time bound (Range and a where window) against the column it bounds', async () => {
+    const out = await validate({
+      'c.csv': 'sku,launched_on,price\n1,2024-09-01,10\n',
+      'k.csv': 'client_id,signup_at,signup_txt,signup_iso,visits\n1,2024-09-25,yesterday,2024-09-25,3\n2,,,,\n',
+      'a.yaml': `
+datasets:
+  catalog: {path: c.csv, key: sku, columns: {launched_on: date}}
+  clients: {path: k.csv, key: client_id, columns: {signup_at: timestamp}}
+contexts: {client: {dataset: clients, key: $client_id}}
+pipelines:
+- name: ok
+  item_type: sku
+  initialization: {includes: [{name: Lookup, parameters: {dataset: catalog, where: {launched_on: {min: $client.signup_at}}}}]}
+  operations: [{name: Range, parameters: {column: launched_on, min: $client.signup_iso}}]
+- name: bad
+  item_type: sku
+  initialization: {includes: [{name: Lookup, parameters: {dataset: catalog, where: {launched_on: {min: $client.visits}}}}]}
+  operations:
+  - {name: Range, parameters: {column: launched_on, min: $client.signup_txt}}
+  - {name: Range, parameters: {column: price, max: $client.signup_at}}
+`,
+    });
+    expect(out).not.toMatch(/pipeline 'ok'/);
+    expect(out).toMatch(/\$client\.visits is a bound on column 'launched_on' of dataset 'catalog', which holds timestamps, but column 'visits' of dataset 'clients' holds numbers.*columns: \{visits: timestamp\}.*\/where\/launched_on\/min\) \[BAD_PARAMETER\]/);
+    expect(out).toMatch(/\$client\.signup_txt is a bound on .* holds text that is not a time \("yesterday"\).*\/operations\/0\/parameters\/min\) \[BAD_PARAMETER\]/);
+    expect(out).toMatch(/\$client\.signup_at is a time \(column 'signup_at' of dataset 'clients' holds timestamps\), but column 'price' of dataset 'catalog' holds integers, not timestamps.*\/operations\/1\/parameters\/max\) \[BAD_PARAMETER\]/);
+  });
 });
