@@ -212,8 +212,22 @@ function fromArrowVector(name: string, v: Vector, file: string): Column {
     return dictEncode(values);
   }
   if (t.typeId === ARROW_DATE || t.typeId === ARROW_TIMESTAMP) {
-    // apache-arrow reads every Date and Timestamp unit as epoch milliseconds.
+    // Epoch ms; apache-arrow divides us/ns as floats (.250 in ns reads 249.9998): floored exactly here.
     const out = new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8)).subarray(0, n);
+    const per = t.typeId === ARROW_TIMESTAMP ? SUB_MS_PER_MS[(v.type as { unit: number }).unit] : undefined;
+    if (per !== undefined) {
+      let at = 0;
+      for (const chunk of v.data) {
+        const raw = chunk.values as unknown as BigInt64Array;
+        for (let i = 0; i < chunk.length; i++, at++) {
+          if (!chunk.getValid(i)) { out[at] = NaN; continue; }
+          const x = raw[i]!;
+          const q = x / per;
+          out[at] = Number(x % per < 0n ? q - 1n : q);
+        }
+      }
+      return out;
+    }
     for (let i = 0; i < n; i++) { const x = v.get(i) as unknown; out[i] = x === null || x === undefined ? NaN : Number(x); }
     return out;
   }
@@ -238,6 +252,8 @@ function fromArrowVector(name: string, v: Vector, file: string): Column {
 
 const ARROW_DATE = 8;
 const ARROW_TIMESTAMP = 10;
+/** Arrow TimeUnit (MICROSECOND 2, NANOSECOND 3): units in one millisecond. */
+const SUB_MS_PER_MS: Readonly<Record<number, bigint>> = { 2: 1_000n, 3: 1_000_000n };
 
 /**
  * Row of the first value of a numeric column that is no exact integer id: one past ±(2^53 − 1),

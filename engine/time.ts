@@ -27,13 +27,15 @@ export function parseInstant(text: string): number | string {
   const [, y, mo, d, h, mi, s, frac, zone] = m;
   if (h !== undefined && zone === undefined) return 'has a time but no offset: add Z (UTC) or one such as +02:00';
   const ms = frac === undefined ? 0 : Math.floor(Number(`0.${frac}`) * 1000);
-  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), ms);
-  const back = new Date(local);
+  const back = new Date(Date.UTC(2000, Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), ms));
+  back.setUTCFullYear(Number(y), Number(mo) - 1, Number(d)); // Date.UTC reads years 0-99 as 1900-1999
+  const local = back.getTime();
   if (back.getUTCFullYear() !== Number(y) || back.getUTCMonth() !== Number(mo) - 1 || back.getUTCDate() !== Number(d) || Number(h ?? 0) > 23 || Number(mi ?? 0) > 59 || Number(s ?? 0) > 59) {
     return 'is not a date of the calendar';
   }
   if (zone === undefined || zone.toUpperCase() === 'Z') return local;
   const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+  if (Number(z[2]) > 23 || Number(z[3]) > 59) return `has the offset ${zone}, which is not one (hours 00 to 23, minutes 00 to 59)`;
   const offset = (Number(z[2]) * 60 + Number(z[3])) * 60_000;
   return z[1] === '+' ? local - offset : local + offset;
 }

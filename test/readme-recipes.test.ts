@@ -97,7 +97,7 @@ describe('README recipes, run as written on retail data', () => {
     await mkdir(join(dir, 'data'));
     for (const [name, rows] of Object.entries({ catalog, clients, purchases, trending, campaigns })) await writeFile(join(dir, 'data', `${name}.json`), JSON.stringify(rows));
     const blocks = await recipeBlocks();
-    expect(blocks.length).toBe(7);
+    expect(blocks.length).toBe(8);
     await writeFile(join(dir, 'shop.yaml'), blocks[0]!);
     for (let k = 1; k < blocks.length; k++) await writeFile(join(dir, `recipe-${k}.yaml`), blocks[k]!);
     srv = await server({ configs: dir, threads: 0, clock: () => NOW });

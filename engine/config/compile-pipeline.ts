@@ -364,7 +364,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     site.dataset !== undefined ? datasetColumn(scope.datasets.get(site.dataset), site.column) : written.get(site.column) ?? datasetColumn(itemsTable, site.column);
   for (const s of [...includes, ...excludes, ...scorers, ...operations]) {
     const t = typing.get(s)!;
-    const out = typeSites(s.params, t.compares, s.sites, (path) => subSchema(t.schema, path), resolveSite);
+    const out = typeSites(s.params, t.compares, s.sites, (path) => subSchema(t.schema, path), resolveSite, (ctx, c) => { const pc = contextNamed(ctx); return pc && datasetColumn(scope.datasets.get(pc.dataset), c); });
     if (out.times.length > 0) (s.sites as RefSite[]).push(...out.times);
     for (const i of out.inputs) offerInput(i.name, i.schema, 2);
     // Compared with the pipeline's columns: the use's problem.

@@ -8,7 +8,7 @@ import type { Column, ColumnType, JsonSchema, ValueSite } from '../api.js';
 import { isNumeric } from '../api.js';
 import type { Table } from '../dataset.js';
 import { pathToPointer, pointerToPath, type RefSite } from './refs.js';
-import { INSTANT_PATTERN, looksLikeTime, parseTimeBound, TIME_GRAMMAR } from '../time.js';
+import { INSTANT_PATTERN, looksLikeTime, parseInstant, parseTimeBound, TIME_GRAMMAR } from '../time.js';
 
 export function columnType(col: Column): ColumnType {
   if (col instanceof Int32Array) return 'integer';
@@ -148,6 +148,7 @@ export function typeSites(
   refs: readonly RefSite[],
   paramSchema: (path: readonly (string | number)[]) => JsonSchema | undefined,
   resolve: (site: ValueSite) => TypedColumn | undefined,
+  contextColumn?: (context: string, column: string) => TypedColumn | undefined,
 ): SiteOutcome {
   const inputs: { name: string; schema: JsonSchema }[] = [];
   const problems: { path: string; message: string }[] = [];
@@ -175,12 +176,16 @@ export function typeSites(
       continue;
     }
     if (as === 'range') {
-      const p = rangeBound(params, site, col, refs, inputs, times);
+      const p = rangeBound(params, site, col, refs, inputs, times, contextColumn);
       if (p !== undefined) { problems.push({ path: site.path, message: p }); continue; }
       if (col.type !== 'string') continue;
     }
     if (col.type === 'timestamp' && (as === 'equals' || as === 'id')) {
       problems.push({ path: site.path, message: `${col.label} holds timestamps, which are compared by a window, never by equality: write {min: ..., max: ...} with ${TIME_GRAMMAR}` });
+      continue;
+    }
+    if (col.type === 'timestamp' && as === 'number') {
+      problems.push({ path: site.path, message: `reads numbers, but ${col.label} holds timestamps: a time is neither a score nor a model feature (to rank newest first, Sort by ${site.column} with desc: true; to give a model an age, put it in the data as a number, e.g. days since)` });
       continue;
     }
     if (as === 'range' || as === 'number') {
@@ -218,11 +223,12 @@ export function typeSites(
  * request), a number bound there or a time bound on a number column is a problem (returned), and an
  * input there takes the column's type (ISO text on a timestamp column, a number on a number one).
  */
-function rangeBound(params: unknown, site: ValueSite, col: TypedColumn, refs: readonly RefSite[], inputs: { name: string; schema: JsonSchema }[], times: RefSite[]): string | undefined {
+function rangeBound(params: unknown, site: ValueSite, col: TypedColumn, refs: readonly RefSite[], inputs: { name: string; schema: JsonSchema }[], times: RefSite[], contextColumn?: (context: string, column: string) => TypedColumn | undefined): string | undefined {
   const ref = refs.find((r) => placeOf(site, r) === 'value');
   if (ref) {
     if (ref.ref.kind === 'input' && col.type !== 'string') inputs.push({ name: ref.ref.name, schema: col.type === 'timestamp' ? inputSchemaFromColumn('timestamp', false) : { type: 'number' } });
-    return undefined;
+    const ctx = ref.ref.kind === 'context' ? contextColumn?.(ref.ref.context, ref.ref.column) : undefined;
+    return ctx && ref.ref.kind === 'context' ? contextBoundProblem(ref.text, ref.ref.column, ctx, col) : undefined;
   }
   const v = valueAtPointer(params, site.path);
   if (col.type === 'timestamp') {
@@ -235,5 +241,24 @@ function rangeBound(params: unknown, site: ValueSite, col: TypedColumn, refs: re
       ? `${JSON.stringify(v)} is a time bound, but ${col.label} holds ${TYPE_WORD[col.type]}, not timestamps (declare it in the dataset: columns: {${site.column}: timestamp})`
       : col.type === 'string' ? undefined : `${JSON.stringify(v)} is neither a number nor a time: ${col.label} holds ${TYPE_WORD[col.type]}`;
   }
+  return undefined;
+}
+
+/**
+ * A context row's value as a bound (`min: $client.signup_at`): a time on a timestamp column, a number
+ * on a number one. Else every request would compare epoch ms with prices, or fail on a row's text.
+ */
+function contextBoundProblem(text: string, column: string, ctx: TypedColumn, col: TypedColumn): string | undefined {
+  if (col.type === 'timestamp') {
+    if (ctx.type === 'timestamp') return undefined;
+    if (ctx.type === 'string') {
+      const values = ctx.values === undefined || isNumeric(ctx.values) ? [] : ctx.values.kind === 'dict' ? ctx.values.dictionary : ctx.values.values;
+      const bad = values.find((v): v is string => typeof v === 'string' && typeof parseInstant(v) !== 'number');
+      if (bad === undefined) return undefined;
+      return `${text} is a bound on ${col.label}, which holds timestamps, but ${ctx.label} holds text that is not a time (${JSON.stringify(bad.slice(0, 40))}): declare it in its dataset (columns: {${column}: timestamp}) so a bad cell is found when it loads`;
+    }
+    return `${text} is a bound on ${col.label}, which holds timestamps, but ${ctx.label} holds ${TYPE_WORD[ctx.type]}: declare it in its dataset (columns: {${column}: timestamp}) if it holds times`;
+  }
+  if (ctx.type === 'timestamp') return `${text} is a time (${ctx.label} holds timestamps), but ${col.label} holds ${TYPE_WORD[col.type]}, not timestamps: a time cannot bound it`;
   return undefined;
 }

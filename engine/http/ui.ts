@@ -8,6 +8,7 @@ import { AirmailError, asAirmailError, clip } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { ObserveRunOptions } from '../observe/index.js';
 import { inputsNotAnObject, isPlainObject, readBody } from './body.js';
+import { NOW_HEADER, nowOption } from './deadline.js';
 import { ARM_HEADER, ARM_QUERY, forcedArm, pickArm } from '../experiments.js';
 import { UI_PAGE } from './ui/page.js';
 import { checkWhyItem, itemsCatalog, topLevelInputsHint, unknownItem } from '../observe/why-item.js';
@@ -205,6 +206,8 @@ export function mountObservability(app: Hono, engine: Engine): void {
     const named = x ? undefined : engine.pipeline(c.req.param('name'));
     // Read first: a bad debug header is a 400 in the error shape, not a why answer.
     const trace = traceOptions(c);
+    // A pinned now (x-airmail-now) explains the answer the same pinned request gave.
+    const now = nowOption(c.req.header(NOW_HEADER));
     const { value, format } = await readBody(c, 'json');
     if (!isPlainObject(value)) throw inputsNotAnObject('a JSON object: {"inputs": {...}, "item": <id>}');
     const picked = x ? pickArm(engine, x, isPlainObject(value['inputs']) ? value['inputs'] : {}, format, forced) : undefined;
@@ -226,7 +229,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
       throw new AirmailError('INPUT_INVALID', `${err.message}; ${hint}`, { details: Object.assign({}, err.details, { hint }) });
     }
     try {
-      const res = await engine.run(p, checked, Object.assign({ why: id }, trace));
+      const res = await engine.run(p, checked, Object.assign({ why: id }, trace, now));
       return c.json({ pipeline: p.name, version: p.version, item: id, why: unknownItem(catalog, id, res.why), items: res.items, reason: res.reason, error: res.error, ...experiment });
     } catch (err) {
       const e = asAirmailError(err);

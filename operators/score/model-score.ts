@@ -123,6 +123,10 @@ export const modelScore = defineOperator<ModelScoreParams>({
     additionalProperties: false,
   },
   reads: (params) => orderedFeatures(params).filter((f): f is string => typeof f === 'string' && !f.startsWith('$')),
+  // Item columns are fed as numbers: a text or timestamp one would reach the model as NaN or epoch ms.
+  compares: (params) => orderedFeatures(params).flatMap((f, i) => (typeof f === 'string' && !f.startsWith('$')
+    ? [{ path: Array.isArray(params.features) ? `/features/${i}` : params.features ? '/features' : '/model', column: f, as: 'number' as const }]
+    : [])),
   normalize(params, env) {
     const spec = params.model;
     if (typeof spec === 'string') {
