@@ -16,10 +16,15 @@
  *   batch yields to single requests instead of failing half-way.
  * - Deadline: one for the whole batch; each element also keeps the pipeline's own deadline from
  *   when it starts. An element not started when the batch's deadline passes is DEADLINE_EXCEEDED.
+ * - A/B experiment: each element is a request of the experiment (runExperiment): its arm picked as
+ *   a single request's is (same bucket, or the batch's forced arm), read from the batch's snapshot,
+ *   counted per arm; the batch's lanes are the fewest any arm allows.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { CompiledPipeline } from './config/compile-pipeline.js';
 import type { Snapshot } from './config/load.js';
+import type { CompiledExperiment } from './config/compile-experiment.js';
+import { runExperiment } from './experiments.js';
 import type { ValueSource } from './config/validators.js';
 import type { Engine, PipelineResponse, RunOptions } from './engine.js';
 import { AirmailError, asAirmailError } from './errors.js';
@@ -31,8 +36,13 @@ export const DEFAULT_MAX_BATCH = 1000;
 /** One element's outcome: the response a single request would get, or the error it would get. */
 export type BatchOutcome = { readonly ok: PipelineResponse } | { readonly error: AirmailError; readonly tookMs: number };
 
+/** What each element runs: one pipeline, or an A/B experiment (each element the arm it picks, or the one `forced`). */
+export type BatchTarget =
+  | { readonly pipeline: CompiledPipeline }
+  | { readonly experiment: CompiledExperiment; readonly forced?: string | undefined };
+
 export interface BatchRun {
-  readonly pipeline: CompiledPipeline;
+  readonly target: BatchTarget;
   readonly snapshot: Snapshot;
   /** Each element's inputs as sent (an object; anything else is that element's INPUT_INVALID). */
   readonly elements: readonly unknown[];
@@ -45,10 +55,17 @@ export interface BatchRun {
   readonly observe?: ObserveRunOptions;
 }
 
-/** Elements of a batch of `p` in flight at once: one per worker, within the pipeline's max_workers. */
-export function batchConcurrency(engine: Engine, p: CompiledPipeline): number {
+/** The pipelines a batch may run: its pipeline, or the experiment's arms (the forced one) as the snapshot holds them. */
+export function batchPipelines(engine: Engine, target: BatchTarget, snapshot: Snapshot): CompiledPipeline[] {
+  if ('pipeline' in target) return [target.pipeline];
+  const arms = target.forced !== undefined ? [target.forced] : target.experiment.arms.map((a) => a.pipeline);
+  return arms.map((name) => snapshot.pipelines.get(name) ?? engine.pipeline(name));
+}
+
+/** Elements of a batch in flight at once: one per worker, within the pipeline's max_workers (the smallest of the arms', for an experiment). */
+export function batchConcurrency(engine: Engine, ps: readonly CompiledPipeline[]): number {
   const threads = Math.max(1, engine.runner.threads);
-  return Math.max(1, Math.min(threads, p.maxWorkers ?? threads));
+  return Math.max(1, Math.min(threads, ...ps.map((q) => q.maxWorkers ?? threads)));
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -57,37 +74,40 @@ const ms3 = (t0: number): number => Math.round((performance.now() - t0) * 1000) 
 
 /** Runs every element; the outcomes come back in the elements' order. Never throws for an element. */
 export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcome[]> {
-  const p = b.pipeline;
+  const t = b.target;
+  // A refusal before a run counts under the name the request was sent to, as a single request's does.
+  const label = 'pipeline' in t ? t.pipeline.name : t.experiment.name;
   const out: BatchOutcome[] = new Array(b.elements.length);
   const observe = b.observe ?? {};
   const deadline = Date.now() + b.deadlineMs;
   const refuse = (i: number, t0: number, err: unknown): void => {
     const e = asAirmailError(err);
     // Counted as a single request's refusal is (a run that failed was counted by the engine already).
-    engine.observe.rejected(p.name, e, { requestId: observe.requestId, traceparent: observe.traceparent, tracestate: observe.tracestate });
+    engine.observe.rejected(label, e, { requestId: observe.requestId, traceparent: observe.traceparent, tracestate: observe.tracestate });
     out[i] = { error: e, tookMs: ms3(t0) };
+  };
+  // Admitted as a whole: while the pool sheds (single requests filled it), wait rather than fail.
+  const admit = async (q: CompiledPipeline): Promise<RunOptions> => {
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw notRun(b);
+      const shed = engine.runner.shedding?.(q);
+      if (!shed) break;
+      await sleep(Math.max(1, Math.min(shed.details.retryAfterMs, left)));
+    }
+    return Object.assign({}, observe, { deadlineMs: Math.max(1, deadline - Date.now()), snapshot: b.snapshot });
   };
   const one = async (i: number): Promise<void> => {
     const t0 = performance.now();
     const el = b.elements[i];
-    let inputs: Record<string, unknown>;
     try {
       if (!isPlainObject(el)) throw notAnObject();
-      inputs = engine.checkInputs(p, el, b.source);
-    } catch (err) {
-      return refuse(i, t0, err);
-    }
-    // Admitted as a whole: while the pool sheds (single requests filled it), wait rather than fail.
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) return refuse(i, t0, notRun(b));
-      const shed = engine.runner.shedding?.(p);
-      if (!shed) break;
-      await sleep(Math.max(1, Math.min(shed.details.retryAfterMs, left)));
-    }
-    const opts: RunOptions = Object.assign({}, observe, { deadlineMs: Math.max(1, deadline - Date.now()), snapshot: b.snapshot });
-    try {
-      out[i] = { ok: await engine.run(p, inputs, opts) };
+      if ('experiment' in t) {
+        out[i] = { ok: await runExperiment(engine, t.experiment, el, b.source, t.forced, { snapshot: b.snapshot }, admit) };
+      } else {
+        const inputs = engine.checkInputs(t.pipeline, el, b.source);
+        out[i] = { ok: await engine.run(t.pipeline, inputs, await admit(t.pipeline)) };
+      }
     } catch (err) {
       refuse(i, t0, err);
     }
@@ -101,7 +121,7 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
       await yieldToLoop();
     }
   };
-  const n = Math.min(b.elements.length, Math.max(1, b.concurrency ?? batchConcurrency(engine, p)));
+  const n = Math.min(b.elements.length, Math.max(1, b.concurrency ?? batchConcurrency(engine, batchPipelines(engine, t, b.snapshot))));
   await Promise.all(Array.from({ length: n }, lane));
   return out;
 }

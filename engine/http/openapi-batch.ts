@@ -1,7 +1,8 @@
 /**
  * The OpenAPI operation of POST /pipelines/{name}/batch (http/batch-route.ts): a body of
  * `{"requests": [inputs, ...]}` and an answer of one entry per element, each a run's answer (or
- * error answer) without the pipeline and version, which the batch names once.
+ * error answer) without the pipeline and version, which the batch names once (an experiment's
+ * entries keep them, naming each element's arm, and its `experiment`).
  */
 import { ERRORS } from '../errors.js';
 import { errors, ok, RUN_OPTIONS } from './openapi-parts.js';
@@ -26,6 +27,17 @@ const ENTRY = {
   },
 } as const;
 
+/** An experiment's entry: as ENTRY, with the arm that answered (`pipeline`, `version`) and `experiment`. */
+const EXPERIMENT_ENTRY = {
+  ...ENTRY,
+  properties: {
+    ...ENTRY.properties,
+    pipeline: { type: ['string', 'null'], description: "The arm's pipeline that answered (the experiment's name when refused before an arm was picked)" },
+    version: { type: ['string', 'null'] },
+    experiment: { $ref: '#/components/schemas/Result/properties/experiment' },
+  },
+} as const;
+
 const ANSWER = {
   type: 'object',
   required: ['results', 'failed', 'pipeline', 'version', 'took_ms'],
@@ -38,16 +50,17 @@ const ANSWER = {
   },
 } as const;
 
-export function batchOperation(name: string, version: string, inputs: unknown, maxBatch: number): Record<string, unknown> {
+/** `arms`: the options forcing an arm, for an experiment (whose entries then name their arm). */
+export function batchOperation(name: string, version: string, inputs: unknown, maxBatch: number, arms?: readonly unknown[]): Record<string, unknown> {
   const schema = { type: 'object', required: ['requests'], additionalProperties: false, properties: { requests: { type: 'array', maxItems: maxBatch, items: inputs } } };
   return {
     post: {
       operationId: `batch_${name}`,
       summary: `Run ${name} for many requests at once (at most ${maxBatch}); each entry answers as that request alone would`,
       description: `version ${version}; a batch that runs is a 200 whatever its elements answered (see each entry's status); refused as a whole: 413 (too many requests, or the body limit), 503 when the pool is shedding`,
-      parameters: [RUN_OPTIONS[3]],
+      parameters: [RUN_OPTIONS[3], ...(arms ?? [])],
       requestBody: { required: true, content: { 'application/json': { schema }, 'application/yaml': { schema }, 'text/yaml': { schema } } },
-      responses: { '200': ok('One entry per request, in order', ANSWER), ...errors(400, 404, 413, 415, 422, 503) },
+      responses: { '200': ok('One entry per request, in order', arms ? { ...ANSWER, properties: { ...ANSWER.properties, results: { ...ANSWER.properties.results, items: EXPERIMENT_ENTRY } } } : ANSWER), ...errors(400, 404, 413, 415, 422, 503) },
     },
   };
 }

@@ -121,7 +121,7 @@ export function openApi(engine: Engine, maxBatch = DEFAULT_MAX_BATCH): Record<st
         responses: DELETE_RESPONSES,
       },
     };
-    if (!x) paths[`/pipelines/${name}/batch`] = batchOperation(name, p.version, /^[A-Za-z0-9._-]+$/.test(name) ? { $ref: `#/components/schemas/inputs.${name}` } : bodySchema(p.inputSchema), maxBatch);
+    paths[`/pipelines/${name}/batch`] = batchOperation(name, p.version, /^[A-Za-z0-9._-]+$/.test(name) ? { $ref: `#/components/schemas/inputs.${name}` } : bodySchema(p.inputSchema), maxBatch, x ? armOptions(x.arms.map((a) => a.pipeline)) : undefined);
     paths[`/pipelines/${name}/run`] = {
       get: {
         operationId: `run_query_${name}`,
