@@ -8,6 +8,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBatch } from '../engine/batch.js';
 import type { RunningServer } from '../engine/server.js';
 import { server, tempDir } from './helpers.js';
 
@@ -157,5 +158,28 @@ describe('a batch sent to an A/B experiment', () => {
     expect(grew('airmail_requests_total', 'pipeline="email_feed",status="422"')).toBe(1);
     expect(grew('airmail_batch_requests_total', 'pipeline="email_feed",status="200"')).toBe(1);
     expect(grew('airmail_batch_size_count', 'pipeline="email_feed"')).toBe(1);
+  });
+
+  // Last: it edits the configs.
+  it('runs every element on the experiment and arms of the snapshot the batch started with, through a reload', async () => {
+    const requests = seeded(120, 31);
+    const snapshot = srv.engine.snapshot;
+    const x = snapshot.experiments!.get('email_feed')!;
+    const before = (await post(batchUrl(), { requests })).body['results'] as Json[];
+    // New weights and arms answering 2 items instead of 3.
+    await writeFile(join(dir, 'shop.yaml'), CONFIG.replace('weight: 1}\n', 'weight: 3}\n').replaceAll('n: 3', 'n: 2'));
+    for (let i = 0; i < 200 && srv.engine.snapshot === snapshot; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(srv.engine.snapshot).not.toBe(snapshot);
+    const outcomes = await runBatch(srv.engine, { target: { experiment: x }, snapshot, elements: requests, source: 'json', deadlineMs: 10_000 });
+    for (const [i, o] of outcomes.entries()) {
+      expect('ok' in o, String(i)).toBe(true);
+      if (!('ok' in o)) continue;
+      expect((o.ok as unknown as Json)['experiment'], String(i)).toEqual(before[i]!['experiment']);
+      expect(o.ok.items, String(i)).toEqual(before[i]!['items']);
+      expect(o.ok.version, String(i)).toEqual(before[i]!['version']);
+    }
+    const now = (await post(batchUrl(), { requests })).body['results'] as Json[];
+    expect(now.every((r) => (r['items'] as unknown[]).length <= 2)).toBe(true);
+    expect(now.filter((r) => (r['experiment'] as Json)['arm'] === 'best_sellers').length).toBeGreaterThan(before.filter((r) => (r['experiment'] as Json)['arm'] === 'best_sellers').length);
   });
 });
