@@ -2,8 +2,9 @@
  * The /ui run form on an A/B experiment (README "A/B experiments": "its run form runs them"): the
  * items and trace shown are one arm's, so the page says which arm answered and how it was picked,
  * and when that arm fell back, which pipeline answered instead; its "why" names the arm it looked
- * into. Before, the status line read "200 · 3 items" whichever arm ran, and a fallback's items
- * passed for the arm's. In a real Chromium.
+ * into; the experiment's own description is listed beside its arms. Before, the status line read
+ * "200 · 3 items" whichever arm ran, a fallback's items passed for the arm's, and the description was
+ * replaced by the arms. In a real Chromium.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -42,6 +43,7 @@ pipelines:
   operations: [{name: Range, parameters: {column: price, min: 100}}]
 experiments:
 - name: shop_feed
+  description: luxury ranking test
   unit: $customer
   arms:
   - {pipeline: best_sellers, weight: 1}
@@ -64,6 +66,8 @@ describe('the UI run form on an experiment', () => {
       const page = await browser.newPage();
       await page.goto(`${srv.url}/ui`);
       await page.waitForSelector('#run-pipeline option[value="shop_feed"]', { state: 'attached' });
+      // The experiment's own description is kept beside its arms and shares.
+      expect(await page.locator('#pipelines tbody tr', { hasText: 'shop_feed' }).innerText()).toContain('luxury ranking test · experiment on customer: best_sellers 50%, luxury 50%');
       await page.selectOption('#run-pipeline', 'shop_feed');
       const runFor = async (inputs: string): Promise<string> => {
         await page.fill('#run-inputs', inputs);

@@ -135,8 +135,8 @@ export const UI_PAGE = `<!doctype html>
 
   async function loadPipelines() {
     const { body } = await getJson('/pipelines');
-    // A/B experiments run like pipelines (the run form and why go through them); their arms and shares as description.
-    pipelines = (body.pipelines || []).concat((body.experiments || []).map((x) => Object.assign({}, x, { description: 'experiment on ' + x.unit + ': ' + x.arms.map((a) => a.pipeline + ' ' + Math.round(a.share * 1000) / 10 + '%').join(', ') })));
+    // A/B experiments run like pipelines (the run form and why go through them); their description, arms and shares as description.
+    pipelines = (body.pipelines || []).concat((body.experiments || []).map((x) => Object.assign({}, x, { description: (x.description ? x.description + ' · ' : '') + 'experiment on ' + x.unit + ': ' + x.arms.map((a) => a.pipeline + ' ' + Math.round(a.share * 1000) / 10 + '%').join(', ') })));
     fill($('pipelines'), pipelines.map((p) => [td(p.name), td(p.version, 'mono'), td(p.loaded_at), td(p.file, 'muted'),
       p.last_rejection ? problems([{ message: p.last_rejection.at }, ...(p.last_rejection.diagnostics || [])], 'bad') : td(''), td(p.description, 'muted')]));
     // Files rejected now: a file whose pipelines never loaded has no row above.
