@@ -133,10 +133,14 @@ describe('a batch sent to an A/B experiment', () => {
   });
 
   it('documents the experiment\'s batch in /openapi.json, with the options that force an arm', async () => {
-    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, { post?: { parameters: { name: string }[] } }> };
+    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, { post?: { parameters: { name: string }[]; responses: Record<string, unknown> } }>; components: { schemas: Record<string, { properties: { results: { items: { properties: Record<string, unknown> } } } }> } };
     const op = doc.paths['/pipelines/email_feed/batch']?.post;
     expect(op).toBeDefined();
     expect(op!.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(['arm', 'x-airmail-arm']));
+    // The batch answers are defined once under components, not written out per pipeline.
+    expect(op!.responses['200']).toEqual({ $ref: '#/components/responses/ExperimentBatch' });
+    expect(doc.paths['/pipelines/best_sellers/batch']?.post?.responses['200']).toEqual({ $ref: '#/components/responses/Batch' });
+    expect(Object.keys(doc.components.schemas['ExperimentBatchResult']!.properties.results.items.properties)).toEqual(expect.arrayContaining(['experiment', 'pipeline', 'version', 'status', 'index']));
   });
 
   it('counts each element per arm, as the same requests sent alone are counted, and the batch under the experiment', async () => {

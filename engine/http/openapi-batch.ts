@@ -50,17 +50,39 @@ const ANSWER = {
   },
 } as const;
 
-/** `arms`: the options forcing an arm, for an experiment (whose entries then name their arm). */
-export function batchOperation(name: string, version: string, inputs: unknown, maxBatch: number, arms?: readonly unknown[]): Record<string, unknown> {
-  const schema = { type: 'object', required: ['requests'], additionalProperties: false, properties: { requests: { type: 'array', maxItems: maxBatch, items: inputs } } };
+/** The answers of a batch, defined once under components (schemas and responses) and referred to by every batch operation. */
+export function batchComponents(): { schemas: Record<string, unknown>; responses: Record<string, unknown> } {
+  const description = "One entry per request, in order; a batch that runs is a 200 whatever its elements answered (see each entry's status)";
+  return {
+    schemas: {
+      BatchResult: ANSWER,
+      ExperimentBatchResult: { ...ANSWER, properties: { ...ANSWER.properties, results: { ...ANSWER.properties.results, items: EXPERIMENT_ENTRY } } },
+    },
+    responses: {
+      Batch: ok(description, { $ref: '#/components/schemas/BatchResult' }),
+      ExperimentBatch: ok(`${description}; each entry names its arm`, { $ref: '#/components/schemas/ExperimentBatchResult' }),
+    },
+  };
+}
+
+/** The body of a batch: `{"requests": [inputs, ...]}` of at most `maxBatch` elements, each of schema `inputs`. */
+export function batchBody(inputs: unknown, maxBatch: number): Record<string, unknown> {
+  return { type: 'object', required: ['requests'], additionalProperties: false, properties: { requests: { type: 'array', maxItems: maxBatch, items: inputs } } };
+}
+
+/**
+ * `schema`: the body's schema (batchBody, or a reference to it); `arms`: the options forcing an arm,
+ * for an experiment (whose entries then name their arm).
+ */
+export function batchOperation(name: string, version: string, schema: unknown, maxBatch: number, arms?: readonly unknown[]): Record<string, unknown> {
   return {
     post: {
       operationId: `batch_${name}`,
-      summary: `Run ${name} for many requests at once (at most ${maxBatch}); each entry answers as that request alone would`,
-      description: `version ${version}; a batch that runs is a 200 whatever its elements answered (see each entry's status); refused as a whole: 413 (too many requests, or the body limit), 503 when the pool is shedding`,
+      summary: `Run ${name} for many requests at once (at most ${maxBatch})`,
+      description: `version ${version}; refused as a whole: 413 (too many requests, or the body limit), 503 when the pool is shedding`,
       parameters: [RUN_OPTIONS[3], ...(arms ?? [])],
       requestBody: { required: true, content: { 'application/json': { schema }, 'application/yaml': { schema }, 'text/yaml': { schema } } },
-      responses: { '200': ok('One entry per request, in order', arms ? { ...ANSWER, properties: { ...ANSWER.properties, results: { ...ANSWER.properties.results, items: EXPERIMENT_ENTRY } } } : ANSWER), ...errors(400, 404, 413, 415, 422, 503) },
+      responses: { '200': { $ref: `#/components/responses/${arms ? 'ExperimentBatch' : 'Batch'}` }, ...errors(400, 404, 413, 415, 422, 503) },
     },
   };
 }
