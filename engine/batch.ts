@@ -16,13 +16,20 @@
  *   batch yields to single requests instead of failing half-way.
  * - Deadline: one for the whole batch; each element also keeps the pipeline's own deadline from
  *   when it starts. An element not started when the batch's deadline passes is DEADLINE_EXCEEDED.
+ * - A/B experiment: each element is a request of the experiment (runExperiment): its arm picked as
+ *   a single request's is (same bucket, or the batch's forced arm), read from the batch's snapshot,
+ *   counted per arm; the batch's lanes are the fewest any arm allows.
  * - A client that has gone away (a job's own timeout) starts no further element: a batch of 1,000
  *   against a slow upstream would otherwise keep its workers and the upstream busy for nobody, and
  *   the job's retry would double it.
+ * - One now: time bounds (now-30d) resolve against one now for every element (x-airmail-now, or read
+ *   once at the start).
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { CompiledPipeline } from './config/compile-pipeline.js';
 import type { Snapshot } from './config/load.js';
+import type { CompiledExperiment } from './config/compile-experiment.js';
+import { runExperiment } from './experiments.js';
 import type { ValueSource } from './config/validators.js';
 import type { Engine, PipelineResponse, RunOptions } from './engine.js';
 import { AirmailError, asAirmailError } from './errors.js';
@@ -34,8 +41,13 @@ export const DEFAULT_MAX_BATCH = 1000;
 /** One element's outcome: the response a single request would get, or the error it would get. */
 export type BatchOutcome = { readonly ok: PipelineResponse } | { readonly error: AirmailError; readonly tookMs: number };
 
+/** What each element runs: one pipeline, or an A/B experiment (each element the arm it picks, or the one `forced`). */
+export type BatchTarget =
+  | { readonly pipeline: CompiledPipeline }
+  | { readonly experiment: CompiledExperiment; readonly forced?: string | undefined };
+
 export interface BatchRun {
-  readonly pipeline: CompiledPipeline;
+  readonly target: BatchTarget;
   readonly snapshot: Snapshot;
   /** Each element's inputs as sent (an object; anything else is that element's INPUT_INVALID). */
   readonly elements: readonly unknown[];
@@ -55,19 +67,30 @@ export interface BatchRun {
   readonly signal?: AbortSignal;
 }
 
-/** Elements of a batch of `p` in flight at once: one per worker, within the pipeline's max_workers. */
-export function batchConcurrency(engine: Engine, p: CompiledPipeline): number {
+/** The pipelines a batch may run: its pipeline, or the experiment's arms (the forced one) as the snapshot holds them. */
+export function batchPipelines(engine: Engine, target: BatchTarget, snapshot: Snapshot): CompiledPipeline[] {
+  if ('pipeline' in target) return [target.pipeline];
+  const arms = target.forced !== undefined ? [target.forced] : target.experiment.arms.map((a) => a.pipeline);
+  return arms.map((name) => snapshot.pipelines.get(name) ?? engine.pipeline(name));
+}
+
+/** Elements of a batch in flight at once: one per worker, within the pipeline's max_workers (the smallest of the arms', for an experiment). */
+export function batchConcurrency(engine: Engine, ps: readonly CompiledPipeline[]): number {
   const threads = Math.max(1, engine.runner.threads);
-  return Math.max(1, Math.min(threads, p.maxWorkers ?? threads));
+  return Math.max(1, Math.min(threads, ...ps.map((q) => q.maxWorkers ?? threads)));
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Thrown by admission when the client has gone: that element is not run, nor counted. */
+const GONE = Symbol('client gone');
 const ms3 = (t0: number): number => Math.round((performance.now() - t0) * 1000) / 1000;
 
 /** Runs every element; the outcomes come back in the elements' order. Never throws for an element. */
 export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcome[]> {
-  const p = b.pipeline;
+  const t = b.target;
+  // A refusal before a run counts under the name the request was sent to, as a single request's does.
+  const label = 'pipeline' in t ? t.pipeline.name : t.experiment.name;
   const out: BatchOutcome[] = new Array(b.elements.length);
   const observe = b.observe ?? {};
   const deadline = Date.now() + b.deadlineMs;
@@ -75,33 +98,35 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
   const refuse = (i: number, t0: number, err: unknown): void => {
     const e = asAirmailError(err);
     // Counted as a single request's refusal is (a run that failed was counted by the engine already).
-    engine.observe.rejected(p.name, e, { requestId: observe.requestId, traceparent: observe.traceparent, tracestate: observe.tracestate });
+    engine.observe.rejected(label, e, { requestId: observe.requestId, traceparent: observe.traceparent, tracestate: observe.tracestate });
     out[i] = { error: e, tookMs: ms3(t0) };
+  };
+  // Admitted as a whole: while the pool sheds (single requests filled it), wait rather than fail.
+  const admit = async (q: CompiledPipeline): Promise<RunOptions> => {
+    for (;;) {
+      if (b.signal?.aborted) throw GONE;
+      const left = deadline - Date.now();
+      if (left <= 0) throw notRun(b);
+      const shed = engine.runner.shedding?.(q);
+      if (!shed) break;
+      await sleep(Math.max(1, Math.min(shed.details.retryAfterMs, left)));
+    }
+    return Object.assign({}, observe, { deadlineMs: Math.max(1, deadline - Date.now()), snapshot: b.snapshot, now });
   };
   const one = async (i: number): Promise<void> => {
     const t0 = performance.now();
     const el = b.elements[i];
-    let inputs: Record<string, unknown>;
     try {
       if (!isPlainObject(el)) throw notAnObject();
-      inputs = engine.checkInputs(p, el, b.source);
+      if ('experiment' in t) {
+        out[i] = { ok: await runExperiment(engine, t.experiment, el, b.source, t.forced, { snapshot: b.snapshot, now }, admit) };
+      } else {
+        const inputs = engine.checkInputs(t.pipeline, el, b.source);
+        out[i] = { ok: await engine.run(t.pipeline, inputs, await admit(t.pipeline)) };
+      }
     } catch (err) {
-      return refuse(i, t0, err);
-    }
-    // Admitted as a whole: while the pool sheds (single requests filled it), wait rather than fail.
-    for (;;) {
-      if (b.signal?.aborted) return gone(i);
-      const left = deadline - Date.now();
-      if (left <= 0) return refuse(i, t0, notRun(b));
-      const shed = engine.runner.shedding?.(p);
-      if (!shed) break;
-      await sleep(Math.max(1, Math.min(shed.details.retryAfterMs, left)));
-    }
-    const opts: RunOptions = Object.assign({}, observe, { deadlineMs: Math.max(1, deadline - Date.now()), snapshot: b.snapshot, now });
-    try {
-      out[i] = { ok: await engine.run(p, inputs, opts) };
-    } catch (err) {
-      refuse(i, t0, err);
+      if (err === GONE) gone(i);
+      else refuse(i, t0, err);
     }
   };
   /** Not started: the client has gone (not counted: no request of it was served, nor will be read). */
@@ -121,7 +146,7 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
       await yieldToLoop();
     }
   };
-  const n = Math.min(b.elements.length, Math.max(1, b.concurrency ?? batchConcurrency(engine, p)));
+  const n = Math.min(b.elements.length, Math.max(1, b.concurrency ?? batchConcurrency(engine, batchPipelines(engine, t, b.snapshot))));
   await Promise.all(Array.from({ length: n }, lane));
   return out;
 }

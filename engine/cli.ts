@@ -8,6 +8,7 @@ import { parseFlags, routeWarnings, UsageError } from './cli-args.js';
 import { PathError, validateFiles } from './cli-validate.js';
 import { OPERATORS_USAGE, operatorsCmd } from './cli-operators.js';
 import { Engine } from './engine.js';
+import { runExperiment } from './experiments.js';
 import { closest } from './config/validators.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
@@ -34,7 +35,7 @@ const SERVE_USAGE = `  airmail serve [--configs DIR] [--port N] [--host H] [--th
                 [--max-workers-per-pipeline N]
                 [--reload-settle-ms N] [--redis-timeout-ms N] [--cors-origin ORIGIN[,ORIGIN...]|*]`;
 const VALIDATE_USAGE = '  airmail validate [--alone] [--configs DIR] [--registry URL|DIR] [FILE|DIR...]';
-const RUN_USAGE = '  airmail run PIPELINE [--configs DIR] [--registry URL|DIR] [--debug] --input key=value ...';
+const RUN_USAGE = '  airmail run PIPELINE [--configs DIR] [--registry URL|DIR] [--debug] [--arm ARM] --input key=value ...';
 const EXIT_STATUS = `exit status: 0 done; 2 a command line that cannot work as given (an unknown option, a malformed value such as
   --port abc, --sha256 abc or --tag 'a b=x', a missing --artifact, --sample, --metrics or metrics FILE);
   1 refused or failed (a coded error such as ARTIFACT_CORRUPT on stderr, a port in use, a configs directory that does not exist,
@@ -282,7 +283,7 @@ async function validateCmd(args: readonly string[], b: Builtins): Promise<number
 }
 
 async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
-  const { values, positionals } = parseFlags(args, { configs: { type: 'string' }, input: { type: 'string', multiple: true }, debug: { type: 'boolean' }, registry: { type: 'string' } }, 1);
+  const { values, positionals } = parseFlags(args, { configs: { type: 'string' }, input: { type: 'string', multiple: true }, debug: { type: 'boolean' }, registry: { type: 'string' }, arm: { type: 'string' } }, 1);
   const name = positionals[0];
   if (!name) throw new UsageError('run needs a PIPELINE name', true);
   // Read as a query string is: a repeated key is a list (--input c=a --input c=b, as ?c=a&c=b), and
@@ -302,6 +303,16 @@ async function runCmd(args: readonly string[], b: Builtins): Promise<number> {
   try {
     const rejected = await engine.start();
     logDiagnostics(rejected);
+    // An A/B experiment runs as a request to it does: the arm its unit picks (or --arm), with `experiment` in the answer.
+    const x = engine.snapshot.experiments?.get(name);
+    if (x) {
+      const arms = x.arms.map((a) => a.pipeline);
+      if (values.arm !== undefined && !arms.includes(values.arm)) throw new AirmailError('INPUT_INVALID', `--arm must name an arm of experiment '${x.name}' (${arms.join(', ')}); got '${values.arm}'`);
+      const res = await runExperiment(engine, x, inputs, 'cli', values.arm, { debug: values.debug === true });
+      process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+      return res.error ? 1 : 0;
+    }
+    if (values.arm !== undefined) throw new AirmailError('INPUT_INVALID', `--arm forces an arm of an A/B experiment; '${name}' is no experiment`);
     let p;
     try {
       p = engine.pipeline(name);

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { AirmailError, asAirmailError, clip, ERRORS, type ErrorCode } from './errors.js';
 import { ARM_QUERY, BUCKETS, type CompiledExperiment, type ExperimentArm } from './config/compile-experiment.js';
 import type { Engine, PipelineResponse, RunOptions } from './engine.js';
-import type { LoadedPipeline } from './config/load.js';
+import type { LoadedPipeline, Snapshot } from './config/load.js';
 import type { ValueSource } from './config/validators.js';
 import { Counter, Histogram, type EngineMetrics } from './observe/metrics.js';
 
@@ -71,13 +71,14 @@ export interface Pick {
 
 /**
  * The arm of a request and its checked inputs. `raw`: the request's inputs as sent (query values, or
- * a body object); a query's `arm` is the forcing option, not an input.
+ * a body object); a query's `arm` is the forcing option, not an input. `snapshot`: where the arms are
+ * read (a batch pins the one it started with; default the one served now).
  */
-export function pickArm(engine: Engine, x: CompiledExperiment, raw: Readonly<Record<string, unknown>>, source: ValueSource, forced: string | undefined): Pick {
+export function pickArm(engine: Engine, x: CompiledExperiment, raw: Readonly<Record<string, unknown>>, source: ValueSource, forced: string | undefined, snapshot?: Snapshot): Pick {
   const given: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, raw);
   if (source === 'query') delete given[ARM_QUERY];
   const unitGiven = given[x.unit] !== undefined && given[x.unit] !== null;
-  const arm = (name: string): LoadedPipeline => engine.pipeline(name);
+  const arm = (name: string): LoadedPipeline => snapshot?.pipelines.get(name) ?? engine.pipeline(name);
   if (!unitGiven && !forced) {
     if (x.default === undefined) {
       const message = `is required: experiment '${x.name}' picks its arm by it (its unit)`;
@@ -135,9 +136,11 @@ export function forgetExperimentSeries(m: EngineMetrics, served: ReadonlyMap<str
 
 /**
  * Run an experiment for a request: pick the arm, run it, add `experiment` to its answer, count it.
- * An error names the arm's pipeline once one was picked (`pipeline` of the error body).
+ * An error names the arm's pipeline once one was picked (`pipeline` of the error body). The arms are
+ * read from `opts.snapshot` when given (a batch's). `ready`, when given, is awaited once the arm is
+ * picked and gives the run's options (a batch's element waits there while the pool sheds).
  */
-export async function runExperiment(engine: Engine, x: CompiledExperiment, raw: Readonly<Record<string, unknown>>, source: ValueSource, forced: string | undefined, opts: RunOptions): Promise<PipelineResponse & { experiment: ExperimentAnswer }> {
+export async function runExperiment(engine: Engine, x: CompiledExperiment, raw: Readonly<Record<string, unknown>>, source: ValueSource, forced: string | undefined, opts: RunOptions, ready?: (arm: LoadedPipeline) => Promise<RunOptions>): Promise<PipelineResponse & { experiment: ExperimentAnswer }> {
   const t0 = performance.now();
   const m = engine.observe.metrics && !opts.debug ? experimentMetrics(engine.observe.metrics) : undefined;
   let picked: Pick | undefined;
@@ -149,8 +152,8 @@ export async function runExperiment(engine: Engine, x: CompiledExperiment, raw: 
     if (picked) m.latency.observe([x.name, arm, how], (performance.now() - t0) / 1000);
   };
   try {
-    picked = pickArm(engine, x, raw, source, forced);
-    const res = await engine.run(picked.arm, picked.inputs, opts);
+    picked = pickArm(engine, x, raw, source, forced, opts.snapshot);
+    const res = await engine.run(picked.arm, picked.inputs, ready ? await ready(picked.arm) : opts);
     count(res.error ? ERRORS[(res.code ?? 'SOURCE_FAILED') as ErrorCode]?.status ?? 200 : 200);
     return Object.assign(res, { experiment: picked.experiment });
   } catch (err) {

@@ -282,7 +282,7 @@ experiments:
   - {pipeline: tiny, weight: 1}
 `);
     expect(got).toEqual([
-      "3:DUPLICATE_NAME: experiment 'feed_v1': pipeline 'feed_v1' in " + got[0]!.split(' in ')[1]!.split(' has')[0] + " has the same name; both would be served at /pipelines/feed_v1, so give the experiment another name",
+      "3:DUPLICATE_NAME: experiment 'feed_v1': pipeline 'feed_v1' in " + got[0]!.split(' in ')[1]!.split(' has')[0] + " has the same name; both would be served at /pipelines/feed_v1: rename the pipeline or the experiment",
       "4:CONFIG_INVALID: experiment 'feed_v1': unit must be a request input written $name (such as $client_id), not \"client_id\"",
       "6:CONFIG_INVALID: experiment 'feed_v1': arm 'feed_v2': weight must be a positive number (shares are weight / sum of weights), not 0; to stop an arm, remove it",
       "7:CONFIG_INVALID: experiment 'feed_v1': arm 'feed_v9' is no pipeline of the configs (pipelines: feed_open, feed_v1, feed_v2); an arm removed or renamed must be taken out of the experiment too",

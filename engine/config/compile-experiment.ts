@@ -100,7 +100,7 @@ export function compileExperiments(
       const before = diagnostics.length;
       if (files.has(x.name)) return say('DUPLICATE_NAME', '/name', `it is also defined in ${files.get(x.name)}`);
       files.set(x.name, src.file);
-      if (pipelines.defined.has(x.name)) say('DUPLICATE_NAME', '/name', `pipeline '${x.name}' in ${pipelines.defined.get(x.name)} has the same name; both would be served at /pipelines/${x.name}, so give the experiment another name`);
+      if (pipelines.defined.has(x.name)) say('DUPLICATE_NAME', '/name', `pipeline '${x.name}' in ${pipelines.defined.get(x.name)} has the same name; both would be served at /pipelines/${x.name}: rename the pipeline or the experiment`);
       if (RESERVED_NAMES.has(x.name) || FIXED_LABELS.has(x.name)) say('CONFIG_INVALID', '/name', `'${x.name}' is a reserved name; choose another`);
       const unit = UNIT.exec(x.unit)?.[1];
       if (unit === undefined) say('CONFIG_INVALID', '/unit', `unit must be a request input written $name (such as $client_id), not ${JSON.stringify(x.unit)}`);

@@ -12,7 +12,9 @@
  */
 import type { Context, Hono } from 'hono';
 import type { PipelineResponse, Engine } from '../engine.js';
-import { DEFAULT_MAX_BATCH, runBatch, type BatchOutcome } from '../batch.js';
+import { batchPipelines, DEFAULT_MAX_BATCH, runBatch, type BatchOutcome, type BatchTarget } from '../batch.js';
+import type { CompiledExperiment } from '../config/compile-experiment.js';
+import { ARM_HEADER, ARM_QUERY, errorTarget, forcedArm } from '../experiments.js';
 import { AirmailError, asAirmailError, clip } from '../errors.js';
 import { overloadedError } from '../pool.js';
 import type { PublicPaths } from '../config/public-paths.js';
@@ -35,17 +37,20 @@ export interface BatchRouteOptions {
 
 /**
  * An element's entry: its index, the status its single request would have had, and that answer less
- * the pipeline and version (the batch's), except for an answer of its fallback, which names the
- * pipeline and version that answered, as a single request's answer does.
+ * the pipeline and version (named once for the batch). An experiment's entries keep them (each names
+ * the arm that answered, as its single answer does) and its `experiment`; so does an answer of a
+ * pipeline's fallback, which names the pipeline and version that answered.
  */
-function entry(i: number, o: BatchOutcome, paths: PublicPaths): Record<string, unknown> {
+function entry(i: number, o: BatchOutcome, paths: PublicPaths, x: CompiledExperiment | undefined): Record<string, unknown> {
   if ('ok' in o) {
-    if (o.ok.fallback) return Object.assign({ index: i, status: 200 }, { ...o.ok });
+    if (x || o.ok.fallback) return { index: i, status: 200, ...o.ok };
     const { pipeline: _p, version: _v, ...rest } = o.ok;
     return Object.assign({ index: i, status: 200 }, rest);
   }
+  const status = o.error.status === 200 ? 500 : o.error.status;
+  if (x) return Object.assign({ index: i, status }, errorBody(o.error, { took_ms: o.tookMs, ...errorTarget(o.error, x) }, paths));
   const { pipeline: _p, version: _v, ...rest } = errorBody(o.error, { took_ms: o.tookMs }, paths);
-  return Object.assign({ index: i, status: o.error.status === 200 ? 500 : o.error.status }, rest);
+  return Object.assign({ index: i, status }, rest);
 }
 
 const batchShapeError = (message: string): AirmailError =>
@@ -61,7 +66,7 @@ export function countBatches(app: Hono, engine: Engine): void {
     const m = engine.observe.metrics;
     if (!m || c.req.method !== 'POST') return;
     const name = c.req.param('name') ?? '';
-    m.batches.inc([engine.snapshot.pipelines.has(name) ? name : UNKNOWN_LABEL, String(c.res.status)]);
+    m.batches.inc([engine.snapshot.pipelines.has(name) || engine.snapshot.experiments?.has(name) ? name : UNKNOWN_LABEL, String(c.res.status)]);
   });
 }
 
@@ -71,24 +76,27 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
   app.post(BATCH_PATH, async (c) => {
     const t0 = performance.now();
     const name = c.req.param('name');
-    if (engine.snapshot.experiments?.has(name)) {
-      return opts.answerError(c, new AirmailError('PIPELINE_NOT_FOUND', `'${name}' is an A/B experiment: a batch runs one pipeline version, so send it to an arm's pipeline (POST /pipelines/ARM/batch)`));
-    }
-    // One snapshot, and the pipeline from it: the whole batch runs this version.
+    // One snapshot, and the pipeline (or the experiment and its arms) from it: the whole batch runs these versions.
     const snapshot = engine.snapshot;
-    const p = snapshot.pipelines.get(name) ?? engine.pipeline(name);
+    const x = snapshot.experiments?.get(name);
+    const pipeline = x ? undefined : (snapshot.pipelines.get(name) ?? engine.pipeline(name));
+    const p = x ?? pipeline!;
     const named = { pipeline: p.name, version: p.version };
+    let target: BatchTarget | undefined;
+    let pinned: { now?: number };
     let requests: unknown[];
     let format: Awaited<ReturnType<typeof readBody>>['format'];
     let deadlineMs: number;
     let trace: ReturnType<typeof traceOptions>;
-    let pinned: { now?: number };
     try {
       if (debugOption(c.req.queries('debug'), c.req.header('x-airmail-debug'))) {
         const how = c.req.queries('debug') !== undefined ? 'QUERY_INVALID' : 'HEADER_INVALID';
         throw new AirmailError(how, 'debug is per request: a batch does not take ?debug or x-airmail-debug; send the request you want to look at alone to POST /pipelines/{name}?debug=true');
       }
-      deadlineMs = deadlineOption(c.req.header(DEADLINE_HEADER)).deadlineMs ?? engine.deadlineFor(p);
+      // An experiment's elements may be forced to one arm (?arm=, x-airmail-arm), as a single request's.
+      target = x ? { experiment: x, forced: forcedArm(x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER)) } : { pipeline: pipeline! };
+      const runs = batchPipelines(engine, target, snapshot);
+      deadlineMs = deadlineOption(c.req.header(DEADLINE_HEADER)).deadlineMs ?? Math.max(...runs.map((q) => engine.deadlineFor(q)));
       trace = traceOptions(c);
       pinned = nowOption(c.req.header(NOW_HEADER));
       let value: unknown;
@@ -99,13 +107,13 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
       requests = value['requests'];
       if (requests.length > max) throw new AirmailError('BATCH_TOO_LARGE', `the batch holds ${requests.length} requests; at most ${max} are taken in one (--max-batch): split it`);
       // Admitted or refused as a whole, before any element runs.
-      const shed = engine.runner.shedding?.(p);
+      const shed = runs.map((q) => engine.runner.shedding?.(q)).find((r) => r !== undefined);
       if (shed) throw overloadedError({ ...shed, message: `the batch was not started: ${shed.message}` });
     } catch (err) {
       return opts.answerError(c, asAirmailError(err), named);
     }
     const outcomes = await runBatch(engine, {
-      pipeline: p,
+      target,
       snapshot,
       elements: requests,
       source: format,
@@ -114,7 +122,7 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
       ...pinned,
       signal: c.req.raw.signal,
     });
-    const results = outcomes.map((o, i) => entry(i, o, opts.paths));
+    const results = outcomes.map((o, i) => entry(i, o, opts.paths, x));
     const failed = results.reduce<number>((n, r) => n + ((r['status'] as number) >= 400 ? 1 : 0), 0);
     const took = tookMs(t0);
     const m = engine.observe.metrics;

@@ -6,7 +6,7 @@ import type { Engine } from '../engine.js';
 import { modelPaths } from './models.js';
 import { operatorPaths } from './operators.js';
 import { DEFAULT_MAX_BATCH } from '../batch.js';
-import { batchOperation } from './openapi-batch.js';
+import { batchBody, batchComponents, batchOperation } from './openapi-batch.js';
 import { components, DELETE_RESPONSES, DESCRIPTION_REF, errors, GET_RESPONSES, ok, RUN_OPTIONS, RUN_RESPONSES } from './openapi-parts.js';
 
 const object = { type: 'object' } as const;
@@ -121,7 +121,7 @@ export function openApi(engine: Engine, maxBatch = DEFAULT_MAX_BATCH): Record<st
         responses: DELETE_RESPONSES,
       },
     };
-    if (!x) paths[`/pipelines/${name}/batch`] = batchOperation(name, p.version, /^[A-Za-z0-9._-]+$/.test(name) ? { $ref: `#/components/schemas/inputs.${name}` } : bodySchema(p.inputSchema), maxBatch);
+    paths[`/pipelines/${name}/batch`] = batchOperation(name, p.version, batchBody(/^[A-Za-z0-9._-]+$/.test(name) ? { $ref: `#/components/schemas/inputs.${name}` } : bodySchema(p.inputSchema), maxBatch), maxBatch, x ? armOptions(x.arms.map((a) => a.pipeline)) : undefined);
     paths[`/pipelines/${name}/run`] = {
       get: {
         operationId: `run_query_${name}`,
@@ -182,7 +182,7 @@ export function openApi(engine: Engine, maxBatch = DEFAULT_MAX_BATCH): Record<st
     openapi: '3.1.0',
     info: { title: 'Airmail', version: '0.1.0', description: 'Recommendation pipelines served from YAML configs.' },
     paths,
-    components: ((c) => Object.assign(c, { schemas: { ...(c['schemas'] as object), ...inputs } }))(components()),
+    components: ((c, b) => Object.assign(c, { schemas: { ...(c['schemas'] as object), ...b.schemas, ...inputs }, responses: { ...(c['responses'] as object), ...b.responses } }))(components(), batchComponents()),
   };
 }
 

@@ -135,8 +135,8 @@ export const UI_PAGE = `<!doctype html>
 
   async function loadPipelines() {
     const { body } = await getJson('/pipelines');
-    // A/B experiments run like pipelines (the run form and why go through them); their arms and shares as description.
-    pipelines = (body.pipelines || []).concat((body.experiments || []).map((x) => Object.assign({}, x, { description: 'experiment on ' + x.unit + ': ' + x.arms.map((a) => a.pipeline + ' ' + Math.round(a.share * 1000) / 10 + '%').join(', ') })));
+    // A/B experiments run like pipelines (the run form and why go through them); their description, arms and shares as description.
+    pipelines = (body.pipelines || []).concat((body.experiments || []).map((x) => Object.assign({}, x, { description: (x.description ? x.description + ' · ' : '') + 'experiment on ' + x.unit + ': ' + x.arms.map((a) => a.pipeline + ' ' + Math.round(a.share * 1000) / 10 + '%').join(', ') })));
     fill($('pipelines'), pipelines.map((p) => [td(p.name), td(p.version, 'mono'), td(p.loaded_at), td(p.file, 'muted'),
       p.last_rejection ? problems([{ message: p.last_rejection.at }, ...(p.last_rejection.diagnostics || [])], 'bad') : td(''), td(p.description, 'muted')]));
     // Files rejected now: a file whose pipelines never loaded has no row above.
@@ -210,6 +210,14 @@ export const UI_PAGE = `<!doctype html>
     }
   }
 
+  // Which arm of an experiment answered (and how it was picked), and a fallback that answered instead: the items and trace are theirs.
+  function answeredBy(body) {
+    const x = body.experiment;
+    const f = body.fallback;
+    return (x ? ' · arm ' + x.arm + ' (' + x.assignment + (x.bucket != null ? ', bucket ' + x.bucket : '') + ')' : '')
+      + (f ? ' · answered by fallback ' + body.pipeline + ' (' + f.from + ': ' + f.cause + ')' : '');
+  }
+
   async function run() {
     const name = $('run-pipeline').value;
     const inputs = readInputs();
@@ -218,7 +226,7 @@ export const UI_PAGE = `<!doctype html>
     $('run-status').textContent = 'running…';
     $('run-status').className = 'muted';
     const { status, body } = await getJson('/pipelines/' + encodeURIComponent(name) + '?debug=true', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(inputs) });
-    $('run-status').textContent = status + ' · ' + (body.items || []).length + ' items · ' + (body.took_ms != null ? body.took_ms + ' ms' : '') + (body.reason ? ' · ' + body.reason : '');
+    $('run-status').textContent = status + ' · ' + (body.items || []).length + ' items · ' + (body.took_ms != null ? body.took_ms + ' ms' : '') + answeredBy(body) + (body.reason ? ' · ' + body.reason : '');
     $('run-status').className = body.error ? 'bad' : 'muted';
     const items = body.items || [];
     const cols = items.length ? Object.keys(items[0]) : [];
@@ -257,7 +265,7 @@ export const UI_PAGE = `<!doctype html>
     const item = raw;
     const { body } = await getJson('/pipelines/' + encodeURIComponent(name) + '/why', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs, item }) });
     const w = body.why;
-    $('why-answer').textContent = w ? w.verdict + ': ' + w.reason : (body.reason || 'no answer');
+    $('why-answer').textContent = (body.experiment ? 'arm ' + body.experiment.arm + ' · ' : '') + (w ? w.verdict + ': ' + w.reason : (body.reason || 'no answer'));
     markTrace(w && w.removedBy);
     $('why-answer').className = 'mono ' + (w && w.verdict === 'kept' ? 'ok' : 'bad');
   }
