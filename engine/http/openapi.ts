@@ -121,7 +121,11 @@ export function openApi(engine: Engine, maxBatch = DEFAULT_MAX_BATCH): Record<st
         responses: DELETE_RESPONSES,
       },
     };
-    paths[`/pipelines/${name}/batch`] = batchOperation(name, p.version, batchBody(/^[A-Za-z0-9._-]+$/.test(name) ? { $ref: `#/components/schemas/inputs.${name}` } : bodySchema(p.inputSchema), maxBatch), maxBatch, x ? armOptions(x.arms.map((a) => a.pipeline)) : undefined);
+    // The batch body is a component too (its three media types refer to it).
+    const safe = /^[A-Za-z0-9._-]+$/.test(name);
+    if (safe) inputs[`batch.${name}`] = batchBody({ $ref: `#/components/schemas/inputs.${name}` }, maxBatch);
+    const batchSchema = safe ? { $ref: `#/components/schemas/batch.${name}` } : batchBody(bodySchema(p.inputSchema), maxBatch);
+    paths[`/pipelines/${name}/batch`] = batchOperation(name, p.version, batchSchema, maxBatch, x ? armOptions(x.arms.map((a) => a.pipeline)) : undefined);
     paths[`/pipelines/${name}/run`] = {
       get: {
         operationId: `run_query_${name}`,
