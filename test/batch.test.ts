@@ -228,8 +228,12 @@ describe('batch limits', () => {
 
   it('lists the route in /openapi.json with its body and the batch size limit', async () => {
     const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, Json>> };
-    const op = doc.paths['/pipelines/tiny/batch']?.['post'] as { requestBody: { content: Record<string, { schema: { properties: { requests: { maxItems: number } } } }> } } | undefined;
+    const op = doc.paths['/pipelines/tiny/batch']?.['post'] as { requestBody: { content: Record<string, { schema: { $ref: string } }> } } | undefined;
     expect(op).toBeDefined();
-    expect(op!.requestBody.content['application/json']!.schema.properties.requests.maxItems).toBe(3);
+    // The body is a component, referred to from each media type.
+    const ref = op!.requestBody.content['application/json']!.schema.$ref;
+    expect(ref).toBe('#/components/schemas/batch.tiny');
+    const schemas = (doc as unknown as { components: { schemas: Record<string, { properties: { requests: { maxItems: number } } }> } }).components.schemas;
+    expect(schemas['batch.tiny']!.properties.requests.maxItems).toBe(3);
   });
 });

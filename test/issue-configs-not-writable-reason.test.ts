@@ -40,8 +40,10 @@ it('a change the configs directory cannot hold is refused, and the reason says s
   const url = server.url;
   const auth = { authorization: 'Bearer tok', 'content-type': 'application/json' };
 
+  // The dry run answers as the POST it dry-runs would (test/issue-validate-readonly.test.ts).
   const valid = await fetch(`${url}/validate`, { method: 'POST', headers: auth, body: PIPELINE('posted') });
-  expect(await valid.json()).toMatchObject({ valid: true });
+  expect(valid.status).toBe(409);
+  expect(await valid.json()).toMatchObject({ valid: false, code: 'CONFIGS_NOT_WRITABLE' });
   for (const [method, path, body, file] of [['POST', '/pipelines', PIPELINE('posted'), 'posted.yaml'], ['DELETE', '/pipelines/held', undefined, 'held.json']] as const) {
     const res = await fetch(`${url}${path}`, { method, headers: auth, ...(body ? { body } : {}) });
     const answer = (await res.json()) as { code: string; reason: string };
