@@ -9,14 +9,21 @@
  * metrics, no log line, no worker); an actual request gets its headers here and goes on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DEADLINE_HEADER } from './deadline.js';
+import { DEADLINE_HEADER, NOW_HEADER } from './deadline.js';
+import { ARM_HEADER } from '../experiments.js';
 import { REQUEST_ID_HEADER } from '../observe/request-id.js';
 
 /** `*` (any origin), or the exact origins allowed. */
 export type CorsOrigins = '*' | ReadonlySet<string>;
 
-/** Request headers a page may send: the body's type, the deadline, the debug switch and a request id. */
-export const CORS_ALLOW_HEADERS: readonly string[] = ['content-type', DEADLINE_HEADER, 'x-airmail-debug', REQUEST_ID_HEADER];
+/**
+ * Request headers a page may send: the body's type, a request id, and every header the serving
+ * routes document in /openapi.json (the deadline, the debug switch and its id count, a pinned now,
+ * an experiment's forced arm), so a client generated from that document passes its preflight.
+ */
+export const CORS_ALLOW_HEADERS: readonly string[] = [
+  'content-type', DEADLINE_HEADER, 'x-airmail-debug', 'x-airmail-debug-ids', NOW_HEADER, ARM_HEADER, REQUEST_ID_HEADER,
+];
 /** Response headers a page may read besides the safelisted ones: when to retry, and the request's id. */
 export const CORS_EXPOSE_HEADERS: readonly string[] = ['retry-after', 'retry-after-ms', REQUEST_ID_HEADER];
 /** How long a browser may keep a preflight's answer (seconds). */
