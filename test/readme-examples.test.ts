@@ -153,3 +153,87 @@ describe('README: remote sources', () => {
     }
   }, 60_000);
 });
+
+/** The demo's datasets and contexts (demo.yaml up to its presets), beside `extra` YAML, in a new folder. */
+async function demoBase(prefix: string, extra: string): Promise<string> {
+  const dir = await tempDir(prefix);
+  await cp(join(ROOT, 'configs', 'data'), join(dir, 'data'), { recursive: true });
+  const demoYaml = await readFile(join(ROOT, 'configs', 'demo.yaml'), 'utf8');
+  await writeFile(join(dir, 'base.yaml'), demoYaml.slice(0, demoYaml.indexOf('\noperators:')) + '\n' + extra);
+  return dir;
+}
+/** A pipeline of the demo's inventory taking `client_id`, as YAML list entries of `pipelines:`. */
+const invPipeline = (name: string, warehouse: number, clientId = '{type: integer}'): string =>
+  `- {name: ${name}, item_type: sku_id, inputs: {client_id: ${clientId}}, ` +
+  `initialization: {includes: [{name: Lookup, parameters: {dataset: inventory, where: {warehouse_id: ${warehouse}}}}]}}\n`;
+
+describe('README: the new sections\' blocks, run as written', () => {
+  it('"Batch requests": the curl answers the shape shown (one 200, one 422 entry, failed 1)', async () => {
+    const text = block('### Batch requests', 'bash');
+    const body = /-d '([^']*)'/.exec(text)![1]!;
+    expect(text).toContain('localhost:8080/pipelines/complimentary_items/batch');
+    const r = await fetch(`${demo!.url}/pipelines/complimentary_items/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(r.status).toBe(200);
+    const res = (await r.json()) as { results: Array<Record<string, unknown>>; failed: number; pipeline: string; version: string; took_ms: number };
+    const shown = /"failed": (\d+), "pipeline": "([^"]+)"/.exec(text)!;
+    expect({ failed: res.failed, pipeline: res.pipeline }).toEqual({ failed: Number(shown[1]), pipeline: shown[2] });
+    expect(res.results.map((e) => [e['index'], e['status'], e['code']])).toEqual([[0, 200, undefined], [1, 422, 'INPUT_INVALID']]);
+    for (const k of ['items', 'error', 'reason', 'took_ms']) expect(res.results[0]).toHaveProperty(k);
+    expect(res.results[1]!['reason']).toContain("inputs of pipeline 'complimentary_items' are invalid: ");
+    expect(res.results[1]).toHaveProperty('errors');
+  });
+
+  it('"Fallback pipelines": both forms of the block load, and an empty run is answered by the fallback', async () => {
+    const lines = block('### Fallback pipelines', 'yaml').split('\n').filter((l) => l.trim() !== '');
+    const forms = [lines[0]!, lines.slice(1).join('\n')];
+    expect(forms[1]).toMatch(/^\s+fallback:\n\s+pipeline: trending_now/);
+    for (const form of forms) {
+      const fb = form.replace(/^ {2}/gm, '      ');
+      const dir = await demoBase('airmail-readme-fallback-', 'pipelines:\n' + invPipeline('trending_now', 2) +
+        '- name: for_you\n  item_type: sku_id\n  inputs: {client_id: {type: integer}}\n' +
+        '  initialization: {includes: [{name: Lookup, parameters: {dataset: inventory, where: {warehouse_id: 999}}}]}\n' +
+        fb.replace(/^ {6}/gm, '  ') + '\n');
+      const srv = await server({ configs: dir, threads: 1, watch: false });
+      try {
+        expect(srv.startErrors).toEqual([]);
+        const { status, res } = await post(srv.url, '/pipelines/for_you', { client_id: 17 });
+        expect(status).toBe(200);
+        expect(res).toMatchObject({ pipeline: 'trending_now', fallback: { from: 'for_you', cause: 'empty' } });
+      } finally {
+        await srv.close();
+      }
+    }
+  }, 60_000);
+
+  it('"A/B experiments": the experiment loads as written; its curls and the python one-liner agree with the answer shown', async () => {
+    // The `default:` arm may not require the unit (the block says so): v1 gives client_id a default.
+    const dir = await demoBase('airmail-readme-experiment-', 'pipelines:\n' +
+      invPipeline('home_feed_v1', 2, '{type: integer, default: 0}') + invPipeline('home_feed_v2', 3));
+    await writeFile(join(dir, 'experiments.yaml'), block('## A/B experiments', 'yaml'));
+    const srv = await server({ configs: dir, threads: 1, watch: false });
+    try {
+      expect(srv.startErrors).toEqual([]);
+      const text = block('## A/B experiments', 'bash');
+      const shown = /"pipeline": "([^"]+)".*\n#\s+"experiment": (\{[^}]*\})/.exec(text)!;
+      const curls = text.split('\n').filter((l) => l.startsWith('curl'));
+      expect(curls).toHaveLength(3);
+      const get = async (line: string): Promise<Record<string, unknown>> => {
+        const url = /'?(localhost:8080[^'\s]*)'?/.exec(line)![1]!.replace('localhost:8080', srv.url);
+        const r = await fetch(url);
+        expect([line, r.status]).toEqual([line, 200]);
+        return (await r.json()) as Record<string, unknown>;
+      };
+      const assigned = await get(curls[0]!);
+      expect({ pipeline: assigned['pipeline'], experiment: assigned['experiment'] }).toEqual({ pipeline: shown[1], experiment: JSON.parse(shown[2]!) });
+      expect(await get(curls[1]!)).toMatchObject({ pipeline: 'home_feed_v2', experiment: { arm: 'home_feed_v2', assignment: 'forced' } });
+      expect(await get(curls[2]!)).toHaveProperty('arms');
+      const py = block('To redo it offline', 'bash').trim();
+      const { execFileSync } = await import('node:child_process');
+      const out = execFileSync('bash', ['-c', py], { encoding: 'utf8' }).trim();
+      const e = assigned['experiment'] as { bucket: number; arm: string };
+      expect(out).toBe(`${e.bucket} ${e.arm}`);
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+});
