@@ -111,4 +111,20 @@ describe('README links', () => {
       expect(broken).toEqual([]);
     });
   }
+
+  it('every `airmail serve` flag of "Serving options" is in the CLI usage block, and its variable in the environment table', () => {
+    const text = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = text.slice(text.indexOf('### Serving options'), text.indexOf('### Running several replicas'));
+    const rows = [...table.matchAll(/^\| `(--[a-z-]+)[^|]*\| `?([A-Z_]*)`? \|/gm)].map((m) => ({ flag: m[1]!, env: m[2]! }));
+    expect(rows.length).toBeGreaterThan(8);
+    const cli = text.slice(text.indexOf('## CLI'));
+    const usage = cli.slice(0, cli.indexOf('airmail validate'));
+    const envAt = cli.indexOf('| variable | what |');
+    const envTable = cli.slice(envAt, cli.indexOf('\n\n', envAt));
+    const missing = rows.flatMap(({ flag, env }) => [
+      ...(usage.includes(`[${flag} `) || usage.includes(`[${flag}]`) ? [] : [`${flag} not in the CLI usage`]),
+      ...(env === '' || envTable.includes(`\`${env}\``) ? [] : [`${env} not in the environment table`]),
+    ]);
+    expect(missing).toEqual([]);
+  });
 });
