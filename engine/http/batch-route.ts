@@ -56,6 +56,9 @@ function entry(i: number, o: BatchOutcome, paths: PublicPaths, x: CompiledExperi
 const batchShapeError = (message: string): AirmailError =>
   new AirmailError('INPUT_INVALID', message, { details: { errors: [{ code: 'INPUT_INVALID', pointer: '/requests', message }] } });
 
+/** The status a batch abandoned by its client counts under (NGINX's "client closed request"). */
+export const CLIENT_GONE_STATUS = '499';
+
 /**
  * Counts every batch in airmail_batch_requests_total by its answer's status: mounted before the
  * app's body limit, so that its 413 is counted too.
@@ -66,7 +69,9 @@ export function countBatches(app: Hono, engine: Engine): void {
     const m = engine.observe.metrics;
     if (!m || c.req.method !== 'POST') return;
     const name = c.req.param('name') ?? '';
-    m.batches.inc([engine.snapshot.pipelines.has(name) || engine.snapshot.experiments?.has(name) ? name : UNKNOWN_LABEL, String(c.res.status)]);
+    // A batch whose client closed the connection before its answer counts as 499, as NGINX logs it: not a 200 nobody read.
+    const status = c.req.raw.signal.aborted ? CLIENT_GONE_STATUS : String(c.res.status);
+    m.batches.inc([engine.snapshot.pipelines.has(name) || engine.snapshot.experiments?.has(name) ? name : UNKNOWN_LABEL, status]);
   });
 }
 
