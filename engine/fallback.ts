@@ -124,3 +124,9 @@ export function adhocFallbackProblems(p: CompiledPipeline, snap: Snapshot): Diag
   const names = [...snap.pipelines.keys()];
   return fallbackProblems(p, (n) => snap.pipelines.get(n), names, () => false).map((f) => ({ code: 'CONFIG_INVALID' as const, pointer: `/pipeline/fallback${f.at}`, message: f.message }));
 }
+
+/** A pipeline's `fallback:` as GET /pipelines/{name}/explain shows it, in the config's words; {} without one. */
+export function explainFallback(p: Pick<CompiledPipeline, 'fallback'>): { fallback?: { pipeline: string; when: readonly FallbackCause[]; min_items: number; reserve_ms: number } } {
+  const f = p.fallback;
+  return f ? { fallback: { pipeline: f.pipeline, when: f.when, min_items: f.minItems, reserve_ms: f.reserveMs } } : {};
+}

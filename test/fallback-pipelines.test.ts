@@ -145,6 +145,12 @@ describe('fallback pipelines at run time', () => {
     expect(r.body.reason).toMatch(/^the run's deadline passed \(the request's, less reserve_ms 200 kept for its fallback\).*; its fallback 'slow_trending' did not answer either: (no time was left|the request's deadline passed)/);
   });
 
+  it('GET /explain shows the fallback: target, when, min_items, reserve_ms', async () => {
+    const ex = (await (await fetch(`${srv.url}/pipelines/slow_for_you/explain`)).json()) as Record<string, unknown>;
+    expect(ex['fallback']).toEqual({ pipeline: 'trending_now', when: ['deadline'], min_items: 1, reserve_ms: 200 });
+    expect(((await (await fetch(`${srv.url}/pipelines/trending_now/explain`)).json()) as Record<string, unknown>)['fallback']).toBeUndefined();
+  });
+
   it('a run past its deadline answers from the fallback within the deadline, in the reserve kept for it', async () => {
     const t0 = Date.now();
     const r = await get('/pipelines/slow_for_you?user=4');

@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { AirmailError, asAirmailError, boundErrors, clip, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { debugStepsOf } from '../engine.js';
+import { explainFallback } from '../fallback.js';
 import { explainPlan } from '../config/plan.js';
 import { publicPaths, type PublicPaths } from '../config/public-paths.js';
 import { drained, inputsNotAnObject, isPlainObject, LINGER_BYTES, readBody, type BodyFormat } from './body.js';
@@ -388,9 +389,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
   app.get('/pipelines/:name/explain', (c) => {
     const x = engine.snapshot.experiments?.get(c.req.param('name'));
-    if (x) return c.json({ experiment: describeExperiment(x, paths.file(x.file)), arms: Object.fromEntries(x.arms.map((a) => [a.pipeline, ((p) => explainPlan(p.plan, p.literal, dirname(p.file)))(engine.pipeline(a.pipeline))])) });
-    const p = engine.pipeline(c.req.param('name'));
-    return c.json(explainPlan(p.plan, p.literal, p.file ? dirname(p.file) : undefined));
+    // The plan, and the pipeline's fallback (what answers when its run fails, runs late or answers too few).
+    const explained = (p: ReturnType<Engine['pipeline']>): object => ({ ...explainPlan(p.plan, p.literal, p.file ? dirname(p.file) : undefined), ...explainFallback(p) });
+    if (x) return c.json({ experiment: describeExperiment(x, paths.file(x.file)), arms: Object.fromEntries(x.arms.map((a) => [a.pipeline, explained(engine.pipeline(a.pipeline))])) });
+    return c.json(explained(engine.pipeline(c.req.param('name'))));
   });
 
   app.post('/execute', async (c) => {
