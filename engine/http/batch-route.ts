@@ -53,8 +53,9 @@ function entry(i: number, o: BatchOutcome, paths: PublicPaths, x: CompiledExperi
   return Object.assign({ index: i, status }, rest);
 }
 
-const batchShapeError = (message: string): AirmailError =>
-  new AirmailError('INPUT_INVALID', message, { details: { errors: [{ code: 'INPUT_INVALID', pointer: '/requests', message }] } });
+/** A body of the wrong shape: an input error, so its `errors` entry is `{path, message}` as an input's is, `path` the JSON pointer of what is wrong. */
+const batchShapeError = (path: string, message: string): AirmailError =>
+  new AirmailError('INPUT_INVALID', message, { details: { errors: [{ path, message }] } });
 
 /** The status a batch abandoned by its client counts under (NGINX's "client closed request"). */
 export const CLIENT_GONE_STATUS = '499';
@@ -106,9 +107,9 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
       pinned = nowOption(c.req.header(NOW_HEADER));
       let value: unknown;
       ({ value, format } = await readBody(c, 'json'));
-      if (!isPlainObject(value) || !Array.isArray(value['requests'])) throw batchShapeError('the body must be {"requests": [inputs, ...]}: an object whose "requests" is a list of input objects');
+      if (!isPlainObject(value) || !Array.isArray(value['requests'])) throw batchShapeError(isPlainObject(value) ? '/requests' : '', 'the body must be {"requests": [inputs, ...]}: an object whose "requests" is a list of input objects');
       const extra = Object.keys(value).filter((k) => k !== 'requests');
-      if (extra.length > 0) throw batchShapeError(`the body takes only "requests"; unknown key ${JSON.stringify(clip(extra[0]!, 80))}`);
+      if (extra.length > 0) throw batchShapeError(`/${clip(extra[0]!, 80).replace(/~/g, '~0').replace(/\//g, '~1')}`, `the body takes only "requests"; unknown key ${JSON.stringify(clip(extra[0]!, 80))}`);
       requests = value['requests'];
       if (requests.length > max) throw new AirmailError('BATCH_TOO_LARGE', `the batch holds ${requests.length} requests; at most ${max} are taken in one (--max-batch): split it`);
       // Admitted or refused as a whole, before any element runs.
