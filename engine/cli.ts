@@ -256,7 +256,9 @@ async function serveCmd(args: readonly string[], b: Builtins, setWarningSink: Wa
   // supervisor) met no listener in the few ms between, and killed the process without a drain.
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  log.notice('info', `airmail serving ${names.length} pipeline(s) [${names.join(', ')}] from ${configs} on http://localhost:${srv.port} (${srv.engine.runner.threads || 'inline'} worker threads)`, { url: `http://localhost:${srv.port}`, pipelines: names, threads: srv.engine.runner.threads });
+  const experiments = [...(srv.engine.snapshot.experiments?.keys() ?? [])];
+  const andExperiments = experiments.length > 0 ? ` and ${experiments.length} experiment(s) [${experiments.join(', ')}]` : '';
+  log.notice('info', `airmail serving ${names.length} pipeline(s) [${names.join(', ')}]${andExperiments} from ${configs} on http://localhost:${srv.port} (${srv.engine.runner.threads || 'inline'} worker threads)`, { url: `http://localhost:${srv.port}`, pipelines: names, ...(experiments.length > 0 ? { experiments } : {}), threads: srv.engine.runner.threads });
   if (srv.adminUrl) log.notice('info', `admin routes on ${srv.adminUrl}`, { admin_url: srv.adminUrl });
   log.flush();
   return new Promise<number>(() => undefined);

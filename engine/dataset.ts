@@ -9,7 +9,7 @@ import { AirmailError } from './errors.js';
 import type { Column, Dataset, DictColumn, NumericArray, Scalar } from './api.js';
 import { columnLength, isNumeric, valueAt } from './api.js';
 import { csvRecords, NUMBER_CELL } from './csv.js';
-import { instantCell } from './time.js';
+import { instantCell, instantColumn } from './time.js';
 
 /** The transferable description of a dataset (what crosses into workers). */
 export interface DatasetHandle {
@@ -366,7 +366,7 @@ export function tableFromRows(name: string, rows: readonly Record<string, unknow
     const want = declared?.[c];
     if (want === 'timestamp') {
       instants.push(c);
-      columns[c] = sharedCopy(rows.map((r, i) => instantCell(r[c], c, i + 1)), Float64Array);
+      columns[c] = sharedCopy(instantColumn(rows.map((r) => r[c]), c), Float64Array);
       continue;
     }
     const vals = want === 'integer' || want === 'number' ? rows.map((r, i) => declaredNumber(r[c], c, want, i + 1)) : want === 'string' ? rows.map((r, i) => declaredText(r[c], c, i + 1)) : rows.map((r) => r[c]);

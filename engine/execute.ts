@@ -92,10 +92,29 @@ export function summarize(params: unknown, keys?: readonly string[]): string {
     .map(([k, v]) => {
       // Reasons, logs, spans and why answers show this: URLs lose their user info and query string.
       const shown = redactParams(v, k);
-      const s = typeof shown === 'string' ? shown : JSON.stringify(shown);
-      return `${k}=${s.length > 40 ? `${s.slice(0, 37)}...` : s}`;
+      if (k === 'where' && isPlain(shown)) return `where={${Object.entries(shown).map(([c, w]) => whereEntry(c, w)).join(', ')}}`;
+      return `${k}=${clip(shown)}`;
     })
     .join(', ');
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A value as text, cut to 40 characters (a long id list). */
+function clip(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/** `client_id=17`, or a window in full: `purchased_at>=2024-09-01T00:00:00Z (now-30d)`, `price>=10, price<=20`. */
+function whereEntry(column: string, w: unknown): string {
+  if (!isPlain(w)) return `${column}=${clip(w)}`;
+  const out: string[] = [];
+  if (w.min !== undefined && w.min !== null) out.push(`${column}>=${typeof w.min === 'string' ? w.min : JSON.stringify(w.min)}`);
+  if (w.max !== undefined && w.max !== null) out.push(`${column}<=${typeof w.max === 'string' ? w.max : JSON.stringify(w.max)}`);
+  return out.length ? out.join(', ') : `${column}=${clip(w)}`;
 }
 
 class Empty extends Error {

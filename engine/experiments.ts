@@ -159,15 +159,18 @@ export async function runExperiment(engine: Engine, x: CompiledExperiment, raw: 
   } catch (err) {
     const e = asAirmailError(err);
     count(e.status === 200 ? 500 : e.status);
-    experimentOfError.set(e, picked ? { pipeline: picked.arm.name, version: picked.arm.version } : { pipeline: x.name, version: x.version });
+    // An arm was picked: the error names it, and carries `experiment` as its 200 answers do.
+    experimentOfError.set(e, picked ? { pipeline: picked.arm.name, version: picked.arm.version, experiment: picked.experiment } : { pipeline: x.name, version: x.version });
     throw e;
   }
 }
 
-const experimentOfError = new WeakMap<object, { pipeline: string; version: string }>();
+/** What an experiment's error answer names: the arm and its `experiment` once one was picked, else the experiment itself. */
+export interface ErrorTarget { pipeline: string; version: string; experiment?: ExperimentAnswer }
+const experimentOfError = new WeakMap<object, ErrorTarget>();
 
 /** What an experiment's error answer names: the arm that ran, else the experiment itself. */
-export function errorTarget(err: unknown, x: CompiledExperiment): { pipeline: string; version: string } {
+export function errorTarget(err: unknown, x: CompiledExperiment): ErrorTarget {
   return (err !== null && typeof err === 'object' ? experimentOfError.get(err) : undefined) ?? { pipeline: x.name, version: x.version };
 }
 

@@ -10,7 +10,7 @@ import type { FallbackCause } from './config/fallback-check.js';
 import { fallbackProblems } from './config/fallback-check.js';
 import type { Snapshot } from './config/load.js';
 import { debugStepsOf, type Engine, type PipelineResponse, type RunOptions } from './engine.js';
-import { asAirmailError, type Diagnostic, type ErrorCode } from './errors.js';
+import { AirmailError, asAirmailError, type Diagnostic, type ErrorCode } from './errors.js';
 import { ADHOC_LABEL } from './observe/labels.js';
 
 /** Errors of a run that a fallback answers for (`error`); DEADLINE_EXCEEDED is `deadline`. 4xx and 503 never. */
@@ -79,6 +79,12 @@ export async function runWithFallback(engine: Host, p: CompiledPipeline, inputs:
     engine.observe.logger.log('warn', `pipeline '${p.name}' ${why.cause === 'empty' ? 'answered too few items' : 'failed'} and its fallback '${fb.pipeline}' did not answer (${f.reason}); the original answer stands: ${why.reason}`, { event: 'fallback_failed', pipeline: p.name, fallback: fb.pipeline, cause: why.cause, code: f.code, request_id: opts.requestId });
     // The original answer, but its took_ms is the time the client waited: the fallback's try included.
     if (res) return Object.assign(res, { took_ms: round(performance.now() - t0) });
+    // The run's deadline was the request's less the fallback's reserve, and the fallback failed too: say both.
+    if (why.cause === 'deadline' && err instanceof AirmailError) {
+      const own = `the run's deadline passed (the request's, less reserve_ms ${reserve} kept for its fallback)`;
+      const first = err.message.startsWith("the request's deadline passed") ? own + err.message.slice("the request's deadline passed".length) : `${own}: ${err.message}`;
+      err.message = `${first}; its fallback '${fb.pipeline}' did not answer either: ${f.reason}`;
+    }
     throw err;
   }
   counter?.inc([label, fb.pipeline, why.cause, 'served']);
@@ -117,4 +123,10 @@ export function adhocFallbackProblems(p: CompiledPipeline, snap: Snapshot): Diag
   if (!p.fallback) return [];
   const names = [...snap.pipelines.keys()];
   return fallbackProblems(p, (n) => snap.pipelines.get(n), names, () => false).map((f) => ({ code: 'CONFIG_INVALID' as const, pointer: `/pipeline/fallback${f.at}`, message: f.message }));
+}
+
+/** A pipeline's `fallback:` as GET /pipelines/{name}/explain shows it, in the config's words; {} without one. */
+export function explainFallback(p: Pick<CompiledPipeline, 'fallback'>): { fallback?: { pipeline: string; when: readonly FallbackCause[]; min_items: number; reserve_ms: number } } {
+  const f = p.fallback;
+  return f ? { fallback: { pipeline: f.pipeline, when: f.when, min_items: f.minItems, reserve_ms: f.reserveMs } } : {};
 }

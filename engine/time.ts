@@ -100,6 +100,25 @@ export function instantCell(v: unknown, column: string, row: number): number {
   throw new Error(`column '${column}' is declared timestamp, but row ${row} holds ${JSON.stringify(v)?.slice(0, 40)}`);
 }
 
+/**
+ * The cells of a JSON column declared `timestamp` (row 1 first). A JSON number is epoch milliseconds;
+ * a column whose numbers all lie below 1e11 (before March 1973 as ms) with one above 1e8 (a time after
+ * March 1973 as seconds) was written in epoch seconds and would read as January 1970: refused.
+ */
+export function instantColumn(cells: readonly unknown[], column: string): number[] {
+  const out = cells.map((v, i) => instantCell(v, column, i + 1));
+  let big = -1;
+  for (let i = 0; i < cells.length; i++) {
+    const v = cells[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    if (Math.abs(v) >= 1e11) return out;
+    if (big < 0 && Math.abs(v) > 1e8) big = i;
+  }
+  if (big < 0) return out;
+  const v = cells[big] as number;
+  throw new Error(`column '${column}' is declared timestamp, and a JSON number there is epoch milliseconds, but these look like epoch seconds: multiply by 1000 or write ISO text (row ${big + 1} holds ${v}: ${formatInstant(v)} as ms, ${formatInstant(v * 1000)} as seconds)`);
+}
+
 /** The request schema's pattern of an instant input (the calendar is checked when it is used). */
 export const INSTANT_PATTERN = '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?([Zz]|[+-]\\d{2}:?\\d{2}))?$';
 

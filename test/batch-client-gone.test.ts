@@ -2,7 +2,7 @@
  * A batch whose client goes away (a job's own HTTP timeout) starts no further element: without
  * this, a batch of 40 against a slow upstream kept calling it for seconds after nobody was
  * listening, and the job's retry doubled the load. Real parts: a counting slow upstream, the
- * worker pool, a socket closed mid-batch.
+ * worker pool, a socket closed mid-batch. Such a batch counts in airmail_batch_requests_total as 499.
  */
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +56,10 @@ it('stops starting elements once the client has closed the connection; the serve
   await sleep(1200); // 12 more elements' time: without the stop they would have run
   expect(atClose).toBeGreaterThan(0);
   expect(hits - before - atClose).toBeLessThanOrEqual(2); // the one in flight (and its retry-free fetch), no more
+  // Counted as abandoned (499), not as the 200 nobody read.
+  const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+  expect(metrics).toMatch(/airmail_batch_requests_total\{pipeline="recs",status="499"\} 1\n/);
+  expect(metrics).toMatch(/airmail_batch_requests_total\{pipeline="recs",status="200"\} 1\n/);
   const r = await fetch(`${srv.url}/pipelines/recs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: [{ user: 100 }] }) });
   expect(r.status).toBe(200);
   expect(((await r.json()) as { results: { status: number }[] }).results[0]!.status).toBe(200);

@@ -47,6 +47,7 @@ pipelines:
 - {name: throws, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}, operations: [{name: Fault, parameters: {mode: throw}}], fallback: trending_now}
 - {name: trending_now, item_type: sku, initialization: {includes: [{name: Lookup, parameters: {dataset: trending}}]}}
 - {name: dead_then_slow, item_type: sku, deadline_ms: 1000, initialization: {includes: [DeadRecs]}, fallback: slow_trending}
+- {name: slow_then_slow, item_type: sku, deadline_ms: 600, initialization: {includes: [SlowRecs]}, fallback: {pipeline: slow_trending, when: [deadline], reserve_ms: 200}}
 - {name: slow_trending, item_type: sku, inputs: {user: {default: 0}}, initialization: {includes: [SlowRecs]}}
 `;
 
@@ -135,6 +136,19 @@ describe('fallback pipelines at run time', () => {
     expect(waited).toBeGreaterThan(850);
     expect(took).toBeGreaterThan(850);
     expect(took).toBeLessThanOrEqual(waited + 1);
+  });
+
+  it('a run past its shortened deadline whose fallback fails too: the 504 says it was the run\'s deadline, less reserve_ms, and why the fallback failed', async () => {
+    const r = await get('/pipelines/slow_then_slow?user=5');
+    expect(r.status).toBe(504);
+    expect(r.body.code).toBe('DEADLINE_EXCEEDED');
+    expect(r.body.reason).toMatch(/^the run's deadline passed \(the request's, less reserve_ms 200 kept for its fallback\).*; its fallback 'slow_trending' did not answer either: (no time was left|the request's deadline passed)/);
+  });
+
+  it('GET /explain shows the fallback: target, when, min_items, reserve_ms', async () => {
+    const ex = (await (await fetch(`${srv.url}/pipelines/slow_for_you/explain`)).json()) as Record<string, unknown>;
+    expect(ex['fallback']).toEqual({ pipeline: 'trending_now', when: ['deadline'], min_items: 1, reserve_ms: 200 });
+    expect(((await (await fetch(`${srv.url}/pipelines/trending_now/explain`)).json()) as Record<string, unknown>)['fallback']).toBeUndefined();
   });
 
   it('a run past its deadline answers from the fallback within the deadline, in the reserve kept for it', async () => {

@@ -75,7 +75,7 @@ describe.runIf(RUN)('debug and why on complimentary_items', () => {
     const w = await why(bought);
     expect(w.verdict).toBe('excluded');
     expect(w.excludedBy.map((r) => r.step)).toEqual(['PreviouslyPurchased']);
-    expect(w.excludedBy[0]!.parameters).toContain('"client_id":17');
+    expect(w.excludedBy[0]!.parameters).toContain('where={client_id=17}');
     expect(w.includedBy.length).toBeGreaterThan(0);
     expect(w.reason).toMatch(/removed by exclude PreviouslyPurchased\(/);
   });

@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { AirmailError, asAirmailError, boundErrors, clip, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { debugStepsOf } from '../engine.js';
+import { explainFallback } from '../fallback.js';
 import { explainPlan } from '../config/plan.js';
 import { publicPaths, type PublicPaths } from '../config/public-paths.js';
 import { drained, inputsNotAnObject, isPlainObject, LINGER_BYTES, readBody, type BodyFormat } from './body.js';
@@ -24,7 +25,7 @@ import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from '../observ
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
 import { DEADLINE_HEADER, deadlineOption, NOW_HEADER, nowOption } from './deadline.js';
 import { debugAsked, debugOf, debugOption } from './debug-option.js';
-import { ARM_HEADER, ARM_QUERY, describeExperiment, errorTarget, forcedArm, runExperiment } from '../experiments.js';
+import { ARM_HEADER, ARM_QUERY, describeExperiment, errorTarget, forcedArm, runExperiment, type ErrorTarget } from '../experiments.js';
 
 export { DEADLINE_HEADER, deadlineOption, debugOf, debugOption };
 
@@ -72,7 +73,7 @@ function isAdminRoute(method: string, path: string): boolean {
  * when no loaded pipeline is in question), took_ms when the request's start is known, then the
  * stable code and what else the error says.
  */
-export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version' | 'took_ms'>> = {}, paths?: PublicPaths): Record<string, unknown> {
+export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version' | 'took_ms'> & Pick<ErrorTarget, 'experiment'>> = {}, paths?: PublicPaths): Record<string, unknown> {
   const all = (e.details?.['errors'] as unknown[] | undefined) ?? (e.diagnostics?.length ? e.diagnostics : undefined);
   const { errors, truncated } = all ? boundErrors(paths ? all.map(paths.entry) : all) : { errors: undefined, truncated: 0 };
   return {
@@ -87,6 +88,7 @@ export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'p
     ...(e.operatorCode ? { operator_code: e.operatorCode } : {}),
     ...(errors ? { errors } : {}),
     ...(truncated > 0 ? { errors_truncated: truncated } : {}),
+    ...(extra.experiment ? { experiment: extra.experiment } : {}),
   };
 }
 
@@ -96,7 +98,7 @@ export const tookMs = (t0: number): number => Math.round((performance.now() - t0
 /** When each request reached the app (for took_ms in error bodies). */
 const started = new WeakMap<Context, number>();
 
-export function sendError(c: Context, err: unknown, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version'>> = {}, paths?: PublicPaths): Response {
+export function sendError(c: Context, err: unknown, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version'> & Pick<ErrorTarget, 'experiment'>> = {}, paths?: PublicPaths): Response {
   const e = asAirmailError(err);
   const status = e.status === 200 ? 500 : e.status;
   for (const [k, v] of Object.entries(retryHeaders(e))) c.header(k, v);
@@ -183,7 +185,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     return engine.snapshot.pipelines.has(name) || engine.snapshot.experiments?.has(name) ? name : UNKNOWN_LABEL;
   };
   /** An error answer: counted and logged (once: a run that failed was counted by the engine), then sent. */
-  const answerError = (c: Context, err: unknown, extra: Partial<PipelineResponse> = {}): Response => {
+  const answerError = (c: Context, err: unknown, extra: Partial<Pick<PipelineResponse, 'pipeline' | 'version'> & Pick<ErrorTarget, 'experiment'>> = {}): Response => {
     // A why or debug request's refusal is counted with the diagnostics, not the serving traffic.
     const kind = c.req.method === 'POST' && /^\/pipelines\/[^/]+\/why$/.test(c.req.path) ? 'why'
       : debugAsked(c.req.query('debug')) || debugAsked(c.req.header('x-airmail-debug')) ? 'debug' : undefined;
@@ -388,9 +390,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
   app.get('/pipelines/:name/explain', (c) => {
     const x = engine.snapshot.experiments?.get(c.req.param('name'));
-    if (x) return c.json({ experiment: describeExperiment(x, paths.file(x.file)), arms: Object.fromEntries(x.arms.map((a) => [a.pipeline, ((p) => explainPlan(p.plan, p.literal, dirname(p.file)))(engine.pipeline(a.pipeline))])) });
-    const p = engine.pipeline(c.req.param('name'));
-    return c.json(explainPlan(p.plan, p.literal, p.file ? dirname(p.file) : undefined));
+    // The plan, and the pipeline's fallback (what answers when its run fails, runs late or answers too few).
+    const explained = (p: ReturnType<Engine['pipeline']>): object => ({ ...explainPlan(p.plan, p.literal, p.file ? dirname(p.file) : undefined), ...explainFallback(p) });
+    if (x) return c.json({ experiment: describeExperiment(x, paths.file(x.file)), arms: Object.fromEntries(x.arms.map((a) => [a.pipeline, explained(engine.pipeline(a.pipeline))])) });
+    return c.json(explained(engine.pipeline(c.req.param('name'))));
   });
 
   app.post('/execute', async (c) => {

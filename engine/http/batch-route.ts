@@ -53,8 +53,12 @@ function entry(i: number, o: BatchOutcome, paths: PublicPaths, x: CompiledExperi
   return Object.assign({ index: i, status }, rest);
 }
 
-const batchShapeError = (message: string): AirmailError =>
-  new AirmailError('INPUT_INVALID', message, { details: { errors: [{ code: 'INPUT_INVALID', pointer: '/requests', message }] } });
+/** A body of the wrong shape: an input error, so its `errors` entry is `{path, message}` as an input's is, `path` the JSON pointer of what is wrong. */
+const batchShapeError = (path: string, message: string): AirmailError =>
+  new AirmailError('INPUT_INVALID', message, { details: { errors: [{ path, message }] } });
+
+/** The status a batch abandoned by its client counts under (NGINX's "client closed request"). */
+export const CLIENT_GONE_STATUS = '499';
 
 /**
  * Counts every batch in airmail_batch_requests_total by its answer's status: mounted before the
@@ -66,7 +70,9 @@ export function countBatches(app: Hono, engine: Engine): void {
     const m = engine.observe.metrics;
     if (!m || c.req.method !== 'POST') return;
     const name = c.req.param('name') ?? '';
-    m.batches.inc([engine.snapshot.pipelines.has(name) || engine.snapshot.experiments?.has(name) ? name : UNKNOWN_LABEL, String(c.res.status)]);
+    // A batch whose client closed the connection before its answer counts as 499, as NGINX logs it: not a 200 nobody read.
+    const status = c.req.raw.signal.aborted ? CLIENT_GONE_STATUS : String(c.res.status);
+    m.batches.inc([engine.snapshot.pipelines.has(name) || engine.snapshot.experiments?.has(name) ? name : UNKNOWN_LABEL, status]);
   });
 }
 
@@ -101,9 +107,9 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
       pinned = nowOption(c.req.header(NOW_HEADER));
       let value: unknown;
       ({ value, format } = await readBody(c, 'json'));
-      if (!isPlainObject(value) || !Array.isArray(value['requests'])) throw batchShapeError('the body must be {"requests": [inputs, ...]}: an object whose "requests" is a list of input objects');
+      if (!isPlainObject(value) || !Array.isArray(value['requests'])) throw batchShapeError(isPlainObject(value) ? '/requests' : '', 'the body must be {"requests": [inputs, ...]}: an object whose "requests" is a list of input objects');
       const extra = Object.keys(value).filter((k) => k !== 'requests');
-      if (extra.length > 0) throw batchShapeError(`the body takes only "requests"; unknown key ${JSON.stringify(clip(extra[0]!, 80))}`);
+      if (extra.length > 0) throw batchShapeError(`/${clip(extra[0]!, 80).replace(/~/g, '~0').replace(/\//g, '~1')}`, `the body takes only "requests"; unknown key ${JSON.stringify(clip(extra[0]!, 80))}`);
       requests = value['requests'];
       if (requests.length > max) throw new AirmailError('BATCH_TOO_LARGE', `the batch holds ${requests.length} requests; at most ${max} are taken in one (--max-batch): split it`);
       // Admitted or refused as a whole, before any element runs.

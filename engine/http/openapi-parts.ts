@@ -64,7 +64,7 @@ export const RESULT = {
     errors_truncated: { type: 'integer', description: 'How many problems past the first 20 were left out.' },
     models: { type: 'object', additionalProperties: { type: 'string' }, description: 'Scorer output → the registry model version that scored it (e.g. psale@3), for registry models.' },
     experiment: {
-      type: 'object', required: ['name', 'arm', 'assignment'], description: 'An A/B experiment answered (`pipeline` is the arm that ran).',
+      type: 'object', required: ['name', 'arm', 'assignment'], description: 'An A/B experiment answered (`pipeline` is the arm that ran); in an error answer too, once an arm was picked.',
       properties: { name: { type: 'string' }, arm: { type: 'string' }, assignment: { enum: ['assigned', 'forced', 'default'] }, bucket: { type: 'integer', minimum: 0, maximum: 9999, description: "the unit's bucket; absent without a unit" } },
     },
     fallback: {

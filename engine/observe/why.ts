@@ -6,7 +6,7 @@
  */
 import { formatInstant, valueAt, type Column, type Frame, type SourceResult } from '../api.js';
 import { stepIndex, type PlanStep } from '../config/plan.js';
-import { summarize } from '../execute.js';
+import { shownParams, summarize } from '../execute.js';
 import type { Phase, SourcePhase, StepPhase, WhyAnswer, WhyStepRef } from './types.js';
 
 type Id = string | number;
@@ -18,7 +18,7 @@ export interface SourceOrder {
 }
 
 function ref(s: PlanStep, params: unknown): WhyStepRef {
-  return { step: s.label, index: stepIndex(s), operator: s.use, parameters: summarize(params, s.given) };
+  return { step: s.label, index: stepIndex(s), operator: s.use, parameters: summarize(shownParams(s, params), s.given) };
 }
 
 const LISTS: Record<Phase, string> = { include: 'includes', exclude: 'excludes', score: 'scores', operation: 'operations' };
