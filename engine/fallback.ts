@@ -122,7 +122,7 @@ function causeOf(p: CompiledPipeline, res: PipelineResponse | undefined, err: un
 export function adhocFallbackProblems(p: CompiledPipeline, snap: Snapshot): Diagnostic[] {
   if (!p.fallback) return [];
   const names = [...snap.pipelines.keys()];
-  return fallbackProblems(p, (n) => snap.pipelines.get(n), names, () => false).map((f) => ({ code: 'CONFIG_INVALID' as const, pointer: `/pipeline/fallback${f.at}`, message: f.message }));
+  return fallbackProblems(p, (n) => snap.pipelines.get(n), names, () => false, (n) => snap.experiments?.has(n) ?? false).map((f) => ({ code: 'CONFIG_INVALID' as const, pointer: `/pipeline/fallback${f.at}`, message: f.message }));
 }
 
 /** A pipeline's `fallback:` as GET /pipelines/{name}/explain shows it, in the config's words; {} without one. */

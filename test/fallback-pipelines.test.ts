@@ -250,6 +250,11 @@ describe('fallback checks at load', () => {
   };
   const T = '{includes: [{name: Lookup, parameters: {dataset: t}}]}';
 
+  it('says a target that is an A/B experiment is one, and to name one of its arms', async () => {
+    const got = await load(`- {name: a, item_type: sku, initialization: ${T}, fallback: feed}\n- {name: b, item_type: sku, inputs: {u: {type: integer}}, initialization: ${T}}\nexperiments:\n- {name: feed, unit: $u, arms: [{pipeline: b, weight: 1}]}\n`);
+    expect(got).toContain("/pipelines/0/fallback pipeline 'a': its fallback 'feed' is an A/B experiment, not a pipeline: a fallback answers as one pipeline, so name one of its arms");
+  });
+
   it('refuses a missing target, a cycle, a chain, another item_type, a required input, a missing return column', async () => {
     expect(await load(`- {name: a, item_type: sku, initialization: ${T}, fallback: nope}\n`))
       .toEqual(["/pipelines/0/fallback pipeline 'a': its fallback 'nope' is not a pipeline of these configs; a config that removes or renames it is refused while 'a' names it"]);

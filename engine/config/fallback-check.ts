@@ -52,9 +52,10 @@ export interface FallbackProblem {
 
 /**
  * The problems of `p`'s fallback. `lookup` finds a pipeline of the same configs; `defined` says
- * whether a name is defined there at all (it may have failed to compile).
+ * whether a name is defined there at all (it may have failed to compile); `experiment` whether it
+ * names an A/B experiment (not a pipeline: a fallback answers as one pipeline).
  */
-export function fallbackProblems(p: FallbackSide, lookup: (name: string) => FallbackSide | undefined, names: readonly string[], defined: (name: string) => boolean): FallbackProblem[] {
+export function fallbackProblems(p: FallbackSide, lookup: (name: string) => FallbackSide | undefined, names: readonly string[], defined: (name: string) => boolean, experiment: (name: string) => boolean = () => false): FallbackProblem[] {
   const fb = p.fallback;
   if (!fb) return [];
   const out: FallbackProblem[] = [];
@@ -68,6 +69,7 @@ export function fallbackProblems(p: FallbackSide, lookup: (name: string) => Fall
   const t = lookup(target);
   if (!t) {
     if (defined(target)) say('', `its fallback '${target}' failed to load (see its errors), so '${p.name}' cannot use it`);
+    else if (experiment(target)) say('', `its fallback '${target}' is an A/B experiment, not a pipeline: a fallback answers as one pipeline, so name one of its arms`);
     else say('', `its fallback '${target}' is not a pipeline of these configs${didYouMean(target, names.filter((n) => n !== p.name))}; a config that removes or renames it is refused while '${p.name}' names it`);
     return out;
   }

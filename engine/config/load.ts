@@ -336,10 +336,11 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   }
   // Fallbacks name other pipelines of the set: checked once every pipeline compiled.
   const names = pipelines.map((p) => p.cfg.name);
+  const experimentNames = new Set(located.flatMap((l) => (l.config.experiments ?? []).map((x) => x.name)));
   for (const p of pipelines) {
     const c = compiled.get(p.cfg.name);
     if (c?.file !== p.loc.file) continue;
-    for (const f of fallbackProblems(c, (n) => compiled.get(n), names, (n) => names.includes(n))) diagnostics.push(at(p.loc.parsed, p.loc.file, 'CONFIG_INVALID', `${p.ptr}/fallback${f.at}`, f.message));
+    for (const f of fallbackProblems(c, (n) => compiled.get(n), names, (n) => names.includes(n), (n) => experimentNames.has(n))) diagnostics.push(at(p.loc.parsed, p.loc.file, 'CONFIG_INVALID', `${p.ptr}/fallback${f.at}`, f.message));
   }
   // Every shared context is checked where it is defined, used or not (a used one's problems were said above: once).
   for (const [name, cx] of contexts) {
