@@ -101,7 +101,7 @@ export function sameItems(a: string, b: string): boolean {
 
 const FEATURES = [...Array.from({ length: 16 }, (_, i) => `f${i}`), ...Array.from({ length: 8 }, (_, i) => `c${i}`)];
 
-async function chaosConfigs(workload: 'bench' | 'demo', redis: boolean, threads: number): Promise<{ dir: string; main: string; mainText: string }> {
+async function chaosConfigs(workload: 'bench' | 'demo', redis: boolean): Promise<{ dir: string; main: string; mainText: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'airmail-chaos-'));
   if (workload === 'bench') {
     const src = join(ROOT, 'loadtest/bench-configs');
@@ -147,12 +147,6 @@ async function chaosConfigs(workload: 'bench' | 'demo', redis: boolean, threads:
       '  operations: [{name: Hydrate, parameters: {columns: [product_id]}}]',
       '  return: [sku_id, product_id]',
       '  inputs: {client_id: {type: integer}}',
-      // Its runs wait on Redis, so the automatic bulkhead would hold it to half the workers while the
-      // others run; when a worker kill and a Redis pause coincide, that share's expected wait (its
-      // oldest run's age) can pass the queue-wait limit and refuse it with a 503 (seen once in a CI run,
-      // left open: README, Reliability). This scenario asks for the Redis properties, so the pipeline
-      // may use every worker, as max_workers allows.
-      `  max_workers: ${threads}`,
     );
   }
   await writeFile(join(dir, 'chaos.yaml'), `${extra.join('\n')}\n`);
@@ -184,7 +178,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const modelFile = workload === 'bench' ? join(BENCH, 'psale_gbdt.onnx') : join(ROOT, 'configs/models/psale_demo.onnx');
     const publish = (): Promise<unknown> => publishModel({ artifact: modelFile, flavor: 'onnx', name: 'chaos_psale', description: 'the workload model, published again', tags: { stage: 'prod' }, inputs: FEATURES.map((name) => ({ name, type: 'float32' as const })) }, registry);
     await publish();
-    const cfg = await chaosConfigs(workload, useRedis, opts.threads ?? 2);
+    const cfg = await chaosConfigs(workload, useRedis);
     srv = await startServer({
       configs: cfg.dir, operators: builtinOperators, operatorModules: [OPERATORS_URL],
       port: 0, host: '127.0.0.1', threads: opts.threads ?? 2, registry: registryDir, modelHub: { log: () => undefined },

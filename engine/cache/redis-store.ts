@@ -8,27 +8,18 @@
  *   while disconnected, `maxRetriesPerRequest: 0` drops in-flight commands on
  *   disconnect instead of replaying them. Reconnects back off up to 1 s.
  * - A paused Redis (SIGSTOP, TCP open, no replies) makes every command wait the
- *   full timeout, so a circuit breaker opens after `failureThreshold`
- *   consecutive failures: commands are skipped (cost ~0) for `openMs`, then one
- *   probe is let through; success closes it, failure reopens it with the
- *   period doubled up to `maxOpenMs` (default 2 s, so recovery after Redis
- *   returns takes at most ~2 s plus one reconnect).
+ *   full timeout, so a circuit breaker (./breaker.ts) opens after
+ *   `failureThreshold` consecutive failures: commands are skipped (cost ~0)
+ *   for `openMs`, then one probe is let through (default at most 2 s, so
+ *   recovery after Redis returns takes at most ~2 s plus one reconnect).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { Breaker, type BreakerOptions, type BreakerState } from './breaker.js';
+
+export type { BreakerOptions, BreakerState } from './breaker.js';
 
 export type StoreStatus = 'ok' | 'timeout' | 'error' | 'skipped' | 'aborted';
 export type StoreResult<T> = { readonly status: 'ok'; readonly value: T } | { readonly status: Exclude<StoreStatus, 'ok'> };
-export type BreakerState = 'closed' | 'open' | 'half-open';
-
-export interface BreakerOptions {
-  /** Consecutive failures that open the breaker; default 3. */
-  readonly failureThreshold?: number;
-  /** First open period; default 250 ms. */
-  readonly openMs?: number;
-  /** Longest open period; default 2000 ms. */
-  readonly maxOpenMs?: number;
-}
-
 export interface RedisStoreOptions {
   /** redis://host:port/db; ignored when `client` is given. */
   readonly url?: string;
@@ -78,27 +69,16 @@ export class RedisStore {
   readonly commandTimeoutMs: number;
   readonly #owns: boolean;
   readonly #prefix: string;
-  readonly #now: () => number;
-  readonly #threshold: number;
-  readonly #baseOpenMs: number;
-  readonly #maxOpenMs: number;
-  #failures = 0;
-  #openUntil = 0;
-  #openMs: number;
-  #probing = false;
+  readonly #breaker: Breaker;
   #closed = false;
-  #c = { commands: 0, ok: 0, timeouts: 0, errors: 0, skipped: 0, aborted: 0, breakerOpened: 0 };
+  #c = { commands: 0, ok: 0, timeouts: 0, errors: 0, skipped: 0, aborted: 0 };
 
   constructor(opts: RedisStoreOptions) {
     if (opts.client === undefined && opts.url === undefined) throw new TypeError('RedisStore needs a url or a client');
     this.commandTimeoutMs = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     if (!(this.commandTimeoutMs > 0)) throw new RangeError(`commandTimeoutMs must be > 0, got ${this.commandTimeoutMs}`);
     this.#prefix = opts.keyPrefix ?? '';
-    this.#now = opts.now ?? Date.now;
-    this.#threshold = opts.breaker?.failureThreshold ?? 3;
-    this.#baseOpenMs = opts.breaker?.openMs ?? 250;
-    this.#maxOpenMs = Math.max(this.#baseOpenMs, opts.breaker?.maxOpenMs ?? 2000);
-    this.#openMs = this.#baseOpenMs;
+    this.#breaker = new Breaker(opts.breaker, opts.now);
     if (opts.client !== undefined) {
       this.client = opts.client;
       this.#owns = opts.ownsClient ?? false;
@@ -114,8 +94,7 @@ export class RedisStore {
   }
 
   get breakerState(): BreakerState {
-    if (this.#failures < this.#threshold) return 'closed';
-    return this.#now() < this.#openUntil ? 'open' : 'half-open';
+    return this.#breaker.state;
   }
 
   getBuffer(key: string, signal?: AbortSignal): Promise<StoreResult<Buffer | null>> {
@@ -144,7 +123,7 @@ export class RedisStore {
   }
 
   stats(): RedisStoreStats {
-    return { ...this.#c, breaker: this.breakerState, connection: this.client.status };
+    return { ...this.#c, breakerOpened: this.#breaker.opened, breaker: this.breakerState, connection: this.client.status };
   }
 
   /** Quit the client when this store owns it. Safe to call twice. */
@@ -162,12 +141,9 @@ export class RedisStore {
     this.#c.commands++;
     if (signal?.aborted) return this.#count({ status: 'aborted' });
     if (this.#closed) return this.#count({ status: 'skipped' });
-    let probe = false;
-    if (this.#failures >= this.#threshold) {
-      if (this.#now() < this.#openUntil || this.#probing) return this.#count({ status: 'skipped' });
-      probe = true; // half-open: this command is the probe
-      this.#probing = true;
-    }
+    const admission = this.#breaker.admit();
+    if (admission === 'skip') return this.#count({ status: 'skipped' });
+    const probe = admission === 'probe';
     return new Promise<StoreResult<T>>((resolve) => {
       let settled = false;
       const finish = (r: StoreResult<T>): void => {
@@ -175,9 +151,9 @@ export class RedisStore {
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        if (probe) this.#probing = false;
-        if (r.status === 'ok') this.#succeeded();
-        else if (r.status === 'timeout' || r.status === 'error') this.#failed(probe);
+        if (r.status === 'ok') this.#breaker.succeeded(probe);
+        else if (r.status === 'timeout' || r.status === 'error') this.#breaker.failed(probe);
+        else this.#breaker.released(probe);
         resolve(this.#countSync(r));
       };
       const onAbort = (): void => finish({ status: 'aborted' });
@@ -196,24 +172,6 @@ export class RedisStore {
         () => finish({ status: 'error' }),
       );
     });
-  }
-
-  #succeeded(): void {
-    this.#failures = 0;
-    this.#openMs = this.#baseOpenMs;
-  }
-
-  #failed(probe: boolean): void {
-    this.#failures++;
-    if (probe) {
-      // Still down: back off further before the next probe.
-      this.#openMs = Math.min(this.#openMs * 2, this.#maxOpenMs);
-      this.#openUntil = this.#now() + this.#openMs;
-    } else if (this.#failures === this.#threshold) {
-      this.#c.breakerOpened++;
-      this.#openUntil = this.#now() + this.#openMs;
-    }
-    // Other failures are commands sent before the breaker opened: no extension.
   }
 
   #count<T>(r: StoreResult<T>): Promise<StoreResult<T>> {

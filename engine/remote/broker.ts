@@ -25,7 +25,7 @@ import { asAirmailError, toWire, type WireError } from '../errors.js';
 import { tableBytes, tableCodec } from './codec.js';
 import { HttpFetcher, type HttpFetcherOptions, type HttpFetchStats } from './http-fetcher.js';
 import { describeFetch, remoteKey, statsName } from './key.js';
-import { RedisFetcher } from './redis-fetcher.js';
+import { RedisFetcher, type RedisFetchStats } from './redis-fetcher.js';
 import { redactText } from '../redact.js';
 
 export interface RemoteOptions {
@@ -57,6 +57,8 @@ export interface RemoteStats {
   readonly shared: CacheStats;
   readonly local: CacheStats;
   readonly http: HttpFetchStats;
+  /** Redis sources: fetches refused while a client's breaker was open. */
+  readonly redis: RedisFetchStats;
 }
 
 /** `refresh`: the worker served a stale table and wants the refreshed one (answered when the refresh lands). */
@@ -131,7 +133,7 @@ export class RemoteBroker {
   }
 
   stats(): RemoteStats {
-    return { shared: this.#shared.stats(), local: this.#local.stats(), http: this.#http.stats() };
+    return { shared: this.#shared.stats(), local: this.#local.stats(), http: this.#http.stats(), redis: this.#redis.stats() };
   }
 
   async close(): Promise<void> {

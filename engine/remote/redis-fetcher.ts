@@ -5,10 +5,22 @@
  * of the cache store (no offline queue, no replays): a command either answers
  * within its timeout or counts as a failed attempt, and after the bounded
  * retries the source fails with SOURCE_FAILED.
+ *
+ * A paused Redis (socket open, no replies) would make every fetch wait its
+ * timeouts and retries, holding a worker each time, which is what the worker
+ * bulkheads (engine/bulkhead.ts) count against the pipeline. So each client
+ * has a circuit breaker (../cache/breaker.ts) that opens on the first command
+ * that times out or cannot reach Redis: a connected Redis that has not
+ * answered within the timeout (100 ms, ~100 times its usual latency) is
+ * stalled, every command behind it on the connection waits too, and asking
+ * again only waits again. While it is open, fetches fail at once (a stale copy
+ * answers where the source allows one, so a paused Redis costs a request at
+ * most one command timeout) until a probe, 250 ms to 2 s later, gets an answer.
  */
 import { Redis } from 'ioredis';
 import type { RedisRequestSpec } from '../api.js';
 import { raceAbort } from '../cache/abort.js';
+import { Breaker } from '../cache/breaker.js';
 import { safeRedisOptions } from '../cache/redis-store.js';
 import type { Table } from '../dataset.js';
 import { AirmailError } from '../errors.js';
@@ -18,10 +30,25 @@ import { AttemptError, withRetries } from './retry.js';
 
 export const REDIS_SOURCE_DEFAULTS = { timeoutMs: 100, retries: 2, backoffMs: 25 } as const;
 
+/** A client and what its calls have shown. */
+interface Conn {
+  readonly client: Redis;
+  readonly breaker: Breaker;
+  /** The last connection error, so a Redis that is down reads as down, not as slow. */
+  lastError?: string;
+  /** Why the last failed command failed (said while the breaker is open). */
+  lastFailure?: string;
+}
+
+export interface RedisFetchStats {
+  /** Fetches refused at once because the client's breaker was open. */
+  readonly skipped: number;
+  readonly breakerOpened: number;
+}
+
 export class RedisFetcher {
-  readonly #clients = new Map<string, Redis>();
-  /** The last connection error of each client, so a Redis that is down reads as down, not as slow. */
-  readonly #lastError = new Map<Redis, string>();
+  readonly #conns = new Map<string, Conn>();
+  #skipped = 0;
   readonly #defaultUrl: string | undefined;
   #closed = false;
 
@@ -33,13 +60,13 @@ export class RedisFetcher {
     const url = spec.url ?? this.#defaultUrl;
     if (!url) throw new AirmailError('SOURCE_FAILED', `Redis key '${spec.key}': no Redis URL (set REDIS_URL or the source's url)`);
     if (this.#closed) throw new AirmailError('SOURCE_FAILED', 'the Redis fetcher is closed');
-    const client = this.#client(url);
+    const conn = this.#conn(url);
     const timeoutMs = spec.timeoutMs ?? REDIS_SOURCE_DEFAULTS.timeoutMs;
     const what = `Redis ${spec.type} '${spec.key}'`;
     try {
       const { value } = await withRetries(
         async () => {
-          const reply = await this.#command(client, spec, timeoutMs, signal);
+          const reply = await this.#guarded(conn, spec, timeoutMs, signal);
           try {
             return tableFromRedis(name, spec.type, reply);
           } catch (err) {
@@ -55,7 +82,37 @@ export class RedisFetcher {
     }
   }
 
-  async #command(client: Redis, spec: RedisRequestSpec, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  stats(): RedisFetchStats {
+    let opened = 0;
+    for (const c of this.#conns.values()) opened += c.breaker.opened;
+    return { skipped: this.#skipped, breakerOpened: opened };
+  }
+
+  /** One command through the client's breaker: an answer of any kind closes it; a timeout or a lost connection counts against it. */
+  async #guarded(conn: Conn, spec: RedisRequestSpec, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    const admission = conn.breaker.admit();
+    if (admission === 'skip') {
+      this.#skipped++;
+      const wait = Math.ceil(conn.breaker.retryInMs);
+      throw new AttemptError(`Redis is not answering (${conn.lastFailure ?? 'no answer'}); it is not asked again for ${wait} ms`, false);
+    }
+    const probe = admission === 'probe';
+    try {
+      const reply = await this.#command(conn, spec, timeoutMs, signal);
+      conn.breaker.succeeded(probe);
+      return reply;
+    } catch (err) {
+      if (err instanceof AttemptError && err.retryable && !signal?.aborted) {
+        conn.lastFailure = err.message;
+        conn.breaker.failed(probe);
+      } else if (err instanceof AttemptError && !signal?.aborted) conn.breaker.succeeded(probe); // Redis answered: the key is wrong, not Redis
+      else conn.breaker.released(probe);
+      throw err;
+    }
+  }
+
+  async #command(conn: Conn, spec: RedisRequestSpec, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    const client = conn.client;
     const timeout = AbortSignal.timeout(timeoutMs);
     const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
@@ -64,7 +121,7 @@ export class RedisFetcher {
     } catch (err) {
       if (err instanceof TooBigError) throw new AttemptError(err.message, false);
       if (timeout.aborted) {
-        const down = client.status !== 'ready' ? this.#lastError.get(client) : undefined;
+        const down = client.status !== 'ready' ? conn.lastError : undefined;
         throw new AttemptError(down ? `not connected to Redis (${down})` : `no answer within ${timeoutMs} ms`, true, { cause: err });
       }
       if (/WRONGTYPE/.test((err as Error).message)) {
@@ -77,15 +134,15 @@ export class RedisFetcher {
     }
   }
 
-  #client(url: string): Redis {
-    let c = this.#clients.get(url);
+  #conn(url: string): Conn {
+    let c = this.#conns.get(url);
     if (!c) {
-      c = new Redis(url, safeRedisOptions());
-      const client = c;
-      c.on('error', (e: Error) => void this.#lastError.set(client, e.message));
-      c.on('ready', () => void this.#lastError.delete(client));
-      c.connect().catch(() => undefined);
-      this.#clients.set(url, c);
+      const conn: Conn = { client: new Redis(url, safeRedisOptions()), breaker: new Breaker({ failureThreshold: 1 }) };
+      conn.client.on('error', (e: Error) => void (conn.lastError = e.message));
+      conn.client.on('ready', () => void delete conn.lastError);
+      conn.client.connect().catch(() => undefined);
+      this.#conns.set(url, conn);
+      c = conn;
     }
     return c;
   }
@@ -93,9 +150,8 @@ export class RedisFetcher {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const c of this.#clients.values()) c.disconnect(false);
-    this.#clients.clear();
-    this.#lastError.clear();
+    for (const c of this.#conns.values()) c.client.disconnect(false);
+    this.#conns.clear();
   }
 }
 
