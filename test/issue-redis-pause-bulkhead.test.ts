@@ -106,8 +106,8 @@ pipelines:
       expect(skus(r)).toEqual([c * 10, c * 10 + 1]);
     }
     expect(fastAnswers.every((r) => r.status === 200)).toBe(true);
-    expect(await metric('airmail_redis_source_breaker_opened_total')).toBeGreaterThanOrEqual(1);
-    expect(await metric('airmail_redis_source_skipped_total')).toBeGreaterThan(0);
+    expect(await metric('airmail_source_breaker_opened_total{kind="redis"}')).toBeGreaterThanOrEqual(1);
+    expect(await metric('airmail_source_breaker_skipped_total{kind="redis"}')).toBeGreaterThan(0);
 
     // Redis back with new data: a request sees it within 5 s (the breaker's probe, at most 2 s later).
     redis.resume();

@@ -89,8 +89,8 @@ export function engineMetricsText(engine: Engine): string {
     count(source, 'front', 'miss', x.miss);
     count(source, 'front', 'stale', x.stale);
   }
-  metric('airmail_redis_source_breaker_opened_total', 'counter', 'Times a Redis of Redis sources stopped answering (commands timed out or could not connect 3 times in a row) and was skipped.', [[{}, rs.redis.breakerOpened]]);
-  metric('airmail_redis_source_skipped_total', 'counter', 'Redis-source fetches failed at once (a stale copy answers where allowed) because their Redis was not answering.', [[{}, rs.redis.skipped]]);
+  metric('airmail_source_breaker_opened_total', 'counter', 'Times a remote source\'s dependency stopped answering and its fetches were failed at once (kind redis: a command timed out or Redis was unreachable; http: 5 attempts in a row to one origin could not reach it or got 502, 503, 504).', [[{ kind: 'http' }, rs.http.breakerOpened], [{ kind: 'redis' }, rs.redis.breakerOpened]]);
+  metric('airmail_source_breaker_skipped_total', 'counter', 'Remote-source fetch attempts failed at once (a stale copy answers where allowed) because their Redis or origin was not answering.', [[{ kind: 'http' }, rs.http.skipped], [{ kind: 'redis' }, rs.redis.skipped]]);
   metric('airmail_cache_requests_total', 'counter', 'Remote-source cache lookups by source, layer (front: a thread\'s own cache; shared, local: the main thread\'s) and result (hit, miss, stale served).', [...cache.values()]);
   const t = engine.observe.tracing?.processor;
   if (t) {

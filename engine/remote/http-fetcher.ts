@@ -8,12 +8,22 @@
  * against Content-Length, while streaming, and after gzip/deflate/br decoding),
  * since decoding runs on the main thread: an unbounded answer would stall
  * every request and grow the heap by gigabytes.
+ *
+ * An origin that stops answering (connections refused or timing out, or 502,
+ * 503, 504 from a gateway) would make every fetch wait its timeout and
+ * retries, on every request, before a stale copy or `error: true` answers.
+ * So each origin has a circuit breaker (../cache/breaker.ts; as Envoy's
+ * outlier detection ejects a host after 5 gateway failures in a row): after
+ * ORIGIN_FAILURES_TO_OPEN such attempts in a row, fetches to it fail at once
+ * until a probe, 250 ms to 2 s later, gets an answer. Any answer (a 2xx, a
+ * 4xx, a 500 about one request) closes it.
  */
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate, type ZlibOptions } from 'node:zlib';
 import { Pool } from 'undici';
 import type { HttpRequestSpec } from '../api.js';
 import type { Table } from '../dataset.js';
+import { Breaker } from '../cache/breaker.js';
 import { AirmailError } from '../errors.js';
 import { tableFromBytes } from './decode.js';
 import { AttemptError, parseRetryAfter, withRetries } from './retry.js';
@@ -31,6 +41,26 @@ export interface HttpFetchStats {
   readonly failures: number;
   /** Origins with a connection pool now (at most MAX_ORIGIN_POOLS). */
   readonly origins: number;
+  /** Attempts not sent because their origin's breaker was open. */
+  readonly skipped: number;
+  readonly breakerOpened: number;
+}
+
+/** Attempts in a row that could not reach an origin (or got 502, 503, 504) before its breaker opens. */
+export const ORIGIN_FAILURES_TO_OPEN = 5;
+
+/** An origin's pool and breaker, with why its last failed attempt failed. */
+interface Origin {
+  readonly pool: Pool;
+  readonly breaker: Breaker;
+  lastFailure?: string;
+}
+
+/** Whether an attempt's failure says the origin is unreachable or unwell, not that one request was wrong. */
+function originFailure(err: unknown): boolean {
+  if (!(err instanceof AttemptError) || !err.retryable) return false;
+  const status = /^status (\d{3})/.exec(err.message)?.[1];
+  return status === undefined || status === '502' || status === '503' || status === '504';
 }
 
 /**
@@ -94,10 +124,13 @@ async function readBody(res: { headers: Record<string, string | string[] | undef
 }
 
 export class HttpFetcher {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, Origin>();
   readonly #opts: HttpFetcherOptions;
   #attempts = 0;
   #failures = 0;
+  #skipped = 0;
+  /** Openings counted by breakers of origins no longer kept. */
+  #openedGone = 0;
   #closed = false;
 
   constructor(opts: HttpFetcherOptions = {}) {
@@ -105,7 +138,9 @@ export class HttpFetcher {
   }
 
   stats(): HttpFetchStats {
-    return { attempts: this.#attempts, failures: this.#failures, origins: this.#pools.size };
+    let opened = this.#openedGone;
+    for (const o of this.#pools.values()) opened += o.breaker.opened;
+    return { attempts: this.#attempts, failures: this.#failures, origins: this.#pools.size, skipped: this.#skipped, breakerOpened: opened };
   }
 
   async fetch(spec: HttpRequestSpec, name: string, signal?: AbortSignal): Promise<Table> {
@@ -117,61 +152,31 @@ export class HttpFetcher {
       throw new AirmailError('SOURCE_FAILED', `not a URL: ${redactText(spec.url)}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AirmailError('SOURCE_FAILED', `only http and https URLs are supported: ${redactText(spec.url)}`);
-    const pool = this.#pool(url.origin);
-    const timeoutMs = spec.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
-    const maxBytes = spec.maxBytes ?? HTTP_DEFAULTS.maxBytes;
+    const origin = this.#origin(url.origin);
     let attempts = 0;
     // Reasons, logs and spans carry this: no user info, no query string (it may hold an expanded {env:} secret).
     const what = `GET ${redactText(url.href)}`;
     try {
       const { value } = await withRetries(
         async () => {
-          this.#attempts++;
+          const admission = origin.breaker.admit();
+          if (admission === 'skip') {
+            this.#skipped++;
+            throw new AttemptError(`${redactText(url.origin)} is not answering (${origin.breaker.failures} attempts in a row failed, the last: ${origin.lastFailure ?? 'no answer'}); it is not asked again for ${Math.ceil(origin.breaker.retryInMs)} ms`, false);
+          }
+          const probe = admission === 'probe';
           attempts++;
-          const attemptSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-          let res;
           try {
-            res = await pool.request({
-              method: 'GET',
-              path: url.pathname + url.search,
-              headers: { accept: 'application/json, application/vnd.apache.arrow.stream', 'accept-encoding': 'gzip, deflate, br', ...spec.headers },
-              headersTimeout: timeoutMs,
-              bodyTimeout: timeoutMs,
-              signal: attemptSignal,
-            });
+            const table = await this.#attempt(origin.pool, url, spec, name, signal);
+            origin.breaker.succeeded(probe);
+            return table;
           } catch (err) {
-            throw this.#attemptError(err, attemptSignal, timeoutMs);
-          }
-          if (res.statusCode >= 300) {
-            discard(res.body);
-            if (res.statusCode < 400) {
-              const to = res.headers['location'];
-              let where = '';
-              try {
-                if (to) where = ` (a redirect to ${redactText(new URL(String(to), url).href).slice(0, 200)})`;
-              } catch {
-                where = ' (a redirect)';
-              }
-              throw new AttemptError(`status ${res.statusCode}${where}: redirects are not followed, give the source its final URL`, false);
-            }
-            const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
-            const retryAfterMs = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
-            const asked = retryAfterMs !== undefined ? ` (Retry-After ${retryAfterMs} ms)` : '';
-            throw new AttemptError(`status ${res.statusCode}${asked}`, retryable, retryAfterMs !== undefined ? { retryAfterMs } : {});
-          }
-          let body: Uint8Array;
-          try {
-            body = await readBody(res, maxBytes);
-          } catch (err) {
-            if (err instanceof AttemptError) throw err;
-            throw this.#attemptError(err, attemptSignal, timeoutMs);
-          }
-          const ctype = String(res.headers['content-type'] ?? '');
-          const format = spec.format ?? (/arrow/i.test(ctype) ? 'arrow' : 'json');
-          try {
-            return tableFromBytes(name, body, format, spec.path);
-          } catch (err) {
-            throw new AttemptError((err as Error).message, false);
+            if (signal?.aborted) origin.breaker.released(probe);
+            else if (originFailure(err)) {
+              origin.lastFailure = (err as Error).message;
+              origin.breaker.failed(probe);
+            } else origin.breaker.succeeded(probe);
+            throw err;
           }
         },
         { retries: spec.retries ?? HTTP_DEFAULTS.retries, backoffMs: spec.backoffMs ?? HTTP_DEFAULTS.backoffMs, ...(signal ? { signal } : {}) },
@@ -185,6 +190,57 @@ export class HttpFetcher {
     }
   }
 
+  /** One GET, its body read and decoded; an AttemptError (retryable or not) when it fails. */
+  async #attempt(pool: Pool, url: URL, spec: HttpRequestSpec, name: string, signal: AbortSignal | undefined): Promise<Table> {
+    const timeoutMs = spec.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
+    this.#attempts++;
+    const attemptSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    let res;
+    try {
+      res = await pool.request({
+        method: 'GET',
+        path: url.pathname + url.search,
+        headers: { accept: 'application/json, application/vnd.apache.arrow.stream', 'accept-encoding': 'gzip, deflate, br', ...spec.headers },
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: attemptSignal,
+      });
+    } catch (err) {
+      throw this.#attemptError(err, attemptSignal, timeoutMs);
+    }
+    if (res.statusCode >= 300) {
+      discard(res.body);
+      if (res.statusCode < 400) {
+        const to = res.headers['location'];
+        let where = '';
+        try {
+          if (to) where = ` (a redirect to ${redactText(new URL(String(to), url).href).slice(0, 200)})`;
+        } catch {
+          where = ' (a redirect)';
+        }
+        throw new AttemptError(`status ${res.statusCode}${where}: redirects are not followed, give the source its final URL`, false);
+      }
+      const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
+      const retryAfterMs = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+      const asked = retryAfterMs !== undefined ? ` (Retry-After ${retryAfterMs} ms)` : '';
+      throw new AttemptError(`status ${res.statusCode}${asked}`, retryable, retryAfterMs !== undefined ? { retryAfterMs } : {});
+    }
+    let body: Uint8Array;
+    try {
+      body = await readBody(res, spec.maxBytes ?? HTTP_DEFAULTS.maxBytes);
+    } catch (err) {
+      if (err instanceof AttemptError) throw err;
+      throw this.#attemptError(err, attemptSignal, timeoutMs);
+    }
+    const ctype = String(res.headers['content-type'] ?? '');
+    const format = spec.format ?? (/arrow/i.test(ctype) ? 'arrow' : 'json');
+    try {
+      return tableFromBytes(name, body, format, spec.path);
+    } catch (err) {
+      throw new AttemptError((err as Error).message, false);
+    }
+  }
+
   #attemptError(err: unknown, signal: AbortSignal, timeoutMs: number): AttemptError {
     if (signal.aborted) return new AttemptError(`no answer within ${timeoutMs} ms`, true, { cause: err });
     const e = err as { code?: string; message?: string };
@@ -192,34 +248,36 @@ export class HttpFetcher {
     return new AttemptError(`${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}`, true, { cause: err });
   }
 
-  #pool(origin: string): Pool {
-    let p = this.#pools.get(origin);
-    if (p) {
+  #origin(key: string): Origin {
+    let o = this.#pools.get(key);
+    if (o) {
       // Most recently used last, so the first is the one to close.
-      this.#pools.delete(origin);
-      this.#pools.set(origin, p);
-      return p;
+      this.#pools.delete(key);
+      this.#pools.set(key, o);
+      return o;
     }
-    p = new Pool(origin, {
+    const pool = new Pool(key, {
       connections: this.#opts.connections ?? 32,
       keepAliveTimeout: this.#opts.keepAliveTimeoutMs ?? 4000,
       connect: { timeout: 1000 },
     });
-    this.#pools.set(origin, p);
+    o = { pool, breaker: new Breaker({ failureThreshold: ORIGIN_FAILURES_TO_OPEN }) };
+    this.#pools.set(key, o);
     if (this.#pools.size > MAX_ORIGIN_POOLS) {
-      const [oldest, pool] = this.#pools.entries().next().value as [string, Pool];
+      const [oldest, old] = this.#pools.entries().next().value as [string, Origin];
       this.#pools.delete(oldest);
+      this.#openedGone += old.breaker.opened;
       // close() lets its requests in flight finish, then ends its connections.
-      pool.close().catch(() => undefined);
+      old.pool.close().catch(() => undefined);
     }
-    return p;
+    return o;
   }
 
   /** Close every pool. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => undefined)));
+    await Promise.all([...this.#pools.values()].map((o) => o.pool.destroy().catch(() => undefined)));
     this.#pools.clear();
   }
 }
