@@ -116,6 +116,13 @@ export async function until(cond: () => boolean | Promise<boolean>, what = 'the 
   }
 }
 
+/** The value of one series of the server's /metrics, named as it is written (`name{label="v"}`); 0 when absent. */
+export async function metricValue(serverUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${serverUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
 const exec = promisify(execFile);
 
 /** Runs `airmail ARGS` from source with `env` over the test's; its exit code and output, whatever the code. */

@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../engine/server.js';
-import { server, tempDir, until } from './helpers.js';
+import { metricValue, server, tempDir, until } from './helpers.js';
 import { redisOrSkip, startRedis, type RedisServer } from './redis-server.js';
 
 const RUN = redisOrSkip();
@@ -35,11 +35,7 @@ async function post(name: string, body: object): Promise<Answer> {
 
 const skus = (a: Answer): unknown[] => ((a.json['items'] as Record<string, unknown>[] | undefined) ?? []).map((i) => i['sku_id']);
 
-async function metric(name: string): Promise<number> {
-  const text = await (await request(`${srv.url}/metrics`)).body.text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
+const metric = (series: string): Promise<number> => metricValue(srv.url, series);
 
 describe.skipIf(!RUN)('a paused Redis behind a RedisSource', () => {
   beforeAll(async () => {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../engine/server.js';
-import { server, tempDir, until } from './helpers.js';
+import { metricValue, server, tempDir, until } from './helpers.js';
 
 let srv: RunningServer;
 let upstream: Server;
@@ -63,11 +63,7 @@ async function post(user: number): Promise<Answer> {
 }
 const skus = (a: Answer): unknown[] => ((a.json['items'] as Record<string, unknown>[] | undefined) ?? []).map((i) => i['sku_id']);
 
-async function metric(name: string): Promise<number> {
-  const text = await (await request(`${srv.url}/metrics`)).body.text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
+const metric = (series: string): Promise<number> => metricValue(srv.url, series);
 
 it('a hung upstream: after 5 failed attempts the next requests answer stale at once, the upstream is not called, and fresh data returns once it answers', async () => {
   for (let u = 1; u <= 10; u++) expect(skus(await post(u))).toEqual([u * 100 + 1, u * 100 + 2]);
