@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { Dataset, ItemFeatures, ModelRef, ModelRunner } from './api.js';
 import { AirmailError } from './errors.js';
 import { inNative } from './native-guard.js';
+import { externalDataMessage, externalTensorsOf } from './registry/onnx-inspect.js';
 import { readOnnxGraph } from './models/onnx-graph.js';
 import { finishScores, treeEnsembleOf, type TreeEnsembleSpec } from './models/tree-ensemble.js';
 import { ItemTreeIndex } from './models/tree-index.js';
@@ -188,6 +189,10 @@ function perRow(t: ort.OnnxValue, rows: number, name: string, column: number | u
 
 export async function createOnnxModel(bytes: Uint8Array, sha256?: string, select?: OutputSelect): Promise<OnnxModel> {
   const sha = sha256 ?? createHash('sha256').update(bytes).digest('hex');
+  // Checked before onnxruntime sees the bytes: what it would do with a path in the model (read it
+  // relative to the working directory, or fail with an internal error) is not ours to rely on.
+  const external = externalTensorsOf(bytes);
+  if (external.length) throw new AirmailError('ARTIFACT_UNSAFE', externalDataMessage(external));
   let session: ort.InferenceSession;
   try {
     session = await inNative(() => ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' }));

@@ -130,28 +130,50 @@ function graph(buf: Uint8Array, w: Walk, io?: { inputs: OnnxIo[]; outputs: OnnxI
   }
 }
 
-/** Decodes what the registry needs to know about an ONNX model; throws ARTIFACT_UNSAFE / MODEL_LOAD_FAILED. */
-export function inspectOnnx(bytes: Uint8Array): OnnxInfo {
+function walkModel(bytes: Uint8Array): { io: { inputs: OnnxIo[]; outputs: OnnxIo[]; inits: Set<string> }; external: string[]; sawGraph: boolean } {
   const io = { inputs: [] as OnnxIo[], outputs: [] as OnnxIo[], inits: new Set<string>() };
   const w: Walk = { external: [], depth: 0 };
   let sawGraph = false;
+  for (const f of fields(bytes)) {
+    if (f.no === 7 && f.bytes) { sawGraph = true; graph(f.bytes, w, io); }
+    if (f.no === 25 && f.bytes) for (const g of fields(f.bytes)) if (g.no === 7 && g.bytes) nodes(g.bytes, w);
+  }
+  return { io, external: w.external, sawGraph };
+}
+
+/** Why an ONNX model that keeps `tensors` in external data files is refused. */
+export function externalDataMessage(tensors: readonly string[]): string {
+  return `the ONNX model keeps tensors in external data files (${tensors.join(', ')}), which are never read: save a self-contained model (onnx.save(..., save_as_external_data=False))`;
+}
+
+/**
+ * The tensors of an ONNX model kept in external data files; [] when there are none, or when the
+ * bytes do not decode (onnxruntime then says what is wrong with them).
+ */
+export function externalTensorsOf(bytes: Uint8Array): readonly string[] {
   try {
-    for (const f of fields(bytes)) {
-      if (f.no === 7 && f.bytes) { sawGraph = true; graph(f.bytes, w, io); }
-      if (f.no === 25 && f.bytes) for (const g of fields(f.bytes)) if (g.no === 7 && g.bytes) nodes(g.bytes, w);
-    }
+    return walkModel(bytes).external;
+  } catch {
+    return [];
+  }
+}
+
+/** Decodes what the registry needs to know about an ONNX model; throws ARTIFACT_UNSAFE / MODEL_LOAD_FAILED. */
+export function inspectOnnx(bytes: Uint8Array): OnnxInfo {
+  let walked: ReturnType<typeof walkModel>;
+  try {
+    walked = walkModel(bytes);
   } catch (err) {
     throw new RegistryError('MODEL_LOAD_FAILED', `the artifact is not an ONNX model (protobuf decode failed: ${(err as Error).message})`);
   }
+  const { io, external, sawGraph } = walked;
   if (!sawGraph) throw new RegistryError('MODEL_LOAD_FAILED', 'the artifact is not an ONNX model (no graph)');
-  if (w.external.length) {
-    throw new RegistryError('ARTIFACT_UNSAFE', `the ONNX model keeps tensors in external data files (${w.external.join(', ')}); publish a self-contained model (onnx.save(..., save_as_external_data=False))`);
-  }
+  if (external.length) throw new RegistryError('ARTIFACT_UNSAFE', externalDataMessage(external));
   return {
     inputs: io.inputs.filter((i) => !io.inits.has(i.name)),
     outputs: io.outputs,
     initializers: io.inits,
-    externalTensors: w.external,
+    externalTensors: external,
   };
 }
 
