@@ -17,6 +17,7 @@ import { AirmailError, asAirmailError, summarise, type Diagnostic } from './erro
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
+import type { QueueSignal } from './slot-queue.js';
 import { coerceQueryInputs, nullsAsDefaults, unrepresentableInputs, withInputNames } from './inputs.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
@@ -92,7 +93,11 @@ export interface RunOptions extends ObserveRunOptions {
   /** The deadline as a time (Date.now()), set by the fallback wrapper; overrides deadlineMs. */
   readonly deadlineAt?: number;
   readonly debug?: boolean;
-  readonly signal?: AbortSignal;
+  /**
+   * Aborted when the request's client has gone (engine/http/client-gone.ts): the run leaves the
+   * worker queue or is cancelled in its worker, no fallback starts, and it ends in CLIENT_CLOSED (499).
+   */
+  readonly signal?: QueueSignal;
   /** The snapshot the run reads (its datasets): a batch pins the one its pipeline came from (engine/batch.ts). */
   readonly snapshot?: Snapshot;
   /** The request's now (epoch ms) for time bounds, pinned (x-airmail-now); default: the engine's clock. */
@@ -322,12 +327,20 @@ export class Engine {
     const now = opts.now ?? this.clock();
     const out = await this.runner.run({ pipeline: p, snapshot: snap, inputs, deadline, now, trace: opts.debug === true, ...(opts.signal ? { signal: opts.signal } : {}), ...(obs?.spec ? { observe: obs.spec } : {}), ...(this.models ? { models: this.models.refs } : {}), ...(this.adhocMade.has(p) ? { adhoc: true } : {}) })
       .catch((err: unknown) => {
+        // Whatever the cancelled run ended in (a deadline between steps, an aborted fetch), it is the client's leaving.
+        if (opts.signal?.aborted) err = clientClosed(opts.signal, err);
         const observed = reportOf(err);
         this.observe.fail(obs, asAirmailError(err), observed);
         // A debug run that failed still shows the steps that ran (a failed source among them).
         if (opts.debug && observed?.debug && err !== null && typeof err === 'object') failedDebug.set(err, observed.debug.map(redactStep));
         throw err;
       });
+    if (opts.signal?.aborted) {
+      // An answer nobody will read (a source's error: true included) counts as the client's leaving, not as served.
+      const gone = clientClosed(opts.signal, undefined);
+      this.observe.fail(obs, gone, out.observed);
+      throw gone;
+    }
     const items = toItems(out.columns, out.length, p.plan.instants);
     const res: PipelineResponse = {
       items,
@@ -346,6 +359,13 @@ export class Engine {
     if (res.debug) res.debug = { steps: res.debug.steps.map(redactStep) };
     return res;
   }
+}
+
+/** The error of a run whose client has gone: the signal's CLIENT_CLOSED reason (what the run threw is its cause). */
+function clientClosed(signal: QueueSignal, cause: unknown): AirmailError {
+  const r: unknown = signal.reason;
+  if (r instanceof AirmailError && r.code === 'CLIENT_CLOSED') return r;
+  return AirmailError.withoutStack('CLIENT_CLOSED', 'the client closed the connection before the answer', cause === undefined ? {} : { cause });
 }
 
 const failedDebug = new WeakMap<object, readonly StepTrace[]>();

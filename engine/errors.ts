@@ -36,6 +36,7 @@ export const ERRORS = {
   OVERLOADED: { status: 503, summary: 'The worker queue is full; retry after the time in Retry-After.' },
   NOT_READY: { status: 503, summary: 'The engine is starting or shutting down.' },
   DEADLINE_EXCEEDED: { status: 504, summary: 'The request did not finish before its deadline.' },
+  CLIENT_CLOSED: { status: 499, summary: 'The client closed the connection before the answer: the run was stopped (never written; counted as 499, as NGINX logs it).' },
   // execution
   SOURCE_FAILED: { status: 200, summary: 'A source failed; the response has error: true and names it.' },
   OPERATOR_FAILED: { status: 500, summary: 'An operator raised an error while running.' },

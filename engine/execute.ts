@@ -8,6 +8,7 @@ import type { Column, Dataset, ModelRef, ModelRunner, OperatorDefinition, Remote
 import { gather, valueAt } from './api.js';
 import { AirmailError, asAirmailError, stepError } from './errors.js';
 import { deadlineAtStep } from './cache/abort.js';
+import type { TaskCancel } from './task-cancel.js';
 import { WorkFrame } from './frame.js';
 import { bindModel, modelsUsed, type ModelTable } from './registry/bindings.js';
 import { memoKey, subtractExcludes, threadMemo, type MemoEntry } from './memo.js';
@@ -62,6 +63,8 @@ export interface ExecOutput {
 
 export interface ExecOptions {
   readonly signal?: AbortSignal;
+  /** A worker's cancel of this task (task-cancel.ts): its client has gone. */
+  readonly cancel?: TaskCancel;
   /** Epoch ms past which the request stops between steps; operators see it through ctx.signal. */
   readonly deadline?: number;
   /** The request's now (epoch ms): time bounds (`now-30d`) resolve against it; default: read once here. */
@@ -253,12 +256,14 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
   const deadline = opts.deadline;
   const makeSignal = (): AbortSignal => {
     if (made) return made;
+    if (opts.cancel) return (made = opts.cancel.signal(deadline));
     const timeout = deadline !== undefined ? AbortSignal.timeout(Math.max(1, deadline - Date.now())) : undefined;
     made = opts.signal && timeout ? AbortSignal.any([opts.signal, timeout]) : opts.signal ?? timeout ?? new AbortController().signal;
     return made;
   };
   const stopped = (): string | undefined => {
     if (opts.signal?.aborted) return String(opts.signal.reason ?? 'aborted');
+    if (opts.cancel?.aborted) return String(opts.cancel.reason);
     if (deadline !== undefined && Date.now() >= deadline) return 'deadline';
     return made?.aborted ? String(made.reason ?? 'deadline') : undefined;
   };

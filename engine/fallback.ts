@@ -97,7 +97,7 @@ export async function runWithFallback(engine: Host, p: CompiledPipeline, inputs:
 interface Why { cause: FallbackCause; code?: string; operator?: string; reason: string }
 
 /** Why the run's answer is to be replaced, or undefined when it stands. */
-function causeOf(p: CompiledPipeline, res: PipelineResponse | undefined, err: unknown, signal: AbortSignal | undefined): Why | undefined {
+function causeOf(p: CompiledPipeline, res: PipelineResponse | undefined, err: unknown, signal: RunOptions['signal']): Why | undefined {
   const fb = p.fallback!;
   if (signal?.aborted) return undefined;
   if (!res) {

@@ -4,6 +4,7 @@
  */
 import { AirmailError } from './errors.js';
 import { deadlineInStep, stepName, type StepAt } from './step-slots.js';
+import type { QueueSignal } from './slot-queue.js';
 
 /**
  * What piscina needs of a signal (aborted, reason, abort listeners), without an
@@ -33,7 +34,7 @@ export class WatchdogSignal {
 }
 
 /** Aborts at `deadline + graceMs` (or when `outer` aborts); dispose() clears the timer. */
-export function deadlineWatchdog(deadline: number, graceMs: number, outer: AbortSignal | undefined, inNative: () => boolean, stepIn: (slot: number) => StepAt | undefined): { signal: WatchdogSignal; dispose(): void } {
+export function deadlineWatchdog(deadline: number, graceMs: number, outer: QueueSignal | undefined, inNative: () => boolean, stepIn: (slot: number) => StepAt | undefined, cancel?: (slot: number) => void): { signal: WatchdogSignal; dispose(): void } {
   const signal = new WatchdogSignal();
   let timer: NodeJS.Timeout;
   // Aborting a running task stops its worker. While a worker is inside onnxruntime that would abort
@@ -50,13 +51,24 @@ export function deadlineWatchdog(deadline: number, graceMs: number, outer: Abort
       ? deadlineInStep(at, Date.now(), `its worker was stopped ${graceMs} ms past the deadline and replaced`)
       : new AirmailError('DEADLINE_EXCEEDED', `the request ran past its deadline by ${graceMs} ms; it was removed from the queue or its worker was stopped`));
   }, Math.max(0, deadline - Date.now() + graceMs));
-  const onOuter = (): void => abort(outer!.reason);
+  // The client has gone (or a caller aborted): a waiting task leaves the queue at once. A running
+  // one is cancelled in its worker (`cancel`: ctx.signal aborts, remote fetches stop), and its
+  // worker is stopped only if the task is still running `graceMs` later, as past a deadline: a
+  // runaway that ignores ctx.signal. Stopping it at once would cost a fresh worker per client that
+  // gave up, on the very overload in which clients give up.
+  let late: NodeJS.Timeout | undefined;
+  const onOuter = (): void => {
+    if (signal.slot < 0 || !cancel) return abort(outer!.reason);
+    cancel(signal.slot);
+    late = setTimeout(() => abort(outer!.reason), graceMs);
+  };
   if (outer?.aborted) onOuter();
   else outer?.addEventListener('abort', onOuter, { once: true });
   return {
     signal,
     dispose() {
       clearTimeout(timer);
+      clearTimeout(late);
       outer?.removeEventListener('abort', onOuter);
     },
   };

@@ -24,6 +24,7 @@ import type { ObserveSpec } from './observe/types.js';
 import { BusyWindow } from './observe/utilization.js';
 import { inlineDeadline, StepMark, StepSlots, type StepAt } from './step-slots.js';
 import { deadlineWatchdog, WatchdogSignal, workerLost } from './pool-watchdog.js';
+import { CancelSlots } from './task-cancel.js';
 
 export interface RunRequest {
   readonly pipeline: CompiledPipeline;
@@ -33,7 +34,8 @@ export interface RunRequest {
   /** The request's now (epoch ms), read once when it arrived: time bounds resolve against it. */
   readonly now?: number;
   readonly trace?: boolean;
-  readonly signal?: AbortSignal;
+  /** Aborted when the request's client has gone: the task leaves the queue, or is cancelled in its worker (task-cancel.ts). */
+  readonly signal?: QueueSignal;
   /** What to observe; the report comes back in `out.observed` (see observe/). */
   readonly observe?: ObserveSpec;
   /** Registry bindings → models, taken when the request started. */
@@ -76,8 +78,9 @@ export class InlineRunner implements Runner {
   constructor(private readonly remote?: ExecEnv['remote'], private readonly graceMs = 250) {}
   async run(req: RunRequest): Promise<ExecOutput> {
     const mark = req.deadline && this.graceMs > 0 ? new StepMark() : undefined;
+    const signal = req.signal && abortSignalOf(req.signal);
     const running = executeObserved(req.observe, req.pipeline.plan, { datasets: req.snapshot.datasets, operators: req.snapshot.operators, model: loadModel, ...(this.remote ? { remote: this.remote } : {}) }, req.inputs, {
-      ...(req.signal ? { signal: req.signal } : {}),
+      ...(signal ? { signal } : {}),
       ...(req.deadline ? { deadline: req.deadline } : {}),
       ...(req.now !== undefined ? { now: req.now } : {}),
       trace: req.trace === true,
@@ -90,6 +93,17 @@ export class InlineRunner implements Runner {
     return { threads: 0, queued: 0, running: 0, utilization: 0 };
   }
   async close(): Promise<void> {}
+}
+
+const goneError = (s: QueueSignal): AirmailError => (s.reason instanceof AirmailError ? s.reason : new AirmailError('CLIENT_CLOSED', 'the request was cancelled before it finished'));
+
+/** An AbortSignal that follows `s` (an inline run's operators take a real one). */
+function abortSignalOf(s: QueueSignal): AbortSignal {
+  if (s instanceof AbortSignal) return s;
+  const c = new AbortController();
+  if (s.aborted) c.abort(s.reason);
+  else s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+  return c.signal;
 }
 
 export interface PoolOptions {
@@ -165,6 +179,9 @@ export class PoolRunner implements Runner {
   /** The step each task handed to piscina is in (one slot per worker: at most that many are). */
   private readonly steps: StepSlots;
   private readonly freeSlots: number[];
+  /** Tasks cancelled in their worker because their client has gone (task-cancel.ts). */
+  private readonly cancels: CancelSlots;
+  private readonly cancelTask = (slot: number): void => this.cancels.cancel(slot);
   /** Per-pipeline shares of the workers (bulkhead.ts). */
   private readonly bulkheads: Bulkheads;
 
@@ -175,6 +192,7 @@ export class PoolRunner implements Runner {
     this.maxQueueWaitMs = opts.maxQueueWaitMs ?? 1000;
     this.queue = new SlotQueue(this.threads);
     this.steps = new StepSlots(this.threads);
+    this.cancels = new CancelSlots(this.threads);
     this.freeSlots = Array.from({ length: this.threads }, (_, i) => this.threads - 1 - i);
     this.maxQueue = opts.maxQueue ?? this.threads * 64;
     this.bulkheads = new Bulkheads(this.threads, opts.maxWorkersPerPipeline);
@@ -187,7 +205,7 @@ export class PoolRunner implements Runner {
       // The main thread's share of each hand-off (the ceiling of a many-core server: see HAND_OFF).
       ...HAND_OFF,
     };
-    const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, stepSlots: this.steps.buffer, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
+    const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, stepSlots: this.steps.buffer, cancelSlots: this.cancels.buffer, cancelChannel: this.cancels.channel, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
       ? new Piscina({ ...common, filename: fileURLToPath(new URL('./workers/ts-bootstrap.mjs', import.meta.url)), workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
       : new Piscina({ ...common, filename: fileURLToPath(new URL('./workers/exec-worker.js', import.meta.url)), workerData });
@@ -228,7 +246,7 @@ export class PoolRunner implements Runner {
     };
     // The watchdog: past the deadline (plus a grace for the worker to stop by itself) the task
     // leaves the queue, or its worker is stopped (a runaway operator) and replaced by piscina.
-    const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal, () => this.anyInNative(), (slot) => this.steps.at(slot, req.pipeline.plan)) : undefined;
+    const watchdog = req.deadline ? deadlineWatchdog(req.deadline, this.graceMs, req.signal, () => this.anyInNative(), (slot) => this.steps.at(slot, req.pipeline.plan), this.cancelTask) : undefined;
     const signal = watchdog?.signal ?? req.signal;
     const group = this.group(req.pipeline, req.adhoc === true);
     try {
@@ -240,7 +258,11 @@ export class PoolRunner implements Runner {
         let reply = await this.submit(base, signal, admitted, req.pipeline, group);
         // The load may reach another worker than the one that answered `need`, one that lacks a
         // dataset left out: it answers `need` again with its own; the last try sends every handle.
-        for (let i = 0; reply.kind === 'need' && i < 3; i++) reply = await this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot, i < 2 ? reply.has : undefined) }, signal, true, req.pipeline, group);
+        for (let i = 0; reply.kind === 'need' && i < 3; i++) {
+          // A client that went away meanwhile: its task is not sent again (its cancel was of the slot it left).
+          if (req.signal?.aborted) throw goneError(req.signal);
+          reply = await this.submit({ ...base, load: this.loadFor(req.pipeline, req.snapshot, i < 2 ? reply.has : undefined) }, signal, true, req.pipeline, group);
+        }
         return reply;
       };
       // A task whose worker we stopped on purpose (killWorker) runs again on another worker, up to
@@ -254,6 +276,7 @@ export class PoolRunner implements Runner {
         } catch (err) {
           if ((err as AirmailError).code !== 'WORKER_FAILED' || (err as AirmailError).details?.['retryable'] !== true || tries >= MAX_KILLED_RETRIES) throw err;
           if (signal?.aborted) throw signal.reason instanceof AirmailError ? signal.reason : err;
+          if (req.signal?.aborted) throw goneError(req.signal);
         }
       }
       if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0);
@@ -306,6 +329,7 @@ export class PoolRunner implements Runner {
       // The queue lets at most `threads` tasks past, so a slot is free.
       const slot = this.freeSlots.pop()!;
       task.slot = slot;
+      this.cancels.begin(slot);
       if (signal instanceof WatchdogSignal) signal.slot = slot;
       try {
         return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
@@ -434,6 +458,7 @@ export class PoolRunner implements Runner {
   }
 
   async close(): Promise<void> {
+    this.cancels.close();
     await this.pool.close();
   }
 }

@@ -3,6 +3,7 @@
  * body limits and admin auth are middleware that run before any handler.
  */
 import { dirname } from 'node:path';
+import type { ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -25,6 +26,7 @@ import { ADHOC_LABEL, FIXED_LABELS, OTHER_LABEL, UNKNOWN_LABEL } from '../observ
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
 import { DEADLINE_HEADER, deadlineOption, NOW_HEADER, nowOption } from './deadline.js';
 import { debugAsked, debugOf, debugOption } from './debug-option.js';
+import { clientGone, type ClientGone } from './client-gone.js';
 import { ARM_HEADER, ARM_QUERY, describeExperiment, errorTarget, forcedArm, runExperiment, type ErrorTarget } from '../experiments.js';
 
 export { DEADLINE_HEADER, deadlineOption, debugOf, debugOption };
@@ -94,6 +96,12 @@ export function errorBody(e: ErrorLike, extra: Partial<Pick<PipelineResponse, 'p
 
 /** Milliseconds since `t0`, as `took_ms` is written (three decimals). */
 export const tookMs = (t0: number): number => Math.round((performance.now() - t0) * 1000) / 1000;
+
+/** The run option that stops a run whose client has gone (client-gone.ts); none off the Node listener (app.request in tests). */
+function goneOption(c: Context): { signal?: ClientGone } {
+  const res = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  return res ? { signal: clientGone(res) } : {};
+}
 
 /** When each request reached the app (for took_ms in error bodies). */
 const started = new WeakMap<Context, number>();
@@ -334,7 +342,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     if (x) {
       try {
         const forced = forcedArm(x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER));
-        return c.json(await runExperiment(engine, x, inputs as Record<string, unknown>, source, forced, { debug: debugOf(c), ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)) }), 200);
+        return c.json(await runExperiment(engine, x, inputs as Record<string, unknown>, source, forced, { debug: debugOf(c), ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)), ...goneOption(c) }), 200);
       } catch (err) {
         return answerError(c, err, errorTarget(err, x));
       }
@@ -343,7 +351,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     try {
       const debug = debugOf(c);
       const checked = engine.checkInputs(p, inputs, source);
-      const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)) });
+      const res = await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)), ...goneOption(c) });
       return c.json(res, 200);
     } catch (err) {
       return answerError(c, err, { pipeline: p.name, version: p.version });
@@ -414,7 +422,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     try {
       const debug = debugOf(c);
       const checked = engine.checkInputs(p, inputs, format);
-      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)) }), 200);
+      return c.json(await engine.run(p, checked, { debug, ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)), ...goneOption(c) }), 200);
     } catch (err) {
       return answerError(c, err, { pipeline: p.name, version: p.version });
     }

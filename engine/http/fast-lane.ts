@@ -21,6 +21,7 @@ import type { PipelineResponse } from '../engine.js';
 import { DEADLINE_HEADER, deadlineOption, errorBody, retryHeaders, tookMs } from './app.js';
 import { inputsNotAnObject, isPlainObject, parseJsonStrict, utf8Body, utf8Charset } from './body.js';
 import { UNKNOWN_LABEL } from '../observe/index.js';
+import { clientGone } from './client-gone.js';
 import { REQUEST_ID_HEADER } from '../observe/request-id.js';
 
 export interface FastLaneOptions {
@@ -95,7 +96,7 @@ async function answer(engine: Engine, opts: FastLaneOptions, name: string, bytes
     const id = req.headers[REQUEST_ID_HEADER];
     // httpRequest: the request span's http.* / url.path attributes (the lane takes only POST /pipelines/NAME, no query).
     const http = { method: 'POST', routePath: ROUTE, path: PREFIX + name };
-    const out = await engine.run(p, engine.checkInputs(p, value, 'json'), Object.assign(deadlineOption(req.headers[DEADLINE_HEADER]), { httpRequest: http }, typeof id === 'string' ? { requestId: id } : undefined));
+    const out = await engine.run(p, engine.checkInputs(p, value, 'json'), Object.assign(deadlineOption(req.headers[DEADLINE_HEADER]), { httpRequest: http, signal: clientGone(res) }, typeof id === 'string' ? { requestId: id } : undefined));
     write(res, opts, 200, {}, out);
   } catch (err) {
     send(res, opts, rejected(engine, p.name, asAirmailError(err), req), t0, { pipeline: p.name, version: p.version });

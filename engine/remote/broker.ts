@@ -21,7 +21,7 @@ import type { RemoteFetch } from '../api.js';
 import { createCache, type Cache, type CacheStats } from '../cache/cache.js';
 import type { LruOptions } from '../cache/lru.js';
 import type { DatasetHandle } from '../dataset.js';
-import { asAirmailError, toWire, type WireError } from '../errors.js';
+import { AirmailError, asAirmailError, toWire, type WireError } from '../errors.js';
 import { tableBytes, tableCodec } from './codec.js';
 import { HttpFetcher, type HttpFetcherOptions, type HttpFetchStats } from './http-fetcher.js';
 import { describeFetch, remoteKey, statsName } from './key.js';
@@ -62,7 +62,10 @@ export interface RemoteStats {
 }
 
 /** `refresh`: the worker served a stale table and wants the refreshed one (answered when the refresh lands). */
-export type BrokerRequest = { readonly id: number; readonly from: number; readonly fetch: RemoteFetch; readonly refresh?: boolean };
+export type BrokerRequest =
+  | { readonly id: number; readonly from: number; readonly fetch: RemoteFetch; readonly refresh?: boolean }
+  /** The worker's task was cancelled (its client has gone): stop waiting for ask `id` (client.ts cancelPending). */
+  | { readonly id: number; readonly from: number; readonly cancel: true };
 export type BrokerReply =
   | { readonly id: number; readonly ok: true; readonly reply: RemoteReply }
   | { readonly id: number; readonly ok: false; readonly error: WireError };
@@ -81,6 +84,8 @@ export class RemoteBroker {
   #requests: BroadcastChannel | undefined;
   readonly #replies = new Map<number, BroadcastChannel>();
   #closed = false;
+  /** Asks being served, by `from:id`: a cancel aborts the wait, and the fetch when no other waits on it. */
+  readonly #serving = new Map<string, AbortController>();
 
   constructor(opts: RemoteOptions = {}) {
     const lru = opts.lru ?? DEFAULT_LRU;
@@ -146,13 +151,24 @@ export class RemoteBroker {
   }
 
   async #serve(req: BrokerRequest): Promise<void> {
+    const key = `${req.from}:${req.id}`;
+    if ('cancel' in req) {
+      this.#serving.get(key)?.abort(new AirmailError('CLIENT_CLOSED', 'the client closed the connection before the answer'));
+      return;
+    }
     let msg: BrokerReply;
+    // A refresh is for the worker's front cache, never cancelled; an ask may be (the cache aborts
+    // the fetch itself only when no other request waits on it: cache.ts #wait).
+    const ask = req.refresh === true ? undefined : new AbortController();
+    if (ask) this.#serving.set(key, ask);
     try {
-      msg = { id: req.id, ok: true, reply: await this.fetch(req.fetch, undefined, req.refresh === true) };
+      msg = { id: req.id, ok: true, reply: await this.fetch(req.fetch, ask?.signal, req.refresh === true) };
     } catch (err) {
       msg = { id: req.id, ok: false, error: toWire(asAirmailError(err, 'SOURCE_FAILED')) };
+    } finally {
+      if (ask) this.#serving.delete(key);
     }
-    if (this.#closed) return;
+    if (this.#closed || ask?.signal.aborted) return;
     let ch = this.#replies.get(req.from);
     if (!ch) {
       ch = new BroadcastChannel(`${this.channel}:${req.from}`);

@@ -116,6 +116,20 @@ export class RemoteClient {
     return this.#front.fetch(f, signal, fresh);
   }
 
+  /**
+   * The task of this worker was cancelled (its client has gone): every ask still waiting is dropped
+   * here, and the broker is told, so that a fetch no other request waits on is aborted upstream.
+   */
+  cancelPending(): void {
+    for (const [id, w] of this.#waiting) {
+      clearTimeout(w.timer);
+      w.reject(new AirmailError('CLIENT_CLOSED', 'the client closed the connection before the answer'));
+      const msg: BrokerRequest = { id, from: threadId, cancel: true };
+      this.#requests.postMessage(msg);
+    }
+    this.#waiting.clear();
+  }
+
   close(): void {
     this.#requests.close();
     this.#replies.close();

@@ -18,6 +18,7 @@ import { importOperatorModule } from '../config/load.js';
 import { registerOperatorHooks } from '../operator-hooks.js';
 import { RemoteClient } from '../remote/client.js';
 import { planSteps, slotMarker } from '../step-slots.js';
+import { CancelListener } from '../task-cancel.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
 import type { Plan } from '../config/plan.js';
 
@@ -132,6 +133,9 @@ const timed = <T>(p: Promise<T>): Promise<T> => {
     if (--fetching === 0) waitMs += performance.now() - fetchSince;
   });
 };
+/** Tasks cancelled by the pool (their client has gone): the running one stops, and so do its remote fetches. */
+const cancelData = workerData as { cancelSlots?: SharedArrayBuffer; cancelChannel?: string } | undefined;
+const cancels = cancelData?.cancelSlots && cancelData.cancelChannel ? new CancelListener(cancelData.cancelSlots, cancelData.cancelChannel, () => remoteClient?.cancelPending()) : undefined;
 const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal, fresh) => timed(remoteClient.fetch(f, signal, fresh)) } : {};
 
 /**
@@ -198,10 +202,11 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   }
   const t0 = performance.now();
   waitMs = 0;
+  const cancel = cancels && task.slot !== undefined && task.slot >= 0 ? cancels.begin(task.slot) : undefined;
   try {
     // Not an object spread followed by more properties: see executeObserved.
     const onStep = slotMarker(stepSlots, task.slot);
-    const opts = Object.assign({ trace: task.trace === true }, task.deadline ? { deadline: task.deadline } : undefined, task.now !== undefined ? { now: task.now } : undefined, task.models ? { models: task.models } : undefined, onStep ? { onStep } : undefined);
+    const opts = Object.assign({ trace: task.trace === true }, task.deadline ? { deadline: task.deadline } : undefined, task.now !== undefined ? { now: task.now } : undefined, task.models ? { models: task.models } : undefined, onStep ? { onStep } : undefined, cancel ? { cancel } : undefined);
     const out = await executeObserved(task.observe, entry.plan, entry.env, task.inputs, opts);
     if (entry.swapped) {
       entry.swapped = false;
@@ -213,5 +218,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   } catch (err) {
     const observed = reportOf(err);
     return { kind: 'error', error: toWire(asAirmailError(err)), ...(observed ? { observed } : {}), ...(waitMs > 0 ? { waitMs } : {}) };
+  } finally {
+    if (cancel) cancels!.end(cancel);
   }
 }
