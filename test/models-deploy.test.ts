@@ -132,7 +132,7 @@ deployments:
     const huge = JSON.stringify({ rows: [exp.rows[0]!.features] }).replace(/"f0":[^,}]+/, '"f0":1e400');
     const r = await fetch(`${srv.url}/models/psale_gbdt/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: huge });
     expect(r.status).toBe(422);
-    expect(await r.json()).toMatchObject({ code: 'INPUT_INVALID', errors: [{ path: '/rows/0/f0', message: 'must be a finite number' }] });
+    expect(await r.json()).toMatchObject({ code: 'INPUT_INVALID', errors: [{ path: '/rows/0/f0', message: expect.stringMatching(/^'f0' must be a finite number/) }] });
   });
 
   it('queries one id through the envelope feature source', async () => {

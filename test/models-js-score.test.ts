@@ -108,4 +108,39 @@ pipeline:
     expect(rejected?.reason).toMatch(/its inputs \(js: w, bonus \(string\)\) differ/);
     expect(Object.values((await run(0)).models ?? {})).toEqual(['jsrank@2']);
   });
+
+  // Regression: a version whose first output is text ({ label, score }) swapped into a running
+  // pipeline, and every score became null (Number('dear') is NaN) with error: false; ModelScore at
+  // load accepted such a function too.
+  it('refuses at load a js function whose first output is text, naming it', async () => {
+    await publishModel({
+      artifact: new TextEncoder().encode('export function predict(c, rows) { return { label: Array.from(c.w, (w) => (w > 1 ? "dear" : "cheap")), y: Float64Array.from(c.w) }; }\n'),
+      flavor: 'js', name: 'jslabel', description: 'label first', sample: [{ w: 1 }, { w: 2 }],
+    }, publisher);
+    const res = await fetch(`${srv.url}/execute`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pipeline: { name: 'jslabel', item_type: 'id', initialization: { includes: [{ name: 'Static', parameters: { items: [1] } }], scores: [{ name: 'ModelScore', parameters: { model: { tags: { name: 'jslabel' } } } }] } }, inputs: {} }),
+    });
+    const body = (await res.json()) as { error: boolean; reason: string };
+    expect(res.status).toBe(422);
+    expect(body.reason).toMatch(/jslabel@1 answers 'label' \(string\) as its first output, which ModelScore scores by; a score must be a number/);
+  });
+
+  it('does not swap in a version whose first output is text', async () => {
+    await publishModel({
+      artifact: new TextEncoder().encode('export function predict(c, rows) { return { label: Array.from(c.w, () => "x"), y: Float64Array.from(c.w) }; }\n'),
+      flavor: 'js', name: 'jsrank', description: 'label first', tags: { stage: 'prod' }, sample: [{ w: 1, bonus: 0 }, { w: 2.5, bonus: 1 }],
+    }, publisher);
+    const t0 = Date.now();
+    let rejected: { candidate: string; reason: string } | undefined;
+    while (!rejected && Date.now() - t0 < 5000) {
+      await new Promise((ok) => setTimeout(ok, 100));
+      const models = (await (await fetch(`${srv.url}/models`)).json()) as { rejections: { candidate: string; reason: string }[] };
+      rejected = models.rejections.find((x) => x.candidate === 'jsrank@4');
+    }
+    expect(rejected?.reason).toMatch(/its first output 'label' is string, and pipeline 'jsranked' scores by the first output, which must be a number; jsrank@2 keeps serving/);
+    const r = await run(0);
+    expect(Object.values(r.models ?? {})).toEqual(['jsrank@2']);
+    expect(r.items.map((i) => i.score)).toEqual([-0.5, -1, -3]);
+  });
 });

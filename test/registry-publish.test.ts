@@ -143,7 +143,7 @@ describe('publish rejections leave the registry unchanged', () => {
   it.each([
     ['a corrupt artifact (sha256 mismatch)', () => [...base(), '--artifact', jsFile(), '--sha256', 'c'.repeat(64)], /ARTIFACT_CORRUPT: artifact sha256 mismatch: expected c{64}/],
     ['an onnx model that does not load', () => ['publish', '--artifact', join(dir, 'garbage.onnx'), '--flavor', 'onnx', '--name', 'double', '--description', 'x', '--registry', reg.url], /MODEL_LOAD_FAILED: the artifact is not an ONNX model/],
-    ['a js module without predict', () => [...base(), '--artifact', join(dir, 'xs.json')], /MODEL_LOAD_FAILED: js function double@0 cannot be loaded/],
+    ['a js module without predict', () => [...base(), '--artifact', join(dir, 'xs.json')], /MODEL_LOAD_FAILED: js function double \(being published\) cannot be loaded/],
     ['a bad metric', () => [...base(), '--artifact', jsFile(), '--metrics', join(dir, 'bad-metrics.json')], /METRIC_INVALID: invalid metrics:\n {2}metric 'roc' \(roc_curve\): \/tpr\/1 must be <= 1/],
     ['a missing description', () => ['publish', '--artifact', jsFile(), '--flavor', 'js', '--name', 'double', '--sample', join(dir, 'xs.json'), '--registry', reg.url], /ENVELOPE_INVALID: the envelope index is incomplete:\n {2}index tag "description" is required/],
     ['a missing name', () => ['publish', '--artifact', jsFile(), '--flavor', 'js', '--description', 'x', '--sample', join(dir, 'xs.json'), '--registry', reg.url], /ENVELOPE_INVALID: .*index tag "name" is required/s],

@@ -133,12 +133,12 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     let validate = validators.get(m.envelope);
     if (!validate) validators.set(m.envelope, (validate = ajv.compile(bodySchema(m.envelope.function.inputs))));
     if (!isPlainObject(value) || !validate(value)) {
-      const errors = isPlainObject(value) ? describeErrors(validate.errors).map(withHints(m.envelope.function.inputs)) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
+      const errors = isPlainObject(value) ? describeErrors(validate.errors, 'json').map(withHints(m.envelope.function.inputs)) : [{ path: '', message: 'the body must be a JSON object {"rows": [...]}' }];
       throw new AirmailError('INPUT_INVALID', summarise(`rows for ${d.name} (${m.label}) are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
     }
     const rows = (value as { rows: Record<string, unknown>[] }).rows;
     // JSON numbers beyond float64 (1e400) parse to ±Infinity, which no schema keyword refuses.
-    const infinite = rows.flatMap((r, i) => Object.entries(r).filter(([, v]) => typeof v === 'number' && !Number.isFinite(v)).map(([k]) => ({ path: `/rows/${i}/${k}`, message: 'must be a finite number' })));
+    const infinite = rows.flatMap((r, i) => Object.entries(r).filter(([, v]) => typeof v === 'number' && !Number.isFinite(v)).map(([k]) => ({ path: `/rows/${i}/${k}`, message: `'${k}' must be a finite number, not one beyond float64's range (about ±1.8e308)` })));
     if (infinite.length) throw new AirmailError('INPUT_INVALID', summarise(`rows for ${d.name} (${m.label}) are invalid`, infinite.map((e) => `${e.path} ${e.message}`)), { details: { errors: infinite } });
     const predictions = await predictRows(m, rows, deadlineOf(c.req.header('x-airmail-deadline-ms')));
     return c.json({ predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });

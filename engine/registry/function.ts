@@ -83,7 +83,7 @@ export async function loadFunction(envelope: Pick<Envelope, 'function' | 'name' 
       close: () => model.release(),
     };
   }
-  return startJsFunction(bytes, `${envelope.name}@${envelope.version}`, opts.timeoutMs ?? checkTimeoutMs());
+  return startJsFunction(bytes, envelope.version > 0 ? `${envelope.name}@${envelope.version}` : `${envelope.name} (being published)`, opts.timeoutMs ?? checkTimeoutMs());
 }
 
 // The module is imported from a data: URL; an import error would quote that whole URL, so it is cut out.

@@ -4,7 +4,8 @@
  * when the config compiles; unless it is pinned, it is then watched, and a newer matching envelope
  * is downloaded (sha256 verified), loaded and warmed before the binding moves to it. A candidate
  * that fails any step, whose input columns differ from what its pipelines and deployments compiled
- * against, or that a deployment could not serve (ModelHubOptions.vet), is rejected (recorded in
+ * against, whose first output (a pipeline's score) is text while a pipeline uses it, or that a
+ * deployment could not serve (ModelHubOptions.vet), is rejected (recorded in
  * `rejections`) and the old model keeps serving.
  *
  * Requests take `refs` once when they start (an immutable table binding → {path, version}), so a
@@ -426,6 +427,13 @@ export class ModelHub implements ModelResolver {
         const users = this.usersOf(b.key);
         const who = users.length > 1 ? `${users.slice(0, -1).join(', ')} and ${users.at(-1)!}` : users[0] ?? 'what uses it';
         reject('MODEL_LOAD_FAILED', `its inputs (${next.function.flavor}: ${inputList(next)}) differ from those of ${from.label} (${from.envelope.function.flavor}: ${inputList(from.envelope)}), which ${who} ${users.length === 1 ? 'was' : 'were'} compiled against; ${users.length === 1 ? 'it keeps' : 'they keep'} ${from.label}. A config that is loaded or reloaded from now on (or a pipeline sent with a request) resolves the tags again and takes ${label}, if it provides its inputs`);
+        return;
+      }
+      // Pipelines score by the first output (ModelScore): a text one would answer null scores, not fail.
+      const score = next.function.outputs[0];
+      const pipelines = this.usersOf(b.key).filter((u) => u.startsWith('pipeline '));
+      if (score && (score.type === 'string' || score.type === 'bool') && pipelines.length) {
+        reject('MODEL_LOAD_FAILED', `its first output '${score.name}' is ${score.type}, and ${pipelines.join(', ')} ${pipelines.length === 1 ? 'scores' : 'score'} by the first output, which must be a number; ${from.label} keeps serving. Publish a version whose first output is numeric`);
         return;
       }
       const refused = this.vet?.(b.key, next);

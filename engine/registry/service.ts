@@ -33,6 +33,7 @@ import type { ColumnSpec, ContextSpec, Envelope, FeatureSource, Flavor } from '.
 import { asRegistryError, RegistryError, toRegistryWire } from './errors.js';
 import { parseOutputList, prepareEnvelope, type PublishRequest } from './publish.js';
 import type { SampleFormat } from './stats.js';
+import { closest } from '../config/validators.js';
 import type { RegistryStore, ResolveSpec } from './store.js';
 
 export interface RegistryAppOptions {
@@ -86,20 +87,43 @@ function fromBase64(v: unknown, what: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
+const MANIFEST_FIELDS = ['flavor', 'name', 'description', 'tags', 'inputs', 'outputs', 'context', 'featureSource', 'sha256', 'sampleFormat', 'filename', 'sample', 'metrics'];
+const FORM_FIELDS = ['artifact', 'sample', 'metrics', 'manifest', 'flavor', 'name', 'description', 'sha256', 'sampleFormat', 'outputs', 'tag'];
+
+/**
+ * A field the publish does not read is refused, not dropped: a misspelt featureSource or a flat
+ * `inputs` form field would otherwise publish a version without it, and a version is never rewritten.
+ */
+function refuseUnknown(keys: Iterable<string>, known: readonly string[], where: string, manifestOnly = false): void {
+  const problems: string[] = [];
+  for (const k of keys) {
+    if (known.includes(k)) continue;
+    const near = closest(k, manifestOnly ? [...known, ...MANIFEST_FIELDS] : known);
+    if (manifestOnly && near && MANIFEST_FIELDS.includes(near) && !known.includes(near)) {
+      problems.push(`form field ${JSON.stringify(k)} is read only from the manifest: send -F 'manifest={"${near}": ...}'`);
+    } else problems.push(`${where} ${JSON.stringify(k)} is not a publish field${near ? ` (did you mean ${near}?)` : ''}; the fields are ${known.join(', ')}`);
+  }
+  if (problems.length) throw new RegistryError('ENVELOPE_INVALID', `nothing was published: ${problems.join('; ')}`, { details: { problems } });
+}
+
 async function publishRequestOf(c: Context): Promise<PublishRequest> {
   const type = c.req.header('content-type') ?? '';
   if (type.startsWith('application/json')) {
     const body = parseJson(await c.req.text(), 'the body') as Manifest & { artifact?: unknown; sample?: unknown; metrics?: unknown };
-    if (!body || typeof body !== 'object') throw new RegistryError('BODY_UNPARSABLE', 'the body must be a JSON object');
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new RegistryError('BODY_UNPARSABLE', 'the body must be a JSON object');
+    refuseUnknown(Object.keys(body), ['artifact', ...MANIFEST_FIELDS], 'key');
     const sample = body.sample === undefined ? undefined : Array.isArray(body.sample) ? (body.sample as Record<string, unknown>[]) : fromBase64(body.sample, 'sample');
     return { ...body, ...outputsOf(body.outputs), artifact: fromBase64(body.artifact, 'artifact'), ...(sample ? { sample } : {}) } as PublishRequest;
   }
   if (!type.startsWith('multipart/form-data')) throw new RegistryError('UNSUPPORTED_MEDIA_TYPE', 'publish with multipart/form-data or application/json');
   const form = await c.req.parseBody({ all: true });
+  refuseUnknown(Object.keys(form), FORM_FIELDS, 'form field', true);
   const one = (k: string): string | File | undefined => { const v = form[k]; return Array.isArray(v) ? v[0] : v; };
   const text = async (k: string): Promise<string | undefined> => { const v = one(k); return v === undefined ? undefined : typeof v === 'string' ? v : v.text(); };
   const manifestText = await text('manifest');
   const m: Manifest = manifestText ? (parseJson(manifestText, 'manifest') as Manifest) : {};
+  if (!m || typeof m !== 'object' || Array.isArray(m)) throw new RegistryError('ENVELOPE_INVALID', 'manifest must be a JSON object');
+  refuseUnknown(Object.keys(m), MANIFEST_FIELDS, 'manifest key');
   for (const k of ['flavor', 'name', 'description', 'sha256', 'sampleFormat', 'outputs'] as const) { const v = await text(k); if (v !== undefined) (m as Record<string, unknown>)[k] = v; }
   const tagFields = form.tag === undefined ? [] : Array.isArray(form.tag) ? form.tag : [form.tag];
   for (const t of tagFields) {

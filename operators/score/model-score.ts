@@ -56,6 +56,8 @@ export interface ModelScoreParams {
     readonly binding: string; readonly model: string; readonly flavor: string; readonly inputs: readonly string[];
     /** Inputs the function takes as text or booleans ("dept (string)"): ModelScore can hand a model only numbers. */
     readonly textInputs?: readonly string[];
+    /** The first output ("label (string)") when it is text or booleans: ModelScore scores by it, and a score is a number. */
+    readonly textScore?: string;
   };
   /**
    * Set at config load for a model file (never written in a config): a copy of the bytes the load
@@ -84,6 +86,8 @@ function registryProblems(params: ModelScoreParams, env: CheckEnv): ParamProblem
   if (r.flavor !== 'onnx' && r.flavor !== 'js') problems.push({ path: '/model', message: `${r.model} is a ${r.flavor} function; ModelScore scores with onnx and js models`, code: 'MODEL_LOAD_FAILED' });
   // Features travel as one float matrix: a text column would reach predict() as NaN, scoring silently wrong.
   if (r.textInputs?.length) problems.push({ path: '/model', message: `${r.model} takes ${r.textInputs.join(', ')}; ModelScore hands a model numbers only, so it cannot score with it (serve it from a deployment, or publish a version that takes numbers, e.g. category codes)`, code: 'BAD_PARAMETER' });
+  // A text score becomes NaN for every row: the step would answer null scores, and sorts on them, without an error.
+  if (r.textScore) problems.push({ path: '/model', message: `${r.model} answers ${r.textScore} as its first output, which ModelScore scores by; a score must be a number, so it cannot score with it (publish a version whose first output is numeric, e.g. return { score, label } rather than { label, score }; serve text outputs from a deployment)`, code: 'BAD_PARAMETER' });
   const f = params.features;
   if (Array.isArray(f)) {
     if (f.length !== r.inputs.length) problems.push({ path: '/features', message: `${r.model} takes ${r.inputs.length} input columns (${r.inputs.join(', ')}); features lists ${f.length}` });
@@ -141,7 +145,9 @@ export const modelScore = defineOperator<ModelScoreParams>({
     if (!models) throw operatorError('BAD_PARAMETER', 'model names a registry model but the engine has no registry: start it with --registry URL|DIR or AIRMAIL_REGISTRY');
     return models.resolve(spec).then((r) => {
       const textInputs = r.inputs.filter((c) => c.type === 'string' || c.type === 'bool').map((c) => `${c.name} (${c.type})`);
-      return { ...params, resolved: { binding: r.binding, model: `${r.name}@${r.version}`, flavor: r.flavor, inputs: r.inputs.map((c) => c.name), ...(textInputs.length ? { textInputs } : {}) } };
+      const score = r.outputs[0];
+      const textScore = score && (score.type === 'string' || score.type === 'bool') ? `'${score.name}' (${score.type})` : undefined;
+      return { ...params, resolved: { binding: r.binding, model: `${r.name}@${r.version}`, flavor: r.flavor, inputs: r.inputs.map((c) => c.name), ...(textInputs.length ? { textInputs } : {}), ...(textScore ? { textScore } : {}) } };
     });
   },
   check(params, env) {
