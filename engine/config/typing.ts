@@ -8,7 +8,7 @@ import type { Column, ColumnType, JsonSchema, ValueSite } from '../api.js';
 import { isNumeric } from '../api.js';
 import type { Table } from '../dataset.js';
 import { pathToPointer, pointerToPath, type RefSite } from './refs.js';
-import { INSTANT_PATTERN, looksLikeTime, parseInstant, parseTimeBound, TIME_GRAMMAR } from '../time.js';
+import { alwaysAfter, INSTANT_PATTERN, looksLikeTime, parseInstant, parseTimeBound, TIME_GRAMMAR } from '../time.js';
 
 export function columnType(col: Column): ColumnType {
   if (col instanceof Int32Array) return 'integer';
@@ -183,8 +183,15 @@ export function typeSites(
   const times: RefSite[] = [];
   const said = new Set<string>();
   for (const site of sites) {
-    const col = resolve(site);
     const as = site.as ?? 'equals';
+    if (as === 'number') {
+      // A reference read as a number (a ModelScore feature `$client.c0`): a context row's time is no number either.
+      const ref = refs.find((r) => placeOf(site, r) === 'value');
+      const ctx = ref?.ref.kind === 'context' ? contextColumn?.(ref.ref.context, ref.ref.column) : undefined;
+      if (ref && ctx?.type === 'timestamp') problems.push({ path: site.path, message: `${ref.text} is read as a number, but ${ctx.label} holds timestamps: a time is not a model feature (to give a model an age, put it in the data as a number, e.g. days since)` });
+      if (ref) continue;
+    }
+    const col = resolve(site);
     if (!col) {
       // No column to take a type from (no items dataset): an item id is still a number or a string.
       if (as !== 'id') continue;
@@ -243,7 +250,25 @@ export function typeSites(
       if (message) problems.push({ path, message });
     }
   }
-  return { inputs, problems, times };
+  return { inputs, problems: [...problems, ...windowOrderProblems(times)], times };
+}
+
+/**
+ * A window whose `min` comes after its `max` at every now (`min: now-7d, max: now-30d`, or two
+ * instants the wrong way round) selects nothing, ever: a load error naming both bounds.
+ */
+function windowOrderProblems(times: readonly RefSite[]): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  for (const min of times) {
+    if (min.path[min.path.length - 1] !== 'min' || min.ref.kind !== 'time') continue;
+    const parent = JSON.stringify(min.path.slice(0, -1));
+    const max = times.find((t) => t.path[t.path.length - 1] === 'max' && JSON.stringify(t.path.slice(0, -1)) === parent);
+    if (max?.ref.kind !== 'time' || !alwaysAfter(min.ref.bound, max.ref.bound)) continue;
+    const at = min.path.length > 1 ? ` of ${min.path.slice(0, -1).join('.')}` : '';
+    const when = min.ref.bound.kind === 'relative' ? ' at every now' : '';
+    out.push({ path: pathToPointer(min.path), message: `min${at} (${min.text}) comes after max (${max.text})${when}: the window is empty and no row can ever pass; swap them` });
+  }
+  return out;
 }
 
 /**
