@@ -361,7 +361,8 @@ export interface ValueSite {
    * column and time bounds (`2024-10-01`, `now-30d`) on a `timestamp` one: the engine resolves a time
    * bound to epoch ms per request, so the operator receives a number (or an input's ISO text);
    * `number`: no value is compared, the column itself is read as numbers (a score), so it must hold
-   * numbers or numeric text (`path`: the parameter that names the column).
+   * numbers or numeric text (`path`: the parameter that names the column); a `$context.column`
+   * reference at `path` is read as a number too, so a context column of timestamps is refused.
    */
   readonly as?: 'equals' | 'id' | 'range' | 'number';
 }

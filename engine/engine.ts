@@ -18,7 +18,7 @@ import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
 import type { QueueSignal } from './slot-queue.js';
-import { coerceQueryInputs, nullsAsDefaults, unrepresentableInputs, withInputNames } from './inputs.js';
+import { coerceQueryInputs, instantInputProblems, nullsAsDefaults, unrepresentableInputs, withInputNames } from './inputs.js';
 import { Observability, type ObserveRunOptions, type WhyAnswer } from './observe/index.js';
 import { reportOf } from './observe/collect.js';
 import { swapProblem } from './registry/deployments.js';
@@ -209,7 +209,7 @@ export class Engine {
       copy = q.inputs;
     } else copy = isObject ? nullsAsDefaults(p.inputSchema, Object.assign({}, inputs) as Record<string, unknown>) : inputs;
     if (!fn(copy)) errors.push(...withInputNames(p.inputSchema, describeErrors(fn.errors, source)));
-    errors.push(...unrepresentableInputs(p.inputSchema, copy));
+    errors.push(...unrepresentableInputs(p.inputSchema, copy), ...instantInputProblems(p.inputSchema, copy));
     if (errors.length > 0) {
       throw new AirmailError('INPUT_INVALID', summarise(`inputs of ${what} '${p.name}' are invalid`, errors.map((e) => `${e.path || '/'} ${e.message}`)), { details: { errors } });
     }

@@ -20,7 +20,7 @@ import { idKindOf, keyedIds, type IdKind } from './source-ids.js';
 import { alignedColumn, checkUntouched, filteredRows, rowsStamp, scoreValues, selectedRows, transformParts } from './step-rows.js';
 import { unionMinus } from './union.js';
 import { deadlineInStep } from './step-slots.js';
-import { formatInstant, resolveBound } from './time.js';
+import { formatInstant, parseInstant, resolveBound } from './time.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -157,12 +157,14 @@ function siteValues(inputs: Readonly<Record<string, unknown>>, contextRows: Read
 export function shownParams(step: PlanStep, params: unknown): unknown {
   let out = params;
   for (const site of step.sites) {
-    if (site.ref.kind !== 'time') continue;
+    if (site.ref.kind !== 'time' && !site.instant) continue;
     let v: unknown = params;
     for (const seg of site.path) v = (v as Record<string | number, unknown> | undefined)?.[seg];
+    // An input's or context row's instant (ISO text as sent, or epoch ms) is shown as a bound written as one.
+    if (typeof v === 'string' && site.ref.kind !== 'time') v = parseInstant(v);
     if (typeof v !== 'number') continue;
     const iso = formatInstant(v);
-    out = setAt(out, site.path, site.ref.bound.kind === 'relative' ? `${iso} (${site.text})` : iso);
+    out = setAt(out, site.path, site.ref.kind === 'time' && site.ref.bound.kind === 'relative' ? `${iso} (${site.text})` : iso);
   }
   return out;
 }

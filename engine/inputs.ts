@@ -7,6 +7,8 @@
  */
 import type { JsonSchema } from './api.js';
 import type { Problem } from './config/validators.js';
+import { isInstantSchema } from './config/typing.js';
+import { formatInstant, INSTANT_PATTERN, parseInstant } from './time.js';
 
 const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
 const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
@@ -17,7 +19,9 @@ function typesOf(schema: JsonSchema | undefined): string[] {
 }
 
 /** `text` as the first of `types` it parses as; text itself when it parses as none (or a string is allowed). */
-function scalar(text: string, types: readonly string[]): unknown {
+function scalar(text: string, types: readonly string[], instant = false): unknown {
+  // An instant takes ISO text or epoch ms: `?since=1727740800000` is the number.
+  if (instant && INTEGER.test(text)) return Number(text);
   if (types.length === 0 || types.includes('string')) return text;
   // An integer past 2^53 is read too, rounded as JSON.parse reads a body's: unrepresentableInputs refuses both alike.
   if (types.includes('integer') && INTEGER.test(text)) return Number(text);
@@ -27,6 +31,7 @@ function scalar(text: string, types: readonly string[]): unknown {
   return text;
 }
 
+const INSTANT = new RegExp(INSTANT_PATTERN);
 const SCALARS = ['string', 'integer', 'number', 'boolean', 'null'];
 
 /** Query values (one or more per name) → inputs typed by `schema`'s properties, and the names given more than once. */
@@ -44,7 +49,7 @@ export function coerceQueryInputs(schema: JsonSchema, raw: Readonly<Record<strin
       // The first value stands in, so that the schema does not also call the input missing.
       problems.push({ path: `/${name}`, message: `'${name}' is given ${values.length} times ${where === 'cli' ? 'by --input' : 'in the query'}; it takes one value` });
     }
-    const v = list && (values.length > 1 || !types.some((t) => SCALARS.includes(t))) ? values.map((x) => scalar(x, itemTypes)) : scalar(values[0] ?? '', types);
+    const v = list && (values.length > 1 || !types.some((t) => SCALARS.includes(t))) ? values.map((x) => scalar(x, itemTypes)) : scalar(values[0] ?? '', types, isInstantSchema(prop));
     // Defined, not assigned: a query name `__proto__` stays a key (an unknown input the schema refuses), not a prototype set and dropped.
     Object.defineProperty(inputs, name, { value: v, enumerable: true, writable: true, configurable: true });
   }
@@ -103,4 +108,28 @@ export function nullsAsDefaults(schema: JsonSchema, inputs: Record<string, unkno
     if (Object.hasOwn(prop, 'default') && !typesOf(prop).includes('null')) delete inputs[name];
   }
   return inputs;
+}
+
+/**
+ * Instant inputs (`type: timestamp`, or compared with a timestamp column) that the schema's pattern
+ * lets through but that name no instant: a day past the month's end (`2024-02-30`), and a number
+ * below 1e11 (as milliseconds, a time before March 1973): epoch seconds (`1727740800`, the same rule
+ * as a dataset's JSON numbers) or a date written as digits (`20240920`), never meant as 1970.
+ */
+export function instantInputProblems(schema: JsonSchema, inputs: unknown): Problem[] {
+  const props = schema['properties'] as Record<string, JsonSchema> | undefined;
+  if (!props || !inputs || typeof inputs !== 'object') return [];
+  const out: Problem[] = [];
+  for (const [name, v] of Object.entries(inputs)) {
+    if (!Object.hasOwn(props, name) || !isInstantSchema(props[name])) continue;
+    if (typeof v === 'string' && INSTANT.test(v)) {
+      const ms = parseInstant(v);
+      if (typeof ms === 'string') out.push({ path: `/${name}`, message: `'${name}' must be an instant, and ${JSON.stringify(v.slice(0, 40))} ${ms}` });
+    } else if (typeof v === 'number' && Math.abs(v) > 1e8 && Math.abs(v) < 1e11) {
+      out.push({ path: `/${name}`, message: `'${name}' is epoch milliseconds, but ${v} looks like epoch seconds (${formatInstant(v)} as ms, ${formatInstant(v * 1000)} as seconds): multiply by 1000 or send ISO text` });
+    } else if (typeof v === 'number' && Math.abs(v) < 1e11) {
+      out.push({ path: `/${name}`, message: `'${name}' is epoch milliseconds, but ${v} is ${formatInstant(v)}, too early to be meant: send ISO text (2024-10-01, 2024-10-01T12:30:00Z) or epoch milliseconds (1727740800000)` });
+    }
+  }
+  return out;
 }

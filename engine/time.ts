@@ -77,6 +77,18 @@ export function resolveBound(b: TimeBound, now: number): number {
   return b.round ? floorTo(at, b.round) : at;
 }
 
+/**
+ * Whether `a` resolves after `b` at every now: two instants, or two times relative to now (`now-7d`
+ * is after `now-30d`; `now/d`, at least the day's midnight, is after `now-1d`). An instant against a
+ * relative time depends on the now, and so does a pair that rounding may order either way.
+ */
+export function alwaysAfter(a: TimeBound, b: TimeBound): boolean {
+  if (a.kind === 'instant' && b.kind === 'instant') return a.ms > b.ms;
+  if (a.kind !== 'relative' || b.kind !== 'relative') return false;
+  // Rounded down, `a` lies in (now + offset − unit, now + offset]; `b` is at most now + its offset.
+  return a.round === undefined ? a.offsetMs > b.offsetMs : a.offsetMs - UNIT_MS[a.round] >= b.offsetMs;
+}
+
 /** ISO 8601 text of an instant (UTC, milliseconds only when there are some); null for NaN. */
 export function formatInstant(ms: number): string | null {
   if (!Number.isFinite(ms)) return null;

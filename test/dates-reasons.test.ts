@@ -52,6 +52,23 @@ pipelines:
     expect((batch.body['results'] as Record<string, unknown>[])[0]!['reason']).toBe(expected);
   });
 
+  // GET /explain showed `now-30d` only, where debug steps show the instant it stands for.
+  it('/explain shows a relative bound resolved at the request\'s now, pinned by x-airmail-now too', async () => {
+    const explain = async (headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const res = await fetch(`${srv.url}/pipelines/bought_lately/explain`, { headers });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const where = (b: Record<string, unknown>): unknown => ((b['plan'] as { steps?: { parameters: { where: unknown } }[] }[])[1]!.steps![0]!.parameters.where);
+    const clock = (await explain()).body;
+    expect(clock['now']).toBe('2024-10-05T00:00:00Z');
+    expect(where(clock)).toEqual({ client_id: '$client_id', purchased_at: { min: '2024-09-05T00:00:00Z (now-30d)', max: '2024-12-31' } });
+    const pinned = (await explain({ 'x-airmail-now': '2024-11-01T12:00:00Z' })).body;
+    expect(pinned['now']).toBe('2024-11-01T12:00:00Z');
+    expect(where(pinned)).toEqual({ client_id: '$client_id', purchased_at: { min: '2024-10-02T12:00:00Z (now-30d)', max: '2024-12-31' } });
+    const bad = await explain({ 'x-airmail-now': 'yesterday' });
+    expect([bad.status, bad.body['code']]).toEqual([400, 'HEADER_INVALID']);
+  });
+
   it("/why's excludedBy shows the window resolved", async () => {
     const why = (await post('/pipelines/not_bought_lately/why', { inputs: { client_id: 7 }, item: 1 })).body['why'] as Record<string, unknown>;
     expect(why['verdict']).toBe('excluded');

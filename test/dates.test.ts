@@ -161,6 +161,7 @@ pipelines:
     const word = await get('/pipelines/since/run?since=yesterday');
     expect(word.status).toBe(422);
     expect(word.body['reason']).toMatch(/'since' must be an ISO 8601 date or date-time \(2024-10-01, 2024-10-01T12:30:00Z/);
+    // A date written as digits is no epoch ms anyone meant (test/dates-instant-inputs.test.ts).
     expect((await post('/pipelines/since', { since: 20240920 })).status).toBe(422);
     const impossible = await post('/pipelines/since', { since: '2024-02-30' });
     expect(impossible.status).toBe(422);

@@ -10,7 +10,7 @@ import type { CheckEnv, ColumnType, JsonSchema, ModelResolver, OperatorDefinitio
 import type { Diagnostic, ErrorCode } from '../errors.js';
 import { unsafeIdProblem, type Table } from '../dataset.js';
 import { findRefSites, placeholderFor, setAt, subSchema, pathToPointer, unescapeLiterals, type RefSite } from './refs.js';
-import { columnType, datasetColumn, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
+import { columnType, datasetColumn, declaredInput, inputSchemaFromColumn, inputSchemaFromParameter, typeSites, type TypedColumn } from './typing.js';
 import { planOperations, type Plan, type PlanContext, type PlanStep } from './plan.js';
 import type { ContextConfig, PipelineConfig, PresetConfig, StepConfig } from './schema.js';
 import { didYouMean, withDatasetHint, type ParamValidator } from './validators.js';
@@ -373,8 +373,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
 
   // ---- declared inputs
   for (const [name, spec] of Object.entries(cfg.inputs ?? {})) {
-    const prev = inputSchemas.get(name) ?? {};
-    inputSchemas.set(name, { ...prev, ...spec });
+    inputSchemas.set(name, declaredInput(name, spec as Record<string, unknown>, inputSchemas.get(name), (m) => report('CONFIG_INVALID', `${base}/inputs${pathToPointer([name])}/type`, m)));
   }
   if (diagnostics.length > 0) return { diagnostics };
 

@@ -6,9 +6,10 @@
  * row's fate from that row alone.
  */
 import type { OperatorKind } from '../api.js';
-import type { RefSite } from './refs.js';
+import { setAt, type RefSite } from './refs.js';
 import { basename, isAbsolute, relative, sep } from 'node:path';
 import { redactParams } from '../redact.js';
+import { formatInstant, resolveBound } from '../time.js';
 
 export interface PlanStep {
   /** The name the config used (a preset such as `MatchDepartment`, or an operator). */
@@ -116,14 +117,27 @@ function asWritten(v: unknown, dir: string | undefined, key?: string): unknown {
   return v;
 }
 
-/** `dir`: the folder of the pipeline's file; paths in it are shown relative to it. */
-export function explainPlan(plan: Plan, literal: readonly PlanStep[], dir?: string): Record<string, unknown> {
+/** A time bound relative to now as debug steps show it, resolved at `now`: `2024-09-05T00:00:00Z (now-30d)`. */
+function withTimes(s: PlanStep, params: unknown, now: number | undefined): unknown {
+  let out = params;
+  if (now === undefined) return out;
+  for (const site of s.sites) {
+    if (site.ref.kind === 'time' && site.ref.bound.kind === 'relative') out = setAt(out, site.path, `${formatInstant(resolveBound(site.ref.bound, now))} (${site.text})`);
+  }
+  return out;
+}
+
+/**
+ * `dir`: the folder of the pipeline's file; paths in it are shown relative to it. `now`: the
+ * request's now (x-airmail-now, or the clock): relative time bounds are shown resolved at it.
+ */
+export function explainPlan(plan: Plan, literal: readonly PlanStep[], dir?: string, now?: number): Record<string, unknown> {
   const show = (s: PlanStep): Record<string, unknown> => ({
     step: s.label,
     operator: s.use,
     kind: s.kind,
     // Public (GET /pipelines/{name}/explain): URLs without user info or query (expanded {env:} values).
-    parameters: redactParams(asWritten(s.params, dir)),
+    parameters: redactParams(withTimes(s, asWritten(s.params, dir), now)),
     reads: s.reads,
     writes: s.writes,
     ...(s.output ? { output: s.output, weight: s.weight } : {}),
@@ -139,9 +153,12 @@ export function explainPlan(plan: Plan, literal: readonly PlanStep[], dir?: stri
   if (plan.post.length) order.push({ phase: 'operations', steps: plan.post.map(show) });
   order.push({ phase: 'return', columns: plan.returns });
   const moved = plan.pre.map((s) => s.label);
+  const timed = now !== undefined && [...plan.includes, ...plan.excludes, ...plan.pre, ...plan.scorers, ...plan.post].some((s) => s.sites.some((x) => x.ref.kind === 'time'));
   return {
     pipeline: plan.name,
     version: plan.version,
+    // The now its relative time bounds were resolved at, when it has some.
+    ...(timed ? { now: formatInstant(now) } : {}),
     item_type: plan.itemType,
     items_dataset: plan.itemsDataset ?? null,
     literal_order: literal.map((s) => s.label),

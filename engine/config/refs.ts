@@ -15,6 +15,8 @@ export interface RefSite {
   readonly ref: Ref;
   /** The raw text, e.g. `$client.size`. */
   readonly text: string;
+  /** An input or context value that bounds a timestamp column: shown as ISO text (set at load by typing.ts). */
+  readonly instant?: true;
 }
 
 const REF = /^\$([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_.-]*))?$/;

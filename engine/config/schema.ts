@@ -26,7 +26,8 @@ export interface ContextConfig {
 }
 
 export interface InputConfig {
-  type?: 'integer' | 'number' | 'string' | 'boolean';
+  /** `timestamp` (or `date`): an instant, as ISO 8601 text or epoch milliseconds (config/typing.ts). */
+  type?: 'integer' | 'number' | 'string' | 'boolean' | 'timestamp' | 'date';
   description?: string;
   default?: unknown;
   enum?: unknown[];
@@ -143,7 +144,7 @@ export const PIPELINE_SCHEMA: JsonSchema = {
         type: 'object',
         additionalProperties: false,
         properties: {
-          type: { enum: ['integer', 'number', 'string', 'boolean'] },
+          type: { enum: ['integer', 'number', 'string', 'boolean', 'timestamp', 'date'] },
           description: { type: 'string' },
           default: {},
           enum: { type: 'array' },

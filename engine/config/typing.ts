@@ -8,7 +8,7 @@ import type { Column, ColumnType, JsonSchema, ValueSite } from '../api.js';
 import { isNumeric } from '../api.js';
 import type { Table } from '../dataset.js';
 import { pathToPointer, pointerToPath, type RefSite } from './refs.js';
-import { INSTANT_PATTERN, looksLikeTime, parseInstant, parseTimeBound, TIME_GRAMMAR } from '../time.js';
+import { alwaysAfter, INSTANT_PATTERN, looksLikeTime, parseInstant, parseTimeBound, TIME_GRAMMAR } from '../time.js';
 
 export function columnType(col: Column): ColumnType {
   if (col instanceof Int32Array) return 'integer';
@@ -45,10 +45,38 @@ function typesOf(sub: JsonSchema | undefined): string[] {
   return Array.isArray(t) ? (t as string[]) : typeof t === 'string' ? [t] : [];
 }
 
+/**
+ * The request schema of an instant input (`type: timestamp`, or one compared with a timestamp
+ * column): ISO 8601 text (the pattern; the calendar is checked with the inputs, engine/inputs.ts)
+ * or epoch milliseconds.
+ */
+export const INSTANT_INPUT: JsonSchema = { type: ['string', 'integer'], pattern: INSTANT_PATTERN, description: 'an instant: an ISO 8601 date or date-time (2024-10-01, 2024-10-01T12:30:00Z) or epoch milliseconds' };
+
+/** Whether an input's request schema is an instant's (a query value of digits then reads as epoch ms). */
+export function isInstantSchema(s: JsonSchema | undefined): boolean {
+  return s?.['pattern'] === INSTANT_PATTERN;
+}
+
 /** The request schema of an input compared with a column of type `type`; `list`: a list of such values is accepted too. */
 export function inputSchemaFromColumn(type: ColumnType, list: boolean): JsonSchema {
-  if (type === 'timestamp') return { type: 'string', pattern: INSTANT_PATTERN, description: 'an ISO 8601 date or date-time: 2024-10-01, 2024-10-01T12:30:00Z' };
+  if (type === 'timestamp') return INSTANT_INPUT;
   return list ? { type: [type, 'array'], items: { type } } : { type };
+}
+
+/**
+ * An input as `inputs:` declares it, over the schema its uses gave (`used`, undefined when no step
+ * reads it): `type: timestamp` (or `date`) is the instant schema, and is refused (`refuse`) where a use
+ * takes another type (`min: $since` on a price column would compare epoch ms with prices).
+ */
+export function declaredInput(name: string, spec: Readonly<Record<string, unknown>>, used: JsonSchema | undefined, refuse: (message: string) => void): JsonSchema {
+  if (spec['type'] !== 'timestamp' && spec['type'] !== 'date') return { ...used, ...spec };
+  const { type: _type, ...rest } = spec;
+  if (used !== undefined && !isInstantSchema(used)) {
+    const words: Record<string, string> = { integer: 'an integer', number: 'a number', string: 'text', boolean: 'a boolean' };
+    const takes = [...new Set(typesOf(used).flatMap((t) => words[t] ?? []))].join(' or ') || 'another type';
+    refuse(`input '${name}' is declared ${String(spec['type'])}, but a step takes it as ${takes}, not a time: only a bound on a timestamp column takes an instant`);
+  }
+  return { ...INSTANT_INPUT, ...rest };
 }
 
 /** Where a reference sits relative to a site: the site's value itself, or one element of its list. */
@@ -155,8 +183,15 @@ export function typeSites(
   const times: RefSite[] = [];
   const said = new Set<string>();
   for (const site of sites) {
-    const col = resolve(site);
     const as = site.as ?? 'equals';
+    if (as === 'number') {
+      // A reference read as a number (a ModelScore feature `$client.c0`): a context row's time is no number either.
+      const ref = refs.find((r) => placeOf(site, r) === 'value');
+      const ctx = ref?.ref.kind === 'context' ? contextColumn?.(ref.ref.context, ref.ref.column) : undefined;
+      if (ref && ctx?.type === 'timestamp') problems.push({ path: site.path, message: `${ref.text} is read as a number, but ${ctx.label} holds timestamps: a time is not a model feature (to give a model an age, put it in the data as a number, e.g. days since)` });
+      if (ref) continue;
+    }
+    const col = resolve(site);
     if (!col) {
       // No column to take a type from (no items dataset): an item id is still a number or a string.
       if (as !== 'id') continue;
@@ -215,7 +250,25 @@ export function typeSites(
       if (message) problems.push({ path, message });
     }
   }
-  return { inputs, problems, times };
+  return { inputs, problems: [...problems, ...windowOrderProblems(times)], times };
+}
+
+/**
+ * A window whose `min` comes after its `max` at every now (`min: now-7d, max: now-30d`, or two
+ * instants the wrong way round) selects nothing, ever: a load error naming both bounds.
+ */
+function windowOrderProblems(times: readonly RefSite[]): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  for (const min of times) {
+    if (min.path[min.path.length - 1] !== 'min' || min.ref.kind !== 'time') continue;
+    const parent = JSON.stringify(min.path.slice(0, -1));
+    const max = times.find((t) => t.path[t.path.length - 1] === 'max' && JSON.stringify(t.path.slice(0, -1)) === parent);
+    if (max?.ref.kind !== 'time' || !alwaysAfter(min.ref.bound, max.ref.bound)) continue;
+    const at = min.path.length > 1 ? ` of ${min.path.slice(0, -1).join('.')}` : '';
+    const when = min.ref.bound.kind === 'relative' ? ' at every now' : '';
+    out.push({ path: pathToPointer(min.path), message: `min${at} (${min.text}) comes after max (${max.text})${when}: the window is empty and no row can ever pass; swap them` });
+  }
+  return out;
 }
 
 /**
@@ -226,7 +279,9 @@ export function typeSites(
 function rangeBound(params: unknown, site: ValueSite, col: TypedColumn, refs: readonly RefSite[], inputs: { name: string; schema: JsonSchema }[], times: RefSite[], contextColumn?: (context: string, column: string) => TypedColumn | undefined): string | undefined {
   const ref = refs.find((r) => placeOf(site, r) === 'value');
   if (ref) {
-    if (ref.ref.kind === 'input' && col.type !== 'string') inputs.push({ name: ref.ref.name, schema: col.type === 'timestamp' ? inputSchemaFromColumn('timestamp', false) : { type: 'number' } });
+    if (ref.ref.kind === 'input' && col.type !== 'string') inputs.push({ name: ref.ref.name, schema: col.type === 'timestamp' ? INSTANT_INPUT : { type: 'number' } });
+    // Its value (ISO text, epoch ms) is shown as an instant in reasons, debug and why (execute.ts shownParams).
+    if (col.type === 'timestamp') Object.assign(ref, { instant: true });
     const ctx = ref.ref.kind === 'context' ? contextColumn?.(ref.ref.context, ref.ref.column) : undefined;
     return ctx && ref.ref.kind === 'context' ? contextBoundProblem(ref.text, ref.ref.column, ctx, col) : undefined;
   }

@@ -53,7 +53,7 @@ const PATTERN_WORDS: Readonly<Record<string, string>> = {
   '^(rediss?://|\\{env:)': 'must be a redis:// or rediss:// URL, or start with {env:NAME}',
   '^(https?://|\\{env:)': 'must be an http:// or https:// URL, or start with {env:NAME}',
   [TIME_BOUND_PATTERN]: "must be a number, or a time ('2024-10-01', '2024-10-01T12:30:00Z', 'now-30d', 'now-1w/d'; units s, m, h, d, w)",
-  [INSTANT_PATTERN]: 'must be an ISO 8601 date or date-time (2024-10-01, 2024-10-01T12:30:00Z, 2024-10-01T12:30:00+02:00)',
+  [INSTANT_PATTERN]: 'must be an ISO 8601 date or date-time (2024-10-01, 2024-10-01T12:30:00Z, 2024-10-01T12:30:00+02:00) or epoch milliseconds',
 };
 
 /** How a value is named in a message: the last pointer segment, with its parent for a list index (`'includes[0]'`). */

@@ -398,8 +398,10 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   });
   app.get('/pipelines/:name/explain', (c) => {
     const x = engine.snapshot.experiments?.get(c.req.param('name'));
+    // Time bounds such as now-30d are shown resolved at the request's now, pinned as a run's is (x-airmail-now).
+    const now = nowOption(c.req.header(NOW_HEADER)).now ?? engine.clockNow();
     // The plan, and the pipeline's fallback (what answers when its run fails, runs late or answers too few).
-    const explained = (p: ReturnType<Engine['pipeline']>): object => ({ ...explainPlan(p.plan, p.literal, p.file ? dirname(p.file) : undefined), ...explainFallback(p) });
+    const explained = (p: ReturnType<Engine['pipeline']>): object => ({ ...explainPlan(p.plan, p.literal, p.file ? dirname(p.file) : undefined, now), ...explainFallback(p) });
     if (x) return c.json({ experiment: describeExperiment(x, paths.file(x.file)), arms: Object.fromEntries(x.arms.map((a) => [a.pipeline, explained(engine.pipeline(a.pipeline))])) });
     return c.json(explained(engine.pipeline(c.req.param('name'))));
   });

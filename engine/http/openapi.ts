@@ -155,7 +155,7 @@ export function openApi(engine: Engine, maxBatch = DEFAULT_MAX_BATCH): Record<st
     },
   };
   const named = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
-  paths['/pipelines/{name}/explain'] = { get: { operationId: 'explain', summary: 'The compiled plan', parameters: named, responses: { '200': ok('plan', object), ...errors(404) } } };
+  paths['/pipelines/{name}/explain'] = { get: { operationId: 'explain', summary: 'The compiled plan (relative time bounds also resolved at the request\'s now)', parameters: [...named, RUN_OPTIONS[4]], responses: { '200': ok('plan', object), ...errors(400, 404) } } };
   paths['/pipelines/{name}/why'] = {
     post: {
       operationId: 'why',

@@ -127,10 +127,14 @@ export const modelScore = defineOperator<ModelScoreParams>({
     additionalProperties: false,
   },
   reads: (params) => orderedFeatures(params).filter((f): f is string => typeof f === 'string' && !f.startsWith('$')),
-  // Item columns are fed as numbers: a text or timestamp one would reach the model as NaN or epoch ms.
-  compares: (params) => orderedFeatures(params).flatMap((f, i) => (typeof f === 'string' && !f.startsWith('$')
-    ? [{ path: Array.isArray(params.features) ? `/features/${i}` : params.features ? '/features' : '/model', column: f, as: 'number' as const }]
-    : [])),
+  // Item columns and context values are fed as numbers: a text or timestamp one would reach the model as NaN or epoch ms.
+  compares: (params) => orderedFeatures(params).flatMap((f, i) => {
+    if (typeof f !== 'string' || f.startsWith('$$')) return [];
+    const list = Array.isArray(params.features);
+    // A reference (`$client.c0`) sits in the list, or under its input's name in a registry model's mapping.
+    if (f.startsWith('$')) return [{ path: list ? `/features/${i}` : `/features/${params.resolved?.inputs[i] ?? ''}`, column: f, as: 'number' as const }];
+    return [{ path: list ? `/features/${i}` : params.features ? '/features' : '/model', column: f, as: 'number' as const }];
+  }),
   normalize(params, env) {
     const spec = params.model;
     if (typeof spec === 'string') {
