@@ -110,6 +110,18 @@ export function nullsAsDefaults(schema: JsonSchema, inputs: Record<string, unkno
   return inputs;
 }
 
+/** The instant inputs of each compiled input schema, found once (a request checks only those). */
+const instantInputs = new WeakMap<JsonSchema, readonly string[]>();
+function instantNames(schema: JsonSchema): readonly string[] {
+  let names = instantInputs.get(schema);
+  if (!names) {
+    const props = (schema['properties'] ?? {}) as Record<string, JsonSchema>;
+    names = Object.keys(props).filter((n) => isInstantSchema(props[n]));
+    instantInputs.set(schema, names);
+  }
+  return names;
+}
+
 /**
  * Instant inputs (`type: timestamp`, or compared with a timestamp column) that the schema's pattern
  * lets through but that name no instant: a day past the month's end (`2024-02-30`), and a number
@@ -117,11 +129,12 @@ export function nullsAsDefaults(schema: JsonSchema, inputs: Record<string, unkno
  * as a dataset's JSON numbers) or a date written as digits (`20240920`), never meant as 1970.
  */
 export function instantInputProblems(schema: JsonSchema, inputs: unknown): Problem[] {
-  const props = schema['properties'] as Record<string, JsonSchema> | undefined;
-  if (!props || !inputs || typeof inputs !== 'object') return [];
+  const names = instantNames(schema);
+  if (names.length === 0 || !inputs || typeof inputs !== 'object') return [];
   const out: Problem[] = [];
-  for (const [name, v] of Object.entries(inputs)) {
-    if (!Object.hasOwn(props, name) || !isInstantSchema(props[name])) continue;
+  for (const name of names) {
+    if (!Object.hasOwn(inputs, name)) continue;
+    const v: unknown = (inputs as Record<string, unknown>)[name];
     if (typeof v === 'string' && INSTANT.test(v)) {
       const ms = parseInstant(v);
       if (typeof ms === 'string') out.push({ path: `/${name}`, message: `'${name}' must be an instant, and ${JSON.stringify(v.slice(0, 40))} ${ms}` });
