@@ -18,7 +18,7 @@ import { OperatorFileWatch } from './config/operator-files.js';
 import { describeEntries, entriesOf, scanConfigDirWithin, type ConfigDirScan } from './config/dir.js';
 import { asBody, checkFolderWritable, notWritable, putTarget, sharedFileConflict, stageWrite } from './config/admin-target.js';
 import { DirWatcher } from './config/dir-watch.js';
-import { forgetRejections, type Rejection } from './config/rejections.js';
+import { forgetRejections, rejectionsByFile, touchedBy, type Rejection } from './config/rejections.js';
 import { ParseCache } from './config/parse-cache.js';
 import type { AdminChange, PipelineStatus, ReloadEvent } from './config/store-events.js';
 
@@ -223,8 +223,11 @@ export class ConfigStore {
       this.reject(new Date().toISOString(), [f], [{ code: 'CONFIG_INVALID', file: f, message: 'the file is empty: its last good version keeps serving (delete the file to remove what it defined)' }]);
       this.rejectedHash.set(f, hash(t));
     }
-    // A file that was rejected and then restored to its good text clears the rejection.
-    for (const [f, t] of files) if (this.texts.get(f) === t && this.rejectedHash.has(f)) this.resolved(f);
+    // A file that was rejected and then restored to its good text clears the rejection; files rejected
+    // with it are tried again, so what GET /pipelines says of them no longer includes the restored file's problems.
+    const restored = [...files].filter(([f, t]) => this.texts.get(f) === t && this.rejectedHash.has(f));
+    for (const [f] of restored) this.resolved(f);
+    if (changed.length === 0 && restored.length > 0) await this.retryRejected(files, [], true);
     if (changed.length === 0) {
       // A local dataset or operator file changed (configs unchanged): the same configs are loaded
       // again, reading it anew (an edited operator file has a new content-hash URL, see operatorFileUrl).
@@ -249,7 +252,7 @@ export class ConfigStore {
       }
       return next;
     });
-    await this.retryRejected(files, changed);
+    await this.retryRejected(files, changed, restored.length > 0);
     return diags;
   }
 
@@ -265,13 +268,18 @@ export class ConfigStore {
     const diags = await this.proposeInner(candidate(changed), changed, { quiet: true, held, recordHash });
     const applied: string[] = diags.length === 0 ? changed : [];
     const rejected = { files: [] as string[], diagnostics: [] as Diagnostic[] };
+    const attempts: Rejection[] = [];
     if (diags.length > 0 && changed.length > 1) {
       for (const f of changed) {
         const d = await this.proposeInner(candidate([f]), [f], { quiet: true, held, recordHash });
         if (d.length > 0) rejected.diagnostics.push(...d);
+        if (d.length > 0 && this.rejections.has(f)) attempts.push(this.rejections.get(f)!);
         (d.length === 0 ? applied : rejected.files).push(f);
       }
     } else if (diags.length > 0) Object.assign(rejected, { files: changed, diagnostics: diags });
+    // Each attempt recorded itself under every file it named: a file named by two (its own problems, and as a
+    // user of another file's broken preset) shows both, not only the last.
+    for (const [f, r] of rejectionsByFile(attempts)) this.rejections.set(f, r);
     for (const l of held) l.release();
     if (applied.length > 0) this.emit({ kind: 'applied', files: applied, at });
     if (rejected.files.length > 0) this.emit({ kind: 'rejected', files: rejected.files, at, diagnostics: rejected.diagnostics });
@@ -400,8 +408,7 @@ export class ConfigStore {
   /** `quiet`: recorded for GET /pipelines, but the caller emits the reload event (see apply). */
   private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[], quiet = false): void {
     const rej: Rejection = { at, files: changed, diagnostics };
-    const touched = new Set([...changed, ...diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);
-    for (const f of touched) this.rejections.set(f, rej);
+    for (const f of touchedBy(rej)) this.rejections.set(f, rej);
     if (!quiet) this.emit({ kind: 'rejected', files: changed, at, diagnostics });
   }
 

@@ -44,3 +44,5 @@ export function csvRecords(text: string, what: string): CsvRecords {
 
 /** A cell that is a plain decimal number (not `0x10`, `1_000`, `Infinity` or blank). */
 export const NUMBER_CELL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** A number written with a leading zero (`007`, `00123`): an id or a code, where `00123` and `123` are two values. */
+export const LEADING_ZERO_CELL = /^[+-]?0\d/;

@@ -8,7 +8,7 @@ import { tableFromIPC, type Table as ArrowTable, type Vector } from 'apache-arro
 import { AirmailError } from './errors.js';
 import type { Column, Dataset, DictColumn, NumericArray, Scalar } from './api.js';
 import { columnLength, isNumeric, valueAt } from './api.js';
-import { csvRecords, NUMBER_CELL } from './csv.js';
+import { csvRecords, LEADING_ZERO_CELL, NUMBER_CELL } from './csv.js';
 import { instantCell, instantColumn } from './time.js';
 
 /** The transferable description of a dataset (what crosses into workers). */
@@ -408,7 +408,7 @@ export function tableFromCsv(name: string, text: string, key: string | undefined
       columns[c] = sharedCopy(cells.map((t, i) => instantCell(t, c, i + 2)), Float64Array);
       return;
     }
-    const numeric = want !== undefined ? want !== 'string' : cells.some((t) => t !== '') && cells.every((t) => t === '' || NUMBER_CELL.test(t));
+    const numeric = want !== undefined ? want !== 'string' : cells.some((t) => t !== '') && cells.every((t) => t === '' || (NUMBER_CELL.test(t) && !LEADING_ZERO_CELL.test(t)));
     if (!numeric) {
       columns[c] = dictEncode(raw.map((v, i) => (cells[i] === '' ? null : v)));
       return;

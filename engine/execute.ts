@@ -105,9 +105,9 @@ function isPlain(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A value as text, cut to 40 characters (a long id list). */
+/** A value as text, cut to 40 characters (a long id list); empty text as `""`, not as nothing. */
 function clip(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'string' && v !== '' ? v : JSON.stringify(v) ?? String(v);
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 

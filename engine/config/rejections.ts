@@ -26,3 +26,21 @@ export function forgetRejections(rejections: Map<string, Rejection>, gone: (f: s
     else if (now !== r) rejections.set(f, now);
   }
 }
+
+/** The files a rejection is shown under: those its attempt changed, and those its problems are in. */
+export function touchedBy(r: Rejection): Set<string> {
+  return new Set([...r.files, ...r.diagnostics.map((d) => d.file).filter((f): f is string => !!f)]);
+}
+
+/**
+ * What each file shows after a change whose files were tried one by one: every attempt that named
+ * it, merged (the files and problems of each, in order), so a later attempt does not hide an earlier one.
+ */
+export function rejectionsByFile(attempts: readonly Rejection[]): Map<string, Rejection> {
+  const out = new Map<string, Rejection>();
+  for (const a of attempts) for (const f of touchedBy(a)) {
+    const r = out.get(f);
+    out.set(f, r === undefined ? a : { at: r.at, files: [...new Set([...r.files, ...a.files])], diagnostics: [...r.diagnostics, ...a.diagnostics] });
+  }
+  return out;
+}
