@@ -24,6 +24,10 @@
  *   the job's retry would double it.
  * - One now: time bounds (now-30d) resolve against one now for every element (x-airmail-now, or read
  *   once at the start).
+ * - A bounded answer: once the elements answered hold MAX_BATCH_ITEMS items, no further element is
+ *   started (each is a 413 BATCH_TOO_LARGE entry). An element may answer every row of its dataset
+ *   (no Limit, or `n: $n` from the request), and 1,000 such answers held the main thread for 20 s,
+ *   grew the process by gigabytes and ended in a 500 (the answer was past V8's largest string).
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { CompiledPipeline } from './config/compile-pipeline.js';
@@ -37,6 +41,9 @@ import type { ObserveRunOptions } from './observe/index.js';
 
 /** The largest batch taken unless `--max-batch` says (AIRMAIL_MAX_BATCH). */
 export const DEFAULT_MAX_BATCH = 1000;
+
+/** The most items a batch's answer holds, all its entries together (see the file comment). */
+export const MAX_BATCH_ITEMS = 1_000_000;
 
 /** One element's outcome: the response a single request would get, or the error it would get. */
 export type BatchOutcome = { readonly ok: PipelineResponse } | { readonly error: AirmailError; readonly tookMs: number };
@@ -65,6 +72,8 @@ export interface BatchRun {
    * (those in flight finish, as a single request does), since nobody will read their answers.
    */
   readonly signal?: AbortSignal;
+  /** The most items the answer holds (default MAX_BATCH_ITEMS); elements not started once it is reached are not run. */
+  readonly maxItems?: number;
 }
 
 /** The pipelines a batch may run: its pipeline, or the experiment's arms (the forced one) as the snapshot holds them. */
@@ -133,6 +142,8 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
   const gone = (i: number): void => {
     out[i] = { error: new AirmailError('DEADLINE_EXCEEDED', 'the client closed the connection before this element ran'), tookMs: 0 };
   };
+  const maxItems = b.maxItems ?? MAX_BATCH_ITEMS;
+  let items = 0;
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < b.elements.length) {
@@ -141,7 +152,13 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
         gone(i);
         continue;
       }
+      if (items >= maxItems) {
+        out[i] = { error: tooManyItems(items, maxItems), tookMs: 0 };
+        continue;
+      }
       await one(i);
+      const o = out[i];
+      if (o && 'ok' in o) items += o.ok.items.length;
       // Let the event loop serve other requests between elements (a cheap pipeline runs inline).
       await yieldToLoop();
     }
@@ -154,6 +171,10 @@ export async function runBatch(engine: Engine, b: BatchRun): Promise<BatchOutcom
 /** An element that is not an object of inputs: the 422 a single request's body `[1]` gets, worded for an element. */
 function notAnObject(): AirmailError {
   return new AirmailError('INPUT_INVALID', 'each element of requests must be a JSON object of inputs', { details: { errors: [{ path: '', message: 'must be a JSON object of inputs' }] } });
+}
+
+function tooManyItems(items: number, max: number): AirmailError {
+  return new AirmailError('BATCH_TOO_LARGE', `the batch's answer already holds ${items} items (at most ${max} in one answer): this element was not run; send it in another batch, or ask for fewer items per request`);
 }
 
 function notRun(b: BatchRun): AirmailError {

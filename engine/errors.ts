@@ -31,7 +31,7 @@ export const ERRORS = {
   UNAUTHORIZED: { status: 401, summary: 'Admin routes need the bearer token from AIRMAIL_ADMIN_TOKEN.' },
   REQUEST_TIMEOUT: { status: 408, summary: 'The client did not send its headers (or its whole request) within the header or request timeout; the connection is closed.' },
   BODY_TOO_LARGE: { status: 413, summary: 'The request body exceeds the configured limit.' },
-  BATCH_TOO_LARGE: { status: 413, summary: 'A batch (POST /pipelines/{name}/batch) holds more requests than --max-batch allows (default 1,000); split it.' },
+  BATCH_TOO_LARGE: { status: 413, summary: 'A batch (POST /pipelines/{name}/batch) holds more requests than --max-batch allows (default 1,000), or, as an entry, an element not run because the answer already held 1,000,000 items; split it.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The body must be application/json or application/yaml.' },
   OVERLOADED: { status: 503, summary: 'The worker queue is full; retry after the time in Retry-After.' },
   NOT_READY: { status: 503, summary: 'The engine is starting or shutting down.' },

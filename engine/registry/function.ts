@@ -193,19 +193,30 @@ async function startJsFunction(bytes: Uint8Array, label: string, loadTimeoutMs: 
   let thread: Promise<JsThread> = start();
   await thread;
   let closed: Error | undefined;
-  let replace = false;
+  /**
+   * The thread to call. The module loaded once; a thread stopped after an overrun, or that died
+   * (out of heap, process.exit, a throw from a timer), is replaced by the next call: one poison
+   * input used to leave every later call refused until the next version.
+   */
+  const current = async (): Promise<JsThread> => {
+    const p = thread;
+    const t = await p.catch(() => undefined);
+    if (t && !t.dead) return t;
+    if (thread === p) thread = start();
+    return thread;
+  };
   return {
     flavor: 'js',
     async predict(columns, rows, opts = {}) {
       if (closed) throw closed;
-      // The module loaded once; after a call overran, the next call starts a fresh thread.
-      if (replace) { replace = false; thread = start(); }
-      const t = await thread;
+      const t = await current();
       const ms = opts.timeoutMs;
-      const r = await t.call(columns, rows, ms, () => {
-        replace = true;
-        return new RegistryError('DEADLINE_EXCEEDED', `js function ${label} did not answer within ${ms} ms (its worker thread was stopped and replaced)`, { details: { timeoutMs: ms } });
-      });
+      const r = await t.call(columns, rows, ms, () => new RegistryError('DEADLINE_EXCEEDED', `js function ${label} did not answer within ${ms} ms (its worker thread was stopped and replaced)`, { details: { timeoutMs: ms } }))
+        .catch((err: Error) => {
+          // The thread died under this call: the model failed on this input, it is still loaded.
+          if (!closed && err instanceof RegistryError && err.code === 'MODEL_LOAD_FAILED') throw new RegistryError('MODEL_FAILED', err.message);
+          throw err;
+        });
       if (!r.ok) throw new RegistryError('MODEL_FAILED', `js function ${label} failed: ${r.message ?? 'unknown error'}`);
       return r.columns ?? {};
     },
