@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import type { OperatorDefinition } from './api.js';
 import type { LeasingResolver as Leasing, ModelLease } from './registry/model-hub.js';
@@ -15,8 +14,8 @@ import type { RemoteDatasetLoader } from './remote/datasets.js';
 import type { Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
 import { OperatorFileWatch } from './config/operator-files.js';
-import { describeEntries, entriesOf, scanConfigDirWithin, type ConfigDirScan } from './config/dir.js';
-import { asBody, checkFolderWritable, notWritable, putTarget, sharedFileConflict, stageWrite } from './config/admin-target.js';
+import { scanConfigDirWithin, type ConfigDirScan } from './config/dir.js';
+import { AdminWrites } from './config/admin-writes.js';
 import { DirWatcher } from './config/dir-watch.js';
 import { forgetRejections, rejectionsByFile, touchedBy, type Rejection } from './config/rejections.js';
 import { ParseCache } from './config/parse-cache.js';
@@ -74,6 +73,8 @@ export class ConfigStore {
   private served: ModelLease | undefined;
   /** Reads `redis:` / `http:` datasets (the engine's remote broker). */
   private readonly remoteDatasets: RemoteDatasetLoader | undefined;
+  /** The admin API's writes (put, remove, and the dry run of a put). */
+  private readonly admin: AdminWrites;
 
   constructor(dir: string, operators: ReadonlyMap<string, OperatorDefinition>, opts: { settleMs?: number; models?: Leasing; remoteDatasets?: RemoteDatasetLoader } = {}) {
     this.dir = resolve(dir);
@@ -81,6 +82,19 @@ export class ConfigStore {
     this.models = opts.models;
     this.settleMs = opts.settleMs ?? DEFAULT_SETTLE_MS;
     this.operators = operators;
+    this.admin = new AdminWrites({
+      dir: this.dir,
+      texts: () => this.texts,
+      pipelines: () => this.current.pipelines,
+      serial: (fn) => this.serial(fn),
+      propose: (next, changed, o) => this.proposeInner(next, changed, o),
+      check: async (next, sealed) => {
+        const lease = this.models?.lease?.();
+        const r = await loadConfigSet(this.sources(next), this.loadOptions(sealed, lease)).finally(() => lease?.release());
+        return r.ok ? [] : r.diagnostics;
+      },
+      announce: (c) => this.emitAdmin(c),
+    });
   }
 
   get snapshot(): Snapshot { return this.current; }
@@ -304,96 +318,18 @@ export class ConfigStore {
     if ((await this.proposeInner(next, again, { quiet: true })).length === 0) this.emit({ kind: 'applied', files: again, at: new Date().toISOString() });
   }
 
+  /** Dry run of an admin put of `name` (config/admin-writes.ts): exactly what put() would answer, applying nothing. */
+  validatePut(name: string, text: string): Promise<Diagnostic[]> { return this.admin.validatePut(name, text); }
 
-  /**
-   * Dry run of an admin put of `name`: exactly what put() would answer (the same target file, the
-   * same conflict, every problem of the candidate set, located in the text as sent), applying nothing.
-   */
-  async validatePut(name: string, text: string): Promise<Diagnostic[]> {
-    const plan = await this.planPut(name, text);
-    if ('code' in plan) return [plan];
-    // put() writes beside the file before it compiles: a folder it cannot write is its answer first.
-    const ro = await checkFolderWritable(this.dir, plan.file) ?? (plan.drop ? await checkFolderWritable(this.dir, plan.drop) : undefined);
-    if (ro) return [ro];
-    const lease = this.models?.lease?.();
-    const r = await loadConfigSet(this.sources(plan.next), this.loadOptions(new Set([plan.file]), lease)).finally(() => lease?.release());
-    return asBody(r.ok ? [] : r.diagnostics, plan.file);
-  }
+  /** Admin: write `text` (as sent) to the pipeline's file if, and only if, the set still compiles. */
+  put(name: string, text: string, origin?: string): Promise<Diagnostic[]> { return this.admin.put(name, text, origin); }
 
-  /** The candidate set of an admin put of `name`, or why there is none. */
-  private async planPut(name: string, text: string): Promise<{ file: string; next: Map<string, string>; changed: string[]; drop?: string } | Diagnostic> {
-    const t = putTarget({ dir: this.dir, texts: this.texts, pipelines: this.current.pipelines }, name, text);
-    if ('code' in t) return t;
-    const next = new Map(this.texts);
-    if (t.drop) next.delete(t.drop);
-    next.set(t.file, text);
-    return { file: t.file, next, changed: t.drop ? [t.file, t.drop] : [t.file], ...(t.drop ? { drop: t.drop } : {}) };
-  }
+  /** Admin: remove a pipeline's file (it must hold only that pipeline). */
+  remove(name: string, origin?: string): Promise<Diagnostic[] | 'not-found'> { return this.admin.remove(name, origin); }
 
   private loadOptions(sealed?: ReadonlySet<string>, lease?: ModelLease, proposed?: readonly string[]): Parameters<typeof loadConfigSet>[1] {
     const models = lease ?? this.models;
     return { operators: this.operators, datasetCache: this.datasetCache, parseCache: this.parseCache, ...(sealed ? { sealed } : {}), ...(models ? { models } : {}), ...(this.remoteDatasets ? { remoteDatasets: this.remoteDatasets } : {}), ...(proposed ? { heldDataset: this.datasetCache.holding(this.current, new Set(proposed)) } : {}) };
-  }
-
-
-  /** Admin: write `text` (as sent) to the pipeline's file (see target()) if, and only if, the set still compiles. */
-  put(name: string, text: string, origin?: string): Promise<Diagnostic[]> {
-    return this.serial(async () => {
-      const plan = await this.planPut(name, text);
-      if ('code' in plan) return [plan];
-      // Sent over HTTP: it may name installed operators, loaded datasets and registry models only.
-      // A refused request is answered (and audited), not kept as a rejection of the served files;
-      // a replica that cannot apply another's change keeps it, as that replica now differs.
-      // Written first (beside the file), so a directory that cannot be written refuses it before it serves.
-      const staged = await stageWrite(this.dir, plan.file, text);
-      if ('code' in staged) return [staged];
-      const before = new Map(this.texts);
-      const diags = await this.proposeInner(plan.next, plan.changed, { recordHash: false, sealed: new Set([plan.file]), keep: origin !== undefined });
-      if (diags.length > 0) {
-        await staged.discard();
-        return asBody(diags, plan.file);
-      }
-      try {
-        await staged.commit();
-        if (plan.drop) await rm(plan.drop, { force: true });
-      } catch (err) {
-        await staged.discard();
-        return this.undo(before, plan.changed, notWritable(this.dir, plan.file, err));
-      }
-      this.emitAdmin({ op: 'put', name, text, ...(origin ? { origin } : {}) });
-      return [];
-    });
-  }
-
-  /** Admin: remove a pipeline's file (it must hold only that pipeline). */
-  remove(name: string, origin?: string): Promise<Diagnostic[] | 'not-found'> {
-    return this.serial(async () => {
-      const p = this.current.pipelines.get(name);
-      if (!p) return 'not-found';
-      const others = entriesOf(this.texts.get(p.file) ?? '').filter((e) => !(e.kind === 'pipeline' && e.name === name));
-      if (others.length > 0) return [sharedFileConflict(this.dir, name, p.file, describeEntries(others))];
-      // A file that cannot be removed (a read-only mount) is refused before the pipeline stops serving.
-      const ro = await checkFolderWritable(this.dir, p.file);
-      if (ro) return [ro];
-      const before = new Map(this.texts);
-      const next = new Map(this.texts);
-      next.delete(p.file);
-      const diags = await this.proposeInner(next, [p.file], { recordHash: false, keep: origin !== undefined });
-      if (diags.length > 0) return diags;
-      try {
-        await rm(p.file, { force: true });
-      } catch (err) {
-        return this.undo(before, [p.file], notWritable(this.dir, p.file, err));
-      }
-      this.emitAdmin({ op: 'remove', name, ...(origin ? { origin } : {}) });
-      return [];
-    });
-  }
-
-  /** An applied admin change whose file could not be written after all: the texts before it serve again. */
-  private async undo(before: Map<string, string>, changed: string[], why: Diagnostic): Promise<Diagnostic[]> {
-    await this.proposeInner(before, changed, { recordHash: false, keep: false, quiet: true });
-    return [why];
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

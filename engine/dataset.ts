@@ -1,13 +1,14 @@
 /**
  * Datasets: named read-only tables, loaded once in the main thread into
  * SharedArrayBuffer-backed columns and handed to every worker by reference.
- * Indexes (key → row, value → rows) are built lazily per thread.
+ * Indexes (key → row, value → rows) are built lazily per thread (dataset-index.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { tableFromIPC, type Table as ArrowTable, type Vector } from 'apache-arrow';
 import { AirmailError } from './errors.js';
 import type { Column, Dataset, DictColumn, NumericArray, Scalar } from './api.js';
-import { columnLength, isNumeric, valueAt } from './api.js';
+import { isNumeric } from './api.js';
+import { ColumnIndexes } from './dataset-index.js';
 import { csvRecords, LEADING_ZERO_CELL, NUMBER_CELL } from './csv.js';
 import { instantCell, instantColumn } from './time.js';
 
@@ -23,8 +24,6 @@ export interface DatasetHandle {
   readonly instants?: readonly string[];
 }
 
-type GroupIndex = { offsets: Map<Scalar, [number, number]>; rows: Int32Array };
-
 export class Table implements Dataset {
   readonly name: string;
   readonly key: string | undefined;
@@ -33,8 +32,7 @@ export class Table implements Dataset {
   private readonly booleans: readonly string[] | undefined;
   private readonly instants: readonly string[] | undefined;
   private readonly cols: Readonly<Record<string, Column>>;
-  private readonly firstIndex = new Map<string, Map<Scalar, number> | Int32Array>();
-  private readonly groupIndex = new Map<string, GroupIndex>();
+  private readonly indexes = new ColumnIndexes((name) => this.column(name));
 
   constructor(handle: DatasetHandle) {
     this.name = handle.name;
@@ -76,118 +74,16 @@ export class Table implements Dataset {
   }
 
   findRow(column: string, value: Scalar): number {
-    let idx = this.firstIndex.get(column);
-    if (!idx) {
-      idx = buildFirstIndex(this.column(column));
-      this.firstIndex.set(column, idx);
-    }
-    const k = normalizeKey(this.column(column), value);
-    if (k === undefined) return -1;
-    if (idx instanceof Int32Array) {
-      return typeof k === 'number' && Number.isInteger(k) && k >= 0 && k < idx.length ? idx[k]! : -1;
-    }
-    return idx.get(k) ?? -1;
+    return this.indexes.findRow(column, value);
   }
 
   findRows(column: string, values: Column, at?: Int32Array): Int32Array {
-    let idx = this.firstIndex.get(column);
-    if (!idx) {
-      idx = buildFirstIndex(this.column(column));
-      this.firstIndex.set(column, idx);
-    }
-    const n = at ? at.length : columnLength(values);
-    const out = new Int32Array(n);
-    if (idx instanceof Int32Array && values instanceof Int32Array) {
-      // Dense integer keys: one direct-address load per value.
-      const table = idx;
-      const len = table.length;
-      for (let k = 0; k < n; k++) {
-        const v = values[at ? at[k]! : k]!;
-        out[k] = v >= 0 && v < len ? table[v]! : -1;
-      }
-      return out;
-    }
-    for (let k = 0; k < n; k++) out[k] = this.findRow(column, valueAt(values, at ? at[k]! : k));
-    return out;
+    return this.indexes.findRows(column, values, at);
   }
 
   rowsWhere(column: string, value: Scalar): Int32Array {
-    let g = this.groupIndex.get(column);
-    if (!g) {
-      g = buildGroupIndex(this.column(column));
-      this.groupIndex.set(column, g);
-    }
-    const k = normalizeKey(this.column(column), value);
-    const span = k === undefined ? undefined : g.offsets.get(k);
-    return span ? g.rows.subarray(span[0], span[1]) : new Int32Array(0);
+    return this.indexes.rowsWhere(column, value);
   }
-}
-
-/** Map a lookup value to the form stored in the index for this column. */
-function normalizeKey(col: Column, value: Scalar): Scalar | undefined {
-  if (value === null) return undefined;
-  if (isNumeric(col)) {
-    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-    return Number.isNaN(n) ? undefined : n;
-  }
-  return String(value);
-}
-
-function keyAt(col: Column, i: number): Scalar {
-  if (isNumeric(col)) return col[i]!;
-  if (col.kind === 'dict') {
-    const c = col.codes[i]!;
-    return c < 0 ? null : col.dictionary[c]!;
-  }
-  return col.values[i] ?? null;
-}
-
-function buildFirstIndex(col: Column): Map<Scalar, number> | Int32Array {
-  // Dense non-negative integer keys get a direct-address table (one Int32Array).
-  if (col instanceof Int32Array && col.length > 0) {
-    let max = 0;
-    let min = 0;
-    for (let i = 0; i < col.length; i++) {
-      const v = col[i]!;
-      if (v > max) max = v;
-      if (v < min) min = v;
-    }
-    if (min >= 0 && max <= Math.max(1024, col.length * 4)) {
-      const table = new Int32Array(max + 1).fill(-1);
-      for (let i = 0; i < col.length; i++) if (table[col[i]!] === -1) table[col[i]!] = i;
-      return table;
-    }
-  }
-  const m = new Map<Scalar, number>();
-  const n = isNumeric(col) ? col.length : col.kind === 'dict' ? col.codes.length : col.values.length;
-  for (let i = 0; i < n; i++) {
-    const k = keyAt(col, i);
-    if (k !== null && !m.has(k)) m.set(k, i);
-  }
-  return m;
-}
-
-function buildGroupIndex(col: Column): GroupIndex {
-  const n = isNumeric(col) ? col.length : col.kind === 'dict' ? col.codes.length : col.values.length;
-  const counts = new Map<Scalar, number>();
-  for (let i = 0; i < n; i++) {
-    const k = keyAt(col, i);
-    if (k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
-  }
-  const offsets = new Map<Scalar, [number, number]>();
-  let at = 0;
-  for (const [k, c] of counts) {
-    offsets.set(k, [at, at]);
-    at += c;
-  }
-  const rows = new Int32Array(at);
-  for (let i = 0; i < n; i++) {
-    const k = keyAt(col, i);
-    if (k === null) continue;
-    const span = offsets.get(k)!;
-    rows[span[1]++] = i;
-  }
-  return { offsets, rows };
 }
 
 // ---------------------------------------------------------------- loading

@@ -20,7 +20,8 @@ import { idKindOf, keyedIds, type IdKind } from './source-ids.js';
 import { alignedColumn, checkUntouched, filteredRows, rowsStamp, scoreValues, selectedRows, transformParts } from './step-rows.js';
 import { unionMinus } from './union.js';
 import { deadlineInStep } from './step-slots.js';
-import { formatInstant, parseInstant, resolveBound } from './time.js';
+import { resolveBound } from './time.js';
+import { shownParams, summarize } from './shown-params.js';
 
 export interface ExecEnv {
   readonly datasets: ReadonlyMap<string, Dataset>;
@@ -87,39 +88,6 @@ export interface ExecOptions {
 
 type Bound = Record<string, unknown>;
 
-/** Short `name=value` summary of parameters, for reasons and logs. */
-export function summarize(params: unknown, keys?: readonly string[]): string {
-  if (!params || typeof params !== 'object') return '';
-  return Object.entries(params as Record<string, unknown>)
-    .filter(([k]) => !keys || keys.includes(k))
-    .map(([k, v]) => {
-      // Reasons, logs, spans and why answers show this: URLs lose their user info and query string.
-      const shown = redactParams(v, k);
-      if (k === 'where' && isPlain(shown)) return `where={${Object.entries(shown).map(([c, w]) => whereEntry(c, w)).join(', ')}}`;
-      return `${k}=${clip(shown)}`;
-    })
-    .join(', ');
-}
-
-function isPlain(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A value as text, cut to 40 characters (a long id list); empty text as `""`, not as nothing. */
-function clip(v: unknown): string {
-  const s = typeof v === 'string' && v !== '' ? v : JSON.stringify(v) ?? String(v);
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
-}
-
-/** `client_id=17`, or a window in full: `purchased_at>=2024-09-01T00:00:00Z (now-30d)`, `price>=10, price<=20`. */
-function whereEntry(column: string, w: unknown): string {
-  if (!isPlain(w)) return `${column}=${clip(w)}`;
-  const out: string[] = [];
-  if (w.min !== undefined && w.min !== null) out.push(`${column}>=${typeof w.min === 'string' ? w.min : JSON.stringify(w.min)}`);
-  if (w.max !== undefined && w.max !== null) out.push(`${column}<=${typeof w.max === 'string' ? w.max : JSON.stringify(w.max)}`);
-  return out.length ? out.join(', ') : `${column}=${clip(w)}`;
-}
-
 class Empty extends Error {
   constructor(readonly reason: string) {
     super(reason);
@@ -148,25 +116,6 @@ function siteValues(inputs: Readonly<Record<string, unknown>>, contextRows: Read
     const cr = contextRows.get(site.ref.context)!;
     return valueAt(cr.ds.column(site.ref.column), cr.row);
   };
-}
-
-/**
- * Parameters as reasons, debug steps and why show them: a time bound as its instant and what was
- * written (`2024-09-01T00:00:00Z (now-30d)`), where the operator receives epoch ms.
- */
-export function shownParams(step: PlanStep, params: unknown): unknown {
-  let out = params;
-  for (const site of step.sites) {
-    if (site.ref.kind !== 'time' && !site.instant) continue;
-    let v: unknown = params;
-    for (const seg of site.path) v = (v as Record<string | number, unknown> | undefined)?.[seg];
-    // An input's or context row's instant (ISO text as sent, or epoch ms) is shown as a bound written as one.
-    if (typeof v === 'string' && site.ref.kind !== 'time') v = parseInstant(v);
-    if (typeof v !== 'number') continue;
-    const iso = formatInstant(v);
-    out = setAt(out, site.path, site.ref.kind === 'time' && site.ref.bound.kind === 'relative' ? `${iso} (${site.text})` : iso);
-  }
-  return out;
 }
 
 /** Every step of a plan whose result is memoised (plan.memoResult), and the key of a request's result. */

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Dataset } from '../engine/api.js';
 import { loadConfigSet } from '../engine/config/load.js';
-import { execute, summarize } from '../engine/execute.js';
+import { execute } from '../engine/execute.js';
+import { summarize } from '../engine/shown-params.js';
 import { loadModel } from '../engine/onnx.js';
 import { OPS, tempDir } from './helpers.js';
 

@@ -22,7 +22,8 @@
  * share one RedisStore between several caches via `redis`).
  */
 import { AirmailError, asAirmailError } from '../errors.js';
-import { abortError, raceAbort, sleep, throwIfAborted } from './abort.js';
+import { abortError, sleep, throwIfAborted } from './abort.js';
+import { Flights } from './flights.js';
 import { estimateSize, Lru, type LruOptions, type LruStats } from './lru.js';
 import { RedisStore, type BreakerOptions, type RedisStoreStats, type StoreStatus } from './redis-store.js';
 
@@ -165,14 +166,6 @@ export function policyDeadlines(freshUntil: number, staleUntil: number, storedAt
   return { freshUntil: fresh, staleUntil: Math.min(staleUntil, fresh + Math.max(0, policy.staleMs ?? 0)) };
 }
 
-interface Flight {
-  readonly promise: Promise<Outcome>;
-  readonly controller: AbortController;
-  waiters: number;
-  /** A waiter without a signal (or a background refresh): never abort for lack of waiters. */
-  pinned: boolean;
-}
-
 interface Outcome {
   readonly value: unknown;
   /** Served from a stale Redis entry: the caller starts a refresh. */
@@ -201,7 +194,7 @@ class TieredCache implements Cache {
   readonly #lockMs: number;
   readonly #now: () => number;
   readonly #random: () => number;
-  readonly #flights = new Map<string, Flight>();
+  readonly #flights = new Flights<Outcome>();
   readonly #stats = new Map<string, Counters>();
 
   constructor(opts: CacheOptions) {
@@ -252,8 +245,8 @@ class TieredCache implements Cache {
     st.misses++;
     let flight = this.#flights.get(key);
     if (flight !== undefined) st.coalesced++;
-    else flight = this.#startFlight(key, (s) => this.#fill(key, loader, opts, st, s, 'get'));
-    const out = await this.#wait(key, flight, signal, labelOf(opts));
+    else flight = this.#flights.start(key, (s) => this.#fill(key, loader, opts, st, s, 'get'));
+    const out = await this.#flights.wait(key, flight, signal, labelOf(opts));
     if (out.stale) {
       st.staleServes++;
       this.#refresh(key, loader, opts, st);
@@ -290,8 +283,7 @@ class TieredCache implements Cache {
   }
 
   async close(): Promise<void> {
-    for (const f of this.#flights.values()) f.controller.abort(new Error('cache closed'));
-    this.#flights.clear();
+    this.#flights.abortAll('cache closed');
     if (this.#ownsRedis) await this.redis?.close();
   }
 
@@ -301,55 +293,11 @@ class TieredCache implements Cache {
     return c;
   }
 
-  /** `timeout`: a background refresh's bound, and the value's label for the error when it passes. */
-  #startFlight(key: string, run: (signal: AbortSignal) => Promise<Outcome>, pinned = false, timeout?: { ms: number; label: string }): Flight {
-    const controller = new AbortController();
-    const signal = controller.signal;
-    // No request is waiting on a refresh: its bound passing is the source not answering, not a request's deadline.
-    const timer = timeout && setTimeout(() => controller.abort(new AirmailError('SOURCE_FAILED', `${timeout.label}: no answer within ${timeout.ms} ms (background refresh)`)), timeout.ms);
-    timer?.unref();
-    const holder: { flight?: Flight } = {};
-    const promise = (async () => {
-      try {
-        return await run(signal);
-      } finally {
-        clearTimeout(timer);
-        // Before any waiter resumes, so a waiter that starts a refresh starts a new flight.
-        if (holder.flight !== undefined && this.#flights.get(key) === holder.flight) this.#flights.delete(key);
-      }
-    })();
-    const flight: Flight = { controller, waiters: 0, pinned, promise };
-    holder.flight = flight;
-    this.#flights.set(key, flight);
-    return flight;
-  }
-
-  /** Wait on a shared flight; this waiter's abort only aborts the flight when no other waiter remains. */
-  async #wait(key: string, flight: Flight, signal: AbortSignal | undefined, label: string): Promise<Outcome> {
-    if (signal === undefined) {
-      flight.pinned = true;
-      return flight.promise;
-    }
-    flight.waiters++;
-    const onAbort = (): void => {
-      flight.waiters--;
-      if (flight.waiters === 0 && !flight.pinned) {
-        if (this.#flights.get(key) === flight) this.#flights.delete(key);
-        flight.controller.abort(signal.reason);
-      }
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await raceAbort(flight.promise, signal, label);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
 
   #refresh<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>, st: Counters): void {
     if (this.#flights.has(key)) return; // a load for this key is already running
     st.refreshes++;
-    const flight = this.#startFlight(key, (s) => this.#fill(key, loader, opts, st, s, 'refresh'), true, { ms: opts.refreshTimeoutMs ?? 10_000, label: labelOf(opts) });
+    const flight = this.#flights.start(key, (s) => this.#fill(key, loader, opts, st, s, 'refresh'), true, { ms: opts.refreshTimeoutMs ?? 10_000, label: labelOf(opts) });
     flight.promise.catch(() => undefined); // counted in #fill; the stale value was already served
   }
 

@@ -19,6 +19,7 @@ import { resolveItemsDataset } from './items-dataset.js';
 import { fallbackSpec, type FallbackSpec } from './fallback-check.js';
 import { refRoleProblems } from './ref-roles.js';
 import { checkContext } from './context-check.js';
+import { checkColumnFlow } from './column-flow.js';
 import { hook, hookAsync, hookProblem } from './operator-hooks.js';
 
 export interface CompileScope {
@@ -320,37 +321,9 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const scorers = await compileList(init.scorer ?? init.scores, `${iptr}/${scorerKey}`, ['score'], scorerKey);
   const operations = await compileList(cfg.operations, `${base}/operations`, ['filter', 'transform'], 'operations');
 
-  // ---- column flow: every column read must be written earlier or be hydratable from the items dataset
-  const itemsCols = itemsDataset ? scope.datasets.get(itemsDataset)?.columnNames ?? [] : [];
-  const known = new Set<string>([cfg.item_type, ...itemsCols]);
-  const ghost = (ptr: string): void => {
-    for (const c of failed.get(ptr) ?? []) known.add(c);
-  };
-  for (const s of [...includes, ...excludes]) for (const c of s.writes) known.add(c);
-  for (const ptr of failed.keys()) if (ptr.startsWith(`${iptr}/includes/`) || ptr.startsWith(`${iptr}/excludes/`)) ghost(ptr);
-  const seenOutputs = new Set<string>();
-  for (const s of scorers) {
-    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote, known));
-    if (seenOutputs.has(s.output!)) report('CONFIG_INVALID', s.pointer, `two scorers write the column '${s.output}'; give one of them 'as:'`);
-    seenOutputs.add(s.output!);
-  }
-  for (const c of seenOutputs) known.add(c);
-  for (const ptr of failed.keys()) if (ptr.startsWith(`${iptr}/${scorerKey}/`)) ghost(ptr);
-  // A scorer left out (its problem is reported already) still makes `score`.
-  // So does a scores section that is not a list (reported already: a mapping where a list belongs).
-  const scoresBad = structure.bad(`${iptr}/scores`) || structure.bad(`${iptr}/scorer`);
-  if (scorers.length > 0 || (init.scorer ?? init.scores ?? []).length > 0 || scoresBad) known.add('score');
-  const opAt = new Map(operations.map((s) => [s.pointer, s]));
-  for (const i of (cfg.operations ?? []).keys()) {
-    const s = opAt.get(`${base}/operations/${i}`);
-    if (!s) { ghost(`${base}/operations/${i}`); continue; }
-    for (const c of s.reads) if (!known.has(c)) report('UNKNOWN_COLUMN', columnPointer(s, c), unknownColumnMessage(s.label, c, itemsDataset, itemsNote, known));
-    for (const c of s.writes) known.add(c);
-  }
-  const returns = cfg.return ?? (scorers.length > 0 ? [cfg.item_type, 'score'] : [cfg.item_type]);
-  returns.forEach((c, i) => {
-    if (!known.has(c)) report('UNKNOWN_COLUMN', `${base}/return/${i}`, `return names column '${c}', which no step writes${itemsDataset ? ` and dataset '${itemsDataset}' does not have` : itemsNote ? ` (${itemsNote})` : ''}${didYouMean(c, known)}`);
-  });
+  // ---- column flow: every column read must be written earlier or be hydratable from the items dataset (column-flow.ts)
+  const itemsColumns = itemsDataset ? scope.datasets.get(itemsDataset)?.columnNames ?? [] : [];
+  const returns = checkColumnFlow({ cfg, base, structure, includes, excludes, scorers, operations, failed, itemsDataset, itemsNote, itemsColumns }, report);
 
   // ---- values compared with columns: type the inputs referenced there, check the literals
   const itemsTable = itemsDataset ? scope.datasets.get(itemsDataset) : undefined;
@@ -455,22 +428,6 @@ function paramReporter(step: StepConfig, preset: (PresetConfig & { readonly file
       return undefined;
     },
   });
-}
-
-/** Pointer to the parameter that names `column`, or to the step. */
-function columnPointer(s: PlanStep, column: string): string {
-  const find = (v: unknown, path: (string | number)[]): (string | number)[] | undefined => {
-    if (v === column) return path;
-    if (Array.isArray(v)) for (const [i, x] of v.entries()) { const r = find(x, [...path, i]); if (r) return r; }
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { const r = find(x, [...path, k]); if (r) return r; }
-    return undefined;
-  };
-  const at = find(s.params, []);
-  return at ? `${s.pointer}/parameters${pathToPointer(at)}` : s.pointer;
-}
-
-function unknownColumnMessage(label: string, column: string, itemsDataset: string | undefined, itemsNote: string | undefined, known: Iterable<string>): string {
-  return `${label} reads column '${column}', which no earlier step writes${itemsDataset ? ` and the items dataset '${itemsDataset}' does not have` : ` (${itemsNote ?? 'and the pipeline has no items dataset to hydrate it from'})`}${didYouMean(column, known)}`;
 }
 
 function collectDatasetNames(params: Record<string, unknown>): string[] {

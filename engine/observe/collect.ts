@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { valueAt, type Dataset, type Frame, type ModelRef, type ModelRunner, type RemoteFetch, type RunContext, type SourceResult } from '../api.js';
 import { stepIndex, type PlanStep } from '../config/plan.js';
-import { execute, fromResultMemo, shownParams, summarize, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
+import { execute, fromResultMemo, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
+import { shownParams, summarize } from '../shown-params.js';
 import type { Plan } from '../config/plan.js';
 import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
 import { encodeRecord } from './otlp-json.js';

@@ -6,7 +6,7 @@
  */
 import { formatInstant, valueAt, type Column, type Frame, type SourceResult } from '../api.js';
 import { stepIndex, type PlanStep } from '../config/plan.js';
-import { shownParams, summarize } from '../execute.js';
+import { shownParams, summarize } from '../shown-params.js';
 import type { Phase, SourcePhase, StepPhase, WhyAnswer, WhyStepRef } from './types.js';
 
 type Id = string | number;
