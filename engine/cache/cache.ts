@@ -123,7 +123,6 @@ export interface Cache {
   fresh<T>(key: string, loader: (signal: AbortSignal) => Promise<T>, opts: CacheGetOptions<T>): Promise<T>;
   /** Drop key from this instance's L1 and from Redis. */
   delete(key: string): Promise<void>;
-  /** The L1 deadlines of key (fresh until, then stale-servable until), without touching recency. */
   /**
    * The L1 deadlines of key (fresh until, then stale-servable until, and when it was stored), without
    * touching recency; under `policy`, no later than its TTL and stale window allow (policyDeadlines).
