@@ -17,11 +17,9 @@
  * sent (an unknown option, a missing file, a malformed name, tag, sha256, flavor, column type,
  * query or number); 1 the registry or the publish checks refused or failed (the coded error on stderr).
  */
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { parseFlags, UsageError } from '../cli-args.js';
-import { serve } from '@hono/node-server';
+import { listen } from '../reliability/listen.js';
 import { existsSync } from 'node:fs';
 import { folderOf } from '../../registry-client/file-registry.js';
 import { openRegistry } from '../../registry-client/open.js';
@@ -40,6 +38,8 @@ export interface CliIo {
   readonly stop?: Promise<void>;
   /** serve: told the bound port once listening. */
   readonly onListening?: (url: string) => void;
+  /** serve: the slow-client bounds (default 10 s for headers, 5 min for a whole request; tests shorten them). */
+  readonly timeouts?: { readonly headersMs: number; readonly requestMs: number };
 }
 
 const defaultIo: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
@@ -118,9 +118,9 @@ async function serveCommand(args: string[], io: CliIo): Promise<number> {
   const store = await RegistryStore.open(values.root, { create: true });
   const stopping = new AbortController();
   const app = createRegistryApp(store, { signal: stopping.signal });
-  const server = serve({ fetch: app.fetch, port: Number(values.port), hostname: values.host });
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  // Slow clients are cut off as the engine's are: headers within 10 s (slowloris); a whole request
+  // within 5 minutes, since a publish uploads an artifact. Watchers' long polls are responses, not bounded here.
+  const { server, port } = await listen(app.fetch, { port: Number(values.port), host: values.host, headersTimeoutMs: io.timeouts?.headersMs ?? 10_000, requestTimeoutMs: io.timeouts?.requestMs ?? 300_000 });
   const url = `http://${values.host}:${port}`;
   io.out(`registry listening on ${url} (root ${store.root}, ${store.size} envelopes${store.problems.length ? `, ${store.problems.length} files skipped` : ''})`);
   for (const p of store.problems) io.err(`skipped ${p}`);
