@@ -20,7 +20,7 @@ import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
 import type { ExecReply, ExecTask, WorkerLoad } from './wire.js';
 import { attachReport, executeObserved } from './observe/collect.js';
-import type { ObserveSpec } from './observe/types.js';
+import type { ObserveReport, ObserveSpec } from './observe/types.js';
 import { BusyWindow } from './observe/utilization.js';
 import { inlineDeadline, StepMark, StepSlots, type StepAt } from './step-slots.js';
 import { deadlineWatchdog, WatchdogSignal, workerLost } from './pool-watchdog.js';
@@ -234,6 +234,7 @@ export class PoolRunner implements Runner {
   }
 
   async run(req: RunRequest): Promise<ExecOutput> {
+    const asked = performance.now();
     const base: ExecTask = {
       version: req.pipeline.version,
       inputs: req.inputs,
@@ -280,8 +281,11 @@ export class PoolRunner implements Runner {
         }
       }
       if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0);
-      if (reply.kind === 'error') throw attachReport(fromWire(reply.error), reply.observed);
+      // What the request waited for a worker (queue, pipeline load, transfers): the time here less its run's.
+      const queueMs = reply.kind === 'need' || reply.ms === undefined ? undefined : Math.max(0, performance.now() - asked - reply.ms);
+      if (reply.kind === 'error') throw attachReport(fromWire(reply.error), withQueueMs(reply.observed, queueMs));
       if (reply.kind === 'need') throw new AirmailError('INTERNAL', 'worker did not accept the pipeline');
+      if (queueMs !== undefined) Object.assign(reply.out, { observed: withQueueMs(reply.out.observed, queueMs) });
       if (reply.ms !== undefined) this.noteExecMs(req.pipeline, reply.ms);
       this.pace.note(performance.now(), this.queued() > 0);
       return reply.out;
@@ -479,3 +483,9 @@ export function builtinModuleUrls(defsModule: string): string[] {
 }
 
 export type { OperatorDefinition };
+
+/** The worker's report with the queue wait the pool measured (a report of its own when the worker sent none: a memo hit). */
+function withQueueMs(observed: ObserveReport | undefined, queueMs: number | undefined): ObserveReport | undefined {
+  if (queueMs === undefined) return observed;
+  return observed ? Object.assign(observed, { queueMs }) : { queueMs };
+}

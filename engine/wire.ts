@@ -44,7 +44,7 @@ export type ExecReply =
   /** The worker has not loaded this version; `has`: the dataset ids it holds (their handles need not be sent). */
   | { readonly kind: 'need'; readonly has?: readonly string[] }
   | { readonly kind: 'ok'; readonly out: ExecOutput; /** Time the worker spent executing (ms). */ readonly ms?: number; /** Of it, waiting on remote sources (ms): the pool's bulkheads read it. */ readonly waitMs?: number }
-  | { readonly kind: 'error'; readonly error: WireError; readonly steps?: readonly StepTrace[]; readonly observed?: ObserveReport; readonly waitMs?: number };
+  | { readonly kind: 'error'; readonly error: WireError; readonly steps?: readonly StepTrace[]; readonly observed?: ObserveReport; readonly waitMs?: number; /** As `ok`'s: the pool reads the queue wait from it. */ readonly ms?: number };
 
 /** Below this a buffer is copied with the message: moving one costs more than copying a few rows. */
 const MOVE_FROM_BYTES = 64 * 1024;

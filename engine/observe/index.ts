@@ -312,6 +312,7 @@ export class Observability {
     if (m && !r.kind) {
       m.requests.inc([r.pipeline, status]);
       m.latency.observe([r.pipeline, status], took / 1000);
+      if (observed?.queueMs !== undefined) m.queueWait.observe([r.pipeline], observed.queueMs / 1000);
       // A pipeline sent with the request names its own steps: its labels are the operators that ran.
       if (code) m.errors.inc([r.pipeline, code, r.adhoc ? '' : operator ?? '']);
       else if (items === 0) m.empty.inc([r.pipeline, emptyReasonLabel(reason, r.adhoc)]);
@@ -359,6 +360,7 @@ export class Observability {
       // Properties first, then Object.assign: no literal that starts with a spread (see begin).
       log.log(level, msg, Object.assign(
         { request_id: r.requestId, trace_id: r.traceId, pipeline: r.pipeline, version: r.version, status: Number(status), items, ms: round(took) },
+        observed?.queueMs !== undefined ? { queue_ms: round(observed.queueMs) } : undefined,
         r.adhoc ? { name: r.name } : undefined,
         r.kind ? { kind: r.kind } : undefined,
         code ? { code, operator } : undefined,

@@ -198,6 +198,8 @@ export class EngineMetrics {
   readonly registry = new Registry();
   readonly requests = this.registry.add(new Counter('airmail_requests_total', 'Pipeline requests by pipeline and HTTP status.', ['pipeline', 'status']));
   readonly latency = this.registry.add(new Histogram('airmail_request_duration_seconds', 'Pipeline request latency in seconds, by pipeline and HTTP status.', ['pipeline', 'status'], LATENCY));
+  /** Pooled runs only: the time from asking for a worker to its run starting, so a slow request tells waiting from running (pool.ts). */
+  readonly queueWait = this.registry.add(new Histogram('airmail_request_queue_seconds', 'Time a request waited for a worker thread before its run started, in seconds, by pipeline (requests run on the main thread are not counted).', ['pipeline'], LATENCY));
   readonly opLatency = this.registry.add(new Histogram('airmail_operator_duration_seconds', 'Time per pipeline step in seconds.', ['pipeline', 'step', 'operator', 'phase'], LATENCY));
   readonly opRows = this.registry.add(new Histogram('airmail_operator_rows_out', 'Rows a pipeline step returned.', ['pipeline', 'step', 'operator', 'phase'], ROWS));
   readonly empty = this.registry.add(new Counter('airmail_empty_results_total', 'Requests answered with no items, by the step (or stage) that emptied them.', ['pipeline', 'reason']));
@@ -234,7 +236,7 @@ export class EngineMetrics {
    * it starts from zero, which Prometheus reads as a counter reset.
    */
   forgetPipeline(pipeline: string): void {
-    for (const m of [this.requests, this.latency, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic, this.fallbacks, this.batches, this.batchSize, this.batchLatency]) m.dropFirst(pipeline);
+    for (const m of [this.requests, this.latency, this.queueWait, this.opLatency, this.opRows, this.empty, this.errors, this.diagnostic, this.fallbacks, this.batches, this.batchSize, this.batchLatency]) m.dropFirst(pipeline);
     this.recentPipelines.drop((k) => k === pipeline);
     this.recentSteps.drop((k) => k.startsWith(`${pipeline}\u0001`));
   }

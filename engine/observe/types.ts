@@ -174,6 +174,8 @@ export interface ObserveReport {
   readonly remote?: readonly RemoteCount[];
   /** Debug log level (ops: 2) only: the run was answered from the memo, and these steps did not run. */
   readonly memo?: { readonly result: boolean; readonly skipped: readonly string[] };
+  /** Set on the main thread by the pool (pool.ts): ms from asking for a worker until the run started there. */
+  readonly queueMs?: number;
 }
 
 export type { PlanStep };

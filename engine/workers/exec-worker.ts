@@ -217,7 +217,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
     return buffers.length > 0 ? moveObject(reply, buffers) : reply;
   } catch (err) {
     const observed = reportOf(err);
-    return { kind: 'error', error: toWire(asAirmailError(err)), ...(observed ? { observed } : {}), ...(waitMs > 0 ? { waitMs } : {}) };
+    return { kind: 'error', error: toWire(asAirmailError(err)), ms: performance.now() - t0, ...(observed ? { observed } : {}), ...(waitMs > 0 ? { waitMs } : {}) };
   } finally {
     if (cancel) cancels!.end(cancel);
   }
