@@ -285,7 +285,8 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
           } catch (err) {
             const e = asAirmailError(err, 'SOURCE_FAILED');
             e.operator ??= s.label;
-            const failed = e.code === 'DEADLINE_EXCEEDED' ? deadlineAtStep(e, s.label) : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(shownParams(s, params), s.given)}) failed: ${redactText(e.message)}`, { operator: s.label, cause: e });
+            // A client that left (its fetch cancelled) is no failure of the source: the code stays.
+            const failed = e.code === 'DEADLINE_EXCEEDED' ? deadlineAtStep(e, s.label) : e.code === 'CLIENT_CLOSED' ? e : new AirmailError('SOURCE_FAILED', `${s.label}(${summarize(shownParams(s, params), s.given)}) failed: ${redactText(e.message)}`, { operator: s.label, cause: e });
             // The failed step shows in the debug trace and as a span with an error status.
             if (trace) steps.push({ step: s.label, operator: s.use, phase, parameters: shownParams(s, params), rowsIn: 0, rowsOut: 0, ms: performance.now() - t0, failed: true, error: failed.message });
             if (obs?.failed) obs.failed(s, phase, params, failed, t0, performance.now());

@@ -167,6 +167,9 @@ it('aborts the upstream fetch and starts no fallback for a client that has gone'
   expect(await marks()).toEqual([]); // the fallback 'quick' never ran
   const text = await (await fetch(`${srv.url}/metrics`)).text();
   expect(text).not.toMatch(/airmail_fallbacks_total\{[^}]*pipeline="hung"/);
+  // Counted as the client's leaving, not as a failing upstream (it was SOURCE_FAILED at the step).
+  expect(text).not.toMatch(/airmail_errors_total\{[^}]*code="SOURCE_FAILED"/);
+  expect(text).toMatch(/airmail_errors_total\{pipeline="hung",code="CLIENT_CLOSED"/);
   expect(await metric('hung', '499')).toBe(1);
   expect((await post('quick')).status).toBe(200);
 });
