@@ -12,7 +12,7 @@ import { runExperiment } from './experiments.js';
 import { closest } from './config/validators.js';
 import { AirmailError, asAirmailError } from './errors.js';
 import { logDiagnostics, startServer } from './server.js';
-import { adminTokenOf } from './http/app.js';
+import { adminTokenOf } from './http/admin.js';
 import { parseCorsOrigins } from './http/cors.js';
 import { PUBLISH_USAGE, REGISTRY_USAGE, registryCli } from './registry/cli.js';
 import { ModelHub } from './registry/model-hub.js';

@@ -5,7 +5,7 @@
  */
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminTokenOf } from '../engine/http/app.js';
+import { adminTokenOf } from '../engine/http/admin.js';
 import type { RunningServer } from '../engine/server.js';
 import { demoConfigs, server } from './helpers.js';
 

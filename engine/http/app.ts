@@ -4,7 +4,6 @@
  */
 import { dirname } from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AirmailError, asAirmailError, boundErrors, clip, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
@@ -16,6 +15,7 @@ import { publicPaths, type PublicPaths } from '../config/public-paths.js';
 import { drained, inputsNotAnObject, isPlainObject, LINGER_BYTES, readBody, type BodyFormat } from './body.js';
 import type { ValueSource } from '../config/validators.js';
 import { tokenFingerprint, type AuditEntry, type AuditSink } from '../reliability/audit.js';
+import { adminPutName, adminTokenOf, auditNoteOf, diagnosticsError, isAdminRoute, noteAudit, tokenOk } from './admin.js';
 import { DutyLimit } from '../reliability/duty.js';
 import { docsPage, openApi } from './openapi.js';
 import { mountModelRoutes } from './models.js';
@@ -54,21 +54,9 @@ export interface AppOptions {
   readonly maxBatch?: number;
 }
 
-/** What an admin handler changed, for its audit entry. */
-const auditNotes = new WeakMap<Request, Partial<AuditEntry>>();
-function noteAudit(c: Context, note: Partial<AuditEntry>): void {
-  auditNotes.set(c.req.raw, { ...auditNotes.get(c.req.raw), ...note });
-}
-
 const RESERVED_QUERY = new Set(['debug']);
 
-
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
-
-/** The admin routes (`POST /pipelines`, `DELETE /pipelines/{name}`): refused attempts at them are audited too. */
-function isAdminRoute(method: string, path: string): boolean {
-  return (method === 'POST' && path === '/pipelines') || (method === 'DELETE' && path.startsWith('/pipelines/'));
-}
 
 /**
  * An error in the response shape of the README: items, error, reason, pipeline and version (null
@@ -121,44 +109,6 @@ export function retryHeaders(e: ErrorLike): Record<string, string> {
   if (e.code !== 'OVERLOADED' && e.code !== 'NOT_READY') return {};
   const ms = typeof e.details?.['retryAfterMs'] === 'number' ? e.details['retryAfterMs'] : 100;
   return { 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))), 'Retry-After-Ms': String(ms) };
-}
-
-/**
- * The configured token as it can be presented: a header value cannot end in a newline, and a token read
- * from a secret file or a Kubernetes Secret often does (that server answered every admin request 401).
- */
-export function adminTokenOf(configured: string | undefined): string | undefined {
-  const t = configured?.trim();
-  return t ? t : undefined;
-}
-
-const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-function tokenOk(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  // Digests, so that the comparison takes the same time whatever the presented length.
-  return timingSafeEqual(sha256(m ? m[1]!.trim() : ''), sha256(token)) && m !== null;
-}
-
-/**
- * A config that fails its checks was rejected; an admin change that could not be saved (a read-only
- * configs directory) or would overwrite a shared file was refused, whatever the config: say which.
- */
-const REFUSALS: readonly string[] = ['CONFIGS_NOT_WRITABLE', 'CONFIG_CONFLICT'];
-function diagnosticsError(diags: readonly Diagnostic[]): AirmailError {
-  const first = diags[0];
-  const lead = first && REFUSALS.includes(first.code) ? 'the change was refused' : 'the config was rejected';
-  return new AirmailError(first?.code ?? 'CONFIG_INVALID', summarise(lead, diags.map((d) => `${d.line ? `${d.line}:${d.col ?? 0}: ` : ''}${d.message}`)), { diagnostics: diags });
-}
-
-/** The name of the pipeline an admin put (or its dry run) sends, once the body's shape is one an admin put takes. */
-function adminPutName(value: unknown): string {
-  if (!isPlainObject(value) || !isPlainObject(value['pipeline'])) throw new AirmailError('CONFIG_INVALID', "the body must hold a 'pipeline:' (and optionally 'operators:' presets)");
-  if ('experiments' in value) throw new AirmailError('CONFIG_INVALID', 'experiments are defined in the configs directory; admin POST /pipelines takes a pipeline (and operators: presets)');
-  if ('datasets' in value || 'operator_paths' in value) throw new AirmailError('CONFIG_INVALID', 'pipelines added over HTTP may not define datasets or operator folders (operator_paths); put those in the configs directory');
-  const name = value['pipeline']['name'];
-  if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) throw new AirmailError('CONFIG_INVALID', 'pipeline.name must be a name of letters, digits, _ . -');
-  return name;
 }
 
 export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
@@ -246,7 +196,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     if (!opts.audit) return;
     const presented = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim();
     const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-    const note = auditNotes.get(c.req.raw) ?? {};
+    const note = auditNoteOf(c);
     opts.audit({
       at: new Date().toISOString(),
       action: note.action ?? `${c.req.method} ${c.req.routePath}`,
