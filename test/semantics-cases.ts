@@ -7,7 +7,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prng, SEM_NOW, type Case, type Id, type Pipeline, type Row, type Step, type World } from './semantics-reference.js';
+import { prng, SEM_NOW, timeBound, type Case, type Id, type Pipeline, type Row, type Step, type World } from './semantics-reference.js';
 
 const WORLDS = 10;
 
@@ -86,6 +86,10 @@ export function gen(seed: number, count: number): { worlds: World[]; cases: Case
       const ends = tpick([['min'], ['max'], ['min', 'max']]);
       const p: Record<string, unknown> = { column: 'at' };
       for (const e of ends) p[e] = bound();
+      // Two bounds of one kind (both relative, or both instants) with min after max are refused at load
+      // (README "Dates and time windows"): such a window is written the right way round.
+      const rel = (v: unknown): boolean => String(v).startsWith('now');
+      if (p['min'] !== undefined && p['max'] !== undefined && rel(p['min']) === rel(p['max']) && timeBound(p['min'])! > timeBound(p['max'])!) [p['min'], p['max']] = [p['max'], p['min']];
       if (t() < 0.3) p['min_inclusive'] = false;
       operations.splice(Math.floor(t() * (operations.length + 1)), 0, { name: 'Range', parameters: p });
     }

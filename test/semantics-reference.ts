@@ -35,7 +35,7 @@ const DAY = 86_400_000;
  * README "Dates and time windows": a time bound is an ISO 8601 instant (a date alone is midnight UTC) or
  * `now`, `now-Nd`, `now-Nh`, optionally `/d` (rounded down to the start of the day, UTC).
  */
-function timeBound(v: unknown): number | undefined {
+export function timeBound(v: unknown): number | undefined {
   if (isNull(v)) return undefined;
   if (typeof v !== 'string') throw new Error(`reference: time bound ${JSON.stringify(v)}`);
   const m = /^now(?:([+-])(\d+)([hd]))?(\/d)?$/.exec(v);
