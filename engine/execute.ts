@@ -304,6 +304,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
     const resultKey = memo && plan.memoResult ? resultKeyOf(plan, siteValue) : undefined;
     let memoKeyText = '';
     let entry: MemoEntry | undefined;
+    let pendingExcludes: ReturnType<typeof runSources> | undefined;
     if (memo) {
       // Only the referenced values vary: the rest of each step's parameters is fixed by the plan version.
       memoKeyText = memoKey([...plan.includes, ...plan.pre].map((s) => s.sites.map(siteValue)));
@@ -316,6 +317,10 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       // An empty answer is rare: the literal order says exactly which step emptied it.
       if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true, now });
     } else if (memo) {
+      // The excludes do not depend on the candidates: fetched while the includes and the pre-steps
+      // run (a remote exclude no longer waits for a remote include), subtracted once they are kept.
+      pendingExcludes = plan.excludes.length > 0 ? runSources(plan.excludes, 'exclude') : undefined;
+      pendingExcludes?.catch(() => undefined);
       const inc = await runSources(plan.includes, 'include');
       ({ frame: wf, rows } = unionMinus(plan.itemType, inc.map((x) => x.res), []));
       if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true, now });
@@ -406,7 +411,7 @@ export async function execute(plan: Plan, env: ExecEnv, inputs: Readonly<Record<
       if (memo) {
         // First request with these bound parameters: keep the candidates, then subtract this request's excludes.
         const kept = memo.put(plan, memoKeyText, wf, rows, freshUntil);
-        const exc = await runSources(plan.excludes, 'exclude');
+        const exc = await (pendingExcludes ?? runSources(plan.excludes, 'exclude'));
         ({ frame: wf, rows } = subtractExcludes(kept, plan.itemType, exc.map((x) => x.res)));
         if (rows.length === 0) return execute(plan, env, inputs, { ...opts, literal: true, now });
       }
