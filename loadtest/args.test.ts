@@ -106,16 +106,19 @@ describe('the scripts the README names', () => {
     }
   }, 60_000);
 
-  it('the upstream service and the floor refuse a mistyped flag or a port out of range before listening', () => {
+  it('the upstream service, the floor and big-cost refuse a mistyped flag, a port out of range or a missing data folder before starting', () => {
     for (const [file, args, msg] of [
       ['upstream-inventory.ts', ['--latency', '50'], /Unknown option '--latency'/],
       ['upstream-inventory.ts', ['--port', '70000'], /--port must be at most 65535, not '70000'/],
       ['bare-hono.ts', ['--port', 'x'], /--port must be a whole number, not 'x'/],
+      // Was the engine's CONFIG_INVALID stack trace.
+      ['big-cost.ts', ['--data', '/nonexistent/airmail-big'], /\/nonexistent\/airmail-big holds no big retailer \(no big\.yaml\): write it first with npx tsx loadtest\/big-retail\.ts --out \/nonexistent\/airmail-big/],
     ] as const) {
       const r = script(file, [...args]);
       expect(r.status, `${file} ${args.join(' ')}`).toBe(2);
       expect(r.stderr).toMatch(msg);
       expect(r.stdout).not.toContain('listening');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   }, 60_000);
 });
