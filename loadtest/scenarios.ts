@@ -4,7 +4,7 @@
  * from the load generator) and says how to build requests and check answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,32 @@ export interface EngineOptions {
   readonly cpus?: string;
   /** Flags for the engine's node itself, before the script (e.g. V8's `--trace-gc`). */
   readonly nodeArgs?: readonly string[];
+}
+
+/**
+ * Which code `airmail serve` runs for the load tests, and a warning when it is a dist/ older than
+ * the sources: bin/airmail.mjs picks dist/ when it exists, so a load test after a code change
+ * measured the previous build and said nothing.
+ */
+export function engineBuild(root: string = ROOT, fromSource = Boolean(process.env['AIRMAIL_FROM_SOURCE'])): { readonly note: string; readonly stale: boolean } {
+  const built = join(root, 'dist/engine/cli.js');
+  if (fromSource || !existsSync(built)) return { note: 'engine: the TypeScript sources (through tsx)', stale: false };
+  const builtAt = statSync(built).mtimeMs;
+  let newest: { file: string; at: number } | undefined;
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
+        const at = statSync(p).mtimeMs;
+        if (at > builtAt && (!newest || at > newest.at)) newest = { file: p.slice(root.length + 1), at };
+      }
+    }
+  };
+  for (const d of ['engine', 'operators', 'registry-client']) if (existsSync(join(root, d))) walk(join(root, d));
+  return newest
+    ? { note: `engine: dist/, OLDER than the sources (${newest.file} changed since the build): run npm run build, or set AIRMAIL_FROM_SOURCE=1, to measure the current code`, stale: true }
+    : { note: 'engine: dist/ (built after the last change to the sources)', stale: false };
 }
 
 /** Starts `airmail serve` on a free port and resolves once it listens. */

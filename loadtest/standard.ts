@@ -16,7 +16,7 @@
 import { cpus } from 'node:os';
 import { cli, type CliOptions } from './args.js';
 import { bareHonoScenario, runScenarios, type Scenario } from './runner.js';
-import { BENCH_CONFIGS, benchRequests, checkExpectations, engineScenario, memoryByWorkers, requireBench } from './scenarios.js';
+import { BENCH_CONFIGS, benchRequests, checkExpectations, engineBuild, engineScenario, memoryByWorkers, requireBench } from './scenarios.js';
 import { extraScenarios } from './scenarios-extra.js';
 import { reportName, targetLines, writeReport } from './report.js';
 
@@ -46,7 +46,9 @@ try {
 requireBench('npm run loadtest --');
 
 const threads = v.threads ? Number(v.threads) : cpus().length;
-const notes: string[] = [`engine worker threads: ${threads} (one per core)`];
+const build = engineBuild();
+if (build.stale) process.stderr.write(`warning: ${build.note}\n`);
+const notes: string[] = [`engine worker threads: ${threads} (one per core)`, build.note];
 const all: Record<string, Scenario> = {
   gbdt: engineScenario({ name: 'complimentary_items (GBDT)', configs: BENCH_CONFIGS, threads, makeRequest: benchRequests('complimentary_items'), verify: (url) => checkExpectations(url, 'complimentary_items'), notes }),
   mlp: engineScenario({ name: 'complimentary_items (MLP)', configs: BENCH_CONFIGS, threads, makeRequest: benchRequests('complimentary_items_mlp') }),
