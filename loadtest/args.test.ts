@@ -43,6 +43,9 @@ describe('parseCli', () => {
       [['--duration', '5s'], /--duration must be a number, not '5s'/],
       [['--duration', ''], /--duration must be a number/],
       [['--duration', '0'], /--duration must be at least 1/],
+      // parseArgs read '-1' as a flag: "Option '--duration' argument is ambiguous".
+      [['--duration', '-1'], /--duration must be at least 1, not '-1'/],
+      [['--concurrency', '-8,16'], /--concurrency must be at least 1, not '-8,16'/],
       [['--concurrency', '8,x'], /--concurrency must be whole numbers separated by commas/],
       [['--concurrency', '2.5'], /whole number/],
       [['--client', 'curl'], /--client must be one of raw, undici, not 'curl'/],
@@ -70,6 +73,9 @@ const README_FLAGS: Record<string, string[]> = {
   'registry-bench.ts': ['--envelopes', '--iterations'],
   'big-retail.ts': ['--out', '--seed'],
   'big-cost.ts': ['--data', '--requests', '--rounds', '--pipelines'],
+  // These two started their servers (on 8091 and 8081) whatever the flags, --help included.
+  'upstream-inventory.ts': ['--port', '--latency-ms', '--bench'],
+  'bare-hono.ts': ['--port'],
 };
 
 const script = (file: string, args: string[]) =>
@@ -85,11 +91,33 @@ describe('the scripts the README names', () => {
     }
   }, 120_000);
 
-  it('npm run loadtest refuses a bad value or an unknown scenario in one line, exit 2', () => {
-    for (const args of [['--duration', '5s'], ['--only', 'gbdtt']]) {
+  it('npm run loadtest refuses a bad value, an unknown scenario or a path for --out in one line, exit 2', () => {
+    const cases: [string[], RegExp][] = [
+      [['--duration', '5s'], /--duration must be a number, not '5s'/],
+      [['--only', 'gbdtt'], /unknown scenario 'gbdtt' in --only; known: gbdt, mlp, trivial/],
+      // Was an uncaught Error: a stack trace and exit 1.
+      [['--out', '../x'], /^npm run loadtest --: --out must be a plain file name \(letters, digits, '\.', '_', '-'\), got '\.\.\/x'\n/],
+    ];
+    for (const [args, msg] of cases) {
       const r = script('standard.ts', args);
       expect(r.status, args.join(' ')).toBe(2);
-      expect(r.stderr).toMatch(args[0] === '--only' ? /unknown scenario 'gbdtt' in --only; known: gbdt, mlp, trivial/ : /--duration must be a number, not '5s'/);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  }, 60_000);
+
+  it('the upstream service, the floor and big-cost refuse a mistyped flag, a port out of range or a missing data folder before starting', () => {
+    for (const [file, args, msg] of [
+      ['upstream-inventory.ts', ['--latency', '50'], /Unknown option '--latency'/],
+      ['upstream-inventory.ts', ['--port', '70000'], /--port must be at most 65535, not '70000'/],
+      ['bare-hono.ts', ['--port', 'x'], /--port must be a whole number, not 'x'/],
+      // Was the engine's CONFIG_INVALID stack trace.
+      ['big-cost.ts', ['--data', '/nonexistent/airmail-big'], /\/nonexistent\/airmail-big holds no big retailer \(no big\.yaml\): write it first with npx tsx loadtest\/big-retail\.ts --out \/nonexistent\/airmail-big/],
+    ] as const) {
+      const r = script(file, [...args]);
+      expect(r.status, `${file} ${args.join(' ')}`).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stdout).not.toContain('listening');
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   }, 60_000);

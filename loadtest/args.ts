@@ -13,8 +13,8 @@ export interface CliOption {
   readonly default?: string;
   /** The value's name in `--help` (default: N for numbers, VALUE otherwise). */
   readonly value?: string;
-  /** The value must be a number (`list`: comma-separated numbers), at least `min`, whole if `integer`. */
-  readonly number?: { readonly min?: number; readonly integer?: boolean; readonly list?: boolean };
+  /** The value must be a number (`list`: comma-separated numbers), at least `min`, at most `max`, whole if `integer`. */
+  readonly number?: { readonly min?: number; readonly max?: number; readonly integer?: boolean; readonly list?: boolean };
   readonly choices?: readonly string[];
 }
 
@@ -45,8 +45,27 @@ function checkValue(name: string, o: CliOption, raw: string): string | undefined
     const what = o.number.list ? `${o.number.integer ? 'whole numbers' : 'numbers'} separated by commas` : o.number.integer ? 'a whole number' : 'a number';
     if (!Number.isFinite(n) || (o.number.integer && !Number.isInteger(n))) return `--${name} must be ${what}, not '${raw}'`;
     if (o.number.min !== undefined && n < o.number.min) return `--${name} must be at least ${o.number.min}, not '${raw}'`;
+    if (o.number.max !== undefined && n > o.number.max) return `--${name} must be at most ${o.number.max}, not '${raw}'`;
   }
   return undefined;
+}
+
+/**
+ * `--duration -1` as `--duration=-1`: parseArgs takes a value that starts with '-' for a flag and
+ * answered "argument is ambiguous"; joined, the value gets the same check as any other number.
+ */
+function joinNegativeValues(argv: readonly string[], options: CliOptions): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const o = a.startsWith('--') ? options[a.slice(2)] : undefined;
+    const next = argv[i + 1];
+    if (o?.type === 'string' && o.number && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /** Parse `argv` against `options`: the values, or the text to print and the exit code (0 for --help). */
@@ -56,7 +75,7 @@ export function parseCli<O extends CliOptions>(command: string, summary: string,
   for (const [name, o] of Object.entries(options)) spec[name] = { type: o.type, ...(o.default !== undefined ? { default: o.default } : {}) };
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joinNegativeValues(argv, options), options: spec, strict: true, allowPositionals: false }));
   } catch (err) {
     return { ok: false, exitCode: 2, text: `${command}: ${(err as Error).message.split('\n')[0]}\nrun with --help for the options\n` };
   }

@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { cli } from './args.js';
 
 /** The fixed answer, shaped like an engine response with ten items. */
 export const BARE_HONO_BODY = {
@@ -102,9 +103,11 @@ export function startBareHono(port = 0, startTimeoutMs = 20_000): Promise<BareHo
 }
 
 function runMain(argv: readonly string[]): void {
-  const at = argv.indexOf('--port');
-  const port = at >= 0 ? Number(argv[at + 1]) : 8081;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535, got ${argv[at + 1]}`);
+  // Through cli(): --help and a mistyped flag used to start the server on 8081 anyway.
+  const v = cli('node --import tsx loadtest/bare-hono.ts', 'The bare Hono floor: a fixed JSON body on every route; prints {"listening":PORT} once ready, SIGTERM closes it.', {
+    port: { type: 'string', default: '8081', number: { min: 0, max: 65535, integer: true }, help: 'port to listen on (0: any free one)' },
+  }, argv);
+  const port = Number(v.port);
   const app = bareHonoApp();
   const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, (info) => {
     process.stdout.write(`${JSON.stringify({ listening: info.port })}\n`);

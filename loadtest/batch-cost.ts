@@ -10,7 +10,7 @@
  */
 import { Pool } from 'undici';
 import { cli } from './args.js';
-import { BENCH_CONFIGS, benchRequests, startEngine } from './scenarios.js';
+import { BENCH_CONFIGS, benchRequests, requireBench, startEngine } from './scenarios.js';
 import { cpuPerRequest, type ThreadCost } from './thread-cpu.js';
 
 const opts = cli('npx tsx loadtest/batch-cost.ts', 'CPU per request: single requests vs batches (standard workload, GBDT).', {
@@ -18,6 +18,7 @@ const opts = cli('npx tsx loadtest/batch-cost.ts', 'CPU per request: single requ
   rounds: { type: 'string', default: '3', help: 'rounds; each runs both modes, in turn', number: { min: 1, integer: true } },
   batch: { type: 'string', default: '100', help: 'requests per batch', number: { min: 2, integer: true } },
 });
+requireBench('npx tsx loadtest/batch-cost.ts');
 
 type Mode = 'single' | 'batch';
 type Sample = ThreadCost;

@@ -12,6 +12,8 @@
  * Profile one: `node --cpu-prof --cpu-prof-dir /tmp/prof --import tsx loadtest/big-cost.ts ...`.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Engine } from '../engine/engine.js';
 import { formatDiagnostic } from '../engine/errors.js';
 import { builtinOperators } from '../operators/index.js';
@@ -26,6 +28,12 @@ const opts = cli('npx tsx loadtest/big-cost.ts', "CPU per request of the big ret
   rounds: { type: 'string', default: '3', help: 'rounds; each runs every pipeline once, in turn', number: { min: 1, integer: true } },
   pipelines: { type: 'string', default: NAMES.join(','), help: 'the pipelines to run, comma-separated' },
 });
+
+// Checked first: a folder big-retail.ts did not write ended in the engine's stack trace.
+if (!existsSync(join(opts.data, 'big.yaml'))) {
+  process.stderr.write(`npx tsx loadtest/big-cost.ts: ${opts.data} holds no big retailer (no big.yaml): write it first with npx tsx loadtest/big-retail.ts --out ${opts.data}\n`);
+  process.exit(2);
+}
 
 const engine = new Engine({ configs: opts.data, operators: builtinOperators, operatorModules: [new URL('../operators/index.ts', import.meta.url).href], threads: 0, watch: false, remote: {} });
 const t0 = performance.now();

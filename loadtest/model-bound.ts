@@ -11,12 +11,13 @@
  *
  * Writes loadtest/results/model-bound.{md,json}.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { cli } from './args.js';
+import { requireBench } from './scenarios.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, '../shared/bench');
@@ -28,7 +29,7 @@ const v = cli('node --import tsx loadtest/model-bound.ts', 'The standard workloa
 });
 const seconds = Number(v.seconds);
 const rows = Number(v.rows);
-if (!existsSync(join(BENCH, 'psale_mlp.onnx'))) throw new Error(`the standard workload is not at ${BENCH}`);
+requireBench('node --import tsx loadtest/model-bound.ts', BENCH, ['psale_mlp.onnx', 'psale_gbdt.onnx']);
 
 // Each thread: one session (one intra-op thread, as the engine runs them), the same input, runs for `seconds`.
 const WORKER = `

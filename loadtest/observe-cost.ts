@@ -13,7 +13,7 @@
  */
 import { Pool } from 'undici';
 import { cli } from './args.js';
-import { BENCH_CONFIGS, benchRequests, startEngine } from './scenarios.js';
+import { BENCH_CONFIGS, benchRequests, requireBench, startEngine } from './scenarios.js';
 import { sinkCollector } from './scenarios-extra.js';
 import { cpuPerRequest, type ThreadCost } from './thread-cpu.js';
 
@@ -24,6 +24,7 @@ const opts = cli('npx tsx loadtest/observe-cost.ts', 'CPU per request by thread:
   threads: { type: 'string', default: '1', help: 'engine worker threads (more than one: the worker column sums the busiest that many threads; the main thread\'s share per request is what grows with them)', number: { min: 1, integer: true } },
   modes: { type: 'string', default: 'off,metrics,traced,traced 10 %', help: 'the modes to run, comma-separated (off alone: what a request costs each thread)' },
 });
+requireBench('npx tsx loadtest/observe-cost.ts');
 
 
 type Sample = ThreadCost;

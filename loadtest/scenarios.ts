@@ -4,7 +4,7 @@
  * from the load generator) and says how to build requests and check answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,29 @@ import type { Scenario, ScenarioTarget } from './runner.js';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url).href.replace(/\/dist\/$/, '/'));
 export const BENCH = join(ROOT, '../shared/bench');
 export const BENCH_CONFIGS = join(ROOT, 'loadtest/bench-configs');
+
+/** What the scripts read from the standard workload. */
+export const BENCH_FILES = ['catalog.arrow', 'clients.arrow', 'inventory.arrow', 'purchases.arrow', 'psale_gbdt.onnx', 'psale_mlp.onnx', 'pipeline_expectations_sample.json'] as const;
+
+/**
+ * One line saying what of the standard workload is missing from `dir`, or undefined when it is all
+ * there. Without it the engine loads only the trivial pipeline, so a script went on to time 404s
+ * (stalls.ts printed their p99) or ended in a stack trace.
+ */
+export function benchMissing(dir: string = BENCH, files: readonly string[] = BENCH_FILES): string | undefined {
+  const absent = files.filter((f) => !existsSync(join(dir, f)));
+  if (absent.length === 0) return undefined;
+  const what = existsSync(dir) ? `${dir} has no ${absent.join(', ')}` : `${dir} does not exist`;
+  return `the standard workload is missing: ${what} (it is read from ../shared/bench beside the project; see its README.md)`;
+}
+
+/** benchMissing, as a script's first check: prints it and exits 2 before any load. */
+export function requireBench(command: string, dir: string = BENCH, files: readonly string[] = BENCH_FILES): void {
+  const problem = benchMissing(dir, files);
+  if (!problem) return;
+  process.stderr.write(`${command}: ${problem}\n`);
+  process.exit(2);
+}
 
 export interface EngineProcess {
   readonly pid: number;
@@ -32,6 +55,32 @@ export interface EngineOptions {
   readonly cpus?: string;
   /** Flags for the engine's node itself, before the script (e.g. V8's `--trace-gc`). */
   readonly nodeArgs?: readonly string[];
+}
+
+/**
+ * Which code `airmail serve` runs for the load tests, and a warning when it is a dist/ older than
+ * the sources: bin/airmail.mjs picks dist/ when it exists, so a load test after a code change
+ * measured the previous build and said nothing.
+ */
+export function engineBuild(root: string = ROOT, fromSource = Boolean(process.env['AIRMAIL_FROM_SOURCE'])): { readonly note: string; readonly stale: boolean } {
+  const built = join(root, 'dist/engine/cli.js');
+  if (fromSource || !existsSync(built)) return { note: 'engine: the TypeScript sources (through tsx)', stale: false };
+  const builtAt = statSync(built).mtimeMs;
+  let newest: { file: string; at: number } | undefined;
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
+        const at = statSync(p).mtimeMs;
+        if (at > builtAt && (!newest || at > newest.at)) newest = { file: p.slice(root.length + 1), at };
+      }
+    }
+  };
+  for (const d of ['engine', 'operators', 'registry-client']) if (existsSync(join(root, d))) walk(join(root, d));
+  return newest
+    ? { note: `engine: dist/, OLDER than the sources (${newest.file} changed since the build): run npm run build, or set AIRMAIL_FROM_SOURCE=1, to measure the current code`, stale: true }
+    : { note: 'engine: dist/ (built after the last change to the sources)', stale: false };
 }
 
 /** Starts `airmail serve` on a free port and resolves once it listens. */

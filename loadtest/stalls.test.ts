@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collection, quantile, stretches } from './stalls.js';
+import { collection, failedLine, quantile, stretches } from './stalls.js';
 
 describe('stretches', () => {
   it('groups slow requests whose due times are close, in due order, and leaves the fast ones out', () => {
@@ -27,5 +27,13 @@ describe('quantile', () => {
     const xs = Array.from({ length: 100 }, (_, i) => 100 - i);
     expect([quantile(xs, 0.5), quantile(xs, 0.99), quantile(xs, 1), quantile(xs, 0)]).toEqual([50, 99, 100, 1]);
     expect(quantile([], 0.5)).toBeNaN();
+  });
+});
+
+describe('failedLine (stalls.ts timed 404s as the engine\'s latency when ../shared/bench was missing)', () => {
+  it('says how many were not answered 2xx, by status, with the first answer; nothing when all were', () => {
+    expect(failedLine({}, 900)).toBeUndefined();
+    const line = failedLine({ '404': 898, 'no answer': 2 }, 900, `404 {"reason":"no pipeline named 'complimentary_items' is loaded"}`);
+    expect(line).toBe(`900 of 900 requests were not answered 2xx (404: 898, no answer: 2); the first: 404 {"reason":"no pipeline named 'complimentary_items' is loaded"}; their latencies are left out`);
   });
 });

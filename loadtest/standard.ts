@@ -13,11 +13,10 @@
  * each scenario's closed-loop peak search and open loop at --rate, server CPU
  * and RSS, the checks against the expectations, and each target met or missed.
  */
-import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { cli, type CliOptions } from './args.js';
 import { bareHonoScenario, runScenarios, type Scenario } from './runner.js';
-import { BENCH, BENCH_CONFIGS, benchRequests, checkExpectations, engineScenario, memoryByWorkers } from './scenarios.js';
+import { BENCH_CONFIGS, benchRequests, checkExpectations, engineBuild, engineScenario, memoryByWorkers, requireBench } from './scenarios.js';
 import { extraScenarios } from './scenarios-extra.js';
 import { reportName, targetLines, writeReport } from './report.js';
 
@@ -35,16 +34,21 @@ const STANDARD_OPTIONS = {
 
 const v = cli('npm run loadtest --', 'Every scenario of the standard workload, and the bare Hono floor; writes loadtest/results/latest.{md,json}.', STANDARD_OPTIONS);
 
-// Decided before the run: a bad --out fails now, not after ten minutes of load.
-const outName = reportName({ only: v.only, out: v.out });
-
-if (!existsSync(BENCH)) {
-  process.stderr.write(`the standard workload is missing: ${BENCH} (see ../shared/bench/README.md)\n`);
+// Decided before the run: a bad --out fails now, not after ten minutes of load (and in one line, not a stack trace).
+let outName: string;
+try {
+  outName = reportName({ only: v.only, out: v.out });
+} catch (err) {
+  process.stderr.write(`npm run loadtest --: ${(err as Error).message}\nrun with --help for the options\n`);
   process.exit(2);
 }
 
+requireBench('npm run loadtest --');
+
 const threads = v.threads ? Number(v.threads) : cpus().length;
-const notes: string[] = [`engine worker threads: ${threads} (one per core)`];
+const build = engineBuild();
+if (build.stale) process.stderr.write(`warning: ${build.note}\n`);
+const notes: string[] = [`engine worker threads: ${threads} (one per core)`, build.note];
 const all: Record<string, Scenario> = {
   gbdt: engineScenario({ name: 'complimentary_items (GBDT)', configs: BENCH_CONFIGS, threads, makeRequest: benchRequests('complimentary_items'), verify: (url) => checkExpectations(url, 'complimentary_items'), notes }),
   mlp: engineScenario({ name: 'complimentary_items (MLP)', configs: BENCH_CONFIGS, threads, makeRequest: benchRequests('complimentary_items_mlp') }),

@@ -22,6 +22,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { cli } from './args.js';
+import { requireBench } from './scenarios.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url).href.replace(/\/dist\/$/, '/'));
@@ -161,18 +163,17 @@ export function spawnUpstreamInventory(opts: UpstreamInventoryOptions = {}, star
   });
 }
 
-function arg(argv: readonly string[], name: string): string | undefined {
-  const at = argv.indexOf(name);
-  return at >= 0 ? argv[at + 1] : undefined;
-}
-
 async function runMain(argv: readonly string[]): Promise<void> {
-  const port = Number(arg(argv, '--port') ?? 8091);
-  const latencyMs = Number(arg(argv, '--latency-ms') ?? 5);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535`);
-  if (!(latencyMs >= 0)) throw new RangeError('--latency-ms must be >= 0');
-  const bench = arg(argv, '--bench');
-  const up = await startUpstreamInventory({ port, latencyMs, ...(bench ? { benchDir: resolve(bench) } : {}) });
+  // Through cli(): --help and a mistyped flag (--latency 50) used to start the service on 8091 anyway.
+  const command = 'node --import tsx loadtest/upstream-inventory.ts';
+  const v = cli(command, 'The inventory service of the upstream scenario: GET /inventory?warehouse=N after a fixed latency, GET /stats, POST /reset; prints {"listening":PORT} once ready, SIGTERM closes it.', {
+    port: { type: 'string', default: '8091', number: { min: 0, max: 65535, integer: true }, help: 'port to listen on (0: any free one)' },
+    'latency-ms': { type: 'string', default: '5', number: { min: 0 }, help: 'delay before each answer' },
+    bench: { type: 'string', value: 'DIR', help: 'where inventory.arrow is (default ../shared/bench beside the project)' },
+  }, argv);
+  const benchDir = v.bench ? resolve(v.bench) : DEFAULT_BENCH_DIR;
+  requireBench(command, benchDir, ['inventory.arrow']);
+  const up = await startUpstreamInventory({ port: Number(v.port), latencyMs: Number(v['latency-ms']), benchDir });
   process.stdout.write(`${JSON.stringify({ listening: up.port })}\n`);
   const stop = (): void => void up.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);

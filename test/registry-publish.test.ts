@@ -202,6 +202,15 @@ describe('js flavor', () => {
     await expect(publishModel({ artifact: throws, flavor: 'js', name: 'picky', description: 'x', sample: [{ x: 1 }, { x: 2 }] }, store)).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED' });
     expect(store.versions('picky').map((s: Envelope | { version: number }) => s.version)).toEqual([1]);
   });
+
+  it('refuses a predict that returns an array by saying it must return an object of columns (was: "output \'0\' does not have 3 values")', async () => {
+    const store = await RegistryStore.open(join(dir, 'js-array-registry'), { create: true });
+    const array = new TextEncoder().encode('export function predict(c, rows) { return Array.from({ length: rows }, () => 0.5); }');
+    const err = await publishModel({ artifact: array, flavor: 'js', name: 'flat', description: 'an array', sample: [{ x: 1 }, { x: 2 }, { x: 3 }] }, store).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'MODEL_LOAD_FAILED', message: expect.stringContaining('predict returned an array of 3 values; it must return an object of columns, one array per output, e.g. { score: [...] }') });
+    expect((err as Error).message).not.toContain("output '0'");
+    expect(store.versions('flat')).toEqual([]);
+  });
 });
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -100,7 +100,8 @@ parentPort.on('message', async ({ id, columns, rows }) => {
   try {
     const m = await ready;
     const out = await m.predict(columns, rows);
-    if (!out || typeof out !== 'object') throw new Error('predict must return an object of columns');
+    if (Array.isArray(out) || ArrayBuffer.isView(out)) throw new Error('predict returned an array of ' + out.length + ' values; it must return an object of columns, one array per output, e.g. { score: [...] }');
+    if (!out || typeof out !== 'object') throw new Error('predict must return an object of columns, one array per output, e.g. { score: [...] }');
     const transfer = [];
     for (const v of Object.values(out)) if (ArrayBuffer.isView(v) && !(v.buffer instanceof SharedArrayBuffer)) transfer.push(v.buffer);
     parentPort.postMessage({ id, ok: true, columns: out }, [...new Set(transfer)]);
