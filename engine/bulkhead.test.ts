@@ -45,3 +45,26 @@ it('by default only a pipeline whose runs wait on remote sources is held to half
   expect(io.canStart()).toBe(false); // at 2 of 4 while another pipeline runs
   expect(other.canStart()).toBe(true);
 });
+
+it('one long run is not taken as the cost of every waiter; runs that turned slow are', () => {
+  const b = new Bulkheads(2);
+  const io = b.group('io', undefined);
+  const other = b.group('other', undefined);
+  other.take(); // another pipeline runs: the automatic share applies
+  for (let i = 0; i < 5; i++) b.note(io, 30, 2); // waits on Redis a little, runs take 2 ms
+  io.take();
+  io.starts[0] = performance.now() - 600; // a fresh worker loading the pipeline, a probe: one long run
+  for (let i = 0; i < 3; i++) io.enter();
+  // Was (3 + 1) × 600 ms ÷ 1 = 2,400 ms, refused; the slot frees within about 600 ms and each waiter costs ~2 ms.
+  expect(b.shed(io, 2, 1000, 64)).toBeUndefined();
+  // The runs themselves turned slow (an upstream at 400 ms): their moving average follows within a few runs.
+  for (let i = 0; i < 5; i++) b.note(io, 400, 400);
+  io.starts[0] = performance.now() - 100;
+  expect(b.shed(io, 2, 1000, 64)?.message).toMatch(/the expected wait \(\d+ ms\) exceeds the limit of 1000 ms/);
+  // A run stuck past the limit refuses on its own.
+  const stuck = new Bulkheads(2);
+  const s = stuck.group('s', 1);
+  s.take();
+  s.starts[0] = performance.now() - 1500;
+  expect(stuck.shed(s, 2, 1000, 64)).toBeDefined();
+});

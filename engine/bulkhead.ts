@@ -17,6 +17,15 @@
  * A pipeline at its share waits for its own tasks to finish (other pipelines'
  * tasks go past it in the queue), and is refused at once, 503 OVERLOADED
  * naming it and the limit, when its expected wait passes the queue-wait limit.
+ *
+ * The expected wait is the age of its oldest running task (how long until a
+ * slot frees, at most as long again) plus its waiters × what a run costs ÷ its
+ * limit, a run's cost being the larger of the median of its recent runs and a
+ * moving average of them (which follows an upstream that turned slow within a
+ * few runs). Earlier it was (waiters + 1) × the oldest task's age ÷ limit: one
+ * long run (a fresh worker loading the pipeline after a worker was stopped, a
+ * Redis probe) was taken as the cost of every waiter, and a Redis-backed
+ * pipeline was refused during a chaos run's Redis pause.
  */
 import type { Shed } from './pool.js';
 import type { QueueGroup } from './slot-queue.js';
@@ -33,6 +42,8 @@ export class BulkheadGroup implements QueueGroup {
   waiting = 0;
   /** Moving average of the remote wait of its runs (ms). */
   waitAvg = 0;
+  /** Moving average of its runs' time on their workers (ms). */
+  runAvg = 0;
   /** Start times of its running tasks (performance.now()). */
   readonly starts: number[] = [];
   lastStart = -Infinity;
@@ -101,21 +112,22 @@ export class Bulkheads {
     if (this.last.key !== g.key) this.otherAt = this.last.at;
     this.last = { key: g.key, at };
   }
-  /** A run of the group finished after waiting `waitMs` on remote sources. */
-  note(g: BulkheadGroup, waitMs: number): void {
+  /** A run of the group finished after waiting `waitMs` on remote sources, `runMs` on its worker in all. */
+  note(g: BulkheadGroup, waitMs: number, runMs?: number): void {
     g.waitAvg = g.waitAvg * 0.7 + waitMs * 0.3;
+    if (runMs !== undefined) g.runAvg = g.runAvg * 0.7 + runMs * 0.3;
   }
 
   /**
-   * The refusal of a new task of `g`: at its share and enforced, when its expected wait (its queue
-   * ahead × the longer of its median run and its oldest running task's age ÷ its limit) passes
-   * `maxWaitMs`, or when `maxWaiting` of its tasks already wait.
+   * The refusal of a new task of `g`: at its share and enforced, when its expected wait (its oldest
+   * running task's age, plus its queue ahead × the larger of its median run and its runs' moving
+   * average ÷ its limit) passes `maxWaitMs`, or when `maxWaiting` of its tasks already wait.
    */
   shed(g: BulkheadGroup, medianMs: number | undefined, maxWaitMs: number, maxWaiting: number): Shed | undefined {
     if (g.running < g.limit || !g.enforced()) return undefined;
     const now = performance.now();
     const oldest = g.starts.length > 0 ? now - Math.min(...g.starts) : 0;
-    const wait = ((g.waiting + 1) * Math.max(medianMs ?? 0, oldest)) / g.limit;
+    const wait = oldest + (g.waiting * Math.max(medianMs ?? 0, g.runAvg)) / g.limit;
     const why = g.explicit ? 'max_workers' : `its runs wait on remote sources (${Math.round(g.waitAvg)} ms on average); set max_workers to change it`;
     const head = `pipeline '${g.key}' holds its limit of ${g.limit} of ${this.threads} worker(s) (${why}) and ${g.waiting} of its requests wait`;
     if (g.waiting >= maxWaiting) return overloaded(`${head}: no more may wait`, wait, g.key);

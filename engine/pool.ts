@@ -280,7 +280,7 @@ export class PoolRunner implements Runner {
           if (req.signal?.aborted) throw goneError(req.signal);
         }
       }
-      if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0);
+      if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0, reply.ms);
       // What the request waited for a worker (queue, pipeline load, transfers): the time here less its run's.
       const queueMs = reply.kind === 'need' || reply.ms === undefined ? undefined : Math.max(0, performance.now() - asked - reply.ms);
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), withQueueMs(reply.observed, queueMs));
