@@ -323,6 +323,30 @@ experiments:
     expect(got.join('\n')).toContain("experiment 'a': arm 'by_cat' takes no input 'client_id' (its inputs: cat); the unit must be an input every arm uses");
     expect(got.join('\n')).toContain("experiment 'a': arm 'by_cat' answers item_type cat, arm 'feed_v1' answers sku_id; the arms of an experiment must answer the same item type");
     expect(got.join('\n')).toContain("experiment 'b': default arm 'feed_v1' requires input 'client_id'");
-    expect(got.join('\n')).toContain("experiment 'b': input 'client_id' is {\"type\":\"string\"} in arm 'typed_other' but {\"type\":\"integer\"} in arm 'feed_v1'");
+    expect(got.join('\n')).toContain("experiment 'b': input 'client_id' is a string in arm 'typed_other' but an integer in arm 'feed_v1'");
+  });
+
+  it('an input declared {type: integer} in both arms is alike, though one arm reads it in a Lookup where (which alone takes a list too)', async () => {
+    // A product page test: similar items read product_id in a where; the popularity baseline only declares it.
+    const both = `${PIPELINES}
+- name: similar
+  item_type: sku_id
+  inputs: {client_id: {type: integer}, product_id: {type: integer}}
+  initialization:
+    includes: [{name: Lookup, parameters: {dataset: items, where: {sku_id: $product_id}}}]
+- name: popular
+  item_type: sku_id
+  inputs: {client_id: {type: integer}, product_id: {type: integer, default: 1}}
+  initialization:
+    includes: [{name: Lookup, parameters: {dataset: items, where: {cat: a}}}]
+`;
+    expect(await refusals(`
+experiments:
+- name: pdp
+  unit: $client_id
+  arms:
+  - {pipeline: popular, weight: 1}
+  - {pipeline: similar, weight: 1}
+`, both)).toEqual([]);
   });
 });

@@ -23,6 +23,7 @@ import type { Diagnostic, ErrorCode } from '../errors.js';
 import { FIXED_LABELS } from '../observe/labels.js';
 import type { CompiledPipeline } from './compile-pipeline.js';
 import type { ExperimentConfig } from './experiment-schema.js';
+import { typeWords } from './fallback-check.js';
 import { RESERVED_NAMES } from './sealed.js';
 
 /** The buckets a unit's hash falls in; arm i owns [start_i, end_i) (see engine/experiments.ts). */
@@ -173,13 +174,18 @@ function checkArms(x: ExperimentConfig, unit: string, arms: readonly CompiledPip
     if (d && requiredOf(d).includes(unit)) say('CONFIG_INVALID', '/default', `default arm '${d.name}' requires input '${unit}', so a request without it would be refused anyway; give '${unit}' a default in that pipeline (inputs: {${unit}: {default: ...}}) or drop default:`);
   }
   // One set of inputs whichever arm answers: an input two arms take must be declared alike (each may have its own default).
-  const seen = new Map<string, { arm: string; text: string }>();
+  const seen = new Map<string, { arm: string; text: string; schema: JsonSchema }>();
   for (const p of arms) {
     for (const [k, s] of Object.entries(propsOf(p))) {
       const text = JSON.stringify(typeOnly(s));
       const prev = seen.get(k);
-      if (!prev) seen.set(k, { arm: p.name, text });
-      else if (prev.text !== text) say('CONFIG_INVALID', '/arms', `input '${k}' is ${text} in arm '${p.name}' but ${prev.text} in arm '${prev.arm}'; a client sends one set of inputs whichever arm it lands in, so declare it alike in both`);
+      if (!prev) seen.set(k, { arm: p.name, text, schema: typeOnly(s) });
+      else if (prev.text !== text) {
+        // In words where the types differ (`a string` / `an integer`); the schemas where only other keywords do.
+        const [mine, theirs] = [typeWords(typeOnly(s)), typeWords(prev.schema)];
+        const [a, b] = mine !== theirs ? [mine, theirs] : [text, prev.text];
+        say('CONFIG_INVALID', '/arms', `input '${k}' is ${a} in arm '${p.name}' but ${b} in arm '${prev.arm}'; a client sends one set of inputs whichever arm it lands in, so declare it alike in both`);
+      }
     }
   }
 }

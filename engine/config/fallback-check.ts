@@ -121,7 +121,7 @@ function takesAll(theirs: JsonSchema, mine: JsonSchema): boolean {
 }
 
 /** A schema's type in words: `an integer`, `an integer or a list of integers`, `a string, a number or a boolean`. */
-function typeWords(s: JsonSchema): string {
+export function typeWords(s: JsonSchema): string {
   const word = (t: string, items: unknown, plural: boolean): string => {
     if (t === 'array') {
       const it = items !== undefined && typeof items === 'object' && !Array.isArray(items) ? typesOf(items as JsonSchema) : [];

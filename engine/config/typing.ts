@@ -69,7 +69,15 @@ export function inputSchemaFromColumn(type: ColumnType, list: boolean): JsonSche
  * takes another type (`min: $since` on a price column would compare epoch ms with prices).
  */
 export function declaredInput(name: string, spec: Readonly<Record<string, unknown>>, used: JsonSchema | undefined, refuse: (message: string) => void): JsonSchema {
-  if (spec['type'] !== 'timestamp' && spec['type'] !== 'date') return { ...used, ...spec };
+  if (spec['type'] !== 'timestamp' && spec['type'] !== 'date') {
+    // A declared type without `array` takes no list: the list keywords a use gave (`where: {anchor:
+    // $id}` takes `an integer or a list of integers`) no longer apply, and left in they made two
+    // pipelines that declare `{type: integer}` alike look different (an experiment's arms).
+    const declared = typesOf(spec);
+    if (used === undefined || declared.length === 0 || declared.includes('array')) return { ...used, ...spec };
+    const { items: _i, minItems: _n, maxItems: _x, uniqueItems: _u, ...scalar } = used as Record<string, unknown>;
+    return { ...scalar, ...spec };
+  }
   const { type: _type, ...rest } = spec;
   if (used !== undefined && !isInstantSchema(used)) {
     const words: Record<string, string> = { integer: 'an integer', number: 'a number', string: 'text', boolean: 'a boolean' };
