@@ -105,6 +105,8 @@ export function pickArm(engine: Engine, x: CompiledExperiment, raw: Readonly<Rec
 export interface ExperimentMetrics {
   readonly requests: Counter;
   readonly latency: Histogram;
+  /** 200 answers with no items, by experiment, arm and assignment: an arm that empties a carousel is a 200 too. */
+  readonly empty: Counter;
 }
 
 const LATENCY = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -116,6 +118,7 @@ export function experimentMetrics(m: EngineMetrics): ExperimentMetrics {
     e = {
       requests: m.registry.add(new Counter('airmail_experiment_requests_total', 'Requests to an A/B experiment by experiment, arm, assignment (assigned by the unit\'s bucket, forced by ?arm= or x-airmail-arm, default when the unit was missing) and HTTP status. Debug and why requests are not counted. Each arm\'s run also counts under its own pipeline in airmail_requests_total.', ['experiment', 'arm', 'assignment', 'status'])),
       latency: m.registry.add(new Histogram('airmail_experiment_request_duration_seconds', 'Latency of A/B experiment requests in seconds, by experiment, arm and assignment.', ['experiment', 'arm', 'assignment'], LATENCY)),
+      empty: m.registry.add(new Counter('airmail_experiment_empty_answers_total', 'A/B experiment requests answered 200 with no items (after the arm\'s fallback, if any), by experiment, arm and assignment: divide by airmail_experiment_requests_total{status="200"} for each arm\'s empty rate.', ['experiment', 'arm', 'assignment'])),
     };
     made.set(m, e);
   }
@@ -132,6 +135,7 @@ export function forgetExperimentSeries(m: EngineMetrics, served: ReadonlyMap<str
   };
   e.requests.dropWhere((l) => !keep(l));
   e.latency.dropWhere((l) => !keep(l));
+  e.empty.dropWhere((l) => !keep(l));
 }
 
 /**
@@ -144,17 +148,18 @@ export async function runExperiment(engine: Engine, x: CompiledExperiment, raw: 
   const t0 = performance.now();
   const m = engine.observe.metrics && !opts.debug ? experimentMetrics(engine.observe.metrics) : undefined;
   let picked: Pick | undefined;
-  const count = (status: number): void => {
+  const count = (status: number, items?: number): void => {
     if (!m) return;
     const arm = picked?.arm.name ?? '';
     const how = picked?.experiment.assignment ?? (forced ? 'forced' : 'none');
     m.requests.inc([x.name, arm, how, String(status)]);
     if (picked) m.latency.observe([x.name, arm, how], (performance.now() - t0) / 1000);
+    if (status === 200 && items === 0) m.empty.inc([x.name, arm, how]);
   };
   try {
     picked = pickArm(engine, x, raw, source, forced, opts.snapshot);
     const res = await engine.run(picked.arm, picked.inputs, ready ? await ready(picked.arm) : opts);
-    count(res.error ? ERRORS[(res.code ?? 'SOURCE_FAILED') as ErrorCode]?.status ?? 200 : 200);
+    count(res.error ? ERRORS[(res.code ?? 'SOURCE_FAILED') as ErrorCode]?.status ?? 200 : 200, res.items.length);
     return Object.assign(res, { experiment: picked.experiment });
   } catch (err) {
     const e = asAirmailError(err);

@@ -217,6 +217,18 @@ describe('A/B experiments', () => {
     expect(text).toMatch(/airmail_requests_total\{pipeline="feed_v2",status="200"\} \d+/);
   });
 
+  it('counts each arm\'s empty answers (200 with no items) apart, so the arms compare on empties too', async () => {
+    const empties = async (arm: string): Promise<number> => {
+      const text = await (await request(`${srv.url}/metrics`)).body.text();
+      return Number(new RegExp(`airmail_experiment_empty_answers_total\\{experiment="home_feed",arm="${arm}",assignment="forced"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    const before = await empties('feed_v2');
+    expect((await call('/pipelines/home_feed?client_id=1&cat=none&arm=feed_v2')).json['items']).toEqual([]);
+    expect((await call('/pipelines/home_feed?client_id=1&cat=none&arm=feed_v2')).json['items']).toEqual([]);
+    expect(((await call('/pipelines/home_feed?client_id=1&cat=a&arm=feed_v2')).json['items'] as unknown[]).length).toBe(2);
+    expect(await empties('feed_v2')).toBe(before + 2);
+  });
+
   it('an edit of the weights applies at once and moves only the units between the boundaries', async () => {
     const ids = seededIds(400, 5);
     const before = new Map(ids.map((id) => [id, readmeBucket('home_feed', id) < 9000 ? 'feed_v1' : 'feed_v2']));
