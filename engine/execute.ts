@@ -14,7 +14,7 @@ import { bindModel, modelsUsed, type ModelTable } from './registry/bindings.js';
 import { memoKey, subtractExcludes, threadMemo, type MemoEntry } from './memo.js';
 import { setAt } from './config/refs.js';
 import type { Plan, PlanStep } from './config/plan.js';
-import type { ExecObserver, ObserveReport } from './observe/types.js';
+import type { ExecObserver, FetchTrace, ObserveReport } from './observe/types.js';
 import { redactParams, redactText } from './redact.js';
 import { idKindOf, keyedIds, type IdKind } from './source-ids.js';
 import { alignedColumn, checkUntouched, filteredRows, rowsStamp, scoreValues, selectedRows, transformParts } from './step-rows.js';
@@ -31,7 +31,8 @@ export interface ExecEnv {
    * Remote tables through the engine's cache (engine/remote); absent where no remote facility is wired.
    * `fresh` is told until when (epoch ms) the answer is fresh, so candidates built from it are not kept longer.
    */
-  remote?(fetch: RemoteFetch, signal: AbortSignal, fresh?: (until: number) => void): Promise<Dataset>;
+  /** `trace`: the fetch of a traced request (its W3C context for the upstream; the call made is noted in it). */
+  remote?(fetch: RemoteFetch, signal: AbortSignal, fresh?: (until: number) => void, trace?: FetchTrace): Promise<Dataset>;
 }
 
 export interface StepTrace {

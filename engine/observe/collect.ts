@@ -11,7 +11,7 @@ import { stepIndex, type PlanStep } from '../config/plan.js';
 import { execute, fromResultMemo, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
 import { shownParams, summarize } from '../shown-params.js';
 import type { Plan } from '../config/plan.js';
-import type { DebugStep, ExecObserver, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
+import type { DebugStep, ExecObserver, FetchTrace, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
 import { encodeRecord } from './otlp-json.js';
 import { WhyTracker, type SourceOrder } from './why.js';
 import { redactText } from '../redact.js';
@@ -261,19 +261,27 @@ class RequestCollector implements Collector, ExecObserver {
           // A source's fetch is a child of its step; one made by another step joins the step's models.
           const parent = self.fetchParent;
           lastRemote = undefined;
-          const p = remote(f, signal, fresh);
+          // The fetch's span id is made first: an upstream call it makes is sent it as its parent (traceparent).
+          const id = spanId();
+          const sp = self.spec.span!;
+          const trace: FetchTrace = { traceparent: `00-${sp.traceId}-${id}-01`, ...(sp.tracestate ? { tracestate: sp.tracestate } : {}) };
+          const p = remote(f, signal, fresh, trace);
           const outcome = lastRemote ?? 'unknown';
           // A source is named by its operator, which may put a URL in it: shown as /metrics shows it (redacted).
           const attrs: Record<string, string | number> = { 'airmail.source': redactText(f.source ?? f.request.kind), 'airmail.cache': outcome };
           const keep = (rec: SpanRecord): void => void (parent !== undefined ? self.spans!.push(rec) : self.models.push(rec));
+          // A fetch that made the upstream call is its CLIENT span, with the call's semantic-convention attributes.
+          const fetched = (rec: SpanRecord): SpanRecord => Object.assign(rec, { spanId: id },
+            trace.call ? { kind: 'client' as const, attributes: Object.assign(rec.attributes, trace.call.attributes) } : undefined,
+            trace.joined ? { links: [trace.joined] } : undefined);
           return p.then((t) => {
-            keep(self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': t.length }), parent));
+            keep(fetched(self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': t.length }), parent)));
             return t;
           }, (err: unknown) => {
             // The fetch that failed is the span an on-call engineer looks for: keep it, with why.
             const e = err as { message?: string; code?: string };
             const rec = self.span('remote fetch', t0, performance.now(), Object.assign(attrs, { 'airmail.rows_out': 0 }, typeof e?.code === 'string' ? { 'airmail.error_code': e.code } : undefined), parent);
-            keep(Object.assign(rec, { error: redactText(e?.message ?? String(err)) }));
+            keep(fetched(Object.assign(rec, { error: redactText(e?.message ?? String(err)) })));
             throw err;
           });
         },

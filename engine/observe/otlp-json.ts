@@ -62,11 +62,12 @@ function nanosOfMs(ms: number): string {
   return nanos([s, Math.round((ms - s * 1000) * 1e6)]);
 }
 
-/** A span made in a worker, encoded there (an INTERNAL span: OTLP kind 1). */
+/** A span made in a worker, encoded there (INTERNAL, OTLP kind 1, or a fetch's CLIENT, 3). */
 export function encodeRecord(r: SpanRecord): string {
-  return `{"traceId":"${r.traceId}","spanId":"${r.spanId}","parentSpanId":"${r.parentSpanId}","name":${str(r.name)},"kind":1,`
+  const links = r.links ? r.links.map((l) => `{"traceId":"${l.traceId}","spanId":"${l.spanId}","attributes":[],"droppedAttributesCount":0}`).join(',') : '';
+  return `{"traceId":"${r.traceId}","spanId":"${r.spanId}","parentSpanId":"${r.parentSpanId}","name":${str(r.name)},"kind":${r.kind === 'client' ? 3 : 1},`
     + `"startTimeUnixNano":"${nanosOfMs(r.startMs)}","endTimeUnixNano":"${nanosOfMs(Math.max(r.startMs, r.endMs))}","attributes":${attributes(r.attributes)},`
-    + `"droppedAttributesCount":0,"events":[],"links":[],"status":{"code":${r.error ? `2,"message":${str(r.error)}` : '0'}}}`;
+    + `"droppedAttributesCount":0,"events":[],"links":[${links}],"status":{"code":${r.error ? `2,"message":${str(r.error)}` : '0'}}}`;
 }
 
 const ENCODED = Symbol('airmail.encodedSpans');

@@ -319,7 +319,9 @@ export class Tracing {
       : { 'airmail.pipeline': name };
     const span = this.tracer.startSpan(`pipeline ${name}`, { kind: SpanKind.SERVER, attributes }, parent);
     const sc = span.spanContext();
-    return { span, parent: { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & TraceFlags.SAMPLED) !== 0, ...(this.encodes ? { encode: true } : {}) } };
+    // The incoming tracestate (as the propagator parsed it) goes on to upstreams with each remote fetch's traceparent.
+    const tracestate = sc.traceState?.serialize() || undefined;
+    return { span, parent: { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & TraceFlags.SAMPLED) !== 0, ...(this.encodes ? { encode: true } : {}), ...(tracestate ? { tracestate } : {}) } };
   }
 
   /** Hands spans made in a worker to the export queue, as children of `req`. */
@@ -331,7 +333,7 @@ export class Tracing {
       const parent: SpanContext = { traceId: r.traceId, spanId: r.parentSpanId, traceFlags: TraceFlags.SAMPLED };
       const readable: ReadableSpan = {
         name: r.name,
-        kind: SpanKind.INTERNAL,
+        kind: r.kind === 'client' ? SpanKind.CLIENT : SpanKind.INTERNAL,
         spanContext: () => ctx,
         parentSpanContext: parent,
         startTime: hr(r.startMs),
@@ -339,7 +341,7 @@ export class Tracing {
         duration: hr(Math.max(0, r.endMs - r.startMs)),
         status: r.error ? { code: SpanStatusCode.ERROR, message: r.error } : { code: SpanStatusCode.UNSET },
         attributes: r.attributes as ReadableSpan['attributes'],
-        links: [],
+        links: r.links ? r.links.map((l) => ({ context: { traceId: l.traceId, spanId: l.spanId, traceFlags: TraceFlags.SAMPLED } })) : [],
         events: [],
         ended: true,
         resource: base.resource,

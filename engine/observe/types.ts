@@ -47,6 +47,26 @@ export interface SpanParent {
   readonly sampled: boolean;
   /** Send the spans back already encoded as OTLP JSON (the engine's exporter takes them as they are). */
   readonly encode?: boolean;
+  /** The incoming request's W3C tracestate, handed on to upstreams with each fetch's traceparent. */
+  readonly tracestate?: string;
+}
+
+/**
+ * A traced request's remote fetch: the W3C context an upstream is sent (its parent is the fetch's own
+ * span), and, set by the broker when this fetch made the upstream call itself (it was not a cache hit
+ * nor another request's call in flight), that call's OTel client attributes; `joined` when it waited
+ * on a call another traced request made (the span links to that request's fetch span).
+ */
+export interface FetchTrace {
+  readonly traceparent: string;
+  readonly tracestate?: string;
+  call?: UpstreamCall;
+  joined?: { readonly traceId: string; readonly spanId: string };
+}
+
+/** An upstream call as OTel's client semantic conventions name it (HTTP: method, url.full, server.*, status; Redis: db.*). */
+export interface UpstreamCall {
+  readonly attributes: Record<string, string | number>;
 }
 
 /** What a request asks the worker to collect. Absent fields cost nothing. */
@@ -88,6 +108,10 @@ export interface SpanRecord {
   readonly endMs: number;
   readonly attributes: Readonly<Record<string, string | number | boolean>>;
   readonly error?: string;
+  /** A fetch that called an upstream (OTLP kind CLIENT); otherwise INTERNAL. */
+  readonly kind?: 'client';
+  /** Spans this one is linked to (a fetch that joined another request's upstream call). */
+  readonly links?: readonly { readonly traceId: string; readonly spanId: string }[];
 }
 
 /** One row of the debug trace. */

@@ -27,6 +27,7 @@ import { HttpFetcher, type HttpFetcherOptions, type HttpFetchStats } from './htt
 import { describeFetch, remoteKey, statsName } from './key.js';
 import { RedisFetcher, type RedisFetchStats } from './redis-fetcher.js';
 import { redactText } from '../redact.js';
+import type { FetchTrace, UpstreamCall } from '../observe/types.js';
 
 export interface RemoteOptions {
   /** Cache L2 for HTTP sources and the default Redis of Redis sources. */
@@ -63,12 +64,14 @@ export interface RemoteStats {
 
 /** `refresh`: the worker served a stale table and wants the refreshed one (answered when the refresh lands). */
 export type BrokerRequest =
-  | { readonly id: number; readonly from: number; readonly fetch: RemoteFetch; readonly refresh?: boolean }
+  | { readonly id: number; readonly from: number; readonly fetch: RemoteFetch; readonly refresh?: boolean; readonly trace?: Pick<FetchTrace, 'traceparent' | 'tracestate'> }
   /** The worker's task was cancelled (its client has gone): stop waiting for ask `id` (client.ts cancelPending). */
   | { readonly id: number; readonly from: number; readonly cancel: true };
-export type BrokerReply =
+/** `call`, `joined`: what a traced ask's FetchTrace was told (the upstream call it made, or the one it waited on). */
+export type BrokerReply = (
   | { readonly id: number; readonly ok: true; readonly reply: RemoteReply }
-  | { readonly id: number; readonly ok: false; readonly error: WireError };
+  | { readonly id: number; readonly ok: false; readonly error: WireError }
+) & { readonly call?: UpstreamCall; readonly joined?: FetchTrace['joined'] };
 
 const MAX_REPLY_CHANNELS = 256;
 const DEFAULT_LOCK_MS = 1000;
@@ -86,6 +89,8 @@ export class RemoteBroker {
   #closed = false;
   /** Asks being served, by `from:id`: a cancel aborts the wait, and the fetch when no other waits on it. */
   readonly #serving = new Map<string, AbortController>();
+  /** The traceparent sent by each traced upstream call in flight, by cache key: a traced ask that waits on it links to it. */
+  readonly #flights = new Map<string, string>();
 
   constructor(opts: RemoteOptions = {}) {
     const lru = opts.lru ?? DEFAULT_LRU;
@@ -111,15 +116,28 @@ export class RemoteBroker {
     return this;
   }
 
-  /** The table for `f`, through the cache; SOURCE_FAILED once the source and every fallback failed. */
-  async fetch(f: RemoteFetch, signal?: AbortSignal, refresh = false): Promise<RemoteReply> {
+  /**
+   * The table for `f`, through the cache; SOURCE_FAILED once the source and every fallback failed.
+   * `trace` (a traced request's fetch): an upstream call this ask makes itself sends its traceparent
+   * and notes the call in it; one that waits on another traced request's call notes that in `joined`.
+   */
+  async fetch(f: RemoteFetch, signal?: AbortSignal, refresh = false, trace?: FetchTrace): Promise<RemoteReply> {
     const key = remoteKey(f.request);
+    const flight = trace ? this.#flights.get(key) : undefined;
+    let answered = false;
     const cache = f.request.kind === 'http' ? this.#shared : this.#local;
     // Names the source in metrics and in the table: never a URL's credentials or query.
     const source = f.source !== undefined ? redactText(f.source) : describeFetch(f);
     const loader = async (s: AbortSignal): Promise<DatasetHandle> => {
-      const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s) : await this.#redis.fetch(f.request, source, s);
-      return t.handle;
+      // Only while this ask waits: a refresh the cache runs after it was answered is no part of its trace.
+      const tr = trace && !answered ? trace : undefined;
+      if (tr) this.#flights.set(key, tr.traceparent);
+      try {
+        const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s, tr) : await this.#redis.fetch(f.request, source, s, tr);
+        return t.handle;
+      } finally {
+        if (tr && this.#flights.get(key) === tr.traceparent) this.#flights.delete(key);
+      }
     };
     const opts = {
       ttlMs: f.cache.ttlMs,
@@ -132,7 +150,13 @@ export class RemoteBroker {
       codec: tableCodec,
       sizeOf: tableBytes,
     };
-    const handle = refresh ? await cache.fresh<DatasetHandle>(key, loader, opts) : await cache.get<DatasetHandle>(key, loader, opts, signal);
+    let handle: DatasetHandle;
+    try {
+      handle = refresh ? await cache.fresh<DatasetHandle>(key, loader, opts) : await cache.get<DatasetHandle>(key, loader, opts, signal);
+    } finally {
+      answered = true;
+      if (trace && !trace.call && flight !== undefined) trace.joined = { traceId: flight.slice(3, 35), spanId: flight.slice(36, 52) };
+    }
     const d = cache.deadlines(key, f.cache);
     return { handle, freshUntil: d?.freshUntil ?? 0, staleUntil: d?.staleUntil ?? 0, storedAt: d?.storedAt ?? 0 };
   }
@@ -161,13 +185,16 @@ export class RemoteBroker {
     // the fetch itself only when no other request waits on it: cache.ts #wait).
     const ask = req.refresh === true ? undefined : new AbortController();
     if (ask) this.#serving.set(key, ask);
+    const trace: FetchTrace | undefined = req.trace ? { ...req.trace } : undefined;
     try {
-      msg = { id: req.id, ok: true, reply: await this.fetch(req.fetch, ask?.signal, req.refresh === true) };
+      msg = { id: req.id, ok: true, reply: await this.fetch(req.fetch, ask?.signal, req.refresh === true, trace) };
     } catch (err) {
       msg = { id: req.id, ok: false, error: toWire(asAirmailError(err, 'SOURCE_FAILED')) };
     } finally {
       if (ask) this.#serving.delete(key);
     }
+    if (trace?.call) msg = { ...msg, call: trace.call };
+    else if (trace?.joined) msg = { ...msg, joined: trace.joined };
     if (this.#closed || ask?.signal.aborted) return;
     let ch = this.#replies.get(req.from);
     if (!ch) {

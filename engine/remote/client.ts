@@ -21,12 +21,16 @@ import { AirmailError, fromWire } from '../errors.js';
 import type { BrokerReply, BrokerRequest, RemoteBroker, RemoteReply } from './broker.js';
 import { describeFetch, remoteKey, statsName } from './key.js';
 import { noteRemote } from '../observe/collect.js';
+import type { FetchTrace } from '../observe/types.js';
 
 /** How long a worker waits on the broker before giving up (the request deadline usually fires first). */
 const BROKER_TIMEOUT_MS = 30_000;
 
-/** `refresh`: answer with the refreshed table once it lands (the caller already served a stale one). */
-type Load = (f: RemoteFetch, refresh: boolean) => Promise<RemoteReply>;
+/**
+ * `refresh`: answer with the refreshed table once it lands (the caller already served a stale one).
+ * `trace`: the traced request's fetch that asks (never a refresh: it outlives the request).
+ */
+type Load = (f: RemoteFetch, refresh: boolean, trace?: FetchTrace) => Promise<RemoteReply>;
 
 /**
  * Told, for each answer, until when (epoch ms) it is fresh: in the past for one served stale. The
@@ -46,7 +50,7 @@ export class RemoteFront {
     this.#now = opts.now ?? Date.now;
   }
 
-  fetch(f: RemoteFetch, signal?: AbortSignal, fresh?: FreshUntil): Promise<Dataset> {
+  fetch(f: RemoteFetch, signal?: AbortSignal, fresh?: FreshUntil, trace?: FetchTrace): Promise<Dataset> {
     const key = remoteKey(f.request);
     const now = this.#now();
     const e = this.#front.get(key, now);
@@ -73,15 +77,16 @@ export class RemoteFront {
       }));
     }
     noteRemote(this.#pending.has(key) ? 'coalesced' : 'miss', statsName(f));
-    const answer = (this.#pending.get(key) ?? this.#ask(key, f, false)).then((r) => {
+    // A fetch that joins this thread's ask in flight sends no trace: the first asker's call is the one made.
+    const answer = (this.#pending.get(key) ?? this.#ask(key, f, false, trace)).then((r) => {
       fresh?.(r.freshUntil);
       return r.table;
     });
     return raceAbort(answer, signal, signal ? describeFetch(f) : undefined);
   }
 
-  #ask(key: string, f: RemoteFetch, refresh: boolean): Promise<{ readonly table: Table; readonly freshUntil: number }> {
-    const p = this.#load(f, refresh).then(
+  #ask(key: string, f: RemoteFetch, refresh: boolean, trace?: FetchTrace): Promise<{ readonly table: Table; readonly freshUntil: number }> {
+    const p = this.#load(f, refresh, trace).then(
       (r) => {
         const t = new Table(r.handle);
         if (r.staleUntil > this.#now()) this.#front.set(key, { table: t, storedAt: r.storedAt }, r.freshUntil, r.staleUntil);
@@ -99,7 +104,7 @@ export class RemoteFront {
 export class RemoteClient {
   readonly #requests: BroadcastChannel;
   readonly #replies: BroadcastChannel;
-  readonly #waiting = new Map<number, { resolve: (r: RemoteReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #waiting = new Map<number, { resolve: (r: RemoteReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; trace: FetchTrace | undefined }>();
   readonly #front: RemoteFront;
   #seq = 0;
 
@@ -109,11 +114,11 @@ export class RemoteClient {
     this.#replies = new BroadcastChannel(`${channel}:${threadId}`);
     this.#replies.unref();
     this.#replies.onmessage = (ev: unknown) => this.#onReply((ev as { data: BrokerReply }).data);
-    this.#front = new RemoteFront((f, refresh) => this.#send(f, refresh));
+    this.#front = new RemoteFront((f, refresh, trace) => this.#send(f, refresh, trace));
   }
 
-  fetch(f: RemoteFetch, signal?: AbortSignal, fresh?: FreshUntil): Promise<Dataset> {
-    return this.#front.fetch(f, signal, fresh);
+  fetch(f: RemoteFetch, signal?: AbortSignal, fresh?: FreshUntil, trace?: FetchTrace): Promise<Dataset> {
+    return this.#front.fetch(f, signal, fresh, trace);
   }
 
   /**
@@ -140,7 +145,7 @@ export class RemoteClient {
     this.#waiting.clear();
   }
 
-  #send(f: RemoteFetch, refresh: boolean): Promise<RemoteReply> {
+  #send(f: RemoteFetch, refresh: boolean, trace?: FetchTrace): Promise<RemoteReply> {
     const id = ++this.#seq;
     return new Promise<RemoteReply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -148,8 +153,10 @@ export class RemoteClient {
         reject(new AirmailError('SOURCE_FAILED', `the remote broker did not answer within ${BROKER_TIMEOUT_MS} ms`));
       }, BROKER_TIMEOUT_MS);
       timer.unref();
-      this.#waiting.set(id, { resolve, reject, timer });
-      const msg: BrokerRequest = refresh ? { id, from: threadId, fetch: f, refresh } : { id, from: threadId, fetch: f };
+      this.#waiting.set(id, { resolve, reject, timer, trace });
+      const msg: BrokerRequest = refresh ? { id, from: threadId, fetch: f, refresh }
+        : trace ? { id, from: threadId, fetch: f, trace: trace.tracestate ? { traceparent: trace.traceparent, tracestate: trace.tracestate } : { traceparent: trace.traceparent } }
+        : { id, from: threadId, fetch: f };
       this.#requests.postMessage(msg);
     });
   }
@@ -159,13 +166,15 @@ export class RemoteClient {
     if (!w) return;
     this.#waiting.delete(msg.id);
     clearTimeout(w.timer);
+    if (w.trace && msg.call) w.trace.call = msg.call;
+    if (w.trace && msg.joined) w.trace.joined = msg.joined;
     if (msg.ok) w.resolve(msg.reply);
     else w.reject(fromWire(msg.error));
   }
 }
 
 /** The front wired straight to a broker in this thread (inline runner, tests). */
-export function inlineRemote(broker: RemoteBroker): (f: RemoteFetch, signal: AbortSignal, fresh?: FreshUntil) => Promise<Dataset> {
-  const front = new RemoteFront((f, refresh) => broker.fetch(f, undefined, refresh));
-  return (f, signal, fresh) => front.fetch(f, signal, fresh);
+export function inlineRemote(broker: RemoteBroker): (f: RemoteFetch, signal: AbortSignal, fresh?: FreshUntil, trace?: FetchTrace) => Promise<Dataset> {
+  const front = new RemoteFront((f, refresh, trace) => broker.fetch(f, undefined, refresh, trace));
+  return (f, signal, fresh, trace) => front.fetch(f, signal, fresh, trace);
 }

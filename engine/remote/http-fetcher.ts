@@ -28,6 +28,7 @@ import { AirmailError } from '../errors.js';
 import { tableFromBytes } from './decode.js';
 import { AttemptError, parseRetryAfter, withRetries } from './retry.js';
 import { redactText } from '../redact.js';
+import type { FetchTrace, UpstreamCall } from '../observe/types.js';
 
 export interface HttpFetcherOptions {
   /** Connections per origin; default 32. */
@@ -44,6 +45,48 @@ export interface HttpFetchStats {
   /** Attempts not sent because their origin's breaker was open. */
   readonly skipped: number;
   readonly breakerOpened: number;
+}
+
+const ACCEPT = 'application/json, application/vnd.apache.arrow.stream';
+const ACCEPT_ENCODING = 'gzip, deflate, br';
+
+/** A traced attempt's headers: the source's, then the W3C trace context (ours: the fetch's span is the parent). */
+function traced(headers: HttpRequestSpec['headers'], trace: FetchTrace): Record<string, string> {
+  const out: Record<string, string> = { accept: ACCEPT, 'accept-encoding': ACCEPT_ENCODING };
+  for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() !== 'traceparent' && k.toLowerCase() !== 'tracestate') out[k] = v;
+  out['traceparent'] = trace.traceparent;
+  if (trace.tracestate) out['tracestate'] = trace.tracestate;
+  return out;
+}
+
+/**
+ * The call as OTel's stable HTTP client conventions name it, noted in `trace`. url.full is redacted
+ * as every URL the engine shows (no user info; the query string as `?***`: it may hold a secret).
+ */
+function clientCall(url: URL, trace: FetchTrace): UpstreamCall {
+  const call: UpstreamCall = {
+    attributes: {
+      'http.request.method': 'GET',
+      'url.full': redactText(url.href),
+      'server.address': url.hostname.replace(/^\[|\]$/g, ''),
+      'server.port': url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+    },
+  };
+  trace.call = call;
+  return call;
+}
+
+/** error.type of a failed call (low cardinality): the last status code, the socket error's code, `timeout`, or what stopped it. */
+function errorType(err: unknown): string {
+  const msg = err instanceof Error ? err.message : '';
+  const status = /^status (\d{3})/.exec(msg)?.[1];
+  if (status) return status;
+  if (/^no answer within/.test(msg)) return 'timeout';
+  if (/is not answering/.test(msg)) return 'circuit_open';
+  const code = ((err as { cause?: { code?: unknown } }).cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)) return code;
+  if (/max_bytes/.test(msg)) return 'body_too_large';
+  return '_OTHER';
 }
 
 /** Attempts in a row that could not reach an origin (or got 502, 503, 504) before its breaker opens. */
@@ -143,7 +186,11 @@ export class HttpFetcher {
     return { attempts: this.#attempts, failures: this.#failures, origins: this.#pools.size, skipped: this.#skipped, breakerOpened: opened };
   }
 
-  async fetch(spec: HttpRequestSpec, name: string, signal?: AbortSignal): Promise<Table> {
+  /**
+   * `trace` (a traced request's fetch): every attempt sends its W3C traceparent (and tracestate), and
+   * `trace.call` gets the call's OTel HTTP client attributes (URL redacted as in reasons and logs).
+   */
+  async fetch(spec: HttpRequestSpec, name: string, signal?: AbortSignal, trace?: FetchTrace): Promise<Table> {
     if (this.#closed) throw new AirmailError('SOURCE_FAILED', 'the HTTP fetcher is closed');
     let url: URL;
     try {
@@ -156,18 +203,21 @@ export class HttpFetcher {
     let attempts = 0;
     // Reasons, logs and spans carry this: no user info, no query string (it may hold an expanded {env:} secret).
     const what = `GET ${redactText(url.href)}`;
+    const call = trace ? clientCall(url, trace) : undefined;
     try {
       const { value } = await withRetries(
         async () => {
           const admission = origin.breaker.admit();
           if (admission === 'skip') {
             this.#skipped++;
+            if (call) delete call.attributes['http.response.status_code'];
             throw new AttemptError(`${redactText(url.origin)} is not answering (${origin.breaker.failures} attempts in a row failed, the last: ${origin.lastFailure ?? 'no answer'}); it is not asked again for ${Math.ceil(origin.breaker.retryInMs)} ms`, false);
           }
           const probe = admission === 'probe';
+          if (call && attempts > 0) call.attributes['http.request.resend_count'] = attempts;
           attempts++;
           try {
-            const table = await this.#attempt(origin.pool, url, spec, name, signal);
+            const table = await this.#attempt(origin.pool, url, spec, name, signal, call && trace);
             origin.breaker.succeeded(probe);
             return table;
           } catch (err) {
@@ -184,6 +234,7 @@ export class HttpFetcher {
       return value;
     } catch (err) {
       this.#failures++;
+      if (call) call.attributes['error.type'] = signal?.aborted ? 'DEADLINE_EXCEEDED' : errorType(err);
       if (signal?.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `the request's deadline passed while waiting for ${what}`, { details: { waitingFor: what } });
       const tried = err instanceof AttemptError && !err.retryable ? '' : ` after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
       throw new AirmailError('SOURCE_FAILED', `${what} failed${tried}: ${(err as Error).message}`, { cause: err });
@@ -191,8 +242,10 @@ export class HttpFetcher {
   }
 
   /** One GET, its body read and decoded; an AttemptError (retryable or not) when it fails. */
-  async #attempt(pool: Pool, url: URL, spec: HttpRequestSpec, name: string, signal: AbortSignal | undefined): Promise<Table> {
+  async #attempt(pool: Pool, url: URL, spec: HttpRequestSpec, name: string, signal: AbortSignal | undefined, trace: FetchTrace | undefined): Promise<Table> {
     const timeoutMs = spec.timeoutMs ?? HTTP_DEFAULTS.timeoutMs;
+    const attrs = trace?.call?.attributes;
+    if (attrs) delete attrs['http.response.status_code'];
     this.#attempts++;
     const attemptSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
     let res;
@@ -200,7 +253,7 @@ export class HttpFetcher {
       res = await pool.request({
         method: 'GET',
         path: url.pathname + url.search,
-        headers: { accept: 'application/json, application/vnd.apache.arrow.stream', 'accept-encoding': 'gzip, deflate, br', ...spec.headers },
+        headers: trace ? traced(spec.headers, trace) : { accept: ACCEPT, 'accept-encoding': ACCEPT_ENCODING, ...spec.headers },
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         signal: attemptSignal,
@@ -208,6 +261,7 @@ export class HttpFetcher {
     } catch (err) {
       throw this.#attemptError(err, attemptSignal, timeoutMs);
     }
+    if (attrs) attrs['http.response.status_code'] = res.statusCode;
     if (res.statusCode >= 300) {
       discard(res.body);
       if (res.statusCode < 400) {

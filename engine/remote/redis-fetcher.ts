@@ -27,6 +27,7 @@ import { AirmailError } from '../errors.js';
 import { tableFromRedis } from './decode.js';
 import { boundedRead, REDIS_READ_DEFAULTS, TooBigError } from './redis-read.js';
 import { AttemptError, withRetries } from './retry.js';
+import type { FetchTrace, UpstreamCall } from '../observe/types.js';
 
 export const REDIS_SOURCE_DEFAULTS = { timeoutMs: 100, retries: 2, backoffMs: 25 } as const;
 
@@ -56,11 +57,16 @@ export class RedisFetcher {
     this.#defaultUrl = opts.defaultUrl;
   }
 
-  async fetch(spec: RedisRequestSpec, name: string, signal?: AbortSignal): Promise<Table> {
+  /**
+   * `trace` (a traced request's fetch): `trace.call` gets the call's OTel database client attributes
+   * (db.system.name, db.operation.name, server.*), never the key, which may hold a request's values.
+   */
+  async fetch(spec: RedisRequestSpec, name: string, signal?: AbortSignal, trace?: FetchTrace): Promise<Table> {
     const url = spec.url ?? this.#defaultUrl;
     if (!url) throw new AirmailError('SOURCE_FAILED', `Redis key '${spec.key}': no Redis URL (set REDIS_URL or the source's url)`);
     if (this.#closed) throw new AirmailError('SOURCE_FAILED', 'the Redis fetcher is closed');
     const conn = this.#conn(url);
+    if (trace) trace.call = redisCall(url, spec);
     const timeoutMs = spec.timeoutMs ?? REDIS_SOURCE_DEFAULTS.timeoutMs;
     const what = `Redis ${spec.type} '${spec.key}'`;
     try {
@@ -77,6 +83,7 @@ export class RedisFetcher {
       );
       return value;
     } catch (err) {
+      if (trace?.call) trace.call.attributes['error.type'] = signal?.aborted ? 'DEADLINE_EXCEEDED' : redisErrorType(err);
       if (signal?.aborted) throw new AirmailError('DEADLINE_EXCEEDED', `the request's deadline passed while waiting for ${what}`, { details: { waitingFor: what } });
       throw new AirmailError('SOURCE_FAILED', `${what} failed: ${(err as Error).message}`, { cause: err });
     }
@@ -153,6 +160,42 @@ export class RedisFetcher {
     for (const c of this.#conns.values()) c.client.disconnect(false);
     this.#conns.clear();
   }
+}
+
+/** The Redis command a bounded read of `spec` is (redis-read.ts; a set or hash asks its size first). */
+function redisOperation(spec: RedisRequestSpec): string {
+  switch (spec.type) {
+    case 'list': return 'LRANGE';
+    case 'zset': return spec.order === 'desc' ? 'ZREVRANGE' : 'ZRANGE';
+    case 'set': return 'SMEMBERS';
+    case 'hash': return 'HGETALL';
+    default: return 'GETRANGE';
+  }
+}
+
+function redisCall(url: string, spec: RedisRequestSpec): UpstreamCall {
+  const attributes: Record<string, string | number> = { 'db.system.name': 'redis', 'db.operation.name': redisOperation(spec) };
+  try {
+    const u = new URL(url);
+    attributes['server.address'] = u.hostname.replace(/^\[|\]$/g, '');
+    attributes['server.port'] = u.port ? Number(u.port) : 6379;
+    const db = /^\/(\d+)$/.exec(u.pathname)?.[1];
+    if (db !== undefined) attributes['db.namespace'] = db;
+  } catch {
+    // An unparsable URL fails the fetch with its own reason; the span names no server.
+  }
+  return { attributes };
+}
+
+/** error.type of a failed Redis read (low cardinality). */
+function redisErrorType(err: unknown): string {
+  const msg = err instanceof Error ? err.message : '';
+  if (/^no answer within/.test(msg)) return 'timeout';
+  if (/^not connected/.test(msg)) return 'not_connected';
+  if (/is not answering/.test(msg)) return 'circuit_open';
+  if (/max_items|max_bytes|more than/.test(msg)) return 'too_big';
+  if (/WRONGTYPE|holds a Redis/.test(msg)) return 'WRONGTYPE';
+  return '_OTHER';
 }
 
 /** Resolves when the client is ready; rejects when it ends or `signal` fires (listeners removed either way). */

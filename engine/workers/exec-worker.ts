@@ -136,7 +136,7 @@ const timed = <T>(p: Promise<T>): Promise<T> => {
 /** Tasks cancelled by the pool (their client has gone): the running one stops, and so do its remote fetches. */
 const cancelData = workerData as { cancelSlots?: SharedArrayBuffer; cancelChannel?: string } | undefined;
 const cancels = cancelData?.cancelSlots && cancelData.cancelChannel ? new CancelListener(cancelData.cancelSlots, cancelData.cancelChannel, () => remoteClient?.cancelPending()) : undefined;
-const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal, fresh) => timed(remoteClient.fetch(f, signal, fresh)) } : {};
+const remote: Pick<ExecEnv, 'remote'> = remoteClient ? { remote: (f, signal, fresh, trace) => timed(remoteClient.fetch(f, signal, fresh, trace)) } : {};
 
 /**
  * A reply and the buffers it moves, as piscina's move() reads them. A class: an object literal's own
