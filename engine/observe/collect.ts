@@ -80,6 +80,16 @@ function shownModel(base: string | undefined, path: string): string {
   return /[/\\]airmail-models-[^/\\]+[/\\][0-9a-f]{16}-[^/\\]+$/.test(path) ? path.slice(path.search(/[^/\\]+$/)) : path;
 }
 
+/**
+ * A model span's names, those of its airmail_model_info series: a registry model by name@version
+ * (as the answer's `models`), with its binding (the series' `model`); a model file by its path under
+ * the configs directory (as debug parameters show it), not the pinned copy it was loaded from.
+ */
+function modelAttributes(base: string | undefined, ref: ModelRef, version: string): SpanRecord['attributes'] {
+  if (ref.binding !== undefined) return { 'airmail.model': version, 'airmail.model_version': version, 'airmail.model_binding': ref.binding };
+  return { 'airmail.model': shownModel(base, ref.file ?? ref.path), 'airmail.model_version': version };
+}
+
 function idList(ids: SourceResult['ids'], max: number): Id[] {
   const n = Math.min(max, ids.length);
   const out: Id[] = new Array(n);
@@ -248,7 +258,7 @@ class RequestCollector implements Collector, ExecObserver {
       const t0 = performance.now();
       const version = ref.version || (runner as { sha256?: string }).sha256?.slice(0, 12) || '';
       return fn().then((v) => {
-        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': shownModel(self.spec.base, ref.path), 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
+        self.models.push(self.span('model', t0, performance.now(), { ...modelAttributes(self.spec.base, ref, version), 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
         return v;
       });
     };
