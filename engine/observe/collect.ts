@@ -164,7 +164,7 @@ class RequestCollector implements Collector, ExecObserver {
     if (this.debug) {
       const max = this.spec.debug!.maxIds;
       this.debug.push({
-        step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: shownParams(s, params), rowsIn: 0, rowsOut: n, ms: t1 - t0, kept: idList(res.ids, max), keptTotal: n, removed: [], removedTotal: 0 },
+        step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: shownParams(s, params), rowsIn: 0, rowsOut: n, ms: t1 - t0, kept: idList(res.ids, max), keptTotal: n, removed: [], removedTotal: 0, returned: idList(res.ids, max), returnedTotal: n },
         ids: res.ids,
       });
     }
@@ -323,7 +323,7 @@ class RequestCollector implements Collector, ExecObserver {
     return rep;
   }
 
-  /** Excludes: which of their ids were candidates (in some include). */
+  /** Excludes: which of their ids were candidates (in some include), and the candidates each left. */
   private finishDebug(): DebugStep[] {
     const list = this.debug!;
     const excl = list.filter((d) => d.step.phase === 'exclude' && d.ids);
@@ -332,15 +332,17 @@ class RequestCollector implements Collector, ExecObserver {
       for (const d of list) if (d.step.phase === 'include' && d.ids) for (let i = 0; i < d.ids.length; i++) included.add(d.ids[i] as Id);
       const max = this.spec.debug!.maxIds;
       for (const d of excl) {
-        const removed: Id[] = [];
-        let total = 0;
+        const removed = new Set<Id>();
         for (let i = 0; i < d.ids!.length; i++) {
           const v = d.ids![i] as Id;
-          if (!included.has(v)) continue;
-          total++;
-          if (removed.length < max) removed.push(v);
+          if (included.has(v)) removed.add(v);
         }
-        d.step = Object.assign({}, d.step, { removed, removedTotal: total });
+        const kept: Id[] = [];
+        for (const v of included) {
+          if (kept.length >= max) break;
+          if (!removed.has(v)) kept.push(v);
+        }
+        d.step = Object.assign({}, d.step, { kept, keptTotal: included.size - removed.size, removed: [...removed].slice(0, max), removedTotal: removed.size });
       }
     }
     return list.map((d) => d.step);
