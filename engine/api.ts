@@ -201,6 +201,11 @@ export interface ModelRef {
   readonly path: string;
   readonly version: string;
   /**
+   * The model file as the config named it (absolute), when `path` is the copy of it checked at load
+   * (ModelScore's `pinned`): traces name the model by it, as metrics and debug parameters do.
+   */
+  readonly file?: string;
+  /**
    * A registry binding (ResolvedModel.binding): the engine replaces path and version with the model
    * the binding pointed at when the request started, and names it in the response's `models`.
    */

@@ -241,6 +241,7 @@ export class ConfigStore {
     // with it are tried again, so what GET /pipelines says of them no longer includes the restored file's problems.
     const restored = [...files].filter(([f, t]) => this.texts.get(f) === t && this.rejectedHash.has(f));
     for (const [f] of restored) this.resolved(f);
+    if (restored.length > 0) this.emit({ kind: 'cleared', files: restored.map(([f]) => f), at: new Date().toISOString() });
     if (changed.length === 0 && restored.length > 0) await this.retryRejected(files, [], true);
     if (changed.length === 0) {
       // A local dataset or operator file changed (configs unchanged): the same configs are loaded

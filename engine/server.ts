@@ -200,6 +200,10 @@ export function reloadLogger(engine: Engine): (e: ReloadEvent) => void {
       log.log('warn', `config reload rejected, the last good version keeps serving: ${errors[0] ?? 'invalid'}${more}`, { files, errors });
       return;
     }
+    if (e.kind === 'cleared') {
+      log.log('info', `config rejection of ${files.join(', ')} cleared: restored to the version serving`, { files });
+      return;
+    }
     const before = served;
     served = versions();
     for (const name of before.keys()) if (!served.has(name)) engine.observe.forget(name);

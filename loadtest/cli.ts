@@ -5,14 +5,17 @@
  *   [--duration 10] [--warmup 2] [--initial-warmup 0] [--method POST] [--body JSON]
  *   [--header 'k: v']... [--pid N] [--connections N] [--max-outstanding N] [--timeout MS]
  *     → one run (or a peak search when --concurrency is a list); prints a JSON summary.
- *   --report [--name NAME] [--url URL ...]
- *     → the bare Hono floor, then the URL (if given) as a scenario; writes loadtest/results/latest.{json,md}.
+ *   --report [--name NAME] [--url URL ...] [--out DIR] [--report-name NAME]
+ *     → the bare Hono floor, then the URL (if given) as a scenario; writes loadtest/results/partial.{json,md}
+ *       (git ignores it: latest.* is the committed report of `npm run loadtest`, which this run is not
+ *       unless --report-name latest says so).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findPeak, fixedRequest, runClosedLoop, runOpenLoop } from './generator.js';
 import type { LoadOptions, LoadResult, RequestSpec } from './generator.js';
+import { reportName } from './report.js';
 import { runScenarios, urlScenario } from './runner.js';
 import type { Scenario } from './runner.js';
 
@@ -48,6 +51,7 @@ const OPTIONS = {
   report: { type: 'boolean', default: false },
   name: { type: 'string' },
   out: { type: 'string' },
+  'report-name': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -105,7 +109,17 @@ export async function runLoadtestCli(argv: readonly string[], io: CliIo = defaul
         io.err('warning: --body is not JSON; sending it as is');
       }
     }
+    if (v['report-name'] !== undefined && !v.report) throw new UsageError('--report-name is for --report');
     if (v.report) {
+      // A report of the floor and one URL is a partial run: never over the committed latest.* unless asked.
+      let outName = 'partial';
+      if (v['report-name'] !== undefined) {
+        try {
+          outName = reportName({ out: v['report-name'] });
+        } catch (err) {
+          throw new UsageError((err as Error).message.replace('--out', '--report-name'));
+        }
+      }
       const scenarios: Scenario[] = [];
       if (v.url) scenarios.push(urlScenario(v.name ?? new URL(v.url).pathname, { url: v.url, pid, makeRequest: fixedRequest(v.url, init) }));
       const run = await runScenarios(scenarios, {
@@ -117,6 +131,7 @@ export async function runLoadtestCli(argv: readonly string[], io: CliIo = defaul
         maxOutstanding: num('max-outstanding', v['max-outstanding'], 1),
         timeoutMs: num('timeout', v.timeout, 1),
         outDir: v.out,
+        outName,
         command: `node --import tsx loadtest/cli.ts ${argv.map(shellQuote).join(' ')}`,
         log: io.err,
       });
@@ -161,7 +176,8 @@ function briefScenario(s: { name: string; peak?: { best: LoadResult }; open?: Lo
 const HELP = `usage: loadtest --url URL [--mode closed|open|both] [--concurrency 32|8,16,32,64] [--rate 500]
                 [--duration 10] [--warmup 2] [--initial-warmup S] [--method M] [--body JSON]
                 [--header 'k: v']... [--pid N] [--connections N] [--max-outstanding N] [--timeout MS]
-       loadtest --report [--url URL --name NAME ...] [--out DIR]   (floor + URL; writes latest.{json,md})`;
+       loadtest --report [--url URL --name NAME ...] [--out DIR] [--report-name NAME]
+                (floor + URL; writes partial.{json,md}, or NAME.{json,md}: latest is the committed report)`;
 
 function isMain(): boolean {
   const entry = process.argv[1];

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,23 @@ describe('runLoadtestCli', () => {
     const summary = JSON.parse(io.outText.join('\n')) as { closed: { runs: unknown[] }; open: { requests: number } };
     expect(summary.closed.runs).toHaveLength(2);
     expect(summary.open.requests).toBe(10);
+  });
+
+  // Regression: --report wrote loadtest/results/latest.{json,md} by default, over the committed report
+  // of a full `npm run loadtest`, with the floor and one URL; it writes partial.* unless named.
+  it('--report writes partial.{json,md}, latest.* only when asked by --report-name', async () => {
+    const out = await mkdtemp(join(dir, 'report-'));
+    const args = ['--report', '--url', `${url}/pipelines/x`, '--mode', 'closed', '--concurrency', '1', '--duration', '0.2', '--warmup', '0', '--initial-warmup', '0', '--rate', '0', '--out', out];
+    const io = capture();
+    expect(await runLoadtestCli(args, io)).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['partial.json', 'partial.md']);
+    expect(await runLoadtestCli([...args, '--report-name', 'latest'], capture())).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['latest.json', 'latest.md', 'partial.json', 'partial.md']);
+    for (const bad of [['--report-name', '../x'], ['--url', url, '--report-name', 'x']]) {
+      const e = capture();
+      expect(await runLoadtestCli(bad[0] === '--url' ? bad : [...args, ...bad], e)).toBe(2);
+      expect(e.errText.join('\n')).toMatch(/--report-name/);
+    }
   });
 
   it('rejects bad arguments with exit code 2 and usage', async () => {

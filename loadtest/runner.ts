@@ -43,9 +43,11 @@ export interface RunScenariosOptions {
   floorRequest?: MakeRequest;
   maxOutstanding?: number;
   timeoutMs?: number;
-  /** Write loadtest/results/latest.{json,md} (default true). */
+  /** Write the report, `outName`.{json,md} in `outDir` (default true). */
   write?: boolean;
   outDir?: string;
+  /** The report's file name without extension (default `latest`, the committed report: see reportName). */
+  outName?: string;
   /** The command line that reproduces the run, for the report. */
   command: string;
   notes?: string[];
@@ -162,6 +164,6 @@ export async function runScenarios(scenarios: readonly Scenario[], opts: RunScen
   for (const r of results) if (r.error) notes.push(`${r.name} failed: ${r.error}`);
   const report: Report = { machine, command: opts.command, rows: reportRows(results, floor), notes };
   const out: RunScenariosResult = { results, report };
-  if (opts.write !== false) out.paths = await writeReport(report, opts.outDir);
+  if (opts.write !== false) out.paths = await writeReport(report, opts.outDir, opts.outName);
   return out;
 }

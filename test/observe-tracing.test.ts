@@ -121,9 +121,9 @@ describe('OpenTelemetry traces', () => {
       const model = spans.find((s) => s.name === 'model')!;
       expect(model.parentSpanId).toBe(scorer.spanId);
       // The demo's file model runs from a pinned copy in this process's temp folder: the span names it
-      // by its file name (sha256 prefix and name), as explain does, not by that folder.
-      expect(String(attr(model, 'airmail.model'))).toMatch(/^[0-9a-f]{16}-psale_demo\.onnx$/);
-      expect(String(attr(model, 'airmail.model_version'))).not.toBe('');
+      // as airmail_model_info and debug parameters do, by its path under the configs directory.
+      expect(attr(model, 'airmail.model')).toBe('models/psale_demo.onnx');
+      expect(String(attr(model, 'airmail.model_version'))).toMatch(/^[0-9a-f]{12}$/);
     }
     // The first request on a fresh worker cannot hit the memo: every operator has its span.
     expect(full).toBeGreaterThanOrEqual(1);

@@ -11,8 +11,12 @@ export interface PipelineStatus {
   readonly file: string;
 }
 
+/**
+ * `cleared`: a rejected file was put back as the text serving, so its rejection is over and nothing
+ * is applied (no reload: the version serving stays).
+ */
 export interface ReloadEvent {
-  readonly kind: 'applied' | 'rejected';
+  readonly kind: 'applied' | 'rejected' | 'cleared';
   readonly files: readonly string[];
   readonly at: string;
   readonly diagnostics?: readonly Diagnostic[];

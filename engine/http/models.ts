@@ -19,7 +19,7 @@ import type { Engine } from '../engine.js';
 import { AirmailError, summarise } from '../errors.js';
 import type { Envelope } from '../registry/envelope.js';
 import type { ColumnValues } from '../registry/function.js';
-import { featureSource, outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
+import { featureSource, INT_RANGE, outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
 import type { LoadedModel } from '../registry/model-hub.js';
 import { publicPaths } from '../config/public-paths.js';
 import { errors, ok, RUN_OPTIONS } from './openapi-parts.js';
@@ -81,9 +81,10 @@ async function predictRows(m: LoadedModel, rows: readonly Record<string, unknown
 }
 
 /**
- * Hints for the two refusals a caller cannot explain from the body alone: an absent feature (a
+ * Hints for the refusals a caller cannot explain from the body alone: an absent feature (a
  * misspelt or forgotten key, more often than not: say how to send a missing value), and a decimal
- * for an integer input (its type was derived from whole numbers in the publish sample).
+ * or an out-of-range whole number for an integer input (its type was derived from whole numbers in
+ * the publish sample).
  */
 function withHints(inputs: readonly { readonly name: string; readonly type: string }[]): (e: { path: string; message: string }) => { path: string; message: string } {
   return (e) => {
@@ -93,6 +94,10 @@ function withHints(inputs: readonly { readonly name: string; readonly type: stri
     const type = inputs.find((c) => c.name === name)?.type;
     if (type !== undefined && type.startsWith('int') && e.message.includes('must be an integer')) {
       return { ...e, message: `${e.message} (the model's input '${name}' is ${type}, as its envelope was published: from whole numbers in its sample, unless --inputs said so; publish with --inputs ${name}:float64 to take decimals)` };
+    }
+    const range = type === undefined ? undefined : INT_RANGE[type];
+    if (range && / must be [<>]=/.test(e.message)) {
+      return { ...e, message: `${e.message} (the model's input '${name}' is ${type}: whole numbers from ${range.minimum} to ${range.maximum}${type === 'int64' ? ', as far as a JSON number holds every digit' : ''}; publish with --inputs ${name}:float64 to take larger values)` };
     }
     return e;
   };

@@ -45,7 +45,15 @@ export type ErrorStatus = keyof typeof ERROR_RESPONSES;
 /** Every code of the catalogue (engine/errors.ts), which an error answer's `code` is one of. */
 const CODES = Object.keys(ERRORS).sort();
 
-const STEPS = { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer' } } } } as const;
+/** A debug step's ids (the items dataset's key: a number or text). */
+const IDS = { type: ['string', 'number'] } as const;
+const STEPS = { type: 'array', items: { type: 'object', required: ['step', 'index', 'operator', 'phase', 'rowsIn', 'rowsOut'], properties: { step: { type: 'string' }, index: { type: 'integer', minimum: 0, description: "its 0-based place in its phase's list of the config (operations[index]), as /why names it" }, operator: { type: 'string' }, phase: { enum: ['include', 'exclude', 'score', 'operation'] }, rowsIn: { type: 'integer' }, rowsOut: { type: 'integer', description: "a source's: the ids it returned" }, ms: { type: 'number' },
+  kept: { type: 'array', items: IDS, description: 'an include: the ids it returned; an exclude: the candidates it left (the union of the includes less its removed); an operation: the rows alive after it (cut after the debug id limit)' },
+  keptTotal: { type: 'integer' },
+  removed: { type: 'array', items: IDS, description: 'an exclude: the candidates it took out; an operation: the rows it removed' },
+  removedTotal: { type: 'integer' },
+  returned: { type: 'array', items: IDS, description: 'includes and excludes: the ids the source returned, candidates or not' },
+  returnedTotal: { type: 'integer' } } } } as const;
 
 export const RESULT = {
   type: 'object',

@@ -190,7 +190,8 @@ export function mountObservability(app: Hono, engine: Engine): void {
   // Listeners once per engine, however many apps (main and admin listeners) are mounted on it.
   if (m && !listening.has(engine)) {
     listening.add(engine);
-    engine.store.onReload((e) => m.reloads.inc([e.kind]));
+    // A rejection cleared by putting a file back is no reload: nothing was applied.
+    engine.store.onReload((e) => { if (e.kind !== 'cleared') m.reloads.inc([e.kind]); });
     // Registry models: each binding's version in service, and every live swap.
     engine.models?.onSwap((s) => m.modelSwapped(s.binding, s.from, s.to));
   }

@@ -80,6 +80,16 @@ function shownModel(base: string | undefined, path: string): string {
   return /[/\\]airmail-models-[^/\\]+[/\\][0-9a-f]{16}-[^/\\]+$/.test(path) ? path.slice(path.search(/[^/\\]+$/)) : path;
 }
 
+/**
+ * A model span's names, those of its airmail_model_info series: a registry model by name@version
+ * (as the answer's `models`), with its binding (the series' `model`); a model file by its path under
+ * the configs directory (as debug parameters show it), not the pinned copy it was loaded from.
+ */
+function modelAttributes(base: string | undefined, ref: ModelRef, version: string): SpanRecord['attributes'] {
+  if (ref.binding !== undefined) return { 'airmail.model': version, 'airmail.model_version': version, 'airmail.model_binding': ref.binding };
+  return { 'airmail.model': shownModel(base, ref.file ?? ref.path), 'airmail.model_version': version };
+}
+
 function idList(ids: SourceResult['ids'], max: number): Id[] {
   const n = Math.min(max, ids.length);
   const out: Id[] = new Array(n);
@@ -154,7 +164,7 @@ class RequestCollector implements Collector, ExecObserver {
     if (this.debug) {
       const max = this.spec.debug!.maxIds;
       this.debug.push({
-        step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: shownParams(s, params), rowsIn: 0, rowsOut: n, ms: t1 - t0, kept: idList(res.ids, max), keptTotal: n, removed: [], removedTotal: 0 },
+        step: { step: s.label, index: stepIndex(s), operator: s.use, phase, parameters: shownParams(s, params), rowsIn: 0, rowsOut: n, ms: t1 - t0, kept: idList(res.ids, max), keptTotal: n, removed: [], removedTotal: 0, returned: idList(res.ids, max), returnedTotal: n },
         ids: res.ids,
       });
     }
@@ -248,7 +258,7 @@ class RequestCollector implements Collector, ExecObserver {
       const t0 = performance.now();
       const version = ref.version || (runner as { sha256?: string }).sha256?.slice(0, 12) || '';
       return fn().then((v) => {
-        self.models.push(self.span('model', t0, performance.now(), { 'airmail.model': shownModel(self.spec.base, ref.path), 'airmail.model_version': version, 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
+        self.models.push(self.span('model', t0, performance.now(), { ...modelAttributes(self.spec.base, ref, version), 'airmail.rows_in': rows, 'airmail.rows_out': rows }));
         return v;
       });
     };
@@ -321,7 +331,7 @@ class RequestCollector implements Collector, ExecObserver {
     return rep;
   }
 
-  /** Excludes: which of their ids were candidates (in some include). */
+  /** Excludes: which of their ids were candidates (in some include), and the candidates each left. */
   private finishDebug(): DebugStep[] {
     const list = this.debug!;
     const excl = list.filter((d) => d.step.phase === 'exclude' && d.ids);
@@ -330,15 +340,17 @@ class RequestCollector implements Collector, ExecObserver {
       for (const d of list) if (d.step.phase === 'include' && d.ids) for (let i = 0; i < d.ids.length; i++) included.add(d.ids[i] as Id);
       const max = this.spec.debug!.maxIds;
       for (const d of excl) {
-        const removed: Id[] = [];
-        let total = 0;
+        const removed = new Set<Id>();
         for (let i = 0; i < d.ids!.length; i++) {
           const v = d.ids![i] as Id;
-          if (!included.has(v)) continue;
-          total++;
-          if (removed.length < max) removed.push(v);
+          if (included.has(v)) removed.add(v);
         }
-        d.step = Object.assign({}, d.step, { removed, removedTotal: total });
+        const kept: Id[] = [];
+        for (const v of included) {
+          if (kept.length >= max) break;
+          if (!removed.has(v)) kept.push(v);
+        }
+        d.step = Object.assign({}, d.step, { kept, keptTotal: included.size - removed.size, removed: [...removed].slice(0, max), removedTotal: removed.size });
       }
     }
     return list.map((d) => d.step);

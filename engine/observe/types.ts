@@ -125,12 +125,18 @@ export interface DebugStep {
   readonly rowsIn: number;
   readonly rowsOut: number;
   readonly ms: number;
-  /** Sources: the ids the source returned; operations: the ids still alive after it. */
+  /**
+   * Includes: the ids the source returned (each a candidate); excludes: the candidates it left (the
+   * union of the includes less what it removed); operations: the ids still alive after it.
+   */
   readonly kept: readonly (string | number)[];
   readonly keptTotal: number;
   /** Operations: the ids it removed. Excludes: the returned ids that were candidates (removed from the union). */
   readonly removed: readonly (string | number)[];
   readonly removedTotal: number;
+  /** Sources (includes and excludes): the ids the source returned, candidates or not. */
+  readonly returned?: readonly (string | number)[];
+  readonly returnedTotal?: number;
   /** The step threw: `failed` is true, `error` says why and `code` is its error code. */
   readonly failed?: true;
   readonly error?: string;

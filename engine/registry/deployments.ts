@@ -129,9 +129,19 @@ export function rowSchema(inputs: readonly ModelColumn[]): JsonSchema {
     type: 'object',
     required: inputs.map((c) => c.name),
     additionalProperties: false,
-    properties: Object.fromEntries(inputs.map((c) => [c.name, { type: [typeOf(c.type), 'null'], description: `${c.type}; null for a missing value` }])),
+    properties: Object.fromEntries(inputs.map((c) => [c.name, { type: [typeOf(c.type), 'null'], ...INT_RANGE[c.type], description: `${c.type}; null for a missing value` }])),
   };
 }
+
+/**
+ * The whole numbers an integer input takes. JSON Schema's `integer` is any whole float64 (1e308
+ * too), which an int32 tensor cannot hold; an int64 one could, but a JSON number past 2^53 has
+ * already lost its last digits when it is parsed, so the value the model got would not be the one sent.
+ */
+export const INT_RANGE: Readonly<Record<string, { minimum: number; maximum: number } | undefined>> = {
+  int32: { minimum: -(2 ** 31), maximum: 2 ** 31 - 1 },
+  int64: { minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER },
+};
 
 /** One prediction: a NaN output (a missing value) is sent as null. */
 export function outputSchema(outputs: readonly ModelColumn[]): JsonSchema {

@@ -190,7 +190,7 @@ export const modelScore = defineOperator<ModelScoreParams>({
     const frame = input.frame;
     const features = orderedFeatures(params);
     const width = features.length;
-    const ref: ModelRef = params.resolved ? { path: '', version: '', binding: params.resolved.binding } : { path: params.pinned ?? String(params.model), version: '', ...fileSelection(params) };
+    const ref: ModelRef = params.resolved ? { path: '', version: '', binding: params.resolved.binding } : { path: params.pinned ?? String(params.model), version: '', ...(params.pinned ? { file: String(params.model) } : {}), ...fileSelection(params) };
     const model = await ctx.model(ref);
     if (model.featureCount > 0 && model.featureCount !== width) {
       throw operatorError('MODEL_FAILED', `model ${modelName(params)} takes ${model.featureCount} features; the step gives ${width}`);
