@@ -134,13 +134,17 @@ export class ConfigStore {
     const found: Diagnostic[] = [];
     let loaded = false;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const diags = await this.propose(files, [...files.keys()], held);
+      const causedBy = new Map<string, readonly string[]>();
+      const diags = await this.propose(files, [...files.keys()], held, causedBy);
       found.push(...diags);
       if (diags.length === 0) {
         loaded = true;
         break;
       }
-      const bad = new Set(diags.map((d) => d.file).filter((f): f is string => !!f && files.has(f)));
+      // A broken operator file is left out through the configs that import its folder: without them
+      // every config was rejected, and one bad export stopped every pipeline from serving.
+      const blamed = diags.flatMap((d) => (d.file === undefined ? [] : files.has(d.file) ? [d.file] : (causedBy.get(d.file) ?? [])));
+      const bad = new Set(blamed.filter((f) => files.has(f)));
       if (bad.size === 0) break;
       for (const f of bad) files.delete(f);
       left.push(...bad);
@@ -340,7 +344,7 @@ export class ConfigStore {
   }
 
   /** A startup load attempt (start() sums its rejections up and emits the reload events). */
-  private propose(next: Map<string, string>, changed: string[], held: ModelLease[]): Promise<Diagnostic[]> { return this.serial(() => this.proposeInner(next, changed, { held, quiet: true })); }
+  private propose(next: Map<string, string>, changed: string[], held: ModelLease[], causedBy: Map<string, readonly string[]>): Promise<Diagnostic[]> { return this.serial(() => this.proposeInner(next, changed, { held, quiet: true, startup: causedBy })); }
 
   /** `quiet`: recorded for GET /pipelines, but the caller emits the reload event (see apply). */
   private reject(at: string, changed: readonly string[], diagnostics: readonly Diagnostic[], quiet = false): void {
@@ -397,12 +401,15 @@ export class ConfigStore {
    * request, which is answered instead); `quiet`: emit no reload event, the caller does (one per
    * reload attempt, see apply).
    */
-  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean; quiet?: boolean; held?: ModelLease[] } = {}): Promise<Diagnostic[]> {
+  private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean; quiet?: boolean; held?: ModelLease[]; startup?: Map<string, readonly string[]> } = {}): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
     const lease = this.models?.lease?.();
     const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed, lease, changed)).catch((err: unknown) => { lease?.release(); throw err; });
-    this.operatorWatch.folders(r.ok ? r.snapshot.operatorFolders : r.operatorFolders);
+    // A startup attempt tries the operator files against every config (the whole set, then without
+    // the files it blames): the watch must not take them for changes and reload the same set again.
+    this.operatorWatch.folders(r.ok ? r.snapshot.operatorFolders : r.operatorFolders, opts.startup && !r.ok ? r.operatorVersions : []);
     if (!r.ok) {
+      for (const [f, by] of r.causedBy ?? []) opts.startup?.set(f, by);
       // A caller that tries parts of this set next keeps its models until then (else released now).
       if (lease) void (opts.held ? opts.held.push(lease) : lease.release());
       if (opts.keep === false) this.emit({ kind: 'rejected', files: changed, at, diagnostics: r.diagnostics });

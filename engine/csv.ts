@@ -17,12 +17,13 @@ export function csvRecords(text: string, what: string): CsvRecords {
   let field = '';
   let record: string[] = [];
   let quoted = false;
+  let quoteRow = 0;
   const start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   for (let i = start; i < text.length; i++) {
     const ch = text[i]!;
     if (quoted) {
       if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (ch === '"') quoted = false; else field += ch;
-    } else if (ch === '"' && field === '') quoted = true;
+    } else if (ch === '"' && field === '') { quoted = true; quoteRow = records.length + 1; }
     else if (ch === ',') { record.push(field); field = ''; } else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++;
       record.push(field); field = '';
@@ -30,7 +31,8 @@ export function csvRecords(text: string, what: string): CsvRecords {
       record = [];
     } else field += ch;
   }
-  if (quoted) throw new Error(`${what} ends inside a quoted cell (a '"' is not closed)`);
+  // Rows count as in the ragged-row error below: the header is row 1, blank lines are not rows.
+  if (quoted) throw new Error(`${what}: row ${quoteRow} opens a quoted cell that is never closed (a '"' is missing), so the file ends inside it`);
   if (field !== '' || record.length) { record.push(field); records.push(record); }
   const header = records.shift()?.map((h) => h.trim());
   if (!header || header.length === 0 || header.some((h) => h === '')) throw new Error(`${what} needs a header row naming every column`);

@@ -11,7 +11,7 @@ import { compilePipeline, type CompiledPipeline } from './config/compile-pipelin
 import { DutyLimit } from './reliability/duty.js';
 import { validators as paramValidators, type LoadedPipeline, type Snapshot } from './config/load.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
-import { describeErrors, newAjv, type Problem, type ValueSource } from './config/validators.js';
+import { describeErrors, didYouMean, newAjv, type Problem, type ValueSource } from './config/validators.js';
 import { reservedNameProblems, sealedProblems } from './config/sealed.js';
 import { AirmailError, asAirmailError, summarise, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
@@ -184,7 +184,13 @@ export class Engine {
 
   pipeline(name: string): LoadedPipeline {
     const p = this.snapshot.pipelines.get(name);
-    if (!p) throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${name}' is loaded (loaded: ${[...this.snapshot.pipelines.keys()].join(', ') || 'none'})`);
+    if (!p) {
+      // Experiments are served at /pipelines/NAME too: a list without them hid the one meant.
+      const names = [...this.snapshot.pipelines.keys()];
+      const experiments = [...(this.snapshot.experiments?.keys() ?? [])];
+      const also = experiments.length > 0 ? `; experiments: ${experiments.join(', ')}` : '';
+      throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${name}' is loaded${didYouMean(name, [...names, ...experiments])} (loaded: ${names.join(', ') || 'none'}${also})`);
+    }
     return p;
   }
 

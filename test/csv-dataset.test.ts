@@ -46,7 +46,9 @@ describe('tableFromCsv', () => {
     expect(() => tableFromCsv('c', 'a,b\n1\n', undefined, undefined, 'c.csv')).toThrow('c.csv: row 2 has 1 cells; the header has 2');
     expect(() => tableFromCsv('c', 'a,a\n1,2\n', undefined, undefined, 'c.csv')).toThrow("c.csv names column 'a' twice");
     expect(() => tableFromCsv('c', 'a,\n1,2\n', undefined, undefined, 'c.csv')).toThrow('c.csv needs a header row naming every column');
-    expect(() => tableFromCsv('c', 'a\n"1\n', undefined, undefined, 'c.csv')).toThrow('c.csv ends inside a quoted cell');
+    expect(() => tableFromCsv('c', 'a\n"1\n', undefined, undefined, 'c.csv')).toThrow('c.csv: row 2 opens a quoted cell that is never closed');
+    // the row where the quote opened, not the end of the file it swallowed
+    expect(() => tableFromCsv('c', 'a,b\n1,2\n\n3,"x\n4,5\n6,7\n', undefined, undefined, 'c.csv')).toThrow('c.csv: row 3 opens a quoted cell');
   });
 });
 

@@ -306,7 +306,13 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const compileList = async (list: (StepConfig | string)[] | undefined, ptr: string, kinds: OperatorKind[], where: string): Promise<PlanStep[]> => {
     const out: PlanStep[] = [];
     for (const [i, s] of (list ?? []).entries()) {
-      const step = structure.bad(`${ptr}/${i}`) ? undefined : await compileStep(s, `${ptr}/${i}`, kinds, where);
+      const sp = `${ptr}/${i}`;
+      const step = structure.bad(sp) ? undefined : await compileStep(s, sp, kinds, where);
+      // A structural mistake beside the operator (`weight: two`, a misspelt key) hides nothing: the
+      // step's name and parameters are still checked, though the step is left out.
+      const sound = structure.bad(sp) && s !== null && typeof s === 'object' && typeof s.name === 'string'
+        && !structure.problems.some((p) => p.path === sp) && !['name', 'parameters', 'as'].some((k) => structure.bad(`${sp}/${k}`));
+      if (sound) await compileStep({ name: s.name, ...(s.parameters !== undefined ? { parameters: s.parameters } : {}), ...(s.as !== undefined ? { as: s.as } : {}) }, sp, kinds, where);
       if (step) out.push(step);
       else failed.set(`${ptr}/${i}`, wouldWrite(s, kinds.includes('score')));
     }

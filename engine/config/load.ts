@@ -93,7 +93,11 @@ function sealedPath(x: string): never {
 }
 
 /** `operatorFolders`: the `operator_paths` folders this load imported from (watched for new and fixed files). */
-export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[]; operatorFolders?: readonly string[] };
+/**
+ * `operatorVersions`: the operator file versions (content-hash URLs) it imported; `causedBy`: for a
+ * problem file that is no config (an operator file), the configs whose `operator_paths` named its folder.
+ */
+export type LoadResult = { ok: true; snapshot: Snapshot; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[]; operatorFolders?: readonly string[]; operatorVersions?: readonly string[]; causedBy?: ReadonlyMap<string, readonly string[]> };
 
 const fileAjv = newAjv({ useDefaults: false });
 const validateFile = fileAjv.compile(CONFIG_FILE_SCHEMA as object);
@@ -183,13 +187,17 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   const operatorFiles = new Map<string, string>();
   const brokenOperatorFiles: string[] = [];
   const operatorFolders: string[] = [];
+  const operatorVersions: string[] = [];
+  const causedBy = new Map<string, string[]>();
   for (const op of operatorPaths) {
     const dir = resolveFrom(op.loc.file, op.path);
     operatorFolders.push(dir);
     try {
-      const { modules, problems } = await importOperatorFolder(dir);
+      const { modules, problems, tried } = await importOperatorFolder(dir);
+      operatorVersions.push(...tried);
       for (const p of problems) {
         brokenOperatorFiles.push(p.file);
+        causedBy.set(p.file, [...(causedBy.get(p.file) ?? []), op.loc.file]);
         diagnostics.push({ code: 'CONFIG_INVALID', file: p.file, ...(p.line !== undefined ? { line: p.line, col: p.col } : {}), message: `${p.message} (a file of operator_paths '${op.path}' in ${op.loc.file})` });
       }
       for (const { url, file, defs } of modules) {
@@ -368,7 +376,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
   }
   const exp = compileExperiments(located.map((l) => ({ file: l.file, list: l.config.experiments, at: (code: ErrorCode, ptr: string, msg: string) => at(l.parsed, l.file, code, ptr, msg) })), { defined: new Map([...pipelineNames].map(([n, l]) => [n, l.file])), compiled });
   diagnostics.push(...exp.diagnostics);
-  if (diagnostics.length > 0) return { ok: false, diagnostics, operatorFolders };
+  if (diagnostics.length > 0) return { ok: false, diagnostics, operatorFolders, operatorVersions, causedBy };
   return { ok: true, diagnostics: [], snapshot: { pipelines: compiled, datasets, operators, operatorModules, operatorFolders, operatorFiles, presets, contexts, datasetIds, deployments: dep.deployments, experiments: exp.experiments } };
 }
 

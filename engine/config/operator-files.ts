@@ -158,18 +158,21 @@ async function locateImportError(err: unknown, file: string, url: string): Promi
  * fails to import, and an export that means to be an operator but is malformed, are problems; the
  * sound operators of every file are returned all the same.
  */
-export async function importOperatorFolder(dir: string): Promise<{ modules: OperatorModule[]; problems: OperatorFileProblem[] }> {
+export async function importOperatorFolder(dir: string): Promise<{ modules: OperatorModule[]; problems: OperatorFileProblem[]; tried: string[] }> {
   const names = await operatorFileNames(dir);
   // Operator files import 'airmail/engine/api.js' and may be ES modules with no package.json: the
   // hooks that allow it go in only now (registering starts a loader thread; most configs need none).
   if (names.length > 0) registerOperatorHooks();
   const modules: OperatorModule[] = [];
   const problems: OperatorFileProblem[] = [];
+  // Every version imported, a broken one included (the watch must not report it as a change).
+  const tried: string[] = [];
   for (const n of names) {
     const file = join(dir, n);
     // Only regular files are imported: importing a named pipe would never finish.
     if (!(await stat(file).catch(() => undefined))?.isFile()) continue;
     const url = await operatorFileUrl(file);
+    tried.push(url);
     let mod: Record<string, unknown>;
     try {
       mod = await importModule(url);
@@ -188,7 +191,7 @@ export async function importOperatorFolder(dir: string): Promise<{ modules: Oper
     }
     modules.push({ url, file, defs: [...new Set(defs)] });
   }
-  return { modules, problems };
+  return { modules, problems, tried };
 }
 
 /**
@@ -202,8 +205,14 @@ export class OperatorFileWatch {
   /** Every `operator_paths` folder a load has named, whether that load succeeded or not. */
   private readonly dirs = new Set<string>();
 
-  folders(dirs: Iterable<string> | undefined): void {
+  /**
+   * `tried`: the operator file versions a load just imported. A load that failed imported them too:
+   * without this, the first poll after a failed start took its files for new ones and reloaded,
+   * logging the broken file as an applied change.
+   */
+  folders(dirs: Iterable<string> | undefined, tried: Iterable<string> = []): void {
     for (const dir of dirs ?? []) this.dirs.add(dir);
+    for (const url of tried) this.tried.add(url);
   }
 
   /** `loadedUrls`: the served snapshot's operator modules; `restored` is told of one back to the text that serves. */

@@ -20,6 +20,20 @@ describe('parseConfigText', () => {
     expect(r.diagnostics[0]!.line).toBeGreaterThan(0);
   });
 
+  it("says in plain words that a second YAML document ('---') is not read, where it starts", () => {
+    for (const text of ['pipeline:\n  name: a\n---\npipeline:\n  name: b\n', 'pipeline:\n  name: a\n---\n']) {
+      const r = parseConfigText(text, 'two.yaml');
+      expect(r.ok).toBe(false);
+      if (r.ok) return;
+      expect(r.diagnostics).toHaveLength(1);
+      expect(r.diagnostics[0]).toMatchObject({ code: 'CONFIG_SYNTAX', file: 'two.yaml', line: 3, col: 1 });
+      expect(r.diagnostics[0]!.message).toContain("the '---' here starts another");
+      expect(r.diagnostics[0]!.message).not.toContain('parseAllDocuments');
+    }
+    // a '---' that opens the only document is fine
+    expect(parseConfigText('---\npipeline:\n  name: a\n').ok).toBe(true);
+  });
+
   it('rejects duplicate keys, at the second one, also as 1 and "1" (the same key once built)', () => {
     const r = parseConfigText('a: 1\nb:\n  1: x\n  "1": y\na: 2\n');
     expect(r.ok).toBe(false);

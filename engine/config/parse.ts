@@ -67,6 +67,8 @@ export function parseConfigText(text: string, file?: string): ParseOutcome {
   const syntax = [...doc.errors, ...doc.warnings].flatMap((e) => {
     const at = pos(e.pos[0]);
     const first = e.message.split('\n')[0] ?? e.message;
+    // The parser's words ("please use YAML.parseAllDocuments()") name a function of its API.
+    if (e.code === 'MULTIPLE_DOCS') return [diag('CONFIG_SYNTAX', `a config is one YAML document, but the '---' here starts another: remove it, or put what follows in a file of its own (one file may hold datasets, presets and a list of pipelines: 'pipelines:')`, file, at)];
     if (e.code !== 'BLOCK_AS_IMPLICIT_KEY' && e.code !== 'MULTILINE_IMPLICIT_KEY') return [diag('CONFIG_SYNTAX', first, file, at)];
     if (indentLines.has(at.line)) return [];
     indentLines.add(at.line);
