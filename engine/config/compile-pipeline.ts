@@ -311,7 +311,10 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
       // A structural mistake beside the operator (`weight: two`, a misspelt key) hides nothing: the
       // step's name and parameters are still checked, though the step is left out.
       const sound = structure.bad(sp) && s !== null && typeof s === 'object' && typeof s.name === 'string'
-        && !structure.problems.some((p) => p.path === sp) && !['name', 'parameters', 'as'].some((k) => structure.bad(`${sp}/${k}`));
+        && !structure.problems.some((p) => p.path === sp) && !['name', 'parameters', 'as'].some((k) => structure.bad(`${sp}/${k}`))
+        // A step without parameters and an unknown key (`parameter:`) most likely misspelt them: its
+        // missing parameters would only repeat that mistake.
+        && (s.parameters !== undefined || !structure.problems.some((p) => p.path.startsWith(`${sp}/`) && !p.path.startsWith(`${sp}/weight`)));
       if (sound) await compileStep({ name: s.name, ...(s.parameters !== undefined ? { parameters: s.parameters } : {}), ...(s.as !== undefined ? { as: s.as } : {}) }, sp, kinds, where);
       if (step) out.push(step);
       else failed.set(`${ptr}/${i}`, wouldWrite(s, kinds.includes('score')));
