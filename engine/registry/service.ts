@@ -41,6 +41,8 @@ export interface RegistryAppOptions {
   readonly adminToken?: string;
   /** Largest publish body, bytes (default 512 MiB). */
   readonly maxBodyBytes?: number;
+  /** Largest body of the small JSON admin routes (added metrics, aliases), bytes (default 1 MiB). */
+  readonly maxJsonBodyBytes?: number;
   /** Longest long-poll wait, ms (default 60 s). */
   readonly maxWatchMs?: number;
   /** Comment line sent on idle event streams, ms (default 15 s). */
@@ -193,10 +195,13 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
   const app = new Hono();
   const admin = adminAuth(opts.adminToken ?? process.env.AIRMAIL_ADMIN_TOKEN);
   const maxWatch = opts.maxWatchMs ?? 60_000;
-  const limit = bodyLimit({
-    maxSize: opts.maxBodyBytes ?? 512 * 1024 * 1024,
-    onError: () => { throw new RegistryError('BODY_TOO_LARGE', `the body exceeds ${opts.maxBodyBytes ?? 512 * 1024 * 1024} bytes`); },
+  const limitOf = (maxSize: number): MiddlewareHandler => bodyLimit({
+    maxSize,
+    onError: () => { throw new RegistryError('BODY_TOO_LARGE', `the body exceeds ${maxSize} bytes`); },
   });
+  const limit = limitOf(opts.maxBodyBytes ?? 512 * 1024 * 1024);
+  // Metrics and aliases are small JSON objects: read whole into memory, so bounded as the publish is.
+  const jsonLimit = limitOf(opts.maxJsonBodyBytes ?? 1024 * 1024);
 
   app.onError((err, c) => {
     const e = asRegistryError(err);
@@ -230,14 +235,14 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
     return c.json(await store.resolve(/^[0-9]+$/.test(v) ? { name, version: Number(v) } : { name, alias: v }));
   });
 
-  app.post('/envelopes/:name/:version/metrics', admin, async (c) => {
+  app.post('/envelopes/:name/:version/metrics', admin, jsonLimit, async (c) => {
     const metrics = parseJson(await c.req.text(), 'the metrics body');
     const v = c.req.param('version');
     if (!/^[1-9][0-9]*$/.test(v)) throw new RegistryError('ENVELOPE_INVALID', `metrics are added to a version number (1, 2, …), not ${JSON.stringify(v)}`);
     return c.json(await store.addMetrics(c.req.param('name'), Number(v), metrics));
   });
 
-  app.put('/aliases/:name/:alias', admin, async (c) => {
+  app.put('/aliases/:name/:alias', admin, jsonLimit, async (c) => {
     const body = parseJson(await c.req.text(), 'the body') as { version?: unknown } | null;
     const version = body?.version;
     if (typeof version !== 'number' || !Number.isInteger(version)) throw new RegistryError('ENVELOPE_INVALID', 'the body must be {"version": <integer>}');
