@@ -397,8 +397,8 @@ export class ConfigStore {
 
   /**
    * Load `next` and swap it in if it is good. `recordHash`: remember a rejected text so it is not
-   * retried unchanged; `keep`: record a rejection on GET /pipelines (false for a refused admin
-   * request, which is answered instead); `quiet`: emit no reload event, the caller does (one per
+   * retried unchanged; `keep`: record a rejection on GET /pipelines and emit its reload event (false
+   * for a refused admin request, which is answered instead); `quiet`: emit no reload event, the caller does (one per
    * reload attempt, see apply).
    */
   private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean; quiet?: boolean; held?: ModelLease[]; startup?: Map<string, readonly string[]> } = {}): Promise<Diagnostic[]> {
@@ -412,8 +412,9 @@ export class ConfigStore {
       for (const [f, by] of r.causedBy ?? []) opts.startup?.set(f, by);
       // A caller that tries parts of this set next keeps its models until then (else released now).
       if (lease) void (opts.held ? opts.held.push(lease) : lease.release());
-      if (opts.keep === false) this.emit({ kind: 'rejected', files: changed, at, diagnostics: r.diagnostics });
-      else this.reject(at, changed, r.diagnostics, opts.quiet);
+      // A refused admin request (keep: false) is answered and audited, and wrote nothing: it is no
+      // reload, so it leaves no reload event (history, log line, count) naming a file never written.
+      if (opts.keep !== false) this.reject(at, changed, r.diagnostics, opts.quiet);
       if (opts.recordHash !== false) for (const f of changed) {
         const t = next.get(f);
         this.rejectedHash.set(f, t === undefined ? REMOVED : hash(t));

@@ -41,6 +41,11 @@ async function files(): Promise<Record<string, string>> {
   return out;
 }
 
+async function reloadsCounted(): Promise<number> {
+  const text = await (await fetch(`${srv!.url}/metrics`)).text();
+  return [...text.matchAll(/^airmail_config_reloads_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 beforeAll(async () => {
   dir = await tempDir('airmail-posted-unmatched-');
   const root = join(dir, 'registry');
@@ -75,11 +80,13 @@ describe('a posted pipeline naming tags that match nothing', () => {
     expect(r.status, JSON.stringify(r.json)).toBe(422);
     expect(r.json['code']).toBe('MODEL_LOAD_FAILED');
     expect(String(r.json['reason'])).toMatch(NOTHING);
-    // What serves and what is rejected stay as they were (a refused admin request is answered, not
-    // kept among the rejections; `reloads` is a history of attempts, refused ones included).
-    const state = (j: Record<string, unknown>): unknown => ({ pipelines: j['pipelines'], experiments: j['experiments'], rejections: j['rejections'] });
+    // What serves, what is rejected and the reload history stay as they were: a refused admin
+    // request is answered (and audited), not kept. It once left a `kind: rejected` reload naming
+    // ghost.yaml, a file never written, and a `config reload rejected` log line and count.
+    const state = (j: Record<string, unknown>): unknown => ({ pipelines: j['pipelines'], experiments: j['experiments'], rejections: j['rejections'], reloads: j['reloads'] });
     expect(state((await call('GET', '/pipelines')).json)).toEqual(state(listed.json));
     expect(await files()).toEqual(before);
+    expect(await reloadsCounted()).toBe(0);
     expect(srv!.engine.snapshot.pipelines.has('ghost')).toBe(false);
     const run = await call('POST', '/pipelines/scored', {});
     expect(run.status).toBe(200);
