@@ -297,7 +297,7 @@ experiments:
       "3:DUPLICATE_NAME: experiment 'feed_v1': pipeline 'feed_v1' in " + got[0]!.split(' in ')[1]!.split(' has')[0] + " has the same name; both would be served at /pipelines/feed_v1: rename the pipeline or the experiment",
       "4:CONFIG_INVALID: experiment 'feed_v1': unit must be a request input written $name (such as $client_id), not \"client_id\"",
       "6:CONFIG_INVALID: experiment 'feed_v1': arm 'feed_v2': weight must be a positive number (shares are weight / sum of weights), not 0; to stop an arm, remove it",
-      "7:CONFIG_INVALID: experiment 'feed_v1': arm 'feed_v9' is no pipeline of the configs (pipelines: feed_open, feed_v1, feed_v2); an arm removed or renamed must be taken out of the experiment too",
+      "7:CONFIG_INVALID: experiment 'feed_v1': arm 'feed_v9' is no pipeline of the configs (did you mean 'feed_v1'?) (pipelines: feed_open, feed_v1, feed_v2); an arm removed or renamed must be taken out of the experiment too",
       "10:CONFIG_INVALID: experiment 'empty': it needs at least one arm ({pipeline: NAME, weight: N})",
       "16:CONFIG_INVALID: experiment 'twice': arm 'feed_v1' is listed twice; give it one weight",
       "13:CONFIG_INVALID: experiment 'twice': default arm 'feed_v1' requires input 'client_id', so a request without it would be refused anyway; give 'client_id' a default in that pipeline (inputs: {client_id: {default: ...}}) or drop default:",

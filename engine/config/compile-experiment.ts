@@ -25,6 +25,7 @@ import type { CompiledPipeline } from './compile-pipeline.js';
 import type { ExperimentConfig } from './experiment-schema.js';
 import { typeWords } from './fallback-check.js';
 import { RESERVED_NAMES } from './sealed.js';
+import { didYouMean } from './validators.js';
 
 /** The buckets a unit's hash falls in; arm i owns [start_i, end_i) (see engine/experiments.ts). */
 export const BUCKETS = 10_000;
@@ -117,7 +118,7 @@ export function compileExperiments(
         if (p) arms.push(p);
         else if (!pipelines.defined.has(a.pipeline)) {
           const other = sources.some((s) => s.list?.some((y) => y.name === a.pipeline));
-          say('CONFIG_INVALID', `${at}/pipeline`, other ? `arm '${a.pipeline}' is an experiment; an arm is a pipeline (experiments do not nest)` : `arm '${a.pipeline}' is no pipeline of the configs${pipelines.defined.size ? ` (pipelines: ${[...pipelines.defined.keys()].sort().join(', ')})` : ''}; an arm removed or renamed must be taken out of the experiment too`);
+          say('CONFIG_INVALID', `${at}/pipeline`, other ? `arm '${a.pipeline}' is an experiment; an arm is a pipeline (experiments do not nest)` : `arm '${a.pipeline}' is no pipeline of the configs${didYouMean(a.pipeline, pipelines.defined.keys())}${pipelines.defined.size ? ` (pipelines: ${[...pipelines.defined.keys()].sort().join(', ')})` : ''}; an arm removed or renamed must be taken out of the experiment too`);
         }
         // An arm defined but not compiled has its own errors; they are reported where it is defined.
       });
