@@ -83,18 +83,21 @@ it('a running task waiting on a remote fetch now holds its pipeline to its share
   const worker = new FetchMarker(fetches.buffer);
   worker.task(1);
   worker.waiting();
-  (new Float64Array(fetches.buffer))[1] = Date.now() - 50;
+  (new Float64Array(fetches.buffer))[2] = Date.now() - 50;
   expect(io.canStart()).toBe(false); // it waits for its own slot: the last free worker stays for the others
   expect(other.canStart()).toBe(true);
   io.enter();
   expect(b.shed(io, 2, 10, 1)?.message).toMatch(/pipeline 'io' holds its limit of 1 of 2 worker\(s\) \(a run of it has waited \d+ ms on a remote source so far; set max_workers/);
   io.leave();
-  worker.idle(); // its fetch answered
+  worker.idle(); // its fetch answered: the run waited, and holds its pipeline to its share until it ends
+  expect(io.canStart()).toBe(false);
+  worker.task(-1); // it ended
   expect(io.canStart()).toBe(true);
+  worker.task(1);
   worker.waiting(); // a fetch just started: not yet a wait
   expect(io.canStart()).toBe(true);
   worker.task(-1);
-  (new Float64Array(fetches.buffer))[1] = Date.now() - 50;
+  (new Float64Array(fetches.buffer))[2] = Date.now() - 50;
   io.done(1); // the task left its slot: its mark is no longer its pipeline's
   expect(io.slots).toEqual([]);
   io.take();
@@ -108,6 +111,6 @@ it('a single pipeline waiting on a fetch now still uses every worker', () => {
   const io = b.group('io', undefined);
   io.take();
   io.runsIn(0);
-  (new Float64Array(fetches.buffer))[0] = Date.now() - 500;
+  (new Float64Array(fetches.buffer))[0] = Date.now() - 500; // slot 0 has waited 500 ms
   expect(io.canStart()).toBe(true);
 });

@@ -10,8 +10,8 @@
  *   always enforced;
  * - otherwise half the threads (at least 1), enforced only while the
  *   pipeline's runs wait on remote sources (a moving average of its runs'
- *   remote wait over IO_BOUND_MS, or one of its running tasks waiting on a
- *   fetch for longer than that now) and another pipeline wants a worker (one
+ *   remote wait over IO_BOUND_MS, or one of its running tasks that has waited
+ *   on fetches for over WAITING_NOW_MS so far) and another pipeline wants a worker (one
  *   waits, or one started in the last CONTENDED_MS): a server of one
  *   pipeline, or of CPU-bound ones, uses every worker as before.
  *
@@ -39,6 +39,12 @@ import type { QueueGroup } from './slot-queue.js';
 
 /** A run that waited this long on remote sources (moving average) marks its pipeline as waiting on I/O. */
 const IO_BOUND_MS = 20;
+/**
+ * A running task that has waited on fetches this long so far marks its pipeline as waiting on I/O. Less than
+ * IO_BOUND_MS: a slow pipeline's next request comes within 20 ms at 50 req/s, and at 20 it took the
+ * last free worker; a healthy Redis or local upstream answers in 1-3 ms.
+ */
+const WAITING_NOW_MS = 5;
 /** Another pipeline that started a task this recently contends for the workers. */
 const CONTENDED_MS = 1000;
 /** Groups kept; idle ones beyond it are forgotten (pipeline names are bounded by the configs). */
@@ -62,9 +68,9 @@ export class BulkheadGroup implements QueueGroup {
     return this.running < this.limit || !this.enforced();
   }
   enforced(): boolean {
-    return this.explicit || ((this.waitAvg >= IO_BOUND_MS || this.waitingNowMs() >= IO_BOUND_MS) && this.owner.othersActive(this));
+    return this.explicit || ((this.waitAvg >= IO_BOUND_MS || this.waitingNowMs() >= WAITING_NOW_MS) && this.owner.othersActive(this));
   }
-  /** The longest a running task of it has been waiting on a remote fetch now (0: none). */
+  /** The longest a running task of it has waited on remote fetches so far (0: none). */
   waitingNowMs(): number {
     let most = 0;
     if (this.slots.length === 0 || !this.owner.fetches) return most;

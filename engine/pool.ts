@@ -283,7 +283,6 @@ export class PoolRunner implements Runner {
           if (req.signal?.aborted) throw goneError(req.signal);
         }
       }
-      if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0, reply.ms);
       // What the request waited for a worker (queue, pipeline load, transfers): the time here less its run's.
       const queueMs = reply.kind === 'need' || reply.ms === undefined ? undefined : Math.max(0, performance.now() - asked - reply.ms);
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), withQueueMs(reply.observed, queueMs));
@@ -340,7 +339,10 @@ export class PoolRunner implements Runner {
       this.cancels.begin(slot);
       if (signal instanceof WatchdogSignal) signal.slot = slot;
       try {
-        return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
+        const reply = (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
+        // Learnt before its slot goes on (finally): else the next task of its pipeline passed its share.
+        if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0, reply.ms);
+        return reply;
       } catch (err) {
         lostIn = this.steps.at(slot, p.plan);
         throw err;
