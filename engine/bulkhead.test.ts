@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { Bulkheads } from './bulkhead.js';
+import { FetchMarker, FetchSlots } from './fetch-slots.js';
 import { SlotQueue } from './slot-queue.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -67,4 +68,49 @@ it('one long run is not taken as the cost of every waiter; runs that turned slow
   s.take();
   s.starts[0] = performance.now() - 1500;
   expect(stuck.shed(s, 2, 1000, 64)).toBeDefined();
+});
+
+it('a running task waiting on a remote fetch now holds its pipeline to its share before any run finished', () => {
+  const fetches = new FetchSlots(2);
+  const b = new Bulkheads(2, undefined, fetches);
+  const io = b.group('io', undefined);
+  const other = b.group('other', undefined);
+  other.take(); // another pipeline runs
+  io.take();
+  io.runsIn(1);
+  expect(io.canStart()).toBe(true); // its runs never waited, and its running task fetches nothing
+  // The worker marks the task in slot 1 as waiting on a fetch since 50 ms ago (an upstream that turned slow).
+  const worker = new FetchMarker(fetches.buffer);
+  worker.task(1);
+  worker.waiting();
+  (new Float64Array(fetches.buffer))[2] = Date.now() - 50;
+  expect(io.canStart()).toBe(false); // it waits for its own slot: the last free worker stays for the others
+  expect(other.canStart()).toBe(true);
+  io.enter();
+  expect(b.shed(io, 2, 10, 1)?.message).toMatch(/pipeline 'io' holds its limit of 1 of 2 worker\(s\) \(a run of it has waited \d+ ms on a remote source so far; set max_workers/);
+  io.leave();
+  worker.idle(); // its fetch answered: the run waited, and holds its pipeline to its share until it ends
+  expect(io.canStart()).toBe(false);
+  worker.task(-1); // it ended
+  expect(io.canStart()).toBe(true);
+  worker.task(1);
+  worker.waiting(); // a fetch just started: not yet a wait
+  expect(io.canStart()).toBe(true);
+  worker.task(-1);
+  (new Float64Array(fetches.buffer))[2] = Date.now() - 50;
+  io.done(1); // the task left its slot: its mark is no longer its pipeline's
+  expect(io.slots).toEqual([]);
+  io.take();
+  io.runsIn(0);
+  expect(io.canStart()).toBe(true);
+});
+
+it('a single pipeline waiting on a fetch now still uses every worker', () => {
+  const fetches = new FetchSlots(2);
+  const b = new Bulkheads(2, undefined, fetches);
+  const io = b.group('io', undefined);
+  io.take();
+  io.runsIn(0);
+  (new Float64Array(fetches.buffer))[0] = Date.now() - 500; // slot 0 has waited 500 ms
+  expect(io.canStart()).toBe(true);
 });

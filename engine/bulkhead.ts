@@ -10,9 +10,15 @@
  *   always enforced;
  * - otherwise half the threads (at least 1), enforced only while the
  *   pipeline's runs wait on remote sources (a moving average of its runs'
- *   remote wait over IO_BOUND_MS) and another pipeline wants a worker (one
+ *   remote wait over IO_BOUND_MS, or one of its running tasks that has waited
+ *   on fetches for over WAITING_NOW_MS so far) and another pipeline wants a worker (one
  *   waits, or one started in the last CONTENDED_MS): a server of one
  *   pipeline, or of CPU-bound ones, uses every worker as before.
+ *
+ * The running tasks count because the average learns only from finished
+ * runs: when an upstream turned slow (300-800 ms), no run finished for that
+ * long, every worker took a slow run meanwhile, and an unrelated pipeline got
+ * 503s from the pool-wide shed and a p99 of 0.4-0.6 s in that moment.
  *
  * A pipeline at its share waits for its own tasks to finish (other pipelines'
  * tasks go past it in the queue), and is refused at once, 503 OVERLOADED
@@ -28,10 +34,17 @@
  * pipeline was refused during a chaos run's Redis pause.
  */
 import type { Shed } from './pool.js';
+import type { FetchSlots } from './fetch-slots.js';
 import type { QueueGroup } from './slot-queue.js';
 
 /** A run that waited this long on remote sources (moving average) marks its pipeline as waiting on I/O. */
 const IO_BOUND_MS = 20;
+/**
+ * A running task that has waited on fetches this long so far marks its pipeline as waiting on I/O. Less than
+ * IO_BOUND_MS: a slow pipeline's next request comes within 20 ms at 50 req/s, and at 20 it took the
+ * last free worker; a healthy Redis or local upstream answers in 1-3 ms.
+ */
+const WAITING_NOW_MS = 5;
 /** Another pipeline that started a task this recently contends for the workers. */
 const CONTENDED_MS = 1000;
 /** Groups kept; idle ones beyond it are forgotten (pipeline names are bounded by the configs). */
@@ -46,6 +59,8 @@ export class BulkheadGroup implements QueueGroup {
   runAvg = 0;
   /** Start times of its running tasks (performance.now()). */
   readonly starts: number[] = [];
+  /** Pool slots of its running tasks (whose remote wait now the fetch slots tell). */
+  readonly slots: number[] = [];
   lastStart = -Infinity;
   constructor(readonly key: string, public limit: number, public explicit: boolean, private readonly owner: Bulkheads) {}
   /** Whether a task of this group may take a free worker now. */
@@ -53,7 +68,19 @@ export class BulkheadGroup implements QueueGroup {
     return this.running < this.limit || !this.enforced();
   }
   enforced(): boolean {
-    return this.explicit || (this.waitAvg >= IO_BOUND_MS && this.owner.othersActive(this));
+    return this.explicit || ((this.waitAvg >= IO_BOUND_MS || this.waitingNowMs() >= WAITING_NOW_MS) && this.owner.othersActive(this));
+  }
+  /** The longest a running task of it has waited on remote fetches so far (0: none). */
+  waitingNowMs(): number {
+    let most = 0;
+    if (this.slots.length === 0 || !this.owner.fetches) return most;
+    const now = Date.now();
+    for (const s of this.slots) most = Math.max(most, this.owner.fetches.waitingMs(s, now));
+    return most;
+  }
+  /** Its task that took a worker runs in pool slot `slot`. */
+  runsIn(slot: number): void {
+    this.slots.push(slot);
   }
   enter(): void {
     this.waiting++;
@@ -67,10 +94,12 @@ export class BulkheadGroup implements QueueGroup {
     this.running++;
     this.owner.started(this, performance.now());
   }
-  /** Its task finished (the oldest start is dropped: the age estimate is a bound, not a record). */
-  done(): void {
+  /** Its task finished (the oldest start is dropped: the age estimate is a bound, not a record); `slot`: the one it ran in. */
+  done(slot?: number): void {
     this.running--;
     this.starts.shift();
+    const i = slot === undefined ? -1 : this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
   }
 }
 
@@ -82,8 +111,11 @@ export class Bulkheads {
   private last: { key: string; at: number } = { key: '', at: -Infinity };
   private otherAt = -Infinity;
 
-  /** `serverLimit`: `--max-workers-per-pipeline` (enforced always); else half the threads. */
-  constructor(private readonly threads: number, private readonly serverLimit?: number) {}
+  /**
+   * `serverLimit`: `--max-workers-per-pipeline` (enforced always); else half the threads.
+   * `fetches`: since when each pool slot's task waits on a remote fetch (absent: finished runs only).
+   */
+  constructor(private readonly threads: number, private readonly serverLimit?: number, readonly fetches?: FetchSlots) {}
 
   /** The group of pipeline `key`; `own`: its `max_workers`. Limits follow reloads. */
   group(key: string, own: number | undefined): BulkheadGroup {
@@ -128,7 +160,7 @@ export class Bulkheads {
     const now = performance.now();
     const oldest = g.starts.length > 0 ? now - Math.min(...g.starts) : 0;
     const wait = oldest + (g.waiting * Math.max(medianMs ?? 0, g.runAvg)) / g.limit;
-    const why = g.explicit ? 'max_workers' : `its runs wait on remote sources (${Math.round(g.waitAvg)} ms on average); set max_workers to change it`;
+    const why = g.explicit ? 'max_workers' : `${g.waitAvg >= IO_BOUND_MS ? `its runs wait on remote sources (${Math.round(g.waitAvg)} ms on average)` : `a run of it has waited ${Math.round(g.waitingNowMs())} ms on a remote source so far`}; set max_workers to change it`;
     const head = `pipeline '${g.key}' holds its limit of ${g.limit} of ${this.threads} worker(s) (${why}) and ${g.waiting} of its requests wait`;
     if (g.waiting >= maxWaiting) return overloaded(`${head}: no more may wait`, wait, g.key);
     if (wait > maxWaitMs) return overloaded(`${head}: the expected wait (${Math.round(wait)} ms) exceeds the limit of ${maxWaitMs} ms`, wait, g.key);

@@ -15,6 +15,7 @@ import { nativeBusy, nativeGuardBuffer } from './native-guard.js';
 import { CompletionPace } from './pace.js';
 import { SlotQueue, type QueueSignal } from './slot-queue.js';
 import { Bulkheads, type BulkheadGroup } from './bulkhead.js';
+import { FetchSlots } from './fetch-slots.js';
 import { loadModel } from './onnx.js';
 import type { ModelTable } from './registry/bindings.js';
 import type { Dataset, RemoteFetch } from './api.js';
@@ -182,8 +183,9 @@ export class PoolRunner implements Runner {
   /** Tasks cancelled in their worker because their client has gone (task-cancel.ts). */
   private readonly cancels: CancelSlots;
   private readonly cancelTask = (slot: number): void => this.cancels.cancel(slot);
-  /** Per-pipeline shares of the workers (bulkhead.ts). */
+  /** Per-pipeline shares of the workers (bulkhead.ts), and since when each slot's task waits on a remote fetch (fetch-slots.ts). */
   private readonly bulkheads: Bulkheads;
+  private readonly fetches: FetchSlots;
 
   constructor(opts: PoolOptions) {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
@@ -195,7 +197,8 @@ export class PoolRunner implements Runner {
     this.cancels = new CancelSlots(this.threads);
     this.freeSlots = Array.from({ length: this.threads }, (_, i) => this.threads - 1 - i);
     this.maxQueue = opts.maxQueue ?? this.threads * 64;
-    this.bulkheads = new Bulkheads(this.threads, opts.maxWorkersPerPipeline);
+    this.fetches = new FetchSlots(this.threads);
+    this.bulkheads = new Bulkheads(this.threads, opts.maxWorkersPerPipeline, this.fetches);
     const common = {
       minThreads: this.threads,
       maxThreads: this.threads,
@@ -205,7 +208,7 @@ export class PoolRunner implements Runner {
       // The main thread's share of each hand-off (the ceiling of a many-core server: see HAND_OFF).
       ...HAND_OFF,
     };
-    const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, stepSlots: this.steps.buffer, cancelSlots: this.cancels.buffer, cancelChannel: this.cancels.channel, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
+    const workerData = { operatorModules: [...opts.operatorModules], nativeGuard: this.nativeBuf, stepSlots: this.steps.buffer, fetchSlots: this.fetches.buffer, cancelSlots: this.cancels.buffer, cancelChannel: this.cancels.channel, ...(opts.remoteChannel ? { remoteChannel: opts.remoteChannel } : {}) };
     this.pool = IS_TS
       ? new Piscina({ ...common, filename: fileURLToPath(new URL('./workers/ts-bootstrap.mjs', import.meta.url)), workerData: { ...workerData, tsWorker: new URL('./workers/exec-worker.ts', import.meta.url).href } })
       : new Piscina({ ...common, filename: fileURLToPath(new URL('./workers/exec-worker.js', import.meta.url)), workerData });
@@ -280,7 +283,6 @@ export class PoolRunner implements Runner {
           if (req.signal?.aborted) throw goneError(req.signal);
         }
       }
-      if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0, reply.ms);
       // What the request waited for a worker (queue, pipeline load, transfers): the time here less its run's.
       const queueMs = reply.kind === 'need' || reply.ms === undefined ? undefined : Math.max(0, performance.now() - asked - reply.ms);
       if (reply.kind === 'error') throw attachReport(fromWire(reply.error), withQueueMs(reply.observed, queueMs));
@@ -333,19 +335,24 @@ export class PoolRunner implements Runner {
       // The queue lets at most `threads` tasks past, so a slot is free.
       const slot = this.freeSlots.pop()!;
       task.slot = slot;
+      group.runsIn(slot);
       this.cancels.begin(slot);
       if (signal instanceof WatchdogSignal) signal.slot = slot;
       try {
-        return (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
+        const reply = (await this.pool.run(task, signal ? { signal } : {})) as ExecReply;
+        // Learnt before its slot goes on (finally): else the next task of its pipeline passed its share.
+        if (reply.kind !== 'need') this.bulkheads.note(group, reply.waitMs ?? 0, reply.ms);
+        return reply;
       } catch (err) {
         lostIn = this.steps.at(slot, p.plan);
         throw err;
       } finally {
         if (signal instanceof WatchdogSignal) signal.slot = -1;
         this.steps.clear(slot);
+        this.fetches.clear(slot);
         this.freeSlots.push(slot);
         this.busy.end(t0);
-        group.done();
+        group.done(slot);
         this.queue.release();
       }
     } catch (err) {

@@ -47,4 +47,25 @@ describe('SlotQueue', () => {
     // Already aborted: refused without waiting.
     await expect(q.acquire(ac.signal)).rejects.toBeInstanceOf(QueueAbortError);
   });
+
+  it('a free slot goes to a waiting task whose group may start again though no slot was released', async () => {
+    const q = new SlotQueue(2);
+    let held = true; // a bulkhead share that lapses by itself (its running task's fetch answered)
+    const slow = { canStart: () => !held, enter: () => undefined, leave: () => undefined, take: () => undefined };
+    const order: string[] = [];
+    await q.acquire(); // a task of another group holds one slot
+    const s2 = q.acquire(undefined, false, slow).then(() => void order.push('slow'));
+    await tick();
+    expect(order).toEqual([]);
+    held = false;
+    // The next arrival: the slot still free goes to the waiting task, and the arrival waits its turn.
+    // Was: the arrival waited behind it with a slot free, and each release handed on one slot.
+    const f = q.acquire().then(() => void order.push('fast'));
+    await Promise.race([s2, new Promise((r) => setTimeout(r, 200))]);
+    await tick();
+    expect(order).toEqual(['slow']);
+    q.release();
+    await f;
+    expect(order).toEqual(['slow', 'fast']);
+  });
 });

@@ -65,6 +65,7 @@ export class SlotQueue {
    */
   acquire(signal?: QueueSignal, front = false, group?: QueueGroup): Promise<void> {
     if (signal?.aborted) return Promise.reject(new QueueAbortError(signal.reason));
+    if (this.busy < this.slots && this.waiting.length > 0) this.fill();
     if (this.busy < this.slots && (!group || group.canStart()) && (this.waiting.length === 0 || this.ready === 0)) {
       this.busy++;
       group?.take();
@@ -91,6 +92,21 @@ export class SlotQueue {
       if (front) this.waiting.unshift(waiter);
       else this.waiting.push(waiter);
     });
+  }
+
+  /**
+   * Free slots go to the waiting tasks whose group lets them start now. A bulkhead's share can lapse
+   * with no slot released (its running task's remote fetch answered: bulkhead.ts), and a free slot
+   * with such a task waiting made every later arrival wait behind it: release() hands on one slot,
+   * so the pool ran on one worker fewer until its queue emptied.
+   */
+  private fill(): void {
+    while (this.busy < this.slots) {
+      const i = this.waiting.findIndex((w) => !w.group || w.group.canStart());
+      if (i < 0) return;
+      this.busy++;
+      this.waiting.splice(i, 1)[0]!.start();
+    }
   }
 
   /** Gives the caller's slot to the next waiting task its group lets start, or frees it. */

@@ -17,6 +17,7 @@ import { loadModel, modelKey, releaseModelsExcept } from '../onnx.js';
 import { importOperatorModule } from '../config/load.js';
 import { registerOperatorHooks } from '../operator-hooks.js';
 import { RemoteClient } from '../remote/client.js';
+import { FetchMarker } from '../fetch-slots.js';
 import { planSteps, slotMarker } from '../step-slots.js';
 import { CancelListener } from '../task-cancel.js';
 import { transferables, type ExecReply, type ExecTask } from '../wire.js';
@@ -123,14 +124,27 @@ useNativeGuard((workerData as { nativeGuard?: SharedArrayBuffer } | undefined)?.
 /** Which step each task is in, read by the pool when it stops a task from outside (step-slots.ts). */
 const stepSlots = (workerData as { stepSlots?: SharedArrayBuffer } | undefined)?.stepSlots;
 const remoteClient = remoteChannel ? new RemoteClient(remoteChannel) : undefined;
-/** Time this worker's task spent with a remote fetch pending (one task at a time): a worker waiting on I/O holds its slot idle (bulkhead.ts). */
+/**
+ * Time this worker's task spent with a remote fetch pending (one task at a time): a worker waiting on
+ * I/O holds its slot idle (bulkhead.ts). While one is pending the task's slot says since when
+ * (fetch-slots.ts), so the pool sees a run waiting now, before it finishes. `taskNo` counts the tasks:
+ * a fetch a task left pending (its deadline passed) does not count for the next one.
+ */
 let fetching = 0;
 let fetchSince = 0;
 let waitMs = 0;
+let taskNo = 0;
+const fetchMarks = new FetchMarker((workerData as { fetchSlots?: SharedArrayBuffer } | undefined)?.fetchSlots);
 const timed = <T>(p: Promise<T>): Promise<T> => {
-  if (fetching++ === 0) fetchSince = performance.now();
+  const of = taskNo;
+  if (fetching++ === 0) {
+    fetchSince = performance.now();
+    fetchMarks.waiting();
+  }
   return p.finally(() => {
-    if (--fetching === 0) waitMs += performance.now() - fetchSince;
+    if (of !== taskNo || --fetching !== 0) return;
+    waitMs += performance.now() - fetchSince;
+    fetchMarks.idle();
   });
 };
 /** Tasks cancelled by the pool (their client has gone): the running one stops, and so do its remote fetches. */
@@ -202,6 +216,9 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
   }
   const t0 = performance.now();
   waitMs = 0;
+  fetching = 0;
+  taskNo++;
+  fetchMarks.task(task.slot);
   const cancel = cancels && task.slot !== undefined && task.slot >= 0 ? cancels.begin(task.slot) : undefined;
   try {
     // Not an object spread followed by more properties: see executeObserved.
@@ -219,6 +236,7 @@ export default async function run(task: ExecTask): Promise<ExecReply> {
     const observed = reportOf(err);
     return { kind: 'error', error: toWire(asAirmailError(err)), ms: performance.now() - t0, ...(observed ? { observed } : {}), ...(waitMs > 0 ? { waitMs } : {}) };
   } finally {
+    fetchMarks.task(-1);
     if (cancel) cancels!.end(cancel);
   }
 }
