@@ -8,9 +8,9 @@ import { dirname, isAbsolute, relative, sep } from 'node:path';
 import type { Diagnostic } from '../errors.js';
 
 export interface PublicPaths {
-  /** A file as shown: relative to the configs directory (`../ops/x.ts` outside it; `request body` stays). */
+  /** A file as shown: relative to the configs directory (a file outside it keeps its path; `request body` stays). */
   file(f: string): string;
-  /** A text with every mention of a path inside or beside the configs directory made relative to it. */
+  /** A text with every mention of a path inside the configs directory made relative to it. */
   text(s: string): string;
   diagnostic<D extends Diagnostic>(d: D): D;
   /** An entry of an error answer's `errors` (a diagnostic, an input problem): its `file` and `message` as above. */
@@ -19,29 +19,12 @@ export interface PublicPaths {
   record<R extends { readonly files?: readonly string[]; readonly diagnostics?: readonly Diagnostic[] }>(r: R): R;
 }
 
-/** The folders above `dir`, nearest first, the filesystem root left out (`/a/b/c` → `/a/b/`, `/a/`). */
-function ancestors(dir: string): string[] {
-  const out: string[] = [];
-  for (let a = dirname(dir); dirname(a) !== a; a = dirname(a)) out.push(a + sep);
-  return out;
-}
-
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 export function publicPaths(dir: string): PublicPaths {
   const prefix = dir.endsWith(sep) ? dir : dir + sep;
   // From the root (a CLI run in `/`), paths stay as they are: cutting every '/' would garble the text.
   const root = dirname(dir) === dir;
-  // A file beside or above the configs directory (`operator_paths: [../my-operators]`) is shown as
-  // `../my-operators/bad.ts`: in a text, only where a path starts (not inside a URL or a longer path).
-  const ups = root ? [] : ancestors(dir).map((a, i) => ({ re: new RegExp(`(^|[^\\w.~@%:/\\\\-])${escape(a)}`, 'g'), to: `$1${`..${sep}`.repeat(i + 1)}` }));
-  const file = (f: string): string => (!root && isAbsolute(f) ? relative(dir, f) || '.' : f);
-  const text = (s: string): string => {
-    if (root) return s;
-    let t = s.includes(prefix) ? s.split(prefix).join('') : s;
-    for (const u of ups) t = t.replace(u.re, u.to);
-    return t;
-  };
+  const file = (f: string): string => (!root && isAbsolute(f) && (f === dir || f.startsWith(prefix)) ? relative(dir, f) || '.' : f);
+  const text = (s: string): string => (!root && s.includes(prefix) ? s.split(prefix).join('') : s);
   const diagnostic = <D extends Diagnostic>(d: D): D => ({ ...d, message: text(d.message), ...(d.file !== undefined ? { file: file(d.file) } : {}) });
   return {
     file,
