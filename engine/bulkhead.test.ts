@@ -54,19 +54,19 @@ it('one long run is not taken as the cost of every waiter; runs that turned slow
   other.take(); // another pipeline runs: the automatic share applies
   for (let i = 0; i < 5; i++) b.note(io, 30, 2); // waits on Redis a little, runs take 2 ms
   io.take();
-  io.starts[0] = performance.now() - 600; // a fresh worker loading the pipeline, a probe: one long run
+  io.runsIn(0, performance.now() - 600); // a fresh worker loading the pipeline, a probe: one long run
   for (let i = 0; i < 3; i++) io.enter();
   // Was (3 + 1) × 600 ms ÷ 1 = 2,400 ms, refused; the slot frees within about 600 ms and each waiter costs ~2 ms.
   expect(b.shed(io, 2, 1000, 64)).toBeUndefined();
   // The runs themselves turned slow (an upstream at 400 ms): their moving average follows within a few runs.
   for (let i = 0; i < 5; i++) b.note(io, 400, 400);
-  io.starts[0] = performance.now() - 100;
+  io.runsIn(0, performance.now() - 100);
   expect(b.shed(io, 2, 1000, 64)?.message).toMatch(/the expected wait \(\d+ ms\) exceeds the limit of 1000 ms/);
   // A run stuck past the limit refuses on its own.
   const stuck = new Bulkheads(2);
   const s = stuck.group('s', 1);
   s.take();
-  s.starts[0] = performance.now() - 1500;
+  s.runsIn(0, performance.now() - 1500);
   expect(stuck.shed(s, 2, 1000, 64)).toBeDefined();
 });
 
@@ -99,7 +99,7 @@ it('a running task waiting on a remote fetch now holds its pipeline to its share
   worker.task(-1);
   (new Float64Array(fetches.buffer))[2] = Date.now() - 50;
   io.done(1); // the task left its slot: its mark is no longer its pipeline's
-  expect(io.slots).toEqual([]);
+  expect([...io.runs.keys()]).toEqual([]);
   io.take();
   io.runsIn(0);
   expect(io.canStart()).toBe(true);

@@ -57,11 +57,8 @@ export class BulkheadGroup implements QueueGroup {
   waitAvg = 0;
   /** Moving average of its runs' time on their workers (ms). */
   runAvg = 0;
-  /** Start times of its running tasks (performance.now()). */
-  readonly starts: number[] = [];
-  /** Pool slots of its running tasks (whose remote wait now the fetch slots tell). */
-  readonly slots: number[] = [];
-  lastStart = -Infinity;
+  /** Its running tasks: the pool slot each runs in → when it took it (performance.now()). */
+  readonly runs = new Map<number, number>();
   constructor(readonly key: string, public limit: number, public explicit: boolean, private readonly owner: Bulkheads) {}
   /** Whether a task of this group may take a free worker now. */
   canStart(): boolean {
@@ -73,14 +70,20 @@ export class BulkheadGroup implements QueueGroup {
   /** The longest a running task of it has waited on remote fetches so far (0: none). */
   waitingNowMs(): number {
     let most = 0;
-    if (this.slots.length === 0 || !this.owner.fetches) return most;
+    if (this.runs.size === 0 || !this.owner.fetches) return most;
     const now = Date.now();
-    for (const s of this.slots) most = Math.max(most, this.owner.fetches.waitingMs(s, now));
+    for (const s of this.runs.keys()) most = Math.max(most, this.owner.fetches.waitingMs(s, now));
     return most;
   }
-  /** Its task that took a worker runs in pool slot `slot`. */
-  runsIn(slot: number): void {
-    this.slots.push(slot);
+  /** Its task that took a worker runs in pool slot `slot`, since `at`. */
+  runsIn(slot: number, at = performance.now()): void {
+    this.runs.set(slot, at);
+  }
+  /** How long its oldest running task has run (0: none). */
+  oldestMs(now: number): number {
+    let first = now;
+    for (const at of this.runs.values()) first = Math.min(first, at);
+    return now - first;
   }
   enter(): void {
     this.waiting++;
@@ -94,12 +97,10 @@ export class BulkheadGroup implements QueueGroup {
     this.running++;
     this.owner.started(this, performance.now());
   }
-  /** Its task finished (the oldest start is dropped: the age estimate is a bound, not a record); `slot`: the one it ran in. */
+  /** Its task finished; `slot`: the one it ran in. */
   done(slot?: number): void {
     this.running--;
-    this.starts.shift();
-    const i = slot === undefined ? -1 : this.slots.indexOf(slot);
-    if (i >= 0) this.slots.splice(i, 1);
+    if (slot !== undefined) this.runs.delete(slot);
   }
 }
 
@@ -139,8 +140,6 @@ export class Bulkheads {
   }
 
   started(g: BulkheadGroup, at: number): void {
-    g.starts.push(at);
-    g.lastStart = at;
     if (this.last.key !== g.key) this.otherAt = this.last.at;
     this.last = { key: g.key, at };
   }
@@ -158,7 +157,7 @@ export class Bulkheads {
   shed(g: BulkheadGroup, medianMs: number | undefined, maxWaitMs: number, maxWaiting: number): Shed | undefined {
     if (g.running < g.limit || !g.enforced()) return undefined;
     const now = performance.now();
-    const oldest = g.starts.length > 0 ? now - Math.min(...g.starts) : 0;
+    const oldest = g.oldestMs(now);
     const wait = oldest + (g.waiting * Math.max(medianMs ?? 0, g.runAvg)) / g.limit;
     const why = g.explicit ? 'max_workers' : `${g.waitAvg >= IO_BOUND_MS ? `its runs wait on remote sources (${Math.round(g.waitAvg)} ms on average)` : `a run of it has waited ${Math.round(g.waitingNowMs())} ms on a remote source so far`}; set max_workers to change it`;
     const head = `pipeline '${g.key}' holds its limit of ${g.limit} of ${this.threads} worker(s) (${why}) and ${g.waiting} of its requests wait`;
