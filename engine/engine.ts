@@ -13,7 +13,7 @@ import { validators as paramValidators, type LoadedPipeline, type Snapshot } fro
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
 import { describeErrors, didYouMean, newAjv, type Problem, type ValueSource } from './config/validators.js';
 import { reservedNameProblems, sealedProblems } from './config/sealed.js';
-import { AirmailError, asAirmailError, summarise, type Diagnostic } from './errors.js';
+import { AirmailError, asAirmailError, clientClosedError, summarise, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
@@ -371,7 +371,7 @@ export class Engine {
 function clientClosed(signal: QueueSignal, cause: unknown): AirmailError {
   const r: unknown = signal.reason;
   if (r instanceof AirmailError && r.code === 'CLIENT_CLOSED') return r;
-  return AirmailError.withoutStack('CLIENT_CLOSED', 'the client closed the connection before the answer', cause === undefined ? {} : { cause });
+  return clientClosedError(cause);
 }
 
 const failedDebug = new WeakMap<object, readonly StepTrace[]>();

@@ -222,3 +222,8 @@ export function summarise(lead: string, lines: readonly string[]): string {
 export function boundErrors<T>(list: readonly T[]): { errors: T[]; truncated: number } {
   return { errors: list.slice(0, MAX_LISTED), truncated: Math.max(0, list.length - MAX_LISTED) };
 }
+
+/** The error of a request whose client closed the connection before its answer (499; no stack: no fault of the server's). */
+export function clientClosedError(cause?: unknown): AirmailError {
+  return AirmailError.withoutStack('CLIENT_CLOSED', 'the client closed the connection before the answer', cause === undefined ? {} : { cause });
+}

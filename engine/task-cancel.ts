@@ -11,7 +11,7 @@
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
-import { AirmailError } from './errors.js';
+import { clientClosedError } from './errors.js';
 
 export class CancelSlots {
   readonly buffer: SharedArrayBuffer;
@@ -40,9 +40,6 @@ export class CancelSlots {
   }
 }
 
-/** The reason a cancelled task's ctx.signal aborts with (the pool answers CLIENT_CLOSED itself). */
-const clientClosed = (): AirmailError => AirmailError.withoutStack('CLIENT_CLOSED', 'the client closed the connection before the answer');
-
 /**
  * Worker side: one task's cancel. `aborted` reads the shared flag; ctx.signal is made only when an
  * operator asks for it, and then also carries the deadline (as AbortSignal.timeout did).
@@ -57,7 +54,7 @@ export class TaskCancel {
     return this.#fired || Atomics.load(this.words, (this.words.length >> 1) + this.slot) === this.gen;
   }
   get reason(): unknown {
-    return this.#reason ?? (this.aborted ? (this.#reason = clientClosed()) : undefined);
+    return this.#reason ?? (this.aborted ? (this.#reason = clientClosedError()) : undefined);
   }
   signal(deadline: number | undefined): AbortSignal {
     if (this.#controller) return this.#controller.signal;

@@ -9,7 +9,7 @@
  * an inline run makes a real AbortSignal from it (pool.ts).
  */
 import type { ServerResponse } from 'node:http';
-import { AirmailError } from '../errors.js';
+import { clientClosedError } from '../errors.js';
 import type { QueueSignal } from '../slot-queue.js';
 
 export class ClientGone implements QueueSignal {
@@ -26,7 +26,7 @@ export class ClientGone implements QueueSignal {
     if (this.aborted) return;
     this.aborted = true;
     // Without a stack: a client leaving is no fault of the server's, and under overload it is every other request.
-    this.reason = AirmailError.withoutStack('CLIENT_CLOSED', 'the client closed the connection before the answer');
+    this.reason = clientClosedError();
     const ls = this.listeners ?? [];
     this.listeners = undefined;
     for (const l of ls) l();

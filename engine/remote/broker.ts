@@ -21,7 +21,7 @@ import type { RemoteFetch } from '../api.js';
 import { createCache, type Cache, type CacheStats } from '../cache/cache.js';
 import type { LruOptions } from '../cache/lru.js';
 import type { DatasetHandle } from '../dataset.js';
-import { AirmailError, asAirmailError, toWire, type WireError } from '../errors.js';
+import { asAirmailError, clientClosedError, toWire, type WireError } from '../errors.js';
 import { tableBytes, tableCodec } from './codec.js';
 import { HttpFetcher, type HttpFetcherOptions, type HttpFetchStats } from './http-fetcher.js';
 import { describeFetch, remoteKey, statsName } from './key.js';
@@ -177,7 +177,7 @@ export class RemoteBroker {
   async #serve(req: BrokerRequest): Promise<void> {
     const key = `${req.from}:${req.id}`;
     if ('cancel' in req) {
-      this.#serving.get(key)?.abort(new AirmailError('CLIENT_CLOSED', 'the client closed the connection before the answer'));
+      this.#serving.get(key)?.abort(clientClosedError());
       return;
     }
     let msg: BrokerReply;

@@ -17,7 +17,7 @@ import { raceAbort } from '../cache/abort.js';
 import { policyDeadlines } from '../cache/cache.js';
 import { Lru } from '../cache/lru.js';
 import { Table } from '../dataset.js';
-import { AirmailError, fromWire } from '../errors.js';
+import { AirmailError, clientClosedError, fromWire } from '../errors.js';
 import type { BrokerReply, BrokerRequest, RemoteBroker, RemoteReply } from './broker.js';
 import { describeFetch, remoteKey, statsName } from './key.js';
 import { noteRemote } from '../observe/collect.js';
@@ -128,7 +128,7 @@ export class RemoteClient {
   cancelPending(): void {
     for (const [id, w] of this.#waiting) {
       clearTimeout(w.timer);
-      w.reject(new AirmailError('CLIENT_CLOSED', 'the client closed the connection before the answer'));
+      w.reject(clientClosedError());
       const msg: BrokerRequest = { id, from: threadId, cancel: true };
       this.#requests.postMessage(msg);
     }
