@@ -79,8 +79,7 @@ function clientCall(url: URL, trace: FetchTrace): UpstreamCall {
 /** error.type of a failed call (low cardinality): the last status code, the socket error's code, `timeout`, or what stopped it. */
 function errorType(err: unknown): string {
   const msg = err instanceof Error ? err.message : '';
-  const status = /^status (\d{3})/.exec(msg)?.[1];
-  if (status) return status;
+  if (err instanceof AttemptError && err.status !== undefined) return String(err.status);
   if (/^no answer within/.test(msg)) return 'timeout';
   if (/is not answering/.test(msg)) return 'circuit_open';
   const code = ((err as { cause?: { code?: unknown } }).cause as { code?: unknown } | undefined)?.code;
@@ -102,8 +101,7 @@ interface Origin {
 /** Whether an attempt's failure says the origin is unreachable or unwell, not that one request was wrong. */
 function originFailure(err: unknown): boolean {
   if (!(err instanceof AttemptError) || !err.retryable) return false;
-  const status = /^status (\d{3})/.exec(err.message)?.[1];
-  return status === undefined || status === '502' || status === '503' || status === '504';
+  return err.status === undefined || err.status === 502 || err.status === 503 || err.status === 504;
 }
 
 /**
@@ -272,12 +270,12 @@ export class HttpFetcher {
         } catch {
           where = ' (a redirect)';
         }
-        throw new AttemptError(`status ${res.statusCode}${where}: redirects are not followed, give the source its final URL`, false);
+        throw new AttemptError(`status ${res.statusCode}${where}: redirects are not followed, give the source its final URL`, false, { status: res.statusCode });
       }
       const retryable = res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408;
       const retryAfterMs = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
       const asked = retryAfterMs !== undefined ? ` (Retry-After ${retryAfterMs} ms)` : '';
-      throw new AttemptError(`status ${res.statusCode}${asked}`, retryable, retryAfterMs !== undefined ? { retryAfterMs } : {});
+      throw new AttemptError(`status ${res.statusCode}${asked}`, retryable, retryAfterMs !== undefined ? { retryAfterMs, status: res.statusCode } : { status: res.statusCode });
     }
     let body: Uint8Array;
     try {

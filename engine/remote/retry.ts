@@ -24,10 +24,13 @@ export const MAX_RETRY_AFTER_MS = 1000;
 export class AttemptError extends Error {
   /** The service's Retry-After, in ms, when it sent one. */
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, readonly retryable: boolean, opts?: { cause?: unknown; retryAfterMs?: number }) {
+  /** The HTTP status the service answered with, when it answered. */
+  readonly status: number | undefined;
+  constructor(message: string, readonly retryable: boolean, opts?: { cause?: unknown; retryAfterMs?: number; status?: number }) {
     super(message, opts);
     this.name = 'AttemptError';
     this.retryAfterMs = opts?.retryAfterMs;
+    this.status = opts?.status;
   }
 }
 
