@@ -6,61 +6,27 @@
  * slow pipeline holds at most half the workers (bulkhead.ts) and the excess of it alone is refused
  * fast with a 503 that names it and its limit.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { RunningServer } from '../engine/server.js';
-import { server, tempDir } from './helpers.js';
+import { slowUpstreamWorld, type SlowUpstreamWorld } from './slow-upstream-world.js';
 
-let srv: RunningServer;
-let upstream: Server;
-let delayMs = 2;
+let w: SlowUpstreamWorld;
 
 beforeAll(async () => {
-  upstream = createServer((_req, res) => {
-    setTimeout(() => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify([{ sku_id: 1 }, { sku_id: 2 }]));
-    }, delayMs);
-  });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const port = (upstream.address() as AddressInfo).port;
-  const dir = await tempDir('airmail-bulkhead-');
-  await writeFile(join(dir, 'catalog.json'), JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ sku_id: i, dept: i % 10 }))));
-  await writeFile(join(dir, 'p.yaml'), `
-datasets:
-  catalog: {path: catalog.json, key: sku_id}
-pipelines:
-- name: slow
-  item_type: sku_id
-  inputs: {user: {type: integer}}
-  initialization:
-    includes: [{name: HttpSource, parameters: {url: 'http://127.0.0.1:${port}/items?user={user}', vars: {user: $user}, column: sku_id, ttl_ms: 1, timeout_ms: 3000, retries: 0}}]
-- name: fast
-  item_type: sku_id
-  initialization:
-    includes: [{name: Lookup, parameters: {dataset: catalog, where: {dept: $dept}}}]
-  operations: [{name: Limit, parameters: {n: 5}}]
-- name: capped
+  w = await slowUpstreamWorld(`- name: capped
   item_type: sku_id
   max_workers: 1
   initialization:
     includes: [{name: Lookup, parameters: {dataset: catalog, where: {dept: $dept}}}]
 `);
-  // inlineUnderMs 0: the fast pipeline runs on the workers (a cheap one would move to the main thread).
-  srv = await server({ configs: dir, threads: 2, inlineUnderMs: 0, deadlineMs: 5000, watch: false });
 });
 
 afterAll(async () => {
-  await srv?.close();
-  await new Promise((r) => upstream?.close(r));
+  await w?.close();
 });
 
 async function post(name: string, body: object): Promise<{ status: number; json: Record<string, unknown>; headers: Record<string, unknown> }> {
-  const res = await request(`${srv.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await request(`${w.srv.url}/pipelines/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown>, headers: res.headers };
 }
 
@@ -85,7 +51,7 @@ it('a fast pipeline keeps being served while another one waits on a slow upstrea
   expect(count(healthy.slow, 200)).toBe(healthy.slow.length);
   expect(count(healthy.fast, 200)).toBe(healthy.fast.length);
 
-  delayMs = 400;
+  w.delayMs = 400;
   const slowed = await mixed(3000);
   // The fast pipeline: not one refused or timed out (without the bulkhead most were 503s).
   expect(count(slowed.fast, 503)).toBe(0);
@@ -98,12 +64,12 @@ it('a fast pipeline keeps being served while another one waits on a slow upstrea
   expect(refused[0]!.json['code']).toBe('OVERLOADED');
   expect(refused[0]!.json['reason']).toMatch(/pipeline 'slow' holds its limit of 1 of 2 worker/);
   expect(refused[0]!.headers['retry-after']).toBeDefined();
-  delayMs = 2;
+  w.delayMs = 2;
 }, 30_000);
 
 it('max_workers is a pipeline setting checked at load', async () => {
   expect((await post('capped', { dept: 1 })).status).toBe(200);
-  const res = await request(`${srv.url}/validate`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: 'pipeline: {name: bad, item_type: id, max_workers: 0, initialization: {includes: [{name: Static, parameters: {items: [1]}}]}}\n' });
+  const res = await request(`${w.srv.url}/validate`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: 'pipeline: {name: bad, item_type: id, max_workers: 0, initialization: {includes: [{name: Static, parameters: {items: [1]}}]}}\n' });
   const text = await res.body.text();
   expect(res.statusCode).toBe(422);
   expect(text).toMatch(/max_workers/);
