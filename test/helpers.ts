@@ -125,10 +125,15 @@ export async function metricValue(serverUrl: string, series: string): Promise<nu
 
 const exec = promisify(execFile);
 
-/** Runs `airmail ARGS` from source with `env` over the test's; its exit code and output, whatever the code. */
-export async function airmailCli(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `airmail ARGS` from source in the repository with `env` over the test's; its exit code and output, whatever the code. */
+export function airmailCli(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return airmailCliIn(ROOT, env, ...args);
+}
+
+/** `airmailCli` run in the folder `cwd` (files it prints are relative to the current directory). */
+export async function airmailCliIn(cwd: string, env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin/airmail.mjs'), ...args], { cwd: ROOT, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', ...env } });
+    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin/airmail.mjs'), ...args], { cwd, env: { ...process.env, AIRMAIL_FROM_SOURCE: '1', ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
