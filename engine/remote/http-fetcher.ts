@@ -29,6 +29,7 @@ import { tableFromBytes } from './decode.js';
 import { AttemptError, parseRetryAfter, withRetries } from './retry.js';
 import { redactText } from '../redact.js';
 import type { FetchTrace, UpstreamCall } from '../observe/types.js';
+import { traceSampled } from '../observe/trace-context.js';
 
 export interface HttpFetcherOptions {
   /** Connections per origin; default 32. */
@@ -185,8 +186,9 @@ export class HttpFetcher {
   }
 
   /**
-   * `trace` (a traced request's fetch): every attempt sends its W3C traceparent (and tracestate), and
-   * `trace.call` gets the call's OTel HTTP client attributes (URL redacted as in reasons and logs).
+   * `trace` (a traced request's fetch): every attempt sends its W3C traceparent (and tracestate), and,
+   * when it is sampled, `trace.call` gets the call's OTel HTTP client attributes (URL redacted as in
+   * reasons and logs).
    */
   async fetch(spec: HttpRequestSpec, name: string, signal?: AbortSignal, trace?: FetchTrace): Promise<Table> {
     if (this.#closed) throw new AirmailError('SOURCE_FAILED', 'the HTTP fetcher is closed');
@@ -201,7 +203,8 @@ export class HttpFetcher {
     let attempts = 0;
     // Reasons, logs and spans carry this: no user info, no query string (it may hold an expanded {env:} secret).
     const what = `GET ${redactText(url.href)}`;
-    const call = trace ? clientCall(url, trace) : undefined;
+    // An unsampled request's attempts send its context, but its call has no span to describe.
+    const call = trace && traceSampled(trace.traceparent) ? clientCall(url, trace) : undefined;
     try {
       const { value } = await withRetries(
         async () => {
@@ -215,7 +218,7 @@ export class HttpFetcher {
           if (call && attempts > 0) call.attributes['http.request.resend_count'] = attempts;
           attempts++;
           try {
-            const table = await this.#attempt(origin.pool, url, spec, name, signal, call && trace);
+            const table = await this.#attempt(origin.pool, url, spec, name, signal, trace);
             origin.breaker.succeeded(probe);
             return table;
           } catch (err) {
