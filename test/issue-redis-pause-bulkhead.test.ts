@@ -102,8 +102,8 @@ pipelines:
       expect(skus(r)).toEqual([c * 10, c * 10 + 1]);
     }
     expect(fastAnswers.every((r) => r.status === 200)).toBe(true);
-    expect(await metric('airmail_source_breaker_opened_total{kind="redis"}')).toBeGreaterThanOrEqual(1);
-    expect(await metric('airmail_source_breaker_skipped_total{kind="redis"}')).toBeGreaterThan(0);
+    expect(await metric(`airmail_source_breaker_opened_total{kind="redis",origin="redis://127.0.0.1:${redis.port}"}`)).toBeGreaterThanOrEqual(1);
+    expect(await metric(`airmail_source_breaker_skipped_total{kind="redis",origin="redis://127.0.0.1:${redis.port}"}`)).toBeGreaterThan(0);
 
     // Redis back with new data: a request sees it within 5 s (the breaker's probe, at most 2 s later).
     redis.resume();

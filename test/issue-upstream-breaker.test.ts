@@ -21,6 +21,8 @@ let upstream: Server;
 let mode: 'ok' | 'hang' | '503' | '500' = 'ok';
 let seen = 0;
 let items = [1, 2];
+/** The breaker metrics' `origin` label of the upstream. */
+let origin: string;
 const hung = new Set<ServerResponse>();
 
 beforeAll(async () => {
@@ -37,6 +39,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
   const dir = await tempDir('airmail-upstream-breaker-');
   await writeFile(join(dir, 'p.yaml'), `
 pipelines:
@@ -77,8 +80,8 @@ it('a hung upstream: after 5 failed attempts the next requests answer stale at o
   const before = seen;
   for (let u = 3; u <= 10; u++) expect(skus(await post(u))).toEqual([u * 100 + 1, u * 100 + 2]);
   expect(seen - before).toBeLessThanOrEqual(1);
-  expect(await metric('airmail_source_breaker_opened_total{kind="http"}')).toBe(1);
-  expect(await metric('airmail_source_breaker_skipped_total{kind="http"}')).toBeGreaterThanOrEqual(7);
+  expect(await metric(`airmail_source_breaker_opened_total{kind="http",origin="${origin}"}`)).toBe(1);
+  expect(await metric(`airmail_source_breaker_skipped_total{kind="http",origin="${origin}"}`)).toBeGreaterThanOrEqual(7);
 
   // A user never fetched has no stale copy: error: true naming the step and why the upstream was not asked.
   const none = await post(99);
@@ -96,15 +99,15 @@ it('a hung upstream: after 5 failed attempts the next requests answer stale at o
 it('502/503/504 count against the origin, a 500 about one request does not', async () => {
   items = [1, 2];
   for (let u = 20; u <= 23; u++) expect(skus(await post(u))).toEqual([u * 100 + 1, u * 100 + 2]);
-  const opened = await metric('airmail_source_breaker_opened_total{kind="http"}');
+  const opened = await metric(`airmail_source_breaker_opened_total{kind="http",origin="${origin}"}`);
   mode = '500';
   // 3 attempts per request, 9 in a row: a 500 is the upstream's answer about one request, not an outage.
   for (let u = 20; u <= 22; u++) await post(u);
-  expect(await metric('airmail_source_breaker_opened_total{kind="http"}')).toBe(opened);
+  expect(await metric(`airmail_source_breaker_opened_total{kind="http",origin="${origin}"}`)).toBe(opened);
   mode = '503';
   await post(20);
   await post(21);
-  expect(await metric('airmail_source_breaker_opened_total{kind="http"}')).toBe(opened + 1);
+  expect(await metric(`airmail_source_breaker_opened_total{kind="http",origin="${origin}"}`)).toBe(opened + 1);
   mode = 'ok';
   await until(async () => (await post(23)).json['error'] !== true, 'the origin used again', 5000);
 }, 30_000);

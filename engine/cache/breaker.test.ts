@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { Breaker } from './breaker.js';
+import { Breaker, BreakerTally, OTHER_ORIGIN } from './breaker.js';
 
 it('opens after the threshold, lets one probe through after the open period, and closes on its success', () => {
   let now = 0;
@@ -61,4 +61,20 @@ it('failures of calls sent before it opened do not extend the open period', () =
   now = 60;
   b.failed(false); // a call that was already in flight
   expect(b.retryInMs).toBe(40);
+});
+
+it('a tally counts by origin for good, and past its bound under one _other row (a URL may put a request value in its host)', () => {
+  const t = new BreakerTally(2);
+  t.opened('http://a:80');
+  t.skipped('http://a:80');
+  t.skipped('http://a:80');
+  t.opened('http://b:80');
+  t.opened('http://c:80');
+  t.skipped('http://d:80');
+  t.opened('http://a:80');
+  expect(t.rows()).toEqual([
+    { origin: 'http://a:80', opened: 2, skipped: 2 },
+    { origin: 'http://b:80', opened: 1, skipped: 0 },
+    { origin: OTHER_ORIGIN, opened: 1, skipped: 1 },
+  ]);
 });

@@ -93,3 +93,45 @@ export class Breaker {
     if (probe) this.#probing = false;
   }
 }
+
+/** One dependency's breaker counts, as /metrics prints them (`origin`: scheme://host:port, never credentials). */
+export interface BreakerCount {
+  readonly origin: string;
+  readonly opened: number;
+  readonly skipped: number;
+}
+
+/** The `origin` label that counts for dependencies past BreakerTally's bound. */
+export const OTHER_ORIGIN = '_other';
+
+/**
+ * Openings and skips per dependency, for the `origin` label of airmail_source_breaker_*_total, so an
+ * on-call engineer sees which upstream is down. Kept for good (counters never go back), for at most
+ * `max` dependencies (an HttpSource URL may put a request value in its host): later ones are counted
+ * under OTHER_ORIGIN. Only a dependency whose breaker opened gets a row.
+ */
+export class BreakerTally {
+  readonly #by = new Map<string, { opened: number; skipped: number }>();
+  constructor(private readonly max: number) {}
+
+  #row(origin: string): { opened: number; skipped: number } {
+    let r = this.#by.get(origin);
+    if (r) return r;
+    if (this.#by.size >= this.max) origin = OTHER_ORIGIN;
+    r = this.#by.get(origin);
+    if (!r) this.#by.set(origin, (r = { opened: 0, skipped: 0 }));
+    return r;
+  }
+
+  opened(origin: string): void {
+    this.#row(origin).opened++;
+  }
+
+  skipped(origin: string): void {
+    this.#row(origin).skipped++;
+  }
+
+  rows(): BreakerCount[] {
+    return [...this.#by].map(([origin, r]) => ({ origin, opened: r.opened, skipped: r.skipped }));
+  }
+}

@@ -89,8 +89,10 @@ export function engineMetricsText(engine: Engine): string {
     count(source, 'front', 'miss', x.miss);
     count(source, 'front', 'stale', x.stale);
   }
-  metric('airmail_source_breaker_opened_total', 'counter', 'Times a remote source\'s dependency stopped answering and its fetches were failed at once (kind redis: a command timed out or Redis was unreachable; http: 5 attempts in a row to one origin could not reach it or got 502, 503, 504).', [[{ kind: 'http' }, rs.http.breakerOpened], [{ kind: 'redis' }, rs.redis.breakerOpened]]);
-  metric('airmail_source_breaker_skipped_total', 'counter', 'Remote-source fetch attempts failed at once (a stale copy answers where allowed) because their Redis or origin was not answering.', [[{ kind: 'http' }, rs.http.skipped], [{ kind: 'redis' }, rs.redis.skipped]]);
+  // By origin (scheme://host:port: no credentials, path or query), so an alert says which upstream is down.
+  const breakers = [...rs.http.breakers.map((b) => ({ kind: 'http', ...b })), ...rs.redis.breakers.map((b) => ({ kind: 'redis', ...b }))];
+  metric('airmail_source_breaker_opened_total', 'counter', 'Times a remote source\'s dependency stopped answering and its fetches were failed at once, by kind and origin (kind redis: a command timed out or Redis was unreachable; http: 5 attempts in a row to one origin could not reach it or got 502, 503, 504).', breakers.map((b) => [{ kind: b.kind, origin: b.origin }, b.opened]));
+  metric('airmail_source_breaker_skipped_total', 'counter', 'Remote-source fetch attempts failed at once (a stale copy answers where allowed) because their Redis or origin was not answering, by kind and origin.', breakers.map((b) => [{ kind: b.kind, origin: b.origin }, b.skipped]));
   metric('airmail_cache_requests_total', 'counter', 'Remote-source cache lookups by source, layer (front: a thread\'s own cache; shared, local: the main thread\'s) and result (hit, miss, stale served).', [...cache.values()]);
   const t = engine.observe.tracing?.processor;
   if (t) {

@@ -11,7 +11,8 @@ import { stepIndex, type PlanStep } from '../config/plan.js';
 import { execute, fromResultMemo, type ExecEnv, type ExecOptions, type ExecOutput } from '../execute.js';
 import { shownParams, summarize } from '../shown-params.js';
 import type { Plan } from '../config/plan.js';
-import type { DebugStep, ExecObserver, FetchTrace, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanRecord, StepPhase, StepRecord } from './types.js';
+import type { DebugStep, ExecObserver, FetchTrace, ObserveReport, ObserveSpec, RemoteCount, RemoteOutcome, SourcePhase, SpanParent, SpanRecord, StepPhase, StepRecord } from './types.js';
+import { traceparentOf } from './trace-context.js';
 import { encodeRecord } from './otlp-json.js';
 import { WhyTracker, type SourceOrder } from './why.js';
 import { redactText } from '../redact.js';
@@ -252,7 +253,7 @@ class RequestCollector implements Collector, ExecObserver {
   }
 
   wrap(env: ExecEnv): ExecEnv {
-    if (!this.spans) return env;
+    if (!this.spans) return this.spec.span ? propagating(env, this.spec.span) : env;
     const self = this;
     const timed = <T>(ref: ModelRef, runner: ModelRunner, rows: number, fn: () => Promise<T>): Promise<T> => {
       const t0 = performance.now();
@@ -274,7 +275,7 @@ class RequestCollector implements Collector, ExecObserver {
           // The fetch's span id is made first: an upstream call it makes is sent it as its parent (traceparent).
           const id = spanId();
           const sp = self.spec.span!;
-          const trace: FetchTrace = { traceparent: `00-${sp.traceId}-${id}-01`, ...(sp.tracestate ? { tracestate: sp.tracestate } : {}) };
+          const trace: FetchTrace = { traceparent: traceparentOf(sp.traceId, id, true), ...(sp.tracestate ? { tracestate: sp.tracestate } : {}) };
           const p = remote(f, signal, fresh, trace);
           const outcome = lastRemote ?? 'unknown';
           // A source is named by its operator, which may put a URL in it: shown as /metrics shows it (redacted).
@@ -380,6 +381,20 @@ export function attachReport<E>(err: E, report: ObserveReport | undefined): E {
   return err;
 }
 
+/**
+ * `env` whose remote fetches carry the context of a request that is traced but not sampled: no span
+ * is made, and each fetch sends the request span's context with the sampled flag off (each its own
+ * FetchTrace: the broker writes into it).
+ */
+function propagating(env: ExecEnv, sp: SpanParent): ExecEnv {
+  const remote = env.remote;
+  if (!remote || sp.sampled) return env;
+  const traceparent = traceparentOf(sp.traceId, sp.spanId, false);
+  return Object.assign({}, env, {
+    remote: (f: RemoteFetch, signal: AbortSignal, fresh?: (until: number) => void) => remote(f, signal, fresh, sp.tracestate ? { traceparent, tracestate: sp.tracestate } : { traceparent }),
+  });
+}
+
 /** `execute()` with the observer `spec` asks for; the report lands in `out.observed` (or beside the error). */
 export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan, env: ExecEnv, inputs: Readonly<Record<string, unknown>>, opts: ExecOptions): Promise<ExecOutput> {
   // A memoised result runs no step: with nothing asked beyond per-step metrics there is nothing to
@@ -391,7 +406,7 @@ export async function executeObserved(spec: ObserveSpec | undefined, plan: Plan,
     if (plan.memoResult) opts = Object.assign({}, opts, { resultMemoMissed: true });
   }
   const col = collector(spec, plan.instants);
-  if (!col) return execute(plan, env, inputs, opts);
+  if (!col) return execute(plan, spec?.span ? propagating(env, spec.span) : env, inputs, opts);
   try {
     // Debug and why follow every step, so they run the literal plan (`trace` turns memoised shortcuts off).
     // Object.assign, not `{ ...opts, observer }`: on Node 20 an object spread followed by more

@@ -163,7 +163,8 @@ export class Observability {
   begin(p: { readonly name: string; readonly version: string }, o: ObserveRunOptions, adhoc = false): RequestObservation | undefined {
     const span = this.tracing?.startRequest(p.name, { traceparent: o.traceparent, tracestate: o.tracestate }, o.httpRequest);
     const sampled = span?.parent.sampled === true;
-    if (!this.opsLevel && !o.debug && o.why === undefined && !sampled && !this.logger.enabled('info')) return undefined;
+    // A request traced but not sampled still hands its context on to the upstreams it calls (flag off).
+    if (!this.opsLevel && !o.debug && o.why === undefined && !span && !this.logger.enabled('info')) return undefined;
     // Not `{ ...a, ...b }`: an object literal that starts with a spread, once hot, has its copies
     // promoted to the old generation on Node 20 (see executeObserved in collect.ts).
     const spec: ObserveSpec = Object.assign(
@@ -171,7 +172,7 @@ export class Observability {
       this.opsLevel ? { ops: this.opsLevel } : undefined,
       o.debug ? { debug: { maxIds: o.debugIds ?? this.debugIds } } : undefined,
       o.why !== undefined ? { why: { id: o.why } } : undefined,
-      sampled ? { span: span!.parent } : undefined,
+      span ? { span: span.parent } : undefined,
       this.configsBase && (o.debug || sampled || this.opsLevel === 2) ? { base: this.configsBase } : undefined,
     );
     const empty = !spec.ops && !spec.debug && !spec.why && !spec.span;

@@ -52,8 +52,8 @@ export interface SpanParent {
 }
 
 /**
- * A traced request's remote fetch: the W3C context an upstream is sent (its parent is the fetch's own
- * span), and, set by the broker when this fetch made the upstream call itself (it was not a cache hit
+ * A traced request's remote fetch: the W3C context an upstream is sent (sampled: its parent is the
+ * fetch's own span; not sampled: the request span's, with the flag off, and nothing below is set), and, set by the broker when this fetch made the upstream call itself (it was not a cache hit
  * nor another request's call in flight), that call's OTel client attributes; `joined` when it waited
  * on a call another traced request made (the span links to that request's fetch span).
  */
@@ -77,7 +77,7 @@ export interface ObserveSpec {
   readonly debug?: { readonly maxIds: number };
   /** Provenance of one item id. */
   readonly why?: { readonly id: string | number };
-  /** Record spans under this parent (only when sampled). */
+  /** The request span (tracing on): spans are recorded under it when sampled; unsampled, remote fetches only pass its context on. */
   readonly span?: SpanParent;
   /** The configs directory with a trailing separator: paths under it are shown relative to it. */
   readonly base?: string;

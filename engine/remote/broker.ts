@@ -28,6 +28,7 @@ import { describeFetch, remoteKey, statsName } from './key.js';
 import { RedisFetcher, type RedisFetchStats } from './redis-fetcher.js';
 import { redactText } from '../redact.js';
 import type { FetchTrace, UpstreamCall } from '../observe/types.js';
+import { traceSampled } from '../observe/trace-context.js';
 
 export interface RemoteOptions {
   /** Cache L2 for HTTP sources and the default Redis of Redis sources. */
@@ -123,7 +124,9 @@ export class RemoteBroker {
    */
   async fetch(f: RemoteFetch, signal?: AbortSignal, refresh = false, trace?: FetchTrace): Promise<RemoteReply> {
     const key = remoteKey(f.request);
-    const flight = trace ? this.#flights.get(key) : undefined;
+    // An unsampled request's call has no span: nothing to link to, and it links to nothing.
+    const recorded = trace !== undefined && traceSampled(trace.traceparent);
+    const flight = recorded ? this.#flights.get(key) : undefined;
     let answered = false;
     const cache = f.request.kind === 'http' ? this.#shared : this.#local;
     // Names the source in metrics and in the table: never a URL's credentials or query.
@@ -131,12 +134,12 @@ export class RemoteBroker {
     const loader = async (s: AbortSignal): Promise<DatasetHandle> => {
       // Only while this ask waits: a refresh the cache runs after it was answered is no part of its trace.
       const tr = trace && !answered ? trace : undefined;
-      if (tr) this.#flights.set(key, tr.traceparent);
+      if (tr && recorded) this.#flights.set(key, tr.traceparent);
       try {
-        const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s, tr) : await this.#redis.fetch(f.request, source, s, tr);
+        const t = f.request.kind === 'http' ? await this.#http.fetch(f.request, source, s, tr) : await this.#redis.fetch(f.request, source, s, recorded ? tr : undefined);
         return t.handle;
       } finally {
-        if (tr && this.#flights.get(key) === tr.traceparent) this.#flights.delete(key);
+        if (tr && recorded && this.#flights.get(key) === tr.traceparent) this.#flights.delete(key);
       }
     };
     const opts = {

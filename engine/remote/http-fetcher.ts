@@ -23,12 +23,13 @@ import { brotliDecompress, gunzip, inflate, type ZlibOptions } from 'node:zlib';
 import { Pool } from 'undici';
 import type { HttpRequestSpec } from '../api.js';
 import type { Table } from '../dataset.js';
-import { Breaker } from '../cache/breaker.js';
+import { Breaker, BreakerTally, type BreakerCount } from '../cache/breaker.js';
 import { AirmailError } from '../errors.js';
 import { tableFromBytes } from './decode.js';
 import { AttemptError, parseRetryAfter, withRetries } from './retry.js';
 import { redactText } from '../redact.js';
 import type { FetchTrace, UpstreamCall } from '../observe/types.js';
+import { traceSampled } from '../observe/trace-context.js';
 
 export interface HttpFetcherOptions {
   /** Connections per origin; default 32. */
@@ -45,6 +46,8 @@ export interface HttpFetchStats {
   /** Attempts not sent because their origin's breaker was open. */
   readonly skipped: number;
   readonly breakerOpened: number;
+  /** Openings and skips by origin (scheme://host:port), for the origins whose breaker opened. */
+  readonly breakers: readonly BreakerCount[];
 }
 
 const ACCEPT = 'application/json, application/vnd.apache.arrow.stream';
@@ -95,7 +98,14 @@ export const ORIGIN_FAILURES_TO_OPEN = 5;
 interface Origin {
   readonly pool: Pool;
   readonly breaker: Breaker;
+  /** Its `origin` label in the breaker metrics. */
+  readonly label: string;
   lastFailure?: string;
+}
+
+/** scheme://host:port of `url`, the port always written (URL.origin leaves a default one out); never user info, path or query. */
+export function originLabel(url: URL): string {
+  return `${url.protocol}//${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
 }
 
 /** Whether an attempt's failure says the origin is unreachable or unwell, not that one request was wrong. */
@@ -170,8 +180,8 @@ export class HttpFetcher {
   #attempts = 0;
   #failures = 0;
   #skipped = 0;
-  /** Openings counted by breakers of origins no longer kept. */
-  #openedGone = 0;
+  /** Breaker openings and skips by origin, kept when an origin's pool is closed. */
+  readonly #tally = new BreakerTally(MAX_ORIGIN_POOLS);
   #closed = false;
 
   constructor(opts: HttpFetcherOptions = {}) {
@@ -179,14 +189,16 @@ export class HttpFetcher {
   }
 
   stats(): HttpFetchStats {
-    let opened = this.#openedGone;
-    for (const o of this.#pools.values()) opened += o.breaker.opened;
-    return { attempts: this.#attempts, failures: this.#failures, origins: this.#pools.size, skipped: this.#skipped, breakerOpened: opened };
+    const breakers = this.#tally.rows();
+    let opened = 0;
+    for (const b of breakers) opened += b.opened;
+    return { attempts: this.#attempts, failures: this.#failures, origins: this.#pools.size, skipped: this.#skipped, breakerOpened: opened, breakers };
   }
 
   /**
-   * `trace` (a traced request's fetch): every attempt sends its W3C traceparent (and tracestate), and
-   * `trace.call` gets the call's OTel HTTP client attributes (URL redacted as in reasons and logs).
+   * `trace` (a traced request's fetch): every attempt sends its W3C traceparent (and tracestate), and,
+   * when it is sampled, `trace.call` gets the call's OTel HTTP client attributes (URL redacted as in
+   * reasons and logs).
    */
   async fetch(spec: HttpRequestSpec, name: string, signal?: AbortSignal, trace?: FetchTrace): Promise<Table> {
     if (this.#closed) throw new AirmailError('SOURCE_FAILED', 'the HTTP fetcher is closed');
@@ -197,17 +209,19 @@ export class HttpFetcher {
       throw new AirmailError('SOURCE_FAILED', `not a URL: ${redactText(spec.url)}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AirmailError('SOURCE_FAILED', `only http and https URLs are supported: ${redactText(spec.url)}`);
-    const origin = this.#origin(url.origin);
+    const origin = this.#origin(url);
     let attempts = 0;
     // Reasons, logs and spans carry this: no user info, no query string (it may hold an expanded {env:} secret).
     const what = `GET ${redactText(url.href)}`;
-    const call = trace ? clientCall(url, trace) : undefined;
+    // An unsampled request's attempts send its context, but its call has no span to describe.
+    const call = trace && traceSampled(trace.traceparent) ? clientCall(url, trace) : undefined;
     try {
       const { value } = await withRetries(
         async () => {
           const admission = origin.breaker.admit();
           if (admission === 'skip') {
             this.#skipped++;
+            this.#tally.skipped(origin.label);
             if (call) delete call.attributes['http.response.status_code'];
             throw new AttemptError(`${redactText(url.origin)} is not answering (${origin.breaker.failures} attempts in a row failed, the last: ${origin.lastFailure ?? 'no answer'}); it is not asked again for ${Math.ceil(origin.breaker.retryInMs)} ms`, false);
           }
@@ -215,14 +229,16 @@ export class HttpFetcher {
           if (call && attempts > 0) call.attributes['http.request.resend_count'] = attempts;
           attempts++;
           try {
-            const table = await this.#attempt(origin.pool, url, spec, name, signal, call && trace);
+            const table = await this.#attempt(origin.pool, url, spec, name, signal, trace);
             origin.breaker.succeeded(probe);
             return table;
           } catch (err) {
             if (signal?.aborted) origin.breaker.released(probe);
             else if (originFailure(err)) {
               origin.lastFailure = (err as Error).message;
+              const opened = origin.breaker.opened;
               origin.breaker.failed(probe);
+              if (origin.breaker.opened !== opened) this.#tally.opened(origin.label);
             } else origin.breaker.succeeded(probe);
             throw err;
           }
@@ -300,7 +316,8 @@ export class HttpFetcher {
     return new AttemptError(`${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}`, true, { cause: err });
   }
 
-  #origin(key: string): Origin {
+  #origin(url: URL): Origin {
+    const key = url.origin;
     let o = this.#pools.get(key);
     if (o) {
       // Most recently used last, so the first is the one to close.
@@ -313,12 +330,11 @@ export class HttpFetcher {
       keepAliveTimeout: this.#opts.keepAliveTimeoutMs ?? 4000,
       connect: { timeout: 1000 },
     });
-    o = { pool, breaker: new Breaker({ failureThreshold: ORIGIN_FAILURES_TO_OPEN }) };
+    o = { pool, breaker: new Breaker({ failureThreshold: ORIGIN_FAILURES_TO_OPEN }), label: originLabel(url) };
     this.#pools.set(key, o);
     if (this.#pools.size > MAX_ORIGIN_POOLS) {
       const [oldest, old] = this.#pools.entries().next().value as [string, Origin];
       this.#pools.delete(oldest);
-      this.#openedGone += old.breaker.opened;
       // close() lets its requests in flight finish, then ends its connections.
       old.pool.close().catch(() => undefined);
     }

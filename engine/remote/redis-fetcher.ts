@@ -20,7 +20,7 @@
 import { Redis } from 'ioredis';
 import type { RedisRequestSpec } from '../api.js';
 import { raceAbort } from '../cache/abort.js';
-import { Breaker } from '../cache/breaker.js';
+import { Breaker, BreakerTally, type BreakerCount } from '../cache/breaker.js';
 import { safeRedisOptions } from '../cache/redis-store.js';
 import type { Table } from '../dataset.js';
 import { AirmailError } from '../errors.js';
@@ -35,6 +35,8 @@ export const REDIS_SOURCE_DEFAULTS = { timeoutMs: 100, retries: 2, backoffMs: 25
 interface Conn {
   readonly client: Redis;
   readonly breaker: Breaker;
+  /** Its `origin` label in the breaker metrics. */
+  readonly label: string;
   /** The last connection error, so a Redis that is down reads as down, not as slow. */
   lastError?: string;
   /** Why the last failed command failed (said while the breaker is open). */
@@ -45,11 +47,27 @@ export interface RedisFetchStats {
   /** Fetches refused at once because the client's breaker was open. */
   readonly skipped: number;
   readonly breakerOpened: number;
+  /** Openings and skips by server (scheme://host:port), for the servers whose breaker opened. */
+  readonly breakers: readonly BreakerCount[];
+}
+
+/** The most Redis servers counted apart in the breaker metrics (sources' URLs are configured, so few). */
+const MAX_SERVER_SERIES = 64;
+
+/** scheme://host:port of a Redis URL: never its password, user or database; `_unknown` when it does not parse. */
+export function redisOriginLabel(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    return '_unknown';
+  }
 }
 
 export class RedisFetcher {
   readonly #conns = new Map<string, Conn>();
   #skipped = 0;
+  readonly #tally = new BreakerTally(MAX_SERVER_SERIES);
   readonly #defaultUrl: string | undefined;
   #closed = false;
 
@@ -90,9 +108,10 @@ export class RedisFetcher {
   }
 
   stats(): RedisFetchStats {
+    const breakers = this.#tally.rows();
     let opened = 0;
-    for (const c of this.#conns.values()) opened += c.breaker.opened;
-    return { skipped: this.#skipped, breakerOpened: opened };
+    for (const b of breakers) opened += b.opened;
+    return { skipped: this.#skipped, breakerOpened: opened, breakers };
   }
 
   /** One command through the client's breaker: an answer of any kind closes it; a timeout or a lost connection counts against it. */
@@ -100,6 +119,7 @@ export class RedisFetcher {
     const admission = conn.breaker.admit();
     if (admission === 'skip') {
       this.#skipped++;
+      this.#tally.skipped(conn.label);
       const wait = Math.ceil(conn.breaker.retryInMs);
       throw new AttemptError(`Redis is not answering (${conn.lastFailure ?? 'no answer'}); it is not asked again for ${wait} ms`, false);
     }
@@ -111,7 +131,9 @@ export class RedisFetcher {
     } catch (err) {
       if (err instanceof AttemptError && err.retryable && !signal?.aborted) {
         conn.lastFailure = err.message;
+        const opened = conn.breaker.opened;
         conn.breaker.failed(probe);
+        if (conn.breaker.opened !== opened) this.#tally.opened(conn.label);
       } else if (err instanceof AttemptError && !signal?.aborted) conn.breaker.succeeded(probe); // Redis answered: the key is wrong, not Redis
       else conn.breaker.released(probe);
       throw err;
@@ -144,7 +166,7 @@ export class RedisFetcher {
   #conn(url: string): Conn {
     let c = this.#conns.get(url);
     if (!c) {
-      const conn: Conn = { client: new Redis(url, safeRedisOptions()), breaker: new Breaker({ failureThreshold: 1 }) };
+      const conn: Conn = { client: new Redis(url, safeRedisOptions()), breaker: new Breaker({ failureThreshold: 1 }), label: redisOriginLabel(url) };
       conn.client.on('error', (e: Error) => void (conn.lastError = e.message));
       conn.client.on('ready', () => void delete conn.lastError);
       conn.client.connect().catch(() => undefined);
