@@ -138,6 +138,8 @@ export function compileExperiments(
       const ranges = armBuckets(weights);
       const salt = x.salt ?? x.name;
       const required = new Set(arms.flatMap((p) => requiredOf(p)));
+      // A request without the unit runs the default arm: the unit is then no required input (the documents say so).
+      if (x.default !== undefined) required.delete(unit);
       const props = unionInputs(arms, required);
       const compiledArms = x.arms.map((a, j) => ({ pipeline: a.pipeline, weight: a.weight, share: a.weight / total, buckets: ranges[j]! }));
       const version = createHash('sha256').update(JSON.stringify([x.name, salt, unit, compiledArms.map((a) => [a.pipeline, a.buckets]), x.default ?? null])).digest('hex').slice(0, 12);
