@@ -119,8 +119,11 @@ export function compileExperiments(
         else if (!pipelines.defined.has(a.pipeline)) {
           const other = sources.some((s) => s.list?.some((y) => y.name === a.pipeline));
           say('CONFIG_INVALID', `${at}/pipeline`, other ? `arm '${a.pipeline}' is an experiment; an arm is a pipeline (experiments do not nest)` : `arm '${a.pipeline}' is no pipeline of the configs${didYouMean(a.pipeline, pipelines.defined.keys())}${pipelines.defined.size ? ` (pipelines: ${[...pipelines.defined.keys()].sort().join(', ')})` : ''}; an arm removed or renamed must be taken out of the experiment too`);
+        } else {
+          // Its own errors are reported where it is defined; said here too, so that the experiment is left out
+          // with it at startup (not reported a second time, misleadingly, as naming no pipeline).
+          say('CONFIG_INVALID', `${at}/pipeline`, `arm '${a.pipeline}' failed to load (see its errors), so the experiment cannot serve it`);
         }
-        // An arm defined but not compiled has its own errors; they are reported where it is defined.
       });
       if (diagnostics.length === before && x.arms.every((a) => Number.isFinite(a.weight) && a.weight > 0)) {
         armBuckets(x.arms.map((a) => a.weight)).forEach(([s, e], j) => {
@@ -135,6 +138,8 @@ export function compileExperiments(
       const ranges = armBuckets(weights);
       const salt = x.salt ?? x.name;
       const required = new Set(arms.flatMap((p) => requiredOf(p)));
+      // A request without the unit runs the default arm: the unit is then no required input (the documents say so).
+      if (x.default !== undefined) required.delete(unit);
       const props = unionInputs(arms, required);
       const compiledArms = x.arms.map((a, j) => ({ pipeline: a.pipeline, weight: a.weight, share: a.weight / total, buckets: ranges[j]! }));
       const version = createHash('sha256').update(JSON.stringify([x.name, salt, unit, compiledArms.map((a) => [a.pipeline, a.buckets]), x.default ?? null])).digest('hex').slice(0, 12);

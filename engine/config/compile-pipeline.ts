@@ -143,7 +143,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
     watchMissing: (path) => scope.watchFile?.(path, 'missing'),
   };
 
-  const typing = new Map<PlanStep, { compares: readonly ValueSite[]; writeTypes: Readonly<Record<string, ColumnType>>; schema: JsonSchema; reportParam: ParamReport }>();
+  const typing = new Map<PlanStep, { compares: readonly ValueSite[]; writeTypes: Readonly<Record<string, ColumnType>>; from: readonly string[]; schema: JsonSchema; reportParam: ParamReport }>();
   // With no near name to suggest, say where the names are listed.
   const CATALOGUE_HINT = ' (`airmail operators` or GET /operators lists the installed operators and presets)';
   const compileStep = async (raw: StepConfig | string, ptr: string, allowed: readonly OperatorKind[], where: string): Promise<PlanStep | undefined> => {
@@ -273,7 +273,7 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
         ...(def.kind === 'score' ? { output: stepCfg.as ?? snakeCase(stepCfg.name), weight: stepCfg.weight ?? 1 } : {}),
       };
       reportParam.done();
-      typing.set(step, { compares: hook('compares', () => def.compares?.(params, stepEnv)) ?? [], writeTypes: def.kind === 'score' ? {} : hook('writeTypes', () => def.writeTypes?.(params, stepEnv)) ?? {}, schema: def.parameters, reportParam });
+      typing.set(step, { compares: hook('compares', () => def.compares?.(params, stepEnv)) ?? [], writeTypes: def.kind === 'score' ? {} : hook('writeTypes', () => def.writeTypes?.(params, stepEnv)) ?? {}, from: Object.keys(def.fixed ?? {}).map((k) => params[k]).filter((d): d is string => typeof d === 'string' && scope.datasets.has(d)), schema: def.parameters, reportParam });
       return step;
     } catch (err) {
       // An operator's own bug (a custom operator reading a parameter that is not there) is a problem
@@ -338,7 +338,13 @@ export async function compilePipeline(given: PipelineConfig, base: string, scope
   const itemsTable = itemsDataset ? scope.datasets.get(itemsDataset) : undefined;
   const written = new Map<string, TypedColumn>();
   for (const s of [...includes, ...excludes, ...operations]) {
-    for (const [c, type] of Object.entries(typing.get(s)!.writeTypes)) written.set(c, { type, label: `column '${c}' (written by ${s.label})` });
+    const t = typing.get(s)!;
+    for (const [c, type] of Object.entries(t.writeTypes)) {
+      // A column brought from a dataset the step names (Lookup's `columns:`): with its values, so that a column
+      // read as text says which dataset and which value made it so (one bad cell of a CSV's number column).
+      const from = t.from.map((d) => datasetColumn(scope.datasets.get(d), c)).find((x) => x?.type === type);
+      written.set(c, from ? { ...from, label: `${from.label} (brought by ${s.label})` } : { type, label: `column '${c}' (written by ${s.label})` });
+    }
   }
   for (const s of scorers) written.set(s.output!, { type: 'number', label: `column '${s.output}'` });
   if (scorers.length > 0) written.set('score', { type: 'number', label: "column 'score'" });
