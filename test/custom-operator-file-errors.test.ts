@@ -11,7 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { airmailCli, tempDir } from './helpers.js';
+import { airmailCliIn, tempDir } from './helpers.js';
 
 const IMPORT = `import { defineOperator } from 'airmail/engine/api.js';\n`;
 const FILES: Record<string, string> = {
@@ -46,7 +46,9 @@ pipeline:
   initialization: {includes: [{name: Static, parameters: {items: [1, 2]}}]}
   operations: [Good, X, Y, Z, tbl]
 `);
-  const r = await airmailCli({}, 'validate', join(dir, 'configs'));
+  // Run from /: validate shows paths relative to the current directory when they share a folder below /
+  // with it, so from a clone under /tmp (where the temp dir is too) they would read ../airmail-opfile-X/...
+  const r = await airmailCliIn('/', {}, 'validate', join(dir, 'configs'));
   code = r.code;
   lines = r.stderr.split('\n').map((l) => l.replaceAll(dir, '<dir>'));
 }, 60_000);
