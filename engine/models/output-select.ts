@@ -87,6 +87,22 @@ export function selectionProblem(outputs: readonly OutputInfo[], sel: OutputSele
 }
 
 /**
+ * The numbers of a float16 tensor. onnxruntime-node hands float16 data over as its raw bits in a
+ * Uint16Array (where the runtime has no Float16Array); read as numbers, 2.0 came back as 16384.
+ */
+export function float16Values(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    out[i] = exp === 0 ? sign * frac * 2 ** -24 : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return out;
+}
+
+/**
  * Column `column` of a row-major [rows, k] output. One value per row ([N], [N, 1]) comes back as it is
  * when no column is chosen. Throws (a plain Error with the message) when the values do not fit.
  */
