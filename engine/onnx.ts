@@ -20,7 +20,7 @@ import { ItemMatrix, layoutKey } from './models/item-matrix.js';
 import { loadJsModel } from './models/js-model.js';
 import { feedPlan, runRows, type FeedPlan } from './models/onnx-feed.js';
 import { modelInputs } from './models/scratch.js';
-import { columnOf, describeOutputs, selectionProblem, selectorText, type OutputInfo, type OutputSelect } from './models/output-select.js';
+import { columnOf, describeOutputs, float16Values, NotPerRowError, selectionProblem, selectorText, type OutputInfo, type OutputSelect } from './models/output-select.js';
 
 /** A loaded model of this thread: an ONNX session, or a js function in its own worker. */
 type Loaded = ModelRunner & { release(): Promise<void> };
@@ -175,7 +175,8 @@ export class OnnxModel implements ModelRunner {
  * is the model's business (sklearn's column 0 is the negative class), chosen by a selector.
  */
 function perRow(t: ort.OnnxValue, rows: number, name: string, column: number | undefined): Float32Array {
-  const data = (t as ort.Tensor).data;
+  const raw = (t as ort.Tensor).data;
+  const data = (t as ort.Tensor).type === 'float16' && raw instanceof Uint16Array ? float16Values(raw) : raw;
   if (typeof data === 'string' || !data || typeof (data as ArrayLike<unknown>).length !== 'number' || ((data as ArrayLike<unknown>).length > 0 && typeof (data as ArrayLike<unknown>)[0] === 'string')) {
     throw new AirmailError('MODEL_FAILED', `model output '${name}' is not numeric`);
   }
@@ -183,7 +184,8 @@ function perRow(t: ort.OnnxValue, rows: number, name: string, column: number | u
     return columnOf(data as ArrayLike<number | bigint>, rows, column, name);
   } catch (err) {
     const dims = (t as ort.Tensor).dims ?? [];
-    throw new AirmailError('MODEL_FAILED', `${(err as Error).message} (shape [${dims.join(', ')}]); publish with --outputs psale=${name}[k], or give ModelScore output: ${name}[k]`);
+    const how = err instanceof NotPerRowError ? '' : `; publish with --outputs psale=${name}[k], or give ModelScore output: ${name}[k]`;
+    throw new AirmailError('MODEL_FAILED', `${(err as Error).message} (shape [${dims.join(', ')}])${how}`);
   }
 }
 

@@ -132,7 +132,7 @@ function getModelType(): Type {
 }
 
 /** TensorProto.DataType values (onnx.proto3). */
-export const ONNX_DATA_TYPE = { float: 1, int32: 6, int64: 7, double: 11 } as const;
+export const ONNX_DATA_TYPE = { float: 1, int32: 6, int64: 7, float16: 10, double: 11 } as const;
 export type OnnxElemType = keyof typeof ONNX_DATA_TYPE;
 
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
@@ -223,6 +223,7 @@ function valueInfo(v: OnnxValueInfo): object {
 }
 
 function rawData(values: ArrayLike<number>, elemType: OnnxElemType): Uint8Array {
+  if (elemType === 'float16') throw new Error('float16 initializers are not written: keep weights float32 and Cast (to: 10) inside the graph');
   const size = elemType === 'float' || elemType === 'int32' ? 4 : 8;
   const out = new Uint8Array(values.length * size);
   const view = new DataView(out.buffer);

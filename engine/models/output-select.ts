@@ -87,10 +87,34 @@ export function selectionProblem(outputs: readonly OutputInfo[], sel: OutputSele
 }
 
 /**
+ * The numbers of a float16 tensor. onnxruntime-node hands float16 data over as its raw bits in a
+ * Uint16Array (where the runtime has no Float16Array); read as numbers, 2.0 came back as 16384.
+ */
+export function float16Values(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    out[i] = exp === 0 ? sign * frac * 2 ** -24 : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return out;
+}
+
+/** An output that does not hold one value (or one row of values) per input row. */
+export class NotPerRowError extends Error {}
+
+/**
  * Column `column` of a row-major [rows, k] output. One value per row ([N], [N, 1]) comes back as it is
  * when no column is chosen. Throws (a plain Error with the message) when the values do not fit.
  */
 export function columnOf(values: ArrayLike<number | bigint>, rows: number, column: number | undefined, name: string): Float32Array {
+  // Fewer values than rows, or not a whole number per row: not a per-row output at all (a scalar such
+  // as a batch mean); no column of it can be the score, so no selector is suggested.
+  if (rows > 0 && (values.length < rows || values.length % rows !== 0)) {
+    throw new NotPerRowError(`model output '${name}' has ${values.length} value${values.length === 1 ? '' : 's'} for ${rows} rows: it is not one value per row (a value for the whole batch, such as a scalar), so it cannot be a score or an output column`);
+  }
   if (column === undefined) {
     if (values.length !== rows) {
       throw new Error(`model output '${name}' has ${values.length / rows} values per row; a score is one value per row: choose a column of it (e.g. ${name}[${Math.max(0, values.length / rows - 1)}])`);

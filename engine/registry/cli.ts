@@ -69,8 +69,11 @@ const SAMPLE_FORMATS: readonly SampleFormat[] = ['arrow', 'json', 'csv'];
 function columns(s: string | undefined, flag: string): ColumnSpec[] | undefined {
   if (s === undefined) return undefined;
   return s.split(',').map((part) => {
-    const [name, type = 'float32', extra] = part.trim().split(':');
-    if (!name || extra !== undefined) throw new UsageError(`${flag}: bad column spec ${JSON.stringify(part)}; use name:type`);
+    const spec = part.trim();
+    const at = spec.lastIndexOf(':');
+    // A TensorFlow tensor name ends in ':0' (dense/input:0): digits after the last ':' are part of the name, not a type.
+    const [name, type] = at < 0 || /^\d+$/.test(spec.slice(at + 1)) ? [spec, 'float32'] : [spec.slice(0, at), spec.slice(at + 1)];
+    if (!name) throw new UsageError(`${flag}: bad column spec ${JSON.stringify(part)}; use name:type`);
     if (!(COLUMN_TYPES as readonly string[]).includes(type)) throw new UsageError(`${flag}: column '${name}' has type ${JSON.stringify(type)}; use one of ${COLUMN_TYPES.join(', ')}`);
     return { name, type: type as ColumnType };
   });

@@ -132,7 +132,9 @@ async function onnxShape(bytes: Uint8Array, req: PublishRequest, sample: SampleT
     if (sample && sample.rows > 0) {
       const rows = Math.min(CHECK_ROWS, sample.rows);
       const out = await model.predictSelected(packFloat32(sample, inputs.map((c) => c.name), rows), rows, selections).catch((err: Error) => {
-        throw new RegistryError('MODEL_LOAD_FAILED', `the model fails on its sample: ${err.message}`);
+        // Every output is served unless some are named: a model with a batch-level output (a scalar) needs the others named.
+        const some = !req.outputs && info.outputs.length > 1 ? `; to serve only some of the model's outputs (${info.outputs.map((o) => o.name).join(', ')}), name them: ${publishSelector('psale')('OUTPUT')}` : '';
+        throw new RegistryError('MODEL_LOAD_FAILED', `the model fails on its sample: ${err.message}${some}`);
       });
       out.forEach((values, i) => {
         if (values.length !== rows) throw new RegistryError('MODEL_LOAD_FAILED', `the model returned ${values.length} values of '${outputs[i]!.name}' for ${rows} sample rows`);
