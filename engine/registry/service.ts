@@ -128,12 +128,15 @@ async function publishRequestOf(c: Context): Promise<PublishRequest> {
   refuseUnknown(Object.keys(m), MANIFEST_FIELDS, 'manifest key');
   for (const k of ['flavor', 'name', 'description', 'sha256', 'sampleFormat', 'outputs'] as const) { const v = await text(k); if (v !== undefined) (m as Record<string, unknown>)[k] = v; }
   const tagFields = form.tag === undefined ? [] : Array.isArray(form.tag) ? form.tag : [form.tag];
+  // Gathered in one object (not copied per field): a form of many tag fields is then refused by its count (limits.ts).
+  const tags: Record<string, string> = { ...m.tags };
   for (const t of tagFields) {
     const s = typeof t === 'string' ? t : await t.text();
     const i = s.indexOf('=');
     if (i <= 0) throw new RegistryError('ENVELOPE_INVALID', `tag ${JSON.stringify(s)} must be key=value`);
-    m.tags = { ...m.tags, [s.slice(0, i)]: s.slice(i + 1) };
+    tags[s.slice(0, i)] = s.slice(i + 1);
   }
+  if (tagFields.length) m.tags = tags;
   const artifact = one('artifact');
   if (!(artifact instanceof File)) throw new RegistryError('ENVELOPE_INVALID', 'multipart publish needs a file field "artifact"');
   const sample = one('sample');
