@@ -17,6 +17,7 @@ import { assertSelfContained, bundleJsModule } from './bundle.js';
 import { collectContext, environmentTags } from './context.js';
 import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, RESERVED_KEYS, reservedKeyProblem, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type FeatureStats, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
+import { PUBLISHED_BY } from './publishers.js';
 import { checkFeatureCount, checkMetricLimits, checkTagLimits } from './limits.js';
 import { checkTimeoutMs, loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
 import { inspectOnnx, onnxElemName, type OnnxIo } from './onnx-inspect.js';
@@ -69,6 +70,7 @@ function checkIndex(req: PublishRequest): Record<string, string> {
   for (const [k, v] of Object.entries(tags)) {
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(k)) problems.push(`tag key ${JSON.stringify(k)} is not [A-Za-z0-9._-]`);
     else if (RESERVED_KEYS.has(k)) problems.push(reservedKeyProblem(k, 'tag key')!);
+    else if (k === PUBLISHED_BY) problems.push(`tag '${PUBLISHED_BY}' is set by the registry from the publisher's token (AIRMAIL_PUBLISHER_TOKENS), not by a publish`);
     if (typeof v !== 'string') problems.push(`tag '${k}' must be a string`);
     if ((k === 'name' && v !== req.name) || (k === 'description' && v !== req.description)) problems.push(`tag '${k}' (${JSON.stringify(v)}) contradicts the ${k} given (${JSON.stringify(k === 'name' ? req.name : req.description)}): set the ${k} with --${k}, not with a tag`);
   }

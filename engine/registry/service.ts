@@ -23,7 +23,9 @@
  *   GET  /healthz                         → { ok, envelopes, revision }
  *
  * Errors: { error: true, code, reason, details? } (the engine's shape) with the code's HTTP status. Admin routes need
- * `Authorization: Bearer $AIRMAIL_ADMIN_TOKEN` when a token is configured (compared in constant time).
+ * `Authorization: Bearer $AIRMAIL_ADMIN_TOKEN` when a token is configured (compared in constant time), or
+ * a publisher's own token from AIRMAIL_PUBLISHER_TOKENS (publishers.ts): a publish with one records
+ * `published_by: NAME` in the envelope's index.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
@@ -31,6 +33,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { ColumnSpec, ContextSpec, Envelope, FeatureSource, Flavor } from './envelope.js';
 import { asRegistryError, RegistryError, toRegistryWire } from './errors.js';
+import { parsePublisherTokens, PUBLISHED_BY, publisherOf, type PublisherToken } from './publishers.js';
 import { parseOutputList, prepareEnvelope, type PublishRequest } from './publish.js';
 import type { SampleFormat } from './stats.js';
 import { closest } from '../config/validators.js';
@@ -39,6 +42,8 @@ import type { RegistryStore, ResolveSpec } from './store.js';
 export interface RegistryAppOptions {
   /** Bearer token for admin routes; default process.env.AIRMAIL_ADMIN_TOKEN. Empty: no auth. */
   readonly adminToken?: string;
+  /** Named publisher tokens (`alice:TOKEN,bob:TOKEN`); default process.env.AIRMAIL_PUBLISHER_TOKENS. A publish with one is tagged published_by=NAME. */
+  readonly publisherTokens?: string;
   /** Largest publish body, bytes (default 512 MiB). */
   readonly maxBodyBytes?: number;
   /** Largest body of the small JSON admin routes (added metrics, aliases), bytes (default 1 MiB). */
@@ -63,14 +68,20 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-export function adminAuth(token: string | undefined): MiddlewareHandler {
+/** The publisher a request authenticated as (its AIRMAIL_PUBLISHER_TOKENS name); absent for the shared admin token. */
+const publisherOfRequest = new WeakMap<Request, string>();
+
+export function adminAuth(token: string | undefined, publishers: readonly PublisherToken[] = []): MiddlewareHandler {
   // Trimmed as the engine's: a token from a secret file often ends in a newline, which no header can carry.
   const want = token?.trim() ? digest(token.trim()) : undefined;
   return async (c, next) => {
-    if (want) {
+    if (want || publishers.length) {
       const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
-      const given = m ? m[1]!.trim() : '';
-      if (!timingSafeEqual(digest(given), want)) throw new RegistryError('UNAUTHORIZED', 'this route needs Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>');
+      const given = digest(m ? m[1]!.trim() : '');
+      const publisher = publisherOf(publishers, given);
+      const admin = want ? timingSafeEqual(given, want) : false;
+      if (!admin && publisher === undefined) throw new RegistryError('UNAUTHORIZED', `this route needs Authorization: Bearer <${want ? 'AIRMAIL_ADMIN_TOKEN' : ''}${want && publishers.length ? ' or ' : ''}${publishers.length ? "a publisher's token from AIRMAIL_PUBLISHER_TOKENS" : ''}>`);
+      if (publisher !== undefined) publisherOfRequest.set(c.req.raw, publisher);
     }
     await next();
   };
@@ -196,7 +207,7 @@ function intParam(v: string | undefined, what: string, dflt: number, max: number
 
 export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions = {}): Hono {
   const app = new Hono();
-  const admin = adminAuth(opts.adminToken ?? process.env.AIRMAIL_ADMIN_TOKEN);
+  const admin = adminAuth(opts.adminToken ?? process.env.AIRMAIL_ADMIN_TOKEN, parsePublisherTokens(opts.publisherTokens ?? process.env.AIRMAIL_PUBLISHER_TOKENS));
   const maxWatch = opts.maxWatchMs ?? 60_000;
   const limitOf = (maxSize: number): MiddlewareHandler => bodyLimit({
     maxSize,
@@ -216,7 +227,9 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
 
   app.post('/envelopes', admin, limit, async (c) => {
     const { draft, bytes } = await prepareEnvelope(await publishRequestOf(c), opts.checkTimeoutMs !== undefined ? { checkTimeoutMs: opts.checkTimeoutMs } : {});
-    return c.json(await store.publish(draft, bytes), 201);
+    // Who published, as their token says (prepareEnvelope refuses the tag in the request itself).
+    const publisher = publisherOfRequest.get(c.req.raw);
+    return c.json(await store.publish(publisher === undefined ? draft : { ...draft, index: { ...draft.index, [PUBLISHED_BY]: publisher } }, bytes), 201);
   });
 
   app.get('/envelopes', (c) => {
