@@ -203,10 +203,13 @@ export function modelPaths(engine: Engine): Record<string, unknown> {
         responses: { '200': ok('One prediction per row', response), ...failures },
       },
     };
+    // Listed only where it can answer: without a feature source the route is a 404 (see the route above).
+    const src = m ? featureSource(d, m.envelope) : d.featuresFrom ?? d.resolved.featureSource;
+    if (!src) continue;
     paths[`/models/${d.name}/query/{id}`] = {
       get: {
         operationId: `query_${d.name}`,
-        summary: `Predict for one id, its features read from ${(m ? featureSource(d, m.envelope) : d.featuresFrom ?? d.resolved.featureSource)?.dataset ?? "the model's feature source"}`,
+        summary: `Predict for one id, its features read from ${src.dataset}`,
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, RUN_OPTIONS[3]],
         responses: { '200': ok('The features read and the prediction', queried), ...failures },
       },

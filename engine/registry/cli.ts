@@ -27,6 +27,7 @@ import { assertAliasName, assertSafeName, assertValidMetrics, FLAVORS, reservedK
 import { parseQuery } from './query.js';
 import { asRegistryError, RegistryError } from './errors.js';
 import { buildPublishRequest, parseOutputList } from './publish.js';
+import { parsePublisherTokens, type PublisherToken } from './publishers.js';
 import { createRegistryApp } from './service.js';
 import type { SampleFormat } from './stats.js';
 import { RegistryStore, type ResolveSpec } from './store.js';
@@ -114,9 +115,11 @@ async function serveCommand(args: string[], io: CliIo): Promise<number> {
   if (!values.root) throw new UsageError('registry serve needs --root DIR');
   if (!/^[0-9]{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new UsageError(`--port must be a port number (0-65535), not ${JSON.stringify(values.port)}`);
   if (!/^[0-9]{1,9}$/.test(values['refresh-ms'])) throw new UsageError(`--refresh-ms must be a whole number of milliseconds (0: never), not ${JSON.stringify(values['refresh-ms'])}`);
-  if (!process.env.AIRMAIL_ADMIN_TOKEN?.trim() && !isLoopback(values.host)) {
+  let publishers: PublisherToken[];
+  try { publishers = parsePublisherTokens(process.env.AIRMAIL_PUBLISHER_TOKENS); } catch (err) { throw new UsageError((err as Error).message); }
+  if (!process.env.AIRMAIL_ADMIN_TOKEN?.trim() && !publishers.length && !isLoopback(values.host)) {
     // A js envelope is code that every engine deploying it runs with the engine's own privileges.
-    throw new UsageError(`registry serve --host ${values.host}: without AIRMAIL_ADMIN_TOKEN anyone who reaches the registry could publish, and a js envelope is code the engines run; set AIRMAIL_ADMIN_TOKEN (publishing, aliases and metrics then need it as a bearer token) or keep the default --host 127.0.0.1`);
+    throw new UsageError(`registry serve --host ${values.host}: without AIRMAIL_ADMIN_TOKEN anyone who reaches the registry could publish, and a js envelope is code the engines run; set AIRMAIL_ADMIN_TOKEN or AIRMAIL_PUBLISHER_TOKENS (publishing, aliases and metrics then need one as a bearer token) or keep the default --host 127.0.0.1`);
   }
   const store = await RegistryStore.open(values.root, { create: true });
   const stopping = new AbortController();

@@ -442,7 +442,10 @@ export class ModelHub implements ModelResolver {
       try {
         loaded = await this.load(await this.registry, next);
       } catch (err) {
-        reject((err as AirmailError).code ?? 'MODEL_LOAD_FAILED', (err as Error).message);
+        // The registry's own code when it said why (ARTIFACT_CORRUPT: the bytes do not match their sha256), not the wrapper's.
+        const e = err as AirmailError;
+        const registryCode = e.details?.registryCode;
+        reject(typeof registryCode === 'string' ? registryCode : e.code ?? 'MODEL_LOAD_FAILED', e.message);
         return;
       }
       if (this.closed || b.released) { await loaded.fn.close(); return; }

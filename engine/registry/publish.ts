@@ -17,6 +17,8 @@ import { assertSelfContained, bundleJsModule } from './bundle.js';
 import { collectContext, environmentTags } from './context.js';
 import { assertSafeName, assertValidMetrics, ENVELOPE_FORMAT, RESERVED_KEYS, reservedKeyProblem, FLAVORS, isSha256, type ColumnSpec, type ColumnType, type ContextSpec, type Envelope, type EnvelopeDraft, type FeatureSource, type FeatureStats, type Flavor, type FunctionSpec, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
+import { PUBLISHED_BY } from './publishers.js';
+import { checkFeatureCount, checkMetricLimits, checkTagLimits } from './limits.js';
 import { checkTimeoutMs, loadFunction, sha256Hex, verifySha256, type ColumnValues } from './function.js';
 import { inspectOnnx, onnxElemName, type OnnxIo } from './onnx-inspect.js';
 import { exampleSelector, firstWide, parseSelector, widthOf, selectionProblem, selectorText, type OutputInfo, type OutputSelect } from '../models/output-select.js';
@@ -63,9 +65,12 @@ function checkIndex(req: PublishRequest): Record<string, string> {
   if (typeof req.name !== 'string' || req.name === '') problems.push('index tag "name" is required');
   if (typeof req.description !== 'string' || req.description.trim() === '') problems.push('index tag "description" is required');
   const tags = req.tags ?? {};
+  // First: a million tags is refused by its count, not checked one by one.
+  if (tags && typeof tags === 'object') checkTagLimits({ ...tags, name: req.name, description: req.description });
   for (const [k, v] of Object.entries(tags)) {
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(k)) problems.push(`tag key ${JSON.stringify(k)} is not [A-Za-z0-9._-]`);
     else if (RESERVED_KEYS.has(k)) problems.push(reservedKeyProblem(k, 'tag key')!);
+    else if (k === PUBLISHED_BY) problems.push(`tag '${PUBLISHED_BY}' is set by the registry from the publisher's token (AIRMAIL_PUBLISHER_TOKENS), not by a publish`);
     if (typeof v !== 'string') problems.push(`tag '${k}' must be a string`);
     if ((k === 'name' && v !== req.name) || (k === 'description' && v !== req.description)) problems.push(`tag '${k}' (${JSON.stringify(v)}) contradicts the ${k} given (${JSON.stringify(k === 'name' ? req.name : req.description)}): set the ${k} with --${k}, not with a tag`);
   }
@@ -255,10 +260,12 @@ export async function prepareEnvelope(req: PublishRequest, opts: PrepareOptions 
   if (!FLAVORS.includes(req.flavor)) invalid(`flavor ${JSON.stringify(req.flavor)} is not one of ${FLAVORS.join(', ')}`);
   const index = checkIndex(req);
   if (req.flavor === 'js') await assertSelfContained(bytes, req.filename ? basename(req.filename) : undefined);
+  checkMetricLimits(req.metrics);
   const metrics: Metrics = req.metrics === undefined ? {} : assertValidMetrics(req.metrics);
   let sample: SampleTable | undefined;
   if (req.sample !== undefined) {
     sample = req.sample instanceof Uint8Array ? readSample(req.sample, req.sampleFormat) : readSample(new TextEncoder().encode(JSON.stringify(req.sample)), 'json');
+    checkFeatureCount(sample.columns.length);
   }
   const sha256 = sha256Hex(bytes);
   const shape = req.flavor === 'onnx' ? await onnxShape(bytes, req, sample) : await jsShape(bytes, req, sample, opts.checkTimeoutMs ?? checkTimeoutMs());

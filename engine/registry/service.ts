@@ -23,7 +23,9 @@
  *   GET  /healthz                         → { ok, envelopes, revision }
  *
  * Errors: { error: true, code, reason, details? } (the engine's shape) with the code's HTTP status. Admin routes need
- * `Authorization: Bearer $AIRMAIL_ADMIN_TOKEN` when a token is configured (compared in constant time).
+ * `Authorization: Bearer $AIRMAIL_ADMIN_TOKEN` when a token is configured (compared in constant time), or
+ * a publisher's own token from AIRMAIL_PUBLISHER_TOKENS (publishers.ts): a publish with one records
+ * `published_by: NAME` in the envelope's index.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
@@ -31,6 +33,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { ColumnSpec, ContextSpec, Envelope, FeatureSource, Flavor } from './envelope.js';
 import { asRegistryError, RegistryError, toRegistryWire } from './errors.js';
+import { parsePublisherTokens, PUBLISHED_BY, publisherOf, type PublisherToken } from './publishers.js';
 import { parseOutputList, prepareEnvelope, type PublishRequest } from './publish.js';
 import type { SampleFormat } from './stats.js';
 import { closest } from '../config/validators.js';
@@ -39,6 +42,8 @@ import type { RegistryStore, ResolveSpec } from './store.js';
 export interface RegistryAppOptions {
   /** Bearer token for admin routes; default process.env.AIRMAIL_ADMIN_TOKEN. Empty: no auth. */
   readonly adminToken?: string;
+  /** Named publisher tokens (`alice:TOKEN,bob:TOKEN`); default process.env.AIRMAIL_PUBLISHER_TOKENS. A publish with one is tagged published_by=NAME. */
+  readonly publisherTokens?: string;
   /** Largest publish body, bytes (default 512 MiB). */
   readonly maxBodyBytes?: number;
   /** Largest body of the small JSON admin routes (added metrics, aliases), bytes (default 1 MiB). */
@@ -63,14 +68,20 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-export function adminAuth(token: string | undefined): MiddlewareHandler {
+/** The publisher a request authenticated as (its AIRMAIL_PUBLISHER_TOKENS name); absent for the shared admin token. */
+const publisherOfRequest = new WeakMap<Request, string>();
+
+export function adminAuth(token: string | undefined, publishers: readonly PublisherToken[] = []): MiddlewareHandler {
   // Trimmed as the engine's: a token from a secret file often ends in a newline, which no header can carry.
   const want = token?.trim() ? digest(token.trim()) : undefined;
   return async (c, next) => {
-    if (want) {
+    if (want || publishers.length) {
       const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
-      const given = m ? m[1]!.trim() : '';
-      if (!timingSafeEqual(digest(given), want)) throw new RegistryError('UNAUTHORIZED', 'this route needs Authorization: Bearer <AIRMAIL_ADMIN_TOKEN>');
+      const given = digest(m ? m[1]!.trim() : '');
+      const publisher = publisherOf(publishers, given);
+      const admin = want ? timingSafeEqual(given, want) : false;
+      if (!admin && publisher === undefined) throw new RegistryError('UNAUTHORIZED', `this route needs Authorization: Bearer <${want ? 'AIRMAIL_ADMIN_TOKEN' : ''}${want && publishers.length ? ' or ' : ''}${publishers.length ? "a publisher's token from AIRMAIL_PUBLISHER_TOKENS" : ''}>`);
+      if (publisher !== undefined) publisherOfRequest.set(c.req.raw, publisher);
     }
     await next();
   };
@@ -128,12 +139,15 @@ async function publishRequestOf(c: Context): Promise<PublishRequest> {
   refuseUnknown(Object.keys(m), MANIFEST_FIELDS, 'manifest key');
   for (const k of ['flavor', 'name', 'description', 'sha256', 'sampleFormat', 'outputs'] as const) { const v = await text(k); if (v !== undefined) (m as Record<string, unknown>)[k] = v; }
   const tagFields = form.tag === undefined ? [] : Array.isArray(form.tag) ? form.tag : [form.tag];
+  // Gathered in one object (not copied per field): a form of many tag fields is then refused by its count (limits.ts).
+  const tags: Record<string, string> = { ...m.tags };
   for (const t of tagFields) {
     const s = typeof t === 'string' ? t : await t.text();
     const i = s.indexOf('=');
     if (i <= 0) throw new RegistryError('ENVELOPE_INVALID', `tag ${JSON.stringify(s)} must be key=value`);
-    m.tags = { ...m.tags, [s.slice(0, i)]: s.slice(i + 1) };
+    tags[s.slice(0, i)] = s.slice(i + 1);
   }
+  if (tagFields.length) m.tags = tags;
   const artifact = one('artifact');
   if (!(artifact instanceof File)) throw new RegistryError('ENVELOPE_INVALID', 'multipart publish needs a file field "artifact"');
   const sample = one('sample');
@@ -193,7 +207,7 @@ function intParam(v: string | undefined, what: string, dflt: number, max: number
 
 export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions = {}): Hono {
   const app = new Hono();
-  const admin = adminAuth(opts.adminToken ?? process.env.AIRMAIL_ADMIN_TOKEN);
+  const admin = adminAuth(opts.adminToken ?? process.env.AIRMAIL_ADMIN_TOKEN, parsePublisherTokens(opts.publisherTokens ?? process.env.AIRMAIL_PUBLISHER_TOKENS));
   const maxWatch = opts.maxWatchMs ?? 60_000;
   const limitOf = (maxSize: number): MiddlewareHandler => bodyLimit({
     maxSize,
@@ -213,7 +227,9 @@ export function createRegistryApp(store: RegistryStore, opts: RegistryAppOptions
 
   app.post('/envelopes', admin, limit, async (c) => {
     const { draft, bytes } = await prepareEnvelope(await publishRequestOf(c), opts.checkTimeoutMs !== undefined ? { checkTimeoutMs: opts.checkTimeoutMs } : {});
-    return c.json(await store.publish(draft, bytes), 201);
+    // Who published, as their token says (prepareEnvelope refuses the tag in the request itself).
+    const publisher = publisherOfRequest.get(c.req.raw);
+    return c.json(await store.publish(publisher === undefined ? draft : { ...draft, index: { ...draft.index, [PUBLISHED_BY]: publisher } }, bytes), 201);
   });
 
   app.get('/envelopes', (c) => {

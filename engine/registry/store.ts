@@ -14,6 +14,7 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { checkEnvelopeLimits, checkMetricLimits } from './limits.js';
 import { assertAliasName, assertSafeName, assertValidEnvelope, assertValidMetrics, isSafeName, isSha256, summarize, type Envelope, type EnvelopeDraft, type EnvelopeSummary, type Metrics } from './envelope.js';
 import { RegistryError } from './errors.js';
 import { sha256Hex, verifySha256 } from './function.js';
@@ -288,6 +289,7 @@ export class RegistryStore {
     return this.serial(async () => {
       verifySha256(bytes, draft.function.artifact.sha256);
       assertSafeName(draft.name, 'model name');
+      checkEnvelopeLimits(draft);
       await this.refresh();
       let version = ((this.byName.get(draft.name) ?? []).at(-1)?.summary.version ?? 0) + 1;
       // Stamped after every envelope known (a tie within a millisecond, or a clock behind another
@@ -335,8 +337,9 @@ export class RegistryStore {
   /** Adds metrics to a published version; a name it already has is a METRIC_CONFLICT. */
   addMetrics(name: string, version: number, metrics: unknown): Promise<Envelope> {
     return this.serial(async () => {
-      const checked = assertValidMetrics(metrics);
       const current = await this.get(name, version);
+      checkMetricLimits(metrics, current.metrics);
+      const checked = assertValidMetrics(metrics);
       const clash = Object.keys(checked).filter((k) => Object.hasOwn(current.metrics, k));
       if (clash.length) throw new RegistryError('METRIC_CONFLICT', `${name}@${version} already has metric(s) ${clash.join(', ')}; metrics are added, never replaced`);
       const added = { ...(await this.addedMetrics(name, version)), ...checked };
