@@ -13,7 +13,7 @@ import { validators as paramValidators, type LoadedPipeline, type Snapshot } fro
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
 import { describeErrors, didYouMean, newAjv, type Problem, type ValueSource } from './config/validators.js';
 import { reservedNameProblems, sealedProblems } from './config/sealed.js';
-import { AirmailError, asAirmailError, clientClosedError, summarise, type Diagnostic } from './errors.js';
+import { AirmailError, asAirmailError, clientClosedError, clip, PATH_CHARS, summarise, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
@@ -189,7 +189,7 @@ export class Engine {
       const names = [...this.snapshot.pipelines.keys()];
       const experiments = [...(this.snapshot.experiments?.keys() ?? [])];
       const also = experiments.length > 0 ? `; experiments: ${experiments.join(', ')}` : '';
-      throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${name}' is loaded${didYouMean(name, [...names, ...experiments])} (loaded: ${names.join(', ') || 'none'}${also})`);
+      throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${clip(name, PATH_CHARS)}' is loaded${didYouMean(name, [...names, ...experiments])} (loaded: ${names.join(', ') || 'none'}${also})`);
     }
     return p;
   }

@@ -16,7 +16,7 @@ import type { Hono } from 'hono';
 import { valueAt, type ModelColumn, type Scalar } from '../api.js';
 import { describeErrors, newAjv } from '../config/validators.js';
 import type { Engine } from '../engine.js';
-import { AirmailError, summarise } from '../errors.js';
+import { AirmailError, clip, PATH_CHARS, summarise } from '../errors.js';
 import type { Envelope } from '../registry/envelope.js';
 import type { ColumnValues } from '../registry/function.js';
 import { featureSource, INT_RANGE, outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
@@ -44,7 +44,7 @@ function bodySchema(inputs: readonly ModelColumn[]): Record<string, unknown> {
 
 function deployment(engine: Engine, name: string): LoadedDeployment {
   const d = engine.snapshot.deployments?.get(name);
-  if (!d) throw new AirmailError('NOT_FOUND', `no deployment named '${name}' (deployed: ${[...(engine.snapshot.deployments?.keys() ?? [])].join(', ') || 'none'})`);
+  if (!d) throw new AirmailError('NOT_FOUND', `no deployment named '${clip(name, PATH_CHARS)}' (deployed: ${[...(engine.snapshot.deployments?.keys() ?? [])].join(', ') || 'none'})`);
   return d;
 }
 
