@@ -12,7 +12,7 @@ import { DutyLimit } from './reliability/duty.js';
 import { validators as paramValidators, type LoadedPipeline, type Snapshot } from './config/load.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
 import { describeErrors, didYouMean, newAjv, type Problem, type ValueSource } from './config/validators.js';
-import { reservedNameProblems, sealedProblems } from './config/sealed.js';
+import { nonFiniteProblems, reservedNameProblems, sealedProblems } from './config/sealed.js';
 import { AirmailError, asAirmailError, clientClosedError, clip, PATH_CHARS, summarise, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
@@ -244,8 +244,10 @@ export class Engine {
 
   private async compileAdhocMiss(doc: unknown, snap: Snapshot, key: string): Promise<CompiledPipeline> {
     const d = doc as ConfigFile;
-    const diagnostics: Diagnostic[] = [];
-    if (!validateConfigFile(doc)) {
+    const diagnostics: Diagnostic[] = nonFiniteProblems(doc).map((p) => ({ code: p.code, pointer: p.pointer, message: p.message }));
+    if (diagnostics.length > 0) {
+      // Nothing else is checked: the schema would take Infinity for a number.
+    } else if (!validateConfigFile(doc)) {
       for (const p of describeErrors(validateConfigFile.errors)) diagnostics.push({ code: 'CONFIG_INVALID', pointer: p.path, message: p.message });
     } else if (d.datasets || d.operator_paths) {
       diagnostics.push({ code: 'CONFIG_INVALID', pointer: d.datasets ? '/datasets' : '/operator_paths', message: 'a pipeline sent with a request may use loaded datasets and installed operators only; define datasets and operator folders in the configs directory' });

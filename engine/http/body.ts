@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import { AirmailError } from '../errors.js';
 import { clip, formatDiagnostic, summarise } from '../errors.js';
-import { nonFiniteProblem, PARSE_LIMITS } from '../config/parse.js';
+import { PARSE_LIMITS } from '../config/parse.js';
 import { parseYamlBody } from './yaml-offload.js';
 
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
@@ -96,36 +96,13 @@ export function jsonDepth(text: string, limit: number = PARSE_LIMITS.maxDepth): 
   return max;
 }
 
-/**
- * Whether a JSON text may hold a number JSON.parse reads as Infinity: an exponent of three or more
- * digits (`1e309`) or 309 digits in a row. Strings are not skipped: a false alarm only takes the
- * slower path, which checks each value.
- */
-export function mayOverflow(text: string): boolean {
-  let run = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch >= 48 && ch <= 57) {
-      if (++run >= 309) return true;
-    } else if ((ch === 101 || ch === 69) && run > 0) {
-      let j = i + 1;
-      if (text.charCodeAt(j) === 43 || text.charCodeAt(j) === 45) j++;
-      let digits = 0;
-      while (digits < 3 && text.charCodeAt(j + digits) >= 48 && text.charCodeAt(j + digits) <= 57) digits++;
-      if (digits === 3) return true;
-      run = 0;
-    } else if (ch !== 46) run = 0;
-  }
-  return false;
-}
-
 const notJson = (err: unknown): AirmailError => new AirmailError('BODY_UNPARSABLE', `the body is not valid JSON: ${(err as Error).message}`);
 
 export function parseJsonStrict(text: string): unknown {
   if (jsonDepth(text) > PARSE_LIMITS.maxDepth) throw new AirmailError('BODY_UNPARSABLE', `the body nests deeper than ${PARSE_LIMITS.maxDepth} levels`);
   // A reviver makes JSON.parse several times slower; it is needed only when a forbidden key could be in the text
   // (spelled out, or hidden behind a \u escape).
-  if (!text.includes('\\') && !FORBIDDEN_TEXT.test(text) && !mayOverflow(text)) {
+  if (!text.includes('\\') && !FORBIDDEN_TEXT.test(text)) {
     try {
       return JSON.parse(text);
     } catch (err) {
@@ -133,24 +110,16 @@ export function parseJsonStrict(text: string): unknown {
     }
   }
   let bad: string | undefined;
-  let huge: { source: string | undefined; key: string } | undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text, function reviver(this: unknown, key: string, v: unknown, ctx?: { source?: string }) {
+    value = JSON.parse(text, function reviver(this: unknown, key: string, v: unknown) {
       if (FORBIDDEN.has(key)) bad = key;
-      // ctx.source is the number as written (Node 21+).
-      if (typeof v === 'number' && !Number.isFinite(v) && huge === undefined) huge = { source: ctx?.source, key };
       return v;
     });
   } catch (err) {
     throw notJson(err);
   }
   if (bad) throw new AirmailError('BODY_UNPARSABLE', `the key '${bad}' is not allowed in request bodies`);
-  if (huge !== undefined) {
-    const where = huge.key === '' ? '' : ` (under the key '${clip(huge.key, 40)}')`;
-    const what = huge.source !== undefined ? nonFiniteProblem(huge.source) : 'a number past the largest JSON number (about 1.8e308)';
-    throw new AirmailError('BODY_UNPARSABLE', `the body holds ${what}${where}`);
-  }
   return value;
 }
 
