@@ -306,6 +306,11 @@ export class Engine {
     for (const l of leases) l.release();
   }
   /** The deadline a run gets: the pipeline's own (or the server default), shortened by the request's. */
+  /** A run's deadline outside any pipeline (a model prediction): the server's, which a request may only shorten. */
+  serverDeadline(requested?: number): number {
+    return Math.min(requested ?? Infinity, this.defaultDeadline);
+  }
+
   deadlineFor(p: CompiledPipeline, requested?: number): number {
     const own = p.deadlineMs === undefined ? this.defaultDeadline : this.adhocMade.has(p) ? Math.min(p.deadlineMs, this.defaultDeadline) : p.deadlineMs;
     return Math.min(requested ?? Infinity, own);
