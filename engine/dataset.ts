@@ -204,12 +204,27 @@ export function dictEncode(values: readonly (string | null)[]): DictColumn {
   return { kind: 'dict', codes, dictionary };
 }
 
+/**
+ * Columns, rows and answers are plain objects keyed by column name, so a column named `__proto__`
+ * (a CSV header, a JSON key, an Arrow field, an upstream's row) would be assigned as an object's
+ * prototype and vanish in silence: refused, by name.
+ */
+function columnName(c: string): string {
+  if (c === '__proto__') throw new Error("a column is named '__proto__', which no row or answer object can hold as a key: rename it");
+  return c;
+}
+
+/** `o[k]` when `o` has it as its own: a column named `constructor` or `valueOf` is not Object.prototype's. */
+function own<T>(o: Readonly<Record<string, T>> | undefined, k: string): T | undefined {
+  return o !== undefined && Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
 export function tableFromArrow(name: string, table: ArrowTable, key: string | undefined, file: string): Table {
   const columns: Record<string, Column> = {};
   const instants: string[] = [];
   for (const field of table.schema.fields) {
     const vec = table.getChild(field.name);
-    if (vec) columns[field.name] = fromArrowVector(field.name, vec, file);
+    if (vec) columns[columnName(field.name)] = fromArrowVector(field.name, vec, file);
     if (vec && (field.typeId === ARROW_DATE || field.typeId === ARROW_TIMESTAMP)) instants.push(field.name);
   }
   return new Table({ name, key, length: table.numRows, columns, ...(instants.length > 0 ? { instants } : {}) });
@@ -254,18 +269,18 @@ function declaredText(v: unknown, column: string, row: number): unknown {
 export function tableFromRows(name: string, rows: readonly Record<string, unknown>[], key: string | undefined, declared?: DeclaredColumns): Table {
   const names: string[] = [];
   const seen = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) { seen.add(k); names.push(k); }
+  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) { seen.add(k); names.push(columnName(k)); }
   const columns: Record<string, Column> = {};
   const booleans: string[] = [];
   const instants: string[] = [];
   for (const c of names) {
-    const want = declared?.[c];
+    const want = own(declared, c);
     if (want === 'timestamp') {
       instants.push(c);
-      columns[c] = sharedCopy(instantColumn(rows.map((r) => r[c]), c), Float64Array);
+      columns[c] = sharedCopy(instantColumn(rows.map((r) => own(r, c)), c), Float64Array);
       continue;
     }
-    const vals = want === 'integer' || want === 'number' ? rows.map((r, i) => declaredNumber(r[c], c, want, i + 1)) : want === 'string' ? rows.map((r, i) => declaredText(r[c], c, i + 1)) : rows.map((r) => r[c]);
+    const vals = want === 'integer' || want === 'number' ? rows.map((r, i) => declaredNumber(own(r, c), c, want, i + 1)) : want === 'string' ? rows.map((r, i) => declaredText(own(r, c), c, i + 1)) : rows.map((r) => own(r, c));
     const allNum = vals.every((v) => v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean');
     if (allNum) {
       if (vals.some((v) => typeof v === 'boolean')) booleans.push(c);
@@ -293,12 +308,13 @@ export type DeclaredColumns = Readonly<Record<string, 'integer' | 'number' | 'st
  */
 export function tableFromCsv(name: string, text: string, key: string | undefined, declared: DeclaredColumns | undefined, file: string): Table {
   const { header, records } = csvRecords(text, file);
+  header.forEach(columnName);
   const columns: Record<string, Column> = {};
   const instants: string[] = [];
   header.forEach((c, j) => {
     const raw = records.map((r) => r[j]!);
     const cells = raw.map((v) => v.trim());
-    const want = declared?.[c];
+    const want = own(declared, c);
     if (want === 'timestamp') {
       instants.push(c);
       columns[c] = sharedCopy(cells.map((t, i) => instantCell(t, c, i + 2)), Float64Array);

@@ -12,8 +12,8 @@ import { DutyLimit } from './reliability/duty.js';
 import { validators as paramValidators, type LoadedPipeline, type Snapshot } from './config/load.js';
 import { CONFIG_FILE_SCHEMA, type ConfigFile, type PresetConfig } from './config/schema.js';
 import { describeErrors, didYouMean, newAjv, type Problem, type ValueSource } from './config/validators.js';
-import { reservedNameProblems, sealedProblems } from './config/sealed.js';
-import { AirmailError, asAirmailError, clientClosedError, summarise, type Diagnostic } from './errors.js';
+import { nonFiniteProblems, reservedNameProblems, sealedProblems } from './config/sealed.js';
+import { AirmailError, asAirmailError, clientClosedError, clip, PATH_CHARS, summarise, type Diagnostic } from './errors.js';
 import type { StepTrace } from './execute.js';
 import { CheapInlineRunner } from './inline-cheap.js';
 import { InlineRunner, PoolRunner, type Runner } from './pool.js';
@@ -189,7 +189,7 @@ export class Engine {
       const names = [...this.snapshot.pipelines.keys()];
       const experiments = [...(this.snapshot.experiments?.keys() ?? [])];
       const also = experiments.length > 0 ? `; experiments: ${experiments.join(', ')}` : '';
-      throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${name}' is loaded${didYouMean(name, [...names, ...experiments])} (loaded: ${names.join(', ') || 'none'}${also})`);
+      throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${clip(name, PATH_CHARS)}' is loaded${didYouMean(name, [...names, ...experiments])} (loaded: ${names.join(', ') || 'none'}${also})`);
     }
     return p;
   }
@@ -244,8 +244,10 @@ export class Engine {
 
   private async compileAdhocMiss(doc: unknown, snap: Snapshot, key: string): Promise<CompiledPipeline> {
     const d = doc as ConfigFile;
-    const diagnostics: Diagnostic[] = [];
-    if (!validateConfigFile(doc)) {
+    const diagnostics: Diagnostic[] = nonFiniteProblems(doc).map((p) => ({ code: p.code, pointer: p.pointer, message: p.message }));
+    if (diagnostics.length > 0) {
+      // Nothing else is checked: the schema would take Infinity for a number.
+    } else if (!validateConfigFile(doc)) {
       for (const p of describeErrors(validateConfigFile.errors)) diagnostics.push({ code: 'CONFIG_INVALID', pointer: p.path, message: p.message });
     } else if (d.datasets || d.operator_paths) {
       diagnostics.push({ code: 'CONFIG_INVALID', pointer: d.datasets ? '/datasets' : '/operator_paths', message: 'a pipeline sent with a request may use loaded datasets and installed operators only; define datasets and operator folders in the configs directory' });
@@ -304,6 +306,11 @@ export class Engine {
     for (const l of leases) l.release();
   }
   /** The deadline a run gets: the pipeline's own (or the server default), shortened by the request's. */
+  /** A run's deadline outside any pipeline (a model prediction): the server's, which a request may only shorten. */
+  serverDeadline(requested?: number): number {
+    return Math.min(requested ?? Infinity, this.defaultDeadline);
+  }
+
   deadlineFor(p: CompiledPipeline, requested?: number): number {
     const own = p.deadlineMs === undefined ? this.defaultDeadline : this.adhocMade.has(p) ? Math.min(p.deadlineMs, this.defaultDeadline) : p.deadlineMs;
     return Math.min(requested ?? Infinity, own);

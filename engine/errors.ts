@@ -205,6 +205,8 @@ export function formatDiagnostic(d: Diagnostic): string {
 export const MAX_LISTED = 20;
 export const REASON_LISTED = 3;
 export const ECHO_CHARS = 80;
+/** How much of a request's path, or of a name taken from it, an error shows: a name has at most 128 characters, a route few more. */
+export const PATH_CHARS = 200;
 
 /** `s` cut to `max` characters, with '...' saying that it was. */
 export function clip(s: string, max = ECHO_CHARS): string {

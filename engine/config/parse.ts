@@ -76,7 +76,7 @@ export function parseConfigText(text: string, file?: string): ParseOutcome {
   });
   if (syntax.length > 0) return { ok: false, diagnostics: syntax };
 
-  const shape = checkShape(doc.contents as Node | null, file, pos);
+  const shape = checkShape(doc.contents as Node | null, file, pos, text);
   if (shape.length > 0) return { ok: false, diagnostics: shape };
 
   let value: unknown;
@@ -98,8 +98,19 @@ export function parseConfigText(text: string, file?: string): ParseOutcome {
   };
 }
 
-/** Rejects custom tags, prototype-polluting keys and over-deep nesting before any JS object is built. */
-function checkShape(root: Node | null, file: string | undefined, pos: (o: number) => { line: number; col: number }): Diagnostic[] {
+/**
+ * What is wrong with a number JSON has no value for: `.inf`, `.nan`, or one past 1.8e308 (`1e400`), which
+ * would pass the schema (ajv takes Infinity for an integer) and reach the workers as null.
+ */
+export function nonFiniteProblem(source: string): string {
+  const shown = source.length > 40 ? `${source.slice(0, 37)}...` : source;
+  return /^[-+]?\.(inf|nan)$/i.test(source.trim())
+    ? `'${shown}' is not a JSON number: configs and bodies hold finite numbers only (leave a bound out rather than write ${source.trim()})`
+    : `'${shown}' is past the largest JSON number (about 1.8e308)`;
+}
+
+/** Rejects custom tags, prototype-polluting keys, numbers JSON has no value for and over-deep nesting before any JS object is built. */
+function checkShape(root: Node | null, file: string | undefined, pos: (o: number) => { line: number; col: number }, text: string): Diagnostic[] {
   const out: Diagnostic[] = [];
   const stack: { node: Node; depth: number; ptr: string }[] = root ? [{ node: root, depth: 1, ptr: '' }] : [];
   while (stack.length > 0 && out.length < 20) {
@@ -111,6 +122,10 @@ function checkShape(root: Node | null, file: string | undefined, pos: (o: number
     }
     if (node.tag && !CORE_TAGS.has(node.tag)) {
       out.push(diag('CONFIG_SYNTAX', tagProblem(node.tag), file, at, ptr));
+      continue;
+    }
+    if (isScalar(node) && typeof node.value === 'number' && !Number.isFinite(node.value)) {
+      out.push(diag('CONFIG_SYNTAX', nonFiniteProblem(node.range ? text.slice(node.range[0], node.range[1]) : String(node.value)), file, at, ptr));
       continue;
     }
     if (isMap(node)) {

@@ -54,6 +54,23 @@ function pipelinesOf(c: ConfigFile): { cfg: PipelineConfig; ptr: string }[] {
   return out;
 }
 
+/**
+ * Numbers JSON has no value for, which JSON.parse makes of `1e309`: ajv takes Infinity for an
+ * integer, and the workers would get null (every run of `Limit: {n: 1e309}` a 500). A YAML text is
+ * checked as it is parsed (config/parse.ts); a JSON body is checked here, at its pointer.
+ */
+export function nonFiniteProblems(doc: unknown): DocumentProblem[] {
+  const out: DocumentProblem[] = [];
+  const stack: { v: unknown; ptr: string }[] = [{ v: doc, ptr: '' }];
+  while (stack.length > 0 && out.length < 20) {
+    const { v, ptr } = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) out.push(problem(ptr, 'is past the largest JSON number (about 1.8e308)'));
+    else if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, ptr: `${ptr}/${i}` }));
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) stack.push({ v: x, ptr: `${ptr}/${esc(k)}` });
+  }
+  return out;
+}
+
 /** Reserved names (see RESERVED_NAMES), in any config source. */
 export function reservedNameProblems(c: ConfigFile): DocumentProblem[] {
   const out: DocumentProblem[] = [];

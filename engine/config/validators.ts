@@ -113,34 +113,50 @@ function combinator(c: ErrorObject, all: readonly ErrorObject[]): { drop: ErrorO
 
 /** The candidate nearest to a misspelt name (edit distance, case-insensitive), when one is near enough. */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  // Near enough: a few edits, and at least half of the longer name kept ('x' does not suggest 'n').
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  const lower = name.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    const cl = c.toLowerCase();
+    // Names come from requests too (a 15,000-character /pipelines/{name}): one too long or too short
+    // to be within the limit is not compared at all, and a comparison stops once past the limit.
+    if (Math.abs(cl.length - lower.length) > limit) continue;
+    const d = editDistance(lower, cl, limit);
     if (d < bestD) {
       bestD = d;
       best = c;
     }
   }
-  // Near enough: a few edits, and at least half of the longer name kept ('x' does not suggest 'n').
-  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) && bestD * 2 <= Math.max(name.length, best.length) ? best : undefined;
+  return best !== undefined && bestD <= limit && bestD * 2 <= Math.max(name.length, best.length) ? best : undefined;
 }
 
-/** Edits between two names, a swap of two neighbours counting as one ('prot' is one from 'port', two from 'root'). */
-function editDistance(a: string, b: string): number {
-  let before: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+/**
+ * Edits between two names, a swap of two neighbours counting as one ('prot' is one from 'port', two
+ * from 'root'). Past `max` it returns as soon as no later row can come back under it (a row's least
+ * is at least the smaller of the row before's and the one before that plus one), with a value over `max`.
+ */
+function editDistance(a: string, b: string, max = Infinity): number {
+  const n = b.length;
+  let before = new Int32Array(n + 1);
+  let prev = Int32Array.from({ length: n + 1 }, (_, j) => j);
+  let row = new Int32Array(n + 1);
+  let prevLeast = 0;
   for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
+    row[0] = i;
+    let least = i;
+    for (let j = 1; j <= n; j++) {
       let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
-      row.push(d);
+      row[j] = d;
+      if (d < least) least = d;
     }
-    before = prev;
-    prev = row;
+    if (least > max && prevLeast + 1 > max) return least;
+    prevLeast = least;
+    [before, prev, row] = [prev, row, before];
   }
-  return prev[b.length]!;
+  return prev[n]!;
 }
 
 /**

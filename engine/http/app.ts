@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { AirmailError, asAirmailError, boundErrors, clip, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
+import { AirmailError, asAirmailError, boundErrors, clip, PATH_CHARS, summarise, type Diagnostic, type ErrorLike } from '../errors.js';
 import type { Engine, PipelineResponse } from '../engine.js';
 import { debugStepsOf } from '../engine.js';
 import { explainFallback } from '../fallback.js';
@@ -213,7 +213,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   const admin = async (c: Context, next: () => Promise<void>): Promise<Response | void> => {
     if (opts.adminElsewhere) {
       audit(c, 404, 'denied', 'admin route sent to the public port');
-      return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path} on this port (admin routes are served on the admin port)`));
+      return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${clip(c.req.path, PATH_CHARS)} on this port (admin routes are served on the admin port)`));
     }
     const adminToken = adminTokenOf(opts.adminToken);
     if (!adminToken) {
@@ -245,9 +245,9 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     // A path that exists for other methods: 405 with Allow, not 404. (Routes are all added by then.)
     allowed ??= allowedMethods(app, opts.adminElsewhere ? admin : undefined);
     const allow = allowed(c.req.path);
-    if (allow.length === 0) return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
+    if (allow.length === 0) return answerError(c, new AirmailError('NOT_FOUND', `no route ${c.req.method} ${clip(c.req.path, PATH_CHARS)}`));
     c.header('Allow', allow.join(', '));
-    return answerError(c, new AirmailError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`));
+    return answerError(c, new AirmailError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${clip(c.req.path, PATH_CHARS)}; allowed: ${allow.join(', ')}`));
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -418,7 +418,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     noteAudit(c, { action: 'pipeline.delete', pipeline: name, version_before: engine.snapshot.pipelines.get(name)?.version ?? null });
     const r = await engine.store.remove(name);
     noteAudit(c, { version_after: engine.snapshot.pipelines.get(name)?.version ?? null });
-    if (r === 'not-found') throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${name}' is loaded`);
+    if (r === 'not-found') throw new AirmailError('PIPELINE_NOT_FOUND', `no pipeline named '${clip(name, PATH_CHARS)}' is loaded`);
     if (r.length > 0) throw diagnosticsError(r);
     return c.body(null, 204);
   });

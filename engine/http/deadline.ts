@@ -6,6 +6,8 @@ import { AirmailError } from '../errors.js';
 import { parseInstant } from '../time.js';
 
 export const DEADLINE_HEADER = 'x-airmail-deadline-ms';
+/** The most a deadline header counts for (about 24.8 days: the longest timer Node sets). */
+export const MAX_DEADLINE_HEADER_MS = 2 ** 31 - 1;
 
 /**
  * The run option a request's deadline header asks for: none without the header, else a positive
@@ -15,7 +17,8 @@ export const DEADLINE_HEADER = 'x-airmail-deadline-ms';
 export function deadlineOption(header: string | string[] | undefined): { deadlineMs?: number } {
   if (header === undefined) return {};
   const text = Array.isArray(header) ? header.join(', ') : header.trim();
-  const ms = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+  // Any length: it can only shorten a deadline, so 99999999999 asks for the longest one there is.
+  const ms = /^[0-9]+$/.test(text) ? Math.min(Number(text), MAX_DEADLINE_HEADER_MS) : NaN;
   if (!(ms > 0)) throw new AirmailError('HEADER_INVALID', `${DEADLINE_HEADER} must be a positive whole number of milliseconds, got ${JSON.stringify(text.slice(0, 40))}`);
   return { deadlineMs: ms };
 }

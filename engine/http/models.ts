@@ -16,7 +16,7 @@ import type { Hono } from 'hono';
 import { valueAt, type ModelColumn, type Scalar } from '../api.js';
 import { describeErrors, newAjv } from '../config/validators.js';
 import type { Engine } from '../engine.js';
-import { AirmailError, summarise } from '../errors.js';
+import { AirmailError, clip, PATH_CHARS, summarise } from '../errors.js';
 import type { Envelope } from '../registry/envelope.js';
 import type { ColumnValues } from '../registry/function.js';
 import { featureSource, INT_RANGE, outputSchema, rowSchema, type LoadedDeployment } from '../registry/deployments.js';
@@ -27,12 +27,9 @@ import { deadlineOption } from './deadline.js';
 import { isPlainObject, readBody } from './body.js';
 
 const MAX_ROWS = 10_000;
-/** A prediction's deadline when the request names none (x-airmail-deadline-ms), ms. */
-const DEFAULT_DEADLINE_MS = 10_000;
-
-/** The request's deadline: its x-airmail-deadline-ms header (a bad one is a 400 HEADER_INVALID, as on every route), or the default. */
-function deadlineOf(header: string | undefined): number {
-  return deadlineOption(header).deadlineMs ?? DEFAULT_DEADLINE_MS;
+/** The request's deadline: the server's (--deadline-ms), which its x-airmail-deadline-ms header may only shorten (a bad one is a 400 HEADER_INVALID, as on every route). */
+function deadlineOf(engine: Engine, header: string | undefined): number {
+  return engine.serverDeadline(deadlineOption(header).deadlineMs);
 }
 const ajv = newAjv({ useDefaults: false });
 const validators = new WeakMap<Envelope, ValidateFunction>();
@@ -44,7 +41,7 @@ function bodySchema(inputs: readonly ModelColumn[]): Record<string, unknown> {
 
 function deployment(engine: Engine, name: string): LoadedDeployment {
   const d = engine.snapshot.deployments?.get(name);
-  if (!d) throw new AirmailError('NOT_FOUND', `no deployment named '${name}' (deployed: ${[...(engine.snapshot.deployments?.keys() ?? [])].join(', ') || 'none'})`);
+  if (!d) throw new AirmailError('NOT_FOUND', `no deployment named '${clip(name, PATH_CHARS)}' (deployed: ${[...(engine.snapshot.deployments?.keys() ?? [])].join(', ') || 'none'})`);
   return d;
 }
 
@@ -145,7 +142,7 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
     // JSON numbers beyond float64 (1e400) parse to ±Infinity, which no schema keyword refuses.
     const infinite = rows.flatMap((r, i) => Object.entries(r).filter(([, v]) => typeof v === 'number' && !Number.isFinite(v)).map(([k]) => ({ path: `/rows/${i}/${k}`, message: `'${k}' must be a finite number, not one beyond float64's range (about ±1.8e308)` })));
     if (infinite.length) throw new AirmailError('INPUT_INVALID', summarise(`rows for ${d.name} (${m.label}) are invalid`, infinite.map((e) => `${e.path} ${e.message}`)), { details: { errors: infinite } });
-    const predictions = await predictRows(m, rows, deadlineOf(c.req.header('x-airmail-deadline-ms')));
+    const predictions = await predictRows(m, rows, deadlineOf(engine, c.req.header('x-airmail-deadline-ms')));
     return c.json({ predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });
   });
 
@@ -167,7 +164,7 @@ export function mountModelRoutes(app: Hono, engine: Engine): void {
       if (!ds.has(col.name)) throw new AirmailError('UNKNOWN_COLUMN', `${m.label} needs feature '${col.name}', which dataset '${src.dataset}' does not have`);
       features[col.name] = valueAt(ds.column(col.name), row);
     }
-    const predictions = await predictRows(m, [features], deadlineOf(c.req.header('x-airmail-deadline-ms')));
+    const predictions = await predictRows(m, [features], deadlineOf(engine, c.req.header('x-airmail-deadline-ms')));
     return c.json({ id, features, predictions, model: modelInfo(m), took_ms: Math.round((performance.now() - t0) * 1000) / 1000 });
   });
 }
