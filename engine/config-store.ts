@@ -11,9 +11,9 @@ import { dirname, relative, resolve } from 'node:path';
 import type { OperatorDefinition } from './api.js';
 import type { LeasingResolver as Leasing, ModelLease } from './registry/model-hub.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
-import { clip, type Diagnostic } from './errors.js';
+import type { Diagnostic } from './errors.js';
 import { DatasetCache, loadConfigSet, type ConfigSource, type LoadResult, type Snapshot } from './config/load.js';
-import { OperatorFileWatch } from './config/operator-files.js';
+import { OperatorFileWatch, thrownText } from './config/operator-files.js';
 import { scanConfigDirWithin, type ConfigDirScan } from './config/dir.js';
 import { AdminWrites } from './config/admin-writes.js';
 import { DirWatcher } from './config/dir-watch.js';
@@ -449,13 +449,7 @@ export class ConfigStore {
 
 /** A load that threw: one INTERNAL diagnostic per changed file, saying what was thrown. */
 function unexpectedLoadFailure(changed: readonly string[], err: unknown): LoadResult {
-  let what: string;
-  try {
-    what = err instanceof Error ? `${err.name}: ${err.message}` : `a thrown ${err === null ? 'null' : typeof err} ${clip(String(err), 120)}`;
-  } catch {
-    what = 'a value that cannot be shown';
-  }
-  const message = `loading the configs failed unexpectedly (please report it): ${what}`;
+  const message = `loading the configs failed unexpectedly (please report it): ${err instanceof Error ? '' : 'it threw '}${thrownText(err)}`;
   const files = changed.length > 0 ? changed : [undefined];
   return { ok: false, diagnostics: files.map((file): Diagnostic => ({ code: 'INTERNAL', ...(file !== undefined ? { file } : {}), message })) };
 }
