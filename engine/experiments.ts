@@ -167,6 +167,10 @@ export async function runExperiment(engine: Engine, x: CompiledExperiment, raw: 
   const count = (status: number, items?: number): void => {
     if (!m) return;
     const arm = picked?.arm.name ?? '';
+    // A run that ends after a reload took its experiment or arm away is not counted: its series
+    // were dropped at that reload (forgetExperimentSeries), and counting would bring them back for good.
+    const served = engine.snapshot.experiments?.get(x.name);
+    if (!served || (arm !== '' && !served.arms.some((a) => a.pipeline === arm))) return;
     const how = picked?.experiment.assignment ?? (forced ? 'forced' : 'none');
     m.requests.inc([x.name, arm, how, String(status)]);
     if (picked) m.latency.observe([x.name, arm, how], (performance.now() - t0) / 1000);
