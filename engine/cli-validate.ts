@@ -13,6 +13,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { ModelResolver, OperatorDefinition } from './api.js';
 import { readConfigDir, readConfigFile } from './config/dir.js';
 import { DatasetCache, loadConfigSet, type ConfigSource } from './config/load.js';
+import type { CompiledExperiment } from './config/compile-experiment.js';
 import { logDiagnostics } from './server.js';
 import { formatDiagnostic, type Diagnostic } from './errors.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
@@ -75,8 +76,10 @@ export async function validateFiles(paths: readonly string[], opts: ValidateOpti
     }
     const r = await load(all);
     if (r.ok) {
-      ok.push(...[...r.snapshot.pipelines.values()].filter((p) => named.has(p.file)).map((p) => `${p.name}@${p.version}`));
-      if (named.size > 0 && ![...r.snapshot.pipelines.values()].some((p) => named.has(p.file))) ok.push(...[...named].map((f) => relative(process.cwd(), f)));
+      const pipelines = [...r.snapshot.pipelines.values()].filter((p) => named.has(p.file));
+      const experiments = [...(r.snapshot.experiments?.values() ?? [])].filter((x) => named.has(x.file));
+      ok.push(...pipelines.map((p) => `${p.name}@${p.version}`), ...experiments.map(experimentLine));
+      if (named.size > 0 && pipelines.length + experiments.length === 0) ok.push(...[...named].map((f) => relative(process.cwd(), f)));
       continue;
     }
     // Another file whose problems do not change when the named files are left out is broken on its own.
@@ -95,8 +98,15 @@ export async function validateFiles(paths: readonly string[], opts: ValidateOpti
     } else ok.push(...[...named].map((f) => relative(process.cwd(), f)));
   }
   if (failed) return 1;
-  opts.out(`ok: ${ok.join(', ') || 'no pipelines'}\n`);
+  opts.out(`ok: ${ok.join(', ') || 'no pipelines or experiments'}\n`);
   return 0;
+}
+
+/** An experiment checked, named with its arms and their shares (checked silently, it could not be told from one never seen). */
+export function experimentLine(x: CompiledExperiment): string {
+  const pct = (share: number): string => `${Math.round(share * 1000) / 10}%`;
+  const arms = x.arms.map((a) => `${a.pipeline} ${pct(a.share)}`).join(', ');
+  return `${x.name}@${x.version} (experiment: ${arms}${x.default !== undefined ? `; default ${x.default}` : ''})`;
 }
 
 /** Each file's problems as one comparable string. */

@@ -12,8 +12,8 @@ import type { OperatorDefinition } from './api.js';
 import type { LeasingResolver as Leasing, ModelLease } from './registry/model-hub.js';
 import type { RemoteDatasetLoader } from './remote/datasets.js';
 import type { Diagnostic } from './errors.js';
-import { DatasetCache, loadConfigSet, type ConfigSource, type Snapshot } from './config/load.js';
-import { OperatorFileWatch } from './config/operator-files.js';
+import { DatasetCache, loadConfigSet, type ConfigSource, type LoadResult, type Snapshot } from './config/load.js';
+import { OperatorFileWatch, thrownText } from './config/operator-files.js';
 import { scanConfigDirWithin, type ConfigDirScan } from './config/dir.js';
 import { AdminWrites } from './config/admin-writes.js';
 import { DirWatcher } from './config/dir-watch.js';
@@ -404,7 +404,10 @@ export class ConfigStore {
   private async proposeInner(next: Map<string, string>, changed: string[], opts: { recordHash?: boolean; sealed?: ReadonlySet<string>; keep?: boolean; quiet?: boolean; held?: ModelLease[]; startup?: Map<string, readonly string[]> } = {}): Promise<Diagnostic[]> {
     const at = new Date().toISOString();
     const lease = this.models?.lease?.();
-    const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed, lease, changed)).catch((err: unknown) => { lease?.release(); throw err; });
+    // An unexpected exception (a bug, or an operator file throwing something odd from a getter) is a
+    // rejection like any other: INTERNAL, the changed files named, the last good set kept serving.
+    // Thrown on, it left a reload neither applied nor rejected, with no log line and no rejection.
+    const r = await loadConfigSet(this.sources(next), this.loadOptions(opts.sealed, lease, changed)).catch((err: unknown): LoadResult => unexpectedLoadFailure(changed, err));
     // A startup attempt tries the operator files against every config (the whole set, then without
     // the files it blames): the watch must not take them for changes and reload the same set again.
     this.operatorWatch.folders(r.ok ? r.snapshot.operatorFolders : r.operatorFolders, opts.startup && !r.ok ? r.operatorVersions : []);
@@ -442,4 +445,11 @@ export class ConfigStore {
     if (this.history.length > 100) this.history.shift();
     for (const fn of this.listeners) fn(e);
   }
+}
+
+/** A load that threw: one INTERNAL diagnostic per changed file, saying what was thrown. */
+function unexpectedLoadFailure(changed: readonly string[], err: unknown): LoadResult {
+  const message = `loading the configs failed unexpectedly (please report it): ${err instanceof Error ? '' : 'it threw '}${thrownText(err)}`;
+  const files = changed.length > 0 ? changed : [undefined];
+  return { ok: false, diagnostics: files.map((file): Diagnostic => ({ code: 'INTERNAL', ...(file !== undefined ? { file } : {}), message })) };
 }

@@ -63,6 +63,22 @@ export function forcedArm(x: CompiledExperiment, query: readonly string[] | unde
   return q ?? h;
 }
 
+/**
+ * forcedArm for a served request: a refusal (a value that is no arm, or two that disagree) is
+ * counted in airmail_experiment_requests_total as arm "" and assignment "forced" (never the
+ * client's text as a label), so an on-call sees clients sending wrong arms. `counted`: false for
+ * debug requests, which are not counted there.
+ */
+export function servedForcedArm(engine: Engine, x: CompiledExperiment, query: readonly string[] | undefined, header: string | undefined, counted: boolean): string | undefined {
+  try {
+    return forcedArm(x, query, header);
+  } catch (err) {
+    const m = engine.observe.metrics;
+    if (m && counted) experimentMetrics(m).requests.inc([x.name, '', 'forced', String(asAirmailError(err).status)]);
+    throw err;
+  }
+}
+
 export interface Pick {
   readonly arm: LoadedPipeline;
   readonly inputs: Record<string, unknown>;
@@ -116,7 +132,7 @@ export function experimentMetrics(m: EngineMetrics): ExperimentMetrics {
   let e = made.get(m);
   if (!e) {
     e = {
-      requests: m.registry.add(new Counter('airmail_experiment_requests_total', 'Requests to an A/B experiment by experiment, arm, assignment (assigned by the unit\'s bucket, forced by ?arm= or x-airmail-arm, default when the unit was missing) and HTTP status. Debug and why requests are not counted. Each arm\'s run also counts under its own pipeline in airmail_requests_total.', ['experiment', 'arm', 'assignment', 'status'])),
+      requests: m.registry.add(new Counter('airmail_experiment_requests_total', 'Requests to an A/B experiment by experiment, arm, assignment (assigned by the unit\'s bucket, forced by ?arm= or x-airmail-arm, default when the unit was missing) and HTTP status; a refusal before an arm was picked has arm "" (a forced arm that is none: assignment forced, status 400). Debug and why requests are not counted. Each arm\'s run also counts under its own pipeline in airmail_requests_total.', ['experiment', 'arm', 'assignment', 'status'])),
       latency: m.registry.add(new Histogram('airmail_experiment_request_duration_seconds', 'Latency of A/B experiment requests in seconds, by experiment, arm and assignment.', ['experiment', 'arm', 'assignment'], LATENCY)),
       empty: m.registry.add(new Counter('airmail_experiment_empty_answers_total', 'A/B experiment requests answered 200 with no items (after the arm\'s fallback, if any), by experiment, arm and assignment: divide by airmail_experiment_requests_total{status="200"} for each arm\'s empty rate.', ['experiment', 'arm', 'assignment'])),
     };
@@ -151,6 +167,10 @@ export async function runExperiment(engine: Engine, x: CompiledExperiment, raw: 
   const count = (status: number, items?: number): void => {
     if (!m) return;
     const arm = picked?.arm.name ?? '';
+    // A run that ends after a reload took its experiment or arm away is not counted: its series
+    // were dropped at that reload (forgetExperimentSeries), and counting would bring them back for good.
+    const served = engine.snapshot.experiments?.get(x.name);
+    if (!served || (arm !== '' && !served.arms.some((a) => a.pipeline === arm))) return;
     const how = picked?.experiment.assignment ?? (forced ? 'forced' : 'none');
     m.requests.inc([x.name, arm, how, String(status)]);
     if (picked) m.latency.observe([x.name, arm, how], (performance.now() - t0) / 1000);

@@ -22,7 +22,7 @@ import { unusedPresetProblems } from './preset-check.js';
 import { checkContext } from './context-check.js';
 import { fallbackProblems } from './fallback-check.js';
 import { describeErrors, didYouMean, newAjv, ParamValidator } from './validators.js';
-import { importOperatorFolder } from './operator-files.js';
+import { importOperatorFolder, thrownText } from './operator-files.js';
 import { DatasetCache, declaredColumns, formatOf } from './dataset-cache.js';
 
 export { DatasetCache };
@@ -213,7 +213,7 @@ export async function loadConfigSet(sources: readonly ConfigSource[], opts: Load
         }
       }
     } catch (err) {
-      diagnostics.push(at(op.loc.parsed, op.loc.file, 'CONFIG_INVALID', op.ptr, `cannot load operators from ${dir}: ${(err as Error).message}`));
+      diagnostics.push(at(op.loc.parsed, op.loc.file, 'CONFIG_INVALID', op.ptr, `cannot load operators from ${dir}: ${err instanceof Error ? err.message : thrownText(err)}`));
     }
   }
 

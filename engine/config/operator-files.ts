@@ -120,6 +120,16 @@ export function definitionProblems(v: Record<string, unknown>): string[] {
   return out;
 }
 
+/** What was thrown, as text, whatever it is (an Error, null, an object whose getters throw). */
+export function thrownText(err: unknown): string {
+  try {
+    if (err instanceof Error) return `${err.name}: ${err.message}`;
+    return err === null || err === undefined ? String(err) : `${typeof err} ${JSON.stringify(err) ?? String(err)}`.slice(0, 200);
+  } catch {
+    return 'a value that cannot be shown';
+  }
+}
+
 /** Where in `file` an error raised while importing it points: its syntax error's location, or the first stack frame in the file. */
 async function locateImportError(err: unknown, file: string, url: string): Promise<{ line?: number; col?: number; message: string }> {
   const e = err as { name?: string; message?: string; stack?: string } | null;
@@ -182,12 +192,20 @@ export async function importOperatorFolder(dir: string): Promise<{ modules: Oper
       continue;
     }
     const defs: OperatorDefinition[] = [];
-    for (const [exportName, v] of exportedValues(mod)) {
-      if (!looksLikeOperator(v)) continue;
-      const wrong = definitionProblems(v);
-      const what = `export '${exportName}'${typeof v['name'] === 'string' ? ` (operator '${v['name']}')` : ''} of ${n}`;
-      if (wrong.length > 0) problems.push({ file, message: `${what} is not a usable operator definition: ${wrong.join('; ')}` });
-      else if (isOperatorDefinition(v)) defs.push(v);
+    let exportName = '';
+    try {
+      for (const [name, v] of exportedValues(mod)) {
+        exportName = name;
+        if (!looksLikeOperator(v)) continue;
+        const wrong = definitionProblems(v);
+        const what = `export '${exportName}'${typeof v['name'] === 'string' ? ` (operator '${v['name']}')` : ''} of ${n}`;
+        if (wrong.length > 0) problems.push({ file, message: `${what} is not a usable operator definition: ${wrong.join('; ')}` });
+        else if (isOperatorDefinition(v)) defs.push(v);
+      }
+    } catch (err) {
+      // A getter of the definition that throws (anything, null included) is the file's problem, named as such.
+      problems.push({ file, message: `export '${exportName}' of ${n} could not be read as an operator definition: reading it threw ${thrownText(err)}` });
+      continue;
     }
     modules.push({ url, file, defs: [...new Set(defs)] });
   }

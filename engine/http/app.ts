@@ -27,7 +27,7 @@ import { REQUEST_ID_HEADER, requestIdFrom } from '../observe/request-id.js';
 import { DEADLINE_HEADER, deadlineOption, NOW_HEADER, nowOption } from './deadline.js';
 import { debugAsked, debugOf, debugOption } from './debug-option.js';
 import { clientGone, type ClientGone } from './client-gone.js';
-import { ARM_HEADER, ARM_QUERY, describeExperiment, errorTarget, forcedArm, runExperiment, type ErrorTarget } from '../experiments.js';
+import { ARM_HEADER, ARM_QUERY, describeExperiment, errorTarget, runExperiment, servedForcedArm, type ErrorTarget } from '../experiments.js';
 
 export { DEADLINE_HEADER, deadlineOption, debugOf, debugOption };
 
@@ -291,7 +291,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     const x = engine.snapshot.experiments?.get(name);
     if (x) {
       try {
-        const forced = forcedArm(x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER));
+        const forced = servedForcedArm(engine, x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER), !debugAsked(c.req.query('debug')) && !debugAsked(c.req.header('x-airmail-debug')));
         return c.json(await runExperiment(engine, x, inputs as Record<string, unknown>, source, forced, { debug: debugOf(c), ...traceOptions(c), ...deadlineOption(c.req.header(DEADLINE_HEADER)), ...nowOption(c.req.header(NOW_HEADER)), ...goneOption(c) }), 200);
       } catch (err) {
         return answerError(c, err, errorTarget(err, x));

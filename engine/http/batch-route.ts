@@ -14,7 +14,7 @@ import type { Context, Hono } from 'hono';
 import type { PipelineResponse, Engine } from '../engine.js';
 import { batchPipelines, DEFAULT_MAX_BATCH, runBatch, type BatchOutcome, type BatchTarget } from '../batch.js';
 import type { CompiledExperiment } from '../config/compile-experiment.js';
-import { ARM_HEADER, ARM_QUERY, errorTarget, forcedArm } from '../experiments.js';
+import { ARM_HEADER, ARM_QUERY, errorTarget, servedForcedArm } from '../experiments.js';
 import { AirmailError, asAirmailError, clip } from '../errors.js';
 import { overloadedError } from '../pool.js';
 import type { PublicPaths } from '../config/public-paths.js';
@@ -100,7 +100,7 @@ export function mountBatchRoute(app: Hono, engine: Engine, opts: BatchRouteOptio
         throw new AirmailError(how, 'debug is per request: a batch does not take ?debug or x-airmail-debug; send the request you want to look at alone to POST /pipelines/{name}?debug=true');
       }
       // An experiment's elements may be forced to one arm (?arm=, x-airmail-arm), as a single request's.
-      target = x ? { experiment: x, forced: forcedArm(x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER)) } : { pipeline: pipeline! };
+      target = x ? { experiment: x, forced: servedForcedArm(engine, x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER), true) } : { pipeline: pipeline! };
       const runs = batchPipelines(engine, target, snapshot);
       deadlineMs = deadlineOption(c.req.header(DEADLINE_HEADER)).deadlineMs ?? Math.max(...runs.map((q) => engine.deadlineFor(q)));
       trace = traceOptions(c);

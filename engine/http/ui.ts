@@ -205,7 +205,10 @@ export function mountObservability(app: Hono, engine: Engine): void {
   });
 
   app.post('/pipelines/:name/why', async (c) => {
-    const x = engine.snapshot.experiments?.get(c.req.param('name'));
+    // Pinned before the body is read: a reload meanwhile (an arm removed) must not make the arm the
+    // inputs pick a 404; the request explains the configs it started with, as a run in flight does.
+    const snapshot = engine.snapshot;
+    const x = snapshot.experiments?.get(c.req.param('name'));
     const forced = x ? forcedArm(x, c.req.queries(ARM_QUERY), c.req.header(ARM_HEADER)) : undefined;
     // An experiment explains the arm its inputs (or ?arm=) pick: the arm is known once the body is read.
     const named = x ? undefined : engine.pipeline(c.req.param('name'));
@@ -215,14 +218,14 @@ export function mountObservability(app: Hono, engine: Engine): void {
     const now = nowOption(c.req.header(NOW_HEADER));
     const { value, format } = await readBody(c, 'json');
     if (!isPlainObject(value)) throw inputsNotAnObject('a JSON object: {"inputs": {...}, "item": <id>}');
-    const picked = x ? pickArm(engine, x, isPlainObject(value['inputs']) ? value['inputs'] : {}, format, forced) : undefined;
+    const picked = x ? pickArm(engine, x, isPlainObject(value['inputs']) ? value['inputs'] : {}, format, forced, snapshot) : undefined;
     const p = picked?.arm ?? named!;
     const experiment = picked ? { experiment: picked.experiment } : {};
     const item = value['item'] ?? value['item_id'] ?? value[p.plan.itemType];
     if (typeof item !== 'string' && typeof item !== 'number') {
       throw new AirmailError('INPUT_INVALID', `the body needs "item": the ${p.plan.itemType} to explain`, { details: { errors: [{ path: '/item', message: 'must be a string or a number' }] } });
     }
-    const catalog = itemsCatalog(p, engine.snapshot.datasets);
+    const catalog = itemsCatalog(p, snapshot.datasets);
     const id = checkWhyItem(p, catalog, item);
     const inputs = isPlainObject(value['inputs']) ? value['inputs'] : {};
     let checked: Record<string, unknown>;
@@ -234,7 +237,7 @@ export function mountObservability(app: Hono, engine: Engine): void {
       throw new AirmailError('INPUT_INVALID', `${err.message}; ${hint}`, { details: Object.assign({}, err.details, { hint }) });
     }
     try {
-      const res = await engine.run(p, checked, Object.assign({ why: id }, trace, now));
+      const res = await engine.run(p, checked, Object.assign({ why: id, snapshot }, trace, now));
       return c.json({ pipeline: p.name, version: p.version, item: id, why: unknownItem(catalog, id, res.why), items: res.items, reason: res.reason, error: res.error, ...experiment });
     } catch (err) {
       const e = asAirmailError(err);

@@ -29,23 +29,35 @@ function badItem(p: CompiledPipeline, message: string): AirmailError {
   return new AirmailError('INPUT_INVALID', `the item to explain ${message}`, { details: { errors: [{ path: '/item', message }] } });
 }
 
+/** Integer and number text as JSON writes them: no `0x7`, `007`, `+1`, ` 7` or `1e2` for an integer. */
+const INTEGER_TEXT = /^-?(?:0|[1-9][0-9]*)$/;
+const NUMBER_TEXT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+const DECIMAL_LIKE = /^\s*[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\s*$/;
+
 /**
- * The item as the item id column holds it: an integer column takes integers
- * (numbers or integer strings) in its range, a float column finite numbers,
- * a string column anything. Throws INPUT_INVALID at /item otherwise.
+ * The item as the item id column holds it: an integer column takes integers (numbers, or their
+ * digits as text) in its range, a float column finite numbers (or their text), a string column
+ * text (a number is read as its text). Other spellings are refused rather than read as another item: Number() reads "0x7" and
+ * "1e2" as 7 and 100, and a number on text ids cannot tell "00123" from "123". Throws
+ * INPUT_INVALID at /item, saying how to write the id.
  */
 export function checkWhyItem(p: CompiledPipeline, cat: ItemsCatalog | undefined, item: WhyItemId): WhyItemId {
   if (!cat) return item;
   const col = cat.dataset.column(cat.column);
-  if (!isNumeric(col)) return item;
-  const n = typeof item === 'number' ? item : item.trim() === '' ? NaN : Number(item);
-  if (col instanceof Int32Array) {
-    if (!Number.isInteger(n) || n < -2147483648 || n > 2147483647) {
-      throw badItem(p, `must be an integer ${p.plan.itemType} (column '${cat.column}' of dataset '${cat.dataset.name}' is int32), not ${JSON.stringify(item)}`);
-    }
-  } else if (!Number.isFinite(n)) {
-    throw badItem(p, `must be a number ${p.plan.itemType} (column '${cat.column}' of dataset '${cat.dataset.name}' is numeric), not ${JSON.stringify(item)}`);
+  const where = `column '${cat.column}' of dataset '${cat.dataset.name}'`;
+  // Text ids: a number is its digits as text ("123", never "00123"; unknownItem names ids holding the same number).
+  if (!isNumeric(col)) return typeof item === 'string' ? item : String(item);
+  const int = col instanceof Int32Array;
+  const kind = int ? `an integer ${p.plan.itemType} (${where} is int32)` : `a number ${p.plan.itemType} (${where} is numeric)`;
+  let n: number;
+  if (typeof item === 'number') n = item;
+  else if ((int ? INTEGER_TEXT : NUMBER_TEXT).test(item)) n = Number(item);
+  else {
+    const m = Number(item);
+    const hint = DECIMAL_LIKE.test(item) && Number.isFinite(m) && (!int || Number.isInteger(m)) ? `: write it as ${String(m)}` : '';
+    throw badItem(p, `must be ${kind}, not ${JSON.stringify(item)}${hint}`);
   }
+  if (int ? !Number.isInteger(n) || n < -2147483648 || n > 2147483647 : !Number.isFinite(n)) throw badItem(p, `must be ${kind}, not ${JSON.stringify(item)}`);
   return n;
 }
 
@@ -53,7 +65,23 @@ export function checkWhyItem(p: CompiledPipeline, cat: ItemsCatalog | undefined,
 export function unknownItem(cat: ItemsCatalog | undefined, item: WhyItemId, why: WhyAnswer | undefined): WhyAnswer | undefined {
   if (!cat || !why || why.verdict !== 'not_included') return why;
   if (cat.dataset.findRow(cat.column, item) >= 0) return why;
-  return Object.assign({}, why, { verdict: 'unknown_item' as const, reason: `no item ${item} in dataset ${cat.dataset.name} (${why.reason})` });
+  const alike = sameNumber(cat, item);
+  const hint = alike.length > 0 ? `; its ids are text, and ${alike.map((v) => JSON.stringify(v)).join(', ')} ${alike.length === 1 ? 'is' : 'are'} the same number written otherwise: ask for that id as written` : '';
+  return Object.assign({}, why, { verdict: 'unknown_item' as const, reason: `no item ${item} in dataset ${cat.dataset.name} (${why.reason})${hint}` });
+}
+
+/** Up to 3 text ids of the catalog that read as the same number as `item` ("00123" for 123), when `item` is a number's text. */
+function sameNumber(cat: ItemsCatalog, item: WhyItemId): string[] {
+  const col = cat.dataset.column(cat.column);
+  const n = Number(item);
+  if (isNumeric(col) || typeof item !== 'string' || !NUMBER_TEXT.test(item) || !Number.isFinite(n)) return [];
+  const out = new Set<string>();
+  const values = col.kind === 'dict' ? col.dictionary : col.values;
+  for (const v of values) {
+    if (typeof v === 'string' && v !== item && v.trim() !== '' && Number(v) === n) out.add(v);
+    if (out.size === 3) break;
+  }
+  return [...out];
 }
 
 /** A hint for a body that gives the pipeline's inputs at its top level instead of under "inputs". */
