@@ -27,13 +27,13 @@
  * a publisher's own token from AIRMAIL_PUBLISHER_TOKENS (publishers.ts): a publish with one records
  * `published_by: NAME` in the envelope's index.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { ColumnSpec, ContextSpec, Envelope, FeatureSource, Flavor } from './envelope.js';
 import { asRegistryError, RegistryError, toRegistryWire } from './errors.js';
-import { parsePublisherTokens, PUBLISHED_BY, publisherOf, type PublisherToken } from './publishers.js';
+import { parsePublisherTokens, PUBLISHED_BY, publisherOf, tokenDigest, type PublisherToken } from './publishers.js';
 import { parseOutputList, prepareEnvelope, type PublishRequest } from './publish.js';
 import type { SampleFormat } from './stats.js';
 import { closest } from '../config/validators.js';
@@ -64,20 +64,16 @@ interface Manifest {
   sha256?: string; sampleFormat?: SampleFormat; filename?: string;
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
 /** The publisher a request authenticated as (its AIRMAIL_PUBLISHER_TOKENS name); absent for the shared admin token. */
 const publisherOfRequest = new WeakMap<Request, string>();
 
 export function adminAuth(token: string | undefined, publishers: readonly PublisherToken[] = []): MiddlewareHandler {
   // Trimmed as the engine's: a token from a secret file often ends in a newline, which no header can carry.
-  const want = token?.trim() ? digest(token.trim()) : undefined;
+  const want = token?.trim() ? tokenDigest(token.trim()) : undefined;
   return async (c, next) => {
     if (want || publishers.length) {
       const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
-      const given = digest(m ? m[1]!.trim() : '');
+      const given = tokenDigest(m ? m[1]!.trim() : '');
       const publisher = publisherOf(publishers, given);
       const admin = want ? timingSafeEqual(given, want) : false;
       if (!admin && publisher === undefined) throw new RegistryError('UNAUTHORIZED', `this route needs Authorization: Bearer <${want ? 'AIRMAIL_ADMIN_TOKEN' : ''}${want && publishers.length ? ' or ' : ''}${publishers.length ? "a publisher's token from AIRMAIL_PUBLISHER_TOKENS" : ''}>`);
